@@ -1,0 +1,31 @@
+# Two entry points: `make serve` (the app on http://127.0.0.1:7860) and `make test` (the whole suite).
+# Both create .venv on first use; torch is installed first so that accelerate/trl don't pull a CUDA build.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: serve test venv clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstall only when the project's dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+serve: venv
+	$(BIN)/labkit serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,45 @@
+"""Backends by name: `get_backend("hf"|"vllm"|"openai", model, **options)`.
+
+A string-keyed registry of import paths, so naming a backend imports only that backend. Loaded
+backends are cached per (name, model, options): the UI and evaluation reuse a loaded model.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+
+from labkit.backends.base import Backend, GenParams, Message, Prompt
+from labkit.errors import LabkitError
+
+REGISTRY = {
+    "hf": "labkit.backends.hf:HFBackend",
+    "vllm": "labkit.backends.vllm:VLLMBackend",
+    "openai": "labkit.backends.openai:OpenAIBackend",
+}
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+def backend_class(name: str):
+    if name not in REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        raise LabkitError(f"Unknown backend {name!r}.", hint=f"Did you mean {close[0]!r}?" if close else f"Choose one of {', '.join(REGISTRY)}.")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_backend(name: str, model: str, cache: bool = True, **options) -> Backend:
+    key = (name, model, tuple(sorted(options.items())))
+    with _cache_lock:
+        if cache and key in _cache:
+            return _cache[key]
+        backend = backend_class(name)(model, **options)
+        if cache:
+            _cache.clear()  # one loaded model at a time: the next one may not fit beside it
+            _cache[key] = backend
+        return backend
+
+
+__all__ = ["Backend", "GenParams", "Message", "Prompt", "REGISTRY", "get_backend", "backend_class"]

@@ -1,0 +1,201 @@
+"""transformers backend: batched generation with left padding, chat templates, sampling, n samples,
+streaming, and summed log-probabilities. Runs the tiny model on CPU and real models on a GPU.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator, Sequence
+
+from labkit.backends.base import GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop, validate_messages
+from labkit.errors import LabkitError
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model: str, device: str | None = None, dtype: str = "auto", batch_size: int = 16, revision: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from labkit.models import resolve_model
+
+        self.model = model
+        path = resolve_model(model, revision=revision)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+        try:
+            self.tok = AutoTokenizer.from_pretrained(path)
+            self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
+        except (OSError, ValueError) as e:
+            raise LabkitError(f"Could not load model {model!r}: {e}", hint="Is it a causal language model with a tokenizer?") from e
+        if self.tok.pad_token_id is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # one generate/forward at a time per loaded model
+
+    # --- prompts ---------------------------------------------------------------------------
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees: raw strings as they are, chat messages through the template."""
+        if not is_chat(prompt):
+            return prompt
+        if not self.tok.chat_template:
+            raise LabkitError(f"{self.model} has no chat template.", hint="Send a plain-text prompt, or use an instruct model.")
+        return self.tok.apply_chat_template(validate_messages(prompt), tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, prompt: Prompt) -> list[int]:
+        # A rendered chat template already carries its special tokens (a Llama BOS, say).
+        return self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"]
+
+    def _eos_ids(self) -> list[int]:
+        eos = self.lm.generation_config.eos_token_id
+        ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
+        if self.tok.eos_token_id is not None and self.tok.eos_token_id not in ids:
+            ids.append(self.tok.eos_token_id)
+        return ids
+
+    def _gen_kwargs(self, p: GenParams) -> dict:
+        kw = dict(
+            max_new_tokens=p.max_new_tokens,
+            do_sample=not p.greedy,
+            num_return_sequences=p.n,
+            repetition_penalty=p.repetition_penalty,
+            pad_token_id=self.tok.pad_token_id,
+            eos_token_id=self._eos_ids(),
+        )
+        if p.greedy:
+            kw.update(temperature=None, top_p=None, top_k=None)
+        else:
+            kw.update(temperature=p.temperature, top_p=p.top_p, top_k=None)
+        if p.stop:
+            kw.update(stop_strings=list(p.stop), tokenizer=self.tok)
+        return kw
+
+    # --- generation ------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
+        import torch
+
+        encoded = [self._encode(x) for x in prompts]
+        # Longest first: similar lengths share a batch (less padding), and OOM shows up at once.
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        out: list[list[str]] = [[] for _ in encoded]
+        with self._lock:
+            if p.seed is not None:
+                torch.manual_seed(p.seed)
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self._left_pad([encoded[i] for i in idx])
+                with torch.inference_mode():
+                    seqs = self.lm.generate(**batch, **self._gen_kwargs(p))
+                new = seqs[:, batch["input_ids"].shape[1] :]
+                texts = self.tok.batch_decode(new, skip_special_tokens=True)
+                for j, i in enumerate(idx):
+                    out[i] = [truncate_at_stop(t, p.stop) for t in texts[j * p.n : (j + 1) * p.n]]
+        return out
+
+    def _left_pad(self, rows: list[list[int]]) -> dict:
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tok.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def stream(self, messages: Prompt, p: GenParams = GenParams()) -> Iterator[str]:
+        import torch
+
+        if p.n != 1:
+            raise LabkitError("Streaming returns one completion.", hint="Use n=1 to stream, or generate() for several samples.")
+        batch = self._left_pad([self._encode(messages)])
+        streamer = _DeltaStreamer(self.tok)
+        kwargs = {**batch, **self._gen_kwargs(p), "streamer": streamer}
+
+        def work():
+            try:
+                with self._lock, torch.inference_mode():
+                    if p.seed is not None:
+                        torch.manual_seed(p.seed)
+                    self.lm.generate(**kwargs)
+            except Exception as e:  # surfaced to the consumer, not lost in the thread
+                streamer.fail(e)
+            finally:
+                streamer.end()
+
+        threading.Thread(target=work, daemon=True).start()
+        yield from stream_with_stop(streamer, p.stop)
+
+    # --- scoring ---------------------------------------------------------------------------
+    def logprob(self, pairs: Sequence[tuple[Prompt, str]], append_eos: bool = False) -> list[float]:
+        import torch
+
+        rows, spans = [], []
+        for prompt, completion in pairs:
+            p_ids = self._encode(prompt)
+            c_ids = self.tok(completion, add_special_tokens=False)["input_ids"]
+            if append_eos:
+                c_ids = c_ids + [self.tok.eos_token_id]
+            if not c_ids:
+                raise LabkitError("Cannot score an empty completion.", hint="Pass append_eos=True to score the end of turn alone.")
+            rows.append(p_ids + c_ids)
+            spans.append((len(p_ids), len(p_ids) + len(c_ids)))
+        scores: list[float] = [0.0] * len(rows)
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(rows), self.batch_size):
+                chunk = list(range(start, min(start + self.batch_size, len(rows))))
+                width = max(len(rows[i]) for i in chunk)
+                pad = self.tok.pad_token_id
+                ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in chunk], device=self.device)
+                mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk], device=self.device)
+                logits = self.lm(input_ids=ids, attention_mask=mask).logits.float()
+                logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                for j, i in enumerate(chunk):
+                    a, b = spans[i]
+                    scores[i] = float(logp[j, a - 1 : b - 1].sum())  # token t is predicted at position t-1
+        return scores
+
+
+class _DeltaStreamer:
+    """A transformers streamer that yields decoded text deltas.
+
+    It decodes the whole completion so far and emits only the new, stable suffix: a trailing
+    U+FFFD (a character whose bytes are split across tokens) is held back until it completes,
+    so the joined deltas equal one decode of all tokens.
+    """
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.q: queue.Queue = queue.Queue()
+        self._skip_prompt = True
+
+    def put(self, value):
+        if self._skip_prompt:  # generate() first sends the prompt ids
+            self._skip_prompt = False
+            return
+        self.q.put(("ids", value.reshape(-1).tolist()))
+
+    def end(self):
+        self.q.put(("end", None))
+
+    def fail(self, e: Exception):
+        self.q.put(("error", e))
+
+    def __iter__(self):
+        ids: list[int] = []
+        sent = ""
+        while True:
+            kind, value = self.q.get()
+            if kind == "error":
+                raise LabkitError(f"Generation failed: {value}") from value
+            if kind == "end":
+                text = self.tok.decode(ids, skip_special_tokens=True)
+                if len(text) > len(sent):
+                    yield text[len(sent) :]
+                return
+            ids += value
+            text = self.tok.decode(ids, skip_special_tokens=True)
+            stable = text.rstrip("\ufffd")
+            if len(stable) > len(sent) and stable.startswith(sent):
+                yield stable[len(sent) :]
+                sent = stable

@@ -1,0 +1,190 @@
+"""The `labkit` command: one entry point for everything the app does, so every UI run can be repeated.
+
+    labkit serve [--host H --port P --share --auth user:pass]
+    labkit generate --model tiny --max-new-tokens 8 --json "Hello"
+    labkit runs list|show|logs|cancel
+    labkit hub pull REPO [--kind dataset] | hub push FOLDER REPO [--kind model]
+
+Every command takes --json for machine-readable output. Bad input exits 2 with a message and a hint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from labkit.errors import LabkitError
+
+
+def _print(args, data: Any, human: str | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=None, default=str))
+    else:
+        print(human if human is not None else json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# --- commands ----------------------------------------------------------------------------------
+def cmd_serve(args) -> int:
+    from labkit.ui.app import launch
+
+    auth = None
+    if args.auth:
+        if ":" not in args.auth:
+            raise LabkitError("--auth must look like user:password.")
+        auth = tuple(args.auth.split(":", 1))
+    launch(host=args.host, port=args.port, share=args.share, auth=auth, model=args.model, backend=args.backend)
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from labkit.backends import GenParams, get_backend
+    from labkit.settings import get_settings
+
+    settings = get_settings()
+    model = args.model or settings.resolved_default_model()
+    params = GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, n=args.n,
+                       seed=args.seed, stop=tuple(args.stop or ()))
+    prompts = args.prompt or [sys.stdin.read()]
+    inputs = [p if args.raw else ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": p}] for p in prompts]
+    opts = {"base_url": args.base_url} if args.backend == "openai" and args.base_url else {}
+    backend = get_backend(args.backend, model, **opts)
+    outs = backend.generate(inputs, params)
+    records = [{"model": model, "backend": args.backend, "prompt": p, "text": o[0], "samples": o, "params": params.to_dict()}
+               for p, o in zip(prompts, outs)]
+    data = records[0] if len(records) == 1 else records
+    _print(args, data, "\n---\n".join("\n".join(r["samples"]) for r in records))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from labkit import jobs
+
+    if args.action == "list":
+        runs = jobs.list_runs(kind=args.kind, status=args.status, tag=args.tag, limit=args.limit)
+        rows = [r.to_dict() for r in runs]
+        human = "\n".join(f"{r.id:40} {r.status:10} {r.name}" for r in runs) or "(no runs)"
+        _print(args, rows, human)
+    elif args.action == "show":
+        _print(args, jobs.status(args.run_id).to_dict())
+    elif args.action == "cancel":
+        run = jobs.cancel(args.run_id)
+        _print(args, run.to_dict(), f"{run.id}: {run.status}")
+    elif args.action == "logs":
+        if args.follow:
+            for chunk in jobs.follow_log(args.run_id):
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        else:
+            run = jobs.status(args.run_id)
+            text = jobs.tail_log(run.run_dir)
+            _print(args, {"id": run.id, "log": text}, text)
+    return 0
+
+
+def cmd_hub(args) -> int:
+    from labkit import hub
+
+    if args.action == "pull":
+        path = hub.pull(args.repo_id, kind=args.kind, revision=args.revision)
+        _print(args, {"repo_id": args.repo_id, "kind": args.kind, "path": str(path)}, str(path))
+        return 0
+    inputs = hub.card_inputs(args.folder)
+    if args.kind == "model":
+        card = hub.model_card(args.repo_id, base_model=args.base_model or inputs.get("base_model"), recipe=inputs.get("recipe"),
+                              datasets=inputs.get("datasets"), evals=inputs.get("evals"), languages=inputs.get("languages"),
+                              license=args.license or inputs.get("license"), tags=inputs.get("tags"))
+    else:
+        card = hub.dataset_card(args.repo_id, license=args.license or inputs.get("license", ""),
+                                provenance=inputs.get("provenance", "Generated with labkit."), languages=inputs.get("languages"))
+    plan = hub.plan_push(args.folder, args.repo_id, kind=args.kind, card=card, private=not args.public)
+    if args.dry_run:
+        _print(args, {**plan.summary(), "card": card}, json.dumps(plan.summary(), indent=2) + "\n\n" + card)
+        return 0
+    url = hub.push(plan)
+    _print(args, {**plan.summary(), "url": url}, url)
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from labkit.backends import REGISTRY
+
+    p = argparse.ArgumentParser(prog="labkit", description="A multilingual LLM research lab: train, evaluate, fit, trace, chat, translate.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, fn, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("serve", cmd_serve, "serve the web app")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=7860)
+    sp.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    sp.add_argument("--auth", help="user:password required to open the app")
+    sp.add_argument("--model", help="initial model (default: LABKIT_MODEL, else 'tiny' offline or a small instruct model)")
+    sp.add_argument("--backend", choices=list(REGISTRY), help="initial backend (default: LABKIT_BACKEND or hf)")
+
+    sp = add("generate", cmd_generate, "generate completions for prompts")
+    sp.add_argument("prompt", nargs="*", help="prompts (default: read one from stdin)")
+    sp.add_argument("--model", help="'tiny', a local folder or a Hub id")
+    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    sp.add_argument("--max-new-tokens", type=int, default=256)
+    sp.add_argument("--temperature", type=float, default=0.0)
+    sp.add_argument("--top-p", type=float, default=1.0)
+    sp.add_argument("--n", type=int, default=1)
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--stop", action="append", help="stop string (repeatable)")
+    sp.add_argument("--system", help="system message")
+    sp.add_argument("--raw", action="store_true", help="send the prompt as raw text, without the chat template")
+
+    sp = add("runs", cmd_runs, "list, inspect, follow and cancel runs")
+    sp.add_argument("action", choices=["list", "show", "logs", "cancel"])
+    sp.add_argument("run_id", nargs="?")
+    sp.add_argument("--kind")
+    sp.add_argument("--status")
+    sp.add_argument("--tag")
+    sp.add_argument("--limit", type=int, default=200)
+    sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+
+    sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
+    hub_sub = sp.add_subparsers(dest="action", required=True)
+    pull = hub_sub.add_parser("pull", help="download a model or dataset into the cache")
+    pull.add_argument("repo_id")
+    pull.add_argument("--kind", default="model", choices=["model", "dataset"])
+    pull.add_argument("--revision")
+    push = hub_sub.add_parser("push", help="push a folder as a model or dataset repo with a generated card")
+    push.add_argument("folder")
+    push.add_argument("repo_id")
+    push.add_argument("--kind", default="model", choices=["model", "dataset"])
+    push.add_argument("--base-model")
+    push.add_argument("--license")
+    push.add_argument("--public", action="store_true", help="create the repo public (default private)")
+    push.add_argument("--dry-run", action="store_true", help="show the files and card, send nothing")
+    for sp_ in (pull, push):
+        sp_.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "runs" and args.action != "list" and not args.run_id:
+        build_parser().error(f"runs {args.action} needs a RUN_ID")
+    try:
+        return args.fn(args)
+    except LabkitError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": e.message, "hint": e.hint}, ensure_ascii=False))
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Background jobs: a subprocess per run, with its row in the store and its files in its run directory.
+
+    run = jobs.start(["python", "-m", "labkit.cli", "train", "cfg.yaml"], kind="train", name="sft-tiny")
+    jobs.read_metrics(run.run_dir)   # records appended to metrics.jsonl by the job
+    jobs.cancel(run.id)              # SIGTERM to the process group, SIGKILL after a grace period
+
+Each job runs under a small supervisor (`python -m labkit.jobs supervise ...`) that leads its own
+process group, writes the final status to the store when the command exits, and records a crash
+with the tail of `log.txt`. Nothing lives only in the memory of the app that started the job, so a
+reloaded page or a restarted app re-attaches to it; a job whose supervisor vanished (killed, machine
+rebooted) is detected by its pid and marked failed.
+
+Commands are argument lists, never shell strings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+from labkit.store import FINAL, Run, Store, new_run_id, open_store
+
+LOG = "log.txt"
+METRICS = "metrics.jsonl"
+_children: dict[int, subprocess.Popen] = {}  # reaped here so finished children don't linger as zombies
+
+
+# --- starting --------------------------------------------------------------------------------
+def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None, tags: Sequence[str] = (),
+          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None) -> Run:
+    if isinstance(argv, str) or not argv:
+        raise LabkitError("A job command must be a non-empty argument list.", hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]')
+    settings = (settings or get_settings()).ensure_dirs()
+    store = Store(settings.store_path)
+    run_id = new_run_id(kind)
+    run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "command.json").write_text(json.dumps({"argv": list(argv)}, indent=1))
+    if config is not None:
+        (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    run = store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id)
+    child_env = {**os.environ, **(env or {}), "LABKIT_RUN_ID": run_id, "LABKIT_RUN_DIR": str(run_dir),
+                 "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
+    with open(run_dir / LOG, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labkit.jobs", "supervise", str(settings.store_path), run_id, "--", *argv],
+            cwd=run_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=child_env, start_new_session=True,  # its own process group: cancel reaches grandchildren
+        )
+    _children[proc.pid] = proc
+    return store.update(run_id, pid=proc.pid, pid_start=_start_time(proc.pid))
+
+
+# --- following -------------------------------------------------------------------------------
+def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]:
+    """Complete JSON lines of metrics.jsonl after byte `offset`, and the offset to pass next time.
+    A line still being written is left for the next call; a corrupt line is skipped."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return [], offset
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    records = []
+    for line in data[:end].splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records, offset + end
+
+
+def tail_log(run_dir: str | Path, max_bytes: int = 20_000) -> str:
+    path = Path(run_dir) / LOG
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - max_bytes))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def follow_log(run_id: str, settings: Settings | None = None, poll: float = 0.5) -> Iterator[str]:
+    """Yield new log text until the job ends (for `labkit runs logs -f`)."""
+    settings = settings or get_settings()
+    run = status(run_id, settings)
+    path = Path(run.run_dir) / LOG
+    pos = 0
+    while True:
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            pos += len(chunk)
+            if chunk:
+                yield chunk.decode("utf-8", errors="replace")
+        if status(run_id, settings).status in FINAL:
+            with open(path, "rb") as f:
+                f.seek(pos)
+                rest = f.read()
+            if rest:
+                yield rest.decode("utf-8", errors="replace")
+            return
+        time.sleep(poll)
+
+
+class MetricsWriter:
+    """Used inside a job: appends one JSON object per line to the run's metrics.jsonl."""
+
+    def __init__(self, run_dir: str | Path | None = None):
+        run_dir = run_dir or os.environ.get("LABKIT_RUN_DIR") or "."
+        self.path = Path(run_dir) / METRICS
+
+    def log(self, **values) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"time": time.time(), **values}, default=float) + "\n")
+
+
+# --- status, cancel --------------------------------------------------------------------------
+def status(run_id: str, settings: Settings | None = None) -> Run:
+    """The run's row, after reconciling it with reality (a vanished process → failed)."""
+    store = open_store(settings)
+    return _reconcile(store, store.get(run_id))
+
+
+def list_runs(settings: Settings | None = None, **filters) -> list[Run]:
+    store = open_store(settings)
+    return [_reconcile(store, r) for r in store.list(**filters)]
+
+
+def _reconcile(store: Store, run: Run) -> Run:
+    if run.status in FINAL or run.pid is None:
+        return run
+    if _alive(run.pid, run.pid_start):
+        return run
+    time.sleep(0.2)  # the supervisor may be writing its final status right now
+    run = store.get(run.id)
+    if run.status in FINAL:
+        return run
+    tail = tail_log(run.run_dir, 2000) if run.run_dir else ""
+    return store.update(run.id, status="failed", error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}")
+
+
+def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0) -> Run:
+    store = open_store(settings)
+    run = store.get(run_id)
+    if run.status in FINAL:
+        return run
+    if run.pid is not None and _alive(run.pid, run.pid_start):
+        _signal_group(run.pid, signal.SIGTERM)
+        deadline = time.time() + grace
+        while time.time() < deadline and _alive(run.pid, run.pid_start):
+            time.sleep(0.1)
+        if _alive(run.pid, run.pid_start):
+            _signal_group(run.pid, signal.SIGKILL)
+            time.sleep(0.2)
+    run = store.get(run_id)
+    if run.status not in FINAL:
+        run = store.update(run_id, status="cancelled")
+    return run
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _start_time(pid: int) -> float | None:
+    """Process start time in clock ticks since boot (Linux /proc); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return float(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int, start: float | None = None) -> bool:
+    proc = _children.get(pid)
+    if proc is not None and proc.poll() is not None:
+        _children.pop(pid, None)
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return False
+        return start is None or float(fields[19]) == start
+    except OSError:
+        pass
+    except (IndexError, ValueError):
+        return True
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+# --- the supervisor --------------------------------------------------------------------------
+def supervise(store_path: str, run_id: str, argv: list[str]) -> int:
+    store = Store(store_path)
+    cancelled = False
+    child: subprocess.Popen | None = None
+
+    def on_term(signum, frame):
+        nonlocal cancelled
+        cancelled = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    store.update(run_id, status="running", pid=os.getpid(), pid_start=_start_time(os.getpid()))
+    print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}", flush=True)
+    try:
+        child = subprocess.Popen(argv)
+    except OSError as e:
+        print(f"[labkit] cannot start the command: {e}", flush=True)
+        store.update(run_id, status="failed", error=f"Cannot start {argv[0]!r}: {e}")
+        return 127
+    while True:
+        try:
+            rc = child.wait()
+            break
+        except InterruptedError:
+            continue
+    final = "cancelled" if cancelled else ("succeeded" if rc == 0 else "failed")
+    print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} exit code {rc}: {final}", flush=True)
+    run_dir = Path.cwd()
+    (run_dir / "exit.json").write_text(json.dumps({"returncode": rc, "status": final}))
+    error = None if final != "failed" else f"Exit code {rc}.\n{tail_log(run_dir, 2000)}"
+    store.update(run_id, status=final, error=error)
+    return rc
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5 or sys.argv[1] != "supervise" or "--" not in sys.argv:
+        sys.exit("usage: python -m labkit.jobs supervise STORE RUN_ID -- COMMAND...")
+    sep = sys.argv.index("--")
+    sys.exit(supervise(sys.argv[2], sys.argv[3], sys.argv[sep + 1 :]))

@@ -1,0 +1,27 @@
+"""Model names → local paths. `tiny` is the built-in offline demo model everywhere a name is accepted."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from labkit.errors import LabkitError
+from labkit.settings import TINY, Settings, get_settings
+
+
+def resolve_model(name: str, settings: Settings | None = None, revision: str | None = None) -> str:
+    """Return a local directory for `name`: `tiny`, an existing path, or a Hub id pulled into the cache."""
+    settings = settings or get_settings()
+    name = (name or "").strip()
+    if not name:
+        raise LabkitError("No model given.", hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
+    if name == TINY:
+        from labkit.models.tiny import ensure_tiny
+
+        return str(ensure_tiny(settings.tiny_model_dir))
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise LabkitError(f"{path} is not a model folder (no config.json).", hint="Point to a folder saved with save_pretrained, or use a Hub id.")
+        return str(path)
+    from labkit.hub import pull
+
+    return str(pull(name, kind="model", revision=revision, settings=settings))

@@ -1,0 +1,158 @@
+"""The built-in offline demo model: a byte-level BPE tokenizer trained on bundled multilingual text
+and a ~130k-parameter Qwen2 causal LM with a ChatML chat template.
+
+It is trained for a few dozen steps on the same text so that its output is corpus-flavoured rather
+than uniform noise (and its greedy choices are not near-ties), but it knows nothing: its answers are
+meaningless. It exists so that every code path — generation, training, evaluation, the UI — runs
+offline on a laptop CPU in seconds.
+
+    python -m labkit.models.tiny /tmp/tiny      # build into a folder
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+CORPUS_DIR = Path(__file__).with_name("corpus")
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+VOCAB_SIZE = 1024
+BUILD_VERSION = 1  # bump when the recipe below changes so cached copies are rebuilt
+
+# ChatML; assistant turns are wrapped in {% generation %} so TRL's assistant_only_loss works.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def corpus_lines() -> list[str]:
+    lines = []
+    for path in sorted(CORPUS_DIR.glob("*.txt")):
+        lines += [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return lines
+
+
+def corpus_languages() -> list[str]:
+    return sorted(p.stem for p in CORPUS_DIR.glob("*.txt"))
+
+
+def build_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodable: no <unk>
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus_lines(), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        unk_token=None,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=512,
+    )
+
+
+def build_model(tokenizer, seed: int = 0, train_steps: int = 40):
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    _warm_up(model, tokenizer, train_steps)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+    )
+    return model
+
+
+def _warm_up(model, tokenizer, steps: int) -> None:
+    """A few optimizer steps on the chat-formatted corpus: peaked, corpus-like (still meaningless) output."""
+    import torch
+
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": ln}, {"role": "assistant", "content": ln}], tokenize=False) for ln in corpus_lines()]
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+
+
+def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Build tokenizer + model into `out_dir` atomically (a half-written folder is never visible)."""
+    import torch
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=out.parent))
+    try:
+        with torch.random.fork_rng():
+            tokenizer = build_tokenizer()
+            model = build_model(tokenizer, seed=seed)
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        (tmp / "labkit_tiny.json").write_text(json.dumps({"build_version": BUILD_VERSION, "seed": seed, "languages": corpus_languages()}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def is_built(path: str | os.PathLike) -> bool:
+    marker = Path(path) / "labkit_tiny.json"
+    try:
+        return json.loads(marker.read_text()).get("build_version") == BUILD_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_tiny(path: str | os.PathLike) -> Path:
+    """The cached tiny model at `path`, built on first use."""
+    path = Path(path)
+    if not is_built(path):
+        build_tiny(path)
+    return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else str(__import__("labkit.settings").settings.get_settings().tiny_model_dir)
+    print(build_tiny(target))

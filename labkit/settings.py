@@ -1,0 +1,104 @@
+"""Every path and environment default of labkit, in one place.
+
+LABKIT_HOME (default ~/.labkit) holds the run store, run directories, caches and the tiny model.
+Secrets (HF_TOKEN, API keys) are read from the environment when needed and never stored here
+in a form that is serialised, logged or shown.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+TINY = "tiny"
+# A small real instruct model: the default when the Hub is reachable.
+ONLINE_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    default_model: str | None = None  # None: decided by hub_reachable() when first asked
+    default_backend: str = "hf"
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    demo: bool = False  # Space mode: no local file browsing, no training on the host
+    env: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        home = Path(env.get("LABKIT_HOME") or Path.home() / ".labkit").expanduser()
+        return cls(
+            home=home,
+            default_model=env.get("LABKIT_MODEL") or None,
+            default_backend=env.get("LABKIT_BACKEND", "hf"),
+            openai_base_url=env.get("LABKIT_OPENAI_BASE_URL")
+            or env.get("OPENAI_BASE_URL")
+            or "http://127.0.0.1:8000/v1",
+            demo=_truthy(env.get("LABKIT_DEMO")),
+            env=env,
+        )
+
+    # --- paths -----------------------------------------------------------------------------
+    @property
+    def store_path(self) -> Path:
+        return self.home / "labkit.sqlite"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def tiny_model_dir(self) -> Path:
+        return self.home / "models" / "tiny"
+
+    def ensure_dirs(self) -> "Settings":
+        for d in (self.home, self.runs_dir, self.cache_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # --- network and models ------------------------------------------------------------------
+    @property
+    def hub_offline(self) -> bool:
+        return _truthy(self.env.get("HF_HUB_OFFLINE")) or _truthy(self.env.get("TRANSFORMERS_OFFLINE"))
+
+    def openai_api_key(self) -> str | None:
+        # Read on use, never kept in a config: local servers accept any key.
+        return self.env.get("LABKIT_OPENAI_API_KEY") or self.env.get("OPENAI_API_KEY")
+
+    def resolved_default_model(self) -> str:
+        """`LABKIT_MODEL` if set; `tiny` offline; otherwise a small real instruct model."""
+        if self.default_model:
+            return self.default_model
+        if self.hub_offline or not hub_reachable(self.env.get("HF_ENDPOINT", "https://huggingface.co")):
+            return TINY
+        return ONLINE_DEFAULT_MODEL
+
+
+@lru_cache(maxsize=4)
+def hub_reachable(endpoint: str = "https://huggingface.co", timeout: float = 1.5) -> bool:
+    """One TCP connect to the Hub's host; cached for the life of the process."""
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (cheap; read again so tests can monkeypatch env)."""
+    return Settings.from_env()

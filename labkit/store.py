@@ -1,0 +1,164 @@
+"""The run registry: one SQLite table of runs (train, eval, fit, trace, ...) in LABKIT_HOME.
+
+Stdlib sqlite3 in WAL mode: many readers and a writer at a time, each write one short transaction,
+so a killed process never leaves a half-written row. A connection is opened per operation, which
+makes a Store safe to share between threads and processes.
+
+A run's files (config, log.txt, metrics.jsonl, checkpoints) live in its run directory; the store
+holds what is needed to list, filter and compare runs.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from labkit.errors import LabkitError
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL = {"succeeded", "failed", "cancelled"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL DEFAULT '{}',
+    run_dir TEXT,
+    pid INTEGER,
+    pid_start REAL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_kind_created ON runs(kind, created);
+"""
+
+
+@dataclass
+class Run:
+    id: str
+    kind: str
+    name: str
+    status: str
+    config: dict = field(default_factory=dict)
+    run_dir: str | None = None
+    pid: int | None = None
+    pid_start: float | None = None  # the process's start time: guards against a reused pid
+    tags: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+    created: float = 0.0
+    updated: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def new_run_id(kind: str) -> str:
+    """Sortable and unique: `<kind>-20261126-091500-3fa2`."""
+    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as e:
+            raise LabkitError(f"Cannot open the run store {self.path}: {e}", hint="Check that LABKIT_HOME is writable.") from e
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.row_factory = sqlite3.Row
+            yield db
+        finally:
+            db.close()
+
+    # --- writes (each one transaction) -------------------------------------------------------
+    def create(self, kind: str, name: str, config: dict | None = None, run_dir: str | None = None,
+               tags: list | None = None, status: str = "queued", run_id: str | None = None) -> Run:
+        now = time.time()
+        run = Run(id=run_id or new_run_id(kind), kind=kind, name=name, status=status, config=config or {},
+                  run_dir=str(run_dir) if run_dir else None, tags=list(tags or []), created=now, updated=now)
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+                (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
+            )
+        return run
+
+    def update(self, run_id: str, **fields: Any) -> Run:
+        allowed = {"status", "name", "config", "run_dir", "pid", "pid_start", "tags", "error"}
+        bad = set(fields) - allowed - {"metrics"}
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        metrics = fields.pop("metrics", None)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                db.execute("ROLLBACK")
+                raise LabkitError(f"No run {run_id!r} in the store.", hint="`labkit runs list` shows the runs.")
+            sets = {k: json.dumps(v) if k in ("config", "tags") else v for k, v in fields.items()}
+            if metrics is not None:  # merged, so that several writers can add their own keys
+                sets["metrics"] = json.dumps({**json.loads(row["metrics"]), **metrics})
+            sets["updated"] = time.time()
+            db.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), run_id))
+            db.execute("COMMIT")
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # --- reads --------------------------------------------------------------------------------
+    def get(self, run_id: str) -> Run:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise LabkitError(f"No run {run_id!r} in the store.", hint="`labkit runs list` shows the runs.")
+        return _row_to_run(row)
+
+    def list(self, kind: str | None = None, status: str | None = None, tag: str | None = None, limit: int = 200) -> list[Run]:
+        where, args = [], []
+        if kind:
+            where.append("kind = ?"); args.append(kind)
+        if status:
+            where.append("status = ?"); args.append(status)
+        if tag:  # tags are a JSON list; match an element exactly
+            where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)"); args.append(tag)
+        sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY created DESC, id DESC LIMIT ?"
+        with self._connect() as db:
+            return [_row_to_run(r) for r in db.execute(sql, (*args, limit)).fetchall()]
+
+
+def _row_to_run(row: sqlite3.Row) -> Run:
+    d = dict(row)
+    for k in ("config", "tags", "metrics"):
+        d[k] = json.loads(d[k]) if d[k] else ({} if k != "tags" else [])
+    return Run(**d)
+
+
+def open_store(settings=None) -> Store:
+    from labkit.settings import get_settings
+
+    settings = (settings or get_settings()).ensure_dirs()
+    return Store(settings.store_path)
