@@ -138,6 +138,18 @@ class OpenAIBackend:
             hint="Use the hf backend (CPU/GPU) or the vllm backend for reward scoring.",
         )
 
+    def models(self) -> list[str]:
+        """The model names the server serves (GET /models)."""
+        import httpx
+
+        try:
+            r = self._client.get("/models")
+        except httpx.TransportError as e:
+            raise LabkitError(f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL.") from e
+        if r.status_code >= 400:
+            raise LabkitError(f"{self.base_url}/models answered {r.status_code}.", hint=_hint_for(r.status_code))
+        return [m.get("id", "") for m in r.json().get("data", [])]
+
     def close(self) -> None:
         self._client.close()
 

@@ -1,0 +1,1 @@
+"""The Gradio app: `build_app()` in app.py, one module per tab in tabs/. Importing this package imports gradio."""

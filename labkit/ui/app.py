@@ -1,0 +1,73 @@
+"""Build and launch the labkit web app.
+
+    from labkit.ui.app import build_app
+    build_app().launch()
+
+Each tab is a module in labkit/ui/tabs/ with TITLE, ID and build(ctx, shared); handlers there are
+thin: widget values in, a call into labkit.*, components out. The active model is per browser
+session (a gr.State) shared by every tab, and shown in the header.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from labkit.settings import Settings, get_settings
+from labkit.store import Store
+from labkit.ui.common import header_markdown
+
+# Tab modules in display order.
+TABS = ["labkit.ui.tabs.models"]
+
+CSS = """
+.lk-note {font-size: 0.9em; opacity: 0.85}
+footer {display: none !important}
+"""
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    model: dict = field(default_factory=dict)  # initial {"backend", "model", "base_url"} for new sessions
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, model: str | None = None, backend: str | None = None) -> "AppContext":
+        settings = (settings or get_settings()).ensure_dirs()
+        initial = {"backend": backend or settings.default_backend, "model": model or settings.resolved_default_model(),
+                   "base_url": settings.openai_base_url}
+        return cls(settings=settings, store=Store(settings.store_path), model=initial)
+
+
+@dataclass
+class Shared:
+    """Components that several tabs read or update."""
+
+    model_state: gr.State
+    header: gr.Markdown
+
+
+def build_app(ctx: AppContext | None = None) -> gr.Blocks:
+    ctx = ctx or AppContext.create()
+    with gr.Blocks(title="labkit") as demo:
+        model_state = gr.State(dict(ctx.model))
+        header = gr.Markdown(header_markdown(ctx.model), elem_id="lk-header")
+        shared = Shared(model_state=model_state, header=header)
+        with gr.Tabs():
+            for name in TABS:
+                tab = importlib.import_module(name)
+                with gr.Tab(tab.TITLE, id=tab.ID, elem_id=f"tab-{tab.ID}"):
+                    tab.build(ctx, shared)
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, model: str | None = None,
+           backend: str | None = None, block: bool = True, settings: Settings | None = None):
+    ctx = AppContext.create(settings=settings, model=model, backend=backend)
+    demo = build_app(ctx)
+    demo.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
+                theme=gr.themes.Soft(), css=CSS, show_error=True, footer_links=["api"])
+    return demo

@@ -1,0 +1,46 @@
+"""What every tab shares: turning LabkitError into a message the person sees, and the model header."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import gradio as gr
+
+from labkit.errors import LabkitError
+from labkit.settings import TINY
+
+DEMO_MODEL_NOTE = (
+    "⚠️ **You are using the built-in demo model `tiny`** (140k parameters, trained for seconds on a few KB of text). "
+    "Its output is meaningless: it exists so that every feature runs offline on a laptop. "
+    "Choose a real model (e.g. `Qwen/Qwen2.5-1.5B-Instruct`) in the **Models** tab for real results."
+)
+
+
+def _as_gr_error(e: LabkitError) -> gr.Error:
+    return gr.Error(f"{e.message} — {e.hint}" if e.hint else e.message, duration=None)
+
+
+def handler(fn):
+    """Wrap an event handler (plain or generator) so that a LabkitError reaches the page as gr.Error."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except LabkitError as e:
+                raise _as_gr_error(e) from e
+        return gen
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LabkitError as e:
+            raise _as_gr_error(e) from e
+    return plain
+
+
+def header_markdown(model: dict) -> str:
+    where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
+    text = f"### 🧪 labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
+    return text + ("\n\n" + DEMO_MODEL_NOTE if model["model"] == TINY else "")

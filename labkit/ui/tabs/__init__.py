@@ -1,0 +1,1 @@
+"""One module per tab: TITLE, ID and build(ctx, shared)."""

@@ -1,0 +1,130 @@
+"""Models tab: choose the backend and model every tab uses, pull from the Hub, try a prompt
+(streamed), and see the runs in the store."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from labkit import jobs
+from labkit.backends import REGISTRY, GenParams, get_backend
+from labkit.settings import TINY
+from labkit.ui.common import handler, header_markdown
+
+TITLE = "Models"
+ID = "models"
+SUGGESTED = [TINY, "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
+             "meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-1b-it"]
+RUN_COLUMNS = ["id", "kind", "name", "status", "created", "updated", "metrics"]
+
+
+def backend_options(state: dict) -> dict:
+    return {"base_url": state["base_url"]} if state["backend"] == "openai" else {}
+
+
+def load_backend(state: dict):
+    return get_backend(state["backend"], state["model"], **backend_options(state))
+
+
+def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:
+    fmt = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
+    rows = []
+    for r in jobs.list_runs(kind=kind or None, limit=limit):
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r.metrics.items())[:4])
+        rows.append([r.id, r.kind, r.name, r.status, fmt(r.created), fmt(r.updated), metrics])
+    return rows
+
+
+def build(ctx, shared) -> None:
+    state = shared.model_state
+    with gr.Row():
+        backend = gr.Dropdown(list(REGISTRY), value=ctx.model["backend"], label="Backend", scale=1,
+                              info="hf = transformers (CPU/GPU) · vllm = GPU engine · openai = any OpenAI-compatible server")
+        model = gr.Dropdown(SUGGESTED, value=ctx.model["model"], label="Model", allow_custom_value=True, scale=3,
+                            info="'tiny' (offline demo), a local folder, or a Hub id")
+        base_url = gr.Textbox(ctx.model["base_url"], label="Server URL (openai backend)", scale=2,
+                              visible=ctx.model["backend"] == "openai")
+    with gr.Row():
+        use_btn = gr.Button("Use this model", variant="primary")
+        pull_btn = gr.Button("Pull from the Hub")
+    status = gr.Markdown(elem_classes="lk-note")
+
+    with gr.Accordion("Try a prompt", open=True):
+        system = gr.Textbox(label="System message (optional)", lines=1)
+        prompt = gr.Textbox(label="Prompt", lines=3, value="Janet has 16 eggs. She eats 3 and bakes with 4. How many are left?")
+        with gr.Row():
+            max_new = gr.Slider(1, 2048, value=128, step=1, label="Max new tokens")
+            temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+            top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p")
+            raw = gr.Checkbox(False, label="Raw text (no chat template)")
+        with gr.Row():
+            gen_btn = gr.Button("Generate", variant="primary")
+            stop_btn = gr.Button("Stop")
+        output = gr.Textbox(label="Output", lines=8, elem_id="lk-output")
+
+    with gr.Accordion("Runs", open=True):
+        with gr.Row():
+            kind_filter = gr.Dropdown(["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1)
+            refresh_btn = gr.Button("Refresh", scale=0)
+        runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True)
+        with gr.Row():
+            run_id = gr.Textbox(label="Run id", scale=3)
+            log_btn = gr.Button("Show log", scale=0)
+            cancel_btn = gr.Button("Cancel run", variant="stop", scale=0)
+        run_log = gr.Code(label="Log (tail)", language=None, lines=12)
+
+    # --- handlers ----------------------------------------------------------------------------
+    @handler
+    def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
+        new = {"backend": backend_name, "model": (model_name or "").strip(), "base_url": (url or "").strip() or current["base_url"]}
+        progress(0.2, desc=f"Loading {new['model']} on {backend_name} …")
+        b = load_backend(new)
+        note = f"✅ Loaded `{new['model']}` on `{backend_name}`."
+        if backend_name == "openai":
+            served = b.models()
+            if new["model"] not in served:
+                note = f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'}, not `{new['model']}`."
+        return new, header_markdown(new), note
+
+    @handler
+    def pull(model_name, progress=gr.Progress()):
+        from labkit.models import resolve_model
+
+        progress(0.1, desc=f"Pulling {model_name} …")
+        return f"✅ `{model_name}` is at `{resolve_model(model_name)}`."
+
+    @handler
+    def generate(current, system_msg, text, max_new_tokens, temp, top_p_, raw_text):
+        if not (text or "").strip():
+            raise gr.Error("Write a prompt first.")
+        p = GenParams(max_new_tokens=int(max_new_tokens), temperature=float(temp), top_p=float(top_p_))
+        if raw_text:
+            messages = text
+        else:
+            messages = ([{"role": "system", "content": system_msg}] if system_msg else []) + [{"role": "user", "content": text}]
+        out = ""
+        for delta in load_backend(current).stream(messages, p):
+            out += delta
+            yield out
+
+    @handler
+    def show_log(rid):
+        run = jobs.status(rid.strip())
+        return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
+
+    @handler
+    def cancel(rid, kind):
+        run = jobs.cancel(rid.strip())
+        gr.Info(f"{run.id}: {run.status}")
+        return runs_table(kind)
+
+    backend.change(lambda b: gr.update(visible=b == "openai"), backend, base_url, api_name="backend_changed")
+    use_btn.click(use_model, [backend, model, base_url, state], [state, shared.header, status], api_name="set_model")
+    pull_btn.click(pull, model, status, api_name="pull_model")
+    gen_event = gen_btn.click(generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate")
+    prompt.submit(generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate_submit")
+    stop_btn.click(None, cancels=[gen_event], api_name="stop_generate")
+    refresh_btn.click(runs_table, kind_filter, runs, api_name="list_runs")
+    kind_filter.change(runs_table, kind_filter, runs, api_name="filter_runs")
+    log_btn.click(show_log, run_id, run_log, api_name="run_log")
+    cancel_btn.click(cancel, [run_id, kind_filter], runs, api_name="cancel_run")

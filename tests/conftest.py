@@ -1,0 +1,65 @@
+"""Test environment: offline, every cache in a temp dir, one tiny model per session.
+
+The environment is set at import time, before huggingface_hub/gradio read it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(tempfile.mkdtemp(prefix="labkit-tests-"))
+for key, sub in {
+    "LABKIT_HOME": "home", "HF_HOME": "hf", "GRADIO_TEMP_DIR": "gradio", "MPLCONFIGDIR": "mpl",
+    "TORCHINDUCTOR_CACHE_DIR": "inductor", "XDG_CONFIG_HOME": "xdg-config", "XDG_CACHE_HOME": "xdg-cache",
+}.items():
+    os.environ[key] = str(_ROOT / sub)
+os.environ.update({
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1",
+})
+os.environ.pop("LABKIT_MODEL", None)
+os.environ.pop("HF_TOKEN", None)
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_gpu = False
+    if not has_gpu:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from labkit.settings import get_settings
+
+    return get_settings().ensure_dirs()
+
+
+@pytest.fixture(scope="session")
+def tiny_path(settings) -> Path:
+    from labkit.models.tiny import ensure_tiny
+
+    return ensure_tiny(settings.tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_path):
+    from labkit.backends.hf import HFBackend
+
+    return HFBackend("tiny", device="cpu", batch_size=8)
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,103 @@
+"""Jobs: start, follow metrics, cancel, crash, a vanished supervisor, and re-attaching after a restart."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from labkit import jobs
+from labkit.store import FINAL
+
+LOOP = textwrap.dedent("""
+    import time
+    from labkit.jobs import MetricsWriter
+    w = MetricsWriter()
+    for i in range({n}):
+        w.log(step=i, loss=1.0 / (i + 1))
+        print("step", i, flush=True)
+        time.sleep({dt})
+""")
+
+
+def wait_for(pred, timeout=30.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_short_job_succeeds_with_metrics_and_log(settings):
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=5, dt=0.01)], kind="test", name="ok", config={"a": 1}, tags=["t"])
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    assert done.status == "succeeded" and done.error is None
+    records, offset = jobs.read_metrics(run.run_dir)
+    assert [r["step"] for r in records] == [0, 1, 2, 3, 4] and records[-1]["loss"] == pytest.approx(0.2)
+    assert jobs.read_metrics(run.run_dir, offset) == ([], offset)
+    log = jobs.tail_log(run.run_dir)
+    assert "step 4" in log and "exit code 0" in log
+
+
+def test_follow_metrics_incrementally_then_cancel(settings):
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name="long")
+    first, offset = wait_for(lambda: (x := jobs.read_metrics(run.run_dir))[0] and x)
+    assert jobs.status(run.id).status == "running"
+    more, _ = wait_for(lambda: (x := jobs.read_metrics(run.run_dir, offset))[0] and x)
+    assert more[0]["step"] > first[-1]["step"]
+    cancelled = jobs.cancel(run.id, grace=5)
+    assert cancelled.status == "cancelled"
+    assert not jobs._alive(run.pid)
+
+
+def test_cancel_kills_a_job_that_ignores_sigterm(settings):
+    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(600)"
+    run = jobs.start([sys.executable, "-c", code], kind="test", name="stubborn")
+    wait_for(lambda: "ready" in jobs.tail_log(run.run_dir))
+    t = time.time()
+    assert jobs.cancel(run.id, grace=1).status == "cancelled"
+    assert time.time() - t < 10
+    assert not jobs._alive(run.pid)
+
+
+def test_crash_is_failed_with_log_tail(settings):
+    run = jobs.start([sys.executable, "-c", "print('about to fail', flush=True); raise SystemExit(3)"], kind="test", name="crash")
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    assert done.status == "failed" and "Exit code 3" in done.error and "about to fail" in done.error
+
+
+def test_missing_executable_fails_cleanly(settings):
+    run = jobs.start(["/nonexistent/binary"], kind="test", name="nobinary")
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    assert done.status == "failed" and "Cannot start" in done.error
+
+
+def test_vanished_supervisor_is_detected(settings):
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name="vanish")
+    wait_for(lambda: jobs.read_metrics(run.run_dir)[0])
+    os.killpg(run.pid, signal.SIGKILL)  # the whole group dies without a word, like a rebooted node
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    assert done.status == "failed" and "gone without reporting" in done.error
+
+
+def test_a_restarted_app_sees_the_running_job(settings):
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name="reattach")
+    wait_for(lambda: jobs.read_metrics(run.run_dir)[0])
+    # another process (a restarted app) knows only the store
+    code = f"from labkit import jobs; r = jobs.status({run.id!r}); print(r.status)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert out.stdout.strip() == "running"
+    code = f"from labkit import jobs; print(jobs.cancel({run.id!r}).status)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert out.stdout.strip() == "cancelled"
+
+
+def test_string_commands_are_refused(settings):
+    from labkit.errors import LabkitError
+
+    with pytest.raises(LabkitError):
+        jobs.start("echo hi; rm -rf /", kind="test", name="shell")
