@@ -89,6 +89,14 @@ def cmd_hub(args) -> int:
         path = hub.pull(args.repo_id, kind=args.kind, revision=args.revision)
         _print(args, {"repo_id": args.repo_id, "kind": args.kind, "path": str(path)}, str(path))
         return 0
+    if args.action == "deploy-space":
+        plan = hub.plan_space(args.repo_id, private=args.private)
+        if args.dry_run:
+            _print(args, plan.summary(), "\n".join(plan.summary()["files"]))
+            return 0
+        url = hub.push(plan, commit_message="Deploy labkit")
+        _print(args, {**plan.summary(), "url": url}, url)
+        return 0
     inputs = hub.card_inputs(args.folder)
     if args.kind == "model":
         card = hub.model_card(args.repo_id, base_model=args.base_model or inputs.get("base_model"), recipe=inputs.get("recipe"),
@@ -164,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--license")
     push.add_argument("--public", action="store_true", help="create the repo public (default private)")
     push.add_argument("--dry-run", action="store_true", help="show the files and card, send nothing")
-    for sp_ in (pull, push):
+    space = hub_sub.add_parser("deploy-space", help="deploy the app as a Hugging Face Space (demo mode)")
+    space.add_argument("repo_id")
+    space.add_argument("--private", action="store_true")
+    space.add_argument("--dry-run", action="store_true", help="list the files, send nothing")
+    for sp_ in (pull, push, space):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 

@@ -19,7 +19,7 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 
-KINDS = ("model", "dataset")
+KINDS = ("model", "dataset", "space")
 DEFAULT_IGNORE = ("checkpoint-*", "checkpoint-*/*", "*/checkpoint-*/*", "optimizer.pt", "scheduler.pt", "rng_state*.pth",
                   "*.tmp", ".git/*", "__pycache__/*", "log.txt", "command.json", "exit.json")
 
@@ -163,8 +163,9 @@ def push(plan: PushPlan, commit_message: str = "Upload from labkit", api=None, s
     ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(f)) for p, f in plan.files]
     if plan.card is not None:
         ops.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=plan.card.encode("utf-8")))
+    extra = {"space_sdk": "gradio"} if plan.kind == "space" else {}
     try:
-        url = api.create_repo(plan.repo_id, repo_type=plan.kind, private=plan.private, exist_ok=True)
+        url = api.create_repo(plan.repo_id, repo_type=plan.kind, private=plan.private, exist_ok=True, **extra)
         api.create_commit(plan.repo_id, operations=ops, commit_message=commit_message, repo_type=plan.kind)
     except hf_errors.LocalTokenNotFoundError as e:
         raise LabkitError("Not logged in to the Hub.", hint="Run `hf auth login` or set HF_TOKEN (write access).") from e
@@ -189,3 +190,19 @@ def card_inputs(folder: str | Path) -> dict:
         raise LabkitError(f"{path} is not valid JSON: {e}", hint="Fix or delete it; it only feeds the model card.") from e
     data["evals"] = [EvalEntry(**e) for e in data.get("evals", [])]
     return data
+
+
+def plan_space(repo_id: str, private: bool = False) -> PushPlan:
+    """The Space: spaces/ (README with front matter, app.py, requirements.txt) plus the labkit package.
+    Needs a source checkout (spaces/ beside the package)."""
+    package = Path(__file__).resolve().parent
+    spaces = package.parent / "spaces"
+    if not (spaces / "app.py").exists():
+        raise LabkitError(f"No spaces/ folder next to {package}.", hint="Deploy from a checkout of the labkit repository.")
+    if "/" not in repo_id:
+        raise LabkitError(f"Repo id {repo_id!r} has no namespace.", hint="Use your-user/name or your-org/name.")
+    files = [(f.name, f) for f in sorted(spaces.iterdir()) if f.is_file()]
+    for f in sorted(package.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".txt", ".css", ".yaml", ".jinja") and "__pycache__" not in f.parts:
+            files.append((f"labkit/{f.relative_to(package).as_posix()}", f))
+    return PushPlan(repo_id, "space", files, None, private)

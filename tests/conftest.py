@@ -63,3 +63,21 @@ def tiny_backend(tiny_path):
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_path):
+    """The built app served on 127.0.0.1 (a free port) for the session."""
+    from labkit.ui.app import launch
+
+    demo = launch(host="127.0.0.1", port=_free_port(), block=False)
+    yield demo.local_url.rstrip("/")
+    demo.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

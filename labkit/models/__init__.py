@@ -18,6 +18,8 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
 
         return str(ensure_tiny(settings.tiny_model_dir))
     path = Path(name).expanduser()
+    if settings.demo and (path.is_absolute() or name.startswith((".", "~"))):
+        raise LabkitError("Local folders are not available in demo mode.", hint="Use a Hub id, or 'tiny'.")
     if path.exists():
         if not (path / "config.json").exists():
             raise LabkitError(f"{path} is not a model folder (no config.json).", hint="Point to a folder saved with save_pretrained, or use a Hub id.")

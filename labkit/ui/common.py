@@ -42,5 +42,5 @@ def handler(fn):
 
 def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
-    text = f"### 🧪 labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
+    text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
     return text + ("\n\n" + DEMO_MODEL_NOTE if model["model"] == TINY else "")

@@ -66,7 +66,8 @@ def build(ctx, shared) -> None:
         with gr.Row():
             kind_filter = gr.Dropdown(["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1)
             refresh_btn = gr.Button("Refresh", scale=0)
-        runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True)
+        runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
+        poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
         with gr.Row():
             run_id = gr.Textbox(label="Run id", scale=3)
             log_btn = gr.Button("Show log", scale=0)
@@ -126,5 +127,6 @@ def build(ctx, shared) -> None:
     stop_btn.click(None, cancels=[gen_event], api_name="stop_generate")
     refresh_btn.click(runs_table, kind_filter, runs, api_name="list_runs")
     kind_filter.change(runs_table, kind_filter, runs, api_name="filter_runs")
+    poll.tick(runs_table, kind_filter, runs, api_name="poll_runs", show_progress="hidden")
     log_btn.click(show_log, run_id, run_log, api_name="run_log")
     cancel_btn.click(cancel, [run_id, kind_filter], runs, api_name="cancel_run")

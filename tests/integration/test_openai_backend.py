@@ -1,0 +1,136 @@
+"""The openai backend against a local server on 127.0.0.1 speaking the chat-completions protocol."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from labkit.backends.base import GenParams
+from labkit.backends.openai import OpenAIBackend
+from labkit.errors import LabkitError
+
+
+class FakeServer:
+    """Answers 'echo: <last user message>' per choice; can fail the next requests with 429/500."""
+
+    def __init__(self):
+        self.fail_next: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.requests: list[dict] = []
+        self.auth: list[str] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _json(self, code, obj, headers=None):
+                body = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    return self._json(200, {"data": [{"id": "served-model"}]})
+                self._json(404, {"error": "not found"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    server.auth.append(self.headers.get("Authorization", ""))
+                    fail = server.fail_next.pop(0) if server.fail_next else None
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    if fail:
+                        return self._json(fail, {"error": "try later"}, {"Retry-After": "0"})
+                    time.sleep(0.05)
+                    if self.path == "/v1/chat/completions":
+                        text = "echo: " + body["messages"][-1]["content"]
+                        if body.get("stream"):
+                            return self._stream(text)
+                        choices = [{"index": i, "message": {"role": "assistant", "content": f"{text} #{i}" if body["n"] > 1 else text}} for i in range(body["n"])]
+                        return self._json(200, {"choices": choices})
+                    if self.path == "/v1/completions":
+                        return self._json(200, {"choices": [{"index": 0, "text": body["prompt"][::-1]}]})
+                    self._json(404, {"error": "unknown path"})
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _stream(self, text):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for i in range(0, len(text), 3):
+                    chunk = {"choices": [{"index": 0, "delta": {"content": text[i:i + 3]}}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.httpd.shutdown()
+
+
+def test_chat_raw_n_and_key(server, monkeypatch):
+    monkeypatch.setenv("LABKIT_OPENAI_API_KEY", "sk-test-123")
+    b = OpenAIBackend("served-model", base_url=server.url, concurrency=4)
+    assert "sk-test" not in repr(b)
+    out = b.generate([[{"role": "user", "content": "hi"}], "abc"], GenParams(max_new_tokens=8))
+    assert out == [["echo: hi"], ["cba"]]
+    assert server.auth[0] == "Bearer sk-test-123"
+    two = b.generate([[{"role": "user", "content": "x"}]], GenParams(temperature=1.0, n=2, seed=3))
+    assert two == [["echo: x #0", "echo: x #1"]] and server.requests[-1]["seed"] == 3
+    assert b.models() == ["served-model"]
+
+
+def test_streaming(server):
+    b = OpenAIBackend("served-model", base_url=server.url)
+    deltas = list(b.stream([{"role": "user", "content": "stream me please"}], GenParams()))
+    assert len(deltas) > 2 and "".join(deltas) == "echo: stream me please"
+    cut = "".join(b.stream([{"role": "user", "content": "stream me please"}], GenParams(stop=("me",))))
+    assert cut == "echo: stream "
+
+
+def test_retries_with_backoff(server):
+    server.fail_next = [429, 503]
+    b = OpenAIBackend("served-model", base_url=server.url, backoff=0.01)
+    assert b.generate([[{"role": "user", "content": "retry"}]], GenParams()) == [["echo: retry"]]
+    assert len(server.requests) == 3
+    server.fail_next = [500] * 10
+    with pytest.raises(LabkitError):
+        OpenAIBackend("served-model", base_url=server.url, backoff=0.01, max_retries=2).generate(["x"], GenParams())
+
+
+def test_concurrency_limit(server):
+    b = OpenAIBackend("served-model", base_url=server.url, concurrency=3)
+    prompts = [[{"role": "user", "content": str(i)}] for i in range(12)]
+    out = b.generate(prompts, GenParams())
+    assert out == [[f"echo: {i}"] for i in range(12)]  # input order kept
+    assert 1 < server.max_in_flight <= 3
+
+
+def test_unreachable_server_is_a_clear_error():
+    b = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", max_retries=1, backoff=0.01, timeout=2)
+    with pytest.raises(LabkitError) as e:
+        b.generate(["x"], GenParams())
+    assert "Cannot reach" in e.value.message
+    with pytest.raises(LabkitError):
+        b.logprob([("a", "b")])

@@ -1,0 +1,54 @@
+"""The served app, called through gradio_client by api_name."""
+import sys
+
+import pytest
+from gradio_client import Client
+
+from labkit import jobs
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_every_event_has_an_api_name(app_url):
+    from labkit.ui.app import build_app
+
+    demo = build_app()
+    deps = demo.config["dependencies"]
+    assert deps and all(d.get("api_name") for d in deps), [d.get("targets") for d in deps if not d.get("api_name")]
+
+
+def test_set_model_and_generate(client):
+    state_header, note = client.predict("hf", "tiny", "", api_name="/set_model")
+    assert "tiny" in state_header and "meaningless" in state_header and "Loaded" in note
+    text = client.predict("", "Hello", 8, 0, 1, False, api_name="/generate")
+    from labkit.backends import GenParams, get_backend
+
+    expected = get_backend("hf", "tiny").generate([[{"role": "user", "content": "Hello"}]], GenParams(max_new_tokens=8))[0][0]
+    assert text == expected
+
+
+def test_unknown_model_is_a_readable_error(client):
+    with pytest.raises(Exception) as e:
+        client.predict("hf", "nobody/nothing", "", api_name="/set_model")
+    assert "offline" in str(e.value) or "not in the local cache" in str(e.value)
+
+
+def test_run_list_log_and_cancel(client):
+    run = jobs.start([sys.executable, "-c", "import time; print('hello from job', flush=True); time.sleep(60)"], kind="train", name="ui-visible")
+    table = client.predict("", api_name="/list_runs")
+    ids = [row[0] for row in table["data"]]
+    assert run.id in ids
+    import time
+
+    for _ in range(50):
+        log = client.predict(run.id, api_name="/run_log")
+        if "hello from job" in log:
+            break
+        time.sleep(0.1)
+    assert "hello from job" in log
+    table = client.predict(run.id, "train", api_name="/cancel_run")
+    row = next(r for r in table["data"] if r[0] == run.id)
+    assert row[3] == "cancelled"

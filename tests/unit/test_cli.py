@@ -1,0 +1,43 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from labkit.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "labkit.cli", *args], capture_output=True, text=True)
+
+
+def test_help_lists_commands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for cmd in ("serve", "generate", "runs", "hub"):
+        assert cmd in out.stdout
+
+
+def test_generate_json_contract(tiny_path):
+    out = run_cli("generate", "--model", "tiny", "--max-new-tokens", "8", "--json", "Hello")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert isinstance(data["text"], str) and data["model"] == "tiny" and data["samples"] == [data["text"]]
+
+
+def test_runs_list_json(capsys, settings):
+    assert main(["runs", "list", "--json"]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list)
+
+
+def test_bad_input_exits_2_with_hint(capsys):
+    assert main(["generate", "--model", "nobody/nothing", "--json", "hi"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["hint"] and "hint:" in captured.err
+    assert main(["runs", "show", "no-such-run"]) == 2
+
+
+def test_hub_push_dry_run(tmp_path, capsys, tiny_path):
+    assert main(["hub", "push", str(tiny_path), "me/tiny-copy", "--base-model", "tiny", "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "model.safetensors" in data["files"] and "README.md" in data["files"] and "base_model: tiny" in data["card"]
