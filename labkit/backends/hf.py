@@ -55,7 +55,7 @@ class HFBackend:
             ids.append(self.tok.eos_token_id)
         return ids
 
-    def _gen_kwargs(self, p: GenParams) -> dict:
+    def _gen_kwargs(self, p: GenParams, prompt_len: int) -> dict:
         kw = dict(
             max_new_tokens=p.max_new_tokens,
             do_sample=not p.greedy,
@@ -69,7 +69,8 @@ class HFBackend:
         else:
             kw.update(temperature=p.temperature, top_p=p.top_p, top_k=None)
         if p.stop:
-            kw.update(stop_strings=list(p.stop), tokenizer=self.tok)
+            # Not transformers' stop_strings: those also match inside special tokens ("ta" in "<|im_start|>").
+            kw["stopping_criteria"] = [_StopOnText(self.tok, p.stop, prompt_len)]
         return kw
 
     # --- generation ------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class HFBackend:
                 idx = order[start : start + self.batch_size]
                 batch = self._left_pad([encoded[i] for i in idx])
                 with torch.inference_mode():
-                    seqs = self.lm.generate(**batch, **self._gen_kwargs(p))
+                    seqs = self.lm.generate(**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]))
                 new = seqs[:, batch["input_ids"].shape[1] :]
                 texts = self.tok.batch_decode(new, skip_special_tokens=True)
                 for j, i in enumerate(idx):
@@ -110,7 +111,7 @@ class HFBackend:
             raise LabkitError("Streaming returns one completion.", hint="Use n=1 to stream, or generate() for several samples.")
         batch = self._left_pad([self._encode(messages)])
         streamer = _DeltaStreamer(self.tok)
-        kwargs = {**batch, **self._gen_kwargs(p), "streamer": streamer}
+        kwargs = {**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]), "streamer": streamer}
 
         def work():
             try:
@@ -154,6 +155,22 @@ class HFBackend:
                     a, b = spans[i]
                     scores[i] = float(logp[j, a - 1 : b - 1].sum())  # token t is predicted at position t-1
         return scores
+
+
+class _StopOnText:
+    """Stops each sequence once its decoded completion (special tokens skipped) contains a stop string;
+    the same text `truncate_at_stop` then cuts, so early stopping and truncation agree."""
+
+    def __init__(self, tok, stops, prompt_len: int):
+        self.tok, self.stops, self.prompt_len = tok, [s for s in stops if s], prompt_len
+        self.window = max(len(s) for s in self.stops) + 8  # tokens: each decodes to at least one character
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        tail = input_ids[:, max(self.prompt_len, input_ids.shape[1] - self.window) :]
+        texts = self.tok.batch_decode(tail, skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
 
 
 class _DeltaStreamer:

@@ -96,17 +96,19 @@ def build_model(tokenizer, seed: int = 0, train_steps: int = 40):
     return model
 
 
-def _warm_up(model, tokenizer, steps: int) -> None:
+def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
     """A few optimizer steps on the chat-formatted corpus: peaked, corpus-like (still meaningless) output."""
     import torch
 
     texts = [tokenizer.apply_chat_template([{"role": "user", "content": ln}, {"role": "assistant", "content": ln}], tokenize=False) for ln in corpus_lines()]
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
     model.train()
     for _ in range(steps):
-        loss = model(**batch, labels=labels).loss
+        idx = torch.randperm(len(texts), generator=gen)[:batch_size]
+        loss = model(input_ids=batch["input_ids"][idx], attention_mask=batch["attention_mask"][idx], labels=labels[idx]).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
