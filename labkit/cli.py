@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from labkit.errors import LabkitError
@@ -114,6 +115,37 @@ def cmd_hub(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    from labkit.scaling import fit_table
+    from labkit.scaling import data as sdata
+    from labkit.scaling import export
+
+    if args.from_store:
+        df = sdata.rows_from_store(sweep=args.sweep)
+        if df.empty:
+            raise LabkitError("No evaluation runs tagged n_languages=... in the store" + (f" for sweep {args.sweep!r}" if args.sweep else "") + ".",
+                              hint="Run a parallel-language sweep and evaluate it, or pass a CSV/JSON file.")
+    elif args.data:
+        df = sdata.read_table(args.data)
+    else:
+        raise LabkitError("No data given.", hint="Pass a CSV/JSON file, or --from-store.")
+    series = [c for s_ in (args.series or []) for c in s_.split(",") if c]
+    settings = dict(x=args.x, y=args.y, series=series, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
+                    fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or [],
+                    source=args.data or f"store:{args.sweep or '*'}")
+    reports = fit_table(df, x=args.x, y=args.y, series=series or None, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
+                        fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or ())
+    saved = export.save(reports, settings, out_dir=args.output, name=args.name or f"fit {Path(args.data).name if args.data else 'store'}")
+    data = {"series": [r.to_dict() for r in reports], "settings": settings, "files": saved}
+    human = "\n".join(
+        f"{r.series}: {r.formula}  " + ", ".join(f"{p}={v:.4g} [{r.ci[p][0]:.4g}, {r.ci[p][1]:.4g}]" for p, v in r.params.items())
+        + f"  R²={r.r2:.3f}" + (f"  gap={r.gap['value']:.4g} [{r.gap['ci'][0]:.4g}, {r.gap['ci'][1]:.4g}]" if r.gap else "")
+        + "".join(f"\n  warning: {w}" for w in r.warnings)
+        for r in reports) + f"\nfiles: {saved['dir']}"
+    _print(args, data, human)
+    return 0
+
+
 # --- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from labkit.backends import REGISTRY
@@ -157,6 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag")
     sp.add_argument("--limit", type=int, default=200)
     sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+
+    sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
+    sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")
+    sp.add_argument("--x", default="n_languages")
+    sp.add_argument("--y", default="score")
+    sp.add_argument("--series", action="append", help="column(s) splitting the data into series (repeat or comma-separate)")
+    sp.add_argument("--form", default="power", choices=["power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic"])
+    sp.add_argument("--loss", default="squared", choices=["squared", "huber"])
+    sp.add_argument("--fit-min-x", type=float, help="fit only x ≥ this (e.g. 2 to exclude the monolingual point)")
+    sp.add_argument("--fit-max-x", type=float)
+    sp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    sp.add_argument("--level", type=float, default=0.95, help="confidence level")
+    sp.add_argument("--predict", type=float, action="append", help="predict at this x (repeatable)")
+    sp.add_argument("--from-store", action="store_true", help="use evaluation runs tagged n_languages=... from the store")
+    sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
+    sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
+    sp.add_argument("--name", help="run name in the store")
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)

@@ -61,3 +61,14 @@ def test_models_tab_runs_a_prompt(page, tmp_path):
     assert len(out.input_value()) > 0
     assert "meaningless" in page.locator("#lk-header").inner_text()
     shoot(page, tmp_path, "models-generate")
+
+
+def test_scaling_tab_fits_and_plots(page, tmp_path):
+    page.get_by_role("tab", name="Scaling laws").click()
+    page.get_by_role("button", name="Fit", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-scaling-summary').innerText.includes('power')", timeout=60_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    text = page.locator("#lk-scaling-summary").inner_text()
+    assert "power" in text and "zh" in text
+    page.wait_for_timeout(500)
+    shoot(page, tmp_path, "scaling-fit")

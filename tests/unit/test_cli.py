@@ -41,3 +41,25 @@ def test_hub_push_dry_run(tmp_path, capsys, tiny_path):
     assert main(["hub", "push", str(tiny_path), "me/tiny-copy", "--base-model", "tiny", "--dry-run", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "model.safetensors" in data["files"] and "README.md" in data["files"] and "base_model: tiny" in data["card"]
+
+
+def test_fit_json_contract(tmp_path, capsys):
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
+    assert main(["fit", str(data), "--x", "n_languages", "--y", "score", "--form", "auto", "--fit-min-x", "2",
+                 "--bootstrap", "200", "--series", "language", "--output", str(tmp_path / "fit"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["series"] for s in out["series"]] == ["th", "zh"]
+    for s in out["series"]:
+        assert {"form", "params", "ci", "r2", "aic", "bic", "loo_rmse", "gap", "leap", "warnings"} <= set(s)
+    assert (tmp_path / "fit" / "fit.tex").exists() and (tmp_path / "fit" / "fit.csv").exists()
+    assert main(["runs", "list", "--kind", "fit", "--json"]) == 0
+    assert any(r["run_dir"] == str(tmp_path / "fit") for r in json.loads(capsys.readouterr().out))
+
+
+def test_fit_bad_input(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("n_languages,score\n0,0.1\n1,0.2\n2,0.3\n")
+    assert main(["fit", str(bad), "--bootstrap", "100"]) == 2
+    assert main(["fit", str(tmp_path / "missing.csv")]) == 2

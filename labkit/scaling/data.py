@@ -1,0 +1,73 @@
+"""Scaling-law data in: CSV/JSON files, and evaluation runs of a parallel-language sweep from the store.
+
+Store convention (written by the Train tab's sweep and the Evaluate tab): an eval run carries the tag
+`n_languages=<x>` (x = training languages, 1 = English only), optionally `sweep:<name>` and `seed=<s>`;
+its config has `task` and `model`; its metrics hold the per-language scores as `score/<lang>` (and
+`score` for the average). One row per (run, language) comes out.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from labkit.errors import LabkitError
+
+COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
+
+
+def read_table(path: str | Path):
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise LabkitError(f"No file {path}.")
+    try:
+        if path.suffix.lower() in (".json", ".jsonl"):
+            text = path.read_text(encoding="utf-8")
+            if path.suffix.lower() == ".jsonl":
+                rows = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+            else:
+                data = json.loads(text)
+                rows = data.get("rows", data.get("data")) if isinstance(data, dict) else data
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise LabkitError(f"{path.name} is not a list of records.", hint='Use [{"n_languages": 1, "score": 0.4}, ...] or JSON lines.')
+            return pd.DataFrame(rows)
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise LabkitError(f"Cannot read {path.name}: {e}", hint="Upload a CSV with a header row, a JSON list of records, or JSON lines.") from e
+
+
+def _tag_value(tags: list[str], key: str) -> str | None:
+    for t in tags:
+        if t.startswith(key + "=") or t.startswith(key + ":"):
+            return t[len(key) + 1 :]
+    return None
+
+
+def rows_from_store(store=None, sweep: str | None = None):
+    """One row per (eval run, language) for runs tagged `n_languages=...` (and `sweep:<sweep>` if given)."""
+    import pandas as pd
+
+    from labkit.store import open_store
+
+    store = store or open_store()
+    rows = []
+    for run in store.list(kind="eval", status="succeeded", limit=10_000):
+        x = _tag_value(run.tags, "n_languages")
+        if x is None or (sweep and _tag_value(run.tags, "sweep") != sweep):
+            continue
+        seed = _tag_value(run.tags, "seed")
+        for key, value in run.metrics.items():
+            if key.startswith("score/") and isinstance(value, (int, float)):
+                rows.append({"n_languages": float(x), "score": float(value), "language": key.split("/", 1)[1],
+                             "benchmark": run.config.get("task", ""), "model": run.config.get("model", ""),
+                             "seed": int(seed) if seed and seed.isdigit() else None, "run_id": run.id})
+    return pd.DataFrame(rows, columns=COLUMNS + ["run_id"])
+
+
+def sweeps_in_store(store=None) -> list[str]:
+    from labkit.store import open_store
+
+    store = store or open_store()
+    names = {_tag_value(r.tags, "sweep") for r in store.list(kind="eval", limit=10_000)}
+    return sorted(n for n in names if n)

@@ -1,0 +1,152 @@
+"""Scaling laws tab: fit score vs number of training languages, with intervals, checks and exports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from labkit.errors import LabkitError
+from labkit.scaling import data as sdata
+from labkit.scaling import export, fit_table
+from labkit.scaling.plots import fit_figure, residual_figure
+from labkit.ui.common import handler
+
+TITLE = "Scaling laws"
+ID = "scaling"
+EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "scaling" / "example.csv"
+SUMMARY_COLUMNS = ["series", "form", "parameters [CI]", "R²", "LOO RMSE", "hold-out-largest error", "gap [CI]", "leap (ratio)", "n"]
+HELP = """Fit **score vs x = number of training languages** (1 = English only; a sweep with k parallel languages has x = k + 1).
+Forms: power `y = a·x^b` (fitted in log space), saturating `y = c − a·x^(−b)`, log-linear `y = a + b·ln x`, or automatic choice by AIC/BIC.
+Intervals are bootstrap percentile intervals (resampling seeds within each x when there are replicate runs, residuals otherwise),
+widened by the small-sample factor t(n−k)/z. **Monolingual Generalization Gap** = prediction at x=1 from a fit on x ≥ 2 − actual x=1 score.
+**First-Parallel Leap** = score(x=2) − score(x=1), with its ratio to the fitted gain per added language after x=2."""
+
+
+def as_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Any data frame → the editable table's columns, blanks for missing values."""
+    return df.reindex(columns=sdata.COLUMNS).astype(object).where(lambda d: d.notna(), "")
+
+
+def example_table() -> pd.DataFrame:
+    return as_table(pd.read_csv(EXAMPLE) if EXAMPLE.exists() else pd.DataFrame(columns=sdata.COLUMNS))
+
+
+def clean_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Editable-table values (strings, blanks) → typed rows; blank rows dropped."""
+    if df is None or len(df) == 0:
+        raise LabkitError("The table is empty.", hint="Type points, upload a CSV/JSON, or load a sweep from the store.")
+    df = df.replace({"": None}).dropna(how="all")
+    df = df[df["n_languages"].notna() | df["score"].notna()].copy()
+    for col in ("n_languages", "score"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    if "seed" in df.columns:
+        df["seed"] = pd.to_numeric(df["seed"], errors="coerce")
+        if df["seed"].isna().all():
+            df = df.drop(columns="seed")
+    for col in ("language", "benchmark", "model"):
+        if col in df.columns:
+            df[col] = df[col].fillna("").astype(str)
+    return df
+
+
+def summary_rows(reports) -> list[list]:
+    rows = []
+    for r in reports:
+        params = ", ".join(f"{p}={v:.4g} [{r.ci[p][0]:.4g}, {r.ci[p][1]:.4g}]" for p, v in r.params.items())
+        gap = f"{r.gap['value']:.4g} [{r.gap['ci'][0]:.4g}, {r.gap['ci'][1]:.4g}]" if r.gap else "—"
+        leap = (f"{r.leap['value']:.4g}" + (f" ({r.leap['ratio']:.2f}×)" if r.leap.get("ratio") else "")) if r.leap else "—"
+        fmt = lambda v: "—" if v is None else f"{v:.4g}"
+        rows.append([r.series, r.form, params, fmt(r.r2), fmt(r.loo_rmse), fmt(r.holdout_error), gap, leap, r.n_points])
+    return rows
+
+
+def warnings_markdown(reports) -> str:
+    lines = [f"- **{r.series}**: {w}" for r in reports for w in r.warnings]
+    sel = [f"- **{r.series}**: chose *{r.selection['chosen']}* by {r.selection['criterion'].upper()} "
+           f"({', '.join(f'{k} {v:.1f}' for k, v in r.selection['scores'].items())})" for r in reports if r.selection]
+    out = ("### Form selection\n" + "\n".join(sel) + "\n\n" if sel else "") + ("### Warnings\n" + "\n".join(lines) if lines else "No warnings.")
+    return out
+
+
+def parse_xs(text: str) -> list[float]:
+    try:
+        return [float(t) for t in (text or "").replace(";", ",").split(",") if t.strip()]
+    except ValueError as e:
+        raise LabkitError(f"Cannot read the x values {text!r}.", hint="Comma-separated numbers, e.g. 12, 16") from e
+
+
+def build(ctx, shared) -> None:
+    gr.Markdown(HELP, elem_classes="lk-note")
+    with gr.Row():
+        with gr.Column(scale=3):
+            table = gr.Dataframe(value=example_table(), headers=sdata.COLUMNS, interactive=True, label="Data (editable)",
+                                 row_count=(12, "dynamic"), column_count=(len(sdata.COLUMNS), "fixed"), elem_id="lk-scaling-table")
+            with gr.Row():
+                upload = gr.File(label="Upload CSV / JSON / JSONL", file_types=[".csv", ".json", ".jsonl"], scale=2)
+                with gr.Column(scale=2):
+                    sweep = gr.Dropdown(choices=[], label="Sweep in the store (eval runs tagged n_languages=…)", allow_custom_value=True)
+                    load_store = gr.Button("Load from store")
+        with gr.Column(scale=2):
+            form = gr.Dropdown(["power", "saturating", "loglinear", "auto-aic", "auto-bic"], value="power", label="Form")
+            series = gr.CheckboxGroup(["language", "benchmark", "model"], value=["language"], label="One series per")
+            loss = gr.Radio(["squared", "huber"], value="squared", label="Loss")
+            with gr.Row():
+                fit_min_x = gr.Number(value=2, label="Fit on x ≥", info="2 excludes the monolingual point")
+                fit_max_x = gr.Number(value=0, label="Fit on x ≤", info="0 = no upper limit")
+            n_boot = gr.Slider(100, 5000, value=1000, step=100, label="Bootstrap resamples")
+            level = gr.Slider(0.5, 0.99, value=0.95, step=0.01, label="Confidence level")
+            with gr.Row():
+                predict_at = gr.Textbox(value="12, 16", label="Predict at x")
+                log_log = gr.Checkbox(False, label="log-log axes")
+            fit_btn = gr.Button("Fit", variant="primary")
+    summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, label="Fits", wrap=True, elem_id="lk-scaling-summary")
+    notes = gr.Markdown()
+    plot = gr.Plot(label="Fit")
+    resid = gr.Plot(label="Residuals")
+    with gr.Row():
+        files = gr.File(label="Exports (JSON, CSV, LaTeX)", file_count="multiple")
+        latex = gr.Code(label="LaTeX table", language="latex", lines=10)
+    reports_state = gr.State([])
+
+    @handler
+    def do_fit(df, form_, series_, loss_, min_x, max_x, n_boot_, level_, predict_text, log_log_, progress=gr.Progress()):
+        progress(0.1, desc="Fitting …")
+        data = clean_table(df)
+        cols = [c for c in (series_ or []) if c in data.columns and data[c].astype(str).str.len().gt(0).any()]
+        xs = parse_xs(predict_text)
+        settings = dict(x="n_languages", y="score", series=cols, form=form_, loss=loss_, fit_min_x=min_x, fit_max_x=max_x,
+                        n_boot=int(n_boot_), level=float(level_), predict_at=xs, source="ui")
+        reports = fit_table(data, x="n_languages", y="score", series=cols or None, form=form_, loss=loss_,
+                            fit_min_x=min_x if min_x else None, fit_max_x=max_x if max_x else None, n_boot=int(n_boot_),
+                            level=float(level_), predict_at=xs, extrapolate_to=max(xs) if xs else None)
+        saved = export.save(reports, settings, name="fit (ui)")
+        return (summary_rows(reports), warnings_markdown(reports), fit_figure(reports, log_log=log_log_), residual_figure(reports),
+                [saved["json"], saved["csv"], saved["tex"]], Path(saved["tex"]).read_text(), reports)
+
+    def redraw(reports, log_log_):
+        return fit_figure(reports, log_log=log_log_) if reports else None
+
+    @handler
+    def load_file(f):
+        if f is None:
+            return gr.update()
+        return as_table(sdata.read_table(f))
+
+    @handler
+    def from_store(sweep_name):
+        df = sdata.rows_from_store(sweep=sweep_name or None)
+        if df.empty:
+            raise LabkitError("No evaluation runs tagged n_languages=… in the store" + (f" for sweep {sweep_name!r}" if sweep_name else "") + ".",
+                              hint="Launch a parallel-language sweep (Train) and evaluate its runs (Evaluate).")
+        return as_table(df)
+
+    def list_sweeps():
+        return gr.update(choices=[""] + sdata.sweeps_in_store())
+
+    inputs = [table, form, series, loss, fit_min_x, fit_max_x, n_boot, level, predict_at, log_log]
+    fit_btn.click(do_fit, inputs, [summary, notes, plot, resid, files, latex, reports_state], api_name="fit")
+    log_log.change(redraw, [reports_state, log_log], plot, api_name="fit_redraw")
+    upload.upload(load_file, upload, table, api_name="fit_upload")
+    load_store.click(from_store, sweep, table, api_name="fit_from_store")
+    sweep.focus(list_sweeps, None, sweep, api_name="fit_list_sweeps")

@@ -1,0 +1,45 @@
+"""Scaling tab through gradio_client: fit the example table, redraw, and load a sweep from the store."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from gradio_client import Client, handle_file
+
+from labkit.scaling.data import COLUMNS
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def table(df):
+    df = df.reindex(columns=COLUMNS).astype(object).where(lambda d: d.notna(), "")
+    return {"headers": COLUMNS, "data": df.values.tolist(), "metadata": None}
+
+
+def test_fit_round_trip(client):
+    summary, notes, plot, resid, files, latex, = client.predict(
+        table(pd.read_csv(EXAMPLE)), "power", ["language"], "squared", 2, None, 200, 0.95, "12, 16", False, api_name="/fit")
+    rows = summary["data"]
+    assert [r[0] for r in rows] == ["th", "zh"] and all(r[1] == "power" for r in rows)
+    assert "[" in rows[0][6]  # the gap comes with its interval
+    assert sorted(Path(f).name for f in files) == ["fit.csv", "fit.json", "fit.tex"]
+    assert r"\begin{tabular}" in latex and plot is not None
+
+
+def test_upload_and_store(client, settings):
+    uploaded = client.predict(handle_file(str(EXAMPLE)), api_name="/fit_upload")
+    assert len(uploaded["data"]) == 24
+    from labkit.store import open_store
+
+    store = open_store()
+    for k, score in enumerate([0.3, 0.4, 0.45, 0.48]):
+        run = store.create("eval", f"sweep-k{k}", config={"task": "mgsm", "model": "m"}, tags=["sweep:ui", f"n_languages={k + 1}"], status="succeeded")
+        store.update(run.id, metrics={"score/sw": score})
+    loaded = client.predict("ui", api_name="/fit_from_store")
+    assert len(loaded["data"]) == 4 and {r[2] for r in loaded["data"]} == {"sw"}
+    with pytest.raises(Exception):
+        client.predict("no-such-sweep", api_name="/fit_from_store")
