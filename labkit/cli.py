@@ -115,6 +115,101 @@ def cmd_hub(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    import os
+
+    from labkit.evaluate import runner
+    from labkit.evaluate.tasks import get_task
+    from labkit.settings import get_settings
+    from labkit.store import new_run_id, open_store
+
+    settings = get_settings().ensure_dirs()
+    task = get_task(args.task, **({"level": args.level} if args.task == "polymath" and args.level else {}))
+    languages = [l for l in (args.languages or "").split(",") if l] or list(task.languages)
+    for lang in languages:
+        task.check_language(lang)
+    store = open_store(settings)
+    # Launched as a job, the supervisor owns the run row; from a terminal this command makes its own.
+    run_id = os.environ.get("LABKIT_RUN_ID")
+    out = Path(args.output) if args.output else (Path(os.environ["LABKIT_RUN_DIR"]) if run_id else settings.runs_dir / new_run_id("eval"))
+    model = args.model or settings.resolved_default_model()
+    tags = list(args.tag or [])
+    config = {"task": args.task, "model": model if not args.predictions else f"predictions:{Path(args.predictions).name}",
+              "backend": args.backend, "languages": languages, "limit": args.limit}
+    if not run_id:
+        run_id = new_run_id("eval")
+        store.create("eval", args.name or f"{args.task} {config['model']}", config=config, run_dir=str(out), tags=tags, status="running", run_id=run_id)
+    else:
+        store.update(run_id, config=config, tags=tags, run_dir=str(out))
+    try:
+        if args.predictions:
+            results = runner.score_predictions(args.task, args.predictions, out, data=args.data, languages=languages if args.languages else None,
+                                               level=args.level)
+        else:
+            from labkit.jobs import MetricsWriter
+
+            spec = runner.EvalSpec(task=args.task, languages=languages, model=model, backend=args.backend, limit=args.limit,
+                                   variant=args.variant, cot=not args.no_cot, max_new_tokens=args.max_new_tokens,
+                                   temperature=args.temperature, seed=args.seed, data=args.data, batch_size=args.batch_size,
+                                   base_url=args.base_url, level=args.level)
+            metrics = MetricsWriter(out)
+            bar = _progress_bar(args)
+
+            def progress(done, total):
+                metrics.log(done=done, total=total)
+                bar(done, total)
+
+            results = runner.run(spec, out, progress=progress)
+    except BaseException as e:
+        if not os.environ.get("LABKIT_RUN_DIR"):
+            store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
+        raise
+    summary = {f"score/{l}": r["accuracy"] for l, r in results["results"].items()}
+    summary["score"] = results["average"]
+    summary["parse_failed"] = sum(r["parse_failed"] for r in results["results"].values())
+    store.update(run_id, metrics=summary, **({} if os.environ.get("LABKIT_RUN_DIR") else {"status": "succeeded"}))
+    data = {"task": results["task"], "results": results["results"], "average": results["average"], "run_id": run_id, "output": str(out)}
+    human = "\n".join(f"{l:>4}  acc {r['accuracy']:.3f} ± {r['stderr']:.3f}  n={r['n']}  parse_failed={r['parse_failed']}"
+                      f"  fidelity={'—' if r['fidelity'] is None else format(r['fidelity'], '.2f')}"
+                      for l, r in results["results"].items()) + f"\naverage {results['average']:.3f}   → {out}"
+    _print(args, data, human)
+    return 0
+
+
+def _progress_bar(args):
+    if args.json or not sys.stderr.isatty():
+        return lambda done, total: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="sample", file=sys.stderr)
+
+    def update(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def cmd_compare(args) -> int:
+    from labkit.evaluate.transfer import load_results, transferability
+
+    def resolve(ref):
+        p = Path(ref)
+        if p.exists():
+            return load_results(p)
+        from labkit import jobs
+
+        return load_results(jobs.status(ref).run_dir)
+
+    res = transferability(resolve(args.before), resolve(args.after), source=args.source)
+    human = "\n".join(f"{l:>4}  {r['before']:.3f} → {r['after']:.3f}  gain {r['gain']:+.3f}  ratio {'—' if r['ratio'] is None else format(r['ratio'], '.2f')}"
+                      for l, r in res["languages"].items())
+    human += f"\nMTI = {'—' if res['mti'] is None else format(res['mti'], '.3f')}   ({res['formula']}) {res['note']}"
+    _print(args, res, human)
+    return 0
+
+
 def cmd_fit(args) -> int:
     from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
@@ -189,6 +284,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag")
     sp.add_argument("--limit", type=int, default=200)
     sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+
+    sp = add("eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
+    sp.add_argument("--task", required=True, help="mgsm | polymath | mmlu_prox")
+    sp.add_argument("--languages", help="comma-separated language codes (default: all of the task's)")
+    sp.add_argument("--model", help="'tiny', a local folder, a Hub id, or the served name (openai)")
+    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--base-url", help="openai backend: server URL")
+    sp.add_argument("--limit", type=int, help="items per language")
+    sp.add_argument("--variant", help="prompt variant: native | english (instruction language)")
+    sp.add_argument("--no-cot", action="store_true", help="ask for the answer only, no chain of thought")
+    sp.add_argument("--max-new-tokens", type=int, default=512)
+    sp.add_argument("--temperature", type=float, default=0.0)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--batch-size", type=int, default=64, help="prompts per backend call (and resume granularity)")
+    sp.add_argument("--data", help="local data folder (<lang>.jsonl) or file in the task's Hub schema")
+    sp.add_argument("--level", help="polymath difficulty: low | medium | high | top")
+    sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")
+    sp.add_argument("--output", help="output folder (default: a new run folder); an existing one is resumed")
+    sp.add_argument("--name", help="run name in the store")
+    sp.add_argument("--tag", action="append", help="run tag, e.g. n_languages=3 or sweep:par (repeatable)")
+
+    sp = add("compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
+    sp.add_argument("before", help="eval run id or folder (before training)")
+    sp.add_argument("after", help="eval run id or folder (after training)")
+    sp.add_argument("--source", default="en", help="the trained language")
 
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")

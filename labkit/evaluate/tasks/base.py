@@ -1,0 +1,119 @@
+"""What a benchmark is: its data per language, its prompt, its answer extraction and its scoring.
+
+A Task's `score` is also the GRPO correctness reward for verifiable tasks (one place for "is this
+right"). Data come from the Hub (`datasets.load_dataset(hub_id, config, split)`) or, equally, from a
+local folder or file in the same schema: a folder with `<lang>.jsonl` / `<lang>.json` / `<lang>.parquet`,
+or one file with a `lang` column.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import LabkitError
+from labkit.evaluate.extract import Extracted
+
+
+@dataclass
+class Doc:
+    id: str
+    lang: str
+    question: str
+    gold: Any
+    extra: dict = field(default_factory=dict)
+
+
+class Task:
+    name: str = ""
+    hub_id: str = ""
+    languages: tuple[str, ...] = ()
+    split: str = "test"
+    required: tuple[str, ...] = ()  # columns the data must have
+    description: str = ""
+    variants: tuple[str, ...] = ("native",)  # prompt variants, first is the default
+
+    # --- data ----------------------------------------------------------------------------------
+    def hub_args(self, lang: str) -> dict:
+        return {"path": self.hub_id, "name": lang, "split": self.split}
+
+    def load(self, lang: str, source: str | None = None, limit: int | None = None) -> list[Doc]:
+        self.check_language(lang)
+        rows = read_rows(source, lang) if source else self._load_hub(lang)
+        if rows:
+            missing = [c for c in self.required if c not in rows[0]]
+            if missing:
+                raise LabkitError(f"{self.name} data for {lang!r} lacks column(s) {', '.join(missing)} (has {', '.join(rows[0])}).",
+                                  hint=f"{self.name} needs {', '.join(self.required)} — the schema of {self.hub_id}.")
+        docs = [self.to_doc(i, r, lang) for i, r in enumerate(rows)]
+        return docs[:limit] if limit else docs
+
+    def _load_hub(self, lang: str) -> list[dict]:
+        try:
+            import datasets
+        except ImportError as e:  # pragma: no cover - a dependency
+            raise LabkitError("The datasets library is missing.", hint="pip install datasets") from e
+        try:
+            ds = datasets.load_dataset(**self.hub_args(lang))
+        except Exception as e:  # datasets raises many types: offline, missing config, gated …
+            raise LabkitError(f"Cannot load {self.hub_id} ({lang}): {e}",
+                              hint="Offline? Point --data at a local folder with <lang>.jsonl files in the same schema.") from e
+        return [dict(r) for r in ds]
+
+    def check_language(self, lang: str) -> None:
+        if lang not in self.languages:
+            raise LabkitError(f"{self.name} has no language {lang!r}.", hint=f"Languages: {', '.join(self.languages)}.")
+
+    def to_doc(self, index: int, row: dict, lang: str) -> Doc:
+        raise NotImplementedError
+
+    # --- prompting and scoring -----------------------------------------------------------------
+    def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
+        raise NotImplementedError
+
+    def template(self, lang: str, variant: str | None = None, cot: bool = True) -> str:
+        """The prompt template text, recorded with the results."""
+        return self.prompt(Doc("template", lang, "{question}", None, {"options": ["{option}"]}), variant, cot)[-1]["content"]
+
+    def extract(self, text: str, lang: str) -> Extracted:
+        raise NotImplementedError
+
+    def score(self, doc: Doc, extracted: Extracted) -> float:
+        raise NotImplementedError
+
+    def reward(self, completions: list[str], gold: list, lang: list[str]) -> list[float]:
+        """The correctness reward for RL on this task (same extraction, same scoring)."""
+        return [self.score(Doc("", l, "", g), self.extract(c, l)) for c, g, l in zip(completions, gold, lang)]
+
+
+def read_rows(source: str | Path, lang: str) -> list[dict]:
+    """Rows for `lang` from a local folder (<lang>.jsonl|json|parquet) or one file with a `lang` column."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        for ext in (".jsonl", ".json", ".parquet"):
+            f = path / f"{lang}{ext}"
+            if f.exists():
+                return _read_file(f)
+        raise LabkitError(f"No {lang}.jsonl/.json/.parquet in {path}.", hint="One file per language, named by its code (zh.jsonl).")
+    if path.exists():
+        rows = _read_file(path)
+        if rows and "lang" not in rows[0]:
+            raise LabkitError(f"{path.name} holds several languages but has no 'lang' column.", hint="Add a lang column, or use one file per language.")
+        return [r for r in rows if r.get("lang") == lang]
+    raise LabkitError(f"No data at {path}.", hint="Give a folder with <lang>.jsonl files, or a JSONL/parquet file with a lang column.")
+
+
+def _read_file(f: Path) -> list[dict]:
+    try:
+        if f.suffix == ".parquet":
+            import pandas as pd
+
+            return pd.read_parquet(f).to_dict("records")
+        text = f.read_text(encoding="utf-8")
+        if f.suffix == ".json":
+            data = json.loads(text)
+            return data if isinstance(data, list) else data.get("data", data.get("rows", []))
+        return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    except (ValueError, OSError) as e:
+        raise LabkitError(f"Cannot read {f}: {e}", hint="JSON lines (one object per line), a JSON list, or parquet.") from e

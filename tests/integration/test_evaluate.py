@@ -1,0 +1,136 @@
+"""Evaluation on the tiny model and fixture data: a full MGSM run through the CLI, resume after a kill,
+rescoring predictions, other tasks' schemas, and transferability."""
+import json
+from pathlib import Path
+
+import pytest
+
+from labkit.cli import main
+from labkit.errors import LabkitError
+from labkit.evaluate import runner
+from labkit.evaluate.tasks import get_task
+from labkit.evaluate.transfer import transferability
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+MGSM_LANGS = ["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"]
+
+
+def test_full_mgsm_run_through_the_cli(tiny_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--task", "mgsm", "--languages", ",".join(MGSM_LANGS), "--model", "tiny", "--data", str(FIX / "mgsm"),
+                 "--max-new-tokens", "16", "--output", str(out), "--tag", "n_languages=1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["task"] == "mgsm" and set(data["results"]) == set(MGSM_LANGS)
+    for lang, r in data["results"].items():
+        assert r["n"] == 3 and 0 <= r["accuracy"] <= 1 and "stderr" in r and "parse_failed" in r and "fidelity" in r
+    samples = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 33 and {"prompt", "output", "extracted", "gold", "correct", "parse_failed", "detected_lang"} <= set(samples[0])
+    results = json.loads((out / "results.json").read_text())
+    cfg = results["config"]
+    assert cfg["generation"]["max_new_tokens"] == 16 and cfg["revision"].startswith("tiny-build") and "答案是" in cfg["templates"]["zh"]
+    from labkit.store import open_store
+
+    run = open_store().get(data["run_id"])
+    assert run.status == "succeeded" and "score/zh" in run.metrics and "n_languages=1" in run.tags
+
+
+class Dies:
+    """A backend that answers correctly for a while, then dies like a killed process."""
+
+    def __init__(self, calls_before_death=None):
+        self.calls, self.limit = 0, calls_before_death
+
+    def generate(self, prompts, params):
+        self.calls += 1
+        if self.limit is not None and self.calls > self.limit:
+            raise KeyboardInterrupt("killed")
+        answers = {"Janet": 9, "16": 9, "60": 180, "12": 48}
+        out = []
+        for p in prompts:
+            q = p[-1]["content"]
+            n = 9 if ("16" in q or "১৬" in q) else 180 if ("60" in q or "৬০" in q) else 48
+            out.append([f"Let me think. The answer is {n}"])
+        return out
+
+
+def test_resume_after_a_kill_gives_the_same_totals(tmp_path):
+    spec = runner.EvalSpec(task="mgsm", languages=["en", "de", "bn"], data=str(FIX / "mgsm"), batch_size=2)
+    full = runner.run(spec, tmp_path / "full", backend=Dies())
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(spec, tmp_path / "killed", backend=Dies(calls_before_death=2))
+    partial = (tmp_path / "killed" / "samples.jsonl").read_text().splitlines()
+    assert len(partial) == 4
+    with open(tmp_path / "killed" / "samples.jsonl", "a") as f:
+        f.write('{"id": "2", "lang": "de", "outp')  # a line cut in half by the kill
+    resumed_backend = Dies()
+    resumed = runner.run(spec, tmp_path / "killed", backend=resumed_backend)
+    assert resumed_backend.calls == 3  # only the 5 missing items, in batches of 2
+    assert resumed["results"] == full["results"]
+    assert full["results"]["en"]["accuracy"] == 1.0 and full["results"]["bn"]["accuracy"] == 1.0
+
+
+def test_rescoring_predictions(tmp_path):
+    preds = tmp_path / "preds.jsonl"
+    rows = [
+        {"id": "0", "lang": "th", "output": "เจเน็ตเหลือไข่ 9 ฟอง คำตอบคือ ๙"},
+        {"id": "1", "lang": "th", "output": "คำตอบคือ 180"},
+        {"id": "2", "lang": "th", "output": "ไม่ทราบ"},  # no answer at all
+        {"id": "0", "lang": "bn", "output": "উত্তর হল ৯"},
+        {"id": "1", "lang": "bn", "output": "উত্তর হল ১৮১"},
+        {"id": "x", "lang": "bn", "output": "The answer is 7", "gold": 7},
+    ]
+    preds.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    res = runner.score_predictions("mgsm", preds, tmp_path / "out", data=str(FIX / "mgsm"))
+    th, bn = res["results"]["th"], res["results"]["bn"]
+    assert th["n"] == 3 and th["accuracy"] == pytest.approx(2 / 3) and th["parse_failed"] == 1
+    assert bn["n"] == 3 and bn["accuracy"] == pytest.approx(2 / 3) and bn["parse_failed"] == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "0", "output": "x"}\n')
+    with pytest.raises(LabkitError, match="lack"):
+        runner.score_predictions("mgsm", bad, tmp_path / "o2")
+
+
+def test_cli_predictions_contract(tmp_path, capsys):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": "0", "lang": "en", "output": "The answer is 9."}) + "\n")
+    assert main(["eval", "--task", "mgsm", "--predictions", str(preds), "--data", str(FIX / "mgsm"), "--output", str(tmp_path / "o"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["results"]["en"] == {**data["results"]["en"], "accuracy": 1.0, "n": 1, "parse_failed": 0} and data["average"] == 1.0
+
+
+def test_other_tasks_load_their_schemas(tmp_path):
+    mc = get_task("mmlu_prox")
+    docs = mc.load("zh", str(FIX / "mmlu_prox"))
+    assert docs[0].gold == "B" and docs[0].extra["options"] == ["金星", "火星", "木星", "土星"] and len(docs[1].extra["options"]) == 4
+    assert "(B) 火星" in mc.prompt(docs[0])[0]["content"]
+    assert mc.score(docs[0], mc.extract("火星是红色的。答案是 (B)", "zh")) == 1.0
+    pm = get_task("polymath", level="low")
+    docs = pm.load("en", str(FIX / "polymath"))
+    assert pm.score(docs[0], pm.extract("So \\boxed{9}", "en")) == 1.0
+    assert pm.score(docs[3], pm.extract("It simplifies to \\boxed{\\dfrac{1}{2}}", "en")) == 1.0
+    assert pm.score(docs[3], pm.extract("It simplifies to \\boxed{0.5}", "en")) == 1.0
+    (tmp_path / "en.jsonl").write_text('{"problem": "no question column"}\n')
+    with pytest.raises(LabkitError, match="lacks column"):
+        get_task("mgsm").load("en", str(tmp_path))
+    with pytest.raises(LabkitError):
+        get_task("mgsm").load("xx", str(FIX / "mgsm"))
+    with pytest.raises(LabkitError, match="Did you mean"):
+        get_task("mgms")
+
+
+def test_reward_is_the_task_score():
+    task = get_task("mgsm")
+    assert task.reward(["The answer is 9", "答案是 10", "nothing"], [9, 10, 3], ["en", "zh", "en"]) == [1.0, 1.0, 0.0]
+
+
+def test_transferability_on_two_synthetic_runs():
+    before = {"task": "mgsm", "results": {"en": {"accuracy": 0.50}, "zh": {"accuracy": 0.40}, "th": {"accuracy": 0.20}}}
+    after = {"task": "mgsm", "results": {"en": {"accuracy": 0.70}, "zh": {"accuracy": 0.50}, "th": {"accuracy": 0.25}}}
+    res = transferability(before, after)
+    assert res["languages"]["zh"]["ratio"] == pytest.approx(0.5) and res["languages"]["th"]["ratio"] == pytest.approx(0.25)
+    assert res["mti"] == pytest.approx(0.375) and res["source_gain"] == pytest.approx(0.2)
+    flat = {"task": "mgsm", "results": {"en": {"accuracy": 0.5}, "zh": {"accuracy": 0.6}}}
+    res = transferability(flat, flat)
+    assert res["mti"] is None and "did not change" in res["note"]
+    with pytest.raises(LabkitError):
+        transferability(before, {"task": "polymath", "results": {}})
