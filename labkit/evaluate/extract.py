@@ -230,6 +230,13 @@ def _last_boxed(text: str) -> tuple[int, int] | None:
     return None
 
 
+def last_boxed(text: str) -> str | None:
+    """The content of the last balanced \\boxed{} after reasoning is stripped (for symbolic answers)."""
+    body = strip_reasoning(text if isinstance(text, str) else "")
+    span = _last_boxed(body)
+    return body[span[0] : span[1]].strip() if span else None
+
+
 def extract_number(text: str, lang: str = "en") -> Extracted:
     """The model's numeric answer: the last \\boxed{} that holds a number, else the number within 40 characters
     after the last answer phrase (task language or English), else the last number in the output."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from labkit.evaluate.extract import Extracted, extract_number, numbers_equal, parse_number, strip_reasoning
+from labkit.evaluate.extract import Extracted, extract_number, last_boxed, numbers_equal, parse_number
 from labkit.evaluate.tasks.base import Doc
 from labkit.evaluate.tasks.mgsm import INSTRUCTIONS, NumericTask
 
@@ -50,16 +50,15 @@ class PolyMath(NumericTask):
         return Doc(str(row.get("id", index)), lang, row["question"], str(row["answer"]), {"level": self.split})
 
     def score(self, doc: Doc, extracted: Extracted) -> float:
-        gold_num = parse_number(str(doc.gold), doc.lang)
+        # Golds are written in LaTeX/English notation whatever the language: "2.125" is never 2125.
+        gold_num = parse_number(str(doc.gold), "en")
         if gold_num is not None:
             return float(numbers_equal(extracted.value if isinstance(extracted.value, float) else None, gold_num))
-        # symbolic gold: compare the boxed / matched text
+        # a symbolic gold (3\sqrt{2}): compare the normalised boxed expression
         return float(bool(extracted.text) and _norm(extracted.text) == _norm(str(doc.gold)))
 
     def extract(self, text: str, lang: str) -> Extracted:
-        ex = extract_number(text, lang)
-        if ex.value is None:  # keep a symbolic \boxed{} answer for string comparison
-            m = list(re.finditer(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}", strip_reasoning(text or "")))
-            if m:
-                return Extracted(None, m[-1].group(1), "boxed")
-        return ex
+        box = last_boxed(text)
+        if box is not None and parse_number(box, lang) is None:  # symbolic answer: keep the expression, not a stray number
+            return Extracted(None, box, "boxed")
+        return extract_number(text, lang)
