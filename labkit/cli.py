@@ -144,14 +144,17 @@ def cmd_eval(args) -> int:
     try:
         if args.predictions:
             results = runner.score_predictions(args.task, args.predictions, out, data=args.data, languages=languages if args.languages else None,
-                                               level=args.level)
+                                               level=args.level, spec=runner.EvalSpec(task=args.task, languages=languages, seed=args.seed,
+                                               judge_model=args.judge_model, judge_backend=args.judge_backend, reference=args.reference,
+                                               reference_backend=args.reference_backend))
         else:
             from labkit.jobs import MetricsWriter
 
             spec = runner.EvalSpec(task=args.task, languages=languages, model=model, backend=args.backend, limit=args.limit,
                                    variant=args.variant, cot=not args.no_cot, max_new_tokens=args.max_new_tokens,
                                    temperature=args.temperature, seed=args.seed, data=args.data, batch_size=args.batch_size,
-                                   base_url=args.base_url, level=args.level)
+                                   base_url=args.base_url, level=args.level, judge_model=args.judge_model,
+                                   judge_backend=args.judge_backend, reference=args.reference, reference_backend=args.reference_backend)
             metrics = MetricsWriter(out)
             bar = _progress_bar(args)
 
@@ -286,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
 
     sp = add("eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
-    sp.add_argument("--task", required=True, help="mgsm | polymath | mmlu_prox")
+    sp.add_argument("--task", required=True, help="mgsm | polymath | mmlu_prox | xalpaca")
     sp.add_argument("--languages", help="comma-separated language codes (default: all of the task's)")
     sp.add_argument("--model", help="'tiny', a local folder, a Hub id, or the served name (openai)")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
@@ -300,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int, default=64, help="prompts per backend call (and resume granularity)")
     sp.add_argument("--data", help="local data folder (<lang>.jsonl) or file in the task's Hub schema")
     sp.add_argument("--level", help="polymath difficulty: low | medium | high | top")
+    sp.add_argument("--judge-model", help="xalpaca: the judge model")
+    sp.add_argument("--judge-backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--reference", help="xalpaca: reference outputs JSONL (id, lang, output) or a model that generates them")
+    sp.add_argument("--reference-backend", default="hf", choices=list(REGISTRY))
     sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")
     sp.add_argument("--output", help="output folder (default: a new run folder); an existing one is resumed")
     sp.add_argument("--name", help="run name in the store")

@@ -39,6 +39,11 @@ class EvalSpec:
     batch_size: int = 64  # prompts per backend call, and the resume granularity
     base_url: str | None = None  # openai backend
     level: str | None = None  # polymath difficulty
+    # pairwise tasks (xalpaca): the judge and the reference outputs
+    judge_model: str | None = None
+    judge_backend: str = "hf"
+    reference: str | None = None  # JSONL of reference outputs (id, lang, output), or a model name to generate them
+    reference_backend: str = "hf"
 
     def task_obj(self) -> Task:
         return get_task(self.task, **({"level": self.level} if self.task == "polymath" and self.level else {}))
@@ -71,16 +76,6 @@ def _drop_partial_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def score_sample(task: Task, doc: Doc, output: str) -> dict:
-    ex = task.extract(output, doc.lang)
-    return {
-        "id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output,
-        "extracted": ex.value, "extracted_text": ex.text, "method": ex.method,
-        "correct": task.score(doc, ex), "parse_failed": ex.parse_failed,
-        "detected_lang": langid.detect(output),
-    }
-
-
 def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None] | None = None, backend=None) -> dict:
     """Generate, score and write; skips (lang, id) pairs already in samples.jsonl."""
     from labkit.backends import GenParams, get_backend
@@ -104,8 +99,7 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
                 chunk = todo[start : start + spec.batch_size]
                 prompts = [task.prompt(d, spec.variant, spec.cot) for d in chunk]
                 outputs = backend.generate(prompts, params)
-                for d, p, o in zip(chunk, prompts, outputs):
-                    row = score_sample(task, d, o[0])
+                for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), prompts):
                     row["prompt"] = p[-1]["content"]
                     f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 f.flush()
@@ -117,38 +111,23 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
     samples = [s for s in read_samples(out) if _key(s["lang"], str(s["id"])) in wanted]
     config = {**asdict(spec), "generation": params.to_dict(), "templates": {l: task.template(l, spec.variant, spec.cot) for l in spec.languages},
               "revision": _revision(spec.model), "labkit_version": _version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    results = summarize(spec.task, samples, spec.languages, config)
+    results = summarize(task, samples, spec.languages, config)
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
 
 
-def summarize(task: str, samples: Iterable[dict], languages: list[str], config: dict | None = None) -> dict:
+def summarize(task: Task, samples: Iterable[dict], languages: list[str], config: dict | None = None) -> dict:
     by_lang: dict[str, list[dict]] = {l: [] for l in languages}
     for s in samples:
         by_lang.setdefault(s["lang"], []).append(s)
-    results = {}
-    for lang, rows in by_lang.items():
-        n = len(rows)
-        if n == 0:
-            continue
-        acc = sum(float(r["correct"]) for r in rows) / n
-        fid, judged = langid.fidelity([r.get("detected_lang") for r in rows], lang)
-        results[lang] = {
-            "accuracy": acc,
-            "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
-            "n": n,
-            "parse_failed": sum(bool(r["parse_failed"]) for r in rows),
-            "parse_failed_rate": sum(bool(r["parse_failed"]) for r in rows) / n,
-            "fidelity": fid,
-            "fidelity_n": judged,
-        }
-    accs = [r["accuracy"] for r in results.values()]
-    return {"task": task, "results": results, "average": sum(accs) / len(accs) if accs else None,
+    results = {lang: task.summarize_lang(rows, lang) for lang, rows in by_lang.items() if rows}
+    accs = [r["accuracy"] for r in results.values() if r.get("accuracy") is not None]
+    return {"task": task.name, "results": results, "average": sum(accs) / len(accs) if accs else None,
             "n_samples": sum(r["n"] for r in results.values()), "config": config or {}}
 
 
 def score_predictions(task_name: str, predictions: str | Path, out_dir: str | Path, data: str | None = None,
-                      languages: list[str] | None = None, level: str | None = None) -> dict:
+                      languages: list[str] | None = None, level: str | None = None, spec: EvalSpec | None = None) -> dict:
     """Score outputs produced elsewhere: JSONL with id, lang, output and optionally gold. Without gold the
     answer comes from the task's data (`data` or the Hub) by id."""
     task = get_task(task_name, **({"level": level} if task_name == "polymath" and level else {}))
@@ -167,7 +146,7 @@ def score_predictions(task_name: str, predictions: str | Path, out_dir: str | Pa
             gold_docs[lang] = {d.id: d for d in task.load(lang, data)}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples = []
+    docs = []
     for r in rows:
         if "gold" in r:
             doc = Doc(str(r["id"]), r["lang"], r.get("question", ""), r["gold"], {"options": r.get("options", [])})
@@ -175,9 +154,10 @@ def score_predictions(task_name: str, predictions: str | Path, out_dir: str | Pa
             doc = gold_docs.get(r["lang"], {}).get(str(r["id"]))
             if doc is None:
                 raise LabkitError(f"No {task.name} item with id {r['id']!r} in {r['lang']}.", hint="Give gold in the file, or the matching --data.")
-        samples.append(score_sample(task, doc, r["output"] or ""))
+        docs.append(doc)
+    samples = task.score_batch(docs, [r["output"] or "" for r in rows], spec)
     (out / SAMPLES).write_text("".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples), encoding="utf-8")
-    results = summarize(task.name, samples, langs, {"task": task.name, "predictions": str(path), "data": data, "rescored": True})
+    results = summarize(task, samples, langs, {"task": task.name, "predictions": str(path), "data": data, "rescored": True})
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
 
@@ -214,7 +194,9 @@ def cli_args(spec: EvalSpec, tags: list[str] | None = None, name: str | None = N
             "--model", spec.model, "--backend", spec.backend, "--max-new-tokens", str(spec.max_new_tokens),
             "--temperature", str(spec.temperature), "--batch-size", str(spec.batch_size)]
     for flag, value in (("--limit", spec.limit), ("--variant", spec.variant), ("--seed", spec.seed), ("--data", spec.data),
-                        ("--base-url", spec.base_url), ("--level", spec.level), ("--name", name)):
+                        ("--base-url", spec.base_url), ("--level", spec.level), ("--name", name), ("--judge-model", spec.judge_model),
+                        ("--judge-backend", spec.judge_backend if spec.judge_model else None), ("--reference", spec.reference),
+                        ("--reference-backend", spec.reference_backend if spec.reference else None)):
         if value is not None and value != "":
             argv += [flag, str(value)]
     if not spec.cot:

@@ -72,3 +72,18 @@ def test_scaling_tab_fits_and_plots(page, tmp_path):
     assert "power" in text and "zh" in text
     page.wait_for_timeout(500)
     shoot(page, tmp_path, "scaling-fit")
+
+
+def test_evaluate_tab_runs_and_shows_results(page, tmp_path):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
+    page.get_by_role("tab", name="Evaluate").first.click()
+    page.get_by_label("Items per language (0 = all)").fill("1")
+    page.get_by_label("Max new tokens", exact=True).fill("8")
+    page.get_by_label("Local data (folder with <lang>.jsonl, optional)").fill(str(fixtures))
+    page.get_by_role("button", name="Run evaluation").click()
+    page.wait_for_function("() => document.querySelector('#lk-eval-progress').innerText.includes('succeeded')", timeout=120_000)
+    page.get_by_role("button", name="Refresh").last.click()
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(800)
+    assert "mgsm" in page.locator("#lk-eval-board").inner_text()
+    shoot(page, tmp_path, "evaluate-run")

@@ -15,8 +15,8 @@ def client(app_url):
 
 
 def run_eval(client, langs, tags=""):
-    rid, msg, _ = client.predict("mgsm", "tiny", "hf", langs, 2, "native", True, 8, str(FIX), tags, api_name="/eval_start")
-    assert rid.startswith("eval-") and "labkit.cli eval" not in msg or True
+    rid, msg, _ = client.predict("mgsm", "tiny", "hf", langs, 2, "native", True, 8, str(FIX), tags, "", "openai", "", api_name="/eval_start")
+    assert rid.startswith("eval-") and "eval --task mgsm" in msg
     for _ in range(240):
         progress, _timer = client.predict(rid, api_name="/eval_progress")
         if "succeeded" in progress or "failed" in progress:
@@ -42,6 +42,6 @@ def test_evaluate_round_trip(client):
 
 def test_bad_requests_are_readable(client):
     with pytest.raises(Exception, match="language"):
-        client.predict("mgsm", "tiny", "hf", [], 2, "native", True, 8, "", "", api_name="/eval_start")
+        client.predict("mgsm", "tiny", "hf", [], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
     with pytest.raises(Exception):
         client.predict("", "zh", "all", api_name="/eval_samples")

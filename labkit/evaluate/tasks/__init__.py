@@ -6,8 +6,9 @@ from labkit.evaluate.tasks.base import Doc, Task
 from labkit.evaluate.tasks.mgsm import MGSM
 from labkit.evaluate.tasks.mmlu_prox import MMLUProX
 from labkit.evaluate.tasks.polymath import PolyMath
+from labkit.evaluate.tasks.xalpaca import XAlpaca
 
-TASKS: dict[str, type[Task]] = {"mgsm": MGSM, "polymath": PolyMath, "mmlu_prox": MMLUProX}
+TASKS: dict[str, type[Task]] = {"mgsm": MGSM, "polymath": PolyMath, "mmlu_prox": MMLUProX, "xalpaca": XAlpaca}
 
 
 def get_task(name: str, **options) -> Task:

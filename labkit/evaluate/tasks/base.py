@@ -82,6 +82,31 @@ class Task:
     def score(self, doc: Doc, extracted: Extracted) -> float:
         raise NotImplementedError
 
+    # --- set-level hooks (pairwise tasks override them) -----------------------------------------
+    def score_batch(self, docs: list[Doc], outputs: list[str], spec=None) -> list[dict]:
+        """One sample record per (doc, output)."""
+        from labkit.evaluate import langid
+
+        rows = []
+        for doc, output in zip(docs, outputs):
+            ex = self.extract(output, doc.lang)
+            rows.append({"id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output, "extracted": ex.value,
+                         "extracted_text": ex.text, "method": ex.method, "correct": self.score(doc, ex),
+                         "parse_failed": ex.parse_failed, "detected_lang": langid.detect(output)})
+        return rows
+
+    def summarize_lang(self, rows: list[dict], lang: str) -> dict:
+        import math
+
+        from labkit.evaluate import langid
+
+        n = len(rows)
+        acc = sum(float(r["correct"]) for r in rows) / n
+        fid, judged = langid.fidelity([r.get("detected_lang") for r in rows], lang)
+        failed = sum(bool(r["parse_failed"]) for r in rows)
+        return {"accuracy": acc, "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
+                "n": n, "parse_failed": failed, "parse_failed_rate": failed / n, "fidelity": fid, "fidelity_n": judged}
+
     def reward(self, completions: list[str], gold: list, lang: list[str]) -> list[float]:
         """The correctness reward for RL on this task (same extraction, same scoring)."""
         return [self.score(Doc("", l, "", g), self.extract(c, l)) for c, g, l in zip(completions, gold, lang)]

@@ -40,6 +40,11 @@ def build(ctx, shared) -> None:
                 data = gr.Textbox(label="Local data (folder with <lang>.jsonl, optional)", visible=not ctx.settings.demo,
                                   info="Empty = load from the Hub")
                 tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
+            with gr.Accordion("Pairwise judging (xalpaca)", open=False):
+                with gr.Row():
+                    judge_model = gr.Textbox(label="Judge model")
+                    judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
+                    reference = gr.Textbox(label="Reference outputs (JSONL path) or reference model")
         with gr.Column(scale=1):
             run_btn = gr.Button("Run evaluation", variant="primary")
             cancel_btn = gr.Button("Cancel", variant="stop")
@@ -83,14 +88,15 @@ def build(ctx, shared) -> None:
         return [gr.update(choices=ids) for _ in range(4)]
 
     @handler
-    def start(task_, model_, backend_, langs, limit_, variant_, cot_, max_new_, data_, tags_, state):
+    def start(task_, model_, backend_, langs, limit_, variant_, cot_, max_new_, data_, tags_, judge_, judge_backend_, reference_, state):
         if not langs:
             raise LabkitError("Pick at least one language.")
         if ctx.settings.demo and data_:
             raise LabkitError("Local data is not available in demo mode.")
         spec = EvalSpec(task=task_, languages=list(langs), model=(model_ or state["model"]).strip(), backend=backend_,
                         limit=int(limit_) or None, variant=variant_, cot=bool(cot_), max_new_tokens=int(max_new_), data=data_ or None,
-                        base_url=state.get("base_url") if backend_ == "openai" else None)
+                        base_url=state.get("base_url") if backend_ == "openai" else None, judge_model=judge_ or None,
+                        judge_backend=judge_backend_, reference=reference_ or None)
         get_task(task_)  # unknown task → a clear error before any process starts
         tag_list = [t.strip() for t in (tags_ or "").split(",") if t.strip()]
         run = jobs.start(cli_args(spec, tag_list), kind="eval", name=f"{task_} {spec.model}", config={"task": task_, "model": spec.model},
@@ -152,7 +158,8 @@ def build(ctx, shared) -> None:
         return f"✅ Pushed to {url}"
 
     task.change(lambda t: gr.update(choices=languages_of(t), value=languages_of(t)), task, languages, api_name="eval_languages")
-    run_btn.click(start, [task, model, backend, languages, limit, variant, cot, max_new, data, tags, shared.model_state],
+    run_btn.click(start, [task, model, backend, languages, limit, variant, cot, max_new, data, tags, judge_model, judge_backend, reference,
+                          shared.model_state],
                   [run_id, progress, poll], api_name="eval_start")
     poll.tick(follow, run_id, [progress, poll], api_name="eval_progress", show_progress="hidden")
     cancel_btn.click(cancel, run_id, progress, api_name="eval_cancel")

@@ -1,0 +1,100 @@
+"""Pairwise LLM-as-judge with position randomisation and a persistent cache.
+
+The judge sees the instruction and two responses in an order drawn per item (seeded, so reruns match),
+answers with [[A]], [[B]] or [[C]] (tie) on its last line, and its verdict is mapped back to the model
+under test: 1 = model better, 0 = reference better, 0.5 = tie, NaN = unparsable (counted, never guessed).
+Raw judge outputs are cached in LABKIT_HOME/cache/judge.sqlite keyed by (backend, judge model, prompt),
+so rescoring or resuming never pays for the same judgement twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sqlite3
+from pathlib import Path
+
+JUDGE_SYSTEM = "You are a careful, impartial judge of AI assistant responses."
+JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge helpfulness, correctness, depth, and whether each response is written in the language of the instruction. The order of the responses is random: ignore it. Do not prefer a response because it is longer.
+
+[Instruction]
+{instruction}
+
+[Response A]
+{a}
+
+[Response B]
+{b}
+
+Explain your judgement in a few sentences, then give the verdict on the last line as exactly one of: [[A]] if A is better, [[B]] if B is better, [[C]] for a tie."""
+_VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]", re.I)
+
+
+def model_first(seed: int | None, lang: str, doc_id: str) -> bool:
+    """Whether the model's response is shown as A — a stable coin flip per (seed, language, item)."""
+    digest = hashlib.sha256(f"{seed}:{lang}:{doc_id}".encode()).digest()
+    return digest[0] % 2 == 0
+
+
+def judge_messages(instruction: str, a: str, b: str) -> list[dict]:
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": JUDGE_TEMPLATE.format(instruction=instruction, a=a, b=b)}]
+
+
+def parse_verdict(text: str) -> str | None:
+    found = _VERDICT.findall(text or "")
+    return found[-1].upper() if found else None
+
+
+def preference(verdict: str | None, model_is_a: bool) -> float:
+    if verdict is None:
+        return math.nan
+    if verdict == "C":
+        return 0.5
+    return 1.0 if (verdict == "A") == model_is_a else 0.0
+
+
+class JudgeCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(self.path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS judge (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
+
+    @staticmethod
+    def key(backend: str, model: str, messages: list[dict]) -> str:
+        return hashlib.sha256(json.dumps([backend, model, messages], ensure_ascii=False).encode()).hexdigest()
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        with sqlite3.connect(self.path) as db:
+            found = {}
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                found.update(db.execute(f"SELECT key, output FROM judge WHERE key IN ({','.join('?' * len(part))})", part).fetchall())
+        return found
+
+    def put_many(self, items: dict[str, str]) -> None:
+        with sqlite3.connect(self.path) as db:
+            db.executemany("INSERT OR REPLACE INTO judge (key, output) VALUES (?, ?)", list(items.items()))
+
+
+def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[str, str, str, bool]], cache: JudgeCache,
+                max_new_tokens: int = 512) -> list[dict]:
+    """items: (instruction, model output, reference output, model shown first). Returns per item
+    {"judge_output", "verdict", "preference"}; only uncached prompts reach the backend, in one batch."""
+    from labkit.backends import GenParams
+
+    prompts = [judge_messages(ins, m, r) if first else judge_messages(ins, r, m) for ins, m, r, first in items]
+    keys = [JudgeCache.key(backend_name, model_name, p) for p in prompts]
+    cached = cache.get_many(keys)
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    if todo:
+        outs = backend.generate([prompts[i] for i in todo], GenParams(max_new_tokens=max_new_tokens))
+        fresh = {keys[i]: o[0] for i, o in zip(todo, outs)}
+        cache.put_many(fresh)
+        cached.update(fresh)
+    results = []
+    for (ins, m, r, first), k in zip(items, keys):
+        verdict = parse_verdict(cached[k])
+        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in {keys[i] for i in todo}})
+    return results

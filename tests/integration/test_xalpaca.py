@@ -1,0 +1,76 @@
+"""X-AlpacaEval end to end: tiny model answers, a judge served over the OpenAI protocol that always
+says [[A]], position randomisation mapped back, the judge cache, and the reported statistics."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from labkit.errors import LabkitError
+from labkit.evaluate import runner
+from labkit.evaluate.judge import model_first, parse_verdict, preference
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "xalpaca"
+
+
+@pytest.fixture
+def judge_server():
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls.append(body)
+            out = json.dumps({"choices": [{"index": 0, "message": {"content": "A is more helpful.\n[[A]]"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", calls
+    httpd.shutdown()
+
+
+def test_verdict_parsing_and_mapping():
+    assert parse_verdict("reasoning [[B]] ... final: [[a]]") == "A" and parse_verdict("no verdict") is None
+    assert preference("A", True) == 1.0 and preference("A", False) == 0.0 and preference("C", True) == 0.5
+    assert preference(None, True) != preference(None, True)  # NaN
+    flips = [model_first(0, "en", str(i)) for i in range(200)]
+    assert 70 < sum(flips) < 130 and flips == [model_first(0, "en", str(i)) for i in range(200)]
+
+
+def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
+    url, calls = judge_server
+    monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
+    spec = runner.EvalSpec(task="xalpaca", languages=["en", "zh"], data=str(FIX), max_new_tokens=8, judge_model="judge",
+                           judge_backend="openai", reference=str(FIX / "reference.jsonl"))
+    res = runner.run(spec, tmp_path / "a")
+    assert len(calls) == 4
+    samples = [json.loads(l) for l in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
+    for s in samples:
+        assert s["preference"] == (1.0 if s["model_first"] else 0.0)  # the judge always picks A
+        assert s["reference"] == "A short reference answer."
+    for lang in ("en", "zh"):
+        r = res["results"][lang]
+        wins = sum(s["model_first"] for s in samples if s["lang"] == lang)
+        assert r["win_rate"] == pytest.approx(100 * wins / 2) and r["n_total"] == 2 and r["n_wins"] == wins
+        assert r["accuracy"] == pytest.approx(r["win_rate"] / 100)
+        assert r["lc_win_rate"] is None or 0 <= r["lc_win_rate"] <= 100
+        assert isinstance(r["lc_note"], str) and r["avg_length"] >= 0
+    # a second run with the same judge prompts is served from the cache
+    runner.run(spec, tmp_path / "b")
+    assert len(calls) == 4
+
+
+def test_xalpaca_needs_judge_and_references(tiny_path, tmp_path):
+    with pytest.raises(LabkitError, match="judge"):
+        runner.run(runner.EvalSpec(task="xalpaca", languages=["en"], data=str(FIX), max_new_tokens=4), tmp_path / "x")
+    with pytest.raises(LabkitError, match="reference"):
+        runner.run(runner.EvalSpec(task="xalpaca", languages=["en"], data=str(FIX), max_new_tokens=4, judge_model="tiny"), tmp_path / "y")
