@@ -213,6 +213,71 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from labkit import jobs
+    from labkit.train import launch, recipe as rmod
+
+    if args.resume:
+        run = launch.resume(args.resume)
+    elif args.recipe:
+        r = rmod.load(args.recipe, args.set)
+        if args.name:
+            r.name = args.name
+        run = launch.launch(r, validate=not args.no_validate)
+    else:
+        raise LabkitError("Give a recipe file or --resume RUN_ID.", hint="Recipes live in configs/train/.")
+    if args.detach:
+        _print(args, {"run_id": run.id, "status": run.status, "run_dir": run.run_dir}, f"{run.id} started: labkit runs logs -f {run.id}")
+        return 0
+    for chunk in jobs.follow_log(run.id):
+        if not args.json:
+            sys.stderr.write(chunk)
+            sys.stderr.flush()
+    return _train_result(args, jobs.status(run.id))
+
+
+def _train_result(args, run) -> int:
+    from labkit.train.launch import RECIPE
+    from labkit.train.recipe import load
+    from labkit.train.worker import FINAL, output_dir
+
+    run_dir = Path(run.run_dir)
+    final = json.loads((run_dir / FINAL).read_text()) if (run_dir / FINAL).exists() else {}
+    out = str(output_dir(load(run_dir / RECIPE), run_dir)) if (run_dir / RECIPE).exists() else None
+    data = {"run_id": run.id, "status": run.status, "output_dir": out, "final_metrics": final, "error": run.error}
+    _print(args, data, f"{run.id}: {run.status}  → {out}" + (f"\n{run.error}" if run.error else ""))
+    return 0 if run.status == "succeeded" else 1
+
+
+def cmd_sweep(args) -> int:
+    from labkit.train import launch, recipe as rmod
+
+    r = rmod.load(args.recipe, args.set)
+    langs = [l for l in args.languages.split(",") if l]
+    ks = [int(k) for k in args.k.split(",")]
+    runs = launch.sweep(r, langs, ks, name=args.name)
+    _print(args, [{"run_id": x.id, "name": x.name, "tags": x.tags} for x in runs], "\n".join(f"{x.id}  {x.name}  {' '.join(x.tags)}" for x in runs))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from labkit.train import launch, recipe as rmod
+
+    r = rmod.load(args.recipe, args.set)
+    if args.target == "slurm":
+        text = launch.slurm_script(r, recipe_path=args.recipe_path or Path(args.recipe).name, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
+                                   partition=args.partition)
+        _print(args, {"target": "slurm", "script": text}, text)
+        return 0
+    spec = launch.hf_job_spec(r, flavor=args.flavor)
+    if args.submit:
+        url = launch.submit_hf_job(spec)
+        _print(args, {"target": "hf-jobs", "job": url, "spec": spec}, url)
+        return 0
+    _print(args, {"target": "hf-jobs", "spec": spec}, json.dumps(spec, indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_fit(args) -> int:
     from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
@@ -316,6 +381,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("before", help="eval run id or folder (before training)")
     sp.add_argument("after", help="eval run id or folder (after training)")
     sp.add_argument("--source", default="en", help="the trained language")
+
+    sp = add("train", cmd_train, "train with TRL from a recipe (sft, dpo, grpo), or resume a run")
+    sp.add_argument("recipe", nargs="?", help="recipe YAML (configs/train/...)")
+    sp.add_argument("--set", action="append", help="override a recipe key: --set trainer.learning_rate=1e-5 (repeatable)")
+    sp.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
+    sp.add_argument("--name", help="run name (default: the recipe's)")
+    sp.add_argument("--detach", action="store_true", help="start the job and return")
+    sp.add_argument("--no-validate", action="store_true", help="skip the checks before launch")
+
+    sp = add("sweep", cmd_sweep, "parallel-language sweep: one training run per k (English + k languages)")
+    sp.add_argument("recipe")
+    sp.add_argument("--languages", required=True, help="ordered parallel languages, e.g. zh,th,sw,bn")
+    sp.add_argument("--k", required=True, help="comma-separated k values, e.g. 0,1,2,4")
+    sp.add_argument("--name", help="sweep name (tag sweep:<name>)")
+    sp.add_argument("--set", action="append")
+
+    sp = add("export", cmd_export, "export a recipe as a Slurm sbatch script or a Hugging Face Jobs submission")
+    sp.add_argument("recipe")
+    sp.add_argument("--target", choices=["slurm", "hf-jobs"], default="slurm")
+    sp.add_argument("--nodes", type=int)
+    sp.add_argument("--gpus-per-node", type=int)
+    sp.add_argument("--partition")
+    sp.add_argument("--recipe-path", help="where the recipe will be on the cluster (default: its file name)")
+    sp.add_argument("--flavor", default="a10g-small", help="HF Jobs hardware flavor")
+    sp.add_argument("--submit", action="store_true", help="hf-jobs: submit now (needs a Hub login)")
+    sp.add_argument("--set", action="append")
 
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")

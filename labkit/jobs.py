@@ -34,18 +34,29 @@ _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children 
 
 # --- starting --------------------------------------------------------------------------------
 def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None, tags: Sequence[str] = (),
-          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None) -> Run:
+          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None, run_id: str | None = None) -> Run:
+    """Start `argv` as a job. With the `run_id` of an existing (ended) run, the same row and folder are reused
+    (resume); with a new id, a row is created."""
     if isinstance(argv, str) or not argv:
         raise LabkitError("A job command must be a non-empty argument list.", hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]')
     settings = (settings or get_settings()).ensure_dirs()
     store = Store(settings.store_path)
-    run_id = new_run_id(kind)
+    existing = None
+    if run_id:
+        try:
+            existing = store.get(run_id)
+        except LabkitError:
+            existing = None
+    run_id = run_id or new_run_id(kind)
     run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "command.json").write_text(json.dumps({"argv": list(argv)}, indent=1))
     if config is not None:
         (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
-    run = store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id)
+    if existing:
+        store.update(run_id, status="queued", error=None, pid=None, pid_start=None)
+    else:
+        store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id)
     child_env = {**os.environ, **(env or {}), "LABKIT_RUN_ID": run_id, "LABKIT_RUN_DIR": str(run_dir),
                  "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
     with open(run_dir / LOG, "ab") as log:

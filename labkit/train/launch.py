@@ -1,0 +1,171 @@
+"""Launching training: a run folder with the resolved recipe, then one process (`python -m
+labkit.train.worker`) or several (`accelerate launch` with a generated config: DDP, DeepSpeed ZeRO-2/3,
+FSDP, multi-node) as a job. Also the launches beyond this machine: a Slurm sbatch script and a Hugging
+Face Jobs submission, both generated from the same recipe.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+from labkit import jobs
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+from labkit.store import Run, new_run_id, open_store
+from labkit.train.recipe import Recipe, load
+
+RECIPE = "recipe.yaml"
+ACCEL = "accelerate.yaml"
+
+
+def accelerate_config(recipe: Recipe) -> dict:
+    L = recipe.launch
+    n = int(L.get("num_processes") or 1)
+    cfg = {"compute_environment": "LOCAL_MACHINE", "num_processes": n, "num_machines": int(L.get("num_machines") or 1),
+           "machine_rank": int(L.get("machine_rank") or 0), "main_training_function": "main", "mixed_precision": L.get("mixed_precision", "no"),
+           "rdzv_backend": "static", "same_network": True, "use_cpu": False, "gpu_ids": L.get("gpus") or "all"}
+    if cfg["num_machines"] > 1:
+        cfg.update(main_process_ip=L.get("main_process_ip"), main_process_port=int(L.get("main_process_port") or 29500))
+    strategy = L.get("strategy", "ddp")
+    if strategy == "ddp":
+        cfg["distributed_type"] = "MULTI_GPU"
+    elif strategy in ("zero2", "zero3"):
+        cfg["distributed_type"] = "DEEPSPEED"
+        cfg["deepspeed_config"] = {"zero_stage": 2 if strategy == "zero2" else 3, "offload_optimizer_device": "none", "offload_param_device": "none",
+                                   "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "zero3_init_flag": strategy == "zero3",
+                                   "zero3_save_16bit_model": strategy == "zero3"}
+    else:
+        cfg["distributed_type"] = "FSDP"
+        cfg["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "fsdp_reshard_after_forward": True,
+                              "fsdp_state_dict_type": "SHARDED_STATE_DICT", "fsdp_cpu_ram_efficient_loading": True}
+    return cfg
+
+
+def worker_command(recipe: Recipe, recipe_path: str, resume: bool = False, python: str | None = None) -> list[str]:
+    python = python or sys.executable
+    tail = ["-m", "labkit.train.worker", recipe_path] + (["--resume"] if resume else [])
+    if int(recipe.launch.get("num_processes") or 1) * int(recipe.launch.get("num_machines") or 1) <= 1:
+        return [python, *tail]
+    accel = str(Path(recipe_path).parent / ACCEL)
+    return [python, "-m", "accelerate.commands.launch", "--config_file", accel, *tail]
+
+
+def prepare(recipe: Recipe, run_dir: Path) -> Path:
+    """Write the resolved recipe (data path made absolute) and, for several processes, the accelerate config."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = recipe.to_dict()
+    data["data"]["path"] = recipe.data_path()
+    path = run_dir / RECIPE
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    if int(recipe.launch.get("num_processes") or 1) > 1 or int(recipe.launch.get("num_machines") or 1) > 1:
+        (run_dir / ACCEL).write_text(yaml.safe_dump(accelerate_config(recipe), sort_keys=False))
+    return path
+
+
+def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = True, extra_tags: list[str] | None = None) -> Run:
+    """Validate, write the run folder, start the job. Returns the run (status queued/running)."""
+    from labkit.train.validate import check
+
+    settings = (settings or get_settings()).ensure_dirs()
+    if settings.demo:
+        raise LabkitError("Training is not run on the demo Space.", hint="Export a Slurm script or a Hugging Face Jobs launch instead.")
+    if validate:
+        check(recipe)
+    run_id = new_run_id("train")
+    run_dir = settings.runs_dir / run_id
+    path = prepare(recipe, run_dir)
+    tags = [recipe.method, *recipe.tags, *(extra_tags or [])]
+    return jobs.start(worker_command(recipe, str(path)), kind="train", name=recipe.name, config=recipe.to_dict(), tags=tags,
+                      settings=settings, run_dir=run_dir, run_id=run_id)
+
+
+def resume(run_id: str, settings: Settings | None = None) -> Run:
+    """Continue a run from its last checkpoint, in the same run folder and store row."""
+    settings = settings or get_settings()
+    run = jobs.status(run_id, settings)
+    if run.kind != "train":
+        raise LabkitError(f"{run_id} is a {run.kind} run, not a training run.")
+    if run.status in ("running", "queued"):
+        raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    path = Path(run.run_dir) / RECIPE
+    recipe = load(path)
+    return jobs.start(worker_command(recipe, str(path), resume=True), kind="train", name=run.name, config=run.config, tags=run.tags,
+                      settings=settings, run_dir=Path(run.run_dir), run_id=run.id)
+
+
+def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None = None, settings: Settings | None = None) -> list[Run]:
+    """One run per k: English plus the first k parallel languages; tagged sweep:<name>, n_languages=k+1."""
+    import copy
+
+    from labkit.train.data import sweep_languages
+
+    if not recipe.data.get("parallel"):
+        raise LabkitError("A parallel-language sweep needs data.parallel (lang_column, id_column, source).",
+                          hint="See configs/train/grpo-parallel-tiny.yaml.")
+    name = name or recipe.name
+    runs = []
+    for k in ks:
+        r = copy.deepcopy(recipe)
+        r.name = f"{name}-k{k}"
+        r.data["parallel"] = {**r.data["parallel"], "languages": sweep_languages(languages, k)}
+        r.tags = [*r.tags, f"sweep:{name}", f"n_languages={k + 1}"]
+        runs.append(launch(r, settings))
+    return runs
+
+
+# --- beyond this machine -------------------------------------------------------------------------
+def slurm_script(recipe: Recipe, recipe_path: str = RECIPE, nodes: int | None = None, gpus_per_node: int | None = None,
+                 partition: str | None = None, time: str = "24:00:00", setup: str = "source .venv/bin/activate") -> str:
+    nodes = nodes or int(recipe.launch.get("num_machines") or 1)
+    gpn = gpus_per_node or int(recipe.launch.get("num_processes") or 1)
+    cfg = accelerate_config(recipe)
+    cfg.update(num_machines=nodes, num_processes=nodes * gpn)
+    cfg.pop("main_process_ip", None)
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={recipe.name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1",
+             f"#SBATCH --gpus-per-node={gpn}", f"#SBATCH --time={time}", "#SBATCH --output=%x-%j.log"]
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    lines += ["", "set -euo pipefail", setup, "",
+              "# the first node of the allocation coordinates the others",
+              'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+              "cat > accelerate.yaml <<'YAML'", yaml.safe_dump(cfg, sort_keys=False).rstrip(), "YAML", "",
+              "srun bash -c 'python -m accelerate.commands.launch --config_file accelerate.yaml "
+              f"--num_machines {nodes} --num_processes {nodes * gpn} --machine_rank $SLURM_NODEID "
+              f"--main_process_ip '\"$MAIN_IP\"' --main_process_port {int(recipe.launch.get('main_process_port') or 29500)} "
+              f"-m labkit.train.worker {shlex.quote(recipe_path)}'", ""]
+    return "\n".join(lines)
+
+
+def hf_job_spec(recipe: Recipe, flavor: str = "a10g-small", image: str = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+                package: str = "git+https://github.com/labkit/labkit", timeout: str = "6h") -> dict:
+    """Arguments for `huggingface_hub.run_job`: the recipe travels inside the command; the token by secret name only."""
+    recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
+    script = (f"pip install -q {shlex.quote(package)} && mkdir -p run && cat > run/recipe.yaml <<'YAML'\n{recipe_yaml}YAML\n"
+              "python -m labkit.train.worker run/recipe.yaml")
+    return {"image": image, "command": ["bash", "-c", script], "flavor": flavor, "secrets": {"HF_TOKEN": "HF_TOKEN"},
+            "env": {"LABKIT_HOME": "/tmp/labkit", "PYTHONUNBUFFERED": "1"}, "timeout": timeout}
+
+
+def submit_hf_job(spec: dict, api=None) -> str:
+    """Submit with the caller's Hub login; `secrets` name the Space/Jobs secrets, values are never sent from here."""
+    import os
+
+    from huggingface_hub import run_job
+
+    if not (os.environ.get("HF_TOKEN") or _has_login()):
+        raise LabkitError("Not logged in to the Hub: cannot submit a Job.", hint="Run `hf auth login` or set HF_TOKEN, or copy the command instead.")
+    job = (api.run_job if api else run_job)(image=spec["image"], command=spec["command"], flavor=spec["flavor"], env=spec["env"],
+                                             secrets={k: os.environ.get(v, "") for k, v in spec["secrets"].items()}, timeout=spec["timeout"])
+    return getattr(job, "url", None) or getattr(job, "id", str(job))
+
+
+def _has_login() -> bool:
+    try:
+        from huggingface_hub import get_token
+
+        return bool(get_token())
+    except Exception:
+        return False

@@ -1,0 +1,205 @@
+"""The training process: `python -m labkit.train.worker RUN_DIR/recipe.yaml [--resume]`, started by the
+job launcher (or by `accelerate launch -m labkit.train.worker` for several processes).
+
+It builds the model, data and TRL trainer from the recipe, logs every TRL log line to metrics.jsonl and
+the store (main process only), saves the model and tokenizer, writes final_metrics.json and the inputs
+of the model card, then optionally evaluates the result and pushes it to the Hub.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from labkit.errors import LabkitError
+from labkit.train.methods import get_method
+from labkit.train.recipe import Recipe, load
+
+FINAL = "final_metrics.json"
+
+
+def output_dir(recipe: Recipe, run_dir: Path) -> Path:
+    return Path(recipe.output.get("dir") or run_dir / "output")
+
+
+def trainer_args(recipe: Recipe, out: Path, cuda: bool | None = None) -> dict:
+    """TRL config kwargs: labkit's defaults, then the method's, then the recipe's `trainer:` (which wins)."""
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    bf16 = bool(cuda) and _bf16_ok()
+    base = {"output_dir": str(out), "report_to": "none", "use_cpu": not cuda, "bf16": bf16, "gradient_checkpointing": False,
+            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "save_total_limit": 2}
+    method = get_method(recipe.method)
+    return {**base, **method.defaults, **method.config_kwargs(recipe), **recipe.trainer}
+
+
+def _bf16_ok() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def peft_config(recipe: Recipe):
+    lora = recipe.model.get("lora")
+    if not lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)), lora_dropout=float(lora.get("dropout", 0.05)),
+                      target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
+
+
+def load_model(recipe: Recipe):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from labkit.models import resolve_model
+
+    path = resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=recipe.model.get("trust_remote_code", False))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    dtype = recipe.model.get("dtype", "auto")
+    kwargs = {"dtype": "auto" if dtype == "auto" else getattr(torch, dtype), "trust_remote_code": recipe.model.get("trust_remote_code", False)}
+    if (recipe.model.get("lora") or {}).get("qlora"):
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    return model, tok, path
+
+
+def make_callback(run_dir: Path):
+    from transformers import TrainerCallback
+
+    from labkit.jobs import MetricsWriter
+
+    class LabkitCallback(TrainerCallback):
+        """metrics.jsonl and the store, from the main process only."""
+
+        def __init__(self):
+            self.writer = MetricsWriter(run_dir)
+            self.run_id = os.environ.get("LABKIT_RUN_ID")
+
+        def on_train_begin(self, args, state, control, **kw):
+            if state.is_world_process_zero:
+                self.writer.log(event="begin", step=state.global_step, max_steps=state.max_steps)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs:
+                return
+            values = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+            except ImportError:
+                pass
+            self.writer.log(step=state.global_step, max_steps=state.max_steps, **values)
+            if self.run_id:
+                from labkit.store import open_store
+
+                open_store().update(self.run_id, metrics={**values, "step": state.global_step, "max_steps": state.max_steps})
+
+        def on_save(self, args, state, control, **kw):
+            if state.is_world_process_zero:
+                self.writer.log(event="checkpoint", step=state.global_step)
+
+    return LabkitCallback()
+
+
+def train(recipe_path: str | Path, resume: bool = False) -> dict:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from labkit.train.data import load_dataset
+
+    recipe = load(recipe_path)
+    run_dir = Path(recipe_path).resolve().parent
+    out = output_dir(recipe, run_dir)
+    method = get_method(recipe.method)
+    model, tok, model_path = load_model(recipe)
+    ds = method.prepare(load_dataset(recipe), recipe, tok)
+    config_cls, trainer_cls = method.classes()
+    trainer = trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
+                          callbacks=[make_callback(run_dir)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
+    checkpoint = get_last_checkpoint(str(out)) if resume and out.exists() else None
+    if resume and checkpoint is None:
+        print("[labkit] no checkpoint to resume from: starting from the beginning", flush=True)
+    elif checkpoint:
+        print(f"[labkit] resuming from {checkpoint}", flush=True)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = {}
+    for entry in trainer.state.log_history:
+        final.update({k: v for k, v in entry.items() if isinstance(v, (int, float))})
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(out))
+        tok.save_pretrained(str(out))
+        (run_dir / FINAL).write_text(json.dumps(final, indent=1))
+        card = {"base_model": recipe.model["name"], "recipe": recipe.to_dict(), "datasets": [recipe.data.get("path")],
+                "tags": [recipe.method, *recipe.tags], "evals": []}
+        if recipe.evaluate:
+            card["evals"] = evaluate_after(recipe, out, run_dir)
+        (out / "labkit_card.json").write_text(json.dumps(card, indent=1, default=str))
+        if recipe.output.get("push_to_hub"):
+            push(recipe, out)
+    return final
+
+
+def evaluate_after(recipe: Recipe, out: Path, run_dir: Path) -> list[dict]:
+    """The optional `evaluate:` section: an eval run of the trained model, recorded with the run's tags
+    (so a parallel-language sweep's evaluations reach the Scaling tab)."""
+    from labkit.evaluate import runner
+    from labkit.store import new_run_id, open_store
+
+    ev = dict(recipe.evaluate)
+    task = ev.pop("task", "mgsm")
+    languages = ev.pop("languages", None)
+    spec = runner.EvalSpec(task=task, languages=languages or list(runner.EvalSpec(task=task, languages=[]).task_obj().languages),
+                           model=str(out), **ev)
+    store = open_store()
+    run_id = new_run_id("eval")
+    eval_dir = run_dir / "eval"
+    store.create("eval", f"{task} {recipe.name}", config={"task": task, "model": str(out), "train_run": os.environ.get("LABKIT_RUN_ID")},
+                 run_dir=str(eval_dir), tags=list(recipe.tags), status="running", run_id=run_id)
+    try:
+        res = runner.run(spec, eval_dir)
+    except Exception as e:
+        store.update(run_id, status="failed", error=str(e))
+        raise
+    metrics = {f"score/{l}": r["accuracy"] for l, r in res["results"].items()}
+    store.update(run_id, status="succeeded", metrics={**metrics, "score": res["average"]})
+    print(f"[labkit] evaluation {run_id}: average {res['average']}", flush=True)
+    return [{"task": task, "dataset": spec.task_obj().hub_id, "config": l, "split": "test", "metric": "accuracy", "value": r["accuracy"]}
+            for l, r in res["results"].items()]
+
+
+def push(recipe: Recipe, out: Path) -> str:
+    from labkit import hub
+
+    inputs = hub.card_inputs(out)
+    card = hub.model_card(recipe.output["push_to_hub"], base_model=inputs.get("base_model"), recipe=inputs.get("recipe"),
+                          datasets=inputs.get("datasets"), evals=inputs.get("evals"), tags=inputs.get("tags"))
+    url = hub.push(hub.plan_push(out, recipe.output["push_to_hub"], card=card, private=recipe.output.get("private", True)))
+    print(f"[labkit] pushed to {url}", flush=True)
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print("usage: python -m labkit.train.worker RECIPE.yaml [--resume]", file=sys.stderr)
+        return 2
+    try:
+        train(argv[0], resume="--resume" in argv)
+    except LabkitError as e:
+        print(f"error: {e.message}\nhint: {e.hint}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
