@@ -1,4 +1,4 @@
-"""Training recipes: plain YAML files (data only, `yaml.safe_load`) loaded into a dataclass.
+"""Training recipes: plain YAML files (data only: a safe loader, no tags or code) loaded into a dataclass.
 
     base: _base.yaml          # optional: a recipe this one extends (paths relative to this file)
     name: sft-tiny
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,22 @@ SECTIONS = {
                "main_process_port": 29500, "mixed_precision": "no", "gpus": None},
     "output": {"dir": None, "push_to_hub": None, "private": True},
 }
+class _Loader(yaml.SafeLoader):
+    """safe_load, but `1e-5` is a float (YAML 1.1 reads it as a string, and learning rates are written so)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
 LORA_KEYS = {"r", "alpha", "dropout", "target_modules", "qlora"}
 PARALLEL_KEYS = {"languages", "source", "id_column", "lang_column"}
 STRATEGIES = ("ddp", "zero2", "zero3", "fsdp")
@@ -66,7 +83,7 @@ class Recipe:
         if not p or not self.source:
             return p
         local = Path(self.source).parent / p
-        return str(local) if not Path(p).is_absolute() and local.exists() else p
+        return str(local.resolve()) if not Path(p).is_absolute() and local.exists() else p
 
 
 def _did_you_mean(key: str, options) -> str:
@@ -83,7 +100,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise LabkitError(f"No recipe file {path}.", hint="Recipes live in configs/train/.") from e
     except yaml.YAMLError as e:
@@ -111,7 +128,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             raise LabkitError(f"--set {item!r} has no '='.", hint="Use --set trainer.learning_rate=1e-5")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = yaml_load(raw)
         except yaml.YAMLError:
             value = raw
         node = data
@@ -170,7 +187,7 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 def loads(text: str, source: str | None = None) -> Recipe:
     """A recipe from YAML text (the UI's editor). `base:` is resolved against `source`'s folder."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
     except yaml.YAMLError as e:
         raise LabkitError(f"The recipe is not valid YAML: {e}", hint="Check indentation and quoting near the line shown.") from e
     if not isinstance(data, dict):

@@ -1,0 +1,106 @@
+"""Training through the real job launcher on the tiny model: every method logs metrics, writes a model
+whose parameters changed; cancel and resume; a parallel-language sweep is tagged for the Scaling tab."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import jobs
+from labkit.store import FINAL
+from labkit.train import launch, recipe as rmod
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+METHODS = ["sft-tiny", "dpo-tiny", "dpo-nll-tiny", "grpo-tiny", "sft-parallel-tiny"]
+
+
+def wait(run_id, timeout=300):
+    end = time.time() + timeout
+    while time.time() < end:
+        run = jobs.status(run_id)
+        if run.status in FINAL:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"{run_id} did not finish: {jobs.tail_log(jobs.status(run_id).run_dir)[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_path):
+    """All methods launched at once (they are independent jobs), then awaited."""
+    runs = {name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in METHODS}
+    return {name: wait(r.id) for name, r in runs.items()}
+
+
+def changed(base: Path, trained: Path) -> bool:
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(base / "model.safetensors")), load_file(str(trained / "model.safetensors"))
+    return any((a[k] - b[k]).abs().sum().item() > 0 for k in a if k in b)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_trains(finished, tiny_path, name):
+    run = finished[name]
+    assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
+    run_dir = Path(run.run_dir)
+    records, _ = jobs.read_metrics(run_dir)
+    steps = [r for r in records if "loss" in r]
+    assert len(steps) >= 3 and all(r["step"] >= 1 for r in steps)
+    out = run_dir / "output"
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+    assert changed(tiny_path, out)
+    final = json.loads((run_dir / "final_metrics.json").read_text())
+    assert final["step"] == (3 if name.startswith("grpo") else 6)
+    card = json.loads((out / "labkit_card.json").read_text())
+    assert card["base_model"] == "tiny" and card["recipe"]["method"] in ("sft", "dpo", "grpo")
+    assert run.metrics.get("step") == final["step"]  # the callback wrote the store too
+    assert any(d.name.startswith("checkpoint-") for d in out.iterdir())
+
+
+def test_method_specific_metrics(finished):
+    dpo = [r for r in jobs.read_metrics(finished["dpo-nll-tiny"].run_dir)[0] if "loss" in r]
+    assert {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"} <= set(dpo[-1])
+    grpo = [r for r in jobs.read_metrics(finished["grpo-tiny"].run_dir)[0] if "reward" in r]
+    assert {"rewards/correctness/mean", "rewards/format/mean", "rewards/language/mean", "completions/mean_length"} <= set(grpo[-1])
+
+
+def test_cli_contract(tiny_path, capsys):
+    from labkit.cli import main
+
+    assert main(["train", str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "succeeded" and data["run_id"].startswith("train-") and Path(data["output_dir"]).exists()
+    assert data["final_metrics"]["step"] == 2
+
+
+def test_cancel_then_resume_from_the_checkpoint(tiny_path):
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.max_steps=400", "trainer.save_steps=2", "name=sft-long"])
+    run = launch.launch(r)
+    ckpt_seen = lambda: any(rec.get("event") == "checkpoint" for rec in jobs.read_metrics(run.run_dir)[0])  # noqa: E731
+    end = time.time() + 120
+    while not ckpt_seen() and time.time() < end:
+        time.sleep(0.3)
+    assert ckpt_seen(), jobs.tail_log(run.run_dir)
+    assert jobs.cancel(run.id, grace=10).status == "cancelled"
+    steps_before = max(rec.get("step", 0) for rec in jobs.read_metrics(run.run_dir)[0])
+    # shorten the run so the resumed part finishes quickly
+    recipe_path = Path(run.run_dir) / "recipe.yaml"
+    text = recipe_path.read_text().replace("max_steps: 400", f"max_steps: {steps_before + 4}")
+    recipe_path.write_text(text)
+    resumed = launch.resume(run.id)
+    assert resumed.id == run.id
+    done = wait(run.id)
+    assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-2000:]
+    log = jobs.tail_log(done.run_dir, 100_000)
+    assert "resuming from" in log and "checkpoint-" in log
+
+
+def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings):
+    r = rmod.load(CONFIGS / "grpo-parallel-tiny.yaml", ["trainer.max_steps=1"])
+    runs = launch.sweep(r, ["zh", "th", "sw"], [0, 2], name="sweep-test")
+    assert [x.name for x in runs] == ["sweep-test-k0", "sweep-test-k2"]
+    assert "n_languages=1" in runs[0].tags and "n_languages=3" in runs[1].tags and "sweep:sweep-test" in runs[1].tags
+    for x in runs:
+        assert wait(x.id).status == "succeeded"
+    recipe = rmod.load(Path(runs[1].run_dir) / "recipe.yaml")
+    assert recipe.data["parallel"]["languages"] == ["zh", "th"]
