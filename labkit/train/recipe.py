@@ -121,6 +121,29 @@ def load_dict(path: str | Path, _seen: tuple = ()) -> dict:
     return data
 
 
+def set_path(data: dict, dotted: str, value: Any) -> dict:
+    """data["a"]["b"] = value for "a.b", creating sections on the way (in place; returns data)."""
+    node = data
+    parts = dotted.strip().split(".")
+    for p in parts[:-1]:
+        if node.get(p) is None:
+            node[p] = {}
+        if not isinstance(node[p], dict):
+            raise LabkitError(f"{dotted}: {p!r} is not a section.")
+        node = node[p]
+    node[parts[-1]] = value
+    return data
+
+
+def get_path(data: dict, dotted: str, default: Any = None) -> Any:
+    node = data
+    for p in dotted.split("."):
+        if not isinstance(node, dict) or p not in node:
+            return default
+        node = node[p]
+    return node
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     data = copy.deepcopy(data)
     for item in overrides or []:
@@ -131,15 +154,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             value = yaml_load(raw)
         except yaml.YAMLError:
             value = raw
-        node = data
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            if node.get(p) is None:
-                node[p] = {}
-            if not isinstance(node[p], dict):
-                raise LabkitError(f"--set {key}: {p!r} is not a section.")
-            node = node[p]
-        node[parts[-1]] = value
+        set_path(data, key, value)
     return data
 
 

@@ -19,7 +19,7 @@ from labkit.store import Store
 from labkit.ui.common import header_markdown
 
 # Tab modules in display order.
-TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling"]
+TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling"]
 
 CSS = """
 .lk-note {font-size: 0.9em; opacity: 0.85}
@@ -47,6 +47,7 @@ class Shared:
 
     model_state: gr.State
     header: gr.Markdown
+    demo: gr.Blocks  # for page-load events (re-attaching to running jobs)
 
 
 def build_app(ctx: AppContext | None = None) -> gr.Blocks:
@@ -54,7 +55,7 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
     with gr.Blocks(title="labkit") as demo:
         model_state = gr.State(dict(ctx.model))
         header = gr.Markdown(header_markdown(ctx.model), elem_id="lk-header")
-        shared = Shared(model_state=model_state, header=header)
+        shared = Shared(model_state=model_state, header=header, demo=demo)
         with gr.Tabs():
             for name in TABS:
                 tab = importlib.import_module(name)

@@ -87,3 +87,16 @@ def test_evaluate_tab_runs_and_shows_results(page, tmp_path):
     page.wait_for_timeout(800)
     assert "mgsm" in page.locator("#lk-eval-board").inner_text()
     shoot(page, tmp_path, "evaluate-run")
+
+
+def test_train_tab_launches_and_plots(page, tmp_path):
+    page.get_by_role("tab", name="Train").first.click()
+    page.get_by_label("Max steps").fill("3")
+    page.get_by_label("Max steps").press("Tab")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Launch", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-train-status').innerText.includes('succeeded')", timeout=120_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    assert "step 3/3" in page.locator("#lk-train-status").inner_text()
+    page.wait_for_timeout(800)
+    shoot(page, tmp_path, "train-run")

@@ -1,0 +1,51 @@
+"""Train tab through gradio_client: load a recipe, sync form and YAML, validate, preview, launch a run
+and read its metrics, export, compare."""
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from gradio_client import Client
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_recipe_form_yaml_and_checks(client):
+    out = client.predict(str(CONFIGS / "dpo-tiny.yaml"), api_name="/train_load_recipe")
+    text, name, method, model = out[0], out[1], out[2], out[3]
+    assert name == "dpo-tiny" and method == "dpo" and model == "tiny" and "beta: 0.1" in text
+    values = client.predict(text.replace("max_steps: 6", "max_steps: 2"), api_name="/train_yaml_to_form")
+    assert values[5] == 2
+    edited = client.predict(text, "renamed", "dpo", "tiny", out[4], 0.01, 3, 2, 0, 1, "ddp", "", api_name="/train_form_to_yaml")
+    data = yaml.safe_load(edited)
+    assert data["name"] == "renamed" and data["trainer"]["learning_rate"] == 0.01 and data["trainer"]["max_steps"] == 3
+    assert "Ready to launch" in client.predict(text, api_name="/train_validate")
+    bad = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  betta: 2"), api_name="/train_validate")
+    assert "betta" in bad and "did you mean" in bad
+    assert "labkit.train.worker" in client.predict(text, api_name="/train_preview")
+    with pytest.raises(Exception, match="YAML"):
+        client.predict("name: [broken", api_name="/train_validate")
+    assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, api_name="/train_export_slurm")
+    assert "flavor: t4-small" in client.predict(text, "t4-small", api_name="/train_export_hf_jobs")
+
+
+def test_launch_and_follow(client, tiny_path):
+    text = client.predict(str(CONFIGS / "sft-tiny.yaml"), api_name="/train_load_recipe")[0].replace("max_steps: 6", "max_steps: 3")
+    rid, note, _ = client.predict(text, api_name="/train_launch")
+    assert rid.startswith("train-")
+    for _ in range(240):
+        status, picks, plot, log, _t = client.predict(rid, [], False, api_name="/train_follow")
+        if "succeeded" in status or "failed" in status:
+            break
+        time.sleep(0.5)
+    assert "succeeded" in status and "step 3/3" in status, status + log
+    assert "loss" in picks["value"] if isinstance(picks, dict) else True
+    assert plot is not None and "exit code 0" in log
+    table, _ = client.predict(api_name="/train_runs")
+    assert rid in [r[0] for r in table["data"]]
+    assert client.predict([rid], "loss", api_name="/train_compare") is not None
