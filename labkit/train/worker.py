@@ -112,9 +112,20 @@ def make_callback(run_dir: Path):
     return LabkitCallback()
 
 
-def train(recipe_path: str | Path, resume: bool = False) -> dict:
-    from transformers.trainer_utils import get_last_checkpoint
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint-N that was written to the end. A run killed while saving leaves a folder
+    without trainer_state.json (written last); resuming from it would crash, so it is skipped."""
+    if not out.exists():
+        return None
+    found = sorted((d for d in out.glob("checkpoint-*") if d.name.split("-")[-1].isdigit()), key=lambda d: int(d.name.split("-")[-1]), reverse=True)
+    for d in found:
+        if (d / "trainer_state.json").exists():
+            return str(d)
+        print(f"[labkit] skipping incomplete {d.name} (no trainer_state.json: the run stopped while saving it)", flush=True)
+    return None
 
+
+def train(recipe_path: str | Path, resume: bool = False) -> dict:
     from labkit.train.data import load_dataset
 
     recipe = load(recipe_path)
@@ -126,7 +137,7 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
     config_cls, trainer_cls = method.classes()
     trainer = trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
                           callbacks=[make_callback(run_dir)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
-    checkpoint = get_last_checkpoint(str(out)) if resume and out.exists() else None
+    checkpoint = last_complete_checkpoint(out) if resume else None
     if resume and checkpoint is None:
         print("[labkit] no checkpoint to resume from: starting from the beginning", flush=True)
     elif checkpoint:

@@ -126,3 +126,15 @@ def test_demo_mode_refuses_training(monkeypatch):
     demo = Settings.from_env({"LABKIT_HOME": "/tmp/x", "LABKIT_DEMO": "1"})
     with pytest.raises(LabkitError, match="demo"):
         launch.launch(rmod.load(CONFIGS / "sft-tiny.yaml"), settings=demo)
+
+
+def test_resume_skips_a_checkpoint_cut_by_a_kill(tmp_path):
+    from labkit.train.worker import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    for n, complete in ((2, True), (4, True), (6, False), (10, False)):
+        d = tmp_path / f"checkpoint-{n}"
+        d.mkdir()
+        if complete:
+            (d / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
