@@ -35,8 +35,14 @@ SECTIONS = {
     "output": {"dir": None, "push_to_hub": None, "private": True},
 }
 class _Loader(yaml.SafeLoader):
-    """safe_load, but `1e-5` is a float (YAML 1.1 reads it as a string, and learning rates are written so)."""
+    """safe_load with YAML 1.2 scalars: `1e-5` is a float (YAML 1.1 reads a string) and only true/false are
+    booleans (YAML 1.1 turns `save_strategy: no` into False, which TRL rejects)."""
 
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",

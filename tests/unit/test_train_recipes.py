@@ -39,6 +39,11 @@ def test_bad_recipes_are_clear(text, match):
         rmod.loads(text)
 
 
+def test_yaml_1_2_scalars():
+    r = rmod.loads("name: x\nmethod: sft\ntrainer: {save_strategy: no, learning_rate: 1e-5, bf16: false}\n")
+    assert r.trainer == {"save_strategy": "no", "learning_rate": 1e-5, "bf16": False}
+
+
 def test_set_needs_equals():
     with pytest.raises(LabkitError, match="="):
         rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.learning_rate"])
