@@ -278,6 +278,40 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_trace(args) -> int:
+    from labkit.provenance import trace as tr
+
+    backend = None
+    if args.engine == "llm":
+        from labkit.backends import get_backend
+        from labkit.settings import get_settings
+
+        backend = get_backend(args.backend, args.model or get_settings().resolved_default_model())
+    if args.eval:
+        res = tr.evaluate_file(args.eval, engine=args.engine, retriever=args.retriever, k=args.k, backend=backend, dense_model=args.dense_model)
+        human = (f"track micro F1 {res['track']['micro']['f1']:.3f}  relation micro F1 {res['relation']['micro']['f1']:.3f}  "
+                 f"overall F1 {res['overall_f1']:.3f}  ({res['n_targets']} target sentences)")
+        _print(args, res, human)
+        return 0
+    if not args.source or not args.target:
+        raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
+
+    def read(p):
+        try:
+            return Path(p).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise LabkitError(f"Cannot read {p}: {e}", hint="Plain UTF-8 text files.") from e
+
+    res = tr.trace([read(p) for p in args.source], read(args.target), lang=args.lang, engine=args.engine, retriever=args.retriever,
+                   k=args.k, backend=backend, dense_model=args.dense_model)
+    if args.output:
+        Path(args.output).write_text(tr.to_jsonl(res), encoding="utf-8")
+    human = "\n".join(f"{t['id']:>4} [{t['relation'] or 'no source'}{'' if not t['sources'] else ' ← ' + ', '.join(t['sources'])}] {t['text'][:80]}"
+                      for t in res["targets"])
+    _print(args, res, human)
+    return 0
+
+
 def cmd_fit(args) -> int:
     from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
@@ -407,6 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--flavor", default="a10g-small", help="HF Jobs hardware flavor")
     sp.add_argument("--submit", action="store_true", help="hf-jobs: submit now (needs a Hub login)")
     sp.add_argument("--set", action="append")
+
+    sp = add("trace", cmd_trace, "trace each target sentence to its source sentences (TROVE), or evaluate on TROVE data")
+    sp.add_argument("--source", action="append", help="a source document (text file; repeatable)")
+    sp.add_argument("--target", help="the target text file")
+    sp.add_argument("--eval", help="TROVE-format JSONL to score the tracer on")
+    sp.add_argument("--engine", default="heuristic", choices=["heuristic", "llm"])
+    sp.add_argument("--retriever", default="union", choices=["union", "bm25", "dense", "lcs"])
+    sp.add_argument("--k", type=int, default=10, help="top k per retriever")
+    sp.add_argument("--dense-model", help="sentence-transformers model for dense retrieval (default: packaged all-MiniLM-L6-v2)")
+    sp.add_argument("--lang", help="language hint for segmentation")
+    sp.add_argument("--model", help="llm engine: the model")
+    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
 
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")

@@ -100,3 +100,19 @@ def test_train_tab_launches_and_plots(page, tmp_path):
     assert "step 3/3" in page.locator("#lk-train-status").inner_text()
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "train-run")
+
+
+def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
+    page.get_by_role("tab", name="Provenance").first.click()
+    page.get_by_role("button", name="Trace", exact=True).click()
+    page.wait_for_selector("#lk-prov-docs mark.lk-src", timeout=60_000)
+    first = page.locator("#lk-prov-docs mark.lk-src").first.get_attribute("data-id")
+    # click the third target sentence in the coloured list: its sources are highlighted instead
+    page.locator("#lk-prov-targets span.token").nth(2).click()
+    page.wait_for_function("() => document.querySelector('#lk-prov-docs p b') && document.querySelector('#lk-prov-docs p b').innerText == 'T3'",
+                           timeout=30_000)
+    marks = page.locator("#lk-prov-docs mark.lk-src")
+    assert marks.count() >= 1 and marks.first.get_attribute("data-id") != first
+    assert "confidence" in marks.first.get_attribute("title")
+    page.wait_for_timeout(300)
+    shoot(page, tmp_path, "provenance-trace")

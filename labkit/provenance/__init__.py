@@ -1,0 +1,1 @@
+"""Text provenance (TROVE): segment, retrieve, relate, trace, evaluate."""

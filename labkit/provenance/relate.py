@@ -1,0 +1,157 @@
+"""Which candidates a target sentence came from, and how (TROVE relations).
+
+`heuristic` (fast, offline, deterministic) — features of the target against its candidates:
+  coverage   share of the target's tokens found in the chosen sources (greedy set cover, ≤ 4 sources,
+             each must add ≥ 15% of the target)
+  lcs        the longest in-order overlap with one source, over the target's length (copying)
+  ratio      target length / total length of the chosen sources (condensing vs expanding)
+  negation   negation cues that differ between target and sources
+Decision: no source when coverage < 0.25; Others when negation differs; Quotation when lcs ≥ 0.8 and the
+target is not longer than the source; Compression when coverage ≥ 0.6 and ratio < 0.9; else Inference.
+Confidence grows with the distance from the deciding threshold.
+
+`llm` — any backend: the TROVE-style prompt lists the numbered candidates; the answer is read as JSON or,
+failing that, leniently (ids and a relation word anywhere); ids that were not offered are dropped; a
+sentence whose answer cannot be read falls back to the heuristic, and the fallbacks are counted.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from labkit.provenance.retrieve import Candidate, tokenize
+
+RELATIONS = ("Quotation", "Compression", "Inference", "Others")
+NEGATION = {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't", "nobody", "nothing",
+            "不", "没", "沒", "无", "無", "非", "未", "别", "莫", "勿", "否"}
+# Function words carry no provenance: a sentence sharing only "the" and "was" with a source is not derived from it.
+STOPWORDS = set("""a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
+there their they them he she his her we our you your i me my do does did have has had will would should could can may might must so
+than then too very also into about over after before under again such only own same just any each few more most other some what which
+who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以")
+
+
+def content_tokens(text: str) -> set[str]:
+    """Tokens that carry meaning, lightly stemmed (alphabetic words cut to 5 letters: commuters ~ commuting)."""
+    out = set()
+    for w in tokenize(text):
+        if w in STOPWORDS or (len(w) == 1 and w.isascii()):
+            continue
+        out.add(w[:5] if w.isascii() and w.isalpha() and len(w) > 5 else w)
+    return out
+
+
+_ALIASES = {"quotation": "Quotation", "quote": "Quotation", "引用": "Quotation", "compression": "Compression", "压缩": "Compression",
+            "inference": "Inference", "推理": "Inference", "推断": "Inference", "others": "Others", "other": "Others", "其他": "Others"}
+
+
+@dataclass
+class Relation:
+    sources: list[str]
+    relation: str | None  # None: no source found
+    confidence: float
+    engine: str = "heuristic"
+    features: dict = field(default_factory=dict)
+
+
+def _negations(text: str) -> int:
+    low = text.lower()
+    words = tokenize(low)
+    return sum(w in NEGATION for w in words) + low.count("n't")
+
+
+def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str]) -> Relation:
+    from rapidfuzz.distance import LCSseq
+
+    t_set = content_tokens(target) or set(tokenize(target))
+    if not t_set or not candidates:
+        return Relation([], None, 0.9 if not candidates else 0.5, features={"coverage": 0.0})
+    feats = {}
+    for c in candidates:
+        s_set = content_tokens(texts[c.id])
+        feats[c.id] = (t_set & s_set, LCSseq.similarity(target.lower(), texts[c.id].lower()) / max(len(target), 1))
+    chosen, covered = [], set()
+    for cid in sorted(feats, key=lambda i: -(len(feats[i][0]) / len(t_set) + feats[i][1])):
+        gain = len(feats[cid][0] - covered) / len(t_set)
+        if len(feats[cid][0]) / len(t_set) >= 0.25 and gain >= 0.15 and len(chosen) < 4:
+            chosen.append(cid)
+            covered |= feats[cid][0]
+    coverage = len(covered) / len(t_set)
+    if not chosen or coverage < 0.25:
+        return Relation([], None, round(min(1.0, 0.6 + (0.25 - coverage) * 1.6), 3), features={"coverage": round(coverage, 3)})
+    lcs = max(feats[c][1] for c in chosen)
+    ratio = len(target) / max(sum(len(texts[c]) for c in chosen), 1)
+    neg = _negations(target) != sum(_negations(texts[c]) for c in chosen)
+    f = {"coverage": round(coverage, 3), "lcs": round(lcs, 3), "ratio": round(ratio, 3), "negation_differs": neg}
+    if neg and coverage >= 0.5:
+        rel, conf = "Others", 0.6 + 0.4 * min(1.0, coverage)
+    elif lcs >= 0.8 and ratio <= 1.1:
+        rel, conf = "Quotation", 0.6 + 2 * (lcs - 0.8)
+    elif coverage >= 0.6 and ratio < 0.9:
+        rel, conf = "Compression", 0.5 + min(coverage - 0.6, 0.9 - ratio)
+    else:
+        rel, conf = "Inference", 0.5 + 0.5 * min(1.0, abs(coverage - 0.6) / 0.35)
+    return Relation(chosen, rel, round(min(conf, 0.99), 3), features=f)
+
+
+PROMPT = """You trace where a sentence of a text came from. Below are candidate source sentences with their ids, and the target sentence.
+Choose the source sentences the target sentence was derived from (possibly several, possibly none), and one relation:
+- Quotation: the target copies the source verbatim or partially.
+- Compression: the target condenses or summarises the source(s).
+- Inference: the target expands, generalises, specialises or reasons from the source(s).
+- Others: any other relation (e.g. the target negates or contradicts the source).
+
+Candidates:
+{candidates}
+
+Target sentence: {target}
+
+Answer with JSON only: {{"sources": ["D1-2", ...], "relation": "Quotation|Compression|Inference|Others"}}"""
+
+
+def llm_prompt(target: str, candidates: list[Candidate], texts: dict[str, str]) -> list[dict]:
+    listing = "\n".join(f"[{c.id}] {texts[c.id]}" for c in candidates) or "(none)"
+    return [{"role": "user", "content": PROMPT.format(candidates=listing, target=target)}]
+
+
+def parse_llm(text: str, offered: set[str]) -> tuple[list[str], str | None] | None:
+    """(sources, relation) from a model's answer; None when nothing usable is in it."""
+    text = re.sub(r"<think>.*?</think>", "", text or "", flags=re.S)
+    for m in re.finditer(r"\{[^{}]*\}", text):
+        try:
+            obj = json.loads(m.group())
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and ("relation" in obj or "sources" in obj):
+            srcs = obj.get("sources") or []
+            srcs = [s for s in (srcs if isinstance(srcs, list) else [srcs]) if isinstance(s, str) and s in offered]
+            rel = _ALIASES.get(str(obj.get("relation", "")).strip().lower())
+            if rel or srcs:
+                return srcs, rel
+    ids = [i for i in dict.fromkeys(re.findall(r"D\d+-\d+", text)) if i in offered]
+    low = text.lower()
+    hits = [(m.start(), r) for alias, r in _ALIASES.items() for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", low)]
+    rel = min(hits)[1] if hits else None  # the first relation word the model wrote
+    if rel is None and not ids:
+        return None
+    return ids, rel
+
+
+def llm(targets: list[str], candidates: list[list[Candidate]], texts: dict[str, str], backend, max_new_tokens: int = 128) -> tuple[list[Relation], int]:
+    """One batched backend call for all targets. Returns the relations and how many fell back to the heuristic."""
+    from labkit.backends import GenParams
+
+    outputs = backend.generate([llm_prompt(t, c, texts) for t, c in zip(targets, candidates)], GenParams(max_new_tokens=max_new_tokens))
+    results, fallbacks = [], 0
+    for t, cands, out in zip(targets, candidates, outputs):
+        parsed = parse_llm(out[0], {c.id for c in cands})
+        if parsed is None or (parsed[0] and parsed[1] is None):
+            fallbacks += 1
+            r = heuristic(t, cands, texts)
+            r.engine = "fallback"
+            results.append(r)
+            continue
+        srcs, rel = parsed
+        results.append(Relation(srcs, rel if srcs else None, 0.7 if srcs else 0.5, engine="llm", features={"raw": out[0][:500]}))
+    return results, fallbacks

@@ -1,0 +1,142 @@
+"""Provenance tab: paste sources and a target text; each target sentence is listed coloured by its relation,
+and selecting one highlights its source sentences in the documents (colour = relation, tooltip =
+confidence and retriever votes). Coverage statistics, JSONL export, and scoring on TROVE-format data."""
+from __future__ import annotations
+
+import html
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from labkit.errors import LabkitError
+from labkit.provenance import trace as tr
+from labkit.ui.common import handler
+
+TITLE = "Provenance"
+ID = "provenance"
+COLORS = {"Quotation": "#4C72B0", "Compression": "#55A868", "Inference": "#DD8452", "Others": "#C44E52", "no source": "#8C8C8C"}
+SEPARATOR = "\n=====\n"
+EXAMPLE_SOURCES = ("The city council approved the new budget on Monday. It allocates 40 million dollars to public transport. "
+                   "Bus fares will not change this year. The mayor said the plan would cut commuting times.\n=====\n"
+                   "Critics argued that road repairs were underfunded. The budget passed by seven votes to two.")
+EXAMPLE_TARGET = ("The council approved the new budget on Monday. It gives 40 million dollars to public transport and passed seven to two. "
+                  "Bus fares will change this year. Commuters should therefore expect faster trips. The weather was sunny.")
+
+
+def documents_html(result: dict, selected: dict | None) -> str:
+    marks = {}
+    if selected:
+        color = COLORS.get(selected["relation"] or "no source", "#999")
+        for sid in selected["sources"]:
+            v = selected["votes"].get(sid, {})
+            tip = f"{selected['relation']} · confidence {selected['confidence']:.2f} · votes " + (", ".join(f"{k} #{r}" for k, r in v.items()) or "—")
+            marks[sid] = (color, tip)
+    parts = []
+    for i, doc in enumerate(result["sources"], start=1):
+        spans = []
+        for s in doc:
+            text = html.escape(s["text"])
+            if s["id"] in marks:
+                color, tip = marks[s["id"]]
+                spans.append(f'<mark class="lk-src" data-id="{s["id"]}" title="{html.escape(tip)}" style="background:{color}33;border-bottom:2px solid {color}">'
+                             f'<sup>{s["id"]}</sup>{text}</mark>')
+            else:
+                spans.append(f'<span data-id="{s["id"]}">{text}</span>')
+        parts.append(f'<div class="lk-doc"><h4>Document {i}</h4><p>{" ".join(spans)}</p></div>')
+    head = ""
+    if selected:
+        head = (f'<p><b>{selected["id"]}</b> — {html.escape(selected["relation"] or "no source")}, confidence {selected["confidence"]:.2f}'
+                f' ({selected["engine"]}); sources: {", ".join(selected["sources"]) or "none"}</p>')
+    return f'<div id="lk-prov-docs">{head}{"".join(parts)}</div>'
+
+
+def target_spans(result: dict) -> list[tuple[str, str | None]]:
+    return [(f"{t['id']} {t['text']} ", t["relation"] or "no source") for t in result["targets"]]
+
+
+def coverage_markdown(result: dict) -> str:
+    c = result["coverage"]
+    rel = " · ".join(f"{k}: {v}" for k, v in c["relations"].items())
+    fb = f" · llm answers unreadable → heuristic: {result['llm_fallbacks']}" if result["engine"] == "llm" else ""
+    return (f"**{100 * c['targets_with_source']:.0f}%** of target sentences have a source · **{100 * c['source_sentences_used']:.0f}%** of "
+            f"source sentences used ({c['n_targets']} target, {c['n_source_sentences']} source sentences) · {rel}{fb}")
+
+
+def build(ctx, shared) -> None:
+    gr.Markdown("Separate source documents with a line `=====`, or upload text files. Relations (TROVE): "
+                + " ".join(f'<span style="background:{c}33;border-bottom:2px solid {c};padding:0 4px">{r}</span>' for r, c in COLORS.items()))
+    with gr.Row():
+        with gr.Column():
+            sources = gr.Textbox(EXAMPLE_SOURCES, lines=10, label="Source documents", elem_id="lk-prov-sources")
+            files = gr.File(label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"])
+        target = gr.Textbox(EXAMPLE_TARGET, lines=10, label="Target text", elem_id="lk-prov-target")
+    with gr.Row():
+        engine = gr.Radio(list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models")
+        retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
+        k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
+        trace_btn = gr.Button("Trace", variant="primary")
+    stats = gr.Markdown(elem_id="lk-prov-stats")
+    with gr.Row():
+        targets = gr.HighlightedText(label="Target sentences (click one)", color_map=COLORS, combine_adjacent=False, elem_id="lk-prov-targets",
+                                     show_legend=True, interactive=False)
+        docs = gr.HTML(elem_id="lk-prov-docs-box")
+    with gr.Row():
+        pick = gr.Dropdown([], label="…or pick a target sentence", scale=2)
+        export = gr.File(label="Trace (JSONL)")
+    with gr.Accordion("Score on TROVE-format data", open=False):
+        with gr.Row():
+            eval_file = gr.File(label="TROVE JSONL", file_types=[".jsonl"])
+            eval_btn = gr.Button("Evaluate")
+        eval_out = gr.JSON(label="Track / relation P, R, F1; overall F1; by language and length bucket")
+    state = gr.State(None)
+
+    @handler
+    def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, model_state, progress=gr.Progress()):
+        docs_ = [d for d in (src_text or "").split("=====") if d.strip()]
+        for f in uploaded or []:
+            try:
+                docs_.append(Path(f).read_text(encoding="utf-8"))
+            except UnicodeDecodeError as e:
+                raise LabkitError(f"{Path(f).name} is not UTF-8 text.", hint="Upload plain text files.") from e
+        backend = None
+        if engine_ == "llm":
+            from labkit.ui.tabs.models import load_backend
+
+            backend = load_backend(model_state)
+        progress(0.2, desc="Retrieving candidates and relating …")
+        result = tr.trace(docs_, tgt, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
+        out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "trace.jsonl"
+        out.write_text(tr.to_jsonl(result), encoding="utf-8")
+        first = result["targets"][0] if result["targets"] else None
+        return (result, target_spans(result), documents_html(result, first), coverage_markdown(result), str(out),
+                gr.update(choices=[t["id"] for t in result["targets"]], value=first["id"] if first else None))
+
+    def select_span(result, evt: gr.SelectData):
+        if not result or evt.index is None:
+            return gr.update(), gr.update()
+        idx = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        t = result["targets"][int(idx)]
+        return documents_html(result, t), t["id"]
+
+    def select_id(result, tid):
+        if not result or not tid:
+            return gr.update()
+        return documents_html(result, next(t for t in result["targets"] if t["id"] == tid))
+
+    @handler
+    def do_eval(f, engine_, retriever_, k_, model_state):
+        if not f:
+            raise LabkitError("Upload a TROVE-format JSONL file.", hint="See docs/provenance.md for the schema.")
+        backend = None
+        if engine_ == "llm":
+            from labkit.ui.tabs.models import load_backend
+
+            backend = load_backend(model_state)
+        return tr.evaluate_file(f, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
+
+    trace_btn.click(do_trace, [sources, files, target, engine, retriever, k, shared.model_state], [state, targets, docs, stats, export, pick],
+                    api_name="trace")
+    targets.select(select_span, state, [docs, pick], api_name="trace_select")
+    pick.input(select_id, [state, pick], docs, api_name="trace_pick")
+    eval_btn.click(do_eval, [eval_file, engine, retriever, k, shared.model_state], eval_out, api_name="trace_eval")
