@@ -13,7 +13,7 @@ def client(app_url):
 
 
 def test_trace_round_trip(client):
-    spans, docs_html, stats, export, pick = client.predict(EXAMPLE_SOURCES, [], EXAMPLE_TARGET, "heuristic", "bm25", 10, api_name="/trace")
+    spans, docs_html, stats, export, pick = client.predict(EXAMPLE_SOURCES, [], EXAMPLE_TARGET, "heuristic", "bm25", 10, "", api_name="/trace")
     items = spans["value"] if isinstance(spans, dict) else spans
     labels = [s["class_or_confidence"] if isinstance(s, dict) else s[1] for s in items]
     assert labels[0] == "Quotation" and "no source" in labels

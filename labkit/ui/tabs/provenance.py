@@ -75,6 +75,7 @@ def build(ctx, shared) -> None:
         engine = gr.Radio(list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models")
         retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
         k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
+        dense_model = gr.Textbox(label="Dense model (empty = packaged all-MiniLM-L6-v2)", info="any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
         trace_btn = gr.Button("Trace", variant="primary")
     stats = gr.Markdown(elem_id="lk-prov-stats")
     with gr.Row():
@@ -92,7 +93,7 @@ def build(ctx, shared) -> None:
     state = gr.State(None)
 
     @handler
-    def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, model_state, progress=gr.Progress()):
+    def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, dense_, model_state, progress=gr.Progress()):
         docs_ = [d for d in (src_text or "").split("=====") if d.strip()]
         for f in uploaded or []:
             try:
@@ -105,7 +106,7 @@ def build(ctx, shared) -> None:
 
             backend = load_backend(model_state)
         progress(0.2, desc="Retrieving candidates and relating …")
-        result = tr.trace(docs_, tgt, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
+        result = tr.trace(docs_, tgt, engine=engine_, retriever=retriever_, k=int(k_), backend=backend, dense_model=(dense_ or "").strip() or None)
         out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "trace.jsonl"
         out.write_text(tr.to_jsonl(result), encoding="utf-8")
         first = result["targets"][0] if result["targets"] else None
@@ -135,7 +136,7 @@ def build(ctx, shared) -> None:
             backend = load_backend(model_state)
         return tr.evaluate_file(f, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
 
-    trace_btn.click(do_trace, [sources, files, target, engine, retriever, k, shared.model_state], [state, targets, docs, stats, export, pick],
+    trace_btn.click(do_trace, [sources, files, target, engine, retriever, k, dense_model, shared.model_state], [state, targets, docs, stats, export, pick],
                     api_name="trace")
     targets.select(select_span, state, [docs, pick], api_name="trace_select")
     pick.input(select_id, [state, pick], docs, api_name="trace_pick")
