@@ -245,6 +245,9 @@ def _train_result(args, run) -> int:
     final = json.loads((run_dir / FINAL).read_text()) if (run_dir / FINAL).exists() else {}
     out = str(output_dir(load(run_dir / RECIPE), run_dir)) if (run_dir / RECIPE).exists() else None
     data = {"run_id": run.id, "status": run.status, "output_dir": out, "final_metrics": final, "error": run.error}
+    rounds = run_dir / "pipeline" / "rounds.json"
+    if rounds.exists():  # multi-round recipes (ICR, LIDR, RaDis): the metrics of every round
+        data["rounds"] = json.loads(rounds.read_text())
     _print(args, data, f"{run.id}: {run.status}  → {out}" + (f"\n{run.error}" if run.error else ""))
     return 0 if run.status == "succeeded" else 1
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 TINY = "tiny"
+TINY_REF = "tiny-ref"
 # A small real instruct model: the default when the Hub is reachable.
 ONLINE_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labkit.errors import LabkitError
-from labkit.settings import TINY, Settings, get_settings
+from labkit.settings import TINY, TINY_REF, Settings, get_settings
 
 
 def resolve_model(name: str, settings: Settings | None = None, revision: str | None = None) -> str:
@@ -13,10 +13,12 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
     name = (name or "").strip()
     if not name:
         raise LabkitError("No model given.", hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
-    if name == TINY:
+    if name in (TINY, TINY_REF):
         from labkit.models.tiny import ensure_tiny
 
-        return str(ensure_tiny(settings.tiny_model_dir))
+        # tiny-ref: the same architecture and tokenizer from another seed — a second model for methods that
+        # need two (ICR's reference model) in offline tests and demos
+        return str(ensure_tiny(settings.tiny_model_dir.with_name(name), seed=0 if name == TINY else 1))
     path = Path(name).expanduser()
     if settings.demo and (path.is_absolute() or name.startswith((".", "~"))):
         raise LabkitError("Local folders are not available in demo mode.", hint="Use a Hub id, or 'tiny'.")

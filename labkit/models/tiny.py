@@ -137,19 +137,20 @@ def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     return out
 
 
-def is_built(path: str | os.PathLike) -> bool:
+def is_built(path: str | os.PathLike, seed: int = 0) -> bool:
     marker = Path(path) / "labkit_tiny.json"
     try:
-        return json.loads(marker.read_text()).get("build_version") == BUILD_VERSION
+        meta = json.loads(marker.read_text())
+        return meta.get("build_version") == BUILD_VERSION and meta.get("seed", 0) == seed
     except (OSError, ValueError):
         return False
 
 
-def ensure_tiny(path: str | os.PathLike) -> Path:
+def ensure_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
     """The cached tiny model at `path`, built on first use."""
     path = Path(path)
-    if not is_built(path):
-        build_tiny(path)
+    if not is_built(path, seed):
+        build_tiny(path, seed=seed)
     return path
 
 

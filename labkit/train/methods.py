@@ -88,6 +88,7 @@ class Method:
     method_args: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)
     plots: tuple[str, ...] = ("loss", "learning_rate", "grad_norm")
+    pipeline: str | None = None  # "module:function" for multi-stage recipes; None = one TRL fit
 
     def classes(self):
         import trl
@@ -107,6 +108,19 @@ METHODS = {
                    defaults={"num_generations": 4, "max_completion_length": 256, "temperature": 1.0},
                    plots=("reward", "reward_std", "rewards/correctness/mean", "rewards/format/mean", "rewards/language/mean", "kl",
                           "completions/mean_length", "loss")),
+    # Multi-stage self-improvement recipes: orchestration over the methods above (METHODS.md §2, §3, §10).
+    "icr": Method("icr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
+                  method_args=("nll_weight", "reference", "reward_model", "languages", "source", "rounds", "samples", "temperature",
+                               "max_new_tokens", "scoring", "alpha_grid", "beta", "limit"),
+                  defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_icr",
+                  plots=("loss", "rewards/margins", "rewards/accuracies")),
+    "lidr": Method("lidr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
+                   method_args=("nll_weight", "languages", "source", "rounds", "max_new_tokens", "repetition_penalty", "limit"),
+                   defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_lidr",
+                   plots=("loss", "rewards/margins", "rewards/accuracies")),
+    "radis": Method("radis", "SFTConfig", "SFTTrainer", (("source", "reference"),), prep_sft,
+                    method_args=("rationale_prompt", "translate_prompt", "rationale_loss", "max_new_tokens", "src_lang", "tgt_lang", "limit"),
+                    defaults={"max_length": 1024}, pipeline="labkit.train.selfimprove:run_radis"),
 }
 
 

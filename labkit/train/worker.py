@@ -72,7 +72,7 @@ def load_model(recipe: Recipe):
     return model, tok, path
 
 
-def make_callback(run_dir: Path):
+def make_callback(run_dir: Path, extra: dict | None = None):
     from transformers import TrainerCallback
 
     from labkit.jobs import MetricsWriter
@@ -99,11 +99,13 @@ def make_callback(run_dir: Path):
                     values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
             except ImportError:
                 pass
-            self.writer.log(step=state.global_step, max_steps=state.max_steps, **values)
+            self.writer.log(step=state.global_step, max_steps=state.max_steps, **(extra or {}), **values)
             if self.run_id:
                 from labkit.store import open_store
 
-                open_store().update(self.run_id, metrics={**values, "step": state.global_step, "max_steps": state.max_steps})
+                prefix = f"round{extra['round']}/" if extra and "round" in extra else ""
+                open_store().update(self.run_id, metrics={f"{prefix}{k}": v for k, v in {**values, "step": state.global_step,
+                                                                                          "max_steps": state.max_steps}.items()})
 
         def on_save(self, args, state, control, **kw):
             if state.is_world_process_zero:
@@ -125,18 +127,17 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return None
 
 
-def train(recipe_path: str | Path, resume: bool = False) -> dict:
+def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=None, extra_log: dict | None = None):
+    """One TRL training run of `recipe` (sft/dpo/grpo) into `out`; returns (final metrics, tokenizer).
+    `dataset` overrides the recipe's data (pipelines pass the pairs they built)."""
     from labkit.train.data import load_dataset
 
-    recipe = load(recipe_path)
-    run_dir = Path(recipe_path).resolve().parent
-    out = output_dir(recipe, run_dir)
     method = get_method(recipe.method)
-    model, tok, model_path = load_model(recipe)
-    ds = method.prepare(load_dataset(recipe), recipe, tok)
+    model, tok, _ = load_model(recipe)
+    ds = dataset if dataset is not None else method.prepare(load_dataset(recipe), recipe, tok)
     config_cls, trainer_cls = method.classes()
     trainer = trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
-                          callbacks=[make_callback(run_dir)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
+                          callbacks=[make_callback(run_dir, extra_log)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
     checkpoint = last_complete_checkpoint(out) if resume else None
     if resume and checkpoint is None:
         print("[labkit] no checkpoint to resume from: starting from the beginning", flush=True)
@@ -149,7 +150,24 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
         tok.save_pretrained(str(out))
-        (run_dir / FINAL).write_text(json.dumps(final, indent=1))
+    return final, trainer.is_world_process_zero()
+
+
+def train(recipe_path: str | Path, resume: bool = False) -> dict:
+    recipe = load(recipe_path)
+    run_dir = Path(recipe_path).resolve().parent
+    out = output_dir(recipe, run_dir)
+    method = get_method(recipe.method)
+    if method.pipeline:  # multi-stage, multi-round recipes (ICR, LIDR, RaDis) orchestrate fits themselves
+        import importlib
+
+        module, func = method.pipeline.split(":")
+        final = getattr(importlib.import_module(module), func)(recipe, run_dir, out, resume)
+        main_process = True
+    else:
+        final, main_process = fit(recipe, run_dir, out, resume)
+    if main_process:
+        (run_dir / FINAL).write_text(json.dumps(final, indent=1, default=str))
         card = {"base_model": recipe.model["name"], "recipe": recipe.to_dict(), "datasets": [recipe.data.get("path")],
                 "tags": [recipe.method, *recipe.tags], "evals": []}
         if recipe.evaluate:

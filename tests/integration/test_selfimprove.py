@@ -1,0 +1,92 @@
+"""ICR, LIDR and RaDis end to end on the tiny model through the job launcher, and resuming ICR after a kill
+in the middle of a stage."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import jobs
+from labkit.store import FINAL
+from labkit.train import launch, recipe as rmod
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+
+
+def wait(run_id, timeout=600):
+    end = time.time() + timeout
+    while time.time() < end:
+        run = jobs.status(run_id)
+        if run.status in FINAL:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(jobs.tail_log(jobs.status(run_id).run_dir)[-3000:])
+
+
+@pytest.fixture(scope="module")
+def pipelines(tiny_path):
+    runs = {name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in ("icr-tiny", "lidr-tiny", "radis-tiny")}
+    return {name: wait(r.id) for name, r in runs.items()}
+
+
+@pytest.mark.parametrize("name,rounds,files", [
+    ("icr-tiny", 2, ["samples.jsonl", "scored.jsonl", "pairs.jsonl", "model"]),
+    ("lidr-tiny", 2, ["answers.jsonl", "translations.jsonl", "pairs.jsonl", "model"]),
+    ("radis-tiny", 1, ["rationales.jsonl", "model"]),
+])
+def test_pipeline_end_to_end(pipelines, name, rounds, files):
+    run = pipelines[name]
+    assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
+    root = Path(run.run_dir) / "pipeline"
+    recorded = json.loads((root / "rounds.json").read_text())
+    assert [r["round"] for r in recorded] == list(range(1, rounds + 1))
+    for r in range(1, rounds + 1):
+        for f in files:
+            assert (root / f"round{r}" / f).exists() and (root / f"round{r}" / f".{f}.done").exists()
+    assert (Path(run.run_dir) / "output" / "model.safetensors").exists()
+    assert any(k.startswith(f"round{rounds}/") for k in run.metrics)
+    records = [r for r in jobs.read_metrics(run.run_dir)[0] if r.get("event") == "round"]
+    assert len(records) == rounds
+
+
+def test_icr_rounds_chain_and_pairs_are_sorted(pipelines):
+    root = Path(pipelines["icr-tiny"].run_dir) / "pipeline"
+    pairs = [json.loads(l) for l in (root / "round1" / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
+    assert [p["margin"] for p in pairs] == sorted((p["margin"] for p in pairs), reverse=True)
+    assert {p["lang"] for p in pairs} <= {"en", "zh", "sw"}
+    log = jobs.tail_log(pipelines["icr-tiny"].run_dir, 200_000)
+    assert "round 2 · samples.jsonl: start" in log
+
+
+def test_lidr_counts_skipped_translation_prompts(pipelines):
+    stats = json.loads((Path(pipelines["lidr-tiny"].run_dir) / "pipeline" / "round1" / ".pairs.jsonl.done").read_text())
+    assert stats["translation_prompts_skipped"] == 1 and stats["pairs"] >= 1
+
+
+def test_cli_prints_rounds(tiny_path, capsys):
+    from labkit.cli import main
+
+    assert main(["train", str(CONFIGS / "radis-tiny.yaml"), "--set", "trainer.max_steps=1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "succeeded" and data["rounds"][0]["round"] == 1 and "sft/loss" in data["rounds"][0]
+
+
+def test_icr_resumes_at_the_stage_that_died(tiny_path):
+    run = launch.launch(rmod.load(CONFIGS / "icr-tiny.yaml", ["method_args.rounds=1", "name=icr-killed"]))
+    started = lambda: any(r.get("event") == "stage" and r.get("stage") == "scored.jsonl" and r.get("state") == "start"  # noqa: E731
+                          for r in jobs.read_metrics(run.run_dir)[0])
+    end = time.time() + 300
+    while not started() and time.time() < end:
+        time.sleep(0.2)
+    assert started()
+    assert jobs.cancel(run.id, grace=2).status == "cancelled"
+    root = Path(run.run_dir) / "pipeline" / "round1"
+    assert (root / ".samples.jsonl.done").exists() and not (root / ".scored.jsonl.done").exists()
+    samples_before = (root / "samples.jsonl").read_text()
+    launch.resume(run.id)
+    done = wait(run.id)
+    assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-3000:]
+    log = jobs.tail_log(done.run_dir, 200_000)
+    assert "round 1 · samples.jsonl: done before, skipped" in log and "round 1 · scored.jsonl: start" in log
+    assert (root / "samples.jsonl").read_text() == samples_before  # the finished stage was not redone
