@@ -3,6 +3,7 @@ streaming, and summed log-probabilities. Runs the tiny model on CPU and real mod
 """
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from typing import Iterator, Sequence
@@ -45,8 +46,15 @@ class HFBackend:
         return self.tok.apply_chat_template(validate_messages(prompt), tokenize=False, add_generation_prompt=True)
 
     def _encode(self, prompt: Prompt) -> list[int]:
+        key = prompt if isinstance(prompt, str) else tuple((m["role"], m["content"]) for m in validate_messages(prompt))
+        return list(self._encode_cached(key))
+
+    @functools.lru_cache(maxsize=4096)
+    def _encode_cached(self, key) -> tuple[int, ...]:
+        # Rendering a chat template is the slow part of scoring; sampled responses share their prompt.
+        prompt = key if isinstance(key, str) else [{"role": r, "content": c} for r, c in key]
         # A rendered chat template already carries its special tokens (a Llama BOS, say).
-        return self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"]
+        return tuple(self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"])
 
     def _eos_ids(self) -> list[int]:
         eos = self.lm.generation_config.eos_token_id
@@ -142,18 +150,22 @@ class HFBackend:
             rows.append(p_ids + c_ids)
             spans.append((len(p_ids), len(p_ids) + len(c_ids)))
         scores: list[float] = [0.0] * len(rows)
+        # Similar lengths share a batch; left padding puts every completion at the end of its row, so only the
+        # last (longest completion + 1) positions need logits — not the whole prompt (lm_head and softmax
+        # over the vocabulary are most of the cost).
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         with self._lock, torch.inference_mode():
-            for start in range(0, len(rows), self.batch_size):
-                chunk = list(range(start, min(start + self.batch_size, len(rows))))
-                width = max(len(rows[i]) for i in chunk)
-                pad = self.tok.pad_token_id
-                ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in chunk], device=self.device)
-                mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk], device=self.device)
-                logits = self.lm(input_ids=ids, attention_mask=mask).logits.float()
-                logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                batch = self._left_pad([rows[i] for i in chunk])
+                ids, mask = batch["input_ids"], batch["attention_mask"]
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as if unpadded
+                keep = max(spans[i][1] - spans[i][0] for i in chunk) + 1
+                logits = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
+                logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, -(keep - 1) :].unsqueeze(-1)).squeeze(-1)
                 for j, i in enumerate(chunk):
-                    a, b = spans[i]
-                    scores[i] = float(logp[j, a - 1 : b - 1].sum())  # token t is predicted at position t-1
+                    n = spans[i][1] - spans[i][0]
+                    scores[i] = float(logp[j, logp.shape[1] - n :].sum())  # the completion's tokens are the row's last n
         return scores
 
 

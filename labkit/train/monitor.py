@@ -53,3 +53,57 @@ def curves(runs, metrics: list[str], log_y: bool = False):
 
 def recipes_in(folder: str | Path) -> list[str]:
     return sorted(str(p) for p in Path(folder).glob("*.yaml") if not p.name.startswith("_"))
+
+
+# --- multi-stage pipelines (ICR, LIDR, RaDis) -------------------------------------------------------
+def pipeline_stages(run_dir: str) -> list[list]:
+    """Rows (round, stage, state, summary) from the run's stage events."""
+    rows: dict[tuple, list] = {}
+    for r in jobs.read_metrics(run_dir)[0]:
+        if r.get("event") == "stage":
+            stats = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
+                              if k not in ("event", "round", "stage", "state", "time"))
+            rows[(r["round"], r["stage"])] = [r["round"], r["stage"], r["state"], stats]
+    return list(rows.values())
+
+
+def pipeline_files(run_dir: str) -> list[str]:
+    root = Path(run_dir) / "pipeline"
+    return sorted(str(p.relative_to(root)) for p in root.glob("round*/*.jsonl")) if root.exists() else []
+
+
+def stage_table(run_dir: str, rel: str, limit: int = 200):
+    import json
+
+    import pandas as pd
+
+    path = (Path(run_dir) / "pipeline" / rel).resolve()
+    if not str(path).startswith(str((Path(run_dir) / "pipeline").resolve())) or not path.exists():
+        raise ValueError(f"no stage file {rel}")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if len(rows) >= limit:
+                break
+            rec = json.loads(line)
+            rows.append({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in rec.items()})
+    return pd.DataFrame(rows)
+
+
+def rounds_figure(run_dir: str, metrics: list[str] | None = None):
+    import json
+
+    import plotly.graph_objects as go
+
+    path = Path(run_dir) / "pipeline" / "rounds.json"
+    rounds = json.loads(path.read_text()) if path.exists() else []
+    names = metrics or [k for k in ("pairs", "reward_mean", "margin_mean", "chosen_len", "rejected_len", "dpo/loss", "dpo/rewards/margins",
+                                    "failed", "sft/loss") if any(k in r for r in rounds)]
+    fig = go.Figure()
+    for m in names:
+        pts = [(r["round"], r[m]) for r in rounds if isinstance(r.get(m), (int, float))]
+        if pts:
+            xs, ys = zip(*pts)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=m))
+    fig.update_layout(template="plotly_white", height=320, margin=dict(l=50, r=20, t=30, b=40), xaxis_title="round", xaxis=dict(dtick=1))
+    return fig

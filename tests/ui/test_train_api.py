@@ -49,3 +49,20 @@ def test_launch_and_follow(client, tiny_path):
     table, _ = client.predict(api_name="/train_runs")
     assert rid in [r[0] for r in table["data"]]
     assert client.predict([rid], "loss", api_name="/train_compare") is not None
+
+
+def test_pipeline_stages_and_files(client, tiny_path):
+    text = client.predict(str(CONFIGS / "radis-tiny.yaml"), api_name="/train_load_recipe")[0].replace("max_steps: 3", "max_steps: 1")
+    rid, _, _ = client.predict(text, api_name="/train_launch")
+    for _ in range(240):
+        status = client.predict(rid, [], False, api_name="/train_follow")[0]
+        if "succeeded" in status or "failed" in status:
+            break
+        time.sleep(0.5)
+    assert "succeeded" in status
+    stages, files, fig = client.predict(rid, api_name="/train_stages")
+    assert [r[1] for r in stages["data"]] == ["rationales.jsonl", "model"] and all(r[2] == "done" for r in stages["data"])
+    rows = client.predict(rid, "round1/rationales.jsonl", api_name="/train_stage_file")
+    assert len(rows["data"]) == 4 and "rationale" in rows["headers"]
+    with pytest.raises(Exception):
+        client.predict(rid, "../../recipe.yaml", api_name="/train_stage_file")

@@ -108,6 +108,14 @@ def build(ctx, shared) -> None:
     plot = gr.Plot(label="Training curves")
     log = gr.Code(label="Log (tail)", lines=12, language=None)
     poll = gr.Timer(2.0, active=False)
+    with gr.Accordion("Pipeline stages and rounds (ICR, LIDR, RaDis)", open=False):
+        with gr.Row():
+            stages_btn = gr.Button("Show stages", scale=0)
+            stage_file = gr.Dropdown([], label="Stage output", scale=3)
+            file_btn = gr.Button("Open", scale=0)
+        stages = gr.Dataframe(headers=["round", "stage", "state", "summary"], interactive=False, wrap=True, elem_id="lk-train-stages")
+        rounds_plot = gr.Plot(label="Per-round metrics")
+        stage_rows = gr.Dataframe(interactive=False, wrap=True, label="Stage file (first 200 rows; pairs sorted by reward margin)")
     with gr.Accordion("Export a launch for a cluster", open=False):
         with gr.Row():
             nodes = gr.Number(1, precision=0, label="Nodes")
@@ -224,6 +232,25 @@ def build(ctx, shared) -> None:
             raise LabkitError("Pick runs to compare.")
         return monitor.curves([jobs.status(i) for i in ids], [metric or "loss"])
 
+    @handler
+    def show_stages(rid):
+        if not rid:
+            raise LabkitError("No run selected.")
+        run = jobs.status(rid.strip())
+        files = monitor.pipeline_files(run.run_dir)
+        return monitor.pipeline_stages(run.run_dir), gr.update(choices=files, value=files[-1] if files else None), monitor.rounds_figure(run.run_dir)
+
+    @handler
+    def open_file(rid, rel):
+        if not (rid and rel):
+            raise LabkitError("Pick a run and a stage file.")
+        try:
+            return monitor.stage_table(jobs.status(rid.strip()).run_dir, rel)
+        except ValueError as e:
+            raise LabkitError(str(e)) from e
+
+    stages_btn.click(show_stages, run_id, [stages, stage_file, rounds_plot], api_name="train_stages")
+    file_btn.click(open_file, [run_id, stage_file], stage_rows, api_name="train_stage_file")
     load_btn.click(load_recipe, recipe_file, [editor, *fields], api_name="train_load_recipe")
     for f in fields:
         f.input(form_to_yaml, [editor, *fields], editor, api_name="train_form_to_yaml")
