@@ -111,15 +111,15 @@ METHODS = {
     # Multi-stage self-improvement recipes: orchestration over the methods above (METHODS.md §2, §3, §10).
     "icr": Method("icr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
                   method_args=("nll_weight", "reference", "reward_model", "languages", "source", "rounds", "samples", "temperature",
-                               "max_new_tokens", "scoring", "alpha_grid", "beta", "limit"),
+                               "max_new_tokens", "scoring", "alpha_grid", "beta", "limit", "backend"),
                   defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_icr",
                   plots=("loss", "rewards/margins", "rewards/accuracies")),
     "lidr": Method("lidr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
-                   method_args=("nll_weight", "languages", "source", "rounds", "max_new_tokens", "repetition_penalty", "limit"),
+                   method_args=("nll_weight", "languages", "source", "rounds", "max_new_tokens", "repetition_penalty", "limit", "backend"),
                    defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_lidr",
                    plots=("loss", "rewards/margins", "rewards/accuracies")),
     "radis": Method("radis", "SFTConfig", "SFTTrainer", (("source", "reference"),), prep_sft,
-                    method_args=("rationale_prompt", "translate_prompt", "rationale_loss", "max_new_tokens", "src_lang", "tgt_lang", "limit"),
+                    method_args=("rationale_prompt", "translate_prompt", "rationale_loss", "max_new_tokens", "src_lang", "tgt_lang", "limit", "backend"),
                     defaults={"max_length": 1024}, pipeline="labkit.train.selfimprove:run_radis"),
 }
 

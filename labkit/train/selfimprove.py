@@ -151,6 +151,24 @@ def dpo_round(recipe: Recipe, pipe: Pipeline, r: int, policy: str, pairs_path: P
     return {k: final[k] for k in ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected") if k in final}
 
 
+def evaluate_round(recipe: Recipe, pipe: Pipeline, r: int, model: str) -> dict:
+    """The recipe's optional `evaluate:` section, run on round r's model: an eval run tagged round=r."""
+    if not recipe.evaluate:
+        return {}
+    from labkit.train.worker import evaluate_after
+
+    evals = evaluate_after(recipe, Path(model), pipe.root.parent, eval_dir=pipe.path(r, "eval"), extra_tags=[f"round={r}"])
+    values = [e["value"] for e in evals]
+    return {"eval/average": mean(values), **{f"eval/{e['config']}": e["value"] for e in evals}}
+
+
+def backend(recipe: Recipe, model: str):
+    """The generation/scoring backend of a pipeline stage: hf on CPU, `method_args.backend: vllm` on a GPU."""
+    from labkit.backends import get_backend
+
+    return get_backend(recipe.method_args.get("backend", "hf"), model, cache=False)
+
+
 def mean(xs) -> float | None:
     xs = list(xs)
     return sum(xs) / len(xs) if xs else None
@@ -187,7 +205,6 @@ def implicit_rewards(policy_backend, ref_backend, pairs: list[tuple], beta: floa
 
 def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
     from labkit.backends import GenParams
-    from labkit.backends.hf import HFBackend
 
     A = recipe.method_args
     source, langs = A.get("source", "en"), list(A.get("languages") or [])
@@ -204,7 +221,7 @@ def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> d
     max_new = int(A.get("max_new_tokens", 256))
     for r in range(1, rounds + 1):
         def sample(path, policy=policy):
-            b = HFBackend(policy)
+            b = backend(recipe, policy)
             items = [(i, l, p) for i, v in prompts.items() for l, p in v.items() if l in [source, *langs]]
             outs = b.generate([[{"role": "user", "content": p}] for _, _, p in items],
                               GenParams(max_new_tokens=max_new, temperature=float(A.get("temperature", 0.9)), n=n, seed=r))
@@ -215,9 +232,9 @@ def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> d
 
         def score(path, policy=policy):
             rows = read_jsonl(samples)
-            pol, ref = HFBackend(reward_model), HFBackend(reference)
+            pol, ref = backend(recipe, reward_model), backend(recipe, reference)
             texts = [resp for row in rows for resp in row["responses"]]
-            translations = translate(HFBackend(policy), texts, "auto", source, max_new) if scoring == "translated" else None
+            translations = translate(backend(recipe, policy), texts, "auto", source, max_new) if scoring == "translated" else None
             pairs, k = [], 0
             for row in rows:
                 for resp in row["responses"]:
@@ -232,7 +249,8 @@ def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> d
                     pairs.append(([{"role": "user", "content": x if scoring != "translated" else en}], y))
                     k += 1
             rewards = implicit_rewards(pol, ref, pairs, beta)
-            lengths = [len(pol.tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+            tok = pol.tok
+            lengths = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
             k = 0
             for row in rows:
                 row["scores"], row["lengths"] = rewards[k : k + len(row["responses"])], lengths[k : k + len(row["responses"])]
@@ -258,7 +276,8 @@ def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> d
 
         pairs = pipe.stage(r, "pairs.jsonl", make_pairs)
         pipe.stage(r, "model", lambda path, policy=policy: dpo_round(recipe, pipe, r, policy, pairs))
-        pipe.record_round(r, {**pipe.stats(r, "scored.jsonl"), **pipe.stats(r, "pairs.jsonl"), **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()}})
+        pipe.record_round(r, {**pipe.stats(r, "scored.jsonl"), **pipe.stats(r, "pairs.jsonl"), **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()},
+                              **evaluate_round(recipe, pipe, r, str(pipe.path(r, "model")))})
         policy = str(pipe.path(r, "model"))
     return finish(pipe, policy, out)
 
@@ -304,7 +323,6 @@ def lidr_pairs(prompts: dict[str, dict[str, str]], answers: dict[tuple[str, str]
 
 def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
     from labkit.backends import GenParams
-    from labkit.backends.hf import HFBackend
 
     A = recipe.method_args
     source, langs = A.get("source", "en"), list(A.get("languages") or [])
@@ -315,7 +333,7 @@ def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> 
     for r in range(1, int(A.get("rounds", 2)) + 1):
         def answer(path, policy=policy):
             items = [(i, l, p) for i, v in prompts.items() for l, p in v.items() if l in [source, *langs]]
-            outs = HFBackend(policy).generate([[{"role": "user", "content": p}] for _, _, p in items],
+            outs = backend(recipe, policy).generate([[{"role": "user", "content": p}] for _, _, p in items],
                                               GenParams(max_new_tokens=max_new, repetition_penalty=float(A.get("repetition_penalty", 1.1))))
             write_jsonl(path, [{"id": i, "lang": l, "prompt": p, "answer": o[0]} for (i, l, p), o in zip(items, outs)])
             return {"answers": len(items)}
@@ -323,7 +341,7 @@ def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> 
         answers_path = pipe.stage(r, "answers.jsonl", answer)
 
         def translate_all(path, policy=policy):
-            b = HFBackend(policy)
+            b = backend(recipe, policy)
             answers = {(x["id"], x["lang"]): x["answer"] for x in read_jsonl(answers_path)}
             rows = []
             for l in langs:
@@ -347,7 +365,7 @@ def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> 
         pairs = pipe.stage(r, "pairs.jsonl", make_pairs)
         pipe.stage(r, "model", lambda path, policy=policy: dpo_round(recipe, pipe, r, policy, pairs))
         pipe.record_round(r, {**pipe.stats(r, "translations.jsonl"), **pipe.stats(r, "pairs.jsonl"),
-                              **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()}})
+                              **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()}, **evaluate_round(recipe, pipe, r, str(pipe.path(r, "model")))})
         policy = str(pipe.path(r, "model"))
     return finish(pipe, policy, out)
 
@@ -375,7 +393,6 @@ def run_radis(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) ->
     from transformers import AutoTokenizer
 
     from labkit.backends import GenParams
-    from labkit.backends.hf import HFBackend
     from labkit.models import resolve_model
     from labkit.train.data import load_dataset
     from labkit.train.worker import fit
@@ -390,7 +407,7 @@ def run_radis(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) ->
 
     def rationales(path):
         prompts = [[{"role": "user", "content": A.get("rationale_prompt", RATIONALE_PROMPT).format(src=names(x)[0], tgt=names(x)[1], **x)}] for x in rows]
-        outs = HFBackend(recipe.model["name"]).generate(prompts, GenParams(max_new_tokens=int(A.get("max_new_tokens", 256))))
+        outs = backend(recipe, recipe.model["name"]).generate(prompts, GenParams(max_new_tokens=int(A.get("max_new_tokens", 256))))
         write_jsonl(path, [{**x, "rationale": o[0].strip()} for x, o in zip(rows, outs)])
         return {"examples": len(rows), "empty_rationales": sum(not o[0].strip() for o in outs)}
 

@@ -178,7 +178,7 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
     return final
 
 
-def evaluate_after(recipe: Recipe, out: Path, run_dir: Path) -> list[dict]:
+def evaluate_after(recipe: Recipe, out: Path, run_dir: Path, eval_dir: Path | None = None, extra_tags: list[str] = ()) -> list[dict]:
     """The optional `evaluate:` section: an eval run of the trained model, recorded with the run's tags
     (so a parallel-language sweep's evaluations reach the Scaling tab)."""
     from labkit.evaluate import runner
@@ -191,9 +191,9 @@ def evaluate_after(recipe: Recipe, out: Path, run_dir: Path) -> list[dict]:
                            model=str(out), **ev)
     store = open_store()
     run_id = new_run_id("eval")
-    eval_dir = run_dir / "eval"
+    eval_dir = eval_dir or run_dir / "eval"
     store.create("eval", f"{task} {recipe.name}", config={"task": task, "model": str(out), "train_run": os.environ.get("LABKIT_RUN_ID")},
-                 run_dir=str(eval_dir), tags=list(recipe.tags), status="running", run_id=run_id)
+                 run_dir=str(eval_dir), tags=[*recipe.tags, *extra_tags], status="running", run_id=run_id)
     try:
         res = runner.run(spec, eval_dir)
     except Exception as e:

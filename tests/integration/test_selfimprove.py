@@ -90,3 +90,17 @@ def test_icr_resumes_at_the_stage_that_died(tiny_path):
     log = jobs.tail_log(done.run_dir, 200_000)
     assert "round 1 · samples.jsonl: done before, skipped" in log and "round 1 · scored.jsonl: start" in log
     assert (root / "samples.jsonl").read_text() == samples_before  # the finished stage was not redone
+
+
+def test_evaluation_after_each_round(tiny_path):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
+    r = rmod.load(CONFIGS / "lidr-tiny.yaml", ["name=lidr-eval", "trainer.max_steps=1",
+                                               f"evaluate={{task: mgsm, languages: [en, zh], limit: 1, data: {fixtures}, max_new_tokens: 4}}"])
+    done = wait(launch.launch(r).id)
+    assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-3000:]
+    rounds = json.loads((Path(done.run_dir) / "pipeline" / "rounds.json").read_text())
+    assert [x["round"] for x in rounds] == [1, 2] and all("eval/average" in x and "eval/zh" in x for x in rounds)
+    from labkit.store import open_store
+
+    evals = [x for x in open_store().list(kind="eval", limit=1000) if x.config.get("train_run") == done.id]
+    assert sorted(t for x in evals for t in x.tags if t.startswith("round=")) == ["round=1", "round=2", ]
