@@ -99,9 +99,15 @@ def cmd_hub(args) -> int:
         _print(args, {**plan.summary(), "url": url}, url)
         return 0
     inputs = hub.card_inputs(args.folder)
+    evals = list(inputs.get("evals") or [])
+    for ref in args.eval_run or []:  # evaluation runs (id or folder) whose results go into the card's model-index
+        from labkit import jobs
+        from labkit.evaluate.transfer import load_results
+
+        evals += hub.evals_from_results(load_results(ref if Path(ref).exists() else jobs.status(ref).run_dir))
     if args.kind == "model":
         card = hub.model_card(args.repo_id, base_model=args.base_model or inputs.get("base_model"), recipe=inputs.get("recipe"),
-                              datasets=inputs.get("datasets"), evals=inputs.get("evals"), languages=inputs.get("languages"),
+                              datasets=inputs.get("datasets"), evals=evals, languages=inputs.get("languages"),
                               license=args.license or inputs.get("license"), tags=inputs.get("tags"))
     else:
         card = hub.dataset_card(args.repo_id, license=args.license or inputs.get("license", ""),
@@ -489,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--license")
     push.add_argument("--public", action="store_true", help="create the repo public (default private)")
     push.add_argument("--dry-run", action="store_true", help="show the files and card, send nothing")
+    push.add_argument("--eval-run", action="append", help="an eval run id or folder whose results go into the model card (repeatable)")
     space = hub_sub.add_parser("deploy-space", help="deploy the app as a Hugging Face Space (demo mode)")
     space.add_argument("repo_id")
     space.add_argument("--private", action="store_true")

@@ -63,3 +63,18 @@ def test_fit_bad_input(tmp_path):
     bad.write_text("n_languages,score\n0,0.1\n1,0.2\n2,0.3\n")
     assert main(["fit", str(bad), "--bootstrap", "100"]) == 2
     assert main(["fit", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_hub_push_card_carries_an_eval_run(tmp_path, capsys, tiny_path):
+    import yaml
+
+    run = tmp_path / "eval-run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps({"task": "mgsm", "results": {"th": {"accuracy": 0.4, "stderr": 0.03},
+                                                                               "bn": {"accuracy": 0.35, "stderr": 0.03}}}))
+    assert main(["hub", "push", str(tiny_path), "me/m", "--base-model", "Qwen/Qwen2.5-1.5B-Instruct", "--eval-run", str(run), "--dry-run", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)["card"]
+    meta = yaml.safe_load(card.split("---\n")[1])
+    results = meta["model-index"][0]["results"]
+    assert {(r["dataset"]["config"], r["metrics"][0]["value"]) for r in results} == {("th", 0.4), ("bn", 0.35)}
+    assert all(r["dataset"]["type"] == "juletxara/mgsm" for r in results) and "| mgsm | juletxara/mgsm | th | accuracy | 0.4 |" in card
