@@ -81,3 +81,23 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def wait_run():
+    """wait_run(run_id, timeout) → the run once it has ended (fails with the log tail if it does not)."""
+    import time
+
+    from labkit import jobs
+    from labkit.store import FINAL
+
+    def wait(run_id, timeout=600):
+        end = time.time() + timeout
+        while time.time() < end:
+            run = jobs.status(run_id)
+            if run.status in FINAL:
+                return run
+            time.sleep(0.5)
+        raise AssertionError(f"{run_id} did not end: {jobs.tail_log(jobs.status(run_id).run_dir)[-3000:]}")
+
+    return wait

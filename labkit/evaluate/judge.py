@@ -87,14 +87,15 @@ def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[s
     prompts = [judge_messages(ins, m, r) if first else judge_messages(ins, r, m) for ins, m, r, first in items]
     keys = [JudgeCache.key(backend_name, model_name, p) for p in prompts]
     cached = cache.get_many(keys)
-    todo = [i for i, k in enumerate(keys) if k not in cached]
-    if todo:
-        outs = backend.generate([prompts[i] for i in todo], GenParams(max_new_tokens=max_new_tokens))
-        fresh = {keys[i]: o[0] for i, o in zip(todo, outs)}
+    missing = [i for i, k in enumerate(keys) if k not in cached]
+    fresh: dict[str, str] = {}
+    if missing:
+        outs = backend.generate([prompts[i] for i in missing], GenParams(max_new_tokens=max_new_tokens))
+        fresh = {keys[i]: o[0] for i, o in zip(missing, outs)}
         cache.put_many(fresh)
         cached.update(fresh)
     results = []
     for (ins, m, r, first), k in zip(items, keys):
         verdict = parse_verdict(cached[k])
-        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in {keys[i] for i in todo}})
+        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in fresh})
     return results

@@ -8,14 +8,12 @@ The same scoring runs on predictions produced elsewhere (`score_predictions`).
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 from labkit.errors import LabkitError
-from labkit.evaluate import langid
 from labkit.evaluate.tasks import Doc, Task, get_task
 
 SAMPLES = "samples.jsonl"
@@ -88,15 +86,15 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
         raise LabkitError(f"No {spec.task} items for {', '.join(spec.languages)}.", hint="Check --languages, --limit and --data.")
     _drop_partial_line(out / SAMPLES)
     done = {_key(s["lang"], str(s["id"])) for s in read_samples(out)}
-    todo = [d for d in docs if _key(d.lang, d.id) not in done]
+    pending = [d for d in docs if _key(d.lang, d.id) not in done]
     params = GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
-    if todo:
+    if pending:
         if backend is None:
             opts = {"base_url": spec.base_url} if spec.backend == "openai" and spec.base_url else {}
             backend = get_backend(spec.backend, spec.model, **opts)
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
-            for start in range(0, len(todo), spec.batch_size):
-                chunk = todo[start : start + spec.batch_size]
+            for start in range(0, len(pending), spec.batch_size):
+                chunk = pending[start : start + spec.batch_size]
                 prompts = [task.prompt(d, spec.variant, spec.cot) for d in chunk]
                 outputs = backend.generate(prompts, params)
                 for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), prompts):

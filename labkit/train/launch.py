@@ -14,7 +14,7 @@ import yaml
 from labkit import jobs
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
-from labkit.store import Run, new_run_id, open_store
+from labkit.store import Run, new_run_id
 from labkit.train.recipe import Recipe, load
 
 RECIPE = "recipe.yaml"

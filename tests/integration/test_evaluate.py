@@ -44,7 +44,6 @@ class Dies:
         self.calls += 1
         if self.limit is not None and self.calls > self.limit:
             raise KeyboardInterrupt("killed")
-        answers = {"Janet": 9, "16": 9, "60": 180, "12": 48}
         out = []
         for p in prompts:
             q = p[-1]["content"]

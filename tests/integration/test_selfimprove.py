@@ -7,26 +7,16 @@ from pathlib import Path
 import pytest
 
 from labkit import jobs
-from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
 
-def wait(run_id, timeout=600):
-    end = time.time() + timeout
-    while time.time() < end:
-        run = jobs.status(run_id)
-        if run.status in FINAL:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(jobs.tail_log(jobs.status(run_id).run_dir)[-3000:])
-
 
 @pytest.fixture(scope="module")
-def pipelines(tiny_path):
+def pipelines(tiny_path, wait_run):
     runs = {name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in ("icr-tiny", "lidr-tiny", "radis-tiny")}
-    return {name: wait(r.id) for name, r in runs.items()}
+    return {name: wait_run(r.id) for name, r in runs.items()}
 
 
 @pytest.mark.parametrize("name,rounds,files", [
@@ -72,7 +62,7 @@ def test_cli_prints_rounds(tiny_path, capsys):
     assert data["status"] == "succeeded" and data["rounds"][0]["round"] == 1 and "sft/loss" in data["rounds"][0]
 
 
-def test_icr_resumes_at_the_stage_that_died(tiny_path):
+def test_icr_resumes_at_the_stage_that_died(tiny_path, wait_run):
     run = launch.launch(rmod.load(CONFIGS / "icr-tiny.yaml", ["method_args.rounds=1", "name=icr-killed"]))
     started = lambda: any(r.get("event") == "stage" and r.get("stage") == "scored.jsonl" and r.get("state") == "start"  # noqa: E731
                           for r in jobs.read_metrics(run.run_dir)[0])
@@ -85,18 +75,18 @@ def test_icr_resumes_at_the_stage_that_died(tiny_path):
     assert (root / ".samples.jsonl.done").exists() and not (root / ".scored.jsonl.done").exists()
     samples_before = (root / "samples.jsonl").read_text()
     launch.resume(run.id)
-    done = wait(run.id)
+    done = wait_run(run.id)
     assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-3000:]
     log = jobs.tail_log(done.run_dir, 200_000)
     assert "round 1 · samples.jsonl: done before, skipped" in log and "round 1 · scored.jsonl: start" in log
     assert (root / "samples.jsonl").read_text() == samples_before  # the finished stage was not redone
 
 
-def test_evaluation_after_each_round(tiny_path):
+def test_evaluation_after_each_round(tiny_path, wait_run):
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
     r = rmod.load(CONFIGS / "lidr-tiny.yaml", ["name=lidr-eval", "trainer.max_steps=1",
                                                f"evaluate={{task: mgsm, languages: [en, zh], limit: 1, data: {fixtures}, max_new_tokens: 4}}"])
-    done = wait(launch.launch(r).id)
+    done = wait_run(launch.launch(r).id)
     assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-3000:]
     rounds = json.loads((Path(done.run_dir) / "pipeline" / "rounds.json").read_text())
     assert [x["round"] for x in rounds] == [1, 2] and all("eval/average" in x and "eval/zh" in x for x in rounds)

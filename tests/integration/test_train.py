@@ -7,28 +7,18 @@ from pathlib import Path
 import pytest
 
 from labkit import jobs
-from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 METHODS = ["sft-tiny", "dpo-tiny", "dpo-nll-tiny", "grpo-tiny", "sft-parallel-tiny"]
 
 
-def wait(run_id, timeout=300):
-    end = time.time() + timeout
-    while time.time() < end:
-        run = jobs.status(run_id)
-        if run.status in FINAL:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"{run_id} did not finish: {jobs.tail_log(jobs.status(run_id).run_dir)[-2000:]}")
-
 
 @pytest.fixture(scope="module")
-def finished(tiny_path):
+def finished(tiny_path, wait_run):
     """All methods launched at once (they are independent jobs), then awaited."""
     runs = {name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in METHODS}
-    return {name: wait(r.id) for name, r in runs.items()}
+    return {name: wait_run(r.id) for name, r in runs.items()}
 
 
 def changed(base: Path, trained: Path) -> bool:
@@ -73,7 +63,7 @@ def test_cli_contract(tiny_path, capsys):
     assert data["final_metrics"]["step"] == 2
 
 
-def test_cancel_then_resume_from_the_checkpoint(tiny_path):
+def test_cancel_then_resume_from_the_checkpoint(tiny_path, wait_run):
     r = rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.max_steps=400", "trainer.save_steps=2", "name=sft-long"])
     run = launch.launch(r)
     ckpt_seen = lambda: any(rec.get("event") == "checkpoint" for rec in jobs.read_metrics(run.run_dir)[0])  # noqa: E731
@@ -89,18 +79,18 @@ def test_cancel_then_resume_from_the_checkpoint(tiny_path):
     recipe_path.write_text(text)
     resumed = launch.resume(run.id)
     assert resumed.id == run.id
-    done = wait(run.id)
+    done = wait_run(run.id)
     assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-2000:]
     log = jobs.tail_log(done.run_dir, 100_000)
     assert "resuming from" in log and "checkpoint-" in log
 
 
-def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings):
+def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings, wait_run):
     r = rmod.load(CONFIGS / "grpo-parallel-tiny.yaml", ["trainer.max_steps=1"])
     runs = launch.sweep(r, ["zh", "th", "sw"], [0, 2], name="sweep-test")
     assert [x.name for x in runs] == ["sweep-test-k0", "sweep-test-k2"]
     assert "n_languages=1" in runs[0].tags and "n_languages=3" in runs[1].tags and "sweep:sweep-test" in runs[1].tags
     for x in runs:
-        assert wait(x.id).status == "succeeded"
+        assert wait_run(x.id).status == "succeeded"
     recipe = rmod.load(Path(runs[1].run_dir) / "recipe.yaml")
     assert recipe.data["parallel"]["languages"] == ["zh", "th"]

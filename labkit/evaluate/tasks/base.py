@@ -7,6 +7,7 @@ or one file with a `lang` column.
 """
 from __future__ import annotations
 
+import abc
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ class Doc:
     extra: dict = field(default_factory=dict)
 
 
-class Task:
+class Task(abc.ABC):
     name: str = ""
     hub_id: str = ""
     languages: tuple[str, ...] = ()
@@ -65,22 +66,26 @@ class Task:
         if lang not in self.languages:
             raise LabkitError(f"{self.name} has no language {lang!r}.", hint=f"Languages: {', '.join(self.languages)}.")
 
+    @abc.abstractmethod
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
-        raise NotImplementedError
+        """Implemented by each task."""
 
     # --- prompting and scoring -----------------------------------------------------------------
+    @abc.abstractmethod
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
-        raise NotImplementedError
+        """Implemented by each task."""
 
     def template(self, lang: str, variant: str | None = None, cot: bool = True) -> str:
         """The prompt template text, recorded with the results."""
         return self.prompt(Doc("template", lang, "{question}", None, {"options": ["{option}"]}), variant, cot)[-1]["content"]
 
+    @abc.abstractmethod
     def extract(self, text: str, lang: str) -> Extracted:
-        raise NotImplementedError
+        """Implemented by each task."""
 
+    @abc.abstractmethod
     def score(self, doc: Doc, extracted: Extracted) -> float:
-        raise NotImplementedError
+        """Implemented by each task."""
 
     # --- set-level hooks (pairwise tasks override them) -----------------------------------------
     def score_batch(self, docs: list[Doc], outputs: list[str], spec=None) -> list[dict]:
