@@ -83,7 +83,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def wait_run():
     """wait_run(run_id, timeout) → the run once it has ended (fails with the log tail if it does not)."""
     import time
