@@ -321,6 +321,40 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_chat(args) -> int:
+    from labkit.backends import get_backend
+    from labkit.settings import get_settings
+    from labkit.support import roleplay
+    from labkit.support.agent import SupportAgent
+
+    model = args.model or get_settings().resolved_default_model()
+    agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
+    if args.action == "roleplay":
+        if not args.out:
+            raise LabkitError("Give --out FILE.jsonl for the dialogues.")
+        langs = [l for l in args.languages.split(",") if l]
+        bar = _progress_bar(args)
+        dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
+        roleplay.write_jsonl(dialogues, args.out)
+        data = {"dialogues": len(dialogues), "out": args.out, "strategies": roleplay.strategy_counts(dialogues),
+                "counselor_fallbacks": agent.counselor_fallbacks}
+        _print(args, data, json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    if args.action == "pairs":
+        if not (args.dialogues and args.out):
+            raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
+        rows = roleplay.pairs(agent, roleplay.read_jsonl(args.dialogues), progress=_progress_bar(args))
+        roleplay.write_jsonl(rows, args.out)
+        _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
+        return 0
+    if not args.once:
+        raise LabkitError("Give --once TEXT (one exchange), or an action: roleplay, pairs.", hint="The Support chat tab is the interactive chat.")
+    turn = agent.respond([], args.once, override=args.strategy)
+    data = {k: turn[k] for k in ("reply", "strategy", "rationale", "user_state", "crisis", "stage", "language")}
+    _print(args, data, f"[{turn['strategy'] or 'crisis'}] {turn['reply']}")
+    return 0
+
+
 def cmd_fit(args) -> int:
     from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
@@ -463,6 +497,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", help="llm engine: the model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
     sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
+
+    sp = add("chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs")
+    sp.add_argument("action", nargs="?", choices=["roleplay", "pairs"])
+    sp.add_argument("--model")
+    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--once", help="one user message: print the agent's reply, strategy and inferred user state")
+    sp.add_argument("--strategy", help="force the strategy (researcher override)")
+    sp.add_argument("--n", type=int, default=10, help="roleplay: dialogues")
+    sp.add_argument("--turns", type=int, default=6, help="roleplay: supporter turns per dialogue")
+    sp.add_argument("--languages", default="en,zh", help="roleplay: languages (scenarios and personas must exist for each)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--dialogues", help="pairs: the role-play JSONL")
+    sp.add_argument("--out", help="output JSONL")
+    sp.add_argument("--max-new-tokens", type=int, default=160)
 
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")

@@ -116,3 +116,15 @@ def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
     assert "confidence" in marks.first.get_attribute("title")
     page.wait_for_timeout(300)
     shoot(page, tmp_path, "provenance-trace")
+
+
+def test_support_chat_shows_strategy_and_state(page, tmp_path):
+    page.get_by_role("tab", name="Support chat").first.click()
+    page.locator("#lk-support-msg textarea").fill("I failed my exam and my parents are disappointed.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-support-badge').innerText.includes('Strategy')", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#lk-support-stage').innerText.includes('[')", timeout=30_000)
+    assert "Strategy:" in page.locator("#lk-support-chat").inner_text()
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.innerText.includes('Strategies used'))", timeout=30_000)
+    page.wait_for_timeout(800)
+    shoot(page, tmp_path, "support-chat")

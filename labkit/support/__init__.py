@@ -1,0 +1,1 @@
+"""Strategy-aware emotional support: strategies, safety, agent, role-play data."""

@@ -1,0 +1,106 @@
+"""The strategy-aware support agent: a Strategy Counselor picks one of the eight strategies (with a
+rationale), a Supporter replies following it in the user's language (streamed), and self-reflection infers
+the user's profile, emotion and situation, which self-refinement uses to rewrite a reply. Messages that
+indicate a risk of self-harm bypass the model entirely (labkit.support.safety).
+
+    agent = SupportAgent(get_backend("hf", "tiny"))
+    turn = agent.respond(history, "I failed my exam")      # {"reply", "strategy", "rationale", "user_state", "crisis", "stage", ...}
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from labkit.backends.base import GenParams
+from labkit.support import safety
+from labkit.support.strategies import fallback, load_prompts, parse_choice, stage_of, strategies
+
+LANG_NAMES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German", "ru": "Russian", "ja": "Japanese",
+              "th": "Thai", "bn": "Bengali", "sw": "Swahili", "te": "Telugu", "ko": "Korean", "it": "Italian", "ar": "Arabic", "pt": "Portuguese"}
+
+
+def dialogue_text(history: list[dict]) -> str:
+    return "\n".join(f"{'User' if m['role'] == 'user' else 'Supporter'}: {m['content']}" for m in history if m["role"] in ("user", "assistant")) or "(empty)"
+
+
+def user_language(text: str, default: str = "en") -> str:
+    from labkit.evaluate import langid
+
+    return langid.detect(text) or default
+
+
+def parse_state(text: str) -> dict | None:
+    for m in re.finditer(r"\{[^{}]*\}", re.sub(r"<think>.*?</think>", "", text or "", flags=re.S)):
+        try:
+            obj = json.loads(m.group())
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and any(k in obj for k in ("profile", "emotion", "situation")):
+            return {k: str(obj.get(k, "")) for k in ("profile", "emotion", "situation")}
+    return None
+
+
+@dataclass
+class SupportAgent:
+    backend: object
+    prompts: dict = field(default_factory=load_prompts)
+    max_new_tokens: int = 160
+    counselor_fallbacks: int = 0
+
+    def _ask(self, content: str, max_new_tokens: int | None = None) -> str:
+        return self.backend.generate([[{"role": "user", "content": content}]], GenParams(max_new_tokens=max_new_tokens or self.max_new_tokens))[0][0]
+
+    def reflect(self, history: list[dict]) -> dict:
+        """The user's profile, emotion and situation as the model infers them; empty strings when unreadable."""
+        state = parse_state(self._ask(self.prompts["reflection"].format(dialogue=dialogue_text(history))))
+        return state or {"profile": "", "emotion": "", "situation": "", "unparsed": True}
+
+    def choose(self, history: list[dict], user_state: dict) -> tuple[str, str, bool]:
+        listing = "\n".join(f"- {k}: {v}" for k, v in strategies().items())
+        out = self._ask(self.prompts["counselor"].format(strategies=listing, user_state=json.dumps(user_state, ensure_ascii=False),
+                                                        dialogue=dialogue_text(history)), 96)
+        strategy, rationale = parse_choice(out)
+        if strategy is None:
+            self.counselor_fallbacks += 1
+            n_user = sum(m["role"] == "user" for m in history)
+            strategy, rationale = fallback(n_user, history[-1]["content"] if history else "")
+            return strategy, rationale, False
+        return strategy, rationale, True
+
+    def supporter_messages(self, history: list[dict], strategy: str, language: str) -> list[dict]:
+        system = self.prompts["supporter"].format(language=LANG_NAMES.get(language, language), strategy=strategy,
+                                                  strategy_description=strategies().get(strategy, ""))
+        return [{"role": "system", "content": system}, *[m for m in history if m["role"] in ("user", "assistant")]]
+
+    def plan(self, history: list[dict], message: str, override: str | None = None) -> dict:
+        """Everything but the reply: crisis check, language, user state, strategy."""
+        check = safety.check(message)
+        lang = user_language(message)
+        turn = {"crisis": check.crisis, "language": check.language or lang}
+        if check.crisis:
+            return {**turn, "strategy": None, "rationale": "Risk of self-harm detected: the model is bypassed.", "user_state": {},
+                    "stage": None, "counselor_parsed": None}
+        full = [*history, {"role": "user", "content": message}]
+        state = self.reflect(full)
+        if override and override in strategies():
+            strategy, rationale, parsed = override, "Chosen by the researcher (override).", None
+        else:
+            strategy, rationale, parsed = self.choose(full, state)
+        return {**turn, "strategy": strategy, "rationale": rationale, "user_state": state, "stage": stage_of(strategy), "counselor_parsed": parsed}
+
+    def stream_reply(self, history: list[dict], message: str, plan: dict) -> Iterator[str]:
+        if plan["crisis"]:
+            yield safety.crisis_message(plan["language"])
+            return
+        msgs = self.supporter_messages([*history, {"role": "user", "content": message}], plan["strategy"], plan["language"])
+        yield from self.backend.stream(msgs, GenParams(max_new_tokens=self.max_new_tokens))
+
+    def respond(self, history: list[dict], message: str, override: str | None = None) -> dict:
+        plan = self.plan(history, message, override)
+        return {**plan, "reply": "".join(self.stream_reply(history, message, plan))}
+
+    def refine(self, history: list[dict], reply: str, user_state: dict, strategy: str, language: str) -> str:
+        return self._ask(self.prompts["refinement"].format(language=LANG_NAMES.get(language, language), strategy=strategy, reply=reply,
+                                                          user_state=json.dumps(user_state, ensure_ascii=False), dialogue=dialogue_text(history))).strip()

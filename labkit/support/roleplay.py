@@ -1,0 +1,121 @@
+"""Role-play data (SweetieChat / ServeForEmo style) and self-evolution preference pairs.
+
+`generate` runs Seeker ↔ Strategy Counselor ↔ Supporter for N dialogues of up to T supporter turns from
+sampled scenarios and personas, one JSONL record per dialogue:
+    {"dialogue_id", "language", "scenario", "persona", "turns": [{"role": "seeker"|"supporter", "text", "strategy", "rationale"}]}
+A seeker turn that signals a risk of self-harm ends the dialogue with the crisis message (never a generated reply).
+
+`pairs` builds DPO data from dialogues: for each supporter turn's context, rejected = the model's first
+reply, chosen = that reply refined with the reflected user state (profile, emotion, situation):
+    {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...], "strategy", "dialogue_id"}
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Callable
+
+from labkit.backends.base import GenParams
+from labkit.errors import LabkitError
+from labkit.support import safety
+from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text
+from labkit.support.strategies import load_prompts
+
+DIALOGUE_KEYS = {"dialogue_id", "language", "scenario", "persona", "turns"}
+TURN_ROLES = {"seeker", "supporter"}
+
+
+def _history(turns: list[dict]) -> list[dict]:
+    return [{"role": "user" if t["role"] == "seeker" else "assistant", "content": t["text"]} for t in turns]
+
+
+def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scenarios: dict | None = None, personas: dict | None = None,
+             seeker_backend=None, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    prompts = load_prompts()
+    scenarios = scenarios or prompts["scenarios"]
+    personas = personas or prompts["personas"]
+    missing = [l for l in languages if not scenarios.get(l) or not personas.get(l)]
+    if missing:
+        raise LabkitError(f"No scenarios or personas for {missing}.", hint="Add them to the lists (one per line) for every language you generate.")
+    rng = random.Random(seed)
+    seeker = seeker_backend or agent.backend
+    out = []
+    for d in range(n):
+        lang = languages[d % len(languages)]
+        scenario, persona = rng.choice(scenarios[lang]), rng.choice(personas[lang])
+        dialogue: list[dict] = []
+        for _ in range(turns):
+            ask = prompts["seeker"].format(persona=persona, scenario=scenario, language=LANG_NAMES.get(lang, lang), dialogue=dialogue_text(_history(dialogue)))
+            said = seeker.generate([[{"role": "user", "content": ask}]], GenParams(max_new_tokens=agent.max_new_tokens, temperature=0.9, seed=seed + d))[0][0].strip()
+            dialogue.append({"role": "seeker", "text": said or scenario, "strategy": None, "rationale": None})
+            turn = agent.respond(_history(dialogue[:-1]), dialogue[-1]["text"])
+            dialogue.append({"role": "supporter", "text": turn["reply"], "strategy": turn["strategy"], "rationale": turn["rationale"],
+                             "crisis": turn["crisis"]})
+            if turn["crisis"]:
+                break
+        out.append({"dialogue_id": f"rp-{seed}-{d}", "language": lang, "scenario": scenario, "persona": persona, "turns": dialogue})
+        if progress:
+            progress(d + 1, n)
+    return out
+
+
+def validate_dialogue(rec: dict) -> None:
+    if not DIALOGUE_KEYS <= set(rec):
+        raise LabkitError(f"Dialogue {rec.get('dialogue_id', '?')} lacks {sorted(DIALOGUE_KEYS - set(rec))}.")
+    for t in rec["turns"]:
+        if t.get("role") not in TURN_ROLES or not isinstance(t.get("text"), str):
+            raise LabkitError(f"Dialogue {rec['dialogue_id']}: a turn needs role seeker/supporter and text.")
+
+
+def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    out = []
+    for i, rec in enumerate(dialogues):
+        validate_dialogue(rec)
+        for k, t in enumerate(rec["turns"]):
+            if t["role"] != "supporter" or t.get("crisis") or not t.get("strategy"):
+                continue  # crisis replies are fixed text, not model behaviour to prefer or reject
+            context = _history(rec["turns"][:k])
+            state = agent.reflect(context)
+            refined = agent.refine(context, t["text"], state, t["strategy"], rec["language"])
+            if not refined or refined.strip() == t["text"].strip():
+                continue
+            out.append({"prompt": context, "chosen": [{"role": "assistant", "content": refined}], "rejected": [{"role": "assistant", "content": t["text"]}],
+                        "strategy": t["strategy"], "dialogue_id": rec["dialogue_id"], "user_state": state})
+        if progress:
+            progress(i + 1, len(dialogues))
+    return out
+
+
+def write_jsonl(rows: list[dict], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    try:
+        return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    except (OSError, ValueError) as e:
+        raise LabkitError(f"Cannot read {path}: {e}", hint="A JSONL file written by `labkit chat roleplay`.") from e
+
+
+def strategy_counts(dialogues: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rec in dialogues:
+        for t in rec["turns"]:
+            if t["role"] == "supporter" and t.get("strategy"):
+                counts[t["strategy"]] = counts.get(t["strategy"], 0) + 1
+    return counts
+
+
+def dataset_card(repo_id: str, n: int, model: str, languages: list[str], license: str = "cc-by-nc-4.0") -> str:
+    from labkit import hub
+
+    return hub.dataset_card(repo_id, license=license, languages=languages, tags=["emotional-support", "role-play", "synthetic"],
+                            provenance=(f"{n} synthetic role-play dialogues generated with labkit (Seeker ↔ Strategy Counselor ↔ Supporter, "
+                                        f"after SweetieChat/ServeForEmo) by the model `{model}`. Strategy inventory from ESConv (CC BY-NC 4.0). "
+                                        f"Messages signalling self-harm risk were answered with a fixed crisis message, not the model. "
+                                        f"Not reviewed by clinicians; research use only."),
+                            description="Synthetic emotional-support conversations with the support strategy and rationale of every reply.")

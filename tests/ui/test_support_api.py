@@ -1,0 +1,33 @@
+"""Support chat through gradio_client: a multi-turn conversation on the tiny model, an override, a crisis
+message, the export, and role-play generation."""
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_multi_turn_conversation(client):
+    client.predict(api_name="/support_reset")
+    chat, stage, badge, state, dist, box = client.predict("I moved to a new city and I feel lonely.", "(counselor decides)", api_name="/support_send")
+    assert chat[0]["role"] == "user" and chat[1]["metadata"]["title"].startswith("Strategy: ") and chat[2]["role"] == "assistant"
+    assert "Stage:" in stage and box == ""
+    chat, stage, badge, state, dist, _ = client.predict("Nobody here knows me.", "Information", api_name="/support_send")
+    assert len(chat) == 6 and chat[4]["metadata"]["title"] == "Strategy: Information" and "**[action]**" in stage
+    chat, *_ = client.predict("I want to end my life.", "(counselor decides)", api_name="/support_send")
+    content = chat[8]["content"]
+    text = content if isinstance(content, str) else " ".join(c.get("text", "") for c in content)
+    assert "bypassed" in chat[7]["metadata"]["title"] and "findahelpline.com" in text
+    exported = json.loads(Path(client.predict(api_name="/support_export")).read_text())
+    assert len(exported["turns"]) == 3 and exported["crisis_flags"] == 1
+
+
+def test_roleplay_from_the_tab(client):
+    path, note = client.predict(1, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay")
+    rec = json.loads(Path(path).read_text().splitlines()[0])
+    assert rec["scenario"] == "I lost my job." and rec["persona"] == "a nurse" and "1 dialogues" in note
