@@ -355,6 +355,57 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def cmd_translate(args) -> int:
+    from labkit.doctrans import document
+
+    if args.action == "ocr":
+        pages = document.analyse(args.input, args.pages, args.dpi)
+        data = {"pages": [{"page": a["page"].number, "source": a["source"],
+                           "lines": [{"text": l.text, "box": [round(v, 1) for v in l.box], "confidence": round(l.confidence, 4)} for l in a["lines"]],
+                           "blocks": [{"text": b.text, "kind": b.kind, "box": [round(v, 1) for v in b.box],
+                                       "confidence": round(min(l.confidence for l in b.lines), 4)} for b in a["blocks"]]} for a in pages]}
+        data["blocks"] = [b for p in data["pages"] for b in p["blocks"]]
+        _print(args, data, "\n".join(f"[{b['kind']}] {b['text']}" for b in data["blocks"]))
+        return 0
+    if args.action == "eval":
+        from labkit.doctrans import metrics
+
+        res = metrics.evaluate_folder(args.input, args.to, predictions=args.pred)
+        c = res["corpus"]
+        _print(args, res, f"BLEU {c['bleu']:.2f}  chrF {c['chrf']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.3f}  ({res['n_pages']} pages)")
+        return 0
+    if not args.out:
+        raise LabkitError("Give --out DIR for the translated pages.")
+    from labkit.settings import get_settings
+
+    model = args.model or get_settings().resolved_default_model()
+    glossary = {}
+    if args.glossary:
+        from labkit.doctrans.translate import parse_glossary
+
+        try:
+            glossary = parse_glossary(Path(args.glossary).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise LabkitError(f"Cannot read the glossary {args.glossary}: {e}") from e
+    if args.engine == "vlm":
+        from labkit.doctrans import ocr, vlm
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        md = "\n\n---\n\n".join(vlm.run(model, p.image, args.to, glossary) for p in ocr.load_pages(args.input, args.pages, args.dpi))
+        (out / "translation.md").write_text(md, encoding="utf-8")
+        _print(args, {"markdown": md, "out_dir": str(out)}, md)
+        return 0
+    from labkit.backends import get_backend
+
+    res = document.translate_document(args.input, args.to, get_backend(args.backend, model), model, args.out, source=args.source_lang,
+                                      glossary=glossary, domain=args.domain or "", pages=args.pages, dpi=args.dpi)
+    data = {k: res[k] for k in ("stats", "pdf", "images", "side_by_side", "out_dir")}
+    data["markdown"] = res["markdown"]
+    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from the translation memory) → {res['out_dir']}")
+    return 0
+
+
 def cmd_fit(args) -> int:
     from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
@@ -511,6 +562,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dialogues", help="pairs: the role-play JSONL")
     sp.add_argument("--out", help="output JSONL")
     sp.add_argument("--max-new-tokens", type=int, default=160)
+
+    sp = add("translate", cmd_translate, "document image translation: OCR, translate and re-render pages; evaluate on DoTA folders")
+    sp.add_argument("action", choices=["ocr", "run", "eval"])
+    sp.add_argument("input", help="image or PDF (ocr, run); DoTA folder (eval)")
+    sp.add_argument("--to", default="zh", help="target language")
+    sp.add_argument("--from", dest="source_lang", help="source language (default: let the model tell)")
+    sp.add_argument("--model")
+    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    sp.add_argument("--engine", default="pipeline", choices=["pipeline", "vlm"], help="pipeline: OCR → translate → render; vlm: image → Markdown (GPU)")
+    sp.add_argument("--glossary", help="file of 'term = translation' lines")
+    sp.add_argument("--domain", help="domain hint, e.g. 'machine learning paper'")
+    sp.add_argument("--pages", help="page range of a PDF, e.g. 1-3,5")
+    sp.add_argument("--dpi", type=int, default=150)
+    sp.add_argument("--out", help="run: output folder")
+    sp.add_argument("--pred", help="eval: folder of predicted <page>.md (default DIR/pred)")
 
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")

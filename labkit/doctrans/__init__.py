@@ -1,0 +1,1 @@
+"""Document image translation: OCR, layout, translate, render, evaluate."""

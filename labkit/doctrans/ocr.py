@@ -1,0 +1,136 @@
+"""Pages in, text lines out: images (PNG/JPEG/WebP) and PDFs (rendered with pypdfium2; born-digital text
+read directly when a page has it, OCR otherwise), with limits on pages and pixels; OCR with rapidocr,
+whose PP-OCR models ship inside the wheel (offline)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from labkit.errors import LabkitError
+
+IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".webp"}
+MAX_PAGES = 50
+MAX_PIXELS = 40_000_000  # about A3 at 300 dpi
+
+
+@dataclass
+class Line:
+    text: str
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
+    confidence: float
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+@dataclass
+class Page:
+    image: object  # PIL.Image
+    lines: list[Line] | None = None  # born-digital text, when the PDF page has it
+    number: int = 1
+
+
+def _open_image(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as probe:
+            probe.verify()  # catches truncated/corrupt files before any work
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise LabkitError(f"{path.name} is not a readable image: {e}", hint="Upload a PNG, JPEG or WebP file, or a PDF.") from e
+    if img.width * img.height > MAX_PIXELS:
+        raise LabkitError(f"{path.name} is {img.width}×{img.height} pixels, above the {MAX_PIXELS // 1_000_000} MP limit.", hint="Downscale it first.")
+    return img.convert("RGB")
+
+
+def parse_range(spec: str | None, n: int) -> list[int]:
+    """'1-3,5' → [0, 1, 2, 4] (0-based, within n pages)."""
+    if not spec:
+        return list(range(n))
+    pages: list[int] = []
+    try:
+        for part in spec.replace(" ", "").split(","):
+            a, _, b = part.partition("-")
+            pages += list(range(int(a) - 1, int(b or a)))
+    except ValueError as e:
+        raise LabkitError(f"Cannot read the page range {spec!r}.", hint="Use e.g. 1-3,5") from e
+    bad = [p + 1 for p in pages if not 0 <= p < n]
+    if bad:
+        raise LabkitError(f"Pages {bad} are outside the document ({n} pages).")
+    return pages
+
+
+def load_pages(path: str | Path, pages: str | None = None, dpi: int = 150) -> list[Page]:
+    path = Path(path)
+    if not path.exists():
+        raise LabkitError(f"No file {path}.")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_TYPES:
+        return [Page(_open_image(path))]
+    if suffix != ".pdf":
+        raise LabkitError(f"Unsupported file type {suffix or '(none)'}.", hint="PNG, JPEG, WebP or PDF.")
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as e:
+        raise LabkitError(f"{path.name} is not a readable PDF: {e}", hint="Is the file complete? Try re-exporting it.") from e
+    chosen = parse_range(pages, len(pdf))
+    if len(chosen) > MAX_PAGES:
+        raise LabkitError(f"{len(chosen)} pages requested; the limit is {MAX_PAGES}.", hint="Choose a page range, e.g. 1-10.")
+    out = []
+    scale = dpi / 72
+    for i in chosen:
+        page = pdf[i]
+        image = page.render(scale=scale).to_pil().convert("RGB")
+        if image.width * image.height > MAX_PIXELS:
+            raise LabkitError(f"Page {i + 1} renders to {image.width}×{image.height} pixels at {dpi} dpi.", hint="Lower the dpi.")
+        out.append(Page(image, _pdf_lines(page, scale), number=i + 1))
+    return out
+
+
+def _pdf_lines(page, scale: float) -> list[Line] | None:
+    """Text rectangles of a born-digital page (None for a scan: no text layer)."""
+    textpage = page.get_textpage()
+    if len(textpage.get_text_range().strip()) < 10:
+        return None
+    height = page.get_height()
+    lines = []
+    for i in range(textpage.count_rects()):
+        x0, y0, x1, y1 = textpage.get_rect(i)  # PDF points, origin bottom-left
+        text = textpage.get_text_bounded(x0, y0, x1, y1).strip()
+        if text:
+            lines.append(Line(text, (x0 * scale, (height - y1) * scale, x1 * scale, (height - y0) * scale), 1.0))
+    return lines or None
+
+
+@lru_cache(maxsize=1)
+def _engine():
+    import logging
+
+    from rapidocr import RapidOCR
+
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    return RapidOCR()
+
+
+def ocr_image(image) -> list[Line]:
+    import numpy as np
+
+    result = _engine()(np.asarray(image.convert("RGB")))
+    if result.boxes is None:
+        return []
+    lines = []
+    for box, text, score in zip(result.boxes, result.txts, result.scores):
+        xs, ys = [p[0] for p in box], [p[1] for p in box]
+        lines.append(Line(text, (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))), float(score)))
+    return lines
+
+
+def page_lines(page: Page) -> tuple[list[Line], str]:
+    """The page's lines and where they came from ("pdf-text" or "ocr")."""
+    return (page.lines, "pdf-text") if page.lines else (ocr_image(page.image), "ocr")

@@ -1,0 +1,134 @@
+"""Re-render a page: erase the original text (each line's box filled with the colour of the ring of pixels
+around it — the local background), then draw the translation inside each block's box with the largest font
+size that fits (binary search; words wrapped for spaced scripts, characters for CJK with line-start
+punctuation kept off the line start). Noto CJK covers CJK, Latin, Cyrillic and Greek; Pillow's raqm layout
+handles right-to-left and complex scripts. Also a side-by-side bilingual page."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from labkit.doctrans.layout import Block, _cjk
+
+FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts")
+FONT_NAMES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSans-Regular.ttf", "DejaVuSans.ttf")
+NO_LINE_START = set("，。、；：！？）」』】》〉,.;:!?)]}%")
+RTL_SCRIPTS = ("\u0590", "\u08ff")  # Hebrew … Arabic blocks
+
+
+@lru_cache(maxsize=1)
+def font_path() -> str | None:
+    for d in FONT_DIRS:
+        for name in FONT_NAMES:
+            p = Path(d) / name
+            if p.exists():
+                return str(p)
+    hits = sorted(Path("/usr/share/fonts").rglob("*.tt[fc]")) if Path("/usr/share/fonts").exists() else []
+    return str(hits[0]) if hits else None
+
+
+@lru_cache(maxsize=64)
+def font(size: int):
+    from PIL import ImageFont
+
+    path = font_path()
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
+
+
+def is_rtl(text: str) -> bool:
+    return any(RTL_SCRIPTS[0] <= ch <= RTL_SCRIPTS[1] for ch in text)
+
+
+def wrap(text: str, fnt, width: float) -> list[str]:
+    """Lines no wider than `width`: word wrapping, and character wrapping for CJK runs."""
+    tokens: list[str] = []
+    for word in text.split(" "):
+        if any(_cjk(c) for c in word):
+            tokens += list(word)
+        else:
+            tokens.append(word + " ")
+    lines, line = [], ""
+    for tok in tokens:
+        trial = line + tok
+        if line and fnt.getlength(trial.rstrip()) > width and tok.strip() not in NO_LINE_START:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line = trial
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def fit(text: str, box: tuple[float, float, float, float], min_size: int = 6, max_size: int = 200) -> tuple[int, list[str]]:
+    """The largest font size whose wrapped lines fit in the box, and those lines."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    lo, hi, best = min_size, max(min_size, min(max_size, int(h))), None
+    while lo <= hi:
+        size = (lo + hi) // 2
+        fnt = font(size)
+        lines = wrap(text, fnt, w)
+        too_wide = any(fnt.getlength(l) > w for l in lines)
+        if not too_wide and len(lines) * size * 1.2 <= h:
+            best, lo = (size, lines), size + 1
+        else:
+            hi = size - 1
+    return best or (min_size, wrap(text, font(min_size), w))
+
+
+def _background(img, box) -> tuple:
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    pad = 3
+    ring = []
+    px = img.load()
+    W, H = img.size
+    for x in range(max(0, x0 - pad), min(W, x1 + pad)):
+        for y in (max(0, y0 - pad), min(H - 1, y1 + pad)):
+            ring.append(px[x, y])
+    if not ring:
+        return (255, 255, 255)
+    ring.sort(key=sum)
+    return ring[len(ring) // 2]
+
+
+def render_page(image, blocks: list[Block], texts: list[str]):
+    from PIL import ImageDraw
+
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    for b in blocks:
+        for line in b.lines:
+            x0, y0, x1, y1 = line.box
+            draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), fill=_background(image, line.box))
+    for b, text in zip(blocks, texts):
+        size, lines = fit(text, b.box)
+        fnt = font(size)
+        x0, y0, x1, _ = b.box
+        rtl = is_rtl(text)
+        for i, line in enumerate(lines):
+            y = y0 + i * size * 1.2
+            if rtl:
+                draw.text((x1, y), line, font=fnt, fill=(0, 0, 0), anchor="ra", direction="rtl")
+            else:
+                draw.text((x0, y), line, font=fnt, fill=(0, 0, 0))
+    return out
+
+
+def outline(image, blocks: list[Block]):
+    from PIL import ImageDraw
+
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    colors = {"heading": (221, 132, 82), "list_item": (85, 168, 104), "paragraph": (76, 114, 176)}
+    for b in blocks:
+        draw.rectangle(b.box, outline=colors.get(b.kind, (76, 114, 176)), width=2)
+    return out
+
+
+def side_by_side(left, right):
+    from PIL import Image
+
+    out = Image.new("RGB", (left.width + right.width + 20, max(left.height, right.height)), "white")
+    out.paste(left, (0, 0))
+    out.paste(right, (left.width + 20, 0))
+    return out

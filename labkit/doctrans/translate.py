@@ -1,0 +1,120 @@
+"""Block translation with any backend: a prompt with the language pair, the neighbouring blocks as context,
+the glossary terms that occur in the block (enforced: a block missing a term is retried once with the
+terms stressed, and flagged if still missing) and a domain hint; all blocks of a page in one batched call;
+a translation memory (SQLite in LABKIT_HOME/cache) keyed by (text, languages, model, prompt) that survives
+restarts — a page seen before costs nothing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.backends.base import GenParams
+from labkit.errors import LabkitError
+
+PROMPT_VERSION = 1
+LANG_NAMES = {"en": "English", "zh": "Chinese (Simplified)", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German", "es": "Spanish",
+              "ru": "Russian", "ar": "Arabic", "pt": "Portuguese", "it": "Italian", "th": "Thai", "vi": "Vietnamese", "hi": "Hindi"}
+
+
+def build_prompt(text: str, src: str | None, tgt: str, before: str = "", after: str = "", terms: dict[str, str] | None = None,
+                 domain: str = "", strict: bool = False) -> list[dict]:
+    lines = [f"Translate the text between <text> tags {'from ' + LANG_NAMES.get(src, src) + ' ' if src else ''}into {LANG_NAMES.get(tgt, tgt)}."]
+    if domain:
+        lines.append(f"The document is about: {domain}.")
+    if terms:
+        lines.append(("You MUST use these translations for these terms:" if strict else "Use these translations for these terms:")
+                     + "".join(f"\n- {s} → {t}" for s, t in terms.items()))
+    if before or after:
+        lines.append(f"Context (do not translate): before: «{before[-300:]}» after: «{after[:300]}»")
+    lines.append("Keep numbers, formulas and names as they are. Answer with the translation only.")
+    return [{"role": "user", "content": "\n".join(lines) + f"\n\n<text>\n{text}\n</text>"}]
+
+
+def clean(output: str) -> str:
+    out = (output or "").strip()
+    for tag in ("<text>", "</text>", "<translation>", "</translation>"):
+        out = out.replace(tag, "")
+    return out.strip().strip("`").strip()
+
+
+def parse_glossary(text: str) -> dict[str, str]:
+    """'term = translation' or 'term\ttranslation' or CSV 'term,translation' — one per line."""
+    out = {}
+    for i, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for sep in ("\t", "=", "→", ","):
+            if sep in line:
+                s, t = (x.strip() for x in line.split(sep, 1))
+                if s and t:
+                    out[s] = t
+                    break
+        else:
+            raise LabkitError(f"Glossary line {i} has no separator: {line!r}.", hint="One 'term = translation' per line.")
+    return out
+
+
+class Memory:
+    """Translation memory: sha256(text, src, tgt, model, prompt settings) → translation."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with sqlite3.connect(self.path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS tm (key TEXT PRIMARY KEY, translation TEXT NOT NULL)")
+
+    @staticmethod
+    def key(text: str, src: str | None, tgt: str, model: str, settings: dict) -> str:
+        return hashlib.sha256(json.dumps([text, src, tgt, model, PROMPT_VERSION, settings], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+    def get(self, keys: list[str]) -> dict[str, str]:
+        with self._lock, sqlite3.connect(self.path) as db:
+            return dict(db.execute(f"SELECT key, translation FROM tm WHERE key IN ({','.join('?' * len(keys))})", keys).fetchall()) if keys else {}
+
+    def put(self, items: dict[str, str]) -> None:
+        with self._lock, sqlite3.connect(self.path) as db:
+            db.executemany("INSERT OR REPLACE INTO tm VALUES (?, ?)", list(items.items()))
+
+
+@dataclass
+class Translated:
+    text: str
+    cached: bool
+    glossary_missing: list[str]
+
+
+def translate_texts(texts: list[str], backend, model_name: str, tgt: str, src: str | None = None, glossary: dict | None = None,
+                    domain: str = "", memory: Memory | None = None, max_new_tokens: int = 512, cancel: threading.Event | None = None) -> list[Translated]:
+    glossary = glossary or {}
+    terms = [{s: t for s, t in glossary.items() if s.lower() in x.lower()} for x in texts]
+    keys = [Memory.key(x, src, tgt, model_name, {"glossary": tm, "domain": domain}) for x, tm in zip(texts, terms)]
+    known = memory.get(keys) if memory else {}
+    pending = [i for i, k in enumerate(keys) if k not in known and texts[i].strip()]
+    if cancel is not None and cancel.is_set():
+        raise LabkitError("Translation cancelled.")
+    if pending:
+        prompts = [build_prompt(texts[i], src, tgt, texts[i - 1] if i > 0 else "", texts[i + 1] if i + 1 < len(texts) else "", terms[i], domain) for i in pending]
+        outs = backend.generate(prompts, GenParams(max_new_tokens=max_new_tokens))
+        fresh = {keys[i]: clean(o[0]) for i, o in zip(pending, outs)}
+        retry = [i for i in pending if _missing(fresh[keys[i]], terms[i])]
+        if retry:  # one more try with the terms stressed
+            outs = backend.generate([build_prompt(texts[i], src, tgt, terms=terms[i], domain=domain, strict=True) for i in retry],
+                                    GenParams(max_new_tokens=max_new_tokens))
+            for i, o in zip(retry, outs):
+                if len(_missing(clean(o[0]), terms[i])) < len(_missing(fresh[keys[i]], terms[i])):
+                    fresh[keys[i]] = clean(o[0])
+        if memory:
+            memory.put(fresh)
+        known.update(fresh)
+    return [Translated(known.get(k, texts[i]) if texts[i].strip() else texts[i], i not in pending, _missing(known.get(k, ""), terms[i]))
+            for i, k in enumerate(keys)]
+
+
+def _missing(translation: str, terms: dict[str, str]) -> list[str]:
+    return [s for s, t in terms.items() if t.lower() not in translation.lower()]

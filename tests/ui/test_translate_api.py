@@ -1,0 +1,28 @@
+"""Document translation through gradio_client on a rendered page (tiny model: meaningless translations,
+real OCR, layout, rendering and downloads)."""
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image, ImageDraw
+
+from labkit.doctrans import render
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_translate_a_page(client, tmp_path):
+    img = Image.new("RGB", (800, 400), "white")
+    d = ImageDraw.Draw(img)
+    d.text((40, 40), "Introduction", fill="black", font=render.font(40))
+    d.text((40, 120), "Transformers process whole sentences at once.", fill="black", font=render.font(26))
+    img.save(tmp_path / "page.png")
+    gallery, files, md, note = client.predict(handle_file(str(tmp_path / "page.png")), "en", "zh", "pipeline", "", 150, "", "introduction = 引言",
+                                              api_name="/doc_translate")
+    assert len(gallery) == 1 and any(str(f).endswith(".pdf") for f in files) and "blocks" in note
+    assert md.strip()
+    with pytest.raises(Exception, match="Upload"):
+        client.predict(None, "en", "zh", "pipeline", "", 150, "", "", api_name="/doc_translate")

@@ -1,0 +1,170 @@
+"""Document translation: OCR on rendered images, block grouping, fitting text in boxes, glossary
+enforcement, the translation memory, PDF in → PDF out, bad files."""
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from labkit.doctrans import layout, ocr, render
+from labkit.doctrans.ocr import Line
+from labkit.doctrans.translate import Memory, parse_glossary, translate_texts
+from labkit.errors import LabkitError
+
+
+def page_with(lines: list[tuple[str, int, int, int]], size=(1000, 700)) -> Image.Image:
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    for text, x, y, px in lines:
+        d.text((x, y), text, fill="black", font=render.font(px))
+    return img
+
+
+def cer(pred: str, ref: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.distance(pred.replace(" ", ""), ref.replace(" ", "")) / max(len(ref.replace(" ", "")), 1)
+
+
+@pytest.fixture(scope="module")
+def rendered_page():
+    return page_with([("Attention Is All You Need", 60, 40, 40), ("We propose a new simple network architecture.", 60, 130, 28),
+                      ("我们提出了一种新的简单网络结构。", 60, 190, 28)])
+
+
+def test_ocr_english_and_chinese(rendered_page):
+    lines = ocr.ocr_image(rendered_page)
+    texts = [l.text for l in lines]
+    # CER ≤ 5% per line on clean rendered text (the threshold this project holds rapidocr's PP-OCR models to)
+    for ref in ("Attention Is All You Need", "We propose a new simple network architecture.", "我们提出了一种新的简单网络结构。"):
+        assert min(cer(t, ref) for t in texts) <= 0.05, texts
+    assert all(0 < l.confidence <= 1 and l.box[0] < l.box[2] and l.box[1] < l.box[3] for l in lines)
+
+
+def L(text, x0, y0, x1, y1):
+    return Line(text, (x0, y0, x1, y1), 0.99)
+
+
+def test_blocks_on_a_constructed_layout():
+    lines = [L("A Big Title", 100, 20, 600, 70),                                     # heading (taller)
+             L("First paragraph line one", 50, 100, 450, 125), L("continues here", 50, 130, 400, 155),
+             L("Second column starts", 550, 100, 950, 125), L("and goes on", 550, 130, 900, 155),
+             L("- a list item", 50, 200, 300, 225), L("New paragraph after a gap", 50, 300, 450, 325)]
+    blocks = layout.group(lines, 1000)
+    kinds = [(b.kind, b.text) for b in blocks]
+    assert ("paragraph", "First paragraph line one continues here") in kinds
+    assert ("paragraph", "Second column starts and goes on") in kinds
+    assert ("list_item", "- a list item") in kinds and ("paragraph", "New paragraph after a gap") in kinds
+    heading = [t for k, t in kinds if k == "heading"]
+    assert heading == ["A Big Title"]
+    # reading order: the left column (title is left of the gutter? no: it spans it) then the right column
+    left = [t for k, t in kinds].index("First paragraph line one continues here")
+    right = [t for k, t in kinds].index("Second column starts and goes on")
+    assert left < right
+    md = layout.to_markdown(blocks)
+    assert "## A Big Title" in md and "- a list item" in md
+
+
+def test_cjk_lines_join_without_spaces():
+    b = layout.Block([L("我们提出了一种", 0, 0, 200, 20), L("新的网络结构。", 0, 22, 200, 42)])
+    assert b.text == "我们提出了一种新的网络结构。"
+    assert layout.Block([L("exam-", 0, 0, 100, 20), L("ple text", 0, 22, 100, 42)]).text == "example text"
+
+
+@pytest.mark.parametrize("text", [
+    "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften sind lange deutsche Wörter, die umbrochen werden müssen.",
+    "我们提出了一种新的简单网络结构，完全基于注意力机制，完全摒弃了循环和卷积。实验表明，这些模型在质量上更优越，同时更易于并行化，训练时间显著减少。",
+    "これは日本語の長い文章で、ボックスの中に収まるように折り返されなければなりません。",
+])
+def test_rendering_fits_text_inside_its_box(text):
+    box = (10, 10, 310, 130)
+    size, lines = render.fit(text, box)
+    fnt = render.font(size)
+    assert all(fnt.getlength(l) <= box[2] - box[0] for l in lines)
+    assert len(lines) * size * 1.2 <= box[3] - box[1]
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost in wrapping
+    assert not any(l[:1] in render.NO_LINE_START for l in lines[1:])
+
+
+def test_render_page_erases_and_draws(rendered_page):
+    blocks = layout.group(ocr.ocr_image(rendered_page), rendered_page.width)
+    out = render.render_page(rendered_page, blocks, ["注意力就是你所需要的一切", "我们提出一种新的网络。", "We propose a new network."])
+    assert out.size == rendered_page.size and out.tobytes() != rendered_page.tobytes()
+    render.render_page(rendered_page, blocks[:1], ["مرحبا بالعالم"])  # right-to-left: no crash
+
+
+class Scripted:
+    """A backend whose answers are chosen by the test; counts its calls."""
+
+    def __init__(self, answer):
+        self.answer, self.calls = answer, 0
+
+    def generate(self, prompts, params):
+        self.calls += 1
+        return [[self.answer(p[-1]["content"])] for p in prompts]
+
+
+def test_glossary_is_enforced_and_checked(tmp_path):
+    glossary = parse_glossary("attention = 注意力\ntransformer\t变换器\n# comment\n")
+    assert glossary == {"attention": "注意力", "transformer": "变换器"}
+    with pytest.raises(LabkitError):
+        parse_glossary("no separator here")
+    # first answer ignores the glossary; the retry (with MUST) uses it
+    backend = Scripted(lambda p: "<text>注意力机制</text>" if "MUST" in p else "关注机制")
+    out = translate_texts(["The attention mechanism."], backend, "m", "zh", glossary=glossary, memory=Memory(tmp_path / "tm.sqlite"))
+    assert out[0].text == "注意力机制" and out[0].glossary_missing == [] and backend.calls == 2
+    stubborn = Scripted(lambda p: "关注机制")
+    out = translate_texts(["The attention mechanism."], stubborn, "m", "zh", glossary=glossary)
+    assert out[0].glossary_missing == ["attention"]
+
+
+def test_translation_memory_serves_a_second_run(tmp_path):
+    mem = Memory(tmp_path / "tm.sqlite")
+    backend = Scripted(lambda p: "翻译")
+    first = translate_texts(["one", "two"], backend, "m", "zh", memory=mem)
+    again = translate_texts(["one", "two"], backend, "m", "zh", memory=Memory(tmp_path / "tm.sqlite"))  # a restart: a new connection
+    assert backend.calls == 1 and [t.cached for t in first] == [False, False] and [t.cached for t in again] == [True, True]
+    translate_texts(["one"], backend, "other-model", "zh", memory=mem)
+    assert backend.calls == 2  # another model is another key
+
+
+def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkeypatch):
+    from labkit.doctrans import document
+
+    pdf = tmp_path / "in.pdf"
+    second = page_with([("Results and discussion", 60, 60, 36), ("The model trains in twelve hours.", 60, 140, 28)])
+    rendered_page.save(pdf, save_all=True, append_images=[second], resolution=100)
+    res = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out", dpi=100)
+    import pypdfium2 as pdfium
+
+    assert len(pdfium.PdfDocument(res["pdf"])) == 2 and res["stats"]["pages"] == 2
+    assert all(Path(p).exists() for p in res["images"] + res["side_by_side"])
+    assert "译文" in (tmp_path / "out" / "translation.md").read_text()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["stats"]["blocks"] >= 3 and {p["source"] for p in report["pages"]} == {"ocr"}  # an image-only PDF: OCR
+    again = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out2", dpi=100)
+    assert again["stats"]["cached_blocks"] == again["stats"]["blocks"]  # the second run costs nothing
+
+
+def test_page_ranges_and_bad_files(tmp_path):
+    assert ocr.parse_range("1-3,5", 6) == [0, 1, 2, 4] and ocr.parse_range(None, 2) == [0, 1]
+    with pytest.raises(LabkitError):
+        ocr.parse_range("4-9", 5)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(LabkitError, match="not a readable image"):
+        ocr.load_pages(tmp_path / "broken.png")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 nothing")
+    with pytest.raises(LabkitError, match="not a readable PDF"):
+        ocr.load_pages(tmp_path / "broken.pdf")
+    (tmp_path / "notes.docx").write_bytes(b"x")
+    with pytest.raises(LabkitError, match="Unsupported"):
+        ocr.load_pages(tmp_path / "notes.docx")
+
+
+def test_vlm_prompt_and_output_handling():
+    from labkit.doctrans import vlm
+
+    msgs = vlm.messages("IMAGE", "zh", {"attention": "注意力"})
+    assert msgs[0]["content"][0] == {"type": "image", "image": "IMAGE"} and "Chinese" in msgs[0]["content"][1]["text"] and "注意力" in msgs[0]["content"][1]["text"]
+    assert vlm.clean_markdown("<think>hmm</think>```markdown\n# 标题\n\n正文\n```") == "# 标题\n\n正文\n"
+    assert vlm.clean_markdown("# Title") == "# Title\n"
