@@ -110,12 +110,9 @@ def _pdf_lines(page, scale: float) -> list[Line] | None:
 
 @lru_cache(maxsize=1)
 def _engine():
-    import logging
-
     from rapidocr import RapidOCR
 
-    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-    return RapidOCR()
+    return RapidOCR(params={"Global.log_level": "warning"})
 
 
 def ocr_image(image) -> list[Line]:

@@ -40,7 +40,9 @@ def is_rtl(text: str) -> bool:
 
 
 def wrap(text: str, fnt, width: float) -> list[str]:
-    """Lines no wider than `width`: word wrapping, and character wrapping for CJK runs."""
+    """Lines no wider than `width`: word wrapping, and character wrapping for CJK runs. Line breaks in the
+    translation are treated as spaces: the block's box decides where lines break."""
+    text = " ".join(text.split())
     tokens: list[str] = []
     for word in text.split(" "):
         if any(_cjk(c) for c in word):

@@ -128,3 +128,24 @@ def test_support_chat_shows_strategy_and_state(page, tmp_path):
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.innerText.includes('Strategies used'))", timeout=30_000)
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "support-chat")
+
+
+def test_document_translation_tab(page, tmp_path):
+    from PIL import Image, ImageDraw
+
+    from labkit.doctrans import render
+
+    img = Image.new("RGB", (900, 500), "white")
+    d = ImageDraw.Draw(img)
+    d.text((60, 50), "Attention Is All You Need", fill="black", font=render.font(42))
+    d.text((60, 150), "We propose a new simple network architecture,", fill="black", font=render.font(26))
+    d.text((60, 190), "based solely on attention mechanisms.", fill="black", font=render.font(26))
+    img.save(tmp_path / "page.png")
+    page.get_by_role("tab", name="Document translation").first.click()
+    page.locator("#lk-dt-upload input[type=file]").set_input_files(str(tmp_path / "page.png"))
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Translate", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-dt-status').innerText.includes('blocks')", timeout=120_000)
+    page.wait_for_selector("#lk-dt-gallery img", timeout=30_000)
+    page.wait_for_timeout(800)
+    shoot(page, tmp_path, "document-translation")

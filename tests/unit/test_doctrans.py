@@ -83,6 +83,8 @@ def test_rendering_fits_text_inside_its_box(text):
     assert all(fnt.getlength(l) <= box[2] - box[0] for l in lines)
     assert len(lines) * size * 1.2 <= box[3] - box[1]
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost in wrapping
+    size2, lines2 = render.fit(text.replace(" ", "\n", 3), box)
+    assert (size2, lines2) == (size, lines)  # model line breaks do not escape the box
     assert not any(l[:1] in render.NO_LINE_START for l in lines[1:])
 
 

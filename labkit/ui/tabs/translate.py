@@ -38,7 +38,7 @@ def build(ctx, shared) -> None:
                 stop = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="lk-dt-status")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(label="Original (block outlines) | translation", columns=1, height=620, elem_id="lk-dt-gallery")
+            gallery = gr.Gallery(label="Original (block outlines) | translation", columns=1, height=620, object_fit="contain", elem_id="lk-dt-gallery")
     with gr.Row():
         downloads = gr.File(label="Downloads (PDF, PNG, Markdown)", file_count="multiple")
         markdown = gr.Textbox(label="Translation (Markdown, editable)", lines=12)
