@@ -1,8 +1,9 @@
 """Re-render a page: erase the original text (each line's box filled with the colour of the ring of pixels
 around it — the local background), then draw the translation inside each block's box with the largest font
 size that fits (binary search; words wrapped for spaced scripts, characters for CJK with line-start
-punctuation kept off the line start). Noto CJK covers CJK, Latin, Cyrillic and Greek; Pillow's raqm layout
-handles right-to-left and complex scripts. Also a side-by-side bilingual page."""
+punctuation kept off the line start). Noto CJK covers CJK, Latin, Cyrillic and Greek; Arabic, Hebrew, Thai,
+Bengali, Devanagari, Telugu, Tamil and Georgian get their own Noto font; Pillow's raqm layout shapes complex
+scripts and lays out right-to-left text. Also a side-by-side bilingual page."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -16,22 +17,46 @@ NO_LINE_START = set("，。、；：！？）」』】》〉,.;:!?)]}%")
 RTL_SCRIPTS = ("\u0590", "\u08ff")  # Hebrew … Arabic blocks
 
 
-@lru_cache(maxsize=1)
-def font_path() -> str | None:
+# Scripts Noto CJK lacks, each with its Noto font (Debian fonts-noto-core); the first character range found decides.
+SCRIPT_FONTS = [(("\u0600", "\u08ff"), "NotoSansArabic-Regular.ttf"), (("\u0590", "\u05ff"), "NotoSansHebrew-Regular.ttf"),
+                (("\u0e00", "\u0e7f"), "NotoSansThai-Regular.ttf"), (("\u0980", "\u09ff"), "NotoSansBengali-Regular.ttf"),
+                (("\u0900", "\u097f"), "NotoSansDevanagari-Regular.ttf"), (("\u0c00", "\u0c7f"), "NotoSansTelugu-Regular.ttf"),
+                (("\u0b80", "\u0bff"), "NotoSansTamil-Regular.ttf"), (("\u10a0", "\u10ff"), "NotoSansGeorgian-Regular.ttf")]
+
+
+def _find(name: str) -> str | None:
     for d in FONT_DIRS:
-        for name in FONT_NAMES:
-            p = Path(d) / name
-            if p.exists():
-                return str(p)
+        p = Path(d) / name
+        if p.exists():
+            return str(p)
+    return None
+
+
+@lru_cache(maxsize=16)
+def font_path(script_font: str | None = None) -> str | None:
+    if script_font and (p := _find(script_font)):
+        return p
+    for name in FONT_NAMES:
+        if p := _find(name):
+            return p
     hits = sorted(Path("/usr/share/fonts").rglob("*.tt[fc]")) if Path("/usr/share/fonts").exists() else []
     return str(hits[0]) if hits else None
 
 
-@lru_cache(maxsize=64)
-def font(size: int):
+def script_font(text: str) -> str | None:
+    for (lo, hi), name in SCRIPT_FONTS:
+        if any(lo <= ch <= hi for ch in text):
+            return name
+    return None
+
+
+@lru_cache(maxsize=128)
+def font(size: int, script: str | None = None):
+    """A font of `size` pixels for the script whose font file is `script` (None: Noto CJK, which covers CJK,
+    Latin, Cyrillic and Greek). Falls back to Noto CJK when that script's font is not installed."""
     from PIL import ImageFont
 
-    path = font_path()
+    path = font_path(script)
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
 
 
@@ -66,16 +91,17 @@ def fit(text: str, box: tuple[float, float, float, float], min_size: int = 6, ma
     """The largest font size whose wrapped lines fit in the box, and those lines."""
     w, h = box[2] - box[0], box[3] - box[1]
     lo, hi, best = min_size, max(min_size, min(max_size, int(h))), None
+    script = script_font(text)
     while lo <= hi:
         size = (lo + hi) // 2
-        fnt = font(size)
+        fnt = font(size, script)
         lines = wrap(text, fnt, w)
         too_wide = any(fnt.getlength(l) > w for l in lines)
         if not too_wide and len(lines) * size * 1.2 <= h:
             best, lo = (size, lines), size + 1
         else:
             hi = size - 1
-    return best or (min_size, wrap(text, font(min_size), w))
+    return best or (min_size, wrap(text, font(min_size, script), w))
 
 
 def _background(img, box) -> tuple:
@@ -104,7 +130,7 @@ def render_page(image, blocks: list[Block], texts: list[str]):
             draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), fill=_background(image, line.box))
     for b, text in zip(blocks, texts):
         size, lines = fit(text, b.box)
-        fnt = font(size)
+        fnt = font(size, script_font(text))
         x0, y0, x1, _ = b.box
         rtl = is_rtl(text)
         for i, line in enumerate(lines):

@@ -75,11 +75,13 @@ def test_cjk_lines_join_without_spaces():
     "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften sind lange deutsche Wörter, die umbrochen werden müssen.",
     "我们提出了一种新的简单网络结构，完全基于注意力机制，完全摒弃了循环和卷积。实验表明，这些模型在质量上更优越，同时更易于并行化，训练时间显著减少。",
     "これは日本語の長い文章で、ボックスの中に収まるように折り返されなければなりません。",
+    "นี่คือประโยคภาษาไทยที่ยาวมากและต้องถูกตัดบรรทัดให้อยู่ในกรอบ",
+    "هذه جملة عربية طويلة يجب أن تلتف داخل المربع دون أن تتجاوز حدوده",
 ])
 def test_rendering_fits_text_inside_its_box(text):
     box = (10, 10, 310, 130)
     size, lines = render.fit(text, box)
-    fnt = render.font(size)
+    fnt = render.font(size, render.script_font(text))
     assert all(fnt.getlength(l) <= box[2] - box[0] for l in lines)
     assert len(lines) * size * 1.2 <= box[3] - box[1]
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost in wrapping

@@ -32,7 +32,9 @@ def build(ctx, shared) -> None:
                 pages = gr.Textbox(label="PDF pages (e.g. 1-3)", placeholder="all")
                 dpi = gr.Slider(72, 300, value=150, step=6, label="Render dpi")
             domain = gr.Textbox(label="Domain hint", placeholder="e.g. a machine learning paper")
-            glossary = gr.Textbox(label="Glossary (term = translation, one per line)", lines=4, placeholder="attention = 注意力")
+            with gr.Row():
+                glossary = gr.Textbox(label="Glossary (term = translation, one per line)", lines=4, placeholder="attention = 注意力", scale=3)
+                glossary_file = gr.File(label="…or upload one (.txt/.csv/.tsv)", file_types=[".txt", ".csv", ".tsv"], scale=1)
             with gr.Row():
                 go = gr.Button("Translate", variant="primary")
                 stop = gr.Button("Cancel", variant="stop")
@@ -85,6 +87,18 @@ def build(ctx, shared) -> None:
             raise LabkitError("Give the folder to evaluate.")
         return metrics.evaluate_folder(folder_, lang)
 
+    @handler
+    def load_glossary(f):
+        if not f:
+            return gr.update()
+        try:
+            text = Path(f).read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise LabkitError("The glossary is not UTF-8 text.") from e
+        parse_glossary(text)  # a malformed line is reported now, not at translation time
+        return text
+
+    glossary_file.upload(load_glossary, glossary_file, glossary, api_name="doc_glossary_upload")
     go.click(translate, [upload, source, target, engine, pages, dpi, domain, glossary, shared.model_state], [gallery, downloads, markdown, status],
              api_name="doc_translate")
     stop.click(do_cancel, None, status, api_name="doc_cancel")
