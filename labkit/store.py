@@ -65,7 +65,7 @@ class Run:
 
 def new_run_id(kind: str) -> str:
     """Sortable and unique: `<kind>-20261126-091500-3fa2`."""
-    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 class Store:
@@ -93,15 +93,21 @@ class Store:
     def create(self, kind: str, name: str, config: dict | None = None, run_dir: str | None = None,
                tags: list | None = None, status: str = "queued", run_id: str | None = None) -> Run:
         now = time.time()
-        run = Run(id=run_id or new_run_id(kind), kind=kind, name=name, status=status, config=config or {},
-                  run_dir=str(run_dir) if run_dir else None, tags=list(tags or []), created=now, updated=now)
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
-                (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
-            )
-        return run
+        for attempt in range(5):
+            run = Run(id=run_id or new_run_id(kind), kind=kind, name=name, status=status, config=config or {},
+                      run_dir=str(run_dir) if run_dir else None, tags=list(tags or []), created=now, updated=now)
+            try:
+                with self._connect() as db:
+                    db.execute(
+                        "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+                        (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
+                    )
+                return run
+            except sqlite3.IntegrityError:
+                if run_id:  # an id the caller chose is taken: that is their error to see
+                    raise LabkitError(f"A run {run_id!r} already exists.", hint="Choose another id.") from None
+        raise LabkitError("Could not find a free run id.", hint="Retry.")
 
     def update(self, run_id: str, **fields: Any) -> Run:
         allowed = {"status", "name", "config", "run_dir", "pid", "pid_start", "tags", "error"}

@@ -72,3 +72,10 @@ def test_killed_writer_leaves_a_consistent_store(tmp_path):
     assert names == ["doomed", "survivor"]  # the uncommitted rename never happened
     s.create("fit", "after")  # and the store still takes writes
     assert len(s.list()) == 3
+
+
+def test_a_chosen_id_that_exists_is_a_clear_error(tmp_path):
+    s = Store(tmp_path / "s.sqlite")
+    s.create("eval", "a", run_id="eval-x")
+    with pytest.raises(LabkitError, match="already exists"):
+        s.create("eval", "b", run_id="eval-x")
