@@ -18,7 +18,6 @@ from typing import Callable
 
 from labkit.backends.base import GenParams
 from labkit.errors import LabkitError
-from labkit.support import safety
 from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text
 from labkit.support.strategies import load_prompts
 

@@ -1,7 +1,6 @@
 """ICR, LIDR and RaDis end to end on the tiny model through the job launcher, and resuming ICR after a kill
 in the middle of a stage."""
 import json
-import time
 from pathlib import Path
 
 import pytest

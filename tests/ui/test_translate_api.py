@@ -1,6 +1,5 @@
 """Document translation through gradio_client on a rendered page (tiny model: meaningless translations,
 real OCR, layout, rendering and downloads)."""
-from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
