@@ -16,7 +16,6 @@ sentence whose answer cannot be read falls back to the heuristic, and the fallba
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -117,13 +116,12 @@ def llm_prompt(target: str, candidates: list[Candidate], texts: dict[str, str]) 
 
 def parse_llm(text: str, offered: set[str]) -> tuple[list[str], str | None] | None:
     """(sources, relation) from a model's answer; None when nothing usable is in it."""
-    text = re.sub(r"<think>.*?</think>", "", text or "", flags=re.S)
-    for m in re.finditer(r"\{[^{}]*\}", text):
-        try:
-            obj = json.loads(m.group())
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and ("relation" in obj or "sources" in obj):
+    from labkit.evaluate.extract import strip_reasoning
+    from labkit.parsing import json_objects
+
+    text = strip_reasoning(text or "")
+    for obj in json_objects(text):
+        if "relation" in obj or "sources" in obj:
             srcs = obj.get("sources") or []
             srcs = [s for s in (srcs if isinstance(srcs, list) else [srcs]) if isinstance(s, str) and s in offered]
             rel = _ALIASES.get(str(obj.get("relation", "")).strip().lower())

@@ -9,7 +9,6 @@ indicate a risk of self-harm bypass the model entirely (labkit.support.safety).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -32,12 +31,10 @@ def user_language(text: str, default: str = "en") -> str:
 
 
 def parse_state(text: str) -> dict | None:
-    for m in re.finditer(r"\{[^{}]*\}", re.sub(r"<think>.*?</think>", "", text or "", flags=re.S)):
-        try:
-            obj = json.loads(m.group())
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and any(k in obj for k in ("profile", "emotion", "situation")):
+    from labkit.parsing import json_objects
+
+    for obj in json_objects(text):
+        if any(k in obj for k in ("profile", "emotion", "situation")):
             return {k: str(obj.get(k, "")) for k in ("profile", "emotion", "situation")}
     return None
 

@@ -3,8 +3,6 @@ choice robustly: JSON, else a strategy name anywhere in the text, else a reasone
 ESConv (the strategy inventory's source) is CC BY-NC 4.0."""
 from __future__ import annotations
 
-import json
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,13 +43,12 @@ def _match(name: str) -> str | None:
 
 def parse_choice(text: str) -> tuple[str | None, str]:
     """(strategy, rationale) from the counselor's output; strategy None when nothing recognisable is there."""
-    text = re.sub(r"<think>.*?</think>", "", text or "", flags=re.S)
-    for m in re.finditer(r"\{[^{}]*\}", text):
-        try:
-            obj = json.loads(m.group())
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and isinstance(obj.get("strategy"), str):
+    from labkit.evaluate.extract import strip_reasoning
+    from labkit.parsing import json_objects
+
+    text = strip_reasoning(text or "")
+    for obj in json_objects(text):
+        if isinstance(obj.get("strategy"), str):
             s = _match(obj["strategy"])
             if s:
                 return s, str(obj.get("rationale", "")).strip()
