@@ -264,7 +264,7 @@ def cmd_sweep(args) -> int:
     r = rmod.load(args.recipe, args.set)
     langs = [l for l in args.languages.split(",") if l]
     ks = [int(k) for k in args.k.split(",")]
-    runs = launch.sweep(r, langs, ks, name=args.name)
+    runs = launch.sweep(r, langs, ks, name=args.name, queue=args.queue)
     _print(args, [{"run_id": x.id, "name": x.name, "tags": x.tags} for x in runs], "\n".join(f"{x.id}  {x.name}  {' '.join(x.tags)}" for x in runs))
     return 0
 
@@ -523,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--languages", required=True, help="ordered parallel languages, e.g. zh,th,sw,bn")
     sp.add_argument("--k", required=True, help="comma-separated k values, e.g. 0,1,2,4")
     sp.add_argument("--name", help="sweep name (tag sweep:<name>)")
+    sp.add_argument("--queue", action="store_true", help="run one after another (one GPU) instead of all at once")
     sp.add_argument("--set", action="append")
 
     sp = add("export", cmd_export, "export a recipe as a Slurm sbatch script or a Hugging Face Jobs submission")

@@ -34,9 +34,11 @@ _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children 
 
 # --- starting --------------------------------------------------------------------------------
 def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None, tags: Sequence[str] = (),
-          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None, run_id: str | None = None) -> Run:
+          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None, run_id: str | None = None,
+          after: Sequence[str] = ()) -> Run:
     """Start `argv` as a job. With the `run_id` of an existing (ended) run, the same row and folder are reused
-    (resume); with a new id, a row is created."""
+    (resume); with a new id, a row is created. With `after`, the job stays queued until those runs have
+    ended, and fails without running if one of them did not succeed (a queue: one GPU, several runs)."""
     if isinstance(argv, str) or not argv:
         raise LabkitError("A job command must be a non-empty argument list.", hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]')
     settings = (settings or get_settings()).ensure_dirs()
@@ -61,7 +63,8 @@ def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None,
                  "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
     with open(run_dir / LOG, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.jobs", "supervise", str(settings.store_path), run_id, "--", *argv],
+            [sys.executable, "-m", "labkit.jobs", "supervise", str(settings.store_path), run_id, *(["--after", ",".join(after)] if after else []),
+             "--", *argv],
             cwd=run_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=child_env, start_new_session=True,  # its own process group: cancel reaches grandchildren
         )
@@ -219,7 +222,7 @@ def _alive(pid: int, start: float | None = None) -> bool:
 
 
 # --- the supervisor --------------------------------------------------------------------------
-def supervise(store_path: str, run_id: str, argv: list[str]) -> int:
+def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str] = ()) -> int:
     store = Store(store_path)
     cancelled = False
     child: subprocess.Popen | None = None
@@ -232,6 +235,21 @@ def supervise(store_path: str, run_id: str, argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    if after:
+        print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} queued after {', '.join(after)}", flush=True)
+        while not cancelled:
+            deps = [_reconcile(store, store.get(d)) for d in after]
+            if all(d.status in FINAL for d in deps):
+                break
+            time.sleep(1.0)
+        if cancelled:
+            store.update(run_id, status="cancelled")
+            return 130
+        failed = [d.id for d in deps if d.status != "succeeded"]
+        if failed:
+            print(f"[labkit] not started: {', '.join(failed)} did not succeed", flush=True)
+            store.update(run_id, status="failed", error=f"Not started: the run(s) it waited for did not succeed: {', '.join(failed)}.")
+            return 1
     store.update(run_id, status="running", pid=os.getpid(), pid_start=_start_time(os.getpid()))
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}", flush=True)
     try:
@@ -257,6 +275,8 @@ def supervise(store_path: str, run_id: str, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 5 or sys.argv[1] != "supervise" or "--" not in sys.argv:
-        sys.exit("usage: python -m labkit.jobs supervise STORE RUN_ID -- COMMAND...")
+        sys.exit("usage: python -m labkit.jobs supervise STORE RUN_ID [--after ID,ID] -- COMMAND...")
     sep = sys.argv.index("--")
-    sys.exit(supervise(sys.argv[2], sys.argv[3], sys.argv[sep + 1 :]))
+    head = sys.argv[:sep]
+    deps = head[head.index("--after") + 1].split(",") if "--after" in head else []
+    sys.exit(supervise(sys.argv[2], sys.argv[3], sys.argv[sep + 1 :], after=deps))

@@ -65,8 +65,9 @@ def prepare(recipe: Recipe, run_dir: Path) -> Path:
     return path
 
 
-def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = True, extra_tags: list[str] | None = None) -> Run:
-    """Validate, write the run folder, start the job. Returns the run (status queued/running)."""
+def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = True, extra_tags: list[str] | None = None,
+           after: list[str] | None = None) -> Run:
+    """Validate, write the run folder, start the job (queued behind the runs in `after`, if any)."""
     from labkit.train.validate import check
 
     settings = (settings or get_settings()).ensure_dirs()
@@ -79,7 +80,7 @@ def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = Tr
     path = prepare(recipe, run_dir)
     tags = [recipe.method, *recipe.tags, *(extra_tags or [])]
     return jobs.start(worker_command(recipe, str(path)), kind="train", name=recipe.name, config=recipe.to_dict(), tags=tags,
-                      settings=settings, run_dir=run_dir, run_id=run_id)
+                      settings=settings, run_dir=run_dir, run_id=run_id, after=after or ())
 
 
 def resume(run_id: str, settings: Settings | None = None) -> Run:
@@ -96,8 +97,10 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
                       settings=settings, run_dir=Path(run.run_dir), run_id=run.id)
 
 
-def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None = None, settings: Settings | None = None) -> list[Run]:
-    """One run per k: English plus the first k parallel languages; tagged sweep:<name>, n_languages=k+1."""
+def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None = None, settings: Settings | None = None,
+          queue: bool = False) -> list[Run]:
+    """One run per k: English plus the first k parallel languages; tagged sweep:<name>, n_languages=k+1.
+    With `queue`, each run waits for the previous one (one GPU); otherwise they all start at once."""
     import copy
 
     from labkit.train.data import sweep_languages
@@ -112,7 +115,7 @@ def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None 
         r.name = f"{name}-k{k}"
         r.data["parallel"] = {**r.data["parallel"], "languages": sweep_languages(languages, k)}
         r.tags = [*r.tags, f"sweep:{name}", f"n_languages={k + 1}"]
-        runs.append(launch(r, settings))
+        runs.append(launch(r, settings, after=[runs[-1].id] if queue and runs else None))
     return runs
 
 

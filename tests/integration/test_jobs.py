@@ -99,3 +99,26 @@ def test_string_commands_are_refused(settings):
 
     with pytest.raises(LabkitError):
         jobs.start("echo hi; rm -rf /", kind="test", name="shell")
+
+
+def test_a_queued_job_waits_for_its_dependency(settings):
+    first = jobs.start([sys.executable, "-c", "import time; time.sleep(2); open('done', 'w').write('x')"], kind="test", name="first")
+    second = jobs.start([sys.executable, "-c", "import os; print('first finished before me:', os.path.exists('../' + os.environ['FIRST'] + '/done'))"],
+                        kind="test", name="second", after=[first.id], env={"FIRST": first.id})
+    time.sleep(0.5)
+    assert jobs.status(second.id).status == "queued"
+    done = wait_for(lambda: (r := jobs.status(second.id)).status in FINAL and r)
+    assert done.status == "succeeded" and "first finished before me: True" in jobs.tail_log(done.run_dir)
+    assert "queued after" in jobs.tail_log(done.run_dir)
+
+
+def test_a_job_behind_a_failed_one_does_not_run_and_a_queued_job_can_be_cancelled(settings):
+    bad = jobs.start([sys.executable, "-c", "raise SystemExit(1)"], kind="test", name="bad")
+    behind = jobs.start([sys.executable, "-c", "print('ran')"], kind="test", name="behind", after=[bad.id])
+    done = wait_for(lambda: (r := jobs.status(behind.id)).status in FINAL and r)
+    assert done.status == "failed" and bad.id in done.error and "ran" not in jobs.tail_log(done.run_dir)
+    long = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="test", name="long")
+    waiting = jobs.start([sys.executable, "-c", "print('ran')"], kind="test", name="waiting", after=[long.id])
+    time.sleep(0.5)
+    assert jobs.cancel(waiting.id, grace=5).status == "cancelled"
+    jobs.cancel(long.id, grace=1)

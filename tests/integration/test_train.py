@@ -87,10 +87,11 @@ def test_cancel_then_resume_from_the_checkpoint(tiny_path, wait_run):
 
 def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings, wait_run):
     r = rmod.load(CONFIGS / "grpo-parallel-tiny.yaml", ["trainer.max_steps=1"])
-    runs = launch.sweep(r, ["zh", "th", "sw"], [0, 2], name="sweep-test")
+    runs = launch.sweep(r, ["zh", "th", "sw"], [0, 2], name="sweep-test", queue=True)  # one after the other
     assert [x.name for x in runs] == ["sweep-test-k0", "sweep-test-k2"]
     assert "n_languages=1" in runs[0].tags and "n_languages=3" in runs[1].tags and "sweep:sweep-test" in runs[1].tags
     for x in runs:
         assert wait_run(x.id).status == "succeeded"
+    assert f"queued after {runs[0].id}" in jobs.tail_log(runs[1].run_dir)
     recipe = rmod.load(Path(runs[1].run_dir) / "recipe.yaml")
     assert recipe.data["parallel"]["languages"] == ["zh", "th"]
