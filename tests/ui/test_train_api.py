@@ -39,13 +39,13 @@ def test_launch_and_follow(client, tiny_path):
     rid, note, _ = client.predict(text, api_name="/train_launch")
     assert rid.startswith("train-")
     for _ in range(240):
-        status, picks, plot, log, _t = client.predict(rid, [], False, api_name="/train_follow")
+        status, picks, plot, log, _t, table = client.predict(rid, [], False, api_name="/train_follow")
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(0.5)
     assert "succeeded" in status and "step 3/3" in status, status + log
     assert "loss" in picks["value"] if isinstance(picks, dict) else True
-    assert plot is not None and "exit code 0" in log
+    assert plot is not None and "exit code 0" in log and rid in [r[0] for r in table["data"]]
     table, _ = client.predict(api_name="/train_runs")
     assert rid in [r[0] for r in table["data"]]
     assert client.predict([rid], "loss", api_name="/train_compare") is not None

@@ -175,11 +175,11 @@ def build(ctx, shared) -> None:
 
     def follow(rid, picked, log_y_):
         if not rid:
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
         try:
             run = jobs.status(rid.strip())
         except LabkitError as e:
-            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
         p = monitor.progress(run)
         eta = f" · about {p['eta_s']:.0f} s left" if p["eta_s"] else ""
         latest = ", ".join(f"{k} {v:.4g}" for k, v in list(p["latest"].items())[:5] if isinstance(v, float))
@@ -190,8 +190,9 @@ def build(ctx, shared) -> None:
         method = METHODS.get(run.config.get("method", ""), None)
         default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
         chosen = [m for m in (picked or []) if m in names] or default
+        ended = run.status in FINAL
         return (text, gr.update(choices=names, value=chosen), monitor.curves([run], chosen, log_y_), jobs.tail_log(run.run_dir, 6000),
-                gr.Timer(active=run.status not in FINAL))
+                gr.Timer(active=not ended), runs_table(store) if ended else gr.update())  # the runs table catches up when a run ends
 
     @handler
     def do_cancel(rid):
@@ -258,10 +259,10 @@ def build(ctx, shared) -> None:
     validate_btn.click(do_validate, editor, notes, api_name="train_validate")
     preview_btn.click(preview, editor, notes, api_name="train_preview")
     launch_btn.click(do_launch, editor, [run_id, notes, poll], api_name="train_launch")
-    poll.tick(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll], api_name="train_follow", show_progress="hidden")
-    run_id.submit(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll], api_name="train_attach")
-    metrics_pick.input(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll], api_name="train_pick_curves")
-    log_y.change(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll], api_name="train_log_scale")
+    poll.tick(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll, table], api_name="train_follow", show_progress="hidden")
+    run_id.submit(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll, table], api_name="train_attach")
+    metrics_pick.input(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll, table], api_name="train_pick_curves")
+    log_y.change(follow, [run_id, metrics_pick, log_y], [status, metrics_pick, plot, log, poll, table], api_name="train_log_scale")
     cancel_btn.click(do_cancel, run_id, notes, api_name="train_cancel")
     resume_btn.click(do_resume, run_id, [run_id, notes, poll], api_name="train_resume")
     slurm_btn.click(do_slurm, [editor, nodes, gpn], export, api_name="train_export_slurm")
