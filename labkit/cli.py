@@ -324,6 +324,7 @@ def cmd_trace(args) -> int:
 def cmd_chat(args) -> int:
     from labkit.backends import get_backend
     from labkit.settings import get_settings
+    from labkit.jsonl import read_jsonl, write_jsonl
     from labkit.support import roleplay
     from labkit.support.agent import SupportAgent
 
@@ -335,7 +336,7 @@ def cmd_chat(args) -> int:
         langs = [l for l in args.languages.split(",") if l]
         bar = _progress_bar(args)
         dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
-        roleplay.write_jsonl(dialogues, args.out)
+        write_jsonl(args.out, dialogues)
         data = {"dialogues": len(dialogues), "out": args.out, "strategies": roleplay.strategy_counts(dialogues),
                 "counselor_fallbacks": agent.counselor_fallbacks}
         _print(args, data, json.dumps(data, ensure_ascii=False, indent=2))
@@ -343,8 +344,8 @@ def cmd_chat(args) -> int:
     if args.action == "pairs":
         if not (args.dialogues and args.out):
             raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
-        rows = roleplay.pairs(agent, roleplay.read_jsonl(args.dialogues), progress=_progress_bar(args))
-        roleplay.write_jsonl(rows, args.out)
+        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args))
+        write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
     if not args.once:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from labkit.backends.base import GenParams
 from labkit.errors import LabkitError
+from labkit.languages import NAMES as LANG_NAMES
 
 PROMPT_VERSION = 1
-LANG_NAMES = {"en": "English", "zh": "Chinese (Simplified)", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German", "es": "Spanish",
-              "ru": "Russian", "ar": "Arabic", "pt": "Portuguese", "it": "Italian", "th": "Thai", "vi": "Vietnamese", "hi": "Hindi"}
 
 
 def build_prompt(text: str, src: str | None, tgt: str, before: str = "", after: str = "", terms: dict[str, str] | None = None,

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from labkit.backends.base import GenParams
+from labkit.languages import NAMES as LANG_NAMES
 from labkit.support import safety
 from labkit.support.strategies import fallback, load_prompts, parse_choice, stage_of, strategies
 
-LANG_NAMES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German", "ru": "Russian", "ja": "Japanese",
-              "th": "Thai", "bn": "Bengali", "sw": "Swahili", "te": "Telugu", "ko": "Korean", "it": "Italian", "ar": "Arabic", "pt": "Portuguese"}
 
 
 def dialogue_text(history: list[dict]) -> str:

@@ -11,9 +11,7 @@ reply, chosen = that reply refined with the reflected user state (profile, emoti
 """
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 from typing import Callable
 
 from labkit.backends.base import GenParams
@@ -84,20 +82,6 @@ def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, i
         if progress:
             progress(i + 1, len(dialogues))
     return out
-
-
-def write_jsonl(rows: list[dict], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    try:
-        return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
-    except (OSError, ValueError) as e:
-        raise LabkitError(f"Cannot read {path}: {e}", hint="A JSONL file written by `labkit chat roleplay`.") from e
 
 
 def strategy_counts(dialogues: list[dict]) -> dict[str, int]:

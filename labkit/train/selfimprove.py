@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Callable
 
 from labkit.errors import LabkitError
+from labkit.jsonl import read_jsonl, write_jsonl
+from labkit.languages import NAMES as LANG_NAMES
 from labkit.train.recipe import Recipe
 
-LANG_NAMES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German", "ru": "Russian", "ja": "Japanese",
-              "th": "Thai", "bn": "Bengali", "sw": "Swahili", "te": "Telugu", "ko": "Korean", "it": "Italian", "ar": "Arabic",
-              "pt": "Portuguese", "vi": "Vietnamese", "id": "Indonesian", "hi": "Hindi"}
 TRANSLATE_PROMPT = ("Translate the following text from {src} into {tgt}. Write only the translation, between <translation> and "
                     "</translation>.\n\n<text>\n{text}\n</text>")
 _TRANSLATION_REQUEST = re.compile(r"\btranslat|traduc|übersetz|переве|翻译|翻譯|翻訳|번역|tafsiri|แปล|অনুবাদ|అనువ", re.I)
@@ -79,16 +78,6 @@ class Pipeline:
             from labkit.store import open_store
 
             open_store().update(os.environ["LABKIT_RUN_ID"], metrics={f"round{r}/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)  # a kill never leaves a half-written stage output behind
 
 
 # --- shared pieces -----------------------------------------------------------------------------------

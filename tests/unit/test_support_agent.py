@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit.errors import LabkitError
+from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.support import roleplay
 from labkit.support.agent import SupportAgent, parse_state
 from labkit.support.strategies import fallback, parse_choice, stage_of, strategies
@@ -74,8 +75,8 @@ def test_roleplay_and_pairs_schema(agent, tmp_path):
         roleplay.validate_dialogue(d)
         assert [t["role"] for t in d["turns"]] == ["seeker", "supporter"] * 2
         assert all(t["strategy"] in strategies() and t["rationale"] for t in d["turns"] if t["role"] == "supporter")
-    path = roleplay.write_jsonl(dialogues, tmp_path / "d.jsonl")
-    pairs = roleplay.pairs(agent, roleplay.read_jsonl(path))
+    path = write_jsonl(tmp_path / "d.jsonl", dialogues)
+    pairs = roleplay.pairs(agent, read_jsonl(path))
     for p in pairs:
         assert p["prompt"][-1]["role"] == "user" and p["chosen"][0]["role"] == "assistant" and p["rejected"][0]["role"] == "assistant"
         assert p["chosen"][0]["content"] != p["rejected"][0]["content"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from labkit.errors import LabkitError
+from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.support import roleplay, safety
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
@@ -136,7 +137,7 @@ def build(ctx, shared) -> None:
         agent = agent_for(model_state)
         dialogues = roleplay.generate(agent, int(n_), int(turns_), list(langs_), parse_lines(scen_), parse_lines(pers_),
                                       progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"))
-        path = roleplay.write_jsonl(dialogues, Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "roleplay.jsonl")
+        path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "roleplay.jsonl", dialogues)
         counts = roleplay.strategy_counts(dialogues)
         note = (f"{len(dialogues)} dialogues · strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
                 + f" · counselor answers unreadable → fallback: {agent.counselor_fallbacks}")
@@ -146,8 +147,8 @@ def build(ctx, shared) -> None:
     def build_pairs(f, model_state, progress=gr.Progress()):
         if not f:
             raise LabkitError("Generate or upload dialogues first.")
-        rows = roleplay.pairs(agent_for(model_state), roleplay.read_jsonl(f), progress=lambda d, t: progress(d / t))
-        path = roleplay.write_jsonl(rows, Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "support-pairs.jsonl")
+        rows = roleplay.pairs(agent_for(model_state), read_jsonl(f), progress=lambda d, t: progress(d / t))
+        path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "support-pairs.jsonl", rows)
         return str(path), f"{len(rows)} preference pairs."
 
     @handler

@@ -1,0 +1,24 @@
+"""JSON-lines files: read with a clear error, written atomically (a kill never leaves half a file)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from labkit.errors import LabkitError
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    try:
+        return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    except (OSError, ValueError) as e:
+        raise LabkitError(f"Cannot read {path}: {e}", hint="A JSON-lines file: one JSON object per line.") from e
+
+
+def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
