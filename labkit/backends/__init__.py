@@ -35,11 +35,32 @@ def get_backend(name: str, model: str, cache: bool = True, **options) -> Backend
     with _cache_lock:
         if cache and key in _cache:
             return _cache[key]
+        if cache:
+            _unload_cached()  # one loaded model at a time: the next one may not fit beside it
         backend = backend_class(name)(model, **options)
         if cache:
-            _cache.clear()  # one loaded model at a time: the next one may not fit beside it
             _cache[key] = backend
         return backend
 
 
-__all__ = ["Backend", "GenParams", "Message", "Prompt", "REGISTRY", "get_backend", "backend_class"]
+def unload_all() -> None:
+    """Drop every cached backend and free its weights (GPU memory included)."""
+    with _cache_lock:
+        _unload_cached()
+
+
+def _unload_cached() -> None:
+    for backend in _cache.values():
+        unload = getattr(backend, "unload", None)
+        if unload:
+            unload()
+    _cache.clear()
+
+
+def load_backend(state: dict) -> Backend:
+    """The backend for the UI's model state `{"backend", "model", "base_url"}` (shared by every tab)."""
+    options = {"base_url": state.get("base_url")} if state["backend"] == "openai" else {}
+    return get_backend(state["backend"], state["model"], **options)
+
+
+__all__ = ["Backend", "GenParams", "Message", "Prompt", "REGISTRY", "get_backend", "backend_class", "load_backend", "unload_all"]

@@ -3,7 +3,6 @@ streaming, and summed log-probabilities. Runs the tiny model on CPU and real mod
 """
 from __future__ import annotations
 
-import functools
 import queue
 import threading
 from typing import Iterator, Sequence
@@ -35,6 +34,21 @@ class HFBackend:
             self.tok.pad_token = self.tok.eos_token
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one generate/forward at a time per loaded model
+        # Per-instance cache (an lru_cache on the method would keep every backend and its weights alive).
+        self._encoded: dict = {}
+
+    def unload(self) -> None:
+        """Free the weights now (the next model may not fit beside them); the backend is unusable after."""
+        import gc
+
+        import torch
+
+        with self._lock:
+            self.lm = None
+            self._encoded.clear()
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     # --- prompts ---------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
@@ -46,15 +60,19 @@ class HFBackend:
         return self.tok.apply_chat_template(validate_messages(prompt), tokenize=False, add_generation_prompt=True)
 
     def _encode(self, prompt: Prompt) -> list[int]:
+        if self.lm is None:
+            raise LabkitError(f"Model {self.model!r} was unloaded to make room for another one.",
+                              hint="Load it again (choose it in the Models tab, or call get_backend).")
         key = prompt if isinstance(prompt, str) else tuple((m["role"], m["content"]) for m in validate_messages(prompt))
-        return list(self._encode_cached(key))
-
-    @functools.lru_cache(maxsize=4096)
-    def _encode_cached(self, key) -> tuple[int, ...]:
-        # Rendering a chat template is the slow part of scoring; sampled responses share their prompt.
-        prompt = key if isinstance(key, str) else [{"role": r, "content": c} for r, c in key]
-        # A rendered chat template already carries its special tokens (a Llama BOS, say).
-        return tuple(self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"])
+        ids = self._encoded.get(key)
+        if ids is None:
+            # Rendering a chat template is the slow part of scoring; sampled responses share their prompt.
+            # A rendered chat template already carries its special tokens (a Llama BOS, say).
+            ids = tuple(self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"])
+            if len(self._encoded) >= 4096:
+                self._encoded.clear()
+            self._encoded[key] = ids
+        return list(ids)
 
     def _eos_ids(self) -> list[int]:
         eos = self.lm.generation_config.eos_token_id

@@ -94,3 +94,25 @@ def test_bad_inputs_are_clear(tiny_backend):
         tiny_backend.generate([[{"content": "no role"}]], GenParams())
     with pytest.raises(LabkitError):
         list(tiny_backend.stream(chat("x"), GenParams(temperature=1, n=2)))
+
+
+def test_unloaded_backend_is_collected_and_get_backend_unloads_the_previous(tiny_path):
+    import gc
+    import weakref
+
+    from labkit.backends import get_backend, unload_all
+    from labkit.backends.base import GenParams
+    from labkit.errors import LabkitError
+
+    first = get_backend("hf", str(tiny_path), device="cpu")
+    assert first.generate(["Hello"], GenParams(max_new_tokens=2))[0][0] is not None
+    model_ref, backend_ref = weakref.ref(first.lm), weakref.ref(first)
+    second = get_backend("hf", str(tiny_path), device="cpu", batch_size=3)  # another key: the first is unloaded
+    assert second is not first and first.lm is None
+    with pytest.raises(LabkitError, match="unloaded"):
+        first.generate(["Hello"], GenParams(max_new_tokens=2))
+    del first
+    gc.collect()
+    assert backend_ref() is None and model_ref() is None  # nothing (no lru_cache) keeps the old model alive
+    unload_all()
+    assert second.lm is None

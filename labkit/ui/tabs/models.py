@@ -7,7 +7,7 @@ import time
 import gradio as gr
 
 from labkit import jobs
-from labkit.backends import REGISTRY, GenParams, get_backend
+from labkit.backends import REGISTRY, GenParams, load_backend
 from labkit.settings import TINY
 from labkit.ui.common import handler, header_markdown
 
@@ -16,14 +16,6 @@ ID = "models"
 SUGGESTED = [TINY, "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
              "meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-1b-it"]
 RUN_COLUMNS = ["id", "kind", "name", "status", "created", "updated", "metrics"]
-
-
-def backend_options(state: dict) -> dict:
-    return {"base_url": state["base_url"]} if state["backend"] == "openai" else {}
-
-
-def load_backend(state: dict):
-    return get_backend(state["backend"], state["model"], **backend_options(state))
 
 
 def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:

@@ -102,7 +102,7 @@ def build(ctx, shared) -> None:
                 raise LabkitError(f"{Path(f).name} is not UTF-8 text.", hint="Upload plain text files.") from e
         backend = None
         if engine_ == "llm":
-            from labkit.ui.tabs.models import load_backend
+            from labkit.backends import load_backend
 
             backend = load_backend(model_state)
         progress(0.2, desc="Retrieving candidates and relating …")
@@ -131,7 +131,7 @@ def build(ctx, shared) -> None:
             raise LabkitError("Upload a TROVE-format JSONL file.", hint="See docs/provenance.md for the schema.")
         backend = None
         if engine_ == "llm":
-            from labkit.ui.tabs.models import load_backend
+            from labkit.backends import load_backend
 
             backend = load_backend(model_state)
         return tr.evaluate_file(f, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)

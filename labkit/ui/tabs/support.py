@@ -78,7 +78,7 @@ def build(ctx, shared) -> None:
             push_btn = gr.Button("Push dialogues to the Hub")
 
     def agent_for(model_state) -> SupportAgent:
-        from labkit.ui.tabs.models import load_backend
+        from labkit.backends import load_backend
 
         return SupportAgent(load_backend(model_state))
 

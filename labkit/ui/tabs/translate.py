@@ -65,7 +65,7 @@ def build(ctx, shared) -> None:
             (out / "translation.md").write_text(md, encoding="utf-8")
             return [], [str(out / "translation.md")], md, "Translated with the vision-language model."
         from labkit.doctrans import document
-        from labkit.ui.tabs.models import load_backend
+        from labkit.backends import load_backend
 
         res = document.translate_document(f, tgt, load_backend(model_state), model_state["model"], out, source=None if src == "(auto)" else src,
                                           glossary=terms, domain=domain_ or "", pages=pages_ or None, dpi=int(dpi_),
