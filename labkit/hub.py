@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 
@@ -38,6 +39,8 @@ def pull(repo_id: str, kind: str = "model", revision: str | None = None, setting
 
     settings = settings or get_settings()
     _check_kind(kind)
+    if kind == "model":
+        guard.require_model(repo_id, settings)
     offline = settings.hub_offline
     try:
         path = snapshot_download(repo_id, repo_type=kind, revision=revision, local_files_only=offline, allow_patterns=allow_patterns)
@@ -133,6 +136,7 @@ class PushPlan:
 
 def plan_push(folder: str | Path, repo_id: str, kind: str = "model", card: str | None = None, private: bool = True,
               ignore: tuple[str, ...] = DEFAULT_IGNORE) -> PushPlan:
+    guard.require("deploy" if kind == "space" else "push")
     folder = Path(folder)
     _check_kind(kind)
     if not folder.is_dir():
@@ -157,6 +161,7 @@ def push(plan: PushPlan, commit_message: str = "Upload from labkit", api=None, s
     from huggingface_hub import errors as hf_errors
 
     settings = settings or get_settings()
+    guard.require("deploy" if plan.kind == "space" else "push", settings)
     if settings.hub_offline and api is None:
         raise LabkitError("The Hub is offline (HF_HUB_OFFLINE=1): nothing was pushed.", hint="Unset HF_HUB_OFFLINE and retry.")
     api = api or HfApi()

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import FINAL, Run, Store, new_run_id, open_store
@@ -41,7 +42,9 @@ def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None,
     ended, and fails without running if one of them did not succeed (a queue: one GPU, several runs)."""
     if isinstance(argv, str) or not argv:
         raise LabkitError("A job command must be a non-empty argument list.", hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]')
-    settings = (settings or get_settings()).ensure_dirs()
+    settings = settings or get_settings()
+    guard.require("launch", settings)
+    settings = settings.ensure_dirs()
     store = Store(settings.store_path)
     existing = None
     if run_id:
@@ -163,6 +166,7 @@ def _reconcile(store: Store, run: Run) -> Run:
 
 
 def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0) -> Run:
+    guard.require("cancel", settings)
     store = open_store(settings)
     run = store.get(run_id)
     if run.status in FINAL:

@@ -77,6 +77,13 @@ class Settings:
         # Read on use, never kept in a config: local servers accept any key.
         return self.env.get("LABKIT_OPENAI_API_KEY") or self.env.get("OPENAI_API_KEY")
 
+    @property
+    def demo_models(self) -> set[str]:
+        """The models a demo Space may load (LABKIT_DEMO_MODELS, comma-separated): loading any Hub id would let
+        visitors fill the Space's disk and memory."""
+        listed = {m.strip() for m in self.env.get("LABKIT_DEMO_MODELS", "").split(",") if m.strip()}
+        return listed | {TINY, TINY_REF, self.default_model or ONLINE_DEFAULT_MODEL}
+
     def resolved_default_model(self) -> str:
         """`LABKIT_MODEL` if set; `tiny` offline; otherwise a small real instruct model."""
         if self.default_model:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF, Settings, get_settings
 
@@ -22,6 +23,7 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
     path = Path(name).expanduser()
     if settings.demo and (path.is_absolute() or name.startswith((".", "~"))):
         raise LabkitError("Local folders are not available in demo mode.", hint="Use a Hub id, or 'tiny'.")
+    guard.require_model(name, settings)
     if path.exists():
         if not (path / "config.json").exists():
             raise LabkitError(f"{path} is not a model folder (no config.json).", hint="Point to a folder saved with save_pretrained, or use a Hub id.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from labkit import jobs
+from labkit import guard, jobs
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import Run, new_run_id
@@ -71,8 +71,7 @@ def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = Tr
     from labkit.train.validate import check
 
     settings = (settings or get_settings()).ensure_dirs()
-    if settings.demo:
-        raise LabkitError("Training is not run on the demo Space.", hint="Export a Slurm script or a Hugging Face Jobs launch instead.")
+    guard.require("launch", settings)  # before validation touches data files
     if validate:
         check(recipe)
     run_id = new_run_id("train")
@@ -86,6 +85,7 @@ def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = Tr
 def resume(run_id: str, settings: Settings | None = None) -> Run:
     """Continue a run from its last checkpoint, in the same run folder and store row."""
     settings = settings or get_settings()
+    guard.require("resume", settings)
     run = jobs.status(run_id, settings)
     if run.kind != "train":
         raise LabkitError(f"{run_id} is a {run.kind} run, not a training run.")
@@ -154,21 +154,14 @@ def hf_job_spec(recipe: Recipe, flavor: str = "a10g-small", image: str = "pytorc
 
 def submit_hf_job(spec: dict, api=None) -> str:
     """Submit with the caller's Hub login; `secrets` name the Space/Jobs secrets, values are never sent from here."""
-    import os
+    from huggingface_hub import get_token, run_job
 
-    from huggingface_hub import run_job
-
-    if not (os.environ.get("HF_TOKEN") or _has_login()):
+    guard.require("hf-jobs")
+    # get_token() reads HF_TOKEN and the `hf auth login` cache; the Hub encrypts Job secrets server-side.
+    token = get_token()
+    if not token:
         raise LabkitError("Not logged in to the Hub: cannot submit a Job.", hint="Run `hf auth login` or set HF_TOKEN, or copy the command instead.")
+    secrets = {name: token for name in spec["secrets"]}  # the only secret a labkit Job needs is the Hub token
     job = (api.run_job if api else run_job)(image=spec["image"], command=spec["command"], flavor=spec["flavor"], env=spec["env"],
-                                             secrets={k: os.environ.get(v, "") for k, v in spec["secrets"].items()}, timeout=spec["timeout"])
+                                             secrets=secrets, timeout=spec["timeout"])
     return getattr(job, "url", None) or getattr(job, "id", str(job))
-
-
-def _has_login() -> bool:
-    try:
-        from huggingface_hub import get_token
-
-        return bool(get_token())
-    except Exception:
-        return False

@@ -122,7 +122,11 @@ def test_hf_jobs_export_and_submit(monkeypatch):
     assert launch.submit_hf_job(spec, api=api) == "https://huggingface.co/jobs/me/123"
     assert api.kw["secrets"] == {"HF_TOKEN": "hf_secret_value"} and api.kw["flavor"] == "a100-large"
     monkeypatch.delenv("HF_TOKEN")
-    monkeypatch.setattr(launch, "_has_login", lambda: False)
+    # `hf auth login` only (no HF_TOKEN in the environment): the cached token is sent, never an empty string
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_login_cache")
+    launch.submit_hf_job(spec, api=api)
+    assert api.kw["secrets"] == {"HF_TOKEN": "hf_from_login_cache"}
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     with pytest.raises(LabkitError, match="logged in"):
         launch.submit_hf_job(spec, api=api)
 

@@ -153,8 +153,9 @@ def build(ctx, shared) -> None:
 
     @handler
     def push(f, repo_id, langs_, model_state):
-        from labkit import hub
+        from labkit import guard, hub
 
+        guard.require("push")  # before anything is written for the upload
         if not f:
             raise LabkitError("Generate dialogues first.")
         folder = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir))

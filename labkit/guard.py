@@ -1,0 +1,63 @@
+"""The one guard for shared and demo deployments: which actions may run here, and for whom.
+
+Engines call `require(action)` at their entry points (starting a job, cancelling, resuming, submitting a
+Hugging Face Job, writing an export, pushing to the Hub), so the rule holds whoever calls them: a UI button,
+the Gradio API or the CLI. In demo mode (`LABKIT_DEMO=1`, the public Space) every such action is refused;
+what remains is interactive work on bundled or uploaded inputs, bounded by each engine's own limits.
+"""
+from __future__ import annotations
+
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+
+ACTIONS = {
+    "launch": "Starting runs (training, evaluation, sweeps, curation, experiments)",
+    "resume": "Resuming runs",
+    "cancel": "Cancelling runs",
+    "hf-jobs": "Submitting Hugging Face Jobs",
+    "export": "Writing launch scripts to the server",
+    "push": "Pushing to the Hugging Face Hub",
+    "deploy": "Deploying a Space",
+}
+DEMO_HINT = ("This is a public demo: it runs nothing heavy and writes nothing. Duplicate the Space with your own "
+             "token, or run labkit yourself (`make serve`), to train, evaluate and push.")
+
+
+def require(action: str, settings: Settings | None = None) -> None:
+    """Refuse `action` where this deployment does not allow it (demo mode refuses every write and heavy job)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown guarded action {action!r}")  # a programming error, not user input
+    if (settings or get_settings()).demo:
+        raise LabkitError(f"{ACTIONS[action]} is turned off on this demo.", hint=DEMO_HINT)
+
+
+def require_model(name: str, settings: Settings | None = None) -> None:
+    """On a demo, only the models the Space's owner listed may be loaded or pulled."""
+    settings = settings or get_settings()
+    if settings.demo and name not in settings.demo_models:
+        raise LabkitError(f"This demo only runs {', '.join(sorted(settings.demo_models))}.",
+                          hint="The Space's owner can list more in LABKIT_DEMO_MODELS. " + DEMO_HINT)
+
+
+def allowed(action: str, settings: Settings | None = None) -> bool:
+    try:
+        require(action, settings)
+    except LabkitError:
+        return False
+    return True
+
+
+def owner_tag(caller: str | None) -> list[str]:
+    """The tag that records who started a run from a shared app (a session or a login name)."""
+    return [f"owner:{caller}"] if caller else []
+
+
+def require_owner(run, caller: str | None, authenticated: bool) -> None:
+    """On a shared app, a visitor may cancel or resume only the runs their own session started.
+    Authenticated users (`--auth`) and the command line (caller None) may act on any run."""
+    if caller is None or authenticated:
+        return
+    owners = [t.split(":", 1)[1] for t in (run.tags or []) if t.startswith("owner:")]
+    if caller not in owners:
+        raise LabkitError(f"Run {run.id} was not started from this browser session.",
+                          hint="Only the session that launched a run (or a logged-in user) can cancel or resume it.")

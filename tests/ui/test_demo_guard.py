@@ -1,0 +1,72 @@
+"""Demo mode is enforced by the engines: every API endpoint of the demo app is called, and nothing writes,
+starts a job, cancels, resumes, pushes or loads an unlisted model — whoever calls it."""
+from __future__ import annotations
+
+import inspect
+import os
+
+import pytest
+
+from labkit.errors import LabkitError
+
+# Endpoints that must refuse in demo mode, with the arguments to call them with (None: the component defaults).
+REFUSED = {"train_launch", "train_resume", "train_cancel", "train_submit_hf_job", "cancel_run", "eval_start",
+           "eval_cancel", "eval_push", "support_push", "pull_model"}
+
+
+def _call(fn, args):
+    out = fn(*args)
+    if inspect.isgenerator(out):
+        out = list(out)
+    return out
+
+
+@pytest.fixture()
+def demo_env(monkeypatch, tmp_path, tiny_path):
+    from labkit.settings import Settings
+    from labkit.store import Store
+
+    home = tmp_path / "home"
+    real = Settings.from_env({**os.environ, "LABKIT_HOME": str(home)}).ensure_dirs()
+    store = Store(real.store_path)
+    finished = store.create("train", "old-run", config={}, run_dir=str(home / "runs" / "old"), tags=[])
+    store.update(finished.id, status="succeeded")
+    (home / "models").mkdir(exist_ok=True)
+    os.symlink(tiny_path, home / "models" / "tiny")  # the demo's tiny model, built once per session
+    monkeypatch.setenv("LABKIT_HOME", str(home))
+    monkeypatch.setenv("LABKIT_DEMO", "1")
+    return home, store, finished.id
+
+
+def test_every_demo_endpoint_is_guarded(demo_env):
+    from labkit.settings import get_settings
+    from labkit.ui.app import AppContext, build_app
+
+    home, store, finished_id = demo_env
+    assert get_settings().demo
+    demo = build_app(AppContext.create())
+    overrides = {"train_cancel": [finished_id], "train_resume": [finished_id], "eval_cancel": [finished_id],
+                 "cancel_run": [finished_id, None], "pull_model": ["someone/any-model"],
+                 "eval_push": [finished_id, "me/results"]}
+    files_before = {p for p in home.rglob("*") if "models" not in p.parts}
+    seen, refused = set(), set()
+    for block_fn in demo.fns.values():
+        name = block_fn.api_name
+        if not name or block_fn.fn is None:
+            continue
+        seen.add(name)
+        args = overrides.get(name) or [getattr(c, "value", None) for c in block_fn.inputs]
+        try:
+            _call(block_fn.fn, args)
+        except Exception as e:  # noqa: BLE001 — allowed endpoints may fail on placeholder inputs; refused ones must say why
+            text = str(e) if not isinstance(e, LabkitError) else e.message
+            if "demo" in text.lower():
+                refused.add(name)
+    missing = {n for n in REFUSED if n in seen} - refused
+    assert not missing, f"not refused in demo mode: {sorted(missing)}"
+    assert REFUSED <= seen, f"endpoints renamed? {sorted(REFUSED - seen)}"
+    runs = store.list()
+    assert [r.id for r in runs] == [finished_id] and runs[0].status == "succeeded"  # nothing started, nothing rewritten
+    # Session downloads (a trace's JSONL, a chat export) and caches live under cache/; nothing else may appear.
+    written = {p for p in home.rglob("*") if not {"models", "cache"} & set(p.relative_to(home).parts)} - files_before
+    assert not [p for p in written if not p.name.startswith("labkit.sqlite")], sorted(map(str, written))
