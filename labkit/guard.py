@@ -18,6 +18,7 @@ ACTIONS = {
     "export": "Writing launch scripts to the server",
     "push": "Pushing to the Hugging Face Hub",
     "deploy": "Deploying a Space",
+    "batch": "Batch generation (role-play data, preference pairs)",
 }
 DEMO_HINT = ("This is a public demo: it runs nothing heavy and writes nothing. Duplicate the Space with your own "
              "token, or run labkit yourself (`make serve`), to train, evaluate and push.")

@@ -15,6 +15,7 @@ import random
 from typing import Callable
 
 from labkit.backends.base import GenParams
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text
 from labkit.support.strategies import load_prompts
@@ -29,6 +30,7 @@ def _history(turns: list[dict]) -> list[dict]:
 
 def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scenarios: dict | None = None, personas: dict | None = None,
              seeker_backend=None, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    guard.require("batch")
     prompts = load_prompts()
     scenarios = scenarios or prompts["scenarios"]
     personas = personas or prompts["personas"]
@@ -66,6 +68,7 @@ def validate_dialogue(rec: dict) -> None:
 
 
 def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    guard.require("batch")
     out = []
     for i, rec in enumerate(dialogues):
         validate_dialogue(rec)

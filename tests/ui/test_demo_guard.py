@@ -11,7 +11,7 @@ from labkit.errors import LabkitError
 
 # Endpoints that must refuse in demo mode, with the arguments to call them with (None: the component defaults).
 REFUSED = {"train_launch", "train_resume", "train_cancel", "train_submit_hf_job", "cancel_run", "eval_start",
-           "eval_cancel", "eval_push", "support_push", "pull_model"}
+           "eval_cancel", "eval_push", "support_push", "pull_model", "support_roleplay"}
 
 
 def _call(fn, args):
