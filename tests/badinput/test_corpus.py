@@ -1,0 +1,94 @@
+"""Runs every case of the bad-input corpus (cases.py) as a real `labkit` process, with a timeout and a memory cap.
+
+Each must exit 2 with a message, print no traceback, finish in time, and leave the store readable and no empty
+run or cache folders. The cases run two at a time in one session fixture; each is then its own test.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cases import CASES, Case  # noqa: E402  (tests/badinput is on sys.path: rootdir-relative import)
+
+TIMEOUT_S = 120
+MEMORY_CAP = 6 * 1024**3  # address space: torch and onnxruntime map a lot, but no case may need more
+
+
+def _cap_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def _run(case: Case, root: Path, tiny: Path) -> dict:
+    work = root / case.id
+    home = work / ".home"
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "tiny").symlink_to(tiny)
+    (work / "cases.txt").write_text("a plain file\n")
+    for name, content in case.files.items():
+        path = work / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.write_bytes if isinstance(content, bytes) else lambda c: path.write_text(c, encoding="utf-8"))(content)
+    env = {**os.environ, "LABKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "labkit.cli", *case.argv], cwd=work, env=env, capture_output=True,
+                              text=True, errors="replace", timeout=TIMEOUT_S, preexec_fn=_cap_memory, stdin=subprocess.DEVNULL)
+        out, code, hung = proc.stdout + proc.stderr, proc.returncode, False
+    except subprocess.TimeoutExpired as e:
+        out, code, hung = str(e.stdout or "") + str(e.stderr or ""), None, True
+    return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home)}
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory, tiny_path):
+    root = tmp_path_factory.mktemp("badinput")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda c: _run(c, root, Path(tiny_path)), CASES))
+    summary = {"cases": len(done), "clean": sum(_clean(r) is None for r in done),
+               "tracebacks": sum("Traceback (most recent call last)" in r["output"] for r in done),
+               "hangs": sum(r["hung"] for r in done)}
+    (root / "summary.json").write_text(json.dumps(summary))
+    print("bad-input corpus:", json.dumps(summary))
+    return {r["id"]: r for r in done}
+
+
+def _clean(r: dict) -> str | None:
+    """Why a result is not a clean refusal (None when it is)."""
+    if r["hung"]:
+        return f"no answer within {TIMEOUT_S} s"
+    if "Traceback (most recent call last)" in r["output"]:
+        return "a traceback"
+    if r["code"] != 2:
+        return f"exit code {r['code']}"
+    if "error" not in r["output"].lower():
+        return "no message"
+    home = Path(r["home"])
+    from labkit.store import Store
+
+    if (home / "labkit.sqlite").exists():
+        Store(home / "labkit.sqlite").list()  # readable afterwards
+    for sub in ("runs", "cache"):
+        empty = [p for p in (home / sub).rglob("*") if p.is_dir() and not any(p.iterdir())] if (home / sub).exists() else []
+        if empty:
+            return f"left empty folders behind: {empty[:3]}"
+    return None
+
+
+def test_corpus_is_large_and_covers_every_command():
+    assert len(CASES) >= 150
+    commands = {c.argv[0] for c in CASES if c.argv}
+    assert {"train", "eval", "generate", "fit", "trace", "translate", "chat", "runs", "hub", "export", "sweep"} <= commands
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def test_bad_input_is_refused_cleanly(results, case_id):
+    r = results[case_id]
+    problem = _clean(r)
+    assert problem is None, f"{case_id}: {problem}\n{r['output']}"
