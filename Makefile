@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: serve test venv clean
+.PHONY: serve test test-fast lint venv clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,8 +24,15 @@ venv: $(VENV)/.installed
 serve: venv
 	$(BIN)/labkit serve --host $(HOST) --port $(PORT)
 
-test: venv
+lint: venv
+	$(BIN)/ruff check .
+
+test: lint
 	$(BIN)/python -m pytest -q tests
+
+# The quick tier (< 2 minutes): everything not marked slow.
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info
