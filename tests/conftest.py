@@ -71,8 +71,37 @@ def app_url(tiny_path):
     from labkit.ui.app import launch
 
     demo = launch(host="127.0.0.1", port=_free_port(), block=False)
-    yield demo.local_url.rstrip("/")
+    url = demo.local_url.rstrip("/")
+    _wait_ready(url)
+    yield url
     demo.close()
+
+
+def _wait_ready(url: str, timeout: float = 300) -> None:
+    """Wait until the server answers its config route (a loaded machine can take a while to start it)."""
+    import time
+
+    import httpx
+
+    end = time.time() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/config", timeout=30).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.time() > end:
+            raise AssertionError(f"the app at {url} did not answer within {timeout} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    """One gradio_client for the session, with generous timeouts: under load a first call can take a minute."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, analytics_enabled=False, download_files=str(_ROOT / "downloads"),
+                  httpx_kwargs={"timeout": 600})
 
 
 def _free_port() -> int:

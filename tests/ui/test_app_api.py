@@ -2,14 +2,9 @@
 import sys
 
 import pytest
-from gradio_client import Client
 
 from labkit import jobs
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_every_event_has_an_api_name(app_url):

@@ -4,14 +4,9 @@ import time
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def run_eval(client, langs, tags=""):

@@ -1,15 +1,10 @@
 """Provenance tab through gradio_client: trace the example, select a sentence, score TROVE data."""
 from pathlib import Path
 
-import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from labkit.ui.tabs.provenance import EXAMPLE_SOURCES, EXAMPLE_TARGET
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_trace_round_trip(client):

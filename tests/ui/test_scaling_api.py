@@ -3,16 +3,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from labkit.scaling.data import COLUMNS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def table(df):

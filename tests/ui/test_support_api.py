@@ -3,13 +3,7 @@ message, the export, and role-play generation."""
 import json
 from pathlib import Path
 
-import pytest
-from gradio_client import Client
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_multi_turn_conversation(client):

@@ -5,14 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gradio_client import Client
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_recipe_form_yaml_and_checks(client):

@@ -2,15 +2,11 @@
 real OCR, layout, rendering and downloads)."""
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image, ImageDraw
 
 from labkit.doctrans import render
 
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
 
 
 def test_translate_a_page(client, tmp_path):
