@@ -91,12 +91,18 @@ def cmd_hub(args) -> int:
         _print(args, {"repo_id": args.repo_id, "kind": args.kind, "path": str(path)}, str(path))
         return 0
     if args.action == "deploy-space":
-        plan = hub.plan_space(args.repo_id, private=args.private)
+        from labkit import spaces
+
+        plan, generated = spaces.plan_space(args.repo_id, hardware=args.hardware, models=args.space_model or [],
+                                            datasets=args.space_dataset or [], private=args.private)
+        summary = {**plan.summary(), "hardware": args.hardware, "generated": sorted(generated)}
         if args.dry_run:
-            _print(args, plan.summary(), "\n".join(plan.summary()["files"]))
+            if args.out:
+                summary["out"] = str(spaces.write_space(plan, generated, args.out))
+            _print(args, summary, "\n".join([*generated, *summary["files"]]))
             return 0
-        url = hub.push(plan, commit_message="Deploy labkit")
-        _print(args, {**plan.summary(), "url": url}, url)
+        url = spaces.push_space(plan, generated, args.hardware)
+        _print(args, {**summary, "url": url}, url)
         return 0
     inputs = hub.card_inputs(args.folder)
     evals = list(inputs.get("evals") or [])
@@ -616,6 +622,10 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_argument("repo_id")
     space.add_argument("--private", action="store_true")
     space.add_argument("--dry-run", action="store_true", help="list the files, send nothing")
+    space.add_argument("--out", help="with --dry-run: write the whole Space into this (new or empty) folder")
+    space.add_argument("--hardware", default="cpu-basic", help="cpu-basic | cpu-upgrade | t4-small | a10g-small | zero-a10g | ...")
+    space.add_argument("--model", dest="space_model", action="append", help="a model the Space links (repeatable)")
+    space.add_argument("--dataset", dest="space_dataset", action="append", help="a dataset the Space links (repeatable)")
     for sp_ in (pull, push, space):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
     return p

@@ -206,19 +206,3 @@ def card_inputs(folder: str | Path) -> dict:
         raise LabkitError(f"{path} is not valid JSON: {e}", hint="Fix or delete it; it only feeds the model card.") from e
     data["evals"] = [EvalEntry(**e) for e in data.get("evals", [])]
     return data
-
-
-def plan_space(repo_id: str, private: bool = False) -> PushPlan:
-    """The Space: spaces/ (README with front matter, app.py, requirements.txt) plus the labkit package.
-    Needs a source checkout (spaces/ beside the package)."""
-    package = Path(__file__).resolve().parent
-    spaces = package.parent / "spaces"
-    if not (spaces / "app.py").exists():
-        raise LabkitError(f"No spaces/ folder next to {package}.", hint="Deploy from a checkout of the labkit repository.")
-    if "/" not in repo_id:
-        raise LabkitError(f"Repo id {repo_id!r} has no namespace.", hint="Use your-user/name or your-org/name.")
-    files = [(f.name, f) for f in sorted(spaces.iterdir()) if f.is_file()]
-    for f in sorted(package.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".txt", ".css", ".yaml", ".jinja") and "__pycache__" not in f.parts:
-            files.append((f"labkit/{f.relative_to(package).as_posix()}", f))
-    return PushPlan(repo_id, "space", files, None, private)

@@ -7,6 +7,7 @@ import queue
 import threading
 from typing import Iterator, Sequence
 
+from labkit import zerogpu
 from labkit.backends.base import GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
 
@@ -46,6 +47,7 @@ class HFBackend:
         with self._lock:
             self.lm = None
             self._encoded.clear()
+        zerogpu.forget(self)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -103,6 +105,8 @@ class HFBackend:
     def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
         import torch
 
+        if zerogpu.active():  # on a ZeroGPU Space: the same call, inside a GPU lease sized to the request
+            return zerogpu.generate(self, prompts, p)
         encoded = [self._encode(x) for x in prompts]
         # Longest first: similar lengths share a batch (less padding), and OOM shows up at once.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
@@ -135,6 +139,9 @@ class HFBackend:
 
         if p.n != 1:
             raise LabkitError("Streaming returns one completion.", hint="Use n=1 to stream, or generate() for several samples.")
+        if zerogpu.active():
+            yield from zerogpu.stream(self, messages, p)
+            return
         batch = self._left_pad([self._encode(messages)])
         streamer = _DeltaStreamer(self.tok)
         kwargs = {**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]), "streamer": streamer}
