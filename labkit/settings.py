@@ -78,6 +78,14 @@ class Settings:
         return self.env.get("LABKIT_OPENAI_API_KEY") or self.env.get("OPENAI_API_KEY")
 
     @property
+    def max_upload_mb(self) -> int:
+        """The largest file a browser may upload (LABKIT_MAX_UPLOAD_MB; 50 MB: a long PDF, a big JSONL sample)."""
+        try:
+            return max(1, int(self.env.get("LABKIT_MAX_UPLOAD_MB", "50")))
+        except ValueError:
+            return 50
+
+    @property
     def demo_models(self) -> set[str]:
         """The models a demo Space may load (LABKIT_DEMO_MODELS, comma-separated): loading any Hub id would let
         visitors fill the Space's disk and memory."""

@@ -12,7 +12,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, unknown
 from labkit.hub import PushPlan
 
 # Space hardware names (https://huggingface.co/docs/hub/spaces-gpus; `hf` lists them with `list_spaces_hardware`).
@@ -75,11 +75,7 @@ def readme(meta: dict) -> str:
 def space_files(hardware: str = "cpu-basic", models: list[str] = (), datasets: list[str] = ()) -> dict[str, str]:
     """The generated files of the Space (README.md, requirements.txt, app.py), by name."""
     if hardware not in HARDWARE:
-        import difflib
-
-        close = difflib.get_close_matches(hardware, HARDWARE, n=1)
-        raise LabkitError(f"Unknown Space hardware {hardware!r}.",
-                          hint=f"Did you mean {close[0]!r}?" if close else f"Choose one of: {', '.join(HARDWARE)}.")
+        raise unknown("Space hardware", hardware, HARDWARE)
     return {"README.md": readme(front_matter(hardware, models, datasets)), "requirements.txt": requirements(hardware),
             "app.py": (_root() / "spaces" / "app.py").read_text(encoding="utf-8")}
 

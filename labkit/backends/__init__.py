@@ -9,7 +9,7 @@ import importlib
 import threading
 
 from labkit.backends.base import Backend, GenParams, Message, Prompt
-from labkit.errors import LabkitError
+from labkit.errors import unknown
 
 REGISTRY = {
     "hf": "labkit.backends.hf:HFBackend",
@@ -22,10 +22,7 @@ _cache_lock = threading.Lock()
 
 def backend_class(name: str):
     if name not in REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, REGISTRY, n=1)
-        raise LabkitError(f"Unknown backend {name!r}.", hint=f"Did you mean {close[0]!r}?" if close else f"Choose one of {', '.join(REGISTRY)}.")
+        raise unknown("backend", name, REGISTRY)
     module, cls = REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls)
 

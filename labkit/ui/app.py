@@ -70,5 +70,6 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=
     ctx = AppContext.create(settings=settings, model=model, backend=backend)
     demo = build_app(ctx)
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
-                theme=gr.themes.Soft(), css=CSS, show_error=True, footer_links=["api"])
+                theme=gr.themes.Soft(), css=CSS, show_error=True, footer_links=["api"],
+                max_file_size=f"{ctx.settings.max_upload_mb}mb")  # Gradio refuses bigger uploads before they land
     return demo

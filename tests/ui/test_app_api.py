@@ -47,3 +47,14 @@ def test_run_list_log_and_cancel(client):
     table = client.predict(run.id, "train", api_name="/cancel_run")
     row = next(r for r in table["data"] if r[0] == run.id)
     assert row[3] == "cancelled"
+
+
+def test_uploads_over_the_limit_are_refused(app_url, monkeypatch):
+    """Gradio's upload route refuses a file over LABKIT_MAX_UPLOAD_MB (50 MB by default) before it lands."""
+    import httpx
+
+    big = b"x" * (51 * 1024 * 1024)
+    r = httpx.post(f"{app_url}/gradio_api/upload", files={"files": ("big.jsonl", big)}, timeout=300)
+    assert r.status_code == 413 or "size" in r.text.lower(), (r.status_code, r.text[:300])
+    small = httpx.post(f"{app_url}/gradio_api/upload", files={"files": ("small.jsonl", b"{}\n")}, timeout=300)
+    assert small.status_code == 200
