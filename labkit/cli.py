@@ -59,27 +59,31 @@ def cmd_generate(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from labkit import jobs
+    from labkit import hfjobs, jobs
 
     if args.action == "list":
         runs = jobs.list_runs(kind=args.kind, status=args.status, tag=args.tag, limit=args.limit)
         rows = [r.to_dict() for r in runs]
         human = "\n".join(f"{r.id:40} {r.status:10} {r.name}" for r in runs) or "(no runs)"
         _print(args, rows, human)
-    elif args.action == "show":
-        _print(args, jobs.status(args.run_id).to_dict())
+        return 0
+    run = jobs.status(args.run_id)
+    remote = hfjobs.job_id(run) is not None  # a Hugging Face Jobs run: its status, logs and cancel live on the Hub
+    if args.action == "show":
+        _print(args, (hfjobs.sync(run.id) if remote else run).to_dict())
     elif args.action == "cancel":
-        run = jobs.cancel(args.run_id)
+        run = hfjobs.cancel(run.id) if remote else jobs.cancel(run.id)
         _print(args, run.to_dict(), f"{run.id}: {run.status}")
-    elif args.action == "logs":
-        if args.follow:
-            for chunk in jobs.follow_log(args.run_id):
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-        else:
-            run = jobs.status(args.run_id)
-            text = jobs.tail_log(run.run_dir)
-            _print(args, {"id": run.id, "log": text}, text)
+    elif remote:
+        for line in hfjobs.logs(run.id, follow=args.follow):
+            print(line, flush=True)
+    elif args.follow:
+        for chunk in jobs.follow_log(args.run_id):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    else:
+        text = jobs.tail_log(run.run_dir)
+        _print(args, {"id": run.id, "log": text}, text)
     return 0
 
 
@@ -89,6 +93,14 @@ def cmd_hub(args) -> int:
     if args.action == "pull":
         path = hub.pull(args.repo_id, kind=args.kind, revision=args.revision)
         _print(args, {"repo_id": args.repo_id, "kind": args.kind, "path": str(path)}, str(path))
+        return 0
+    if args.action == "run-job":
+        from labkit import hfjobs
+
+        argv = [a for a in args.labkit_argv if a != "--"]
+        run = hfjobs.submit(argv, kind=argv[0] if argv else "job", name=args.name or " ".join(argv[:2]),
+                            flavor=args.flavor, timeout=args.timeout, push_repo=args.push_repo)
+        _print(args, run.to_dict(), f"{run.id}: {hfjobs.describe(run)}")
         return 0
     if args.action == "deploy-space":
         from labkit import spaces
@@ -626,7 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_argument("--hardware", default="cpu-basic", help="cpu-basic | cpu-upgrade | t4-small | a10g-small | zero-a10g | ...")
     space.add_argument("--model", dest="space_model", action="append", help="a model the Space links (repeatable)")
     space.add_argument("--dataset", dest="space_dataset", action="append", help="a dataset the Space links (repeatable)")
-    for sp_ in (pull, push, space):
+    job = hub_sub.add_parser("run-job", help="run a labkit command on Hugging Face Jobs; results pushed to --push-repo")
+    job.add_argument("--flavor", default="cpu-basic", help="Jobs hardware, e.g. cpu-basic, t4-small, a10g-small, a100-large")
+    job.add_argument("--timeout", default="2h", help="e.g. 30m, 2h")
+    job.add_argument("--push-repo", required=True, help="dataset repo that receives the run folder (Jobs keep no files)")
+    job.add_argument("--name", help="run name in the store")
+    job.add_argument("labkit_argv", nargs=argparse.REMAINDER, help="the labkit command, after --, e.g. -- eval --task mgsm ...")
+    for sp_ in (pull, push, space, job):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 

@@ -1,0 +1,89 @@
+"""Hugging Face Jobs: the payload sent (token from get_token(), flavor, timeout, dependencies) and the store's
+status mirrored from inspect_job, checked against a fake HfApi."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from labkit import hfjobs
+from labkit.errors import LabkitError
+from labkit.settings import Settings
+
+
+class FakeApi:
+    def __init__(self):
+        self.stage, self.message, self.calls = "SCHEDULING", None, []
+
+    def _job(self):
+        return types.SimpleNamespace(id="job123", url="https://huggingface.co/jobs/me/job123",
+                                     status=types.SimpleNamespace(stage=self.stage, message=self.message))
+
+    def run_uv_job(self, script, **kw):
+        self.calls.append(("run_uv_job", kw))
+        self.script = open(script, encoding="utf-8").read()
+        return self._job()
+
+    def inspect_job(self, *, job_id, token=None):
+        self.calls.append(("inspect_job", {"job_id": job_id}))
+        return self._job()
+
+    def fetch_job_logs(self, *, job_id, follow=False, token=None):
+        return iter(["step 1", "step 2"])
+
+    def cancel_job(self, *, job_id, token=None):
+        self.calls.append(("cancel_job", {"job_id": job_id}))
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).ensure_dirs()
+
+
+def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatch, settings):
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_login_cache_token")
+    api = FakeApi()
+    run = hfjobs.submit(["eval", "--task", "mgsm", "--model", "Qwen/Qwen2.5-0.5B-Instruct"], kind="eval", name="mgsm",
+                        flavor="a10g-small", timeout="3h", push_repo="me/results", settings=settings, api=api)
+    name, kw = api.calls[0]
+    assert name == "run_uv_job" and kw["flavor"] == "a10g-small" and kw["timeout"] == "3h"
+    assert kw["secrets"] == {"HF_TOKEN": "hf_login_cache_token"} and kw["token"] == "hf_login_cache_token"
+    assert kw["dependencies"] == [hfjobs.PACKAGE] and kw["labels"] == {"labkit-run": run.id}
+    assert "hf_login_cache_token" not in api.script  # the token travels as a secret, never in the script
+    assert "'eval', '--task', 'mgsm'" in api.script and "'me/results'" in api.script and "--output" in api.script
+    compile(api.script, "labkit_job.py", "exec")
+    assert run.status == "queued" and hfjobs.job_id(run) == "job123" and run.config["hf_job"]["push_repo"] == "me/results"
+
+
+def test_status_is_mirrored_from_inspect_job(monkeypatch, settings):
+    api = FakeApi()
+    run = hfjobs.submit(["train", "r.yaml"], kind="train", name="t", push_repo="me/r", token="hf_oauth", settings=settings,
+                        api=api)
+    api.stage = "RUNNING"
+    assert hfjobs.sync(run.id, settings=settings, api=api).status == "running"
+    assert list(hfjobs.logs(run.id, settings=settings, api=api)) == ["step 1", "step 2"]
+    api.stage, api.message = "ERROR", "CUDA out of memory"
+    failed = hfjobs.sync(run.id, settings=settings, api=api)
+    assert failed.status == "failed" and "out of memory" in failed.error
+    n = len(api.calls)
+    assert hfjobs.sync(run.id, settings=settings, api=api).status == "failed" and len(api.calls) == n  # final: no call
+
+
+def test_cancel_calls_cancel_job(settings):
+    api = FakeApi()
+    run = hfjobs.submit(["fit", "d.csv"], kind="fit", name="f", push_repo="me/r", token="hf_x", settings=settings, api=api)
+    assert hfjobs.cancel(run.id, settings=settings, api=api).status == "cancelled"
+    assert ("cancel_job", {"job_id": "job123"}) in api.calls
+
+
+def test_refusals(monkeypatch, settings):
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    with pytest.raises(LabkitError, match="logged in"):
+        hfjobs.submit(["eval"], kind="eval", name="x", push_repo="me/r", settings=settings, api=FakeApi())
+    with pytest.raises(LabkitError, match="repo"):
+        hfjobs.submit(["eval"], kind="eval", name="x", push_repo=None, token="t", settings=settings, api=FakeApi())
+    with pytest.raises(LabkitError, match="not something to run"):
+        hfjobs.submit(["serve"], kind="x", name="x", push_repo="me/r", token="t", settings=settings, api=FakeApi())
+    demo = Settings.from_env({"LABKIT_HOME": str(settings.home), "LABKIT_DEMO": "1"})
+    with pytest.raises(LabkitError, match="demo"):
+        hfjobs.submit(["eval"], kind="eval", name="x", push_repo="me/r", token="t", settings=demo, api=FakeApi())
