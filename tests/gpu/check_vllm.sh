@@ -29,7 +29,6 @@ for name, opts in (("vllm", {}), ("hf", {"batch_size": 64})):
     t = time.perf_counter()
     results[name] = backend.generate(prompts, p)
     seconds = time.perf_counter() - t
-    tokens = sum(len(backend.tok(c[0])["input_ids"]) if hasattr(backend, "tok") else len(c[0].split()) for c in results[name])
     out[name] = {"seconds": round(seconds, 2), "completions_per_s": round(len(prompts) / seconds, 1)}
     unload_all()
 same = sum(a == b for a, b in zip(results["vllm"], results["hf"]))
