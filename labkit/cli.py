@@ -26,14 +26,30 @@ def _print(args, data: Any, human: str | None = None) -> None:
 
 
 # --- commands ----------------------------------------------------------------------------------
+def _ensure_tiny_built() -> None:
+    """Build the offline tiny models before the first page, so no first click waits on it without a word."""
+    from labkit.models.tiny import ensure_tiny, is_built
+    from labkit.settings import TINY_REF, get_settings
+
+    settings = get_settings().ensure_dirs()
+    for name, seed in (("tiny", 0), (TINY_REF, 1)):
+        path = settings.tiny_model_dir.with_name(name)
+        if not is_built(path, seed):
+            print(f"Building the built-in {name} model (first start only, a few seconds)…", file=sys.stderr, flush=True)
+            ensure_tiny(path, seed=seed)
+
+
 def cmd_serve(args) -> int:
     from labkit.ui.app import launch
 
     auth = None
     if args.auth:
         if ":" not in args.auth:
-            raise LabkitError("--auth must look like user:password.")
+            raise LabkitError("--auth must look like user:password.", hint="Example: --auth alice:a-long-passphrase")
         auth = tuple(args.auth.split(":", 1))
+    if not 0 <= args.port <= 65535:
+        raise LabkitError(f"--port {args.port} is not a TCP port.", hint="Use a number from 1 to 65535 (0: any free port).")
+    _ensure_tiny_built()
     launch(host=args.host, port=args.port, share=args.share, auth=auth, model=args.model, backend=args.backend)
     return 0
 

@@ -21,6 +21,13 @@ from labkit.ui.common import header_markdown
 # Tab modules in display order.
 TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate"]
 
+DEMO_BANNER = (
+    "🧪 **This is a public demo of labkit.** You can chat, generate, trace provenance, fit scaling laws and translate "
+    "a page with the listed models. Nothing here trains, evaluates at scale, pushes to the Hub or writes files: those "
+    "buttons are off and say so. Run `make serve` on your own machine (or duplicate this Space with your token) for "
+    "the whole lab."
+)
+
 CSS = """
 .lk-note {font-size: 0.9em; opacity: 0.85}
 footer {display: none !important}
@@ -55,6 +62,8 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
     with gr.Blocks(title="labkit") as demo:
         model_state = gr.State(dict(ctx.model))
         header = gr.Markdown(header_markdown(ctx.model), elem_id="lk-header")
+        if ctx.settings.demo:
+            gr.Markdown(DEMO_BANNER, elem_id="lk-demo-banner")
         shared = Shared(model_state=model_state, header=header, demo=demo)
         with gr.Tabs():
             for name in TABS:

@@ -70,3 +70,11 @@ def test_every_demo_endpoint_is_guarded(demo_env):
     # Session downloads (a trace's JSONL, a chat export) and caches live under cache/; nothing else may appear.
     written = {p for p in home.rglob("*") if not {"models", "cache"} & set(p.relative_to(home).parts)} - files_before
     assert not [p for p in written if not p.name.startswith("labkit.sqlite")], sorted(map(str, written))
+
+
+def test_demo_app_shows_a_banner(demo_env):
+    from labkit.ui.app import DEMO_BANNER, AppContext, build_app
+
+    demo = build_app(AppContext.create())
+    texts = [getattr(b, "value", None) for b in demo.blocks.values()]
+    assert DEMO_BANNER in texts
