@@ -30,7 +30,7 @@ def user_language(text: str, default: str = "en") -> str:
 
 
 def parse_state(text: str) -> dict | None:
-    from labkit.parsing import json_objects
+    from labkit.text import json_objects
 
     for obj in json_objects(text):
         if any(k in obj for k in ("profile", "emotion", "situation")):

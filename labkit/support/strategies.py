@@ -44,7 +44,7 @@ def _match(name: str) -> str | None:
 def parse_choice(text: str) -> tuple[str | None, str]:
     """(strategy, rationale) from the counselor's output; strategy None when nothing recognisable is there."""
     from labkit.evaluate.extract import strip_reasoning
-    from labkit.parsing import json_objects
+    from labkit.text import json_objects
 
     text = strip_reasoning(text or "")
     for obj in json_objects(text):
