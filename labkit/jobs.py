@@ -165,10 +165,14 @@ def _reconcile(store: Store, run: Run) -> Run:
     return store.update(run.id, status="failed", error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}")
 
 
-def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0) -> Run:
+def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0, caller: str | None = None,
+           authenticated: bool = False) -> Run:
+    """Stop a run (SIGTERM to its process group, SIGKILL after `grace`). On a shared app, `caller` (a browser
+    session) may cancel only the runs it started, unless `authenticated`."""
     guard.require("cancel", settings)
     store = open_store(settings)
     run = store.get(run_id)
+    guard.require_owner(run, caller, authenticated)
     if run.status in FINAL:
         return run
     if run.pid is not None and _alive(run.pid, run.pid_start):

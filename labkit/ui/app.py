@@ -39,6 +39,7 @@ class AppContext:
     settings: Settings
     store: Store
     model: dict = field(default_factory=dict)  # initial {"backend", "model", "base_url"} for new sessions
+    shared_server: bool = False  # served beyond this machine: visitors act only on their own session's runs
 
     @classmethod
     def create(cls, settings: Settings | None = None, model: str | None = None, backend: str | None = None) -> "AppContext":
@@ -77,6 +78,7 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, model: str | None = None,
            backend: str | None = None, block: bool = True, settings: Settings | None = None):
     ctx = AppContext.create(settings=settings, model=model, backend=backend)
+    ctx.shared_server = share or host not in ("127.0.0.1", "localhost", "::1")
     demo = build_app(ctx)
     demo.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
                 theme=gr.themes.Soft(), css=CSS, show_error=True, footer_links=["api"],

@@ -44,3 +44,19 @@ def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
     text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
     return text + ("\n\n" + DEMO_MODEL_NOTE if model["model"] == TINY else "")
+
+
+def who(ctx, request) -> dict:
+    """The caller of an event, for the ownership rules of labkit.guard: on a local app nobody is restricted;
+    on a shared one a visitor is their browser session, and a logged-in user (--auth) is trusted."""
+    if not getattr(ctx, "shared_server", False) or request is None:
+        return {"caller": None, "authenticated": True}
+    username = getattr(request, "username", None)
+    return {"caller": username or getattr(request, "session_hash", None) or "anonymous", "authenticated": bool(username)}
+
+
+def owner_tags(ctx, request) -> list[str]:
+    """Tags that record which session started a run from a shared app."""
+    from labkit.guard import owner_tag
+
+    return owner_tag(who(ctx, request)["caller"])

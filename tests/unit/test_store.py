@@ -79,3 +79,25 @@ def test_a_chosen_id_that_exists_is_a_clear_error(tmp_path):
     s.create("eval", "a", run_id="eval-x")
     with pytest.raises(LabkitError, match="already exists"):
         s.create("eval", "b", run_id="eval-x")
+
+
+def test_a_visitor_cancels_only_the_runs_of_their_session(tmp_path):
+    import pytest
+
+    from labkit import guard, jobs
+    from labkit.errors import LabkitError
+    from labkit.settings import Settings
+    from labkit.store import Store
+
+    settings = Settings.from_env({"LABKIT_HOME": str(tmp_path)}).ensure_dirs()
+    store = Store(settings.store_path)
+    mine = store.create("train", "mine", tags=guard.owner_tag("session-a"), status="running")
+    theirs = store.create("train", "theirs", tags=guard.owner_tag("session-b"), status="running")
+    cli = store.create("train", "from-the-cli", status="running")
+    assert jobs.cancel(mine.id, settings, caller="session-a").status == "cancelled"
+    for run in (theirs, cli):
+        with pytest.raises(LabkitError, match="not started from this browser session"):
+            jobs.cancel(run.id, settings, caller="session-a")
+        assert store.get(run.id).status == "running"
+    assert jobs.cancel(theirs.id, settings, caller="alice", authenticated=True).status == "cancelled"
+    assert jobs.cancel(cli.id, settings).status == "cancelled"  # the command line (no caller) may cancel any run

@@ -9,7 +9,7 @@ import gradio as gr
 from labkit import jobs
 from labkit.backends import REGISTRY, GenParams, load_backend
 from labkit.settings import TINY
-from labkit.ui.common import handler, header_markdown
+from labkit.ui.common import handler, header_markdown, who
 
 TITLE = "Models"
 ID = "models"
@@ -106,8 +106,8 @@ def build(ctx, shared) -> None:
         return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
 
     @handler
-    def cancel(rid, kind):
-        run = jobs.cancel(rid.strip())
+    def cancel(rid, kind, request: gr.Request):
+        run = jobs.cancel((rid or "").strip(), **who(ctx, request))
         gr.Info(f"{run.id}: {run.status}")
         return runs_table(kind)
 
