@@ -442,7 +442,7 @@ def cmd_synth(args) -> int:
     from labkit.synth import mgsm
 
     langs = [l for l in args.languages.split(",") if l]
-    m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits)
+    m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
     _print(args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}")
     return 0
 
@@ -619,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--train", type=int, default=2000, help="train problems per language")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--digits", choices=["ascii", "native"], default="ascii", help="native: Bengali, Telugu, Thai digits")
+    sp.add_argument("--split", choices=["problem", "arithmetic"], default="problem",
+                    help="what never crosses train/test: the whole problem, or its numbers (harder)")
     sp.add_argument("--out", required=True, help="output folder")
 
     sp = add("experiment", cmd_experiment, "run a whole study: parallel-scaling (train per k, evaluate, fit, report)")

@@ -11,9 +11,11 @@ numbers and the answer. Output, in MGSM's schema (`question`, `answer_number`, w
     DIR/translation.jsonl     parallel pairs (English → each language) for the translation recipes
     DIR/synth.json            the manifest: languages, sizes, seed, split rule, digits
 
-Disjoint by construction: a problem's split is a hash of its arithmetic (operation and numbers), salted by
-nothing that varies, so no test problem shares its numbers with a train problem, in any language, for any seed.
-A model must compute an unseen sum, not recall a seen one.
+Disjoint by construction: a problem's split is a hash of what defines it, never a draw, so the splits cannot
+overlap in any language or for any seed. `split="problem"` (default) hashes the whole problem (operation,
+numbers, template, names, item): no test question appears in training in any language, while the arithmetic
+facts themselves recur, as they do between GSM8K's splits. `split="arithmetic"` hashes only the operation and
+numbers: no test sum is ever seen in training, a harder world where the model must compute, not recall.
 
 Digits: MGSM writes Western digits in all 11 languages (e.g. its Bengali exemplar "রজারের 5টি টেনিস বল আছে…
 উত্তর হল 11।", and its final answers are ASCII everywhere), so ASCII is the default; `digits="native"` writes
@@ -21,6 +23,7 @@ Bengali, Telugu and Thai numbers in their own digits (the extractor reads both).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -32,10 +35,11 @@ from labkit.errors import LabkitError
 from labkit.synth.templates import ANSWERS, ITEMS, LANGUAGES, NAMES, OPS, SLOTS, TEMPLATES
 
 # Number ranges per operation (inclusive): small enough that a from-scratch model learns them on a CPU.
-RANGES = {"add": ((2, 29), (2, 29)), "sub": ((10, 59), (2, None)), "mul": ((2, 9), (2, 9))}
+RANGES = {"add": ((2, 19), (2, 19)), "sub": ((5, 29), (2, None)), "mul": ((2, 9), (2, 9))}
 SYMBOL = {"add": "+", "sub": "-", "mul": "×"}
 NATIVE_ZERO = {"bn": 0x09E6, "te": 0x0C66, "th": 0x0E50}  # languages with their own decimal digits
-TEST_SHARE = 5  # one arithmetic fact in TEST_SHARE goes to the test split
+TEST_SHARE = 5  # one problem (or fact) in TEST_SHARE goes to the test split
+SPLITS = ("problem", "arithmetic")
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,10 @@ class Problem:
         return {"add": self.a + self.b, "sub": self.a - self.b, "mul": self.a * self.b}[self.op]
 
 
-def split_of(op: str, a: int, b: int) -> str:
-    """train or test, from the arithmetic alone: the same numbers are never on both sides."""
-    h = int(hashlib.sha256(f"{op}:{a}:{b}".encode()).hexdigest()[:8], 16)
-    return "test" if h % TEST_SHARE == 0 else "train"
+def split_of(key: tuple, by: str = "problem") -> str:
+    """train or test, from a hash of the problem's key (op, a, b, slot, names, item), or of (op, a, b) alone."""
+    text = ":".join(map(str, key if by == "problem" else key[:3]))
+    return "test" if int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % TEST_SHARE == 0 else "train"
 
 
 def _draw(rng: random.Random) -> tuple[str, int, int]:
@@ -74,18 +78,32 @@ def _facts() -> list[tuple[str, int, int]]:
     return out
 
 
-def capacity() -> dict[str, int]:
+def _uses_names(op: str, slot: int) -> bool:
+    return any("{P" in TEMPLATES[l][op][slot] or "{Q" in TEMPLATES[l][op][slot] for l in LANGUAGES)
+
+
+def _keys():
+    for fact in _facts():
+        for slot in range(SLOTS):
+            for names in range(len(NAMES["en"]) if _uses_names(fact[0], slot) else 1):
+                for item in range(len(ITEMS["en"])):
+                    yield (*fact, slot, names, item)
+
+
+@functools.lru_cache(maxsize=None)
+def capacity(by: str = "problem") -> dict[str, int]:
     """Distinct problems the world holds per split."""
-    per_fact = SLOTS * len(NAMES["en"]) * len(ITEMS["en"])
-    facts = [split_of(*f) for f in _facts()]
-    return {s: facts.count(s) * per_fact for s in ("test", "train")}
+    splits = [split_of(k, by) for k in _keys()]
+    return {s: splits.count(s) for s in ("test", "train")}
 
 
-def sample(n_test: int, n_train: int, seed: int = 0) -> dict[str, list[Problem]]:
+def sample(n_test: int, n_train: int, seed: int = 0, by: str = "problem") -> dict[str, list[Problem]]:
     """Distinct problems for each split (distinct in numbers, slot, names and item)."""
+    if by not in SPLITS:
+        raise LabkitError(f"split: {by!r} is not one of {', '.join(SPLITS)}.")
     rng = random.Random(seed)
     want = {"test": n_test, "train": n_train}
-    cap = capacity()
+    cap = capacity(by)
     if any(want[s] > cap[s] // 2 for s in want):  # beyond half, random draws take long to find the rest
         raise LabkitError(f"n: the world holds about {cap['test']} test and {cap['train']} train problems; asked for {n_test} and {n_train}.",
                           hint=f"Ask for fewer problems (at most {cap['test'] // 2} test, {cap['train'] // 2} train).")
@@ -97,8 +115,9 @@ def sample(n_test: int, n_train: int, seed: int = 0) -> dict[str, list[Problem]]
         if tries > 50 * (n_test + n_train) + 10_000:  # cannot happen below half the capacity; a guard, not a limit
             raise LabkitError("n: could not draw enough distinct problems.", hint="Ask for fewer problems.")
         op, a, b = _draw(rng)
-        key = (op, a, b, rng.randrange(SLOTS), rng.randrange(len(NAMES["en"])), rng.randrange(len(ITEMS["en"])))
-        split = split_of(op, a, b)
+        slot, names, item = rng.randrange(SLOTS), rng.randrange(len(NAMES["en"])), rng.randrange(len(ITEMS["en"]))
+        key = (op, a, b, slot, names if _uses_names(op, slot) else 0, item)  # a template without names: one problem, not three
+        split = split_of(key, by)
         if key in seen or len(out[split]) >= want[split]:
             continue
         seen.add(key)
@@ -169,7 +188,8 @@ def prompt_text(question: str, lang: str) -> str:
     return get_task("mgsm").prompt(Doc("", lang, question, None))[-1]["content"]
 
 
-def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int = 0, digits: str = "ascii") -> dict:
+def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int = 0, digits: str = "ascii",
+          split: str = "problem") -> dict:
     """Write the synthetic set (layout in the module docstring); returns the manifest."""
     from labkit.jsonl import write_jsonl
 
@@ -179,7 +199,7 @@ def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int
     if digits not in ("ascii", "native"):
         raise LabkitError(f"digits: {digits!r} is not ascii or native.")
     out = Path(out).expanduser()
-    problems = sample(n, n_train, seed)
+    problems = sample(n, n_train, seed, split)
     train_rows, pairs = [], []
     for lang in languages:
         test = [render(p, lang, digits) for p in problems["test"]]
@@ -194,7 +214,9 @@ def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int
                   "reference": render(p, lang, digits)["question"]} for lang in languages if lang != "en" for p in problems["test"]]
         write_jsonl(out / "translation.jsonl", pairs)
     manifest = {"task": "mgsm", "languages": languages, "n_test": n, "n_train": n_train, "seed": seed, "digits": digits,
-                "split": f"by arithmetic: sha256(op:a:b) mod {TEST_SHARE} == 0 is test", "ranges": RANGES,
+                "split": split,
+                "split_rule": f"sha256 of the {'problem (op:a:b:slot:names:item)' if split == 'problem' else 'arithmetic (op:a:b)'} "
+                              f"mod {TEST_SHARE} == 0 is test", "ranges": RANGES,
                 "ops": {op: sum(p.op == op for p in problems["train"]) for op in OPS}, "dir": str(out),
                 "files": {"test": f"<lang>.jsonl", "train": "train/<lang>.jsonl", "sft": "train.jsonl",
                           "translation": "translation.jsonl" if pairs else None}}

@@ -79,15 +79,22 @@ def test_answers_are_arithmetic_of_the_question_numbers(world):
         assert expected == r["answer_number"] > 0
 
 
-def test_splits_are_disjoint_by_arithmetic(world):
-    out, _ = world
-    test = {r["equation_solution"] for r in _rows(out / "en.jsonl")}
-    train = {r["equation_solution"] for r in _rows(out / "train" / "en.jsonl")}
-    assert test and train and not test & train
-    # and for any seed: the split is a function of the arithmetic alone
+def test_splits_are_disjoint_by_construction(world, tmp_path):
+    out, manifest = world
+    assert manifest["split"] == "problem"
+    for lang in ALL:  # no test question is a training question, in any language
+        test = {r["question"] for r in _rows(out / f"{lang}.jsonl")}
+        train = {r["question"] for r in _rows(out / "train" / f"{lang}.jsonl")}
+        assert len(test) == 30 and len(train) == 120 and not test & train
+    # the split is a function of the problem, not of the draw: other seeds never cross it
     a, b = mgsm.sample(50, 200, seed=1), mgsm.sample(50, 200, seed=2)
-    facts = lambda ps: {(p.op, p.a, p.b) for p in ps}
-    assert not facts(a["test"]) & facts(b["train"]) and not facts(b["test"]) & facts(a["train"])
+    keys = lambda ps: {(p.op, p.a, p.b, p.slot, p.names, p.item) for p in ps}
+    assert not keys(a["test"]) & keys(b["train"]) and not keys(b["test"]) & keys(a["train"])
+    # split="arithmetic": not even the numbers cross
+    mgsm.write(tmp_path, ["en"], 40, 200, seed=0, split="arithmetic")
+    test = {r["equation_solution"] for r in _rows(tmp_path / "en.jsonl")}
+    train = {r["equation_solution"] for r in _rows(tmp_path / "train" / "en.jsonl")}
+    assert test and train and not test & train
 
 
 def test_same_seed_same_files_other_seed_other_problems(tmp_path):
@@ -139,6 +146,8 @@ def test_bad_input_names_the_field(tmp_path):
         mgsm.write(tmp_path, ["en", "xx"], 5, 5)
     with pytest.raises(LabkitError, match="digits"):
         mgsm.write(tmp_path, ["en"], 5, 5, digits="roman")
+    with pytest.raises(LabkitError, match="split"):
+        mgsm.write(tmp_path, ["en"], 5, 5, split="random")
     with pytest.raises(LabkitError, match="n: the world holds"):
         mgsm.sample(100_000, 10)
 
