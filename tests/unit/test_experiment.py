@@ -68,3 +68,14 @@ def test_tab_points_table_has_the_untrained_row_and_one_row_per_k():
     assert rows[0][:3] == ["k", "n_languages", "run"] and rows[0][-2:] == ["held-out mean", "MTI"]
     assert rows[1][0] == "untrained" and [r[0] for r in rows[2:]] == [0, 1, 2, 3]
     assert rows[-1][rows[0].index("fr")] == 0.4
+
+
+def test_cli_bad_settings_exit_2_with_the_field(capsys):
+    import json
+
+    from labkit.cli import main
+
+    assert main(["experiment", "parallel-scaling", "--languages", "zh", "--json"]) == 2
+    err = json.loads(capsys.readouterr().out)
+    assert "languages" in err["error"]
+    assert main(["experiment", "parallel-scaling", "--held-out", "", "--json"]) == 2
