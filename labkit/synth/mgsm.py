@@ -35,7 +35,7 @@ from labkit.errors import LabkitError
 from labkit.synth.templates import ANSWERS, ITEMS, LANGUAGES, NAMES, OPS, SLOTS, TEMPLATES
 
 # Number ranges per operation (inclusive): small enough that a from-scratch model learns them on a CPU.
-RANGES = {"add": ((2, 19), (2, 19)), "sub": ((5, 29), (2, None)), "mul": ((2, 9), (2, 9))}
+RANGES = {"add": ((2, 12), (2, 12)), "sub": ((5, 20), (2, None)), "mul": ((2, 9), (2, 9))}
 SYMBOL = {"add": "+", "sub": "-", "mul": "×"}
 NATIVE_ZERO = {"bn": 0x09E6, "te": 0x0C66, "th": 0x0E50}  # languages with their own decimal digits
 TEST_SHARE = 5  # one problem (or fact) in TEST_SHARE goes to the test split

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from labkit import jobs
 from labkit.errors import LabkitError
@@ -146,7 +147,7 @@ def build(ctx, shared) -> None:
             return status_text(run, None, events[-1] if events else None), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=not ended)
         rows = points_table(state)
         done = state.get("report") and Path(state["report"]).exists()
-        return (status_text(run, state, events[-1] if events else None), gr.update(value=rows[1:], headers=rows[0]), figure(state),
+        return (status_text(run, state, events[-1] if events else None), pd.DataFrame(rows[1:], columns=rows[0]), figure(state),
                 Path(state["report"]).read_text(encoding="utf-8") if done else gr.update(), state["report"] if done else gr.update(),
                 gr.Timer(active=not ended))
 
