@@ -15,6 +15,7 @@ Runs go one after another (2 CPU cores, or one GPU). The experiment's id is a ha
 the same command again finds the finished runs in the store and reuses them; a cancelled or failed run is
 resumed from its last checkpoint. state.json in the experiment folder holds the points as they arrive.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,12 +71,20 @@ class Config:
         check_languages(["en", *self.languages, *self.held_out])
         clash = set(self.languages) & set(self.held_out) | ({"en"} & set(self.languages + self.held_out))
         if clash:
-            raise LabkitError(f"languages/held-out: {', '.join(sorted(clash))} cannot be both trained and held out (English is always trained).")
+            raise LabkitError(
+                f"languages/held-out: {', '.join(sorted(clash))} cannot be both trained and held out "
+                "(English is always trained)."
+            )
         if not self.held_out:
-            raise LabkitError("held-out: at least one language must stay out of training.", hint="e.g. --held-out fr,bn,te")
+            raise LabkitError(
+                "held-out: at least one language must stay out of training.", hint="e.g. --held-out fr,bn,te"
+            )
         need = max(self.b.ks)
         if len(self.languages) < need:
-            raise LabkitError(f"languages: the {self.budget} budget adds up to {need} parallel languages; {len(self.languages)} given.")
+            raise LabkitError(
+                f"languages: the {self.budget} budget adds up to {need} parallel languages; "
+                f"{len(self.languages)} given."
+            )
         if not Path(self.recipe).exists():
             raise LabkitError(f"No recipe {self.recipe}.", hint="configs/train/sft-math-tiny.yaml")
         return self
@@ -104,8 +113,13 @@ class Cancelled(Exception):
 
 # --- the runner ------------------------------------------------------------------------------------
 class Study:
-    def __init__(self, config: Config, settings: Settings | None = None, progress: Callable[[dict], None] | None = None,
-                 poll: float = 1.0):
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings | None = None,
+        progress: Callable[[dict], None] | None = None,
+        poll: float = 1.0,
+    ):
         self.cfg = config.check()
         self.settings = (settings or get_settings()).ensure_dirs()
         self.dir = self.settings.home / "experiments" / self.cfg.id
@@ -113,8 +127,19 @@ class Study:
         self.progress = progress or (lambda event: None)
         self.poll = poll
         self.active: str | None = None  # the job now running, cancelled with the study
-        self.state = {"id": self.cfg.id, "config": asdict(self.cfg), "budget": asdict(self.cfg.b), "status": "running", "stage": "start",
-                      "dir": str(self.dir), "points": [], "before": None, "fit": None, "report": None, "timings": {}}
+        self.state = {
+            "id": self.cfg.id,
+            "config": asdict(self.cfg),
+            "budget": asdict(self.cfg.b),
+            "status": "running",
+            "stage": "start",
+            "dir": str(self.dir),
+            "points": [],
+            "before": None,
+            "fit": None,
+            "report": None,
+            "timings": {},
+        }
 
     # state.json: what the UI shows while the study runs
     def _save(self, **changes) -> None:
@@ -157,8 +182,16 @@ class Study:
 
     def result(self) -> dict:
         s = self.state
-        return {"status": s["status"], "id": s["id"], "dir": s["dir"], "points": s["points"], "before": s["before"], "fit": s["fit"],
-                "report": s["report"], "timings": s["timings"]}
+        return {
+            "status": s["status"],
+            "id": s["id"],
+            "dir": s["dir"],
+            "points": s["points"],
+            "before": s["before"],
+            "fit": s["fit"],
+            "report": s["report"],
+            "timings": s["timings"],
+        }
 
     def _on_term(self, signum, frame):
         raise Cancelled()
@@ -203,7 +236,11 @@ class Study:
                 rows, offset = jobs.read_metrics(run.run_dir, offset)
                 for r in rows:
                     if "step" in r and "max_steps" in r:
-                        last = {"step": r["step"], "max_steps": r["max_steps"], **({"loss": r["loss"]} if "loss" in r else {})}
+                        last = {
+                            "step": r["step"],
+                            "max_steps": r["max_steps"],
+                            **({"loss": r["loss"]} if "loss" in r else {}),
+                        }
                     elif "done" in r:
                         last = {"done": r["done"], "total": r["total"]}
                 if rows:
@@ -211,7 +248,10 @@ class Study:
             if run.status in FINAL:
                 self.active = None
                 if run.status != "succeeded":
-                    raise LabkitError(f"{stage}: run {run_id} {run.status}.", hint=(run.error or "")[-500:] + f"\nlabkit runs logs {run_id}")
+                    raise LabkitError(
+                        f"{stage}: run {run_id} {run.status}.",
+                        hint=(run.error or "")[-500:] + f"\nlabkit runs logs {run_id}",
+                    )
                 return run
             time.sleep(self.poll)
 
@@ -228,8 +268,14 @@ class Study:
             spec = self._eval_spec(self.cfg.model)
             tags = [f"sweep:{self.cfg.id}", "baseline"]
             name = f"{self.cfg.id} untrained"
-            run = jobs.start(runner.cli_args(spec, tags=tags, name=name), kind="eval", name=name, tags=tags,
-                             config={"task": "mgsm", "model": spec.model, "data": spec.data}, settings=self.settings)
+            run = jobs.start(
+                runner.cli_args(spec, tags=tags, name=name),
+                kind="eval",
+                name=name,
+                tags=tags,
+                config={"task": "mgsm", "model": spec.model, "data": spec.data},
+                settings=self.settings,
+            )
             run = self._wait(run.id, "before")
         self._save(before=_accuracies(run), before_run=run.id)
         self._time("before", t0)
@@ -237,19 +283,42 @@ class Study:
     def _eval_spec(self, model: str):
         from labkit.evaluate import runner
 
-        return runner.EvalSpec(task="mgsm", languages=self.cfg.eval_languages, model=model, data=str(self.data_dir),
-                               limit=self.cfg.b.n_test, max_new_tokens=40, batch_size=64)
+        return runner.EvalSpec(
+            task="mgsm",
+            languages=self.cfg.eval_languages,
+            model=model,
+            data=str(self.data_dir),
+            limit=self.cfg.b.n_test,
+            max_new_tokens=40,
+            batch_size=64,
+        )
 
     def recipe(self):
         from labkit.train import recipe as rmod
 
         b = self.cfg.b
         spec = self._eval_spec("")
-        return rmod.load(self.cfg.recipe, [
-            f"model.name={self.cfg.model}", f"data.path={self.data_dir / 'train.jsonl'}",
-            f"trainer.max_steps={b.max_steps}", f"trainer.per_device_train_batch_size={b.batch_size}", f"trainer.seed={self.cfg.seed}",
-            "evaluate=" + json.dumps({"task": "mgsm", "languages": spec.languages, "data": spec.data, "limit": spec.limit,
-                                      "max_new_tokens": spec.max_new_tokens, "batch_size": spec.batch_size})])
+        return rmod.load(
+            self.cfg.recipe,
+            [
+                f"model.name={self.cfg.model}",
+                f"data.path={self.data_dir / 'train.jsonl'}",
+                f"trainer.max_steps={b.max_steps}",
+                f"trainer.per_device_train_batch_size={b.batch_size}",
+                f"trainer.seed={self.cfg.seed}",
+                "evaluate="
+                + json.dumps(
+                    {
+                        "task": "mgsm",
+                        "languages": spec.languages,
+                        "data": spec.data,
+                        "limit": spec.limit,
+                        "max_new_tokens": spec.max_new_tokens,
+                        "batch_size": spec.batch_size,
+                    }
+                ),
+            ],
+        )
 
     def _point(self, k: int) -> None:
         from labkit.train import launch
@@ -273,17 +342,30 @@ class Study:
         self.state["timings"][f"train k={k}"] = round(max(train_s - eval_s, 0), 1) if train_s else None
         self.state["timings"][f"eval k={k}"] = round(eval_s, 1) if eval_s else None
         acc = _accuracies(ev)
-        point = {"k": k, "n_languages": n, "run_id": run.id, "eval_run_id": ev.id, "trained": ["en", *self.cfg.languages[:k]],
-                 "accuracy": acc, "held_out": _mean([acc.get(l) for l in self.cfg.held_out]),
-                 "mti": self._mti(ev), "reused": bool(ok), "seconds": round(time.time() - t0, 1)}
+        point = {
+            "k": k,
+            "n_languages": n,
+            "run_id": run.id,
+            "eval_run_id": ev.id,
+            "trained": ["en", *self.cfg.languages[:k]],
+            "accuracy": acc,
+            "held_out": _mean([acc.get(l) for l in self.cfg.held_out]),
+            "mti": self._mti(ev),
+            "reused": bool(ok),
+            "seconds": round(time.time() - t0, 1),
+        }
         self._save(points=[p for p in self.state["points"] if p["k"] != k] + [point])
         self.progress({"stage": "point", **point})
 
     def _eval_of(self, train_run):
-        evals = [r for r in self._tagged("eval") if r.status == "succeeded" and r.config.get("train_run") == train_run.id]
+        evals = [
+            r for r in self._tagged("eval") if r.status == "succeeded" and r.config.get("train_run") == train_run.id
+        ]
         if not evals:
-            raise LabkitError(f"Training run {train_run.id} has no finished evaluation.",
-                              hint="Its recipe's evaluate: section did not run; see `labkit runs logs " + train_run.id + "`.")
+            raise LabkitError(
+                f"Training run {train_run.id} has no finished evaluation.",
+                hint="Its recipe's evaluate: section did not run; see `labkit runs logs " + train_run.id + "`.",
+            )
         return evals[0]
 
     def _mti(self, ev) -> dict | None:
@@ -294,8 +376,13 @@ class Study:
             res = transferability(load_results(self.store.get(before).run_dir), load_results(ev.run_dir), source="en")
         except LabkitError as e:
             return {"mti": None, "note": e.message}
-        return {"mti": res["mti"], "source_gain": res["source_gain"], "ratios": {l: r["ratio"] for l, r in res["languages"].items()},
-                "note": res["note"], "formula": res["formula"]}
+        return {
+            "mti": res["mti"],
+            "source_gain": res["source_gain"],
+            "ratios": {l: r["ratio"] for l, r in res["languages"].items()},
+            "note": res["note"],
+            "formula": res["formula"],
+        }
 
     def _fit(self) -> None:
         from labkit.scaling import export
@@ -317,12 +404,30 @@ class Study:
             self._save(fit={"form": None, "params": {}, "gap": None, "leap": None, "error": error, "y": TARGET})
             self._time("fit", t0)
             return
-        saved = export.save([fit], {"source": f"experiment:{self.cfg.id}", "y": TARGET, "x": "n_languages", "form": fit.form,
-                                    "fit_min_x": 2}, out_dir=self.dir / "fit", name=f"{self.cfg.id} fit")
+        saved = export.save(
+            [fit],
+            {"source": f"experiment:{self.cfg.id}", "y": TARGET, "x": "n_languages", "form": fit.form, "fit_min_x": 2},
+            out_dir=self.dir / "fit",
+            name=f"{self.cfg.id} fit",
+        )
         d = fit.to_dict()
-        self._save(fit={"form": d["form"], "formula": d["formula"], "params": d["params"], "ci": d["ci"], "r2": d["r2"], "gap": d["gap"],
-                        "leap": d["leap"], "predictions": d["predictions"], "warnings": d["warnings"], "y": TARGET, "x": "n_languages",
-                        "fit_range": d["fit_range"], "run_id": saved["run_id"]})
+        self._save(
+            fit={
+                "form": d["form"],
+                "formula": d["formula"],
+                "params": d["params"],
+                "ci": d["ci"],
+                "r2": d["r2"],
+                "gap": d["gap"],
+                "leap": d["leap"],
+                "predictions": d["predictions"],
+                "warnings": d["warnings"],
+                "y": TARGET,
+                "x": "n_languages",
+                "fit_range": d["fit_range"],
+                "run_id": saved["run_id"],
+            }
+        )
         self._time("fit", t0)
 
     def _report(self) -> None:
@@ -342,7 +447,9 @@ def _main_thread() -> bool:
 
 
 def _accuracies(run) -> dict:
-    return {k.split("/", 1)[1]: v for k, v in run.metrics.items() if k.startswith("score/") and isinstance(v, (int, float))}
+    return {
+        k.split("/", 1)[1]: v for k, v in run.metrics.items() if k.startswith("score/") and isinstance(v, (int, float))
+    }
 
 
 def _mean(values) -> float | None:
@@ -359,7 +466,9 @@ def load_state(experiment_id: str, settings: Settings | None = None) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise LabkitError(f"No experiment {experiment_id!r} ({e}).", hint="`labkit experiment parallel-scaling` starts one.") from e
+        raise LabkitError(
+            f"No experiment {experiment_id!r} ({e}).", hint="`labkit experiment parallel-scaling` starts one."
+        ) from e
 
 
 def run(config: Config, settings: Settings | None = None, progress: Callable[[dict], None] | None = None) -> dict:

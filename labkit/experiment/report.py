@@ -1,5 +1,6 @@
 """The study's report: Markdown with the points, the fit, the leap, the gap and MTI, and an SVG figure
 (drawn here: no plotting library is needed to read it, and it renders on GitHub and the Hub)."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ def _fmt(v, digits: int = 3) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def _fit_curve(fit: dict, xs: list[float]) -> list[float] | None:
+def fit_curve(fit: dict, xs: list[float]) -> list[float] | None:
     p = fit.get("params") or {}
     if fit.get("form") == "power":
         return [p["a"] * x ** p["b"] for x in xs]
@@ -33,38 +34,59 @@ def figure_svg(state: dict) -> str:
     x_max = max([p["n_languages"] for p in pts] + [2])
     sx = lambda x: PAD + (x - 1) / max(x_max - 1, 1) * (W - 2 * PAD)
     sy = lambda y: H - PAD - max(0.0, min(1.0, y)) * (H - 2 * PAD)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-           f'<rect width="{W}" height="{H}" fill="white"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{W}" height="{H}" fill="white"/>',
+    ]
     for t in range(0, 11, 2):  # axes and grid
         y = sy(t / 10)
-        out.append(f'<line x1="{PAD}" y1="{y:.1f}" x2="{W - PAD}" y2="{y:.1f}" stroke="#eee"/>'
-                   f'<text x="{PAD - 8}" y="{y + 4:.1f}" text-anchor="end">{t / 10:.1f}</text>')
+        out.append(
+            f'<line x1="{PAD}" y1="{y:.1f}" x2="{W - PAD}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{PAD - 8}" y="{y + 4:.1f}" text-anchor="end">{t / 10:.1f}</text>'
+        )
     for n in range(1, x_max + 1):
         out.append(f'<text x="{sx(n):.1f}" y="{H - PAD + 18}" text-anchor="middle">{n}</text>')
-    out.append(f'<text x="{W / 2}" y="{H - 10}" text-anchor="middle">number of training languages (1 = English only)</text>'
-               f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle">accuracy</text>')
+    out.append(
+        f'<text x="{W / 2}" y="{H - 10}" text-anchor="middle">number of training languages (1 = English only)</text>'
+        f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle">accuracy</text>'
+    )
     preds = fit.get("predictions") or []
     if len(preds) >= 2:  # the fit's bootstrap band
         upper = " ".join(f"{sx(p['x']):.1f},{sy(p['hi']):.1f}" for p in preds)
         lower = " ".join(f"{sx(p['x']):.1f},{sy(p['lo']):.1f}" for p in reversed(preds))
         out.append(f'<polygon points="{upper} {lower}" fill="{COLORS["held"]}" fill-opacity="0.15"/>')
     xs = [1 + i * (x_max - 1) / 60 for i in range(61)]
-    ys = _fit_curve(fit, xs)
+    ys = fit_curve(fit, xs)
     if ys:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys) if math.isfinite(y))
-        out.append(f'<polyline points="{path}" fill="none" stroke="{COLORS["held"]}" stroke-width="2" stroke-dasharray="6 3"/>')
-    series = [("held", "held-out mean", lambda p: p.get("held_out")), ("en", "English", lambda p: p["accuracy"].get("en")),
-              ("trained", "trained non-English mean",
-               lambda p: _mean([p["accuracy"].get(l) for l in p.get("trained", []) if l != "en"]))]
+        out.append(
+            f'<polyline points="{path}" fill="none" stroke="{COLORS["held"]}" stroke-width="2" stroke-dasharray="6 3"/>'
+        )
+    series = [
+        ("held", "held-out mean", lambda p: p.get("held_out")),
+        ("en", "English", lambda p: p["accuracy"].get("en")),
+        (
+            "trained",
+            "trained non-English mean",
+            lambda p: _mean([p["accuracy"].get(l) for l in p.get("trained", []) if l != "en"]),
+        ),
+    ]
     for i, (key, label, get) in enumerate(series):
         xy = [(sx(p["n_languages"]), sy(get(p))) for p in pts if get(p) is not None]
         if len(xy) > 1:
-            out.append(f'<polyline points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in xy)}" fill="none" stroke="{COLORS[key]}" stroke-opacity="0.5"/>')
+            out.append(
+                f'<polyline points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in xy)}" fill="none" '
+                f'stroke="{COLORS[key]}" stroke-opacity="0.5"/>'
+            )
         out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="4" fill="{COLORS[key]}"/>' for a, b in xy]
-        out.append(f'<circle cx="{PAD + 10}" cy="{PAD - 30 + 14 * i}" r="4" fill="{COLORS[key]}"/>'
-                   f'<text x="{PAD + 20}" y="{PAD - 26 + 14 * i}">{escape(label)}</text>')
+        out.append(
+            f'<circle cx="{PAD + 10}" cy="{PAD - 30 + 14 * i}" r="4" fill="{COLORS[key]}"/>'
+            f'<text x="{PAD + 20}" y="{PAD - 26 + 14 * i}">{escape(label)}</text>'
+        )
     if ys:
-        out.append(f'<text x="{W - PAD}" y="{PAD - 26}" text-anchor="end">fit ({escape(fit.get("formula", ""))}, x ≥ 2)</text>')
+        out.append(
+            f'<text x="{W - PAD}" y="{PAD - 26}" text-anchor="end">fit ({escape(fit.get("formula", ""))}, x ≥ 2)</text>'
+        )
     out.append("</svg>")
     return "\n".join(out)
 
@@ -78,38 +100,76 @@ def markdown(state: dict, figure: str) -> str:
     cfg, pts = state["config"], sorted(state.get("points") or [], key=lambda p: p["k"])
     fit, before = state.get("fit") or {}, state.get("before") or {}
     langs = ["en", *[l for l in cfg["languages"] if any(l in p["accuracy"] for p in pts)], *cfg["held_out"]]
-    lines = [f"# Parallel scaling: {state['id']}", "",
-             "> **A synthetic world.** Grade-school arithmetic problems generated by `labkit synth mgsm` and a from-scratch "
-             f"model (`{cfg['model']}`) that knows nothing else. The pipeline — training, evaluation, fit — is the one a GPU user "
-             "runs on real models and MGSM; the numbers describe this toy world, not natural languages.", "",
-             f"Budget `{cfg['budget']}`: {state['budget']['n_train']} training problems per language, "
-             f"{state['budget']['n_test']} test problems per language, {state['budget']['max_steps']} SFT steps per run. "
-             f"Parallel languages in order of addition: {', '.join(cfg['languages'][:max(state['budget']['ks'])])}; "
-             f"held out (never trained): {', '.join(cfg['held_out'])}.", "",
-             f"![accuracy vs number of training languages]({figure})", "",
-             "## Accuracy", "", "| k | n_languages | run | " + " | ".join(langs) + " | held-out mean | MTI |",
-             "|" + "---|" * (len(langs) + 5)]
-    lines.append(f"| untrained | — | `{state.get('before_run', '')}` | " + " | ".join(_fmt(before.get(l)) for l in langs) + " | "
-                 + _fmt(_mean([before.get(l) for l in cfg["held_out"]])) + " | — |")
+    lines = [
+        f"# Parallel scaling: {state['id']}",
+        "",
+        "> **A synthetic world.** Grade-school arithmetic problems generated by `labkit synth mgsm` and a from-scratch "
+        f"model (`{cfg['model']}`) that knows nothing else. The pipeline — training, evaluation, fit — is the one "
+        "a GPU user "
+        "runs on real models and MGSM; the numbers describe this toy world, not natural languages.",
+        "",
+        f"Budget `{cfg['budget']}`: {state['budget']['n_train']} training problems per language, "
+        f"{state['budget']['n_test']} test problems per language, {state['budget']['max_steps']} SFT steps per run. "
+        f"Parallel languages in order of addition: {', '.join(cfg['languages'][: max(state['budget']['ks'])])}; "
+        f"held out (never trained): {', '.join(cfg['held_out'])}.",
+        "",
+        f"![accuracy vs number of training languages]({figure})",
+        "",
+        "## Accuracy",
+        "",
+        "| k | n_languages | run | " + " | ".join(langs) + " | held-out mean | MTI |",
+        "|" + "---|" * (len(langs) + 5),
+    ]
+    lines.append(
+        f"| untrained | — | `{state.get('before_run', '')}` | "
+        + " | ".join(_fmt(before.get(l)) for l in langs)
+        + " | "
+        + _fmt(_mean([before.get(l) for l in cfg["held_out"]]))
+        + " | — |"
+    )
     for p in pts:
-        lines.append(f"| {p['k']} | {p['n_languages']} | `{p['run_id']}` | "
-                     + " | ".join(_fmt(p["accuracy"].get(l)) + ("*" if l in p["trained"] else "") for l in langs)
-                     + f" | {_fmt(p['held_out'])} | {_fmt((p.get('mti') or {}).get('mti'), 2)} |")
-    lines += ["", "\\* trained language of that run.", "", f"MTI: `{FORMULA}` with src = en, against the untrained model.", "",
-              "## Fit", ""]
+        lines.append(
+            f"| {p['k']} | {p['n_languages']} | `{p['run_id']}` | "
+            + " | ".join(_fmt(p["accuracy"].get(l)) + ("*" if l in p["trained"] else "") for l in langs)
+            + f" | {_fmt(p['held_out'])} | {_fmt((p.get('mti') or {}).get('mti'), 2)} |"
+        )
+    lines += [
+        "",
+        "\\* trained language of that run.",
+        "",
+        f"MTI: `{FORMULA}` with src = en, against the untrained model.",
+        "",
+        "## Fit",
+        "",
+    ]
     if fit.get("form"):
-        params = ", ".join(f"{k} = {v:.4g} [{fit['ci'][k][0]:.4g}, {fit['ci'][k][1]:.4g}]" for k, v in fit["params"].items())
+        params = ", ".join(
+            f"{k} = {v:.4g} [{fit['ci'][k][0]:.4g}, {fit['ci'][k][1]:.4g}]" for k, v in fit["params"].items()
+        )
         gap, leap = fit.get("gap"), fit.get("leap")
-        lines += [f"- y = {fit['y']} against x = n_languages, fitted on x ≥ 2: **{fit['formula']}**, {params} "
-                  f"(95% bootstrap intervals), R² = {_fmt(fit.get('r2'))}.",
-                  f"- First-Parallel Leap (y at x=2 − y at x=1): **{_fmt(leap and leap['value'])}**"
-                  + (f", {leap['ratio']:.2f}× the fitted gain per language after x=2." if leap and leap.get("ratio") else "."),
-                  f"- Monolingual Generalization Gap (fit's prediction at x=1 − actual): **{_fmt(gap and gap['value'])}**"
-                  + (f" [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}]." if gap and gap.get("ci") and None not in gap["ci"] else "."),
-                  *[f"- ⚠ {w}" for w in fit.get("warnings") or []], f"- Fit run: `{fit.get('run_id')}`."]
+        lines += [
+            f"- y = {fit['y']} against x = n_languages, fitted on x ≥ 2: **{fit['formula']}**, {params} "
+            f"(95% bootstrap intervals), R² = {_fmt(fit.get('r2'))}.",
+            f"- First-Parallel Leap (y at x=2 − y at x=1): **{_fmt(leap and leap['value'])}**"
+            + (
+                f", {leap['ratio']:.2f}× the fitted gain per language after x=2." if leap and leap.get("ratio") else "."
+            ),
+            f"- Monolingual Generalization Gap (fit's prediction at x=1 − actual): **{_fmt(gap and gap['value'])}**"
+            + (
+                f" [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}]."
+                if gap and gap.get("ci") and None not in gap["ci"]
+                else "."
+            ),
+            *[f"- ⚠ {w}" for w in fit.get("warnings") or []],
+            f"- Fit run: `{fit.get('run_id')}`.",
+        ]
     else:
         lines.append(f"No fit: {fit.get('error', 'not enough points')}.")
     lines += ["", "## Wall time (seconds)", "", "| stage | s |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in (state.get("timings") or {}).items()]
-    lines += ["", f"Re-run `labkit experiment parallel-scaling --budget {cfg['budget']}` with the same options to reuse these runs."]
+    lines += [
+        "",
+        f"Re-run `labkit experiment parallel-scaling --budget {cfg['budget']}` with the same options "
+        "to reuse these runs.",
+    ]
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ Digits: MGSM writes Western digits in all 11 languages (e.g. its Bengali exempla
 উত্তর হল 11।", and its final answers are ASCII everywhere), so ASCII is the default; `digits="native"` writes
 Bengali, Telugu and Thai numbers in their own digits (the extractor reads both).
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,7 +75,9 @@ def _draw(rng: random.Random) -> tuple[str, int, int]:
 def _facts() -> list[tuple[str, int, int]]:
     out = []
     for op, ((lo_a, hi_a), (lo_b, hi_b)) in RANGES.items():
-        out += [(op, a, b) for a in range(lo_a, hi_a + 1) for b in range(lo_b, (hi_b if hi_b is not None else a - 2) + 1)]
+        out += [
+            (op, a, b) for a in range(lo_a, hi_a + 1) for b in range(lo_b, (hi_b if hi_b is not None else a - 2) + 1)
+        ]
     return out
 
 
@@ -105,8 +108,11 @@ def sample(n_test: int, n_train: int, seed: int = 0, by: str = "problem") -> dic
     want = {"test": n_test, "train": n_train}
     cap = capacity(by)
     if any(want[s] > cap[s] // 2 for s in want):  # beyond half, random draws take long to find the rest
-        raise LabkitError(f"n: the world holds about {cap['test']} test and {cap['train']} train problems; asked for {n_test} and {n_train}.",
-                          hint=f"Ask for fewer problems (at most {cap['test'] // 2} test, {cap['train'] // 2} train).")
+        raise LabkitError(
+            f"n: the world holds about {cap['test']} test and {cap['train']} train problems; "
+            f"asked for {n_test} and {n_train}.",
+            hint=f"Ask for fewer problems (at most {cap['test'] // 2} test, {cap['train'] // 2} train).",
+        )
     out: dict[str, list[Problem]] = {"test": [], "train": []}
     seen: set[tuple] = set()
     tries = 0
@@ -116,7 +122,14 @@ def sample(n_test: int, n_train: int, seed: int = 0, by: str = "problem") -> dic
             raise LabkitError("n: could not draw enough distinct problems.", hint="Ask for fewer problems.")
         op, a, b = _draw(rng)
         slot, names, item = rng.randrange(SLOTS), rng.randrange(len(NAMES["en"])), rng.randrange(len(ITEMS["en"]))
-        key = (op, a, b, slot, names if _uses_names(op, slot) else 0, item)  # a template without names: one problem, not three
+        key = (
+            op,
+            a,
+            b,
+            slot,
+            names if _uses_names(op, slot) else 0,
+            item,
+        )  # a template without names: one problem, not three
         split = split_of(key, by)
         if key in seen or len(out[split]) >= want[split]:
             continue
@@ -164,7 +177,13 @@ def render(p: Problem, lang: str, digits: str = "ascii") -> dict:
     item = ITEMS[lang][p.item]
     P, Q = NAMES[lang][p.names]
     fmt = _Formatter(item, d)
-    fields = {**{k: v for k, v in item.items() if k != "N"}, **_name_forms(P, "P"), **_name_forms(Q, "Q"), "a": p.a, "b": p.b}
+    fields = {
+        **{k: v for k, v in item.items() if k != "N"},
+        **_name_forms(P, "P"),
+        **_name_forms(Q, "Q"),
+        "a": p.a,
+        "b": p.b,
+    }
     question = fmt.format(TEMPLATES[lang][p.op][p.slot], **fields)
     eq = d(f"{p.a} {SYMBOL[p.op]} {p.b} = {p.answer}")
     answer = ANSWERS[lang].format(eq=eq, c=d(str(p.answer)))
@@ -188,14 +207,23 @@ def prompt_text(question: str, lang: str) -> str:
     return get_task("mgsm").prompt(Doc("", lang, question, None))[-1]["content"]
 
 
-def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int = 0, digits: str = "ascii",
-          split: str = "problem") -> dict:
+def write(
+    out: str | Path,
+    languages: list[str],
+    n: int,
+    n_train: int,
+    seed: int = 0,
+    digits: str = "ascii",
+    split: str = "problem",
+) -> dict:
     """Write the synthetic set (layout in the module docstring); returns the manifest."""
     from labkit.jsonl import write_jsonl
 
     languages = check_languages(languages)
     if n < 1 or n_train < 0:
-        raise LabkitError(f"n: need at least 1 test problem and 0 or more train problems (got n={n}, n_train={n_train}).")
+        raise LabkitError(
+            f"n: need at least 1 test problem and 0 or more train problems (got n={n}, n_train={n_train})."
+        )
     if digits not in ("ascii", "native"):
         raise LabkitError(f"digits: {digits!r} is not ascii or native.")
     out = Path(out).expanduser()
@@ -206,20 +234,44 @@ def write(out: str | Path, languages: list[str], n: int, n_train: int, seed: int
         train = [render(p, lang, digits) for p in problems["train"]]
         write_jsonl(out / f"{lang}.jsonl", test)
         write_jsonl(out / "train" / f"{lang}.jsonl", train)
-        train_rows += [{**r, "lang": lang, "prompt": prompt_text(r["question"], lang), "completion": r["answer"]} for r in train]
+        train_rows += [
+            {**r, "lang": lang, "prompt": prompt_text(r["question"], lang), "completion": r["answer"]} for r in train
+        ]
     write_jsonl(out / "train.jsonl", train_rows)
     if "en" in languages:
         en = {p.id: render(p, "en", digits)["question"] for p in problems["test"]}
-        pairs = [{"id": f"{p.id}-{lang}", "src_lang": "en", "tgt_lang": lang, "source": en[p.id],
-                  "reference": render(p, lang, digits)["question"]} for lang in languages if lang != "en" for p in problems["test"]]
+        pairs = [
+            {
+                "id": f"{p.id}-{lang}",
+                "src_lang": "en",
+                "tgt_lang": lang,
+                "source": en[p.id],
+                "reference": render(p, lang, digits)["question"],
+            }
+            for lang in languages
+            if lang != "en"
+            for p in problems["test"]
+        ]
         write_jsonl(out / "translation.jsonl", pairs)
-    manifest = {"task": "mgsm", "languages": languages, "n_test": n, "n_train": n_train, "seed": seed, "digits": digits,
-                "split": split,
-                "split_rule": f"sha256 of the {'problem (op:a:b:slot:names:item)' if split == 'problem' else 'arithmetic (op:a:b)'} "
-                              f"mod {TEST_SHARE} == 0 is test", "ranges": RANGES,
-                "ops": {op: sum(p.op == op for p in problems["train"]) for op in OPS}, "dir": str(out),
-                "files": {"test": f"<lang>.jsonl", "train": "train/<lang>.jsonl", "sft": "train.jsonl",
-                          "translation": "translation.jsonl" if pairs else None}}
+    manifest = {
+        "task": "mgsm",
+        "languages": languages,
+        "n_test": n,
+        "n_train": n_train,
+        "seed": seed,
+        "digits": digits,
+        "split": split,
+        "split_rule": f"sha256({'op:a:b:slot:names:item' if split == 'problem' else 'op:a:b'}) % {TEST_SHARE} == 0: test",
+        "ranges": RANGES,
+        "ops": {op: sum(p.op == op for p in problems["train"]) for op in OPS},
+        "dir": str(out),
+        "files": {
+            "test": "<lang>.jsonl",
+            "train": "train/<lang>.jsonl",
+            "sft": "train.jsonl",
+            "translation": "translation.jsonl" if pairs else None,
+        },
+    }
     (out / "synth.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     return manifest
 

@@ -1,5 +1,6 @@
 """Experiment tab through gradio_client: bad settings are readable errors; a running study's points, plot and
 report show up; Cancel ends the job. (The study itself is tested in tests/integration/test_experiment.py.)"""
+
 import json
 import sys
 

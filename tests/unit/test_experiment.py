@@ -1,4 +1,5 @@
 """The parallel-scaling study's pure parts: its settings, its id (resume), its report and the tab's table."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,31 +17,64 @@ def test_config_defaults_are_valid_and_the_id_depends_only_on_the_settings():
     assert len(ps.BUDGETS["small"].ks) >= 4
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"budget": "huge"}, "budget"),
-    ({"languages": ["zh", "xx", "de"]}, "languages"),
-    ({"held_out": ["zh"]}, "held-out"),
-    ({"held_out": []}, "held-out"),
-    ({"languages": ["zh"]}, "languages"),
-    ({"held_out": ["en"]}, "held-out"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"budget": "huge"}, "budget"),
+        ({"languages": ["zh", "xx", "de"]}, "languages"),
+        ({"held_out": ["zh"]}, "held-out"),
+        ({"held_out": []}, "held-out"),
+        ({"languages": ["zh"]}, "languages"),
+        ({"held_out": ["en"]}, "held-out"),
+    ],
+)
 def test_bad_settings_name_the_field(kwargs, field):
     with pytest.raises(LabkitError, match=field):
         ps.Config(**kwargs).check()
 
 
 def _state():
-    pts = [{"k": k, "n_languages": k + 1, "run_id": f"train-{k}", "eval_run_id": f"eval-{k}", "trained": ["en", *["zh", "de"][:k]],
-            "accuracy": {"en": 0.8, "zh": 0.6 if k >= 1 else 0.01, "de": 0.5 if k >= 2 else 0.02, "fr": 0.1 * (k + 1), "bn": 0.05 * (k + 1)},
-            "held_out": 0.075 * (k + 1), "mti": {"mti": 0.1 * k}} for k in range(4)]
-    return {"id": "ps-small-abc", "config": {"budget": "small", "languages": ["zh", "de", "sw"], "held_out": ["fr", "bn"], "model": "tiny-math"},
-            "budget": {"ks": [0, 1, 2, 3], "n_train": 10, "n_test": 5, "max_steps": 7}, "points": pts, "before": {"en": 0.0, "fr": 0.0},
-            "before_run": "eval-0", "fit": {"form": "power", "formula": "y = a·x^b", "params": {"a": 0.075, "b": 1.0},
-                                            "ci": {"a": [0.07, 0.08], "b": [0.9, 1.1]}, "r2": 0.99, "y": ps.TARGET,
-                                            "gap": {"value": 0.0, "ci": [-0.01, 0.01]}, "leap": {"value": 0.075, "ratio": 1.0},
-                                            "predictions": [{"x": x, "y": 0.075 * x, "lo": 0.07 * x, "hi": 0.08 * x} for x in (1, 2, 3, 4)],
-                                            "warnings": ["Only 3 points"], "run_id": "fit-1"},
-            "timings": {"synth": 1.0, "train k=0": 30.0}}
+    pts = [
+        {
+            "k": k,
+            "n_languages": k + 1,
+            "run_id": f"train-{k}",
+            "eval_run_id": f"eval-{k}",
+            "trained": ["en", *["zh", "de"][:k]],
+            "accuracy": {
+                "en": 0.8,
+                "zh": 0.6 if k >= 1 else 0.01,
+                "de": 0.5 if k >= 2 else 0.02,
+                "fr": 0.1 * (k + 1),
+                "bn": 0.05 * (k + 1),
+            },
+            "held_out": 0.075 * (k + 1),
+            "mti": {"mti": 0.1 * k},
+        }
+        for k in range(4)
+    ]
+    return {
+        "id": "ps-small-abc",
+        "config": {"budget": "small", "languages": ["zh", "de", "sw"], "held_out": ["fr", "bn"], "model": "tiny-math"},
+        "budget": {"ks": [0, 1, 2, 3], "n_train": 10, "n_test": 5, "max_steps": 7},
+        "points": pts,
+        "before": {"en": 0.0, "fr": 0.0},
+        "before_run": "eval-0",
+        "fit": {
+            "form": "power",
+            "formula": "y = a·x^b",
+            "params": {"a": 0.075, "b": 1.0},
+            "ci": {"a": [0.07, 0.08], "b": [0.9, 1.1]},
+            "r2": 0.99,
+            "y": ps.TARGET,
+            "gap": {"value": 0.0, "ci": [-0.01, 0.01]},
+            "leap": {"value": 0.075, "ratio": 1.0},
+            "predictions": [{"x": x, "y": 0.075 * x, "lo": 0.07 * x, "hi": 0.08 * x} for x in (1, 2, 3, 4)],
+            "warnings": ["Only 3 points"],
+            "run_id": "fit-1",
+        },
+        "timings": {"synth": 1.0, "train k=0": 30.0},
+    }
 
 
 def test_report_shows_every_point_the_fit_leap_gap_and_the_synthetic_warning():

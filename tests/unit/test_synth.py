@@ -1,4 +1,5 @@
 """The synthetic MGSM world: parallel across languages, digits, disjoint splits, MGSM schema."""
+
 from __future__ import annotations
 
 import json
@@ -127,7 +128,9 @@ def test_mgsm_task_reads_the_test_split_and_train_prompt_is_the_eval_prompt(worl
     rows = _rows(out / "sw.jsonl")
     assert [d.gold for d in docs] == [float(r["answer_number"]) for r in rows]
     train = [r for r in _rows(out / "train.jsonl") if r["lang"] == "ja"]
-    assert len(train) == 120 and {"id", "lang", "question", "answer", "answer_number", "prompt", "completion"} <= set(train[0])
+    assert len(train) == 120 and {"id", "lang", "question", "answer", "answer_number", "prompt", "completion"} <= set(
+        train[0]
+    )
     doc = task.load("ja", str(out / "train"))[0]
     assert train[0]["prompt"] == task.prompt(doc)[-1]["content"]
     assert train[0]["completion"] == train[0]["answer"]
@@ -155,7 +158,10 @@ def test_bad_input_names_the_field(tmp_path):
 def test_cli_synth(tmp_path, capsys):
     from labkit.cli import main
 
-    assert main(["synth", "mgsm", "--languages", "en,de", "--n", "4", "--train", "6", "--out", str(tmp_path), "--json"]) == 0
+    assert (
+        main(["synth", "mgsm", "--languages", "en,de", "--n", "4", "--train", "6", "--out", str(tmp_path), "--json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["languages"] == ["en", "de"] and len(_rows(tmp_path / "de.jsonl")) == 4
     assert main(["synth", "mgsm", "--languages", "en,klingon", "--out", str(tmp_path), "--json"]) == 2
