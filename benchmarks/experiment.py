@@ -1,8 +1,9 @@
 """Wall time per stage of `labkit experiment parallel-scaling --budget small` (synth, untrained evaluation,
-train and eval per k, fit) in a fresh LABKIT_HOME, with the machine's load average so that numbers taken on a
-shared machine can be read for what they are.
+train and eval per k, fit) in a fresh LABKIT_HOME. On a shared machine wall time measures the neighbours as
+much as labkit, so the CPU seconds each stage's jobs used (user + system, from the finished child processes)
+and the load average are printed too: CPU seconds / 2 cores ≈ the wall time on an idle 2-core machine.
 
-    .venv/bin/python benchmarks/experiment.py [--budget small] [--home DIR]
+    .venv/bin/python benchmarks/experiment.py [--budget small] [--home DIR]   # an existing DIR resumes
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
+
+
+def cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -23,14 +30,23 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from labkit.experiment import parallel_scaling as ps
 
-    load0, t0 = os.getloadavg(), time.perf_counter()
-    res = ps.run(
-        ps.Config(budget=args.budget),
-        progress=lambda e: print(
-            f"[{time.perf_counter() - t0:7.1f}s] {e.get('stage')} {e.get('k', '')} {e.get('step', '')}", flush=True
-        ),
-    )
-    total = time.perf_counter() - t0
+    load0, t0, c0 = os.getloadavg(), time.perf_counter(), cpu()
+    stages: dict[str, dict] = {}
+    current = {"key": None, "t": t0, "c": c0}
+
+    def progress(event: dict) -> None:
+        key = event["stage"] + (f" k={event['k']}" if "k" in event and event["stage"] != "point" else "")
+        if event["stage"] == "point" or key == current["key"]:
+            return
+        now, c = time.perf_counter(), cpu()
+        if current["key"]:
+            stages[current["key"]] = {"wall_s": round(now - current["t"], 1), "cpu_s": round(c - current["c"], 1)}
+        current.update(key=key, t=now, c=c)
+        print(f"[{now - t0:7.1f}s] {key}", flush=True)
+
+    res = ps.run(ps.Config(budget=args.budget), progress=progress)
+    progress({"stage": "end"})
+    total, cpu_total = time.perf_counter() - t0, cpu() - c0
     print(
         json.dumps(
             {
@@ -38,9 +54,12 @@ def main() -> None:
                 "cpus": os.cpu_count(),
                 "load_avg_start": load0,
                 "load_avg_end": os.getloadavg(),
-                "total_s": round(total, 1),
-                "stages_s": res["timings"],
-                "points": [{"k": p["k"], "accuracy": p["accuracy"]} for p in res["points"]],
+                "total_wall_s": round(total, 1),
+                "total_cpu_s": round(cpu_total, 1),
+                "stages": stages,
+                "study_timings_s": res["timings"],
+                "points": [{"k": p["k"], "reused": p["reused"], "accuracy": p["accuracy"]} for p in res["points"]],
+                "before": res["before"],
                 "fit": {k: res["fit"].get(k) for k in ("form", "params", "gap", "leap")},
                 "report": res["report"],
             },

@@ -224,6 +224,17 @@ class Study:
         runs = self.store.list(kind=kind, tag=f"sweep:{self.cfg.id}", limit=1000)
         return [r for r in runs if all(t in r.tags for t in tags)]
 
+    def _existing(self, kind: str, *tags: str) -> tuple[list, list, list]:
+        """This study's runs of a kind with these tags: (succeeded, still running or queued, failed or cancelled)."""
+        from labkit import jobs
+
+        runs = [
+            jobs.status(r.id, self.settings) if r.status in ("running", "queued") else r
+            for r in self._tagged(kind, *tags)
+        ]
+        by = lambda *st: [r for r in runs if r.status in st]
+        return by("succeeded"), by("running", "queued"), by("failed", "cancelled")
+
     def _wait(self, run_id: str, stage: str, **info) -> object:
         from labkit import jobs
         from labkit.store import FINAL
@@ -261,9 +272,11 @@ class Study:
 
         t0 = time.time()
         self._event("before")
-        done = [r for r in self._tagged("eval", "baseline") if r.status == "succeeded"]
+        done, live, _ = self._existing("eval", "baseline")
         if done:
             run = done[0]
+        elif live:  # started by an earlier invocation that was stopped: wait for it rather than start a twin
+            run = self._wait(live[0].id, "before")
         else:
             spec = self._eval_spec(self.cfg.model)
             tags = [f"sweep:{self.cfg.id}", "baseline"]
@@ -326,13 +339,13 @@ class Study:
         t0 = time.time()
         n = k + 1
         self._event("train", k=k, n_languages=n)
-        runs = self._tagged("train", f"n_languages={n}")
-        ok = [r for r in runs if r.status == "succeeded"]
+        ok, live, ended = self._existing("train", f"n_languages={n}")
         if ok:
             run = ok[0]
         else:
-            ended = [r for r in runs if r.status in ("failed", "cancelled")]
-            if ended:
+            if live:
+                run = live[0]
+            elif ended:
                 run = launch.resume(ended[0].id, self.settings)
             else:
                 run = launch.sweep(self.recipe(), self.cfg.languages, [k], name=self.cfg.id, settings=self.settings)[0]
