@@ -4,6 +4,7 @@ problems right far more often than before; the parallel-scaling study runs end t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from labkit.synth import mgsm
 from labkit.train import launch, recipe as rmod
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
-STEPS = 400  # the recipe runs 700; this is enough for a clear rise (docs/experiment.md has the curve)
 
 
 @pytest.mark.slow
@@ -23,16 +23,13 @@ def test_sft_raises_held_out_accuracy_well_above_the_untrained_model(tmp_path, w
     mgsm.write(data, ["en"], n=60, n_train=1200, seed=0)
     spec = runner.EvalSpec(task="mgsm", languages=["en"], model="tiny-math", data=str(data), max_new_tokens=40)
     before = runner.run(spec, tmp_path / "before")["results"]["en"]["accuracy"]
-    recipe = rmod.load(
-        RECIPE, [f"data.path={data / 'train.jsonl'}", f"trainer.max_steps={STEPS}", "trainer.save_steps=1000"]
-    )
+    # the recipe as shipped (docs/experiment.md has its learning curve); the threshold is far below what it reaches
+    recipe = rmod.load(RECIPE, [f"data.path={data / 'train.jsonl'}", "trainer.save_steps=1000"])
     run = wait_run(launch.launch(recipe).id, timeout=3600)
     assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
     losses = [r["loss"] for r in jobs.read_metrics(run.run_dir)[0] if "loss" in r]
     assert losses[-1] < 0.5 * losses[0]
-    after = runner.run(
-        spec.__class__(**{**spec.__dict__, "model": str(Path(run.run_dir) / "output")}), tmp_path / "after"
-    )
+    after = runner.run(replace(spec, model=str(Path(run.run_dir) / "output")), tmp_path / "after")
     acc = after["results"]["en"]["accuracy"]
     assert before <= 0.05 and acc >= before + 0.25, (before, acc)
 
