@@ -472,6 +472,21 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_synth(args) -> int:
+    from labkit.synth import mgsm
+
+    langs = [l for l in args.languages.split(",") if l]
+    m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
+    _print(args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}")
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from labkit.experiment import cli as ecli
+
+    return ecli.main(args, _print)
+
+
 # --- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from labkit.backends import REGISTRY
@@ -630,6 +645,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
     sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
     sp.add_argument("--name", help="run name in the store")
+
+    sp = add("synth", cmd_synth, "write a synthetic parallel task (grade-school arithmetic in the MGSM schema)")
+    sp.add_argument("task", choices=["mgsm"])
+    sp.add_argument("--languages", default="en,zh,ja,th,sw,bn,te,de,fr,es,ru")
+    sp.add_argument("--n", type=int, default=250, help="test problems per language")
+    sp.add_argument("--train", type=int, default=2000, help="train problems per language")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--digits", choices=["ascii", "native"], default="ascii", help="native: Bengali, Telugu, Thai digits")
+    sp.add_argument("--split", choices=["problem", "arithmetic"], default="problem",
+                    help="what never crosses train/test: the whole problem, or its numbers (harder)")
+    sp.add_argument("--out", required=True, help="output folder")
+
+    sp = add("experiment", cmd_experiment, "run a whole study: parallel-scaling (train per k, evaluate, fit, report)")
+    from labkit.experiment.cli import add_arguments
+
+    add_arguments(sp)
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)

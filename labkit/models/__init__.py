@@ -1,4 +1,5 @@
-"""Model names → local paths. `tiny` is the built-in offline demo model everywhere a name is accepted."""
+"""Model names → local paths. `tiny` is the built-in offline demo model everywhere a name is accepted;
+`tiny-math` the from-scratch model that learns the synthetic world (labkit.models.tiny_math)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,8 @@ from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF, Settings, get_settings
 
+TINY_MATH = "tiny-math"
+
 
 def resolve_model(name: str, settings: Settings | None = None, revision: str | None = None) -> str:
     """Return a local directory for `name`: `tiny`, an existing path, or a Hub id pulled into the cache."""
@@ -14,6 +17,10 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
     name = (name or "").strip()
     if not name:
         raise LabkitError("No model given.", hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
+    if name == TINY_MATH:
+        from labkit.models.tiny_math import ensure
+
+        return str(ensure(settings.tiny_model_dir.with_name(name)))
     if name in (TINY, TINY_REF):
         from labkit.models.tiny import ensure_tiny
 

@@ -1,0 +1,81 @@
+"""`labkit experiment parallel-scaling ...`: arguments and the command (cli.py holds only the hook)."""
+
+from __future__ import annotations
+
+import sys
+
+from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config
+
+
+def add_arguments(sp) -> None:
+    sp.add_argument("study", choices=["parallel-scaling"])
+    sp.add_argument(
+        "--budget",
+        choices=list(BUDGETS),
+        default="small",
+        help="small: ≥ 4 points in minutes on a CPU; full: for a GPU",
+    )
+    sp.add_argument(
+        "--languages", default=",".join(PARALLEL), help="parallel languages in the order they join training"
+    )
+    sp.add_argument(
+        "--held-out", default=",".join(HELD_OUT), help="languages never trained on (the cross-lingual score)"
+    )
+    sp.add_argument("--model", default="tiny-math", help="the model every run starts from")
+    sp.add_argument("--seed", type=int, default=0)
+
+
+def config_from_args(args) -> Config:
+    split = lambda s: [l.strip() for l in (s or "").split(",") if l.strip()]
+    return Config(
+        budget=args.budget,
+        languages=split(args.languages),
+        held_out=split(args.held_out),
+        model=args.model,
+        seed=args.seed,
+    )
+
+
+def describe(event: dict) -> str:
+    stage = event.get("stage")
+    if stage == "point":
+        acc = " ".join(f"{l}={v:.2f}" for l, v in event["accuracy"].items())
+        return f"k={event['k']} ({event['run_id']}{', reused' if event.get('reused') else ''}): {acc}"
+    if "step" in event:
+        return f"{stage} k={event.get('k')}: step {int(event['step'])}/{int(event['max_steps'])}" + (
+            f" loss {event['loss']:.3f}" if "loss" in event else ""
+        )
+    if "done" in event:
+        return f"{stage}: {event['done']}/{event['total']} evaluated"
+    return f"{stage}" + (f" k={event['k']}" if "k" in event else "")
+
+
+def main(args, emit) -> int:
+    import os
+
+    from labkit.experiment import parallel_scaling
+    from labkit.jobs import MetricsWriter
+
+    writer = MetricsWriter() if os.environ.get("LABKIT_RUN_DIR") else None  # as a job: progress for the UI
+
+    def progress(event: dict) -> None:
+        print(f"[experiment] {describe(event)}", file=sys.stderr, flush=True)
+        if writer:
+            writer.log(**{k: v for k, v in event.items() if isinstance(v, (int, float, str))})
+
+    try:
+        result = parallel_scaling.run(config_from_args(args), progress=progress)
+    except parallel_scaling.Cancelled:
+        emit(args, {"status": "cancelled"}, "cancelled")
+        return 130
+    human = "\n".join(describe({"stage": "point", **p}) for p in result["points"])
+    fit = result["fit"] or {}
+    if fit.get("form"):
+        human += (
+            f"\nfit ({fit['y']}, x ≥ 2): {fit['formula']} "
+            + ", ".join(f"{k}={v:.3g}" for k, v in fit["params"].items())
+            + f"\nleap {((fit.get('leap') or {}).get('value'))}  gap {((fit.get('gap') or {}).get('value'))}"
+        )
+    human += f"\nreport: {result['report']}"
+    emit(args, result, human)
+    return 0 if result["status"] == "succeeded" else 1

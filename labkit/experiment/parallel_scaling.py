@@ -1,0 +1,488 @@
+"""The Parallel Scaling Law study (METHODS.md §1) end to end, through the engines a GPU user runs.
+
+    labkit experiment parallel-scaling --budget small --json
+
+1. synthesise the parallel world (labkit.synth.mgsm) into the experiment folder;
+2. evaluate the untrained model on every language (a `labkit eval` job, tagged `sweep:<id>`, `baseline`);
+3. for each k, one SFT run on English + the first k parallel languages (labkit.train.launch.sweep: tags
+   `sweep:<id>`, `n_languages=<k+1>`), whose recipe's `evaluate:` section evaluates it on the trained and the
+   held-out languages as an ordinary eval run with the same tags;
+4. fit the held-out (never trained) languages' mean accuracy against n_languages (labkit.scaling: bootstrap
+   intervals, First-Parallel Leap, Monolingual Generalization Gap), MTI of every run against the untrained
+   model (labkit.evaluate.transfer), and write report.md with an SVG figure.
+
+Runs go one after another (2 CPU cores, or one GPU). The experiment's id is a hash of its settings, so running
+the same command again finds the finished runs in the store and reuses them; a cancelled or failed run is
+resumed from its last checkpoint. state.json in the experiment folder holds the points as they arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
+STATE = "state.json"
+REPORT = "report.md"
+FIGURE = "fit.svg"
+TARGET = "held-out mean accuracy"
+
+
+@dataclass(frozen=True)
+class Budget:
+    ks: tuple[int, ...]
+    n_train: int  # problems per language
+    n_test: int
+    max_steps: int
+    batch_size: int
+
+
+# small: ≥ 4 points in < 15 minutes on 2 CPU cores; full: the same study, bigger, for a GPU.
+BUDGETS = {
+    "small": Budget(ks=(0, 1, 2, 3), n_train=1500, n_test=60, max_steps=700, batch_size=32),
+    "full": Budget(ks=(0, 1, 2, 3, 4, 5, 6), n_train=2000, n_test=250, max_steps=4000, batch_size=64),
+}
+PARALLEL = ("zh", "de", "sw", "ru", "ja", "th", "es")  # the order in which languages join the training mix
+HELD_OUT = ("fr", "bn", "te")
+
+
+@dataclass
+class Config:
+    budget: str = "small"
+    languages: list[str] = field(default_factory=lambda: list(PARALLEL))  # parallel languages, in order of addition
+    held_out: list[str] = field(default_factory=lambda: list(HELD_OUT))
+    model: str = "tiny-math"
+    seed: int = 0
+    recipe: str = str(RECIPE)
+
+    def check(self) -> "Config":
+        from labkit.synth.mgsm import check_languages
+
+        if self.budget not in BUDGETS:
+            raise LabkitError(f"budget: {self.budget!r} is not one of {', '.join(BUDGETS)}.")
+        check_languages(["en", *self.languages, *self.held_out])
+        clash = set(self.languages) & set(self.held_out) | ({"en"} & set(self.languages + self.held_out))
+        if clash:
+            raise LabkitError(
+                f"languages/held-out: {', '.join(sorted(clash))} cannot be both trained and held out "
+                "(English is always trained)."
+            )
+        if not self.held_out:
+            raise LabkitError(
+                "held-out: at least one language must stay out of training.", hint="e.g. --held-out fr,bn,te"
+            )
+        need = max(self.b.ks)
+        if len(self.languages) < need:
+            raise LabkitError(
+                f"languages: the {self.budget} budget adds up to {need} parallel languages; "
+                f"{len(self.languages)} given."
+            )
+        if not Path(self.recipe).exists():
+            raise LabkitError(f"No recipe {self.recipe}.", hint="configs/train/sft-math-tiny.yaml")
+        return self
+
+    @property
+    def b(self) -> Budget:
+        return BUDGETS[self.budget]
+
+    @property
+    def trained(self) -> list[str]:
+        return self.languages[: max(self.b.ks)]
+
+    @property
+    def eval_languages(self) -> list[str]:
+        return ["en", *self.trained, *self.held_out]
+
+    @property
+    def id(self) -> str:
+        key = json.dumps({**asdict(self), "budget_detail": asdict(self.b), "trained": self.trained}, sort_keys=True)
+        return f"ps-{self.budget}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+class Cancelled(Exception):
+    pass
+
+
+# --- the runner ------------------------------------------------------------------------------------
+class Study:
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings | None = None,
+        progress: Callable[[dict], None] | None = None,
+        poll: float = 1.0,
+    ):
+        self.cfg = config.check()
+        self.settings = (settings or get_settings()).ensure_dirs()
+        self.dir = self.settings.home / "experiments" / self.cfg.id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress = progress or (lambda event: None)
+        self.poll = poll
+        self.active: str | None = None  # the job now running, cancelled with the study
+        self.state = {
+            "id": self.cfg.id,
+            "config": asdict(self.cfg),
+            "budget": asdict(self.cfg.b),
+            "status": "running",
+            "stage": "start",
+            "dir": str(self.dir),
+            "points": [],
+            "before": None,
+            "fit": None,
+            "report": None,
+            "timings": {},
+        }
+
+    # state.json: what the UI shows while the study runs
+    def _save(self, **changes) -> None:
+        self.state.update(changes)
+        tmp = self.dir / (STATE + ".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.replace(self.dir / STATE)
+
+    def _event(self, stage: str, **info) -> None:
+        self._save(stage=stage)
+        self.progress({"stage": stage, **info})
+
+    def run(self) -> dict:
+        from labkit.store import open_store
+
+        self.store = open_store(self.settings)
+        old = signal.signal(signal.SIGTERM, self._on_term) if _main_thread() else None
+        try:
+            self._synth()
+            self._before()
+            for k in self.cfg.b.ks:
+                self._point(k)
+            self._fit()
+            self._report()
+            self._save(status="succeeded", stage="done")
+        except (Cancelled, KeyboardInterrupt):
+            if self.active:
+                from labkit import jobs
+
+                jobs.cancel(self.active, self.settings)
+            self._save(status="cancelled")
+            raise
+        except Exception as e:
+            self._save(status="failed", error=str(e))
+            raise
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return self.result()
+
+    def result(self) -> dict:
+        s = self.state
+        return {
+            "status": s["status"],
+            "id": s["id"],
+            "dir": s["dir"],
+            "points": s["points"],
+            "before": s["before"],
+            "fit": s["fit"],
+            "report": s["report"],
+            "timings": s["timings"],
+        }
+
+    def _on_term(self, signum, frame):
+        raise Cancelled()
+
+    def _time(self, key: str, since: float) -> None:
+        self.state["timings"][key] = round(time.time() - since, 1)
+
+    # --- stages ----------------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    def _synth(self) -> None:
+        from labkit.synth.mgsm import write
+
+        t0 = time.time()
+        self._event("synth")
+        manifest = self.data_dir / "synth.json"
+        langs = ["en", *self.cfg.trained, *self.cfg.held_out]
+        want = {"languages": langs, "n_test": self.cfg.b.n_test, "n_train": self.cfg.b.n_train, "seed": self.cfg.seed}
+        try:
+            have = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            have = {}
+        if any(have.get(k) != v for k, v in want.items()):
+            write(self.data_dir, langs, self.cfg.b.n_test, self.cfg.b.n_train, seed=self.cfg.seed)
+        self._time("synth", t0)
+
+    def _tagged(self, kind: str, *tags: str) -> list:
+        runs = self.store.list(kind=kind, tag=f"sweep:{self.cfg.id}", limit=1000)
+        return [r for r in runs if all(t in r.tags for t in tags)]
+
+    def _existing(self, kind: str, *tags: str) -> tuple[list, list, list]:
+        """This study's runs of a kind with these tags: (succeeded, still running or queued, failed or cancelled)."""
+        from labkit import jobs
+
+        runs = [
+            jobs.status(r.id, self.settings) if r.status in ("running", "queued") else r
+            for r in self._tagged(kind, *tags)
+        ]
+        by = lambda *st: [r for r in runs if r.status in st]
+        return by("succeeded"), by("running", "queued"), by("failed", "cancelled")
+
+    def _wait(self, run_id: str, stage: str, **info) -> object:
+        from labkit import jobs
+        from labkit.store import FINAL
+
+        self.active = run_id
+        offset, last = 0, {}
+        while True:
+            run = jobs.status(run_id, self.settings)
+            if run.run_dir:
+                rows, offset = jobs.read_metrics(run.run_dir, offset)
+                for r in rows:
+                    if "step" in r and "max_steps" in r:
+                        last = {
+                            "step": r["step"],
+                            "max_steps": r["max_steps"],
+                            **({"loss": r["loss"]} if "loss" in r else {}),
+                        }
+                    elif "done" in r:
+                        last = {"done": r["done"], "total": r["total"]}
+                if rows:
+                    self.progress({"stage": stage, "run_id": run_id, **info, **last})
+            if run.status in FINAL:
+                self.active = None
+                if run.status != "succeeded":
+                    raise LabkitError(
+                        f"{stage}: run {run_id} {run.status}.",
+                        hint=(run.error or "")[-500:] + f"\nlabkit runs logs {run_id}",
+                    )
+                return run
+            time.sleep(self.poll)
+
+    def _before(self) -> None:
+        from labkit import jobs
+        from labkit.evaluate import runner
+
+        t0 = time.time()
+        self._event("before")
+        done, live, _ = self._existing("eval", "baseline")
+        if done:
+            run = done[0]
+        elif live:  # started by an earlier invocation that was stopped: wait for it rather than start a twin
+            run = self._wait(live[0].id, "before")
+        else:
+            spec = self._eval_spec(self.cfg.model)
+            tags = [f"sweep:{self.cfg.id}", "baseline"]
+            name = f"{self.cfg.id} untrained"
+            run = jobs.start(
+                runner.cli_args(spec, tags=tags, name=name),
+                kind="eval",
+                name=name,
+                tags=tags,
+                config={"task": "mgsm", "model": spec.model, "data": spec.data},
+                settings=self.settings,
+            )
+            run = self._wait(run.id, "before")
+        self._save(before=_accuracies(run), before_run=run.id)
+        self._time("before", t0)
+
+    def _eval_spec(self, model: str):
+        from labkit.evaluate import runner
+
+        return runner.EvalSpec(
+            task="mgsm",
+            languages=self.cfg.eval_languages,
+            model=model,
+            data=str(self.data_dir),
+            limit=self.cfg.b.n_test,
+            max_new_tokens=40,
+            batch_size=64,
+        )
+
+    def recipe(self):
+        from labkit.train import recipe as rmod
+
+        b = self.cfg.b
+        spec = self._eval_spec("")
+        return rmod.load(
+            self.cfg.recipe,
+            [
+                f"model.name={self.cfg.model}",
+                f"data.path={self.data_dir / 'train.jsonl'}",
+                f"trainer.max_steps={b.max_steps}",
+                f"trainer.per_device_train_batch_size={b.batch_size}",
+                f"trainer.seed={self.cfg.seed}",
+                "evaluate="
+                + json.dumps(
+                    {
+                        "task": "mgsm",
+                        "languages": spec.languages,
+                        "data": spec.data,
+                        "limit": spec.limit,
+                        "max_new_tokens": spec.max_new_tokens,
+                        "batch_size": spec.batch_size,
+                    }
+                ),
+            ],
+        )
+
+    def _point(self, k: int) -> None:
+        from labkit.train import launch
+
+        t0 = time.time()
+        n = k + 1
+        self._event("train", k=k, n_languages=n)
+        ok, live, ended = self._existing("train", f"n_languages={n}")
+        if ok:
+            run = ok[0]
+        else:
+            if live:
+                run = live[0]
+            elif ended:
+                run = launch.resume(ended[0].id, self.settings)
+            else:
+                run = launch.sweep(self.recipe(), self.cfg.languages, [k], name=self.cfg.id, settings=self.settings)[0]
+            run = self._wait(run.id, "train", k=k, n_languages=n)
+        ev = self._eval_of(run)
+        train_s, eval_s = _duration(run), _duration(ev)
+        self.state["timings"][f"train k={k}"] = round(max(train_s - eval_s, 0), 1) if train_s else None
+        self.state["timings"][f"eval k={k}"] = round(eval_s, 1) if eval_s else None
+        acc = _accuracies(ev)
+        point = {
+            "k": k,
+            "n_languages": n,
+            "run_id": run.id,
+            "eval_run_id": ev.id,
+            "trained": ["en", *self.cfg.languages[:k]],
+            "accuracy": acc,
+            "held_out": _mean([acc.get(l) for l in self.cfg.held_out]),
+            "mti": self._mti(ev),
+            "reused": bool(ok),
+            "seconds": round(time.time() - t0, 1),
+        }
+        self._save(points=[p for p in self.state["points"] if p["k"] != k] + [point])
+        self.progress({"stage": "point", **point})
+
+    def _eval_of(self, train_run):
+        evals = [
+            r for r in self._tagged("eval") if r.status == "succeeded" and r.config.get("train_run") == train_run.id
+        ]
+        if not evals:
+            raise LabkitError(
+                f"Training run {train_run.id} has no finished evaluation.",
+                hint="Its recipe's evaluate: section did not run; see `labkit runs logs " + train_run.id + "`.",
+            )
+        return evals[0]
+
+    def _mti(self, ev) -> dict | None:
+        from labkit.evaluate.transfer import load_results, transferability
+
+        before = self.state.get("before_run")
+        try:
+            res = transferability(load_results(self.store.get(before).run_dir), load_results(ev.run_dir), source="en")
+        except LabkitError as e:
+            return {"mti": None, "note": e.message}
+        return {
+            "mti": res["mti"],
+            "source_gain": res["source_gain"],
+            "ratios": {l: r["ratio"] for l, r in res["languages"].items()},
+            "note": res["note"],
+            "formula": res["formula"],
+        }
+
+    def _fit(self) -> None:
+        from labkit.scaling import export
+        from labkit.scaling.analysis import fit_series
+
+        t0 = time.time()
+        self._event("fit")
+        pts = sorted(self.state["points"], key=lambda p: p["n_languages"])
+        x = [p["n_languages"] for p in pts]
+        y = [p["held_out"] for p in pts]
+        fit, error = None, None
+        for form in ("power", "loglinear"):  # power needs y > 0; log-linear takes any scores
+            try:
+                fit = fit_series(x, y, form=form, fit_min_x=2, n_boot=1000, name=TARGET, rng_seed=self.cfg.seed)
+                break
+            except LabkitError as e:
+                error = e.message
+        if fit is None:
+            self._save(fit={"form": None, "params": {}, "gap": None, "leap": None, "error": error, "y": TARGET})
+            self._time("fit", t0)
+            return
+        saved = export.save(
+            [fit],
+            {"source": f"experiment:{self.cfg.id}", "y": TARGET, "x": "n_languages", "form": fit.form, "fit_min_x": 2},
+            out_dir=self.dir / "fit",
+            name=f"{self.cfg.id} fit",
+        )
+        d = fit.to_dict()
+        self._save(
+            fit={
+                "form": d["form"],
+                "formula": d["formula"],
+                "params": d["params"],
+                "ci": d["ci"],
+                "r2": d["r2"],
+                "gap": d["gap"],
+                "leap": d["leap"],
+                "predictions": d["predictions"],
+                "warnings": d["warnings"],
+                "y": TARGET,
+                "x": "n_languages",
+                "fit_range": d["fit_range"],
+                "run_id": saved["run_id"],
+            }
+        )
+        self._time("fit", t0)
+
+    def _report(self) -> None:
+        from labkit.experiment.report import figure_svg, markdown
+
+        (self.dir / FIGURE).write_text(figure_svg(self.state), encoding="utf-8")
+        path = self.dir / REPORT
+        path.write_text(markdown(self.state, FIGURE), encoding="utf-8")
+        self._save(report=str(path))
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _accuracies(run) -> dict:
+    return {
+        k.split("/", 1)[1]: v for k, v in run.metrics.items() if k.startswith("score/") and isinstance(v, (int, float))
+    }
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _duration(run) -> float | None:
+    return (run.updated - run.created) if run and run.updated and run.created else None
+
+
+def load_state(experiment_id: str, settings: Settings | None = None) -> dict:
+    path = (settings or get_settings()).home / "experiments" / experiment_id / STATE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise LabkitError(
+            f"No experiment {experiment_id!r} ({e}).", hint="`labkit experiment parallel-scaling` starts one."
+        ) from e
+
+
+def run(config: Config, settings: Settings | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    return Study(config, settings, progress).run()

@@ -1,0 +1,135 @@
+"""`tiny-math`: the built-in model that learns for real on a laptop CPU (issue 13).
+
+A from-scratch Qwen2-style causal LM (about 1.2M parameters: hidden 128, 4 layers, 4 query / 2 key-value
+heads) with a ChatML template, and a byte-level BPE tokenizer trained on the synthetic world's text in all
+11 MGSM languages, with every digit its own token (so "37" is "3", "7": column arithmetic is learnable).
+Its weights are random: it knows nothing until `configs/train/sft-math-tiny.yaml` teaches it. It is a
+model of the synthetic world (labkit.synth), not of any natural language.
+
+    python -m labkit.models.tiny_math /tmp/tiny-math
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from labkit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
+
+VOCAB_SIZE = 2048
+BUILD_VERSION = 2  # bump when the recipe below changes so cached copies are rebuilt
+MARKER = "labkit_tiny_math.json"
+ARCH = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 256,
+}
+
+
+def corpus() -> list[str]:
+    """Text of the world in every language (questions, worked answers, the MGSM instructions), for the tokenizer."""
+    from labkit.evaluate.tasks.mgsm import INSTRUCTIONS
+    from labkit.synth.mgsm import LANGUAGES, render, sample
+
+    problems = sample(200, 400, seed=12345)
+    lines = []
+    for lang in LANGUAGES:
+        for p in problems["train"] + problems["test"]:
+            row = render(p, lang)
+            lines += [row["question"], row["answer"]]
+        # the instructions come with every prompt: repeated so BPE gives them a handful of tokens
+        lines += list(INSTRUCTIONS.get(lang, ())) * 200
+    return lines
+
+
+def build_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    # Digits first, one token each; then byte-level (every byte encodable: no <unk> for unseen scripts).
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        unk_token=None,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=ARCH["max_position_embeddings"],
+    )
+
+
+def build_model(tokenizer, seed: int = 0):
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **ARCH,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+    )
+    return model
+
+
+def build(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Tokenizer + untrained model into `out_dir`, atomically."""
+    import torch
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-math-", dir=out.parent))
+    try:
+        with torch.random.fork_rng():
+            tokenizer = build_tokenizer()
+            model = build_model(tokenizer, seed)
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        (tmp / MARKER).write_text(json.dumps({"build_version": BUILD_VERSION, "seed": seed}))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def ensure(path: str | os.PathLike, seed: int = 0) -> Path:
+    path = Path(path)
+    try:
+        meta = json.loads((path / MARKER).read_text())
+        if meta.get("build_version") == BUILD_VERSION and meta.get("seed") == seed:
+            return path
+    except (OSError, ValueError):
+        pass
+    return build(path, seed)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(build(sys.argv[1]))

@@ -1,0 +1,279 @@
+"""Experiment tab: the Parallel Scaling Law study from one button (labkit.experiment.parallel_scaling).
+
+The study runs as an ordinary job (`labkit experiment parallel-scaling ... --json`), so it survives a page
+reload and can be cancelled; its training and evaluation runs are ordinary runs (they open in the Train and
+Evaluate tabs). The points appear as each run's evaluation lands, and the tab ends on the fit and the report.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from labkit import jobs
+from labkit.errors import LabkitError
+from labkit.experiment.cli import describe
+from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
+from labkit.store import FINAL
+from labkit.ui.common import handler
+
+TITLE = "Experiment"
+ID = "experiment"
+KIND = "experiment"
+NOTE = """**Parallel Scaling Law, end to end** (METHODS.md §1): English plus *k* parallel languages per training run,
+every run evaluated on its trained languages and on **held-out languages it never saw**; the held-out accuracy is fitted
+against the number of training languages, with the **First-Parallel Leap** and the **Monolingual Generalization Gap**,
+and **MTI** against the untrained model.
+
+> ⚠️ **This is a synthetic world.** Problems come from `labkit synth mgsm` (arithmetic word problems written per
+language)
+and the model is `tiny-math`, trained from scratch. It learns for real in minutes on a CPU, so the curves mean something
+*about this world*; the same command with a real model and MGSM is the real study. `small` = 4 points, minutes on
+2 cores."""
+
+
+def command(cfg: Config) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "labkit.cli",
+        "experiment",
+        "parallel-scaling",
+        "--budget",
+        cfg.budget,
+        "--languages",
+        ",".join(cfg.languages),
+        "--held-out",
+        ",".join(cfg.held_out),
+        "--model",
+        cfg.model,
+        "--seed",
+        str(cfg.seed),
+        "--json",
+    ]
+
+
+def start(cfg: Config, settings) -> object:
+    cfg.check()
+    if settings.demo:
+        raise LabkitError(
+            "Experiments train models: not on the demo Space.", hint="Run `labkit experiment parallel-scaling` locally."
+        )
+    for r in jobs.list_runs(settings, kind=KIND, limit=50):
+        if r.name == cfg.id and r.status in ("running", "queued"):
+            return r  # already running: follow it rather than start a twin that would train the same runs
+    return jobs.start(
+        command(cfg), kind=KIND, name=cfg.id, config=asdict(cfg), tags=[f"experiment:{cfg.id}"], settings=settings
+    )
+
+
+def points_table(state: dict) -> list[list]:
+    cfg = state["config"]
+    langs = ["en", *cfg["languages"][: max(state["budget"]["ks"])], *cfg["held_out"]]
+    before = state.get("before") or {}
+    rows = (
+        [
+            [
+                "untrained",
+                "—",
+                state.get("before_run", ""),
+                *[_r(before.get(l)) for l in langs],
+                _r(_mean(before, cfg["held_out"])),
+                "",
+            ]
+        ]
+        if before
+        else []
+    )
+    for p in sorted(state.get("points") or [], key=lambda p: p["k"]):
+        rows.append(
+            [
+                p["k"],
+                p["n_languages"],
+                p["run_id"],
+                *[_r(p["accuracy"].get(l)) for l in langs],
+                _r(p["held_out"]),
+                _r((p.get("mti") or {}).get("mti")),
+            ]
+        )
+    return [["k", "n_languages", "run", *langs, "held-out mean", "MTI"], *rows]
+
+
+def _r(v):
+    return "" if v is None else round(v, 3)
+
+
+def _mean(acc: dict, langs) -> float | None:
+    vals = [acc[l] for l in langs if acc.get(l) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def figure(state: dict):
+    import plotly.graph_objects as go
+
+    from labkit.experiment.report import fit_curve
+
+    pts = sorted(state.get("points") or [], key=lambda p: p["n_languages"])
+    fig = go.Figure()
+    fit = state.get("fit") or {}
+    preds = fit.get("predictions") or []
+    if preds:
+        xs = [p["x"] for p in preds]
+        fig.add_trace(
+            go.Scatter(
+                x=xs + xs[::-1],
+                y=[p["hi"] for p in preds] + [p["lo"] for p in preds][::-1],
+                fill="toself",
+                fillcolor="rgba(76,114,176,0.15)",
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        grid = [1 + i * (max(xs) - 1) / 50 for i in range(51)]
+        fig.add_trace(
+            go.Scatter(
+                x=grid,
+                y=fit_curve(fit, grid),
+                mode="lines",
+                name=f"fit: {fit.get('formula')} (x ≥ 2)",
+                line=dict(color="#4C72B0", dash="dash"),
+            )
+        )
+    x = [p["n_languages"] for p in pts]
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[p["held_out"] for p in pts],
+            mode="markers+lines",
+            name="held-out mean",
+            marker=dict(size=10, color="#4C72B0"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[p["accuracy"].get("en") for p in pts],
+            mode="markers+lines",
+            name="English",
+            marker=dict(color="#DD8452"),
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=380,
+        margin=dict(l=50, r=20, t=30, b=50),
+        xaxis_title="number of training languages",
+        yaxis_title="accuracy",
+        yaxis_range=[0, 1],
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig
+
+
+def status_text(run, state: dict | None, last_event: dict | None) -> str:
+    text = f"**{run.status}** · `{run.id}`"
+    if state:
+        n, total = len(state.get("points") or []), len(state["budget"]["ks"])
+        text += f" · experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} points"
+    if last_event and run.status not in FINAL:
+        text += f"<br>{describe(last_event)}"
+    if run.status == "failed" and run.error:
+        text += f"\n\n```\n{run.error[-1200:]}\n```"
+    return text
+
+
+def build(ctx, shared) -> None:
+    settings = ctx.settings
+    gr.Markdown(NOTE)
+    with gr.Row():
+        budget = gr.Radio(list(BUDGETS), value="small", label="Budget")
+        languages = gr.Textbox(",".join(PARALLEL), label="Parallel languages, in order of addition")
+        held_out = gr.Textbox(",".join(HELD_OUT), label="Held-out languages (never trained)")
+        model = gr.Textbox("tiny-math", label="Model")
+        seed = gr.Number(0, precision=0, label="Seed")
+    with gr.Row():
+        launch_btn = gr.Button("Run the study", variant="primary", interactive=not settings.demo)
+        cancel_btn = gr.Button("Cancel", variant="stop")
+    job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
+    status = gr.Markdown(elem_id="lk-exp-status")
+    table = gr.Dataframe(
+        interactive=False,
+        wrap=True,
+        label="Points (accuracy per language; runs open in Train / Evaluate)",
+        elem_id="lk-exp-points",
+    )
+    plot = gr.Plot(label="Held-out accuracy vs number of training languages")
+    report = gr.Markdown(elem_id="lk-exp-report")
+    report_file = gr.File(label="Report (Markdown)")
+    poll = gr.Timer(2.0, active=False)
+
+    @handler
+    def do_launch(b, langs, held, m, s):
+        split = lambda t: [x.strip() for x in (t or "").split(",") if x.strip()]
+        cfg = Config(
+            budget=b,
+            languages=split(langs),
+            held_out=split(held),
+            model=(m or "").strip() or "tiny-math",
+            seed=int(s or 0),
+        )
+        run = start(cfg, settings)
+        return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", gr.Timer(active=True)
+
+    def follow(rid):
+        if not rid:
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+        try:
+            run = jobs.status(rid.strip(), settings)
+        except LabkitError as e:
+            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+        try:
+            state = load_state(run.name, settings)
+        except LabkitError:
+            state = None
+        events, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
+        ended = run.status in FINAL
+        if not state:
+            return (
+                status_text(run, None, events[-1] if events else None),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.Timer(active=not ended),
+            )
+        rows = points_table(state)
+        done = state.get("report") and Path(state["report"]).exists()
+        return (
+            status_text(run, state, events[-1] if events else None),
+            pd.DataFrame(rows[1:], columns=rows[0]),
+            figure(state),
+            Path(state["report"]).read_text(encoding="utf-8") if done else gr.update(),
+            state["report"] if done else gr.update(),
+            gr.Timer(active=not ended),
+        )
+
+    @handler
+    def do_cancel(rid):
+        if not rid:
+            raise LabkitError("No experiment job selected.", hint="Run the study first, or paste its job id.")
+        status = jobs.cancel(rid.strip(), settings).status
+        return f"**{status}** — finished runs are kept; running the study again resumes it."
+
+    def attach_latest():
+        running = [r for r in jobs.list_runs(settings, kind=KIND, limit=20) if r.status in ("running", "queued")]
+        return (running[0].id, gr.Timer(active=True)) if running else (gr.update(), gr.Timer(active=False))
+
+    outputs = [status, table, plot, report, report_file, poll]
+    launch_btn.click(
+        do_launch, [budget, languages, held_out, model, seed], [job, status, poll], api_name="experiment_launch"
+    )
+    poll.tick(follow, job, outputs, api_name="experiment_follow", show_progress="hidden")
+    job.submit(follow, job, outputs, api_name="experiment_attach")
+    cancel_btn.click(do_cancel, job, status, api_name="experiment_cancel")
+    shared.demo.load(attach_latest, None, [job, poll], api_name="experiment_reattach")

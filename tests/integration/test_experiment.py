@@ -1,0 +1,62 @@
+"""Learning, not plumbing: `tiny-math` trained briefly through the normal `labkit train` path gets held-out
+problems right far more often than before; the parallel-scaling study runs end to end and resumes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labkit import jobs
+from labkit.evaluate import runner
+from labkit.synth import mgsm
+from labkit.train import launch, recipe as rmod
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
+
+
+@pytest.mark.slow
+def test_sft_raises_held_out_accuracy_well_above_the_untrained_model(tmp_path, wait_run):
+    data = tmp_path / "data"
+    mgsm.write(data, ["en"], n=60, n_train=1200, seed=0)
+    spec = runner.EvalSpec(task="mgsm", languages=["en"], model="tiny-math", data=str(data), max_new_tokens=40)
+    before = runner.run(spec, tmp_path / "before")["results"]["en"]["accuracy"]
+    # the recipe as shipped (docs/experiment.md has its learning curve); the threshold is far below what it reaches
+    recipe = rmod.load(RECIPE, [f"data.path={data / 'train.jsonl'}", "trainer.save_steps=1000"])
+    run = wait_run(launch.launch(recipe).id, timeout=3600)
+    assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
+    losses = [r["loss"] for r in jobs.read_metrics(run.run_dir)[0] if "loss" in r]
+    assert losses[-1] < 0.5 * losses[0]
+    after = runner.run(replace(spec, model=str(Path(run.run_dir) / "output")), tmp_path / "after")
+    acc = after["results"]["en"]["accuracy"]
+    assert before <= 0.05 and acc >= before + 0.25, (before, acc)
+
+
+@pytest.mark.slow
+def test_parallel_scaling_study_end_to_end_and_resume(monkeypatch):
+    from labkit.experiment import parallel_scaling as ps
+
+    monkeypatch.setitem(ps.BUDGETS, "small", ps.Budget(ks=(0, 1, 2), n_train=40, n_test=4, max_steps=3, batch_size=4))
+    cfg = ps.Config(budget="small", languages=["zh", "de"], held_out=["fr"])
+    events = []
+    first = ps.run(cfg, progress=events.append)
+    assert first["status"] == "succeeded"
+    assert [p["k"] for p in first["points"]] == [0, 1, 2] and [p["n_languages"] for p in first["points"]] == [1, 2, 3]
+    assert set(first["before"]) == {"en", "zh", "de", "fr"}
+    for p in first["points"]:
+        run = jobs.status(p["run_id"])
+        assert run.kind == "train" and f"sweep:{cfg.id}" in run.tags and f"n_languages={p['n_languages']}" in run.tags
+        assert set(p["accuracy"]) == {"en", "zh", "de", "fr"} and p["trained"] == ["en", *cfg.languages[: p["k"]]]
+        recipe = rmod.load(Path(run.run_dir) / "recipe.yaml")
+        assert recipe.data["parallel"]["languages"] == cfg.languages[: p["k"]]
+    assert {"form", "params", "gap", "leap"} <= set(first["fit"])
+    assert Path(first["report"]).exists() and "Parallel scaling" in Path(first["report"]).read_text()
+    assert {"synth", "before", "train k=0", "eval k=0", "fit"} <= set(first["timings"])
+    assert any(e.get("stage") == "point" for e in events)
+    again = ps.run(cfg)  # resumes: every finished run is found in the store, none is retrained
+    assert [p["run_id"] for p in again["points"]] == [p["run_id"] for p in first["points"]]
+    assert all(p["reused"] for p in again["points"])
+    state = json.loads((Path(first["dir"]) / ps.STATE).read_text())
+    assert state["status"] == "succeeded" and len(state["points"]) == 3

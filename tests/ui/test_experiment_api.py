@@ -1,0 +1,40 @@
+"""Experiment tab through gradio_client: bad settings are readable errors; a running study's points, plot and
+report show up; Cancel ends the job. (The study itself is tested in tests/integration/test_experiment.py.)"""
+
+import json
+import sys
+
+import pytest
+from gradio_client import Client
+
+from labkit import jobs
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_bad_settings_are_errors_naming_the_field(client):
+    with pytest.raises(Exception, match="held-out"):
+        client.predict("small", "zh,de,sw", "zh", "tiny-math", 0, api_name="/experiment_launch")
+    with pytest.raises(Exception, match="languages"):
+        client.predict("small", "zh", "fr", "tiny-math", 0, api_name="/experiment_launch")
+
+
+def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
+    from tests.unit.test_experiment import _state
+
+    state = _state()
+    folder = settings.home / "experiments" / state["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text("# Parallel scaling: the report\n")
+    state.update(stage="fit", report=str(folder / "report.md"))
+    (folder / "state.json").write_text(json.dumps(state))
+    run = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="experiment", name=state["id"])
+    status, table, plot, report, report_file, _ = client.predict(run.id, api_name="/experiment_attach")
+    assert "stage **fit**" in status and "4/4 points" in status
+    assert table["headers"][:3] == ["k", "n_languages", "run"] and table["headers"][-2:] == ["held-out mean", "MTI"]
+    assert [str(r[0]) for r in table["data"]] == ["untrained", "0", "1", "2", "3"] and plot is not None
+    assert "the report" in report and report_file
+    assert "cancelled" in client.predict(run.id, api_name="/experiment_cancel")
