@@ -408,10 +408,13 @@ def cmd_translate(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
     from labkit.scaling import export
+    from labkit.scaling.settings import FitSettings, run_fit
 
+    settings = FitSettings(x=args.x, y=args.y, series=[c for s_ in (args.series or []) for c in s_.split(",") if c], form=args.form,
+                           loss=args.loss, fit_min_x=args.fit_min_x, fit_max_x=args.fit_max_x, n_boot=args.bootstrap,
+                           level=args.level, predict_at=args.predict or (), source=args.data or f"store:{args.sweep or '*'}").checked()
     if args.from_store:
         df = sdata.rows_from_store(sweep=args.sweep)
         if df.empty:
@@ -421,12 +424,8 @@ def cmd_fit(args) -> int:
         df = sdata.read_table(args.data)
     else:
         raise LabkitError("No data given.", hint="Pass a CSV/JSON file, or --from-store.")
-    series = [c for s_ in (args.series or []) for c in s_.split(",") if c]
-    settings = dict(x=args.x, y=args.y, series=series, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
-                    fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or [],
-                    source=args.data or f"store:{args.sweep or '*'}")
-    reports = fit_table(df, x=args.x, y=args.y, series=series or None, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
-                        fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or ())
+    reports = run_fit(df, settings)
+    settings = settings.to_dict()
     saved = export.save(reports, settings, out_dir=args.output, name=args.name or f"fit {Path(args.data).name if args.data else 'store'}")
     data = {"series": [r.to_dict() for r in reports], "settings": settings, "files": saved}
     human = "\n".join(
@@ -580,6 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run: output folder")
     sp.add_argument("--pred", help="eval: folder of predicted <page>.md (default DIR/pred)")
 
+    from labkit.scaling.settings import DEFAULTS as FIT, MAX_BOOTSTRAP, MIN_BOOTSTRAP
+
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")
     sp.add_argument("--x", default="n_languages")
@@ -587,10 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--series", action="append", help="column(s) splitting the data into series (repeat or comma-separate)")
     sp.add_argument("--form", default="power", choices=["power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic"])
     sp.add_argument("--loss", default="squared", choices=["squared", "huber"])
-    sp.add_argument("--fit-min-x", type=float, help="fit only x ≥ this (e.g. 2 to exclude the monolingual point)")
-    sp.add_argument("--fit-max-x", type=float)
-    sp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    sp.add_argument("--level", type=float, default=0.95, help="confidence level")
+    sp.add_argument("--fit-min-x", type=float, default=FIT.fit_min_x,
+                    help=f"fit only x ≥ this (default {FIT.fit_min_x:g}: the monolingual point is left out; 0 = no limit)")
+    sp.add_argument("--fit-max-x", type=float, help="fit only x ≤ this")
+    sp.add_argument("--bootstrap", type=int, default=FIT.n_boot, help=f"bootstrap resamples ({MIN_BOOTSTRAP}–{MAX_BOOTSTRAP})")
+    sp.add_argument("--level", type=float, default=FIT.level, help="confidence level (0.5 to below 1)")
     sp.add_argument("--predict", type=float, action="append", help="predict at this x (repeatable)")
     sp.add_argument("--from-store", action="store_true", help="use evaluation runs tagged n_languages=... from the store")
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
