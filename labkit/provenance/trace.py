@@ -29,7 +29,8 @@ def trace_sentences(sources: list[list[Sentence]], targets: list[Sentence], engi
     if engine == "llm":
         rels, fallbacks = relate.llm([t.text for t in targets], cands, texts, backend)
     else:
-        rels = [relate.heuristic(t.text, c, texts) for t, c in zip(targets, cands)]
+        index = relate.TokenIndex(texts)
+        rels = [relate.heuristic(t.text, c, texts, index) for t, c in zip(targets, cands)]
     out_targets = []
     for t, c, r in zip(targets, cands, rels):
         votes = {x.id: x.votes for x in c}
