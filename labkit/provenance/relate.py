@@ -16,13 +16,14 @@ sentence whose answer cannot be read falls back to the heuristic, and the fallba
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from labkit.provenance.retrieve import Candidate, tokenize
+from labkit.provenance.retrieve import Candidate, tokenize, words
 from labkit.provenance.segment import is_cjk
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
@@ -32,12 +33,13 @@ NEGATION = {"not", "no", "never", "none", "neither", "nor", "without", "cannot",
 STOPWORDS = set("""said says say according a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
 there their they them he she his her we our you your i me my do does did have has had will would should could can may might must so
 than then too very also into about over after before under again such only own same just any each few more most other some what which
-who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以")
+who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以会将能可要应很更最还已")
 
 
 _SUFFIXES = ("ing", "ed", "es", "s")   # strip one, keeping a stem of at least 4 letters: roads ~ road, lowered ~ lower
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(w: str) -> str:
     for suf in _SUFFIXES:
         if w.endswith(suf) and len(w) - len(suf) >= 4 and not w.endswith("ss"):
@@ -46,7 +48,8 @@ def _stem(w: str) -> str:
     return w[:5]   # then cut to 5 letters: commuters ~ commuting, reduction ~ reduce
 
 
-def content_tokens(text: str) -> set[str]:
+@functools.lru_cache(maxsize=1 << 17)
+def content_tokens(text: str) -> frozenset[str]:
     """Tokens that carry meaning: alphabetic words lightly stemmed, stop words dropped; CJK runs as their
     character bigrams (single characters match across unrelated sentences: 水稻的潜力 vs 水的温度), a one-character
     run as itself."""
@@ -59,10 +62,10 @@ def content_tokens(text: str) -> set[str]:
                 out.add(w)
             continue
         out.add(_stem(w) if w.isascii() and w.isalpha() else w)
-    for run in re.findall(r"[\u4e00-\u9fff\u3400-\u4dbf]+", text):
-        if len(run) == 1 and run not in STOPWORDS:
+    for run in words(text):
+        if len(run) == 1 and is_cjk(run) and run not in STOPWORDS:
             out.add(run)
-    return out
+    return frozenset(out)
 
 
 class TokenIndex:
