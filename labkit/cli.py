@@ -290,6 +290,19 @@ def cmd_export(args) -> int:
 def cmd_trace(args) -> int:
     from labkit.provenance import trace as tr
 
+    tr.check_k(args.k, "--k")
+    if args.prepare:
+        from labkit.provenance.static import static_encoder
+
+        n = static_encoder().prepare()
+        _print(args, {"distilled_tokens": n}, f"static-minilm: distilled {n} tokens (cached in LABKIT_HOME)")
+        return 0
+    out = Path(args.output) if args.output else None
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise LabkitError(f"--output {args.output} is {'a folder' if out.is_dir() else 'in a folder that does not exist'}.",
+                          hint="Give a file path for the JSONL trace, e.g. --output trace.jsonl.")
+    if not args.eval and (not args.source or not args.target):
+        raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
     backend = None
     if args.engine == "llm":
         from labkit.backends import get_backend
@@ -302,19 +315,13 @@ def cmd_trace(args) -> int:
                  f"overall F1 {res['overall_f1']:.3f}  ({res['n_targets']} target sentences)")
         _print(args, res, human)
         return 0
-    if not args.source or not args.target:
-        raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
-
-    def read(p):
+    res = tr.trace([tr.read_text_file(p, "source") for p in args.source], tr.read_text_file(args.target, "target"), lang=args.lang,
+                   engine=args.engine, retriever=args.retriever, k=args.k, backend=backend, dense_model=args.dense_model)
+    if out is not None:
         try:
-            return Path(p).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise LabkitError(f"Cannot read {p}: {e}", hint="Plain UTF-8 text files.") from e
-
-    res = tr.trace([read(p) for p in args.source], read(args.target), lang=args.lang, engine=args.engine, retriever=args.retriever,
-                   k=args.k, backend=backend, dense_model=args.dense_model)
-    if args.output:
-        Path(args.output).write_text(tr.to_jsonl(res), encoding="utf-8")
+            out.write_text(tr.to_jsonl(res), encoding="utf-8")
+        except OSError as e:
+            raise LabkitError(f"Cannot write --output {args.output}: {e.strerror or e}", hint="Give a writable file path.") from e
     human = "\n".join(f"{t['id']:>4} [{t['relation'] or 'no source'}{'' if not t['sources'] else ' ← ' + ', '.join(t['sources'])}] {t['text'][:80]}"
                       for t in res["targets"])
     _print(args, res, human)
@@ -543,12 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--eval", help="TROVE-format JSONL to score the tracer on")
     sp.add_argument("--engine", default="heuristic", choices=["heuristic", "llm"])
     sp.add_argument("--retriever", default="union", choices=["union", "bm25", "dense", "lcs"])
-    sp.add_argument("--k", type=int, default=10, help="top k per retriever")
-    sp.add_argument("--dense-model", help="sentence-transformers model for dense retrieval (default: packaged all-MiniLM-L6-v2)")
+    sp.add_argument("--k", type=int, default=10, help="top k per retriever (1-100)")
+    sp.add_argument("--dense-model", help="dense encoder: static-minilm (default: static token vectors distilled from the packaged "
+                                          "all-MiniLM-L6-v2), minilm (the full model), or any sentence-transformers model")
     sp.add_argument("--lang", help="language hint for segmentation")
     sp.add_argument("--model", help="llm engine: the model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
     sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
+    sp.add_argument("--prepare", action="store_true", help="distil the static encoder's whole token table now (once per install)")
 
     sp = add("chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs")
     sp.add_argument("action", nargs="?", choices=["roleplay", "pairs"])

@@ -95,11 +95,7 @@ def build(ctx, shared) -> None:
     @handler
     def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, dense_, model_state, progress=gr.Progress()):
         docs_ = [d for d in (src_text or "").split("=====") if d.strip()]
-        for f in uploaded or []:
-            try:
-                docs_.append(Path(f).read_text(encoding="utf-8"))
-            except UnicodeDecodeError as e:
-                raise LabkitError(f"{Path(f).name} is not UTF-8 text.", hint="Upload plain text files.") from e
+        docs_ += [tr.read_text_file(f, "source") for f in uploaded or []]
         backend = None
         if engine_ == "llm":
             from labkit.ui.tabs.models import load_backend
