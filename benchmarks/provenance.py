@@ -13,7 +13,7 @@ Speed, per source size (keys kept from earlier turns, new ones beside them):
 Quality: track / relation / overall F1 of each encoder on configs/provenance/trove-sample.jsonl.
 Machine load (1-minute load average, CPU count) is recorded with the numbers: the machine may be shared.
 
-    .venv/bin/python benchmarks/provenance.py [--sizes 1000,10000,50000,100000] [--no-minilm]
+    .venv/bin/python benchmarks/provenance.py [--sizes 1000,10000,50000,100000] [--minilm-max 50000]
 """
 from __future__ import annotations
 
@@ -47,6 +47,15 @@ def timed(fn):
     return out, round(time.perf_counter() - t, 3)
 
 
+def clear_caches():
+    """A fresh process's state: no cached tokenisation, no open token table."""
+    from labkit.provenance import relate, retrieve, static
+
+    for fn in (retrieve.words, retrieve._tokens, relate.content_tokens, relate._stem):
+        fn.cache_clear()
+    static._encoder = None
+
+
 def reset_static():
     """Forget the in-process encoder and empty its on-disk token table."""
     from labkit.provenance import static
@@ -71,7 +80,7 @@ def quality(encoders: dict) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
-    ap.add_argument("--no-minilm", action="store_true", help="skip the full-MiniLM baseline (slow on CPU)")
+    ap.add_argument("--minilm-max", type=int, default=100_000, help="run the full-MiniLM baseline up to this size (slow on CPU)")
     args = ap.parse_args()
     from labkit.provenance import static
     from labkit.provenance.retrieve import MINILM
@@ -86,8 +95,9 @@ def main():
         sents = doc.split(". ")
         target = " ".join(rng.choice(sents).rstrip(".") + "." for _ in range(100))
         load = os.getloadavg()[0]
+        clear_caches()
         _, bm25 = timed(lambda: trace([doc], target, retriever="bm25"))
-        static._encoder = None   # a fresh process: the table is opened from disk again
+        clear_caches()   # a fresh process: tokenisation not cached, the table opened from disk again
         res, cold = timed(lambda: trace([doc], target, retriever="union"))
         _, warm = timed(lambda: trace([doc], target, retriever="union"))
         row = {"source_tokens": n, "source_sentences": res["coverage"]["n_source_sentences"], "bm25_only_s": bm25,
@@ -96,18 +106,20 @@ def main():
         keep = Path(tempfile.mkdtemp()) / "table"
         shutil.copytree(table, keep)
         reset_static()
+        clear_caches()
         _, row["static_cold_distil_s"] = timed(lambda: trace([doc], target, retriever="union"))
         row["static_tokens_distilled"] = int(static.static_encoder().done.sum())
         static._encoder = None
         shutil.rmtree(table)
         shutil.copytree(keep, table)
-        if not args.no_minilm:
+        if n <= args.minilm_max:
+            clear_caches()
             _, row["minilm_union_first_trace_s"] = timed(lambda: trace([doc], target, retriever="union", dense_model=MINILM))
             _, row["minilm_union_cached_s"] = timed(lambda: trace([doc], target, retriever="union", dense_model=MINILM))
         row["load_avg_1m"], row["cpus"] = round((load + os.getloadavg()[0]) / 2, 2), os.cpu_count()
         rows.append(row)
         print(json.dumps(row), flush=True)
-    encoders = {"static-minilm": None, **({} if args.no_minilm else {"minilm": MINILM})}
+    encoders = {"static-minilm": None, "minilm": MINILM}
     print(json.dumps({"rows": rows, "quality": quality(encoders)}, indent=2))
 
 

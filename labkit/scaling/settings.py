@@ -4,8 +4,8 @@ Scaling laws tab alike, and written into fit.json as the record of what was run.
 Defaults are the paper's: the headline power law is fitted on x ≥ 2, so the monolingual point does not
 bias the curve that the Monolingual Generalization Gap is measured against.
 
-Bounds keep the work and memory small whatever the input: at most MAX_BOOTSTRAP resamples and
-MAX_POINTS rows, and the bootstrap itself runs in chunks (labkit.scaling.fit.BOOT_CHUNK_ELEMENTS).
+Bounds keep the work and memory small whatever the input: at most MAX_BOOTSTRAP resamples, MAX_POINTS
+rows and MAX_WORK resamples × rows, and the bootstrap runs in chunks (labkit.scaling.fit.BOOT_CHUNK_ELEMENTS).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ FORMS = ("power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic")
 LOSSES = ("squared", "huber")
 MAX_BOOTSTRAP = 10_000
 MAX_POINTS = 2_000        # a sweep of 10 x values × 17 languages × 10 seeds is 1,700 rows
+MAX_WORK = 2_000_000      # resamples × rows: 1,000 resamples of 2,000 rows, or 10,000 of 200 (seconds, not minutes)
 MIN_BOOTSTRAP = 100       # fewer resamples give intervals that move from run to run
 # How each field is called where the user sets it: (CLI flag, UI label).
 _NAMES = {"n_boot": ("--bootstrap", "Bootstrap resamples"), "level": ("--level", "Confidence level"),
@@ -99,10 +100,13 @@ class FitSettings:
 DEFAULTS = FitSettings()
 
 
-def check_rows(n_rows: int) -> None:
+def check_size(n_rows: int, settings: FitSettings) -> None:
     if n_rows > MAX_POINTS:
         raise LabkitError(f"The data have {n_rows:,} rows; a fit takes at most {MAX_POINTS:,}.",
                           hint="Average repeated measurements, or fit one benchmark or model at a time.")
+    if n_rows * settings.n_boot > MAX_WORK:
+        raise settings._bad("n_boot", f"{settings.n_boot:,} resamples of {n_rows:,} rows is more work than a fit takes.",
+                            f"Use at most {max(MAX_WORK // max(n_rows, 1), 1):,} resamples for this table.")
 
 
 def run_fit(df, settings: FitSettings):
@@ -110,5 +114,5 @@ def run_fit(df, settings: FitSettings):
     from labkit.scaling.analysis import fit_table
 
     settings.checked()
-    check_rows(len(df))
+    check_size(len(df), settings)
     return fit_table(df, **settings.fit_kwargs())

@@ -72,6 +72,13 @@ def test_too_many_rows_are_refused():
         run_fit(big, DEFAULTS)
 
 
+def test_resamples_times_rows_is_bounded():
+    rows = pd.DataFrame({"n_languages": np.repeat(np.arange(1.0, 21.0), 100), "score": 0.5})
+    with pytest.raises(LabkitError) as e:
+        run_fit(rows, FitSettings(n_boot=MAX_BOOTSTRAP))
+    assert "--bootstrap" in e.value.message and "at most 1,000 resamples" in e.value.hint
+
+
 def test_bootstrap_runs_in_bounded_chunks(monkeypatch):
     """Every batch the bootstrap fits stays under the element budget, and chunking keeps the result honest."""
     x = np.repeat(np.arange(2.0, 12.0), 40)

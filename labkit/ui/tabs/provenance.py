@@ -85,7 +85,9 @@ def build(ctx, shared) -> None:
         engine = gr.Radio(list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models")
         retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
         k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
-        dense_model = gr.Textbox(label="Dense model (empty = packaged all-MiniLM-L6-v2)", info="any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
+        dense_model = gr.Textbox(label="Dense encoder (empty = static-minilm)",
+                                 info="static-minilm: token vectors distilled from the packaged MiniLM (fast); minilm: the full model; "
+                                      "or any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
         trace_btn = gr.Button("Trace", variant="primary")
     stats = gr.Markdown(elem_id="lk-prov-stats")
     with gr.Row():
