@@ -24,7 +24,7 @@ def test_sample_covers_both_languages_buckets_and_multi_source_cases():
     assert {r["length_bucket"] for r in records} == {"alone", "with-distractors"}
     targets = [t for r in records for t in r["targets"]]
     multi = [t for t in targets if len(t["gold_sources"]) >= 2]
-    assert len(targets) >= 100 and len(multi) >= 40
+    assert len(targets) >= 140 and len(multi) >= 70
     assert {t["gold_relation"] for t in multi} == {"Compression", "Inference"}
 
 
