@@ -324,6 +324,19 @@ def cmd_export(args) -> int:
 def cmd_trace(args) -> int:
     from labkit.provenance import trace as tr
 
+    tr.check_k(args.k, "--k")
+    if args.prepare:
+        from labkit.provenance.static import static_encoder
+
+        n = static_encoder().prepare()
+        _print(args, {"distilled_tokens": n}, f"static-minilm: distilled {n} tokens (cached in LABKIT_HOME)")
+        return 0
+    out = Path(args.output) if args.output else None
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise LabkitError(f"--output {args.output} is {'a folder' if out.is_dir() else 'in a folder that does not exist'}.",
+                          hint="Give a file path for the JSONL trace, e.g. --output trace.jsonl.")
+    if not args.eval and (not args.source or not args.target):
+        raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
     backend = None
     if args.engine == "llm":
         from labkit.backends import get_backend
@@ -336,19 +349,13 @@ def cmd_trace(args) -> int:
                  f"overall F1 {res['overall_f1']:.3f}  ({res['n_targets']} target sentences)")
         _print(args, res, human)
         return 0
-    if not args.source or not args.target:
-        raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
-
-    def read(p):
+    res = tr.trace([tr.read_text_file(p, "source") for p in args.source], tr.read_text_file(args.target, "target"), lang=args.lang,
+                   engine=args.engine, retriever=args.retriever, k=args.k, backend=backend, dense_model=args.dense_model)
+    if out is not None:
         try:
-            return Path(p).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise LabkitError(f"Cannot read {p}: {e}", hint="Plain UTF-8 text files.") from e
-
-    res = tr.trace([read(p) for p in args.source], read(args.target), lang=args.lang, engine=args.engine, retriever=args.retriever,
-                   k=args.k, backend=backend, dense_model=args.dense_model)
-    if args.output:
-        Path(args.output).write_text(tr.to_jsonl(res), encoding="utf-8")
+            out.write_text(tr.to_jsonl(res), encoding="utf-8")
+        except OSError as e:
+            raise LabkitError(f"Cannot write --output {args.output}: {e.strerror or e}", hint="Give a writable file path.") from e
     human = "\n".join(f"{t['id']:>4} [{t['relation'] or 'no source'}{'' if not t['sources'] else ' ← ' + ', '.join(t['sources'])}] {t['text'][:80]}"
                       for t in res["targets"])
     _print(args, res, human)
@@ -442,10 +449,13 @@ def cmd_translate(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from labkit.scaling import fit_table
     from labkit.scaling import data as sdata
     from labkit.scaling import export
+    from labkit.scaling.settings import FitSettings, run_fit
 
+    settings = FitSettings(x=args.x, y=args.y, series=[c for s_ in (args.series or []) for c in s_.split(",") if c], form=args.form,
+                           loss=args.loss, fit_min_x=args.fit_min_x, fit_max_x=args.fit_max_x, n_boot=args.bootstrap,
+                           level=args.level, predict_at=args.predict or (), source=args.data or f"store:{args.sweep or '*'}").checked()
     if args.from_store:
         df = sdata.rows_from_store(sweep=args.sweep)
         if df.empty:
@@ -455,12 +465,8 @@ def cmd_fit(args) -> int:
         df = sdata.read_table(args.data)
     else:
         raise LabkitError("No data given.", hint="Pass a CSV/JSON file, or --from-store.")
-    series = [c for s_ in (args.series or []) for c in s_.split(",") if c]
-    settings = dict(x=args.x, y=args.y, series=series, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
-                    fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or [],
-                    source=args.data or f"store:{args.sweep or '*'}")
-    reports = fit_table(df, x=args.x, y=args.y, series=series or None, form=args.form, loss=args.loss, fit_min_x=args.fit_min_x,
-                        fit_max_x=args.fit_max_x, n_boot=args.bootstrap, level=args.level, predict_at=args.predict or ())
+    reports = run_fit(df, settings)
+    settings = settings.to_dict()
     saved = export.save(reports, settings, out_dir=args.output, name=args.name or f"fit {Path(args.data).name if args.data else 'store'}")
     data = {"series": [r.to_dict() for r in reports], "settings": settings, "files": saved}
     human = "\n".join(
@@ -593,12 +599,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--eval", help="TROVE-format JSONL to score the tracer on")
     sp.add_argument("--engine", default="heuristic", choices=["heuristic", "llm"])
     sp.add_argument("--retriever", default="union", choices=["union", "bm25", "dense", "lcs"])
-    sp.add_argument("--k", type=int, default=10, help="top k per retriever")
-    sp.add_argument("--dense-model", help="sentence-transformers model for dense retrieval (default: packaged all-MiniLM-L6-v2)")
+    sp.add_argument("--k", type=int, default=10, help="top k per retriever (1-100)")
+    sp.add_argument("--dense-model", help="dense encoder: static-minilm (default: static token vectors distilled from the packaged "
+                                          "all-MiniLM-L6-v2), minilm (the full model), or any sentence-transformers model")
     sp.add_argument("--lang", help="language hint for segmentation")
     sp.add_argument("--model", help="llm engine: the model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
     sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
+    sp.add_argument("--prepare", action="store_true", help="distil the static encoder's whole token table now (once per install)")
 
     sp = add("chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs")
     sp.add_argument("action", nargs="?", choices=["roleplay", "pairs"])
@@ -629,6 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run: output folder")
     sp.add_argument("--pred", help="eval: folder of predicted <page>.md (default DIR/pred)")
 
+    from labkit.scaling.settings import DEFAULTS as FIT, MAX_BOOTSTRAP, MIN_BOOTSTRAP
+
     sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")
     sp.add_argument("--x", default="n_languages")
@@ -636,10 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--series", action="append", help="column(s) splitting the data into series (repeat or comma-separate)")
     sp.add_argument("--form", default="power", choices=["power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic"])
     sp.add_argument("--loss", default="squared", choices=["squared", "huber"])
-    sp.add_argument("--fit-min-x", type=float, help="fit only x ≥ this (e.g. 2 to exclude the monolingual point)")
-    sp.add_argument("--fit-max-x", type=float)
-    sp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    sp.add_argument("--level", type=float, default=0.95, help="confidence level")
+    sp.add_argument("--fit-min-x", type=float, default=FIT.fit_min_x,
+                    help=f"fit only x ≥ this (default {FIT.fit_min_x:g}: the monolingual point is left out; 0 = no limit)")
+    sp.add_argument("--fit-max-x", type=float, help="fit only x ≤ this")
+    sp.add_argument("--bootstrap", type=int, default=FIT.n_boot, help=f"bootstrap resamples ({MIN_BOOTSTRAP}–{MAX_BOOTSTRAP})")
+    sp.add_argument("--level", type=float, default=FIT.level, help="confidence level (0.5 to below 1)")
     sp.add_argument("--predict", type=float, action="append", help="predict at this x (repeatable)")
     sp.add_argument("--from-store", action="store_true", help="use evaluation runs tagged n_languages=... from the store")
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")

@@ -33,6 +33,7 @@ from pathlib import Path
 from labkit.errors import LabkitError
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
+MAX_FILE_BYTES = 50 * 2**20
 _CANONICAL = {r.lower(): r for r in RELATIONS}
 _SCHEMA_HINT = ('each line must be one JSON object like {"id": "ex1", "language": "en", "length_bucket": "0-5k", '
                 '"sources": [["doc 1 sentence 1", ...], ...], "targets": [{"id": "T1", "text": "...", '
@@ -113,10 +114,15 @@ def evaluate(records: list[dict], predictions: dict[str, dict]) -> dict:
 def load_records(path) -> list[dict]:
     """Read TROVE records from a JSONL file; blank lines are skipped. Raises LabkitError naming the bad line."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; TROVE files are scored up to {MAX_FILE_BYTES // 2**20} MB.",
+                          hint="Split the file and score the parts.")
     try:
         lines = path.read_text(encoding="utf-8").split("\n")   # not splitlines(): JSON strings may hold a raw U+2028
+    except UnicodeDecodeError as e:
+        raise LabkitError(f"{path.name} is not UTF-8 text (a binary file?).", hint=_SCHEMA_HINT) from e
     except OSError as e:
-        raise LabkitError(f"cannot read provenance records {path}: {e.strerror or e}", hint=_SCHEMA_HINT) from e
+        raise LabkitError(f"cannot read provenance records {path.name}: {e.strerror or e}", hint=_SCHEMA_HINT) from e
     records = []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():

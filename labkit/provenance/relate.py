@@ -16,29 +16,75 @@ sentence whose answer cannot be read falls back to the heuristic, and the fallba
 """
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass, field
 
-from labkit.provenance.retrieve import Candidate, tokenize
+import numpy as np
+
+from labkit.provenance.retrieve import Candidate, tokenize, words
+from labkit.provenance.segment import is_cjk
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
 NEGATION = {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't", "nobody", "nothing",
             "不", "没", "沒", "无", "無", "非", "未", "别", "莫", "勿", "否"}
 # Function words carry no provenance: a sentence sharing only "the" and "was" with a source is not derived from it.
-STOPWORDS = set("""a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
+STOPWORDS = set("""said says say according a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
 there their they them he she his her we our you your i me my do does did have has had will would should could can may might must so
 than then too very also into about over after before under again such only own same just any each few more most other some what which
-who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以")
+who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以会将能可要应很更最还已")
 
 
-def content_tokens(text: str) -> set[str]:
-    """Tokens that carry meaning, lightly stemmed (alphabetic words cut to 5 letters: commuters ~ commuting)."""
+_SUFFIXES = ("ing", "ed", "es", "s")   # strip one, keeping a stem of at least 4 letters: roads ~ road, lowered ~ lower
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem(w: str) -> str:
+    for suf in _SUFFIXES:
+        if w.endswith(suf) and len(w) - len(suf) >= 4 and not w.endswith("ss"):
+            w = w[: -len(suf)]
+            break
+    return w[:5]   # then cut to 5 letters: commuters ~ commuting, reduction ~ reduce
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def content_tokens(text: str) -> frozenset[str]:
+    """Tokens that carry meaning: alphabetic words lightly stemmed, stop words dropped; CJK runs as their
+    character bigrams (single characters match across unrelated sentences: 水稻的潜力 vs 水的温度), a one-character
+    run as itself."""
     out = set()
     for w in tokenize(text):
         if w in STOPWORDS or (len(w) == 1 and w.isascii()):
             continue
-        out.add(w[:5] if w.isascii() and w.isalpha() and len(w) > 5 else w)
-    return out
+        if is_cjk(w[0]):
+            if len(w) == 2 and not (w[0] in STOPWORDS or w[1] in STOPWORDS):
+                out.add(w)
+            continue
+        out.add(_stem(w) if w.isascii() and w.isalpha() else w)
+    for run in words(text):
+        if len(run) == 1 and is_cjk(run) and run not in STOPWORDS:
+            out.add(run)
+    return frozenset(out)
+
+
+class TokenIndex:
+    """Content tokens of every source sentence, and inverse document frequencies over them, computed once per
+    trace. Rare shared words say more about provenance than words every sentence of the topic uses."""
+
+    def __init__(self, texts: dict[str, str]):
+        self.tokens = {sid: content_tokens(t) for sid, t in texts.items()}
+        df: dict[str, int] = {}
+        for toks in self.tokens.values():
+            for t in toks:
+                df[t] = df.get(t, 0) + 1
+        n = max(len(texts), 1)
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        # a target word no source has: new content, weighted like a typical word so it dilutes coverage moderately
+        self.unseen = float(np.median(list(self.idf.values()))) if self.idf else 1.0
+
+    def weight(self, token: str) -> float:
+        return self.idf.get(token, self.unseen)
 
 
 _ALIASES = {"quotation": "Quotation", "quote": "Quotation", "引用": "Quotation", "compression": "Compression", "压缩": "Compression",
@@ -60,26 +106,45 @@ def _negations(text: str) -> int:
     return sum(w in NEGATION for w in words) + low.count("n't")
 
 
-def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str]) -> Relation:
+FIRST_MIN = 0.20     # the best source must cover this share of the target's (IDF-weighted) content
+NEXT_MIN = 0.05      # each further source must add this much ...
+NEXT_MIN_TOKENS = 2  # ... through at least this many new content tokens (one shared word is chance)
+MAX_SOURCES = 4
+NONE_BELOW = 0.25    # total coverage below this: no source
+
+
+def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str], index: TokenIndex | None = None) -> Relation:
     from rapidfuzz.distance import LCSseq
 
+    index = index or TokenIndex(texts)
     t_set = content_tokens(target) or set(tokenize(target))
     if not t_set or not candidates:
         return Relation([], None, 0.9 if not candidates else 0.5, features={"coverage": 0.0})
+    w = {t: index.weight(t) for t in t_set}
+    total = sum(w.values())
     feats = {}
     for c in candidates:
-        s_set = content_tokens(texts[c.id])
-        feats[c.id] = (t_set & s_set, LCSseq.similarity(target.lower(), texts[c.id].lower()) / max(len(target), 1))
+        shared = t_set & index.tokens.get(c.id, set())
+        feats[c.id] = (shared, sum(w[t] for t in shared) / total,
+                       LCSseq.similarity(target.lower(), texts[c.id].lower()) / max(len(target), 1))
     chosen, covered = [], set()
-    for cid in sorted(feats, key=lambda i: -(len(feats[i][0]) / len(t_set) + feats[i][1])):
-        gain = len(feats[cid][0] - covered) / len(t_set)
-        if len(feats[cid][0]) / len(t_set) >= 0.25 and gain >= 0.15 and len(chosen) < 4:
+    for cid in sorted(feats, key=lambda i: -(feats[i][1] + feats[i][2])):
+        shared, strength, lcs = feats[cid]
+        new = shared - covered
+        gain = sum(w[t] for t in new) / total
+        if len(chosen) >= MAX_SOURCES:
+            break
+        if not chosen:
+            ok = (strength >= FIRST_MIN and len(shared) >= 2) or lcs >= 0.8
+        else:
+            ok = gain >= NEXT_MIN and len(new) >= NEXT_MIN_TOKENS
+        if ok:
             chosen.append(cid)
-            covered |= feats[cid][0]
-    coverage = len(covered) / len(t_set)
-    if not chosen or coverage < 0.25:
-        return Relation([], None, round(min(1.0, 0.6 + (0.25 - coverage) * 1.6), 3), features={"coverage": round(coverage, 3)})
-    lcs = max(feats[c][1] for c in chosen)
+            covered |= shared
+    coverage = sum(w[t] for t in covered) / total
+    if not chosen or coverage < NONE_BELOW:
+        return Relation([], None, round(min(1.0, 0.6 + (NONE_BELOW - coverage) * 1.6), 3), features={"coverage": round(coverage, 3)})
+    lcs = max(feats[c][2] for c in chosen)
     ratio = len(target) / max(sum(len(texts[c]) for c in chosen), 1)
     neg = _negations(target) != sum(_negations(texts[c]) for c in chosen)
     f = {"coverage": round(coverage, 3), "lcs": round(lcs, 3), "ratio": round(ratio, 3), "negation_differs": neg}

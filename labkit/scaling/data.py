@@ -13,14 +13,19 @@ from pathlib import Path
 from labkit.errors import LabkitError
 
 COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
+REQUIRED = ["n_languages", "score"]
+MAX_FILE_BYTES = 20 * 2**20   # far above any sweep (MAX_POINTS rows); refuses before parsing
 
 
 def read_table(path: str | Path):
     import pandas as pd
 
     path = Path(path)
-    if not path.exists():
-        raise LabkitError(f"No file {path}.")
+    if not path.is_file():
+        raise LabkitError(f"No file {path.name}.", hint="Give a CSV, JSON or JSONL file.")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; a scaling table is at most {MAX_FILE_BYTES // 2**20} MB.",
+                          hint="Average repeated measurements, or split the table by benchmark or model.")
     try:
         if path.suffix.lower() in (".json", ".jsonl"):
             text = path.read_text(encoding="utf-8")
@@ -35,6 +40,23 @@ def read_table(path: str | Path):
         return pd.read_csv(path)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise LabkitError(f"Cannot read {path.name}: {e}", hint="Upload a CSV with a header row, a JSON list of records, or JSON lines.") from e
+
+
+def table_for_fit(path: str | Path, x: str = "n_languages", y: str = "score"):
+    """Read an uploaded table and refuse it, naming the columns it needs, unless it has numeric x and y columns.
+    (The tab replaces its table with the result, so a file it cannot fit must never get that far.)"""
+    import pandas as pd
+
+    df = read_table(path)
+    need = f"It needs the columns {x} and {y} (numbers); optional: {', '.join(c for c in COLUMNS if c not in (x, y))}."
+    missing = [c for c in (x, y) if c not in df.columns]
+    if missing:
+        have = ", ".join(map(str, df.columns[:12])) or "none"
+        raise LabkitError(f"{Path(path).name} has no column {' or '.join(missing)} (its columns: {have}).", hint=need)
+    numeric = df[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
+    if numeric.empty:
+        raise LabkitError(f"{Path(path).name} has no row with numbers in both {x} and {y}.", hint=need)
+    return df
 
 
 def _tag_value(tags: list[str], key: str) -> str | None:

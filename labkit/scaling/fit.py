@@ -51,6 +51,7 @@ FORMS: dict[str, Form] = {
                       (-INF, -INF), (INF, INF)),
 }
 _SAT_B_GRID = np.geomspace(1e-3, 5.0, 160)
+BOOT_CHUNK_ELEMENTS = 4_000_000  # floats per bootstrap chunk (× a few arrays): memory stays ~100 MB
 
 
 def get_form(name: str) -> Form:
@@ -270,51 +271,62 @@ class Bootstrap:
 def bootstrap(fit: Fit, n_boot: int = 1000, groups: np.ndarray | None = None, level: float = 0.95,
               seed: int | None = 0) -> Bootstrap:
     """Bootstrap the fit. `groups` marks replicate observations (same x, different seeds): when any x has
-    several, observations are resampled within each x; otherwise fitting-space residuals are resampled."""
+    several, observations are resampled within each x; otherwise fitting-space residuals are resampled.
+    Resamples are drawn and fitted in chunks, so memory stays bounded whatever n_boot × points is."""
     rng = np.random.default_rng(seed)
     form, x, y = fit.form, fit.x, fit.y
     n, k = len(x), form.k
     replicated = groups is not None and len(np.unique(x)) < n
-    z_hat = _target(form, fit.predict(x)) if not form.log_space else np.log(np.maximum(fit.predict(x), 1e-300))
-    if replicated:
-        scheme = "within-x (seeds)"
-        levels = [np.flatnonzero(x == v) for v in np.unique(x)]
-        idx = np.concatenate([rng.choice(ix, size=(n_boot, len(ix)), replace=True) for ix in levels], axis=1)
-        xs, ys = x[idx], y[idx]
-    else:
-        scheme = "residual"
-        r = _target(form, y) - z_hat
-        r = (r - r.mean()) * np.sqrt(n / max(n - k, 1))
-        zs = z_hat[None, :] + rng.choice(r, size=(n_boot, n), replace=True)
-        xs = np.broadcast_to(x, (n_boot, n))
-        ys = np.exp(zs) if form.log_space else zs
-    linear = form.name in ("power", "loglinear") and fit.loss == "squared"
-    if linear:  # closed form for every resample at once: the normal equations, batched
+    z_hat = np.log(np.maximum(fit.predict(x), 1e-300)) if form.log_space else fit.predict(x)
+    scheme = "within-x (seeds)" if replicated else "residual"
+    levels = [np.flatnonzero(x == v) for v in np.unique(x)]
+    r = _target(form, y) - z_hat
+    r = (r - r.mean()) * np.sqrt(n / max(n - k, 1))
+    per_resample = n * (len(_SAT_B_GRID) if form.name == "saturating" else 4)
+    chunk = int(max(1, min(n_boot, BOOT_CHUNK_ELEMENTS // per_resample)))
+    parts, failed = [], 0
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        if replicated:
+            idx = np.concatenate([rng.choice(ix, size=(m, len(ix)), replace=True) for ix in levels], axis=1)
+            xs, ys = x[idx], y[idx]
+        else:
+            zs = z_hat[None, :] + rng.choice(r, size=(m, n), replace=True)
+            xs = np.broadcast_to(x, (m, n))
+            ys = np.exp(zs) if form.log_space else zs
+        thetas, bad = _fit_resamples(fit, xs, ys)
+        parts.append(thetas)
+        failed += bad
+    thetas = np.concatenate(parts) if parts else np.zeros((0, k))
+    if len(thetas) < 10:
+        raise LabkitError("The bootstrap failed on almost every resample.", hint="Add points, or choose a simpler form.")
+    return Bootstrap(thetas, scheme, failed, level, df=n - k)
+
+
+def _fit_resamples(fit: Fit, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Parameters of every resample (rows of xs, ys) and how many could not be fitted."""
+    form = fit.form
+    if form.name in ("power", "loglinear") and fit.loss == "squared":  # closed form, batched normal equations
         X = _design(form, xs)  # (B, n, 2)
         Z = np.log(ys) if form.log_space else ys
         XtX = np.einsum("bni,bnj->bij", X, X)
         Xtz = np.einsum("bni,bn->bi", X, Z)
         ok = np.abs(np.linalg.det(XtX)) > 1e-12
         coef = np.linalg.solve(XtX[ok], Xtz[ok][..., None])[..., 0]
-        thetas = coef
         if form.name == "power":
-            thetas = np.column_stack([np.exp(coef[:, 0]), coef[:, 1]])
-        failed = int((~ok).sum())
-    elif form.name == "saturating" and fit.loss == "squared":  # vectorised profile, no per-resample optimiser
+            coef = np.column_stack([np.exp(coef[:, 0]), coef[:, 1]])
+        return coef, int((~ok).sum())
+    if form.name == "saturating" and fit.loss == "squared":  # vectorised profile, no per-resample optimiser
         thetas = saturating_profile(np.ascontiguousarray(xs), ys)
         ok = np.all(np.isfinite(thetas), axis=1)
-        thetas, failed = thetas[ok], int((~ok).sum())
-    else:
-        rows, failed = [], 0
-        for b in range(n_boot):
-            try:
-                rows.append(fit_curve(xs[b], ys[b], form, loss=fit.loss, checked=True).theta)
-            except (LabkitError, np.linalg.LinAlgError):
-                failed += 1
-        thetas = np.array(rows)
-    if len(thetas) < 10:
-        raise LabkitError("The bootstrap failed on almost every resample.", hint="Add points, or choose a simpler form.")
-    return Bootstrap(thetas, scheme, failed, level, df=n - k)
+        return thetas[ok], int((~ok).sum())
+    rows, failed = [], 0
+    for b in range(len(xs)):
+        try:
+            rows.append(fit_curve(xs[b], ys[b], form, loss=fit.loss, checked=True).theta)
+        except (LabkitError, np.linalg.LinAlgError):
+            failed += 1
+    return np.array(rows).reshape(-1, form.k), failed
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -70,6 +70,12 @@ def test_scaling_tab_fits_and_plots(page, tmp_path):
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     text = page.locator("#lk-scaling-summary").inner_text()
     assert "power" in text and "zh" in text
+    # every column of the Fits table is visible without scrolling sideways (issue 18.7)
+    hidden = page.evaluate("""() => {
+        const root = document.querySelector('#lk-scaling-summary'), edge = root.getBoundingClientRect().right;
+        return [...root.querySelectorAll('th')].filter(th => { const b = th.getBoundingClientRect();
+            return b.width < 10 || b.right > edge + 1; }).map(th => th.innerText.trim()); }""")
+    assert hidden == [], hidden
     page.wait_for_timeout(500)
     shoot(page, tmp_path, "scaling-fit")
 

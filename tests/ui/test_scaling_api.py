@@ -39,3 +39,13 @@ def test_upload_and_store(client, settings):
     assert len(loaded["data"]) == 4 and {r[2] for r in loaded["data"]} == {"sw"}
     with pytest.raises(Exception):
         client.predict("no-such-sweep", api_name="/fit_from_store")
+
+
+def test_bad_upload_is_refused_naming_the_columns(client, tmp_path):
+    """A CSV the fit cannot use never replaces the table: the upload event fails with the columns it needs."""
+    bad = tmp_path / "losses.csv"
+    bad.write_text("step,loss\n1,2.0\n2,1.5\n")
+    with pytest.raises(Exception) as e:
+        client.predict(handle_file(str(bad)), api_name="/fit_upload")
+    assert "n_languages" in str(e.value) and "step, loss" in str(e.value)
+

@@ -20,8 +20,15 @@ SEPARATOR = "\n=====\n"
 EXAMPLE_SOURCES = ("The city council approved the new budget on Monday. It allocates 40 million dollars to public transport. "
                    "Bus fares will not change this year. The mayor said the plan would cut commuting times.\n=====\n"
                    "Critics argued that road repairs were underfunded. The budget passed by seven votes to two.")
+EXAMPLE_SOURCES_ZH = ("市政府周一宣布，地铁五号线将于明年六月正式开通。五号线全长三十二公里，共设二十四座车站。项目总投资约为二百一十亿元。"
+               "开通后，从东站到机场的时间将从九十分钟缩短到四十分钟。\n=====\n"
+               "部分沿线居民担心施工噪音会持续到明年。交通部门表示，夜间施工将在十一点前结束。五号线的票价将与现有线路保持一致。")
+EXAMPLE_TARGET_ZH = ("地铁五号线将于明年六月正式开通。这条全长三十二公里、设二十四座车站的线路总投资约二百一十亿元。"
+                     "由于票价不变而东站到机场只需四十分钟，机场线路的客流可能明显增加。五号线的票价不会与现有线路保持一致。今年春节期间全市游客人数创下新高。")
+TROVE_SAMPLE = Path(__file__).resolve().parents[3] / "configs" / "provenance" / "trove-sample.jsonl"
 EXAMPLE_TARGET = ("The council approved the new budget on Monday. It gives 40 million dollars to public transport and passed seven to two. "
-                  "Bus fares will change this year. Commuters should therefore expect faster trips. The weather was sunny.")
+                  "Bus fares will change this year. Commuters should therefore expect faster trips, as the mayor promised shorter commuting times. "
+                  "The weather was sunny.")
 
 
 def documents_html(result: dict, selected: dict | None) -> str:
@@ -72,10 +79,15 @@ def build(ctx, shared) -> None:
             files = gr.File(label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"])
         target = gr.Textbox(EXAMPLE_TARGET, lines=10, label="Target text", elem_id="lk-prov-target")
     with gr.Row():
+        ex_en = gr.Button("Example: English news", size="sm")
+        ex_zh = gr.Button("示例：中文新闻 (Chinese)", size="sm")
+    with gr.Row():
         engine = gr.Radio(list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models")
         retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
         k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
-        dense_model = gr.Textbox(label="Dense model (empty = packaged all-MiniLM-L6-v2)", info="any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
+        dense_model = gr.Textbox(label="Dense encoder (empty = static-minilm)",
+                                 info="static-minilm: token vectors distilled from the packaged MiniLM (fast); minilm: the full model; "
+                                      "or any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
         trace_btn = gr.Button("Trace", variant="primary")
     stats = gr.Markdown(elem_id="lk-prov-stats")
     with gr.Row():
@@ -86,20 +98,20 @@ def build(ctx, shared) -> None:
         pick = gr.Dropdown([], label="…or pick a target sentence", scale=2)
         export = gr.File(label="Trace (JSONL)")
     with gr.Accordion("Score on TROVE-format data", open=False):
+        gr.Markdown("Hand-written English and Chinese cases in TROVE format (docs/provenance.md): "
+                    "click *Use the sample file*, then *Evaluate*.")
         with gr.Row():
             eval_file = gr.File(label="TROVE JSONL", file_types=[".jsonl"])
-            eval_btn = gr.Button("Evaluate")
+            with gr.Column():
+                sample_btn = gr.Button("Use the sample file")
+                eval_btn = gr.Button("Evaluate")
         eval_out = gr.JSON(label="Track / relation P, R, F1; overall F1; by language and length bucket")
     state = gr.State(None)
 
     @handler
     def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, dense_, model_state, progress=gr.Progress()):
         docs_ = [d for d in (src_text or "").split("=====") if d.strip()]
-        for f in uploaded or []:
-            try:
-                docs_.append(Path(f).read_text(encoding="utf-8"))
-            except UnicodeDecodeError as e:
-                raise LabkitError(f"{Path(f).name} is not UTF-8 text.", hint="Upload plain text files.") from e
+        docs_ += [tr.read_text_file(f, "source") for f in uploaded or []]
         backend = None
         if engine_ == "llm":
             from labkit.backends import load_backend
@@ -136,6 +148,9 @@ def build(ctx, shared) -> None:
             backend = load_backend(model_state)
         return tr.evaluate_file(f, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
 
+    ex_en.click(lambda: (EXAMPLE_SOURCES, EXAMPLE_TARGET), None, [sources, target], api_name="trace_example_en")
+    ex_zh.click(lambda: (EXAMPLE_SOURCES_ZH, EXAMPLE_TARGET_ZH), None, [sources, target], api_name="trace_example_zh")
+    sample_btn.click(lambda: str(TROVE_SAMPLE), None, eval_file, api_name="trace_eval_sample")
     trace_btn.click(do_trace, [sources, files, target, engine, retriever, k, dense_model, shared.model_state], [state, targets, docs, stats, export, pick],
                     api_name="trace")
     targets.select(select_span, state, [docs, pick], api_name="trace_select")

@@ -8,7 +8,8 @@ import pandas as pd
 
 from labkit.errors import LabkitError
 from labkit.scaling import data as sdata
-from labkit.scaling import export, fit_table
+from labkit.scaling import export
+from labkit.scaling.settings import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings, run_fit
 from labkit.scaling.plots import fit_figure, residual_figure
 from labkit.ui.common import handler
 
@@ -16,6 +17,8 @@ TITLE = "Scaling laws"
 ID = "scaling"
 EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "scaling" / "example.csv"
 SUMMARY_COLUMNS = ["series", "form", "parameters [CI]", "R²", "LOO RMSE", "hold-out-largest error", "gap [CI]", "leap (ratio)", "n"]
+# Widths that fit the page, with wrapping, so every column shows without scrolling sideways.
+SUMMARY_WIDTHS = ["8%", "8%", "26%", "7%", "9%", "10%", "17%", "10%", "5%"]
 HELP = """Fit **score vs x = number of training languages** (1 = English only; a sweep with k parallel languages has x = k + 1).
 Forms: power `y = a·x^b` (fitted in log space), saturating `y = c − a·x^(−b)`, log-linear `y = a + b·ln x`, or automatic choice by AIC/BIC.
 Intervals are bootstrap percentile intervals (resampling seeds within each x when there are replicate runs, residuals otherwise),
@@ -92,15 +95,16 @@ def build(ctx, shared) -> None:
             series = gr.CheckboxGroup(["language", "benchmark", "model"], value=["language"], label="One series per")
             loss = gr.Radio(["squared", "huber"], value="squared", label="Loss")
             with gr.Row():
-                fit_min_x = gr.Number(value=2, label="Fit on x ≥", info="2 excludes the monolingual point")
-                fit_max_x = gr.Number(value=0, label="Fit on x ≤", info="0 = no upper limit")
-            n_boot = gr.Slider(100, 5000, value=1000, step=100, label="Bootstrap resamples")
-            level = gr.Slider(0.5, 0.99, value=0.95, step=0.01, label="Confidence level")
+                fit_min_x = gr.Number(value=DEFAULTS.fit_min_x, label="Fit on x ≥", info="2 excludes the monolingual point")
+                fit_max_x = gr.Number(value=DEFAULTS.fit_max_x or 0, label="Fit on x ≤", info="0 = no upper limit")
+            n_boot = gr.Slider(MIN_BOOTSTRAP, MAX_BOOTSTRAP, value=DEFAULTS.n_boot, step=100, label="Bootstrap resamples")
+            level = gr.Slider(0.5, 0.99, value=DEFAULTS.level, step=0.01, label="Confidence level")
             with gr.Row():
                 predict_at = gr.Textbox(value="12, 16", label="Predict at x")
                 log_log = gr.Checkbox(False, label="log-log axes")
             fit_btn = gr.Button("Fit", variant="primary")
-    summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, label="Fits", wrap=True, elem_id="lk-scaling-summary")
+    summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, label="Fits", wrap=True, column_widths=SUMMARY_WIDTHS,
+                           elem_id="lk-scaling-summary")
     notes = gr.Markdown()
     plot = gr.Plot(label="Fit")
     resid = gr.Plot(label="Residuals")
@@ -114,12 +118,10 @@ def build(ctx, shared) -> None:
         progress(0.1, desc="Fitting …")
         data = clean_table(df)
         cols = [c for c in (series_ or []) if c in data.columns and data[c].astype(str).str.len().gt(0).any()]
-        xs = parse_xs(predict_text)
-        settings = dict(x="n_languages", y="score", series=cols, form=form_, loss=loss_, fit_min_x=min_x, fit_max_x=max_x,
-                        n_boot=int(n_boot_), level=float(level_), predict_at=xs, source="ui")
-        reports = fit_table(data, x="n_languages", y="score", series=cols or None, form=form_, loss=loss_,
-                            fit_min_x=min_x if min_x else None, fit_max_x=max_x if max_x else None, n_boot=int(n_boot_),
-                            level=float(level_), predict_at=xs, extrapolate_to=max(xs) if xs else None)
+        settings = FitSettings(series=cols, form=form_, loss=loss_, fit_min_x=min_x, fit_max_x=max_x, n_boot=int(n_boot_),
+                               level=float(level_), predict_at=parse_xs(predict_text), source="ui", surface="ui")
+        reports = run_fit(data, settings)
+        settings = settings.to_dict()
         saved = export.save(reports, settings, name="fit (ui)")
         return (summary_rows(reports), warnings_markdown(reports), fit_figure(reports, log_log=log_log_), residual_figure(reports),
                 [saved["json"], saved["csv"], saved["tex"]], Path(saved["tex"]).read_text(), reports)
@@ -131,7 +133,7 @@ def build(ctx, shared) -> None:
     def load_file(f):
         if f is None:
             return gr.update()
-        return as_table(sdata.read_table(f))
+        return as_table(sdata.table_for_fit(f))
 
     @handler
     def from_store(sweep_name):
