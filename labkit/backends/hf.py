@@ -8,7 +8,8 @@ import queue
 import threading
 from typing import Iterator, Sequence
 
-from labkit.backends.base import Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop, validate_messages
+from labkit.backends.base import (Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop,
+                                  validate_messages)
 from labkit.errors import LabkitError
 
 
@@ -105,8 +106,8 @@ class HFBackend:
                 for j, i in enumerate(idx):
                     rows = range(j * p.n, (j + 1) * p.n)
                     cut = [truncate_at_stop(texts[k], p.stop) for k in rows]
-                    out[i] = [Completion(c, truncated=not ended[k] and c == texts[k] and new.shape[1] >= p.max_new_tokens)
-                              for c, k in zip(cut, rows)]
+                    at_max = new.shape[1] >= p.max_new_tokens
+                    out[i] = [Completion(c, truncated=at_max and not ended[k] and c == texts[k]) for c, k in zip(cut, rows)]
         return out
 
     def _left_pad(self, rows: list[list[int]]) -> dict:

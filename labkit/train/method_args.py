@@ -4,6 +4,7 @@ One dataclass per method; its defaults are the papers' or their reference code's
 which and where labkit departs). `parse` turns the recipe's mapping into the dataclass: an unknown key fails
 with a did-you-mean, a wrong type or value names the field, before any process starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,16 +17,22 @@ from labkit.errors import LabkitError
 
 # ZNLP/Implicit-Cross-Lingual-Rewarding, utils/inference.py PREFIX: put before the English instruction when a
 # response in another language is scored (the "cross-lingual rewarding" prompt).
-ICR_REWARD_PREFIX = ("Please answer the following instruction using only {language}, unless explicitly instructed to respond "
-                     "in a different language.\n\n")
+ICR_REWARD_PREFIX = (
+    "Please answer the following instruction using only {language}, unless explicitly instructed to respond "
+    "in a different language.\n\n"
+)
 # ZNLP/Language-Imbalance-Driven-Rewarding, utils/trans_prompts.py: the model's reply is primed with "<translated>\n",
 # and a translation counts only when the closing tag follows.
-TRANSLATE_PROMPT = ("Please translate the following sentences into {tgt}. The input sentences are wrapped by <sentence> and "
-                    "</sentence>:\n\n<sentence>\n{text}\n</sentence>\n\nThe translated result should be wrapped by <translated> "
-                    "and </translated>.\n")
+TRANSLATE_PROMPT = (
+    "Please translate the following sentences into {tgt}. The input sentences are wrapped by <sentence> and "
+    "</sentence>:\n\n<sentence>\n{text}\n</sentence>\n\nThe translated result should be wrapped by <translated> "
+    "and </translated>.\n"
+)
 # RaDis's prompts are not public: labkit's own wording, both settings.
-RATIONALE_PROMPT = ("Here is a {src} sentence and its {tgt} translation.\nSource: {source}\nTranslation: {reference}\n"
-                    "Explain briefly how the translation conveys the meaning of the source.")
+RATIONALE_PROMPT = (
+    "Here is a {src} sentence and its {tgt} translation.\nSource: {source}\nTranslation: {reference}\n"
+    "Explain briefly how the translation conveys the meaning of the source."
+)
 TRANSLATE_TASK = "Translate the following {src} text into {tgt}.\n{source}"
 
 
@@ -35,7 +42,9 @@ class ICRArgs:
 
     reference: str = field(metadata={"hint": "The reference model π_ref of the English DPO model being improved."})
     reward_model: str | None = None  # π of the implicit reward; None = the round's policy, as the reference code
-    later_reference: Literal["initial", "previous"] = "initial"  # π_ref from round 2 on (the code's default / its t−1 ablation)
+    later_reference: Literal["initial", "previous"] = (
+        "initial"  # π_ref from round 2 on (the code's default / its t−1 ablation)
+    )
     languages: list = field(default_factory=list)
     source: str = "en"
     rounds: int = 2
@@ -58,11 +67,21 @@ class ICRArgs:
     def __post_init__(self):
         _positive(self, "rounds", "samples", "max_new_tokens")
         if "{language}" not in self.reward_prefix:
-            raise LabkitError("method_args.reward_prefix must contain {language}.", hint=f"Default: {ICR_REWARD_PREFIX!r}")
-        if len(self.alpha_range) != 3 or not all(isinstance(x, (int, float)) for x in self.alpha_range) or self.alpha_range[2] <= 0:
-            raise LabkitError("method_args.alpha_range must be [start, stop, step] with step > 0.", hint="Default: [0.0, 1.0, 0.001].")
+            raise LabkitError(
+                "method_args.reward_prefix must contain {language}.", hint=f"Default: {ICR_REWARD_PREFIX!r}"
+            )
+        if (
+            len(self.alpha_range) != 3
+            or not all(isinstance(x, (int, float)) for x in self.alpha_range)
+            or self.alpha_range[2] <= 0
+        ):
+            raise LabkitError(
+                "method_args.alpha_range must be [start, stop, step] with step > 0.", hint="Default: [0.0, 1.0, 0.001]."
+            )
         if self.samples < 2:
-            raise LabkitError("method_args.samples must be ≥ 2: a pair needs two responses.", hint="The paper samples 10.")
+            raise LabkitError(
+                "method_args.samples must be ≥ 2: a pair needs two responses.", hint="The paper samples 10."
+            )
 
 
 @dataclass
@@ -78,7 +97,9 @@ class LIDRArgs:
     translation_max_new_tokens: int = 4096
     translate_prompt: str = TRANSLATE_PROMPT
     translation_requests: str = "auto"  # auto (labkit's classifier) | none | a file of prompt ids you curate
-    accept_unclosed_translations: bool = False  # the reference needs </translated>; only the tiny demo model turns this on
+    accept_unclosed_translations: bool = (
+        False  # the reference needs </translated>; only the tiny demo model turns this on
+    )
     nll_weight: float = 1.0
     limit: int | None = None
     backend: str = "hf"
@@ -125,10 +146,17 @@ def parse(cls, given: dict | None, method: str):
     for key in given:
         if key not in hints:
             raise LabkitError(f"Unknown key method_args.{key} for {method}.", hint=_did_you_mean(key, hints))
-    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     missing = [k for k in required if given.get(k) in (None, "")]
     if missing:
-        raise LabkitError(f"{method} needs method_args.{missing[0]}.", hint=cls.__dataclass_fields__[missing[0]].metadata.get("hint", ""))
+        raise LabkitError(
+            f"{method} needs method_args.{missing[0]}.",
+            hint=cls.__dataclass_fields__[missing[0]].metadata.get("hint", ""),
+        )
     return cls(**{k: _check(f"method_args.{k}", hints[k], v) for k, v in given.items()})
 
 
@@ -140,12 +168,20 @@ def _check(name: str, tp, value):
         return _check(name, next(a for a in args if a is not type(None)), value)
     if origin is Literal:
         if value not in args:
-            raise LabkitError(f"{name} must be one of {', '.join(map(str, args))}; got {value!r}.", hint="See docs/selfimprove.md.")
+            raise LabkitError(
+                f"{name} must be one of {', '.join(map(str, args))}; got {value!r}.", hint="See docs/selfimprove.md."
+            )
         return value
-    ok = {bool: lambda v: isinstance(v, bool), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str: lambda v: isinstance(v, str),
-          list: lambda v: isinstance(v, list)}[tp]
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        list: lambda v: isinstance(v, list),
+    }[tp]
     if not ok(value):
         kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}[tp]
-        raise LabkitError(f"{name} must be {kind}; got {value!r}.", hint="Check the recipe's method_args (or your --set).")
+        raise LabkitError(
+            f"{name} must be {kind}; got {value!r}.", hint="Check the recipe's method_args (or your --set)."
+        )
     return float(value) if tp is float else value

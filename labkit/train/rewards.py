@@ -33,7 +33,8 @@ class Correctness:
     def __call__(self, completions, answer, lang=None, **kw):
         from labkit.evaluate.tasks import get_task
 
-        return get_task(self.task_name).reward([_text(c) for c in completions], list(answer), _langs(len(completions), lang))
+        texts = [_text(c) for c in completions]
+        return get_task(self.task_name).reward(texts, list(answer), _langs(len(completions), lang))
 
 
 class Format:
@@ -49,7 +50,8 @@ class Format:
         out = []
         for i, c in enumerate(completions):
             stated = task.extract(_text(c), langs[i]).method in ("boxed", "phrase", "choice_phrase")
-            finished = completion_ids is not None and self.eos_token_id is not None and self.eos_token_id in completion_ids[i]
+            eos = self.eos_token_id
+            finished = completion_ids is not None and eos is not None and eos in completion_ids[i]
             out.append(0.5 * stated + 0.5 * finished)
         return out
 
@@ -63,7 +65,8 @@ class Language:
     def __call__(self, completions, lang=None, **kw):
         from labkit.evaluate import langid
 
-        return [float(langid.detect(_text(c)) == l) for c, l in zip(completions, _langs(len(completions), lang))]
+        langs = _langs(len(completions), lang)
+        return [float(langid.detect(_text(c)) == want) for c, want in zip(completions, langs)]
 
 
 REWARDS = {"correctness": Correctness, "format": Format, "language": Language}

@@ -20,6 +20,7 @@ from round r's model. Per-round metrics go to rounds.json, metrics.jsonl (event 
   targets = reference followed by the rationale, with `labels` that give the prompt no loss and the rationale
   loss only when `rationale_loss` is on.
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,7 +90,7 @@ def _numbers(stats: dict) -> dict:
 
 # --- shared pieces -----------------------------------------------------------------------------------
 def load_prompts(recipe: Recipe, source: str, languages: list[str], limit: int | None) -> dict[str, dict[str, str]]:
-    """{id: {lang: prompt}} from rows with a shared id across languages; ids without the source language are left out."""
+    """{id: {lang: prompt}} from rows sharing an id across languages; ids without the source language are left out."""
     from labkit.train.data import load_dataset
 
     by_id: dict[str, dict[str, str]] = {}
@@ -97,7 +98,10 @@ def load_prompts(recipe: Recipe, source: str, languages: list[str], limit: int |
         by_id.setdefault(str(row["id"]), {})[row["lang"]] = row["prompt"]
     missing = [lang for lang in [source, *languages] if not any(lang in v for v in by_id.values())]
     if missing:
-        raise LabkitError(f"The prompt data has no rows in {missing}.", hint="Rows need id, lang and prompt; the same id across languages.")
+        raise LabkitError(
+            f"The prompt data has no rows in {missing}.",
+            hint="Rows need id, lang and prompt; the same id across languages.",
+        )
     complete = {i: v for i, v in by_id.items() if source in v}
     return dict(list(complete.items())[:limit] if limit else complete)
 
@@ -114,7 +118,9 @@ def user(text: str) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def translate(backend, texts: list[str], tgt: str, max_new_tokens: int, prompt: str, accept_unclosed: bool = False) -> list[str | None]:
+def translate(
+    backend, texts: list[str], tgt: str, max_new_tokens: int, prompt: str, accept_unclosed: bool = False
+) -> list[str | None]:
     """The model translates each text into `tgt` (greedy); None when it did not close the <translated> tag. The reply
     is primed with the opening tag, as the LIDR reference code does."""
     from labkit.backends import GenParams
@@ -128,11 +134,17 @@ def translate(backend, texts: list[str], tgt: str, max_new_tokens: int, prompt: 
 def parse_translation(output: str, accept_unclosed: bool = False) -> str | None:
     """The text between <translated> and </translated>; None when the tag is not closed (the model ran out of tokens
     or wandered off) or encloses nothing. `accept_unclosed` takes the rest of the text instead (tiny demo only)."""
-    m = re.search(r"<translated>(.*?)(?:</translated>|$)" if accept_unclosed else r"<translated>(.*?)</translated>", output or "", re.S)
+    m = re.search(
+        r"<translated>(.*?)(?:</translated>|$)" if accept_unclosed else r"<translated>(.*?)</translated>",
+        output or "",
+        re.S,
+    )
     return (m.group(1).strip() or None) if m else None
 
 
-def dpo_round(recipe: Recipe, pipe: Pipeline, r: int, policy: str, pairs_path: Path, nll_weight: float, out: Path) -> dict:
+def dpo_round(
+    recipe: Recipe, pipe: Pipeline, r: int, policy: str, pairs_path: Path, nll_weight: float, out: Path
+) -> dict:
     """DPO (+ NLL) on the round's pairs, from the current policy, into `out` (round{r}/model)."""
     from datasets import Dataset
 
@@ -141,13 +153,23 @@ def dpo_round(recipe: Recipe, pipe: Pipeline, r: int, policy: str, pairs_path: P
 
     rows = read_jsonl(pairs_path)
     if not rows:
-        raise LabkitError(f"Round {r} produced no preference pairs.", hint="More prompts or samples, or check the stage files.")
+        raise LabkitError(
+            f"Round {r} produced no preference pairs.", hint="More prompts or samples, or check the stage files."
+        )
     sub = copy.deepcopy(recipe)
     sub.method, sub.model = "dpo", {**recipe.model, "name": policy, "lora": recipe.model.get("lora")}
     sub.method_args = {"nll_weight": nll_weight}
-    ds = prep_dpo(Dataset.from_list([{"prompt": x["prompt"], "chosen": x["chosen"], "rejected": x["rejected"]} for x in rows]), sub, None)
+    ds = prep_dpo(
+        Dataset.from_list([{"prompt": x["prompt"], "chosen": x["chosen"], "rejected": x["rejected"]} for x in rows]),
+        sub,
+        None,
+    )
     final, _ = fit(sub, pipe.root.parent, out, dataset=ds, extra_log={"round": r})
-    return {k: final[k] for k in ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected") if k in final}
+    return {
+        k: final[k]
+        for k in ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
+        if k in final
+    }
 
 
 def evaluate_round(recipe: Recipe, pipe: Pipeline, r: int, model: str) -> dict:
@@ -156,7 +178,9 @@ def evaluate_round(recipe: Recipe, pipe: Pipeline, r: int, model: str) -> dict:
         return {}
     from labkit.train.worker import evaluate_after
 
-    evals = evaluate_after(recipe, Path(model), pipe.root.parent, eval_dir=pipe.path(r, "eval"), extra_tags=[f"round={r}"])
+    evals = evaluate_after(
+        recipe, Path(model), pipe.root.parent, eval_dir=pipe.path(r, "eval"), extra_tags=[f"round={r}"]
+    )
     return {"eval/average": mean(e["value"] for e in evals), **{f"eval/{e['config']}": e["value"] for e in evals}}
 
 
@@ -189,11 +213,30 @@ def icr_sample(out: Path, prompts: dict, args: ICRArgs, policy: str, seed: int) 
     items = _items(prompts, [args.source, *args.languages])
     outs = open_backend(args.backend, policy).generate(
         [user(p) for _, _, p in items],
-        GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, n=args.samples, seed=seed))
-    rows = [{"id": i, "lang": lang, "prompt": p, "responses": [str(x) for x in o], "truncated": [bool(getattr(x, "truncated", False)) for x in o]}
-            for (i, lang, p), o in zip(items, outs)]
+        GenParams(
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            n=args.samples,
+            seed=seed,
+        ),
+    )
+    rows = [
+        {
+            "id": i,
+            "lang": lang,
+            "prompt": p,
+            "responses": [str(x) for x in o],
+            "truncated": [bool(getattr(x, "truncated", False)) for x in o],
+        }
+        for (i, lang, p), o in zip(items, outs)
+    ]
     write_jsonl(out, rows)
-    return {"prompts": len(items), "responses": sum(len(x["responses"]) for x in rows), "truncated": sum(sum(x["truncated"]) for x in rows)}
+    return {
+        "prompts": len(items),
+        "responses": sum(len(x["responses"]) for x in rows),
+        "truncated": sum(sum(x["truncated"]) for x in rows),
+    }
 
 
 def icr_instruction(args: ICRArgs, english: str, lang: str, prompt: str) -> str:
@@ -220,20 +263,32 @@ def implicit_rewards(policy_backend, ref_backend, pairs: list[tuple], beta: floa
     return [beta * x for x in implicit_logratios(policy_backend, ref_backend, pairs)]
 
 
-def icr_score(out: Path, samples_path: Path, prompts: dict, args: ICRArgs, reward_model: str, reference: str, policy: str) -> dict:
+def icr_score(
+    out: Path, samples_path: Path, prompts: dict, args: ICRArgs, reward_model: str, reference: str, policy: str
+) -> dict:
     """Implicit reward of every usable response. A response that ended is scored with EOS appended (as TRL's DPO
     sees it); a truncated one is left unscored unless `include_truncated`, and then scored without EOS: it did not
     end. In the `translated` ablation a response whose translation failed is left unscored."""
     import numpy as np
 
     rows = read_jsonl(samples_path)
-    slots = [(r, k) for r, row in enumerate(rows) for k in range(len(row["responses"]))
-             if args.include_truncated or not row["truncated"][k]]
+    slots = [
+        (r, k)
+        for r, row in enumerate(rows)
+        for k in range(len(row["responses"]))
+        if args.include_truncated or not row["truncated"][k]
+    ]
     texts = {s: rows[s[0]]["responses"][s[1]] for s in slots}
     failed = 0
     if args.scoring == "translated":
         foreign = [s for s in slots if rows[s[0]]["lang"] != args.source]
-        done = translate(open_backend(args.backend, policy), [texts[s] for s in foreign], args.source, args.max_new_tokens, args.translate_prompt)
+        done = translate(
+            open_backend(args.backend, policy),
+            [texts[s] for s in foreign],
+            args.source,
+            args.max_new_tokens,
+            args.translate_prompt,
+        )
         for s, t in zip(foreign, done):
             if t is None:
                 failed += 1
@@ -244,8 +299,13 @@ def icr_score(out: Path, samples_path: Path, prompts: dict, args: ICRArgs, rewar
     scores: dict[tuple, float] = {}
     for ended in (True, False):
         group = [s for s in slots if rows[s[0]]["truncated"][s[1]] != ended]
-        pairs = [(user(icr_instruction(args, prompts[rows[r]["id"]][args.source], rows[r]["lang"], rows[r]["prompt"])), texts[(r, k)])
-                 for r, k in group]
+        pairs = [
+            (
+                user(icr_instruction(args, prompts[rows[r]["id"]][args.source], rows[r]["lang"], rows[r]["prompt"])),
+                texts[(r, k)],
+            )
+            for r, k in group
+        ]
         scores.update(zip(group, implicit_logratios(pol, ref, pairs, append_eos=ended)))
     for r, row in enumerate(rows):
         row["logratio"] = [scores.get((r, k)) for k in range(len(row["responses"]))]
@@ -253,12 +313,21 @@ def icr_score(out: Path, samples_path: Path, prompts: dict, args: ICRArgs, rewar
         row["length"] = [len(t) for t in row["responses"]]  # characters, as the reference's length control
     write_jsonl(out, rows)
     rewards = [args.beta * x for x in scores.values()]
-    return {"reward_mean": mean(rewards), "reward_std": float(np.std(rewards)) if rewards else None, "scored": len(scores),
-            "unscored_truncated": sum(sum(x["truncated"]) for x in rows) - sum(1 for r, k in scores if rows[r]["truncated"][k]),
-            "failed_translations": failed, "reward_model": reward_model, "reference_model": reference}
+    return {
+        "reward_mean": mean(rewards),
+        "reward_std": float(np.std(rewards)) if rewards else None,
+        "scored": len(scores),
+        "unscored_truncated": sum(sum(x["truncated"]) for x in rows)
+        - sum(1 for r, k in scores if rows[r]["truncated"][k]),
+        "failed_translations": failed,
+        "reward_model": reward_model,
+        "reference_model": reference,
+    }
 
 
-def choose_alpha(groups: list[list[tuple[float, float]]], alpha_range=(0.0, 1.0, 0.001)) -> tuple[float, list[tuple[int, int]], float]:
+def choose_alpha(
+    groups: list[list[tuple[float, float]]], alpha_range=(0.0, 1.0, 0.001)
+) -> tuple[float, list[tuple[int, int]], float]:
     """The reference's length control: for α in np.arange(*alpha_range), chosen/rejected = argmax/argmin of
     score − α·length in each group of (score, length); keep the α whose mean (chosen − rejected) length is closest
     to zero, the first one on ties. Returns (α, picks, that mean difference)."""
@@ -301,12 +370,29 @@ def icr_pairs(out: Path, scored_path: Path, args: ICRArgs) -> dict:
             if x["responses"][c] == x["responses"][j]:
                 stats["prompts_without_pair"] += 1
                 continue
-            pairs.append({"id": x["id"], "lang": lang, "prompt": x["prompt"], "chosen": x["responses"][c], "rejected": x["responses"][j],
-                          "chosen_score": x["reward"][c], "rejected_score": x["reward"][j], "margin": x["reward"][c] - x["reward"][j],
-                          "chosen_len": x["length"][c], "rejected_len": x["length"][j], "alpha": alpha})
+            pairs.append(
+                {
+                    "id": x["id"],
+                    "lang": lang,
+                    "prompt": x["prompt"],
+                    "chosen": x["responses"][c],
+                    "rejected": x["responses"][j],
+                    "chosen_score": x["reward"][c],
+                    "rejected_score": x["reward"][j],
+                    "margin": x["reward"][c] - x["reward"][j],
+                    "chosen_len": x["length"][c],
+                    "rejected_len": x["length"][j],
+                    "alpha": alpha,
+                }
+            )
     write_jsonl(out, sorted(pairs, key=lambda p: -p["margin"]))
-    return {"pairs": len(pairs), **stats, "chosen_len": mean(p["chosen_len"] for p in pairs),
-            "rejected_len": mean(p["rejected_len"] for p in pairs), "margin_mean": mean(p["margin"] for p in pairs)}
+    return {
+        "pairs": len(pairs),
+        **stats,
+        "chosen_len": mean(p["chosen_len"] for p in pairs),
+        "rejected_len": mean(p["rejected_len"] for p in pairs),
+        "margin_mean": mean(p["margin"] for p in pairs),
+    }
 
 
 def icr_models(args: ICRArgs, r: int, policies: list[str]) -> tuple[str, str]:
@@ -328,30 +414,59 @@ def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> d
     for r in range(1, args.rounds + 1):
         policy = policies[-1]
         reward_model, reference = icr_models(args, r, policies)
-        samples = pipe.stage(r, "samples.jsonl", partial(icr_sample, prompts=prompts, args=args, policy=policy, seed=args.seed + r - 1))
-        scored = pipe.stage(r, "scored.jsonl", partial(icr_score, samples_path=samples, prompts=prompts, args=args,
-                                                       reward_model=reward_model, reference=reference, policy=policy))
+        samples = pipe.stage(
+            r, "samples.jsonl", partial(icr_sample, prompts=prompts, args=args, policy=policy, seed=args.seed + r - 1)
+        )
+        scored = pipe.stage(
+            r,
+            "scored.jsonl",
+            partial(
+                icr_score,
+                samples_path=samples,
+                prompts=prompts,
+                args=args,
+                reward_model=reward_model,
+                reference=reference,
+                policy=policy,
+            ),
+        )
         pairs = pipe.stage(r, "pairs.jsonl", partial(icr_pairs, scored_path=scored, args=args))
         model = pipe.path(r, "model")
         pipe.stage(r, "model", partial(dpo_round, recipe, pipe, r, policy, pairs, args.nll_weight))
-        pipe.record_round(r, {**pipe.stats(r, "samples.jsonl"), **pipe.stats(r, "scored.jsonl"), **pipe.stats(r, "pairs.jsonl"),
-                              "later_reference": args.later_reference, **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()},
-                              **evaluate_round(recipe, pipe, r, str(model))})
+        pipe.record_round(
+            r,
+            {
+                **pipe.stats(r, "samples.jsonl"),
+                **pipe.stats(r, "scored.jsonl"),
+                **pipe.stats(r, "pairs.jsonl"),
+                "later_reference": args.later_reference,
+                **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()},
+                **evaluate_round(recipe, pipe, r, str(model)),
+            },
+        )
         policies.append(str(model))
     return finish(pipe, policies[-1], out)
 
 
 # --- LIDR ----------------------------------------------------------------------------------------------
-_LANGUAGE_NAMES = sorted({n.split(" (")[0] for n in LANG_NAMES.values()} | {
-    "Mandarin", "Cantonese", "Dutch", "Turkish", "Greek", "Latin", "Hebrew", "Polish", "Swedish", "Norwegian", "Danish",
-    "Finnish", "Czech", "Ukrainian", "Persian", "Farsi", "Urdu", "Tamil", "Filipino", "Tagalog", "Romanian", "Hungarian",
-    "Catalan", "Irish", "Welsh", "Esperanto", "Sanskrit", "Punjabi", "Gujarati", "Marathi", "Nepali", "Burmese", "Khmer"})
+_MORE_LANGUAGES = """Mandarin Cantonese Dutch Turkish Greek Latin Hebrew Polish Swedish Norwegian Danish Finnish
+Czech Ukrainian Persian Farsi Urdu Tamil Filipino Tagalog Romanian Hungarian Catalan Irish Welsh Esperanto Sanskrit
+Punjabi Gujarati Marathi Nepali Burmese Khmer"""
+_LANGUAGE_NAMES = sorted({n.split(" (")[0] for n in LANG_NAMES.values()} | set(_MORE_LANGUAGES.split()))
 _LANG = r"(?:" + "|".join(_LANGUAGE_NAMES) + r")\b"
-_POLITE = r"(?:please\s+|kindly\s+|now\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:need|want|would like)\s+you\s+to\s+|help\s+me\s+)*"
+_POLITE = (
+    r"(?:please\s+|kindly\s+|now\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?"
+    r"|i\s+(?:need|want|would like)\s+you\s+to\s+|help\s+me\s+)*"
+)
 # A request to translate, read in the source-language (English) prompt, one sentence at a time:
 _REQUEST = [
     re.compile(r"^\W*" + _POLITE + r"s?translat(?:e|es)\b", re.I),  # "Translate …", "Could you translate …"
-    re.compile(r"^\W*" + _POLITE + r"(?:give|provide|write|tell)\s+(?:me\s+)?(?:a|the)\s+(?:\w+\s+)?translation\s+(?:of|for)\b", re.I),
+    re.compile(
+        r"^\W*"
+        + _POLITE
+        + r"(?:give|provide|write|tell)\s+(?:me\s+)?(?:a|the)\s+(?:\w+\s+)?translation\s+(?:of|for)\b",
+        re.I,
+    ),
     re.compile(r"\bhow\s+(?:do|would|can|should)\s+(?:you|i|we|one)\s+say\b.*\bin\s+" + _LANG, re.I | re.S),
     re.compile(r"\bwhat\s+(?:is|'s|does)\s+[\"'“‘«].+?[\"'”’»]\s+(?:mean\s+)?in\s+" + _LANG, re.I | re.S),
     re.compile(r"^\W*" + _POLITE + r"(?:render|put|convert|rewrite)\b.*\b(?:in|into)\s+" + _LANG, re.I | re.S),
@@ -366,7 +481,9 @@ def is_translation_request(prompt: str) -> bool:
     return any(rx.search(s) for rx in _REQUEST for s in sentences)
 
 
-def translation_request_ids(setting: str, prompts: dict[str, dict[str, str]], source: str, base: Path | None = None) -> set[str]:
+def translation_request_ids(
+    setting: str, prompts: dict[str, dict[str, str]], source: str, base: Path | None = None
+) -> set[str]:
     """Ids of prompts that are themselves translation requests: `auto` (the classifier on the source prompt), `none`,
     or a file you curate: one id per line (# comments allowed), or JSONL rows with an `id` (the reference code's
     instruction_about_translate.jsonl is such a file)."""
@@ -378,7 +495,10 @@ def translation_request_ids(setting: str, prompts: dict[str, dict[str, str]], so
     if not path.is_absolute() and base is not None:
         path = base / path
     if not path.exists():
-        raise LabkitError(f"method_args.translation_requests: no file {path}.", hint="auto, none, or a file of prompt ids, one per line.")
+        raise LabkitError(
+            f"method_args.translation_requests: no file {path}.",
+            hint="auto, none, or a file of prompt ids, one per line.",
+        )
     ids = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -395,9 +515,23 @@ def lidr_answer(out: Path, prompts: dict, args: LIDRArgs, policy: str) -> dict:
     items = _items(prompts, [args.source, *args.languages])
     outs = open_backend(args.backend, policy).generate(
         [user(p) for _, _, p in items],
-        GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, repetition_penalty=args.repetition_penalty))
-    write_jsonl(out, [{"id": i, "lang": lang, "prompt": p, "answer": str(o[0]), "truncated": bool(getattr(o[0], "truncated", False))}
-                      for (i, lang, p), o in zip(items, outs)])
+        GenParams(
+            max_new_tokens=args.max_new_tokens, temperature=args.temperature, repetition_penalty=args.repetition_penalty
+        ),
+    )
+    write_jsonl(
+        out,
+        [
+            {
+                "id": i,
+                "lang": lang,
+                "prompt": p,
+                "answer": str(o[0]),
+                "truncated": bool(getattr(o[0], "truncated", False)),
+            }
+            for (i, lang, p), o in zip(items, outs)
+        ],
+    )
     return {"answers": len(items), "truncated": sum(bool(getattr(o[0], "truncated", False)) for o in outs)}
 
 
@@ -408,18 +542,39 @@ def lidr_translate(out: Path, answers_path: Path, prompts: dict, args: LIDRArgs,
     rows = []
     for lang in args.languages:
         ids = [i for i in prompts if (i, lang) in answers and (i, args.source) in answers]
-        fwd = translate(b, [answers[(i, args.source)] for i in ids], lang, args.translation_max_new_tokens, args.translate_prompt,
-                        args.accept_unclosed_translations)
-        back = translate(b, [answers[(i, lang)] for i in ids], args.source, args.translation_max_new_tokens, args.translate_prompt,
-                         args.accept_unclosed_translations)
+        fwd = translate(
+            b,
+            [answers[(i, args.source)] for i in ids],
+            lang,
+            args.translation_max_new_tokens,
+            args.translate_prompt,
+            args.accept_unclosed_translations,
+        )
+        back = translate(
+            b,
+            [answers[(i, lang)] for i in ids],
+            args.source,
+            args.translation_max_new_tokens,
+            args.translate_prompt,
+            args.accept_unclosed_translations,
+        )
         rows += [{"id": i, "lang": lang, "to_target": f, "to_source": k} for i, f, k in zip(ids, fwd, back)]
     write_jsonl(out, rows)
-    return {"translations": 2 * len(rows), "failed": sum((x["to_target"] is None) + (x["to_source"] is None) for x in rows)}
+    return {
+        "translations": 2 * len(rows),
+        "failed": sum((x["to_target"] is None) + (x["to_source"] is None) for x in rows),
+    }
 
 
-def lidr_pairs(prompts: dict[str, dict[str, str]], answers: dict[tuple[str, str], str], to_target: dict[tuple[str, str], str | None],
-               to_source: dict[tuple[str, str], str | None], languages: list[str], source: str = "en",
-               requests: set[str] = frozenset()) -> tuple[list[dict], dict]:
+def lidr_pairs(
+    prompts: dict[str, dict[str, str]],
+    answers: dict[tuple[str, str], str],
+    to_target: dict[tuple[str, str], str | None],
+    to_source: dict[tuple[str, str], str | None],
+    languages: list[str],
+    source: str = "en",
+    requests: set[str] = frozenset(),
+) -> tuple[list[dict], dict]:
     """Pairs from answers and their self-translations, keyed (id, lang), as the reference code builds them:
     - a target prompt: chosen = the English answer translated into it (the untranslated English answer when the
       prompt is a translation request: translating it would change what was asked), rejected = its own answer;
@@ -441,20 +596,51 @@ def lidr_pairs(prompts: dict[str, dict[str, str]], answers: dict[tuple[str, str]
                 stats["failed_translations"] += 1
                 continue
             chosen = en_answer if pid in requests else fwd
-            pairs.append({"id": pid, "lang": lang, "prompt": by_lang[lang], "chosen": chosen, "rejected": answers[(pid, lang)], "via": source})
+            pairs.append(
+                {
+                    "id": pid,
+                    "lang": lang,
+                    "prompt": by_lang[lang],
+                    "chosen": chosen,
+                    "rejected": answers[(pid, lang)],
+                    "via": source,
+                }
+            )
             if lang == via:
-                pairs.append({"id": pid, "lang": source, "prompt": by_lang[source], "chosen": en_answer, "rejected": back, "via": lang})
+                pairs.append(
+                    {
+                        "id": pid,
+                        "lang": source,
+                        "prompt": by_lang[source],
+                        "chosen": en_answer,
+                        "rejected": back,
+                        "via": lang,
+                    }
+                )
     stats["pairs"] = len(pairs)
     return pairs, stats
 
 
-def lidr_make_pairs(out: Path, answers_path: Path, trans_path: Path, prompts: dict, args: LIDRArgs, requests: set[str]) -> dict:
+def lidr_make_pairs(
+    out: Path, answers_path: Path, trans_path: Path, prompts: dict, args: LIDRArgs, requests: set[str]
+) -> dict:
     answers = {(x["id"], x["lang"]): x["answer"] for x in read_jsonl(answers_path)}
     trans = read_jsonl(trans_path)
-    pairs, stats = lidr_pairs(prompts, answers, {(x["id"], x["lang"]): x["to_target"] for x in trans},
-                              {(x["id"], x["lang"]): x["to_source"] for x in trans}, args.languages, args.source, requests)
+    pairs, stats = lidr_pairs(
+        prompts,
+        answers,
+        {(x["id"], x["lang"]): x["to_target"] for x in trans},
+        {(x["id"], x["lang"]): x["to_source"] for x in trans},
+        args.languages,
+        args.source,
+        requests,
+    )
     write_jsonl(out, pairs)
-    return {**stats, "chosen_len": mean(len(p["chosen"]) for p in pairs), "rejected_len": mean(len(p["rejected"]) for p in pairs)}
+    return {
+        **stats,
+        "chosen_len": mean(len(p["chosen"]) for p in pairs),
+        "rejected_len": mean(len(p["rejected"]) for p in pairs),
+    }
 
 
 def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
@@ -462,18 +648,36 @@ def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> 
 
     args: LIDRArgs = method_args(recipe)
     prompts = load_prompts(recipe, args.source, args.languages, args.limit)
-    requests = translation_request_ids(args.translation_requests, prompts, args.source, Path(recipe.source).parent if recipe.source else None)
+    requests = translation_request_ids(
+        args.translation_requests, prompts, args.source, Path(recipe.source).parent if recipe.source else None
+    )
     pipe = Pipeline(run_dir)
     policy = recipe.model["name"]
     for r in range(1, args.rounds + 1):
         answers = pipe.stage(r, "answers.jsonl", partial(lidr_answer, prompts=prompts, args=args, policy=policy))
-        trans = pipe.stage(r, "translations.jsonl", partial(lidr_translate, answers_path=answers, prompts=prompts, args=args, policy=policy))
-        pairs = pipe.stage(r, "pairs.jsonl", partial(lidr_make_pairs, answers_path=answers, trans_path=trans, prompts=prompts, args=args,
-                                                     requests=requests))
+        trans = pipe.stage(
+            r,
+            "translations.jsonl",
+            partial(lidr_translate, answers_path=answers, prompts=prompts, args=args, policy=policy),
+        )
+        pairs = pipe.stage(
+            r,
+            "pairs.jsonl",
+            partial(
+                lidr_make_pairs, answers_path=answers, trans_path=trans, prompts=prompts, args=args, requests=requests
+            ),
+        )
         model = pipe.path(r, "model")
         pipe.stage(r, "model", partial(dpo_round, recipe, pipe, r, policy, pairs, args.nll_weight))
-        pipe.record_round(r, {**pipe.stats(r, "translations.jsonl"), **pipe.stats(r, "pairs.jsonl"),
-                              **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()}, **evaluate_round(recipe, pipe, r, str(model))})
+        pipe.record_round(
+            r,
+            {
+                **pipe.stats(r, "translations.jsonl"),
+                **pipe.stats(r, "pairs.jsonl"),
+                **{f"dpo/{k}": v for k, v in pipe.stats(r, "model").items()},
+                **evaluate_round(recipe, pipe, r, str(model)),
+            },
+        )
         policy = str(model)
     return finish(pipe, policy, out)
 
@@ -492,15 +696,20 @@ def radis_example(tok, prompt: str, reference: str, rationale: str, rationale_lo
 
 
 def _radis_names(args: RaDisArgs, row: dict) -> tuple[str, str]:
-    return (LANG_NAMES.get(row.get("src_lang") or args.src_lang, "source-language"),
-            LANG_NAMES.get(row.get("tgt_lang") or args.tgt_lang, "target-language"))
+    return (
+        LANG_NAMES.get(row.get("src_lang") or args.src_lang, "source-language"),
+        LANG_NAMES.get(row.get("tgt_lang") or args.tgt_lang, "target-language"),
+    )
 
 
 def radis_rationales(out: Path, rows: list[dict], args: RaDisArgs, model: str) -> dict:
     """The frozen original model explains each (source, reference) pair."""
     from labkit.backends import GenParams
 
-    prompts = [user(args.rationale_prompt.format(src=_radis_names(args, x)[0], tgt=_radis_names(args, x)[1], **x)) for x in rows]
+    prompts = [
+        user(args.rationale_prompt.format(src=_radis_names(args, x)[0], tgt=_radis_names(args, x)[1], **x))
+        for x in rows
+    ]
     outs = open_backend(args.backend, model).generate(prompts, GenParams(max_new_tokens=args.max_new_tokens))
     write_jsonl(out, [{**x, "rationale": o[0].strip()} for x, o in zip(rows, outs)])
     return {"examples": len(rows), "empty_rationales": sum(not o[0].strip() for o in outs)}
@@ -509,8 +718,18 @@ def radis_rationales(out: Path, rows: list[dict], args: RaDisArgs, model: str) -
 def radis_dataset(tok, rows: list[dict], args: RaDisArgs):
     from datasets import Dataset
 
-    return Dataset.from_list([radis_example(tok, args.translate_prompt.format(src=_radis_names(args, x)[0], tgt=_radis_names(args, x)[1], **x),
-                                            x["reference"], x["rationale"], args.rationale_loss) for x in rows])
+    return Dataset.from_list(
+        [
+            radis_example(
+                tok,
+                args.translate_prompt.format(src=_radis_names(args, x)[0], tgt=_radis_names(args, x)[1], **x),
+                x["reference"],
+                x["rationale"],
+                args.rationale_loss,
+            )
+            for x in rows
+        ]
+    )
 
 
 def radis_sft_recipe(recipe: Recipe) -> Recipe:
@@ -526,7 +745,13 @@ def radis_train(out: Path, recipe: Recipe, run_dir: Path, rationales_path: Path,
     from labkit.train.worker import fit
 
     tok = AutoTokenizer.from_pretrained(resolve_model(recipe.model["name"]))
-    final, _ = fit(radis_sft_recipe(recipe), run_dir, out, dataset=radis_dataset(tok, read_jsonl(rationales_path), args), extra_log={"round": 1})
+    final, _ = fit(
+        radis_sft_recipe(recipe),
+        run_dir,
+        out,
+        dataset=radis_dataset(tok, read_jsonl(rationales_path), args),
+        extra_log={"round": 1},
+    )
     return {k: final[k] for k in ("loss", "mean_token_accuracy", "train_loss") if k in final}
 
 
@@ -537,7 +762,11 @@ def run_radis(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) ->
     args: RaDisArgs = method_args(recipe)
     pipe = Pipeline(run_dir)
     rows = [dict(x) for x in load_dataset(copy.deepcopy(recipe))][: args.limit or None]
-    rationales = pipe.stage(1, "rationales.jsonl", partial(radis_rationales, rows=rows, args=args, model=recipe.model["name"]))
+    rationales = pipe.stage(
+        1, "rationales.jsonl", partial(radis_rationales, rows=rows, args=args, model=recipe.model["name"])
+    )
     pipe.stage(1, "model", partial(radis_train, recipe=recipe, run_dir=run_dir, rationales_path=rationales, args=args))
-    pipe.record_round(1, {**pipe.stats(1, "rationales.jsonl"), **{f"sft/{k}": v for k, v in pipe.stats(1, "model").items()}})
+    pipe.record_round(
+        1, {**pipe.stats(1, "rationales.jsonl"), **{f"sft/{k}": v for k, v in pipe.stats(1, "model").items()}}
+    )
     return finish(pipe, str(pipe.path(1, "model")), out)

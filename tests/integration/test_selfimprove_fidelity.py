@@ -1,5 +1,6 @@
 """Self-improvement fidelity on the tiny model: what TRL actually trains on for RaDis, the implicit reward as TRL
 logs it, and the backend's truncation flag that ICR relies on."""
+
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,10 @@ from labkit.train import selfimprove as si
 from labkit.train.method_args import RaDisArgs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
-ROWS = [{"source": "Thank you.", "reference": "谢谢。", "rationale": "It is the usual way to thank someone."},
-        {"source": "Where is the station?", "reference": "车站在哪里？", "rationale": "A question about a place."}]
+ROWS = [
+    {"source": "Thank you.", "reference": "谢谢。", "rationale": "It is the usual way to thank someone."},
+    {"source": "Where is the station?", "reference": "车站在哪里？", "rationale": "A question about a place."},
+]
 
 
 @pytest.mark.parametrize("rationale_loss", [True, False])
@@ -26,8 +29,16 @@ def test_radis_batches_from_trls_collator_learn_only_the_completion(tiny_path, t
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
     tok = trainer.processing_class
     for b, row in enumerate(ROWS):
-        prompt = tok.apply_chat_template([{"role": "user", "content": args.translate_prompt.format(src="English", tgt="Chinese (Simplified)",
-                                                                                                  **row)}], tokenize=False, add_generation_prompt=True)
+        prompt = tok.apply_chat_template(
+            [
+                {
+                    "role": "user",
+                    "content": args.translate_prompt.format(src="English", tgt="Chinese (Simplified)", **row),
+                }
+            ],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
         n_p = len(tok(prompt, add_special_tokens=False)["input_ids"])
         n_ref = len(tok(row["reference"], add_special_tokens=False)["input_ids"])
         n_rat = len(tok("\n\n" + row["rationale"], add_special_tokens=False)["input_ids"])
@@ -43,7 +54,9 @@ def test_radis_batches_from_trls_collator_learn_only_the_completion(tiny_path, t
 def _dataset(tiny_path, args):
     from transformers import AutoTokenizer
 
-    return si.radis_dataset(AutoTokenizer.from_pretrained(tiny_path), [{**r, "src_lang": "en", "tgt_lang": "zh"} for r in ROWS], args)
+    return si.radis_dataset(
+        AutoTokenizer.from_pretrained(tiny_path), [{**r, "src_lang": "en", "tgt_lang": "zh"} for r in ROWS], args
+    )
 
 
 def test_radis_example_labels(tiny_path):
@@ -86,12 +99,26 @@ def test_implicit_reward_by_hand_and_as_trl_logs_it(tiny_path, tmp_path):
         return sum(float(logp[len(p_ids) + i - 1, t]) for i, t in enumerate(c_ids))
 
     assert ours == pytest.approx(beta * (by_hand(pol) - by_hand(ref)), abs=1e-4)
-    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny")),
-                         ref_model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny-ref")),
-                         args=DPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=1, logging_steps=1, beta=beta,
-                                        learning_rate=1e-9, report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False,
-                                        save_strategy="no", max_length=256),
-                         train_dataset=Dataset.from_list([{"prompt": prompt, "chosen": chosen, "rejected": rejected}]), processing_class=pol.tok)
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny")),
+        ref_model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny-ref")),
+        args=DPOConfig(
+            output_dir=str(tmp_path),
+            max_steps=1,
+            per_device_train_batch_size=1,
+            logging_steps=1,
+            beta=beta,
+            learning_rate=1e-9,
+            report_to="none",
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+            save_strategy="no",
+            max_length=256,
+        ),
+        train_dataset=Dataset.from_list([{"prompt": prompt, "chosen": chosen, "rejected": rejected}]),
+        processing_class=pol.tok,
+    )
     trainer.train()
     logged = next(h for h in trainer.state.log_history if "rewards/chosen" in h)["rewards/chosen"]
     assert logged == pytest.approx(ours, abs=1e-3)
@@ -101,10 +128,14 @@ def test_hf_backend_marks_replies_cut_at_max_new_tokens(tiny_backend):
     """With one new token, a reply that ended is the end-of-turn token alone (empty text); one with text was cut."""
     from labkit.backends import GenParams
 
-    outs = tiny_backend.generate([[{"role": "user", "content": p}] for p in ("Hi.", "给出一个建议。", "Habari?")],
-                                 GenParams(max_new_tokens=1, temperature=1.0, n=16, seed=3))
+    outs = tiny_backend.generate(
+        [[{"role": "user", "content": p}] for p in ("Hi.", "给出一个建议。", "Habari?")],
+        GenParams(max_new_tokens=1, temperature=1.0, n=16, seed=3),
+    )
     flat = [c for o in outs for c in o]
     assert all(c.truncated for c in flat if c != "") and all(c == "" for c in flat if not c.truncated)
     assert any(c.truncated for c in flat) and any(not c.truncated for c in flat)
-    long = tiny_backend.generate([[{"role": "user", "content": "Hi."}]], GenParams(max_new_tokens=400, temperature=1.0, n=4, seed=3))[0]
+    long = tiny_backend.generate(
+        [[{"role": "user", "content": "Hi."}]], GenParams(max_new_tokens=400, temperature=1.0, n=4, seed=3)
+    )[0]
     assert not any(c.truncated for c in long)  # the tiny model ends its replies well before 400 tokens

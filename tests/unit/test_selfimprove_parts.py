@@ -1,6 +1,7 @@
 """ICR, LIDR and RaDis building blocks checked against their reference code (ZNLP's ICR and LIDR repositories):
 the α search, truncated responses, the reward prefix, round-2 models, LIDR pairs and translation requests, typed
 method_args, picklable rewards, RaDis labels. Every stage runs alone here, on files and fake backends."""
+
 import json
 import pickle
 from types import SimpleNamespace as NS
@@ -38,8 +39,16 @@ def test_alpha_search_is_the_reference_grid_on_character_lengths():
 
 
 def scored_row(pid, lang, responses, logratios, truncated=None):
-    return {"id": pid, "lang": lang, "prompt": f"{pid}-{lang}", "responses": responses, "truncated": truncated or [False] * len(responses),
-            "logratio": logratios, "reward": [None if x is None else 0.1 * x for x in logratios], "length": [len(r) for r in responses]}
+    return {
+        "id": pid,
+        "lang": lang,
+        "prompt": f"{pid}-{lang}",
+        "responses": responses,
+        "truncated": truncated or [False] * len(responses),
+        "logratio": logratios,
+        "reward": [None if x is None else 0.1 * x for x in logratios],
+        "length": [len(r) for r in responses],
+    }
 
 
 def test_icr_pairs_fit_alpha_per_language_on_characters(tmp_path):
@@ -59,7 +68,9 @@ def test_icr_pairs_fit_alpha_per_language_on_characters(tmp_path):
     assert all(p["chosen_len"] in (10, 40, 80) for p in zh)  # characters
     assert [p["margin"] for p in pairs] == sorted((p["margin"] for p in pairs), reverse=True)
     off = si.icr_pairs(tmp_path / "off.jsonl", tmp_path / "scored.jsonl", ICRArgs(reference="r", length_control=False))
-    assert off["alpha/zh"] == 0.0 and all(p["chosen_len"] == 80 for p in read_jsonl(tmp_path / "off.jsonl") if p["lang"] == "zh")
+    assert off["alpha/zh"] == 0.0 and all(
+        p["chosen_len"] == 80 for p in read_jsonl(tmp_path / "off.jsonl") if p["lang"] == "zh"
+    )
 
 
 class FakeBackend:
@@ -96,10 +107,15 @@ def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, 
     assert [x["logratio"] for x in rows] == [[105.0, None, 104.0]] * 2  # EOS on the finished ones; the cut one unscored
     assert all(c[3] is True for c in calls if c[0] == "logprob" and c[2])
     scored_prompts = {m[0]["content"] for c in calls if c[0] == "logprob" for m, _ in c[2]}
-    assert scored_prompts == {"Name a fruit.", ICR_REWARD_PREFIX.format(language="Chinese (Simplified)") + "Name a fruit."}
+    assert scored_prompts == {
+        "Name a fruit.",
+        ICR_REWARD_PREFIX.format(language="Chinese (Simplified)") + "Name a fruit.",
+    }
 
     calls.clear()
-    with_cut = ICRArgs(reference="ref", languages=["zh"], samples=3, include_truncated=True, reward_prefix="Only {language}: ")
+    with_cut = ICRArgs(
+        reference="ref", languages=["zh"], samples=3, include_truncated=True, reward_prefix="Only {language}: "
+    )
     si.icr_score(tmp_path / "scored2.jsonl", tmp_path / "samples.jsonl", prompts, with_cut, "policy", "ref", "policy")
     assert read_jsonl(tmp_path / "scored2.jsonl")[0]["logratio"] == [105.0, 11.0, 104.0]  # cut one: no EOS term
     assert any(c[3] is False and {y for _, y in c[2]} == {"cut off mid"} for c in calls if c[0] == "logprob")
@@ -109,66 +125,112 @@ def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, 
 def test_icr_round_two_models_are_a_setting():
     initial = ICRArgs(reference="sft")
     assert si.icr_models(initial, 1, ["dpo"]) == ("dpo", "sft")
-    assert si.icr_models(initial, 2, ["dpo", "round1"]) == ("round1", "sft")  # the reference code: current π, initial π_ref
+    assert si.icr_models(initial, 2, ["dpo", "round1"]) == (
+        "round1",
+        "sft",
+    )  # the reference code: current π, initial π_ref
     previous = ICRArgs(reference="sft", later_reference="previous")
     assert si.icr_models(previous, 2, ["dpo", "round1"]) == ("round1", "dpo")  # its t−1 reference ablation
     assert si.icr_models(ICRArgs(reference="sft", reward_model="fixed"), 2, ["dpo", "round1"]) == ("fixed", "sft")
 
 
-@pytest.mark.parametrize("output,expected", [
-    ("<translated>\nBonjour</translated>", "Bonjour"),
-    ("<translated>\n Hola mundo \n</translated>\nDone.", "Hola mundo"),
-    ("<translated>\nHola mundo", None),  # ran out of tokens before closing: not a translation
-    ("No tags at all", None),
-    ("<translated>\n</translated>", None),
-])
+@pytest.mark.parametrize(
+    "output,expected",
+    [
+        ("<translated>\nBonjour</translated>", "Bonjour"),
+        ("<translated>\n Hola mundo \n</translated>\nDone.", "Hola mundo"),
+        ("<translated>\nHola mundo", None),  # ran out of tokens before closing: not a translation
+        ("No tags at all", None),
+        ("<translated>\n</translated>", None),
+    ],
+)
 def test_a_translation_counts_only_with_its_closing_tag(output, expected):
     assert si.parse_translation(output) == expected
 
 
 def test_lidr_pairs_as_the_reference_builds_them():
-    prompts = {"p1": {"en": "Name a fruit.", "zh": "说出一种水果。", "sw": "Taja tunda moja."},
-               "p2": {"en": "Translate 'cat' into French.", "zh": "把“猫”翻译成法语。", "sw": "Tafsiri 'paka' kwa Kifaransa."},
-               "p3": {"en": "Name a colour.", "zh": "说出一种颜色。", "sw": "Taja rangi moja."}}
-    answers = {("p1", "en"): "An apple.", ("p1", "zh"): "香蕉。", ("p1", "sw"): "Ndizi.",
-               ("p2", "en"): "Chat.", ("p2", "zh"): "猫。", ("p2", "sw"): "Paka.",
-               ("p3", "en"): "Red.", ("p3", "zh"): "蓝色。", ("p3", "sw"): "Bluu."}
-    to_target = {("p1", "zh"): "一个苹果。", ("p1", "sw"): "Tufaha.", ("p2", "zh"): "猫", ("p2", "sw"): "Chat",
-                 ("p3", "zh"): "红色。", ("p3", "sw"): None}  # p3: en→sw failed
-    to_source = {("p1", "zh"): "A banana.", ("p1", "sw"): "A banana!", ("p2", "zh"): "Cat.", ("p2", "sw"): "Cat!",
-                 ("p3", "zh"): "Blue.", ("p3", "sw"): "Blue!"}
+    prompts = {
+        "p1": {"en": "Name a fruit.", "zh": "说出一种水果。", "sw": "Taja tunda moja."},
+        "p2": {"en": "Translate 'cat' into French.", "zh": "把“猫”翻译成法语。", "sw": "Tafsiri 'paka' kwa Kifaransa."},
+        "p3": {"en": "Name a colour.", "zh": "说出一种颜色。", "sw": "Taja rangi moja."},
+    }
+    answers = {
+        ("p1", "en"): "An apple.",
+        ("p1", "zh"): "香蕉。",
+        ("p1", "sw"): "Ndizi.",
+        ("p2", "en"): "Chat.",
+        ("p2", "zh"): "猫。",
+        ("p2", "sw"): "Paka.",
+        ("p3", "en"): "Red.",
+        ("p3", "zh"): "蓝色。",
+        ("p3", "sw"): "Bluu.",
+    }
+    to_target = {
+        ("p1", "zh"): "一个苹果。",
+        ("p1", "sw"): "Tufaha.",
+        ("p2", "zh"): "猫",
+        ("p2", "sw"): "Chat",
+        ("p3", "zh"): "红色。",
+        ("p3", "sw"): None,
+    }  # p3: en→sw failed
+    to_source = {
+        ("p1", "zh"): "A banana.",
+        ("p1", "sw"): "A banana!",
+        ("p2", "zh"): "Cat.",
+        ("p2", "sw"): "Cat!",
+        ("p3", "zh"): "Blue.",
+        ("p3", "sw"): "Blue!",
+    }
     pairs, stats = si.lidr_pairs(prompts, answers, to_target, to_source, ["zh", "sw"], "en", requests={"p2"})
     by = {(p["id"], p["lang"]): p for p in pairs}
     assert by[("p1", "zh")]["chosen"] == "一个苹果。" and by[("p1", "zh")]["rejected"] == "香蕉。"
-    assert by[("p1", "en")]["chosen"] == "An apple." and by[("p1", "en")]["rejected"] == "A banana!"  # via the last language
+    assert (
+        by[("p1", "en")]["chosen"] == "An apple." and by[("p1", "en")]["rejected"] == "A banana!"
+    )  # via the last language
     assert sum(p["lang"] == "en" for p in pairs if p["id"] == "p1") == 1  # English: one pair per prompt
     assert by[("p2", "zh")]["chosen"] == "Chat." and by[("p2", "sw")]["chosen"] == "Chat."  # untranslated answer kept
     assert ("p3", "sw") not in by and ("p3", "en") not in by and ("p3", "zh") in by  # failed sw: both sw pairs gone
     assert stats == {"failed_translations": 1, "translation_prompts": 1, "pairs": 7}
 
 
-@pytest.mark.parametrize("prompt", [
-    "Translate the following phrase into French.\nI miss you", "Translate \"Where is the store?\" into German.",
-    "Could you please translate this sentence to Spanish: I am tired.", "translate the sentence \"Hola\" to English",
-    "You are given the following sentence. Translate it into Spanish.\nI would like a cup of tea.",
-    "How do you say 'thank you' in Japanese?", "What does \"carpe diem\" mean in English?",
-    "Give me the English translation of \"la croissance verte\".",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Translate the following phrase into French.\nI miss you",
+        'Translate "Where is the store?" into German.',
+        "Could you please translate this sentence to Spanish: I am tired.",
+        'translate the sentence "Hola" to English',
+        "You are given the following sentence. Translate it into Spanish.\nI would like a cup of tea.",
+        "How do you say 'thank you' in Japanese?",
+        'What does "carpe diem" mean in English?',
+        'Give me the English translation of "la croissance verte".',
+    ],
+)
 def test_translation_requests_are_found(prompt):
     assert si.is_translation_request(prompt)
 
 
-@pytest.mark.parametrize("prompt", [
-    "What is the translation industry worth?", "Who translated the Bible into German?",
-    "Explain how machine translation works.", "Summarize the history of translation studies in two sentences.",
-    "What is the capital of France?", "Write a poem about translating your feelings into words.",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "What is the translation industry worth?",
+        "Who translated the Bible into German?",
+        "Explain how machine translation works.",
+        "Summarize the history of translation studies in two sentences.",
+        "What is the capital of France?",
+        "Write a poem about translating your feelings into words.",
+    ],
+)
 def test_mentions_of_translation_are_not_requests(prompt):
     assert not si.is_translation_request(prompt)
 
 
 def test_translation_requests_from_a_curated_file(tmp_path):
-    prompts = {"a": {"en": "Translate 'cat' into French."}, "b": {"en": "What is the translation industry worth?"}, "c": {"en": "Hi."}}
+    prompts = {
+        "a": {"en": "Translate 'cat' into French."},
+        "b": {"en": "What is the translation industry worth?"},
+        "c": {"en": "Hi."},
+    }
     assert si.translation_request_ids("auto", prompts, "en") == {"a"}
     assert si.translation_request_ids("none", prompts, "en") == set()
     (tmp_path / "ids.txt").write_text("# curated by hand\nb\n\nc\n")
@@ -181,21 +243,35 @@ def test_translation_requests_from_a_curated_file(tmp_path):
 
 def test_paper_defaults():
     icr, lidr = ICRArgs(reference="r"), LIDRArgs()
-    assert (icr.samples, icr.temperature, icr.top_p, icr.max_new_tokens, icr.alpha_range) == (10, 0.9, 1.0, 2400, [0.0, 1.0, 0.001])
+    assert (icr.samples, icr.temperature, icr.top_p, icr.max_new_tokens, icr.alpha_range) == (
+        10,
+        0.9,
+        1.0,
+        2400,
+        [0.0, 1.0, 0.001],
+    )
     assert not icr.include_truncated and icr.later_reference == "initial" and icr.reward_prefix == ICR_REWARD_PREFIX
-    assert (lidr.temperature, lidr.repetition_penalty, lidr.max_new_tokens, lidr.translation_max_new_tokens) == (0.0, 1.1, 2400, 4096)
+    assert (lidr.temperature, lidr.repetition_penalty, lidr.max_new_tokens, lidr.translation_max_new_tokens) == (
+        0.0,
+        1.1,
+        2400,
+        4096,
+    )
     assert not lidr.accept_unclosed_translations and RaDisArgs().rationale_loss
 
 
-@pytest.mark.parametrize("method,override,message", [
-    ("icr", "samles: 3", "Did you mean 'samples'"),
-    ("icr", "scoring: eng", "scoring must be one of english, target, translated"),
-    ("icr", "rounds: two", "rounds must be an integer"),
-    ("icr", "reward_prefix: Answer in French.", "must contain {language}"),
-    ("lidr", "repetition_penalty: high", "repetition_penalty must be a number"),
-    ("lidr", "translaton_requests: auto", "Did you mean 'translation_requests'"),
-    ("radis", "rationale_los: false", "Did you mean 'rationale_loss'"),
-])
+@pytest.mark.parametrize(
+    "method,override,message",
+    [
+        ("icr", "samles: 3", "Did you mean 'samples'"),
+        ("icr", "scoring: eng", "scoring must be one of english, target, translated"),
+        ("icr", "rounds: two", "rounds must be an integer"),
+        ("icr", "reward_prefix: Answer in French.", "must contain {language}"),
+        ("lidr", "repetition_penalty: high", "repetition_penalty must be a number"),
+        ("lidr", "translaton_requests: auto", "Did you mean 'translation_requests'"),
+        ("radis", "rationale_los: false", "Did you mean 'rationale_loss'"),
+    ],
+)
 def test_method_args_are_checked_when_the_recipe_loads(method, override, message):
     reference = "reference: r, " if method == "icr" else ""
     with pytest.raises(LabkitError) as e:
@@ -203,7 +279,9 @@ def test_method_args_are_checked_when_the_recipe_loads(method, override, message
     assert message in f"{e.value.message} {e.value.hint}"
     with pytest.raises(LabkitError, match="icr needs method_args.reference"):
         rmod.loads("name: x\nmethod: icr\nmethod_args: {languages: [zh]}\n")
-    assert rmod.loads("name: x\nmethod: dpo\nmethod_args: {rewards: [x]}\n").method_args == {"rewards": ["x"]}  # validate.py reports it
+    assert rmod.loads("name: x\nmethod: dpo\nmethod_args: {rewards: [x]}\n").method_args == {
+        "rewards": ["x"]
+    }  # validate.py reports it
 
 
 def test_rewards_pickle_and_keep_their_names():
@@ -220,8 +298,10 @@ def test_backends_report_truncation():
     from labkit.backends.openai import parse_response
     from labkit.backends.vllm import parse_outputs
 
-    outs = parse_outputs([NS(outputs=[NS(index=0, text="a", finish_reason="length"), NS(index=1, text="b", finish_reason="stop")])],
-                         GenParams(temperature=1, n=2))
+    outs = parse_outputs(
+        [NS(outputs=[NS(index=0, text="a", finish_reason="length"), NS(index=1, text="b", finish_reason="stop")])],
+        GenParams(temperature=1, n=2),
+    )
     assert [x.truncated for x in outs[0]] == [True, False] and outs[0] == ["a", "b"]
     got = parse_response({"choices": [{"index": 0, "text": "x", "finish_reason": "length"}]}, GenParams())
     assert got == ["x"] and got[0].truncated
