@@ -107,7 +107,8 @@ class HFBackend:
                     rows = range(j * p.n, (j + 1) * p.n)
                     cut = [truncate_at_stop(texts[k], p.stop) for k in rows]
                     at_max = new.shape[1] >= p.max_new_tokens
-                    out[i] = [Completion(c, truncated=at_max and not ended[k] and c == texts[k]) for c, k in zip(cut, rows)]
+                    cut_off = [at_max and not ended[k] and c == texts[k] for c, k in zip(cut, rows)]
+                    out[i] = [Completion(c, truncated=t) for c, t in zip(cut, cut_off)]
         return out
 
     def _left_pad(self, rows: list[list[int]]) -> dict:
