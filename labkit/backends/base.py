@@ -54,7 +54,7 @@ class Backend(Protocol):
     model: str
 
     def generate(self, prompts: Sequence[Prompt], p: GenParams) -> list[list[str]]:
-        """One list of `p.n` completions per prompt, in input order."""
+        """One list of `p.n` completions per prompt, in input order (`Completion`s: `.truncated` marks a cut reply)."""
 
     def stream(self, messages: Prompt, p: GenParams) -> Iterator[str]:
         """Text deltas of one completion; joined they equal the greedy `generate` text."""
@@ -62,6 +62,19 @@ class Backend(Protocol):
     def logprob(self, pairs: Sequence[tuple[Prompt, str]], append_eos: bool = False) -> list[float]:
         """Σ log p(completion tokens | prompt) for each pair. `append_eos` scores the end-of-turn token too
         (TRL's DPO appends it, so implicit rewards match TRL's only with it)."""
+
+
+class Completion(str):
+    """A generated text that also says whether it was cut at `max_new_tokens` (`truncated`) rather than ending on
+    its own (end-of-turn token or a stop string). A plain `str` everywhere else; the flag is lost once the text is
+    copied (sliced, stripped, written to JSON), so read it straight from what `generate` returned."""
+
+    truncated: bool = False
+
+    def __new__(cls, text: str, truncated: bool = False):
+        obj = super().__new__(cls, text)
+        obj.truncated = bool(truncated)
+        return obj
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:

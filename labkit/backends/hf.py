@@ -8,7 +8,8 @@ import threading
 from typing import Iterator, Sequence
 
 from labkit import zerogpu
-from labkit.backends.base import GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop, validate_messages
+from labkit.backends.base import (Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop,
+                                  validate_messages)
 from labkit.errors import LabkitError
 
 
@@ -121,8 +122,15 @@ class HFBackend:
                     seqs = self.lm.generate(**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]))
                 new = seqs[:, batch["input_ids"].shape[1] :]
                 texts = self.tok.batch_decode(new, skip_special_tokens=True)
+                # Ended on its own: an end-of-turn token was generated (finished rows are padded after it) or a stop
+                # string fired. Otherwise the row ran to max_new_tokens.
+                ended = torch.isin(new, torch.tensor(self._eos_ids(), device=new.device)).any(-1).tolist()
                 for j, i in enumerate(idx):
-                    out[i] = [truncate_at_stop(t, p.stop) for t in texts[j * p.n : (j + 1) * p.n]]
+                    rows = range(j * p.n, (j + 1) * p.n)
+                    cut = [truncate_at_stop(texts[k], p.stop) for k in rows]
+                    at_max = new.shape[1] >= p.max_new_tokens
+                    cut_off = [at_max and not ended[k] and c == texts[k] for c, k in zip(cut, rows)]
+                    out[i] = [Completion(c, truncated=t) for c, t in zip(cut, cut_off)]
         return out
 
     def _left_pad(self, rows: list[list[int]]) -> dict:

@@ -13,7 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Sequence
 
-from labkit.backends.base import GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop, validate_messages
+from labkit.backends.base import (Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop,
+                                  validate_messages)
 from labkit.errors import LabkitError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -42,7 +43,7 @@ def parse_response(data: dict, p: GenParams) -> list[str]:
     texts = []
     for c in choices:
         text = c["message"].get("content") if "message" in c else c.get("text")
-        texts.append(truncate_at_stop(text or "", p.stop))
+        texts.append(Completion(truncate_at_stop(text or "", p.stop), truncated=c.get("finish_reason") == "length"))
     return texts
 
 

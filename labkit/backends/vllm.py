@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from labkit.backends.base import GenParams, Prompt, is_chat, truncate_at_stop, validate_messages
+from labkit.backends.base import Completion, GenParams, Prompt, is_chat, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
 
 
@@ -31,7 +31,8 @@ def parse_outputs(request_outputs: Sequence[Any], p: GenParams) -> list[list[str
     """`LLM.generate` results (in prompt order) → one list of n texts per prompt."""
     out = []
     for ro in request_outputs:
-        texts = [truncate_at_stop(c.text, p.stop) for c in sorted(ro.outputs, key=lambda c: c.index)]
+        texts = [Completion(truncate_at_stop(c.text, p.stop), truncated=getattr(c, "finish_reason", None) == "length")
+                 for c in sorted(ro.outputs, key=lambda c: c.index)]
         if len(texts) != p.n:
             raise LabkitError(f"vLLM returned {len(texts)} completions for a prompt, expected {p.n}.")
         out.append(texts)

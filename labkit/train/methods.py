@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from labkit.errors import LabkitError
+from labkit.train import method_args as margs
 from labkit.train.recipe import Recipe
 
 
@@ -89,6 +90,7 @@ class Method:
     defaults: dict = field(default_factory=dict)
     plots: tuple[str, ...] = ("loss", "learning_rate", "grad_norm")
     pipeline: str | None = None  # "module:function" for multi-stage recipes; None = one TRL fit
+    args: type | None = None  # typed method_args (method_args.py), checked when the recipe loads
 
     def classes(self):
         import trl
@@ -110,17 +112,14 @@ METHODS = {
                           "completions/mean_length", "loss")),
     # Multi-stage self-improvement recipes: orchestration over the methods above (METHODS.md §2, §3, §10).
     "icr": Method("icr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
-                  method_args=("nll_weight", "reference", "reward_model", "languages", "source", "rounds", "samples", "temperature",
-                               "max_new_tokens", "scoring", "alpha_grid", "beta", "limit", "backend"),
-                  defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_icr",
-                  plots=("loss", "rewards/margins", "rewards/accuracies")),
+                  method_args=margs.names(margs.ICRArgs), args=margs.ICRArgs, defaults={"max_length": 1024, "beta": 0.1},
+                  pipeline="labkit.train.selfimprove:run_icr", plots=("loss", "rewards/margins", "rewards/accuracies")),
     "lidr": Method("lidr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
-                   method_args=("nll_weight", "languages", "source", "rounds", "max_new_tokens", "repetition_penalty", "limit", "backend"),
-                   defaults={"max_length": 1024, "beta": 0.1}, pipeline="labkit.train.selfimprove:run_lidr",
-                   plots=("loss", "rewards/margins", "rewards/accuracies")),
+                   method_args=margs.names(margs.LIDRArgs), args=margs.LIDRArgs, defaults={"max_length": 1024, "beta": 0.1},
+                   pipeline="labkit.train.selfimprove:run_lidr", plots=("loss", "rewards/margins", "rewards/accuracies")),
     "radis": Method("radis", "SFTConfig", "SFTTrainer", (("source", "reference"),), prep_sft,
-                    method_args=("rationale_prompt", "translate_prompt", "rationale_loss", "max_new_tokens", "src_lang", "tgt_lang", "limit", "backend"),
-                    defaults={"max_length": 1024}, pipeline="labkit.train.selfimprove:run_radis"),
+                    method_args=margs.names(margs.RaDisArgs), args=margs.RaDisArgs, defaults={"max_length": 1024},
+                    pipeline="labkit.train.selfimprove:run_radis"),
 }
 
 
@@ -131,6 +130,19 @@ def get_method(name: str) -> Method:
         close = difflib.get_close_matches(name, METHODS, n=1)
         raise LabkitError(f"Unknown method {name!r}.", hint=f"Did you mean {close[0]!r}?" if close else f"Methods: {', '.join(METHODS)}.")
     return METHODS[name]
+
+
+def method_args(recipe: Recipe):
+    """The recipe's typed method arguments (a dataclass of method_args.py), or None for a method without one."""
+    m = METHODS.get(recipe.method)
+    return margs.parse(m.args, recipe.method_args, recipe.method) if m and m.args else None
+
+
+def check_method_args(method: str, given: dict) -> None:
+    """Called when a recipe loads: typos and wrong types in a pipeline's method_args fail there."""
+    m = METHODS.get(method)
+    if m and m.args:
+        margs.parse(m.args, given, method)
 
 
 def missing_columns(method: Method, columns: list[str]) -> list[str] | None:

@@ -196,6 +196,9 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
     for sec in ("trainer", "method_args"):
         if data.get(sec) is not None and not isinstance(data[sec], dict):
             raise LabkitError(f"Recipe section {sec!r} must be a mapping.")
+    from labkit.train.methods import check_method_args  # here: methods.py imports this module
+
+    check_method_args(str(data["method"]), dict(data.get("method_args") or {}))
     return Recipe(name=str(data["name"]), method=str(data["method"]), method_args=dict(data.get("method_args") or {}),
                   trainer=dict(data.get("trainer") or {}), evaluate=data.get("evaluate"), tags=list(data.get("tags") or []),
                   source=source, **sections)

@@ -8,8 +8,6 @@ Columns the rewards read: `answer` (gold), `lang` (optional, default en).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from labkit.errors import LabkitError
 
 
@@ -23,47 +21,58 @@ def _langs(n: int, lang) -> list[str]:
     return list(lang) if lang is not None else ["en"] * n
 
 
-def correctness(task_name: str = "mgsm", **_) -> Callable:
-    from labkit.evaluate.tasks import get_task
+class Correctness:
+    """The task's own extraction and scoring. A top-level class, not a closure, so it pickles (TRL's advice for
+    reward functions sent to async rollout workers); `__name__` is the name TRL logs it under."""
 
-    task = get_task(task_name)
+    __name__ = "correctness"
 
-    def correctness(completions, answer, lang=None, **kw):
-        return task.reward([_text(c) for c in completions], list(answer), _langs(len(completions), lang))
+    def __init__(self, task_name: str = "mgsm", **_):
+        self.task_name = task_name
 
-    return correctness
+    def __call__(self, completions, answer, lang=None, **kw):
+        from labkit.evaluate.tasks import get_task
+
+        texts = [_text(c) for c in completions]
+        return get_task(self.task_name).reward(texts, list(answer), _langs(len(completions), lang))
 
 
-def format_reward(task_name: str = "mgsm", eos_token_id: int | None = None, **_) -> Callable:
-    from labkit.evaluate.tasks import get_task
+class Format:
+    __name__ = "format"
 
-    task = get_task(task_name)
+    def __init__(self, task_name: str = "mgsm", eos_token_id: int | None = None, **_):
+        self.task_name, self.eos_token_id = task_name, eos_token_id
 
-    def format(completions, lang=None, completion_ids=None, **kw):
-        langs = _langs(len(completions), lang)
+    def __call__(self, completions, lang=None, completion_ids=None, **kw):
+        from labkit.evaluate.tasks import get_task
+
+        task, langs = get_task(self.task_name), _langs(len(completions), lang)
         out = []
         for i, c in enumerate(completions):
             stated = task.extract(_text(c), langs[i]).method in ("boxed", "phrase", "choice_phrase")
-            finished = completion_ids is not None and eos_token_id is not None and eos_token_id in completion_ids[i]
+            eos = self.eos_token_id
+            finished = completion_ids is not None and eos is not None and eos in completion_ids[i]
             out.append(0.5 * stated + 0.5 * finished)
         return out
 
-    return format
+
+class Language:
+    __name__ = "language"
+
+    def __init__(self, **_):
+        pass
+
+    def __call__(self, completions, lang=None, **kw):
+        from labkit.evaluate import langid
+
+        langs = _langs(len(completions), lang)
+        return [float(langid.detect(_text(c)) == want) for c, want in zip(completions, langs)]
 
 
-def language(**_) -> Callable:
-    from labkit.evaluate import langid
-
-    def language(completions, lang=None, **kw):
-        return [float(langid.detect(_text(c)) == l) for c, l in zip(completions, _langs(len(completions), lang))]
-
-    return language
+REWARDS = {"correctness": Correctness, "format": Format, "language": Language}
 
 
-REWARDS = {"correctness": correctness, "format": format_reward, "language": language}
-
-
-def build(names: list[str], task_name: str, eos_token_id: int | None) -> list[Callable]:
+def build(names: list[str], task_name: str, eos_token_id: int | None) -> list:
     unknown = [n for n in names if n not in REWARDS]
     if unknown:
         raise LabkitError(f"Unknown reward {unknown[0]!r}.", hint=f"Rewards: {', '.join(REWARDS)}.")

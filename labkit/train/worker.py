@@ -127,17 +127,23 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return None
 
 
-def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=None, extra_log: dict | None = None):
-    """One TRL training run of `recipe` (sft/dpo/grpo) into `out`; returns (final metrics, tokenizer).
-    `dataset` overrides the recipe's data (pipelines pass the pairs they built)."""
+def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_log: dict | None = None):
+    """The TRL trainer of `recipe` (sft/dpo/grpo) writing into `out`; `dataset` overrides the recipe's data
+    (pipelines pass what they built). Tests read `trainer.train_dataset` and `trainer.data_collator` from it."""
     from labkit.train.data import load_dataset
 
     method = get_method(recipe.method)
     model, tok, _ = load_model(recipe)
     ds = dataset if dataset is not None else method.prepare(load_dataset(recipe), recipe, tok)
     config_cls, trainer_cls = method.classes()
-    trainer = trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
-                          callbacks=[make_callback(run_dir, extra_log)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
+    return trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
+                       callbacks=[make_callback(run_dir, extra_log)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
+
+
+def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=None, extra_log: dict | None = None):
+    """One TRL training run of `recipe` into `out`; returns (final metrics, whether this is the main process)."""
+    trainer = build_trainer(recipe, run_dir, out, dataset, extra_log)
+    tok = trainer.processing_class
     checkpoint = last_complete_checkpoint(out) if resume else None
     if resume and checkpoint is None:
         print("[labkit] no checkpoint to resume from: starting from the beginning", flush=True)

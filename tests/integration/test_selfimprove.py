@@ -46,11 +46,27 @@ def test_icr_rounds_chain_and_pairs_are_sorted(pipelines):
     assert {p["lang"] for p in pairs} <= {"en", "zh", "sw"}
     log = jobs.tail_log(pipelines["icr-tiny"].run_dir, 200_000)
     assert "round 2 · samples.jsonl: start" in log
+    rounds = json.loads((root / "rounds.json").read_text())
+    # which models scored each round is part of the run's metrics: round 2 = round 1's model against the initial reference
+    assert rounds[0]["reference_model"] == "tiny-ref" and rounds[0]["reward_model"] == "tiny"
+    assert rounds[1]["reference_model"] == "tiny-ref" and rounds[1]["reward_model"] == str(root / "round1" / "model")
+    assert all(r["later_reference"] == "initial" and "alpha/zh" in r for r in rounds)
+    assert pipelines["icr-tiny"].metrics["round2/reference_model"] == "tiny-ref"
+    samples = [json.loads(l) for l in (root / "round1" / "samples.jsonl").read_text().splitlines()]
+    scored = [json.loads(l) for l in (root / "round1" / "scored.jsonl").read_text().splitlines()]
+    assert all(len(x["truncated"]) == len(x["responses"]) == 4 for x in samples)
+    assert all((s is None) == t for x in scored for s, t in zip(x["logratio"], x["truncated"]))  # cut replies unscored
 
 
-def test_lidr_counts_skipped_translation_prompts(pipelines):
-    stats = json.loads((Path(pipelines["lidr-tiny"].run_dir) / "pipeline" / "round1" / ".pairs.jsonl.done").read_text())
-    assert stats["translation_prompts_skipped"] == 1 and stats["pairs"] >= 1
+def test_lidr_keeps_translation_prompts_with_the_untranslated_answer(pipelines):
+    root = Path(pipelines["lidr-tiny"].run_dir) / "pipeline" / "round1"
+    stats = json.loads((root / ".pairs.jsonl.done").read_text())
+    assert stats["translation_prompts"] == 1 and stats["pairs"] >= 1  # p4 asks for a translation
+    pairs = [json.loads(l) for l in (root / "pairs.jsonl").read_text().splitlines()]
+    answers = {(x["id"], x["lang"]): x["answer"] for x in map(json.loads, (root / "answers.jsonl").read_text().splitlines())}
+    assert all(p["chosen"] == answers[("p4", "en")] for p in pairs if p["id"] == "p4")
+    english = [p["id"] for p in pairs if p["lang"] == "en"]
+    assert len(english) == len(set(english))  # one English pair per prompt
 
 
 def test_cli_prints_rounds(tiny_path, capsys):
