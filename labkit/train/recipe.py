@@ -224,12 +224,13 @@ class Recipe:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     def data_path(self) -> str | None:
-        """The data path, resolved against the recipe's folder when it is a relative local path."""
+        """The data path; a relative local path counts from the recipe's folder (never from the working
+        directory: that is what `confine` checked). A Hub id is returned as it is."""
         p = self.data.get("path")
-        if not p or not self.source:
+        if not p or not self.source or not isinstance(p, str) or Path(p).expanduser().is_absolute():
             return p
         local = Path(self.source).parent / p
-        return str(local.resolve()) if not Path(p).is_absolute() and local.exists() else p
+        return str(local.resolve()) if is_local(p) or local.exists() else p
 
 
 def _did_you_mean(key: str, options) -> str:
