@@ -77,7 +77,7 @@ def test_recipes_cannot_read_server_files(client, tmp_path):
 def test_launch_and_follow(client, tiny_path):
     text, values = load(client, "configs/train/sft-tiny.yaml")
     values[STEPS] = 3
-    rid, note, _, table, _ = client.predict(text, *values, api_name="/train_launch")
+    rid, note, _, table = client.predict(text, *values, api_name="/train_launch")
     assert rid.startswith("train-") and rid in [r[0] for r in table["data"]]  # the runs table shows it at once
     for _ in range(240):
         status, picks, plot, log, _t, table = client.predict(rid, [], False, api_name="/train_follow")
@@ -109,7 +109,7 @@ def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
 
 
 def test_reattach_follows_the_run_asked_for(settings, tiny_path):
-    """?run=ID in the page address, then the run this browser last followed, then the newest running run."""
+    """?run=ID in the page address, else the newest running run."""
     from labkit import jobs
     from labkit.store import open_store
     from labkit.train import launch, recipe as rmod
@@ -119,10 +119,12 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
     r = rmod.load(CONFIGS / "sft-tiny.yaml", ["name=asked-for", "trainer.max_steps=1"])
     run = launch.launch(r, settings=settings, validate=False)
     h = Train(SimpleNamespace(settings=settings, store=store))
-    out = h.reattach(None, SimpleNamespace(query_params={"run": run.id}))
+    newer = launch.launch(rmod.load(CONFIGS / "sft-tiny.yaml", ["name=newer", "trainer.max_steps=1000"]), settings=settings, validate=False)
+    out = h.reattach(SimpleNamespace(query_params={"run": run.id}))
     assert out[0] == run.id and "name: asked-for" in out[3] and out[6] == "asked-for" and len(out) == 6 + len(FORM)
-    assert h.reattach(run.id, SimpleNamespace(query_params={}))[0] == run.id
-    jobs.cancel(run.id, settings)
+    assert h.reattach(SimpleNamespace(query_params={}))[0] == newer.id
+    for r in (run, newer):
+        jobs.cancel(r.id, settings)
 
 
 def test_pipeline_stages_and_files(client, tiny_path):

@@ -35,6 +35,10 @@ FORM = [("name", "name", "Run name", "text"), ("method", "method", "Method", "ch
         ("max_steps", "trainer.max_steps", "Max steps", "int"), ("batch", "trainer.per_device_train_batch_size", "Batch size / device", "int"),
         ("lora_r", "model.lora.r", "LoRA rank", "int"), ("processes", "launch.num_processes", "Processes (GPUs)", "int"),
         ("strategy", "launch.strategy", "Multi-GPU strategy", "choice"), ("push", "output.push_to_hub", "Push to Hub repo", "path")]
+EDITOR, EDITOR_SOURCE = "editor.yaml", "editor-source.txt"  # in a run folder launched from this tab
+# in the browser: the followed run goes into the page address (?run=ID), so a reload re-attaches to it
+REMEMBER = """(rid) => { if (rid) { const u = new URL(window.location.href); u.searchParams.set("run", rid.trim());
+  window.history.replaceState(null, "", u); } return []; }"""
 RUN_COLUMNS = ["id", "name", "status", "method", "model", "step", "loss", "tags"]
 
 
@@ -193,8 +197,12 @@ class Train:
 
     @handler
     def start(self, text, synced, source, *values):
-        run = launch.launch(self.recipe(text, values, synced, source), settings=self.settings)
-        return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.store), run.id
+        merged = yaml_with_form(text, list(values), synced, source, self.settings)
+        run = launch.launch(self.recipe(merged, values, values, source), settings=self.settings)
+        # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
+        (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
+        (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
+        return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.store)
 
     def follow(self, rid, picked, log_y):
         if not rid:
@@ -223,12 +231,12 @@ class Train:
         if not rid:
             raise LabkitError("No run selected.", hint="Type or pick a run id, then Resume.")
         run = launch.resume(rid.strip(), self.settings)
-        return run.id, f"Resuming `{run.id}` from its last checkpoint.", gr.Timer(active=True), runs_table(self.store), run.id
+        return run.id, f"Resuming `{run.id}` from its last checkpoint.", gr.Timer(active=True), runs_table(self.store)
 
-    def reattach(self, remembered, request: gr.Request | None = None):
-        """After a reload: the run named in the page address (?run=ID), else the one this browser last followed,
-        else the newest running one; the form and editor show that run's recipe."""
-        asked = (request.query_params.get("run") if request is not None else None) or remembered
+    def reattach(self, request: gr.Request | None = None):
+        """After a reload: the run named in the page address (?run=ID, set when a run is launched, resumed or
+        attached here), else the newest running one; the form and editor show that run's recipe."""
+        asked = request.query_params.get("run") if request is not None else None
         run = None
         for rid in [asked] if asked else []:
             try:
@@ -240,14 +248,18 @@ class Train:
             run = running[0] if running else None
         if run is None or run.kind != "train":
             return [gr.update(), gr.Timer(active=False)] + [gr.update()] * (4 + len(FORM))
-        recipe = Path(run.run_dir or "") / launch.RECIPE
+        folder = Path(run.run_dir or "")
+        recipe, source = folder / launch.RECIPE, folder / launch.RECIPE
+        if (folder / EDITOR).exists() and (folder / EDITOR_SOURCE).exists():
+            recipe, source = folder / EDITOR, Path((folder / EDITOR_SOURCE).read_text(encoding="utf-8").strip())
         try:
+            source = rmod.confined(source, rmod.allowed_roots(self.settings), "Recipe", rmod.shown(source, self.settings))
             text = rmod.read_text(recipe, rmod.shown(recipe, self.settings))
-            values = form_values(text, str(recipe), self.settings)
+            values = form_values(text, str(source), self.settings)
         except LabkitError:
             return [run.id, gr.Timer(active=run.status not in FINAL)] + [gr.update()] * (4 + len(FORM))
-        choice = gr.update(value=rmod.shown(recipe, self.settings)) if not self.settings.demo else gr.update()
-        return [run.id, gr.Timer(active=run.status not in FINAL), choice, text, str(recipe), values, *values]
+        choice = gr.update(value=rmod.shown(source, self.settings)) if source.exists() and not self.settings.demo else gr.update()
+        return [run.id, gr.Timer(active=run.status not in FINAL), choice, text, str(source), values, *values]
 
     @handler
     def slurm(self, text, synced, source, n, g, *values):
@@ -298,8 +310,7 @@ def _layout(ctx) -> SimpleNamespace:
     start_path = resolve_choice(start, s) if start else None
     text = rmod.read_text(start_path, start) if start_path else ""
     v = form_values(text, str(start_path), s) if text else [None] * len(FORM)
-    ui = SimpleNamespace(source=gr.State(str(start_path) if start_path else None), synced=gr.State(v if text else None),
-                         remembered=gr.BrowserState(None, storage_key="labkit-train-run"))
+    ui = SimpleNamespace(source=gr.State(str(start_path) if start_path else None), synced=gr.State(v if text else None))
     with gr.Row():
         ui.recipe_file = gr.Dropdown(choices, value=start, label="Recipe", scale=3, allow_custom_value=not s.demo)
         ui.load_btn = gr.Button("Load recipe", scale=0)
@@ -381,15 +392,16 @@ def build(ctx, shared) -> None:
     ui.editor.blur(h.yaml_to_form, [ui.editor, ui.source], [*ui.fields, ui.synced, ui.notes], api_name="train_yaml_to_form")
     ui.validate_btn.click(h.validate, [*form, *ui.fields], ui.notes, api_name="train_validate")
     ui.preview_btn.click(h.preview, [*form, *ui.fields], ui.notes, api_name="train_preview")
-    ui.launch_btn.click(h.start, [*form, *ui.fields], [ui.run_id, ui.notes, ui.poll, ui.table, ui.remembered], api_name="train_launch")
+    ui.launch_btn.click(h.start, [*form, *ui.fields], [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch").then(
+        None, ui.run_id, None, js=REMEMBER)
     ui.poll.tick(h.follow, watch, followed, api_name="train_follow", show_progress="hidden")
-    ui.run_id.submit(h.follow, watch, followed, api_name="train_attach").then(
-        lambda rid: rid, ui.run_id, ui.remembered, api_name="train_remember_run")
+    ui.run_id.submit(h.follow, watch, followed, api_name="train_attach").then(None, ui.run_id, None, js=REMEMBER)
     ui.metrics_pick.input(h.follow, watch, followed, api_name="train_pick_curves")
     ui.log_y.change(h.follow, watch, followed, api_name="train_log_scale")
     ui.cancel_btn.click(h.cancel, ui.run_id, [ui.notes, ui.table], api_name="train_cancel").then(
         h.follow, watch, followed, api_name="train_follow_after_cancel")
-    ui.resume_btn.click(h.resume, ui.run_id, [ui.run_id, ui.notes, ui.poll, ui.table, ui.remembered], api_name="train_resume")
+    ui.resume_btn.click(h.resume, ui.run_id, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_resume").then(
+        None, ui.run_id, None, js=REMEMBER)
     ui.slurm_btn.click(h.slurm, [*form, ui.nodes, ui.gpn, *ui.fields], ui.export, api_name="train_export_slurm")
     ui.hfjob_btn.click(h.hf_job, [*form, ui.flavor, *ui.fields], ui.export, api_name="train_export_hf_jobs")
     ui.submit_btn.click(h.submit, [*form, ui.flavor, *ui.fields], ui.notes, api_name="train_submit_hf_job")
@@ -397,6 +409,6 @@ def build(ctx, shared) -> None:
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
     ui.stages_btn.click(h.stages, ui.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
     ui.file_btn.click(h.stage_file, [ui.run_id, ui.stage_file], ui.stage_rows, api_name="train_stage_file")
-    shared.demo.load(h.reattach, ui.remembered, [ui.run_id, ui.poll, ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields],
+    shared.demo.load(h.reattach, None, [ui.run_id, ui.poll, ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields],
                      api_name="train_reattach").then(h.follow, watch, followed, api_name="train_follow_on_load")
     shared.demo.load(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs_on_load")
