@@ -7,8 +7,12 @@
 Each job runs under a small supervisor (`python -m labkit.jobs supervise ...`) that leads its own
 process group, writes the final status to the store when the command exits, and records a crash
 with the tail of `log.txt`. Nothing lives only in the memory of the app that started the job, so a
-reloaded page or a restarted app re-attaches to it; a job whose supervisor vanished (killed, machine
-rebooted) is detected by its pid and marked failed.
+reloaded page or a restarted app re-attaches to it. The store holds the supervisor's pid and the
+command's (the worker's): a run stays "running" while any process of it lives, even when its supervisor
+was killed alone; once all are gone without a word, the run ends as succeeded when the worker left its
+evidence (`final_metrics.json`, written after training) and as failed otherwise.
+
+At most `settings.max_jobs` jobs are queued or running at once (LABKIT_MAX_JOBS), whoever starts them.
 
 Commands are argument lists, never shell strings.
 """
@@ -30,6 +34,8 @@ from labkit.store import FINAL, Run, Store, new_run_id, open_store
 
 LOG = "log.txt"
 METRICS = "metrics.jsonl"
+COMMAND = "command.json"  # rewritten at every (re)start: its mtime marks the start of the current attempt
+EVIDENCE = "final_metrics.json"  # a training worker writes it once training has succeeded
 _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children don't linger as zombies
 
 
@@ -52,16 +58,18 @@ def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None,
             existing = store.get(run_id)
         except LabkitError:
             existing = None
+    for r in store.list(status="running") + store.list(status="queued"):
+        _reconcile(store, r)  # a run whose processes are gone frees its place before the limit is counted
     run_id = run_id or new_run_id(kind)
     run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
+    if existing:
+        store.reopen(run_id, max_active=settings.max_jobs)
+    else:
+        store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id, max_active=settings.max_jobs)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "command.json").write_text(json.dumps({"argv": list(argv)}, indent=1))
+    (run_dir / COMMAND).write_text(json.dumps({"argv": list(argv)}, indent=1))
     if config is not None:
         (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
-    if existing:
-        store.update(run_id, status="queued", error=None, pid=None, pid_start=None)
-    else:
-        store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id)
     child_env = {**os.environ, **(env or {}), "LABKIT_RUN_ID": run_id, "LABKIT_RUN_DIR": str(run_dir),
                  "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
     with open(run_dir / LOG, "ab") as log:
@@ -152,17 +160,66 @@ def list_runs(settings: Settings | None = None, **filters) -> list[Run]:
     return [_reconcile(store, r) for r in store.list(**filters)]
 
 
+def free_slots(settings: Settings | None = None) -> int:
+    """How many more jobs may start now under `settings.max_jobs`."""
+    settings = settings or get_settings()
+    store = open_store(settings)
+    active = [r for r in store.list(status="running") + store.list(status="queued") if _reconcile(store, r).status not in FINAL]
+    return max(0, settings.max_jobs - len(active))
+
+
+def alive_processes(run: Run) -> list[int]:
+    """Pids of the run's processes still alive: its supervisor, its worker, and anything else in the supervisor's
+    process group (accelerate's children). A process group id is not reused while a member lives, so members
+    are the run's own; started before the supervisor means an unrelated process that got the number later."""
+    found = []
+    if run.pid is not None and _alive(run.pid, run.pid_start):
+        found.append(run.pid)
+    if run.worker_pid is not None and _alive(run.worker_pid, run.worker_start):
+        found.append(run.worker_pid)
+    if run.pid is not None:
+        found += [p for p in _group_members(run.pid, run.pid_start) if p not in found]
+    return found
+
+
+def _group_members(pgid: int, since: float | None) -> list[int]:
+    members = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X") and (since is None or float(fields[19]) >= since):
+            members.append(int(d.name))
+    return members
+
+
 def _reconcile(store: Store, run: Run) -> Run:
     if run.status in FINAL or run.pid is None:
         return run
-    if _alive(run.pid, run.pid_start):
+    if alive_processes(run):
         return run
     time.sleep(0.2)  # the supervisor may be writing its final status right now
     run = store.get(run.id)
-    if run.status in FINAL:
+    if run.status in FINAL or alive_processes(run):
         return run
+    if _left_evidence(run):
+        with open(Path(run.run_dir) / LOG, "a", encoding="utf-8") as log:
+            log.write("[labkit] the supervisor was gone; the worker finished and wrote final_metrics.json: succeeded\n")
+        return store.update(run.id, status="succeeded", error=None)
     tail = tail_log(run.run_dir, 2000) if run.run_dir else ""
     return store.update(run.id, status="failed", error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}")
+
+
+def _left_evidence(run: Run) -> bool:
+    """The worker wrote its final metrics during this attempt (not a previous one of a resumed run)."""
+    if not run.run_dir:
+        return False
+    done, started = Path(run.run_dir) / EVIDENCE, Path(run.run_dir) / COMMAND
+    try:
+        return done.stat().st_mtime >= started.stat().st_mtime
+    except OSError:
+        return False
 
 
 def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0, caller: str | None = None,
@@ -173,20 +230,30 @@ def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0, c
     store = open_store(settings)
     run = store.get(run_id)
     guard.require_owner(run, caller, authenticated)
-    if run.status in FINAL:
-        return run
-    if run.pid is not None and _alive(run.pid, run.pid_start):
-        _signal_group(run.pid, signal.SIGTERM)
+    if run.status in FINAL and not (run.pid is not None and alive_processes(run)):
+        return run  # an ended run keeps its status; one marked ended that still has processes gets them stopped
+    if run.pid is not None and alive_processes(run):
+        _stop(run, signal.SIGTERM)
         deadline = time.time() + grace
-        while time.time() < deadline and _alive(run.pid, run.pid_start):
+        while time.time() < deadline and alive_processes(run):
             time.sleep(0.1)
-        if _alive(run.pid, run.pid_start):
-            _signal_group(run.pid, signal.SIGKILL)
+        if alive_processes(run):
+            _stop(run, signal.SIGKILL)
             time.sleep(0.2)
     run = store.get(run_id)
     if run.status not in FINAL:
         run = store.update(run_id, status="cancelled")
     return run
+
+
+def _stop(run: Run, sig: int) -> None:
+    """The supervisor's process group (itself, the worker and its children), and the worker in case it left it."""
+    _signal_group(run.pid, sig)
+    if run.worker_pid is not None and _alive(run.worker_pid, run.worker_start):
+        try:
+            os.kill(run.worker_pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -266,6 +333,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
         print(f"[labkit] cannot start the command: {e}", flush=True)
         store.update(run_id, status="failed", error=f"Cannot start {argv[0]!r}: {e}")
         return 127
+    store.update(run_id, worker_pid=child.pid, worker_start=_start_time(child.pid))
     while True:
         try:
             rc = child.wait()

@@ -18,8 +18,18 @@ TINY_REF = "tiny-ref"
 ONLINE_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
+PROJECT = Path(__file__).resolve().parents[1]
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive_int(value: str | None, default: int) -> int:
+    try:
+        return max(1, int(value)) if value else default
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Settings:
     default_backend: str = "hf"
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     demo: bool = False  # Space mode: no local file browsing, no training on the host
+    max_jobs: int = 4  # jobs (train, eval, ...) queued or running at once, over all callers
     env: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -43,6 +54,7 @@ class Settings:
             or env.get("OPENAI_BASE_URL")
             or "http://127.0.0.1:8000/v1",
             demo=_truthy(env.get("LABKIT_DEMO")),
+            max_jobs=_positive_int(env.get("LABKIT_MAX_JOBS"), 4),
             env=env,
         )
 
@@ -54,6 +66,16 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Files people upload for recipes and data (recipes may read them, like configs/ and runs/)."""
+        return self.home / "uploads"
+
+    @property
+    def configs_dir(self) -> Path:
+        """The bundled recipes and sample data (`configs/` of the project; LABKIT_CONFIGS moves it)."""
+        return Path(self.env.get("LABKIT_CONFIGS") or PROJECT / "configs").expanduser().resolve()
 
     @property
     def cache_dir(self) -> Path:

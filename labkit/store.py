@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_dir TEXT,
     pid INTEGER,
     pid_start REAL,
+    worker_pid INTEGER,
+    worker_start REAL,
     tags TEXT NOT NULL DEFAULT '[]',
     metrics TEXT NOT NULL DEFAULT '{}',
     error TEXT,
@@ -41,6 +43,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_kind_created ON runs(kind, created);
 """
+# columns added after the first release: (name, type), added to older stores when opened
+ADDED = (("worker_pid", "INTEGER"), ("worker_start", "REAL"))
+ACTIVE = ("queued", "running")
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Run:
     run_dir: str | None = None
     pid: int | None = None
     pid_start: float | None = None  # the process's start time: guards against a reused pid
+    worker_pid: int | None = None  # the command the supervisor runs: it may outlive a killed supervisor
+    worker_start: float | None = None
     tags: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     error: str | None = None
@@ -74,6 +81,13 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(SCHEMA)
+            have = {r["name"] for r in db.execute("PRAGMA table_info(runs)").fetchall()}
+            for name, kind in ADDED:
+                if name not in have:
+                    try:
+                        db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError:  # another process added it a moment ago
+                        pass
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -91,26 +105,58 @@ class Store:
 
     # --- writes (each one transaction) -------------------------------------------------------
     def create(self, kind: str, name: str, config: dict | None = None, run_dir: str | None = None,
-               tags: list | None = None, status: str = "queued", run_id: str | None = None) -> Run:
+               tags: list | None = None, status: str = "queued", run_id: str | None = None, max_active: int | None = None) -> Run:
+        """A new row. With `max_active`, refused when that many runs are already queued or running: counted and
+        inserted in one transaction, so callers racing each other cannot all slip under the limit."""
         now = time.time()
         for attempt in range(5):
             run = Run(id=run_id or new_run_id(kind), kind=kind, name=name, status=status, config=config or {},
                       run_dir=str(run_dir) if run_dir else None, tags=list(tags or []), created=now, updated=now)
             try:
                 with self._connect() as db:
-                    db.execute(
-                        "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
-                        (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
-                    )
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._check_active(db, max_active)
+                        db.execute(
+                            "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+                            (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
+                        )
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                    db.execute("COMMIT")
                 return run
             except sqlite3.IntegrityError:
                 if run_id:  # an id the caller chose is taken: that is their error to see
                     raise LabkitError(f"A run {run_id!r} already exists.", hint="Choose another id.") from None
         raise LabkitError("Could not find a free run id.", hint="Retry.")
 
+    @staticmethod
+    def _check_active(db: sqlite3.Connection, max_active: int | None, other_than: str | None = None) -> None:
+        if max_active is None:
+            return
+        n = db.execute(f"SELECT COUNT(*) FROM runs WHERE status IN {ACTIVE} AND id != ?", (other_than or "",)).fetchone()[0]
+        if n >= max_active:
+            raise LabkitError(f"{n} jobs are already queued or running: the limit is {max_active}.",
+                              hint="Wait for one to end or cancel one (the limit is LABKIT_MAX_JOBS).")
+
+    def reopen(self, run_id: str, max_active: int | None = None) -> Run:
+        """An ended run back to queued (resume), under the same limit as `create`."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_active(db, max_active, other_than=run_id)
+                db.execute("UPDATE runs SET status = 'queued', error = NULL, pid = NULL, pid_start = NULL, worker_pid = NULL,"
+                           " worker_start = NULL, updated = ? WHERE id = ?", (time.time(), run_id))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return self.get(run_id)
+
     def update(self, run_id: str, **fields: Any) -> Run:
-        allowed = {"status", "name", "config", "run_dir", "pid", "pid_start", "tags", "error"}
+        allowed = {"status", "name", "config", "run_dir", "pid", "pid_start", "worker_pid", "worker_start", "tags", "error"}
         bad = set(fields) - allowed - {"metrics"}
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")

@@ -20,6 +20,7 @@ for key, sub in {
 os.environ.update({
     "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1",
+    "LABKIT_MAX_JOBS": "16",  # many test files share one store; tests of the limit set their own
 })
 os.environ.pop("LABKIT_MODEL", None)
 os.environ.pop("HF_TOKEN", None)

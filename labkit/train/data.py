@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.train import recipe as rmod
 from labkit.train.recipe import Recipe
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
@@ -17,18 +18,58 @@ def load_dataset(recipe: Recipe):
     if not path:
         raise LabkitError("The recipe has no data.path.", hint="A Hub dataset id or a local .jsonl/.json/.parquet/.csv file.")
     local = Path(path).expanduser()
+    shown = rmod.shown(local) if local.suffix in LOCAL_FORMATS else path
     try:
-        if local.suffix in LOCAL_FORMATS and local.exists():
+        if local.suffix in LOCAL_FORMATS and local.is_file():
+            if local.suffix == ".jsonl":
+                check_jsonl(local, shown)
+            elif local.stat().st_size == 0:
+                raise LabkitError(f"Data file {shown} is empty.", hint="Put the training rows in it, or point data.path at another file.")
             ds = datasets.load_dataset(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
         elif local.suffix in LOCAL_FORMATS:
-            raise LabkitError(f"No data file {local}.", hint="Check data.path (relative paths are relative to the recipe file).")
+            raise LabkitError(f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file).")
         else:
             ds = datasets.load_dataset(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
     except LabkitError:
         raise
     except Exception as e:  # offline, missing split, malformed file …
-        raise LabkitError(f"Cannot load training data {path!r}: {e}", hint="Offline? Use a local file. Malformed JSONL? One JSON object per line.") from e
+        # a local file's parser error may quote its lines: name the file and the kind of error only
+        why = type(e).__name__ if local.suffix in LOCAL_FORMATS else str(e)[:500]
+        raise LabkitError(f"Cannot load training data {shown}: {why}", hint="Offline? Use a local file. Malformed JSONL? One JSON object per line.") from e
+    if len(ds) == 0:
+        raise LabkitError(f"The training data {shown} has no rows.", hint="Put the training rows in it, or point data.path at another file.")
     return prepare_columns(ds, recipe)
+
+
+def check_jsonl(path: Path, shown: str, max_lines: int = 10_000) -> None:
+    """The first lines of a JSONL file parse as JSON objects, and there is at least one: errors name the line."""
+    import json
+
+    rows = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number > max_lines:
+                break
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except UnicodeDecodeError:
+                raise LabkitError(f"Data file {shown}, line {number}: not UTF-8 text.", hint="Save the file as UTF-8 JSON lines.") from None
+            except ValueError as e:
+                raise LabkitError(f"Data file {shown}, line {number}: not valid JSON ({e.msg} at column {e.colno}).",
+                                  hint="One JSON object per line.") from None
+            if not isinstance(row, dict):
+                raise LabkitError(f"Data file {shown}, line {number}: a JSON {type(row).__name__}, not an object.",
+                                  hint='One JSON object per line, e.g. {"messages": [...]}.')
+            if "messages" in row:
+                bad = chat_problem(row["messages"])
+                if bad:
+                    raise LabkitError(f"Data file {shown}, line {number}: messages {bad}.",
+                                      hint='messages is a list of turns: [{"role": "user", "content": "..."}, ...].')
+            rows += 1
+    if rows == 0:
+        raise LabkitError(f"Data file {shown} is empty: it has no JSON lines.", hint="Put one training row per line, or point data.path at another file.")
 
 
 def prepare_columns(ds, recipe: Recipe):
@@ -69,3 +110,15 @@ def sweep_languages(languages: list[str], k: int) -> list[str]:
     if k > len(languages):
         raise LabkitError(f"k={k} but only {len(languages)} parallel languages are listed.")
     return languages[:k]
+
+
+def chat_problem(messages) -> str | None:
+    """Why `messages` is not a list of {role, content} turns, or None when it is."""
+    if not isinstance(messages, list):
+        return f"is a {type(messages).__name__}, not a list of turns"
+    if not messages:
+        return "is an empty list"
+    for i, turn in enumerate(messages, start=1):
+        if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
+            return f"turn {i} is not a {{role, content}} mapping"
+    return None

@@ -5,6 +5,7 @@ Face Jobs submission, both generated from the same recipe.
 """
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from labkit import guard, jobs
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import Run, new_run_id
-from labkit.train.recipe import Recipe, load
+from labkit.train.recipe import Recipe, check_name, load
 
 RECIPE = "recipe.yaml"
 ACCEL = "accelerate.yaml"
@@ -70,10 +71,12 @@ def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = Tr
     """Validate, write the run folder, start the job (queued behind the runs in `after`, if any)."""
     from labkit.train.validate import check
 
-    settings = (settings or get_settings()).ensure_dirs()
+    settings = settings or get_settings()
     guard.require("launch", settings)  # before validation touches data files
+    check_name(recipe.name)
     if validate:
         check(recipe)
+    settings.ensure_dirs()  # only now: a refused launch leaves no folders behind
     run_id = new_run_id("train")
     run_dir = settings.runs_dir / run_id
     path = prepare(recipe, run_dir)
@@ -91,6 +94,10 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
         raise LabkitError(f"{run_id} is a {run.kind} run, not a training run.")
     if run.status in ("running", "queued"):
         raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    alive = jobs.alive_processes(run)
+    if alive:  # e.g. a worker that outlived its supervisor: two writers in one folder would corrupt it
+        raise LabkitError(f"{run_id} still has a live process (pid {', '.join(map(str, alive))}).",
+                          hint="Cancel the run first (that stops every process of it), then resume.")
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
     return jobs.start(worker_command(recipe, str(path), resume=True), kind="train", name=run.name, config=run.config, tags=run.tags,
@@ -109,6 +116,10 @@ def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None 
         raise LabkitError("A parallel-language sweep needs data.parallel (lang_column, id_column, source).",
                           hint="See configs/train/grpo-parallel-tiny.yaml.")
     name = name or recipe.name
+    free = jobs.free_slots(settings)
+    if len(ks) > free:  # all or none: a sweep cut off half-way would compare runs that were never made
+        raise LabkitError(f"The sweep needs {len(ks)} jobs but only {free} may start now.",
+                          hint="Wait for running jobs to end, sweep fewer k, or raise LABKIT_MAX_JOBS.")
     runs = []
     for k in ks:
         r = copy.deepcopy(recipe)
@@ -120,25 +131,44 @@ def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None 
 
 
 # --- beyond this machine -------------------------------------------------------------------------
+SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
+
+
+def _sbatch_word(value, what: str) -> str:
+    value = str(value)
+    if not SLURM_WORD.match(value):
+        raise LabkitError(f"{what} {value[:40]!r} may use only letters, digits and . _ , : + -", hint="For example --partition gpu, --time 24:00:00.")
+    return value
+
+
 def slurm_script(recipe: Recipe, recipe_path: str = RECIPE, nodes: int | None = None, gpus_per_node: int | None = None,
                  partition: str | None = None, time: str = "24:00:00", setup: str = "source .venv/bin/activate") -> str:
-    nodes = nodes or int(recipe.launch.get("num_machines") or 1)
-    gpn = gpus_per_node or int(recipe.launch.get("num_processes") or 1)
+    """An sbatch script. Every value from the recipe or the caller reaches the shell quoted (shlex) or checked
+    against a plain-word pattern; `setup` is the one shell line the caller writes on purpose."""
+    name = check_name(recipe.name)
+    nodes = int(nodes or recipe.launch.get("num_machines") or 1)
+    gpn = int(gpus_per_node or recipe.launch.get("num_processes") or 1)
+    if nodes < 1 or gpn < 1:
+        raise LabkitError(f"Nodes ({nodes}) and GPUs per node ({gpn}) must be at least 1.")
+    port = int(recipe.launch.get("main_process_port") or 29500)
     cfg = accelerate_config(recipe)
     cfg.update(num_machines=nodes, num_processes=nodes * gpn)
     cfg.pop("main_process_ip", None)
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={recipe.name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1",
-             f"#SBATCH --gpus-per-node={gpn}", f"#SBATCH --time={time}", "#SBATCH --output=%x-%j.log"]
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1",
+             f"#SBATCH --gpus-per-node={gpn}", f"#SBATCH --time={_sbatch_word(time, 'Time limit')}", "#SBATCH --output=%x-%j.log"]
     if partition:
-        lines.append(f"#SBATCH --partition={partition}")
+        lines.append(f"#SBATCH --partition={_sbatch_word(partition, 'Partition')}")
+    # run on every node by `srun bash -c`: $SLURM_NODEID and $MAIN_IP expand there, on that node; the rest is
+    # quoted once for the inner shell (shlex.join) and once more for the outer one (shlex.quote)
+    inner = shlex.join(["python", "-m", "accelerate.commands.launch", "--config_file", "accelerate.yaml", "--num_machines", str(nodes),
+                        "--num_processes", str(nodes * gpn)])
+    inner += ' --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_IP" '
+    inner += shlex.join(["--main_process_port", str(port), "-m", "labkit.train.worker", str(recipe_path)])
     lines += ["", "set -euo pipefail", setup, "",
               "# the first node of the allocation coordinates the others",
-              'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-              "cat > accelerate.yaml <<'YAML'", yaml.safe_dump(cfg, sort_keys=False).rstrip(), "YAML", "",
-              "srun bash -c 'python -m accelerate.commands.launch --config_file accelerate.yaml "
-              f"--num_machines {nodes} --num_processes {nodes * gpn} --machine_rank $SLURM_NODEID "
-              f"--main_process_ip '\"$MAIN_IP\"' --main_process_port {int(recipe.launch.get('main_process_port') or 29500)} "
-              f"-m labkit.train.worker {shlex.quote(recipe_path)}'", ""]
+              'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)', "export MAIN_IP",
+              f"printf '%s' {shlex.quote(yaml.safe_dump(cfg, sort_keys=False))} > accelerate.yaml", "",
+              f"srun bash -c {shlex.quote(inner)}", ""]
     return "\n".join(lines)
 
 
@@ -146,7 +176,8 @@ def hf_job_spec(recipe: Recipe, flavor: str = "a10g-small", image: str = "pytorc
                 package: str = "git+https://github.com/labkit/labkit", timeout: str = "6h") -> dict:
     """Arguments for `huggingface_hub.run_job`: the recipe travels inside the command; the token by secret name only."""
     recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
-    script = (f"pip install -q {shlex.quote(package)} && mkdir -p run && cat > run/recipe.yaml <<'YAML'\n{recipe_yaml}YAML\n"
+    # printf of a shlex-quoted string: no recipe value can end a here-document early and run as a command
+    script = (f"pip install -q {shlex.quote(package)} && mkdir -p run && printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
               "python -m labkit.train.worker run/recipe.yaml")
     return {"image": image, "command": ["bash", "-c", script], "flavor": flavor, "secrets": {"HF_TOKEN": "HF_TOKEN"},
             "env": {"LABKIT_HOME": "/tmp/labkit", "PYTHONUNBUFFERED": "1"}, "timeout": timeout}

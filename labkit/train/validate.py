@@ -1,7 +1,7 @@
 """Checks before launch: every problem found is reported at once, before any process starts."""
 from __future__ import annotations
 
-import os
+import re
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -55,10 +55,16 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
     config_cls, _ = method.classes()
     names = {f.name for f in dataclasses.fields(config_cls)}
     out = []
-    for key in recipe.trainer:
+    kinds = {f.name: _scalar_kinds(f.type) for f in dataclasses.fields(config_cls)}
+    for key, value in recipe.trainer.items():
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
             out.append(f"trainer.{key} is not a {config_cls.__name__} setting" + (f" — did you mean {close[0]!r}?" if close else "."))
+        elif value is not None and kinds[key] and not _fits(value, kinds[key]):
+            want = " or ".join(sorted(kinds[key]))
+            out.append(f"trainer.{key} must be {want} (a {config_cls.__name__} setting), not {str(value)[:40]!r}.")
+    if out:
+        return out
     if recipe.method == "grpo":
         from labkit.train.worker import trainer_args
 
@@ -70,8 +76,22 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
     return out
 
 
+def _scalar_kinds(annotation) -> set[str]:
+    """{'int', 'float', 'bool'} named by a field's type when it takes only those (and None); else empty (no check)."""
+    words = set(re.findall(r"[A-Za-z_]+", str(annotation))) - {"Optional", "None", "NoneType", "typing", "Union", "class"}
+    return words if words and words <= {"int", "float", "bool"} else set()
+
+
+def _fits(value, kinds: set[str]) -> bool:
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return bool(kinds & {"int", "float"})
+    return isinstance(value, float) and "float" in kinds
+
+
 def _data(recipe: Recipe, method) -> list[str]:
-    from labkit.train.data import load_dataset
+    from labkit.train.data import chat_problem, load_dataset
 
     try:
         ds = load_dataset(recipe)
@@ -82,6 +102,11 @@ def _data(recipe: Recipe, method) -> list[str]:
         alts = " or ".join("/".join(a) for a in method.columns)
         return [f"Data: {recipe.method} needs columns {alts}; missing {', '.join(miss)} (the data has {', '.join(ds.column_names)}). "
                 f"Map yours with data.columns: {{your_name: {miss[0]}}}."]
+    if "messages" in ds.column_names:
+        for i, messages in enumerate(ds.select(range(min(200, len(ds))))["messages"], start=1):
+            bad = chat_problem(messages)
+            if bad:
+                return [f"Data: row {i}: messages {bad} (a list of {{role, content}} turns)."]
     return []
 
 
@@ -108,9 +133,28 @@ def _processes(recipe: Recipe, gpus: int | None) -> list[str]:
 
 
 def _output(recipe: Recipe) -> list[str]:
+    """output.dir can really be written: tried (a probe file), not guessed from permission bits, which root ignores.
+    Folders made for the probe are removed again, so a refused launch leaves nothing behind."""
+    import tempfile
+
     d = recipe.output.get("dir")
     if not d:
         return []
-    p = Path(d).expanduser()
-    probe = p if p.exists() else next((q for q in p.parents if q.exists()), Path("/"))
-    return [] if os.access(probe, os.W_OK) else [f"output.dir {d} is not writable."]
+    p = Path(str(d)).expanduser()
+    made: list[Path] = []
+    try:
+        for q in [*reversed(p.parents), p]:
+            if not q.exists():
+                q.mkdir()
+                made.append(q)
+        with tempfile.TemporaryFile(dir=p):
+            pass
+        return []
+    except OSError as e:
+        return [f"output.dir {d} is not writable ({e.strerror or type(e).__name__}). Choose a folder you can write, or leave it empty."]
+    finally:
+        for q in reversed(made):
+            try:
+                q.rmdir()
+            except OSError:
+                pass

@@ -108,6 +108,35 @@ def test_train_tab_launches_and_plots(page, tmp_path):
     shoot(page, tmp_path, "train-run")
 
 
+def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path):
+    """Issue 18: a data path typed then left with Tab is what Validate checks; a cleared number is an error;
+    after a reload the page follows the run it followed before, with that run's recipe."""
+    page.get_by_role("tab", name="Train").first.click()
+    followed = page.locator("#lk-train-run textarea, #lk-train-run input").first.input_value()
+    data = page.get_by_label("Data (Hub id or local .jsonl/.json/.parquet/.csv)")
+    data.fill("../data/missing.jsonl")
+    data.press("Tab")
+    page.get_by_role("button", name="Validate", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-train-notes').innerText.includes('No data file')", timeout=180_000)
+    notes = page.locator("#lk-train-notes").inner_text()
+    assert "configs/data/missing.jsonl" in notes and "Ready to launch" not in notes
+    page.wait_for_function("() => document.querySelector('#lk-train-yaml').innerText.includes('missing.jsonl')", timeout=30_000)
+    page.get_by_label("Max steps").fill("")
+    page.get_by_label("Max steps").press("Tab")
+    page.wait_for_selector("text=Max steps is empty", timeout=30_000)
+    shoot(page, tmp_path, "train-validate")
+    if followed:  # the launch test ran first: a reload comes back to its run and recipe
+        page.reload(wait_until="load")
+        page.wait_for_selector("#lk-header", timeout=60_000)
+        page.get_by_role("tab", name="Train").first.click()
+        page.wait_for_function(f"() => [...document.querySelectorAll('#lk-train-run textarea, #lk-train-run input')]"
+                               f".some(e => e.value == {followed!r})", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#lk-train-yaml').innerText.includes('max_steps: 3')", timeout=30_000)
+        editor = page.locator("#lk-train-yaml").inner_text()
+        assert "# Supervised fine-tuning" in editor and "path: ../data/sft-tiny.jsonl" in editor  # as launched: comments, relative
+        assert "succeeded" in page.locator("#lk-train-status").inner_text()
+
+
 def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
     page.get_by_role("tab", name="Provenance").first.click()
     page.get_by_role("button", name="Trace", exact=True).click()

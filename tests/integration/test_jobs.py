@@ -122,3 +122,82 @@ def test_a_job_behind_a_failed_one_does_not_run_and_a_queued_job_can_be_cancelle
     time.sleep(0.5)
     assert jobs.cancel(waiting.id, grace=5).status == "cancelled"
     jobs.cancel(long.id, grace=1)
+
+
+WORKER = textwrap.dedent("""
+    import json, time
+    from labkit.jobs import MetricsWriter
+    w = MetricsWriter()
+    for i in range({n}):
+        w.log(step=i)
+        time.sleep(0.1)
+    if {succeed}:
+        open("final_metrics.json", "w").write(json.dumps({{"loss": 0.5}}))
+""")
+
+
+@pytest.mark.parametrize("succeed", [True, False])
+def test_a_killed_supervisor_does_not_fail_a_live_worker(settings, succeed):
+    run = jobs.start([sys.executable, "-c", WORKER.format(n=30, succeed=succeed)], kind="test", name="orphan")
+    wait_for(lambda: jobs.status(run.id).worker_pid and jobs.read_metrics(run.run_dir)[0])
+    os.kill(run.pid, signal.SIGKILL)  # the supervisor alone: its worker trains on
+    wait_for(lambda: not jobs._alive(run.pid, run.pid_start))
+    still = jobs.status(run.id)
+    assert still.status == "running" and jobs.alive_processes(still) == [still.worker_pid]
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    if succeed:  # the worker's final_metrics.json is the evidence
+        assert done.status == "succeeded" and done.error is None and "wrote final_metrics.json" in jobs.tail_log(run.run_dir)
+    else:
+        assert done.status == "failed" and "gone without reporting" in done.error
+
+
+def test_resume_refuses_while_a_process_of_the_run_lives(settings):
+    from labkit.errors import LabkitError
+    from labkit.store import open_store
+    from labkit.train import launch
+
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="train", name="two-writers")
+    wait_for(lambda: jobs.status(run.id).worker_pid)
+    os.kill(run.pid, signal.SIGKILL)
+    open_store().update(run.id, status="failed")  # what the store said before: the worker still writes the folder
+    with pytest.raises(LabkitError, match="live process"):
+        launch.resume(run.id)
+    assert jobs.cancel(run.id, grace=2).status == "failed" and not jobs.alive_processes(jobs.status(run.id))
+
+
+def test_cancel_stops_a_worker_whose_supervisor_died(settings):
+    run = jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name="orphan-cancel")
+    worker = wait_for(lambda: jobs.status(run.id).worker_pid)
+    os.kill(run.pid, signal.SIGKILL)
+    assert jobs.cancel(run.id, grace=5).status == "cancelled"
+    wait_for(lambda: not jobs._alive(worker))
+
+
+def test_concurrent_starts_respect_the_job_limit(tmp_path):
+    import threading
+
+    from labkit.errors import LabkitError
+    from labkit.settings import Settings
+
+    limited = Settings.from_env({**os.environ, "LABKIT_HOME": str(tmp_path), "LABKIT_MAX_JOBS": "2"})
+    started, refused = [], []
+
+    def go():
+        try:
+            started.append(jobs.start([sys.executable, "-c", "import time; time.sleep(30)"], kind="test", name="burst", settings=limited))
+        except LabkitError as e:
+            refused.append(e.message)
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(started) == 2 and len(refused) == 4 and "the limit is 2" in refused[0]
+        assert len(list((tmp_path / "runs").iterdir())) == 2  # refused starts leave no run folder
+        assert jobs.free_slots(limited) == 0
+    finally:
+        for r in started:
+            jobs.cancel(r.id, settings=limited, grace=2)
+    assert jobs.free_slots(limited) == 2

@@ -1,44 +1,85 @@
-"""Train tab through gradio_client: load a recipe, sync form and YAML, validate, preview, launch a run
-and read its metrics, export, compare."""
+"""Train tab through gradio_client: load a recipe, sync form and YAML (comments kept), validate, preview, launch
+a run and read its metrics, cancel, export, compare; recipes confined to the allowed folders."""
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+# form fields, in order: name, method, model, data, lr, max_steps, batch, lora_r, processes, strategy, push
+STEPS, DATA = 5, 3
 
+
+
+def load(client, choice="configs/train/dpo-tiny.yaml"):
+    out = client.predict(choice, api_name="/train_load_recipe")
+    return out[0], list(out[1:])
 
 
 def test_recipe_form_yaml_and_checks(client):
-    out = client.predict(str(CONFIGS / "dpo-tiny.yaml"), api_name="/train_load_recipe")
-    text, name, method, model = out[0], out[1], out[2], out[3]
-    assert name == "dpo-tiny" and method == "dpo" and model == "tiny" and "beta: 0.1" in text
-    values = client.predict(text.replace("max_steps: 6", "max_steps: 2"), api_name="/train_yaml_to_form")
-    assert values[5] == 2
-    edited = client.predict(text, "renamed", "dpo", "tiny", out[4], 0.01, 3, 2, 0, 1, "ddp", "", api_name="/train_form_to_yaml")
+    text, values = load(client)
+    assert values[:4] == ["dpo-tiny", "dpo", "tiny", "../data/dpo-tiny.jsonl"] and values[STEPS] == 6  # max_steps from base:
+    assert text.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in text  # the file as written
+    form = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  max_steps: 2"), api_name="/train_yaml_to_form")
+    assert form[STEPS] == 2
+    text, values = load(client)
+    edited = client.predict(text, "renamed", *values[1:4], 0.01, 3, *values[6:], api_name="/train_form_to_yaml")
     data = yaml.safe_load(edited)
     assert data["name"] == "renamed" and data["trainer"]["learning_rate"] == 0.01 and data["trainer"]["max_steps"] == 3
-    assert "Ready to launch" in client.predict(text, api_name="/train_validate")
-    bad = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  betta: 2"), api_name="/train_validate")
+    assert edited.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in edited  # comments kept
+    assert "Ready to launch" in client.predict(text, *values, api_name="/train_validate")
+    bad = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  betta: 2"), *values, api_name="/train_validate")
     assert "betta" in bad and "did you mean" in bad
-    assert "labkit.train.worker" in client.predict(text, api_name="/train_preview")
-    with pytest.raises(Exception, match="YAML"):
-        client.predict("name: [broken", api_name="/train_validate")
-    assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, api_name="/train_export_slurm")
-    assert "flavor: t4-small" in client.predict(text, "t4-small", api_name="/train_export_hf_jobs")
+    assert "labkit.train.worker" in client.predict(text, *values, api_name="/train_preview")
+    with pytest.raises(Exception, match="line 1, column 7"):
+        client.predict("name: [broken", *values, api_name="/train_validate")
+    assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, *values, api_name="/train_export_slurm")
+    assert "flavor: t4-small" in client.predict(text, "t4-small", *values, api_name="/train_export_hf_jobs")
+
+
+def test_validate_reads_the_form_not_only_the_editor(client):
+    text, values = load(client)
+    typed = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1:]  # typed in the Data field, never synced
+    found = client.predict(text, *typed, api_name="/train_validate")
+    assert "No data file configs/data/nowhere.jsonl" in found  # and no absolute server path
+    assert str(CONFIGS.parent) not in found
+    cleared = values[:STEPS] + [None] + values[STEPS + 1:]
+    with pytest.raises(Exception, match="Max steps is empty"):
+        client.predict(text, *cleared, api_name="/train_validate")
+    with pytest.raises(Exception, match="Run name"):
+        client.predict(text, "two words", *values[1:], api_name="/train_launch")
+
+
+def test_recipes_cannot_read_server_files(client, tmp_path):
+    text, values = load(client)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("root:x:0:0: top secret line\n")
+    for choice in (str(secret), str(tmp_path / "absent.yaml"), "configs/../../../etc/passwd"):
+        with pytest.raises(Exception) as err:
+            client.predict(choice, api_name="/train_load_recipe")
+        assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
+    for line in (f"base: {secret}", "data: {path: /etc/passwd.jsonl}", "output: {dir: /tmp/elsewhere}"):
+        with pytest.raises(Exception) as err:
+            client.predict(f"{line}\nname: x\nmethod: sft\n", *values, api_name="/train_validate")
+        assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh"))
+    with pytest.raises(Exception, match="aliases are expanded"):
+        client.predict(bomb + "name: x\nmethod: sft\n", *values, api_name="/train_validate")
 
 
 def test_launch_and_follow(client, tiny_path):
-    text = client.predict(str(CONFIGS / "sft-tiny.yaml"), api_name="/train_load_recipe")[0].replace("max_steps: 6", "max_steps: 3")
-    rid, note, _ = client.predict(text, api_name="/train_launch")
-    assert rid.startswith("train-")
+    text, values = load(client, "configs/train/sft-tiny.yaml")
+    values[STEPS] = 3
+    rid, note, _, table = client.predict(text, *values, api_name="/train_launch")
+    assert rid.startswith("train-") and rid in [r[0] for r in table["data"]]  # the runs table shows it at once
     for _ in range(240):
         status, picks, plot, log, _t, table = client.predict(rid, [], False, api_name="/train_follow")
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(0.5)
-    assert "succeeded" in status and "step 3/3" in status, status + log
+    assert "succeeded" in status and "step 3/3" in status and "left" not in status, status + log
     assert "loss" in (picks["value"] if isinstance(picks, dict) else picks)
     assert plot is not None and "exit code 0" in log and rid in [r[0] for r in table["data"]]
     table, _ = client.predict(api_name="/train_runs")
@@ -46,9 +87,44 @@ def test_launch_and_follow(client, tiny_path):
     assert client.predict([rid], "loss", api_name="/train_compare") is not None
 
 
+def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
+    text, values = load(client, "configs/train/sft-tiny.yaml")
+    values[STEPS] = 100000
+    rid = client.predict(text, *values, api_name="/train_launch")[0]
+    for _ in range(240):
+        status = client.predict(rid, [], False, api_name="/train_follow")[0]
+        if "running" in status and "step 0/" not in status:
+            break
+        time.sleep(0.5)
+    assert "left" in status  # a running run has an ETA
+    note, table = client.predict(rid, api_name="/train_cancel")
+    assert "cancelled" in note and [r[2] for r in table["data"] if r[0] == rid] == ["cancelled"]
+    status = client.predict(rid, [], False, api_name="/train_follow")[0]
+    assert status.startswith("**cancelled**") and "left" not in status and "Error" not in status
+
+
+def test_reattach_follows_the_run_asked_for(settings, tiny_path):
+    """?run=ID in the page address, else the newest running run."""
+    from labkit import jobs
+    from labkit.store import open_store
+    from labkit.train import launch, recipe as rmod
+    from labkit.ui.tabs.train import FORM, Train
+
+    store = open_store(settings)
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["name=asked-for", "trainer.max_steps=1"])
+    run = launch.launch(r, settings=settings, validate=False)
+    h = Train(SimpleNamespace(settings=settings, store=store))
+    newer = launch.launch(rmod.load(CONFIGS / "sft-tiny.yaml", ["name=newer", "trainer.max_steps=1000"]), settings=settings, validate=False)
+    out = h.reattach(SimpleNamespace(query_params={"run": run.id}))
+    assert out[0] == run.id and "name: asked-for" in out[3] and out[6] == "asked-for" and len(out) == 6 + len(FORM)
+    assert h.reattach(SimpleNamespace(query_params={}))[0] == newer.id
+    for r in (run, newer):
+        jobs.cancel(r.id, settings)
+
+
 def test_pipeline_stages_and_files(client, tiny_path):
-    text = client.predict(str(CONFIGS / "radis-tiny.yaml"), api_name="/train_load_recipe")[0].replace("max_steps: 3", "max_steps: 1")
-    rid, _, _ = client.predict(text, api_name="/train_launch")
+    text, values = load(client, "configs/train/radis-tiny.yaml")
+    rid = client.predict(text.replace("max_steps: 3", "max_steps: 1"), *values[:STEPS], 1, *values[STEPS + 1:], api_name="/train_launch")[0]
     for _ in range(240):
         status = client.predict(rid, [], False, api_name="/train_follow")[0]
         if "succeeded" in status or "failed" in status:

@@ -1,4 +1,5 @@
 """Recipes, validation before launch, and the launch exports — no training here."""
+import re
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_slurm_export():
     r = rmod.load(CONFIGS / "grpo-qwen2.5-1.5b-gsm8k.yaml", ["launch.strategy=zero2"])
     script = launch.slurm_script(r, recipe_path="configs/train/grpo.yaml", nodes=2, gpus_per_node=8, partition="gpu")
     assert script.startswith("#!/bin/bash") and "#SBATCH --nodes=2" in script and "#SBATCH --gpus-per-node=8" in script
-    assert "#SBATCH --partition=gpu" in script and "--machine_rank $SLURM_NODEID" in script and "--num_processes 16" in script
+    assert "#SBATCH --partition=gpu" in script and '--machine_rank "$SLURM_NODEID"' in script and "--num_processes 16" in script
     assert "distributed_type: DEEPSPEED" in script and "-m labkit.train.worker configs/train/grpo.yaml" in script
     assert "scontrol show hostnames" in script
 
@@ -149,3 +150,171 @@ def test_resume_skips_a_checkpoint_cut_by_a_kill(tmp_path):
         if complete:
             (d / "trainer_state.json").write_text("{}")
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+
+
+
+# --- bounded and confined (issue 14.2, 14.6, 14.11) ---------------------------------------------
+BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] +
+                 [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\nname: x\nmethod: sft\n"
+
+
+@pytest.mark.parametrize("text,match", [
+    (BOMB, "aliases"),                                            # 9^9 strings from a few hundred bytes
+    ("a: &a [1, 2]\n" + "".join(f"k{i}: *a\n" for i in range(200)) + "name: x\nmethod: sft\n", "more than 100 aliases"),
+    ("a: &a [*a]\nname: x\nmethod: sft\n", "contains itself"),
+    ("[" * 3000 + "]" * 3000, "nested too deeply"),
+    ("name: x\nmethod: sft\ntags: [" + ", ".join(f"t{i}" for i in range(40)) + "]\n", "at most 32"),
+    ("name: x\nmethod: sft\ntags: [" + "x" * 200 + "]\n", "1-64 characters"),
+    ("name: x\nmethod: sft\ntrainer:\n  max_steps: six\n", "trainer.max_steps must be a whole number, not 'six'"),
+    ("name: x\nmethod: sft\ntrainer: {learning_rate: fast}\n", "trainer.learning_rate must be a number"),
+    ("name: x\nmethod: sft\ndata: {limit: lots}\n", "data.limit must be a whole number"),
+    ("name: x\nmethod: sft\nlaunch: {num_processes: many}\n", "launch.num_processes must be a whole number"),
+    ("name: x\nmethod: sft\nlaunch: {num_processes: 0}\n", "launch.num_processes must be above 0"),
+    ("name: x\nmethod: sft\nevaluate: {task: mgsm, langs: [en]}\n", "Unknown key evaluate.langs"),
+    ("name: x\nmethod: sft\nmodel: {lora: 8}\n", "model.lora must be a mapping"),
+    ('name: "x\\necho pwned"\nmethod: sft\n', "Run name"),
+    ("name: x\nmethod: sft\n  indent: 1\n", "at line 3, column 9: mapping values are not allowed here"),
+])
+def test_bounded_recipes(text, match):
+    with pytest.raises(LabkitError, match=re.escape(match)):
+        rmod.loads(text)
+
+
+def test_size_and_binary_recipes_are_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("name: x\nmethod: sft\n# " + "x" * 1_100_000 + "\n")
+    with pytest.raises(LabkitError, match="over 1,000,000 bytes"):
+        rmod.load(big)
+    with pytest.raises(LabkitError, match="limited to 1,000,000"):
+        rmod.loads(big.read_text())
+    binary = tmp_path / "model.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(LabkitError, match="not a text file"):
+        rmod.load(binary)
+
+
+def test_set_with_broken_yaml_names_the_key():
+    with pytest.raises(LabkitError, match=r"--set trainer.max_steps.*line 1, column 5"):
+        rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.max_steps=[1,2"])
+
+
+def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
+    from labkit.settings import Settings
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    roots = rmod.allowed_roots()
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("root:x:0:0: the secret line\n")
+    editor = str(CONFIGS / "editor.yaml")
+    for given in (str(secret), str(tmp_path / "absent.yaml"), "../../../../etc/passwd", "/etc/passwd"):
+        with pytest.raises(LabkitError) as err:
+            rmod.loads(f"base: {given}\nname: x\nmethod: sft\n", source=editor, roots=roots)
+        assert err.value.message == f"Recipe {given!r} is not in a folder recipes may read."  # same for present or absent
+        assert "secret line" not in str(err.value)
+    for key in ("data.path", "output.dir", "evaluate.data"):
+        text = yaml.safe_dump(rmod.set_path({"base": "_base-tiny.yaml", "name": "x", "method": "sft"}, key, "/etc/passwd.jsonl"))
+        with pytest.raises(LabkitError, match=f"{key} '/etc/passwd.jsonl' is not in a folder"):
+            rmod.loads(text, source=editor, roots=roots)
+    ok = rmod.loads("base: _base-tiny.yaml\nname: x\nmethod: sft\ndata: {path: ../data/sft-tiny.jsonl}\n", source=editor, roots=roots)
+    assert rmod.shown(ok.data_path()) == "configs/data/sft-tiny.jsonl"
+    assert rmod.loads("name: x\nmethod: sft\ndata: {path: trl-lib/Capybara}\n", source=editor, roots=roots).data["path"] == "trl-lib/Capybara"
+    demo = Settings.from_env({"LABKIT_HOME": str(tmp_path / "home"), "LABKIT_DEMO": "1"})
+    assert rmod.allowed_roots(demo) == [demo.configs_dir]
+    run_file = tmp_path / "home" / "runs" / "r1" / "data.jsonl"
+    with pytest.raises(LabkitError, match="not in a folder"):
+        rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {run_file}}}\n", source=editor, roots=rmod.allowed_roots(demo))
+    assert rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {run_file}}}\n", source=editor, roots=roots)
+
+
+def test_data_errors_name_the_line_and_the_reason(tmp_path, monkeypatch):
+    from labkit.train.data import load_dataset
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    cases = {"empty.jsonl": ("", "is empty: it has no JSON lines"),
+             "line2.jsonl": ('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [}\n', "line 2: not valid JSON"),
+             "scalar.jsonl": ('{"messages": []}\n', "line 1: messages is an empty list"),
+             "string.jsonl": ('{"messages": "hello"}\n', "line 1: messages is a str, not a list of turns")}
+    for name, (content, match) in cases.items():
+        (tmp_path / name).write_text(content)
+        r = rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {tmp_path / name}}}\n")
+        with pytest.raises(LabkitError, match=re.escape(match)):
+            load_dataset(r)
+        assert f"Data: " in problems(r, gpus=0, load_tokenizer=False)[0]
+
+
+def test_unwritable_output_dir_is_found_and_the_probe_leaves_nothing(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", [f"output.dir={afile}/out"])
+    assert any("output.dir" in p and "not writable" in p for p in problems(r, gpus=0, load_data=False, load_tokenizer=False))
+    fresh = tmp_path / "a" / "b" / "c"
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", [f"output.dir={fresh}"])
+    assert problems(r, gpus=0, load_data=False, load_tokenizer=False) == [] and not (tmp_path / "a").exists()
+
+
+def test_trl_settings_of_the_wrong_type_are_found():
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.weight_decay=lots", "trainer.bf16=maybe"])
+    found = "\n".join(problems(r, gpus=0, load_data=False, load_tokenizer=False))
+    assert "trainer.weight_decay must be float" in found and "trainer.bf16 must be bool" in found
+
+
+# --- exports cannot inject shell (issue 14.3) ----------------------------------------------------
+HOSTILE_PATHS = ["$(touch PWNED)/recipe.yaml", "a b/it's `touch PWNED`.yaml", "x; touch PWNED #.yaml", "'\"$(touch PWNED)\"'"]
+
+
+@pytest.mark.parametrize("recipe_path", HOSTILE_PATHS)
+def test_slurm_script_runs_with_hostile_paths_and_injects_nothing(tmp_path, recipe_path):
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "srun").write_text('#!/bin/bash\nSLURM_NODEID=0 exec "$@"\n')
+    (bin_ / "scontrol").write_text("#!/bin/bash\necho node-1\n")
+    (bin_ / "python").write_text('#!/bin/bash\nfor a in "$@"; do printf "%s\\n" "$a"; done > argv.txt\n')
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ['launch.gpus="0\\nYAML\\ntouch PWNED"'])
+    script = launch.slurm_script(r, recipe_path=recipe_path, nodes=1, gpus_per_node=1, setup="true")
+    (tmp_path / "job.sh").write_text(script)
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "SLURM_JOB_NODELIST": "node-1"}
+    done = subprocess.run(["bash", "job.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "PWNED").exists() and not any(tmp_path.rglob("PWNED"))
+    argv = (tmp_path / "argv.txt").read_text().splitlines()
+    assert argv[-1] == recipe_path and argv[argv.index("--machine_rank") + 1] == "0"
+    assert argv[argv.index("--main_process_ip") + 1] == "node-1"
+    assert yaml.safe_load((tmp_path / "accelerate.yaml").read_text())["gpu_ids"] == "0\nYAML\ntouch PWNED"
+
+
+def test_slurm_refuses_names_and_words_that_would_become_commands():
+    r = rmod.load(CONFIGS / "sft-tiny.yaml")
+    r.name = "ok\necho pwned"
+    with pytest.raises(LabkitError, match="Run name"):
+        launch.slurm_script(r)
+    r.name = "ok"
+    for kw in ({"partition": "gpu\necho pwned"}, {"time": "1:00 ; echo"}):
+        with pytest.raises(LabkitError, match="may use only"):
+            launch.slurm_script(r, **kw)
+
+
+def test_hf_job_command_carries_hostile_values_as_data(tmp_path):
+    import os
+    import subprocess
+
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ['model.revision="x\\nYAML\\ntouch PWNED\\n"', 'tags=["$(touch PWNED2)", "it\'s"]'])
+    script = launch.hf_job_spec(r)["command"][2]
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for tool in ("pip", "python"):
+        (bin_ / tool).write_text("#!/bin/bash\ntrue\n")
+        (bin_ / tool).chmod(0o755)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env={**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert not any(tmp_path.rglob("PWNED*"))
+    saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
+    assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n" and saved["tags"] == ["$(touch PWNED2)", "it's"]
