@@ -79,14 +79,14 @@ def test_rescoring_predictions(tmp_path):
         {"id": "x", "lang": "bn", "output": "The answer is 7", "gold": 7},
     ]
     preds.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    res = runner.score_predictions("mgsm", preds, tmp_path / "out", data=str(FIX / "mgsm"))
+    res = runner.score_predictions(runner.EvalSpec(task="mgsm", languages=[], data=str(FIX / "mgsm")), preds, tmp_path / "out")
     th, bn = res["results"]["th"], res["results"]["bn"]
     assert th["n"] == 3 and th["accuracy"] == pytest.approx(2 / 3) and th["parse_failed"] == 1
     assert bn["n"] == 3 and bn["accuracy"] == pytest.approx(2 / 3) and bn["parse_failed"] == 0
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "0", "output": "x"}\n')
     with pytest.raises(LabkitError, match="lack"):
-        runner.score_predictions("mgsm", bad, tmp_path / "o2")
+        runner.score_predictions(runner.EvalSpec(task="mgsm", languages=[]), bad, tmp_path / "o2")
 
 
 def test_cli_predictions_contract(tmp_path, capsys):

@@ -23,6 +23,7 @@ class XAlpaca(Task):
     hub_id = "zhihz0535/X-AlpacaEval"
     languages = tuple(SPLITS)
     required = ("instruction",)
+    card_metrics = {"win_rate": "win_rate", "length_controlled_win_rate": "lc_win_rate"}  # percent, as AlpacaEval reports
     description = "Open-ended instructions in 5 languages; pairwise judge win rate vs a reference (AlpacaEval 2 style, LC win rate)."
 
     def hub_args(self, lang: str) -> dict:
