@@ -133,3 +133,28 @@ def test_transferability_on_two_synthetic_runs():
     assert res["mti"] is None and "did not change" in res["note"]
     with pytest.raises(LabkitError):
         transferability(before, {"task": "polymath", "results": {}})
+
+
+def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tmp_path):
+    spec = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), batch_size=2)
+    res = runner.run(spec, tmp_path / "r", backend=Dies())
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["versions"] == {"mgsm": 1} and saved["extractor"] == "labkit" and saved["config"]["spec_hash"] == spec.spec_hash()
+    assert res["results"]["en"]["agreement"] == 1.0
+    other = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), model="another-model")
+    with pytest.raises(LabkitError, match="different evaluation"):
+        runner.run(other, tmp_path / "r", backend=Dies())
+    assert len((tmp_path / "r" / "samples.jsonl").read_text().splitlines()) == 3  # nothing mixed in
+
+
+def test_cli_extractor_choice_is_recorded(tmp_path, capsys):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps(r) + "\n" for r in [{"id": "a", "lang": "en", "output": "The answer is -48", "gold": 48},
+                                                            {"id": "b", "lang": "en", "output": "The answer is 9", "gold": 9}]))
+    for extractor, acc in (("labkit", 0.5), ("lm-eval-flexible", 1.0), ("lm-eval-strict", 1.0)):
+        out = tmp_path / extractor
+        assert main(["eval", "--task", "mgsm", "--predictions", str(preds), "--extractor", extractor, "--output", str(out), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        saved = json.loads((out / "results.json").read_text())
+        assert saved["extractor"] == data["extractor"] == extractor and data["results"]["en"]["accuracy"] == acc
+        assert data["results"]["en"]["agreement"] == 0.5 and data["results"]["en"]["sign_mismatch"] == 1
