@@ -169,6 +169,21 @@ def _progress_bar(args):
     return update
 
 
+def cmd_winrate(args) -> int:
+    from labkit.evaluate import winrate
+
+    rows = winrate.read_annotations(args.annotations)
+    table = winrate.load_difficulty(args.difficulty) if winrate.GLMS[args.glm]["difficulty"] else None
+    try:
+        res = winrate.glm_winrate(rows, args.glm, table)
+    except ValueError as e:
+        raise LabkitError(f"Cannot compute the {args.glm} win rate: {e}", hint="Check ANNOTATIONS and --difficulty.") from e
+    human = (f"win rate {res['win_rate']:.2f} ± {res['standard_error']:.2f}   length-controlled {res['length_controlled_winrate']:.2f}"
+             f" ± {res['lc_standard_error']:.2f}   n={res['n_total']}   (GLM: {res['glm']})")
+    _print(args, res, human)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from labkit.evaluate.transfer import load_results, transferability
 
@@ -459,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", help="output folder (default: a new run folder); the same evaluation is resumed")
     sp.add_argument("--name", help="run name in the store")
     sp.add_argument("--tag", action="append", help="run tag, e.g. n_languages=3 or sweep:par (repeatable)")
+
+    sp = add("winrate", cmd_winrate, "AlpacaEval win rate and length-controlled win rate of pairwise annotations")
+    sp.add_argument("annotations", help="AlpacaEval annotations (JSON list or JSONL), or an xalpaca run's samples.jsonl")
+    sp.add_argument("--glm", default="length_controlled_v1", choices=["length_controlled_v1", "length_controlled_noreg",
+                                                                       "length_controlled_minimal"])
+    sp.add_argument("--difficulty", help="instruction-difficulty CSV in df_gamed.csv's schema (default: AlpacaEval's, from the Hub)")
 
     sp = add("compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
     sp.add_argument("before", help="eval run id or folder (before training)")
