@@ -2,8 +2,9 @@
 
 A judge compares the model's output with a reference model's output per instruction; a preference is
 1.0 (model wins), 0.0 (reference wins), 0.5 (tie) or a soft judge probability in [0, 1]; NaN = the
-judge call failed. `winrate` gives the raw rate with its standard error; `length_controlled_winrate`
-the length-controlled rate of Dubois et al. (2024), which removes the judge's bias toward longer answers.
+judge call failed. `winrate` gives the raw rate with its standard error; `glm_winrate` AlpacaEval's
+length-controlled rate (Dubois et al., 2024), which removes the judge's bias toward longer answers, computed
+exactly as alpaca_eval's get_length_controlled_winrate (tests/unit/test_glm_winrate.py compares the two).
 """
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ def glm_winrate(annotations: list[dict], glm: str = "length_controlled_v1", diff
         y = np.concatenate([gamed["preference"].to_numpy(dtype=float), p])
         weight = np.concatenate([np.full(len(gamed), info["regularize_to_baseline_lambda"] / 2), np.ones(len(p))])
     keep = ~np.isnan(y)
+    if keep[-len(p):].sum() < N_SPLITS:
+        raise ValueError(f"need at least {N_SPLITS} judged items for the {N_SPLITS}-fold fit, got {int(keep[-len(p):].sum())}")
     coef = _fit_l1_logistic_cv(X[keep], y[keep], None if weight is None else weight[keep])
     X_test = np.column_stack([np.zeros(len(df))] + ([diff] if diff is not None else []) + [np.ones(len(df))])
     pred = np.exp(-np.logaddexp(0, -(X_test @ coef)))
@@ -173,6 +176,18 @@ def _gamed_rows(table):
         raise ValueError("length_controlled_v1 regularises toward the gamed baselines: the difficulty table must be "
                          f"df_gamed.csv with columns {', '.join(sorted(need))}")
     return table[~table["not_gamed_baseline"].astype(bool)]
+
+
+def cached_difficulty():
+    """AlpacaEval's df_gamed.csv if it is already in the Hub cache (never downloads), else None."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        import pandas as pd
+
+        return pd.read_csv(hf_hub_download(**DF_GAMED, local_files_only=True))
+    except Exception:  # not cached: the caller falls back to a GLM without the difficulty term
+        return None
 
 
 def load_difficulty(path=None):
