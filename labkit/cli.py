@@ -123,6 +123,18 @@ def cmd_hub(args) -> int:
 def cmd_eval(args) -> int:
     import os
 
+    try:
+        return _eval(args)
+    except LabkitError as e:  # a job leaves its error for the Evaluate tab, which shows it whole and in its own words
+        if os.environ.get("LABKIT_RUN_ID") and os.environ.get("LABKIT_RUN_DIR"):
+            err = {"message": e.message, "hint": e.hint}
+            (Path(os.environ["LABKIT_RUN_DIR"]) / "error.json").write_text(json.dumps(err, ensure_ascii=False), encoding="utf-8")
+        raise
+
+
+def _eval(args) -> int:
+    import os
+
     from labkit.evaluate import service, spec as evalspec
     from labkit.jobs import MetricsWriter
     from labkit.settings import get_settings

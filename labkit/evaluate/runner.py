@@ -64,23 +64,31 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
     done = {_key(s["lang"], str(s["id"])) for s in read_samples(out)}
     pending = [d for d in docs if _key(d.lang, d.id) not in done]
     params = GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
+    if progress:
+        progress(len(docs) - len(pending), len(docs))  # the total is known before the model loads
     if pending:
         if backend is None:
             opts = {"base_url": spec.base_url} if spec.backend == "openai" and spec.base_url else {}
+            if spec.backend == "hf":
+                opts["batch_size"] = spec.batch_size  # --batch-size N = N sequences per generate call
             backend = get_backend(spec.backend, spec.model, **opts)
+        prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
+        # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,
+        # and an out-of-memory error shows up on the first batch. Each finished batch is appended at once.
+        pending.sort(key=lambda d: -len(prompts[id(d)][-1]["content"]))
+        finished = len(docs) - len(pending)
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
             for start in range(0, len(pending), spec.batch_size):
                 chunk = pending[start : start + spec.batch_size]
-                prompts = [task.prompt(d, spec.variant, spec.cot) for d in chunk]
-                outputs = backend.generate(prompts, params)
-                for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), prompts):
+                batch = [prompts[id(d)] for d in chunk]
+                outputs = backend.generate(batch, params)
+                for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), batch):
                     row["prompt"] = p[-1]["content"]
                     f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 f.flush()
+                finished += len(chunk)
                 if progress:
-                    progress(len(done) + start + len(chunk), len(docs))
-    elif progress:
-        progress(len(docs), len(docs))
+                    progress(finished, len(docs))
     wanted = {_key(d.lang, d.id) for d in docs}
     samples = [s for s in read_samples(out) if _key(s["lang"], str(s["id"])) in wanted]
     config = {**asdict(spec), "generation": params.to_dict(), "templates": {l: fingerprint["templates"][l] for l in spec.languages},

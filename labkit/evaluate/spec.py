@@ -156,6 +156,24 @@ def _flag(name: str) -> str:
 _META = {f.name: {**f.metadata, "flag": _flag(f.name)} for f in fields(EvalSpec)}
 
 
+def in_ui_words(text: str) -> str:
+    """A CLI message in the UI's words: `--data sample` → "'sample' in the Local data field", `--batch-size` →
+    "the Batch size field" (the labels the Evaluate tab shows)."""
+    import re
+
+    def swap(m: re.Match) -> str:
+        meta = next((x for x in _META.values() if x["flag"] == m[1]), None)
+        if meta is None:
+            return m[0]
+        value, choices = m[2], meta["choices"]() if meta.get("choices") else ()
+        if value and (value == "sample" or re.fullmatch(r"[A-Z][A-Z0-9_]*(?:\.\w+)?", value) or value in choices):
+            return f"'{value}' in the {meta['label']} field"
+        return f"the {meta['label']} field" + (f" {value}" if value else "")
+
+    out = re.sub(r"(--[a-z][a-z-]*)(?: ([\w.:/-]+))?", swap, text or "")
+    return out[:1].upper() + out[1:]
+
+
 # --- the command line, generated ---------------------------------------------------------------
 def add_arguments(parser) -> None:
     """One flag per EvalSpec field; defaults are None so `from_args` can tell "not given" from a value."""

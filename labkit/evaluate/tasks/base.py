@@ -16,6 +16,9 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
 
+SAMPLE = "sample"  # `--data sample` / the Local data field: the small bundled data in the task's Hub schema
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+
 
 SIGN_NOTE = "sign differs from gold: wrong here, correct under lm-eval's punctuation-blind match"
 
@@ -56,8 +59,17 @@ class Task(abc.ABC):
     def hub_args(self, lang: str) -> dict:
         return {"path": self.hub_id, "name": lang, "split": self.split}
 
+    def sample_languages(self) -> list[str]:
+        """The languages of the bundled sample data (a few items each, offline, in the Hub schema)."""
+        return sorted(p.stem for p in (SAMPLES_DIR / self.name).glob("*.jsonl") if p.stem in self.languages)
+
     def load(self, lang: str, source: str | None = None, limit: int | None = None) -> list[Doc]:
         self.check_language(lang)
+        if source == SAMPLE:
+            if lang not in self.sample_languages():
+                raise LabkitError(f"The bundled {self.name} sample data has no {lang!r}.",
+                                  hint=f"Sample languages: {', '.join(self.sample_languages())}.")
+            source = str(SAMPLES_DIR / self.name)
         rows = read_rows(source, lang) if source else self._load_hub(lang)
         if rows:
             missing = [c for c in self.required if c not in rows[0]]
@@ -76,7 +88,8 @@ class Task(abc.ABC):
             ds = datasets.load_dataset(**self.hub_args(lang))
         except Exception as e:  # datasets raises many types: offline, missing config, gated …
             raise LabkitError(f"Cannot load {self.hub_id} ({lang}): {e}",
-                              hint="Offline? Point --data at a local folder with <lang>.jsonl files in the same schema.") from e
+                              hint=f"Offline? Use --data {SAMPLE} (the bundled sample data), or point --data at a local "
+                                   "folder with <lang>.jsonl files in the same schema.") from e
         return [dict(r) for r in ds]
 
     def check_language(self, lang: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
-from labkit.evaluate.tasks.base import Doc, Task
+from labkit.evaluate.tasks.base import SAMPLE, SAMPLES_DIR, Doc, Task
 
 SPLITS = {"en": "english", "zh": "chinese", "ko": "korean", "it": "italian", "es": "spanish"}
 
@@ -30,9 +30,10 @@ class XAlpaca(Task):
         return {"path": self.hub_id, "split": SPLITS[lang]}
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
-        # The 805 items are AlpacaEval's, translated, in AlpacaEval's order: the row position is the AlpacaEval
-        # index unless the data carries one. It selects the instruction's difficulty in the length-controlled GLM.
-        alpaca_index = int(row["index"]) if isinstance(row.get("index"), (int, float, str)) and str(row["index"]).isdigit() else index
+        # The 805 items are AlpacaEval's, translated, with a numeric `id` shared by the translations of one item:
+        # the AlpacaEval index is `index` when the data has it, else that `id`, else the row position. It selects
+        # the instruction's difficulty in the length-controlled GLM.
+        alpaca_index = next((int(row[k]) for k in ("index", "id") if str(row.get(k, "")).isdigit()), index)
         return Doc(str(row.get("id", index)), lang, row["instruction"], row.get("output"), {"index": alpaca_index})
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
@@ -51,6 +52,8 @@ class XAlpaca(Task):
         if not missing:
             return refs
         source = getattr(spec, "reference", None)
+        if not source and getattr(spec, "data", None) == SAMPLE:  # the sample data brings its reference outputs
+            source = str(SAMPLES_DIR / self.name / "reference.jsonl")
         if not source:
             raise LabkitError("X-AlpacaEval needs reference outputs to compare against.",
                               hint="Pass --reference FILE.jsonl (id, lang, output) or --reference MODEL to generate them.")
