@@ -42,6 +42,7 @@ def _data(tmp_path, n=120, seed=0, draws=True):
     return rows, path
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # alpaca_eval calls sklearn APIs deprecated in 1.8
 @pytest.mark.parametrize("glm_name", list(GLMS))
 @pytest.mark.parametrize("seed", [0, 1])
 def test_equal_to_alpaca_eval(tmp_path, monkeypatch, glm_name, seed):
