@@ -158,3 +158,26 @@ def test_cli_extractor_choice_is_recorded(tmp_path, capsys):
         saved = json.loads((out / "results.json").read_text())
         assert saved["extractor"] == data["extractor"] == extractor and data["results"]["en"]["accuracy"] == acc
         assert data["results"]["en"]["agreement"] == 0.5 and data["results"]["en"]["sign_mismatch"] == 1
+
+
+def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_path, monkeypatch):
+    import labkit.backends as backends
+
+    got = {}
+
+    class Recorder(Dies):
+        def __init__(self):
+            super().__init__()
+            self.sizes, self.lengths = [], []
+
+        def generate(self, prompts, params):
+            self.sizes.append(len(prompts))
+            self.lengths += [len(p[-1]["content"]) for p in prompts]
+            return super().generate(prompts, params)
+
+    rec = Recorder()
+    monkeypatch.setattr(backends, "get_backend", lambda name, model, **opts: got.update(opts) or rec)
+    spec = runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4)
+    runner.run(spec, tmp_path / "b")
+    assert got == {"batch_size": 4}  # the hf backend generates --batch-size sequences per call
+    assert rec.sizes == [4] * 8 + [1] and rec.lengths == sorted(rec.lengths, reverse=True)

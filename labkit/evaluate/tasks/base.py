@@ -124,7 +124,7 @@ class Task(abc.ABC):
 
         extractor = getattr(spec, "extractor", None) or "labkit"
         return [{"id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output, **self.judge_output(doc, output, extractor),
-                 "detected_lang": langid.detect(output)} for doc, output in zip(docs, outputs)]
+                 "detected_lang": langid.detect(output, candidates=self.languages)} for doc, output in zip(docs, outputs)]
 
     def judge_output(self, doc: Doc, output: str, extractor: str = "labkit") -> dict:
         """The fields a sample gets from scoring one output: extracted, correct, parse_failed, ..."""

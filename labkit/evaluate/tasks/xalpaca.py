@@ -99,7 +99,8 @@ class XAlpaca(Task):
                          "model_first": f, "preference_kind": v.get("kind", "discrete"), "question": d.question,
                          "judge_output": v["judge_output"], "verdict": v["verdict"], "preference": None if pref != pref else pref,
                          "correct": 0.0 if pref != pref else pref, "parse_failed": pref != pref, "extracted": v["verdict"],
-                         "method": "judge", "len_model": len(o), "len_ref": len(r), "detected_lang": langid.detect(o)})
+                         "method": "judge", "len_model": len(o), "len_ref": len(r),
+                         "detected_lang": langid.detect(o, candidates=self.languages)})
         return rows
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
