@@ -9,6 +9,7 @@ whoever starts it.
     card rows         each task's headline metric on the scale results.json holds it: accuracy 0-1, or for
                       xalpaca win_rate and length_controlled_win_rate in percent, as AlpacaEval reports them
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,10 +20,20 @@ from labkit.evaluate import runner
 from labkit.evaluate.spec import EvalSpec
 
 
-def run_eval(spec: EvalSpec, out_dir: str | Path | None = None, *, name: str | None = None, tags: list[str] | tuple = (),
-             run_id: str | None = None, owns_status: bool = True, predictions: str | Path | None = None,
-             progress: Callable[[int, int], None] | None = None, backend=None, config_extra: dict | None = None,
-             replace: bool = False) -> dict:
+def run_eval(
+    spec: EvalSpec,
+    out_dir: str | Path | None = None,
+    *,
+    name: str | None = None,
+    tags: list[str] | tuple = (),
+    run_id: str | None = None,
+    owns_status: bool = True,
+    predictions: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    backend=None,
+    config_extra: dict | None = None,
+    replace: bool = False,
+) -> dict:
     """Evaluate `spec` (or rescore `predictions`) into `out_dir`, recorded as an eval run.
 
     run_id: an existing row to fill (a job's, whose supervisor owns its status: owns_status=False); else a new row.
@@ -35,20 +46,37 @@ def run_eval(spec: EvalSpec, out_dir: str | Path | None = None, *, name: str | N
     run_id = run_id or new_run_id("eval")
     out = Path(out_dir) if out_dir else settings.runs_dir / run_id
     if out.exists() and not out.is_dir():  # checked before any row or folder exists: bad input leaves no litter
-        raise LabkitError(f"--output {out} is a file, not a folder.", hint="Give a folder path (it is created if missing).")
+        raise LabkitError(
+            f"--output {out} is a file, not a folder.", hint="Give a folder path (it is created if missing)."
+        )
     if predictions is not None:
         runner.read_predictions(Path(predictions), spec.task_obj())
     if replace:
         _clear_if_other(out, spec)
     store = open_store(settings)
     model = spec.model if predictions is None else f"predictions:{Path(predictions).name}"
-    config = {"task": spec.task, "model": model, "backend": spec.backend, "languages": spec.languages, "limit": spec.limit,
-              "task_options": spec.task_options, "extractor": spec.extractor, **(config_extra or {})}
+    config = {
+        "task": spec.task,
+        "model": model,
+        "backend": spec.backend,
+        "languages": spec.languages,
+        "limit": spec.limit,
+        "task_options": spec.task_options,
+        "extractor": spec.extractor,
+        **(config_extra or {}),
+    }
     if _exists(store, run_id):
         store.update(run_id, config=config, tags=list(tags), run_dir=str(out))
     else:
-        store.create("eval", name or f"{spec.task} {model}", config=config, run_dir=str(out), tags=list(tags), status="running",
-                     run_id=run_id)
+        store.create(
+            "eval",
+            name or f"{spec.task} {model}",
+            config=config,
+            run_dir=str(out),
+            tags=list(tags),
+            status="running",
+            run_id=run_id,
+        )
     try:
         if predictions is not None:
             results = runner.score_predictions(spec, predictions, out)
@@ -115,8 +143,16 @@ def card_rows(results: dict) -> list[dict]:
         where = task.hub_args(lang)
         for metric, key in task.card_metrics.items():
             if r.get(key) is not None:
-                rows.append({"task": name, "dataset": where["path"], "config": where.get("name"), "split": where.get("split"),
-                             "metric": metric, "value": float(r[key])})
+                rows.append(
+                    {
+                        "task": name,
+                        "dataset": where["path"],
+                        "config": where.get("name"),
+                        "split": where.get("split"),
+                        "metric": metric,
+                        "value": float(r[key]),
+                    }
+                )
     return rows
 
 

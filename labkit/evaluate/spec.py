@@ -8,6 +8,7 @@ cannot drift apart. Task options (PolyMath's `level`, ...) travel generically in
 `fingerprint()` is what makes two runs' samples interchangeable: model and its revision, backend, generation
 settings, prompt templates, task version and options, data, extractor and judge. Resume keys on its hash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,9 @@ def _backends() -> tuple[str, ...]:
 @dataclass
 class EvalSpec:
     task: str = field(metadata={"help": "mgsm | polymath | mmlu_prox | xalpaca", "label": "Task", "kind": "str"})
-    languages: list[str] = _f(None, "comma-separated language codes (default: all of the task's)", "Languages", "list", factory=list)
+    languages: list[str] = _f(
+        None, "comma-separated language codes (default: all of the task's)", "Languages", "list", factory=list
+    )
     model: str = _f("tiny", "'tiny', a local folder, a Hub id, or the served name (openai)", "Model")
     backend: str = _f("hf", "generation backend", "Backend", choices=_backends)
     base_url: str | None = _f(None, "openai backend: server URL", "Server URL")
@@ -48,13 +51,19 @@ class EvalSpec:
     seed: int | None = _f(0, "sampling seed", "Seed", "int")
     data: str | None = _f(None, "local data folder (<lang>.jsonl) or file in the task's Hub schema", "Local data")
     batch_size: int = _f(64, "prompts per backend call", "Batch size", "int")
-    task_options: dict = _f(None, "task option KEY=VALUE, e.g. level=high for polymath (repeatable)", "Task options", "options",
-                            factory=dict)
+    task_options: dict = _f(
+        None,
+        "task option KEY=VALUE, e.g. level=high for polymath (repeatable)",
+        "Task options",
+        "options",
+        factory=dict,
+    )
     extractor: str = _f("labkit", "answer extractor for numeric tasks", "Extractor", choices=lambda: EXTRACTORS)
     judge_model: str | None = _f(None, "xalpaca: the judge model", "Judge model")
     judge_backend: str = _f("hf", "xalpaca: the judge's backend", "Judge backend", choices=_backends)
-    reference: str | None = _f(None, "xalpaca: reference outputs JSONL (id, lang, output) or a model that generates them",
-                               "Reference outputs")
+    reference: str | None = _f(
+        None, "xalpaca: reference outputs JSONL (id, lang, output) or a model that generates them", "Reference outputs"
+    )
     reference_backend: str = _f("hf", "xalpaca: the reference model's backend", "Reference backend", choices=_backends)
 
     # --- construction ------------------------------------------------------------------------
@@ -73,8 +82,10 @@ class EvalSpec:
                 import difflib
 
                 close = difflib.get_close_matches(key, [*known, *task.options], n=1)
-                raise LabkitError(f"Unknown evaluation setting {key!r}.",
-                                  hint=f"Did you mean {close[0]!r}?" if close else f"Settings: {', '.join(sorted(known))}.")
+                raise LabkitError(
+                    f"Unknown evaluation setting {key!r}.",
+                    hint=f"Did you mean {close[0]!r}?" if close else f"Settings: {', '.join(sorted(known))}.",
+                )
         spec = cls(**d, task_options=opts)
         if not spec.languages:
             spec.languages = list(task.languages)
@@ -97,6 +108,7 @@ class EvalSpec:
     def validate(self, words: str = "cli") -> EvalSpec:
         """Refuse impossible settings with a message that names the field in the caller's words:
         `--batch-size` on the command line, "the Batch size field" in the UI."""
+
         def name(f: str) -> str:
             meta = _META[f]
             return f"the {meta['label']} field" if words == "ui" else meta["flag"]
@@ -107,7 +119,11 @@ class EvalSpec:
         task = self.task_obj()
         for lang in self.languages:
             if not isinstance(lang, str) or lang not in task.languages:
-                bad("languages", f"has {lang!r}, which {task.name} does not cover.", f"{task.name} languages: {', '.join(task.languages)}.")
+                bad(
+                    "languages",
+                    f"has {lang!r}, which {task.name} does not cover.",
+                    f"{task.name} languages: {', '.join(task.languages)}.",
+                )
         for f, low in (("batch_size", 1), ("max_new_tokens", 1), ("limit", 0)):
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
@@ -120,15 +136,21 @@ class EvalSpec:
             v = getattr(self, f)
             if v is not None and (not isinstance(v, str) or len(v) > MAX_NAME or (f == "model" and not v.strip())):
                 shown = f"{len(v)} characters long" if isinstance(v, str) and v.strip() else "empty"
-                bad(f, f"is {shown}; a model name, Hub id or path is at most {MAX_NAME}.",
-                    f"Check {name(f)}: it should be 'tiny', a Hub id like org/model, or a local folder.")
+                bad(
+                    f,
+                    f"is {shown}; a model name, Hub id or path is at most {MAX_NAME}.",
+                    f"Check {name(f)}: it should be 'tiny', a Hub id like org/model, or a local folder.",
+                )
         for f in ("backend", "judge_backend", "reference_backend", "extractor"):
             allowed = _META[f]["choices"]()
             if getattr(self, f) not in allowed:
                 bad(f, f"is {getattr(self, f)!r}.", f"Choose one of: {', '.join(allowed)}.")
         if self.extractor != "labkit" and not getattr(task, "numeric", False):
-            bad("extractor", f"{self.extractor!r} applies to numeric tasks (mgsm, polymath), not {task.name}.",
-                "Leave the extractor at 'labkit' for this task.")
+            bad(
+                "extractor",
+                f"{self.extractor!r} applies to numeric tasks (mgsm, polymath), not {task.name}.",
+                "Leave the extractor at 'labkit' for this task.",
+            )
         if self.variant is not None and self.variant not in task.variants:
             bad("variant", f"is {self.variant!r}.", f"{task.name} variants: {', '.join(task.variants)}.")
         return self
@@ -137,13 +159,26 @@ class EvalSpec:
     def fingerprint(self) -> dict:
         """Everything that changes a sample's content (not languages, limit or batch size)."""
         task = self.task_obj()
-        return {"task": self.task, "task_version": task.version, "task_options": dict(sorted(self.task_options.items())),
-                "model": self.model, "revision": model_revision(self.model), "backend": self.backend, "base_url": self.base_url,
-                "generation": {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                               "seed": self.seed},
-                "templates": {lang: task.template(lang, self.variant, self.cot) for lang in task.languages},
-                "data": self.data, "extractor": self.extractor, "judge": [self.judge_model, self.judge_backend],
-                "reference": [self.reference, self.reference_backend]}
+        return {
+            "task": self.task,
+            "task_version": task.version,
+            "task_options": dict(sorted(self.task_options.items())),
+            "model": self.model,
+            "revision": model_revision(self.model),
+            "backend": self.backend,
+            "base_url": self.base_url,
+            "generation": {
+                "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "seed": self.seed,
+            },
+            "templates": {lang: task.template(lang, self.variant, self.cot) for lang in task.languages},
+            "data": self.data,
+            "extractor": self.extractor,
+            "judge": [self.judge_model, self.judge_backend],
+            "reference": [self.reference, self.reference_backend],
+        }
 
     def spec_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.fingerprint(), sort_keys=True, default=str).encode()).hexdigest()[:16]

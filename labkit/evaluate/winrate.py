@@ -6,6 +6,7 @@ judge call failed. `winrate` gives the raw rate with its standard error; `glm_wi
 length-controlled rate (Dubois et al., 2024), which removes the judge's bias toward longer answers, computed
 exactly as alpaca_eval's get_length_controlled_winrate (tests/unit/test_glm_winrate.py compares the two).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,9 +34,15 @@ def winrate(preferences: Sequence[float]) -> dict:
     if n == 0:
         raise ValueError(f"all {n_failed} preferences are NaN (every judge call failed): nothing to score")
     se = 100 * float(np.std(p, ddof=1)) / np.sqrt(n) if n > 1 else 0.0
-    return {"win_rate": 100 * float(p.mean()), "standard_error": float(se),
-            "n_wins": int((p > 0.5).sum()), "n_draws": int((p == 0.5).sum()), "n_losses": int((p < 0.5).sum()),
-            "n_total": int(n), "n_failed": n_failed}
+    return {
+        "win_rate": 100 * float(p.mean()),
+        "standard_error": float(se),
+        "n_wins": int((p > 0.5).sum()),
+        "n_draws": int((p == 0.5).sum()),
+        "n_losses": int((p < 0.5).sum()),
+        "n_total": int(n),
+        "n_failed": n_failed,
+    }
 
 
 # ---------------------------------------------------------------- AlpacaEval's length-controlled GLMs
@@ -58,7 +65,9 @@ def alpaca_preferences(values) -> np.ndarray:
     p = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     p[p == 0] = 1.5
     if np.any((p[~np.isnan(p)] < 1) | (p[~np.isnan(p)] > 2)):
-        raise ValueError("preference must lie in [1, 2] (1 = output_1 wins, 2 = output_2 wins, 1.5 or 0 = draw) or be null")
+        raise ValueError(
+            "preference must lie in [1, 2] (1 = output_1 wins, 2 = output_2 wins, 1.5 or 0 = draw) or be null"
+        )
     return p - 1
 
 
@@ -68,9 +77,15 @@ def head2head(p: np.ndarray) -> dict:
     n = ok.size
     se = float(np.std(ok, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     discrete = np.where(ok == 0.5, 0.5, np.round(ok))
-    return {"win_rate": 100 * float(ok.mean()) if n else float("nan"), "standard_error": 100 * se, "n_wins": int((ok > 0.5).sum()),
-            "n_wins_base": int((ok < 0.5).sum()), "n_draws": int((ok == 0.5).sum()), "n_total": int(n),
-            "discrete_win_rate": 100 * float(discrete.mean()) if n else float("nan")}
+    return {
+        "win_rate": 100 * float(ok.mean()) if n else float("nan"),
+        "standard_error": 100 * se,
+        "n_wins": int((ok > 0.5).sum()),
+        "n_wins_base": int((ok < 0.5).sum()),
+        "n_draws": int((ok == 0.5).sum()),
+        "n_total": int(n),
+        "discrete_win_rate": 100 * float(discrete.mean()) if n else float("nan"),
+    }
 
 
 def glm_winrate(annotations: list[dict], glm: str = "length_controlled_v1", difficulty=None) -> dict:
@@ -90,7 +105,9 @@ def glm_winrate(annotations: list[dict], glm: str = "length_controlled_v1", diff
     p = alpaca_preferences(df["preference"])
     out = {**head2head(p), "glm": glm, "n_annotations": len(df)}
     gens = {c: sorted(set(df[c].astype(str))) if c in df else [] for c in ("generator_1", "generator_2")}
-    if gens["generator_1"] and gens["generator_1"] == gens["generator_2"]:  # the baseline against itself: 50 by construction
+    if (
+        gens["generator_1"] and gens["generator_1"] == gens["generator_2"]
+    ):  # the baseline against itself: 50 by construction
         return {**out, "length_controlled_winrate": 50.0, "lc_standard_error": 0.0, "weights": {}}
     delta = df["output_1"].astype(str).str.len() - df["output_2"].astype(str).str.len()
     sd = float(delta.std())
@@ -100,7 +117,9 @@ def glm_winrate(annotations: list[dict], glm: str = "length_controlled_v1", diff
     diff = None
     if info["difficulty"]:
         table = _difficulty_by_index(difficulty)
-        missing = sorted({int(i) for i in df["index"] if int(i) not in table})[:5] if "index" in df else ["(no index column)"]
+        missing = (
+            sorted({int(i) for i in df["index"] if int(i) not in table})[:5] if "index" in df else ["(no index column)"]
+        )
         if missing:
             raise ValueError(f"no instruction difficulty for index {missing}; pass the AlpacaEval index of every item")
         diff = np.array([table[int(i)] for i in df["index"]], dtype=float)
@@ -112,20 +131,31 @@ def glm_winrate(annotations: list[dict], glm: str = "length_controlled_v1", diff
     y, weight = p, None
     if info["regularize_to_baseline_lambda"]:
         gamed = _gamed_rows(difficulty)
-        Xg = np.column_stack([np.tanh(gamed["std_delta_len"].to_numpy(dtype=float)),
-                              gamed["instruction_difficulty"].to_numpy(dtype=float), np.zeros(len(gamed))])
+        Xg = np.column_stack(
+            [
+                np.tanh(gamed["std_delta_len"].to_numpy(dtype=float)),
+                gamed["instruction_difficulty"].to_numpy(dtype=float),
+                np.zeros(len(gamed)),
+            ]
+        )
         X = np.vstack([Xg, X])
         y = np.concatenate([gamed["preference"].to_numpy(dtype=float), p])
         weight = np.concatenate([np.full(len(gamed), info["regularize_to_baseline_lambda"] / 2), np.ones(len(p))])
     keep = ~np.isnan(y)
-    if keep[-len(p):].sum() < N_SPLITS:
-        raise ValueError(f"need at least {N_SPLITS} judged items for the {N_SPLITS}-fold fit, got {int(keep[-len(p):].sum())}")
+    if keep[-len(p) :].sum() < N_SPLITS:
+        raise ValueError(
+            f"need at least {N_SPLITS} judged items for the {N_SPLITS}-fold fit, got {int(keep[-len(p) :].sum())}"
+        )
     coef = _fit_l1_logistic_cv(X[keep], y[keep], None if weight is None else weight[keep])
     X_test = np.column_stack([np.zeros(len(df))] + ([diff] if diff is not None else []) + [np.ones(len(df))])
     pred = np.exp(-np.logaddexp(0, -(X_test @ coef)))
     se = float(np.std(pred, ddof=1) / np.sqrt(pred.size)) if pred.size > 1 else float("nan")
-    return {**out, "length_controlled_winrate": 100 * float(pred.mean()), "lc_standard_error": 100 * se,
-            "weights": dict(zip(names, map(float, coef)))}
+    return {
+        **out,
+        "length_controlled_winrate": 100 * float(pred.mean()),
+        "lc_standard_error": 100 * se,
+        "weights": dict(zip(names, map(float, coef))),
+    }
 
 
 def _fit_l1_logistic_cv(X: np.ndarray, p: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
@@ -173,8 +203,10 @@ def _difficulty_by_index(table) -> dict[int, float]:
 def _gamed_rows(table):
     need = {"preference", "std_delta_len", "instruction_difficulty", "not_gamed_baseline"}
     if table is None or not need <= set(table.columns):
-        raise ValueError("length_controlled_v1 regularises toward the gamed baselines: the difficulty table must be "
-                         f"df_gamed.csv with columns {', '.join(sorted(need))}")
+        raise ValueError(
+            "length_controlled_v1 regularises toward the gamed baselines: the difficulty table must be "
+            f"df_gamed.csv with columns {', '.join(sorted(need))}"
+        )
     return table[~table["not_gamed_baseline"].astype(bool)]
 
 
@@ -202,15 +234,21 @@ def load_difficulty(path=None):
 
             path = hf_hub_download(**DF_GAMED)
         except Exception as e:  # offline, or the Hub refused
-            raise LabkitError(f"Cannot get AlpacaEval's df_gamed.csv from the Hub: {type(e).__name__}.",
-                              hint="Pass --difficulty CSV (df_gamed.csv), or use --glm length_controlled_minimal.") from e
+            raise LabkitError(
+                f"Cannot get AlpacaEval's df_gamed.csv from the Hub: {type(e).__name__}.",
+                hint="Pass --difficulty CSV (df_gamed.csv), or use --glm length_controlled_minimal.",
+            ) from e
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as e:
-        raise LabkitError(f"Cannot read the difficulty table {path}: {e}", hint="A CSV with index and instruction_difficulty.") from e
+        raise LabkitError(
+            f"Cannot read the difficulty table {path}: {e}", hint="A CSV with index and instruction_difficulty."
+        ) from e
     if not {"index", "instruction_difficulty"} <= set(table.columns):
-        raise LabkitError(f"{Path(str(path)).name} lacks index / instruction_difficulty (has {', '.join(table.columns)}).",
-                          hint="Use AlpacaEval's df_gamed.csv or a table in its schema.")
+        raise LabkitError(
+            f"{Path(str(path)).name} lacks index / instruction_difficulty (has {', '.join(table.columns)}).",
+            hint="Use AlpacaEval's df_gamed.csv or a table in its schema.",
+        )
     return table
 
 
@@ -221,20 +259,35 @@ def read_annotations(path) -> list[dict]:
 
     from labkit.errors import LabkitError
 
-    hint = "AlpacaEval's annotation format: instruction, output_1, output_2, generator_1, generator_2, preference, index."
+    hint = (
+        "AlpacaEval's annotation format: instruction, output_1, output_2, generator_1, generator_2, preference, index."
+    )
     text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
     if text is None:
         raise LabkitError(f"ANNOTATIONS {path} is not a file.", hint=hint)
     try:
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+        rows = (
+            json.loads(text)
+            if text.lstrip().startswith("[")
+            else [json.loads(l) for l in text.splitlines() if l.strip()]
+        )
     except ValueError as e:
         raise LabkitError(f"ANNOTATIONS {Path(path).name} is not JSON or JSON lines: {e}", hint=hint) from e
     if not rows or not all(isinstance(r, dict) for r in rows):
         raise LabkitError(f"ANNOTATIONS {Path(path).name} holds no annotation objects.", hint=hint)
     if "output_1" not in rows[0] and {"output", "reference"} <= set(rows[0]):
-        rows = [{"instruction": r.get("question", ""), "output_1": r["reference"], "output_2": r["output"], "generator_1": "reference",
-                 "generator_2": "model", "preference": None if r.get("preference") is None else 1 + r["preference"],
-                 "index": r.get("index")} for r in rows]
+        rows = [
+            {
+                "instruction": r.get("question", ""),
+                "output_1": r["reference"],
+                "output_2": r["output"],
+                "generator_1": "reference",
+                "generator_2": "model",
+                "preference": None if r.get("preference") is None else 1 + r["preference"],
+                "index": r.get("index"),
+            }
+            for r in rows
+        ]
     missing = {"output_1", "output_2", "preference"} - set(rows[0])
     if missing:
         raise LabkitError(f"ANNOTATIONS lack {', '.join(sorted(missing))}.", hint=hint)

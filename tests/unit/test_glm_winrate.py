@@ -1,5 +1,6 @@
 """`labkit winrate` equals AlpacaEval's own get_length_controlled_winrate (alpaca_eval, a test-only dependency) on
 synthetic annotations, for all three GLMs, with a df_gamed-like difficulty table written here."""
+
 import json
 import sys
 import types
@@ -26,18 +27,39 @@ def _alpaca_eval_glm(monkeypatch, gamed_csv):
 def _data(tmp_path, n=120, seed=0, draws=True):
     rng = np.random.default_rng(seed)
     difficulty = rng.normal(0, 1, n)
-    gamed = [{"model": m, "index": i, "preference": float(np.clip(rng.normal(0.5 + s * 0.2, 0.25), 0, 1)),
-              "std_delta_len": float(rng.normal(s, 0.5)), "instruction_difficulty": difficulty[i], "not_gamed_baseline": False}
-             for m, s in (("gamed_verbose", 1.0), ("gamed_concise", -1.0)) for i in range(n)]
+    gamed = [
+        {
+            "model": m,
+            "index": i,
+            "preference": float(np.clip(rng.normal(0.5 + s * 0.2, 0.25), 0, 1)),
+            "std_delta_len": float(rng.normal(s, 0.5)),
+            "instruction_difficulty": difficulty[i],
+            "not_gamed_baseline": False,
+        }
+        for m, s in (("gamed_verbose", 1.0), ("gamed_concise", -1.0))
+        for i in range(n)
+    ]
     path = tmp_path / "df_gamed.csv"
     pd.DataFrame(gamed).to_csv(path, index=False)
     rows = []
     for i in range(n):
         l1, l2 = int(rng.integers(50, 600)), int(rng.integers(50, 1200))
         z = 0.8 * np.tanh((l2 - l1) / 300) - 0.6 * difficulty[i] + rng.normal(0, 0.5)
-        pref = 2.0 if z > 0.3 else 1.0 if z < -0.3 else (0.0 if draws and i % 3 == 0 else float(1 + 1 / (1 + np.exp(-z))))
-        rows.append({"instruction": f"q{i}", "output_1": "b" * l1, "output_2": "m" * l2, "generator_1": "baseline",
-                     "generator_2": "model", "preference": pref, "index": i, "annotator": "judge"})
+        pref = (
+            2.0 if z > 0.3 else 1.0 if z < -0.3 else (0.0 if draws and i % 3 == 0 else float(1 + 1 / (1 + np.exp(-z))))
+        )
+        rows.append(
+            {
+                "instruction": f"q{i}",
+                "output_1": "b" * l1,
+                "output_2": "m" * l2,
+                "generator_1": "baseline",
+                "generator_2": "model",
+                "preference": pref,
+                "index": i,
+                "annotator": "judge",
+            }
+        )
     rows[5]["preference"] = None  # a failed judgement
     return rows, path
 
@@ -49,7 +71,9 @@ def test_equal_to_alpaca_eval(tmp_path, monkeypatch, glm_name, seed):
     rows, gamed_csv = _data(tmp_path, seed=seed)
     ref = _alpaca_eval_glm(monkeypatch, gamed_csv).get_length_controlled_winrate(
         [{**r, "preference": float("nan") if r["preference"] is None else r["preference"]} for r in rows],
-        glm_name=glm_name, save_weights_dir=None)
+        glm_name=glm_name,
+        save_weights_dir=None,
+    )
     ours = glm_winrate(rows, glm_name, pd.read_csv(gamed_csv))
     for key in ("win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error"):
         assert ours[key] == pytest.approx(float(ref[key]), abs=0.1), key
@@ -61,12 +85,21 @@ def test_cli_winrate(tmp_path, capsys):
     rows, gamed_csv = _data(tmp_path, seed=2)
     ann = tmp_path / "annotations.json"
     ann.write_text(json.dumps(rows))
-    assert main(["winrate", str(ann), "--glm", "length_controlled_noreg", "--difficulty", str(gamed_csv), "--json"]) == 0
+    assert (
+        main(["winrate", str(ann), "--glm", "length_controlled_noreg", "--difficulty", str(gamed_csv), "--json"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     direct = glm_winrate(rows, "length_controlled_noreg", pd.read_csv(gamed_csv))
-    assert out["glm"] == "length_controlled_noreg" and out["length_controlled_winrate"] == pytest.approx(direct["length_controlled_winrate"])
+    assert out["glm"] == "length_controlled_noreg" and out["length_controlled_winrate"] == pytest.approx(
+        direct["length_controlled_winrate"]
+    )
     assert {"win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_total"} <= set(out)
-    assert main(["winrate", str(ann), "--glm", "length_controlled_v1", "--difficulty", str(tmp_path / "nope.csv"), "--json"]) == 2
+    assert (
+        main(
+            ["winrate", str(ann), "--glm", "length_controlled_v1", "--difficulty", str(tmp_path / "nope.csv"), "--json"]
+        )
+        == 2
+    )
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"output_1": "a", "output_2": "b", "preference": 7}\n')
     assert main(["winrate", str(bad), "--glm", "length_controlled_minimal", "--json"]) == 2

@@ -1,7 +1,6 @@
 """Win rate, standard error and AlpacaEval-2 length-controlled win rate (labkit.evaluate.winrate)."""
 import math
 
-import numpy as np
 import pytest
 
 from labkit.evaluate.winrate import avg_length, winrate
