@@ -87,8 +87,8 @@ class EvalSpec:
                     hint=f"Did you mean {close[0]!r}?" if close else f"Settings: {', '.join(sorted(known))}.",
                 )
         spec = cls(**d, task_options=opts)
-        if not spec.languages:
-            spec.languages = list(task.languages)
+        if not spec.languages:  # all of the task's, or all that the bundled sample data has
+            spec.languages = task.sample_languages() if spec.data == "sample" else list(task.languages)
         return spec.validate(words)
 
     @staticmethod

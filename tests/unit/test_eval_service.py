@@ -233,6 +233,12 @@ def test_sign_is_wrong_but_noted_and_agreement_is_measured():
     )
 
 
+def test_sample_data_defaults_to_its_languages():
+    assert EvalSpec.from_dict({"task": "polymath", "data": "sample"}).languages == ["en", "zh"]
+    assert len(EvalSpec.from_dict({"task": "polymath"}).languages) == 18
+    assert get_task("xalpaca").sample_languages() == ["en", "es", "it", "ko", "zh"]
+
+
 def test_extractor_only_for_numeric_tasks():
     with pytest.raises(LabkitError, match="numeric tasks"):
         EvalSpec(task="mmlu_prox", languages=["en"], extractor="lm-eval-strict").validate()
