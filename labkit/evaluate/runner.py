@@ -74,12 +74,14 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
             backend = get_backend(spec.backend, spec.model, **opts)
         prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
         # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,
-        # and an out-of-memory error shows up on the first batch. Each finished batch is appended at once.
+        # and an out-of-memory error shows up on the first batch. Every `save_every` samples (the resume unit,
+        # independent of the batch size: vLLM may take a large chunk at once) are appended as soon as they finish.
         pending.sort(key=lambda d: -len(prompts[id(d)][-1]["content"]))
         finished = len(docs) - len(pending)
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
-            for start in range(0, len(pending), spec.batch_size):
-                chunk = pending[start : start + spec.batch_size]
+            step = spec.save_every or spec.batch_size
+            for start in range(0, len(pending), step):
+                chunk = pending[start : start + step]
                 batch = [prompts[id(d)] for d in chunk]
                 outputs = backend.generate(batch, params)
                 for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), batch):

@@ -50,7 +50,10 @@ class EvalSpec:
     top_p: float = _f(1.0, "nucleus sampling mass", "Top-p", "float")
     seed: int | None = _f(0, "sampling seed", "Seed", "int")
     data: str | None = _f(None, "local data folder (<lang>.jsonl) or file in the task's Hub schema", "Local data")
-    batch_size: int = _f(64, "prompts per backend call", "Batch size", "int")
+    batch_size: int = _f(64, "sequences per generate call (hf)", "Batch size", "int")
+    save_every: int | None = _f(
+        None, "samples written to samples.jsonl at a time, the resume unit (default: the batch size)", "Save every", "int"
+    )
     task_options: dict = _f(
         None,
         "task option KEY=VALUE, e.g. level=high for polymath (repeatable)",
@@ -124,7 +127,7 @@ class EvalSpec:
                     f"has {lang!r}, which {task.name} does not cover.",
                     f"{task.name} languages: {', '.join(task.languages)}.",
                 )
-        for f, low in (("batch_size", 1), ("max_new_tokens", 1), ("limit", 0)):
+        for f, low in (("batch_size", 1), ("save_every", 1), ("max_new_tokens", 1), ("limit", 0)):
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
                 bad(f, f"must be a whole number ≥ {low}, got {v!r}.", f"Give {name(f)} a value of {low} or more.")

@@ -181,3 +181,6 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
     runner.run(spec, tmp_path / "b")
     assert got == {"batch_size": 4}  # the hf backend generates --batch-size sequences per call
     assert rec.sizes == [4] * 8 + [1] and rec.lengths == sorted(rec.lengths, reverse=True)
+    rec.sizes.clear()
+    runner.run(runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c")
+    assert got == {"batch_size": 4} and rec.sizes == [10, 10, 10, 3]  # resume unit apart from the batch size
