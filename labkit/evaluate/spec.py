@@ -179,8 +179,8 @@ class EvalSpec:
             "templates": {lang: task.template(lang, self.variant, self.cot) for lang in task.languages},
             "data": self.data,
             "extractor": self.extractor,
-            "judge": [self.judge_model, self.judge_backend],
-            "reference": [self.reference, self.reference_backend],
+            "judge": [self.judge_model, self.judge_backend] if self.judge_model else None,  # a backend alone judges nothing
+            "reference": [self.reference, self.reference_backend] if self.reference else None,
         }
 
     def spec_hash(self) -> str:
