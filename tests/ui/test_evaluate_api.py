@@ -42,6 +42,14 @@ def test_default_run_on_the_bundled_sample_data(client):
     run_eval(client, langs, data="sample")
 
 
+def test_a_reload_reattaches_to_the_running_evaluation(client):
+    rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en", "zh", "de", "fr"], 3, "native", True, 32, "sample", "", "", "openai", "",
+                                  api_name="/eval_start")
+    attached, _timer = client.predict(api_name="/eval_reattach")  # what a freshly loaded page does
+    assert attached == rid
+    assert "succeeded" in follow(client, rid)[0]
+
+
 def test_a_failed_run_shows_its_error_whole_in_the_tabs_words(client):
     rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en"], 2, "native", True, 8, "/nonexistent/folder", "", "", "openai", "",
                                   api_name="/eval_start")

@@ -104,3 +104,27 @@ def test_cli_winrate(tmp_path, capsys):
     bad.write_text('{"output_1": "a", "output_2": "b", "preference": 7}\n')
     assert main(["winrate", str(bad), "--glm", "length_controlled_minimal", "--json"]) == 2
     assert "preference" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+
+
+def test_an_xalpaca_samples_file_is_read_as_annotations(tmp_path):
+    from labkit.evaluate.winrate import read_annotations
+
+    samples = [
+        {
+            "id": str(i),
+            "lang": "zh",
+            "index": i,
+            "question": f"q{i}",
+            "output": "m" * (50 + 7 * i),
+            "reference": "r" * 80,
+            "preference": [1.0, 0.0, 0.5, 0.75, None][i % 5],
+        }
+        for i in range(20)
+    ]
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    rows = read_annotations(path)
+    assert rows[0]["output_1"] == "r" * 80 and rows[0]["output_2"] == "m" * 50 and rows[0]["preference"] == 2.0
+    assert rows[1]["preference"] == 1.0 and rows[4]["preference"] is None and rows[3]["index"] == 3
+    res = glm_winrate(rows, "length_controlled_minimal")
+    assert res["n_total"] == 16 and res["win_rate"] == pytest.approx(100 * (1 + 0 + 0.5 + 0.75) / 4)
