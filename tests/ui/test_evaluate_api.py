@@ -76,6 +76,6 @@ def test_bad_requests_are_readable(client):
     with pytest.raises(Exception, match="The Model field is 5000 characters long"):
         client.predict("mgsm", "m" * 5000, "hf", ["en"], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
     with pytest.raises(Exception, match="sample data has no"):
-        client.predict("polymath", "tiny", "hf", ["ar"], 2, "native", True, 8, "sample", "", "", "openai", "", api_name="/eval_start")
+        client.predict("polymath", "tiny", "hf", ["de"], 2, "native", True, 8, "sample", "", "", "openai", "", api_name="/eval_start")
     with pytest.raises(Exception):
         client.predict("", "zh", "all", api_name="/eval_samples")
