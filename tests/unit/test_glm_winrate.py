@@ -100,6 +100,10 @@ def test_cli_winrate(tmp_path, capsys):
         )
         == 2
     )
+    capsys.readouterr()
+    assert main(["winrate", str(ann), "--glm", "length_controlled_v1", "--json"]) == 2  # offline: no df_gamed.csv to fetch
+    err = json.loads(capsys.readouterr().out)
+    assert "df_gamed.csv" in err["error"] and "--difficulty" in err["hint"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"output_1": "a", "output_2": "b", "preference": 7}\n')
     assert main(["winrate", str(bad), "--glm", "length_controlled_minimal", "--json"]) == 2
