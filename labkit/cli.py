@@ -135,10 +135,9 @@ def cmd_hub(args) -> int:
     inputs = hub.card_inputs(args.folder)
     evals = list(inputs.get("evals") or [])
     for ref in args.eval_run or []:  # evaluation runs (id or folder) whose results go into the card's model-index
-        from labkit import jobs
-        from labkit.evaluate.transfer import load_results
+        from labkit.evaluate.service import card_rows_for
 
-        evals += hub.evals_from_results(load_results(ref if Path(ref).exists() else jobs.status(ref).run_dir))
+        evals += [hub.EvalEntry(**row) for row in card_rows_for(ref)]
     if args.kind == "model":
         card = hub.model_card(args.repo_id, base_model=args.base_model or inputs.get("base_model"), recipe=inputs.get("recipe"),
                               datasets=inputs.get("datasets"), evals=evals, languages=inputs.get("languages"),
@@ -158,63 +157,45 @@ def cmd_hub(args) -> int:
 def cmd_eval(args) -> int:
     import os
 
-    from labkit.evaluate import runner
-    from labkit.evaluate.tasks import get_task
-    from labkit.settings import get_settings
-    from labkit.store import new_run_id, open_store
-
-    settings = get_settings().ensure_dirs()
-    task = get_task(args.task, **({"level": args.level} if args.task == "polymath" and args.level else {}))
-    languages = [l for l in (args.languages or "").split(",") if l] or list(task.languages)
-    for lang in languages:
-        task.check_language(lang)
-    store = open_store(settings)
-    # Launched as a job, the supervisor owns the run row; from a terminal this command makes its own.
-    run_id = os.environ.get("LABKIT_RUN_ID")
-    out = Path(args.output) if args.output else (Path(os.environ["LABKIT_RUN_DIR"]) if run_id else settings.runs_dir / new_run_id("eval"))
-    model = args.model or settings.resolved_default_model()
-    tags = list(args.tag or [])
-    config = {"task": args.task, "model": model if not args.predictions else f"predictions:{Path(args.predictions).name}",
-              "backend": args.backend, "languages": languages, "limit": args.limit}
-    if not run_id:
-        run_id = new_run_id("eval")
-        store.create("eval", args.name or f"{args.task} {config['model']}", config=config, run_dir=str(out), tags=tags, status="running", run_id=run_id)
-    else:
-        store.update(run_id, config=config, tags=tags, run_dir=str(out))
     try:
-        if args.predictions:
-            results = runner.score_predictions(args.task, args.predictions, out, data=args.data, languages=languages if args.languages else None,
-                                               level=args.level, spec=runner.EvalSpec(task=args.task, languages=languages, seed=args.seed,
-                                               judge_model=args.judge_model, judge_backend=args.judge_backend, reference=args.reference,
-                                               reference_backend=args.reference_backend))
-        else:
-            from labkit.jobs import MetricsWriter
-
-            spec = runner.EvalSpec(task=args.task, languages=languages, model=model, backend=args.backend, limit=args.limit,
-                                   variant=args.variant, cot=not args.no_cot, max_new_tokens=args.max_new_tokens,
-                                   temperature=args.temperature, seed=args.seed, data=args.data, batch_size=args.batch_size,
-                                   base_url=args.base_url, level=args.level, judge_model=args.judge_model,
-                                   judge_backend=args.judge_backend, reference=args.reference, reference_backend=args.reference_backend)
-            metrics = MetricsWriter(out)
-            bar = _progress_bar(args)
-
-            def progress(done, total):
-                metrics.log(done=done, total=total)
-                bar(done, total)
-
-            results = runner.run(spec, out, progress=progress)
-    except BaseException as e:
-        if not os.environ.get("LABKIT_RUN_DIR"):
-            store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
+        return _eval(args)
+    except LabkitError as e:  # a job leaves its error for the Evaluate tab, which shows it whole and in its own words
+        if os.environ.get("LABKIT_RUN_ID") and os.environ.get("LABKIT_RUN_DIR"):
+            err = {"message": e.message, "hint": e.hint}
+            (Path(os.environ["LABKIT_RUN_DIR"]) / "error.json").write_text(json.dumps(err, ensure_ascii=False), encoding="utf-8")
         raise
-    summary = {f"score/{l}": r["accuracy"] for l, r in results["results"].items()}
-    summary["score"] = results["average"]
-    summary["parse_failed"] = sum(r["parse_failed"] for r in results["results"].values())
-    store.update(run_id, metrics=summary, **({} if os.environ.get("LABKIT_RUN_DIR") else {"status": "succeeded"}))
-    data = {"task": results["task"], "results": results["results"], "average": results["average"], "run_id": run_id, "output": str(out)}
-    human = "\n".join(f"{l:>4}  acc {r['accuracy']:.3f} ± {r['stderr']:.3f}  n={r['n']}  parse_failed={r['parse_failed']}"
+
+
+def _eval(args) -> int:
+    import os
+
+    from labkit.evaluate import service, spec as evalspec
+    from labkit.jobs import MetricsWriter
+    from labkit.settings import get_settings
+    from labkit.store import new_run_id
+
+    settings = get_settings()
+    spec = evalspec.from_args(args, default_model=None if args.predictions else settings.resolved_default_model())
+    # Launched as a job, the supervisor owns the run row and folder; from a terminal the service makes its own.
+    job = os.environ.get("LABKIT_RUN_ID")
+    run_id = job or new_run_id("eval")
+    out = Path(args.output or (os.environ["LABKIT_RUN_DIR"] if job else settings.runs_dir / run_id))
+    bar, metrics = _progress_bar(args), MetricsWriter(out)
+
+    def progress(done, total):
+        metrics.log(done=done, total=total)
+        bar(done, total)
+
+    res = service.run_eval(spec, out, name=args.name, tags=list(args.tag or []), run_id=run_id, owns_status=not job,
+                           predictions=args.predictions, progress=progress)
+    results = res["results"]
+    data = {"task": results["task"], "versions": results["versions"], "extractor": results["extractor"], "results": results["results"],
+            "average": results["average"], "run_id": res["run_id"], "output": res["output"], "metrics": res["metrics"]}
+    fmt = lambda v: "—" if v is None else format(v, ".3f")  # noqa: E731
+    human = "\n".join(f"{l:>4}  acc {fmt(r['accuracy'])} ± {fmt(r['stderr'])}  n={r['n']}  parse_failed={r['parse_failed']}"
                       f"  fidelity={'—' if r['fidelity'] is None else format(r['fidelity'], '.2f')}"
-                      for l, r in results["results"].items()) + f"\naverage {results['average']:.3f}   → {out}"
+                      + (f"  agree(lm-eval)={r['agreement']:.2f}" if r.get("agreement") is not None else "")
+                      for l, r in results["results"].items()) + f"\naverage {fmt(results['average'])}   → {res['output']}"
     _print(args, data, human)
     return 0
 
@@ -232,6 +213,21 @@ def _progress_bar(args):
         bar.refresh()
 
     return update
+
+
+def cmd_winrate(args) -> int:
+    from labkit.evaluate import winrate
+
+    rows = winrate.read_annotations(args.annotations)
+    table = winrate.load_difficulty(args.difficulty) if winrate.GLMS[args.glm]["difficulty"] else None
+    try:
+        res = winrate.glm_winrate(rows, args.glm, table)
+    except ValueError as e:
+        raise LabkitError(f"Cannot compute the {args.glm} win rate: {e}", hint="Check ANNOTATIONS and --difficulty.") from e
+    human = (f"win rate {res['win_rate']:.2f} ± {res['standard_error']:.2f}   length-controlled {res['length_controlled_winrate']:.2f}"
+             f" ± {res['lc_standard_error']:.2f}   n={res['n_total']}   (GLM: {res['glm']})")
+    _print(args, res, human)
+    return 0
 
 
 def cmd_compare(args) -> int:
@@ -538,28 +534,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
 
     sp = add("eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
-    sp.add_argument("--task", required=True, help="mgsm | polymath | mmlu_prox | xalpaca")
-    sp.add_argument("--languages", help="comma-separated language codes (default: all of the task's)")
-    sp.add_argument("--model", help="'tiny', a local folder, a Hub id, or the served name (openai)")
-    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
-    sp.add_argument("--base-url", help="openai backend: server URL")
-    sp.add_argument("--limit", type=int, help="items per language")
-    sp.add_argument("--variant", help="prompt variant: native | english (instruction language)")
-    sp.add_argument("--no-cot", action="store_true", help="ask for the answer only, no chain of thought")
-    sp.add_argument("--max-new-tokens", type=int, default=512)
-    sp.add_argument("--temperature", type=float, default=0.0)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--batch-size", type=int, default=64, help="prompts per backend call (and resume granularity)")
-    sp.add_argument("--data", help="local data folder (<lang>.jsonl) or file in the task's Hub schema")
-    sp.add_argument("--level", help="polymath difficulty: low | medium | high | top")
-    sp.add_argument("--judge-model", help="xalpaca: the judge model")
-    sp.add_argument("--judge-backend", default="hf", choices=list(REGISTRY))
-    sp.add_argument("--reference", help="xalpaca: reference outputs JSONL (id, lang, output) or a model that generates them")
-    sp.add_argument("--reference-backend", default="hf", choices=list(REGISTRY))
+    from labkit.evaluate.spec import add_arguments as add_eval_arguments
+
+    add_eval_arguments(sp)  # one flag per EvalSpec field
     sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")
-    sp.add_argument("--output", help="output folder (default: a new run folder); an existing one is resumed")
+    sp.add_argument("--output", help="output folder (default: a new run folder); the same evaluation is resumed")
     sp.add_argument("--name", help="run name in the store")
     sp.add_argument("--tag", action="append", help="run tag, e.g. n_languages=3 or sweep:par (repeatable)")
+
+    sp = add("winrate", cmd_winrate, "AlpacaEval win rate and length-controlled win rate of pairwise annotations")
+    sp.add_argument("annotations", help="AlpacaEval annotations (JSON list or JSONL), or an xalpaca run's samples.jsonl")
+    sp.add_argument("--glm", default="length_controlled_v1", choices=["length_controlled_v1", "length_controlled_noreg",
+                                                                       "length_controlled_minimal"])
+    sp.add_argument("--difficulty", help="instruction-difficulty CSV in df_gamed.csv's schema (default: AlpacaEval's, from the Hub)")
 
     sp = add("compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
     sp.add_argument("before", help="eval run id or folder (before training)")

@@ -181,17 +181,6 @@ def push(plan: PushPlan, commit_message: str = "Upload from labkit", api=None, s
     return str(url)
 
 
-def evals_from_results(results: dict, split: str = "test") -> list[EvalEntry]:
-    """model-index rows from an evaluation's results.json (one per language)."""
-    from labkit.evaluate.tasks import TASKS
-
-    task = results.get("task", "")
-    dataset = TASKS[task].hub_id if task in TASKS else task
-    return [EvalEntry(task=task, dataset=dataset, config=lang, split=split, metric="accuracy" if task != "xalpaca" else "win_rate",
-                      value=float(r["accuracy"]) if task != "xalpaca" else float(r["win_rate"]))
-            for lang, r in results.get("results", {}).items() if r.get("accuracy") is not None]
-
-
 CARD_INPUTS = "labkit_card.json"
 
 

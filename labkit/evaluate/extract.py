@@ -11,7 +11,11 @@ How ``parse_number`` reads separators (decided per number, the language only bre
 * Any other single separator is a decimal mark in every language: "3,5" and "3.5" are 3.5 everywhere.
 * Space, NBSP and narrow NBSP group thousands ("1 234,5" → 1234.5). In running text a plain space groups only
   in DECIMAL_COMMA languages (fr, ru, ... write numbers that way); in English "Step 1 200 apples" is two numbers.
-Not handled: CJK numerals (十二), number words, scientific notation.
+Chinese/Japanese numerals (九, 一百八十, 两千零五, 3万) are read after an answer phrase, inside \\boxed{} and as a
+whole answer; not in running text, where 一 is mostly the word "one/a". Not handled: number words, scientific notation.
+
+lm-evaluation-harness's MGSM filters are here too (`lm_eval_extract`, `lm_eval_match`), re-implemented from their
+regular expressions (tasks/mgsm/native_cot/*.yaml), so a run can report the number an lm-eval paper would.
 """
 from __future__ import annotations
 
@@ -250,7 +254,8 @@ def extract_number(text: str, lang: str = "en") -> Extracted:
         # "x = 5", "18 \text{ apples}": keep what follows the last '=' and drop unit words, but never pull a
         # number out of an expression such as 3\sqrt{2}.
         rhs = re.sub(r"(?<![\\\w])[^\W\d_]+\.?", " ", _WRAP.sub(" ", content.rpartition("=")[2]))
-        if (v := parse_number(content, lg)) is not None or (v := parse_number(rhs, lg)) is not None:
+        if (v := parse_number(content, lg)) is not None or (v := parse_number(rhs, lg)) is not None \
+                or (v := cjk_number(content.strip())) is not None:
             return Extracted(v, content.strip(), "boxed")
         # Not a number: later rules must not read digits out of the box (they belong to e.g. "3\sqrt{2}").
         t = t[:box[0]] + " " * (box[1] - box[0]) + t[box[1]:]
@@ -258,10 +263,99 @@ def extract_number(text: str, lang: str = "en") -> Extracted:
         n = num_re.search(t, m.end(), min(len(t), m.end() + 100))
         if n and n.start() - m.end() <= 40 and (v := parse_number(n.group(), lg)) is not None:
             return Extracted(v, n.group(), "phrase")
+        if (c := _CJK_AFTER.match(t, m.end())) and (v := cjk_number(c["n"])) is not None:
+            return Extracted(v, c["n"], "phrase")
+    if (c := _CJK_WHOLE.fullmatch(t)) and (v := cjk_number(c["n"])) is not None:
+        return Extracted(v, c["n"], "cjk_numeral")
     for n in reversed(list(num_re.finditer(t))):
         if (v := parse_number(n.group(), lg)) is not None:
             return Extracted(v, n.group(), "last_number")
     return _NONE
+
+
+# ---------------------------------------------------------------- Chinese / Japanese numerals
+_CJK_DIGITS = {**dict.fromkeys("〇零", 0), **dict.fromkeys("一壹", 1), **dict.fromkeys("二两兩贰貳", 2), **dict.fromkeys("三叁參", 3),
+               **dict.fromkeys("四肆", 4), **dict.fromkeys("五伍", 5), **dict.fromkeys("六陆陸", 6), **dict.fromkeys("七柒", 7),
+               **dict.fromkeys("八捌", 8), **dict.fromkeys("九玖", 9)}
+_CJK_SMALL = {**dict.fromkeys("十拾", 10), **dict.fromkeys("百佰", 100), **dict.fromkeys("千仟", 1000)}
+_CJK_BIG = {**dict.fromkeys("万萬", 10**4), **dict.fromkeys("亿億", 10**8)}
+_CJK_CHARS = "".join([*_CJK_DIGITS, *_CJK_SMALL, *_CJK_BIG])
+_CJK_RUN = rf"[-−]?(?=[\d.]*[{_CJK_CHARS}])[\d.{_CJK_CHARS}]+(?:[点點][\d{''.join(_CJK_DIGITS)}]+)?"
+_CJK_AFTER = re.compile(rf"[\s*_:：“「]{{0,3}}(?P<n>{_CJK_RUN})")
+_CJK_WHOLE = re.compile(rf"\s*(?P<n>{_CJK_RUN})\s*[。.！!]?\s*")
+
+
+def cjk_number(s: str) -> float | None:
+    """一百八十 → 180, 九 → 9, 两千零五 → 2005, 3万 → 30000, 一億二千万 → 120000000, 二〇二四 → 2024, 三点五 → 3.5."""
+    if not isinstance(s, str) or not s or len(s) > 40:
+        return None
+    sign = -1.0 if s[0] in "-−" else 1.0
+    s = s.lstrip("-−")
+    point = re.search("[点點]", s)
+    whole, frac = (s[:point.start()], s[point.end():]) if point else (s, "")
+    if not any(c in _CJK_CHARS for c in s):
+        return None
+    if frac and not all(c in _CJK_DIGITS or c.isdigit() for c in frac):
+        return None
+    if whole and all(c in _CJK_DIGITS for c in whole):  # positional digits: 二〇二四
+        value = float("".join(str(_CJK_DIGITS[c]) for c in whole))
+    else:
+        total, section, digit = 0.0, 0.0, None
+        for tok in re.findall(rf"\d+(?:\.\d+)?|[{_CJK_CHARS}]", whole):
+            if tok[0].isdigit():
+                digit = float(tok)
+            elif tok in _CJK_DIGITS:
+                digit = float(_CJK_DIGITS[tok])
+            elif tok in _CJK_SMALL:
+                section += (1.0 if digit is None else digit) * _CJK_SMALL[tok]
+                digit = None
+            else:
+                total = (total + section + (digit or 0.0)) * _CJK_BIG[tok] if total and _CJK_BIG[tok] > total \
+                    else total + (section + (digit or 0.0)) * _CJK_BIG[tok]
+                section, digit = 0.0, None
+        value = total + section + (digit or 0.0)
+    if frac:
+        value += float("0." + "".join(str(_CJK_DIGITS.get(c, c)) for c in frac))
+    return sign * value
+
+
+# ---------------------------------------------------------------- lm-evaluation-harness's MGSM filters
+# The answer phrases of lm-eval's native-CoT MGSM configs ("strict-match": first match of PHRASE + number).
+LM_EVAL_STRICT = {"en": "The answer is ", "de": "Die Antwort lautet ", "es": "La respuesta es ", "fr": "La réponse est ",
+                  "ru": "Ответ — ", "sw": "Jibu ni ", "te": "సమాధానం ", "th": "คำตอบคือ ", "bn": "উত্তর হল ",
+                  "zh": "答案是 ", "ja": "答えは"}
+_LM_NUM = r"(\-?[0-9\.\,]+)"
+_LM_SUFFIX = {"zh": "。", "ja": "です。"}
+_LM_FLEX = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")  # "flexible-extract": the last match
+
+
+def lm_eval_extract(text: str, lang: str = "en", mode: str = "flexible") -> Extracted:
+    """lm-eval's MGSM filter: strict = the first "<answer phrase> N", flexible = the last number-like token.
+    Returns the raw string, as lm-eval does; no match = parse_failed ("[invalid]" in lm-eval)."""
+    if not isinstance(text, str):
+        return _NONE
+    if mode == "strict":
+        lg = _lang(lang)
+        pattern = re.escape(LM_EVAL_STRICT.get(lg, LM_EVAL_STRICT["en"])) + _LM_NUM + re.escape(_LM_SUFFIX.get(lg, ""))
+        found = re.findall(pattern, text)
+        value = found[0] if found else None
+    else:
+        found = _LM_FLEX.findall(text)
+        value = next((g for g in found[-1] if g), None) if found else None
+    return Extracted(value, value or "", f"lm-eval-{mode}") if value else Extracted(None, "", f"lm-eval-{mode}")
+
+
+_PUNCT = str.maketrans("", "", __import__("string").punctuation)
+
+
+def lm_eval_match(extracted: str | None, gold) -> bool:
+    """lm-eval's exact_match with ignore_case and ignore_punctuation against MGSM's `answer_number|string`.
+    Punctuation goes on both sides, so "-48" matches 48 and "1,234" matches 1234, as in lm-eval."""
+    if extracted is None or gold is None:
+        return False
+    g = float(gold)
+    target = str(int(g)) if g.is_integer() else str(g)
+    return extracted.lower().translate(_PUNCT).strip() == target.lower().translate(_PUNCT).strip()
 
 
 # ---------------------------------------------------------------- multiple choice

@@ -79,9 +79,14 @@ class JudgeCache:
 
 
 def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[str, str, str, bool]], cache: JudgeCache,
-                max_new_tokens: int = 512) -> list[dict]:
+                max_new_tokens: int = 512, weighted: bool = True) -> list[dict]:
     """items: (instruction, model output, reference output, model shown first). Returns per item
-    {"judge_output", "verdict", "preference"}; only uncached prompts reach the backend, in one batch."""
+    {"judge_output", "verdict", "preference", "kind"}; only uncached prompts reach the backend, in one batch.
+
+    kind "weighted": where the backend scores log-probabilities (hf, vllm), the preference is the judge's expected
+    verdict, P(model's letter) + P(tie)/2, from the log-probabilities of [[A]], [[B]] and [[C]] after its own
+    explanation, as AlpacaEval 2's weighted judge takes the verdict token's probabilities. kind "discrete": the
+    parsed verdict (1 / 0.5 / 0), used where the backend has no log-probabilities (the openai chat API)."""
     from labkit.backends import GenParams
 
     prompts = [judge_messages(ins, m, r) if first else judge_messages(ins, r, m) for ins, m, r, first in items]
@@ -97,5 +102,36 @@ def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[s
     results = []
     for (ins, m, r, first), k in zip(items, keys):
         verdict = parse_verdict(cached[k])
-        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in fresh})
+        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in fresh,
+                        "kind": "discrete"})
+    if weighted:
+        _weigh(backend, prompts, keys, items, results, cache)
     return results
+
+
+def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
+    """Replace discrete preferences by the judge's verdict probabilities where the backend can score them."""
+    todo = [i for i, r in enumerate(results) if r["verdict"] is not None]
+    wkeys = [keys[i] + ":weighted" for i in todo]
+    stored = cache.get_many(wkeys)
+    need = [i for i, wk in zip(todo, wkeys) if wk not in stored]
+    if need:
+        pairs = []
+        for i in need:
+            text = results[i]["judge_output"]
+            head = text[: text.rfind("[[")] if "[[" in text else text
+            pairs += [(prompts[i], head + f"[[{letter}]]") for letter in "ABC"]
+        try:
+            scores = backend.logprob(pairs)
+        except Exception:  # the backend scores no log-probabilities (openai chat) or failed to: keep the discrete verdicts
+            return
+        new = {keys[i] + ":weighted": json.dumps(scores[3 * j: 3 * j + 3]) for j, i in enumerate(need)}
+        cache.put_many(new)
+        stored.update(new)
+    for i, wk in zip(todo, wkeys):
+        lp = json.loads(stored[wk])
+        top = max(lp)
+        pa, pb, pc = (math.exp(x - top) for x in lp)
+        total = pa + pb + pc
+        p_model = (pa if items[i][3] else pb) / total
+        results[i].update(preference=p_model + 0.5 * pc / total, kind="weighted")

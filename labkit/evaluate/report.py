@@ -44,15 +44,26 @@ def heatmap(runs):
         z.append([100 * c["accuracy"] if c else None for c in cells])
         text.append([f"{100 * c['accuracy']:.1f}±{100 * c['stderr']:.1f}" + (f"<br>pf {c['parse_failed']}" if c and c["parse_failed"] else "") if c else ""
                      for c in cells])
-        labels.append(f"{r.config.get('model', '?')} · {r.id[-9:]}")
+        labels.append(run_label(r))
+    # The colour bar's title sits beside it, not above, and its ticks are few and short: with a short figure the
+    # default title and tick labels overlapped.
     fig = go.Figure(go.Heatmap(z=z, x=langs, y=labels, text=text, texttemplate="%{text}", colorscale="Viridis", zmin=0, zmax=100,
-                               colorbar=dict(title="acc %")))
-    fig.update_layout(template="plotly_white", height=160 + 40 * max(len(rows), 1), margin=dict(l=10, r=10, t=30, b=40),
+                               colorbar=dict(title=dict(text="accuracy %", side="right"), tickvals=[0, 25, 50, 75, 100],
+                                             thickness=14, len=1.0, lenmode="fraction", ypad=4)))
+    fig.update_layout(template="plotly_white", height=220 + 40 * max(len(rows), 1), margin=dict(l=10, r=30, t=40, b=40),
                       title=(rows[0][1]["task"] if rows else "no finished runs selected"))
     return fig
 
 
+def run_label(run) -> str:
+    """A run's name in legends and axes: its model (the last path part) and its id's unique tail, so two runs of one
+    model never share a label."""
+    model = str(run.config.get("model", "?")).rstrip("/").rsplit("/", 1)[-1]
+    return f"{model[:40]} · {run.id.split('-', 2)[-1]}"
+
+
 SAMPLE_COLUMNS = ["id", "lang", "correct", "parse_failed", "extracted", "gold", "detected_lang", "method", "output", "prompt"]
+SAMPLE_WIDTHS = ["70px", "55px", "70px", "95px", "90px", "70px", "95px", "90px", "35%", "25%"]  # text columns get the room
 
 
 def sample_rows(run, lang: str = "", outcome: str = "all", limit: int = 500) -> list[list]:

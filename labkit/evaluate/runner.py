@@ -9,42 +9,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
 from labkit.errors import LabkitError
-from labkit.evaluate.tasks import Doc, Task, get_task
+from labkit.evaluate.spec import EvalSpec, cli_args, model_revision  # noqa: F401  (re-exported: the runner's API)
+from labkit.evaluate.tasks import Doc, Task
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
-
-
-@dataclass
-class EvalSpec:
-    task: str
-    languages: list[str]
-    model: str = "tiny"
-    backend: str = "hf"
-    limit: int | None = None
-    variant: str | None = None  # prompt variant; None = the task's default
-    cot: bool = True
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = 0
-    data: str | None = None  # local data folder/file in the task's schema; None = the Hub
-    batch_size: int = 64  # prompts per backend call, and the resume granularity
-    base_url: str | None = None  # openai backend
-    level: str | None = None  # polymath difficulty
-    # pairwise tasks (xalpaca): the judge and the reference outputs
-    judge_model: str | None = None
-    judge_backend: str = "hf"
-    reference: str | None = None  # JSONL of reference outputs (id, lang, output), or a model name to generate them
-    reference_backend: str = "hf"
-
-    def task_obj(self) -> Task:
-        return get_task(self.task, **({"level": self.level} if self.task == "polymath" and self.level else {}))
+SPEC = "spec.json"  # the fingerprint of the spec whose samples are in samples.jsonl: resume only into the same one
 
 
 def _key(lang: str, doc_id: str) -> str:
@@ -80,35 +55,47 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
 
     task = spec.task_obj()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    fingerprint = spec.fingerprint()
     docs = [d for lang in spec.languages for d in task.load(lang, spec.data, spec.limit)]
     if not docs:
         raise LabkitError(f"No {spec.task} items for {', '.join(spec.languages)}.", hint="Check --languages, --limit and --data.")
+    claim_output(out, fingerprint)
     _drop_partial_line(out / SAMPLES)
     done = {_key(s["lang"], str(s["id"])) for s in read_samples(out)}
     pending = [d for d in docs if _key(d.lang, d.id) not in done]
     params = GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
+    if progress:
+        progress(len(docs) - len(pending), len(docs))  # the total is known before the model loads
     if pending:
         if backend is None:
             opts = {"base_url": spec.base_url} if spec.backend == "openai" and spec.base_url else {}
+            if spec.backend == "hf":
+                opts["batch_size"] = spec.batch_size  # --batch-size N = N sequences per generate call
             backend = get_backend(spec.backend, spec.model, **opts)
+        prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
+        # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,
+        # and an out-of-memory error shows up on the first batch. Every `save_every` samples (the resume unit,
+        # independent of the batch size: vLLM may take a large chunk at once) are appended as soon as they finish.
+        pending.sort(key=lambda d: -len(prompts[id(d)][-1]["content"]))
+        finished = len(docs) - len(pending)
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
-            for start in range(0, len(pending), spec.batch_size):
-                chunk = pending[start : start + spec.batch_size]
-                prompts = [task.prompt(d, spec.variant, spec.cot) for d in chunk]
-                outputs = backend.generate(prompts, params)
-                for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), prompts):
+            step = spec.save_every or spec.batch_size
+            for start in range(0, len(pending), step):
+                chunk = pending[start : start + step]
+                batch = [prompts[id(d)] for d in chunk]
+                outputs = backend.generate(batch, params)
+                for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), batch):
                     row["prompt"] = p[-1]["content"]
                     f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 f.flush()
+                finished += len(chunk)
                 if progress:
-                    progress(len(done) + start + len(chunk), len(docs))
-    elif progress:
-        progress(len(docs), len(docs))
+                    progress(finished, len(docs))
     wanted = {_key(d.lang, d.id) for d in docs}
     samples = [s for s in read_samples(out) if _key(s["lang"], str(s["id"])) in wanted]
-    config = {**asdict(spec), "generation": params.to_dict(), "templates": {l: task.template(l, spec.variant, spec.cot) for l in spec.languages},
-              "revision": _revision(spec.model), "labkit_version": _version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    config = {**asdict(spec), "generation": params.to_dict(), "templates": {l: fingerprint["templates"][l] for l in spec.languages},
+              "revision": fingerprint["revision"], "spec_hash": spec.spec_hash(), "labkit_version": _version(),
+              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     results = summarize(task, samples, spec.languages, config)
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
@@ -120,30 +107,48 @@ def summarize(task: Task, samples: Iterable[dict], languages: list[str], config:
         by_lang.setdefault(s["lang"], []).append(s)
     results = {lang: task.summarize_lang(rows, lang) for lang, rows in by_lang.items() if rows}
     accs = [r["accuracy"] for r in results.values() if r.get("accuracy") is not None]
-    return {"task": task.name, "results": results, "average": sum(accs) / len(accs) if accs else None,
-            "n_samples": sum(r["n"] for r in results.values()), "config": config or {}}
+    extractor = (config or {}).get("extractor", "labkit") if task.numeric else None
+    return {"task": task.name, "versions": {task.name: task.version}, "extractor": extractor, "results": results,
+            "average": sum(accs) / len(accs) if accs else None, "n_samples": sum(r["n"] for r in results.values()),
+            "config": config or {}}
 
 
-def score_predictions(task_name: str, predictions: str | Path, out_dir: str | Path, data: str | None = None,
-                      languages: list[str] | None = None, level: str | None = None, spec: EvalSpec | None = None) -> dict:
-    """Score outputs produced elsewhere: JSONL with id, lang, output and optionally gold. Without gold the
-    answer comes from the task's data (`data` or the Hub) by id."""
-    task = get_task(task_name, **({"level": level} if task_name == "polymath" and level else {}))
-    path = Path(predictions)
+def claim_output(out: Path, fingerprint: dict) -> None:
+    """Make `out` hold this spec's samples: a new folder is claimed, the same spec resumes, and a different
+    model, revision, setting or template is refused, so it never silently mixes into an old samples file."""
+    if out.exists() and not out.is_dir():
+        raise LabkitError(f"--output {out} is a file, not a folder.", hint="Give a folder path (it is created if missing).")
+    path = out / SPEC
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        new = json.loads(json.dumps(fingerprint, default=str))
+        if old != new:
+            changed = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+            raise LabkitError(f"{out} holds samples of a different evaluation (differs in: {', '.join(changed)}).",
+                              hint="Use a new --output folder; resuming only continues the same model and settings.")
+        return
     try:
-        rows = [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except (OSError, ValueError) as e:
-        raise LabkitError(f"Cannot read predictions {path}: {e}", hint="JSON lines with id, lang, output (and optionally gold).") from e
-    missing = [i for i, r in enumerate(rows) if not {"id", "lang", "output"} <= set(r)]
-    if missing:
-        raise LabkitError(f"Prediction line(s) {[i + 1 for i in missing[:5]]} lack id, lang or output.", hint="Each line needs id, lang and output.")
-    langs = languages or sorted({r["lang"] for r in rows})
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LabkitError(f"Cannot create the output folder {str(out)[:200]}: {e.strerror}.", hint="Check --output.") from e
+    if (out / SAMPLES).exists() and (out / SAMPLES).stat().st_size:
+        raise LabkitError(f"{out} has samples from an evaluation whose settings were not recorded.",
+                          hint="Use a new --output folder.")
+    path.write_text(json.dumps(fingerprint, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def score_predictions(spec: EvalSpec, predictions: str | Path, out_dir: str | Path) -> dict:
+    """Score outputs produced elsewhere: JSONL with id, lang, output and optionally gold. Without gold the
+    answer comes from the task's data (`spec.data` or the Hub) by id. Every line is checked first."""
+    task = spec.task_obj()
+    path = Path(predictions)
+    rows = read_predictions(path, task)
     gold_docs: dict[str, dict[str, Doc]] = {}
-    if any("gold" not in r for r in rows):
-        for lang in {r["lang"] for r in rows if "gold" not in r}:
-            gold_docs[lang] = {d.id: d for d in task.load(lang, data)}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    for lang in sorted({r["lang"] for r in rows if "gold" not in r}):
+        gold_docs[lang] = {d.id: d for d in task.load(lang, spec.data)}
     docs = []
     for r in rows:
         if "gold" in r:
@@ -153,52 +158,49 @@ def score_predictions(task_name: str, predictions: str | Path, out_dir: str | Pa
             if doc is None:
                 raise LabkitError(f"No {task.name} item with id {r['id']!r} in {r['lang']}.", hint="Give gold in the file, or the matching --data.")
         docs.append(doc)
-    samples = task.score_batch(docs, [r["output"] or "" for r in rows], spec)
+    out = Path(out_dir)
+    claim_output(out, {**spec.fingerprint(), "predictions": str(path)})
+    samples = task.score_batch(docs, [r["output"] for r in rows], spec)
     (out / SAMPLES).write_text("".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples), encoding="utf-8")
-    results = summarize(task, samples, langs, {"task": task.name, "predictions": str(path), "data": data, "rescored": True})
+    langs = [lang for lang in spec.languages if any(r["lang"] == lang for r in rows)] or sorted({r["lang"] for r in rows})
+    results = summarize(task, samples, langs, {"task": task.name, "predictions": str(path), "data": spec.data, "rescored": True,
+                                               "extractor": spec.extractor})
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
 
 
-def _revision(model: str) -> str | None:
-    from labkit.settings import TINY
+def read_predictions(path: Path, task: Task) -> list[dict]:
+    """The lines of a predictions file, each an object with a string id, a known language and a string output."""
+    from labkit.jsonl import read_jsonl
 
-    if model == TINY:
-        from labkit.models.tiny import BUILD_VERSION
-
-        return f"tiny-build-{BUILD_VERSION}"
-    p = Path(model)
-    if p.exists():
-        return None
+    hint = 'One JSON object per line: {"id": "0", "lang": "en", "output": "... The answer is 18"} (gold optional).'
+    if not path.is_file():
+        raise LabkitError(f"--predictions {path} is not a file.", hint=hint)
     try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(model, local_files_only=True)).name  # the commit hash of the cached snapshot
-    except Exception:
-        return None
+        rows = read_jsonl(path)
+    except LabkitError as e:
+        raise LabkitError(f"--predictions: {e.message}", hint=hint) from e
+    if not rows:
+        raise LabkitError(f"--predictions {path.name} is empty.", hint=hint)
+    for i, r in enumerate(rows, 1):
+        where = f"--predictions line {i}"
+        if not isinstance(r, dict):
+            raise LabkitError(f"{where} is a JSON {type(r).__name__}, not an object.", hint=hint)
+        missing = [k for k in ("id", "lang", "output") if k not in r]
+        if missing:
+            raise LabkitError(f"{where} lacks {', '.join(missing)}.", hint=hint)
+        if not isinstance(r["output"], str):
+            raise LabkitError(f"{where}: output is a {type(r['output']).__name__}, not a string.", hint=hint)
+        if not isinstance(r["id"], (str, int)) or isinstance(r["id"], bool):
+            raise LabkitError(f"{where}: id must be a string or a number.", hint=hint)
+        if not isinstance(r["lang"], str):
+            raise LabkitError(f"{where}: lang is a {type(r['lang']).__name__}, not a language code.", hint=hint)
+        if r["lang"] not in task.languages:
+            raise LabkitError(f"{where}: {task.name} has no language {r['lang']!r}.", hint=f"Languages: {', '.join(task.languages)}.")
+    return rows
 
 
 def _version() -> str:
     from labkit import __version__
 
     return __version__
-
-
-def cli_args(spec: EvalSpec, tags: list[str] | None = None, name: str | None = None) -> list[str]:
-    """The `labkit eval` command for a spec: how the UI launches a run as a job (repeatable from a terminal)."""
-    import sys
-
-    argv = [sys.executable, "-m", "labkit.cli", "eval", "--task", spec.task, "--languages", ",".join(spec.languages),
-            "--model", spec.model, "--backend", spec.backend, "--max-new-tokens", str(spec.max_new_tokens),
-            "--temperature", str(spec.temperature), "--batch-size", str(spec.batch_size)]
-    for flag, value in (("--limit", spec.limit), ("--variant", spec.variant), ("--seed", spec.seed), ("--data", spec.data),
-                        ("--base-url", spec.base_url), ("--level", spec.level), ("--name", name), ("--judge-model", spec.judge_model),
-                        ("--judge-backend", spec.judge_backend if spec.judge_model else None), ("--reference", spec.reference),
-                        ("--reference-backend", spec.reference_backend if spec.reference else None)):
-        if value is not None and value != "":
-            argv += [flag, str(value)]
-    if not spec.cot:
-        argv.append("--no-cot")
-    for t in tags or []:
-        argv += ["--tag", t]
-    return argv

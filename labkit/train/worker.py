@@ -186,30 +186,15 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
 
 def evaluate_after(recipe: Recipe, out: Path, run_dir: Path, eval_dir: Path | None = None, extra_tags: list[str] = ()) -> list[dict]:
     """The optional `evaluate:` section: an eval run of the trained model, recorded with the run's tags
-    (so a parallel-language sweep's evaluations reach the Scaling tab)."""
-    from labkit.evaluate import runner
-    from labkit.store import new_run_id, open_store
+    (so a parallel-language sweep's evaluations reach the Scaling tab). Returns its model-card rows."""
+    from labkit.evaluate.service import run_eval
+    from labkit.evaluate.spec import EvalSpec
 
-    ev = dict(recipe.evaluate)
-    task = ev.pop("task", "mgsm")
-    languages = ev.pop("languages", None)
-    spec = runner.EvalSpec(task=task, languages=languages or list(runner.EvalSpec(task=task, languages=[]).task_obj().languages),
-                           model=str(out), **ev)
-    store = open_store()
-    run_id = new_run_id("eval")
-    eval_dir = eval_dir or run_dir / "eval"
-    store.create("eval", f"{task} {recipe.name}", config={"task": task, "model": str(out), "train_run": os.environ.get("LABKIT_RUN_ID")},
-                 run_dir=str(eval_dir), tags=[*recipe.tags, *extra_tags], status="running", run_id=run_id)
-    try:
-        res = runner.run(spec, eval_dir)
-    except Exception as e:
-        store.update(run_id, status="failed", error=str(e))
-        raise
-    metrics = {f"score/{l}": r["accuracy"] for l, r in res["results"].items()}
-    store.update(run_id, status="succeeded", metrics={**metrics, "score": res["average"]})
-    print(f"[labkit] evaluation {run_id}: average {res['average']}", flush=True)
-    return [{"task": task, "dataset": spec.task_obj().hub_id, "config": l, "split": "test", "metric": "accuracy", "value": r["accuracy"]}
-            for l, r in res["results"].items()]
+    spec = EvalSpec.from_dict({"task": "mgsm", **recipe.evaluate, "model": str(out)})
+    res = run_eval(spec, eval_dir or run_dir / "eval", name=f"{spec.task} {recipe.name}", tags=[*recipe.tags, *extra_tags],
+                   config_extra={"train_run": os.environ.get("LABKIT_RUN_ID")}, replace=True)
+    print(f"[labkit] evaluation {res['run_id']}: average {res['results']['average']}", flush=True)
+    return res["card"]
 
 
 def push(recipe: Recipe, out: Path) -> str:

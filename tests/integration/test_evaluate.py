@@ -79,14 +79,14 @@ def test_rescoring_predictions(tmp_path):
         {"id": "x", "lang": "bn", "output": "The answer is 7", "gold": 7},
     ]
     preds.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    res = runner.score_predictions("mgsm", preds, tmp_path / "out", data=str(FIX / "mgsm"))
+    res = runner.score_predictions(runner.EvalSpec(task="mgsm", languages=[], data=str(FIX / "mgsm")), preds, tmp_path / "out")
     th, bn = res["results"]["th"], res["results"]["bn"]
     assert th["n"] == 3 and th["accuracy"] == pytest.approx(2 / 3) and th["parse_failed"] == 1
     assert bn["n"] == 3 and bn["accuracy"] == pytest.approx(2 / 3) and bn["parse_failed"] == 0
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "0", "output": "x"}\n')
     with pytest.raises(LabkitError, match="lack"):
-        runner.score_predictions("mgsm", bad, tmp_path / "o2")
+        runner.score_predictions(runner.EvalSpec(task="mgsm", languages=[]), bad, tmp_path / "o2")
 
 
 def test_cli_predictions_contract(tmp_path, capsys):
@@ -133,3 +133,54 @@ def test_transferability_on_two_synthetic_runs():
     assert res["mti"] is None and "did not change" in res["note"]
     with pytest.raises(LabkitError):
         transferability(before, {"task": "polymath", "results": {}})
+
+
+def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tmp_path):
+    spec = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), batch_size=2)
+    res = runner.run(spec, tmp_path / "r", backend=Dies())
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["versions"] == {"mgsm": 1} and saved["extractor"] == "labkit" and saved["config"]["spec_hash"] == spec.spec_hash()
+    assert res["results"]["en"]["agreement"] == 1.0
+    other = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), model="another-model")
+    with pytest.raises(LabkitError, match="different evaluation"):
+        runner.run(other, tmp_path / "r", backend=Dies())
+    assert len((tmp_path / "r" / "samples.jsonl").read_text().splitlines()) == 3  # nothing mixed in
+
+
+def test_cli_extractor_choice_is_recorded(tmp_path, capsys):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps(r) + "\n" for r in [{"id": "a", "lang": "en", "output": "The answer is -48", "gold": 48},
+                                                            {"id": "b", "lang": "en", "output": "The answer is 9", "gold": 9}]))
+    for extractor, acc in (("labkit", 0.5), ("lm-eval-flexible", 1.0), ("lm-eval-strict", 1.0)):
+        out = tmp_path / extractor
+        assert main(["eval", "--task", "mgsm", "--predictions", str(preds), "--extractor", extractor, "--output", str(out), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        saved = json.loads((out / "results.json").read_text())
+        assert saved["extractor"] == data["extractor"] == extractor and data["results"]["en"]["accuracy"] == acc
+        assert data["results"]["en"]["agreement"] == 0.5 and data["results"]["en"]["sign_mismatch"] == 1
+
+
+def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_path, monkeypatch):
+    import labkit.backends as backends
+
+    got = {}
+
+    class Recorder(Dies):
+        def __init__(self):
+            super().__init__()
+            self.sizes, self.lengths = [], []
+
+        def generate(self, prompts, params):
+            self.sizes.append(len(prompts))
+            self.lengths += [len(p[-1]["content"]) for p in prompts]
+            return super().generate(prompts, params)
+
+    rec = Recorder()
+    monkeypatch.setattr(backends, "get_backend", lambda name, model, **opts: got.update(opts) or rec)
+    spec = runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4)
+    runner.run(spec, tmp_path / "b")
+    assert got == {"batch_size": 4}  # the hf backend generates --batch-size sequences per call
+    assert rec.sizes == [4] * 8 + [1] and rec.lengths == sorted(rec.lengths, reverse=True)
+    rec.sizes.clear()
+    runner.run(runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c")
+    assert got == {"batch_size": 4} and rec.sizes == [10, 10, 10, 3]  # resume unit apart from the batch size

@@ -64,6 +64,8 @@ def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
         assert r["accuracy"] == pytest.approx(r["win_rate"] / 100)
         assert r["lc_win_rate"] is None or 0 <= r["lc_win_rate"] <= 100
         assert isinstance(r["lc_note"], str) and r["avg_length"] >= 0
+        assert r["preference_kind"] == "discrete" and r["lc_glm"] == "length_controlled_minimal"  # openai chat: no log-probs
+    assert sorted(s["index"] for s in samples if s["lang"] == "en") == [0, 1]  # AlpacaEval's index travels with each sample
     # a second run with the same judge prompts is served from the cache
     runner.run(spec, tmp_path / "b")
     assert len(calls) == 4

@@ -9,17 +9,47 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
 
 
 
-def run_eval(client, langs, tags=""):
-    rid, msg, _ = client.predict("mgsm", "tiny", "hf", langs, 2, "native", True, 8, str(FIX), tags, "", "openai", "", api_name="/eval_start")
-    assert rid.startswith("eval-") and "eval --task mgsm" in msg
-    for _ in range(240):
-        progress, _timer = client.predict(rid, api_name="/eval_progress")
+def follow(client, rid):
+    seen = []
+    for _ in range(480):
+        progress, _timer, board, *_ = client.predict(rid, "", [], api_name="/eval_progress")
+        seen.append(progress)
         if "succeeded" in progress or "failed" in progress:
-            break
+            return progress, board, seen
         time.sleep(0.5)
+    raise AssertionError(seen[-1])
+
+
+def run_eval(client, langs, tags="", data=str(FIX)):
+    rid, msg, _ = client.predict("mgsm", "tiny", "hf", langs, 2, "native", True, 8, data, tags, "", "openai", "", api_name="/eval_start")
+    assert rid.startswith("eval-") and "eval --task mgsm" in msg
+    progress, board, _ = follow(client, rid)
     assert "succeeded" in progress, progress
-    assert "2/2" in progress or "4/4" in progress
+    assert f"{2 * len(langs)}/{2 * len(langs)} samples" in progress
+    assert rid in [row[0] for row in board["data"]]  # the leaderboard refreshed itself when the run ended
     return rid
+
+
+def test_default_run_on_the_bundled_sample_data(client):
+    data, update = client.predict("mgsm", api_name="/eval_use_sample")
+    langs = update["value"]
+    assert data == "sample" and sorted(langs) == ["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"]
+    run_eval(client, langs, data="sample")
+
+
+def test_a_reload_reattaches_to_the_running_evaluation(client):
+    rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en", "zh", "de", "fr"], 3, "native", True, 32, "sample", "", "", "openai", "",
+                                  api_name="/eval_start")
+    attached, _timer = client.predict(api_name="/eval_reattach")  # what a freshly loaded page does
+    assert attached == rid
+    assert "succeeded" in follow(client, rid)[0]
+
+
+def test_a_failed_run_shows_its_error_whole_in_the_tabs_words(client):
+    rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en"], 2, "native", True, 8, "/nonexistent/folder", "", "", "openai", "",
+                                  api_name="/eval_start")
+    progress, _board, _ = follow(client, rid)
+    assert "failed" in progress and "No data at /nonexistent/folder" in progress and "--data" not in progress
 
 
 def test_evaluate_round_trip(client):
@@ -38,5 +68,9 @@ def test_evaluate_round_trip(client):
 def test_bad_requests_are_readable(client):
     with pytest.raises(Exception, match="language"):
         client.predict("mgsm", "tiny", "hf", [], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
+    with pytest.raises(Exception, match="The Model field is 5000 characters long"):
+        client.predict("mgsm", "m" * 5000, "hf", ["en"], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
+    with pytest.raises(Exception, match="sample data has no"):
+        client.predict("polymath", "tiny", "hf", ["de"], 2, "native", True, 8, "sample", "", "", "openai", "", api_name="/eval_start")
     with pytest.raises(Exception):
         client.predict("", "zh", "all", api_name="/eval_samples")

@@ -1,10 +1,9 @@
 """Win rate, standard error and AlpacaEval-2 length-controlled win rate (labkit.evaluate.winrate)."""
 import math
 
-import numpy as np
 import pytest
 
-from labkit.evaluate.winrate import avg_length, length_controlled_winrate, winrate
+from labkit.evaluate.winrate import avg_length, winrate
 
 
 # ---------------------------------------------------------------- raw win rate
@@ -47,90 +46,14 @@ def test_winrate_empty_all_nan_and_out_of_range_raise():
 
 
 # ---------------------------------------------------------------- length-controlled win rate
+# labkit's own L2 GLM is gone: the length-controlled rate is AlpacaEval's, tested against alpaca_eval in test_glm_winrate.py.
 
-def _finite(r):
-    vals = [r["lc_win_rate"], r["theta"], r["phi"]] + ([r["psi"]] if r["psi"] is not None else [])
-    return all(v is not None and math.isfinite(v) for v in vals)
+def test_glm_on_a_handful_of_items_is_refused_not_invented():
+    from labkit.evaluate.winrate import glm_winrate
 
-
-def test_lc_equal_lengths_drops_length_term_and_matches_raw():
-    prefs = [1, 0, 0.5, 1, 1, 0, 1, 0.5, 1, 0]
-    r = length_controlled_winrate(prefs, [300] * 10, [300] * 10)
-    assert _finite(r) and r["converged"]
-    assert abs(r["lc_win_rate"] - winrate(prefs)["win_rate"]) < 0.5
-    assert r["phi"] == 0.0
-    assert "length term dropped" in r["note"]
-
-
-def test_lc_removes_pure_length_bias():
-    # The judge prefers the model ONLY because it is longer: theta = 0, phi = 4, model usually longer.
-    rng = np.random.default_rng(0)
-    n = 4000
-    len_ref = rng.normal(1000, 100, n)
-    len_model = len_ref + rng.normal(400, 400, n)
-    x = np.tanh((len_model - len_ref) / np.std(len_model - len_ref, ddof=1))
-    prefs = (rng.random(n) < 1 / (1 + np.exp(-4 * x))).astype(float)
-    raw = winrate(prefs)["win_rate"]
-    r = length_controlled_winrate(prefs, len_model, len_ref)
-    assert raw > 70
-    assert r["converged"] and abs(r["lc_win_rate"] - 50) < 8
-    assert r["phi"] > 2 and abs(r["theta"]) < 0.4
-
-
-def test_lc_perfect_separation_stays_finite():
-    rng = np.random.default_rng(1)
-    len_model = rng.normal(1000, 200, 50)
-    r = length_controlled_winrate([1.0] * 50, len_model, [1000.0] * 50)
-    assert _finite(r)
-    assert r["converged"] or r["note"]
-    assert 50 < r["lc_win_rate"] <= 100
-
-
-def test_lc_symmetric_lengths_theta_is_logit_of_raw_rate():
-    # Wins and losses each have length differences symmetric about 0, so sum_i tanh(x_i) * (y_i - p) = 0
-    # for any constant p: the optimum has phi = 0 and sigmoid(theta) = raw rate 0.75 -> theta = log 3.
-    prefs = [1, 1, 1, 1, 1, 1, 0, 0] * 10
-    diffs = np.array([100, -100, 200, -200, 50, -50, 100, -100] * 10, dtype=float)
-    r = length_controlled_winrate(prefs, 1000 + diffs, [1000.0] * 80)
-    assert r["converged"]
-    assert r["phi"] == pytest.approx(0.0, abs=1e-4)
-    assert r["theta"] == pytest.approx(math.log(3), abs=0.02)  # reg = 0.01 shrinks theta very slightly
-    assert r["lc_win_rate"] == pytest.approx(75.0, abs=0.5)
-    r0 = length_controlled_winrate(prefs, 1000 + diffs, [1000.0] * 80, reg=0.0)
-    assert r0["theta"] == pytest.approx(math.log(3), abs=1e-4)
-
-
-def test_lc_too_few_items_returns_none_with_note():
-    for prefs in ([1.0], [1.0, float("nan")]):  # the NaN (failed judge call) is dropped first
-        r = length_controlled_winrate(prefs, [10, 20][: len(prefs)], [10, 10][: len(prefs)])
-        assert r["lc_win_rate"] is None and r["converged"] is False
-        assert "at least 2" in r["note"]
-
-
-def test_lc_drops_nan_preferences_with_their_lengths():
-    prefs = [1, 0, 1, 0, 0.5, 1]
-    lm, lr = [120, 90, 150, 100, 100, 130], [100] * 6
-    clean = length_controlled_winrate(prefs, lm, lr)
-    dirty = length_controlled_winrate(prefs + [float("nan")], lm + [1e6], lr + [1])
-    assert dirty["lc_win_rate"] == pytest.approx(clean["lc_win_rate"])
-
-
-def test_lc_with_difficulty_reports_psi():
-    rng = np.random.default_rng(2)
-    n = 500
-    diff = rng.normal(0, 1, n)
-    len_ref = np.full(n, 800.0)
-    len_model = len_ref + rng.normal(0, 200, n)
-    prefs = (rng.random(n) < 1 / (1 + np.exp(-(0.5 - 1.0 * diff)))).astype(float)
-    r = length_controlled_winrate(prefs, len_model, len_ref, difficulty=diff)
-    assert _finite(r) and r["converged"]
-    assert r["psi"] < -0.5  # harder items lower the model's chance, as generated
-    assert 50 < r["lc_win_rate"] < 75
-
-
-def test_lc_mismatched_lengths_raise():
-    with pytest.raises(ValueError, match="same length"):
-        length_controlled_winrate([1, 0, 1], [1, 2], [1, 2, 3])
+    rows = [{"output_1": "a" * 10, "output_2": "b" * (10 + i), "preference": 2.0} for i in range(3)]
+    with pytest.raises(ValueError):
+        glm_winrate(rows, "length_controlled_minimal")  # 5-fold CV needs at least 5 judged items
 
 
 # ---------------------------------------------------------------- lengths
@@ -140,3 +63,36 @@ def test_avg_length_in_characters():
     assert avg_length(["ü", "日本"]) == pytest.approx(1.5)  # characters, not bytes
     with pytest.raises(ValueError):
         avg_length([])
+
+
+# ---------------------------------------------------------------- weighted vs discrete judge preferences
+
+class _Judge:
+    """Always says [[A]]; scores [[A]], [[B]], [[C]] with fixed log-probabilities when it can."""
+
+    def __init__(self, logprobs=True):
+        self.can = logprobs
+        self.scored = []
+
+    def generate(self, prompts, params):
+        return [["Response A is more complete. [[A]]"] for _ in prompts]
+
+    def logprob(self, pairs, append_eos=False):
+        if not self.can:
+            raise RuntimeError("no log-probabilities here")
+        self.scored += [c for _, c in pairs]
+        return [{"A": math.log(0.7), "B": math.log(0.2), "C": math.log(0.1)}[c[-3]] for _, c in pairs]
+
+
+def test_weighted_preference_from_judge_logprobs(tmp_path):
+    from labkit.evaluate.judge import JudgeCache, judge_pairs
+
+    items = [("q", "model answer", "ref answer", True), ("q2", "model answer", "ref answer", False)]
+    judge = _Judge()
+    res = judge_pairs(judge, "hf", "j", items, JudgeCache(tmp_path / "c.sqlite"))
+    # model shown first (A): P(A) + P(C)/2 = 0.75; model shown second (B): P(B) + P(C)/2 = 0.25
+    assert [r["kind"] for r in res] == ["weighted", "weighted"]
+    assert res[0]["preference"] == pytest.approx(0.75) and res[1]["preference"] == pytest.approx(0.25)
+    assert judge.scored[0].endswith("more complete. [[A]]") and judge.scored[1].endswith("[[B]]")
+    plain = judge_pairs(_Judge(logprobs=False), "openai", "j2", items, JudgeCache(tmp_path / "d.sqlite"))
+    assert [(r["kind"], r["preference"]) for r in plain] == [("discrete", 1.0), ("discrete", 0.0)]

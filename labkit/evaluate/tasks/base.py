@@ -16,6 +16,12 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
 
+SAMPLE = "sample"  # `--data sample` / the Local data field: the small bundled data in the task's Hub schema
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+
+
+SIGN_NOTE = "sign differs from gold: wrong here, correct under lm-eval's punctuation-blind match"
+
 
 @dataclass
 class Doc:
@@ -34,13 +40,36 @@ class Task(abc.ABC):
     required: tuple[str, ...] = ()  # columns the data must have
     description: str = ""
     variants: tuple[str, ...] = ("native",)  # prompt variants, first is the default
+    version: int = 1  # bumped when prompts, data handling or scoring change; recorded in results.json, part of the resume key
+    options: dict[str, tuple[str, ...]] = {}  # task options and their allowed values, e.g. PolyMath's level
+    numeric: bool = False  # answers are numbers: the extractor choice (labkit / lm-eval) applies
+    card_metrics: dict[str, str] = {"accuracy": "accuracy"}  # model-card metric name -> key in results.json
+
+    def __init__(self, **options):
+        for key, value in options.items():
+            if key not in self.options:
+                raise LabkitError(f"{self.name} has no option {key!r}.",
+                                  hint=f"Options: {', '.join(self.options) or 'none'}.")
+            if str(value) not in self.options[key]:
+                raise LabkitError(f"{self.name} option {key}={value!r} is not one of {', '.join(self.options[key])}.",
+                                  hint=f"For example {key}={self.options[key][0]}.")
+            setattr(self, key, str(value))
 
     # --- data ----------------------------------------------------------------------------------
     def hub_args(self, lang: str) -> dict:
         return {"path": self.hub_id, "name": lang, "split": self.split}
 
+    def sample_languages(self) -> list[str]:
+        """The languages of the bundled sample data (a few items each, offline, in the Hub schema)."""
+        return sorted(p.stem for p in (SAMPLES_DIR / self.name).glob("*.jsonl") if p.stem in self.languages)
+
     def load(self, lang: str, source: str | None = None, limit: int | None = None) -> list[Doc]:
         self.check_language(lang)
+        if source == SAMPLE:
+            if lang not in self.sample_languages():
+                raise LabkitError(f"The bundled {self.name} sample data has no {lang!r}.",
+                                  hint=f"Sample languages: {', '.join(self.sample_languages())}.")
+            source = str(SAMPLES_DIR / self.name)
         rows = read_rows(source, lang) if source else self._load_hub(lang)
         if rows:
             missing = [c for c in self.required if c not in rows[0]]
@@ -59,7 +88,8 @@ class Task(abc.ABC):
             ds = datasets.load_dataset(**self.hub_args(lang))
         except Exception as e:  # datasets raises many types: offline, missing config, gated …
             raise LabkitError(f"Cannot load {self.hub_id} ({lang}): {e}",
-                              hint="Offline? Point --data at a local folder with <lang>.jsonl files in the same schema.") from e
+                              hint=f"Offline? Use --data {SAMPLE} (the bundled sample data), or point --data at a local "
+                                   "folder with <lang>.jsonl files in the same schema.") from e
         return [dict(r) for r in ds]
 
     def check_language(self, lang: str) -> None:
@@ -92,13 +122,15 @@ class Task(abc.ABC):
         """One sample record per (doc, output)."""
         from labkit.evaluate import langid
 
-        rows = []
-        for doc, output in zip(docs, outputs):
-            ex = self.extract(output, doc.lang)
-            rows.append({"id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output, "extracted": ex.value,
-                         "extracted_text": ex.text, "method": ex.method, "correct": self.score(doc, ex),
-                         "parse_failed": ex.parse_failed, "detected_lang": langid.detect(output)})
-        return rows
+        extractor = getattr(spec, "extractor", None) or "labkit"
+        return [{"id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output, **self.judge_output(doc, output, extractor),
+                 "detected_lang": langid.detect(output, candidates=self.languages)} for doc, output in zip(docs, outputs)]
+
+    def judge_output(self, doc: Doc, output: str, extractor: str = "labkit") -> dict:
+        """The fields a sample gets from scoring one output: extracted, correct, parse_failed, ..."""
+        ex = self.extract(output, doc.lang)
+        return {"extracted": ex.value, "extracted_text": ex.text, "method": ex.method, "correct": self.score(doc, ex),
+                "parse_failed": ex.parse_failed}
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
         import math
@@ -109,8 +141,14 @@ class Task(abc.ABC):
         acc = sum(float(r["correct"]) for r in rows) / n
         fid, judged = langid.fidelity([r.get("detected_lang") for r in rows], lang)
         failed = sum(bool(r["parse_failed"]) for r in rows)
-        return {"accuracy": acc, "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
-                "n": n, "parse_failed": failed, "parse_failed_rate": failed / n, "fidelity": fid, "fidelity_n": judged}
+        out = {"accuracy": acc, "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
+               "n": n, "parse_failed": failed, "parse_failed_rate": failed / n, "fidelity": fid, "fidelity_n": judged}
+        both = [r for r in rows if "labkit_correct" in r and "lm_eval_flexible_correct" in r]
+        if both:  # how far this number is from an lm-eval-based paper's
+            out["agreement"] = sum(bool(r["labkit_correct"]) == bool(r["lm_eval_flexible_correct"]) for r in both) / len(both)
+            out["lm_eval_flexible_accuracy"] = sum(bool(r["lm_eval_flexible_correct"]) for r in both) / len(both)
+            out["sign_mismatch"] = sum(r.get("note") == SIGN_NOTE for r in rows)
+        return out
 
     def reward(self, completions: list[str], gold: list, lang: list[str]) -> list[float]:
         """The correctness reward for RL on this task (same extraction, same scoring)."""

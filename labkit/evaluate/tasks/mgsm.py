@@ -6,8 +6,8 @@ phrases are the ones the extractor looks for in each language.
 """
 from __future__ import annotations
 
-from labkit.evaluate.extract import Extracted, extract_number, numbers_equal
-from labkit.evaluate.tasks.base import Doc, Task
+from labkit.evaluate.extract import Extracted, extract_number, lm_eval_extract, lm_eval_match, numbers_equal
+from labkit.evaluate.tasks.base import SIGN_NOTE, Doc, Task
 
 # lang: (chain-of-thought instruction, direct instruction)
 INSTRUCTIONS = {
@@ -30,6 +30,7 @@ class NumericTask(Task):
 
     variants = ("native", "english")
     instructions = INSTRUCTIONS
+    numeric = True
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
         lang = "en" if (variant or self.variants[0]) == "english" else doc.lang
@@ -40,8 +41,26 @@ class NumericTask(Task):
         return extract_number(text, lang)
 
     def score(self, doc: Doc, extracted: Extracted) -> float:
-        gold = doc.gold if isinstance(doc.gold, (int, float)) else extract_number(str(doc.gold), doc.lang).value
-        return float(numbers_equal(extracted.value, gold))
+        return float(numbers_equal(extracted.value, self.gold_number(doc)))
+
+    @staticmethod
+    def gold_number(doc: Doc) -> float | None:
+        return doc.gold if isinstance(doc.gold, (int, float)) else extract_number(str(doc.gold), doc.lang).value
+
+    def judge_output(self, doc: Doc, output: str, extractor: str = "labkit") -> dict:
+        """Scored by the chosen extractor; labkit's and lm-eval's flexible verdicts are both kept for the agreement figure."""
+        row = super().judge_output(doc, output)
+        gold = self.gold_number(doc)
+        flex = lm_eval_extract(output, doc.lang, "flexible")
+        row.update(extractor=extractor, labkit_correct=row["correct"], lm_eval_flexible=flex.value,
+                   lm_eval_flexible_correct=float(lm_eval_match(flex.value, gold)))
+        if not row["correct"] and row["extracted"] is not None and gold and numbers_equal(-row["extracted"], gold):
+            row["note"] = SIGN_NOTE
+        if extractor != "labkit":
+            ex = flex if extractor == "lm-eval-flexible" else lm_eval_extract(output, doc.lang, "strict")
+            row.update(extracted=ex.value, extracted_text=ex.text, method=ex.method, parse_failed=ex.parse_failed,
+                       correct=float(lm_eval_match(ex.value, gold)))
+        return row
 
 
 class MGSM(NumericTask):

@@ -36,10 +36,12 @@ class PolyMath(NumericTask):
     required = ("question", "answer")
     description = "Multilingual math at four difficulty levels, 18 languages (numeric or normalised-expression match)."
     instructions = {**INSTRUCTIONS, **EXTRA}
-    split = "low"
+    options = {"level": LEVELS}
+    level = "low"
 
-    def __init__(self, level: str = "low"):
-        self.split = level
+    @property
+    def split(self) -> str:  # the Hub split is the difficulty level
+        return self.level
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
         msgs = super().prompt(doc, variant, cot)
@@ -48,6 +50,10 @@ class PolyMath(NumericTask):
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
         return Doc(str(row.get("id", index)), lang, row["question"], str(row["answer"]), {"level": self.split})
+
+    @staticmethod
+    def gold_number(doc: Doc) -> float | None:
+        return parse_number(str(doc.gold), "en")
 
     def score(self, doc: Doc, extracted: Extracted) -> float:
         # Golds are written in LaTeX/English notation whatever the language: "2.125" is never 2125.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
-from labkit.evaluate.tasks.base import Doc, Task
+from labkit.evaluate.tasks.base import SAMPLE, SAMPLES_DIR, Doc, Task
 
 SPLITS = {"en": "english", "zh": "chinese", "ko": "korean", "it": "italian", "es": "spanish"}
 
@@ -23,13 +23,18 @@ class XAlpaca(Task):
     hub_id = "zhihz0535/X-AlpacaEval"
     languages = tuple(SPLITS)
     required = ("instruction",)
+    card_metrics = {"win_rate": "win_rate", "length_controlled_win_rate": "lc_win_rate"}  # percent, as AlpacaEval reports
     description = "Open-ended instructions in 5 languages; pairwise judge win rate vs a reference (AlpacaEval 2 style, LC win rate)."
 
     def hub_args(self, lang: str) -> dict:
         return {"path": self.hub_id, "split": SPLITS[lang]}
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
-        return Doc(str(row.get("id", index)), lang, row["instruction"], row.get("output"))
+        # The 805 items are AlpacaEval's, translated, with a numeric `id` shared by the translations of one item:
+        # the AlpacaEval index is `index` when the data has it, else that `id`, else the row position. It selects
+        # the instruction's difficulty in the length-controlled GLM.
+        alpaca_index = next((int(row[k]) for k in ("index", "id") if str(row.get(k, "")).isdigit()), index)
+        return Doc(str(row.get("id", index)), lang, row["instruction"], row.get("output"), {"index": alpaca_index})
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
         return [{"role": "user", "content": doc.question}]
@@ -47,6 +52,8 @@ class XAlpaca(Task):
         if not missing:
             return refs
         source = getattr(spec, "reference", None)
+        if not source and getattr(spec, "data", None) == SAMPLE:  # the sample data brings its reference outputs
+            source = str(SAMPLES_DIR / self.name / "reference.jsonl")
         if not source:
             raise LabkitError("X-AlpacaEval needs reference outputs to compare against.",
                               hint="Pass --reference FILE.jsonl (id, lang, output) or --reference MODEL to generate them.")
@@ -88,24 +95,45 @@ class XAlpaca(Task):
         rows = []
         for d, o, r, f, v in zip(docs, outputs, refs, firsts, verdicts):
             pref = v["preference"]
-            rows.append({"id": d.id, "lang": d.lang, "gold": None, "output": o, "reference": r, "model_first": f,
+            rows.append({"id": d.id, "lang": d.lang, "index": d.extra.get("index"), "gold": None, "output": o, "reference": r,
+                         "model_first": f, "preference_kind": v.get("kind", "discrete"), "question": d.question,
                          "judge_output": v["judge_output"], "verdict": v["verdict"], "preference": None if pref != pref else pref,
                          "correct": 0.0 if pref != pref else pref, "parse_failed": pref != pref, "extracted": v["verdict"],
-                         "method": "judge", "len_model": len(o), "len_ref": len(r), "detected_lang": langid.detect(o)})
+                         "method": "judge", "len_model": len(o), "len_ref": len(r),
+                         "detected_lang": langid.detect(o, candidates=self.languages)})
         return rows
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
         from labkit.evaluate import langid
-        from labkit.evaluate.winrate import length_controlled_winrate, winrate
+        from labkit.evaluate.winrate import winrate
 
         prefs = [float("nan") if r.get("preference") is None else r["preference"] for r in rows]
         fid, judged = langid.fidelity([r.get("detected_lang") for r in rows], lang)
+        kinds = sorted({r.get("preference_kind", "discrete") for r in rows})
         try:
             wr = winrate(prefs)
         except ValueError:  # every judge call failed
             return {"accuracy": None, "stderr": None, "win_rate": None, "n": len(rows), "parse_failed": len(rows), "n_total": 0,
                     "lc_win_rate": None, "lc_note": "no parsable judgement", "fidelity": fid, "fidelity_n": judged}
-        lc = length_controlled_winrate(prefs, [r["len_model"] for r in rows], [r["len_ref"] for r in rows])
         return {"accuracy": wr["win_rate"] / 100, "stderr": wr["standard_error"] / 100, "n": len(rows), "parse_failed": wr["n_failed"],
-                "parse_failed_rate": wr["n_failed"] / len(rows), **wr, "lc_win_rate": lc["lc_win_rate"], "lc_note": lc["note"],
+                "parse_failed_rate": wr["n_failed"] / len(rows), **wr, **length_controlled(rows), "preference_kind": "+".join(kinds),
                 "avg_length": sum(r["len_model"] for r in rows) / len(rows), "fidelity": fid, "fidelity_n": judged}
+
+
+def length_controlled(rows: list[dict]) -> dict:
+    """AlpacaEval's length-controlled win rate of a language's samples: length_controlled_v1 when AlpacaEval's
+    difficulty table is in the Hub cache and every item has its AlpacaEval index, else length_controlled_minimal."""
+    from labkit.evaluate.winrate import cached_difficulty, glm_winrate
+
+    annotations = [{"output_1": r["reference"], "output_2": r["output"], "generator_1": "reference", "generator_2": "model",
+                    "preference": None if r.get("preference") is None else 1 + r["preference"], "index": r.get("index")}
+                   for r in rows]
+    table = cached_difficulty() if all(a["index"] is not None for a in annotations) else None
+    glm = "length_controlled_v1" if table is not None else "length_controlled_minimal"
+    try:
+        res = glm_winrate(annotations, glm, table)
+    except ValueError as e:
+        return {"lc_win_rate": None, "lc_standard_error": None, "lc_glm": glm, "lc_note": str(e)}
+    note = "ok" if table is not None else "AlpacaEval's df_gamed.csv is not in the Hub cache: no difficulty term (labkit winrate --glm v1 adds it)"
+    return {"lc_win_rate": res["length_controlled_winrate"], "lc_standard_error": res["lc_standard_error"], "lc_glm": glm,
+            "lc_note": note}
