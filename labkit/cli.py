@@ -438,6 +438,12 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from labkit.data.cli import run
+
+    return run(args, _print)
+
+
 # --- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from labkit.backends import REGISTRY
@@ -596,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
     sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
     sp.add_argument("--name", help="run name in the store")
+
+    from labkit.data.cli import add_arguments as data_arguments
+
+    data_arguments(add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"))
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)
