@@ -40,8 +40,9 @@ THRESHOLDS: dict[str, dict[str, dict]] = {
         "tha": {"min_avg_word_length": 1, "max_avg_word_length": 8, "min_stop_words": None},
     },
     "c4": {
-        "cmn": {"min_words_per_line": 3, "min_num_sentences": 3, "split_paragraph": True, "filter_policy": False},
-        "jpn": {"min_words_per_line": 3, "min_num_sentences": 3},
+        # C4 counts whitespace-separated words per line and wants ASCII end punctuation (. ? !): neither exists in Chinese
+        "cmn": {"min_words_per_line": -1, "filter_no_terminal_punct": False, "min_num_sentences": 3, "filter_policy": False},
+        "jpn": {"min_words_per_line": -1, "filter_no_terminal_punct": False, "min_num_sentences": 3},
     },
     "fineweb": {
         "cmn": {"short_line_length": 10, "short_line_thr": 0.67, "line_punct_thr": 0.12, "char_duplicates_ratio": 0.1},

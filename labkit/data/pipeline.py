@@ -229,6 +229,11 @@ def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
 
 
+def _total(v):
+    """A datatrove stat's total: counters are numbers, metrics are MetricStats (or their dict, when loaded from disk)."""
+    return v.get("total", 0) if isinstance(v, dict) else getattr(v, "total", v)
+
+
 def summarize(out: str, logging_dir: str | None = None) -> dict:
     """{"kept": N, "dropped": {rule: N}, "stats": {step: {metric: total}}} from every task's saved stats."""
     from datatrove.utils.stats import PipelineStats
@@ -242,9 +247,9 @@ def summarize(out: str, logging_dir: str | None = None) -> dict:
     for s in merged.stats:
         kind, _, name = s.name.partition(": ")
         key = "read" if "READER" in kind else "kept" if "WRITER" in kind else name
-        stats[key] = {k: getattr(v, "total", v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
-        if getattr(s.time_stats, "total", 0):
-            stats[key]["time_s"] = round(s.time_stats.total, 4)
+        stats[key] = {k: _total(v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
+        if _total(s.time_stats):
+            stats[key]["time_s"] = round(_total(s.time_stats), 4)
     dropped = {k[len("dropped_"):]: int(v) for st in stats.values() for k, v in st.items() if k.startswith("dropped_")}
     writer, reader = stats.get("kept", {}), stats.get("read", {})
     return {"kept": int(writer.get("total", 0)), "dropped": dropped, "read": int(reader.get("documents", 0)),
