@@ -84,7 +84,7 @@ def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
     assert trained["labels"] == ["finance", "medicine", "news", "technology"] and trained["test_rows"] == 4
     assert main(["data", "train-classifier", str(FIX / "toxicity_train.jsonl"), "--out", str(tox), "--task", "toxicity", "--json"]) == 0
     capsys.readouterr()
-    spam = "点击领取红包！加微信免费领！\n" * 3
+    spam = "点击领取红包>>> 加微信 免费领\n" * 3
     docs = tmp_path / "docs.jsonl"
     good = json.loads(RULES.read_text(encoding="utf-8").splitlines()[1])
     docs.write_text(json.dumps({"id": "mixed", "text": good["text"] + "\n" + spam.strip()}, ensure_ascii=False) + "\n"
