@@ -13,6 +13,7 @@ domain, toxicity) turns probabilities into its fields. Kinds:
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ class AnnotatorSpec:
 
 
 # --- text preparation shared by training and prediction ---------------------------------------------------
+@functools.lru_cache(maxsize=4096)  # the domain and toxicity annotators segment the same texts
 def segment(text: str) -> str:
     """CWT 2.0's fastText input: newlines removed, jieba tokens of 2+ characters, stop words dropped."""
     import logging

@@ -187,7 +187,7 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str):
         raise LabkitError("The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
                           hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.")
     return JobsPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"] if ex["workers"] > 1 else -1, logging_dir=logging_dir,
-                                flavor=ex["flavor"], dependencies=["labkit[data]", "datatrove[io,processing]"],
+                                flavor=ex["flavor"], dependencies=[ex["package"], "datatrove[io,processing]"],
                                 job_name=f"labkit-{recipe['name']}")
 
 

@@ -45,7 +45,9 @@ DEFAULTS: dict = {
         "toxicity": {"kind": "heuristic", "model": None, "label_threshold": 0.99, "toxic_label": None},
     },
     "executor": {"name": "local", "tasks": 1, "workers": 1, "partition": None, "time": "04:00:00", "cpus_per_task": 1,
-                 "mem_per_cpu_gb": 2, "env_command": None, "flavor": "cpu-basic", "logging_dir": None},
+                 "mem_per_cpu_gb": 2, "env_command": None, "flavor": "cpu-basic", "logging_dir": None,
+                 # hf-jobs: what each Job installs to unpickle labkit's steps (a PEP 508 requirement)
+                 "package": "labkit[data] @ git+https://github.com/labkit/labkit"},
     "output": {"compression": "gzip"},
 }
 

@@ -122,3 +122,20 @@ def test_llm_judge_prompts_and_parses_flat_json():
     assert out[0] == {"domain": {"single_label": "news", "multi_label": ["news", "law"]}}
     assert out[1] == {"domain": None}
     assert "encyclopedia" in fake.prompts[0][0]["content"] and "新闻文本" in fake.prompts[0][0]["content"]
+
+
+def test_executors_by_name_and_their_errors():
+    pytest.importorskip("datatrove")
+    from labkit.data import pipeline
+
+    steps = pipeline.build_pipeline(rmod.load(None), "jsonl", str(FIX), "rules.jsonl", "/tmp/unused-out", progress=False)
+    names = [getattr(s, "name", "") for s in steps]
+    assert names[1:7] == list(R.ORDER) and names[7:10] == ["quality", "domain", "toxicity"]
+    local = pipeline.make_executor(steps, rmod.load(None, ["executor.tasks=4", "executor.workers=2"]), "/tmp/unused-logs")
+    assert type(local).__name__ == "LocalPipelineExecutor" and local.world_size == 4 and local.workers == 2
+    with pytest.raises(LabkitError, match="partition"):
+        pipeline.make_executor(steps, rmod.load(None, ["executor.name=slurm"]), "/tmp/unused-logs")
+    with pytest.raises(LabkitError, match="remote output"):
+        pipeline.make_executor(steps, rmod.load(None, ["executor.name=hf-jobs"]), "/tmp/unused-logs")
+    jobs_ex = pipeline.make_executor(steps, rmod.load(None, ["executor.name=hf-jobs", "executor.tasks=8"]), "hf://datasets/me/x/logs")
+    assert type(jobs_ex).__name__ == "JobsPipelineExecutor" and jobs_ex.tasks == 8 and jobs_ex.dependencies[0].startswith("labkit[data]")
