@@ -174,3 +174,16 @@ def test_curation_job_progress_and_train_reads_it(tmp_path, settings):
     ds = load_dataset(recipe)
     assert len(ds) == 3 and missing_columns(METHODS["sft"], ds.column_names) is None
     assert METHODS["sft"].prepare(ds, recipe, None).column_names == ["text"]
+
+
+@pytest.mark.slow
+def test_ray_executor_local_smoke(tmp_path):
+    """The same pipeline on datatrove's Ray executor, Ray started locally (only where ray is installed: not in [data])."""
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "labkit.cli", "data", "curate", str(RULES), "--out", str(out), "--set", WORDS,
+                           "--executor", "ray", "--tasks", "2", "--workers", "2", "--json"], capture_output=True, text=True, timeout=500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["kept"] == 3 and res["tasks_completed"] == 2 and sum(res["dropped"].values()) == 6
+    assert {r["id"] for r in _read(out / "kept")} == GOOD
