@@ -14,6 +14,7 @@ to Slurm, Ray or Hugging Face Jobs; nothing here schedules work itself.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from labkit.errors import LabkitError
 
 KEPT, DROPPED, LOGS = "kept", "dropped", "logs"
 LOCAL_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".zst": "jsonl", ".parquet": "parquet"}
+
+
+def require() -> None:
+    """datatrove and friends are the [data] extra: say so instead of an ImportError."""
+    import importlib.util
+
+    missing = [m for m in ("datatrove", "jieba", "zhconv", "spacy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LabkitError(f"Curation needs {', '.join(missing)} (the [data] extra).", hint='pip install "labkit[data]" (or -e ".[data]").')
 
 
 # --- input ----------------------------------------------------------------------------------------------------
@@ -208,6 +218,7 @@ def prepare(source: str, out: str, recipe: dict, settings=None) -> dict:
 
 def curate(source: str, out: str, recipe: dict, settings=None) -> dict:
     """Run the recipe's pipeline on its executor; for local and Ray runs, return the summary of DIR."""
+    require()
     plan = prepare(source, out, recipe, settings)
     logging_dir = recipe["executor"].get("logging_dir") or "/".join([out.rstrip("/"), LOGS])
     local = recipe["executor"]["name"] == "local"
@@ -246,6 +257,7 @@ def summarize(out: str, logging_dir: str | None = None) -> dict:
     stats: dict[str, dict] = {}
     for s in merged.stats:
         kind, _, name = s.name.partition(": ")
+        name = re.sub(r"^\W+", "", name)  # datatrove's names start with an emoji
         key = "read" if "READER" in kind else "kept" if "WRITER" in kind else name
         stats[key] = {k: _total(v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
         if _total(s.time_stats):

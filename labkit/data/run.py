@@ -29,7 +29,12 @@ def command(source: str, out: str, recipe_path: str, python: str | None = None) 
 
 def launch(source: str, recipe: dict, out: str | None = None, settings: Settings | None = None, name: str | None = None) -> Run:
     """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
+    from labkit.data.pipeline import require
+
     settings = (settings or get_settings()).ensure_dirs()
+    if settings.demo:
+        raise LabkitError("Curation is not run on the demo Space.", hint="Export a Slurm or HF Jobs launch script instead.")
+    require()
     if recipe["executor"]["name"] != "local":
         raise LabkitError("Jobs started from labkit run the local executor.", hint="Export a Slurm or HF Jobs launch script for clusters.")
     run_id = new_run_id("data")

@@ -78,7 +78,7 @@ def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
 
 
 def build(ctx, shared) -> None:
-    recipes = sorted(str(p) for p in CONFIGS.glob("*.yaml"))
+    recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
     gr.Markdown("Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
                 "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
                 "`annotator_*: heuristic` in every record; use a fastText `.bin`, a Hub classifier or an LLM judge for real labels.",
@@ -97,7 +97,9 @@ def build(ctx, shared) -> None:
             with gr.Accordion("Rules and annotators (form ⇄ YAML)", open=True):
                 fields = [gr.Textbox(label="language (ISO 639-3)")]
                 with gr.Row():
-                    fields += [gr.Checkbox(label=r) for r in ORDER]
+                    fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[:3]]
+                with gr.Row():
+                    fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[3:]]
                 with gr.Row():
                     fields += [gr.Number(label="length: drop if chars ≤"), gr.Number(label="line_length: drop if mean <"),
                                gr.Number(label="chinese_share: drop if <"), gr.Number(label="sensitive: drop if words/line >")]
