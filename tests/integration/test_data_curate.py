@@ -187,3 +187,18 @@ def test_ray_executor_local_smoke(tmp_path):
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["kept"] == 3 and res["tasks_completed"] == 2 and sum(res["dropped"].values()) == 6
     assert {r["id"] for r in _read(out / "kept")} == GOOD
+
+
+def test_hub_dataset_input_from_the_cache(tmp_path, capsys):
+    """A Hub dataset id resolves through labkit.hub.pull (offline: the HF cache) and is curated like a folder."""
+    cache = Path(os.environ["HF_HOME"]) / "hub" / "datasets--labkit-tests--cwt-rules"
+    snap = cache / "snapshots" / ("a" * 40) / "data"
+    snap.mkdir(parents=True, exist_ok=True)
+    (snap / "train.jsonl").write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    (cache / "refs").mkdir(exist_ok=True)
+    (cache / "refs" / "main").write_text("a" * 40)
+    assert main(["data", "curate", "labkit-tests/cwt-rules", "--out", str(tmp_path / "out"), "--set", WORDS, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["kept"] == 3 and res["read"] == 9
+    assert main(["data", "curate", "labkit-tests/not-cached", "--out", str(tmp_path / "o2"), "--json"]) == 2
+    assert "not in the local cache" in capsys.readouterr().out

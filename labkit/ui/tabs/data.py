@@ -51,9 +51,10 @@ def yaml_with_form(text: str, values: list) -> str:
 
 def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
     """The first n documents with the rule each breaks (the reference order), for a quick look before running."""
-    from labkit.data.pipeline import resolve_input
+    from labkit.data.pipeline import require, resolve_input
     from labkit.data.rules import first_broken, resolve
 
+    require()
     fmt, folder, glob = resolve_input(source)
     files = [Path(folder) / glob] if glob and "*" not in glob else sorted(Path(folder).glob(glob))
     rules = {k: resolve({kk: vv for kk, vv in v.items() if kk != "enabled"}) for k, v in recipe["rules"].items() if v.get("enabled")}
