@@ -202,3 +202,51 @@ def test_hub_dataset_input_from_the_cache(tmp_path, capsys):
     assert res["kept"] == 3 and res["read"] == 9
     assert main(["data", "curate", "labkit-tests/not-cached", "--out", str(tmp_path / "o2"), "--json"]) == 2
     assert "not in the local cache" in capsys.readouterr().out
+
+
+def test_parquet_input(tmp_path, capsys):
+    import pandas as pd
+
+    pd.read_json(RULES, lines=True).to_parquet(tmp_path / "docs.parquet")
+    res = _curate_file(capsys, tmp_path / "docs.parquet", tmp_path / "out")
+    assert res["kept"] == 3 and {r["id"] for r in _read(tmp_path / "out" / "kept")} == GOOD
+
+
+def _curate_file(capsys, source, out, *extra) -> dict:
+    assert main(["data", "curate", str(source), "--out", str(out), "--set", WORDS, *extra, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_cancel_then_resume_a_curation_job(tmp_path, settings):
+    from labkit import jobs
+    from labkit.data import recipe as rmod, run as jobrun
+
+    base = [json.loads(l) for l in RULES.read_text(encoding="utf-8").splitlines()]
+    big = tmp_path / "big.jsonl"
+    n = 40000
+    with open(big, "w", encoding="utf-8") as f:
+        for i in range(n):
+            d = base[i % len(base)]
+            f.write(json.dumps({"id": f"{d['id']}-{i}", "text": d["text"]}, ensure_ascii=False) + "\n")
+    r = jobrun.launch(str(big), rmod.load(None, [WORDS, "executor.tasks=4", "executor.workers=1"]))
+    out = jobrun.output_dir(r)
+    deadline = time.time() + 120
+    while jobrun.progress(out)["read"] == 0 and time.time() < deadline:
+        time.sleep(0.2)
+    run = jobs.cancel(r.id)
+    if run.status == "succeeded":
+        pytest.skip("the job finished before it could be cancelled")
+    assert run.status == "cancelled"
+    done_before = jobrun.progress(out)["tasks_completed"]
+    assert done_before < 4
+    jobrun.resume(r.id)
+    deadline = time.time() + 400
+    while jobs.status(r.id).status not in ("succeeded", "failed", "cancelled") and time.time() < deadline:
+        time.sleep(0.5)
+    run = jobs.status(r.id)
+    assert run.status == "succeeded", jobs.tail_log(run.run_dir)
+    assert jobrun.progress(out)["tasks_completed"] == 4
+    good = sum(1 for i in range(n) if base[i % len(base)]["breaks"] is None)
+    assert len(_read(out / "kept")) == good and run.metrics["kept"] == good
+    assert "Skipping" in jobs.tail_log(run.run_dir) or done_before == 0
