@@ -145,7 +145,7 @@ def test_export_scripts(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_curation_job_progress_and_train_reads_it(tmp_path, settings):
+def test_curation_job_progress_and_train_reads_it(tmp_path, settings, tiny_path, wait_run):
     from labkit import jobs
     from labkit.data import recipe as rmod, report, run as jobrun
 
@@ -174,6 +174,12 @@ def test_curation_job_progress_and_train_reads_it(tmp_path, settings):
     ds = load_dataset(recipe)
     assert len(ds) == 3 and missing_columns(METHODS["sft"], ds.column_names) is None
     assert METHODS["sft"].prepare(ds, recipe, None).column_names == ["text"]
+    from labkit.train import launch, recipe as trecipe
+
+    sft = trecipe.load(Path(__file__).parents[2] / "configs" / "train" / "sft-tiny.yaml", [f"data.path={out}", "trainer.max_steps=2"])
+    trained = wait_run(launch.launch(sft).id)
+    assert trained.status == "succeeded", jobs.tail_log(trained.run_dir)[-3000:]
+    assert [r["step"] for r in jobs.read_metrics(trained.run_dir)[0] if "loss" in r][-1] == 2
 
 
 @pytest.mark.slow
