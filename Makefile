@@ -16,7 +16,7 @@ $(BIN)/python:
 # Reinstall only when the project's dependency list changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,data]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -487,6 +487,10 @@ def cmd_experiment(args) -> int:
     from labkit.experiment import cli as ecli
 
     return ecli.main(args, _print)
+def cmd_data(args) -> int:
+    from labkit.data.cli import run
+
+    return run(args, _print)
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -659,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     from labkit.experiment.cli import add_arguments
 
     add_arguments(sp)
+    from labkit.data.cli import add_arguments as data_arguments
+
+    data_arguments(add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"))
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)

@@ -36,6 +36,8 @@ def prep_sft(ds, recipe: Recipe, tok):
             return {"prompt": msgs[:-1], "completion": msgs[-1:]}
 
         return ds.map(split, remove_columns=ds.column_names)
+    if "prompt" not in ds.column_names:  # plain text (a curated pretraining set): language modelling on the whole text
+        return ds.select_columns(["text"])
     return ds.map(lambda r: {"prompt": _user(r["prompt"]), "completion": _assistant(r["completion"])}, remove_columns=ds.column_names)
 
 
@@ -99,7 +101,7 @@ class Method:
 
 
 METHODS = {
-    "sft": Method("sft", "SFTConfig", "SFTTrainer", (("messages",), ("prompt", "completion")), prep_sft,
+    "sft": Method("sft", "SFTConfig", "SFTTrainer", (("messages",), ("prompt", "completion"), ("text",)), prep_sft,
                   defaults={"max_length": 1024}, plots=("loss", "learning_rate", "grad_norm", "mean_token_accuracy")),
     "dpo": Method("dpo", "DPOConfig", "DPOTrainer", (("prompt", "chosen", "rejected"),), prep_dpo, config_kwargs=dpo_config,
                   method_args=("nll_weight",), defaults={"max_length": 1024, "beta": 0.1},

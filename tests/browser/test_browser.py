@@ -184,3 +184,17 @@ def test_document_translation_tab(page, tmp_path):
     page.wait_for_selector("#lk-dt-gallery img", timeout=30_000)
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "document-translation")
+
+
+def test_data_tab_curates_and_plots(page, tmp_path):
+    fixture = Path(__file__).parents[1] / "fixtures" / "curate" / "rules.jsonl"
+    page.get_by_role("tab", name="Data", exact=True).first.click()
+    page.locator("#lk-data-source textarea").fill(str(fixture))
+    page.get_by_role("button", name="Preview", exact=True).click()
+    page.wait_for_timeout(1500)
+    page.locator("#lk-data-run").click()
+    page.wait_for_function("() => document.querySelector('#lk-data-status').innerText.includes('succeeded')", timeout=180_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    assert "9/9" in page.locator("#lk-data-status").inner_text()
+    page.wait_for_timeout(1500)
+    shoot(page, tmp_path, "data-run")

@@ -1,0 +1,279 @@
+"""A curation recipe → one datatrove pipeline → an executor chosen by name (local, slurm, ray, hf-jobs).
+
+    reader → progress → rules (one filter each) → datatrove filters (per-language) → quality → domain → toxicity → writer
+
+Output folder:
+    DIR/kept/*.jsonl.gz              kept documents: {"id", "text", <input columns>, quality_score, domain, toxicity, ...}
+    DIR/dropped/<rule>/*.jsonl.gz    each dropped document, with filter_reason = the rule's name
+    DIR/logs/                        datatrove's logging_dir: stats/, completions/ (resume), logs/, progress/
+    DIR/recipe.yaml, DIR/summary.json
+
+A rerun with the same DIR skips the tasks datatrove marked complete (resume). The same pipeline object goes
+to Slurm, Ray or Hugging Face Jobs; nothing here schedules work itself.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from labkit.data import recipe as rmod
+from labkit.errors import LabkitError
+
+KEPT, DROPPED, LOGS = "kept", "dropped", "logs"
+LOCAL_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".zst": "jsonl", ".parquet": "parquet"}
+
+
+def require() -> None:
+    """datatrove and friends are the [data] extra: say so instead of an ImportError."""
+    import importlib.util
+
+    missing = [m for m in ("datatrove", "jieba", "zhconv", "spacy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LabkitError(f"Curation needs {', '.join(missing)} (the [data] extra).", hint='pip install "labkit[data]" (or -e ".[data]").')
+
+
+# --- input ----------------------------------------------------------------------------------------------------
+def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
+    """(format, folder, glob) for a JSONL/parquet file, a folder of them, or a Hub dataset id (pulled to the cache)."""
+    p = Path(source).expanduser()
+    if p.is_file():
+        fmt = _format_of(p)
+        return fmt, str(p.resolve().parent), p.name
+    if p.is_dir():
+        for fmt, pattern in (("jsonl", "**/*.jsonl*"), ("parquet", "**/*.parquet"), ("jsonl", "**/*.json")):
+            if any(p.glob(pattern)):
+                return fmt, str(p.resolve()), pattern
+        raise LabkitError(f"No .jsonl, .jsonl.gz or .parquet files in {p}.", hint="Point INPUT at a data file or a folder of them.")
+    if source.count("/") == 1 and not source.startswith((".", "/", "~")) and not p.suffix:
+        from labkit import hub
+
+        folder = hub.pull(source, kind="dataset", settings=settings)
+        return resolve_input(str(folder), settings)
+    raise LabkitError(f"No input {source!r}: not a file, a folder or a Hub dataset id.", hint="INPUT: data.jsonl, data.parquet, a folder, or org/name.")
+
+
+def _format_of(p: Path) -> str:
+    suffixes = [s for s in p.suffixes if s in LOCAL_SUFFIXES]
+    if not suffixes:
+        raise LabkitError(f"{p.name}: unsupported input format.", hint="JSONL (.jsonl, .jsonl.gz) or parquet.")
+    return "parquet" if ".parquet" in suffixes else "jsonl"
+
+
+def shard_input(source: str, out: Path, n: int, text_key: str) -> str:
+    """Split one local JSONL file into n files (datatrove shards by file): tasks > 1 then have work each."""
+    import gzip
+
+    shard_dir = out / "input-shards"
+    if (shard_dir / "_done").exists():
+        return str(shard_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if source.endswith(".gz") else open
+    files = [open(shard_dir / f"{i:05d}.jsonl", "w", encoding="utf-8") for i in range(n)]
+    try:
+        with opener(source, "rt", encoding="utf-8") as f:
+            for i, line in enumerate(l for l in f if l.strip()):
+                files[i % n].write(line if line.endswith("\n") else line + "\n")
+    finally:
+        for f in files:
+            f.close()
+    (shard_dir / "_done").touch()
+    return str(shard_dir)
+
+
+def count_documents(fmt: str, folder: str, glob: str | None) -> int | None:
+    """Documents in a local input (for the progress bar); None when it would mean reading it all remotely."""
+    import gzip
+
+    files = [Path(folder) / glob] if glob and "*" not in glob else sorted(Path(folder).glob(glob or "**/*"))
+    total = 0
+    for f in files:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            total += pq.ParquetFile(f).metadata.num_rows
+        else:
+            with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
+                total += sum(1 for l in fh if l.strip())
+    return total
+
+
+# --- pipeline --------------------------------------------------------------------------------------------------
+def flat_record(self, document) -> dict:
+    """Writer adapter: one flat JSON object per document (id and text first, then metadata), as CWT 2.0 publishes."""
+    meta = {k: v for k, v in document.metadata.items() if k != "file_path"}
+    return {"id": document.id, "text": document.text, **meta}
+
+
+def _writer(folder: str, compression: str | None):
+    from datatrove.pipeline.writers import JsonlWriter
+
+    ext = {"gzip": ".jsonl.gz", "zstd": ".jsonl.zst", None: ".jsonl"}[compression]
+    return JsonlWriter(folder, output_filename="${rank}" + ext, compression=compression, adapter=flat_record)
+
+
+def _reader(fmt: str, folder: str, glob: str | None, inp: dict):
+    from datatrove.pipeline.readers import JsonlReader, ParquetReader
+
+    cls = ParquetReader if fmt == "parquet" else JsonlReader
+    return cls(folder, glob_pattern=glob, text_key=inp["text_key"], id_key=inp["id_key"], limit=inp["limit"], file_progress=False,
+               doc_progress=False)
+
+
+def annotator_spec(task: str, cfg: dict):
+    from labkit.data.annotate import AnnotatorSpec
+
+    keys = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "multi_label_threshold", "label_threshold", "batch_size"}
+    return AnnotatorSpec(task=task, **{k: v for k, v in cfg.items() if k in keys and v is not None})
+
+
+def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: str, progress: bool = True) -> list:
+    """The steps, in order. `out` may be local or remote (hf://, s3://) for the cluster executors."""
+    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter
+
+    from labkit.data.langs import filter_settings
+    from labkit.data.steps import AnnotateStep, Progress, QualityStep, RuleFilter
+
+    comp = recipe["output"]["compression"]
+    join = lambda *parts: "/".join([out.rstrip("/"), *parts])  # noqa: E731 (works for local paths and URLs alike)
+    steps = [_reader(fmt, folder, glob, recipe["input"])]
+    if progress:
+        steps.append(Progress(join(LOGS, "progress")))
+    for name, cfg in recipe["rules"].items():
+        if cfg.get("enabled", True):
+            settings = {k: v for k, v in cfg.items() if k != "enabled"}
+            steps.append(RuleFilter(name, settings, exclusion_writer=_writer(join(DROPPED, name), comp)))
+    classes = {"gopher": GopherQualityFilter, "c4": C4QualityFilter, "fineweb": FineWebQualityFilter}
+    for name, cfg in recipe["filters"].items():
+        if cfg.get("enabled"):
+            kwargs = filter_settings(name, recipe["language"], {k: v for k, v in cfg.items() if k != "enabled"})
+            try:
+                steps.append(classes[name](exclusion_writer=_writer(join(DROPPED, name), comp), **kwargs))
+            except TypeError as e:
+                raise LabkitError(f"filters.{name}: {e}", hint=f"See datatrove's {classes[name].__name__} for its settings.") from e
+    ann = recipe["annotators"]
+    q = ann["quality"]
+    if q["kind"] != "none":
+        steps.append(QualityStep(annotator_spec("quality", q), threshold=q.get("threshold"), level=q.get("level", "document"),
+                                 exclusion_writer=_writer(join(DROPPED, "quality"), comp)))
+    for task in ("domain", "toxicity"):
+        if ann[task]["kind"] != "none":
+            steps.append(AnnotateStep(annotator_spec(task, ann[task])))
+    steps.append(_writer(join(KEPT), comp))
+    return steps
+
+
+# --- executors --------------------------------------------------------------------------------------------------
+def make_executor(pipeline: list, recipe: dict, logging_dir: str):
+    ex = recipe["executor"]
+    name = ex["name"]
+    if name == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(pipeline, tasks=ex["tasks"], workers=min(ex["workers"], ex["tasks"]), logging_dir=logging_dir,
+                                     skip_completed=True, start_method="fork")
+    if name == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        if not ex.get("partition"):
+            raise LabkitError("executor.partition is required for Slurm.", hint="--set executor.partition=cpu (your cluster's partition).")
+        return SlurmPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"] if ex["workers"] > 1 else -1, time=ex["time"],
+                                     partition=ex["partition"], cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"],
+                                     job_name=f"labkit-{recipe['name']}", env_command=ex.get("env_command"), logging_dir=logging_dir,
+                                     skip_completed=True)
+    if name == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as e:
+            raise LabkitError("The Ray executor needs ray.", hint='pip install "ray[data]" (not part of labkit[data]).') from e
+        from datatrove.executor import RayPipelineExecutor
+
+        return RayPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"], logging_dir=logging_dir,
+                                   cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"], skip_completed=True)
+    from datatrove.executor import JobsPipelineExecutor
+
+    if not logging_dir.startswith(("hf://", "s3://")):
+        raise LabkitError("The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
+                          hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.")
+    return JobsPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"] if ex["workers"] > 1 else -1, logging_dir=logging_dir,
+                                flavor=ex["flavor"], dependencies=[ex["package"], "datatrove[io,processing]"],
+                                job_name=f"labkit-{recipe['name']}")
+
+
+# --- running -----------------------------------------------------------------------------------------------------
+def prepare(source: str, out: str, recipe: dict, settings=None) -> dict:
+    """Resolve input, shard a single local file for several tasks, write recipe.yaml; returns the run plan."""
+    remote = out.startswith(("hf://", "s3://"))
+    fmt, folder, glob = resolve_input(source, settings)
+    tasks = recipe["executor"]["tasks"]
+    if not remote:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "recipe.yaml").write_text(rmod.dumps(recipe), encoding="utf-8")
+        if tasks > 1 and glob and "*" not in glob and fmt == "jsonl":
+            folder, glob = shard_input(str(Path(folder) / glob), Path(out), tasks, recipe["input"]["text_key"]), "*.jsonl"
+    total = count_documents(fmt, folder, glob) if not remote else None
+    return {"format": fmt, "folder": folder, "glob": glob, "total": total, "out": out, "remote": remote}
+
+
+def curate(source: str, out: str, recipe: dict, settings=None) -> dict:
+    """Run the recipe's pipeline on its executor; for local and Ray runs, return the summary of DIR."""
+    require()
+    plan = prepare(source, out, recipe, settings)
+    logging_dir = recipe["executor"].get("logging_dir") or "/".join([out.rstrip("/"), LOGS])
+    local = recipe["executor"]["name"] == "local"
+    if local and plan["total"] is not None:
+        _write_json(Path(logging_dir) / "progress" / "total.json", {"total": plan["total"]})
+    pipeline = build_pipeline(recipe, plan["format"], plan["folder"], plan["glob"], out, progress=not plan["remote"])
+    executor = make_executor(pipeline, recipe, logging_dir)
+    executor.run()
+    if recipe["executor"]["name"] in ("slurm", "hf-jobs") and not Path(logging_dir, "stats.json").exists():
+        return {"submitted": recipe["executor"]["name"], "logging_dir": logging_dir, "out": out}
+    result = summarize(out, logging_dir)
+    if not plan["remote"]:
+        _write_json(Path(out) / "summary.json", result)
+    return result
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+
+
+def _total(v):
+    """A datatrove stat's total: counters are numbers, metrics are MetricStats (or their dict, when loaded from disk)."""
+    return v.get("total", 0) if isinstance(v, dict) else getattr(v, "total", v)
+
+
+def summarize(out: str, logging_dir: str | None = None) -> dict:
+    """{"kept": N, "dropped": {rule: N}, "stats": {step: {metric: total}}} from every task's saved stats."""
+    from datatrove.utils.stats import PipelineStats
+
+    logs = Path(logging_dir or Path(out) / LOGS)
+    merged = PipelineStats()
+    files = sorted((logs / "stats").glob("*.json"))
+    for f in files:
+        merged = merged + PipelineStats.from_json(json.loads(f.read_text()))
+    stats: dict[str, dict] = {}
+    for s in merged.stats:
+        kind, _, name = s.name.partition(": ")
+        name = re.sub(r"^\W+", "", name)  # datatrove's names start with an emoji
+        key = "read" if "READER" in kind else "kept" if "WRITER" in kind else name
+        stats[key] = {k: _total(v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
+        if _total(s.time_stats):
+            stats[key]["time_s"] = round(_total(s.time_stats), 4)
+    dropped = {k[len("dropped_"):]: int(v) for st in stats.values() for k, v in st.items() if k.startswith("dropped_")}
+    writer, reader = stats.get("kept", {}), stats.get("read", {})
+    return {"kept": int(writer.get("total", 0)), "dropped": dropped, "read": int(reader.get("documents", 0)),
+            "tasks_completed": len(list((logs / "completions").glob("*"))) if (logs / "completions").exists() else 0,
+            "stats": stats}
+
+
+def reset(out: str) -> None:
+    """Forget a previous run in DIR (a fresh start instead of a resume)."""
+    for sub in (KEPT, DROPPED, LOGS, "input-shards", "summary.json"):
+        p = Path(out) / sub
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()

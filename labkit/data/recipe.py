@@ -1,0 +1,129 @@
+"""Curation recipes (configs/curate/*.yaml): plain YAML merged onto the defaults below, every key checked.
+
+    name: cwt2-zh
+    language: cmn                      # ISO 639-3 (zh is mapped to cmn)
+    input: {text_key: text, id_key: id, split: train, limit: -1}
+    rules:                             # ChineseWebText 2.0's rules, in the reference's order
+      length: {enabled: true, min_chars: 200}
+      ...
+    filters:                           # datatrove's filters with per-language thresholds (langs.py); extra keys override
+      gopher: {enabled: false}
+    annotators:                        # kind: heuristic | fasttext | hf | llm | none
+      quality: {kind: heuristic, threshold: null, level: document}
+      domain: {kind: heuristic, multi_label_threshold: 0.3}
+      toxicity: {kind: heuristic, label_threshold: 0.99}
+    executor: {name: local, tasks: 1, workers: 1, ...}
+    output: {compression: gzip}
+
+`--set rules.length.min_chars=100` overrides any key.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from labkit.data.annotate import KINDS, TASKS
+from labkit.data.langs import FILTERS, iso639_3
+from labkit.data.rules import RULES
+from labkit.errors import LabkitError
+from labkit.train.recipe import _did_you_mean, _merge, apply_overrides, yaml_load
+
+EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
+_ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}
+
+DEFAULTS: dict = {
+    "name": "curate",
+    "language": "cmn",
+    "input": {"text_key": "text", "id_key": "id", "split": "train", "config": None, "limit": -1},
+    "rules": {name: {"enabled": True, **rule.defaults} for name, rule in RULES.items()},
+    "filters": {name: {"enabled": False} for name in FILTERS},
+    "annotators": {
+        "quality": {"kind": "heuristic", "model": None, "threshold": None, "level": "document", "positive_label": None},
+        "domain": {"kind": "heuristic", "model": None, "multi_label_threshold": 0.3},
+        "toxicity": {"kind": "heuristic", "model": None, "label_threshold": 0.99, "toxic_label": None},
+    },
+    "executor": {"name": "local", "tasks": 1, "workers": 1, "partition": None, "time": "04:00:00", "cpus_per_task": 1,
+                 "mem_per_cpu_gb": 2, "env_command": None, "flavor": "cpu-basic", "logging_dir": None,
+                 # hf-jobs: what each Job installs to unpickle labkit's steps (a PEP 508 requirement)
+                 "package": "labkit[data] @ git+https://github.com/labkit/labkit"},
+    "output": {"compression": "gzip"},
+}
+
+
+def _check(data: dict, defaults: dict, where: str, open_keys: set[str] = frozenset()) -> None:
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in defaults and key not in open_keys:
+            raise LabkitError(f"Unknown curation recipe key {path!r}.", hint=_did_you_mean(key, defaults))
+        if isinstance(defaults.get(key), dict) and not isinstance(value, dict):
+            raise LabkitError(f"{path} must be a mapping.")
+
+
+def validate(data: dict) -> dict:
+    """Defaults merged in, unknown keys refused with a did-you-mean, values checked; returns the full recipe."""
+    if not isinstance(data, dict):
+        raise LabkitError("A curation recipe must be a YAML mapping.")
+    _check(data, DEFAULTS, "")
+    for sec in ("input", "rules", "filters", "annotators", "executor", "output"):
+        _check(data.get(sec) or {}, DEFAULTS[sec], sec)
+    for name, given in (data.get("rules") or {}).items():
+        _check(given or {}, DEFAULTS["rules"][name], f"rules.{name}")
+    for name, given in (data.get("annotators") or {}).items():
+        _check(given or {}, DEFAULTS["annotators"][name], f"annotators.{name}", open_keys=_ANNOTATOR_KEYS)
+    out = _merge(DEFAULTS, data)
+    out["language"] = iso639_3(str(out["language"]))
+    for name, r in out["rules"].items():
+        for key, value in r.items():
+            if key not in ("enabled", "words") and not isinstance(value, (int, float)):
+                raise LabkitError(f"rules.{name}.{key} must be a number, not {value!r}.")
+    for task in TASKS:
+        kind = out["annotators"][task].get("kind")
+        if kind not in KINDS:
+            raise LabkitError(f"annotators.{task}.kind: unknown kind {kind!r}.", hint=f"One of {', '.join(KINDS)}.")
+    q = out["annotators"]["quality"]
+    if q.get("level") not in ("document", "paragraph"):
+        raise LabkitError(f"annotators.quality.level must be document or paragraph, not {q.get('level')!r}.")
+    if q.get("threshold") is not None and q["kind"] == "none":
+        raise LabkitError("annotators.quality.threshold is set but the quality annotator is off (kind: none).")
+    ex = out["executor"]
+    if ex["name"] not in EXECUTORS:
+        raise LabkitError(f"executor.name: unknown executor {ex['name']!r}.", hint=f"One of {', '.join(EXECUTORS)}.")
+    for key in ("tasks", "workers"):
+        if not isinstance(ex[key], int) or ex[key] < 1:
+            raise LabkitError(f"executor.{key} must be a positive integer, not {ex[key]!r}.")
+    if out["output"]["compression"] not in (None, "gzip", "zstd"):
+        raise LabkitError("output.compression must be gzip, zstd or null.")
+    return out
+
+
+def load(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
+    """A recipe file (None: the defaults), with `--set key=value` overrides, validated."""
+    data: dict = {}
+    if path:
+        p = Path(path)
+        try:
+            data = yaml_load(p.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError as e:
+            raise LabkitError(f"No curation recipe {p}.", hint="Recipes live in configs/curate/.") from e
+        except yaml.YAMLError as e:
+            raise LabkitError(f"{p.name} is not valid YAML: {e}") from e
+        words = (data.get("rules") or {}).get("sensitive", {}) or {}
+        if words.get("words") and not Path(words["words"]).is_absolute():  # relative to the recipe, like train recipes
+            local = p.parent / words["words"]
+            if local.exists():
+                words["words"] = str(local.resolve())
+    return validate(apply_overrides(data, overrides or []))
+
+
+def loads(text: str) -> dict:
+    try:
+        data = yaml_load(text) or {}
+    except yaml.YAMLError as e:
+        raise LabkitError(f"The curation recipe is not valid YAML: {e}") from e
+    return validate(data)
+
+
+def dumps(recipe: dict) -> str:
+    return yaml.safe_dump(copy.deepcopy(recipe), sort_keys=False, allow_unicode=True)

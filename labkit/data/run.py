@@ -1,0 +1,101 @@
+"""Curation as a labkit job (a store run with log.txt; progress from the pipeline's progress files; cancel; resume
+through datatrove's completion markers), and launch scripts for Slurm and Hugging Face Jobs.
+
+    run = launch("data.jsonl", recipe)            # runs `labkit data curate ... --json` as a job
+    progress(run.run_dir)                          # {"read": 1200, "total": 5000, "fraction": 0.24, ...}
+    jobs.cancel(run.id); resume(run.id)            # resume skips the tasks datatrove marked complete
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from labkit import jobs
+from labkit.data import recipe as rmod
+from labkit.data.pipeline import LOGS
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+from labkit.store import Run, new_run_id
+
+OUT = "curated"
+RECIPE = "recipe.yaml"
+
+
+def command(source: str, out: str, recipe_path: str, python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-m", "labkit.cli", "data", "curate", source, "--out", out, "--recipe", recipe_path, "--json"]
+
+
+def launch(source: str, recipe: dict, out: str | None = None, settings: Settings | None = None, name: str | None = None) -> Run:
+    """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
+    from labkit.data.pipeline import require
+
+    settings = (settings or get_settings()).ensure_dirs()
+    if settings.demo:
+        raise LabkitError("Curation is not run on the demo Space.", hint="Export a Slurm or HF Jobs launch script instead.")
+    require()
+    if recipe["executor"]["name"] != "local":
+        raise LabkitError("Jobs started from labkit run the local executor.", hint="Export a Slurm or HF Jobs launch script for clusters.")
+    run_id = new_run_id("data")
+    run_dir = settings.runs_dir / run_id
+    run_dir.mkdir(parents=True)
+    path = run_dir / RECIPE
+    path.write_text(rmod.dumps(recipe), encoding="utf-8")
+    out = str(Path(out).resolve()) if out else str(run_dir / OUT)
+    config = {"input": source, "out": out, "recipe": recipe}
+    return jobs.start(command(source, out, str(path)), kind="data", name=name or recipe["name"], config=config, tags=["curate"],
+                      settings=settings, run_dir=run_dir, run_id=run_id)
+
+
+def resume(run_id: str, settings: Settings | None = None) -> Run:
+    settings = settings or get_settings()
+    run = jobs.status(run_id, settings)
+    if run.kind != "data":
+        raise LabkitError(f"{run_id} is a {run.kind} run, not a curation run.")
+    if run.status in ("running", "queued"):
+        raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    argv = json.loads((Path(run.run_dir) / "command.json").read_text())["argv"]
+    return jobs.start(argv, kind="data", name=run.name, config=run.config, tags=run.tags, settings=settings, run_dir=Path(run.run_dir),
+                      run_id=run.id)
+
+
+def output_dir(run: Run) -> Path:
+    return Path((run.config or {}).get("out") or Path(run.run_dir) / OUT)
+
+
+def progress(out: str | Path) -> dict:
+    """Documents read so far (all tasks) out of the input's total, and tasks completed, from DIR/logs/."""
+    logs = Path(out) / LOGS
+    total = None
+    if (logs / "progress" / "total.json").exists():
+        total = json.loads((logs / "progress" / "total.json").read_text()).get("total")
+    read = 0
+    for f in (logs / "progress").glob("0*.json") if (logs / "progress").exists() else []:
+        try:
+            read += int(json.loads(f.read_text()).get("read", 0))
+        except (ValueError, OSError):
+            continue  # being replaced right now
+    done = len(list((logs / "completions").glob("*"))) if (logs / "completions").exists() else 0
+    return {"read": read, "total": total, "fraction": (read / total) if total else None, "tasks_completed": done}
+
+
+# --- beyond this machine --------------------------------------------------------------------------------------------
+def launch_script(source: str, out: str, recipe: dict, target: str, setup: str = "source .venv/bin/activate") -> str:
+    """A bash script to run on a Slurm login node (datatrove submits the sbatch array) or anywhere logged in to the Hub
+    (datatrove launches the Jobs and coordinates them); the recipe travels inside it."""
+    if target not in ("slurm", "hf-jobs"):
+        raise LabkitError(f"Unknown export target {target!r}.", hint="slurm or hf-jobs")
+    recipe = {**recipe, "executor": {**recipe["executor"], "name": target}}
+    rmod.validate(recipe)
+    if target == "slurm" and not recipe["executor"].get("partition"):
+        raise LabkitError("A Slurm export needs executor.partition.", hint="--set executor.partition=cpu")
+    if target == "hf-jobs" and not out.startswith(("hf://", "s3://")):
+        raise LabkitError("An HF Jobs export needs a remote --out (hf://datasets/you/name or s3://...).",
+                          hint="Jobs are ephemeral: output, logs and completion markers must live on the Hub or S3.")
+    where = "a Slurm login node (never inside a job)" if target == "slurm" else "a machine logged in to the Hub (`hf auth login`)"
+    lines = ["#!/bin/bash", f"# labkit curation '{recipe['name']}' with datatrove's {target} executor. Run it on {where}.",
+             "# Rerunning it resumes: tasks with a completion marker are skipped.", "set -euo pipefail", setup, "",
+             f"cat > curate-{recipe['name']}.yaml <<'YAML'", rmod.dumps(recipe).rstrip(), "YAML", "",
+             " ".join(shlex.quote(a) for a in command(source, out, f"curate-{recipe['name']}.yaml", python="python")), ""]
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""The Data tab through gradio_client: recipe form ⇄ YAML, preview with rule verdicts, a curation job followed to the
+end, funnel and summary, dropped examples per rule, an export script and the dataset card."""
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from gradio_client import Client
+
+FIX = Path(__file__).parents[1] / "fixtures" / "curate"
+RECIPE = str(Path("configs/curate/cwt2-zh.yaml").resolve())
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_data_tab_end_to_end(client):
+    text, *form = client.predict(RECIPE, api_name="/data_load_recipe")
+    assert form[0] == "cmn" and all(form[1:7])
+    form[11] = str(FIX / "sensitive.txt")  # the sensitive word list field
+    form[7] = 150                           # length threshold
+    edited = client.predict(text, *form, api_name="/data_form_to_yaml")
+    data = yaml.safe_load(edited)
+    assert data["rules"]["length"]["min_chars"] == 150 and data["rules"]["sensitive"]["words"].endswith("sensitive.txt")
+    back = client.predict(edited, api_name="/data_yaml_to_form")
+    assert back[7] == 150
+    rows = client.predict(str(FIX / "rules.jsonl"), edited, api_name="/data_preview")
+    verdicts = {r[0]: r[2] for r in rows["data"]}
+    assert verdicts["traditional"] == "traditional" and verdicts["good-news"].startswith("✓")
+    run_id, note, _ = client.predict(str(FIX / "rules.jsonl"), edited, "", api_name="/data_curate")
+    assert run_id.startswith("data-")
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        status, summary, *_ = client.predict(run_id, api_name="/data_attach")
+        if "succeeded" in status or "failed" in status:
+            break
+        time.sleep(1)
+    assert "succeeded" in status and "9/9" in status
+    assert summary["kept"] == 3 and summary["dropped"]["sensitive"] == 1
+    dropped = client.predict(run_id, "repetition", api_name="/data_dropped")
+    assert [r[0] for r in dropped["data"]] == ["repetition"]
+    script = client.predict(str(FIX / "rules.jsonl"), edited, "hf-jobs", "hf://datasets/me/curated", api_name="/data_export")
+    assert "name: hf-jobs" in script and "hf://datasets/me/curated" in script
+    card = client.predict(run_id, "me/curated", "cc-by-4.0", api_name="/data_card")
+    assert "| sensitive | 1 |" in card and "min_chars: 150" in card
+    with pytest.raises(Exception, match="input"):
+        client.predict("", edited, "", api_name="/data_curate")
