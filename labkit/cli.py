@@ -438,6 +438,12 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_dmoe(args) -> int:
+    from labkit.dmoe.commands import run
+
+    return run(args, _print)
+
+
 # --- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from labkit.backends import REGISTRY
@@ -596,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
     sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
     sp.add_argument("--name", help="run name in the store")
+
+    from labkit.dmoe.commands import add_arguments as dmoe_arguments
+
+    dmoe_arguments(add("dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing"))
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)

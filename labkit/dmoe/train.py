@@ -185,26 +185,27 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
         trainer.routing.remove()
         trainer.save_model(str(out))
         tok.save_pretrained(str(out))
-        write_meta(out, {**meta, "stage": stage, "trained_from": model_dir})
+        meta = {**meta, "stage": stage, "trained_from": model_dir}
+        write_meta(out, meta)
         if "lang" in raw.column_names:
             texts: dict[str, list[str]] = {}
             for r in raw:
                 if len(texts.setdefault(r["lang"], [])) < int(a.get("routing_texts", 32)):
                     texts[r["lang"]].append(r["text"])
             model.eval()
-            stats = write_routing(model, tok, texts, out)
+            stats = write_routing(model, tok, texts, out / ROUTING, meta)
             MetricsWriter(run_dir).log(event="routing", step=trainer.state.global_step,
                                        **{f"routing/{l}/expert{e}": s for l, v in stats["languages"].items() for e, s in enumerate(v["experts"])})
     return final
 
 
-def write_routing(model, tok, texts: dict[str, list[str]], out: Path) -> dict:
-    """Routing statistics per language (free routing) → OUTPUT/routing.json."""
+def write_routing(model, tok, texts: dict[str, list[str]], path: Path, meta: dict | None = None) -> dict:
+    """Routing statistics per language (free routing) → `path` (routing.json)."""
     from labkit.dmoe.routing import routing_stats
-    from labkit.dmoe.upcycle import read_meta
 
-    meta = read_meta(out) or {}
+    meta = meta or {}
     stats = {"languages": routing_stats(model, tok, texts), "language_to_expert": meta.get("language_to_expert"),
              "moe_layers": meta.get("moe_layers"), "num_experts": model.config.num_experts}
-    (Path(out) / ROUTING).write_text(json.dumps(stats, indent=1, ensure_ascii=False))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(stats, indent=1, ensure_ascii=False))
     return stats
