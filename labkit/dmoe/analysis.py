@@ -71,9 +71,10 @@ def cosine_matrix(vectors: dict) -> dict[str, dict[str, float]]:
     import torch
 
     langs = list(vectors)
-    m = torch.stack([vectors[l] for l in langs])
+    m = torch.stack([vectors[l] for l in langs]).double()
     m = m / m.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    sim = (m @ m.T).clamp(-1.0, 1.0)
+    sim = m @ m.T
+    sim = ((sim + sim.T) / 2).clamp(-1.0, 1.0)  # exactly symmetric, so grouping does not depend on language order
     return {a: {b: (1.0 if a == b else round(float(sim[i, j]), 6)) for j, b in enumerate(langs)} for i, a in enumerate(langs)}
 
 

@@ -180,6 +180,7 @@ def test_journey(tiny_path, tmp_path, wait_run):
     before, after = load_file(str(tmp_path / "ko" / "model" / "model.safetensors")), load_file(str(tmp_path / "ko" / "trained" / "model.safetensors"))
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(".mlp.experts." in k or ".mlp.gate." in k for k in moved), moved
-    for l in up["moe_layers"]:  # the new expert started as a copy of the chosen one
-        k = f"model.layers.{l}.mlp.experts.down_proj"
-        assert torch.equal(before[k][3], before[k][add["copied_expert"]])
+    for l in up["moe_layers"]:  # the new expert started as a copy of the chosen one (saved per expert, as Hub Qwen2MoE checkpoints are)
+        for w in ("gate_proj", "up_proj", "down_proj"):
+            assert torch.equal(before[f"model.layers.{l}.mlp.experts.3.{w}.weight"],
+                               before[f"model.layers.{l}.mlp.experts.{add['copied_expert']}.{w}.weight"])
