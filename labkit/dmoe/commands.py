@@ -5,6 +5,7 @@
     labkit train configs/train/dmoe-stage1-tiny.yaml --set model.name=dmoe-tiny      # then dmoe-stage2
     labkit dmoe add-language --model RUN/output --language sw --steps 20 --out dmoe-sw --json
     labkit dmoe routing --model RUN/output --languages en,zh,ja --out routing.json --json
+    labkit dmoe text --languages en,zh,ja --data uonlp/CulturaX --limit 20000 --out text.jsonl   # stage data: {text, lang}
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 
-ACTIONS = ("analyze", "upcycle", "add-language", "routing")
+ACTIONS = ("analyze", "upcycle", "add-language", "routing", "text")
 
 
 def add_arguments(sp) -> None:
@@ -30,6 +31,7 @@ def add_arguments(sp) -> None:
     sp.add_argument("--top-k", type=int, default=2, help="upcycle: experts per token")
     sp.add_argument("--language", help="add-language: the new language")
     sp.add_argument("--out", help="output file (analyze, routing) or folder (upcycle, add-language)")
+    sp.add_argument("--limit", type=int, help="text: rows per language")
     sp.add_argument("--detach", action="store_true", help="add-language: start the adaptation job and return")
 
 
@@ -64,39 +66,34 @@ def run(args, emit) -> int:
         return 0
     if args.action == "routing":
         return _routing(args, emit)
+    if args.action == "text":
+        return _text(args, emit)
     return _add_language(args, emit)
 
 
-def _measure_routing(model: str, data: dict | None = None, languages: list[str] | None = None, out: str | None = None,
-                     skip_missing: bool = True) -> dict:
-    """Routing statistics of a DMoE model on each language's text → routing.json (beside the model unless `out`)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _text(args, emit) -> int:
+    """Training text for the stages: {text, lang} rows from the bundled corpus or a Hub corpus (config {lang})."""
     from labkit.dmoe.analysis import language_texts
-    from labkit.dmoe.train import ROUTING, write_routing
-    from labkit.dmoe.upcycle import read_meta
-    from labkit.models import resolve_model
+    from labkit.jsonl import write_jsonl
 
-    path = resolve_model(model)
-    meta = read_meta(path) or {}
-    langs = languages or list(meta.get("language_to_expert") or {})
-    if not langs:
-        raise LabkitError("No languages to measure.", hint="--languages en,zh,...")
-    texts = {}
-    for lang in langs:
-        try:
-            texts[lang] = language_texts(lang, data)[:64]
-        except LabkitError:
-            if not skip_missing:
-                raise
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype="auto").eval()
-    return write_routing(model, tok, texts, Path(out or Path(path) / ROUTING), meta)
+    _need(args, "languages", "out")
+    source = {"path": args.data or "corpus", "config": "{lang}", "limit": args.limit}
+    counts = {}
+    rows = []
+    for lang in _languages(args):
+        texts = language_texts(lang, source)
+        counts[lang] = len(texts)
+        rows += [{"text": t, "lang": lang} for t in texts]
+    write_jsonl(args.out, rows)
+    emit(args, {"out": args.out, "rows": counts}, f"{sum(counts.values())} rows → {args.out}  {counts}")
+    return 0
 
 
 def _routing(args, emit) -> int:
+    from labkit.dmoe.train import measure_routing
+
     _need(args, "model")
-    stats = _measure_routing(args.model, {"path": args.data} if args.data else None, _languages(args), args.out, skip_missing=False)
+    stats = measure_routing(args.model, {"path": args.data} if args.data else None, _languages(args), args.out, skip_missing=False)
     emit(args, stats, "\n".join(f"{l:>4}  " + "  ".join(f"e{e}:{s:.2f}" for e, s in enumerate(v["experts"])) for l, v in stats["languages"].items()))
     return 0
 
@@ -104,6 +101,7 @@ def _routing(args, emit) -> int:
 def _add_language(args, emit) -> int:
     from labkit import jobs
     from labkit.dmoe import newlang
+    from labkit.dmoe.train import measure_routing
     from labkit.train import launch
 
     _need(args, "model", "language", "out")
@@ -122,6 +120,6 @@ def _add_language(args, emit) -> int:
     run = jobs.status(run.id)
     summary.update(status=run.status, error=run.error)
     if run.status == "succeeded":  # routing of every language the model serves, not only the new one it trained on
-        summary["routing"] = _measure_routing(recipe.output["dir"], {"path": args.data} if args.data else None)["languages"]
+        summary["routing"] = measure_routing(recipe.output["dir"], {"path": args.data} if args.data else None)["languages"]
     emit(args, summary, f"{run.id}: {run.status} → {recipe.output['dir']}")
     return 0 if run.status == "succeeded" else 1

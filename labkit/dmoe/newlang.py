@@ -39,6 +39,7 @@ def prepare(model: str, language: str, out: str | Path, steps: int = 100, data: 
     """Steps 1–2 and the recipe of step 3 (not yet launched). Returns (recipe, summary)."""
     from labkit.dmoe.analysis import language_texts
     from labkit.dmoe.upcycle import add_expert, read_meta
+    from labkit.jsonl import write_jsonl
     from labkit.models import resolve_model
     from labkit.train.recipe import from_dict
 
@@ -53,8 +54,7 @@ def prepare(model: str, language: str, out: str | Path, steps: int = 100, data: 
     out = Path(out)
     added = add_expert(path, best, language, out / "model")
     out.mkdir(parents=True, exist_ok=True)
-    rows = "".join(json.dumps({"text": t, "lang": language}, ensure_ascii=False) + "\n" for t in texts)
-    (out / "data.jsonl").write_text(rows, encoding="utf-8")
+    write_jsonl(out / "data.jsonl", [{"text": t, "lang": language} for t in texts])
     recipe = from_dict({"name": f"dmoe-add-{language}", "method": "dmoe-stage1", "model": {"name": str(out / "model")},
                         "data": {"path": str(out / "data.jsonl")}, "method_args": {"train": "moe", "router_coef": 1.28},
                         "trainer": {**TRAINER, **(trainer or {}), "max_steps": int(steps)}, "output": {"dir": str(out / "trained")},

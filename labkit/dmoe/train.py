@@ -209,3 +209,29 @@ def write_routing(model, tok, texts: dict[str, list[str]], path: Path, meta: dic
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(stats, indent=1, ensure_ascii=False))
     return stats
+
+
+def measure_routing(model: str, data: dict | None = None, languages: list[str] | None = None, out: str | None = None,
+                     skip_missing: bool = True) -> dict:
+    """Routing statistics of a DMoE model on each language's text → routing.json (beside the model unless `out`)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from labkit.dmoe.analysis import language_texts
+    from labkit.dmoe.upcycle import read_meta
+    from labkit.models import resolve_model
+
+    path = resolve_model(model)
+    meta = read_meta(path) or {}
+    langs = languages or list(meta.get("language_to_expert") or {})
+    if not langs:
+        raise LabkitError("No languages to measure.", hint="--languages en,zh,...")
+    texts = {}
+    for lang in langs:
+        try:
+            texts[lang] = language_texts(lang, data)[:64]
+        except LabkitError:
+            if not skip_missing:
+                raise
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype="auto").eval()
+    return write_routing(model, tok, texts, Path(out or Path(path) / ROUTING), meta)

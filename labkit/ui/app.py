@@ -19,7 +19,7 @@ from labkit.store import Store
 from labkit.ui.common import header_markdown
 
 # Tab modules in display order.
-TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate"]
+TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.dmoe", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate"]
 
 CSS = """
 .lk-note {font-size: 0.9em; opacity: 0.85}
