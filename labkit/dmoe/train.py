@@ -187,7 +187,9 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
         tok.save_pretrained(str(out))
         meta = {**meta, "stage": stage, "trained_from": model_dir}
         write_meta(out, meta)
-        if "lang" in raw.column_names:
+        if trainer.accelerator.num_processes > 1:  # sharded weights (ZeRO-3/FSDP) cannot be run from one process here
+            print(f"[dmoe] routing statistics: run `labkit dmoe routing --model {out}`", flush=True)
+        elif "lang" in raw.column_names:
             texts: dict[str, list[str]] = {}
             for r in raw:
                 if len(texts.setdefault(r["lang"], [])) < int(a.get("routing_texts", 32)):
