@@ -50,12 +50,13 @@ def routing_figure(stats: dict, layer: int | None = None):
     or one of them). The expert each language was assigned to is marked with a dot."""
     import plotly.graph_objects as go
 
-    langs = list(stats["languages"])
+    assigned = stats.get("language_to_expert") or {}
+    known = list(assigned)  # group order: the expected routing then shows as a block diagonal
+    langs = sorted(stats["languages"], key=lambda l: (assigned.get(l, len(known)), known.index(l) if l in known else 0))
     rows = [stats["languages"][l]["experts"] if layer is None else stats["languages"][l]["per_layer"][layer] for l in langs]
     experts = [f"expert {e}" for e in range(len(rows[0]))] if rows else []
     fig = go.Figure(go.Heatmap(z=rows, x=experts, y=langs, colorscale="Viridis", zmin=0, zmax=1, colorbar_title="share",
                                hovertemplate="%{y} → %{x}: %{z:.2f}<extra></extra>"))
-    assigned = stats.get("language_to_expert") or {}
     marks = [(f"expert {assigned[l]}", l) for l in langs if l in assigned]
     if marks:
         fig.add_scatter(x=[m[0] for m in marks], y=[m[1] for m in marks], mode="markers", name="assigned group",

@@ -8,6 +8,10 @@ from gradio_client import Client
 pytestmark = pytest.mark.slow
 
 
+def figure(plot) -> dict:
+    return json.loads(plot["plot"])
+
+
 @pytest.fixture(scope="module")
 def client(app_url):
     return Client(app_url, verbose=False)
@@ -28,9 +32,12 @@ def analysis(tmp_path_factory):
 
 def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait_run):
     status, dev, sim, groups = client.predict(str(analysis), api_name="/dmoe_show")
-    assert "ε = 0.6" in json.dumps(dev) and "MoE layers (red): [1]" in json.dumps(dev)
+    dev, sim = figure(dev), figure(sim)
+    assert [a["text"] for a in dev["layout"]["annotations"]] == ["ε = 0.6"]
+    assert "MoE layers (red): [1]" in dev["layout"]["title"]["text"] and dev["data"][0]["y"] == [0.0, 1.0]
     assert "expert 0: en, de, fr" in groups and "expert 1: zh, ja, ko" in groups
-    assert '"rect"' in json.dumps(sim)  # the groups are outlined
+    assert sim["data"][0]["x"] == ["en", "de", "fr", "zh", "ja", "ko"]  # group order
+    assert [(s_["type"], s_["x0"], s_["x1"]) for s_ in sim["layout"]["shapes"]] == [("rect", -0.5, 2.5), ("rect", 2.5, 5.5)]
 
     up, model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")
     assert up["num_experts"] == 2 and up["moe_layers"] == [1] and model_dir == str(tmp_path / "up")
@@ -43,8 +50,10 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
     for r in runs:
         assert wait_run(r["run_id"]).status == "succeeded"
     plot, layer = client.predict(route_dir, "", api_name="/dmoe_routing")
-    assert "share of each language" in json.dumps(plot) and '"zh"' in json.dumps(plot)
-    assert layer == "all"
+    heat = figure(plot)["data"][0]
+    assert heat["y"] == ["en", "de", "fr", "zh", "ja", "ko"] and heat["x"] == ["expert 0", "expert 1"]
+    assert all(abs(sum(row) - 1) < 1e-3 for row in heat["z"])
+    assert layer["value"] == "all" and [c[0] for c in layer["choices"]] == ["all", "0"]  # one MoE layer to pick
 
 
 def test_bad_input_is_an_error(client):
