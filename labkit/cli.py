@@ -489,6 +489,8 @@ def cmd_experiment(args) -> int:
     return ecli.main(args, _print)
 def cmd_data(args) -> int:
     from labkit.data.cli import run
+def cmd_dmoe(args) -> int:
+    from labkit.dmoe.commands import run
 
     return run(args, _print)
 
@@ -666,6 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     from labkit.data.cli import add_arguments as data_arguments
 
     data_arguments(add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"))
+    from labkit.dmoe.commands import add_arguments as dmoe_arguments
+
+    dmoe_arguments(add("dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing"))
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)

@@ -19,7 +19,7 @@ from labkit.store import Store
 from labkit.ui.common import header_markdown
 
 # Tab modules in display order.
-TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.experiment", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate", "labkit.ui.tabs.data"]
+TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.experiment", "labkit.ui.tabs.dmoe", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate", "labkit.ui.tabs.data"]
 
 DEMO_BANNER = (
     "🧪 **This is a public demo of labkit.** You can chat, generate, trace provenance, fit scaling laws and translate "

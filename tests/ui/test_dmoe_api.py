@@ -1,0 +1,69 @@
+"""DMoE tab through gradio_client: analyze (a job), show, upcycle, launch stage 1 → 2, routing heatmap."""
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+pytestmark = pytest.mark.slow
+
+
+def figure(plot) -> dict:
+    return json.loads(plot["plot"])
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    from labkit.dmoe.analysis import summarize
+
+    langs = ["en", "de", "fr", "zh", "ja", "ko"]
+    close = {("en", "de"), ("en", "fr"), ("de", "fr"), ("zh", "ja"), ("zh", "ko"), ("ja", "ko")}
+    sim = {a: {b: 1.0 if a == b else (0.8 if (a, b) in close or (b, a) in close else 0.1) for b in langs} for a in langs}
+    per = {l: {"ffn": [1.0, 2.0 + i], "attn": [0.5, 0.5]} for i, l in enumerate(langs)}
+    path = tmp_path_factory.mktemp("dmoe-ui") / "analysis.json"
+    path.write_text(json.dumps({**summarize(per, sim, 0.6, 2), "similarity_layers": [0, 1]}))
+    return path
+
+
+def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait_run):
+    status, dev, sim, groups = client.predict(str(analysis), api_name="/dmoe_show")
+    dev, sim = figure(dev), figure(sim)
+    assert [a["text"] for a in dev["layout"]["annotations"]] == ["ε = 0.6"]
+    assert "MoE layers (red): [1]" in dev["layout"]["title"]["text"] and dev["data"][0]["y"] == [0.0, 1.0]
+    assert "expert 0: en, de, fr" in groups and "expert 1: zh, ja, ko" in groups
+    assert sim["data"][0]["x"] == ["en", "de", "fr", "zh", "ja", "ko"]  # group order
+    assert [(s_["type"], s_["x0"], s_["x1"]) for s_ in sim["layout"]["shapes"]] == [("rect", -0.5, 2.5), ("rect", 2.5, 5.5)]
+
+    up, model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")
+    assert up["num_experts"] == 2 and up["moe_layers"] == [1] and model_dir == str(tmp_path / "up")
+
+    data = Path(__file__).resolve().parents[2] / "configs" / "data" / "dmoe-text-tiny.jsonl"
+    rows = [r for r in map(json.loads, data.read_text().splitlines()) if r["lang"] in ("en", "de", "fr", "zh", "ja", "ko")]
+    (tmp_path / "text.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    runs, route_dir = client.predict(model_dir, str(tmp_path / "text.jsonl"), 2, 2, api_name="/dmoe_stages")
+    assert [r["stage"] for r in runs] == [1, 2] and runs[1]["after"] == runs[0]["run_id"] and route_dir == runs[1]["output"]
+    for r in runs:
+        assert wait_run(r["run_id"]).status == "succeeded"
+    plot, layer = client.predict(route_dir, "", api_name="/dmoe_routing")
+    heat = figure(plot)["data"][0]
+    assert heat["y"] == ["en", "de", "fr", "zh", "ja", "ko"] and heat["x"] == ["expert 0", "expert 1"]
+    assert all(abs(sum(row) - 1) < 1e-3 for row in heat["z"])
+    assert layer["value"] == "all" and [c[0] for c in layer["choices"]] == ["all", "0"]  # one MoE layer to pick
+
+
+def test_bad_input_is_an_error(client):
+    with pytest.raises(Exception, match="analysis"):
+        client.predict("/no/such/analysis.json", api_name="/dmoe_show")
+    with pytest.raises(Exception, match="DMoE model"):
+        client.predict("", "x.jsonl", 2, 2, api_name="/dmoe_stage1")
+
+
+def test_analyze_button_runs_a_job(client):
+    ref, status, dev, sim, groups = client.predict("tiny", "en,zh", "corpus", 1, 2, 0.6, api_name="/dmoe_analyze")
+    assert ref.startswith("dmoe-") and "done" in status
+    assert "expert 0" in groups and "expert 1" in groups
