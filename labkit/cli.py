@@ -373,7 +373,8 @@ def cmd_translate(args) -> int:
 
         res = metrics.evaluate_folder(args.input, args.to, predictions=args.pred)
         c = res["corpus"]
-        _print(args, res, f"BLEU {c['bleu']:.2f}  chrF {c['chrf']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.3f}  ({res['n_pages']} pages)")
+        _print(args, res, f"BLEU {c['bleu']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.2f} (M4Doc protocol)  "
+                          f"chrF {c['chrf']:.2f}  STEDS-blocks {c['steds_blocks']:.2f}  ({res['n_pages']} pages)")
         return 0
     if not args.out:
         raise LabkitError("Give --out DIR for the translated pages.")
