@@ -327,7 +327,13 @@ def cmd_chat(args) -> int:
     from labkit.jsonl import read_jsonl, write_jsonl
     from labkit.support import roleplay
     from labkit.support.agent import SupportAgent
+    from labkit.support.strategies import resolve
 
+    if args.once is not None and not args.once.strip():
+        raise LabkitError("--once is empty (only whitespace).",
+                          hint="Give the user's message, e.g. --once 'I failed my exam'.")
+    if args.strategy:
+        resolve(args.strategy)  # before a model loads: an unknown name must not be silently ignored
     model = args.model or get_settings().resolved_default_model()
     agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
     if args.action == "roleplay":
@@ -348,7 +354,7 @@ def cmd_chat(args) -> int:
         write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
-    if not args.once:
+    if args.once is None:
         raise LabkitError("Give --once TEXT (one exchange), or an action: roleplay, pairs.", hint="The Support chat tab is the interactive chat.")
     turn = agent.respond([], args.once, override=args.strategy)
     data = {k: turn[k] for k in ("reply", "strategy", "rationale", "user_state", "crisis", "stage", "language")}
