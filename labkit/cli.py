@@ -350,7 +350,7 @@ def cmd_chat(args) -> int:
     if args.action == "pairs":
         if not (args.dialogues and args.out):
             raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
-        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args))
+        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args), rejected=args.rejected)
         write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
@@ -569,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--languages", default="en,zh", help="roleplay: languages (scenarios and personas must exist for each)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--dialogues", help="pairs: the role-play JSONL")
+    sp.add_argument("--rejected", default="generated", choices=["generated", "stored"],
+                    help="pairs: rejected = the current model's reply now (default, as the paper) or the dialogue's stored reply")
     sp.add_argument("--out", help="output JSONL")
     sp.add_argument("--max-new-tokens", type=int, default=160)
 

@@ -97,6 +97,11 @@ class SupportAgent:
         msgs = self.supporter_messages([*history, {"role": "user", "content": message}], plan["strategy"], plan["language"])
         yield from self.backend.stream(msgs, GenParams(max_new_tokens=self.max_new_tokens))
 
+    def reply(self, history: list[dict], strategy: str, language: str) -> str:
+        """The supporter's reply to a history ending with the user's message, whole (not streamed)."""
+        msgs = self.supporter_messages(history, strategy, language)
+        return self.backend.generate([msgs], GenParams(max_new_tokens=self.max_new_tokens))[0][0].strip()
+
     def respond(self, history: list[dict], message: str, override: str | None = None) -> dict:
         plan = self.plan(history, message, override)
         return {**plan, "reply": "".join(self.stream_reply(history, message, plan))}
