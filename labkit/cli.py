@@ -396,13 +396,10 @@ def cmd_translate(args) -> int:
         except OSError as e:
             raise LabkitError(f"Cannot read the glossary {args.glossary}: {e}") from e
     if args.engine == "vlm":
-        from labkit.doctrans import ocr, vlm
+        from labkit.doctrans import vlm
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        md = "\n\n---\n\n".join(vlm.run(model, p.image, args.to, glossary) for p in ocr.load_pages(args.input, args.pages, args.dpi))
-        (out / "translation.md").write_text(md, encoding="utf-8")
-        _print(args, {"markdown": md, "out_dir": str(out)}, md)
+        res = vlm.translate_pages(model, args.input, args.to, args.out, glossary, args.pages, args.dpi)
+        _print(args, res, res["markdown"])
         return 0
     from labkit.backends import get_backend
 
@@ -410,7 +407,9 @@ def cmd_translate(args) -> int:
                                       glossary=glossary, domain=args.domain or "", pages=args.pages, dpi=args.dpi)
     data = {k: res[k] for k in ("stats", "pdf", "images", "side_by_side", "out_dir")}
     data["markdown"] = res["markdown"]
-    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from the translation memory) → {res['out_dir']}")
+    note = document.glossary_note(res["stats"], glossary)
+    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from "
+                       f"the translation memory) → {res['out_dir']}" + (f"\n{note}" if note else ""))
     return 0
 
 
