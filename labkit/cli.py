@@ -364,7 +364,13 @@ def cmd_chat(args) -> int:
     from labkit.jsonl import read_jsonl, write_jsonl
     from labkit.support import roleplay
     from labkit.support.agent import SupportAgent
+    from labkit.support.strategies import resolve
 
+    if args.once is not None and not args.once.strip():
+        raise LabkitError("--once is empty (only whitespace).",
+                          hint="Give the user's message, e.g. --once 'I failed my exam'.")
+    if args.strategy:
+        resolve(args.strategy)  # before a model loads: an unknown name must not be silently ignored
     model = args.model or get_settings().resolved_default_model()
     agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
     if args.action == "roleplay":
@@ -381,11 +387,11 @@ def cmd_chat(args) -> int:
     if args.action == "pairs":
         if not (args.dialogues and args.out):
             raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
-        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args))
+        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args), rejected=args.rejected)
         write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
-    if not args.once:
+    if args.once is None:
         raise LabkitError("Give --once TEXT (one exchange), or an action: roleplay, pairs.", hint="The Support chat tab is the interactive chat.")
     turn = agent.respond([], args.once, override=args.strategy)
     data = {k: turn[k] for k in ("reply", "strategy", "rationale", "user_state", "crisis", "stage", "language")}
@@ -410,7 +416,8 @@ def cmd_translate(args) -> int:
 
         res = metrics.evaluate_folder(args.input, args.to, predictions=args.pred)
         c = res["corpus"]
-        _print(args, res, f"BLEU {c['bleu']:.2f}  chrF {c['chrf']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.3f}  ({res['n_pages']} pages)")
+        _print(args, res, f"BLEU {c['bleu']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.2f} (M4Doc protocol)  "
+                          f"chrF {c['chrf']:.2f}  STEDS-blocks {c['steds_blocks']:.2f}  ({res['n_pages']} pages)")
         return 0
     if not args.out:
         raise LabkitError("Give --out DIR for the translated pages.")
@@ -426,13 +433,10 @@ def cmd_translate(args) -> int:
         except OSError as e:
             raise LabkitError(f"Cannot read the glossary {args.glossary}: {e}") from e
     if args.engine == "vlm":
-        from labkit.doctrans import ocr, vlm
+        from labkit.doctrans import vlm
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        md = "\n\n---\n\n".join(vlm.run(model, p.image, args.to, glossary) for p in ocr.load_pages(args.input, args.pages, args.dpi))
-        (out / "translation.md").write_text(md, encoding="utf-8")
-        _print(args, {"markdown": md, "out_dir": str(out)}, md)
+        res = vlm.translate_pages(model, args.input, args.to, args.out, glossary, args.pages, args.dpi)
+        _print(args, res, res["markdown"])
         return 0
     from labkit.backends import get_backend
 
@@ -440,7 +444,9 @@ def cmd_translate(args) -> int:
                                       glossary=glossary, domain=args.domain or "", pages=args.pages, dpi=args.dpi)
     data = {k: res[k] for k in ("stats", "pdf", "images", "side_by_side", "out_dir")}
     data["markdown"] = res["markdown"]
-    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from the translation memory) → {res['out_dir']}")
+    note = document.glossary_note(res["stats"], glossary)
+    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from "
+                       f"the translation memory) → {res['out_dir']}" + (f"\n{note}" if note else ""))
     return 0
 
 
@@ -612,6 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--languages", default="en,zh", help="roleplay: languages (scenarios and personas must exist for each)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--dialogues", help="pairs: the role-play JSONL")
+    sp.add_argument("--rejected", default="generated", choices=["generated", "stored"],
+                    help="pairs: rejected = the current model's reply now (default, as the paper) or the dialogue's stored reply")
     sp.add_argument("--out", help="output JSONL")
     sp.add_argument("--max-new-tokens", type=int, default=160)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from labkit.doctrans import layout, ocr, render
-from labkit.doctrans.translate import Memory, translate_texts
+from labkit.doctrans.translate import Cancelled, Memory, translate_texts
 from labkit.errors import LabkitError
 
 
@@ -22,10 +22,12 @@ def memory() -> Memory:
     return Memory(get_settings().cache_dir / "translations.sqlite")
 
 
-def analyse(path: str | Path, pages: str | None = None, dpi: int = 150) -> list[dict]:
+def analyse(path: str | Path, pages: str | None = None, dpi: int = 150, cancel: threading.Event | None = None) -> list[dict]:
     """Pages with their blocks (no translation): what `labkit translate ocr` shows."""
     out = []
     for page in ocr.load_pages(path, pages, dpi):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         lines, source = ocr.page_lines(page)
         out.append({"page": page, "blocks": layout.group(lines, page.image.width), "source": source, "lines": lines})
     return out
@@ -38,7 +40,7 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
     out.mkdir(parents=True, exist_ok=True)
     timings = {"load_ocr_layout": 0.0, "translate": 0.0, "render": 0.0}
     t = time.perf_counter()
-    analysed = analyse(path, pages, dpi)
+    analysed = analyse(path, pages, dpi, cancel)
     timings["load_ocr_layout"] += time.perf_counter() - t
     if not any(a["blocks"] for a in analysed):
         raise LabkitError("No text was found on the page(s).", hint="Is it a photo without text, or too low a resolution? Try a higher dpi.")
@@ -46,7 +48,7 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
     rendered, bilingual, md_parts, report = [], [], [], []
     for k, a in enumerate(analysed):
         if cancel is not None and cancel.is_set():
-            raise LabkitError("Translation cancelled.")
+            raise Cancelled()
         if progress:
             progress(k / len(analysed), f"page {k + 1}/{len(analysed)}: translating {len(a['blocks'])} blocks")
         t = time.perf_counter()
@@ -61,6 +63,7 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
         timings["render"] += time.perf_counter() - t
         md_parts.append(layout.to_markdown(a["blocks"], texts))
         n = a["page"].number
+        a["page"].image.save(out / f"page{n}.original.png")
         page_img.save(out / f"page{n}.translated.png")
         both.save(out / f"page{n}.side-by-side.png")
         report.append({"page": n, "source": a["source"], "blocks": [{"kind": b.kind, "box": [round(v, 1) for v in b.box], "text": b.text,
@@ -71,10 +74,25 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
     pdf = out / "translation.pdf"
     rendered[0].save(pdf, save_all=True, append_images=rendered[1:], resolution=dpi)
     blocks = [b for p in report for b in p["blocks"]]
+    missing = [{"page": p["page"], "block": k + 1, "text": b["text"], "terms": b["glossary_missing"]}
+               for p in report for k, b in enumerate(p["blocks"]) if b["glossary_missing"]]
     stats = {"pages": len(report), "blocks": len(blocks), "cached_blocks": sum(b["cached"] for b in blocks),
-             "glossary_missing": sum(bool(b["glossary_missing"]) for b in blocks), "seconds": {k: round(v, 2) for k, v in timings.items()}}
+             "glossary_missing": len(missing),
+             "glossary_missing_blocks": missing, "seconds": {k: round(v, 2) for k, v in timings.items()}}
     (out / "report.json").write_text(json.dumps({"stats": stats, "pages": report}, ensure_ascii=False, indent=1), encoding="utf-8")
     if progress:
         progress(1.0, "done")
     return {"stats": stats, "pages": report, "markdown": markdown, "pdf": str(pdf), "images": [str(out / f"page{p['page']}.translated.png") for p in report],
-            "side_by_side": [str(out / f"page{p['page']}.side-by-side.png") for p in report], "out_dir": str(out)}
+            "side_by_side": [str(out / f"page{p['page']}.side-by-side.png") for p in report],
+            "originals": [str(out / f"page{p['page']}.original.png") for p in report], "out_dir": str(out)}
+
+
+def glossary_note(stats: dict, glossary: dict | None = None) -> str:
+    """'1 block missing a glossary term: page 1, block 3 («Attention is…») lacks attention → 注意力'."""
+    missing = stats.get("glossary_missing_blocks", [])
+    if not missing:
+        return ""
+    glossary = glossary or {}
+    items = [f"page {m['page']}, block {m['block']} («{m['text'][:40]}{'…' if len(m['text']) > 40 else ''}») lacks "
+             + ", ".join(f"{t} → {glossary[t]}" if t in glossary else t for t in m["terms"]) for m in missing]
+    return f"{len(missing)} block{'s' if len(missing) > 1 else ''} missing a glossary term: " + "; ".join(items)

@@ -1,28 +1,44 @@
-"""Evaluation of document image machine translation (DIMT), as in M4Doc (ACL 2025).
+"""Evaluation of document image machine translation (DIMT) on DoTA-style folders.
 
-Metrics, all on Markdown pages:
+The headline metrics follow M4Doc's `codes/evaluate.py` (Liang et al., ACL 2025), so that a number printed
+here is comparable with the DoTA/M4Doc tables:
 
-* BLEU   — sacrebleu; tokenizer "zh" for Chinese targets, "char" for ja/ko/th, "13a" otherwise.
-* chrF   — sacrebleu chrF (character n-grams, language independent).
-* BLEU-PT — BLEU after `strip_tables_and_math` (pure text: no pipe/HTML tables, no math).
-* STEDS  — structure tree edit distance similarity: 1 − TED / max(|a|, |b|) over the
-  `markdown_tree` of prediction and reference, whose labels are block types, not text.
+* ``bleu``    — sacrebleu corpus BLEU (default "13a" tokenizer) over the pages after M4Doc's cleaning: every
+  non-empty line is jieba-segmented (Chinese targets; both sides — labkit's predictions are raw model text,
+  where M4Doc's were already tokens), then `pre_clean` (token remnants, ``\ `` joins, ``*``/``_``/newlines to
+  spaces) and ``#`` removed.
+* ``bleu_pt`` — the same BLEU after removing ``\begin{table}…\end{table}``, ``\begin{tabular}…\end{tabular}``,
+  ``\(…\)`` and ``\[…\]`` from the cleaned text (pure text).
+* ``steds``   — 100 × mean over pages of 1 − TED / max(|a|, |b|), with the zss (Zhang–Shasha) tree edit
+  distance over M4Doc's tree: ROOT → TITLE (lines before the first heading) and one child of ROOT per
+  ``#`` heading → its lines. Labels only count as present or empty, so this is a pure structure score.
 
-BLEU, chrF and BLEU-PT are on a 0–100 scale; STEDS is in [0, 1].
+labkit's richer variants, under other names:
+
+* ``chrf``         — sacrebleu chrF on the cleaned text (character n-grams, needs no segmenter).
+* ``bleu_pt_md``   — BLEU-PT that also removes Markdown pipe tables, HTML tables and ``$…$``/``$$…$$`` math
+  (`strip_tables_and_math`): what a Markdown-producing engine needs.
+* ``steds_blocks`` — 100 × (1 − TED / max size) over `markdown_tree`, whose nodes are block *types*
+  (h1..h6, paragraph, list, table, math, code) nested under headings by level.
+
+All are on a 0–100 scale. Targets other than Chinese skip jieba; ja/ko/th are scored with sacrebleu's "char"
+tokenizer (no segmenter for them here), every other language with "13a".
 
 DoTA-style folder layout read by `evaluate_folder`::
 
     FOLDER/<page_id>.png | .jpg      the page image (not read here)
-    FOLDER/<page_id>.<lang>.md       reference Markdown in the target language, e.g. page1.zh.md
-    PRED/<page_id>.md                prediction (PRED defaults to FOLDER/pred)
+    FOLDER/<page_id>.<lang>.md       reference Markdown in the target language, e.g. page1.zh.md (or .mmd)
+    PRED/<page_id>.md                prediction (or .mmd; PRED defaults to FOLDER/pred)
 
 A page without a prediction is scored as an empty prediction and listed in "missing".
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF
@@ -132,98 +148,177 @@ def markdown_tree(md: str) -> Node:
     return root
 
 
-def _postorder(root: Node) -> tuple[list[str], list[int]]:
-    """Labels in postorder and, per node, the postorder index of its leftmost leaf."""
-    labels: list[str] = []
-    leftmost: list[int] = []
+def _zss_distance(a, b, children, label, label_dist) -> float:
+    import zss
 
-    def walk(n: Node) -> int:
-        first = [walk(c) for c in n.children][:1]
-        labels.append(n.label)
-        leftmost.append(first[0] if first else len(labels) - 1)
-        return leftmost[-1]
-
-    walk(root)
-    return labels, leftmost
+    return zss.simple_distance(a, b, get_children=children, get_label=label, label_dist=label_dist)
 
 
 def tree_edit_distance(a: Node, b: Node) -> int:
-    """Zhang–Shasha ordered tree edit distance with unit insert/delete/relabel costs."""
-    (la, ma), (lb, mb) = _postorder(a), _postorder(b)
-    keyroots = lambda lmd: sorted({l: i for i, l in enumerate(lmd)}.values())  # highest node per leftmost leaf
-    td = [[0] * len(lb) for _ in la]
-    for i in keyroots(ma):
-        for j in keyroots(mb):
-            ai, bj = ma[i], mb[j]
-            fd = [[x + y if x == 0 or y == 0 else 0 for y in range(j - bj + 2)] for x in range(i - ai + 2)]
-            for x in range(1, i - ai + 2):
-                for y in range(1, j - bj + 2):
-                    p, q = ai + x - 1, bj + y - 1
-                    whole = ma[p] == ai and mb[q] == bj  # both prefixes are whole trees
-                    match = fd[x - 1][y - 1] + (la[p] != lb[q]) if whole else fd[ma[p] - ai][mb[q] - bj] + td[p][q]
-                    fd[x][y] = min(fd[x - 1][y] + 1, fd[x][y - 1] + 1, match)
-                    if whole:
-                        td[p][q] = fd[x][y]
-    return td[-1][-1]
+    """Zhang–Shasha ordered tree edit distance (zss) with unit insert/delete/relabel costs."""
+    return int(_zss_distance(a, b, lambda n: n.children, lambda n: n.label, lambda x, y: int(x != y)))
+
+
+def steds_blocks(pred_md: str, ref_md: str) -> float:
+    """labkit's block-type STEDS in [0, 1]: 1 − TED / larger tree size over `markdown_tree`."""
+    a, b = markdown_tree(pred_md), markdown_tree(ref_md)
+    return 1.0 - tree_edit_distance(a, b) / max(a.size(), b.size())  # root alone: size 1, TED 0 → 1.0
+
+
+# ---------------------------------------------------------------- M4Doc's protocol
+
+# M4Doc's pre_clean, in its order: drop special tokens, rejoin WordPiece "##" pieces, undo the spaces a
+# segmenter puts after "\", around "**", inside braces and after \begin/\end, and break after a table.
+_PRE_CLEAN = [
+    (re.compile(r"<bos>|<eos>|<pad>|<unk>"), ""),
+    (re.compile(r"\s##(\S)"), r"\1"),
+    (re.compile(r"\\\s"), r"\\"),
+    (re.compile(r"\s\*\s\*\s"), "**"),
+    (re.compile(r"{\s"), "{"),
+    (re.compile(r"\s}"), "}"),
+    (re.compile(r"\s}"), "}"),  # twice, as the reference does: each pass removes one space before "}"
+    (re.compile(r"\\begin\s"), r"\\begin"),
+    (re.compile(r"\\end\s"), r"\\end"),
+    (re.compile(r"\\end{table}"), "\\\\end{table} \n\n"),
+]
+_PT_STRIP = [re.compile(p, re.S) for p in (r"\\begin\{table\}.*?\\end\{table\}", r"\\begin\{tabular\}.*?\\end\{tabular\}",
+                                           r"\\\(.*?\\\)", r"\\\[.*?\\\]")]
+
+
+def pre_clean(text: str) -> str:
+    for pattern, repl in _PRE_CLEAN:
+        text = pattern.sub(repl, text)
+    return text.replace("\n", " ").replace("*", " ").replace("_", " ")
+
+
+def strip_latex_tables_and_math(cleaned: str) -> str:
+    """BLEU-PT's pure text: M4Doc removes LaTeX table/tabular environments and \\(…\\), \\[…\\] math."""
+    for pattern in _PT_STRIP:
+        cleaned = pattern.sub(" ", cleaned)
+    return cleaned
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would land in the CLI's output
+    return jieba
+
+
+def _is_zh(lang: str) -> bool:
+    return re.split(r"[-_]", lang.lower())[0] == "zh"
+
+
+def segment(text: str, lang: str) -> str:
+    """M4Doc's reference reading: each non-empty line (jieba-cut for Chinese) followed by a blank line."""
+    cut = (lambda s: " ".join(_jieba().cut(s))) if _is_zh(lang) else (lambda s: s)
+    return " ".join(cut(line.strip()) + " \n\n" for line in text.split("\n") if line.strip())
+
+
+def bleu_text(text: str, lang: str) -> str:
+    """The text BLEU sees: segmented, pre-cleaned, heading marks removed."""
+    return pre_clean(segment(text, lang)).replace("#", " ")
+
+
+def m4doc_tree(md: str):
+    """ROOT → TITLE → lines before the first heading; ROOT → each heading → its lines (zss nodes)."""
+    import zss
+
+    root = zss.Node("ROOT").addkid(zss.Node("TITLE"))
+    parent = "TITLE"
+    for line in (pre_clean(x).strip() for x in md.split("\n")):
+        if not line:
+            continue
+        if line.startswith("#"):
+            heading = line.replace("#", "")
+            root.addkid(zss.Node(heading))
+            parent = heading or "TITLE"
+        else:
+            # zss's get() returns the first node with that label depth-first; a repeated heading text thus
+            # collects the lines of both, as in the reference.
+            root.get(parent).addkid(zss.Node(line))
+    return root
 
 
 def steds(pred_md: str, ref_md: str) -> float:
-    a, b = markdown_tree(pred_md), markdown_tree(ref_md)
-    return 1.0 - tree_edit_distance(a, b) / max(a.size(), b.size())  # root alone: size 1, TED 0 → 1.0
+    """M4Doc's STEDS in [0, 1]: labels cost nothing unless one of them is blank."""
+    import zss
+
+    a, b = m4doc_tree(pred_md), m4doc_tree(ref_md)
+    present = lambda x, y: int(not x.split() or not y.split())
+    ted = _zss_distance(a, b, zss.Node.get_children, zss.Node.get_label, present)
+    return 1.0 - float(ted) / max(len(list(a.iter())), len(list(b.iter())))
 
 
 # ---------------------------------------------------------------- BLEU / chrF
 
 
 def _tokenizer(lang: str) -> str:
+    """13a after jieba for Chinese (as M4Doc), char for ja/ko/th (no segmenter here), 13a otherwise."""
     base = re.split(r"[-_]", lang.lower())[0]
-    return "zh" if base == "zh" else "char" if base in ("ja", "ko", "th") else "13a"
+    return "char" if base in ("ja", "ko", "th") else "13a"
 
 
 def bleu(preds: list[str], refs: list[str], lang: str) -> float:
-    return BLEU(tokenize=_tokenizer(lang)).corpus_score(preds, [refs]).score
+    """Corpus BLEU of raw pages, scored as M4Doc does."""
+    return BLEU(tokenize=_tokenizer(lang)).corpus_score([bleu_text(p, lang) for p in preds],
+                                                       [[bleu_text(r, lang) for r in refs]]).score
 
 
 def chrf(preds: list[str], refs: list[str]) -> float:
-    return CHRF().corpus_score(preds, [refs]).score
+    return CHRF().corpus_score([pre_clean(p) for p in preds], [[pre_clean(r) for r in refs]]).score
 
 
 def evaluate_pairs(pairs: list[tuple[str, str]], lang: str) -> dict:
-    """Corpus and per-page BLEU, chrF, BLEU-PT and STEDS for (prediction, reference) Markdown pages."""
-    preds, refs = [p for p, _ in pairs], [r for _, r in pairs]
-    preds_pt, refs_pt = [strip_tables_and_math(p) for p in preds], [strip_tables_and_math(r) for r in refs]
-    sent_bleu = BLEU(tokenize=_tokenizer(lang), effective_order=True)
-    sent_chrf = CHRF()
-    pages = [
-        {"bleu": sent_bleu.sentence_score(p, [r]).score, "chrf": sent_chrf.sentence_score(p, [r]).score,
-         "bleu_pt": sent_bleu.sentence_score(pp, [rp]).score, "steds": steds(p, r)}
-        for p, r, pp, rp in zip(preds, refs, preds_pt, refs_pt)
-    ]
-    if not pages:
-        return {"corpus": dict.fromkeys(("bleu", "chrf", "bleu_pt", "steds"), 0.0), "pages": []}
-    corpus = {"bleu": bleu(preds, refs, lang), "chrf": chrf(preds, refs), "bleu_pt": bleu(preds_pt, refs_pt, lang),
-              "steds": sum(pg["steds"] for pg in pages) / len(pages)}
-    return {"corpus": corpus, "pages": pages}
+    """Corpus and per-page scores (module docstring) for (prediction, reference) pages, all on 0–100."""
+    names = ("bleu", "bleu_pt", "steds", "chrf", "bleu_pt_md", "steds_blocks")
+    if not pairs:
+        return {"corpus": dict.fromkeys(names, 0.0), "pages": []}
+    texts = {side: [bleu_text(x[k], lang) for x in pairs] for k, side in enumerate(("pred", "ref"))}
+    pure = {side: [strip_latex_tables_and_math(t) for t in ts] for side, ts in texts.items()}
+    pure_md = {side: [strip_latex_tables_and_math(bleu_text(strip_tables_and_math(x[k]), lang)) for x in pairs]
+               for k, side in enumerate(("pred", "ref"))}
+    corpus_bleu = BLEU(tokenize=_tokenizer(lang))
+    sent_bleu, sent_chrf = BLEU(tokenize=_tokenizer(lang), effective_order=True), CHRF()
+    pages = []
+    for i, (p, r) in enumerate(pairs):
+        pages.append({"bleu": sent_bleu.sentence_score(texts["pred"][i], [texts["ref"][i]]).score,
+                      "bleu_pt": sent_bleu.sentence_score(pure["pred"][i], [pure["ref"][i]]).score,
+                      "steds": 100 * steds(p, r), "chrf": sent_chrf.sentence_score(pre_clean(p), [pre_clean(r)]).score,
+                      "bleu_pt_md": sent_bleu.sentence_score(pure_md["pred"][i], [pure_md["ref"][i]]).score,
+                      "steds_blocks": 100 * steds_blocks(p, r)})
+    corpus = {"bleu": corpus_bleu.corpus_score(texts["pred"], [texts["ref"]]).score,
+              "bleu_pt": corpus_bleu.corpus_score(pure["pred"], [pure["ref"]]).score,
+              "steds": sum(pg["steds"] for pg in pages) / len(pages),
+              "chrf": chrf([p for p, _ in pairs], [r for _, r in pairs]),
+              "bleu_pt_md": corpus_bleu.corpus_score(pure_md["pred"], [pure_md["ref"]]).score,
+              "steds_blocks": sum(pg["steds_blocks"] for pg in pages) / len(pages)}
+    return {"corpus": corpus, "pages": pages, "protocol": "m4doc"}
+
+
+def _first(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+    return next((folder / f"{stem}{s}" for s in suffixes if (folder / f"{stem}{s}").is_file()), None)
 
 
 def evaluate_folder(folder, lang: str, predictions: str | None = None) -> dict:
     """Score a DoTA-style folder (layout in the module docstring) against its `<page>.<lang>.md` references."""
     folder = Path(folder)
     pred_dir = Path(predictions) if predictions else folder / "pred"
-    suffix = f".{lang}.md"
-    refs = sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
+    suffixes = (f".{lang}.md", f".{lang}.mmd")
+    refs = sorted(p for s in suffixes for p in folder.glob(f"*{s}")) if folder.is_dir() else []
     if not refs:
         raise LabkitError(
             f"no reference files for language {lang!r} in {folder}",
-            hint=f"expected <page_id>{suffix} next to each page image, e.g. page1{suffix}; check the folder and --lang",
+            hint=f"expected <page_id>{suffixes[0]} next to each page image, e.g. page1{suffixes[0]}; check the folder and --to",
         )
-    ids = [p.name[: -len(suffix)] for p in refs]
+    ids = [next(p.name[: -len(s)] for s in suffixes if p.name.endswith(s)) for p in refs]
     pairs, missing = [], []
     for page_id, ref in zip(ids, refs):
-        pred_file = pred_dir / f"{page_id}.md"
-        if not pred_file.is_file():
+        pred_file = _first(pred_dir, page_id, (".md", ".mmd"))
+        if pred_file is None:
             missing.append(page_id)
-        pred = pred_file.read_text(encoding="utf-8") if pred_file.is_file() else ""
+        pred = pred_file.read_text(encoding="utf-8") if pred_file else ""
         pairs.append((pred, ref.read_text(encoding="utf-8")))
     result = evaluate_pairs(pairs, lang)
     for page_id, page in zip(ids, result["pages"]):

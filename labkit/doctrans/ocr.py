@@ -12,6 +12,8 @@ from labkit.errors import LabkitError
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_PAGES = 50
 MAX_PIXELS = 40_000_000  # about A3 at 300 dpi
+MIN_DPI, MAX_DPI = 36, 600  # below 36 dpi no text survives; above 600 OCR gains nothing and memory explodes
+_PDF_PASSWORD_ERROR = 4  # PDFium's FPDF_ERR_PASSWORD
 
 
 @dataclass
@@ -55,7 +57,11 @@ def parse_range(spec: str | None, n: int) -> list[int]:
     try:
         for part in spec.replace(" ", "").split(","):
             a, _, b = part.partition("-")
-            pages += list(range(int(a) - 1, int(b or a)))
+            first, last = int(a), int(b or a)
+            if last < first:
+                raise LabkitError(f"The page range {part!r} runs backwards.",
+                                  hint=f"Write it first page first, e.g. {last}-{first}.")
+            pages += list(range(first - 1, last))
     except ValueError as e:
         raise LabkitError(f"Cannot read the page range {spec!r}.", hint="Use e.g. 1-3,5") from e
     bad = [p + 1 for p in pages if not 0 <= p < n]
@@ -64,7 +70,15 @@ def parse_range(spec: str | None, n: int) -> list[int]:
     return pages
 
 
+def check_dpi(dpi) -> int:
+    if isinstance(dpi, bool) or not isinstance(dpi, int | float) or not MIN_DPI <= dpi <= MAX_DPI:
+        raise LabkitError(f"dpi must be a number from {MIN_DPI} to {MAX_DPI}, not {dpi!r}.",
+                          hint="150 suits most pages; 300 for small print.")
+    return int(dpi)
+
+
 def load_pages(path: str | Path, pages: str | None = None, dpi: int = 150) -> list[Page]:
+    dpi = check_dpi(dpi)
     path = Path(path)
     if not path.exists():
         raise LabkitError(f"No file {path}.")
@@ -78,17 +92,28 @@ def load_pages(path: str | Path, pages: str | None = None, dpi: int = 150) -> li
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == _PDF_PASSWORD_ERROR:
+            raise LabkitError(f"{path.name} is encrypted (password-protected); labkit does not open protected PDFs.",
+                              hint="Remove the password in a PDF reader (print or export to an unprotected PDF), "
+                                   "then try again.") from e
         raise LabkitError(f"{path.name} is not a readable PDF: {e}", hint="Is the file complete? Try re-exporting it.") from e
     chosen = parse_range(pages, len(pdf))
     if len(chosen) > MAX_PAGES:
         raise LabkitError(f"{len(chosen)} pages requested; the limit is {MAX_PAGES}.", hint="Choose a page range, e.g. 1-10.")
     out = []
     scale = dpi / 72
+    for i in chosen:  # sizes first: a tiny file can declare a huge page, and rendering it would take gigabytes
+        w, h = (round(v * scale) for v in pdf[i].get_size())
+        if w * h > MAX_PIXELS:
+            pw, ph = pdf[i].get_size()
+            fit = int(72 * (MAX_PIXELS / (pw * ph)) ** 0.5)
+            raise LabkitError(f"Page {i + 1} would render to {w}×{h} pixels at {dpi} dpi, above the "
+                              f"{MAX_PIXELS // 1_000_000} MP limit.",
+                              hint=f"Lower the dpi (at most {fit} dpi for this page)" if fit >= MIN_DPI
+                              else "This page is too large to translate.")
     for i in chosen:
         page = pdf[i]
         image = page.render(scale=scale).to_pil().convert("RGB")
-        if image.width * image.height > MAX_PIXELS:
-            raise LabkitError(f"Page {i + 1} renders to {image.width}×{image.height} pixels at {dpi} dpi.", hint="Lower the dpi.")
         out.append(Page(image, _pdf_lines(page, scale), number=i + 1))
     return out
 

@@ -17,6 +17,14 @@ from labkit.errors import LabkitError
 from labkit.languages import NAMES as LANG_NAMES
 
 PROMPT_VERSION = 1
+CHUNK = 8  # blocks per backend call: Cancel is honoured between chunks, inside a page
+
+
+class Cancelled(LabkitError):
+    """The user's Cancel: not a failure, and shown as "cancelled"."""
+
+    def __init__(self):
+        super().__init__("Translation cancelled.", hint="Nothing was wrong; press Translate to start again.")
 
 
 def build_prompt(text: str, src: str | None, tgt: str, before: str = "", after: str = "", terms: dict[str, str] | None = None,
@@ -95,12 +103,19 @@ def translate_texts(texts: list[str], backend, model_name: str, tgt: str, src: s
     keys = [Memory.key(x, src, tgt, model_name, {"glossary": tm, "domain": domain}) for x, tm in zip(texts, terms)]
     known = memory.get(keys) if memory else {}
     pending = [i for i, k in enumerate(keys) if k not in known and texts[i].strip()]
-    if cancel is not None and cancel.is_set():
-        raise LabkitError("Translation cancelled.")
-    if pending:
-        prompts = [build_prompt(texts[i], src, tgt, texts[i - 1] if i > 0 else "", texts[i + 1] if i + 1 < len(texts) else "", terms[i], domain) for i in pending]
+    fresh: dict[str, str] = {}
+    for start in range(0, len(pending), CHUNK):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        chunk = pending[start:start + CHUNK]
+        prompts = [build_prompt(texts[i], src, tgt, texts[i - 1] if i > 0 else "", texts[i + 1] if i + 1 < len(texts) else "",
+                                terms[i], domain) for i in chunk]
         outs = backend.generate(prompts, GenParams(max_new_tokens=max_new_tokens))
-        fresh = {keys[i]: clean(o[0]) for i, o in zip(pending, outs)}
+        done = {keys[i]: clean(o[0]) for i, o in zip(chunk, outs)}
+        fresh.update(done)
+        if memory:  # a cancelled page keeps what was already translated
+            memory.put(done)
+    if pending:
         retry = [i for i in pending if _missing(fresh[keys[i]], terms[i])]
         if retry:  # one more try with the terms stressed
             outs = backend.generate([build_prompt(texts[i], src, tgt, terms=terms[i], domain=domain, strict=True) for i in retry],

@@ -4,6 +4,10 @@ model needs transformers' image-text-to-text models and a GPU in practice."""
 from __future__ import annotations
 
 import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
 
 from labkit.doctrans.translate import LANG_NAMES
 from labkit.errors import LabkitError
@@ -28,7 +32,20 @@ def clean_markdown(output: str) -> str:
     return out.strip() + "\n"
 
 
-def run(model: str, image, target: str, glossary: dict | None = None, max_new_tokens: int = 2048) -> str:
+def check_vision(path: str, model: str) -> None:
+    """A model that cannot read images is refused in one sentence, before any weights load."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "?")
+    if model_type not in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        raise LabkitError(f"The vlm engine needs a vision-language model, and {model} ({model_type}) cannot read images.",
+                          hint="Choose a model such as Qwen/Qwen2.5-VL-3B-Instruct, or use the pipeline engine.")
+
+
+@lru_cache(maxsize=1)
+def _load(model: str):
+    """(processor, model), kept for the next page and the next document: loading is the slow part."""
     try:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -37,9 +54,38 @@ def run(model: str, image, target: str, glossary: dict | None = None, max_new_to
     from labkit.models import resolve_model
 
     path = resolve_model(model)
+    check_vision(path, model)
     processor = AutoProcessor.from_pretrained(path)
     vlm = AutoModelForImageTextToText.from_pretrained(path, dtype="auto", device_map="auto" if torch.cuda.is_available() else None)
-    inputs = processor.apply_chat_template(messages(image, target, glossary), add_generation_prompt=True, tokenize=True, return_dict=True,
-                                           return_tensors="pt").to(vlm.device)
+    return processor, vlm
+
+
+def run(model: str, image, target: str, glossary: dict | None = None, max_new_tokens: int = 2048) -> str:
+    processor, vlm = _load(model)
+    inputs = processor.apply_chat_template(messages(image, target, glossary), add_generation_prompt=True, tokenize=True,
+                                           return_dict=True, return_tensors="pt").to(vlm.device)
     out = vlm.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     return clean_markdown(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+
+
+def translate_pages(model: str, path, target: str, out_dir, glossary: dict | None = None, pages: str | None = None,
+                    dpi: int = 150, progress: Callable[[float, str], None] | None = None,
+                    cancel: threading.Event | None = None) -> dict:
+    """Every page through the VLM (loaded once), joined into translation.md in `out_dir`."""
+    from labkit.doctrans import ocr
+    from labkit.doctrans.translate import Cancelled
+
+    _load(model)  # a text-only model is refused before any page is rendered
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = ocr.load_pages(path, pages, dpi)
+    parts = []
+    for k, page in enumerate(loaded):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        if progress:
+            progress(k / len(loaded), f"page {k + 1}/{len(loaded)}: vision-language model")
+        parts.append(run(model, page.image, target, glossary))
+    markdown = "\n\n---\n\n".join(parts)
+    (out / "translation.md").write_text(markdown, encoding="utf-8")
+    return {"markdown": markdown, "out_dir": str(out), "pages": len(parts), "markdown_file": str(out / "translation.md")}

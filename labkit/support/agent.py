@@ -15,7 +15,8 @@ from typing import Iterator
 from labkit.backends.base import GenParams
 from labkit.languages import NAMES as LANG_NAMES
 from labkit.support import safety
-from labkit.support.strategies import fallback, load_prompts, parse_choice, stage_of, strategies
+from labkit.errors import LabkitError
+from labkit.support.strategies import fallback, load_prompts, parse_choice, resolve, stage_of, strategies
 
 
 
@@ -72,6 +73,9 @@ class SupportAgent:
 
     def plan(self, history: list[dict], message: str, override: str | None = None) -> dict:
         """Everything but the reply: crisis check, language, user state, strategy."""
+        if not isinstance(message, str) or not message.strip():
+            raise LabkitError("The message is empty.", hint="Write what is on your mind, in any language.")
+        override = resolve(override) if override else None
         check = safety.check(message)
         lang = user_language(message)
         turn = {"crisis": check.crisis, "language": check.language or lang}
@@ -80,7 +84,7 @@ class SupportAgent:
                     "stage": None, "counselor_parsed": None}
         full = [*history, {"role": "user", "content": message}]
         state = self.reflect(full)
-        if override and override in strategies():
+        if override:
             strategy, rationale, parsed = override, "Chosen by the researcher (override).", None
         else:
             strategy, rationale, parsed = self.choose(full, state)
@@ -92,6 +96,11 @@ class SupportAgent:
             return
         msgs = self.supporter_messages([*history, {"role": "user", "content": message}], plan["strategy"], plan["language"])
         yield from self.backend.stream(msgs, GenParams(max_new_tokens=self.max_new_tokens))
+
+    def reply(self, history: list[dict], strategy: str, language: str) -> str:
+        """The supporter's reply to a history ending with the user's message, whole (not streamed)."""
+        msgs = self.supporter_messages(history, strategy, language)
+        return self.backend.generate([msgs], GenParams(max_new_tokens=self.max_new_tokens))[0][0].strip()
 
     def respond(self, history: list[dict], message: str, override: str | None = None) -> dict:
         plan = self.plan(history, message, override)

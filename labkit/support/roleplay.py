@@ -5,9 +5,12 @@ sampled scenarios and personas, one JSONL record per dialogue:
     {"dialogue_id", "language", "scenario", "persona", "turns": [{"role": "seeker"|"supporter", "text", "strategy", "rationale"}]}
 A seeker turn that signals a risk of self-harm ends the dialogue with the crisis message (never a generated reply).
 
-`pairs` builds DPO data from dialogues: for each supporter turn's context, rejected = the model's first
-reply, chosen = that reply refined with the reflected user state (profile, emotion, situation):
-    {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...], "strategy", "dialogue_id"}
+`pairs` builds DPO data from dialogues, as self-evolution does: for each supporter turn's context, rejected =
+the *current* model's own reply to that context with the turn's strategy, generated at pair-building time (so
+the pairs follow the policy being trained, not the model that wrote the dialogues), and chosen = that reply
+refined with the reflected user state (profile, emotion, situation). `rejected="stored"` uses the dialogue's
+stored reply instead, when asked:
+    {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...], "rejected_source", "strategy", "dialogue_id"}
 """
 from __future__ import annotations
 
@@ -67,7 +70,14 @@ def validate_dialogue(rec: dict) -> None:
             raise LabkitError(f"Dialogue {rec['dialogue_id']}: a turn needs role seeker/supporter and text.")
 
 
-def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, int], None] | None = None) -> list[dict]:
+REJECTED_SOURCES = ("generated", "stored")
+
+
+def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, int], None] | None = None,
+          rejected: str = "generated") -> list[dict]:
+    if rejected not in REJECTED_SOURCES:
+        raise LabkitError(f"rejected must be one of {REJECTED_SOURCES}, not {rejected!r}.",
+                          hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.")
     guard.require("batch")
     out = []
     for i, rec in enumerate(dialogues):
@@ -77,10 +87,12 @@ def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, i
                 continue  # crisis replies are fixed text, not model behaviour to prefer or reject
             context = _history(rec["turns"][:k])
             state = agent.reflect(context)
-            refined = agent.refine(context, t["text"], state, t["strategy"], rec["language"])
-            if not refined or refined.strip() == t["text"].strip():
+            reply = t["text"] if rejected == "stored" else agent.reply(context, t["strategy"], rec["language"])
+            refined = agent.refine(context, reply, state, t["strategy"], rec["language"])
+            if not reply.strip() or not refined or refined.strip() == reply.strip():
                 continue
-            out.append({"prompt": context, "chosen": [{"role": "assistant", "content": refined}], "rejected": [{"role": "assistant", "content": t["text"]}],
+            out.append({"prompt": context, "chosen": [{"role": "assistant", "content": refined}],
+                        "rejected": [{"role": "assistant", "content": reply}], "rejected_source": rejected,
                         "strategy": t["strategy"], "dialogue_id": rec["dialogue_id"], "user_state": state})
         if progress:
             progress(i + 1, len(dialogues))

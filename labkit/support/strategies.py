@@ -41,6 +41,20 @@ def _match(name: str) -> str | None:
     return _ALIASES.get(low)
 
 
+def resolve(name: str) -> str:
+    """A researcher's strategy override (name or alias, any case) → its ESConv name; unknown names are an error."""
+    import difflib
+
+    from labkit.errors import LabkitError
+
+    found = _match(name or "")
+    if found is None:
+        close = difflib.get_close_matches(name or "", [*strategies(), *_ALIASES], n=1)
+        raise LabkitError(f"Unknown strategy {name!r}" + (f" — did you mean {_match(close[0])!r}?" if close else "."),
+                          hint="One of: " + ", ".join(strategies()) + ".")
+    return found
+
+
 def parse_choice(text: str) -> tuple[str | None, str]:
     """(strategy, rationale) from the counselor's output; strategy None when nothing recognisable is there."""
     from labkit.evaluate.extract import strip_reasoning

@@ -99,3 +99,51 @@ def test_cli_once_contract(tiny_path, capsys):
     assert set(data) >= {"reply", "strategy", "rationale", "user_state", "crisis"} and data["crisis"] is False
     assert main(["chat", "--model", "tiny", "--once", "Nataka kujiua", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["crisis"] is True
+
+
+class Scripted:
+    """A backend that answers each kind of agent prompt recognisably, so the tests can see who wrote what."""
+
+    def generate(self, prompts, params):
+        out = []
+        for msgs in prompts:
+            content = msgs[-1]["content"]
+            if msgs[0]["role"] == "system":  # the supporter
+                out.append(["Fresh reply of the current model."])
+            elif content.startswith("Here is a reply"):  # refinement names the reply it was given
+                out.append(["Refined from the fresh reply." if "Fresh reply of the current model." in content
+                            else "Refined from the stored reply."])
+            else:  # reflection
+                out.append(['{"profile": "student", "emotion": "sad", "situation": "failed an exam"}'])
+        return out
+
+
+DIALOGUE = {"dialogue_id": "d1", "language": "en", "scenario": "exam", "persona": "student",
+            "turns": [{"role": "seeker", "text": "I failed my exam.", "strategy": None, "rationale": None},
+                      {"role": "supporter", "text": "Stored reply of an older model.", "strategy": "Question", "rationale": "r"}]}
+
+
+def test_pairs_reject_the_current_models_own_reply():
+    rows = roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE])
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["rejected"] == [{"role": "assistant", "content": "Fresh reply of the current model."}]
+    assert row["chosen"] == [{"role": "assistant", "content": "Refined from the fresh reply."}]
+    assert row["rejected_source"] == "generated" and row["prompt"] == [{"role": "user", "content": "I failed my exam."}]
+
+
+def test_pairs_use_the_stored_reply_only_when_asked():
+    row = roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE], rejected="stored")[0]
+    assert row["rejected"][0]["content"] == "Stored reply of an older model."
+    assert row["chosen"][0]["content"] == "Refined from the stored reply." and row["rejected_source"] == "stored"
+    with pytest.raises(LabkitError, match="rejected must be one of"):
+        roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE], rejected="old")
+
+
+def test_agent_refuses_empty_messages_and_unknown_overrides():
+    agent = SupportAgent(Scripted())
+    with pytest.raises(LabkitError, match="empty"):
+        agent.respond([], "  \n ")
+    with pytest.raises(LabkitError, match="Unknown strategy"):
+        agent.respond([], "I failed my exam.", override="Hugging")
+    assert agent.plan([], "I failed my exam.", override="question")["strategy"] == "Question"  # aliases still work

@@ -1,6 +1,6 @@
-"""Document translation tab: upload a page image or PDF, choose languages, a glossary and the engine,
-translate (progress, cancel), see the original (block outlines) beside the translation, download the PDF,
-PNGs and Markdown, and score a DoTA-format folder."""
+"""Document translation tab: upload a page image or PDF (or click an example), choose languages, a glossary
+and the engine, translate (progress, cancel), compare before/after page by page, download the PDF, PNGs and
+Markdown, and score a DoTA-format folder."""
 from __future__ import annotations
 
 import tempfile
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from labkit.doctrans.translate import LANG_NAMES, parse_glossary
+from labkit.doctrans import examples
+from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
 from labkit.ui.common import handler
 
@@ -35,12 +36,26 @@ def build(ctx, shared) -> None:
             with gr.Row():
                 glossary = gr.Textbox(label="Glossary (term = translation, one per line)", lines=4, placeholder="attention = 注意力", scale=3)
                 glossary_file = gr.File(label="…or upload one (.txt/.csv/.tsv)", file_types=[".txt", ".csv", ".tsv"], scale=1)
+            files = examples.example_files(ctx.settings.cache_dir / "doctrans-examples")
+            gr.Examples([[files["page"], examples.GLOSSARY], [files["scan"], examples.GLOSSARY], [files["pdf"], examples.GLOSSARY]],
+                        [upload, glossary], label="Examples: a page image, a scanned page, a PDF with text", example_labels=[
+                            "Example page (image)", "Scanned page (grey, skewed, noisy)", "PDF (born-digital text)"])
             with gr.Row():
                 go = gr.Button("Translate", variant="primary")
                 stop = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="lk-dt-status")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Original (block outlines) | translation", columns=1, height=620, object_fit="contain", elem_id="lk-dt-gallery")
+    with gr.Accordion("Before / after, page by page", open=True):
+        with gr.Row():
+            page_no = gr.Slider(1, 1, value=1, step=1, label="Page", elem_id="lk-dt-page")
+            zoom = gr.Slider(300, 1600, value=600, step=50, label="Zoom (height in pixels; ⛶ opens a page full screen)")
+        with gr.Row():
+            before = gr.Image(label="Before", type="filepath", interactive=False, height=600, buttons=["fullscreen", "download"],
+                              elem_id="lk-dt-before")
+            after = gr.Image(label="After", type="filepath", interactive=False, height=600, buttons=["fullscreen", "download"],
+                             elem_id="lk-dt-after")
+        pairs = gr.State([])
     with gr.Row():
         downloads = gr.File(label="Downloads (PDF, PNG, Markdown)", file_count="multiple")
         markdown = gr.Textbox(label="Translation (Markdown, editable)", lines=12)
@@ -49,7 +64,7 @@ def build(ctx, shared) -> None:
             folder = gr.Textbox(label="Folder (<page>.png, <page>.<lang>.md, pred/<page>.md)")
             eval_lang = gr.Dropdown(list(LANG_NAMES), value="zh", label="Target language")
             eval_btn = gr.Button("Evaluate")
-        eval_out = gr.JSON(label="BLEU, chrF, BLEU-PT, STEDS per page and corpus")
+        eval_out = gr.JSON(label="BLEU, BLEU-PT, STEDS (M4Doc protocol), chrF, BLEU-PT-md, STEDS-blocks: per page and corpus")
 
     @handler
     def translate(f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, progress=gr.Progress()):
@@ -58,26 +73,42 @@ def build(ctx, shared) -> None:
         cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
         out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir, prefix="doctrans-"))
-        if engine_ == "vlm":
-            from labkit.doctrans import ocr, vlm
+        keep = gr.update()
+        try:
+            if engine_ == "vlm":
+                from labkit.doctrans import vlm
 
-            md = "\n\n---\n\n".join(vlm.run(model_state["model"], p.image, tgt, terms) for p in ocr.load_pages(f, pages_ or None, int(dpi_)))
-            (out / "translation.md").write_text(md, encoding="utf-8")
-            return [], [str(out / "translation.md")], md, "Translated with the vision-language model."
-        from labkit.doctrans import document
-        from labkit.backends import load_backend
-
-        res = document.translate_document(f, tgt, load_backend(model_state), model_state["model"], out, source=None if src == "(auto)" else src,
-                                          glossary=terms, domain=domain_ or "", pages=pages_ or None, dpi=int(dpi_),
+                res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, pages_ or None, int(dpi_),
                                           progress=lambda x, d: progress(x, desc=d), cancel=cancel_flag)
+                return ([], [res["markdown_file"]], res["markdown"], f"Translated {res['pages']} page(s) with the vision-language model.",
+                        [], gr.update(maximum=1, value=1), None, None)
+            from labkit.backends import load_backend
+            from labkit.doctrans import document
+
+            res = document.translate_document(f, tgt, load_backend(model_state), model_state["model"], out,
+                                              source=None if src == "(auto)" else src, glossary=terms, domain=domain_ or "",
+                                              pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d),
+                                              cancel=cancel_flag)
+        except Cancelled:  # the user's own choice: said plainly, not as an error
+            return keep, keep, keep, "**Cancelled.** Nothing was wrong; press Translate to start again.", keep, keep, keep, keep
         s = res["stats"]
-        note = (f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory · "
-                f"{s['glossary_missing']} block(s) missing a glossary term · seconds: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items()))
-        return res["side_by_side"], [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")], res["markdown"], note
+        note = (f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory · seconds: "
+                + ", ".join(f"{k} {v}" for k, v in s["seconds"].items()))
+        if gloss := document.glossary_note(s, terms):
+            note += f"\n\n⚠️ {gloss}"
+        both = list(zip(res["originals"], res["images"]))
+        return (res["side_by_side"], [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")], res["markdown"], note,
+                both, gr.update(maximum=max(len(both), 1), value=1), *both[0])
+
+    def show_page(both, n):
+        return tuple(both[int(n) - 1]) if both and 0 < int(n) <= len(both) else (None, None)
+
+    def set_zoom(h):
+        return gr.update(height=int(h)), gr.update(height=int(h))
 
     def do_cancel():
         cancel_flag.set()
-        return "Cancelling after the current page …"
+        return "Cancelling … (stops after the blocks being translated now)"
 
     @handler
     def evaluate(folder_, lang):
@@ -99,7 +130,9 @@ def build(ctx, shared) -> None:
         return text
 
     glossary_file.upload(load_glossary, glossary_file, glossary, api_name="doc_glossary_upload")
-    go.click(translate, [upload, source, target, engine, pages, dpi, domain, glossary, shared.model_state], [gallery, downloads, markdown, status],
-             api_name="doc_translate")
+    go.click(translate, [upload, source, target, engine, pages, dpi, domain, glossary, shared.model_state],
+             [gallery, downloads, markdown, status, pairs, page_no, before, after], api_name="doc_translate")
+    page_no.change(show_page, [pairs, page_no], [before, after], api_name="doc_page")
+    zoom.release(set_zoom, zoom, [before, after], api_name="doc_zoom")
     stop.click(do_cancel, None, status, api_name="doc_cancel")
     eval_btn.click(evaluate, [folder, eval_lang], eval_out, api_name="doc_eval")

@@ -1,0 +1,64 @@
+"""Cancel inside a page, glossary misses named, the vlm engine's one-sentence refusal of text-only models,
+and the bundled examples (issue 18.4/18.6)."""
+import json
+import threading
+
+import pytest
+
+from labkit.doctrans import document, examples, translate
+from labkit.doctrans.translate import Cancelled, Memory, translate_texts
+from labkit.errors import LabkitError
+
+
+class CancelAfterFirstCall:
+    """A backend whose first call is interrupted by the user's Cancel."""
+
+    def __init__(self, flag):
+        self.flag, self.calls = flag, 0
+
+    def generate(self, prompts, params):
+        self.calls += 1
+        self.flag.set()
+        return [[f"译文 {k}"] for k in range(len(prompts))]
+
+
+def test_cancel_stops_inside_a_page_and_keeps_what_was_done(tmp_path):
+    flag = threading.Event()
+    backend = CancelAfterFirstCall(flag)
+    texts = [f"Block number {k} of one long page." for k in range(3 * translate.CHUNK)]
+    memory = Memory(tmp_path / "tm.sqlite")
+    with pytest.raises(Cancelled) as err:
+        translate_texts(texts, backend, "m", "zh", memory=memory, cancel=flag)
+    assert backend.calls == 1  # the page had three chunks; two were never sent
+    assert isinstance(err.value, LabkitError) and "cancelled" in err.value.message.lower()
+    keys = [Memory.key(t, None, "zh", "m", {"glossary": {}, "domain": ""}) for t in texts]
+    assert len(memory.get(keys)) == translate.CHUNK  # the finished chunk is in the translation memory
+
+
+def test_glossary_note_names_the_block_and_the_term():
+    stats = {"glossary_missing_blocks": [{"page": 1, "block": 3, "text": "Attention is what the model uses everywhere in it.",
+                                          "terms": ["attention"]}]}
+    note = document.glossary_note(stats, {"attention": "注意力"})
+    assert note == ("1 block missing a glossary term: page 1, block 3 («Attention is what the model uses everywh…») "
+                    "lacks attention → 注意力")
+    assert document.glossary_note({"glossary_missing_blocks": []}) == ""
+
+
+def test_vlm_engine_refuses_a_text_only_model_in_one_sentence(tmp_path):
+    from labkit.doctrans import vlm
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8, "num_attention_heads": 2,
+                                                      "num_hidden_layers": 1, "intermediate_size": 16, "vocab_size": 32}))
+    with pytest.raises(LabkitError) as err:
+        vlm.check_vision(str(tmp_path), "my-text-model")
+    assert err.value.message == "The vlm engine needs a vision-language model, and my-text-model (llama) cannot read images."
+    assert "Qwen2.5-VL" in err.value.hint and "pipeline" in err.value.hint
+
+
+def test_bundled_examples_read_as_image_scan_and_pdf_text(tmp_path):
+    files = examples.example_files(tmp_path)
+    assert set(files) == {"page", "scan", "pdf"}
+    pdf = document.analyse(files["pdf"])
+    assert pdf[0]["source"] == "pdf-text" and pdf[0]["blocks"][0].text == examples.TITLE
+    scan = document.analyse(files["scan"])
+    assert scan[0]["source"] == "ocr" and "Attention" in scan[0]["blocks"][0].text
