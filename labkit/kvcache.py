@@ -53,6 +53,6 @@ class KVCache:
         with self._lock, self._connect() as db:  # one transaction: all or nothing
             db.executemany(f"INSERT OR REPLACE INTO {self.table} (key, value) VALUES (?, ?)", list(items.items()))
 
-    def __len__(self) -> int:
+    def count(self) -> int:  # not __len__: an empty cache must stay truthy in `if cache:`
         with self._connect() as db:
             return db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]

@@ -5,15 +5,13 @@ a translation memory (SQLite in LABKIT_HOME/cache) keyed by (text, languages, mo
 restarts — a page seen before costs nothing."""
 from __future__ import annotations
 
-import hashlib
-import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.backends.base import GenParams
 from labkit.errors import LabkitError
+from labkit.kvcache import KVCache
 from labkit.languages import NAMES as LANG_NAMES
 
 PROMPT_VERSION = 1
@@ -66,27 +64,21 @@ def parse_glossary(text: str) -> dict[str, str]:
     return out
 
 
-class Memory:
-    """Translation memory: sha256(text, src, tgt, model, prompt settings) → translation."""
+class Memory(KVCache):
+    """Translation memory: (text, src, tgt, model, prompt settings) → translation, in labkit's key→value cache."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with sqlite3.connect(self.path) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS tm (key TEXT PRIMARY KEY, translation TEXT NOT NULL)")
+        super().__init__(path, table="translations")
 
     @staticmethod
     def key(text: str, src: str | None, tgt: str, model: str, settings: dict) -> str:
-        return hashlib.sha256(json.dumps([text, src, tgt, model, PROMPT_VERSION, settings], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        return KVCache.key(text, src, tgt, model, PROMPT_VERSION, settings)
 
     def get(self, keys: list[str]) -> dict[str, str]:
-        with self._lock, sqlite3.connect(self.path) as db:
-            return dict(db.execute(f"SELECT key, translation FROM tm WHERE key IN ({','.join('?' * len(keys))})", keys).fetchall()) if keys else {}
+        return self.get_many(keys)
 
     def put(self, items: dict[str, str]) -> None:
-        with self._lock, sqlite3.connect(self.path) as db:
-            db.executemany("INSERT OR REPLACE INTO tm VALUES (?, ?)", list(items.items()))
+        self.put_many(items)
 
 
 @dataclass

@@ -49,29 +49,7 @@ def _lang(lang) -> str:
 
 
 # ---------------------------------------------------------------- reasoning and digits
-_TAG = re.compile(r"<(/?)\s*(?:think|thinking|reasoning)\b[^<>]{0,200}>", re.I)
-
-
-def strip_reasoning(text: str) -> str:
-    """Drop <think>/<thinking>/<reasoning> blocks. An unclosed block means the model ran out of tokens
-    mid-reasoning, so everything from it on goes. A close tag with no open one (the chat template put <think>
-    into the prompt) means everything before it was reasoning."""
-    if not isinstance(text, str):
-        return ""
-    kept, depth, pos = [], 0, 0
-    for tag in _TAG.finditer(text):  # a scan, not one regex: a backreferenced .*? is quadratic on unclosed tags
-        if not tag.group(1):
-            if depth == 0:
-                kept.append(text[pos:tag.start()])
-            depth += 1
-        elif depth:
-            depth -= 1
-            pos = tag.end() if depth == 0 else pos
-        else:
-            kept, pos = [], tag.end()
-    if depth == 0:
-        kept.append(text[pos:])
-    return "".join(kept).strip()
+from labkit.text import strip_reasoning  # noqa: E402  (re-exported: the extractors' first step)
 
 
 class _DigitTable(dict):

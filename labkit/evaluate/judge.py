@@ -12,8 +12,9 @@ import hashlib
 import json
 import math
 import re
-import sqlite3
 from pathlib import Path
+
+from labkit.kvcache import KVCache
 
 JUDGE_SYSTEM = "You are a careful, impartial judge of AI assistant responses."
 JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge helpfulness, correctness, depth, and whether each response is written in the language of the instruction. The order of the responses is random: ignore it. Do not prefer a response because it is longer.
@@ -54,28 +55,15 @@ def preference(verdict: str | None, model_is_a: bool) -> float:
     return 1.0 if (verdict == "A") == model_is_a else 0.0
 
 
-class JudgeCache:
+class JudgeCache(KVCache):
+    """Judge outputs by (backend, judge model, messages): labkit's one key→value cache, in its own table."""
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(self.path) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS judge (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
+        super().__init__(path, table="judge_outputs")
 
     @staticmethod
     def key(backend: str, model: str, messages: list[dict]) -> str:
-        return hashlib.sha256(json.dumps([backend, model, messages], ensure_ascii=False).encode()).hexdigest()
-
-    def get_many(self, keys: list[str]) -> dict[str, str]:
-        with sqlite3.connect(self.path) as db:
-            found = {}
-            for i in range(0, len(keys), 500):
-                part = keys[i : i + 500]
-                found.update(db.execute(f"SELECT key, output FROM judge WHERE key IN ({','.join('?' * len(part))})", part).fetchall())
-        return found
-
-    def put_many(self, items: dict[str, str]) -> None:
-        with sqlite3.connect(self.path) as db:
-            db.executemany("INSERT OR REPLACE INTO judge (key, output) VALUES (?, ?)", list(items.items()))
+        return KVCache.key(backend, model, messages)
 
 
 def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[str, str, str, bool]], cache: JudgeCache,

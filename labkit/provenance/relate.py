@@ -181,7 +181,7 @@ def llm_prompt(target: str, candidates: list[Candidate], texts: dict[str, str]) 
 
 def parse_llm(text: str, offered: set[str]) -> tuple[list[str], str | None] | None:
     """(sources, relation) from a model's answer; None when nothing usable is in it."""
-    from labkit.evaluate.extract import strip_reasoning
+    from labkit.text import strip_reasoning
     from labkit.text import json_objects
 
     text = strip_reasoning(text or "")

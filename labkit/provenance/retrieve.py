@@ -25,7 +25,7 @@ MINILM = "all-MiniLM-L6-v2 (packaged)"
 STATIC = "static-minilm"   # static token embeddings distilled from the packaged MiniLM (the default)
 DEFAULT_DENSE = STATIC
 _MINILM_ALIASES = {MINILM, "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+from labkit.text import CJK_CLASS as _CJK  # noqa: E402
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 
 

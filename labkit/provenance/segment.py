@@ -49,13 +49,7 @@ _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")   # U.S, e.g, i.e, a.m, U.K (th
 _MAX_WORD = 32   # how far back to look for the word before a "." (bounded, to stay linear)
 
 
-def is_cjk(ch: str) -> bool:
-    """True for Chinese/Japanese/Korean characters and CJK/full-width punctuation (used as "no space needed")."""
-    o = ord(ch)
-    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2EBEF or 0xF900 <= o <= 0xFAFF
-            or 0x3000 <= o <= 0x30FF   # CJK symbols/punctuation, hiragana, katakana
-            or 0xAC00 <= o <= 0xD7AF   # Hangul syllables
-            or 0xFF00 <= o <= 0xFFEF)  # full-width forms (！？，（）...)
+from labkit.text import is_cjk  # noqa: E402  (re-exported for the tracer)
 
 
 def _word_before(text: str, pos: int, floor: int) -> str:

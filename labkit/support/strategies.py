@@ -57,7 +57,7 @@ def resolve(name: str) -> str:
 
 def parse_choice(text: str) -> tuple[str | None, str]:
     """(strategy, rationale) from the counselor's output; strategy None when nothing recognisable is there."""
-    from labkit.evaluate.extract import strip_reasoning
+    from labkit.text import strip_reasoning
     from labkit.text import json_objects
 
     text = strip_reasoning(text or "")

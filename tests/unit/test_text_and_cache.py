@@ -35,5 +35,5 @@ def test_kvcache_round_trip_bytes_and_threads(tmp_path):
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    assert len(cache) == 2 + 8 * 50
+    assert cache.count() == 2 + 8 * 50 and bool(KVCache(tmp_path / "empty.sqlite"))
     assert len(cache.get_many([f"k{i}-{j}" for i in range(8) for j in range(50)])) == 400  # > one 500-key batch
