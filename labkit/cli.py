@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, unknown
 
 
 def _print(args, data: Any, human: str | None = None) -> None:
@@ -63,6 +63,8 @@ def cmd_generate(args) -> int:
     params = GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, n=args.n,
                        seed=args.seed, stop=tuple(args.stop or ()))
     prompts = args.prompt or [sys.stdin.read()]
+    if not all(p.strip() for p in prompts):
+        raise LabkitError("An empty prompt.", hint='Give the text to continue: labkit generate --model tiny "Hello"')
     inputs = [p if args.raw else ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": p}] for p in prompts]
     opts = {"base_url": args.base_url} if args.backend == "openai" and args.base_url else {}
     backend = get_backend(args.backend, model, **opts)
@@ -78,6 +80,12 @@ def cmd_runs(args) -> int:
     from labkit import hfjobs, jobs
 
     if args.action == "list":
+        from labkit.store import STATUSES
+
+        if args.limit < 1:
+            raise LabkitError(f"--limit {args.limit} lists nothing.", hint="Use a positive number, e.g. --limit 50.")
+        if args.status and args.status not in STATUSES:
+            raise unknown("--status", args.status, STATUSES)
         runs = jobs.list_runs(kind=args.kind, status=args.status, tag=args.tag, limit=args.limit)
         rows = [r.to_dict() for r in runs]
         human = "\n".join(f"{r.id:40} {r.status:10} {r.name}" for r in runs) or "(no runs)"

@@ -134,6 +134,20 @@ class PushPlan:
                 "bytes": sum(f.stat().st_size for _, f in self.files)}
 
 
+def check_repo_id(repo_id: str) -> str:
+    """A Hub repo id the Hub will accept: namespace/name, letters, digits, '-', '_', '.' (checked before any upload)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not isinstance(repo_id, str) or "/" not in repo_id:
+        raise LabkitError(f"Repo id {str(repo_id)[:80]!r} has no namespace.", hint="Use your-user/name or your-org/name.")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise LabkitError(f"{repo_id[:80]!r} is not a valid Hub repo id.",
+                          hint="Use namespace/name with letters, digits, '-', '_' or '.' (96 characters at most).") from e
+    return repo_id
+
+
 def plan_push(folder: str | Path, repo_id: str, kind: str = "model", card: str | None = None, private: bool = True,
               ignore: tuple[str, ...] = DEFAULT_IGNORE) -> PushPlan:
     guard.require("deploy" if kind == "space" else "push")
@@ -141,8 +155,7 @@ def plan_push(folder: str | Path, repo_id: str, kind: str = "model", card: str |
     _check_kind(kind)
     if not folder.is_dir():
         raise LabkitError(f"{folder} is not a folder.", hint="Push a saved model or dataset folder.")
-    if "/" not in repo_id:
-        raise LabkitError(f"Repo id {repo_id!r} has no namespace.", hint="Use your-user/name or your-org/name.")
+    check_repo_id(repo_id)
     files = []
     for f in sorted(folder.rglob("*")):
         rel = f.relative_to(folder).as_posix()

@@ -27,6 +27,9 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
         # tiny-ref: the same architecture and tokenizer from another seed — a second model for methods that
         # need two (ICR's reference model) in offline tests and demos
         return str(ensure_tiny(settings.tiny_model_dir.with_name(name), seed=0 if name == TINY else 1))
+    if len(name) > 300:  # no model name or path is this long; a path component over 255 bytes fails with Errno 36
+        raise LabkitError(f"The model name is {len(name)} characters long.",
+                          hint="Use 'tiny', a local model folder or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
     path = Path(name).expanduser()
     if settings.demo and (path.is_absolute() or name.startswith((".", "~"))):
         raise LabkitError("Local folders are not available in demo mode.", hint="Use a Hub id, or 'tiny'.")
