@@ -10,6 +10,7 @@ labkit data show DIR [--rule length]             summary, or dropped examples of
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -108,12 +109,16 @@ def curate(args, emit) -> int:
             status="running",
             run_id=run_id,
         )
+    stop = _progress_bar(args.out) if local and not args.json and sys.stderr.isatty() else None
     try:
         result = pipeline.curate(args.input, args.out, recipe)
     except BaseException as e:
         if not os.environ.get("LABKIT_RUN_ID"):
             store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
         raise
+    finally:
+        if stop:
+            stop()
     metrics = {"kept": result.get("kept"), **{f"dropped/{k}": v for k, v in (result.get("dropped") or {}).items()}}
     store.update(run_id, metrics=metrics, **({} if os.environ.get("LABKIT_RUN_ID") else {"status": "succeeded"}))
     result = {**result, "run_id": run_id, "out": args.out}
@@ -128,6 +133,29 @@ def curate(args, emit) -> int:
         human if "kept" in result else f"submitted to {result.get('submitted')}: {result.get('logging_dir')}",
     )
     return 0
+
+
+def _progress_bar(out: str):
+    """A tqdm bar on stderr fed by the pipeline's progress files; returns the function that stops it."""
+    import threading
+
+    from tqdm import tqdm
+
+    from labkit.data.run import progress
+
+    done = threading.Event()
+
+    def loop():
+        bar = tqdm(total=0, unit="doc", file=sys.stderr)
+        while not done.wait(0.5):
+            p = progress(out)
+            bar.total, bar.n = p["total"] or 0, p["read"]
+            bar.refresh()
+        bar.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return lambda: (done.set(), thread.join(2))
 
 
 def train_classifier(args, emit) -> int:
