@@ -9,7 +9,7 @@ import yaml
 from gradio_client import Client
 
 FIX = Path(__file__).parents[1] / "fixtures" / "curate"
-RECIPE = str(Path("configs/curate/cwt2-zh.yaml").resolve())
+RECIPE = str(Path(__file__).parents[2] / "configs" / "curate" / "cwt2-zh.yaml")
 
 
 @pytest.fixture(scope="module")

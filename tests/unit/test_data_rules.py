@@ -70,7 +70,7 @@ def test_recipe_defaults_overrides_and_errors(tmp_path):
         rmod.load(None, ["rules.length.min_chars=many"])
     text = rmod.dumps(r)
     assert rmod.loads(text) == r
-    for f in Path("configs/curate").glob("*.yaml"):
+    for f in (Path(__file__).parents[2] / "configs" / "curate").glob("*.yaml"):
         assert rmod.load(f)["name"]
 
 
