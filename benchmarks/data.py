@@ -9,6 +9,7 @@ The corpus mixes the test fixtures' documents (good ones and one per rule) with 
 
     .venv/bin/python benchmarks/data.py [--docs 4000]
 """
+
 import argparse
 import json
 import os
@@ -43,8 +44,13 @@ def timed(name: str, steps_fn, n: int, workers: int, out: Path, repeat: int) -> 
     times = []
     for i in range(repeat):
         t0 = time.perf_counter()
-        LocalPipelineExecutor(steps_fn(out / str(i)), tasks=2, workers=workers, logging_dir=str(out / str(i) / "logs"),
-                              start_method="fork").run()
+        LocalPipelineExecutor(
+            steps_fn(out / str(i)),
+            tasks=2,
+            workers=workers,
+            logging_dir=str(out / str(i) / "logs"),
+            start_method="fork",
+        ).run()
         times.append(time.perf_counter() - t0)
     dt = min(times)
     return {"pipeline": name, "workers": workers, "seconds": round(dt, 2), "docs_per_s": round(n / dt, 1)}
@@ -72,24 +78,43 @@ def main():
     recipes = {
         "rules only": rmod.load(None, off),
         "rules + heuristic annotators": rmod.load(None),
-        "rules + fastText domain/toxicity": rmod.load(None, ["annotators.quality.kind=none", "annotators.domain.kind=fasttext",
-                                                            f"annotators.domain.model={dom}", "annotators.toxicity.kind=fasttext",
-                                                            f"annotators.toxicity.model={tox}"]),
+        "rules + fastText domain/toxicity": rmod.load(
+            None,
+            [
+                "annotators.quality.kind=none",
+                "annotators.domain.kind=fasttext",
+                f"annotators.domain.model={dom}",
+                "annotators.toxicity.kind=fasttext",
+                f"annotators.toxicity.model={tox}",
+            ],
+        ),
     }
 
     def ours(r):
         return lambda out: build_pipeline(r, "jsonl", shards, "*.jsonl", str(out), progress=False)
 
     def gopher(out):
-        return [JsonlReader(shards, glob_pattern="*.jsonl"), GopherRepetitionFilter(language="cmn"),
-                GopherQualityFilter(**filter_settings("gopher", "cmn")), JsonlWriter(str(out / "kept"))]
+        return [
+            JsonlReader(shards, glob_pattern="*.jsonl"),
+            GopherRepetitionFilter(language="cmn"),
+            GopherQualityFilter(**filter_settings("gopher", "cmn")),
+            JsonlWriter(str(out / "kept")),
+        ]
 
     rows = []
     for workers in (1, 2):
         for name, r in recipes.items():
             rows.append(timed(name, ours(r), args.docs, workers, work / f"{name.split()[0]}-{len(rows)}", args.repeat))
-        rows.append(timed("datatrove Gopher repetition + quality (cmn)", gopher, args.docs, workers, work / f"gopher-{len(rows)}",
-                          args.repeat))
+        rows.append(
+            timed(
+                "datatrove Gopher repetition + quality (cmn)",
+                gopher,
+                args.docs,
+                workers,
+                work / f"gopher-{len(rows)}",
+                args.repeat,
+            )
+        )
     print(f"{args.docs} documents, {os.cpu_count()} CPUs, 2 tasks, best of {args.repeat}")
     print(f"{'pipeline':45} {'workers':>7} {'seconds':>8} {'docs/s':>8}")
     for r in rows:

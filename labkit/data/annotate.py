@@ -11,6 +11,7 @@ domain, toxicity) turns probabilities into its fields. Kinds:
 - `hf`: a transformers text-classification model by Hub id or folder (all label scores);
 - `llm`: an LLM judge on any labkit backend (hf, vllm, openai), asked for a flat JSON object.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,7 +24,9 @@ from labkit.errors import LabkitError
 TASKS = ("quality", "domain", "toxicity")
 KINDS = ("heuristic", "fasttext", "hf", "llm", "none")
 DOMAINS = heuristics.DOMAINS
-STOP_WORDS = frozenset("的 了 是 在 和 有 我 他 她 它 这 那 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 什么 因为 所以 但是 如果".split())
+STOP_WORDS = frozenset(
+    "的 了 是 在 和 有 我 他 她 它 这 那 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 什么 因为 所以 但是 如果".split()
+)
 
 
 @dataclass
@@ -32,13 +35,13 @@ class AnnotatorSpec:
 
     task: str
     kind: str = "heuristic"
-    model: str | None = None            # fasttext: .bin path; hf: Hub id or folder; llm: model name
-    backend: str = "hf"                  # llm: labkit backend
-    base_url: str | None = None          # llm with the openai backend
-    positive_label: str | None = None    # quality: the label whose probability is the score (default: high)
-    toxic_label: str | None = None       # toxicity: the toxic label (default: 1, or toxic)
-    multi_label_threshold: float = 0.3   # domain: multi_label = labels with p >= this
-    label_threshold: float = 0.99        # toxicity: label = score >= this
+    model: str | None = None  # fasttext: .bin path; hf: Hub id or folder; llm: model name
+    backend: str = "hf"  # llm: labkit backend
+    base_url: str | None = None  # llm with the openai backend
+    positive_label: str | None = None  # quality: the label whose probability is the score (default: high)
+    toxic_label: str | None = None  # toxicity: the toxic label (default: 1, or toxic)
+    multi_label_threshold: float = 0.3  # domain: multi_label = labels with p >= this
+    label_threshold: float = 0.99  # toxicity: label = score >= this
     batch_size: int = 64
     extra: dict = field(default_factory=dict)
 
@@ -46,10 +49,14 @@ class AnnotatorSpec:
         if self.task not in TASKS:
             raise LabkitError(f"Unknown annotator task {self.task!r}.", hint=f"One of {', '.join(TASKS)}.")
         if self.kind not in KINDS:
-            raise LabkitError(f"annotators.{self.task}.kind: unknown kind {self.kind!r}.", hint=f"One of {', '.join(KINDS)}.")
+            raise LabkitError(
+                f"annotators.{self.task}.kind: unknown kind {self.kind!r}.", hint=f"One of {', '.join(KINDS)}."
+            )
         if self.kind in ("fasttext", "hf", "llm") and not self.model:
-            raise LabkitError(f"annotators.{self.task}: kind {self.kind!r} needs a model.",
-                              hint="fasttext: a .bin file; hf: a Hub id or folder; llm: a model name.")
+            raise LabkitError(
+                f"annotators.{self.task}: kind {self.kind!r} needs a model.",
+                hint="fasttext: a .bin file; hf: a Hub id or folder; llm: a model name.",
+            )
 
 
 # --- text preparation shared by training and prediction ---------------------------------------------------
@@ -66,7 +73,7 @@ def segment(text: str) -> str:
 
 
 def _label(raw: str) -> str:
-    return raw[len("__label__"):] if raw.startswith("__label__") else raw
+    return raw[len("__label__") :] if raw.startswith("__label__") else raw
 
 
 # --- scorers: texts → label probabilities ------------------------------------------------------------------
@@ -93,7 +100,10 @@ class FastTextScorer:
         import fasttext
 
         if not Path(path).expanduser().is_file():
-            raise LabkitError(f"No fastText model at {path}.", hint="A .bin from fasttext.train_supervised, or `labkit data train-classifier`.")
+            raise LabkitError(
+                f"No fastText model at {path}.",
+                hint="A .bin from fasttext.train_supervised, or `labkit data train-classifier`.",
+            )
         fasttext.FastText.eprint = lambda *a, **k: None  # its load warning is noise for a supervised model
         self.model = fasttext.load_model(str(Path(path).expanduser()))
 
@@ -111,22 +121,33 @@ class HFScorer:
         try:
             self.pipe = pipeline("text-classification", model=model, top_k=None, truncation=True, device="cpu")
         except OSError as e:
-            raise LabkitError(f"Cannot load the classifier {model!r}: {e}", hint="A Hub id (online or cached) or a local folder.") from e
+            raise LabkitError(
+                f"Cannot load the classifier {model!r}: {e}", hint="A Hub id (online or cached) or a local folder."
+            ) from e
         self.batch_size = batch_size
         self.single = int(getattr(self.pipe.model.config, "num_labels", 2)) == 1
 
     def probs(self, texts: list[str]) -> list[dict[str, float] | None]:
-        out = self.pipe(list(texts), batch_size=self.batch_size, function_to_apply="sigmoid" if self.single else "softmax")
+        out = self.pipe(
+            list(texts), batch_size=self.batch_size, function_to_apply="sigmoid" if self.single else "softmax"
+        )
         return [{_label(str(d["label"])): float(d["score"]) for d in row} for row in out]
 
 
 _LLM_PROMPTS = {
-    "quality": ("Rate how useful this text is for pretraining a language model (well-formed, informative, not spam), "
-                'from 0 (useless) to 1 (excellent). Answer with JSON only: {{"high": <number>}}\n\nText:\n{text}'),
-    "domain": ("Which domains does this text belong to? Domains: {labels}. Give each relevant domain a probability "
-               'between 0 and 1. Answer with one flat JSON object only, e.g. {{"news": 0.8, "education": 0.4}}\n\nText:\n{text}'),
-    "toxicity": ("How likely is this text to be toxic (hateful, violent, sexual, harassing)? Answer with JSON only: "
-                 '{{"1": <probability from 0 to 1>}}\n\nText:\n{text}'),
+    "quality": (
+        "Rate how useful this text is for pretraining a language model (well-formed, informative, not spam), "
+        'from 0 (useless) to 1 (excellent). Answer with JSON only: {{"high": <number>}}\n\nText:\n{text}'
+    ),
+    "domain": (
+        "Which domains does this text belong to? Domains: {labels}. Give each relevant domain a probability "
+        "between 0 and 1. Answer with one flat JSON object only, "
+        'e.g. {{"news": 0.8, "education": 0.4}}\n\nText:\n{text}'
+    ),
+    "toxicity": (
+        "How likely is this text to be toxic (hateful, violent, sexual, harassing)? Answer with JSON only: "
+        '{{"1": <probability from 0 to 1>}}\n\nText:\n{text}'
+    ),
 }
 
 
@@ -135,7 +156,15 @@ class LLMScorer:
 
     name = "llm"
 
-    def __init__(self, task: str, model: str, backend: str = "hf", base_url: str | None = None, max_chars: int = 2000, backend_obj=None):
+    def __init__(
+        self,
+        task: str,
+        model: str,
+        backend: str = "hf",
+        base_url: str | None = None,
+        max_chars: int = 2000,
+        backend_obj=None,
+    ):
         self.task, self.max_chars = task, max_chars
         if backend_obj is None:
             from labkit.backends import get_backend
@@ -191,7 +220,9 @@ def quality_fields(p: dict[str, float] | None, spec: AnnotatorSpec) -> dict:
         return {"quality_score": round(next(iter(p.values())), 6)}
     pos = spec.positive_label or next((l for l in ("high", "1", "good", "positive", "LABEL_1") if l in p), None)
     if pos is None:
-        raise LabkitError(f"annotators.quality: cannot tell the positive label among {sorted(p)}.", hint="Set positive_label.")
+        raise LabkitError(
+            f"annotators.quality: cannot tell the positive label among {sorted(p)}.", hint="Set positive_label."
+        )
     return {"quality_score": round(p.get(pos, 0.0), 6)}
 
 
@@ -199,7 +230,12 @@ def domain_fields(p: dict[str, float] | None, spec: AnnotatorSpec) -> dict:
     if not p:
         return {"domain": None}
     ranked = sorted(p.items(), key=lambda kv: -kv[1])
-    return {"domain": {"single_label": ranked[0][0], "multi_label": [l for l, v in ranked if v >= spec.multi_label_threshold]}}
+    return {
+        "domain": {
+            "single_label": ranked[0][0],
+            "multi_label": [l for l, v in ranked if v >= spec.multi_label_threshold],
+        }
+    }
 
 
 def toxicity_fields(p: dict[str, float] | None, spec: AnnotatorSpec) -> dict:

@@ -6,6 +6,7 @@ ChineseWebText 2.0 trains its own (jieba tokens, word bigrams; one-vs-all loss f
 
 The .bin it writes is what a recipe's `annotators.<task>: {kind: fasttext, model: PATH}` loads.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ def _rows(path: str | Path, text_key: str = "text") -> list[tuple[str, list[str]
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as e:
-        raise LabkitError(f"Cannot read {path}: {e}", hint="Labelled JSONL: one {\"text\", \"label\"} object per line.") from e
+        raise LabkitError(
+            f"Cannot read {path}: {e}", hint='Labelled JSONL: one {"text", "label"} object per line.'
+        ) from e
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -48,8 +51,18 @@ def _fasttext_file(rows, folder: Path, name: str) -> str:
     return str(path)
 
 
-def train(data: str | Path, out: str | Path, task: str = "domain", test: str | Path | None = None, epoch: int = 25, lr: float = 0.5,
-          word_ngrams: int = 2, dim: int = 50, seed: int = 0, text_key: str = "text") -> dict:
+def train(
+    data: str | Path,
+    out: str | Path,
+    task: str = "domain",
+    test: str | Path | None = None,
+    epoch: int = 25,
+    lr: float = 0.5,
+    word_ngrams: int = 2,
+    dim: int = 50,
+    seed: int = 0,
+    text_key: str = "text",
+) -> dict:
     """Train and save `out` (.bin); returns labels, counts and, with `test`, precision/recall at 1."""
     import fasttext
 
@@ -62,8 +75,18 @@ def train(data: str | Path, out: str | Path, task: str = "domain", test: str | P
     with tempfile.TemporaryDirectory() as tmp:
         train_file = _fasttext_file(rows, Path(tmp), "train.txt")
         # one-vs-all for domain: independent label probabilities, so multi_label (p >= 0.3) means what it says
-        model = fasttext.train_supervised(input=train_file, lr=lr, epoch=epoch, wordNgrams=word_ngrams, dim=dim, minCount=1,
-                                          loss="ova" if task == "domain" else "softmax", seed=seed, thread=1, verbose=0)
+        model = fasttext.train_supervised(
+            input=train_file,
+            lr=lr,
+            epoch=epoch,
+            wordNgrams=word_ngrams,
+            dim=dim,
+            minCount=1,
+            loss="ova" if task == "domain" else "softmax",
+            seed=seed,
+            thread=1,
+            verbose=0,
+        )
         model.save_model(str(out))
         result = {"model": str(out), "task": task, "labels": labels, "train_rows": len(rows)}
         if test:

@@ -1,14 +1,16 @@
 """`labkit data ...`: the command-line face of labkit.data (registered in labkit/cli.py).
 
-    labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--executor local|slurm|ray|hf-jobs] [--detach] --json
-    labkit data curate --resume RUN_ID
-    labkit data train-classifier LABELLED.jsonl --out model.bin [--task domain|toxicity|quality] [--test T.jsonl]
-    labkit data export INPUT --out DIR --target slurm|hf-jobs [--recipe R]
-    labkit data show DIR [--rule length]             summary, or dropped examples of one rule
+labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--executor local|slurm|ray|hf-jobs] [--detach] --json
+labkit data curate --resume RUN_ID
+labkit data train-classifier LABELLED.jsonl --out model.bin [--task domain|toxicity|quality] [--test T.jsonl]
+labkit data export INPUT --out DIR --target slurm|hf-jobs [--recipe R]
+labkit data show DIR [--rule length]             summary, or dropped examples of one rule
 """
+
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -16,19 +18,32 @@ from labkit.errors import LabkitError
 
 def add_arguments(sp) -> None:
     sp.add_argument("action", choices=["curate", "train-classifier", "export", "show"])
-    sp.add_argument("input", nargs="?", help="curate/export: JSONL, parquet, a folder or a Hub dataset id; train-classifier: labelled JSONL; show: DIR")
+    sp.add_argument(
+        "input",
+        nargs="?",
+        help="curate/export: JSONL, parquet, a folder or a Hub dataset id; train-classifier: labelled JSONL; show: DIR",
+    )
     sp.add_argument("--out", help="output folder (curate: kept/ and dropped/<rule>/; train-classifier: the .bin)")
-    sp.add_argument("--recipe", help="curation recipe YAML (configs/curate/...); default: the reference rules + heuristic annotators")
-    sp.add_argument("--set", action="append", help="override a recipe key: --set rules.length.min_chars=100 (repeatable)")
+    sp.add_argument(
+        "--recipe",
+        help="curation recipe YAML (configs/curate/...); default: the reference rules + heuristic annotators",
+    )
+    sp.add_argument(
+        "--set", action="append", help="override a recipe key: --set rules.length.min_chars=100 (repeatable)"
+    )
     sp.add_argument("--executor", choices=["local", "slurm", "ray", "hf-jobs"], help="overrides executor.name")
     sp.add_argument("--tasks", type=int, help="overrides executor.tasks")
     sp.add_argument("--workers", type=int, help="overrides executor.workers")
-    sp.add_argument("--fresh", action="store_true", help="curate: forget a previous run in --out instead of resuming it")
+    sp.add_argument(
+        "--fresh", action="store_true", help="curate: forget a previous run in --out instead of resuming it"
+    )
     sp.add_argument("--detach", action="store_true", help="curate: start as a background job and return its run id")
     sp.add_argument("--resume", metavar="RUN_ID", help="curate: continue a curation job (completed tasks are skipped)")
     sp.add_argument("--name", help="run name in the store")
     sp.add_argument("--target", choices=["slurm", "hf-jobs"], default="slurm", help="export: where the script runs")
-    sp.add_argument("--task", choices=["domain", "toxicity", "quality"], default="domain", help="train-classifier: the label kind")
+    sp.add_argument(
+        "--task", choices=["domain", "toxicity", "quality"], default="domain", help="train-classifier: the label kind"
+    )
     sp.add_argument("--test", help="train-classifier: labelled JSONL to report precision/recall on")
     sp.add_argument("--epoch", type=int, default=25)
     sp.add_argument("--rule", help="show: print dropped examples of this rule")
@@ -39,14 +54,20 @@ def _recipe(args) -> dict:
     from labkit.data import recipe as rmod
 
     overrides = list(args.set or [])
-    for key, value in (("executor.name", args.executor), ("executor.tasks", args.tasks), ("executor.workers", args.workers)):
+    for key, value in (
+        ("executor.name", args.executor),
+        ("executor.tasks", args.tasks),
+        ("executor.workers", args.workers),
+    ):
         if value is not None:
             overrides.append(f"{key}={value}")
     return rmod.load(args.recipe, overrides)
 
 
 def run(args, emit) -> int:
-    return {"curate": curate, "train-classifier": train_classifier, "export": export, "show": show}[args.action](args, emit)
+    return {"curate": curate, "train-classifier": train_classifier, "export": export, "show": show}[args.action](
+        args, emit
+    )
 
 
 def curate(args, emit) -> int:
@@ -61,7 +82,11 @@ def curate(args, emit) -> int:
     recipe = _recipe(args)
     if args.detach:
         r = jobrun.launch(args.input, recipe, out=args.out, name=args.name)
-        emit(args, {"run_id": r.id, "status": r.status, "out": str(jobrun.output_dir(r))}, f"{r.id} started: labkit runs logs -f {r.id}")
+        emit(
+            args,
+            {"run_id": r.id, "status": r.status, "out": str(jobrun.output_dir(r))},
+            f"{r.id} started: labkit runs logs -f {r.id}",
+        )
         return 0
     if not args.out:
         raise LabkitError("Give --out DIR for kept/ and dropped/<rule>/.")
@@ -75,20 +100,62 @@ def curate(args, emit) -> int:
     run_id = os.environ.get("LABKIT_RUN_ID")  # inside a job the supervisor owns the row; from a terminal we make one
     if not run_id:
         run_id = new_run_id("data")
-        store.create("data", args.name or recipe["name"], config={"input": args.input, "out": args.out, "recipe": recipe},
-                     run_dir=str(Path(args.out).resolve()) if local else args.out, tags=["curate"], status="running", run_id=run_id)
+        store.create(
+            "data",
+            args.name or recipe["name"],
+            config={"input": args.input, "out": args.out, "recipe": recipe},
+            run_dir=str(Path(args.out).resolve()) if local else args.out,
+            tags=["curate"],
+            status="running",
+            run_id=run_id,
+        )
+    stop = _progress_bar(args.out) if local and not args.json and sys.stderr.isatty() else None
     try:
         result = pipeline.curate(args.input, args.out, recipe)
     except BaseException as e:
         if not os.environ.get("LABKIT_RUN_ID"):
             store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
         raise
+    finally:
+        if stop:
+            stop()
     metrics = {"kept": result.get("kept"), **{f"dropped/{k}": v for k, v in (result.get("dropped") or {}).items()}}
     store.update(run_id, metrics=metrics, **({} if os.environ.get("LABKIT_RUN_ID") else {"status": "succeeded"}))
     result = {**result, "run_id": run_id, "out": args.out}
-    human = f"kept {result.get('kept')}  dropped " + ", ".join(f"{k}={v}" for k, v in (result.get("dropped") or {}).items()) + f"  → {args.out}"
-    emit(args, result, human if "kept" in result else f"submitted to {result.get('submitted')}: {result.get('logging_dir')}")
+    human = (
+        f"kept {result.get('kept')}  dropped "
+        + ", ".join(f"{k}={v}" for k, v in (result.get("dropped") or {}).items())
+        + f"  → {args.out}"
+    )
+    emit(
+        args,
+        result,
+        human if "kept" in result else f"submitted to {result.get('submitted')}: {result.get('logging_dir')}",
+    )
     return 0
+
+
+def _progress_bar(out: str):
+    """A tqdm bar on stderr fed by the pipeline's progress files; returns the function that stops it."""
+    import threading
+
+    from tqdm import tqdm
+
+    from labkit.data.run import progress
+
+    done = threading.Event()
+
+    def loop():
+        bar = tqdm(total=0, unit="doc", file=sys.stderr)
+        while not done.wait(0.5):
+            p = progress(out)
+            bar.total, bar.n = p["total"] or 0, p["read"]
+            bar.refresh()
+        bar.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return lambda: (done.set(), thread.join(2))
 
 
 def train_classifier(args, emit) -> int:
@@ -97,8 +164,12 @@ def train_classifier(args, emit) -> int:
     if not args.input or not args.out:
         raise LabkitError("Give LABELLED.jsonl and --out MODEL.bin.")
     res = classifier.train(args.input, args.out, task=args.task, test=args.test, epoch=args.epoch)
-    emit(args, res, f"{res['model']}  labels: {', '.join(res['labels'])}" +
-         (f"  P@1 {res['precision_at_1']:.3f}" if "precision_at_1" in res else ""))
+    emit(
+        args,
+        res,
+        f"{res['model']}  labels: {', '.join(res['labels'])}"
+        + (f"  P@1 {res['precision_at_1']:.3f}" if "precision_at_1" in res else ""),
+    )
     return 0
 
 

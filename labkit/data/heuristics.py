@@ -8,6 +8,7 @@ classifier or an LLM judge (annotate.py), or train one with `labkit data train-c
   keywords; no keyword → `general`); p(label) = its share of the hits.
 - toxicity: distinct words of a small zh/en lexicon per line, squashed: score = 1 − exp(−3 · hits/line).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,19 @@ import re
 
 from labkit.data.rules import n_lines, repeated_ngram_share
 
-DOMAINS = ("encyclopedia", "book", "dialogue", "education", "finance", "law", "math", "news", "medicine", "technology", "general")
+DOMAINS = (
+    "encyclopedia",
+    "book",
+    "dialogue",
+    "education",
+    "finance",
+    "law",
+    "math",
+    "news",
+    "medicine",
+    "technology",
+    "general",
+)
 
 DOMAIN_KEYWORDS: dict[str, tuple[str, ...]] = {
     "encyclopedia": ("百科", "词条", "又称", "简称", "位于", "是指", "定义", "encyclopedia", "is a", "refers to"),
@@ -27,12 +40,42 @@ DOMAIN_KEYWORDS: dict[str, tuple[str, ...]] = {
     "math": ("方程", "函数", "定理", "证明", "求解", "计算", "数学", "equation", "theorem", "proof"),
     "news": ("记者", "报道", "近日", "发布", "新闻", "消息", "日电", "获悉", "reported", "announced"),
     "medicine": ("患者", "医生", "治疗", "医院", "症状", "药物", "疾病", "健康", "patient", "treatment", "disease"),
-    "technology": ("技术", "软件", "数据", "算法", "芯片", "互联网", "人工智能", "电脑", "software", "algorithm", "computer"),
+    "technology": (
+        "技术",
+        "软件",
+        "数据",
+        "算法",
+        "芯片",
+        "互联网",
+        "人工智能",
+        "电脑",
+        "software",
+        "algorithm",
+        "computer",
+    ),
 }
 
 TOXIC_WORDS: tuple[str, ...] = (
-    "傻逼", "操你", "他妈的", "去死", "贱人", "混蛋", "滚蛋", "废物", "杀了你", "婊子", "王八蛋", "狗娘养",
-    "fuck", "shit", "bitch", "bastard", "kill you", "idiot", "asshole", "slut",
+    "傻逼",
+    "操你",
+    "他妈的",
+    "去死",
+    "贱人",
+    "混蛋",
+    "滚蛋",
+    "废物",
+    "杀了你",
+    "婊子",
+    "王八蛋",
+    "狗娘养",
+    "fuck",
+    "shit",
+    "bitch",
+    "bastard",
+    "kill you",
+    "idiot",
+    "asshole",
+    "slut",
 )
 
 _TERMINAL = tuple("。！？!?.…；;」”\"')）")

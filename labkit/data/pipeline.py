@@ -1,9 +1,10 @@
 """A curation recipe → one datatrove pipeline → an executor chosen by name (local, slurm, ray, hf-jobs).
 
-    reader → progress → rules (one filter each) → datatrove filters (per-language) → quality → domain → toxicity → writer
+    reader → progress → rules (one filter each) → datatrove filters (per-language) → quality → domain → toxicity
+    → writer
 
 Output folder:
-    DIR/kept/*.jsonl.gz              kept documents: {"id", "text", <input columns>, quality_score, domain, toxicity, ...}
+    DIR/kept/*.jsonl.gz              kept: {"id", "text", <input columns>, quality_score, domain, toxicity, ...}
     DIR/dropped/<rule>/*.jsonl.gz    each dropped document, with filter_reason = the rule's name
     DIR/logs/                        datatrove's logging_dir: stats/, completions/ (resume), logs/, progress/
     DIR/recipe.yaml, DIR/summary.json
@@ -11,6 +12,7 @@ Output folder:
 A rerun with the same DIR skips the tasks datatrove marked complete (resume). The same pipeline object goes
 to Slurm, Ray or Hugging Face Jobs; nothing here schedules work itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +33,10 @@ def require() -> None:
 
     missing = [m for m in ("datatrove", "jieba", "zhconv", "spacy") if importlib.util.find_spec(m) is None]
     if missing:
-        raise LabkitError(f"Curation needs {', '.join(missing)} (the [data] extra).", hint='pip install "labkit[data]" (or -e ".[data]").')
+        raise LabkitError(
+            f"Curation needs {', '.join(missing)} (the [data] extra).",
+            hint='pip install "labkit[data]" (or -e ".[data]").',
+        )
 
 
 # --- input ----------------------------------------------------------------------------------------------------
@@ -45,13 +50,18 @@ def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
         for fmt, pattern in (("jsonl", "**/*.jsonl*"), ("parquet", "**/*.parquet"), ("jsonl", "**/*.json")):
             if any(p.glob(pattern)):
                 return fmt, str(p.resolve()), pattern
-        raise LabkitError(f"No .jsonl, .jsonl.gz or .parquet files in {p}.", hint="Point INPUT at a data file or a folder of them.")
+        raise LabkitError(
+            f"No .jsonl, .jsonl.gz or .parquet files in {p}.", hint="Point INPUT at a data file or a folder of them."
+        )
     if source.count("/") == 1 and not source.startswith((".", "/", "~")) and not p.suffix:
         from labkit import hub
 
         folder = hub.pull(source, kind="dataset", settings=settings)
         return resolve_input(str(folder), settings)
-    raise LabkitError(f"No input {source!r}: not a file, a folder or a Hub dataset id.", hint="INPUT: data.jsonl, data.parquet, a folder, or org/name.")
+    raise LabkitError(
+        f"No input {source!r}: not a file, a folder or a Hub dataset id.",
+        hint="INPUT: data.jsonl, data.parquet, a folder, or org/name.",
+    )
 
 
 def _format_of(p: Path) -> str:
@@ -117,14 +127,31 @@ def _reader(fmt: str, folder: str, glob: str | None, inp: dict):
     from datatrove.pipeline.readers import JsonlReader, ParquetReader
 
     cls = ParquetReader if fmt == "parquet" else JsonlReader
-    return cls(folder, glob_pattern=glob, text_key=inp["text_key"], id_key=inp["id_key"], limit=inp["limit"], file_progress=False,
-               doc_progress=False)
+    return cls(
+        folder,
+        glob_pattern=glob,
+        text_key=inp["text_key"],
+        id_key=inp["id_key"],
+        limit=inp["limit"],
+        file_progress=False,
+        doc_progress=False,
+    )
 
 
 def annotator_spec(task: str, cfg: dict):
     from labkit.data.annotate import AnnotatorSpec
 
-    keys = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "multi_label_threshold", "label_threshold", "batch_size"}
+    keys = {
+        "kind",
+        "model",
+        "backend",
+        "base_url",
+        "positive_label",
+        "toxic_label",
+        "multi_label_threshold",
+        "label_threshold",
+        "batch_size",
+    }
     return AnnotatorSpec(task=task, **{k: v for k, v in cfg.items() if k in keys and v is not None})
 
 
@@ -151,12 +178,20 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
             try:
                 steps.append(classes[name](exclusion_writer=_writer(join(DROPPED, name), comp), **kwargs))
             except TypeError as e:
-                raise LabkitError(f"filters.{name}: {e}", hint=f"See datatrove's {classes[name].__name__} for its settings.") from e
+                raise LabkitError(
+                    f"filters.{name}: {e}", hint=f"See datatrove's {classes[name].__name__} for its settings."
+                ) from e
     ann = recipe["annotators"]
     q = ann["quality"]
     if q["kind"] != "none":
-        steps.append(QualityStep(annotator_spec("quality", q), threshold=q.get("threshold"), level=q.get("level", "document"),
-                                 exclusion_writer=_writer(join(DROPPED, "quality"), comp)))
+        steps.append(
+            QualityStep(
+                annotator_spec("quality", q),
+                threshold=q.get("threshold"),
+                level=q.get("level", "document"),
+                exclusion_writer=_writer(join(DROPPED, "quality"), comp),
+            )
+        )
     for task in ("domain", "toxicity"):
         if ann[task]["kind"] != "none":
             steps.append(AnnotateStep(annotator_spec(task, ann[task])))
@@ -171,34 +206,69 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str):
     if name == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(pipeline, tasks=ex["tasks"], workers=min(ex["workers"], ex["tasks"]), logging_dir=logging_dir,
-                                     skip_completed=True, start_method="fork")
+        return LocalPipelineExecutor(
+            pipeline,
+            tasks=ex["tasks"],
+            workers=min(ex["workers"], ex["tasks"]),
+            logging_dir=logging_dir,
+            skip_completed=True,
+            start_method="fork",
+        )
     if name == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
         if not ex.get("partition"):
-            raise LabkitError("executor.partition is required for Slurm.", hint="--set executor.partition=cpu (your cluster's partition).")
-        return SlurmPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"] if ex["workers"] > 1 else -1, time=ex["time"],
-                                     partition=ex["partition"], cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"],
-                                     job_name=f"labkit-{recipe['name']}", env_command=ex.get("env_command"), logging_dir=logging_dir,
-                                     skip_completed=True)
+            raise LabkitError(
+                "executor.partition is required for Slurm.",
+                hint="--set executor.partition=cpu (your cluster's partition).",
+            )
+        return SlurmPipelineExecutor(
+            pipeline,
+            tasks=ex["tasks"],
+            workers=ex["workers"] if ex["workers"] > 1 else -1,
+            time=ex["time"],
+            partition=ex["partition"],
+            cpus_per_task=ex["cpus_per_task"],
+            mem_per_cpu_gb=ex["mem_per_cpu_gb"],
+            job_name=f"labkit-{recipe['name']}",
+            env_command=ex.get("env_command"),
+            logging_dir=logging_dir,
+            skip_completed=True,
+        )
     if name == "ray":
         try:
             import ray  # noqa: F401
         except ImportError as e:
-            raise LabkitError("The Ray executor needs ray.", hint='pip install "ray[data]" (not part of labkit[data]).') from e
+            raise LabkitError(
+                "The Ray executor needs ray.", hint='pip install "ray[data]" (not part of labkit[data]).'
+            ) from e
         from datatrove.executor import RayPipelineExecutor
 
-        return RayPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"], logging_dir=logging_dir,
-                                   cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"], skip_completed=True)
+        return RayPipelineExecutor(
+            pipeline,
+            tasks=ex["tasks"],
+            workers=ex["workers"],
+            logging_dir=logging_dir,
+            cpus_per_task=ex["cpus_per_task"],
+            mem_per_cpu_gb=ex["mem_per_cpu_gb"],
+            skip_completed=True,
+        )
     from datatrove.executor import JobsPipelineExecutor
 
     if not logging_dir.startswith(("hf://", "s3://")):
-        raise LabkitError("The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
-                          hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.")
-    return JobsPipelineExecutor(pipeline, tasks=ex["tasks"], workers=ex["workers"] if ex["workers"] > 1 else -1, logging_dir=logging_dir,
-                                flavor=ex["flavor"], dependencies=[ex["package"], "datatrove[io,processing]"],
-                                job_name=f"labkit-{recipe['name']}")
+        raise LabkitError(
+            "The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
+            hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.",
+        )
+    return JobsPipelineExecutor(
+        pipeline,
+        tasks=ex["tasks"],
+        workers=ex["workers"] if ex["workers"] > 1 else -1,
+        logging_dir=logging_dir,
+        flavor=ex["flavor"],
+        dependencies=[ex["package"], "datatrove[io,processing]"],
+        job_name=f"labkit-{recipe['name']}",
+    )
 
 
 # --- running -----------------------------------------------------------------------------------------------------
@@ -211,7 +281,10 @@ def prepare(source: str, out: str, recipe: dict, settings=None) -> dict:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "recipe.yaml").write_text(rmod.dumps(recipe), encoding="utf-8")
         if tasks > 1 and glob and "*" not in glob and fmt == "jsonl":
-            folder, glob = shard_input(str(Path(folder) / glob), Path(out), tasks, recipe["input"]["text_key"]), "*.jsonl"
+            folder, glob = (
+                shard_input(str(Path(folder) / glob), Path(out), tasks, recipe["input"]["text_key"]),
+                "*.jsonl",
+            )
     total = count_documents(fmt, folder, glob) if not remote else None
     return {"format": fmt, "folder": folder, "glob": glob, "total": total, "out": out, "remote": remote}
 
@@ -241,7 +314,7 @@ def _write_json(path: Path, data) -> None:
 
 
 def _total(v):
-    """A datatrove stat's total: counters are numbers, metrics are MetricStats (or their dict, when loaded from disk)."""
+    """A datatrove stat's total: counters are numbers, metrics MetricStats (or their dict, loaded from disk)."""
     return v.get("total", 0) if isinstance(v, dict) else getattr(v, "total", v)
 
 
@@ -262,11 +335,15 @@ def summarize(out: str, logging_dir: str | None = None) -> dict:
         stats[key] = {k: _total(v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
         if _total(s.time_stats):
             stats[key]["time_s"] = round(_total(s.time_stats), 4)
-    dropped = {k[len("dropped_"):]: int(v) for st in stats.values() for k, v in st.items() if k.startswith("dropped_")}
+    dropped = {k[len("dropped_") :]: int(v) for st in stats.values() for k, v in st.items() if k.startswith("dropped_")}
     writer, reader = stats.get("kept", {}), stats.get("read", {})
-    return {"kept": int(writer.get("total", 0)), "dropped": dropped, "read": int(reader.get("documents", 0)),
-            "tasks_completed": len(list((logs / "completions").glob("*"))) if (logs / "completions").exists() else 0,
-            "stats": stats}
+    return {
+        "kept": int(writer.get("total", 0)),
+        "dropped": dropped,
+        "read": int(reader.get("documents", 0)),
+        "tasks_completed": len(list((logs / "completions").glob("*"))) if (logs / "completions").exists() else 0,
+        "stats": stats,
+    }
 
 
 def reset(out: str) -> None:

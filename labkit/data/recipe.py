@@ -6,7 +6,7 @@
     rules:                             # ChineseWebText 2.0's rules, in the reference's order
       length: {enabled: true, min_chars: 200}
       ...
-    filters:                           # datatrove's filters with per-language thresholds (langs.py); extra keys override
+    filters:                           # datatrove's, per-language thresholds (langs.py); extra keys override
       gopher: {enabled: false}
     annotators:                        # kind: heuristic | fasttext | hf | llm | none
       quality: {kind: heuristic, threshold: null, level: document}
@@ -17,6 +17,7 @@
 
 `--set rules.length.min_chars=100` overrides any key.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,10 +45,20 @@ DEFAULTS: dict = {
         "domain": {"kind": "heuristic", "model": None, "multi_label_threshold": 0.3},
         "toxicity": {"kind": "heuristic", "model": None, "label_threshold": 0.99, "toxic_label": None},
     },
-    "executor": {"name": "local", "tasks": 1, "workers": 1, "partition": None, "time": "04:00:00", "cpus_per_task": 1,
-                 "mem_per_cpu_gb": 2, "env_command": None, "flavor": "cpu-basic", "logging_dir": None,
-                 # hf-jobs: what each Job installs to unpickle labkit's steps (a PEP 508 requirement)
-                 "package": "labkit[data] @ git+https://github.com/labkit/labkit"},
+    "executor": {
+        "name": "local",
+        "tasks": 1,
+        "workers": 1,
+        "partition": None,
+        "time": "04:00:00",
+        "cpus_per_task": 1,
+        "mem_per_cpu_gb": 2,
+        "env_command": None,
+        "flavor": "cpu-basic",
+        "logging_dir": None,
+        # hf-jobs: what each Job installs to unpickle labkit's steps (a PEP 508 requirement)
+        "package": "labkit[data] @ git+https://github.com/labkit/labkit",
+    },
     "output": {"compression": "gzip"},
 }
 

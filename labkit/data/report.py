@@ -1,5 +1,6 @@
 """Reading a curation output folder: summary, kept/dropped records, per-stage funnel, score histograms and the
 domain distribution as Plotly figures, and the Hub push with a dataset card that records recipe and stats."""
+
 from __future__ import annotations
 
 import gzip
@@ -46,7 +47,10 @@ def dropped_rules(out: str | Path) -> list[str]:
 def dropped_examples(out: str | Path, rule: str, limit: int = 20) -> list[dict]:
     folder = Path(out) / DROPPED / rule
     if not folder.is_dir():
-        raise LabkitError(f"Nothing was dropped by {rule!r} in {out}.", hint=f"Rules with drops: {', '.join(dropped_rules(out)) or 'none'}.")
+        raise LabkitError(
+            f"Nothing was dropped by {rule!r} in {out}.",
+            hint=f"Rules with drops: {', '.join(dropped_rules(out)) or 'none'}.",
+        )
     return list(_records(folder, limit))
 
 
@@ -66,7 +70,11 @@ def figures(out: str | Path, sample: int = 20000) -> dict:
 
     summary = load_summary(out)
     stages = funnel(summary)
-    figs = {"funnel": go.Figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial"))}
+    figs = {
+        "funnel": go.Figure(
+            go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial")
+        )
+    }
     figs["funnel"].update_layout(title="Documents per stage", height=360, margin=dict(l=10, r=10, t=40, b=10))
     rows = kept(out, sample)
     q = [r["quality_score"] for r in rows if isinstance(r.get("quality_score"), (int, float))]
@@ -74,13 +82,18 @@ def figures(out: str | Path, sample: int = 20000) -> dict:
     dom = Counter(r["domain"]["single_label"] for r in rows if isinstance(r.get("domain"), dict))
     multi = Counter(l for r in rows if isinstance(r.get("domain"), dict) for l in r["domain"]["multi_label"])
     figs["quality"] = go.Figure(go.Histogram(x=q, nbinsx=20, name="quality_score")).update_layout(
-        title=f"quality_score (kept, n={len(q)})", height=300, margin=dict(l=10, r=10, t=40, b=10))
+        title=f"quality_score (kept, n={len(q)})", height=300, margin=dict(l=10, r=10, t=40, b=10)
+    )
     figs["toxicity"] = go.Figure(go.Histogram(x=tox, nbinsx=20, name="toxicity.score")).update_layout(
-        title=f"toxicity.score (kept, n={len(tox)})", height=300, margin=dict(l=10, r=10, t=40, b=10))
+        title=f"toxicity.score (kept, n={len(tox)})", height=300, margin=dict(l=10, r=10, t=40, b=10)
+    )
     labels = sorted(set(dom) | set(multi), key=lambda l: -dom.get(l, 0))
-    figs["domain"] = go.Figure([go.Bar(x=labels, y=[dom.get(l, 0) for l in labels], name="single_label"),
-                                go.Bar(x=labels, y=[multi.get(l, 0) for l in labels], name="multi_label")]).update_layout(
-        title="domain (kept)", barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10))
+    figs["domain"] = go.Figure(
+        [
+            go.Bar(x=labels, y=[dom.get(l, 0) for l in labels], name="single_label"),
+            go.Bar(x=labels, y=[multi.get(l, 0) for l in labels], name="multi_label"),
+        ]
+    ).update_layout(title="domain (kept)", barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10))
     return figs
 
 
@@ -94,14 +107,24 @@ def card(repo_id: str, out: str | Path, license: str, languages: list[str] | Non
     summary = load_summary(out)
     recipe = (out / "recipe.yaml").read_text(encoding="utf-8") if (out / "recipe.yaml").exists() else "(not recorded)"
     dropped = "\n".join(f"| {k} | {v} |" for k, v in summary.get("dropped", {}).items()) or "| (none) | 0 |"
-    provenance = (f"Curated with labkit's ChineseWebText 2.0-style pipeline (datatrove steps): **{summary.get('kept', 0)}** documents kept.\n\n"
-                  f"| dropped by | documents |\n|---|---|\n{dropped}\n\n### Recipe\n\n```yaml\n{recipe.rstrip()}\n```\n\n"
-                  "### Stats\n\n```yaml\n" + yaml.safe_dump({"kept": summary.get("kept"), "dropped": summary.get("dropped")},
-                                                              allow_unicode=True).rstrip() + "\n```\n\n"
-                  "Annotations follow ChineseWebText 2.0's schema (`quality_score`, `domain`, `toxicity`); records with "
-                  "`annotator_*: heuristic` were labelled by labkit's offline heuristics, not by trained models.")
-    return hub.dataset_card(repo_id, license=license, provenance=provenance, languages=languages, tags=["curation", "datatrove"],
-                            description="Documents kept by the curation pipeline (kept/*.jsonl.gz).")
+    provenance = (
+        "Curated with labkit's ChineseWebText 2.0-style pipeline (datatrove steps): "
+        f"**{summary.get('kept', 0)}** documents kept.\n\n"
+        f"| dropped by | documents |\n|---|---|\n{dropped}\n\n### Recipe\n\n```yaml\n{recipe.rstrip()}\n```\n\n"
+        "### Stats\n\n```yaml\n"
+        + yaml.safe_dump({"kept": summary.get("kept"), "dropped": summary.get("dropped")}, allow_unicode=True).rstrip()
+        + "\n```\n\n"
+        "Annotations follow ChineseWebText 2.0's schema (`quality_score`, `domain`, `toxicity`); records with "
+        "`annotator_*: heuristic` were labelled by labkit's offline heuristics, not by trained models."
+    )
+    return hub.dataset_card(
+        repo_id,
+        license=license,
+        provenance=provenance,
+        languages=languages,
+        tags=["curation", "datatrove"],
+        description="Documents kept by the curation pipeline (kept/*.jsonl.gz).",
+    )
 
 
 def plan_push(out: str | Path, repo_id: str, license: str, languages: list[str] | None = None, private: bool = True):
@@ -109,6 +132,10 @@ def plan_push(out: str | Path, repo_id: str, license: str, languages: list[str] 
     from labkit import hub
 
     out = Path(out)
-    plan = hub.plan_push(out / KEPT, repo_id, kind="dataset", card=card(repo_id, out, license, languages), private=private)
-    plan.files = [(f"data/{p}", f) for p, f in plan.files] + [(n, out / n) for n in ("recipe.yaml", "summary.json") if (out / n).exists()]
+    plan = hub.plan_push(
+        out / KEPT, repo_id, kind="dataset", card=card(repo_id, out, license, languages), private=private
+    )
+    plan.files = [(f"data/{p}", f) for p, f in plan.files] + [
+        (n, out / n) for n in ("recipe.yaml", "summary.json") if (out / n).exists()
+    ]
     return plan

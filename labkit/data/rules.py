@@ -12,6 +12,7 @@ Every rule reproduces the reference exactly, quirks included:
   occurs more than once is > max_share (0.5).
 The reference runs them in this order and files a document under the first rule it breaks.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,7 @@ def sensitive_per_line(text: str, words: tuple[str, ...]) -> float:
 
 def repeated_ngram_share(text: str, n: int = 13) -> float:
     norm = _SPACE.sub("", text.strip().lower())
-    grams = [norm] if len(norm) < n else [norm[i:i + n] for i in range(len(norm) - n)]
+    grams = [norm] if len(norm) < n else [norm[i : i + n] for i in range(len(norm) - n)]
     if not grams:
         return 0.0
     counts = Counter(grams)
@@ -60,27 +61,59 @@ def repeated_ngram_share(text: str, n: int = 13) -> float:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    defaults: dict           # the rule's settings (thresholds) and their reference values
-    drops: Callable          # (text, settings) -> bool: True when the text breaks the rule
-    measure: Callable        # (text, settings) -> float: the number the threshold is compared with
+    defaults: dict  # the rule's settings (thresholds) and their reference values
+    drops: Callable  # (text, settings) -> bool: True when the text breaks the rule
+    measure: Callable  # (text, settings) -> float: the number the threshold is compared with
     doc: str
 
 
-RULES: dict[str, Rule] = {r.name: r for r in (
-    Rule("length", {"min_chars": 200}, lambda t, s: len(t) <= s["min_chars"], lambda t, s: len(t),
-         "text of at most min_chars characters"),
-    Rule("line_length", {"min_mean": 10}, lambda t, s: mean_line_length(t) < s["min_mean"], lambda t, s: mean_line_length(t),
-         "mean line length below min_mean characters"),
-    Rule("chinese_share", {"min_share": 0.3}, lambda t, s: chinese_share(t) < s["min_share"], lambda t, s: chinese_share(t),
-         "share of Chinese characters below min_share"),
-    Rule("traditional", {}, lambda t, s: has_traditional(t), lambda t, s: float(has_traditional(t)),
-         "any character that converts to Simplified Chinese"),
-    Rule("sensitive", {"max_per_line": 0.5, "words": None},
-         lambda t, s: sensitive_per_line(t, s["_words"]) > s["max_per_line"], lambda t, s: sensitive_per_line(t, s["_words"]),
-         "distinct listed sensitive words per line above max_per_line (list: `words`, empty by default)"),
-    Rule("repetition", {"n": 13, "max_share": 0.5}, lambda t, s: repeated_ngram_share(t, s["n"]) > s["max_share"],
-         lambda t, s: repeated_ngram_share(t, s["n"]), "share of repeated character n-grams above max_share"),
-)}
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "length",
+            {"min_chars": 200},
+            lambda t, s: len(t) <= s["min_chars"],
+            lambda t, s: len(t),
+            "text of at most min_chars characters",
+        ),
+        Rule(
+            "line_length",
+            {"min_mean": 10},
+            lambda t, s: mean_line_length(t) < s["min_mean"],
+            lambda t, s: mean_line_length(t),
+            "mean line length below min_mean characters",
+        ),
+        Rule(
+            "chinese_share",
+            {"min_share": 0.3},
+            lambda t, s: chinese_share(t) < s["min_share"],
+            lambda t, s: chinese_share(t),
+            "share of Chinese characters below min_share",
+        ),
+        Rule(
+            "traditional",
+            {},
+            lambda t, s: has_traditional(t),
+            lambda t, s: float(has_traditional(t)),
+            "any character that converts to Simplified Chinese",
+        ),
+        Rule(
+            "sensitive",
+            {"max_per_line": 0.5, "words": None},
+            lambda t, s: sensitive_per_line(t, s["_words"]) > s["max_per_line"],
+            lambda t, s: sensitive_per_line(t, s["_words"]),
+            "distinct listed sensitive words per line above max_per_line (list: `words`, empty by default)",
+        ),
+        Rule(
+            "repetition",
+            {"n": 13, "max_share": 0.5},
+            lambda t, s: repeated_ngram_share(t, s["n"]) > s["max_share"],
+            lambda t, s: repeated_ngram_share(t, s["n"]),
+            "share of repeated character n-grams above max_share",
+        ),
+    )
+}
 ORDER = tuple(RULES)
 
 
@@ -91,7 +124,10 @@ def load_words(path: str | Path | None) -> tuple[str, ...]:
     try:
         lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
     except OSError as e:
-        raise LabkitError(f"Cannot read the sensitive word list {path}: {e}", hint="rules.sensitive.words: a UTF-8 text file, one word per line.") from e
+        raise LabkitError(
+            f"Cannot read the sensitive word list {path}: {e}",
+            hint="rules.sensitive.words: a UTF-8 text file, one word per line.",
+        ) from e
     words = (l.split("\t")[-1].strip() for l in lines)
     return tuple(dict.fromkeys(w for w in words if w))
 

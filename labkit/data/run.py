@@ -5,6 +5,7 @@ through datatrove's completion markers), and launch scripts for Slurm and Huggin
     progress(run.run_dir)                          # {"read": 1200, "total": 5000, "fraction": 0.24, ...}
     jobs.cancel(run.id); resume(run.id)            # resume skips the tasks datatrove marked complete
 """
+
 from __future__ import annotations
 
 import json
@@ -24,19 +25,38 @@ RECIPE = "recipe.yaml"
 
 
 def command(source: str, out: str, recipe_path: str, python: str | None = None) -> list[str]:
-    return [python or sys.executable, "-m", "labkit.cli", "data", "curate", source, "--out", out, "--recipe", recipe_path, "--json"]
+    return [
+        python or sys.executable,
+        "-m",
+        "labkit.cli",
+        "data",
+        "curate",
+        source,
+        "--out",
+        out,
+        "--recipe",
+        recipe_path,
+        "--json",
+    ]
 
 
-def launch(source: str, recipe: dict, out: str | None = None, settings: Settings | None = None, name: str | None = None) -> Run:
+def launch(
+    source: str, recipe: dict, out: str | None = None, settings: Settings | None = None, name: str | None = None
+) -> Run:
     """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
     from labkit.data.pipeline import require
 
     settings = (settings or get_settings()).ensure_dirs()
     if settings.demo:
-        raise LabkitError("Curation is not run on the demo Space.", hint="Export a Slurm or HF Jobs launch script instead.")
+        raise LabkitError(
+            "Curation is not run on the demo Space.", hint="Export a Slurm or HF Jobs launch script instead."
+        )
     require()
     if recipe["executor"]["name"] != "local":
-        raise LabkitError("Jobs started from labkit run the local executor.", hint="Export a Slurm or HF Jobs launch script for clusters.")
+        raise LabkitError(
+            "Jobs started from labkit run the local executor.",
+            hint="Export a Slurm or HF Jobs launch script for clusters.",
+        )
     run_id = new_run_id("data")
     run_dir = settings.runs_dir / run_id
     run_dir.mkdir(parents=True)
@@ -44,8 +64,16 @@ def launch(source: str, recipe: dict, out: str | None = None, settings: Settings
     path.write_text(rmod.dumps(recipe), encoding="utf-8")
     out = str(Path(out).resolve()) if out else str(run_dir / OUT)
     config = {"input": source, "out": out, "recipe": recipe}
-    return jobs.start(command(source, out, str(path)), kind="data", name=name or recipe["name"], config=config, tags=["curate"],
-                      settings=settings, run_dir=run_dir, run_id=run_id)
+    return jobs.start(
+        command(source, out, str(path)),
+        kind="data",
+        name=name or recipe["name"],
+        config=config,
+        tags=["curate"],
+        settings=settings,
+        run_dir=run_dir,
+        run_id=run_id,
+    )
 
 
 def resume(run_id: str, settings: Settings | None = None) -> Run:
@@ -56,8 +84,16 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
     if run.status in ("running", "queued"):
         raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
     argv = json.loads((Path(run.run_dir) / "command.json").read_text())["argv"]
-    return jobs.start(argv, kind="data", name=run.name, config=run.config, tags=run.tags, settings=settings, run_dir=Path(run.run_dir),
-                      run_id=run.id)
+    return jobs.start(
+        argv,
+        kind="data",
+        name=run.name,
+        config=run.config,
+        tags=run.tags,
+        settings=settings,
+        run_dir=Path(run.run_dir),
+        run_id=run.id,
+    )
 
 
 def output_dir(run: Run) -> Path:
@@ -91,11 +127,27 @@ def launch_script(source: str, out: str, recipe: dict, target: str, setup: str =
     if target == "slurm" and not recipe["executor"].get("partition"):
         raise LabkitError("A Slurm export needs executor.partition.", hint="--set executor.partition=cpu")
     if target == "hf-jobs" and not out.startswith(("hf://", "s3://")):
-        raise LabkitError("An HF Jobs export needs a remote --out (hf://datasets/you/name or s3://...).",
-                          hint="Jobs are ephemeral: output, logs and completion markers must live on the Hub or S3.")
-    where = "a Slurm login node (never inside a job)" if target == "slurm" else "a machine logged in to the Hub (`hf auth login`)"
-    lines = ["#!/bin/bash", f"# labkit curation '{recipe['name']}' with datatrove's {target} executor. Run it on {where}.",
-             "# Rerunning it resumes: tasks with a completion marker are skipped.", "set -euo pipefail", setup, "",
-             f"cat > curate-{recipe['name']}.yaml <<'YAML'", rmod.dumps(recipe).rstrip(), "YAML", "",
-             " ".join(shlex.quote(a) for a in command(source, out, f"curate-{recipe['name']}.yaml", python="python")), ""]
+        raise LabkitError(
+            "An HF Jobs export needs a remote --out (hf://datasets/you/name or s3://...).",
+            hint="Jobs are ephemeral: output, logs and completion markers must live on the Hub or S3.",
+        )
+    where = (
+        "a Slurm login node (never inside a job)"
+        if target == "slurm"
+        else "a machine logged in to the Hub (`hf auth login`)"
+    )
+    lines = [
+        "#!/bin/bash",
+        f"# labkit curation '{recipe['name']}' with datatrove's {target} executor. Run it on {where}.",
+        "# Rerunning it resumes: tasks with a completion marker are skipped.",
+        "set -euo pipefail",
+        setup,
+        "",
+        f"cat > curate-{recipe['name']}.yaml <<'YAML'",
+        rmod.dumps(recipe).rstrip(),
+        "YAML",
+        "",
+        " ".join(shlex.quote(a) for a in command(source, out, f"curate-{recipe['name']}.yaml", python="python")),
+        "",
+    ]
     return "\n".join(lines)

@@ -8,6 +8,7 @@
 - `Progress`: documents read so far per task, in LOGS/progress/<rank>.json, for the job's progress bar.
 Models load lazily inside the worker that runs the step, so a pipeline pickles small (Slurm, Ray, Jobs).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,13 @@ class QualityStep(BaseFilter):
     type = "⭐ - QUALITY"
     name = "quality"
 
-    def __init__(self, spec: AnnotatorSpec, threshold: float | None = None, level: str = "document",
-                 exclusion_writer: DiskWriter | None = None):
+    def __init__(
+        self,
+        spec: AnnotatorSpec,
+        threshold: float | None = None,
+        level: str = "document",
+        exclusion_writer: DiskWriter | None = None,
+    ):
         super().__init__(exclusion_writer, batch_size=spec.batch_size)
         self.spec, self.threshold, self.level = spec, threshold, level
         self._annotator = None
@@ -76,13 +82,15 @@ class QualityStep(BaseFilter):
         flat = self.annotator.annotate([p for ps in paras for p in ps])
         results, i = [], 0
         for doc, ps in zip(batch, paras):
-            scores = [f["quality_score"] for f in flat[i:i + len(ps)]]
+            scores = [f["quality_score"] for f in flat[i : i + len(ps)]]
             i += len(ps)
             keep = [p for p, s in zip(ps, scores) if s is not None and (self.threshold is None or s >= self.threshold)]
             kept_scores = [s for s in scores if s is not None and (self.threshold is None or s >= self.threshold)]
             self.stat_update("paragraphs", value=len(ps))
             self.stat_update("paragraphs_kept", value=len(keep))
-            doc.metadata.update(annotator_quality=self.annotator.scorer.name, paragraphs={"kept": len(keep), "total": len(ps)})
+            doc.metadata.update(
+                annotator_quality=self.annotator.scorer.name, paragraphs={"kept": len(keep), "total": len(ps)}
+            )
             if keep:
                 doc.text = "\n".join(keep)
                 doc.metadata["quality_score"] = round(sum(kept_scores) / len(kept_scores), 6)

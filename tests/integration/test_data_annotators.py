@@ -1,5 +1,6 @@
 """The `hf` annotator kind on a transformers classifier built here (no download): label scores from its id2label,
 turned into CWT 2.0 fields; and the fastText kind on a model trained from the labelled fixtures."""
+
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,18 @@ def hf_classifier(tiny_path, tmp_path_factory):
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForSequenceClassification
 
     tok = AutoTokenizer.from_pretrained(tiny_path)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                      num_key_value_heads=1, num_labels=2, id2label={0: "clean", 1: "toxic"}, label2id={"clean": 0, "toxic": 1},
-                      pad_token_id=tok.pad_token_id)
+    cfg = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        num_labels=2,
+        id2label={0: "clean", 1: "toxic"},
+        label2id={"clean": 0, "toxic": 1},
+        pad_token_id=tok.pad_token_id,
+    )
     path = tmp_path_factory.mktemp("clf")
     Qwen2ForSequenceClassification(cfg).save_pretrained(path)
     tok.save_pretrained(path)
@@ -30,7 +40,9 @@ def test_hf_classifier_kind(hf_classifier):
     assert [sorted(p) for p in probs] == [["clean", "toxic"]] * 2
     assert all(abs(sum(p.values()) - 1) < 1e-5 for p in probs)
     fields = ann.annotate(["你好"])[0]["toxicity"]
-    assert fields["score"] == pytest.approx(ann.probs(["你好"])[0]["toxic"], abs=1e-6) and fields["label"] == int(fields["score"] >= 0.99)
+    assert fields["score"] == pytest.approx(ann.probs(["你好"])[0]["toxic"], abs=1e-6) and fields["label"] == int(
+        fields["score"] >= 0.99
+    )
     assert ann.scorer.name == "hf"
 
 

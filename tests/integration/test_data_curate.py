@@ -1,5 +1,6 @@
 """Curation end to end on datatrove: CLI output layout, per-rule drops, annotators (trained fastText, paragraphs),
 two workers, resume, a curation job, a Slurm smoke test with stand-in sbatch/scontrol, Train reading the result."""
+
 import gzip
 import json
 import os
@@ -36,7 +37,9 @@ def test_curate_cli_layout_counts_and_annotations(tmp_path, capsys):
     out = tmp_path / "out"
     res = _curate(capsys, out)
     assert res["kept"] == 3 and res["read"] == 9
-    assert res["dropped"] == {r: 1 for r in ("length", "line_length", "chinese_share", "traditional", "sensitive", "repetition")}
+    assert res["dropped"] == {
+        r: 1 for r in ("length", "line_length", "chinese_share", "traditional", "sensitive", "repetition")
+    }
     kept = _read(out / "kept")
     assert {r["id"] for r in kept} == GOOD
     for r in kept:  # CWT 2.0's schema, input columns kept, heuristics labelled as such
@@ -57,7 +60,10 @@ def test_curate_cli_layout_counts_and_annotations(tmp_path, capsys):
 def test_bad_input_is_a_labkit_error(tmp_path, capsys):
     assert main(["data", "curate", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o"), "--json"]) == 2
     assert "No input" in capsys.readouterr().out
-    assert main(["data", "curate", str(RULES), "--out", str(tmp_path / "o"), "--set", "rules.length.min_char=1", "--json"]) == 2
+    assert (
+        main(["data", "curate", str(RULES), "--out", str(tmp_path / "o"), "--set", "rules.length.min_char=1", "--json"])
+        == 2
+    )
 
 
 @pytest.mark.slow
@@ -78,36 +84,98 @@ def test_two_workers_and_resume(tmp_path, capsys):
 @pytest.mark.slow
 def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
     dom, tox = tmp_path / "domain.bin", tmp_path / "toxicity.bin"
-    assert main(["data", "train-classifier", str(FIX / "domain_train.jsonl"), "--out", str(dom), "--test", str(FIX / "domain_test.jsonl"),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "train-classifier",
+                str(FIX / "domain_train.jsonl"),
+                "--out",
+                str(dom),
+                "--test",
+                str(FIX / "domain_test.jsonl"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     trained = json.loads(capsys.readouterr().out)
     assert trained["labels"] == ["finance", "medicine", "news", "technology"] and trained["test_rows"] == 4
-    assert main(["data", "train-classifier", str(FIX / "toxicity_train.jsonl"), "--out", str(tox), "--task", "toxicity", "--json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "train-classifier",
+                str(FIX / "toxicity_train.jsonl"),
+                "--out",
+                str(tox),
+                "--task",
+                "toxicity",
+                "--json",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     spam = "点击领取红包>>> 加微信 免费领\n" * 3
     docs = tmp_path / "docs.jsonl"
     good = json.loads(RULES.read_text(encoding="utf-8").splitlines()[1])
-    docs.write_text(json.dumps({"id": "mixed", "text": good["text"] + "\n" + spam.strip()}, ensure_ascii=False) + "\n"
-                    + json.dumps({"id": "all-spam", "text": (spam * 6).strip()}, ensure_ascii=False) + "\n", encoding="utf-8")
+    docs.write_text(
+        json.dumps({"id": "mixed", "text": good["text"] + "\n" + spam.strip()}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": "all-spam", "text": (spam * 6).strip()}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
-    assert main(["data", "curate", str(docs), "--out", str(out), "--set", "rules.repetition.enabled=false",
-                 "--set", "annotators.quality.threshold=0.6", "--set", "annotators.quality.level=paragraph",
-                 "--set", "annotators.domain.kind=fasttext", "--set", f"annotators.domain.model={dom}",
-                 "--set", "annotators.toxicity.kind=fasttext", "--set", f"annotators.toxicity.model={tox}", "--json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "curate",
+                str(docs),
+                "--out",
+                str(out),
+                "--set",
+                "rules.repetition.enabled=false",
+                "--set",
+                "annotators.quality.threshold=0.6",
+                "--set",
+                "annotators.quality.level=paragraph",
+                "--set",
+                "annotators.domain.kind=fasttext",
+                "--set",
+                f"annotators.domain.model={dom}",
+                "--set",
+                "annotators.toxicity.kind=fasttext",
+                "--set",
+                f"annotators.toxicity.model={tox}",
+                "--json",
+            ]
+        )
+        == 0
+    )
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["kept"] == 1 and res["dropped"] == {"quality": 1}
     (kept,) = _read(out / "kept")
     assert kept["id"] == "mixed" and "红包" not in kept["text"] and kept["text"] == good["text"]
     assert kept["paragraphs"] == {"kept": 3, "total": 6}
     assert kept["annotator_domain"] == "fasttext" and kept["domain"]["single_label"] == "medicine"
-    assert kept["annotator_toxicity"] == "fasttext" and 0 <= kept["toxicity"]["score"] < 0.5 and kept["toxicity"]["label"] == 0
+    assert (
+        kept["annotator_toxicity"] == "fasttext"
+        and 0 <= kept["toxicity"]["score"] < 0.5
+        and kept["toxicity"]["label"] == 0
+    )
     assert [r["id"] for r in _read(out / "dropped" / "quality")] == ["all-spam"]
 
 
 def _fake_slurm(bin_dir: Path) -> None:
     bin_dir.mkdir()
-    scripts = {"sbatch": 'cp "${@: -1}" "$FAKE_SLURM_DIR/submitted-$(ls "$FAKE_SLURM_DIR" | wc -l).slurm"; echo "Submitted batch job 42"',
-               "scontrol": "echo localhost"}
+    scripts = {
+        "sbatch": 'cp "${@: -1}" "$FAKE_SLURM_DIR/submitted-$(ls "$FAKE_SLURM_DIR" | wc -l).slurm"; '
+        'echo "Submitted batch job 42"',
+        "scontrol": "echo localhost",
+    }
     for name, body in scripts.items():
         p = bin_dir / name
         p.write_text(f"#!/bin/bash\n{body}\n")
@@ -123,21 +191,46 @@ def test_slurm_executor_smoke(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_SLURM_DIR", str(tmp_path / "submitted"))
     out = tmp_path / "out"
-    res = _curate(capsys, out, "--executor", "slurm", "--set", "executor.partition=cpu", "--set", "annotators.quality.kind=none")
+    res = _curate(
+        capsys, out, "--executor", "slurm", "--set", "executor.partition=cpu", "--set", "annotators.quality.kind=none"
+    )
     assert res["submitted"] == "slurm"
     script = (out / "logs" / "launch_script.slurm").read_text()
-    assert "#SBATCH --partition=cpu" in script and "launch_pickled_pipeline" in script and (out / "logs" / "executor.pik").exists()
+    assert (
+        "#SBATCH --partition=cpu" in script
+        and "launch_pickled_pipeline" in script
+        and (out / "logs" / "executor.pik").exists()
+    )
     assert len(list((tmp_path / "submitted").iterdir())) == 2  # the array job and datatrove's stats merge
     launcher = Path(sys.executable).parent / "launch_pickled_pipeline"
     env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0", "SLURM_NODELIST": "localhost"}
-    subprocess.run([str(launcher), str(out / "logs" / "executor.pik")], env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(launcher), str(out / "logs" / "executor.pik")], env=env, check=True, capture_output=True, timeout=300
+    )
     assert {r["id"] for r in _read(out / "kept")} == GOOD
     assert (out / "logs" / "completions" / "00000").exists()
 
 
 def test_export_scripts(tmp_path, capsys):
-    assert main(["data", "export", str(RULES), "--out", "/scratch/cur", "--target", "slurm", "--set", "executor.partition=cpu",
-                 "--tasks", "64", "--json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "export",
+                str(RULES),
+                "--out",
+                "/scratch/cur",
+                "--target",
+                "slurm",
+                "--set",
+                "executor.partition=cpu",
+                "--tasks",
+                "64",
+                "--json",
+            ]
+        )
+        == 0
+    )
     script = json.loads(capsys.readouterr().out)["script"]
     assert "--executor" not in script and "name: slurm" in script and "tasks: 64" in script and "data curate" in script
     assert main(["data", "export", str(RULES), "--out", "/local/dir", "--target", "hf-jobs", "--json"]) == 2
@@ -176,7 +269,9 @@ def test_curation_job_progress_and_train_reads_it(tmp_path, settings, tiny_path,
     assert METHODS["sft"].prepare(ds, recipe, None).column_names == ["text"]
     from labkit.train import launch, recipe as trecipe
 
-    sft = trecipe.load(Path(__file__).parents[2] / "configs" / "train" / "sft-tiny.yaml", [f"data.path={out}", "trainer.max_steps=2"])
+    sft = trecipe.load(
+        Path(__file__).parents[2] / "configs" / "train" / "sft-tiny.yaml", [f"data.path={out}", "trainer.max_steps=2"]
+    )
     trained = wait_run(launch.launch(sft).id)
     assert trained.status == "succeeded", jobs.tail_log(trained.run_dir)[-3000:]
     assert [r["step"] for r in jobs.read_metrics(trained.run_dir)[0] if "loss" in r][-1] == 2
@@ -184,11 +279,33 @@ def test_curation_job_progress_and_train_reads_it(tmp_path, settings, tiny_path,
 
 @pytest.mark.slow
 def test_ray_executor_local_smoke(tmp_path):
-    """The same pipeline on datatrove's Ray executor, Ray started locally (only where ray is installed: not in [data])."""
+    """The same pipeline on datatrove's Ray executor, Ray started locally (where ray is installed: not in [data])."""
     pytest.importorskip("ray")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "labkit.cli", "data", "curate", str(RULES), "--out", str(out), "--set", WORDS,
-                           "--executor", "ray", "--tasks", "2", "--workers", "2", "--json"], capture_output=True, text=True, timeout=500)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labkit.cli",
+            "data",
+            "curate",
+            str(RULES),
+            "--out",
+            str(out),
+            "--set",
+            WORDS,
+            "--executor",
+            "ray",
+            "--tasks",
+            "2",
+            "--workers",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["kept"] == 3 and res["tasks_completed"] == 2 and sum(res["dropped"].values()) == 6
@@ -203,7 +320,10 @@ def test_hub_dataset_input_from_the_cache(tmp_path, capsys):
     (snap / "train.jsonl").write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
     (cache / "refs").mkdir(exist_ok=True)
     (cache / "refs" / "main").write_text("a" * 40)
-    assert main(["data", "curate", "labkit-tests/cwt-rules", "--out", str(tmp_path / "out"), "--set", WORDS, "--json"]) == 0
+    assert (
+        main(["data", "curate", "labkit-tests/cwt-rules", "--out", str(tmp_path / "out"), "--set", WORDS, "--json"])
+        == 0
+    )
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["kept"] == 3 and res["read"] == 9
     assert main(["data", "curate", "labkit-tests/not-cached", "--out", str(tmp_path / "o2"), "--json"]) == 2

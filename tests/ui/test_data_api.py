@@ -1,5 +1,6 @@
 """The Data tab through gradio_client: recipe form ⇄ YAML, preview with rule verdicts, a curation job followed to the
 end, funnel and summary, dropped examples per rule, an export script and the dataset card."""
+
 import time
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import yaml
 from gradio_client import Client
 
 FIX = Path(__file__).parents[1] / "fixtures" / "curate"
-RECIPE = str(Path("configs/curate/cwt2-zh.yaml").resolve())
+RECIPE = str(Path(__file__).parents[2] / "configs" / "curate" / "cwt2-zh.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def test_data_tab_end_to_end(client):
     text, *form = client.predict(RECIPE, api_name="/data_load_recipe")
     assert form[0] == "cmn" and all(form[1:7])
     form[11] = str(FIX / "sensitive.txt")  # the sensitive word list field
-    form[7] = 150                           # length threshold
+    form[7] = 150  # length threshold
     edited = client.predict(text, *form, api_name="/data_form_to_yaml")
     data = yaml.safe_load(edited)
     assert data["rules"]["length"]["min_chars"] == 150 and data["rules"]["sensitive"]["words"].endswith("sensitive.txt")
@@ -41,7 +42,9 @@ def test_data_tab_end_to_end(client):
     assert summary["kept"] == 3 and summary["dropped"]["sensitive"] == 1
     dropped = client.predict(run_id, "repetition", api_name="/data_dropped")
     assert [r[0] for r in dropped["data"]] == ["repetition"]
-    script = client.predict(str(FIX / "rules.jsonl"), edited, "hf-jobs", "hf://datasets/me/curated", api_name="/data_export")
+    script = client.predict(
+        str(FIX / "rules.jsonl"), edited, "hf-jobs", "hf://datasets/me/curated", api_name="/data_export"
+    )
     assert "name: hf-jobs" in script and "hf://datasets/me/curated" in script
     card = client.predict(run_id, "me/curated", "cc-by-4.0", api_name="/data_card")
     assert "| sensitive | 1 |" in card and "min_chars: 150" in card

@@ -1,4 +1,5 @@
 """ChineseWebText 2.0 rules, recipes, language tables and annotator field logic (pure, no datatrove run)."""
+
 import json
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_recipe_defaults_overrides_and_errors(tmp_path):
         rmod.load(None, ["rules.length.min_chars=many"])
     text = rmod.dumps(r)
     assert rmod.loads(text) == r
-    for f in Path("configs/curate").glob("*.yaml"):
+    for f in (Path(__file__).parents[2] / "configs" / "curate").glob("*.yaml"):
         assert rmod.load(f)["name"]
 
 
@@ -98,7 +99,10 @@ def test_cwt_schema_fields():
 def test_heuristics_are_labelled_and_discriminate():
     good, rep = DOCS[0]["text"], DOCS[8]["text"]
     assert heuristics.quality(good) > heuristics.quality(rep)
-    assert heuristics.domain_probs(good) and max(heuristics.domain_probs(good), key=heuristics.domain_probs(good).get) == "news"
+    assert (
+        heuristics.domain_probs(good)
+        and max(heuristics.domain_probs(good), key=heuristics.domain_probs(good).get) == "news"
+    )
     assert heuristics.domain_probs("abc") == {"general": 1.0}
     assert heuristics.toxicity_score("你这个傻逼去死") > 0.99 > heuristics.toxicity_score(good)
     a = A.Annotator(A.AnnotatorSpec("toxicity"))
@@ -128,14 +132,24 @@ def test_executors_by_name_and_their_errors():
     pytest.importorskip("datatrove")
     from labkit.data import pipeline
 
-    steps = pipeline.build_pipeline(rmod.load(None), "jsonl", str(FIX), "rules.jsonl", "/tmp/unused-out", progress=False)
+    steps = pipeline.build_pipeline(
+        rmod.load(None), "jsonl", str(FIX), "rules.jsonl", "/tmp/unused-out", progress=False
+    )
     names = [getattr(s, "name", "") for s in steps]
     assert names[1:7] == list(R.ORDER) and names[7:10] == ["quality", "domain", "toxicity"]
-    local = pipeline.make_executor(steps, rmod.load(None, ["executor.tasks=4", "executor.workers=2"]), "/tmp/unused-logs")
+    local = pipeline.make_executor(
+        steps, rmod.load(None, ["executor.tasks=4", "executor.workers=2"]), "/tmp/unused-logs"
+    )
     assert type(local).__name__ == "LocalPipelineExecutor" and local.world_size == 4 and local.workers == 2
     with pytest.raises(LabkitError, match="partition"):
         pipeline.make_executor(steps, rmod.load(None, ["executor.name=slurm"]), "/tmp/unused-logs")
     with pytest.raises(LabkitError, match="remote output"):
         pipeline.make_executor(steps, rmod.load(None, ["executor.name=hf-jobs"]), "/tmp/unused-logs")
-    jobs_ex = pipeline.make_executor(steps, rmod.load(None, ["executor.name=hf-jobs", "executor.tasks=8"]), "hf://datasets/me/x/logs")
-    assert type(jobs_ex).__name__ == "JobsPipelineExecutor" and jobs_ex.tasks == 8 and jobs_ex.dependencies[0].startswith("labkit[data]")
+    jobs_ex = pipeline.make_executor(
+        steps, rmod.load(None, ["executor.name=hf-jobs", "executor.tasks=8"]), "hf://datasets/me/x/logs"
+    )
+    assert (
+        type(jobs_ex).__name__ == "JobsPipelineExecutor"
+        and jobs_ex.tasks == 8
+        and jobs_ex.dependencies[0].startswith("labkit[data]")
+    )

@@ -2,6 +2,7 @@
 (with the rule each previewed document breaks); tune rules and annotators in a form kept in sync with the recipe
 YAML; run as a job with progress, cancel and resume; see the funnel, score histograms and domain distribution;
 browse dropped documents per rule; export cluster scripts; push the kept set with a dataset card."""
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,7 @@ from labkit.data import recipe as rmod
 from labkit.data import report
 from labkit.data import run as jobrun
 from labkit.data.annotate import KINDS
-from labkit.data.rules import ORDER, RULES
+from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
@@ -26,11 +27,26 @@ TITLE = "Data"
 ID = "data"
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "curate"
 # form field → recipe key
-FORM = ["language", *[f"rules.{r}.enabled" for r in ORDER], "rules.length.min_chars", "rules.line_length.min_mean",
-        "rules.chinese_share.min_share", "rules.sensitive.max_per_line", "rules.sensitive.words", "rules.repetition.max_share",
-        "annotators.quality.kind", "annotators.quality.model", "annotators.quality.threshold", "annotators.quality.level",
-        "annotators.domain.kind", "annotators.domain.model", "annotators.toxicity.kind", "annotators.toxicity.model",
-        "executor.tasks", "executor.workers"]
+FORM = [
+    "language",
+    *[f"rules.{r}.enabled" for r in ORDER],
+    "rules.length.min_chars",
+    "rules.line_length.min_mean",
+    "rules.chinese_share.min_share",
+    "rules.sensitive.max_per_line",
+    "rules.sensitive.words",
+    "rules.repetition.max_share",
+    "annotators.quality.kind",
+    "annotators.quality.model",
+    "annotators.quality.threshold",
+    "annotators.quality.level",
+    "annotators.domain.kind",
+    "annotators.domain.model",
+    "annotators.toxicity.kind",
+    "annotators.toxicity.model",
+    "executor.tasks",
+    "executor.workers",
+]
 
 
 def form_values(text: str) -> list:
@@ -57,7 +73,11 @@ def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
     require()
     fmt, folder, glob = resolve_input(source)
     files = [Path(folder) / glob] if glob and "*" not in glob else sorted(Path(folder).glob(glob))
-    rules = {k: resolve({kk: vv for kk, vv in v.items() if kk != "enabled"}) for k, v in recipe["rules"].items() if v.get("enabled")}
+    rules = {
+        k: resolve({kk: vv for kk, vv in v.items() if kk != "enabled"})
+        for k, v in recipe["rules"].items()
+        if v.get("enabled")
+    }
     key, idk = recipe["input"]["text_key"], recipe["input"]["id_key"]
     rows = []
     for f in files:
@@ -80,18 +100,26 @@ def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
 
 def build(ctx, shared) -> None:
     recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
-    gr.Markdown("Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
-                "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
-                "`annotator_*: heuristic` in every record; use a fastText `.bin`, a Hub classifier or an LLM judge for real labels.",
-                elem_classes="lk-note")
+    gr.Markdown(
+        "Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
+        "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
+        "`annotator_*: heuristic` in every record; use a fastText `.bin`, a Hub classifier or an LLM judge "
+        "for real labels.",
+        elem_classes="lk-note",
+    )
     with gr.Row():
         with gr.Column(scale=2):
             source = gr.Textbox(label="Input: JSONL/parquet file, folder, or Hub dataset id", elem_id="lk-data-source")
-            upload = gr.File(label="…or upload a .jsonl / .jsonl.gz / .parquet", file_types=[".jsonl", ".gz", ".parquet", ".json"],
-                             visible=True)
+            upload = gr.File(
+                label="…or upload a .jsonl / .jsonl.gz / .parquet",
+                file_types=[".jsonl", ".gz", ".parquet", ".json"],
+                visible=True,
+            )
             preview_btn = gr.Button("Preview")
         with gr.Column(scale=3):
-            preview = gr.Dataframe(headers=["id", "chars", "rule", "text"], label="Preview (first 20)", wrap=True, max_height=300)
+            preview = gr.Dataframe(
+                headers=["id", "chars", "rule", "text"], label="Preview (first 20)", wrap=True, max_height=300
+            )
     with gr.Row():
         with gr.Column(scale=2):
             recipe_file = gr.Dropdown(recipes, value=recipes[0] if recipes else None, label="Recipe (configs/curate)")
@@ -102,16 +130,31 @@ def build(ctx, shared) -> None:
                 with gr.Row():
                     fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[3:]]
                 with gr.Row():
-                    fields += [gr.Number(label="length: drop if chars ≤"), gr.Number(label="line_length: drop if mean <"),
-                               gr.Number(label="chinese_share: drop if <"), gr.Number(label="sensitive: drop if words/line >")]
+                    fields += [
+                        gr.Number(label="length: drop if chars ≤"),
+                        gr.Number(label="line_length: drop if mean <"),
+                        gr.Number(label="chinese_share: drop if <"),
+                        gr.Number(label="sensitive: drop if words/line >"),
+                    ]
                 with gr.Row():
-                    fields += [gr.Textbox(label="sensitive word list (file)"), gr.Number(label="repetition: drop if 13-gram share >")]
+                    fields += [
+                        gr.Textbox(label="sensitive word list (file)"),
+                        gr.Number(label="repetition: drop if 13-gram share >"),
+                    ]
                 with gr.Row():
-                    fields += [gr.Dropdown(list(KINDS), label="quality kind"), gr.Textbox(label="quality model"),
-                               gr.Number(label="quality threshold (empty: keep all)"), gr.Radio(["document", "paragraph"], label="quality level")]
+                    fields += [
+                        gr.Dropdown(list(KINDS), label="quality kind"),
+                        gr.Textbox(label="quality model"),
+                        gr.Number(label="quality threshold (empty: keep all)"),
+                        gr.Radio(["document", "paragraph"], label="quality level"),
+                    ]
                 with gr.Row():
-                    fields += [gr.Dropdown(list(KINDS), label="domain kind"), gr.Textbox(label="domain model"),
-                               gr.Dropdown(list(KINDS), label="toxicity kind"), gr.Textbox(label="toxicity model")]
+                    fields += [
+                        gr.Dropdown(list(KINDS), label="domain kind"),
+                        gr.Textbox(label="domain model"),
+                        gr.Dropdown(list(KINDS), label="toxicity kind"),
+                        gr.Textbox(label="toxicity model"),
+                    ]
                 with gr.Row():
                     fields += [gr.Number(label="tasks", precision=0), gr.Number(label="workers", precision=0)]
             editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
@@ -193,19 +236,37 @@ def build(ctx, shared) -> None:
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
         run = jobs.status(rid.strip())
         p = jobrun.progress(jobrun.output_dir(run))
-        frac = f" · {p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%)" if p["fraction"] is not None else ""
+        frac = (
+            f" · {p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%)"
+            if p["fraction"] is not None
+            else ""
+        )
         text = f"**{run.status}**{frac} · tasks completed: {p['tasks_completed']}"
         if run.status == "failed":
             text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
         if run.status != "succeeded":
-            return text, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=run.status not in FINAL)
+            return (
+                text,
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.Timer(active=run.status not in FINAL),
+            )
         return (text, *results(rid), gr.Timer(active=False))
 
     def results(rid):
         out = _out(rid)
         figs = report.figures(out)
         s = report.load_summary(out)
-        return {k: s[k] for k in ("kept", "dropped", "read") if k in s}, figs["funnel"], figs["domain"], figs["quality"], figs["toxicity"]
+        return (
+            {k: s[k] for k in ("kept", "dropped", "read") if k in s},
+            figs["funnel"],
+            figs["domain"],
+            figs["quality"],
+            figs["toxicity"],
+        )
 
     @handler
     def do_cancel(rid):
@@ -239,7 +300,9 @@ def build(ctx, shared) -> None:
 
         if not (repo_ or "").strip():
             raise LabkitError("Give a dataset repo id (you/name).")
-        url = hub.push(report.plan_push(_out(rid), repo_.strip(), lic, private=priv), commit_message="Curated with labkit")
+        url = hub.push(
+            report.plan_push(_out(rid), repo_.strip(), lic, private=priv), commit_message="Curated with labkit"
+        )
         return f"Pushed: {url}"
 
     recipe_file.change(load_recipe, recipe_file, [editor, *fields], api_name="data_load_recipe")
