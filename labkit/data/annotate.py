@@ -177,7 +177,7 @@ class LLMScorer:
         return [{"role": "user", "content": body}]
 
     def parse(self, reply: str) -> dict[str, float] | None:
-        from labkit.parsing import json_objects
+        from labkit.text import json_objects
 
         for obj in json_objects(reply):
             probs = {}
