@@ -304,7 +304,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if not key.strip():
             raise LabkitError(f"--set {item!r} names no key.", hint="Use --set trainer.learning_rate=1e-5")
         try:
-            value = yaml_load(raw, what=f"--set {key.strip()}'s value")
+            value = yaml_load(raw, what=f"--set {key.strip()}")
         except LabkitError as e:
             raise LabkitError(e.message, hint="Values are YAML: quote text that holds [ ] { } : or #, e.g. --set name='\"a b\"'.") from None
         set_path(data, key, value)
