@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -211,13 +212,18 @@ class Train:
             run = jobs.status(rid.strip(), self.settings)
         except LabkitError as e:
             return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
-        names = monitor.metric_names([run.run_dir])
-        method = METHODS.get(run.config.get("method", ""), None)
-        default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
-        chosen = [m for m in (picked or []) if m in names] or default
         ended = run.status in FINAL
-        return (status_text(run, monitor.progress(run)), gr.update(choices=names, value=chosen), monitor.curves([run], chosen, log_y),
-                jobs.tail_log(run.run_dir, 6000), gr.Timer(active=not ended), runs_table(self.store) if ended else gr.update())
+        try:
+            names = monitor.metric_names([run.run_dir])
+            method = METHODS.get(run.config.get("method", ""), None)
+            default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
+            chosen = [m for m in (picked or []) if m in names] or default
+            return (status_text(run, monitor.progress(run)), gr.update(choices=names, value=chosen), monitor.curves([run], chosen, log_y),
+                    jobs.tail_log(run.run_dir, 6000), gr.Timer(active=not ended), runs_table(self.store) if ended else gr.update())
+        except Exception as e:  # a run folder half-written or removed: say so in the status, not as error badges on every panel
+            traceback.print_exc()
+            return (f"**{run.status}** · (its files cannot be read right now: {type(e).__name__})", gr.update(), gr.update(), gr.update(),
+                    gr.Timer(active=not ended), gr.update())
 
     @handler
     def cancel(self, rid):
