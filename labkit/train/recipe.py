@@ -305,10 +305,10 @@ def _did_you_mean(key: str, options) -> str:
     return f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(sorted(options))}."
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
 
@@ -335,7 +335,7 @@ def load_dict(path: str | Path, _seen: tuple = (), roots: list[Path] | None = No
     if base:
         if not isinstance(base, str):
             raise LabkitError(f"base: in {shown(path)} must be a file name, not {_short(base)}.")
-        data = _merge(load_dict(path.parent / base, _seen + (path,), roots, base), data)
+        data = merge(load_dict(path.parent / base, _seen + (path,), roots, base), data)
     return data
 
 
@@ -547,5 +547,5 @@ def loads(text: str, source: str | None = None, roots: list[Path] | None = None)
         if not isinstance(base, str):
             raise LabkitError(f"base: must be a file name, not {_short(base)}.")
         root = Path(source).parent if source else Path.cwd()
-        data = _merge(load_dict(root / base, roots=roots, given=base), data)
+        data = merge(load_dict(root / base, roots=roots, given=base), data)
     return confine(from_dict(data, source=source), roots)

@@ -81,7 +81,7 @@ def merged_data(text: str, source: str | None, settings) -> dict:
     base = data.pop("base", None)
     if isinstance(base, str) and base:
         src = Path(editor_source(source, settings))
-        data = rmod._merge(rmod.load_dict(src.parent / base, roots=rmod.allowed_roots(settings), given=base), data)
+        data = rmod.merge(rmod.load_dict(src.parent / base, roots=rmod.allowed_roots(settings), given=base), data)
     return data
 
 
@@ -103,6 +103,10 @@ def _typed(field: tuple, value):
     if kind in ("number", "int"):
         if value is None or value == "":
             raise LabkitError(f"{label} is empty.", hint=f"Enter a number in the {label} field.")
+        if kind == "int" and not float(value).is_integer():
+            raise LabkitError(
+                f"{label} must be a whole number, not {value}.", hint=f"Enter a whole number in the {label} field."
+            )
         return int(value) if kind == "int" else float(value)
     value = "" if value is None else str(value).strip()
     if not value and kind in ("text", "choice"):
@@ -124,6 +128,8 @@ def yaml_with_form(text: str, values: list, synced: list | None, source: str | N
     rt.preserve_quotes = True
     rt.width = 120
     doc = rt.load(text or "") or CommentedMap()
+    if not isinstance(doc, dict):
+        raise LabkitError("The recipe must be a YAML mapping of sections (name, method, model, data, trainer, ...).")
     for field, value in changed:
         value = _typed(field, value)
         parts = field[1].split(".")
