@@ -16,6 +16,7 @@ At most `settings.max_jobs` jobs are queued or running at once (LABKIT_MAX_JOBS)
 
 Commands are argument lists, never shell strings.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,18 @@ _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children 
 
 
 # --- starting --------------------------------------------------------------------------------
-def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None, tags: Sequence[str] = (),
-          env: dict | None = None, settings: Settings | None = None, run_dir: str | Path | None = None, run_id: str | None = None,
-          after: Sequence[str] = ()) -> Run:
+def start(
+    argv: Sequence[str],
+    kind: str,
+    name: str,
+    config: dict | None = None,
+    tags: Sequence[str] = (),
+    env: dict | None = None,
+    settings: Settings | None = None,
+    run_dir: str | Path | None = None,
+    run_id: str | None = None,
+    after: Sequence[str] = (),
+) -> Run:
     """Start `argv` as a job. With the `run_id` of an existing (ended) run, the same row and folder are reused
     (resume); with a new id, a row is created. With `after`, the job stays queued until those runs have
     ended, and fails without running if one of them did not succeed (a queue: one GPU, several runs)."""
@@ -65,19 +75,46 @@ def start(argv: Sequence[str], kind: str, name: str, config: dict | None = None,
     if existing:
         store.reopen(run_id, max_active=settings.max_jobs)
     else:
-        store.create(kind, name, config=config, run_dir=str(run_dir), tags=list(tags), run_id=run_id, max_active=settings.max_jobs)
+        store.create(
+            kind,
+            name,
+            config=config,
+            run_dir=str(run_dir),
+            tags=list(tags),
+            run_id=run_id,
+            max_active=settings.max_jobs,
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / COMMAND).write_text(json.dumps({"argv": list(argv)}, indent=1))
     if config is not None:
         (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
-    child_env = {**os.environ, **(env or {}), "LABKIT_RUN_ID": run_id, "LABKIT_RUN_DIR": str(run_dir),
-                 "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
+    child_env = {
+        **os.environ,
+        **(env or {}),
+        "LABKIT_RUN_ID": run_id,
+        "LABKIT_RUN_DIR": str(run_dir),
+        "LABKIT_HOME": str(settings.home),
+        "PYTHONUNBUFFERED": "1",
+    }
     with open(run_dir / LOG, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.jobs", "supervise", str(settings.store_path), run_id, *(["--after", ",".join(after)] if after else []),
-             "--", *argv],
-            cwd=run_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=child_env, start_new_session=True,  # its own process group: cancel reaches grandchildren
+            [
+                sys.executable,
+                "-m",
+                "labkit.jobs",
+                "supervise",
+                str(settings.store_path),
+                run_id,
+                *(["--after", ",".join(after)] if after else []),
+                "--",
+                *argv,
+            ],
+            cwd=run_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env,
+            start_new_session=True,  # its own process group: cancel reaches grandchildren
         )
     _children[proc.pid] = proc
     return store.update(run_id, pid=proc.pid, pid_start=_start_time(proc.pid))
@@ -164,7 +201,11 @@ def free_slots(settings: Settings | None = None) -> int:
     """How many more jobs may start now under `settings.max_jobs`."""
     settings = settings or get_settings()
     store = open_store(settings)
-    active = [r for r in store.list(status="running") + store.list(status="queued") if _reconcile(store, r).status not in FINAL]
+    active = [
+        r
+        for r in store.list(status="running") + store.list(status="queued")
+        if _reconcile(store, r).status not in FINAL
+    ]
     return max(0, settings.max_jobs - len(active))
 
 
@@ -208,7 +249,11 @@ def _reconcile(store: Store, run: Run) -> Run:
             log.write("[labkit] the supervisor was gone; the worker finished and wrote final_metrics.json: succeeded\n")
         return store.update(run.id, status="succeeded", error=None)
     tail = tail_log(run.run_dir, 2000) if run.run_dir else ""
-    return store.update(run.id, status="failed", error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}")
+    return store.update(
+        run.id,
+        status="failed",
+        error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}",
+    )
 
 
 def _left_evidence(run: Run) -> bool:
@@ -323,7 +368,11 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
         failed = [d.id for d in deps if d.status != "succeeded"]
         if failed:
             print(f"[labkit] not started: {', '.join(failed)} did not succeed", flush=True)
-            store.update(run_id, status="failed", error=f"Not started: the run(s) it waited for did not succeed: {', '.join(failed)}.")
+            store.update(
+                run_id,
+                status="failed",
+                error=f"Not started: the run(s) it waited for did not succeed: {', '.join(failed)}.",
+            )
             return 1
     store.update(run_id, status="running", pid=os.getpid(), pid_start=_start_time(os.getpid()))
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}", flush=True)

@@ -4,6 +4,7 @@ LABKIT_HOME (default ~/.labkit) holds the run store, run directories, caches and
 Secrets (HF_TOKEN, API keys) are read from the environment when needed and never stored here
 in a form that is serialised, logged or shown.
 """
+
 from __future__ import annotations
 
 import os

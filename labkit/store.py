@@ -7,6 +7,7 @@ makes a Store safe to share between threads and processes.
 A run's files (config, log.txt, metrics.jsonl, checkpoints) live in its run directory; the store
 holds what is needed to list, filter and compare runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,7 +95,9 @@ class Store:
         try:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as e:
-            raise LabkitError(f"Cannot open the run store {self.path}: {e}", hint="Check that LABKIT_HOME is writable.") from e
+            raise LabkitError(
+                f"Cannot open the run store {self.path}: {e}", hint="Check that LABKIT_HOME is writable."
+            ) from e
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -104,14 +107,32 @@ class Store:
             db.close()
 
     # --- writes (each one transaction) -------------------------------------------------------
-    def create(self, kind: str, name: str, config: dict | None = None, run_dir: str | None = None,
-               tags: list | None = None, status: str = "queued", run_id: str | None = None, max_active: int | None = None) -> Run:
+    def create(
+        self,
+        kind: str,
+        name: str,
+        config: dict | None = None,
+        run_dir: str | None = None,
+        tags: list | None = None,
+        status: str = "queued",
+        run_id: str | None = None,
+        max_active: int | None = None,
+    ) -> Run:
         """A new row. With `max_active`, refused when that many runs are already queued or running: counted and
         inserted in one transaction, so callers racing each other cannot all slip under the limit."""
         now = time.time()
         for attempt in range(5):
-            run = Run(id=run_id or new_run_id(kind), kind=kind, name=name, status=status, config=config or {},
-                      run_dir=str(run_dir) if run_dir else None, tags=list(tags or []), created=now, updated=now)
+            run = Run(
+                id=run_id or new_run_id(kind),
+                kind=kind,
+                name=name,
+                status=status,
+                config=config or {},
+                run_dir=str(run_dir) if run_dir else None,
+                tags=list(tags or []),
+                created=now,
+                updated=now,
+            )
             try:
                 with self._connect() as db:
                     db.execute("BEGIN IMMEDIATE")
@@ -120,7 +141,17 @@ class Store:
                         db.execute(
                             "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
-                            (run.id, kind, name, status, json.dumps(run.config), run.run_dir, json.dumps(run.tags), now, now),
+                            (
+                                run.id,
+                                kind,
+                                name,
+                                status,
+                                json.dumps(run.config),
+                                run.run_dir,
+                                json.dumps(run.tags),
+                                now,
+                                now,
+                            ),
                         )
                     except BaseException:
                         db.execute("ROLLBACK")
@@ -136,10 +167,14 @@ class Store:
     def _check_active(db: sqlite3.Connection, max_active: int | None, other_than: str | None = None) -> None:
         if max_active is None:
             return
-        n = db.execute(f"SELECT COUNT(*) FROM runs WHERE status IN {ACTIVE} AND id != ?", (other_than or "",)).fetchone()[0]
+        n = db.execute(
+            f"SELECT COUNT(*) FROM runs WHERE status IN {ACTIVE} AND id != ?", (other_than or "",)
+        ).fetchone()[0]
         if n >= max_active:
-            raise LabkitError(f"{n} jobs are already queued or running: the limit is {max_active}.",
-                              hint="Wait for one to end or cancel one (the limit is LABKIT_MAX_JOBS).")
+            raise LabkitError(
+                f"{n} jobs are already queued or running: the limit is {max_active}.",
+                hint="Wait for one to end or cancel one (the limit is LABKIT_MAX_JOBS).",
+            )
 
     def reopen(self, run_id: str, max_active: int | None = None) -> Run:
         """An ended run back to queued (resume), under the same limit as `create`."""
@@ -147,8 +182,11 @@ class Store:
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._check_active(db, max_active, other_than=run_id)
-                db.execute("UPDATE runs SET status = 'queued', error = NULL, pid = NULL, pid_start = NULL, worker_pid = NULL,"
-                           " worker_start = NULL, updated = ? WHERE id = ?", (time.time(), run_id))
+                db.execute(
+                    "UPDATE runs SET status = 'queued', error = NULL, pid = NULL, pid_start = NULL, worker_pid = NULL,"
+                    " worker_start = NULL, updated = ? WHERE id = ?",
+                    (time.time(), run_id),
+                )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -156,7 +194,18 @@ class Store:
         return self.get(run_id)
 
     def update(self, run_id: str, **fields: Any) -> Run:
-        allowed = {"status", "name", "config", "run_dir", "pid", "pid_start", "worker_pid", "worker_start", "tags", "error"}
+        allowed = {
+            "status",
+            "name",
+            "config",
+            "run_dir",
+            "pid",
+            "pid_start",
+            "worker_pid",
+            "worker_start",
+            "tags",
+            "error",
+        }
         bad = set(fields) - allowed - {"metrics"}
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
@@ -189,15 +238,24 @@ class Store:
             raise LabkitError(f"No run {run_id!r} in the store.", hint="`labkit runs list` shows the runs.")
         return _row_to_run(row)
 
-    def list(self, kind: str | None = None, status: str | None = None, tag: str | None = None, limit: int = 200) -> list[Run]:
+    def list(
+        self, kind: str | None = None, status: str | None = None, tag: str | None = None, limit: int = 200
+    ) -> list[Run]:
         where, args = [], []
         if kind:
-            where.append("kind = ?"); args.append(kind)
+            where.append("kind = ?")
+            args.append(kind)
         if status:
-            where.append("status = ?"); args.append(status)
+            where.append("status = ?")
+            args.append(status)
         if tag:  # tags are a JSON list; match an element exactly
-            where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)"); args.append(tag)
-        sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY created DESC, id DESC LIMIT ?"
+            where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
+            args.append(tag)
+        sql = (
+            "SELECT * FROM runs"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY created DESC, id DESC LIMIT ?"
+        )
         with self._connect() as db:
             return [_row_to_run(r) for r in db.execute(sql, (*args, limit)).fetchall()]
 

@@ -1,5 +1,6 @@
 """Training data: a Hub dataset or a local JSONL/JSON/parquet/CSV file, columns renamed to what the
 method needs, and parallel-language mixing (English plus k chosen languages of the same problems)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,9 @@ def load_dataset(recipe: Recipe):
 
     path = recipe.data_path()
     if not path:
-        raise LabkitError("The recipe has no data.path.", hint="A Hub dataset id or a local .jsonl/.json/.parquet/.csv file.")
+        raise LabkitError(
+            "The recipe has no data.path.", hint="A Hub dataset id or a local .jsonl/.json/.parquet/.csv file."
+        )
     local = Path(path).expanduser()
     shown = rmod.shown(local) if local.suffix in LOCAL_FORMATS else path
     try:
@@ -24,12 +27,17 @@ def load_dataset(recipe: Recipe):
             if local.suffix == ".jsonl":
                 check_jsonl(local, shown)
             elif local.stat().st_size == 0:
-                raise LabkitError(f"Data file {shown} is empty.", hint="Put the training rows in it, or point data.path at another file.")
+                raise LabkitError(
+                    f"Data file {shown} is empty.",
+                    hint="Put the training rows in it, or point data.path at another file.",
+                )
             ds = datasets.load_dataset(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
         elif local.is_dir() and (local / "kept").is_dir():  # the output folder of `labkit data curate`
             ds = datasets.load_dataset("json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train")
         elif local.suffix in LOCAL_FORMATS:
-            raise LabkitError(f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file).")
+            raise LabkitError(
+                f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."
+            )
         else:
             ds = datasets.load_dataset(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
     except LabkitError:
@@ -37,9 +45,15 @@ def load_dataset(recipe: Recipe):
     except Exception as e:  # offline, missing split, malformed file …
         # a local file's parser error may quote its lines: name the file and the kind of error only
         why = type(e).__name__ if local.suffix in LOCAL_FORMATS else str(e)[:500]
-        raise LabkitError(f"Cannot load training data {shown}: {why}", hint="Offline? Use a local file. Malformed JSONL? One JSON object per line.") from e
+        raise LabkitError(
+            f"Cannot load training data {shown}: {why}",
+            hint="Offline? Use a local file. Malformed JSONL? One JSON object per line.",
+        ) from e
     if len(ds) == 0:
-        raise LabkitError(f"The training data {shown} has no rows.", hint="Put the training rows in it, or point data.path at another file.")
+        raise LabkitError(
+            f"The training data {shown} has no rows.",
+            hint="Put the training rows in it, or point data.path at another file.",
+        )
     return prepare_columns(ds, recipe)
 
 
@@ -57,28 +71,42 @@ def check_jsonl(path: Path, shown: str, max_lines: int = 10_000) -> None:
             try:
                 row = json.loads(raw)
             except UnicodeDecodeError:
-                raise LabkitError(f"Data file {shown}, line {number}: not UTF-8 text.", hint="Save the file as UTF-8 JSON lines.") from None
+                raise LabkitError(
+                    f"Data file {shown}, line {number}: not UTF-8 text.", hint="Save the file as UTF-8 JSON lines."
+                ) from None
             except ValueError as e:
-                raise LabkitError(f"Data file {shown}, line {number}: not valid JSON ({e.msg} at column {e.colno}).",
-                                  hint="One JSON object per line.") from None
+                raise LabkitError(
+                    f"Data file {shown}, line {number}: not valid JSON ({e.msg} at column {e.colno}).",
+                    hint="One JSON object per line.",
+                ) from None
             if not isinstance(row, dict):
-                raise LabkitError(f"Data file {shown}, line {number}: a JSON {type(row).__name__}, not an object.",
-                                  hint='One JSON object per line, e.g. {"messages": [...]}.')
+                raise LabkitError(
+                    f"Data file {shown}, line {number}: a JSON {type(row).__name__}, not an object.",
+                    hint='One JSON object per line, e.g. {"messages": [...]}.',
+                )
             if "messages" in row:
                 bad = chat_problem(row["messages"])
                 if bad:
-                    raise LabkitError(f"Data file {shown}, line {number}: messages {bad}.",
-                                      hint='messages is a list of turns: [{"role": "user", "content": "..."}, ...].')
+                    raise LabkitError(
+                        f"Data file {shown}, line {number}: messages {bad}.",
+                        hint='messages is a list of turns: [{"role": "user", "content": "..."}, ...].',
+                    )
             rows += 1
     if rows == 0:
-        raise LabkitError(f"Data file {shown} is empty: it has no JSON lines.", hint="Put one training row per line, or point data.path at another file.")
+        raise LabkitError(
+            f"Data file {shown} is empty: it has no JSON lines.",
+            hint="Put one training row per line, or point data.path at another file.",
+        )
 
 
 def prepare_columns(ds, recipe: Recipe):
     mapping = recipe.data.get("columns") or {}
     missing = [c for c in mapping if c not in ds.column_names]
     if missing:
-        raise LabkitError(f"data.columns maps {missing} but the data has {ds.column_names}.", hint="Map your column names to the method's: {yours: theirs}.")
+        raise LabkitError(
+            f"data.columns maps {missing} but the data has {ds.column_names}.",
+            hint="Map your column names to the method's: {yours: theirs}.",
+        )
     if mapping:
         ds = ds.rename_columns(mapping)
     par = recipe.data.get("parallel")
@@ -88,7 +116,9 @@ def prepare_columns(ds, recipe: Recipe):
     if limit:
         ds = ds.select(range(min(int(limit), len(ds))))
     if len(ds) == 0:
-        raise LabkitError("The training data is empty after filtering.", hint="Check data.parallel languages and data.limit.")
+        raise LabkitError(
+            "The training data is empty after filtering.", hint="Check data.parallel languages and data.limit."
+        )
     return ds
 
 
@@ -96,13 +126,18 @@ def mix_parallel(ds, par: dict):
     """Keep the source language (English) plus the chosen parallel languages of the same problems."""
     lang_col = par.get("lang_column", "lang")
     if lang_col not in ds.column_names:
-        raise LabkitError(f"Parallel mixing needs a {lang_col!r} column.", hint="Set data.parallel.lang_column to your language column.")
+        raise LabkitError(
+            f"Parallel mixing needs a {lang_col!r} column.",
+            hint="Set data.parallel.lang_column to your language column.",
+        )
     source = par.get("source", "en")
     chosen = list(par.get("languages") or [])
     present = set(ds[lang_col])
     absent = [l for l in [source, *chosen] if l not in present]
     if absent:
-        raise LabkitError(f"The data has no rows in {absent}.", hint=f"Languages present: {', '.join(sorted(present))}.")
+        raise LabkitError(
+            f"The data has no rows in {absent}.", hint=f"Languages present: {', '.join(sorted(present))}."
+        )
     keep = {source, *chosen}
     return ds.filter(lambda row: row[lang_col] in keep)
 

@@ -3,6 +3,7 @@ labkit.train.worker`) or several (`accelerate launch` with a generated config: D
 FSDP, multi-node) as a job. Also the launches beyond this machine: a Slurm sbatch script and a Hugging
 Face Jobs submission, both generated from the same recipe.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,18 @@ ACCEL = "accelerate.yaml"
 def accelerate_config(recipe: Recipe) -> dict:
     L = recipe.launch
     n = int(L.get("num_processes") or 1)
-    cfg = {"compute_environment": "LOCAL_MACHINE", "num_processes": n, "num_machines": int(L.get("num_machines") or 1),
-           "machine_rank": int(L.get("machine_rank") or 0), "main_training_function": "main", "mixed_precision": L.get("mixed_precision", "no"),
-           "rdzv_backend": "static", "same_network": True, "use_cpu": False, "gpu_ids": L.get("gpus") or "all"}
+    cfg = {
+        "compute_environment": "LOCAL_MACHINE",
+        "num_processes": n,
+        "num_machines": int(L.get("num_machines") or 1),
+        "machine_rank": int(L.get("machine_rank") or 0),
+        "main_training_function": "main",
+        "mixed_precision": L.get("mixed_precision", "no"),
+        "rdzv_backend": "static",
+        "same_network": True,
+        "use_cpu": False,
+        "gpu_ids": L.get("gpus") or "all",
+    }
     if cfg["num_machines"] > 1:
         cfg.update(main_process_ip=L.get("main_process_ip"), main_process_port=int(L.get("main_process_port") or 29500))
     strategy = L.get("strategy", "ddp")
@@ -35,13 +45,24 @@ def accelerate_config(recipe: Recipe) -> dict:
         cfg["distributed_type"] = "MULTI_GPU"
     elif strategy in ("zero2", "zero3"):
         cfg["distributed_type"] = "DEEPSPEED"
-        cfg["deepspeed_config"] = {"zero_stage": 2 if strategy == "zero2" else 3, "offload_optimizer_device": "none", "offload_param_device": "none",
-                                   "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "zero3_init_flag": strategy == "zero3",
-                                   "zero3_save_16bit_model": strategy == "zero3"}
+        cfg["deepspeed_config"] = {
+            "zero_stage": 2 if strategy == "zero2" else 3,
+            "offload_optimizer_device": "none",
+            "offload_param_device": "none",
+            "gradient_accumulation_steps": "auto",
+            "gradient_clipping": "auto",
+            "zero3_init_flag": strategy == "zero3",
+            "zero3_save_16bit_model": strategy == "zero3",
+        }
     else:
         cfg["distributed_type"] = "FSDP"
-        cfg["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "fsdp_reshard_after_forward": True,
-                              "fsdp_state_dict_type": "SHARDED_STATE_DICT", "fsdp_cpu_ram_efficient_loading": True}
+        cfg["fsdp_config"] = {
+            "fsdp_version": 2,
+            "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+            "fsdp_reshard_after_forward": True,
+            "fsdp_state_dict_type": "SHARDED_STATE_DICT",
+            "fsdp_cpu_ram_efficient_loading": True,
+        }
     return cfg
 
 
@@ -66,8 +87,13 @@ def prepare(recipe: Recipe, run_dir: Path) -> Path:
     return path
 
 
-def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = True, extra_tags: list[str] | None = None,
-           after: list[str] | None = None) -> Run:
+def launch(
+    recipe: Recipe,
+    settings: Settings | None = None,
+    validate: bool = True,
+    extra_tags: list[str] | None = None,
+    after: list[str] | None = None,
+) -> Run:
     """Validate, write the run folder, start the job (queued behind the runs in `after`, if any)."""
     from labkit.train.validate import check
 
@@ -81,8 +107,17 @@ def launch(recipe: Recipe, settings: Settings | None = None, validate: bool = Tr
     run_dir = settings.runs_dir / run_id
     path = prepare(recipe, run_dir)
     tags = [recipe.method, *recipe.tags, *(extra_tags or [])]
-    return jobs.start(worker_command(recipe, str(path)), kind="train", name=recipe.name, config=recipe.to_dict(), tags=tags,
-                      settings=settings, run_dir=run_dir, run_id=run_id, after=after or ())
+    return jobs.start(
+        worker_command(recipe, str(path)),
+        kind="train",
+        name=recipe.name,
+        config=recipe.to_dict(),
+        tags=tags,
+        settings=settings,
+        run_dir=run_dir,
+        run_id=run_id,
+        after=after or (),
+    )
 
 
 def resume(run_id: str, settings: Settings | None = None) -> Run:
@@ -96,16 +131,32 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
         raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
     alive = jobs.alive_processes(run)
     if alive:  # e.g. a worker that outlived its supervisor: two writers in one folder would corrupt it
-        raise LabkitError(f"{run_id} still has a live process (pid {', '.join(map(str, alive))}).",
-                          hint="Cancel the run first (that stops every process of it), then resume.")
+        raise LabkitError(
+            f"{run_id} still has a live process (pid {', '.join(map(str, alive))}).",
+            hint="Cancel the run first (that stops every process of it), then resume.",
+        )
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
-    return jobs.start(worker_command(recipe, str(path), resume=True), kind="train", name=run.name, config=run.config, tags=run.tags,
-                      settings=settings, run_dir=Path(run.run_dir), run_id=run.id)
+    return jobs.start(
+        worker_command(recipe, str(path), resume=True),
+        kind="train",
+        name=run.name,
+        config=run.config,
+        tags=run.tags,
+        settings=settings,
+        run_dir=Path(run.run_dir),
+        run_id=run.id,
+    )
 
 
-def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None = None, settings: Settings | None = None,
-          queue: bool = False) -> list[Run]:
+def sweep(
+    recipe: Recipe,
+    languages: list[str],
+    ks: list[int],
+    name: str | None = None,
+    settings: Settings | None = None,
+    queue: bool = False,
+) -> list[Run]:
     """One run per k: English plus the first k parallel languages; tagged sweep:<name>, n_languages=k+1.
     With `queue`, each run waits for the previous one (one GPU); otherwise they all start at once."""
     import copy
@@ -113,13 +164,17 @@ def sweep(recipe: Recipe, languages: list[str], ks: list[int], name: str | None 
     from labkit.train.data import sweep_languages
 
     if not recipe.data.get("parallel"):
-        raise LabkitError("A parallel-language sweep needs data.parallel (lang_column, id_column, source).",
-                          hint="See configs/train/grpo-parallel-tiny.yaml.")
+        raise LabkitError(
+            "A parallel-language sweep needs data.parallel (lang_column, id_column, source).",
+            hint="See configs/train/grpo-parallel-tiny.yaml.",
+        )
     name = name or recipe.name
     free = jobs.free_slots(settings)
     if len(ks) > free:  # all or none: a sweep cut off half-way would compare runs that were never made
-        raise LabkitError(f"The sweep needs {len(ks)} jobs but only {free} may start now.",
-                          hint="Wait for running jobs to end, sweep fewer k, or raise LABKIT_MAX_JOBS.")
+        raise LabkitError(
+            f"The sweep needs {len(ks)} jobs but only {free} may start now.",
+            hint="Wait for running jobs to end, sweep fewer k, or raise LABKIT_MAX_JOBS.",
+        )
     runs = []
     for k in ks:
         r = copy.deepcopy(recipe)
@@ -137,12 +192,22 @@ SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time 
 def _sbatch_word(value, what: str) -> str:
     value = str(value)
     if not SLURM_WORD.match(value):
-        raise LabkitError(f"{what} {value[:40]!r} may use only letters, digits and . _ , : + -", hint="For example --partition gpu, --time 24:00:00.")
+        raise LabkitError(
+            f"{what} {value[:40]!r} may use only letters, digits and . _ , : + -",
+            hint="For example --partition gpu, --time 24:00:00.",
+        )
     return value
 
 
-def slurm_script(recipe: Recipe, recipe_path: str = RECIPE, nodes: int | None = None, gpus_per_node: int | None = None,
-                 partition: str | None = None, time: str = "24:00:00", setup: str = "source .venv/bin/activate") -> str:
+def slurm_script(
+    recipe: Recipe,
+    recipe_path: str = RECIPE,
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
+    partition: str | None = None,
+    time: str = "24:00:00",
+    setup: str = "source .venv/bin/activate",
+) -> str:
     """An sbatch script. Every value from the recipe or the caller reaches the shell quoted (shlex) or checked
     against a plain-word pattern; `setup` is the one shell line the caller writes on purpose."""
     name = check_name(recipe.name)
@@ -154,33 +219,72 @@ def slurm_script(recipe: Recipe, recipe_path: str = RECIPE, nodes: int | None = 
     cfg = accelerate_config(recipe)
     cfg.update(num_machines=nodes, num_processes=nodes * gpn)
     cfg.pop("main_process_ip", None)
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1",
-             f"#SBATCH --gpus-per-node={gpn}", f"#SBATCH --time={_sbatch_word(time, 'Time limit')}", "#SBATCH --output=%x-%j.log"]
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --nodes={nodes}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --gpus-per-node={gpn}",
+        f"#SBATCH --time={_sbatch_word(time, 'Time limit')}",
+        "#SBATCH --output=%x-%j.log",
+    ]
     if partition:
         lines.append(f"#SBATCH --partition={_sbatch_word(partition, 'Partition')}")
     # run on every node by `srun bash -c`: $SLURM_NODEID and $MAIN_IP expand there, on that node; the rest is
     # quoted once for the inner shell (shlex.join) and once more for the outer one (shlex.quote)
-    inner = shlex.join(["python", "-m", "accelerate.commands.launch", "--config_file", "accelerate.yaml", "--num_machines", str(nodes),
-                        "--num_processes", str(nodes * gpn)])
+    inner = shlex.join(
+        [
+            "python",
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            "accelerate.yaml",
+            "--num_machines",
+            str(nodes),
+            "--num_processes",
+            str(nodes * gpn),
+        ]
+    )
     inner += ' --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_IP" '
     inner += shlex.join(["--main_process_port", str(port), "-m", "labkit.train.worker", str(recipe_path)])
-    lines += ["", "set -euo pipefail", setup, "",
-              "# the first node of the allocation coordinates the others",
-              'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)', "export MAIN_IP",
-              f"printf '%s' {shlex.quote(yaml.safe_dump(cfg, sort_keys=False))} > accelerate.yaml", "",
-              f"srun bash -c {shlex.quote(inner)}", ""]
+    lines += [
+        "",
+        "set -euo pipefail",
+        setup,
+        "",
+        "# the first node of the allocation coordinates the others",
+        'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+        "export MAIN_IP",
+        f"printf '%s' {shlex.quote(yaml.safe_dump(cfg, sort_keys=False))} > accelerate.yaml",
+        "",
+        f"srun bash -c {shlex.quote(inner)}",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def hf_job_spec(recipe: Recipe, flavor: str = "a10g-small", image: str = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
-                package: str = "git+https://github.com/labkit/labkit", timeout: str = "6h") -> dict:
+def hf_job_spec(
+    recipe: Recipe,
+    flavor: str = "a10g-small",
+    image: str = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+    package: str = "git+https://github.com/labkit/labkit",
+    timeout: str = "6h",
+) -> dict:
     """Arguments for `huggingface_hub.run_job`: the recipe travels inside the command; the token by secret name only."""
     recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
     # printf of a shlex-quoted string: no recipe value can end a here-document early and run as a command
-    script = (f"pip install -q {shlex.quote(package)} && mkdir -p run && printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
-              "python -m labkit.train.worker run/recipe.yaml")
-    return {"image": image, "command": ["bash", "-c", script], "flavor": flavor, "secrets": {"HF_TOKEN": "HF_TOKEN"},
-            "env": {"LABKIT_HOME": "/tmp/labkit", "PYTHONUNBUFFERED": "1"}, "timeout": timeout}
+    script = (
+        f"pip install -q {shlex.quote(package)} && mkdir -p run && printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
+        "python -m labkit.train.worker run/recipe.yaml"
+    )
+    return {
+        "image": image,
+        "command": ["bash", "-c", script],
+        "flavor": flavor,
+        "secrets": {"HF_TOKEN": "HF_TOKEN"},
+        "env": {"LABKIT_HOME": "/tmp/labkit", "PYTHONUNBUFFERED": "1"},
+        "timeout": timeout,
+    }
 
 
 def submit_hf_job(spec: dict, api=None) -> str:

@@ -17,6 +17,7 @@ Bounded: a recipe over 1 MB, a binary file, an alias bomb or a too-deep nesting 
 Confined: given `roots` (the app passes them), `base:` and local data paths must lie under those folders, and a
 refusal reads the same whether the path exists or not.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,9 +33,25 @@ from labkit.errors import LabkitError
 
 SECTIONS = {
     "model": {"name": "tiny", "revision": None, "dtype": "auto", "lora": None, "trust_remote_code": False},
-    "data": {"path": None, "split": "train", "columns": {}, "limit": None, "parallel": None, "eval_split": None, "config": None},
-    "launch": {"num_processes": 1, "strategy": "ddp", "num_machines": 1, "machine_rank": 0, "main_process_ip": None,
-               "main_process_port": 29500, "mixed_precision": "no", "gpus": None},
+    "data": {
+        "path": None,
+        "split": "train",
+        "columns": {},
+        "limit": None,
+        "parallel": None,
+        "eval_split": None,
+        "config": None,
+    },
+    "launch": {
+        "num_processes": 1,
+        "strategy": "ddp",
+        "num_machines": 1,
+        "machine_rank": 0,
+        "main_process_ip": None,
+        "main_process_port": 29500,
+        "mixed_precision": "no",
+        "gpus": None,
+    },
     "output": {"dir": None, "push_to_hub": None, "private": True},
 }
 MAX_BYTES = 1_000_000  # a recipe is a page of settings; anything bigger is a mistake or an attack
@@ -44,13 +61,37 @@ MAX_TAGS, MAX_TAG_CHARS = 32, 64
 NAME_RX = re.compile(r"^[A-Za-z0-9._-]{1,100}$")  # a run name becomes a Slurm job name and file names
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".yaml", ".yml", ".txt", ".tsv")
 # keys labkit itself reads as numbers: a wrong type here is caught before any process starts
-NUMBERS = {"trainer.max_steps": int, "trainer.learning_rate": float, "trainer.per_device_train_batch_size": int,
-           "trainer.num_generations": int, "trainer.num_train_epochs": float, "trainer.gradient_accumulation_steps": int,
-           "trainer.save_steps": int, "trainer.logging_steps": int, "trainer.max_length": int, "trainer.seed": int,
-           "data.limit": int, "launch.num_processes": int, "launch.num_machines": int, "launch.machine_rank": int,
-           "launch.main_process_port": int, "model.lora.r": int, "model.lora.alpha": int, "model.lora.dropout": float}
-POSITIVE = {"trainer.per_device_train_batch_size", "trainer.num_generations", "trainer.learning_rate", "data.limit",
-            "launch.num_processes", "launch.num_machines", "model.lora.r"}
+NUMBERS = {
+    "trainer.max_steps": int,
+    "trainer.learning_rate": float,
+    "trainer.per_device_train_batch_size": int,
+    "trainer.num_generations": int,
+    "trainer.num_train_epochs": float,
+    "trainer.gradient_accumulation_steps": int,
+    "trainer.save_steps": int,
+    "trainer.logging_steps": int,
+    "trainer.max_length": int,
+    "trainer.seed": int,
+    "data.limit": int,
+    "launch.num_processes": int,
+    "launch.num_machines": int,
+    "launch.machine_rank": int,
+    "launch.main_process_port": int,
+    "model.lora.r": int,
+    "model.lora.alpha": int,
+    "model.lora.dropout": float,
+}
+POSITIVE = {
+    "trainer.per_device_train_batch_size",
+    "trainer.num_generations",
+    "trainer.learning_rate",
+    "data.limit",
+    "launch.num_processes",
+    "launch.num_machines",
+    "model.lora.r",
+}
+
+
 class _Loader(yaml.SafeLoader):
     """safe_load with YAML 1.2 scalars: `1e-5` is a float (YAML 1.1 reads a string) and only true/false are
     booleans (YAML 1.1 turns `save_strategy: no` into False, which TRL rejects). Aliases are counted as they
@@ -89,23 +130,31 @@ def _expanded_size(node, memo: dict, open_: set) -> int:
 
 
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
     list("-+0123456789."),
 )
-
 
 
 def yaml_load(text: str, what: str = "The recipe"):
     """YAML text → Python data, bounded in size, aliases and depth; every failure a LabkitError with line and column."""
     if len(text) > MAX_BYTES:
-        raise LabkitError(f"{what} is {len(text):,} characters: recipes are limited to {MAX_BYTES:,}.", hint="A recipe is a page of settings; put data in a data file.")
+        raise LabkitError(
+            f"{what} is {len(text):,} characters: recipes are limited to {MAX_BYTES:,}.",
+            hint="A recipe is a page of settings; put data in a data file.",
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -114,11 +163,17 @@ def yaml_load(text: str, what: str = "The recipe"):
         _expanded_size(node, {}, set())
         return loader.construct_document(node)
     except _TooBig as e:
-        raise LabkitError(f"{what} is refused: {e}.", hint="Write the values out instead of nesting aliases (&name / *name).") from None
+        raise LabkitError(
+            f"{what} is refused: {e}.", hint="Write the values out instead of nesting aliases (&name / *name)."
+        ) from None
     except RecursionError:
-        raise LabkitError(f"{what} is nested too deeply.", hint="A recipe needs a few levels of sections, not hundreds.") from None
+        raise LabkitError(
+            f"{what} is nested too deeply.", hint="A recipe needs a few levels of sections, not hundreds."
+        ) from None
     except yaml.MarkedYAMLError as e:
-        raise LabkitError(f"{what} is not valid YAML {_yaml_error(e)}", hint="Check the indentation and quoting at that line.") from None
+        raise LabkitError(
+            f"{what} is not valid YAML {_yaml_error(e)}", hint="Check the indentation and quoting at that line."
+        ) from None
     except yaml.YAMLError as e:
         raise LabkitError(f"{what} is not valid YAML: {e}", hint="Check the indentation and quoting.") from None
     finally:
@@ -140,7 +195,10 @@ def read_text(path: Path, shown: str) -> str:
     """A recipe file's text: refused when it is too big, binary or not UTF-8 (without echoing what it holds)."""
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise LabkitError(f"Recipe {shown} is over {MAX_BYTES:,} bytes.", hint="A recipe is a page of settings; put data in a data file.")
+            raise LabkitError(
+                f"Recipe {shown} is over {MAX_BYTES:,} bytes.",
+                hint="A recipe is a page of settings; put data in a data file.",
+            )
         raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         raise LabkitError(f"No recipe file {shown}.", hint="Recipes live in configs/train/.") from None
@@ -153,7 +211,9 @@ def read_text(path: Path, shown: str) -> str:
             raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise LabkitError(f"Recipe {shown} is not a text file (binary or not UTF-8).", hint="A recipe is a YAML text file.") from None
+        raise LabkitError(
+            f"Recipe {shown} is not a text file (binary or not UTF-8).", hint="A recipe is a YAML text file."
+        ) from None
 
 
 # --- which files a recipe may name ---------------------------------------------------------------
@@ -186,14 +246,21 @@ def confined(path: Path, roots: list[Path] | None, what: str, given: str) -> Pat
     resolved = Path(path).expanduser().resolve()
     if roots is None or any(resolved.is_relative_to(r) for r in roots):
         return resolved
-    raise LabkitError(f"{what} {given!r} is not in a folder recipes may read.",
-                      hint="Use a file under configs/, a run folder or an uploaded file.")
+    raise LabkitError(
+        f"{what} {given!r} is not in a folder recipes may read.",
+        hint="Use a file under configs/, a run folder or an uploaded file.",
+    )
 
 
 def is_local(value: str) -> bool:
     """A data reference that names a file or folder on this machine rather than a Hub dataset id."""
     v = value.strip()
-    return v.startswith(("/", ".", "~", "\\")) or v.lower().endswith(LOCAL_SUFFIXES) or ".." in Path(v).parts or Path(v).is_absolute()
+    return (
+        v.startswith(("/", ".", "~", "\\"))
+        or v.lower().endswith(LOCAL_SUFFIXES)
+        or ".." in Path(v).parts
+        or Path(v).is_absolute()
+    )
 
 
 LORA_KEYS = {"r", "alpha", "dropout", "target_modules", "qlora"}
@@ -238,10 +305,10 @@ def _did_you_mean(key: str, options) -> str:
     return f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(sorted(options))}."
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
 
@@ -268,7 +335,7 @@ def load_dict(path: str | Path, _seen: tuple = (), roots: list[Path] | None = No
     if base:
         if not isinstance(base, str):
             raise LabkitError(f"base: in {shown(path)} must be a file name, not {_short(base)}.")
-        data = _merge(load_dict(path.parent / base, _seen + (path,), roots, base), data)
+        data = merge(load_dict(path.parent / base, _seen + (path,), roots, base), data)
     return data
 
 
@@ -304,9 +371,11 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if not key.strip():
             raise LabkitError(f"--set {item!r} names no key.", hint="Use --set trainer.learning_rate=1e-5")
         try:
-            value = yaml_load(raw, what=f"--set {key.strip()}'s value")
+            value = yaml_load(raw, what=f"--set {key.strip()}")
         except LabkitError as e:
-            raise LabkitError(e.message, hint="Values are YAML: quote text that holds [ ] { } : or #, e.g. --set name='\"a b\"'.") from None
+            raise LabkitError(
+                e.message, hint="Values are YAML: quote text that holds [ ] { } : or #, e.g. --set name='\"a b\"'."
+            ) from None
         set_path(data, key, value)
     return data
 
@@ -322,9 +391,14 @@ def _check_types(data: dict) -> None:
         number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not number or (kind is int and not float(value).is_integer()):
             want = "a whole number" if kind is int else "a number"
-            raise LabkitError(f"{key} must be {want}, not {_short(value)}.", hint=f"For example {key.split('.')[-1]}: {EXAMPLES[kind]}")
+            raise LabkitError(
+                f"{key} must be {want}, not {_short(value)}.",
+                hint=f"For example {key.split('.')[-1]}: {EXAMPLES[kind]}",
+            )
         if key in POSITIVE and value <= 0:
-            raise LabkitError(f"{key} must be above 0, not {value}.", hint=f"For example {key.split('.')[-1]}: {EXAMPLES[kind]}")
+            raise LabkitError(
+                f"{key} must be above 0, not {value}.", hint=f"For example {key.split('.')[-1]}: {EXAMPLES[kind]}"
+            )
         if kind is int:
             set_path(data, key, int(value))
 
@@ -335,8 +409,10 @@ EXAMPLES = {int: "8", float: "1e-5"}
 def check_name(name: Any) -> str:
     name = "" if name is None else str(name)
     if not NAME_RX.match(name):
-        raise LabkitError(f"Run name {_short(name)} may use only letters, digits, '.', '_' and '-' (1-100 characters).",
-                          hint="It becomes a job name and file names, e.g. sft-qwen-0.5b_lr1e-5.")
+        raise LabkitError(
+            f"Run name {_short(name)} may use only letters, digits, '.', '_' and '-' (1-100 characters).",
+            hint="It becomes a job name and file names, e.g. sft-qwen-0.5b_lr1e-5.",
+        )
     return name
 
 
@@ -346,14 +422,19 @@ def _check_tags(tags: Any) -> list[str]:
     if not isinstance(tags, list):
         raise LabkitError(f"tags must be a list, not {_short(tags)}.", hint="For example tags: [baseline, zh]")
     if len(tags) > MAX_TAGS:
-        raise LabkitError(f"tags has {len(tags)} entries: at most {MAX_TAGS}.", hint="Keep the tags you filter runs by.")
+        raise LabkitError(
+            f"tags has {len(tags)} entries: at most {MAX_TAGS}.", hint="Keep the tags you filter runs by."
+        )
     out = []
     for t in tags:
         if isinstance(t, (dict, list)) or t is None:
             raise LabkitError(f"Each tag is a word, not {_short(t)}.", hint="For example tags: [baseline, zh]")
         t = str(t)
         if not t or len(t) > MAX_TAG_CHARS or any(c in t for c in "\n\r\t\0"):
-            raise LabkitError(f"Tag {_short(t)} must be 1-{MAX_TAG_CHARS} characters on one line.", hint="For example tags: [baseline, zh]")
+            raise LabkitError(
+                f"Tag {_short(t)} must be 1-{MAX_TAG_CHARS} characters on one line.",
+                hint="For example tags: [baseline, zh]",
+            )
         out.append(t)
     return out
 
@@ -369,7 +450,9 @@ def _evaluate_keys() -> set[str]:
 def _mapping(data: dict, key: str) -> None:
     value = get_path(data, key)
     if value is not None and not isinstance(value, dict):
-        raise LabkitError(f"{key} must be a mapping, not {_short(value)}.", hint="Write it as key: value lines under it.")
+        raise LabkitError(
+            f"{key} must be a mapping, not {_short(value)}.", hint="Write it as key: value lines under it."
+        )
 
 
 def from_dict(data: dict, source: str | None = None) -> Recipe:
@@ -379,7 +462,9 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
             raise LabkitError(f"Unknown recipe key {str(key)[:40]!r}.", hint=_did_you_mean(str(key), known))
     for req in ("name", "method"):
         if not data.get(req):
-            raise LabkitError(f"The recipe has no {req!r}.", hint="Every recipe needs a name and a method (sft, dpo, grpo).")
+            raise LabkitError(
+                f"The recipe has no {req!r}.", hint="Every recipe needs a name and a method (sft, dpo, grpo)."
+            )
     for sec in (*SECTIONS, "trainer", "method_args", "evaluate", "model.lora", "data.parallel", "data.columns"):
         _mapping(data, sec)
     sections = {}
@@ -393,14 +478,21 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
     if lora:
         bad = set(lora) - LORA_KEYS
         if bad:
-            raise LabkitError(f"Unknown key model.lora.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], LORA_KEYS))
+            raise LabkitError(
+                f"Unknown key model.lora.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], LORA_KEYS)
+            )
     par = sections["data"].get("parallel")
     if par:
         bad = set(par) - PARALLEL_KEYS
         if bad:
-            raise LabkitError(f"Unknown key data.parallel.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], PARALLEL_KEYS))
+            raise LabkitError(
+                f"Unknown key data.parallel.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], PARALLEL_KEYS)
+            )
     if sections["launch"]["strategy"] not in STRATEGIES:
-        raise LabkitError(f"Unknown launch.strategy {_short(sections['launch']['strategy'])}.", hint=f"One of {', '.join(STRATEGIES)}.")
+        raise LabkitError(
+            f"Unknown launch.strategy {_short(sections['launch']['strategy'])}.",
+            hint=f"One of {', '.join(STRATEGIES)}.",
+        )
     evaluate = data.get("evaluate")
     if evaluate:
         keys = _evaluate_keys()
@@ -415,9 +507,16 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
     check_method_args(str(data["method"]), dict(data.get("method_args") or {}))
     merged = {**data, **sections}
     _check_types(merged)
-    return Recipe(name=check_name(data["name"]), method=str(data["method"]), method_args=dict(data.get("method_args") or {}),
-                  trainer=dict(merged.get("trainer") or {}), evaluate=evaluate, tags=_check_tags(data.get("tags")),
-                  source=source, **{k: merged[k] for k in SECTIONS})
+    return Recipe(
+        name=check_name(data["name"]),
+        method=str(data["method"]),
+        method_args=dict(data.get("method_args") or {}),
+        trainer=dict(merged.get("trainer") or {}),
+        evaluate=evaluate,
+        tags=_check_tags(data.get("tags")),
+        source=source,
+        **{k: merged[k] for k in SECTIONS},
+    )
 
 
 def confine(recipe: Recipe, roots: list[Path] | None) -> Recipe:
@@ -454,5 +553,5 @@ def loads(text: str, source: str | None = None, roots: list[Path] | None = None)
         if not isinstance(base, str):
             raise LabkitError(f"base: must be a file name, not {_short(base)}.")
         root = Path(source).parent if source else Path.cwd()
-        data = _merge(load_dict(root / base, roots=roots, given=base), data)
+        data = merge(load_dict(root / base, roots=roots, given=base), data)
     return confine(from_dict(data, source=source), roots)

@@ -1,4 +1,5 @@
 """Checks before launch: every problem found is reported at once, before any process starts."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
     out += _trainer_keys(recipe, method)
     unknown_args = set(recipe.method_args) - set(method.method_args)
     if unknown_args:
-        out.append(f"method_args {sorted(unknown_args)} mean nothing to {recipe.method} (it takes {', '.join(method.method_args) or 'none'}).")
+        out.append(
+            f"method_args {sorted(unknown_args)} mean nothing to {recipe.method} (it takes {', '.join(method.method_args) or 'none'})."
+        )
     if load_data:
         out += _data(recipe, method)
     tok = None
@@ -27,14 +30,18 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
 
             from labkit.models import resolve_model
 
-            tok = AutoTokenizer.from_pretrained(resolve_model(recipe.model["name"], revision=recipe.model.get("revision")))
+            tok = AutoTokenizer.from_pretrained(
+                resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
+            )
         except LabkitError as e:
             out.append(f"Model: {e.message} ({e.hint})")
         except Exception as e:
             out.append(f"Model {recipe.model['name']!r}: cannot load its tokenizer ({e}).")
     if tok is not None:
         if not tok.chat_template:
-            out.append(f"{recipe.model['name']} has no chat template: labkit trains on conversational data. Use an instruct model or set one.")
+            out.append(
+                f"{recipe.model['name']} has no chat template: labkit trains on conversational data. Use an instruct model or set one."
+            )
         if tok.pad_token is None and tok.eos_token is None:
             out.append(f"{recipe.model['name']}'s tokenizer has neither a pad nor an EOS token.")
     out += _processes(recipe, gpus)
@@ -45,7 +52,10 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
 def check(recipe: Recipe, **kw) -> None:
     found = problems(recipe, **kw)
     if found:
-        raise LabkitError("The recipe cannot be launched:\n- " + "\n- ".join(found), hint="Fix these in the recipe (or with --set) and launch again.")
+        raise LabkitError(
+            "The recipe cannot be launched:\n- " + "\n- ".join(found),
+            hint="Fix these in the recipe (or with --set) and launch again.",
+        )
 
 
 def _trainer_keys(recipe: Recipe, method) -> list[str]:
@@ -59,7 +69,10 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
     for key, value in recipe.trainer.items():
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
-            out.append(f"trainer.{key} is not a {config_cls.__name__} setting" + (f" — did you mean {close[0]!r}?" if close else "."))
+            out.append(
+                f"trainer.{key} is not a {config_cls.__name__} setting"
+                + (f" — did you mean {close[0]!r}?" if close else ".")
+            )
         elif value is not None and kinds[key] and not _fits(value, kinds[key]):
             want = " or ".join(sorted(kinds[key]))
             out.append(f"trainer.{key} must be {want} (a {config_cls.__name__} setting), not {str(value)[:40]!r}.")
@@ -72,13 +85,22 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
         per_step = int(args.get("per_device_train_batch_size", 8)) * int(recipe.launch.get("num_processes") or 1)
         gens = int(args.get("num_generations", 8))
         if per_step % gens:
-            out.append(f"GRPO: per_device_train_batch_size × processes = {per_step} is not divisible by num_generations = {gens}.")
+            out.append(
+                f"GRPO: per_device_train_batch_size × processes = {per_step} is not divisible by num_generations = {gens}."
+            )
     return out
 
 
 def _scalar_kinds(annotation) -> set[str]:
     """{'int', 'float', 'bool'} named by a field's type when it takes only those (and None); else empty (no check)."""
-    words = set(re.findall(r"[A-Za-z_]+", str(annotation))) - {"Optional", "None", "NoneType", "typing", "Union", "class"}
+    words = set(re.findall(r"[A-Za-z_]+", str(annotation))) - {
+        "Optional",
+        "None",
+        "NoneType",
+        "typing",
+        "Union",
+        "class",
+    }
     return words if words and words <= {"int", "float", "bool"} else set()
 
 
@@ -100,8 +122,10 @@ def _data(recipe: Recipe, method) -> list[str]:
     miss = missing_columns(method, ds.column_names)
     if miss:
         alts = " or ".join("/".join(a) for a in method.columns)
-        return [f"Data: {recipe.method} needs columns {alts}; missing {', '.join(miss)} (the data has {', '.join(ds.column_names)}). "
-                f"Map yours with data.columns: {{your_name: {miss[0]}}}."]
+        return [
+            f"Data: {recipe.method} needs columns {alts}; missing {', '.join(miss)} (the data has {', '.join(ds.column_names)}). "
+            f"Map yours with data.columns: {{your_name: {miss[0]}}}."
+        ]
     if "messages" in ds.column_names:
         for i, messages in enumerate(ds.select(range(min(200, len(ds))))["messages"], start=1):
             bad = chat_problem(messages)
@@ -121,7 +145,9 @@ def _processes(recipe: Recipe, gpus: int | None) -> list[str]:
             gpus = 0
     out = []
     if n > 1 and gpus < n:
-        out.append(f"launch.num_processes = {n} but this machine has {gpus} GPU(s). Lower it, or export a Slurm/HF Jobs launch.")
+        out.append(
+            f"launch.num_processes = {n} but this machine has {gpus} GPU(s). Lower it, or export a Slurm/HF Jobs launch."
+        )
     if recipe.launch.get("strategy") in ("zero2", "zero3") and n > 1:
         import importlib.util
 
@@ -151,7 +177,9 @@ def _output(recipe: Recipe) -> list[str]:
             pass
         return []
     except OSError as e:
-        return [f"output.dir {d} is not writable ({e.strerror or type(e).__name__}). Choose a folder you can write, or leave it empty."]
+        return [
+            f"output.dir {d} is not writable ({e.strerror or type(e).__name__}). Choose a folder you can write, or leave it empty."
+        ]
     finally:
         for q in reversed(made):
             try:

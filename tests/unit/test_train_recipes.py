@@ -318,3 +318,23 @@ def test_hf_job_command_carries_hostile_values_as_data(tmp_path):
     assert not any(tmp_path.rglob("PWNED*"))
     saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
     assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n" and saved["tags"] == ["$(touch PWNED2)", "it's"]
+
+
+@pytest.mark.parametrize("args,match", [
+    (["BINARY"], "not a text file"),
+    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=six"], "trainer.max_steps must be a whole number"),
+    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=[1,2"], "--set trainer.max_steps is not valid YAML at line 1"),
+    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "launch.num_processes=many"], "launch.num_processes must be a whole number"),
+    ([str(CONFIGS / "sft-tiny.yaml"), "--name", "a;b"], "Run name"),
+])
+def test_cli_train_refuses_with_exit_2_and_leaves_no_folders(tmp_path, monkeypatch, capsys, args, match):
+    from labkit import cli
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LABKIT_HOME", str(home))
+    binary = tmp_path / "recipe.yaml"
+    binary.write_bytes(b"\x00\x01\x02PK\x03\x04")
+    rc = cli.main(["train", *[str(binary) if a == "BINARY" else a for a in args], "--detach"])
+    err = capsys.readouterr().err
+    assert rc == 2 and match in err and "Traceback" not in err and "hint:" in err
+    assert not home.exists()  # no run folder, no cache folder

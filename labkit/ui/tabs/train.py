@@ -8,10 +8,12 @@ the configs folder, run folders and uploads (`recipe.allowed_roots`), and are sh
 
 `build` only lays out and wires; the handlers are the methods of `Train`.
 """
+
 from __future__ import annotations
 
 import io
 import shlex
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,11 +32,19 @@ from labkit.ui.common import handler
 TITLE = "Train"
 ID = "train"
 # form field → (recipe key, label, kind); kind "number" and "int" fields may not be left empty
-FORM = [("name", "name", "Run name", "text"), ("method", "method", "Method", "choice"), ("model", "model.name", "Model", "text"),
-        ("data", "data.path", "Data", "path"), ("lr", "trainer.learning_rate", "Learning rate", "number"),
-        ("max_steps", "trainer.max_steps", "Max steps", "int"), ("batch", "trainer.per_device_train_batch_size", "Batch size / device", "int"),
-        ("lora_r", "model.lora.r", "LoRA rank", "int"), ("processes", "launch.num_processes", "Processes (GPUs)", "int"),
-        ("strategy", "launch.strategy", "Multi-GPU strategy", "choice"), ("push", "output.push_to_hub", "Push to Hub repo", "path")]
+FORM = [
+    ("name", "name", "Run name", "text"),
+    ("method", "method", "Method", "choice"),
+    ("model", "model.name", "Model", "text"),
+    ("data", "data.path", "Data", "path"),
+    ("lr", "trainer.learning_rate", "Learning rate", "number"),
+    ("max_steps", "trainer.max_steps", "Max steps", "int"),
+    ("batch", "trainer.per_device_train_batch_size", "Batch size / device", "int"),
+    ("lora_r", "model.lora.r", "LoRA rank", "int"),
+    ("processes", "launch.num_processes", "Processes (GPUs)", "int"),
+    ("strategy", "launch.strategy", "Multi-GPU strategy", "choice"),
+    ("push", "output.push_to_hub", "Push to Hub repo", "path"),
+]
 EDITOR, EDITOR_SOURCE = "editor.yaml", "editor-source.txt"  # in a run folder launched from this tab
 # in the browser: the followed run goes into the page address (?run=ID), so a reload re-attaches to it
 REMEMBER = """(rid) => { if (rid) { const u = new URL(window.location.href); u.searchParams.set("run", rid.trim());
@@ -71,7 +81,7 @@ def merged_data(text: str, source: str | None, settings) -> dict:
     base = data.pop("base", None)
     if isinstance(base, str) and base:
         src = Path(editor_source(source, settings))
-        data = rmod._merge(rmod.load_dict(src.parent / base, roots=rmod.allowed_roots(settings), given=base), data)
+        data = rmod.merge(rmod.load_dict(src.parent / base, roots=rmod.allowed_roots(settings), given=base), data)
     return data
 
 
@@ -93,6 +103,10 @@ def _typed(field: tuple, value):
     if kind in ("number", "int"):
         if value is None or value == "":
             raise LabkitError(f"{label} is empty.", hint=f"Enter a number in the {label} field.")
+        if kind == "int" and not float(value).is_integer():
+            raise LabkitError(
+                f"{label} must be a whole number, not {value}.", hint=f"Enter a whole number in the {label} field."
+            )
         return int(value) if kind == "int" else float(value)
     value = "" if value is None else str(value).strip()
     if not value and kind in ("text", "choice"):
@@ -114,6 +128,8 @@ def yaml_with_form(text: str, values: list, synced: list | None, source: str | N
     rt.preserve_quotes = True
     rt.width = 120
     doc = rt.load(text or "") or CommentedMap()
+    if not isinstance(doc, dict):
+        raise LabkitError("The recipe must be a YAML mapping of sections (name, method, model, data, trainer, ...).")
     for field, value in changed:
         value = _typed(field, value)
         parts = field[1].split(".")
@@ -136,8 +152,18 @@ def runs_table(store) -> list[list]:
     rows = []
     for r in store.list(kind="train", limit=200):
         r = jobs._reconcile(store, r)
-        rows.append([r.id, r.name, r.status, r.config.get("method", ""), (r.config.get("model") or {}).get("name", ""), r.metrics.get("step", ""),
-                     round(r.metrics["loss"], 4) if isinstance(r.metrics.get("loss"), float) else "", " ".join(r.tags)])
+        rows.append(
+            [
+                r.id,
+                r.name,
+                r.status,
+                r.config.get("method", ""),
+                (r.config.get("model") or {}).get("name", ""),
+                r.metrics.get("step", ""),
+                round(r.metrics["loss"], 4) if isinstance(r.metrics.get("loss"), float) else "",
+                " ".join(r.tags),
+            ]
+        )
     return rows
 
 
@@ -211,13 +237,32 @@ class Train:
             run = jobs.status(rid.strip(), self.settings)
         except LabkitError as e:
             return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
-        names = monitor.metric_names([run.run_dir])
-        method = METHODS.get(run.config.get("method", ""), None)
-        default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
-        chosen = [m for m in (picked or []) if m in names] or default
         ended = run.status in FINAL
-        return (status_text(run, monitor.progress(run)), gr.update(choices=names, value=chosen), monitor.curves([run], chosen, log_y),
-                jobs.tail_log(run.run_dir, 6000), gr.Timer(active=not ended), runs_table(self.store) if ended else gr.update())
+        try:
+            names = monitor.metric_names([run.run_dir])
+            method = METHODS.get(run.config.get("method", ""), None)
+            default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
+            chosen = [m for m in (picked or []) if m in names] or default
+            return (
+                status_text(run, monitor.progress(run)),
+                gr.update(choices=names, value=chosen),
+                monitor.curves([run], chosen, log_y),
+                jobs.tail_log(run.run_dir, 6000),
+                gr.Timer(active=not ended),
+                runs_table(self.store) if ended else gr.update(),
+            )
+        except (
+            Exception
+        ) as e:  # a run folder half-written or removed: say so in the status, not as error badges on every panel
+            traceback.print_exc()
+            return (
+                f"**{run.status}** · (its files cannot be read right now: {type(e).__name__})",
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.Timer(active=not ended),
+                gr.update(),
+            )
 
     @handler
     def cancel(self, rid):
@@ -244,7 +289,11 @@ class Train:
             except LabkitError:
                 run = None
         if run is None:
-            running = [r for r in self.store.list(kind="train", limit=50) if jobs._reconcile(self.store, r).status in ("running", "queued")]
+            running = [
+                r
+                for r in self.store.list(kind="train", limit=50)
+                if jobs._reconcile(self.store, r).status in ("running", "queued")
+            ]
             run = running[0] if running else None
         if run is None or run.kind != "train":
             return [gr.update(), gr.Timer(active=False)] + [gr.update()] * (4 + len(FORM))
@@ -253,17 +302,25 @@ class Train:
         if (folder / EDITOR).exists() and (folder / EDITOR_SOURCE).exists():
             recipe, source = folder / EDITOR, Path((folder / EDITOR_SOURCE).read_text(encoding="utf-8").strip())
         try:
-            source = rmod.confined(source, rmod.allowed_roots(self.settings), "Recipe", rmod.shown(source, self.settings))
+            source = rmod.confined(
+                source, rmod.allowed_roots(self.settings), "Recipe", rmod.shown(source, self.settings)
+            )
             text = rmod.read_text(recipe, rmod.shown(recipe, self.settings))
             values = form_values(text, str(source), self.settings)
         except LabkitError:
             return [run.id, gr.Timer(active=run.status not in FINAL)] + [gr.update()] * (4 + len(FORM))
-        choice = gr.update(value=rmod.shown(source, self.settings)) if source.exists() and not self.settings.demo else gr.update()
+        choice = (
+            gr.update(value=rmod.shown(source, self.settings))
+            if source.exists() and not self.settings.demo
+            else gr.update()
+        )
         return [run.id, gr.Timer(active=run.status not in FINAL), choice, text, str(source), values, *values]
 
     @handler
     def slurm(self, text, synced, source, n, g, *values):
-        return launch.slurm_script(self.recipe(text, values, synced, source), nodes=int(n or 1), gpus_per_node=int(g or 1))
+        return launch.slurm_script(
+            self.recipe(text, values, synced, source), nodes=int(n or 1), gpus_per_node=int(g or 1)
+        )
 
     @handler
     def hf_job(self, text, synced, source, fl, *values):
@@ -290,7 +347,11 @@ class Train:
             raise LabkitError("No run selected.")
         run = jobs.status(rid.strip(), self.settings)
         files = monitor.pipeline_files(run.run_dir)
-        return monitor.pipeline_stages(run.run_dir), gr.update(choices=files, value=files[-1] if files else None), monitor.rounds_figure(run.run_dir)
+        return (
+            monitor.pipeline_stages(run.run_dir),
+            gr.update(choices=files, value=files[-1] if files else None),
+            monitor.rounds_figure(run.run_dir),
+        )
 
     @handler
     def stage_file(self, rid, rel):
@@ -306,7 +367,9 @@ class Train:
 def _layout(ctx) -> SimpleNamespace:
     s = ctx.settings
     choices = recipe_choices(s)
-    start = "configs/train/sft-tiny.yaml" if "configs/train/sft-tiny.yaml" in choices else (choices[0] if choices else None)
+    start = (
+        "configs/train/sft-tiny.yaml" if "configs/train/sft-tiny.yaml" in choices else (choices[0] if choices else None)
+    )
     start_path = resolve_choice(start, s) if start else None
     text = rmod.read_text(start_path, start) if start_path else ""
     v = form_values(text, str(start_path), s) if text else [None] * len(FORM)
@@ -320,7 +383,9 @@ def _layout(ctx) -> SimpleNamespace:
                 f_name = gr.Textbox(v[0], label="Run name", info="letters, digits, . _ -")
                 f_method = gr.Dropdown(list(METHODS), value=v[1], label="Method")
                 f_model = gr.Textbox(v[2], label="Model", info="'tiny', a Hub id or a local folder")
-            f_data = gr.Textbox(v[3], label="Data (Hub id or local .jsonl/.json/.parquet/.csv)", elem_id="lk-train-data")
+            f_data = gr.Textbox(
+                v[3], label="Data (Hub id or local .jsonl/.json/.parquet/.csv)", elem_id="lk-train-data"
+            )
             with gr.Row():
                 f_lr = gr.Number(v[4], label="Learning rate")
                 f_steps = gr.Number(v[5], precision=0, label="Max steps")
@@ -331,8 +396,13 @@ def _layout(ctx) -> SimpleNamespace:
                 f_strategy = gr.Dropdown(list(rmod.STRATEGIES), value=v[9], label="Multi-GPU strategy")
                 f_push = gr.Textbox(v[10] or "", label="Push to Hub repo (optional)")
         with gr.Column(scale=2):
-            ui.editor = gr.Code(text, language="yaml", label="Recipe (YAML) — the form and this editor stay in sync", lines=22,
-                                elem_id="lk-train-yaml")
+            ui.editor = gr.Code(
+                text,
+                language="yaml",
+                label="Recipe (YAML) — the form and this editor stay in sync",
+                lines=22,
+                elem_id="lk-train-yaml",
+            )
     ui.fields = [f_name, f_method, f_model, f_data, f_lr, f_steps, f_batch, f_lora, f_proc, f_strategy, f_push]
     with gr.Row():
         ui.validate_btn = gr.Button("Validate")
@@ -355,9 +425,13 @@ def _layout(ctx) -> SimpleNamespace:
             ui.stages_btn = gr.Button("Show stages", scale=0)
             ui.stage_file = gr.Dropdown([], label="Stage output", scale=3)
             ui.file_btn = gr.Button("Open", scale=0)
-        ui.stages = gr.Dataframe(headers=["round", "stage", "state", "summary"], interactive=False, wrap=True, elem_id="lk-train-stages")
+        ui.stages = gr.Dataframe(
+            headers=["round", "stage", "state", "summary"], interactive=False, wrap=True, elem_id="lk-train-stages"
+        )
         ui.rounds_plot = gr.Plot(label="Per-round metrics")
-        ui.stage_rows = gr.Dataframe(interactive=False, wrap=True, label="Stage file (first 200 rows; pairs sorted by reward margin)")
+        ui.stage_rows = gr.Dataframe(
+            interactive=False, wrap=True, label="Stage file (first 200 rows; pairs sorted by reward margin)"
+        )
     with gr.Accordion("Export a launch for a cluster", open=False):
         with gr.Row():
             ui.nodes = gr.Number(1, precision=0, label="Nodes")
@@ -372,8 +446,12 @@ def _layout(ctx) -> SimpleNamespace:
         ui.table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="lk-train-runs")
         with gr.Row():
             ui.compare_runs = gr.Dropdown([], multiselect=True, label="Compare runs", scale=3)
-            ui.compare_metric = gr.Dropdown(["loss", "reward", "rewards/margins", "learning_rate", "grad_norm"], value="loss", label="Metric",
-                                            allow_custom_value=True)
+            ui.compare_metric = gr.Dropdown(
+                ["loss", "reward", "rewards/margins", "learning_rate", "grad_norm"],
+                value="loss",
+                label="Metric",
+                allow_custom_value=True,
+            )
             ui.compare_btn = gr.Button("Compare", scale=0)
         ui.compare_plot = gr.Plot(label="Curves of several runs")
     return ui
@@ -384,24 +462,31 @@ def build(ctx, shared) -> None:
     form = [ui.editor, ui.synced, ui.source]  # + the fields: what every "what will run" handler reads
     followed = [ui.status, ui.metrics_pick, ui.plot, ui.log, ui.poll, ui.table]
     watch = [ui.run_id, ui.metrics_pick, ui.log_y]
-    ui.load_btn.click(h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe")
+    ui.load_btn.click(
+        h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe"
+    )
     for f in ui.fields:  # text and number fields sync when left (Tab, click elsewhere) or on Enter; lists on choice
         events = [f.input] if isinstance(f, gr.Dropdown) else [f.blur, f.submit]
         for event in events:
             event(h.form_to_yaml, [*form, *ui.fields], [ui.editor, ui.synced], api_name="train_form_to_yaml")
-    ui.editor.blur(h.yaml_to_form, [ui.editor, ui.source], [*ui.fields, ui.synced, ui.notes], api_name="train_yaml_to_form")
+    ui.editor.blur(
+        h.yaml_to_form, [ui.editor, ui.source], [*ui.fields, ui.synced, ui.notes], api_name="train_yaml_to_form"
+    )
     ui.validate_btn.click(h.validate, [*form, *ui.fields], ui.notes, api_name="train_validate")
     ui.preview_btn.click(h.preview, [*form, *ui.fields], ui.notes, api_name="train_preview")
-    ui.launch_btn.click(h.start, [*form, *ui.fields], [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch").then(
-        None, ui.run_id, None, js=REMEMBER)
+    ui.launch_btn.click(
+        h.start, [*form, *ui.fields], [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch"
+    ).then(None, ui.run_id, None, js=REMEMBER)
     ui.poll.tick(h.follow, watch, followed, api_name="train_follow", show_progress="hidden")
     ui.run_id.submit(h.follow, watch, followed, api_name="train_attach").then(None, ui.run_id, None, js=REMEMBER)
     ui.metrics_pick.input(h.follow, watch, followed, api_name="train_pick_curves")
     ui.log_y.change(h.follow, watch, followed, api_name="train_log_scale")
     ui.cancel_btn.click(h.cancel, ui.run_id, [ui.notes, ui.table], api_name="train_cancel").then(
-        h.follow, watch, followed, api_name="train_follow_after_cancel")
+        h.follow, watch, followed, api_name="train_follow_after_cancel"
+    )
     ui.resume_btn.click(h.resume, ui.run_id, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_resume").then(
-        None, ui.run_id, None, js=REMEMBER)
+        None, ui.run_id, None, js=REMEMBER
+    )
     ui.slurm_btn.click(h.slurm, [*form, ui.nodes, ui.gpn, *ui.fields], ui.export, api_name="train_export_slurm")
     ui.hfjob_btn.click(h.hf_job, [*form, ui.flavor, *ui.fields], ui.export, api_name="train_export_hf_jobs")
     ui.submit_btn.click(h.submit, [*form, ui.flavor, *ui.fields], ui.notes, api_name="train_submit_hf_job")
@@ -409,6 +494,10 @@ def build(ctx, shared) -> None:
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
     ui.stages_btn.click(h.stages, ui.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
     ui.file_btn.click(h.stage_file, [ui.run_id, ui.stage_file], ui.stage_rows, api_name="train_stage_file")
-    shared.demo.load(h.reattach, None, [ui.run_id, ui.poll, ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields],
-                     api_name="train_reattach").then(h.follow, watch, followed, api_name="train_follow_on_load")
+    shared.demo.load(
+        h.reattach,
+        None,
+        [ui.run_id, ui.poll, ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields],
+        api_name="train_reattach",
+    ).then(h.follow, watch, followed, api_name="train_follow_on_load")
     shared.demo.load(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs_on_load")
