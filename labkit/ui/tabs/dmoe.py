@@ -58,9 +58,9 @@ def build(ctx, shared) -> None:
             load_btn = gr.Button("Show", scale=1)
         status = gr.Markdown()
         with gr.Row():
-            dev_plot = gr.Plot(label="Deviation by layer")
-            sim_plot = gr.Plot(label="Language similarity")
-        groups_md = gr.Markdown()
+            dev_plot = gr.Plot(label="Deviation by layer", elem_id="lk-dmoe-deviation")
+            sim_plot = gr.Plot(label="Language similarity", elem_id="lk-dmoe-similarity")
+        groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
     with gr.Accordion("2 · Upcycle", open=True):
         with gr.Row():
             up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
