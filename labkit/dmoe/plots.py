@@ -18,8 +18,8 @@ def deviation_figure(analysis: dict):
     top = max(r["ffn_deviation"] for r in layers) or 1.0
     fig.add_scatter(x=xs, y=[r["attn_deviation"] / top for r in layers], mode="markers", name="attention (÷ max FFN)", marker_color="#DD8452")
     fig.add_hline(y=eps, line_dash="dash", line_color="black", annotation_text=f"ε = {eps}", annotation_position="top left")
-    fig.update_layout(title=f"Parameter deviation by layer — MoE layers (red): {sorted(moe)}", xaxis_title="layer",
-                      yaxis_title="mean ‖Δθ_FFN‖ over languages, min-max normalised", template="plotly_white", height=380,
+    fig.update_layout(title=f"Deviation by layer · MoE layers (red): {sorted(moe)}", xaxis_title="layer",
+                      yaxis_title="normalised mean ‖ΔFFN‖", template="plotly_white", height=380,
                       legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -39,8 +39,8 @@ def similarity_figure(analysis: dict):
                       line=dict(color="black", width=3))
         start += len(g)
     layers = analysis.get("similarity_layers")
-    fig.update_layout(title=f"Language similarity (FFN deltas of layers {layers}) — {len(analysis['groups'])} groups "
-                            f"({analysis.get('group_algorithm', '')})", template="plotly_white", height=460,
+    fig.update_layout(title=f"Similarity (FFN Δ of layers {layers}) · {len(analysis['groups'])} groups, {analysis.get('group_algorithm', '')}",
+                      template="plotly_white", height=460,
                       yaxis=dict(autorange="reversed"))
     return fig
 
