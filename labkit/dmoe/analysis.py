@@ -167,7 +167,8 @@ def analysis_recipe(model: str, steps: int, recipe_path: str | None = None, data
     d["trainer"] = {**DEFAULT_TRAINER, **(d.get("trainer") or {}), **({"max_steps": int(steps)} if steps else {})}
     d["trainer"].setdefault("max_steps", 10)
     if data:
-        d.setdefault("data", {})["path"] = data
+        d["data"] = {**(d.get("data") or {}), "path": data}
+        d["data"]["config"] = d["data"].get("config") or "{lang}"  # Hub corpora (CulturaX, MADLAD-400) have one config per language
     return from_dict(d, source=base.source if base else None)
 
 

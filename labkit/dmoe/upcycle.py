@@ -18,7 +18,6 @@ Beside the weights, `dmoe.json` records the groups, the language → expert map 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -79,9 +78,7 @@ def build_moe(dense, num_experts: int, moe_layers: list[int], top_k: int = 2, se
                           hint="Use Qwen/Qwen2.5-*, Qwen2-*, or 'tiny'.")
     layers = _check_layers(moe_layers, dense.config.num_hidden_layers)
     cfg = moe_config(dense.config, num_experts, layers, top_k)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-        moe = Qwen2MoeForCausalLM(cfg)
+    moe = Qwen2MoeForCausalLM(cfg)
     src = dense.state_dict()
     state = {k: v for k, v in moe.state_dict().items()}
     gen = torch.Generator().manual_seed(seed)
@@ -146,9 +143,7 @@ def add_expert(model_dir: str | Path, copy_from: int, language: str, out: str | 
         raise LabkitError(f"Expert {copy_from} does not exist (the model has {e}).")
     cfg = src.config
     cfg.num_experts = e + 1
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-        dst = type(src)(cfg)
+    dst = type(src)(cfg)
     state = src.state_dict()
     for l in meta["moe_layers"]:
         p = f"model.layers.{l}.mlp."

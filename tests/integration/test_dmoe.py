@@ -184,3 +184,26 @@ def test_journey(tiny_path, tmp_path, wait_run):
         for w in ("gate_proj", "up_proj", "down_proj"):
             assert torch.equal(before[f"model.layers.{l}.mlp.experts.3.{w}.weight"],
                                before[f"model.layers.{l}.mlp.experts.{add['copied_expert']}.{w}.weight"])
+
+
+def test_stage_resumes_from_its_checkpoint(upcycled, tmp_path, capsys):
+    """A stage killed after its checkpoint continues from it (same run folder), rather than starting over."""
+    from labkit.dmoe.train import run_stage1
+    from labkit.jobs import read_metrics
+    from labkit.train import recipe as rmod
+
+    over = [f"model.name={upcycled}", "trainer.save_steps=2", "trainer.max_steps=2"]
+    r = rmod.load(CONFIGS / "dmoe-stage1-tiny.yaml", over)
+    # the upcycled model serves en/de/fr, zh/ja, ru/ar: keep those rows
+    rows = [l for l in (CONFIGS.parent / "data" / "dmoe-text-tiny.jsonl").read_text().splitlines()
+            if json.loads(l)["lang"] in {x for g in GROUPS for x in g}]
+    (tmp_path / "t.jsonl").write_text("\n".join(rows) + "\n")
+    r.data["path"] = str(tmp_path / "t.jsonl")
+    run_dir, out = tmp_path / "run", tmp_path / "run" / "output"
+    run_stage1(r, run_dir, out)
+    assert (out / "checkpoint-2" / "trainer_state.json").exists()
+    r.trainer["max_steps"] = 4
+    final = run_stage1(r, run_dir, out, resume=True)
+    assert "resuming from" in capsys.readouterr().out and final["step"] == 4
+    steps = [m["step"] for m in read_metrics(run_dir)[0] if "lm_loss" in m]
+    assert steps == [1, 2, 3, 4]  # steps 1–2 were not trained again
