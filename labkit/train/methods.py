@@ -122,12 +122,13 @@ METHODS = {
     "radis": Method("radis", "SFTConfig", "SFTTrainer", (("source", "reference"),), prep_sft,
                     method_args=("rationale_prompt", "translate_prompt", "rationale_loss", "max_new_tokens", "src_lang", "tgt_lang", "limit", "backend"),
                     defaults={"max_length": 1024}, pipeline="labkit.train.selfimprove:run_radis"),
-    # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE, stage 2 free routing + load balancing.
+    # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE, stage 2 free routing + balancing.
     "dmoe-stage1": Method("dmoe-stage1", "SFTConfig", "SFTTrainer", (("text", "lang"),), lambda ds, r, tok: ds,
                           method_args=DMOE_ARGS,
                           defaults={"max_length": 1024}, pipeline="labkit.dmoe.train:run_stage1",
                           plots=("loss", "lm_loss", "router_ce", "learning_rate", "grad_norm")),
-    "dmoe-stage2": Method("dmoe-stage2", "SFTConfig", "SFTTrainer", (("text", "lang"), ("text",)), lambda ds, r, tok: ds,
+    "dmoe-stage2": Method("dmoe-stage2", "SFTConfig", "SFTTrainer", (("text", "lang"), ("text",)),
+                          lambda ds, r, tok: ds,
                           method_args=DMOE_ARGS,
                           defaults={"max_length": 1024}, pipeline="labkit.dmoe.train:run_stage2",
                           plots=("loss", "lm_loss", "load_balancing", "learning_rate", "grad_norm")),
