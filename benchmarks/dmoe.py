@@ -4,6 +4,7 @@ one-off TRL/trainer warm-up, so later languages are reported apart; plus upcycli
 
     .venv/bin/python benchmarks/dmoe.py [--languages en,de,zh,ja] [--steps 2,10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,17 @@ def main():
         res = analyze("tiny", langs, steps=steps, groups=2, out=out / f"a{steps}.json", log=lambda m: None)
         wall = time.perf_counter() - t
         per = res["seconds_per_language"]
-        rows.append({"steps": steps, "languages": len(langs), "wall_s": round(wall, 2), "per_language_s": per,
-                     "mean_per_language_s": round(sum(per.values()) / len(per), 2), "first_language_s": per[langs[0]],
-                     "later_mean_s": round(sum(per[l] for l in langs[1:]) / max(1, len(langs) - 1), 2)})
+        rows.append(
+            {
+                "steps": steps,
+                "languages": len(langs),
+                "wall_s": round(wall, 2),
+                "per_language_s": per,
+                "mean_per_language_s": round(sum(per.values()) / len(per), 2),
+                "first_language_s": per[langs[0]],
+                "later_mean_s": round(sum(per[l] for l in langs[1:]) / max(1, len(langs) - 1), 2),
+            }
+        )
     t = time.perf_counter()
     upcycle_from_analysis("tiny", str(out / f"a{rows[-1]['steps']}.json"), out / "up")
     up = time.perf_counter() - t

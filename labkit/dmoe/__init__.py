@@ -6,3 +6,8 @@
 - routing.py   forced (group) routing, router losses, per-expert perplexity, routing statistics
 - train.py     the `dmoe-stage1` / `dmoe-stage2` training methods (job pipelines) and new-language adaptation
 """
+
+import warnings
+
+# Upcycled models have a zero-width shared expert (upcycle.py); torch warns each time one is built or loaded.
+warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")

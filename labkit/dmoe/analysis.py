@@ -12,6 +12,7 @@ into K groups.
 Weights are compared in float32: a 10-step update at the reference's learning rate (8e-6) is below bf16
 resolution, so the analysis loads the model in float32 (training itself may use bf16 autocast on GPU).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,19 +29,30 @@ SIMILARITY_LAYERS = 3
 
 # The reference's per-language fine-tune (src/finetune_delta_18langs.py) except the batch: it uses 8 × 256
 # accumulation × 512 tokens on a GPU; recipes (configs/train/dmoe-analyze-*.yaml) set what fits.
-DEFAULT_TRAINER = {"learning_rate": 8e-6, "lr_scheduler_type": "linear", "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-                   "max_length": 512, "save_strategy": "no", "logging_steps": 1, "seed": 0}
+DEFAULT_TRAINER = {
+    "learning_rate": 8e-6,
+    "lr_scheduler_type": "linear",
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "max_length": 512,
+    "save_strategy": "no",
+    "logging_steps": 1,
+    "seed": 0,
+}
 
 
 # --- pure parts --------------------------------------------------------------------------------
-def _layer_vector(state: dict, layer: int, names) -> "torch.Tensor":
+def _layer_vector(state: dict, layer: int, names):
     import torch
 
     try:
         return torch.cat([state[f"model.layers.{layer}.{n}"].float().reshape(-1) for n in names])
     except KeyError as e:
-        raise LabkitError(f"The model has no weight {e.args[0]}.",
-                          hint="Deviation analysis reads Llama-style layers (model.layers.N.mlp.gate_proj, self_attn.q_proj …): Qwen2, Llama, Mistral, Gemma.") from e
+        raise LabkitError(
+            f"The model has no weight {e.args[0]}.",
+            hint="Deviation analysis reads Llama-style layers (model.layers.N.mlp.gate_proj, self_attn.q_proj …): "
+            "Qwen2, Llama, Mistral, Gemma.",
+        ) from e
 
 
 def num_layers(state: dict) -> int:
@@ -54,8 +66,12 @@ def deviations(before: dict, after: dict) -> dict:
     n = num_layers(before)
     ffn, attn = [], []
     for layer in range(n):
-        ffn.append(float(torch.linalg.vector_norm(_layer_vector(after, layer, FFN) - _layer_vector(before, layer, FFN))))
-        attn.append(float(torch.linalg.vector_norm(_layer_vector(after, layer, ATTN) - _layer_vector(before, layer, ATTN))))
+        ffn.append(
+            float(torch.linalg.vector_norm(_layer_vector(after, layer, FFN) - _layer_vector(before, layer, FFN)))
+        )
+        attn.append(
+            float(torch.linalg.vector_norm(_layer_vector(after, layer, ATTN) - _layer_vector(before, layer, ATTN)))
+        )
     last = range(max(0, n - SIMILARITY_LAYERS), n)
     delta = torch.cat([_layer_vector(after, l, FFN) - _layer_vector(before, l, FFN) for l in last])
     return {"ffn": ffn, "attn": attn, "delta": delta, "similarity_layers": list(last)}
@@ -75,10 +91,15 @@ def cosine_matrix(vectors: dict) -> dict[str, dict[str, float]]:
     m = m / m.norm(dim=1, keepdim=True).clamp_min(1e-12)
     sim = m @ m.T
     sim = ((sim + sim.T) / 2).clamp(-1.0, 1.0)  # exactly symmetric, so grouping does not depend on language order
-    return {a: {b: (1.0 if a == b else round(float(sim[i, j]), 6)) for j, b in enumerate(langs)} for i, a in enumerate(langs)}
+    return {
+        a: {b: (1.0 if a == b else round(float(sim[i, j]), 6)) for j, b in enumerate(langs)}
+        for i, a in enumerate(langs)
+    }
 
 
-def summarize(per_language: dict[str, dict], similarity: dict, epsilon: float, groups: int, algorithm: str = "auto") -> dict:
+def summarize(
+    per_language: dict[str, dict], similarity: dict, epsilon: float, groups: int, algorithm: str = "auto"
+) -> dict:
     """The analysis result from per-language FFN/attention norms and the similarity matrix."""
     from labkit.dmoe.grouping import group_languages
 
@@ -88,10 +109,17 @@ def summarize(per_language: dict[str, dict], similarity: dict, epsilon: float, g
     attn = [sum(per_language[l]["attn"][i] for l in langs) / len(langs) for i in range(n)]
     norm = normalize(ffn)
     grouped, used = group_languages(similarity, groups, algorithm)
-    return {"layers": [{"layer": i, "ffn_deviation": ffn[i], "attn_deviation": attn[i], "normalized": norm[i]} for i in range(n)],
-            "epsilon": epsilon, "moe_layers": [i for i in range(n) if norm[i] >= epsilon], "similarity": similarity,
-            "groups": grouped, "group_algorithm": used,
-            "per_language": {l: {"ffn": per_language[l]["ffn"], "attn": per_language[l]["attn"]} for l in langs}}
+    return {
+        "layers": [
+            {"layer": i, "ffn_deviation": ffn[i], "attn_deviation": attn[i], "normalized": norm[i]} for i in range(n)
+        ],
+        "epsilon": epsilon,
+        "moe_layers": [i for i in range(n) if norm[i] >= epsilon],
+        "similarity": similarity,
+        "groups": grouped,
+        "group_algorithm": used,
+        "per_language": {l: {"ffn": per_language[l]["ffn"], "attn": per_language[l]["attn"]} for l in langs},
+    }
 
 
 def load_analysis(path: str | Path) -> dict:
@@ -104,7 +132,10 @@ def load_analysis(path: str | Path) -> dict:
         raise LabkitError(f"{p} is not JSON: {e}") from e
     missing = [k for k in ("moe_layers", "groups", "layers") if k not in data]
     if missing:
-        raise LabkitError(f"{p} is not a DMoE analysis (no {', '.join(missing)}).", hint="Use the file written by `labkit dmoe analyze`.")
+        raise LabkitError(
+            f"{p} is not a DMoE analysis (no {', '.join(missing)}).",
+            hint="Use the file written by `labkit dmoe analyze`.",
+        )
     return data
 
 
@@ -122,11 +153,20 @@ def language_texts(lang: str, source: dict | None = None) -> list[str]:
 
         f = CORPUS_DIR / f"{lang}.txt"
         if not f.exists():
-            raise LabkitError(f"The bundled corpus has no language {lang!r}.", hint=f"Offline languages: {', '.join(corpus_languages())}.")
+            raise LabkitError(
+                f"The bundled corpus has no language {lang!r}.",
+                hint=f"Offline languages: {', '.join(corpus_languages())}.",
+            )
         texts = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
     else:
-        texts = _dataset_texts(path.replace("{lang}", lang), (source.get("config") or "").replace("{lang}", lang) or None,
-                               source.get("split") or "train", column, limit, lang)
+        texts = _dataset_texts(
+            path.replace("{lang}", lang),
+            (source.get("config") or "").replace("{lang}", lang) or None,
+            source.get("split") or "train",
+            column,
+            limit,
+            lang,
+        )
     texts = texts[: int(limit)] if limit else texts
     if not texts:
         raise LabkitError(f"No text in {lang!r} from {path}.", hint="Check data.path / data.config for that language.")
@@ -139,7 +179,11 @@ def _dataset_texts(path: str, config: str | None, split: str, column: str, limit
     local = Path(path).expanduser()
     try:
         if local.exists():
-            ds = datasets.load_dataset("json" if local.suffix in (".jsonl", ".json") else local.suffix.lstrip("."), data_files=str(local), split="train")
+            ds = datasets.load_dataset(
+                "json" if local.suffix in (".jsonl", ".json") else local.suffix.lstrip("."),
+                data_files=str(local),
+                split="train",
+            )
             if "lang" in ds.column_names:
                 ds = ds.filter(lambda r: r["lang"] == lang)
             rows = ds
@@ -148,9 +192,14 @@ def _dataset_texts(path: str, config: str | None, split: str, column: str, limit
             rows = rows.take(int(limit)) if limit else rows
         return [str(r[column]) for r in rows if r.get(column)]
     except KeyError as e:
-        raise LabkitError(f"{path} has no column {column!r}.", hint="Map yours with data.columns: {your_column: text}.") from e
+        raise LabkitError(
+            f"{path} has no column {column!r}.", hint="Map yours with data.columns: {your_column: text}."
+        ) from e
     except Exception as e:
-        raise LabkitError(f"Cannot read text for {lang!r} from {path}: {e}", hint="Offline? Use data.path: corpus. Gated (CulturaX)? Log in.") from e
+        raise LabkitError(
+            f"Cannot read text for {lang!r} from {path}: {e}",
+            hint="Offline? Use data.path: corpus. Gated (CulturaX)? Log in.",
+        ) from e
 
 
 # --- the analysis ------------------------------------------------------------------------------
@@ -159,7 +208,11 @@ def analysis_recipe(model: str, steps: int, recipe_path: str | None = None, data
     from labkit.train.recipe import from_dict, load
 
     base = load(recipe_path) if recipe_path else None
-    d = base.to_dict() if base else {"name": "dmoe-analyze", "method": "sft", "data": {"path": "corpus"}, "trainer": dict(DEFAULT_TRAINER)}
+    d = (
+        base.to_dict()
+        if base
+        else {"name": "dmoe-analyze", "method": "sft", "data": {"path": "corpus"}, "trainer": dict(DEFAULT_TRAINER)}
+    )
     d["method"] = "sft"
     d["model"] = {**(d.get("model") or {}), "dtype": "float32", **({"name": model} if model else {})}
     if not d["model"].get("name"):
@@ -167,12 +220,25 @@ def analysis_recipe(model: str, steps: int, recipe_path: str | None = None, data
     d["trainer"] = {**DEFAULT_TRAINER, **(d.get("trainer") or {}), **({"max_steps": int(steps)} if steps else {})}
     d["trainer"].setdefault("max_steps", 10)
     if data:
-        d.setdefault("data", {})["path"] = data
+        d["data"] = {**(d.get("data") or {}), "path": data}
+        d["data"]["config"] = (
+            d["data"].get("config") or "{lang}"
+        )  # Hub corpora (CulturaX, MADLAD-400) have one config per language
     return from_dict(d, source=base.source if base else None)
 
 
-def analyze(model: str, languages: list[str], steps: int = 10, groups: int = 2, epsilon: float = 0.6, out: str | Path | None = None,
-            recipe_path: str | None = None, data: str | None = None, algorithm: str = "auto", log=print) -> dict:
+def analyze(
+    model: str,
+    languages: list[str],
+    steps: int = 10,
+    groups: int = 2,
+    epsilon: float = 0.6,
+    out: str | Path | None = None,
+    recipe_path: str | None = None,
+    data: str | None = None,
+    algorithm: str = "auto",
+    log=print,
+) -> dict:
     import datasets
     import torch
     from transformers import AutoModelForCausalLM
@@ -188,31 +254,51 @@ def analyze(model: str, languages: list[str], steps: int = 10, groups: int = 2, 
 
     group_sizes(len(languages), int(groups))  # fail before any training
     recipe = analysis_recipe(model, steps, recipe_path, data)
-    texts = {lang: language_texts(lang, recipe.data) for lang in languages}  # all data first: a missing language fails fast
+    texts = {
+        lang: language_texts(lang, recipe.data) for lang in languages
+    }  # all data first: a missing language fails fast
     from labkit.models import resolve_model
 
     path = resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
-    before = {k: v.detach().clone() for k, v in AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).state_dict().items()}
+    before = {
+        k: v.detach().clone()
+        for k, v in AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).state_dict().items()
+    }
     per_language, deltas, seconds = {}, {}, {}
     work = Path(tempfile.mkdtemp(prefix="dmoe-analyze-"))
     try:
         for i, lang in enumerate(languages):
             t0 = time.perf_counter()
-            log(f"[dmoe] {i + 1}/{len(languages)} {lang}: {recipe.trainer['max_steps']} steps on {len(texts[lang])} texts")
+            log(
+                f"[dmoe] {i + 1}/{len(languages)} {lang}: {recipe.trainer['max_steps']} steps "
+                f"on {len(texts[lang])} texts"
+            )
             run_dir = work / lang
-            final, _ = fit(recipe, run_dir, run_dir / "model", dataset=datasets.Dataset.from_dict({"text": texts[lang]}))
+            final, _ = fit(
+                recipe, run_dir, run_dir / "model", dataset=datasets.Dataset.from_dict({"text": texts[lang]})
+            )
             after = AutoModelForCausalLM.from_pretrained(run_dir / "model", dtype=torch.float32).state_dict()
             dev = deviations(before, after)
-            per_language[lang] = {"ffn": dev["ffn"], "attn": dev["attn"], "train_loss": final.get("train_loss", final.get("loss"))}
+            per_language[lang] = {
+                "ffn": dev["ffn"],
+                "attn": dev["attn"],
+                "train_loss": final.get("train_loss", final.get("loss")),
+            }
             deltas[lang] = dev["delta"]
             shutil.rmtree(run_dir / "model", ignore_errors=True)
             seconds[lang] = round(time.perf_counter() - t0, 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = summarize(per_language, cosine_matrix(deltas), float(epsilon), int(groups), algorithm)
-    result.update(model=recipe.model["name"], languages=languages, steps=int(recipe.trainer["max_steps"]),
-                  similarity_layers=dev["similarity_layers"], seconds_per_language=seconds,
-                  train_loss={l: per_language[l]["train_loss"] for l in languages}, data=recipe.data.get("path"))
+    result.update(
+        model=recipe.model["name"],
+        languages=languages,
+        steps=int(recipe.trainer["max_steps"]),
+        similarity_layers=dev["similarity_layers"],
+        seconds_per_language=seconds,
+        train_loss={l: per_language[l]["train_loss"] for l in languages},
+        data=recipe.data.get("path"),
+    )
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=1, ensure_ascii=False))

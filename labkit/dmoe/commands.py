@@ -1,16 +1,16 @@
 """`labkit dmoe analyze|upcycle|add-language|routing`: the CLI of the DMoE engine (cli.py only wires it in).
 
-    labkit dmoe analyze --model tiny --languages en,zh,ja,de --steps 10 --groups 2 --out analysis.json --json
-    labkit dmoe upcycle --model tiny --analysis analysis.json --out dmoe-tiny --json
-    labkit train configs/train/dmoe-stage1-tiny.yaml --set model.name=dmoe-tiny      # then dmoe-stage2
-    labkit dmoe add-language --model RUN/output --language sw --steps 20 --out dmoe-sw --json
-    labkit dmoe routing --model RUN/output --languages en,zh,ja --out routing.json --json
-    labkit dmoe text --languages en,zh,ja --data uonlp/CulturaX --limit 20000 --out text.jsonl   # stage data: {text, lang}
+labkit dmoe analyze --model tiny --languages en,zh,ja,de --steps 10 --groups 2 --out analysis.json --json
+labkit dmoe upcycle --model tiny --analysis analysis.json --out dmoe-tiny --json
+labkit train configs/train/dmoe-stage1-tiny.yaml --set model.name=dmoe-tiny      # then dmoe-stage2
+labkit dmoe add-language --model RUN/output --language sw --steps 20 --out dmoe-sw --json
+labkit dmoe routing --model RUN/output --languages en,zh,ja --out routing.json --json
+labkit dmoe text --languages en,zh,ja --data uonlp/CulturaX --limit 20000 --out text.jsonl   # stage data: {text, lang}
 """
+
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from labkit.errors import LabkitError
 
@@ -19,14 +19,29 @@ ACTIONS = ("analyze", "upcycle", "add-language", "routing", "text")
 
 def add_arguments(sp) -> None:
     sp.add_argument("action", choices=ACTIONS)
-    sp.add_argument("--model", help="analyze/upcycle: a dense Qwen2-family model ('tiny', folder, Hub id); add-language/routing: a DMoE model")
+    sp.add_argument(
+        "--model",
+        help="analyze/upcycle: a dense Qwen2-family model ('tiny', folder, Hub id); add-language/routing: a DMoE model",
+    )
     sp.add_argument("--languages", help="comma-separated language codes, e.g. en,zh,ja,de")
-    sp.add_argument("--steps", type=int, help="fine-tuning steps per language (analyze; reference 10) or adaptation steps (add-language; reference 100)")
+    sp.add_argument(
+        "--steps",
+        type=int,
+        help="fine-tuning steps per language (analyze; reference 10) or adaptation steps (add-language; reference 100)",
+    )
     sp.add_argument("--groups", type=int, default=2, help="analyze: number of language groups = experts")
-    sp.add_argument("--epsilon", type=float, default=0.6, help="analyze: a layer becomes MoE when its normalised FFN deviation ≥ ε")
-    sp.add_argument("--algorithm", default="auto", choices=["auto", "exhaustive", "greedy"], help="analyze: grouping algorithm")
-    sp.add_argument("--recipe", help="analyze: fine-tune recipe (configs/train/dmoe-analyze-*.yaml: trainer settings, data source)")
-    sp.add_argument("--data", help="text source: 'corpus' (bundled, offline), a Hub dataset (config {lang}) or a file with {lang}")
+    sp.add_argument(
+        "--epsilon", type=float, default=0.6, help="analyze: a layer becomes MoE when its normalised FFN deviation ≥ ε"
+    )
+    sp.add_argument(
+        "--algorithm", default="auto", choices=["auto", "exhaustive", "greedy"], help="analyze: grouping algorithm"
+    )
+    sp.add_argument(
+        "--recipe", help="analyze: fine-tune recipe (configs/train/dmoe-analyze-*.yaml: trainer settings, data source)"
+    )
+    sp.add_argument(
+        "--data", help="text source: 'corpus' (bundled, offline), a Hub dataset (config {lang}) or a file with {lang}"
+    )
     sp.add_argument("--analysis", help="upcycle: the analysis JSON")
     sp.add_argument("--top-k", type=int, default=2, help="upcycle: experts per token")
     sp.add_argument("--language", help="add-language: the new language")
@@ -50,11 +65,26 @@ def run(args, emit) -> int:
         from labkit.dmoe.analysis import analyze
 
         _need(args, "model", "languages", "out")
-        res = analyze(args.model, _languages(args), steps=args.steps or 10, groups=args.groups, epsilon=args.epsilon, out=args.out,
-                      recipe_path=args.recipe, data=args.data, algorithm=args.algorithm, log=lambda m: print(m, file=sys.stderr, flush=True))
-        human = "\n".join(f"layer {r['layer']:>3}  ffn {r['ffn_deviation']:.4g}  attn {r['attn_deviation']:.4g}  norm {r['normalized']:.3f}"
-                          f"{'  MoE' if r['layer'] in res['moe_layers'] else ''}" for r in res["layers"])
-        human += f"\nMoE layers (ε={res['epsilon']}): {res['moe_layers']}\ngroups ({res['group_algorithm']}): {res['groups']}\n→ {res['out']}"
+        res = analyze(
+            args.model,
+            _languages(args),
+            steps=args.steps or 10,
+            groups=args.groups,
+            epsilon=args.epsilon,
+            out=args.out,
+            recipe_path=args.recipe,
+            data=args.data,
+            algorithm=args.algorithm,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        human = "\n".join(
+            f"layer {r['layer']:>3}  ffn {r['ffn_deviation']:.4g}  attn {r['attn_deviation']:.4g}  "
+            f"norm {r['normalized']:.3f}"
+            f"{'  MoE' if r['layer'] in res['moe_layers'] else ''}"
+            for r in res["layers"]
+        )
+        human += f"\nMoE layers (ε={res['epsilon']}): {res['moe_layers']}"
+        human += f"\ngroups ({res['group_algorithm']}): {res['groups']}\n→ {res['out']}"
         emit(args, res, human)
         return 0
     if args.action == "upcycle":
@@ -93,8 +123,17 @@ def _routing(args, emit) -> int:
     from labkit.dmoe.train import measure_routing
 
     _need(args, "model")
-    stats = measure_routing(args.model, {"path": args.data} if args.data else None, _languages(args), args.out, skip_missing=False)
-    emit(args, stats, "\n".join(f"{l:>4}  " + "  ".join(f"e{e}:{s:.2f}" for e, s in enumerate(v["experts"])) for l, v in stats["languages"].items()))
+    stats = measure_routing(
+        args.model, {"path": args.data} if args.data else None, _languages(args), args.out, skip_missing=False
+    )
+    emit(
+        args,
+        stats,
+        "\n".join(
+            f"{l:>4}  " + "  ".join(f"e{e}:{s:.2f}" for e, s in enumerate(v["experts"]))
+            for l, v in stats["languages"].items()
+        ),
+    )
     return 0
 
 
@@ -105,10 +144,16 @@ def _add_language(args, emit) -> int:
     from labkit.train import launch
 
     _need(args, "model", "language", "out")
-    recipe, summary = newlang.prepare(args.model, args.language, args.out, steps=args.steps or 100,
-                                      data={"path": args.data} if args.data else None)
-    print(f"[dmoe] {args.language}: perplexity per expert {summary['perplexities']} → copy expert {summary['copied_expert']} "
-          f"as expert {summary['new_expert']}", file=sys.stderr, flush=True)
+    recipe, summary = newlang.prepare(
+        args.model, args.language, args.out, steps=args.steps or 100, data={"path": args.data} if args.data else None
+    )
+    print(
+        f"[dmoe] {args.language}: perplexity per expert {summary['perplexities']} "
+        f"→ copy expert {summary['copied_expert']} "
+        f"as expert {summary['new_expert']}",
+        file=sys.stderr,
+        flush=True,
+    )
     run = launch.launch(recipe)
     summary.update(run_id=run.id, trained_dir=recipe.output["dir"])
     if args.detach:
@@ -120,6 +165,8 @@ def _add_language(args, emit) -> int:
     run = jobs.status(run.id)
     summary.update(status=run.status, error=run.error)
     if run.status == "succeeded":  # routing of every language the model serves, not only the new one it trained on
-        summary["routing"] = measure_routing(recipe.output["dir"], {"path": args.data} if args.data else None)["languages"]
+        summary["routing"] = measure_routing(recipe.output["dir"], {"path": args.data} if args.data else None)[
+            "languages"
+        ]
     emit(args, summary, f"{run.id}: {run.status} → {recipe.output['dir']}")
     return 0 if run.status == "succeeded" else 1

@@ -9,6 +9,7 @@ Both algorithms work on the cosine distance d = 1 − similarity and build balan
 The reference needs n divisible by K; here the first n mod K groups get one language more. Ties go to the
 earliest combination in input order, so the answer is deterministic.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -58,7 +59,9 @@ def choose_algorithm(n: int, k: int) -> str:
     return "exhaustive" if math.comb(n, group_sizes(n, k)[0]) <= EXHAUSTIVE_LIMIT else "greedy"
 
 
-def group_languages(similarity: dict[str, dict[str, float]], k: int, algorithm: str = "auto") -> tuple[list[list[str]], str]:
+def group_languages(
+    similarity: dict[str, dict[str, float]], k: int, algorithm: str = "auto"
+) -> tuple[list[list[str]], str]:
     """`similarity[a][b]` (cosine) → (groups of language codes, algorithm used)."""
     langs = list(similarity)
     dist = [[1.0 - float(similarity[a][b]) for b in langs] for a in langs]

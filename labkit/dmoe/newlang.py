@@ -9,6 +9,7 @@
 
 OUT/model is the extended model, OUT/data.jsonl the training text, OUT/trained the result with routing.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,19 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 
-# the reference's adaptation run (scripts/new_lang_adapt.sh), except the batch (4 × 30 accumulation × 8 GPUs × 2048 tokens)
-TRAINER = {"learning_rate": 2e-4, "lr_scheduler_type": "cosine", "warmup_steps": 0.03, "weight_decay": 0.01, "per_device_train_batch_size": 4,
-           "logging_steps": 1, "save_steps": 50, "seed": 8, "max_length": 512}
+# the reference's adaptation run (scripts/new_lang_adapt.sh), except the batch
+# (there 4 × 30 accumulation × 8 GPUs of 2048 tokens)
+TRAINER = {
+    "learning_rate": 2e-4,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03,
+    "weight_decay": 0.01,
+    "per_device_train_batch_size": 4,
+    "logging_steps": 1,
+    "save_steps": 50,
+    "seed": 8,
+    "max_length": 512,
+}
 
 
 def pick_expert(model_dir: str, texts: list[str], max_length: int = 512) -> tuple[int, list[float]]:
@@ -34,8 +45,15 @@ def pick_expert(model_dir: str, texts: list[str], max_length: int = 512) -> tupl
     return min(range(len(ppl)), key=ppl.__getitem__), ppl
 
 
-def prepare(model: str, language: str, out: str | Path, steps: int = 100, data: dict | None = None, trainer: dict | None = None,
-            eval_texts: int = 64):
+def prepare(
+    model: str,
+    language: str,
+    out: str | Path,
+    steps: int = 100,
+    data: dict | None = None,
+    trainer: dict | None = None,
+    eval_texts: int = 64,
+):
     """Steps 1–2 and the recipe of step 3 (not yet launched). Returns (recipe, summary)."""
     from labkit.dmoe.analysis import language_texts
     from labkit.dmoe.upcycle import add_expert, read_meta
@@ -46,20 +64,40 @@ def prepare(model: str, language: str, out: str | Path, steps: int = 100, data: 
     path = resolve_model(model)
     meta = read_meta(path)
     if meta is None:
-        raise LabkitError(f"{model} is not a DMoE model (no dmoe.json).", hint="Upcycle and train one first (labkit dmoe upcycle, dmoe-stage1/2).")
+        raise LabkitError(
+            f"{model} is not a DMoE model (no dmoe.json).",
+            hint="Upcycle and train one first (labkit dmoe upcycle, dmoe-stage1/2).",
+        )
     if language in meta["language_to_expert"]:
-        raise LabkitError(f"{language!r} already has expert {meta['language_to_expert'][language]}.", hint="Pick a language the model does not serve.")
+        raise LabkitError(
+            f"{language!r} already has expert {meta['language_to_expert'][language]}.",
+            hint="Pick a language the model does not serve.",
+        )
     texts = language_texts(language, data)
     best, ppl = pick_expert(path, texts[:eval_texts])
     out = Path(out)
     added = add_expert(path, best, language, out / "model")
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "data.jsonl", [{"text": t, "lang": language} for t in texts])
-    recipe = from_dict({"name": f"dmoe-add-{language}", "method": "dmoe-stage1", "model": {"name": str(out / "model")},
-                        "data": {"path": str(out / "data.jsonl")}, "method_args": {"train": "moe", "router_coef": 1.28},
-                        "trainer": {**TRAINER, **(trainer or {}), "max_steps": int(steps)}, "output": {"dir": str(out / "trained")},
-                        "tags": ["dmoe", f"add:{language}"]})
-    summary = {"language": language, "perplexities": {str(e): p for e, p in enumerate(ppl)}, "copied_expert": best,
-               "new_expert": added["new_expert"], "num_experts": added["num_experts"], "model_dir": added["output_dir"]}
+    recipe = from_dict(
+        {
+            "name": f"dmoe-add-{language}",
+            "method": "dmoe-stage1",
+            "model": {"name": str(out / "model")},
+            "data": {"path": str(out / "data.jsonl")},
+            "method_args": {"train": "moe", "router_coef": 1.28},
+            "trainer": {**TRAINER, **(trainer or {}), "max_steps": int(steps)},
+            "output": {"dir": str(out / "trained")},
+            "tags": ["dmoe", f"add:{language}"],
+        }
+    )
+    summary = {
+        "language": language,
+        "perplexities": {str(e): p for e, p in enumerate(ppl)},
+        "copied_expert": best,
+        "new_expert": added["new_expert"],
+        "num_experts": added["num_experts"],
+        "model_dir": added["output_dir"],
+    }
     (out / "add_language.json").write_text(json.dumps(summary, indent=1))
     return recipe, summary

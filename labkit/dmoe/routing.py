@@ -5,6 +5,7 @@
 - the router losses: cross-entropy towards the forced expert (stage 1) and the load-balancing loss (stage 2).
 - routing statistics: the share of each language's tokens that each expert receives (top-k choices).
 """
+
 from __future__ import annotations
 
 from labkit.errors import LabkitError
@@ -120,14 +121,18 @@ def routing_stats(model, tok, texts_by_lang: dict[str, list[str]], max_length: i
                 mask = batch["attention_mask"].reshape(-1).bool()
                 with torch.no_grad():
                     model(**batch)
-                counts = torch.stack([torch.bincount(c[mask, 0].cpu(), minlength=routing.num_experts) for c in routing.choices])
+                counts = torch.stack(
+                    [torch.bincount(c[mask, 0].cpu(), minlength=routing.num_experts) for c in routing.choices]
+                )
                 per_layer = counts if per_layer is None else per_layer + counts
                 routing.reset()
             per_layer = per_layer.float()
             share = per_layer / per_layer.sum(dim=1, keepdim=True).clamp_min(1)
             total = per_layer.sum(dim=0)
-            result[lang] = {"experts": [round(float(x), 4) for x in total / total.sum().clamp_min(1)],
-                            "per_layer": [[round(float(x), 4) for x in row] for row in share]}
+            result[lang] = {
+                "experts": [round(float(x), 4) for x in total / total.sum().clamp_min(1)],
+                "per_layer": [[round(float(x), 4) for x in row] for row in share],
+            }
     finally:
         routing.remove()
     return result

@@ -13,6 +13,7 @@ its own group's expert, so mixed batches are correct. `method_args.train: moe` t
 routers of the MoE layers (new-language adaptation). After training, the share of each language's tokens that
 each expert receives is written to OUTPUT/routing.json and to metrics.jsonl (event "routing").
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ def moe_model_dir(recipe: Recipe, run_dir: Path) -> str:
     elif a.get("groups") and a.get("moe_layers") is not None:
         upcycle(recipe.model["name"], target, [list(g) for g in a["groups"]], list(a["moe_layers"]), top_k=top_k)
     else:
-        raise LabkitError(f"{recipe.model['name']} is not a DMoE model and the recipe says how to make one.",
-                          hint="Set model.name to a `labkit dmoe upcycle` output, or method_args.analysis (or groups + moe_layers).")
+        raise LabkitError(
+            f"{recipe.model['name']} is not a DMoE model and the recipe says how to make one.",
+            hint="Set model.name to a `labkit dmoe upcycle` output, or method_args.analysis (or groups + moe_layers).",
+        )
     print(f"[dmoe] upcycled {recipe.model['name']} into {target}", flush=True)
     return str(target)
 
@@ -65,8 +68,11 @@ def tokenize(ds, tok, lang_to_expert: dict[str, int], max_length: int, need_lang
     if need_lang:
         unknown = sorted({l for l in ds["lang"] if l not in lang_to_expert})
         if unknown:
-            raise LabkitError(f"The data has languages {unknown} that no expert serves.",
-                              hint=f"The model's groups cover {', '.join(sorted(lang_to_expert))}; add a language with `labkit dmoe add-language`.")
+            raise LabkitError(
+                f"The data has languages {unknown} that no expert serves.",
+                hint=f"The model's groups cover {', '.join(sorted(lang_to_expert))}; "
+                "add a language with `labkit dmoe add-language`.",
+            )
     eos = tok.eos_token or ""
 
     def row(r):
@@ -86,8 +92,12 @@ def collator(pad_id: int):
         for i, r in enumerate(rows):
             ids[i, : len(r["input_ids"])] = torch.tensor(r["input_ids"])
             mask[i, : len(r["input_ids"])] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100),
-                "expert": torch.tensor([r["expert"] for r in rows], dtype=torch.long)}
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": ids.masked_fill(mask == 0, -100),
+            "expert": torch.tensor([r["expert"] for r in rows], dtype=torch.long),
+        }
 
     return collate
 
@@ -104,7 +114,9 @@ def make_trainer_class():
             super().__init__(*args, **kw)
             self.stage, self.coef = stage, coef
             self.routing = Routing(self.model)
-            self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: the Trainer scales it for accumulation
+            self.model_accepts_loss_kwargs = (
+                False  # our loss is a per-batch mean: the Trainer scales it for accumulation
+            )
             self._sums: dict[str, float] = {}
             self._count = 0
 
@@ -117,7 +129,10 @@ def make_trainer_class():
                 name, aux = "router_ce", router_ce_loss(self.routing.logits, experts, inputs.get("attention_mask"))
             else:
                 cfg = self.routing.routers[0]
-                name, aux = "load_balancing", load_balancing_loss(self.routing.logits, cfg.num_experts, cfg.top_k, inputs.get("attention_mask"))
+                name, aux = (
+                    "load_balancing",
+                    load_balancing_loss(self.routing.logits, cfg.num_experts, cfg.top_k, inputs.get("attention_mask")),
+                )
             loss = outputs.loss + self.coef * aux
             for k, v in (("lm_loss", outputs.loss), (name, aux)):
                 self._sums[k] = self._sums.get(k, 0.0) + float(v.detach())
@@ -163,17 +178,31 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
     if a.get("train", "all") == "moe":
         print(f"[dmoe] training only the MoE experts and routers: {freeze_to_moe(model):,} parameters", flush=True)
     elif a.get("train", "all") != "all":
-        raise LabkitError(f"method_args.train = {a['train']!r}.", hint="all (every parameter) or moe (experts and routers only).")
+        raise LabkitError(
+            f"method_args.train = {a['train']!r}.", hint="all (every parameter) or moe (experts and routers only)."
+        )
     config_cls, _ = get_method(recipe.method).classes()
     targs = {**trainer_args(recipe, out), "remove_unused_columns": False}
     args = config_cls(**targs)
     raw = load_dataset(recipe)
     if stage == 1 and "lang" not in raw.column_names:
-        raise LabkitError("Stage 1 needs a 'lang' column: it routes each text to its language's group expert.",
-                          hint="Rows like {\"text\": ..., \"lang\": \"zh\"}; map yours with data.columns.")
-    ds = tokenize(raw, tok, meta["language_to_expert"], int(getattr(args, "max_length", None) or 1024), need_lang=stage == 1)
-    trainer = make_trainer_class()(model=model, args=args, train_dataset=ds, data_collator=collator(tok.pad_token_id), processing_class=tok,
-                                   callbacks=[make_callback(run_dir)], stage=stage, coef=float(a.get("router_coef", COEF[stage])))
+        raise LabkitError(
+            "Stage 1 needs a 'lang' column: it routes each text to its language's group expert.",
+            hint='Rows like {"text": ..., "lang": "zh"}; map yours with data.columns.',
+        )
+    ds = tokenize(
+        raw, tok, meta["language_to_expert"], int(getattr(args, "max_length", None) or 1024), need_lang=stage == 1
+    )
+    trainer = make_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        data_collator=collator(tok.pad_token_id),
+        processing_class=tok,
+        callbacks=[make_callback(run_dir)],
+        stage=stage,
+        coef=float(a.get("router_coef", COEF[stage])),
+    )
     checkpoint = last_complete_checkpoint(out) if resume else None
     if checkpoint:
         print(f"[labkit] resuming from {checkpoint}", flush=True)
@@ -196,8 +225,15 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
                     texts[r["lang"]].append(r["text"])
             model.eval()
             stats = write_routing(model, tok, texts, out / ROUTING, meta)
-            MetricsWriter(run_dir).log(event="routing", step=trainer.state.global_step,
-                                       **{f"routing/{l}/expert{e}": s for l, v in stats["languages"].items() for e, s in enumerate(v["experts"])})
+            MetricsWriter(run_dir).log(
+                event="routing",
+                step=trainer.state.global_step,
+                **{
+                    f"routing/{l}/expert{e}": s
+                    for l, v in stats["languages"].items()
+                    for e, s in enumerate(v["experts"])
+                },
+            )
     return final
 
 
@@ -206,15 +242,24 @@ def write_routing(model, tok, texts: dict[str, list[str]], path: Path, meta: dic
     from labkit.dmoe.routing import routing_stats
 
     meta = meta or {}
-    stats = {"languages": routing_stats(model, tok, texts), "language_to_expert": meta.get("language_to_expert"),
-             "moe_layers": meta.get("moe_layers"), "num_experts": model.config.num_experts}
+    stats = {
+        "languages": routing_stats(model, tok, texts),
+        "language_to_expert": meta.get("language_to_expert"),
+        "moe_layers": meta.get("moe_layers"),
+        "num_experts": model.config.num_experts,
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(stats, indent=1, ensure_ascii=False))
     return stats
 
 
-def measure_routing(model: str, data: dict | None = None, languages: list[str] | None = None, out: str | None = None,
-                     skip_missing: bool = True) -> dict:
+def measure_routing(
+    model: str,
+    data: dict | None = None,
+    languages: list[str] | None = None,
+    out: str | None = None,
+    skip_missing: bool = True,
+) -> dict:
     """Routing statistics of a DMoE model on each language's text → routing.json (beside the model unless `out`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

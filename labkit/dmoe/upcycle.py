@@ -15,10 +15,10 @@ adds exactly nothing and never learns. The other layers stay dense (`mlp_only_la
 Beside the weights, `dmoe.json` records the groups, the language → expert map and the MoE layers; training
 (stage 1 routing) and new-language extension read it.
 """
+
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 from labkit.errors import LabkitError
@@ -41,7 +41,10 @@ def language_map(groups: list[list[str]]) -> dict[str, int]:
     for e, group in enumerate(groups):
         for lang in group:
             if lang in seen:
-                raise LabkitError(f"Language {lang!r} is in two groups ({seen[lang]} and {e}).", hint="Each language belongs to one group.")
+                raise LabkitError(
+                    f"Language {lang!r} is in two groups ({seen[lang]} and {e}).",
+                    hint="Each language belongs to one group.",
+                )
             seen[lang] = e
     return seen
 
@@ -53,19 +56,34 @@ def moe_config(dense_config, num_experts: int, moe_layers: list[int], top_k: int
     for k in ("model_type", "architectures", "transformers_version", "_name_or_path"):
         d.pop(k, None)
     n = dense_config.num_hidden_layers
-    return Qwen2MoeConfig(**{**d, "num_experts": num_experts, "num_experts_per_tok": min(top_k, num_experts),
-                             "moe_intermediate_size": dense_config.intermediate_size, "shared_expert_intermediate_size": 0,
-                             "norm_topk_prob": True, "decoder_sparse_step": 1, "qkv_bias": True,
-                             "mlp_only_layers": [l for l in range(n) if l not in moe_layers], "output_router_logits": False})
+    return Qwen2MoeConfig(
+        **{
+            **d,
+            "num_experts": num_experts,
+            "num_experts_per_tok": min(top_k, num_experts),
+            "moe_intermediate_size": dense_config.intermediate_size,
+            "shared_expert_intermediate_size": 0,
+            "norm_topk_prob": True,
+            "decoder_sparse_step": 1,
+            "qkv_bias": True,
+            "mlp_only_layers": [l for l in range(n) if l not in moe_layers],
+            "output_router_logits": False,
+        }
+    )
 
 
 def _check_layers(moe_layers: list[int], n: int) -> list[int]:
     layers = sorted({int(l) for l in moe_layers})
     bad = [l for l in layers if not 0 <= l < n]
     if bad:
-        raise LabkitError(f"MoE layers {bad} do not exist: the model has {n} layers.", hint="Use the analysis of this model.")
+        raise LabkitError(
+            f"MoE layers {bad} do not exist: the model has {n} layers.", hint="Use the analysis of this model."
+        )
     if not layers:
-        raise LabkitError("No layer reaches ε, so nothing would become MoE.", hint="Lower --epsilon in the analysis (the reference uses 0.6).")
+        raise LabkitError(
+            "No layer reaches ε, so nothing would become MoE.",
+            hint="Lower --epsilon in the analysis (the reference uses 0.6).",
+        )
     return layers
 
 
@@ -75,13 +93,13 @@ def build_moe(dense, num_experts: int, moe_layers: list[int], top_k: int = 2, se
     from transformers import Qwen2MoeForCausalLM
 
     if dense.config.model_type not in SUPPORTED:
-        raise LabkitError(f"Upcycling supports Qwen2-family dense models; this one is {dense.config.model_type!r}.",
-                          hint="Use Qwen/Qwen2.5-*, Qwen2-*, or 'tiny'.")
+        raise LabkitError(
+            f"Upcycling supports Qwen2-family dense models; this one is {dense.config.model_type!r}.",
+            hint="Use Qwen/Qwen2.5-*, Qwen2-*, or 'tiny'.",
+        )
     layers = _check_layers(moe_layers, dense.config.num_hidden_layers)
     cfg = moe_config(dense.config, num_experts, layers, top_k)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-        moe = Qwen2MoeForCausalLM(cfg)
+    moe = Qwen2MoeForCausalLM(cfg)
     src = dense.state_dict()
     state = {k: v for k, v in moe.state_dict().items()}
     gen = torch.Generator().manual_seed(seed)
@@ -101,8 +119,15 @@ def build_moe(dense, num_experts: int, moe_layers: list[int], top_k: int = 2, se
     return moe.to(dense.dtype).eval()
 
 
-def upcycle(model: str, out: str | Path, groups: list[list[str]], moe_layers: list[int], top_k: int = 2, seed: int = 0,
-            analysis: str | None = None) -> dict:
+def upcycle(
+    model: str,
+    out: str | Path,
+    groups: list[list[str]],
+    moe_layers: list[int],
+    top_k: int = 2,
+    seed: int = 0,
+    analysis: str | None = None,
+) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from labkit.models import resolve_model
@@ -117,11 +142,25 @@ def upcycle(model: str, out: str | Path, groups: list[list[str]], moe_layers: li
     out.mkdir(parents=True, exist_ok=True)
     moe.save_pretrained(out)
     AutoTokenizer.from_pretrained(path).save_pretrained(out)
-    meta = {"base_model": model, "groups": groups, "language_to_expert": lang_map, "moe_layers": sorted(set(moe_layers)),
-            "num_experts": len(groups), "top_k": moe.config.num_experts_per_tok, "analysis": analysis, "added": []}
+    meta = {
+        "base_model": model,
+        "groups": groups,
+        "language_to_expert": lang_map,
+        "moe_layers": sorted(set(moe_layers)),
+        "num_experts": len(groups),
+        "top_k": moe.config.num_experts_per_tok,
+        "analysis": analysis,
+        "added": [],
+    }
     write_meta(out, meta)
-    return {"output_dir": str(out), "num_experts": len(groups), "moe_layers": meta["moe_layers"], "groups": groups,
-            "language_to_expert": lang_map, "parameters": sum(p.numel() for p in moe.parameters())}
+    return {
+        "output_dir": str(out),
+        "num_experts": len(groups),
+        "moe_layers": meta["moe_layers"],
+        "groups": groups,
+        "language_to_expert": lang_map,
+        "parameters": sum(p.numel() for p in moe.parameters()),
+    }
 
 
 def upcycle_from_analysis(model: str, analysis_path: str, out: str | Path, top_k: int = 2, seed: int = 0) -> dict:
@@ -139,16 +178,16 @@ def add_expert(model_dir: str | Path, copy_from: int, language: str, out: str | 
 
     meta = read_meta(model_dir)
     if meta is None:
-        raise LabkitError(f"{model_dir} is not a DMoE model (no {META}).", hint="Upcycle a model with `labkit dmoe upcycle` first.")
+        raise LabkitError(
+            f"{model_dir} is not a DMoE model (no {META}).", hint="Upcycle a model with `labkit dmoe upcycle` first."
+        )
     src = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
     e = src.config.num_experts
     if not 0 <= copy_from < e:
         raise LabkitError(f"Expert {copy_from} does not exist (the model has {e}).")
     cfg = src.config
     cfg.num_experts = e + 1
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-        dst = type(src)(cfg)
+    dst = type(src)(cfg)
     state = src.state_dict()
     for l in meta["moe_layers"]:
         p = f"model.layers.{l}.mlp."
@@ -160,8 +199,19 @@ def add_expert(model_dir: str | Path, copy_from: int, language: str, out: str | 
     out.mkdir(parents=True, exist_ok=True)
     dst.save_pretrained(out)
     AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
-    meta = {**meta, "num_experts": e + 1, "language_to_expert": {**meta["language_to_expert"], language: e},
-            "groups": [*meta["groups"], [language]], "added": [*meta.get("added", []), {"language": language, "expert": e, "copied_from": copy_from}],
-            "parent": str(model_dir)}
+    meta = {
+        **meta,
+        "num_experts": e + 1,
+        "language_to_expert": {**meta["language_to_expert"], language: e},
+        "groups": [*meta["groups"], [language]],
+        "added": [*meta.get("added", []), {"language": language, "expert": e, "copied_from": copy_from}],
+        "parent": str(model_dir),
+    }
     write_meta(out, meta)
-    return {"output_dir": str(out), "num_experts": e + 1, "new_expert": e, "copied_from": copy_from, "moe_layers": meta["moe_layers"]}
+    return {
+        "output_dir": str(out),
+        "num_experts": e + 1,
+        "new_expert": e,
+        "copied_from": copy_from,
+        "moe_layers": meta["moe_layers"],
+    }

@@ -198,3 +198,25 @@ def test_data_tab_curates_and_plots(page, tmp_path):
     assert "9/9" in page.locator("#lk-data-status").inner_text()
     page.wait_for_timeout(1500)
     shoot(page, tmp_path, "data-run")
+
+
+def test_dmoe_tab_shows_an_analysis(page, tmp_path):
+    import json
+
+    from labkit.dmoe.analysis import summarize
+
+    langs = ["en", "de", "zh", "ja"]
+    sim = {a: {b: 1.0 if a == b else (0.7 if (a in "en de") == (b in "en de") else 0.05) for b in langs} for a in langs}
+    per = {l: {"ffn": [1.0, 1.5 + i, 3.0], "attn": [0.4, 0.5, 0.6]} for i, l in enumerate(langs)}
+    path = tmp_path / "analysis.json"
+    path.write_text(json.dumps({**summarize(per, sim, 0.6, 2), "similarity_layers": [0, 1, 2]}))
+    page.get_by_role("tab", name="DMoE").first.click()
+    page.locator("#lk-dmoe-analysis textarea").fill(str(path))
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#lk-dmoe-groups').innerText.includes('expert 1')", timeout=60_000)
+    page.wait_for_selector("#lk-dmoe-deviation .js-plotly-plot", timeout=30_000)
+    page.wait_for_selector("#lk-dmoe-similarity .js-plotly-plot", timeout=30_000)
+    assert "ε = 0.6" in page.locator("#lk-dmoe-deviation").inner_text()
+    assert "en, de" in page.locator("#lk-dmoe-groups").inner_text()
+    page.wait_for_timeout(800)
+    shoot(page, tmp_path, "dmoe-analysis")

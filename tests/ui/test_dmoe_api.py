@@ -1,4 +1,5 @@
 """DMoE tab through gradio_client: analyze (a job), show, upcycle, launch stage 1 → 2, routing heatmap."""
+
 import json
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def analysis(tmp_path_factory):
 
     langs = ["en", "de", "fr", "zh", "ja", "ko"]
     close = {("en", "de"), ("en", "fr"), ("de", "fr"), ("zh", "ja"), ("zh", "ko"), ("ja", "ko")}
-    sim = {a: {b: 1.0 if a == b else (0.8 if (a, b) in close or (b, a) in close else 0.1) for b in langs} for a in langs}
+    sim = {
+        a: {b: 1.0 if a == b else (0.8 if (a, b) in close or (b, a) in close else 0.1) for b in langs} for a in langs
+    }
     per = {l: {"ffn": [1.0, 2.0 + i], "attn": [0.5, 0.5]} for i, l in enumerate(langs)}
     path = tmp_path_factory.mktemp("dmoe-ui") / "analysis.json"
     path.write_text(json.dumps({**summarize(per, sim, 0.6, 2), "similarity_layers": [0, 1]}))
@@ -37,16 +40,25 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
     assert "MoE layers (red): [1]" in dev["layout"]["title"]["text"] and dev["data"][0]["y"] == [0.0, 1.0]
     assert "expert 0: en, de, fr" in groups and "expert 1: zh, ja, ko" in groups
     assert sim["data"][0]["x"] == ["en", "de", "fr", "zh", "ja", "ko"]  # group order
-    assert [(s_["type"], s_["x0"], s_["x1"]) for s_ in sim["layout"]["shapes"]] == [("rect", -0.5, 2.5), ("rect", 2.5, 5.5)]
+    assert [(s_["type"], s_["x0"], s_["x1"]) for s_ in sim["layout"]["shapes"]] == [
+        ("rect", -0.5, 2.5),
+        ("rect", 2.5, 5.5),
+    ]
 
     up, model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")
     assert up["num_experts"] == 2 and up["moe_layers"] == [1] and model_dir == str(tmp_path / "up")
 
     data = Path(__file__).resolve().parents[2] / "configs" / "data" / "dmoe-text-tiny.jsonl"
-    rows = [r for r in map(json.loads, data.read_text().splitlines()) if r["lang"] in ("en", "de", "fr", "zh", "ja", "ko")]
+    rows = [
+        r for r in map(json.loads, data.read_text().splitlines()) if r["lang"] in ("en", "de", "fr", "zh", "ja", "ko")
+    ]
     (tmp_path / "text.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     runs, route_dir = client.predict(model_dir, str(tmp_path / "text.jsonl"), 2, 2, api_name="/dmoe_stages")
-    assert [r["stage"] for r in runs] == [1, 2] and runs[1]["after"] == runs[0]["run_id"] and route_dir == runs[1]["output"]
+    assert (
+        [r["stage"] for r in runs] == [1, 2]
+        and runs[1]["after"] == runs[0]["run_id"]
+        and route_dir == runs[1]["output"]
+    )
     for r in runs:
         assert wait_run(r["run_id"]).status == "succeeded"
     plot, layer = client.predict(route_dir, "", api_name="/dmoe_routing")

@@ -1,4 +1,5 @@
 """DMoE grouping and analysis summary on hand-made numbers (pure: no model)."""
+
 import math
 
 import pytest
@@ -54,8 +55,8 @@ def test_uneven_sizes_and_bad_k():
 
 
 def test_auto_switches_to_greedy_for_large_sets():
-    assert grouping.choose_algorithm(18, 9) == "exhaustive"     # the paper's 18 languages
-    assert grouping.choose_algorithm(128, 16) == "greedy"       # the paper's 128 languages
+    assert grouping.choose_algorithm(18, 9) == "exhaustive"  # the paper's 18 languages
+    assert grouping.choose_algorithm(128, 16) == "greedy"  # the paper's 128 languages
     assert math.comb(128, 8) > grouping.EXHAUSTIVE_LIMIT
 
 
@@ -69,8 +70,10 @@ def test_greedy_on_many_languages_recovers_blocks():
 def test_normalize_and_summary():
     assert normalize([2.0, 4.0, 3.0]) == [0.0, 1.0, 0.5]
     assert normalize([1.0, 1.0]) == [1.0, 1.0]
-    per = {"en": {"ffn": [1.0, 3.0, 5.0, 2.0], "attn": [1.0, 1.0, 1.0, 1.0]},
-           "zh": {"ffn": [1.0, 5.0, 5.0, 4.0], "attn": [3.0, 1.0, 1.0, 1.0]}}
+    per = {
+        "en": {"ffn": [1.0, 3.0, 5.0, 2.0], "attn": [1.0, 1.0, 1.0, 1.0]},
+        "zh": {"ffn": [1.0, 5.0, 5.0, 4.0], "attn": [3.0, 1.0, 1.0, 1.0]},
+    }
     s = {"en": {"en": 1.0, "zh": 0.2}, "zh": {"en": 0.2, "zh": 1.0}}
     res = summarize(per, s, epsilon=0.6, groups=2)
     # mean FFN: [1, 4, 5, 3] → normalised [0, .75, 1, .5]
