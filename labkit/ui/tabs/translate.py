@@ -82,7 +82,7 @@ def build(ctx, shared) -> None:
                                           progress=lambda x, d: progress(x, desc=d), cancel=cancel_flag)
                 return ([], [res["markdown_file"]], res["markdown"], f"Translated {res['pages']} page(s) with the vision-language model.",
                         [], gr.update(maximum=1, value=1), None, None)
-            from labkit.backends import load_backend
+            from labkit.ui.tabs.models import load_backend
             from labkit.doctrans import document
 
             res = document.translate_document(f, tgt, load_backend(model_state), model_state["model"], out,
