@@ -30,7 +30,7 @@ def test_indirect_statements_are_caught_by_the_second_net(lang, text):
 
 
 def test_false_positive_rate_on_ordinary_sad_messages():
-    for group, at_most in (("ordinary_tuning", 0), ("ordinary_report", 1)):  # docs/support.md: 0/85 and 1/51
+    for group, at_most in (("ordinary_tuning", 0), ("ordinary_report", 0)):  # docs/support.md: 0/85 and 0/51
         texts = [t for texts in HELD_OUT[group].values() for t in texts]
         flagged = [t for t in texts if safety.check(t).crisis]
         assert len(flagged) <= at_most, (group, flagged)
