@@ -1,10 +1,13 @@
 """One A4 page at 150 dpi (1240×1754): OCR + layout + render, translation excluded (an identity backend),
 with the share of time per stage. The page is drawn here: a title, two columns of body text, a list.
+`--configs` also times rapidocr settings against the defaults on the same page, in this process, with wall
+and CPU seconds, the text's CER against the defaults, and the load average (the machine may be shared).
 
-    .venv/bin/python benchmarks/doctrans.py
+    .venv/bin/python benchmarks/doctrans.py [--configs]
 """
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -50,5 +53,40 @@ def main():
                       "share": {"ocr": round((t1 - t0) / total, 3), "layout": round((t2 - t1) / total, 3), "render": round((t3 - t2) / total, 3)}}, indent=2))
 
 
+CONFIGS = {
+    "default": {},
+    "no direction classifier": {"Global.use_cls": False},
+    "no classifier, recognition batch 16": {"Global.use_cls": False, "Rec.rec_batch_num": 16},
+    "no classifier, batch 16, detector max side 960": {"Global.use_cls": False, "Rec.rec_batch_num": 16,
+                                                       "Det.limit_type": "max", "Det.limit_side_len": 960},
+    "no classifier, batch 16, 2 onnxruntime threads": {"Global.use_cls": False, "Rec.rec_batch_num": 16,
+                                                       "EngineConfig.onnxruntime.intra_op_num_threads": 2},
+}
+
+
+def compare_configs(repeats: int = 2):
+    from rapidfuzz.distance import Levenshtein
+
+    from labkit.doctrans import ocr
+
+    img, reference = a4_page(), None
+    for name, extra in CONFIGS.items():
+        params = {**ocr.OCR_PARAMS, **extra}
+        ocr.ocr_image(img.crop((0, 0, 300, 300)), params)  # model loading outside the timing
+        wall, cpu = [], []
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            lines = ocr.ocr_image(img, params)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        text = "\n".join(line.text for line in lines)
+        reference = reference if reference is not None else text
+        print(json.dumps({"config": name, "lines": len(lines), "ocr_wall_s": [round(x, 2) for x in wall],
+                          "ocr_cpu_s": [round(x, 2) for x in cpu], "cer_vs_default": round(Levenshtein.distance(text, reference) / max(len(reference), 1), 4),
+                          "load_avg_1min": round(os.getloadavg()[0], 1)}), flush=True)
+
+
 if __name__ == "__main__":
     main()
+    if "--configs" in sys.argv:
+        compare_configs()

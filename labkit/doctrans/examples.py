@@ -1,5 +1,6 @@
 """One-click examples for the Document translation tab, made on first use (no binary files in the repository):
 a clean page image, the same page as a skewed, noisy grey scan, and a born-digital PDF with a text layer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,16 +45,21 @@ def _pdf_bytes() -> bytes:
     """A one-page A4 PDF whose text is real text (Helvetica), so the page needs no OCR."""
     lines = [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
     stream = "".join(f"BT /F1 {size} Tf {x} {y} Td ({text}) Tj ET\n" for x, y, size, text in lines).encode("latin-1")
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
+    ]
     out, offsets = b"%PDF-1.4\n", []
     for i, obj in enumerate(objs, 1):
         offsets.append(len(out))
         out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
     xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode() + b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode() + b"".join(
+        f"{o:010d} 00000 n \n".encode() for o in offsets
+    )
     return out + f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
 
 
@@ -61,7 +67,11 @@ def example_files(folder: str | Path) -> dict[str, str]:
     """{"page": png, "scan": png, "pdf": pdf} in `folder`, written once."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"page": folder / "example-page.png", "scan": folder / "example-scan.png", "pdf": folder / "example-paper.pdf"}
+    paths = {
+        "page": folder / "example-page.png",
+        "scan": folder / "example-scan.png",
+        "pdf": folder / "example-paper.pdf",
+    }
     if not paths["page"].exists() or not paths["scan"].exists():
         img = _page_image()
         img.save(paths["page"])

@@ -1,4 +1,4 @@
-"""Evaluation of document image machine translation (DIMT) on DoTA-style folders.
+r"""Evaluation of document image machine translation (DIMT) on DoTA-style folders.
 
 The headline metrics follow M4Doc's `codes/evaluate.py` (Liang et al., ACL 2025), so that a number printed
 here is comparable with the DoTA/M4Doc tables:
@@ -241,13 +241,16 @@ def m4doc_tree(md: str):
     return root
 
 
+def _blank_costs(x: str, y: str) -> int:
+    return int(not x.split() or not y.split())
+
+
 def steds(pred_md: str, ref_md: str) -> float:
     """M4Doc's STEDS in [0, 1]: labels cost nothing unless one of them is blank."""
     import zss
 
     a, b = m4doc_tree(pred_md), m4doc_tree(ref_md)
-    present = lambda x, y: int(not x.split() or not y.split())
-    ted = _zss_distance(a, b, zss.Node.get_children, zss.Node.get_label, present)
+    ted = _zss_distance(a, b, zss.Node.get_children, zss.Node.get_label, _blank_costs)
     return 1.0 - float(ted) / max(len(list(a.iter())), len(list(b.iter())))
 
 

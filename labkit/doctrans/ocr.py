@@ -133,17 +133,22 @@ def _pdf_lines(page, scale: float) -> list[Line] | None:
     return lines or None
 
 
-@lru_cache(maxsize=1)
-def _engine():
+# rapidocr settings; benchmarks/doctrans.py --configs measures alternatives (no direction classifier, larger
+# recognition batches, a capped detector size, onnxruntime threads) against these defaults.
+OCR_PARAMS = {"Global.log_level": "warning"}
+
+
+@lru_cache(maxsize=4)
+def _engine(params: tuple = tuple(OCR_PARAMS.items())):
     from rapidocr import RapidOCR
 
-    return RapidOCR(params={"Global.log_level": "warning"})
+    return RapidOCR(params=dict(params))
 
 
-def ocr_image(image) -> list[Line]:
+def ocr_image(image, params: dict | None = None) -> list[Line]:
     import numpy as np
 
-    result = _engine()(np.asarray(image.convert("RGB")))
+    result = _engine(tuple((params or OCR_PARAMS).items()))(np.asarray(image.convert("RGB")))
     if result.boxes is None:
         return []
     lines = []

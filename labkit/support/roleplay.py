@@ -15,6 +15,7 @@ stored reply instead, when asked:
 from __future__ import annotations
 
 import random
+import threading
 from typing import Callable
 
 from labkit.backends.base import GenParams
@@ -32,7 +33,9 @@ def _history(turns: list[dict]) -> list[dict]:
 
 
 def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scenarios: dict | None = None, personas: dict | None = None,
-             seeker_backend=None, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+             seeker_backend=None, seed: int = 0, progress: Callable[[int, int], None] | None = None,
+             cancel: threading.Event | None = None) -> list[dict]:
+    """N dialogues; when `cancel` is set, the dialogues finished so far (the one in progress is dropped)."""
     guard.require("batch")
     prompts = load_prompts()
     scenarios = scenarios or prompts["scenarios"]
@@ -48,6 +51,8 @@ def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scen
         scenario, persona = rng.choice(scenarios[lang]), rng.choice(personas[lang])
         dialogue: list[dict] = []
         for _ in range(turns):
+            if cancel is not None and cancel.is_set():
+                return out
             ask = prompts["seeker"].format(persona=persona, scenario=scenario, language=LANG_NAMES.get(lang, lang), dialogue=dialogue_text(_history(dialogue)))
             said = seeker.generate([[{"role": "user", "content": ask}]], GenParams(max_new_tokens=agent.max_new_tokens, temperature=0.9, seed=seed + d))[0][0].strip()
             dialogue.append({"role": "seeker", "text": said or scenario, "strategy": None, "rationale": None})
@@ -97,6 +102,18 @@ def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, i
         if progress:
             progress(i + 1, len(dialogues))
     return out
+
+
+def preview(dialogues: list[dict], n: int = 2) -> str:
+    """The first dialogues as Markdown, each turn with its strategy: what a researcher reads before training."""
+    parts = []
+    for rec in dialogues[:n]:
+        lines = [f"**{rec['dialogue_id']}** · {rec['language']} · {rec['scenario']}"]
+        for t in rec["turns"]:
+            who = "Seeker" if t["role"] == "seeker" else f"Supporter [{t.get('strategy') or 'crisis'}]"
+            lines.append(f"- *{who}*: {t['text']}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def strategy_counts(dialogues: list[dict]) -> dict[str, int]:

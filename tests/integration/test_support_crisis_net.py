@@ -1,6 +1,7 @@
 """The crisis detector's second net (similarity to curated exemplars, with the packaged MiniLM): it catches
 the indirect statements of issue 12.9 in the 17 languages that the patterns miss, and its false-positive
 rate on ordinary sad messages stays what docs/support.md reports."""
+
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from labkit.support import safety
 from labkit.support.agent import SupportAgent
 
 pytestmark = pytest.mark.slow
-HELD_OUT = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "crisis" / "heldout.yaml").read_text(encoding="utf-8"))
+HELD_OUT = yaml.safe_load(
+    (Path(__file__).parents[1] / "fixtures" / "crisis" / "heldout.yaml").read_text(encoding="utf-8")
+)
 POSITIVE = [(lang, text) for lang, texts in HELD_OUT["positive"].items() for text in texts]
 
 
@@ -30,15 +33,17 @@ def test_indirect_statements_are_caught_by_the_second_net(lang, text):
 
 
 def test_false_positive_rate_on_ordinary_sad_messages():
-    for group, at_most in (("ordinary_tuning", 0), ("ordinary_report", 1)):  # docs/support.md: 0/85 and 1/51
+    for group, at_most in (("ordinary_tuning", 0), ("ordinary_report", 0)):  # docs/support.md: 0/85 and 0/51
         texts = [t for texts in HELD_OUT[group].values() for t in texts]
         flagged = [t for t in texts if safety.check(t).crisis]
         assert len(flagged) <= at_most, (group, flagged)
 
 
 def test_a_long_message_is_checked_sentence_by_sentence():
-    text = ("Work was long today and the bus was late again. My sister called about the holidays. "
-            "I've been thinking about ending things.")
+    text = (
+        "Work was long today and the bus was late again. My sister called about the holidays. "
+        "I've been thinking about ending things."
+    )
     assert safety.check(text).crisis
     assert not safety.check(text, semantic=False).crisis
 

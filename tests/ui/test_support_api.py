@@ -22,6 +22,13 @@ def test_multi_turn_conversation(client):
 
 
 def test_roleplay_from_the_tab(client):
-    path, note = client.predict(1, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay")
+    path, note, preview = client.predict(1, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay")
     rec = json.loads(Path(path).read_text().splitlines()[0])
     assert rec["scenario"] == "I lost my job." and rec["persona"] == "a nurse" and "1 dialogues" in note
+    assert rec["dialogue_id"] in preview and "I lost my job." in preview and "*Seeker*" in preview  # a preview, not only a file
+    assert "Cancelling" in client.predict(api_name="/support_roleplay_cancel")
+
+
+def test_whitespace_message_is_refused(client):
+    with pytest.raises(Exception, match="empty"):
+        client.predict("   ", "(counselor decides)", api_name="/support_send")

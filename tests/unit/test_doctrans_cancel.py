@@ -1,5 +1,6 @@
 """Cancel inside a page, glossary misses named, the vlm engine's one-sentence refusal of text-only models,
 and the bundled examples (issue 18.4/18.6)."""
+
 import json
 import threading
 
@@ -36,22 +37,45 @@ def test_cancel_stops_inside_a_page_and_keeps_what_was_done(tmp_path):
 
 
 def test_glossary_note_names_the_block_and_the_term():
-    stats = {"glossary_missing_blocks": [{"page": 1, "block": 3, "text": "Attention is what the model uses everywhere in it.",
-                                          "terms": ["attention"]}]}
+    stats = {
+        "glossary_missing_blocks": [
+            {
+                "page": 1,
+                "block": 3,
+                "text": "Attention is what the model uses everywhere in it.",
+                "terms": ["attention"],
+            }
+        ]
+    }
     note = document.glossary_note(stats, {"attention": "注意力"})
-    assert note == ("1 block missing a glossary term: page 1, block 3 («Attention is what the model uses everywh…») "
-                    "lacks attention → 注意力")
+    assert note == (
+        "1 block missing a glossary term: page 1, block 3 («Attention is what the model uses everywh…») "
+        "lacks attention → 注意力"
+    )
     assert document.glossary_note({"glossary_missing_blocks": []}) == ""
 
 
 def test_vlm_engine_refuses_a_text_only_model_in_one_sentence(tmp_path):
     from labkit.doctrans import vlm
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8, "num_attention_heads": 2,
-                                                      "num_hidden_layers": 1, "intermediate_size": 16, "vocab_size": 32}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 8,
+                "num_attention_heads": 2,
+                "num_hidden_layers": 1,
+                "intermediate_size": 16,
+                "vocab_size": 32,
+            }
+        )
+    )
     with pytest.raises(LabkitError) as err:
         vlm.check_vision(str(tmp_path), "my-text-model")
-    assert err.value.message == "The vlm engine needs a vision-language model, and my-text-model (llama) cannot read images."
+    assert (
+        err.value.message
+        == "The vlm engine needs a vision-language model, and my-text-model (llama) cannot read images."
+    )
     assert "Qwen2.5-VL" in err.value.hint and "pipeline" in err.value.hint
 
 

@@ -1,6 +1,7 @@
 """Bounded work on documents and clean errors for translate/chat input (issue 14): huge pages are refused
 before rendering, dpi is capped, encrypted PDFs get their own message, backwards page ranges and empty chat
 messages exit 2 with a hint."""
+
 import json
 
 import pytest
@@ -12,8 +13,11 @@ from labkit.errors import LabkitError
 
 def make_pdf(size=(612, 792), encrypted=False) -> bytes:
     """A minimal one-page PDF; `encrypted` adds a Standard security handler whose password is not empty."""
-    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] >>"]
+    objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] >>",
+    ]
     if encrypted:
         objs.append("<< /Filter /Standard /V 1 /R 2 /O <" + "11" * 32 + "> /U <" + "22" * 32 + "> /P -4 >>")
     out, offsets = b"%PDF-1.4\n", []
@@ -21,7 +25,9 @@ def make_pdf(size=(612, 792), encrypted=False) -> bytes:
         offsets.append(len(out))
         out += f"{i} 0 obj\n{obj}\nendobj\n".encode()
     xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode() + b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode() + b"".join(
+        f"{o:010d} 00000 n \n".encode() for o in offsets
+    )
     extra = " /Encrypt 4 0 R /ID [<" + "ab" * 16 + "> <" + "ab" * 16 + ">]" if encrypted else ""
     return out + f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R{extra} >>\nstartxref\n{xref}\n%%EOF\n".encode()
 

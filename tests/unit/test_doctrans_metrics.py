@@ -176,3 +176,19 @@ def test_no_references_raises(tmp_path):
     assert "zh" in err.value.message and "page1.zh.md" in err.value.hint
     with pytest.raises(LabkitError):
         m.evaluate_folder(tmp_path / "nope", "zh")
+
+
+def test_cli_translate_eval_reports_m4doc_numbers(tmp_path, capsys):
+    import json
+
+    from labkit.cli import main
+
+    (tmp_path / "pred").mkdir()
+    for k, (ref, pred) in enumerate(M4DOC_PAGES, 1):
+        (tmp_path / f"p{k}.zh.mmd").write_text(ref, encoding="utf-8")
+        (tmp_path / "pred" / f"p{k}.md").write_text(pred, encoding="utf-8")
+    assert main(["translate", "eval", str(tmp_path), "--to", "zh", "--json"]) == 0
+    corpus = json.loads(capsys.readouterr().out)["corpus"]
+    for key, value in M4DOC_CORPUS.items():
+        assert corpus[key] == pytest.approx(value, abs=1e-3), key
+    assert {"chrf", "bleu_pt_md", "steds_blocks"} <= set(corpus)

@@ -113,9 +113,12 @@ class Scripted:
             elif content.startswith("Here is a reply"):  # refinement names the reply it was given
                 out.append(["Refined from the fresh reply." if "Fresh reply of the current model." in content
                             else "Refined from the stored reply."])
-            else:  # reflection
+            else:  # reflection (and the seeker, whose text is then this JSON: fine for these tests)
                 out.append(['{"profile": "student", "emotion": "sad", "situation": "failed an exam"}'])
         return out
+
+    def stream(self, msgs, params):
+        yield self.generate([msgs], params)[0][0]
 
 
 DIALOGUE = {"dialogue_id": "d1", "language": "en", "scenario": "exam", "persona": "student",
@@ -147,3 +150,31 @@ def test_agent_refuses_empty_messages_and_unknown_overrides():
     with pytest.raises(LabkitError, match="Unknown strategy"):
         agent.respond([], "I failed my exam.", override="Hugging")
     assert agent.plan([], "I failed my exam.", override="question")["strategy"] == "Question"  # aliases still work
+
+
+def test_session_log_display_and_export(tmp_path):
+    from labkit.support import session
+
+    sess = session.new()
+    plan = {"crisis": False, "strategy": "Question", "rationale": "explore first", "language": "en"}
+    after = session.record(sess, plan, "I failed my exam.", "What happened?")
+    assert sess["log"] == [] and len(after["log"]) == 1  # the old state is untouched
+    assert after["history"] == [{"role": "user", "content": "I failed my exam."}, {"role": "assistant", "content": "What happened?"}]
+    shown = session.display(after)
+    assert [m["role"] for m in shown] == ["user", "assistant", "assistant"] and shown[1]["metadata"]["title"] == "Strategy: Question"
+    crisis = session.record(after, {"crisis": True, "strategy": None, "rationale": "bypassed", "language": "en"}, "x", "help")
+    data = json.loads(session.export(crisis, tmp_path).read_text(encoding="utf-8"))
+    assert data["crisis_flags"] == 1 and [t["user"] for t in data["turns"]] == ["I failed my exam.", "x"]
+
+
+def test_roleplay_cancel_keeps_finished_dialogues_and_previews_them():
+    import threading
+
+    flag = threading.Event()
+
+    agent = SupportAgent(Scripted())
+    dialogues = roleplay.generate(agent, n=3, turns=1, languages=["en"], progress=lambda d, t: flag.set() if d == 1 else None,
+                                  cancel=flag)
+    assert len(dialogues) == 1  # cancelled after the first of three
+    text = roleplay.preview(dialogues)
+    assert dialogues[0]["dialogue_id"] in text and "*Seeker*" in text and "Supporter [" in text

@@ -3,16 +3,15 @@ override, inferred user state, strategy distribution, stage indicator, crisis by
 role-play dialogues, build self-evolution DPO pairs and push data to the Hub."""
 from __future__ import annotations
 
-import json
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import gradio as gr
 
 from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
-from labkit.support import roleplay, safety
+from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
 from labkit.ui.common import handler
@@ -20,6 +19,14 @@ from labkit.ui.common import handler
 TITLE = "Support chat"
 ID = "support"
 STAGES = ("exploration", "comforting", "action")
+
+
+EXAMPLES = [
+    ["I failed my driving test today and I feel like an idiot."],
+    ["I moved to a new city for work and I don't know anyone here."],
+    ["我和最好的朋友吵架了，现在心里很难受，不知道该怎么办。"],
+    ["My dog died last week and the house feels so empty."],
+]
 
 
 def stage_markdown(stage: str | None) -> str:
@@ -40,7 +47,8 @@ def distribution_figure(log: list[dict]):
 
 def build(ctx, shared) -> None:
     gr.Markdown(f"⚠️ {safety.DISCLAIMER}")
-    session = gr.State({"history": [], "log": [], "started": time.time()})
+    state = gr.State(session.new())
+    rp_cancel = threading.Event()
     with gr.Row():
         with gr.Column(scale=3):
             chat = gr.Chatbot(height=460, label="Conversation", elem_id="lk-support-chat")
@@ -52,6 +60,7 @@ def build(ctx, shared) -> None:
                 reset = gr.Button("New session")
                 export_btn = gr.Button("Export session (JSON)")
             export_file = gr.File(label="Session export")
+            gr.Examples(EXAMPLES, msg, label="Example messages (click one, then Send)")
         with gr.Column(scale=2):
             stage = gr.Markdown(stage_markdown(None), elem_id="lk-support-stage")
             badge = gr.Markdown(elem_id="lk-support-badge")
@@ -68,8 +77,10 @@ def build(ctx, shared) -> None:
             pers = gr.Textbox("\n".join(f"{l}: {p}" for l, ps in prompts["personas"].items() for p in ps), lines=6, label="Seeker personas (lang: text, one per line)")
         with gr.Row():
             gen_btn = gr.Button("Generate dialogues", variant="primary")
+            rp_stop = gr.Button("Cancel", variant="stop")
             pairs_btn = gr.Button("Build self-evolution pairs")
-        rp_status = gr.Markdown()
+        rp_status = gr.Markdown(elem_id="lk-support-rp-status")
+        rp_preview = gr.Markdown(label="Preview", elem_id="lk-support-rp-preview")
         with gr.Row():
             rp_file = gr.File(label="Dialogues (JSONL)")
             pairs_file = gr.File(label="DPO pairs (JSONL) — for configs/train/support-dpo-tiny.yaml")
@@ -84,42 +95,25 @@ def build(ctx, shared) -> None:
 
     @handler
     def respond(text, sess, chosen, model_state):
-        text = (text or "").strip()
-        if not text:
-            raise gr.Error("Write a message first.")
         agent = agent_for(model_state)
         plan = agent.plan(sess["history"], text, None if chosen == "(counselor decides)" else chosen)
-        display = [*_display(sess), {"role": "user", "content": text}]
-        if plan["crisis"]:
-            label = "🛟 Crisis resources — the model was bypassed"
-        else:
-            label = f"Strategy: {plan['strategy']}"
-        display.append({"role": "assistant", "content": plan["rationale"] or "", "metadata": {"title": label}})
+        text = text.strip()
+        title = session.label(plan)
+        display = [*session.display(sess), {"role": "user", "content": text},
+                   {"role": "assistant", "content": plan["rationale"] or "", "metadata": {"title": title}}]
         reply = ""
-        badge_md = f"**{label}**  \n_{plan['rationale']}_"
+        badge_md = f"**{title}**  \n_{plan['rationale']}_"
         for delta in agent.stream_reply(sess["history"], text, plan):
             reply += delta
             yield display + [{"role": "assistant", "content": reply}], sess, stage_markdown(plan["stage"]), badge_md, plan["user_state"], gr.update(), ""
-        sess = {**sess, "history": [*sess["history"], {"role": "user", "content": text}, {"role": "assistant", "content": reply}],
-                "log": [*sess["log"], {**plan, "user": text, "reply": reply, "time": time.time()}]}
-        yield _display(sess), sess, stage_markdown(plan["stage"]), badge_md, plan["user_state"], distribution_figure(sess["log"]), ""
-
-    def _display(sess):
-        out = []
-        for turn in sess["log"]:
-            label = "🛟 Crisis resources — the model was bypassed" if turn["crisis"] else f"Strategy: {turn['strategy']}"
-            out += [{"role": "user", "content": turn["user"]}, {"role": "assistant", "content": turn["rationale"] or "", "metadata": {"title": label}},
-                    {"role": "assistant", "content": turn["reply"]}]
-        return out
+        sess = session.record(sess, plan, text, reply)
+        yield session.display(sess), sess, stage_markdown(plan["stage"]), badge_md, plan["user_state"], distribution_figure(sess["log"]), ""
 
     def new_session():
-        return [], {"history": [], "log": [], "started": time.time()}, stage_markdown(None), "", {}, distribution_figure([])
+        return [], session.new(), stage_markdown(None), "", {}, distribution_figure([])
 
     def export(sess):
-        path = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "support-session.json"
-        path.write_text(json.dumps({"started": sess["started"], "turns": sess["log"], "crisis_flags": sum(t["crisis"] for t in sess["log"])},
-                                   ensure_ascii=False, indent=1), encoding="utf-8")
-        return str(path)
+        return str(session.export(sess, tempfile.mkdtemp(dir=ctx.settings.cache_dir)))
 
     def parse_lines(text):
         table: dict[str, list[str]] = {}
@@ -135,13 +129,20 @@ def build(ctx, shared) -> None:
         if not langs_:
             raise LabkitError("Pick at least one language.")
         agent = agent_for(model_state)
+        rp_cancel.clear()
         dialogues = roleplay.generate(agent, int(n_), int(turns_), list(langs_), parse_lines(scen_), parse_lines(pers_),
-                                      progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"))
+                                      progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"), cancel=rp_cancel)
         path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "roleplay.jsonl", dialogues)
         counts = roleplay.strategy_counts(dialogues)
         note = (f"{len(dialogues)} dialogues · strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
                 + f" · counselor answers unreadable → fallback: {agent.counselor_fallbacks}")
-        return str(path), note
+        if rp_cancel.is_set():
+            note = f"**Cancelled** after {len(dialogues)} of {int(n_)} dialogues (kept below). " + note
+        return str(path), note, roleplay.preview(dialogues)
+
+    def rp_do_cancel():
+        rp_cancel.set()
+        return "Cancelling … (the dialogue in progress is dropped)"
 
     @handler
     def build_pairs(f, model_state, progress=gr.Progress()):
@@ -160,15 +161,16 @@ def build(ctx, shared) -> None:
             raise LabkitError("Generate dialogues first.")
         folder = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir))
         (folder / "train.jsonl").write_text(Path(f).read_text(encoding="utf-8"), encoding="utf-8")
-        n_ = sum(1 for _ in open(f, encoding="utf-8"))
+        n_ = len(Path(f).read_text(encoding="utf-8").splitlines())
         card = roleplay.dataset_card(repo_id, n_, model_state["model"], list(langs_))
         return f"✅ {hub.push(hub.plan_push(folder, repo_id, kind='dataset', card=card))}"
 
-    outs = [chat, session, stage, badge, state_view, dist, msg]
-    send.click(respond, [msg, session, override, shared.model_state], outs, api_name="support_send")
-    msg.submit(respond, [msg, session, override, shared.model_state], outs, api_name="support_submit")
-    reset.click(new_session, None, [chat, session, stage, badge, state_view, dist], api_name="support_reset")
-    export_btn.click(export, session, export_file, api_name="support_export")
-    gen_btn.click(generate, [n, turns, langs, scen, pers, shared.model_state], [rp_file, rp_status], api_name="support_roleplay")
+    outs = [chat, state, stage, badge, state_view, dist, msg]
+    send.click(respond, [msg, state, override, shared.model_state], outs, api_name="support_send")
+    msg.submit(respond, [msg, state, override, shared.model_state], outs, api_name="support_submit")
+    reset.click(new_session, None, [chat, state, stage, badge, state_view, dist], api_name="support_reset")
+    export_btn.click(export, state, export_file, api_name="support_export")
+    gen_btn.click(generate, [n, turns, langs, scen, pers, shared.model_state], [rp_file, rp_status, rp_preview], api_name="support_roleplay")
+    rp_stop.click(rp_do_cancel, None, rp_status, api_name="support_roleplay_cancel")
     pairs_btn.click(build_pairs, [rp_file, shared.model_state], [pairs_file, rp_status], api_name="support_pairs")
     push_btn.click(push, [rp_file, repo, langs, shared.model_state], rp_status, api_name="support_push")

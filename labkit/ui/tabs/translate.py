@@ -48,7 +48,7 @@ def build(ctx, shared) -> None:
             gallery = gr.Gallery(label="Original (block outlines) | translation", columns=1, height=620, object_fit="contain", elem_id="lk-dt-gallery")
     with gr.Accordion("Before / after, page by page", open=True):
         with gr.Row():
-            page_no = gr.Slider(1, 1, value=1, step=1, label="Page", elem_id="lk-dt-page")
+            page_no = gr.Number(1, precision=0, minimum=1, maximum=1, step=1, label="Page", elem_id="lk-dt-page")
             zoom = gr.Slider(300, 1600, value=600, step=50, label="Zoom (height in pixels; ⛶ opens a page full screen)")
         with gr.Row():
             before = gr.Image(label="Before", type="filepath", interactive=False, height=600, buttons=["fullscreen", "download"],
@@ -82,7 +82,7 @@ def build(ctx, shared) -> None:
                                           progress=lambda x, d: progress(x, desc=d), cancel=cancel_flag)
                 return ([], [res["markdown_file"]], res["markdown"], f"Translated {res['pages']} page(s) with the vision-language model.",
                         [], gr.update(maximum=1, value=1), None, None)
-            from labkit.backends import load_backend
+            from labkit.ui.tabs.models import load_backend
             from labkit.doctrans import document
 
             res = document.translate_document(f, tgt, load_backend(model_state), model_state["model"], out,
