@@ -12,6 +12,7 @@ Speed, per source size (keys kept from earlier turns, new ones beside them):
   minilm_union_cached_s      the same trace again (embeddings cached)
 Quality: track / relation / overall F1 of each encoder on configs/provenance/trove-sample.jsonl.
 Machine load (1-minute load average, CPU count) is recorded with the numbers: the machine may be shared.
+*_cpu_s: the CPU seconds of the same calls (all threads of this process), which other load inflates far less.
 
     .venv/bin/python benchmarks/provenance.py [--sizes 1000,10000,50000,100000] [--minilm-max 50000]
 """
@@ -41,9 +42,14 @@ def make_doc(n_tokens: int, rng: random.Random) -> str:
     return " ".join(sents)
 
 
-def timed(fn):
-    t = time.perf_counter()
+CPU = {}   # key → CPU seconds of the last timed call (this process, all threads): less sensitive to other load
+
+
+def timed(fn, key=None):
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    if key:
+        CPU[key] = round(time.process_time() - c, 3)
     return out, round(time.perf_counter() - t, 3)
 
 
@@ -96,9 +102,9 @@ def main():
         target = " ".join(rng.choice(sents).rstrip(".") + "." for _ in range(100))
         load = os.getloadavg()[0]
         clear_caches()
-        _, bm25 = timed(lambda: trace([doc], target, retriever="bm25"))
+        _, bm25 = timed(lambda: trace([doc], target, retriever="bm25"), "bm25_only_cpu_s")
         clear_caches()   # a fresh process: tokenisation not cached, the table opened from disk again
-        res, cold = timed(lambda: trace([doc], target, retriever="union"))
+        res, cold = timed(lambda: trace([doc], target, retriever="union"), "union_first_trace_cpu_s")
         _, warm = timed(lambda: trace([doc], target, retriever="union"))
         row = {"source_tokens": n, "source_sentences": res["coverage"]["n_source_sentences"], "bm25_only_s": bm25,
                "union_first_trace_s": cold, "union_cached_embeddings_s": warm, "encoder": "static-minilm"}
@@ -114,8 +120,11 @@ def main():
         shutil.copytree(keep, table)
         if n <= args.minilm_max:
             clear_caches()
-            _, row["minilm_union_first_trace_s"] = timed(lambda: trace([doc], target, retriever="union", dense_model=MINILM))
+            _, row["minilm_union_first_trace_s"] = timed(lambda: trace([doc], target, retriever="union", dense_model=MINILM),
+                                                         "minilm_union_first_trace_cpu_s")
             _, row["minilm_union_cached_s"] = timed(lambda: trace([doc], target, retriever="union", dense_model=MINILM))
+        row.update(CPU)
+        CPU.clear()
         row["load_avg_1m"], row["cpus"] = round((load + os.getloadavg()[0]) / 2, 2), os.cpu_count()
         rows.append(row)
         print(json.dumps(row), flush=True)

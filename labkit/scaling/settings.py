@@ -5,7 +5,7 @@ Defaults are the paper's: the headline power law is fitted on x ≥ 2, so the mo
 bias the curve that the Monolingual Generalization Gap is measured against.
 
 Bounds keep the work and memory small whatever the input: at most MAX_BOOTSTRAP resamples, MAX_POINTS
-rows and MAX_WORK resamples × rows, and the bootstrap runs in chunks (labkit.scaling.fit.BOOT_CHUNK_ELEMENTS).
+rows, MAX_DISTINCT_X distinct x values and MAX_WORK resamples × rows, and the bootstrap runs in chunks (labkit.scaling.fit.BOOT_CHUNK_ELEMENTS).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ FORMS = ("power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic")
 LOSSES = ("squared", "huber")
 MAX_BOOTSTRAP = 10_000
 MAX_POINTS = 2_000        # a sweep of 10 x values × 17 languages × 10 seeds is 1,700 rows
+MAX_DISTINCT_X = 200      # leave-one-out refits once per distinct x
 MAX_WORK = 2_000_000      # resamples × rows: 1,000 resamples of 2,000 rows, or 10,000 of 200 (seconds, not minutes)
 MIN_BOOTSTRAP = 100       # fewer resamples give intervals that move from run to run
 # How each field is called where the user sets it: (CLI flag, UI label).
@@ -100,7 +101,11 @@ class FitSettings:
 DEFAULTS = FitSettings()
 
 
-def check_size(n_rows: int, settings: FitSettings) -> None:
+def check_size(df, settings: FitSettings) -> None:
+    n_rows = len(df)
+    if settings.x in df.columns and df[settings.x].nunique() > MAX_DISTINCT_X:
+        raise LabkitError(f"The data have {df[settings.x].nunique():,} distinct {settings.x} values; a fit takes at most {MAX_DISTINCT_X}.",
+                          hint="x counts training languages; leave-one-out refits once per distinct x.")
     if n_rows > MAX_POINTS:
         raise LabkitError(f"The data have {n_rows:,} rows; a fit takes at most {MAX_POINTS:,}.",
                           hint="Average repeated measurements, or fit one benchmark or model at a time.")
@@ -114,5 +119,5 @@ def run_fit(df, settings: FitSettings):
     from labkit.scaling.analysis import fit_table
 
     settings.checked()
-    check_size(len(df), settings)
+    check_size(df, settings)
     return fit_table(df, **settings.fit_kwargs())

@@ -79,6 +79,12 @@ def test_resamples_times_rows_is_bounded():
     assert "--bootstrap" in e.value.message and "at most 1,000 resamples" in e.value.hint
 
 
+def test_too_many_distinct_x_are_refused():
+    rows = pd.DataFrame({"n_languages": np.arange(1.0, 302.0), "score": 0.5})
+    with pytest.raises(LabkitError, match="distinct n_languages"):
+        run_fit(rows, FitSettings(n_boot=100))
+
+
 def test_bootstrap_runs_in_bounded_chunks(monkeypatch):
     """Every batch the bootstrap fits stays under the element budget, and chunking keeps the result honest."""
     x = np.repeat(np.arange(2.0, 12.0), 40)
