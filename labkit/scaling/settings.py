@@ -20,6 +20,7 @@ MAX_BOOTSTRAP = 10_000
 MAX_POINTS = 2_000        # a sweep of 10 x values × 17 languages × 10 seeds is 1,700 rows
 MAX_DISTINCT_X = 200      # leave-one-out refits once per distinct x
 MAX_WORK = 2_000_000      # resamples × rows: 1,000 resamples of 2,000 rows, or 10,000 of 200 (seconds, not minutes)
+MAX_BOOTSTRAP_HUBER = 2_000  # Huber refits every resample with an optimiser (no closed form): ~4 ms each
 MIN_BOOTSTRAP = 100       # fewer resamples give intervals that move from run to run
 # How each field is called where the user sets it: (CLI flag, UI label).
 _NAMES = {"n_boot": ("--bootstrap", "Bootstrap resamples"), "level": ("--level", "Confidence level"),
@@ -66,6 +67,9 @@ class FitSettings:
         if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or not MIN_BOOTSTRAP <= self.n_boot <= MAX_BOOTSTRAP:
             raise self._bad("n_boot", f"{self.n_boot!r} resamples is out of range.",
                             f"Use a whole number from {MIN_BOOTSTRAP} to {MAX_BOOTSTRAP:,} (1000 is plenty for 95% intervals).")
+        if self.loss == "huber" and self.n_boot > MAX_BOOTSTRAP_HUBER:
+            raise self._bad("n_boot", f"{self.n_boot:,} resamples with the Huber loss is too slow.",
+                            f"Use at most {MAX_BOOTSTRAP_HUBER:,} with Huber (each resample is refitted by an optimiser).")
         if not (isinstance(self.level, (int, float)) and 0.5 <= self.level < 1):
             raise self._bad("level", f"{self.level!r} is not a confidence level.", "Use a number from 0.5 to below 1, e.g. 0.95.")
         for key in ("fit_min_x", "fit_max_x"):

@@ -48,7 +48,7 @@ def test_zero_means_no_limit_in_both_surfaces():
 @pytest.mark.parametrize("flags,field", [
     (["--bootstrap", "-5"], "--bootstrap"), (["--bootstrap", "100000000"], "--bootstrap"), (["--level", "2"], "--level"),
     (["--predict", "nan"], "--predict"), (["--predict", "-3"], "--predict"), (["--fit-min-x", "inf"], "--fit-min-x"),
-    (["--fit-min-x", "5", "--fit-max-x", "3"], "--fit-max-x"),
+    (["--fit-min-x", "5", "--fit-max-x", "3"], "--fit-max-x"), (["--loss", "huber", "--bootstrap", "5000"], "--bootstrap"),
 ])
 def test_bad_fit_flags_exit_2_naming_the_flag(tmp_path, capsys, flags, field):
     data = tmp_path / "sweep.csv"
