@@ -115,7 +115,8 @@ def load_records(path) -> list[dict]:
     """Read TROVE records from a JSONL file; blank lines are skipped. Raises LabkitError naming the bad line."""
     path = Path(path)
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; TROVE files are scored up to {MAX_FILE_BYTES // 2**20} MB.",
+        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; TROVE files are scored up to "
+                          f"{MAX_FILE_BYTES // 2**20} MB.",
                           hint="Split the file and score the parts.")
     try:
         lines = path.read_text(encoding="utf-8").split("\n")   # not splitlines(): JSON strings may hold a raw U+2028

@@ -51,8 +51,8 @@ def _stem(w: str) -> str:
 @functools.lru_cache(maxsize=1 << 17)
 def content_tokens(text: str) -> frozenset[str]:
     """Tokens that carry meaning: alphabetic words lightly stemmed, stop words dropped; CJK runs as their
-    character bigrams (single characters match across unrelated sentences: 水稻的潜力 vs 水的温度), a one-character
-    run as itself."""
+    character bigrams (single characters match across unrelated sentences: 水稻 vs 水温), a one-character run
+    as itself."""
     out = set()
     for w in tokenize(text):
         if w in STOPWORDS or (len(w) == 1 and w.isascii()):
@@ -113,7 +113,8 @@ MAX_SOURCES = 4
 NONE_BELOW = 0.25    # total coverage below this: no source
 
 
-def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str], index: TokenIndex | None = None) -> Relation:
+def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str],
+              index: TokenIndex | None = None) -> Relation:
     from rapidfuzz.distance import LCSseq
 
     index = index or TokenIndex(texts)
@@ -143,7 +144,8 @@ def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str], i
             covered |= shared
     coverage = sum(w[t] for t in covered) / total
     if not chosen or coverage < NONE_BELOW:
-        return Relation([], None, round(min(1.0, 0.6 + (NONE_BELOW - coverage) * 1.6), 3), features={"coverage": round(coverage, 3)})
+        conf = round(min(1.0, 0.6 + (NONE_BELOW - coverage) * 1.6), 3)
+        return Relation([], None, conf, features={"coverage": round(coverage, 3)})
     lcs = max(feats[c][2] for c in chosen)
     ratio = len(target) / max(sum(len(texts[c]) for c in chosen), 1)
     neg = _negations(target) != sum(_negations(texts[c]) for c in chosen)

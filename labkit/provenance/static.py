@@ -10,6 +10,7 @@ trace needs are distilled (a few hundred for a page, ~5k for a 50k-token source)
 them. `prepare()` distils the whole vocabulary at once (30,522 tokens; ~30 s on 2 free cores).
 sqrt(IDF) weights come from the source sentences of the call, so topic words count more than function words.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,7 @@ class StaticEncoder:
         folder.mkdir(parents=True, exist_ok=True)
         self._model = None
         self._cache: dict[str, tuple[int, ...]] = {}
-        self.unk = self.tokenizer.token_to_id("[UNK]")   # says nothing about a sentence: left out
+        self.unk = self.tokenizer.token_to_id("[UNK]")  # says nothing about a sentence: left out
         self.table = self._open("table.npy", np.float32, (self.vocab, DIM))
         self.done = self._open("done.npy", np.bool_, (self.vocab,))
 
@@ -55,7 +56,7 @@ class StaticEncoder:
         if not path.exists():
             tmp = self.folder / f".{name}.{os.getpid()}"
             np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape).flush()
-            os.replace(tmp, path)   # atomic: a concurrent reader never sees a half-written header
+            os.replace(tmp, path)  # atomic: a concurrent reader never sees a half-written header
         return np.load(path, mmap_mode="r+")
 
     def _distil(self, ids: np.ndarray) -> None:
@@ -75,7 +76,7 @@ class StaticEncoder:
                 h = self._model(input_ids=inp, attention_mask=torch.ones_like(inp)).last_hidden_state
                 self.table[ids[s : s + _BATCH]] = h.mean(1).numpy()
         self.table.flush()
-        self.done[ids] = True   # after the vectors: a crash in between leaves them marked missing, not wrong
+        self.done[ids] = True  # after the vectors: a crash in between leaves them marked missing, not wrong
         self.done.flush()
 
     def ensure(self, ids: np.ndarray) -> None:
@@ -94,8 +95,12 @@ class StaticEncoder:
         ids = self._cache.get(word)
         if ids is None:
             norm = self.tokenizer.normalizer.normalize_str(word)
-            ids = self._cache[word] = tuple(t.id for w, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(norm)
-                                            for t in self.tokenizer.model.tokenize(w) if t.id != self.unk)
+            ids = self._cache[word] = tuple(
+                t.id
+                for w, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(norm)
+                for t in self.tokenizer.model.tokenize(w)
+                if t.id != self.unk
+            )
         return ids
 
     def _ids(self, texts: list[str]) -> list[list[int]]:

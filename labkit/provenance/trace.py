@@ -32,12 +32,14 @@ def check_bounds(source_chars: int, target_chars: int, n_targets: int, n_sources
     check_k(k)
     if source_chars > MAX_SOURCE_CHARS:
         raise LabkitError(f"The sources have {source_chars:,} characters; a trace takes at most {MAX_SOURCE_CHARS:,}.",
-                          hint="Trace against the documents the text actually draws on, or split them into several traces.")
+                          hint="Trace against the documents the text draws on, or split them into several traces.")
     if target_chars > MAX_TARGET_CHARS:
-        raise LabkitError(f"The target text has {target_chars:,} characters; a trace takes at most {MAX_TARGET_CHARS:,}.",
+        raise LabkitError(f"The target text has {target_chars:,} characters; a trace takes at most "
+                          f"{MAX_TARGET_CHARS:,}.",
                           hint="Trace the target text section by section.")
     if n_targets * n_sources > MAX_PAIRS:
-        raise LabkitError(f"{n_targets:,} target × {n_sources:,} source sentences is more than {MAX_PAIRS:,} pairs to compare.",
+        raise LabkitError(f"{n_targets:,} target × {n_sources:,} source sentences is more than {MAX_PAIRS:,} pairs "
+                          "to compare.",
                           hint="Trace a shorter part of the target, or fewer source documents, at a time.")
 
 
@@ -89,13 +91,15 @@ def read_text_file(path, what: str) -> str:
     limit = MAX_TARGET_CHARS if what == "target" else MAX_SOURCE_CHARS
     try:
         if p.stat().st_size > 4 * limit:   # UTF-8 has at most 4 bytes a character: over this, surely too long
-            raise LabkitError(f"The {what} file {p.name} is {p.stat().st_size / 2**20:.0f} MB; a trace takes at most {limit:,} characters.",
+            raise LabkitError(f"The {what} file {p.name} is {p.stat().st_size / 2**20:.0f} MB; a trace takes at most "
+                              f"{limit:,} characters.",
                               hint="Trace a part of it at a time.")
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise LabkitError(f"The {what} file {p.name} is not UTF-8 text.", hint="Give plain UTF-8 text files.") from e
     except OSError as e:
-        raise LabkitError(f"Cannot read the {what} file {p.name}: {e.strerror or e}", hint="Give plain UTF-8 text files.") from e
+        raise LabkitError(f"Cannot read the {what} file {p.name}: {e.strerror or e}",
+                          hint="Give plain UTF-8 text files.") from e
 
 
 def to_jsonl(result: dict) -> str:

@@ -24,7 +24,8 @@ def read_table(path: str | Path):
     if not path.is_file():
         raise LabkitError(f"No file {path.name}.", hint="Give a CSV, JSON or JSONL file.")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; a scaling table is at most {MAX_FILE_BYTES // 2**20} MB.",
+        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; a scaling table is at most "
+                          f"{MAX_FILE_BYTES // 2**20} MB.",
                           hint="Average repeated measurements, or split the table by benchmark or model.")
     try:
         if path.suffix.lower() in (".json", ".jsonl"):

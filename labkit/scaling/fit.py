@@ -299,7 +299,8 @@ def bootstrap(fit: Fit, n_boot: int = 1000, groups: np.ndarray | None = None, le
         failed += bad
     thetas = np.concatenate(parts) if parts else np.zeros((0, k))
     if len(thetas) < 10:
-        raise LabkitError("The bootstrap failed on almost every resample.", hint="Add points, or choose a simpler form.")
+        raise LabkitError("The bootstrap failed on almost every resample.",
+                          hint="Add points, or choose a simpler form.")
     return Bootstrap(thetas, scheme, failed, level, df=n - k)
 
 

@@ -1,5 +1,6 @@
 """Trace is bounded: huge sources or targets are refused up front with a message (never hours of work), and
 bad CLI input (--k, --eval on binary/empty files, --output on a folder) exits 2 with a message and a hint."""
+
 import json
 
 import pytest
@@ -46,13 +47,17 @@ def test_output_pointing_at_a_folder_exits_2_before_tracing(capsys, texts, tmp_p
     monkeypatch.setattr(tr, "trace", lambda *a, **k: pytest.fail("traced although the output cannot be written"))
     code, err = run(capsys, "--source", str(texts[0]), "--target", str(texts[1]), "--output", str(tmp_path))
     assert code == 2 and "--output" in err["error"] and "folder" in err["error"]
-    code, err = run(capsys, "--source", str(texts[0]), "--target", str(texts[1]), "--output", str(tmp_path / "no" / "t.jsonl"))
+    code, err = run(
+        capsys, "--source", str(texts[0]), "--target", str(texts[1]), "--output", str(tmp_path / "no" / "t.jsonl")
+    )
     assert code == 2 and "does not exist" in err["error"]
 
 
 def test_output_is_written(capsys, texts, tmp_path):
     out = tmp_path / "trace.jsonl"
-    code, res = run(capsys, "--source", str(texts[0]), "--target", str(texts[1]), "--retriever", "bm25", "--output", str(out))
+    code, res = run(
+        capsys, "--source", str(texts[0]), "--target", str(texts[1]), "--retriever", "bm25", "--output", str(out)
+    )
     assert code == 0 and res["targets"][0]["sources"] == ["D1-1"]
     assert json.loads(out.read_text().splitlines()[0])["sources"][0]["id"] == "D1-1"
 
@@ -79,4 +84,6 @@ def test_too_many_sentence_pairs_are_refused(monkeypatch):
     tgt = " ".join(f"Target sentence {i} is here." for i in range(5))
     with pytest.raises(LabkitError, match="pairs"):
         tr.trace([src], tgt, retriever="bm25")
-    assert tr.trace([src], tgt.split(". ")[0] + ".", retriever="bm25")["coverage"]["n_targets"] == 1   # 1 × 20 pairs pass
+    assert (
+        tr.trace([src], tgt.split(". ")[0] + ".", retriever="bm25")["coverage"]["n_targets"] == 1
+    )  # 1 × 20 pairs pass

@@ -1,6 +1,7 @@
 """Provenance recall on the hand-written English and Chinese TROVE cases (configs/provenance/trove-sample.jsonl):
 sentences compressed from 2-3 source sentences and inferences drawing on several sources are found, without
 losing precision. Before the IDF-weighted multi-source selection: track micro P 0.959, R 0.759, F1 0.848."""
+
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,13 @@ def test_multi_source_sentences_are_found():
     """Recall over the sources of targets drawn from 2-3 sentences (compressions and multi-source inferences)."""
     found = gold = 0
     for rec in metrics.load_records(SAMPLE):
-        sources = [[Sentence(f"D{i}-{j}", s, 0, len(s), i) for j, s in enumerate(doc, 1)] for i, doc in enumerate(rec["sources"], 1)]
+        sources = [
+            [Sentence(f"D{i}-{j}", s, 0, len(s), i) for j, s in enumerate(doc, 1)]
+            for i, doc in enumerate(rec["sources"], 1)
+        ]
         targets = [Sentence(t["id"], t["text"], 0, len(t["text"]), 0) for t in rec["targets"]]
         res = trace_sentences(sources, targets, retriever="bm25")
-        for pred, t in zip(res["targets"], rec["targets"]):
+        for pred, t in zip(res["targets"], rec["targets"], strict=True):
             if len(t["gold_sources"]) >= 2:
                 found += len(set(pred["sources"]) & set(t["gold_sources"]))
                 gold += len(t["gold_sources"])
