@@ -11,7 +11,6 @@ BAAI/bge-m3 for Chinese) are cached per model and text in LABKIT_HOME/cache/embe
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -125,19 +124,21 @@ def dense_scores(targets: list[str], sources: list[str], model: str | None = Non
 
 
 def embed(texts: list[str], model: str | None = None) -> np.ndarray:
-    """Normalised sentence embeddings from a sentence-transformers model, cached per (model, text)."""
+    """Normalised sentence embeddings from a sentence-transformers model, cached per (model, text) in labkit's
+    key→value cache (one transaction per call: safe against kills and concurrent traces, no whole-file rewrite)."""
+    from labkit.kvcache import KVCache
+
     name = MINILM if model in (None, STATIC) else model
-    cache = _cache_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
-    cache.mkdir(parents=True, exist_ok=True)
-    keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-    store_path = cache / "vectors.npz"
-    known: dict[str, np.ndarray] = dict(np.load(store_path)) if store_path.exists() else {}
+    cache = KVCache(_cache_dir() / "vectors.sqlite", table="embeddings")
+    keys = [KVCache.key(name, t) for t in texts]
+    known = {k: np.frombuffer(v, dtype=np.float32) for k, v in cache.get_many(sorted(set(keys))).items()}
     missing = sorted({(k, t) for k, t in zip(keys, texts) if k not in known})
     if missing:
         st = _load_model(name)
         vecs = st.encode([t for _, t in missing], batch_size=128, normalize_embeddings=True, show_progress_bar=False)
-        known.update({k: v.astype(np.float32) for (k, _), v in zip(missing, vecs)})
-        np.savez(store_path, **known)
+        fresh = {k: v.astype(np.float32) for (k, _), v in zip(missing, vecs)}
+        cache.put_many({k: v.tobytes() for k, v in fresh.items()})
+        known.update(fresh)
     return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
 
