@@ -502,7 +502,7 @@ def cmd_experiment(args) -> int:
 
     return ecli.main(args, _print)
 def cmd_data(args) -> int:
-    from labkit.data.cli import run
+    pass
 def cmd_dmoe(args) -> int:
     from labkit.dmoe.commands import run
 

@@ -28,8 +28,8 @@ import yaml
 from labkit.data.annotate import KINDS, TASKS
 from labkit.data.langs import FILTERS, iso639_3
 from labkit.data.rules import RULES
-from labkit.errors import LabkitError
-from labkit.train.recipe import _did_you_mean, _merge, apply_overrides, yaml_load
+from labkit.errors import LabkitError, did_you_mean
+from labkit.train.recipe import apply_overrides, merge, yaml_load
 
 EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
 _ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}
@@ -67,7 +67,7 @@ def _check(data: dict, defaults: dict, where: str, open_keys: set[str] = frozens
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
         if key not in defaults and key not in open_keys:
-            raise LabkitError(f"Unknown curation recipe key {path!r}.", hint=_did_you_mean(key, defaults))
+            raise LabkitError(f"Unknown curation recipe key {path!r}.", hint=did_you_mean(key, defaults))
         if isinstance(defaults.get(key), dict) and not isinstance(value, dict):
             raise LabkitError(f"{path} must be a mapping.")
 
@@ -83,7 +83,7 @@ def validate(data: dict) -> dict:
         _check(given or {}, DEFAULTS["rules"][name], f"rules.{name}")
     for name, given in (data.get("annotators") or {}).items():
         _check(given or {}, DEFAULTS["annotators"][name], f"annotators.{name}", open_keys=_ANNOTATOR_KEYS)
-    out = _merge(DEFAULTS, data)
+    out = merge(DEFAULTS, data)
     out["language"] = iso639_3(str(out["language"]))
     for name, r in out["rules"].items():
         for key, value in r.items():

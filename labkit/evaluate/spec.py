@@ -16,7 +16,7 @@ import json
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, did_you_mean
 
 EXTRACTORS = ("labkit", "lm-eval-flexible", "lm-eval-strict")
 MAX_NAME = 300  # longer model names are typing accidents; a path component over 255 bytes fails with Errno 36
@@ -82,13 +82,8 @@ class EvalSpec:
             if key in task.options:
                 opts[key] = d.pop(key)
             else:
-                import difflib
-
-                close = difflib.get_close_matches(key, [*known, *task.options], n=1)
-                raise LabkitError(
-                    f"Unknown evaluation setting {key!r}.",
-                    hint=f"Did you mean {close[0]!r}?" if close else f"Settings: {', '.join(sorted(known))}.",
-                )
+                raise LabkitError(f"Unknown evaluation setting {key!r}.",
+                                  hint=did_you_mean(key, [*known, *task.options], "Settings"))
         spec = cls(**d, task_options=opts)
         if not spec.languages:  # all of the task's, or all that the bundled sample data has
             spec.languages = task.sample_languages() if spec.data == "sample" else list(task.languages)

@@ -139,13 +139,13 @@ def names(cls) -> tuple[str, ...]:
 
 def parse(cls, given: dict | None, method: str):
     """The recipe's `method_args` mapping → `cls`, every key and type checked."""
-    from labkit.train.recipe import _did_you_mean
+    from labkit.errors import did_you_mean
 
     given = dict(given or {})
     hints = typing.get_type_hints(cls)
     for key in given:
         if key not in hints:
-            raise LabkitError(f"Unknown key method_args.{key} for {method}.", hint=_did_you_mean(key, hints))
+            raise LabkitError(f"Unknown key method_args.{key} for {method}.", hint=did_you_mean(key, hints))
     required = [
         f.name
         for f in dataclasses.fields(cls)

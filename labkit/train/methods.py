@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from labkit.dmoe.train import METHOD_ARGS as DMOE_ARGS
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, unknown
 from labkit.train import method_args as margs
 from labkit.train.recipe import Recipe
 
@@ -138,10 +138,7 @@ METHODS = {
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        import difflib
-
-        close = difflib.get_close_matches(name, METHODS, n=1)
-        raise LabkitError(f"Unknown method {name!r}.", hint=f"Did you mean {close[0]!r}?" if close else f"Methods: {', '.join(METHODS)}.")
+        raise unknown("method", name, METHODS)
     return METHODS[name]
 
 

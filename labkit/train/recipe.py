@@ -21,7 +21,6 @@ refusal reads the same whether the path exists or not.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from labkit.errors import LabkitError
+from labkit.errors import LabkitError, did_you_mean
 
 SECTIONS = {
     "model": {"name": "tiny", "revision": None, "dtype": "auto", "lora": None, "trust_remote_code": False},
@@ -300,11 +299,6 @@ class Recipe:
         return str(local.resolve()) if is_local(p) or local.exists() else p
 
 
-def _did_you_mean(key: str, options) -> str:
-    close = difflib.get_close_matches(key, list(options), n=1)
-    return f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(sorted(options))}."
-
-
 def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -459,7 +453,7 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
     known = {f.name for f in fields(Recipe)} - {"source"}
     for key in data:
         if key not in known:
-            raise LabkitError(f"Unknown recipe key {str(key)[:40]!r}.", hint=_did_you_mean(str(key), known))
+            raise LabkitError(f"Unknown recipe key {str(key)[:40]!r}.", hint=did_you_mean(str(key), known))
     for req in ("name", "method"):
         if not data.get(req):
             raise LabkitError(
@@ -472,21 +466,21 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
         given = data.get(sec) or {}
         for key in given:
             if key not in defaults:
-                raise LabkitError(f"Unknown key {sec}.{str(key)[:40]}.", hint=_did_you_mean(str(key), defaults))
+                raise LabkitError(f"Unknown key {sec}.{str(key)[:40]}.", hint=did_you_mean(str(key), defaults))
         sections[sec] = {**defaults, **given}
     lora = sections["model"].get("lora")
     if lora:
         bad = set(lora) - LORA_KEYS
         if bad:
             raise LabkitError(
-                f"Unknown key model.lora.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], LORA_KEYS)
+                f"Unknown key model.lora.{sorted(bad)[0]}.", hint=did_you_mean(sorted(bad)[0], LORA_KEYS)
             )
     par = sections["data"].get("parallel")
     if par:
         bad = set(par) - PARALLEL_KEYS
         if bad:
             raise LabkitError(
-                f"Unknown key data.parallel.{sorted(bad)[0]}.", hint=_did_you_mean(sorted(bad)[0], PARALLEL_KEYS)
+                f"Unknown key data.parallel.{sorted(bad)[0]}.", hint=did_you_mean(sorted(bad)[0], PARALLEL_KEYS)
             )
     if sections["launch"]["strategy"] not in STRATEGIES:
         raise LabkitError(
@@ -498,7 +492,7 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
         keys = _evaluate_keys()
         bad = sorted(str(k) for k in set(evaluate) - keys)
         if bad:
-            raise LabkitError(f"Unknown key evaluate.{bad[0][:40]}.", hint=_did_you_mean(bad[0], keys))
+            raise LabkitError(f"Unknown key evaluate.{bad[0][:40]}.", hint=did_you_mean(bad[0], keys))
     for sec in ("trainer", "method_args"):
         if data.get(sec) is not None and not isinstance(data[sec], dict):
             raise LabkitError(f"Recipe section {sec!r} must be a mapping.")

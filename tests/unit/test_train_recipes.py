@@ -239,7 +239,7 @@ def test_data_errors_name_the_line_and_the_reason(tmp_path, monkeypatch):
         r = rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {tmp_path / name}}}\n")
         with pytest.raises(LabkitError, match=re.escape(match)):
             load_dataset(r)
-        assert f"Data: " in problems(r, gpus=0, load_tokenizer=False)[0]
+        assert "Data: " in problems(r, gpus=0, load_tokenizer=False)[0]
 
 
 def test_unwritable_output_dir_is_found_and_the_probe_leaves_nothing(tmp_path):

@@ -1,7 +1,7 @@
 """The task registry: `get_task("mgsm")`, `TASKS` (name → class). One Python spec per benchmark."""
 from __future__ import annotations
 
-from labkit.errors import LabkitError
+from labkit.errors import unknown
 from labkit.evaluate.tasks.base import Doc, Task
 from labkit.evaluate.tasks.mgsm import MGSM
 from labkit.evaluate.tasks.mmlu_prox import MMLUProX
@@ -13,10 +13,7 @@ TASKS: dict[str, type[Task]] = {"mgsm": MGSM, "polymath": PolyMath, "mmlu_prox":
 
 def get_task(name: str, **options) -> Task:
     if name not in TASKS:
-        import difflib
-
-        close = difflib.get_close_matches(name, TASKS, n=1)
-        raise LabkitError(f"Unknown task {name!r}.", hint=f"Did you mean {close[0]!r}?" if close else f"Tasks: {', '.join(TASKS)}.")
+        raise unknown("task", name, TASKS)
     return TASKS[name](**options)
 
 
