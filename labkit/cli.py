@@ -502,7 +502,11 @@ def cmd_experiment(args) -> int:
 
     return ecli.main(args, _print)
 def cmd_data(args) -> int:
-    pass
+    from labkit.data.cli import run
+
+    return run(args, _print)
+
+
 def cmd_dmoe(args) -> int:
     from labkit.dmoe.commands import run
 

@@ -308,5 +308,42 @@ def _misc_cases() -> list[Case]:
     ]
 
 
-CASES: list[Case] = [*_train_cases(), *_eval_cases(), *_generate_cases(), *_fit_cases(), *_trace_cases(),
+def _new_command_cases() -> list[Case]:
+    m = lambda cid, *argv, f=None: Case(cid, list(argv), f or {})
+    docs = '{"id": "a", "text": "一段足够长的中文文本。"}\n'
+    return [
+        m("winrate-missing-file", "winrate", "nope.json"),
+        m("winrate-empty", "winrate", "a.json", f={"a.json": ""}),
+        m("winrate-not-list", "winrate", "a.json", f={"a.json": '{"a": 1}'}),
+        m("winrate-bad-preference", "winrate", "a.jsonl", "--glm", "length_controlled_noreg",
+          f={"a.jsonl": '{"instruction": "i", "output_1": "a", "output_2": "b", "preference": 7}\n'}),
+        m("winrate-binary", "winrate", "a.json", f={"a.json": BINARY}),
+        m("synth-n-zero", "synth", "mgsm", "--n", "0", "--out", "o"),
+        m("synth-unknown-language", "synth", "mgsm", "--languages", "xx,en", "--n", "2", "--out", "o"),
+        m("synth-out-is-file", "synth", "mgsm", "--n", "2", "--out", "cases.txt"),
+        m("synth-train-negative", "synth", "mgsm", "--n", "2", "--train", "-1", "--out", "o"),
+        m("experiment-unknown-language", "experiment", "parallel-scaling", "--languages", "xx,yy"),
+        m("experiment-model-missing", "experiment", "parallel-scaling", "--model", "./no-such-model"),
+        m("data-missing-input", "data", "curate", "nope.jsonl", "--out", "o"),
+        m("data-binary-input", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": BINARY}),
+        m("data-empty-input", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": ""}),
+        m("data-no-text-column", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": '{"id": 1, "body": "x"}\n'}),
+        m("data-unknown-rule", "data", "curate", "d.jsonl", "--out", "o", "--set", "rules.lenght.max_chars=3",
+          f={"d.jsonl": docs}),
+        m("data-recipe-missing", "data", "curate", "d.jsonl", "--out", "o", "--recipe", "nope.yaml", f={"d.jsonl": docs}),
+        m("data-workers-zero", "data", "curate", "d.jsonl", "--out", "o", "--workers", "0", f={"d.jsonl": docs}),
+        m("data-classifier-empty", "data", "train-classifier", "l.jsonl", "--out", "m.bin", f={"l.jsonl": ""}),
+        m("dmoe-analyze-one-language", "dmoe", "analyze", "--model", "tiny", "--languages", "en", "--groups", "2",
+          "--out", "a.json"),
+        m("dmoe-analyze-epsilon-two", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--epsilon", "2",
+          "--out", "a.json"),
+        m("dmoe-analyze-groups-too-many", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--groups", "5",
+          "--out", "a.json"),
+        m("dmoe-upcycle-missing-analysis", "dmoe", "upcycle", "--model", "tiny", "--analysis", "nope.json", "--out", "u"),
+        m("dmoe-upcycle-bad-analysis", "dmoe", "upcycle", "--model", "tiny", "--analysis", "a.json", "--out", "u",
+          f={"a.json": '{"groups": "x"}'}),
+    ]
+
+
+CASES: list[Case] = [*_new_command_cases(), *_train_cases(), *_eval_cases(), *_generate_cases(), *_fit_cases(), *_trace_cases(),
                      *_translate_cases(), *_chat_cases(), *_misc_cases()]
