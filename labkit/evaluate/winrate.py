@@ -262,9 +262,12 @@ def read_annotations(path) -> list[dict]:
     hint = (
         "AlpacaEval's annotation format: instruction, output_1, output_2, generator_1, generator_2, preference, index."
     )
-    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
-    if text is None:
+    if not Path(path).is_file():
         raise LabkitError(f"ANNOTATIONS {path} is not a file.", hint=hint)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise LabkitError(f"ANNOTATIONS {Path(path).name} is not UTF-8 text.", hint=hint) from e
     try:
         rows = (
             json.loads(text)
