@@ -19,6 +19,7 @@ ACTIONS = {
     "push": "Pushing to the Hugging Face Hub",
     "deploy": "Deploying a Space",
     "batch": "Batch generation (role-play data, preference pairs)",
+    "write": "Writing models or files on the server",
 }
 DEMO_HINT = ("This is a public demo: it runs nothing heavy and writes nothing. Duplicate the Space with your own "
              "token, or run labkit yourself (`make serve`), to train, evaluate and push.")
@@ -38,6 +39,24 @@ def require_model(name: str, settings: Settings | None = None) -> None:
     if settings.demo and name not in settings.demo_models:
         raise LabkitError(f"This demo only runs {', '.join(sorted(settings.demo_models))}.",
                           hint="The Space's owner can list more in LABKIT_DEMO_MODELS. " + DEMO_HINT)
+
+
+def require_readable(path, what: str = "The file", settings: Settings | None = None):
+    """On a demo, a path typed into the app may name only bundled files and uploads. The refusal is the same
+    whether or not the path exists, so it tells nothing about the server's files."""
+    import tempfile
+    from pathlib import Path
+
+    settings = settings or get_settings()
+    resolved = Path(str(path)).expanduser().resolve()
+    if not settings.demo:
+        return resolved
+    gradio_tmp = Path(settings.env.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    roots = [settings.configs_dir, settings.uploads_dir, gradio_tmp, Path(__file__).resolve().parent]
+    if any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
+        return resolved
+    raise LabkitError(f"{what} {str(path)[:80]!r} is not a file this demo may read.",
+                      hint="Upload the file, or use one of the bundled examples. " + DEMO_HINT)
 
 
 def allowed(action: str, settings: Settings | None = None) -> bool:

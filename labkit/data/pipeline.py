@@ -42,7 +42,11 @@ def require() -> None:
 # --- input ----------------------------------------------------------------------------------------------------
 def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
     """(format, folder, glob) for a JSONL/parquet file, a folder of them, or a Hub dataset id (pulled to the cache)."""
+    from labkit import guard
+
     p = Path(source).expanduser()
+    if p.exists() or p.is_absolute() or source.startswith((".", "~")):
+        guard.require_readable(p, "INPUT", settings)
     if p.is_file():
         fmt = _format_of(p)
         return fmt, str(p.resolve().parent), p.name

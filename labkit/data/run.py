@@ -46,11 +46,11 @@ def launch(
     """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
     from labkit.data.pipeline import require
 
-    settings = (settings or get_settings()).ensure_dirs()
-    if settings.demo:
-        raise LabkitError(
-            "Curation is not run on the demo Space.", hint="Export a Slurm or HF Jobs launch script instead."
-        )
+    from labkit import guard
+
+    settings = settings or get_settings()
+    guard.require("launch", settings)
+    settings = settings.ensure_dirs()
     require()
     if recipe["executor"]["name"] != "local":
         raise LabkitError(

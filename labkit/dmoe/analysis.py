@@ -123,7 +123,9 @@ def summarize(
 
 
 def load_analysis(path: str | Path) -> dict:
-    p = Path(path)
+    from labkit import guard
+
+    p = guard.require_readable(path, "The analysis file")
     if not p.exists():
         raise LabkitError(f"No analysis file {p}.", hint="Run `labkit dmoe analyze ... --out FILE` first.")
     try:

@@ -130,8 +130,10 @@ def upcycle(
 ) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from labkit import guard
     from labkit.models import resolve_model
 
+    guard.require("write")  # a new checkpoint on the server's disk
     if not groups or any(not g for g in groups):
         raise LabkitError("No language groups given (or an empty group).", hint="Take them from `labkit dmoe analyze`.")
     lang_map = language_map(groups)
@@ -164,7 +166,10 @@ def upcycle(
 
 
 def upcycle_from_analysis(model: str, analysis_path: str, out: str | Path, top_k: int = 2, seed: int = 0) -> dict:
+    from labkit import guard
     from labkit.dmoe.analysis import load_analysis
+
+    guard.require("write")
 
     a = load_analysis(analysis_path)
     return upcycle(model, out, a["groups"], a["moe_layers"], top_k=top_k, seed=seed, analysis=str(analysis_path))

@@ -9,13 +9,19 @@ import pytest
 
 from labkit.errors import LabkitError
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
 # Endpoints that must refuse in demo mode, with the arguments to call them with (None: the component defaults).
 REFUSED = {"train_launch", "train_resume", "train_cancel", "train_submit_hf_job", "cancel_run", "eval_start",
-           "eval_cancel", "eval_push", "support_push", "pull_model", "support_roleplay"}
+           "eval_cancel", "eval_push", "support_push", "pull_model", "support_roleplay",
+           "experiment_launch", "dmoe_analyze", "dmoe_upcycle", "dmoe_show", "data_curate", "data_preview"}
 
 
 def _call(fn, args):
-    out = fn(*args)
+    # Gradio injects gr.Request (and progress) parameters by annotation; called directly, they are given None.
+    params = inspect.signature(fn).parameters
+    extra = {n: None for n, p in params.items() if n == "request" or "Request" in str(p.annotation)}
+    out = fn(*args, **extra)
     if inspect.isgenerator(out):
         out = list(out)
     return out
@@ -48,6 +54,8 @@ def test_every_demo_endpoint_is_guarded(demo_env):
     overrides = {"train_cancel": [finished_id], "train_resume": [finished_id], "eval_cancel": [finished_id],
                  "cancel_run": [finished_id, None], "pull_model": ["someone/any-model"],
                  "eval_push": [finished_id, "me/results"]}
+    # Server paths typed into the app: refused in demo mode whether or not they exist (argument position given).
+    server_paths = {"dmoe_show": 0, "dmoe_upcycle": 1, "data_curate": 0, "data_preview": 0}
     files_before = {p for p in home.rglob("*") if "models" not in p.parts}
     seen, refused = set(), set()
     for block_fn in demo.fns.values():
@@ -56,6 +64,10 @@ def test_every_demo_endpoint_is_guarded(demo_env):
             continue
         seen.add(name)
         args = overrides.get(name) or [getattr(c, "value", None) for c in block_fn.inputs]
+        if name in server_paths:
+            args[server_paths[name]] = "/etc/passwd"
+        if name.startswith("data_") and len(args) > 1:  # the recipe editor is filled on page load
+            args[1] = (ROOT / "configs" / "curate" / "rules-only.yaml").read_text()
         try:
             _call(block_fn.fn, args)
         except Exception as e:  # noqa: BLE001 — allowed endpoints may fail on placeholder inputs; refused ones must say why

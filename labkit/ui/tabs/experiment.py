@@ -59,10 +59,9 @@ def command(cfg: Config) -> list[str]:
 
 def start(cfg: Config, settings) -> object:
     cfg.check()
-    if settings.demo:
-        raise LabkitError(
-            "Experiments train models: not on the demo Space.", hint="Run `labkit experiment parallel-scaling` locally."
-        )
+    from labkit import guard
+
+    guard.require("launch", settings)
     for r in jobs.list_runs(settings, kind=KIND, limit=50):
         if r.name == cfg.id and r.status in ("running", "queued"):
             return r  # already running: follow it rather than start a twin that would train the same runs
