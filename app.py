@@ -1,4 +1,5 @@
 """Run the labkit web app: `python app.py` (or `make serve`, or `labkit serve`)."""
+
 from labkit.ui.app import launch
 
 launch()

@@ -5,6 +5,7 @@ and CPU seconds, the text's CER against the defaults, and the load average (the 
 
     .venv/bin/python benchmarks/doctrans.py [--configs]
 """
+
 import json
 import os
 import sys
@@ -24,9 +25,9 @@ def a4_page():
     d.text((120, 100), "Attention Is All You Need", fill="black", font=render.font(48))
     body = render.font(22)
     text = "The dominant sequence transduction models are based on complex recurrent or convolutional networks."
-    for col, x in enumerate((100, 660)):
+    for _col, x in enumerate((100, 660)):
         for i in range(40):
-            d.text((x, 220 + i * 34), text[(i * 7) % 40:][:42], fill="black", font=body)
+            d.text((x, 220 + i * 34), text[(i * 7) % 40 :][:42], fill="black", font=body)
     return img
 
 
@@ -48,19 +49,42 @@ def main():
     render.render_page(img, blocks, [b.text for b in blocks])
     t3 = time.perf_counter()
     total = t3 - t0
-    print(json.dumps({"page": "A4 @150 dpi (1240x1754)", "lines": len(lines), "blocks": len(blocks), "total_s": round(total, 2),
-                      "ocr_s": round(t1 - t0, 2), "layout_s": round(t2 - t1, 3), "render_s": round(t3 - t2, 2),
-                      "share": {"ocr": round((t1 - t0) / total, 3), "layout": round((t2 - t1) / total, 3), "render": round((t3 - t2) / total, 3)}}, indent=2))
+    print(
+        json.dumps(
+            {
+                "page": "A4 @150 dpi (1240x1754)",
+                "lines": len(lines),
+                "blocks": len(blocks),
+                "total_s": round(total, 2),
+                "ocr_s": round(t1 - t0, 2),
+                "layout_s": round(t2 - t1, 3),
+                "render_s": round(t3 - t2, 2),
+                "share": {
+                    "ocr": round((t1 - t0) / total, 3),
+                    "layout": round((t2 - t1) / total, 3),
+                    "render": round((t3 - t2) / total, 3),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 CONFIGS = {
     "default": {},
     "no direction classifier": {"Global.use_cls": False},
     "no classifier, recognition batch 16": {"Global.use_cls": False, "Rec.rec_batch_num": 16},
-    "no classifier, batch 16, detector max side 960": {"Global.use_cls": False, "Rec.rec_batch_num": 16,
-                                                       "Det.limit_type": "max", "Det.limit_side_len": 960},
-    "no classifier, batch 16, 2 onnxruntime threads": {"Global.use_cls": False, "Rec.rec_batch_num": 16,
-                                                       "EngineConfig.onnxruntime.intra_op_num_threads": 2},
+    "no classifier, batch 16, detector max side 960": {
+        "Global.use_cls": False,
+        "Rec.rec_batch_num": 16,
+        "Det.limit_type": "max",
+        "Det.limit_side_len": 960,
+    },
+    "no classifier, batch 16, 2 onnxruntime threads": {
+        "Global.use_cls": False,
+        "Rec.rec_batch_num": 16,
+        "EngineConfig.onnxruntime.intra_op_num_threads": 2,
+    },
 }
 
 
@@ -81,9 +105,19 @@ def compare_configs(repeats: int = 2):
             cpu.append(time.process_time() - c)
         text = "\n".join(line.text for line in lines)
         reference = reference if reference is not None else text
-        print(json.dumps({"config": name, "lines": len(lines), "ocr_wall_s": [round(x, 2) for x in wall],
-                          "ocr_cpu_s": [round(x, 2) for x in cpu], "cer_vs_default": round(Levenshtein.distance(text, reference) / max(len(reference), 1), 4),
-                          "load_avg_1min": round(os.getloadavg()[0], 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "config": name,
+                    "lines": len(lines),
+                    "ocr_wall_s": [round(x, 2) for x in wall],
+                    "ocr_cpu_s": [round(x, 2) for x in cpu],
+                    "cer_vs_default": round(Levenshtein.distance(text, reference) / max(len(reference), 1), 4),
+                    "load_avg_1min": round(os.getloadavg()[0], 1),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ vs one prompt at a time, in the same run. Samples per second, and whether the sc
 
 On a GPU machine with vLLM installed, add --vllm MODEL to compare vLLM and hf on a real model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,18 +53,33 @@ def main():
     data.mkdir()
     for f in FIX.glob("*.jsonl"):
         rows = [json.loads(l) for l in f.read_text().splitlines()]
-        (data / f.name).write_text("".join(json.dumps({**r, "id": f"{k}-{i}"}, ensure_ascii=False) + "\n"
-                                           for k in range(args.repeat) for i, r in enumerate(rows)))
-    spec = EvalSpec(task="mgsm", languages=LANGS, model=args.model, data=str(data), max_new_tokens=args.new_tokens, batch_size=64)
+        (data / f.name).write_text(
+            "".join(
+                json.dumps({**r, "id": f"{k}-{i}"}, ensure_ascii=False) + "\n"
+                for k in range(args.repeat)
+                for i, r in enumerate(rows)
+            )
+        )
+    spec = EvalSpec(
+        task="mgsm", languages=LANGS, model=args.model, data=str(data), max_new_tokens=args.new_tokens, batch_size=64
+    )
     hf = get_backend("hf", args.model)
-    hf.generate([[{"role": "user", "content": "warm up"}]], __import__("labkit.backends", fromlist=["GenParams"]).GenParams(max_new_tokens=4))
+    hf.generate(
+        [[{"role": "user", "content": "warm up"}]],
+        __import__("labkit.backends", fromlist=["GenParams"]).GenParams(max_new_tokens=4),
+    )
     tmp = Path(tempfile.mkdtemp())
     t_b, r_b = timed_run(spec, hf, tmp / "batched")
     t_s, r_s = timed_run(spec, OneAtATime(hf), tmp / "sequential")
     n = r_b["n_samples"]
-    out = {"samples": n, "new_tokens": args.new_tokens, "batched_samples_per_s": round(n / t_b, 1),
-           "one_at_a_time_samples_per_s": round(n / t_s, 1), "speedup": round(t_s / t_b, 2),
-           "identical_scores": r_b["results"] == r_s["results"]}
+    out = {
+        "samples": n,
+        "new_tokens": args.new_tokens,
+        "batched_samples_per_s": round(n / t_b, 1),
+        "one_at_a_time_samples_per_s": round(n / t_s, 1),
+        "speedup": round(t_s / t_b, 2),
+        "identical_scores": r_b["results"] == r_s["results"],
+    }
     if args.vllm:
         vspec = EvalSpec(**{**spec.__dict__, "model": args.vllm})
         t_h, _ = timed_run(vspec, get_backend("hf", args.vllm, cache=False), tmp / "hf-real")

@@ -6,6 +6,7 @@
 - app build + launch on a free port, until the page answers;
 - batched greedy generation of N prompts on the hf backend vs the one-at-a-time loop (tiny model, CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def import_time(stmt: str, repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         times.append(float(out.stdout))
     return statistics.median(times)
 
@@ -42,7 +47,7 @@ def app_launch_time() -> float:
         "from labkit.ui.app import launch\n"
         f"d = launch(port={port}, block=False)\n"
         f"urllib.request.urlopen('http://127.0.0.1:{port}/').read()\n"
-        "print(\"LAUNCH\", time.perf_counter()-t, flush=True); d.close()"
+        'print("LAUNCH", time.perf_counter()-t, flush=True); d.close()'
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(next(ln for ln in out.stdout.splitlines() if ln.startswith("LAUNCH")).split()[1])
@@ -64,8 +69,14 @@ def generation(n_prompts: int, new_tokens: int) -> dict:
     t = time.perf_counter()
     sequential = [backend.generate([x], p)[0] for x in prompts]
     t_seq = time.perf_counter() - t
-    return {"prompts": n_prompts, "new_tokens": new_tokens, "batched_s": round(t_batched, 3), "sequential_s": round(t_seq, 3),
-            "speedup": round(t_seq / t_batched, 2), "identical_text": batched == sequential}
+    return {
+        "prompts": n_prompts,
+        "new_tokens": new_tokens,
+        "batched_s": round(t_batched, 3),
+        "sequential_s": round(t_seq, 3),
+        "speedup": round(t_seq / t_batched, 2),
+        "identical_text": batched == sequential,
+    }
 
 
 def main() -> None:

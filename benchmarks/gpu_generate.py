@@ -1,7 +1,8 @@
 """On a GPU: batched vs one-at-a-time greedy generation on the hf backend (tiny model), float32 and bf16.
 
-    python benchmarks/gpu_generate.py
+python benchmarks/gpu_generate.py
 """
+
 import json
 import os
 import tempfile
@@ -28,8 +29,12 @@ def main():
         t = time.perf_counter()
         seq = [b.generate([x], p)[0] for x in prompts]
         ts = time.perf_counter() - t
-        out[dtype] = {"batched_s": round(tb, 3), "sequential_s": round(ts, 3), "speedup": round(ts / tb, 1),
-                      "identical": sum(a == s for a, s in zip(batched, seq))}
+        out[dtype] = {
+            "batched_s": round(tb, 3),
+            "sequential_s": round(ts, 3),
+            "speedup": round(ts / tb, 1),
+            "identical": sum(a == s for a, s in zip(batched, seq)),
+        }
     print(json.dumps(out, indent=2))
 
 

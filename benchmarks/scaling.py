@@ -4,6 +4,7 @@ form (vectorised variable-projection profile) and the full per-series report.
 
     .venv/bin/python benchmarks/scaling.py
 """
+
 from __future__ import annotations
 
 import json
@@ -47,13 +48,18 @@ def main():
     t_naive, _ = timed(lambda: naive(x, y, 1000), repeat=1)
     t_sat, _ = timed(lambda: bootstrap(fit_curve(x, ys, "saturating"), 1000))
     t_report, _ = timed(lambda: fit_series(x, y, form="power", fit_min_x=2, n_boot=1000))
-    print(json.dumps({
-        "power_fit_plus_1000_bootstrap_s": round(t_ours, 4),
-        "baseline_naive_curve_fit_loop_s": round(t_naive, 3),
-        "speedup": round(t_naive / t_ours, 1),
-        "saturating_fit_plus_1000_bootstrap_s": round(t_sat, 3),
-        "full_report_power_1000_s (fit, CIs, LOO, hold-out, gap with its own bootstrap)": round(t_report, 3),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "power_fit_plus_1000_bootstrap_s": round(t_ours, 4),
+                "baseline_naive_curve_fit_loop_s": round(t_naive, 3),
+                "speedup": round(t_naive / t_ours, 1),
+                "saturating_fit_plus_1000_bootstrap_s": round(t_sat, 3),
+                "full_report_power_1000_s (fit, CIs, LOO, hold-out, gap with its own bootstrap)": round(t_report, 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

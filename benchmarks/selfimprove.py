@@ -3,6 +3,7 @@ tiny model, batched (both models, batches of 32) vs one pair at a time, in the s
 
     .venv/bin/python benchmarks/selfimprove.py
 """
+
 import json
 import os
 import tempfile
@@ -26,8 +27,18 @@ def main():
     t = time.perf_counter()
     single = [implicit_rewards(pol, ref, [p], 0.1)[0] for p in pairs]
     ts = time.perf_counter() - t
-    print(json.dumps({"pairs": len(pairs), "batched_pairs_per_s": round(len(pairs) / tb, 1), "one_at_a_time_pairs_per_s": round(len(pairs) / ts, 1),
-                      "speedup": round(ts / tb, 2), "max_abs_diff": max(abs(a - b) for a, b in zip(batched, single))}, indent=2))
+    print(
+        json.dumps(
+            {
+                "pairs": len(pairs),
+                "batched_pairs_per_s": round(len(pairs) / tb, 1),
+                "one_at_a_time_pairs_per_s": round(len(pairs) / ts, 1),
+                "speedup": round(ts / tb, 2),
+                "max_abs_diff": max(abs(a - b) for a, b in zip(batched, single)),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

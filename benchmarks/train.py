@@ -3,6 +3,7 @@ in one fresh Python process — same tiny model, same data, same steps. Wall sec
 
     .venv/bin/python benchmarks/train.py [--steps 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,21 +40,57 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     env = {**os.environ, "LABKIT_HOME": os.environ.get("LABKIT_HOME") or tempfile.mkdtemp(), "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "labkit.models.tiny", str(Path(env["LABKIT_HOME"]) / "models" / "tiny")], env=env, capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "labkit.models.tiny", str(Path(env["LABKIT_HOME"]) / "models" / "tiny")],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
     data = ROOT / "configs" / "data" / "sft-tiny.jsonl"
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", DIRECT, str(data), tempfile.mkdtemp(), str(args.steps)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", DIRECT, str(data), tempfile.mkdtemp(), str(args.steps)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     direct_wall = time.perf_counter() - t
     direct = json.loads(out.stdout.strip().splitlines()[-1])
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "labkit.cli", "train", str(ROOT / "configs" / "train" / "sft-tiny.yaml"), "--set",
-                          f"trainer.max_steps={args.steps}", "--set", "trainer.save_strategy=no", "--json"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labkit.cli",
+            "train",
+            str(ROOT / "configs" / "train" / "sft-tiny.yaml"),
+            "--set",
+            f"trainer.max_steps={args.steps}",
+            "--set",
+            "trainer.save_strategy=no",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     labkit_wall = time.perf_counter() - t
     lab = json.loads(out.stdout)
-    print(json.dumps({"steps": args.steps,
-                      "direct_trl_wall_s": round(direct_wall, 2), "direct_trl_steps_per_s": direct["steps_per_s"],
-                      "labkit_train_wall_s": round(labkit_wall, 2), "labkit_steps_per_s": lab["final_metrics"].get("train_steps_per_second"),
-                      "overhead_s": round(labkit_wall - direct_wall, 2)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "steps": args.steps,
+                "direct_trl_wall_s": round(direct_wall, 2),
+                "direct_trl_steps_per_s": direct["steps_per_s"],
+                "labkit_train_wall_s": round(labkit_wall, 2),
+                "labkit_steps_per_s": lab["final_metrics"].get("train_steps_per_second"),
+                "overhead_s": round(labkit_wall - direct_wall, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 `import labkit` is cheap on purpose: torch, transformers, gradio, trl and vllm are imported
 inside the functions that need them.
 """
+
 from labkit.errors import LabkitError
 
 __version__ = "0.1.0"

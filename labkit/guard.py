@@ -5,6 +5,7 @@ Hugging Face Job, writing an export, pushing to the Hub), so the rule holds whoe
 the Gradio API or the CLI. In demo mode (`LABKIT_DEMO=1`, the public Space) every such action is refused;
 what remains is interactive work on bundled or uploaded inputs, bounded by each engine's own limits.
 """
+
 from __future__ import annotations
 
 from labkit.errors import LabkitError
@@ -21,8 +22,10 @@ ACTIONS = {
     "batch": "Batch generation (role-play data, preference pairs)",
     "write": "Writing models or files on the server",
 }
-DEMO_HINT = ("This is a public demo: it runs nothing heavy and writes nothing. Duplicate the Space with your own "
-             "token, or run labkit yourself (`make serve`), to train, evaluate and push.")
+DEMO_HINT = (
+    "This is a public demo: it runs nothing heavy and writes nothing. Duplicate the Space with your own "
+    "token, or run labkit yourself (`make serve`), to train, evaluate and push."
+)
 
 
 def require(action: str, settings: Settings | None = None) -> None:
@@ -37,8 +40,10 @@ def require_model(name: str, settings: Settings | None = None) -> None:
     """On a demo, only the models the Space's owner listed may be loaded or pulled."""
     settings = settings or get_settings()
     if settings.demo and name not in settings.demo_models:
-        raise LabkitError(f"This demo only runs {', '.join(sorted(settings.demo_models))}.",
-                          hint="The Space's owner can list more in LABKIT_DEMO_MODELS. " + DEMO_HINT)
+        raise LabkitError(
+            f"This demo only runs {', '.join(sorted(settings.demo_models))}.",
+            hint="The Space's owner can list more in LABKIT_DEMO_MODELS. " + DEMO_HINT,
+        )
 
 
 def require_readable(path, what: str = "The file", settings: Settings | None = None):
@@ -55,8 +60,10 @@ def require_readable(path, what: str = "The file", settings: Settings | None = N
     roots = [settings.configs_dir, settings.uploads_dir, gradio_tmp, Path(__file__).resolve().parent]
     if any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
         return resolved
-    raise LabkitError(f"{what} {str(path)[:80]!r} is not a file this demo may read.",
-                      hint="Upload the file, or use one of the bundled examples. " + DEMO_HINT)
+    raise LabkitError(
+        f"{what} {str(path)[:80]!r} is not a file this demo may read.",
+        hint="Upload the file, or use one of the bundled examples. " + DEMO_HINT,
+    )
 
 
 def allowed(action: str, settings: Settings | None = None) -> bool:
@@ -79,5 +86,7 @@ def require_owner(run, caller: str | None, authenticated: bool) -> None:
         return
     owners = [t.split(":", 1)[1] for t in (run.tags or []) if t.startswith("owner:")]
     if caller not in owners:
-        raise LabkitError(f"Run {run.id} was not started from this browser session.",
-                          hint="Only the session that launched a run (or a logged-in user) can cancel or resume it.")
+        raise LabkitError(
+            f"Run {run.id} was not started from this browser session.",
+            hint="Only the session that launched a run (or a logged-in user) can cancel or resume it.",
+        )

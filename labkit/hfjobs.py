@@ -11,12 +11,13 @@ the run's id, where the app reads it back. The token is the submitter's (`huggin
 also finds `hf auth login`, or an OAuth token passed in), sent as the Job secret HF_TOKEN — never the Space's own
 token for an anonymous visitor, and never written to a file. The Hub encrypts Job secrets server-side.
 """
+
 from __future__ import annotations
 
 import json
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from labkit import guard
 from labkit.errors import LabkitError
@@ -24,8 +25,14 @@ from labkit.settings import Settings, get_settings
 from labkit.store import FINAL, Run, new_run_id, open_store
 
 TAG = "hf-job:"
-STAGES = {"SCHEDULING": "queued", "RUNNING": "running", "COMPLETED": "succeeded", "ERROR": "failed",
-          "CANCELED": "cancelled", "DELETED": "cancelled"}
+STAGES = {
+    "SCHEDULING": "queued",
+    "RUNNING": "running",
+    "COMPLETED": "succeeded",
+    "ERROR": "failed",
+    "CANCELED": "cancelled",
+    "DELETED": "cancelled",
+}
 PACKAGE = "labkit @ git+https://github.com/labkit/labkit"  # LABKIT_PACKAGE overrides (a fork, a tag, a wheel URL)
 
 SCRIPT = '''# /// script
@@ -64,23 +71,39 @@ def _token(token: str | None) -> str:
 
     found = get_token()
     if not found:
-        raise LabkitError("Not logged in to the Hub: cannot submit a Job.",
-                          hint="Run `hf auth login` or set HF_TOKEN (or log in with the Space's login button).")
+        raise LabkitError(
+            "Not logged in to the Hub: cannot submit a Job.",
+            hint="Run `hf auth login` or set HF_TOKEN (or log in with the Space's login button).",
+        )
     return found
 
 
-def submit(argv: list[str], kind: str, name: str, flavor: str = "cpu-basic", timeout: str | int = "2h",
-           push_repo: str | None = None, token: str | None = None, dependencies: list[str] | None = None,
-           tags: list[str] | None = None, settings: Settings | None = None, api=None) -> Run:
+def submit(
+    argv: list[str],
+    kind: str,
+    name: str,
+    flavor: str = "cpu-basic",
+    timeout: str | int = "2h",
+    push_repo: str | None = None,
+    token: str | None = None,
+    dependencies: list[str] | None = None,
+    tags: list[str] | None = None,
+    settings: Settings | None = None,
+    api=None,
+) -> Run:
     """Submit `labkit <argv>` as a uv Job; the run appears in the store with the Job's id in its tags."""
     guard.require("hf-jobs", settings)
     settings = settings or get_settings()
     if not argv or argv[0] not in ("train", "eval", "fit", "data", "experiment", "sweep", "translate", "trace"):
-        raise LabkitError(f"labkit {argv[0] if argv else ''!s} is not something to run as a Job.",
-                          hint="Submit train, eval, fit, data, experiment, sweep, translate or trace.")
+        raise LabkitError(
+            f"labkit {argv[0] if argv else ''!s} is not something to run as a Job.",
+            hint="Submit train, eval, fit, data, experiment, sweep, translate or trace.",
+        )
     if not push_repo or "/" not in push_repo:
-        raise LabkitError("A Job needs a Hub repo for its results (Jobs keep no files).",
-                          hint="Name a dataset repo such as your-name/labkit-results.")
+        raise LabkitError(
+            "A Job needs a Hub repo for its results (Jobs keep no files).",
+            hint="Name a dataset repo such as your-name/labkit-results.",
+        )
     secret = _token(token)
     run_id = new_run_id(kind)
     script = SCRIPT.format(argv=list(argv), repo=push_repo, run_id=run_id, out_flag=OUT_FLAGS.get(argv[0], ""))
@@ -88,18 +111,34 @@ def submit(argv: list[str], kind: str, name: str, flavor: str = "cpu-basic", tim
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labkit_job.py"
         path.write_text(script, encoding="utf-8")
-        job = _api(api).run_uv_job(str(path), dependencies=deps, python="3.11", flavor=flavor, timeout=timeout,
-                                   secrets={"HF_TOKEN": secret}, env={"PYTHONUNBUFFERED": "1"},
-                                   labels={"labkit-run": run_id}, token=secret)
-    info = {"id": job.id, "url": getattr(job, "url", None), "flavor": flavor, "timeout": str(timeout),
-            "push_repo": push_repo, "argv": list(argv)}
+        job = _api(api).run_uv_job(
+            str(path),
+            dependencies=deps,
+            python="3.11",
+            flavor=flavor,
+            timeout=timeout,
+            secrets={"HF_TOKEN": secret},
+            env={"PYTHONUNBUFFERED": "1"},
+            labels={"labkit-run": run_id},
+            token=secret,
+        )
+    info = {
+        "id": job.id,
+        "url": getattr(job, "url", None),
+        "flavor": flavor,
+        "timeout": str(timeout),
+        "push_repo": push_repo,
+        "argv": list(argv),
+    }
     store = open_store(settings)
-    store.create(kind, name, config={"hf_job": info}, run_dir=None, tags=[*(tags or []), f"{TAG}{job.id}"], run_id=run_id)
+    store.create(
+        kind, name, config={"hf_job": info}, run_dir=None, tags=[*(tags or []), f"{TAG}{job.id}"], run_id=run_id
+    )
     return _mirror(store, store.get(run_id), job)
 
 
 def job_id(run: Run) -> str | None:
-    return next((t[len(TAG):] for t in run.tags or [] if t.startswith(TAG)), None)
+    return next((t[len(TAG) :] for t in run.tags or [] if t.startswith(TAG)), None)
 
 
 def _require_job(run: Run) -> str:
@@ -130,8 +169,9 @@ def sync(run_id: str, token: str | None = None, settings: Settings | None = None
     return _mirror(store, run, job)
 
 
-def logs(run_id: str, follow: bool = False, token: str | None = None, settings: Settings | None = None,
-         api=None) -> Iterator[str]:
+def logs(
+    run_id: str, follow: bool = False, token: str | None = None, settings: Settings | None = None, api=None
+) -> Iterator[str]:
     run = open_store(settings).get(run_id)
     yield from _api(api).fetch_job_logs(job_id=_require_job(run), follow=follow, token=token or None)
 

@@ -8,6 +8,7 @@ never reads, stores or prints it.
 A push is built as a `PushPlan` (the files and the card) before anything is sent, so what would be
 sent can be shown and tested; `push()` sends the plan in one commit.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -21,8 +22,20 @@ from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 
 KINDS = ("model", "dataset", "space")
-DEFAULT_IGNORE = ("checkpoint-*", "checkpoint-*/*", "*/checkpoint-*/*", "optimizer.pt", "scheduler.pt", "rng_state*.pth",
-                  "*.tmp", ".git/*", "__pycache__/*", "log.txt", "command.json", "exit.json")
+DEFAULT_IGNORE = (
+    "checkpoint-*",
+    "checkpoint-*/*",
+    "*/checkpoint-*/*",
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state*.pth",
+    "*.tmp",
+    ".git/*",
+    "__pycache__/*",
+    "log.txt",
+    "command.json",
+    "exit.json",
+)
 
 
 def _check_kind(kind: str) -> str:
@@ -31,8 +44,13 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def pull(repo_id: str, kind: str = "model", revision: str | None = None, settings: Settings | None = None,
-         allow_patterns: list[str] | None = None) -> Path:
+def pull(
+    repo_id: str,
+    kind: str = "model",
+    revision: str | None = None,
+    settings: Settings | None = None,
+    allow_patterns: list[str] | None = None,
+) -> Path:
     """Download (or, offline, find in the cache) a snapshot and return its local folder."""
     from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf_errors
@@ -43,20 +61,38 @@ def pull(repo_id: str, kind: str = "model", revision: str | None = None, setting
         guard.require_model(repo_id, settings)
     offline = settings.hub_offline
     try:
-        path = snapshot_download(repo_id, repo_type=kind, revision=revision, local_files_only=offline, allow_patterns=allow_patterns)
+        path = snapshot_download(
+            repo_id, repo_type=kind, revision=revision, local_files_only=offline, allow_patterns=allow_patterns
+        )
     except hf_errors.HFValidationError as e:
-        raise LabkitError(f"{repo_id!r} is neither a local folder nor a valid Hub id.", hint="Hub ids look like org/name; check the path if you meant a folder.") from e
+        raise LabkitError(
+            f"{repo_id!r} is neither a local folder nor a valid Hub id.",
+            hint="Hub ids look like org/name; check the path if you meant a folder.",
+        ) from e
     except hf_errors.GatedRepoError as e:
-        raise LabkitError(f"{repo_id} is gated.", hint=f"Accept its terms at https://huggingface.co/{repo_id} and log in (`hf auth login` or HF_TOKEN).") from e
+        raise LabkitError(
+            f"{repo_id} is gated.",
+            hint=f"Accept its terms at https://huggingface.co/{repo_id} and log in (`hf auth login` or HF_TOKEN).",
+        ) from e
     except hf_errors.RepositoryNotFoundError as e:
-        raise LabkitError(f"No {kind} {repo_id!r} on the Hub (or it is private).", hint="Check the spelling; for a private repo, log in first.") from e
+        raise LabkitError(
+            f"No {kind} {repo_id!r} on the Hub (or it is private).",
+            hint="Check the spelling; for a private repo, log in first.",
+        ) from e
     except hf_errors.RevisionNotFoundError as e:
-        raise LabkitError(f"{repo_id} has no revision {revision!r}.", hint="Use a branch, tag or commit that exists.") from e
+        raise LabkitError(
+            f"{repo_id} has no revision {revision!r}.", hint="Use a branch, tag or commit that exists."
+        ) from e
     except (hf_errors.LocalEntryNotFoundError, FileNotFoundError) as e:
         if offline:
-            raise LabkitError(f"{repo_id} is not in the local cache and the Hub is offline (HF_HUB_OFFLINE=1).",
-                              hint=f"Pull it once online (`labkit hub pull {repo_id}`), or use the built-in model 'tiny'.") from e
-        raise LabkitError(f"Could not download {repo_id}: the Hub is unreachable.", hint="Check the network, or use the built-in model 'tiny'.") from e
+            raise LabkitError(
+                f"{repo_id} is not in the local cache and the Hub is offline (HF_HUB_OFFLINE=1).",
+                hint=f"Pull it once online (`labkit hub pull {repo_id}`), or use the built-in model 'tiny'.",
+            ) from e
+        raise LabkitError(
+            f"Could not download {repo_id}: the Hub is unreachable.",
+            hint="Check the network, or use the built-in model 'tiny'.",
+        ) from e
     except hf_errors.HfHubHTTPError as e:
         raise LabkitError(f"The Hub refused {repo_id}: {e}", hint="Check your login and the repo id.") from e
     return Path(path)
@@ -76,9 +112,17 @@ class EvalEntry:
     dataset_name: str | None = None
 
 
-def model_card(repo_id: str, base_model: str | None = None, recipe: dict | None = None, datasets: list[str] | None = None,
-               evals: list[EvalEntry] | None = None, languages: list[str] | None = None, license: str | None = None,
-               tags: list[str] | None = None, description: str = "") -> str:
+def model_card(
+    repo_id: str,
+    base_model: str | None = None,
+    recipe: dict | None = None,
+    datasets: list[str] | None = None,
+    evals: list[EvalEntry] | None = None,
+    languages: list[str] | None = None,
+    license: str | None = None,
+    tags: list[str] | None = None,
+    description: str = "",
+) -> str:
     from huggingface_hub import EvalResult, ModelCardData
 
     evals = evals or []
@@ -91,12 +135,26 @@ def model_card(repo_id: str, base_model: str | None = None, recipe: dict | None 
         library_name="transformers",
         tags=sorted({"labkit", *(tags or [])}),
         eval_results=[
-            EvalResult(task_type="text-generation", task_name=e.task, dataset_type=e.dataset, dataset_name=e.dataset_name or e.dataset,
-                       dataset_config=e.config, dataset_split=e.split, metric_type=e.metric, metric_value=e.value)
+            EvalResult(
+                task_type="text-generation",
+                task_name=e.task,
+                dataset_type=e.dataset,
+                dataset_name=e.dataset_name or e.dataset,
+                dataset_config=e.config,
+                dataset_split=e.split,
+                metric_type=e.metric,
+                metric_value=e.value,
+            )
             for e in evals
-        ] or None,
+        ]
+        or None,
     )
-    body = [f"# {repo_id.split('/')[-1]}", "", description or f"Post-trained with labkit from `{base_model or 'an unrecorded base model'}`.", ""]
+    body = [
+        f"# {repo_id.split('/')[-1]}",
+        "",
+        description or f"Post-trained with labkit from `{base_model or 'an unrecorded base model'}`.",
+        "",
+    ]
     if evals:
         body += ["## Evaluation", "", "| task | dataset | config | metric | value |", "|---|---|---|---|---|"]
         body += [f"| {e.task} | {e.dataset} | {e.config or ''} | {e.metric} | {e.value:.4g} |" for e in evals]
@@ -104,18 +162,51 @@ def model_card(repo_id: str, base_model: str | None = None, recipe: dict | None 
     if recipe:
         import yaml
 
-        body += ["## Recipe", "", "```yaml", yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+        body += [
+            "## Recipe",
+            "",
+            "```yaml",
+            yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(),
+            "```",
+            "",
+        ]
     return f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body)
 
 
-def dataset_card(repo_id: str, license: str, provenance: str, languages: list[str] | None = None, tags: list[str] | None = None,
-                 description: str = "") -> str:
+def dataset_card(
+    repo_id: str,
+    license: str,
+    provenance: str,
+    languages: list[str] | None = None,
+    tags: list[str] | None = None,
+    description: str = "",
+) -> str:
     from huggingface_hub import DatasetCardData
 
     if not license:
-        raise LabkitError("A dataset card must state a licence.", hint="e.g. cc-by-4.0, or cc-by-nc-4.0 when derived from ESConv.")
-    data = DatasetCardData(license=license, language=languages or None, tags=sorted({"labkit", *(tags or [])}), pretty_name=repo_id.split("/")[-1])
-    body = [f"# {repo_id.split('/')[-1]}", "", description, "", "## Provenance", "", provenance, "", "## Licence", "", f"{license}", ""]
+        raise LabkitError(
+            "A dataset card must state a licence.", hint="e.g. cc-by-4.0, or cc-by-nc-4.0 when derived from ESConv."
+        )
+    data = DatasetCardData(
+        license=license,
+        language=languages or None,
+        tags=sorted({"labkit", *(tags or [])}),
+        pretty_name=repo_id.split("/")[-1],
+    )
+    body = [
+        f"# {repo_id.split('/')[-1]}",
+        "",
+        description,
+        "",
+        "## Provenance",
+        "",
+        provenance,
+        "",
+        "## Licence",
+        "",
+        f"{license}",
+        "",
+    ]
     return f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body)
 
 
@@ -129,9 +220,13 @@ class PushPlan:
     private: bool = True
 
     def summary(self) -> dict[str, Any]:
-        return {"repo_id": self.repo_id, "kind": self.kind, "private": self.private,
-                "files": [p for p, _ in self.files] + (["README.md"] if self.card else []),
-                "bytes": sum(f.stat().st_size for _, f in self.files)}
+        return {
+            "repo_id": self.repo_id,
+            "kind": self.kind,
+            "private": self.private,
+            "files": [p for p, _ in self.files] + (["README.md"] if self.card else []),
+            "bytes": sum(f.stat().st_size for _, f in self.files),
+        }
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -139,17 +234,27 @@ def check_repo_id(repo_id: str) -> str:
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     if not isinstance(repo_id, str) or "/" not in repo_id:
-        raise LabkitError(f"Repo id {str(repo_id)[:80]!r} has no namespace.", hint="Use your-user/name or your-org/name.")
+        raise LabkitError(
+            f"Repo id {str(repo_id)[:80]!r} has no namespace.", hint="Use your-user/name or your-org/name."
+        )
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise LabkitError(f"{repo_id[:80]!r} is not a valid Hub repo id.",
-                          hint="Use namespace/name with letters, digits, '-', '_' or '.' (96 characters at most).") from e
+        raise LabkitError(
+            f"{repo_id[:80]!r} is not a valid Hub repo id.",
+            hint="Use namespace/name with letters, digits, '-', '_' or '.' (96 characters at most).",
+        ) from e
     return repo_id
 
 
-def plan_push(folder: str | Path, repo_id: str, kind: str = "model", card: str | None = None, private: bool = True,
-              ignore: tuple[str, ...] = DEFAULT_IGNORE) -> PushPlan:
+def plan_push(
+    folder: str | Path,
+    repo_id: str,
+    kind: str = "model",
+    card: str | None = None,
+    private: bool = True,
+    ignore: tuple[str, ...] = DEFAULT_IGNORE,
+) -> PushPlan:
     guard.require("deploy" if kind == "space" else "push")
     folder = Path(folder)
     _check_kind(kind)
@@ -176,7 +281,9 @@ def push(plan: PushPlan, commit_message: str = "Upload from labkit", api=None, s
     settings = settings or get_settings()
     guard.require("deploy" if plan.kind == "space" else "push", settings)
     if settings.hub_offline and api is None:
-        raise LabkitError("The Hub is offline (HF_HUB_OFFLINE=1): nothing was pushed.", hint="Unset HF_HUB_OFFLINE and retry.")
+        raise LabkitError(
+            "The Hub is offline (HF_HUB_OFFLINE=1): nothing was pushed.", hint="Unset HF_HUB_OFFLINE and retry."
+        )
     api = api or HfApi()
     ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(f)) for p, f in plan.files]
     if plan.card is not None:
@@ -186,10 +293,16 @@ def push(plan: PushPlan, commit_message: str = "Upload from labkit", api=None, s
         url = api.create_repo(plan.repo_id, repo_type=plan.kind, private=plan.private, exist_ok=True, **extra)
         api.create_commit(plan.repo_id, operations=ops, commit_message=commit_message, repo_type=plan.kind)
     except hf_errors.LocalTokenNotFoundError as e:
-        raise LabkitError("Not logged in to the Hub.", hint="Run `hf auth login` or set HF_TOKEN (write access).") from e
+        raise LabkitError(
+            "Not logged in to the Hub.", hint="Run `hf auth login` or set HF_TOKEN (write access)."
+        ) from e
     except hf_errors.HfHubHTTPError as e:
         status = getattr(getattr(e, "response", None), "status_code", None)
-        hint = "Your token needs write access to this namespace." if status in (401, 403) else "Check the repo id and your network."
+        hint = (
+            "Your token needs write access to this namespace."
+            if status in (401, 403)
+            else "Check the repo id and your network."
+        )
         raise LabkitError(f"The Hub refused the push to {plan.repo_id}: {e}", hint=hint) from e
     return str(url)
 
@@ -205,6 +318,8 @@ def card_inputs(folder: str | Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except ValueError as e:
-        raise LabkitError(f"{path} is not valid JSON: {e}", hint="Fix or delete it; it only feeds the model card.") from e
+        raise LabkitError(
+            f"{path} is not valid JSON: {e}", hint="Fix or delete it; it only feeds the model card."
+        ) from e
     data["evals"] = [EvalEntry(**e) for e in data.get("evals", [])]
     return data

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from labkit import guard
 from labkit.errors import LabkitError
@@ -57,7 +57,10 @@ def start(
     (resume); with a new id, a row is created. With `after`, the job stays queued until those runs have
     ended, and fails without running if one of them did not succeed (a queue: one GPU, several runs)."""
     if isinstance(argv, str) or not argv:
-        raise LabkitError("A job command must be a non-empty argument list.", hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]')
+        raise LabkitError(
+            "A job command must be a non-empty argument list.",
+            hint='Example: ["python", "-m", "labkit.cli", "train", "recipe.yaml"]',
+        )
     settings = settings or get_settings()
     guard.require("launch", settings)
     settings = settings.ensure_dirs()
@@ -267,8 +270,13 @@ def _left_evidence(run: Run) -> bool:
         return False
 
 
-def cancel(run_id: str, settings: Settings | None = None, grace: float = 10.0, caller: str | None = None,
-           authenticated: bool = False) -> Run:
+def cancel(
+    run_id: str,
+    settings: Settings | None = None,
+    grace: float = 10.0,
+    caller: str | None = None,
+    authenticated: bool = False,
+) -> Run:
     """Stop a run (SIGTERM to its process group, SIGKILL after `grace`). On a shared app, `caller` (a browser
     session) may cancel only the runs it started, unless `authenticated`."""
     guard.require("cancel", settings)

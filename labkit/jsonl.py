@@ -1,4 +1,5 @@
 """JSON-lines files: read with a clear error, written atomically (a kill never leaves half a file)."""
+
 from __future__ import annotations
 
 import json

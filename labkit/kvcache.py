@@ -8,6 +8,7 @@ reads never block writers, and a lookup costs a query, not reading a whole file.
     key = KVCache.key("hf", model, messages)
     found = cache.get_many([key]); cache.put_many({key: output})
 """
+
 from __future__ import annotations
 
 import hashlib

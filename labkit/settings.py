@@ -44,7 +44,7 @@ class Settings:
     env: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "Settings":
+    def from_env(cls, environ: dict | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         home = Path(env.get("LABKIT_HOME") or Path.home() / ".labkit").expanduser()
         return cls(
@@ -86,7 +86,7 @@ class Settings:
     def tiny_model_dir(self) -> Path:
         return self.home / "models" / "tiny"
 
-    def ensure_dirs(self) -> "Settings":
+    def ensure_dirs(self) -> Settings:
         for d in (self.home, self.runs_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
         return self

@@ -6,6 +6,7 @@ ZeroGPU Spaces (`zero-*`) need Python 3.12 and a torch that ZeroGPU supports, pl
 app imports `spaces` before anything touches CUDA, and labkit.zerogpu runs in-process generation under
 `@spaces.GPU`. Secrets (HF_TOKEN) are set in the Space's settings by name, never written into a file here.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -17,20 +18,33 @@ from labkit.hub import PushPlan
 
 # Space hardware names (https://huggingface.co/docs/hub/spaces-gpus; `hf` lists them with `list_spaces_hardware`).
 CPU = ("cpu-basic", "cpu-upgrade")
-GPU = ("t4-small", "t4-medium", "l4x1", "l4x4", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4",
-       "a100-large", "h100", "l40sx1")
+GPU = (
+    "t4-small",
+    "t4-medium",
+    "l4x1",
+    "l4x4",
+    "a10g-small",
+    "a10g-large",
+    "a10g-largex2",
+    "a10g-largex4",
+    "a100-large",
+    "h100",
+    "l40sx1",
+)
 ZERO = ("zero-a10g",)
 HARDWARE = (*CPU, *GPU, *ZERO)
-ZERO_PYTHON = "3.12"            # ZeroGPU runs only Python 3.10.13 or 3.12.12; transformers 5 needs >= 3.11
-ZERO_TORCH = "torch==2.11.0"    # ZeroGPU supports torch 2.8.0, 2.9.1, 2.10.0 and 2.11.0
+ZERO_PYTHON = "3.12"  # ZeroGPU runs only Python 3.10.13 or 3.12.12; transformers 5 needs >= 3.11
+ZERO_TORCH = "torch==2.11.0"  # ZeroGPU supports torch 2.8.0, 2.9.1, 2.10.0 and 2.11.0
 DEFAULT_PYTHON = "3.11"
 
 
 def _root() -> Path:
     root = Path(__file__).resolve().parent.parent
     if not (root / "spaces" / "app.py").exists() or not (root / "pyproject.toml").exists():
-        raise LabkitError("No spaces/ folder and pyproject.toml next to the labkit package.",
-                          hint="Deploy from a checkout of the labkit repository.")
+        raise LabkitError(
+            "No spaces/ folder and pyproject.toml next to the labkit package.",
+            hint="Deploy from a checkout of the labkit repository.",
+        )
     return root
 
 
@@ -52,10 +66,20 @@ def front_matter(hardware: str, models: list[str] = (), datasets: list[str] = ()
         gradio_version = metadata.version("gradio")
     except metadata.PackageNotFoundError:
         gradio_version = "6.31.0"
-    meta = {"title": "labkit", "emoji": "🧪", "colorFrom": "indigo", "colorTo": "blue", "sdk": "gradio",
-            "sdk_version": gradio_version, "python_version": ZERO_PYTHON if hardware in ZERO else DEFAULT_PYTHON,
-            "app_file": "app.py", "suggested_hardware": hardware, "pinned": False, "license": "apache-2.0",
-            "short_description": "Multilingual LLM lab: models, evaluation, provenance, support chat, translation"}
+    meta = {
+        "title": "labkit",
+        "emoji": "🧪",
+        "colorFrom": "indigo",
+        "colorTo": "blue",
+        "sdk": "gradio",
+        "sdk_version": gradio_version,
+        "python_version": ZERO_PYTHON if hardware in ZERO else DEFAULT_PYTHON,
+        "app_file": "app.py",
+        "suggested_hardware": hardware,
+        "pinned": False,
+        "license": "apache-2.0",
+        "short_description": "Multilingual LLM lab: models, evaluation, provenance, support chat, translation",
+    }
     if models:
         meta["models"] = list(models)
     if datasets:
@@ -76,12 +100,16 @@ def space_files(hardware: str = "cpu-basic", models: list[str] = (), datasets: l
     """The generated files of the Space (README.md, requirements.txt, app.py), by name."""
     if hardware not in HARDWARE:
         raise unknown("Space hardware", hardware, HARDWARE)
-    return {"README.md": readme(front_matter(hardware, models, datasets)), "requirements.txt": requirements(hardware),
-            "app.py": (_root() / "spaces" / "app.py").read_text(encoding="utf-8")}
+    return {
+        "README.md": readme(front_matter(hardware, models, datasets)),
+        "requirements.txt": requirements(hardware),
+        "app.py": (_root() / "spaces" / "app.py").read_text(encoding="utf-8"),
+    }
 
 
-def plan_space(repo_id: str, hardware: str = "cpu-basic", models: list[str] = (), datasets: list[str] = (),
-               private: bool = False) -> tuple[PushPlan, dict[str, str]]:
+def plan_space(
+    repo_id: str, hardware: str = "cpu-basic", models: list[str] = (), datasets: list[str] = (), private: bool = False
+) -> tuple[PushPlan, dict[str, str]]:
     """The Space as one commit: the generated files plus the labkit package's sources."""
     from labkit import guard
 
@@ -92,7 +120,11 @@ def plan_space(repo_id: str, hardware: str = "cpu-basic", models: list[str] = ()
     package = _root() / "labkit"
     files = []
     for f in sorted(package.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".txt", ".css", ".yaml", ".jinja", ".json") and "__pycache__" not in f.parts:
+        if (
+            f.is_file()
+            and f.suffix in (".py", ".txt", ".css", ".yaml", ".jinja", ".json")
+            and "__pycache__" not in f.parts
+        ):
             files.append((f"labkit/{f.relative_to(package).as_posix()}", f))
     return PushPlan(repo_id, "space", files, None, private), generated
 
@@ -124,8 +156,11 @@ def push_space(plan: PushPlan, generated: dict[str, str], hardware: str, api=Non
         for name, text in generated.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
             extra.append((name, Path(tmp) / name))
-        url = hub.push(PushPlan(plan.repo_id, "space", [*extra, *plan.files], None, plan.private),
-                       commit_message="Deploy labkit", api=api)
+        url = hub.push(
+            PushPlan(plan.repo_id, "space", [*extra, *plan.files], None, plan.private),
+            commit_message="Deploy labkit",
+            api=api,
+        )
         if hardware not in ("cpu-basic",):
             from huggingface_hub import HfApi
 

@@ -17,7 +17,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from labkit.errors import LabkitError
 
@@ -121,7 +122,7 @@ class Store:
         """A new row. With `max_active`, refused when that many runs are already queued or running: counted and
         inserted in one transaction, so callers racing each other cannot all slip under the limit."""
         now = time.time()
-        for attempt in range(5):
+        for _attempt in range(5):
             run = Run(
                 id=run_id or new_run_id(kind),
                 kind=kind,

@@ -2,6 +2,7 @@
 
 Core module: engines import it, it imports no engine.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,15 @@ CJK_CLASS = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 def is_cjk(ch: str) -> bool:
     """True for Chinese/Japanese/Korean characters and CJK/full-width punctuation (used as "no space needed")."""
     o = ord(ch)
-    return (0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2EBEF or 0xF900 <= o <= 0xFAFF
-            or 0x3000 <= o <= 0x30FF   # CJK symbols/punctuation, hiragana, katakana
-            or 0xAC00 <= o <= 0xD7AF   # Hangul syllables
-            or 0xFF00 <= o <= 0xFFEF)  # full-width forms (！？，（）...)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2EBEF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x3000 <= o <= 0x30FF  # CJK symbols/punctuation, hiragana, katakana
+        or 0xAC00 <= o <= 0xD7AF  # Hangul syllables
+        or 0xFF00 <= o <= 0xFFEF
+    )  # full-width forms (！？，（）...)
 
 
 # --------------------------------------------------------------------------------- JSON in model output

@@ -5,14 +5,15 @@ from the request, and everywhere else exactly as it would without it.
 process: arguments and results must pickle. So a loaded backend is passed by its id (the fork inherits the
 object), with the prompts and GenParams, never the model itself.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
-MAX_DURATION_S = 120        # one call's GPU lease; ZeroGPU's default is 60 s
-SECONDS_PER_TOKEN = 0.03    # a conservative decode speed for a small model on a shared A10G/H200 slice
-_inside = False             # True in the forked GPU process: the backend then generates directly
+MAX_DURATION_S = 120  # one call's GPU lease; ZeroGPU's default is 60 s
+SECONDS_PER_TOKEN = 0.03  # a conservative decode speed for a small model on a shared A10G/H200 slice
+_inside = False  # True in the forked GPU process: the backend then generates directly
 _backends: dict[int, object] = {}
 
 
@@ -27,12 +28,14 @@ def duration(n_sequences: int, max_new_tokens: int) -> int:
 
 def gpu(duration_fn: Callable[..., int]):
     """`spaces.GPU(duration=duration_fn)` on ZeroGPU; the function unchanged elsewhere (import-safe without a GPU)."""
+
     def wrap(fn):
         if not os.environ.get("SPACES_ZERO_GPU"):
             return fn
         import spaces
 
         return spaces.GPU(duration=duration_fn)(fn)
+
     return wrap
 
 

@@ -4,6 +4,7 @@
 and requirements.txt for the chosen hardware. On ZeroGPU, `spaces` must be imported before anything touches
 CUDA; labkit.zerogpu then runs in-process generation under `@spaces.GPU`.
 """
+
 import os
 import sys
 from pathlib import Path

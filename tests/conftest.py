@@ -2,6 +2,7 @@
 
 The environment is set at import time, before huggingface_hub/gradio read it.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,15 +14,27 @@ import pytest
 
 _ROOT = Path(tempfile.mkdtemp(prefix="labkit-tests-"))
 for key, sub in {
-    "LABKIT_HOME": "home", "HF_HOME": "hf", "GRADIO_TEMP_DIR": "gradio", "MPLCONFIGDIR": "mpl",
-    "TORCHINDUCTOR_CACHE_DIR": "inductor", "XDG_CONFIG_HOME": "xdg-config", "XDG_CACHE_HOME": "xdg-cache",
+    "LABKIT_HOME": "home",
+    "HF_HOME": "hf",
+    "GRADIO_TEMP_DIR": "gradio",
+    "MPLCONFIGDIR": "mpl",
+    "TORCHINDUCTOR_CACHE_DIR": "inductor",
+    "XDG_CONFIG_HOME": "xdg-config",
+    "XDG_CACHE_HOME": "xdg-cache",
 }.items():
     os.environ[key] = str(_ROOT / sub)
-os.environ.update({
-    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1",
-    "LABKIT_MAX_JOBS": "16",  # many test files share one store; tests of the limit set their own
-})
+os.environ.update(
+    {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "LABKIT_MAX_JOBS": "16",  # many test files share one store; tests of the limit set their own
+    }
+)
 os.environ.pop("LABKIT_MODEL", None)
 os.environ.pop("HF_TOKEN", None)
 
@@ -101,8 +114,13 @@ def client(app_url):
     """One gradio_client for the session, with generous timeouts: under load a first call can take a minute."""
     from gradio_client import Client
 
-    return Client(app_url, verbose=False, analytics_enabled=False, download_files=str(_ROOT / "downloads"),
-                  httpx_kwargs={"timeout": 600})
+    return Client(
+        app_url,
+        verbose=False,
+        analytics_enabled=False,
+        download_files=str(_ROOT / "downloads"),
+        httpx_kwargs={"timeout": 600},
+    )
 
 
 def _free_port() -> int:

@@ -3,6 +3,7 @@
 A string-keyed registry of import paths, so naming a backend imports only that backend. Loaded
 backends are cached per (name, model, options): the UI and evaluation reuse a loaded model.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -60,4 +61,14 @@ def load_backend(state: dict) -> Backend:
     return get_backend(state["backend"], state["model"], **options)
 
 
-__all__ = ["Backend", "GenParams", "Message", "Prompt", "REGISTRY", "get_backend", "backend_class", "load_backend", "unload_all"]
+__all__ = [
+    "Backend",
+    "GenParams",
+    "Message",
+    "Prompt",
+    "REGISTRY",
+    "get_backend",
+    "backend_class",
+    "load_backend",
+    "unload_all",
+]

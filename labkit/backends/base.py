@@ -6,13 +6,15 @@ chat template) or a list of chat messages (the model's chat template is applied,
 generation prompt). Keeping the two apart is deliberate: scores that move with the template are
 a known trap, so the caller always says which one it means.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterator, Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
-Prompt = Union[str, list]  # str = raw text; list[Message] = chat
+Prompt = str | list  # str = raw text; list[Message] = chat
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class GenParams:
         if self.n < 1:
             raise LabkitError(f"n must be ≥ 1, got {self.n}.")
         if self.n > 1 and self.temperature == 0:
-            raise LabkitError("n > 1 with temperature 0 gives n identical greedy answers.", hint="Set a temperature > 0 to sample.")
+            raise LabkitError(
+                "n > 1 with temperature 0 gives n identical greedy answers.", hint="Set a temperature > 0 to sample."
+            )
         object.__setattr__(self, "stop", tuple(self.stop))
 
     @property
@@ -96,7 +100,10 @@ def validate_messages(messages: list) -> list[Message]:
     from labkit.errors import LabkitError
 
     if not isinstance(messages, list) or not messages:
-        raise LabkitError("A chat prompt must be a non-empty list of messages.", hint='Example: [{"role": "user", "content": "Hello"}]')
+        raise LabkitError(
+            "A chat prompt must be a non-empty list of messages.",
+            hint='Example: [{"role": "user", "content": "Hello"}]',
+        )
     for m in messages:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise LabkitError(f"Malformed chat message: {m!r}.", hint="Each message needs 'role' and 'content'.")

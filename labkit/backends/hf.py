@@ -1,22 +1,37 @@
 """transformers backend: batched generation with left padding, chat templates, sampling, n samples,
 streaming, and summed log-probabilities. Runs the tiny model on CPU and real models on a GPU.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from labkit import zerogpu
-from labkit.backends.base import (Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop,
-                                  validate_messages)
+from labkit.backends.base import (
+    Completion,
+    GenParams,
+    Prompt,
+    is_chat,
+    stream_with_stop,
+    truncate_at_stop,
+    validate_messages,
+)
 from labkit.errors import LabkitError
 
 
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: str, device: str | None = None, dtype: str = "auto", batch_size: int = 16, revision: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 16,
+        revision: str | None = None,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -31,7 +46,9 @@ class HFBackend:
             self.tok = AutoTokenizer.from_pretrained(path)
             self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(self.device).eval()
         except (OSError, ValueError) as e:
-            raise LabkitError(f"Could not load model {model!r}: {e}", hint="Is it a causal language model with a tokenizer?") from e
+            raise LabkitError(
+                f"Could not load model {model!r}: {e}", hint="Is it a causal language model with a tokenizer?"
+            ) from e
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
         self.batch_size = batch_size
@@ -59,13 +76,17 @@ class HFBackend:
         if not is_chat(prompt):
             return prompt
         if not self.tok.chat_template:
-            raise LabkitError(f"{self.model} has no chat template.", hint="Send a plain-text prompt, or use an instruct model.")
+            raise LabkitError(
+                f"{self.model} has no chat template.", hint="Send a plain-text prompt, or use an instruct model."
+            )
         return self.tok.apply_chat_template(validate_messages(prompt), tokenize=False, add_generation_prompt=True)
 
     def _encode(self, prompt: Prompt) -> list[int]:
         if self.lm is None:
-            raise LabkitError(f"Model {self.model!r} was unloaded to make room for another one.",
-                              hint="Load it again (choose it in the Models tab, or call get_backend).")
+            raise LabkitError(
+                f"Model {self.model!r} was unloaded to make room for another one.",
+                hint="Load it again (choose it in the Models tab, or call get_backend).",
+            )
         key = prompt if isinstance(prompt, str) else tuple((m["role"], m["content"]) for m in validate_messages(prompt))
         ids = self._encoded.get(key)
         if ids is None:
@@ -146,7 +167,9 @@ class HFBackend:
         import torch
 
         if p.n != 1:
-            raise LabkitError("Streaming returns one completion.", hint="Use n=1 to stream, or generate() for several samples.")
+            raise LabkitError(
+                "Streaming returns one completion.", hint="Use n=1 to stream, or generate() for several samples."
+            )
         if zerogpu.active():
             yield from zerogpu.stream(self, messages, p)
             return
@@ -179,7 +202,9 @@ class HFBackend:
             if append_eos:
                 c_ids = c_ids + [self.tok.eos_token_id]
             if not c_ids:
-                raise LabkitError("Cannot score an empty completion.", hint="Pass append_eos=True to score the end of turn alone.")
+                raise LabkitError(
+                    "Cannot score an empty completion.", hint="Pass append_eos=True to score the end of turn alone."
+                )
             rows.append(p_ids + c_ids)
             spans.append((len(p_ids), len(p_ids) + len(c_ids)))
         scores: list[float] = [0.0] * len(rows)
@@ -194,11 +219,19 @@ class HFBackend:
                 ids, mask = batch["input_ids"], batch["attention_mask"]
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as if unpadded
                 keep = max(spans[i][1] - spans[i][0] for i in chunk) + 1
-                logits = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
-                logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, -(keep - 1) :].unsqueeze(-1)).squeeze(-1)
+                logits = self.lm(
+                    input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+                ).logits.float()
+                logp = (
+                    torch.log_softmax(logits[:, :-1], dim=-1)
+                    .gather(-1, ids[:, -(keep - 1) :].unsqueeze(-1))
+                    .squeeze(-1)
+                )
                 for j, i in enumerate(chunk):
                     n = spans[i][1] - spans[i][0]
-                    scores[i] = float(logp[j, logp.shape[1] - n :].sum())  # the completion's tokens are the row's last n
+                    scores[i] = float(
+                        logp[j, logp.shape[1] - n :].sum()
+                    )  # the completion's tokens are the row's last n
         return scores
 
 

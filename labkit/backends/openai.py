@@ -5,16 +5,24 @@ to `concurrency`; 429/5xx answers and connection errors are retried with exponen
 (honouring Retry-After). The API key is read from the environment on construction and only ever
 sent in the Authorization header.
 """
+
 from __future__ import annotations
 
 import json
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from labkit.backends.base import (Completion, GenParams, Prompt, is_chat, stream_with_stop, truncate_at_stop,
-                                  validate_messages)
+from labkit.backends.base import (
+    Completion,
+    GenParams,
+    Prompt,
+    is_chat,
+    stream_with_stop,
+    truncate_at_stop,
+    validate_messages,
+)
 from labkit.errors import LabkitError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -22,7 +30,13 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 def request_body(model: str, prompt: Prompt, p: GenParams, stream: bool = False) -> tuple[str, dict]:
     """(endpoint path, JSON body) for one prompt."""
-    body: dict = {"model": model, "max_tokens": p.max_new_tokens, "temperature": p.temperature, "top_p": p.top_p, "n": p.n}
+    body: dict = {
+        "model": model,
+        "max_tokens": p.max_new_tokens,
+        "temperature": p.temperature,
+        "top_p": p.top_p,
+        "n": p.n,
+    }
     if p.seed is not None:
         body["seed"] = p.seed
     if p.stop:
@@ -39,7 +53,10 @@ def request_body(model: str, prompt: Prompt, p: GenParams, stream: bool = False)
 def parse_response(data: dict, p: GenParams) -> list[str]:
     choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
     if len(choices) != p.n:
-        raise LabkitError(f"The server returned {len(choices)} choices, expected {p.n}.", hint="Some servers ignore n>1; lower n or use another backend.")
+        raise LabkitError(
+            f"The server returned {len(choices)} choices, expected {p.n}.",
+            hint="Some servers ignore n>1; lower n or use another backend.",
+        )
     texts = []
     for c in choices:
         text = c["message"].get("content") if "message" in c else c.get("text")
@@ -67,8 +84,16 @@ def parse_sse(lines: Iterator[str]) -> Iterator[str]:
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 120.0, backoff: float = 1.0):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 120.0,
+        backoff: float = 1.0,
+    ):
         import httpx
 
         from labkit.settings import get_settings
@@ -80,8 +105,12 @@ class OpenAIBackend:
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries
         self.backoff = backoff
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"},
-                                    limits=httpx.Limits(max_connections=self.concurrency))
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {key}"},
+            limits=httpx.Limits(max_connections=self.concurrency),
+        )
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -92,16 +121,21 @@ class OpenAIBackend:
         for attempt in range(self.max_retries + 1):
             try:
                 r = self._client.post(path, json=body)
-            except (httpx.TransportError,) as e:
+            except httpx.TransportError as e:
                 if attempt == self.max_retries:
-                    raise LabkitError(f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL (e.g. http://127.0.0.1:8000/v1).") from e
+                    raise LabkitError(
+                        f"Cannot reach {self.base_url}: {e}",
+                        hint="Is the server running? Check the base URL (e.g. http://127.0.0.1:8000/v1).",
+                    ) from e
                 self._sleep(attempt, None)
                 continue
             if r.status_code in RETRY_STATUS and attempt < self.max_retries:
                 self._sleep(attempt, r.headers.get("retry-after"))
                 continue
             if r.status_code >= 400:
-                raise LabkitError(f"{self.base_url}{path} answered {r.status_code}: {r.text[:300]}", hint=_hint_for(r.status_code))
+                raise LabkitError(
+                    f"{self.base_url}{path} answered {r.status_code}: {r.text[:300]}", hint=_hint_for(r.status_code)
+                )
             return r.json()
         raise AssertionError("unreachable")
 
@@ -128,10 +162,14 @@ class OpenAIBackend:
             with self._client.stream("POST", path, json=body) as r:
                 if r.status_code >= 400:
                     r.read()
-                    raise LabkitError(f"{self.base_url}{path} answered {r.status_code}: {r.text[:300]}", hint=_hint_for(r.status_code))
+                    raise LabkitError(
+                        f"{self.base_url}{path} answered {r.status_code}: {r.text[:300]}", hint=_hint_for(r.status_code)
+                    )
                 yield from stream_with_stop(parse_sse(r.iter_lines()), p.stop)
         except httpx.TransportError as e:
-            raise LabkitError(f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL.") from e
+            raise LabkitError(
+                f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL."
+            ) from e
 
     def logprob(self, pairs: Sequence[tuple[Prompt, str]], append_eos: bool = False) -> list[float]:
         raise LabkitError(
@@ -146,7 +184,9 @@ class OpenAIBackend:
         try:
             r = self._client.get("/models")
         except httpx.TransportError as e:
-            raise LabkitError(f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL.") from e
+            raise LabkitError(
+                f"Cannot reach {self.base_url}: {e}", hint="Is the server running? Check the base URL."
+            ) from e
         if r.status_code >= 400:
             raise LabkitError(f"{self.base_url}/models answered {r.status_code}.", hint=_hint_for(r.status_code))
         return [m.get("id", "") for m in r.json().get("data", [])]

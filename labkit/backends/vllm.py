@@ -3,9 +3,11 @@
 Install with `pip install -e .[vllm]` on a GPU machine. The pure parts — sampling arguments and output
 parsing — are plain functions so they are tested on CPU without vLLM.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 from labkit.backends.base import Completion, GenParams, Prompt, is_chat, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
@@ -31,8 +33,10 @@ def parse_outputs(request_outputs: Sequence[Any], p: GenParams) -> list[list[str
     """`LLM.generate` results (in prompt order) → one list of n texts per prompt."""
     out = []
     for ro in request_outputs:
-        texts = [Completion(truncate_at_stop(c.text, p.stop), truncated=getattr(c, "finish_reason", None) == "length")
-                 for c in sorted(ro.outputs, key=lambda c: c.index)]
+        texts = [
+            Completion(truncate_at_stop(c.text, p.stop), truncated=getattr(c, "finish_reason", None) == "length")
+            for c in sorted(ro.outputs, key=lambda c: c.index)
+        ]
         if len(texts) != p.n:
             raise LabkitError(f"vLLM returned {len(texts)} completions for a prompt, expected {p.n}.")
         out.append(texts)
@@ -53,16 +57,31 @@ def completion_logprob(prompt_logprobs: Sequence[Any], token_ids: Sequence[int],
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model: str, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int | None = None, dtype: str = "auto", revision: str | None = None, **engine_kwargs):
+    def __init__(
+        self,
+        model: str,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        dtype: str = "auto",
+        revision: str | None = None,
+        **engine_kwargs,
+    ):
         try:
             import vllm
         except ImportError as e:
-            raise LabkitError("vLLM is not installed.", hint="On a GPU machine: pip install -e '.[vllm]' — or use the hf backend.") from e
+            raise LabkitError(
+                "vLLM is not installed.", hint="On a GPU machine: pip install -e '.[vllm]' — or use the hf backend."
+            ) from e
         from labkit.models import resolve_model
 
         self.model = model
-        kw = dict(tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, **engine_kwargs)
+        kw = dict(
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            dtype=dtype,
+            **engine_kwargs,
+        )
         if max_model_len:
             kw["max_model_len"] = max_model_len
         self.llm = vllm.LLM(model=resolve_model(model, revision=revision), **kw)
@@ -91,7 +110,9 @@ class VLLMBackend:
         rows, starts = [], []
         for prompt, completion in pairs:
             p_ids = self._token_prompt(prompt)["prompt_token_ids"]
-            c_ids = self.tok(completion, add_special_tokens=False)["input_ids"] + ([self.tok.eos_token_id] if append_eos else [])
+            c_ids = self.tok(completion, add_special_tokens=False)["input_ids"] + (
+                [self.tok.eos_token_id] if append_eos else []
+            )
             rows.append(p_ids + c_ids)
             starts.append(len(p_ids))
         sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0)

@@ -25,7 +25,7 @@ TASKS = ("quality", "domain", "toxicity")
 KINDS = ("heuristic", "fasttext", "hf", "llm", "none")
 DOMAINS = heuristics.DOMAINS
 STOP_WORDS = frozenset(
-    "的 了 是 在 和 有 我 他 她 它 这 那 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 什么 因为 所以 但是 如果".split()
+    ["的", "了", "是", "在", "和", "有", "我", "他", "她", "它", "这", "那", "也", "就", "都", "而", "及", "与", "着", "或", "一个", "没有", "我们", "你们", "他们", "什么", "因为", "所以", "但是", "如果"]
 )
 
 

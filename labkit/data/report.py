@@ -7,7 +7,7 @@ import gzip
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from labkit.data.pipeline import DROPPED, KEPT, summarize
 from labkit.errors import LabkitError

@@ -62,7 +62,7 @@ def similarity_figure(analysis: dict):
         )
     )
     start = 0
-    for i, g in enumerate(analysis["groups"]):
+    for _i, g in enumerate(analysis["groups"]):
         fig.add_shape(
             type="rect",
             x0=start - 0.5,

@@ -3,13 +3,14 @@ pages, a side-by-side bilingual page, Markdown, and a PDF of the translated page
 
     result = translate_document("paper.pdf", "zh", backend, model_name="Qwen/Qwen2.5-7B-Instruct", out_dir="out/")
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.doctrans import layout, ocr, render
 from labkit.doctrans.translate import Cancelled, Memory, translate_texts
@@ -22,7 +23,9 @@ def memory() -> Memory:
     return Memory(get_settings().cache_dir / "translations.sqlite")
 
 
-def analyse(path: str | Path, pages: str | None = None, dpi: int = 150, cancel: threading.Event | None = None) -> list[dict]:
+def analyse(
+    path: str | Path, pages: str | None = None, dpi: int = 150, cancel: threading.Event | None = None
+) -> list[dict]:
     """Pages with their blocks (no translation): what `labkit translate ocr` shows."""
     out = []
     for page in ocr.load_pages(path, pages, dpi):
@@ -33,9 +36,20 @@ def analyse(path: str | Path, pages: str | None = None, dpi: int = 150, cancel: 
     return out
 
 
-def translate_document(path: str | Path, target: str, backend, model_name: str, out_dir: str | Path, source: str | None = None,
-                       glossary: dict | None = None, domain: str = "", pages: str | None = None, dpi: int = 150,
-                       progress: Callable[[float, str], None] | None = None, cancel: threading.Event | None = None) -> dict:
+def translate_document(
+    path: str | Path,
+    target: str,
+    backend,
+    model_name: str,
+    out_dir: str | Path,
+    source: str | None = None,
+    glossary: dict | None = None,
+    domain: str = "",
+    pages: str | None = None,
+    dpi: int = 150,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings = {"load_ocr_layout": 0.0, "translate": 0.0, "render": 0.0}
@@ -43,7 +57,10 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
     analysed = analyse(path, pages, dpi, cancel)
     timings["load_ocr_layout"] += time.perf_counter() - t
     if not any(a["blocks"] for a in analysed):
-        raise LabkitError("No text was found on the page(s).", hint="Is it a photo without text, or too low a resolution? Try a higher dpi.")
+        raise LabkitError(
+            "No text was found on the page(s).",
+            hint="Is it a photo without text, or too low a resolution? Try a higher dpi.",
+        )
     mem = memory()
     rendered, bilingual, md_parts, report = [], [], [], []
     for k, a in enumerate(analysed):
@@ -52,7 +69,9 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
         if progress:
             progress(k / len(analysed), f"page {k + 1}/{len(analysed)}: translating {len(a['blocks'])} blocks")
         t = time.perf_counter()
-        results = translate_texts([b.text for b in a["blocks"]], backend, model_name, target, source, glossary, domain, mem, cancel=cancel)
+        results = translate_texts(
+            [b.text for b in a["blocks"]], backend, model_name, target, source, glossary, domain, mem, cancel=cancel
+        )
         timings["translate"] += time.perf_counter() - t
         t = time.perf_counter()
         texts = [r.text for r in results]
@@ -66,25 +85,57 @@ def translate_document(path: str | Path, target: str, backend, model_name: str, 
         a["page"].image.save(out / f"page{n}.original.png")
         page_img.save(out / f"page{n}.translated.png")
         both.save(out / f"page{n}.side-by-side.png")
-        report.append({"page": n, "source": a["source"], "blocks": [{"kind": b.kind, "box": [round(v, 1) for v in b.box], "text": b.text,
-                                                                      "translation": r.text, "cached": r.cached, "glossary_missing": r.glossary_missing}
-                                                                     for b, r in zip(a["blocks"], results)]})
+        report.append(
+            {
+                "page": n,
+                "source": a["source"],
+                "blocks": [
+                    {
+                        "kind": b.kind,
+                        "box": [round(v, 1) for v in b.box],
+                        "text": b.text,
+                        "translation": r.text,
+                        "cached": r.cached,
+                        "glossary_missing": r.glossary_missing,
+                    }
+                    for b, r in zip(a["blocks"], results)
+                ],
+            }
+        )
     markdown = "\n\n---\n\n".join(md_parts)
     (out / "translation.md").write_text(markdown, encoding="utf-8")
     pdf = out / "translation.pdf"
     rendered[0].save(pdf, save_all=True, append_images=rendered[1:], resolution=dpi)
     blocks = [b for p in report for b in p["blocks"]]
-    missing = [{"page": p["page"], "block": k + 1, "text": b["text"], "terms": b["glossary_missing"]}
-               for p in report for k, b in enumerate(p["blocks"]) if b["glossary_missing"]]
-    stats = {"pages": len(report), "blocks": len(blocks), "cached_blocks": sum(b["cached"] for b in blocks),
-             "glossary_missing": len(missing),
-             "glossary_missing_blocks": missing, "seconds": {k: round(v, 2) for k, v in timings.items()}}
-    (out / "report.json").write_text(json.dumps({"stats": stats, "pages": report}, ensure_ascii=False, indent=1), encoding="utf-8")
+    missing = [
+        {"page": p["page"], "block": k + 1, "text": b["text"], "terms": b["glossary_missing"]}
+        for p in report
+        for k, b in enumerate(p["blocks"])
+        if b["glossary_missing"]
+    ]
+    stats = {
+        "pages": len(report),
+        "blocks": len(blocks),
+        "cached_blocks": sum(b["cached"] for b in blocks),
+        "glossary_missing": len(missing),
+        "glossary_missing_blocks": missing,
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+    }
+    (out / "report.json").write_text(
+        json.dumps({"stats": stats, "pages": report}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     if progress:
         progress(1.0, "done")
-    return {"stats": stats, "pages": report, "markdown": markdown, "pdf": str(pdf), "images": [str(out / f"page{p['page']}.translated.png") for p in report],
-            "side_by_side": [str(out / f"page{p['page']}.side-by-side.png") for p in report],
-            "originals": [str(out / f"page{p['page']}.original.png") for p in report], "out_dir": str(out)}
+    return {
+        "stats": stats,
+        "pages": report,
+        "markdown": markdown,
+        "pdf": str(pdf),
+        "images": [str(out / f"page{p['page']}.translated.png") for p in report],
+        "side_by_side": [str(out / f"page{p['page']}.side-by-side.png") for p in report],
+        "originals": [str(out / f"page{p['page']}.original.png") for p in report],
+        "out_dir": str(out),
+    }
 
 
 def glossary_note(stats: dict, glossary: dict | None = None) -> str:
@@ -93,6 +144,9 @@ def glossary_note(stats: dict, glossary: dict | None = None) -> str:
     if not missing:
         return ""
     glossary = glossary or {}
-    items = [f"page {m['page']}, block {m['block']} («{m['text'][:40]}{'…' if len(m['text']) > 40 else ''}») lacks "
-             + ", ".join(f"{t} → {glossary[t]}" if t in glossary else t for t in m["terms"]) for m in missing]
+    items = [
+        f"page {m['page']}, block {m['block']} («{m['text'][:40]}{'…' if len(m['text']) > 40 else ''}») lacks "
+        + ", ".join(f"{t} → {glossary[t]}" if t in glossary else t for t in m["terms"])
+        for m in missing
+    ]
     return f"{len(missing)} block{'s' if len(missing) > 1 else ''} missing a glossary term: " + "; ".join(items)

@@ -1,6 +1,7 @@
 """Lines → blocks in reading order: lines that are close vertically, overlap horizontally and have a
 similar height form a paragraph; a line much taller than the page's typical line is a heading; a line
 starting with a bullet or number starts a list item; columns are read left to right, each top to bottom."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,12 @@ class Block:
 
     @property
     def box(self) -> tuple[float, float, float, float]:
-        return (min(l.box[0] for l in self.lines), min(l.box[1] for l in self.lines), max(l.box[2] for l in self.lines),
-                max(l.box[3] for l in self.lines))
+        return (
+            min(l.box[0] for l in self.lines),
+            min(l.box[1] for l in self.lines),
+            max(l.box[2] for l in self.lines),
+            max(l.box[3] for l in self.lines),
+        )
 
     @property
     def text(self) -> str:

@@ -88,7 +88,7 @@ def strip_tables_and_math(md: str) -> str:
 @dataclass
 class Node:
     label: str
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
     def size(self) -> int:
         return 1 + sum(c.size() for c in self.children)
@@ -110,7 +110,7 @@ def _blocks(md: str) -> list[str]:
         fence = next((f for f in _FENCES if s.startswith(f)), None)
         if fence or s.lower().startswith("<table"):  # multi-line block: consume to its closing line
             end, kind = _FENCES[fence] if fence else ("</table>", "table")
-            rest = s[len(fence or ""):]
+            rest = s[len(fence or "") :]
             closed = end in rest.lower()
             while not closed and i < len(lines):
                 closed, i = end in lines[i].lower(), i + 1
@@ -181,8 +181,15 @@ _PRE_CLEAN = [
     (re.compile(r"\\end\s"), r"\\end"),
     (re.compile(r"\\end{table}"), "\\\\end{table} \n\n"),
 ]
-_PT_STRIP = [re.compile(p, re.S) for p in (r"\\begin\{table\}.*?\\end\{table\}", r"\\begin\{tabular\}.*?\\end\{tabular\}",
-                                           r"\\\(.*?\\\)", r"\\\[.*?\\\]")]
+_PT_STRIP = [
+    re.compile(p, re.S)
+    for p in (
+        r"\\begin\{table\}.*?\\end\{table\}",
+        r"\\begin\{tabular\}.*?\\end\{tabular\}",
+        r"\\\(.*?\\\)",
+        r"\\\[.*?\\\]",
+    )
+]
 
 
 def pre_clean(text: str) -> str:
@@ -265,8 +272,11 @@ def _tokenizer(lang: str) -> str:
 
 def bleu(preds: list[str], refs: list[str], lang: str) -> float:
     """Corpus BLEU of raw pages, scored as M4Doc does."""
-    return BLEU(tokenize=_tokenizer(lang)).corpus_score([bleu_text(p, lang) for p in preds],
-                                                       [[bleu_text(r, lang) for r in refs]]).score
+    return (
+        BLEU(tokenize=_tokenizer(lang))
+        .corpus_score([bleu_text(p, lang) for p in preds], [[bleu_text(r, lang) for r in refs]])
+        .score
+    )
 
 
 def chrf(preds: list[str], refs: list[str]) -> float:
@@ -280,23 +290,32 @@ def evaluate_pairs(pairs: list[tuple[str, str]], lang: str) -> dict:
         return {"corpus": dict.fromkeys(names, 0.0), "pages": []}
     texts = {side: [bleu_text(x[k], lang) for x in pairs] for k, side in enumerate(("pred", "ref"))}
     pure = {side: [strip_latex_tables_and_math(t) for t in ts] for side, ts in texts.items()}
-    pure_md = {side: [strip_latex_tables_and_math(bleu_text(strip_tables_and_math(x[k]), lang)) for x in pairs]
-               for k, side in enumerate(("pred", "ref"))}
+    pure_md = {
+        side: [strip_latex_tables_and_math(bleu_text(strip_tables_and_math(x[k]), lang)) for x in pairs]
+        for k, side in enumerate(("pred", "ref"))
+    }
     corpus_bleu = BLEU(tokenize=_tokenizer(lang))
     sent_bleu, sent_chrf = BLEU(tokenize=_tokenizer(lang), effective_order=True), CHRF()
     pages = []
     for i, (p, r) in enumerate(pairs):
-        pages.append({"bleu": sent_bleu.sentence_score(texts["pred"][i], [texts["ref"][i]]).score,
-                      "bleu_pt": sent_bleu.sentence_score(pure["pred"][i], [pure["ref"][i]]).score,
-                      "steds": 100 * steds(p, r), "chrf": sent_chrf.sentence_score(pre_clean(p), [pre_clean(r)]).score,
-                      "bleu_pt_md": sent_bleu.sentence_score(pure_md["pred"][i], [pure_md["ref"][i]]).score,
-                      "steds_blocks": 100 * steds_blocks(p, r)})
-    corpus = {"bleu": corpus_bleu.corpus_score(texts["pred"], [texts["ref"]]).score,
-              "bleu_pt": corpus_bleu.corpus_score(pure["pred"], [pure["ref"]]).score,
-              "steds": sum(pg["steds"] for pg in pages) / len(pages),
-              "chrf": chrf([p for p, _ in pairs], [r for _, r in pairs]),
-              "bleu_pt_md": corpus_bleu.corpus_score(pure_md["pred"], [pure_md["ref"]]).score,
-              "steds_blocks": sum(pg["steds_blocks"] for pg in pages) / len(pages)}
+        pages.append(
+            {
+                "bleu": sent_bleu.sentence_score(texts["pred"][i], [texts["ref"][i]]).score,
+                "bleu_pt": sent_bleu.sentence_score(pure["pred"][i], [pure["ref"][i]]).score,
+                "steds": 100 * steds(p, r),
+                "chrf": sent_chrf.sentence_score(pre_clean(p), [pre_clean(r)]).score,
+                "bleu_pt_md": sent_bleu.sentence_score(pure_md["pred"][i], [pure_md["ref"][i]]).score,
+                "steds_blocks": 100 * steds_blocks(p, r),
+            }
+        )
+    corpus = {
+        "bleu": corpus_bleu.corpus_score(texts["pred"], [texts["ref"]]).score,
+        "bleu_pt": corpus_bleu.corpus_score(pure["pred"], [pure["ref"]]).score,
+        "steds": sum(pg["steds"] for pg in pages) / len(pages),
+        "chrf": chrf([p for p, _ in pairs], [r for _, r in pairs]),
+        "bleu_pt_md": corpus_bleu.corpus_score(pure_md["pred"], [pure_md["ref"]]).score,
+        "steds_blocks": sum(pg["steds_blocks"] for pg in pages) / len(pages),
+    }
     return {"corpus": corpus, "pages": pages, "protocol": "m4doc"}
 
 

@@ -1,6 +1,7 @@
 """Pages in, text lines out: images (PNG/JPEG/WebP) and PDFs (rendered with pypdfium2; born-digital text
 read directly when a page has it, OCR otherwise), with limits on pages and pixels; OCR with rapidocr,
 whose PP-OCR models ship inside the wheel (offline)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,9 +44,14 @@ def _open_image(path: Path):
         img = Image.open(path)
         img.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise LabkitError(f"{path.name} is not a readable image: {e}", hint="Upload a PNG, JPEG or WebP file, or a PDF.") from e
+        raise LabkitError(
+            f"{path.name} is not a readable image: {e}", hint="Upload a PNG, JPEG or WebP file, or a PDF."
+        ) from e
     if img.width * img.height > MAX_PIXELS:
-        raise LabkitError(f"{path.name} is {img.width}×{img.height} pixels, above the {MAX_PIXELS // 1_000_000} MP limit.", hint="Downscale it first.")
+        raise LabkitError(
+            f"{path.name} is {img.width}×{img.height} pixels, above the {MAX_PIXELS // 1_000_000} MP limit.",
+            hint="Downscale it first.",
+        )
     return img.convert("RGB")
 
 
@@ -59,8 +65,9 @@ def parse_range(spec: str | None, n: int) -> list[int]:
             a, _, b = part.partition("-")
             first, last = int(a), int(b or a)
             if last < first:
-                raise LabkitError(f"The page range {part!r} runs backwards.",
-                                  hint=f"Write it first page first, e.g. {last}-{first}.")
+                raise LabkitError(
+                    f"The page range {part!r} runs backwards.", hint=f"Write it first page first, e.g. {last}-{first}."
+                )
             pages += list(range(first - 1, last))
     except ValueError as e:
         raise LabkitError(f"Cannot read the page range {spec!r}.", hint="Use e.g. 1-3,5") from e
@@ -72,8 +79,10 @@ def parse_range(spec: str | None, n: int) -> list[int]:
 
 def check_dpi(dpi) -> int:
     if isinstance(dpi, bool) or not isinstance(dpi, int | float) or not MIN_DPI <= dpi <= MAX_DPI:
-        raise LabkitError(f"dpi must be a number from {MIN_DPI} to {MAX_DPI}, not {dpi!r}.",
-                          hint="150 suits most pages; 300 for small print.")
+        raise LabkitError(
+            f"dpi must be a number from {MIN_DPI} to {MAX_DPI}, not {dpi!r}.",
+            hint="150 suits most pages; 300 for small print.",
+        )
     return int(dpi)
 
 
@@ -93,13 +102,18 @@ def load_pages(path: str | Path, pages: str | None = None, dpi: int = 150) -> li
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as e:
         if getattr(e, "err_code", None) == _PDF_PASSWORD_ERROR:
-            raise LabkitError(f"{path.name} is encrypted (password-protected); labkit does not open protected PDFs.",
-                              hint="Remove the password in a PDF reader (print or export to an unprotected PDF), "
-                                   "then try again.") from e
-        raise LabkitError(f"{path.name} is not a readable PDF: {e}", hint="Is the file complete? Try re-exporting it.") from e
+            raise LabkitError(
+                f"{path.name} is encrypted (password-protected); labkit does not open protected PDFs.",
+                hint="Remove the password in a PDF reader (print or export to an unprotected PDF), then try again.",
+            ) from e
+        raise LabkitError(
+            f"{path.name} is not a readable PDF: {e}", hint="Is the file complete? Try re-exporting it."
+        ) from e
     chosen = parse_range(pages, len(pdf))
     if len(chosen) > MAX_PAGES:
-        raise LabkitError(f"{len(chosen)} pages requested; the limit is {MAX_PAGES}.", hint="Choose a page range, e.g. 1-10.")
+        raise LabkitError(
+            f"{len(chosen)} pages requested; the limit is {MAX_PAGES}.", hint="Choose a page range, e.g. 1-10."
+        )
     out = []
     scale = dpi / 72
     for i in chosen:  # sizes first: a tiny file can declare a huge page, and rendering it would take gigabytes
@@ -107,10 +121,13 @@ def load_pages(path: str | Path, pages: str | None = None, dpi: int = 150) -> li
         if w * h > MAX_PIXELS:
             pw, ph = pdf[i].get_size()
             fit = int(72 * (MAX_PIXELS / (pw * ph)) ** 0.5)
-            raise LabkitError(f"Page {i + 1} would render to {w}×{h} pixels at {dpi} dpi, above the "
-                              f"{MAX_PIXELS // 1_000_000} MP limit.",
-                              hint=f"Lower the dpi (at most {fit} dpi for this page)" if fit >= MIN_DPI
-                              else "This page is too large to translate.")
+            raise LabkitError(
+                f"Page {i + 1} would render to {w}×{h} pixels at {dpi} dpi, above the "
+                f"{MAX_PIXELS // 1_000_000} MP limit.",
+                hint=f"Lower the dpi (at most {fit} dpi for this page)"
+                if fit >= MIN_DPI
+                else "This page is too large to translate.",
+            )
     for i in chosen:
         page = pdf[i]
         image = page.render(scale=scale).to_pil().convert("RGB")

@@ -4,6 +4,7 @@ size that fits (binary search; words wrapped for spaced scripts, characters for 
 punctuation kept off the line start). Noto CJK covers CJK, Latin, Cyrillic and Greek; Arabic, Hebrew, Thai,
 Bengali, Devanagari, Telugu, Tamil and Georgian get their own Noto font; Pillow's raqm layout shapes complex
 scripts and lays out right-to-left text. Also a side-by-side bilingual page."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -11,17 +12,28 @@ from pathlib import Path
 
 from labkit.doctrans.layout import Block, _cjk
 
-FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts")
+FONT_DIRS = (
+    "/usr/share/fonts/opentype/noto",
+    "/usr/share/fonts/truetype/noto",
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts",
+)
 FONT_NAMES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSans-Regular.ttf", "DejaVuSans.ttf")
 NO_LINE_START = set("，。、；：！？）」』】》〉,.;:!?)]}%")
 RTL_SCRIPTS = ("\u0590", "\u08ff")  # Hebrew … Arabic blocks
 
 
 # Scripts Noto CJK lacks, each with its Noto font (Debian fonts-noto-core); the first character range found decides.
-SCRIPT_FONTS = [(("\u0600", "\u08ff"), "NotoSansArabic-Regular.ttf"), (("\u0590", "\u05ff"), "NotoSansHebrew-Regular.ttf"),
-                (("\u0e00", "\u0e7f"), "NotoSansThai-Regular.ttf"), (("\u0980", "\u09ff"), "NotoSansBengali-Regular.ttf"),
-                (("\u0900", "\u097f"), "NotoSansDevanagari-Regular.ttf"), (("\u0c00", "\u0c7f"), "NotoSansTelugu-Regular.ttf"),
-                (("\u0b80", "\u0bff"), "NotoSansTamil-Regular.ttf"), (("\u10a0", "\u10ff"), "NotoSansGeorgian-Regular.ttf")]
+SCRIPT_FONTS = [
+    (("\u0600", "\u08ff"), "NotoSansArabic-Regular.ttf"),
+    (("\u0590", "\u05ff"), "NotoSansHebrew-Regular.ttf"),
+    (("\u0e00", "\u0e7f"), "NotoSansThai-Regular.ttf"),
+    (("\u0980", "\u09ff"), "NotoSansBengali-Regular.ttf"),
+    (("\u0900", "\u097f"), "NotoSansDevanagari-Regular.ttf"),
+    (("\u0c00", "\u0c7f"), "NotoSansTelugu-Regular.ttf"),
+    (("\u0b80", "\u0bff"), "NotoSansTamil-Regular.ttf"),
+    (("\u10a0", "\u10ff"), "NotoSansGeorgian-Regular.ttf"),
+]
 
 
 def _find(name: str) -> str | None:
@@ -87,7 +99,9 @@ def wrap(text: str, fnt, width: float) -> list[str]:
     return lines
 
 
-def fit(text: str, box: tuple[float, float, float, float], min_size: int = 6, max_size: int = 200) -> tuple[int, list[str]]:
+def fit(
+    text: str, box: tuple[float, float, float, float], min_size: int = 6, max_size: int = 200
+) -> tuple[int, list[str]]:
     """The largest font size whose wrapped lines fit in the box, and those lines."""
     w, h = box[2] - box[0], box[3] - box[1]
     lo, hi, best = min_size, max(min_size, min(max_size, int(h))), None

@@ -3,6 +3,7 @@ the glossary terms that occur in the block (enforced: a block missing a term is 
 terms stressed, and flagged if still missing) and a domain hint; all blocks of a page in one batched call;
 a translation memory (SQLite in LABKIT_HOME/cache) keyed by (text, languages, model, prompt) that survives
 restarts — a page seen before costs nothing."""
+
 from __future__ import annotations
 
 import threading
@@ -25,14 +26,30 @@ class Cancelled(LabkitError):
         super().__init__("Translation cancelled.", hint="Nothing was wrong; press Translate to start again.")
 
 
-def build_prompt(text: str, src: str | None, tgt: str, before: str = "", after: str = "", terms: dict[str, str] | None = None,
-                 domain: str = "", strict: bool = False) -> list[dict]:
-    lines = [f"Translate the text between <text> tags {'from ' + LANG_NAMES.get(src, src) + ' ' if src else ''}into {LANG_NAMES.get(tgt, tgt)}."]
+def build_prompt(
+    text: str,
+    src: str | None,
+    tgt: str,
+    before: str = "",
+    after: str = "",
+    terms: dict[str, str] | None = None,
+    domain: str = "",
+    strict: bool = False,
+) -> list[dict]:
+    lines = [
+        f"Translate the text between <text> tags {'from ' + LANG_NAMES.get(src, src) + ' ' if src else ''}into {LANG_NAMES.get(tgt, tgt)}."
+    ]
     if domain:
         lines.append(f"The document is about: {domain}.")
     if terms:
-        lines.append(("You MUST use these translations for these terms:" if strict else "Use these translations for these terms:")
-                     + "".join(f"\n- {s} → {t}" for s, t in terms.items()))
+        lines.append(
+            (
+                "You MUST use these translations for these terms:"
+                if strict
+                else "Use these translations for these terms:"
+            )
+            + "".join(f"\n- {s} → {t}" for s, t in terms.items())
+        )
     if before or after:
         lines.append(f"Context (do not translate): before: «{before[-300:]}» after: «{after[:300]}»")
     lines.append("Keep numbers, formulas and names as they are. Answer with the translation only.")
@@ -60,7 +77,9 @@ def parse_glossary(text: str) -> dict[str, str]:
                     out[s] = t
                     break
         else:
-            raise LabkitError(f"Glossary line {i} has no separator: {line!r}.", hint="One 'term = translation' per line.")
+            raise LabkitError(
+                f"Glossary line {i} has no separator: {line!r}.", hint="One 'term = translation' per line."
+            )
     return out
 
 
@@ -88,8 +107,18 @@ class Translated:
     glossary_missing: list[str]
 
 
-def translate_texts(texts: list[str], backend, model_name: str, tgt: str, src: str | None = None, glossary: dict | None = None,
-                    domain: str = "", memory: Memory | None = None, max_new_tokens: int = 512, cancel: threading.Event | None = None) -> list[Translated]:
+def translate_texts(
+    texts: list[str],
+    backend,
+    model_name: str,
+    tgt: str,
+    src: str | None = None,
+    glossary: dict | None = None,
+    domain: str = "",
+    memory: Memory | None = None,
+    max_new_tokens: int = 512,
+    cancel: threading.Event | None = None,
+) -> list[Translated]:
     glossary = glossary or {}
     terms = [{s: t for s, t in glossary.items() if s.lower() in x.lower()} for x in texts]
     keys = [Memory.key(x, src, tgt, model_name, {"glossary": tm, "domain": domain}) for x, tm in zip(texts, terms)]
@@ -99,9 +128,19 @@ def translate_texts(texts: list[str], backend, model_name: str, tgt: str, src: s
     for start in range(0, len(pending), CHUNK):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        chunk = pending[start:start + CHUNK]
-        prompts = [build_prompt(texts[i], src, tgt, texts[i - 1] if i > 0 else "", texts[i + 1] if i + 1 < len(texts) else "",
-                                terms[i], domain) for i in chunk]
+        chunk = pending[start : start + CHUNK]
+        prompts = [
+            build_prompt(
+                texts[i],
+                src,
+                tgt,
+                texts[i - 1] if i > 0 else "",
+                texts[i + 1] if i + 1 < len(texts) else "",
+                terms[i],
+                domain,
+            )
+            for i in chunk
+        ]
         outs = backend.generate(prompts, GenParams(max_new_tokens=max_new_tokens))
         done = {keys[i]: clean(o[0]) for i, o in zip(chunk, outs)}
         fresh.update(done)
@@ -110,16 +149,24 @@ def translate_texts(texts: list[str], backend, model_name: str, tgt: str, src: s
     if pending:
         retry = [i for i in pending if _missing(fresh[keys[i]], terms[i])]
         if retry:  # one more try with the terms stressed
-            outs = backend.generate([build_prompt(texts[i], src, tgt, terms=terms[i], domain=domain, strict=True) for i in retry],
-                                    GenParams(max_new_tokens=max_new_tokens))
+            outs = backend.generate(
+                [build_prompt(texts[i], src, tgt, terms=terms[i], domain=domain, strict=True) for i in retry],
+                GenParams(max_new_tokens=max_new_tokens),
+            )
             for i, o in zip(retry, outs):
                 if len(_missing(clean(o[0]), terms[i])) < len(_missing(fresh[keys[i]], terms[i])):
                     fresh[keys[i]] = clean(o[0])
         if memory:
             memory.put(fresh)
         known.update(fresh)
-    return [Translated(known.get(k, texts[i]) if texts[i].strip() else texts[i], i not in pending, _missing(known.get(k, ""), terms[i]))
-            for i, k in enumerate(keys)]
+    return [
+        Translated(
+            known.get(k, texts[i]) if texts[i].strip() else texts[i],
+            i not in pending,
+            _missing(known.get(k, ""), terms[i]),
+        )
+        for i, k in enumerate(keys)
+    ]
 
 
 def _missing(translation: str, terms: dict[str, str]) -> list[str]:

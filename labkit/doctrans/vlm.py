@@ -1,19 +1,22 @@
 """End-to-end mode (GPU): a vision-language model from the Hub (e.g. Qwen2.5-VL) translates the page image
 straight to Markdown. Prompt building and output cleanup are plain functions (tested on CPU); running the
 model needs transformers' image-text-to-text models and a GPU in practice."""
+
 from __future__ import annotations
 
 import re
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.doctrans.translate import LANG_NAMES
 from labkit.errors import LabkitError
 
-PROMPT = ("Translate this document page into {tgt}. Output Markdown only: keep the reading order, headings (#), lists, "
-          "tables (as Markdown tables) and formulas (as LaTeX). Do not add comments.")
+PROMPT = (
+    "Translate this document page into {tgt}. Output Markdown only: keep the reading order, headings (#), lists, "
+    "tables (as Markdown tables) and formulas (as LaTeX). Do not add comments."
+)
 
 
 def messages(image, target: str, glossary: dict | None = None) -> list[dict]:
@@ -39,8 +42,10 @@ def check_vision(path: str, model: str) -> None:
 
     model_type = getattr(AutoConfig.from_pretrained(path), "model_type", "?")
     if model_type not in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
-        raise LabkitError(f"The vlm engine needs a vision-language model, and {model} ({model_type}) cannot read images.",
-                          hint="Choose a model such as Qwen/Qwen2.5-VL-3B-Instruct, or use the pipeline engine.")
+        raise LabkitError(
+            f"The vlm engine needs a vision-language model, and {model} ({model_type}) cannot read images.",
+            hint="Choose a model such as Qwen/Qwen2.5-VL-3B-Instruct, or use the pipeline engine.",
+        )
 
 
 @lru_cache(maxsize=1)
@@ -56,21 +61,36 @@ def _load(model: str):
     path = resolve_model(model)
     check_vision(path, model)
     processor = AutoProcessor.from_pretrained(path)
-    vlm = AutoModelForImageTextToText.from_pretrained(path, dtype="auto", device_map="auto" if torch.cuda.is_available() else None)
+    vlm = AutoModelForImageTextToText.from_pretrained(
+        path, dtype="auto", device_map="auto" if torch.cuda.is_available() else None
+    )
     return processor, vlm
 
 
 def run(model: str, image, target: str, glossary: dict | None = None, max_new_tokens: int = 2048) -> str:
     processor, vlm = _load(model)
-    inputs = processor.apply_chat_template(messages(image, target, glossary), add_generation_prompt=True, tokenize=True,
-                                           return_dict=True, return_tensors="pt").to(vlm.device)
+    inputs = processor.apply_chat_template(
+        messages(image, target, glossary),
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+    ).to(vlm.device)
     out = vlm.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    return clean_markdown(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+    return clean_markdown(processor.decode(out[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True))
 
 
-def translate_pages(model: str, path, target: str, out_dir, glossary: dict | None = None, pages: str | None = None,
-                    dpi: int = 150, progress: Callable[[float, str], None] | None = None,
-                    cancel: threading.Event | None = None) -> dict:
+def translate_pages(
+    model: str,
+    path,
+    target: str,
+    out_dir,
+    glossary: dict | None = None,
+    pages: str | None = None,
+    dpi: int = 150,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict:
     """Every page through the VLM (loaded once), joined into translation.md in `out_dir`."""
     from labkit.doctrans import ocr
     from labkit.doctrans.translate import Cancelled
@@ -88,4 +108,9 @@ def translate_pages(model: str, path, target: str, out_dir, glossary: dict | Non
         parts.append(run(model, page.image, target, glossary))
     markdown = "\n\n---\n\n".join(parts)
     (out / "translation.md").write_text(markdown, encoding="utf-8")
-    return {"markdown": markdown, "out_dir": str(out), "pages": len(parts), "markdown_file": str(out / "translation.md")}
+    return {
+        "markdown": markdown,
+        "out_dir": str(out),
+        "pages": len(parts),
+        "markdown_file": str(out / "translation.md"),
+    }

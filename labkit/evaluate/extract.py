@@ -17,6 +17,7 @@ whole answer; not in running text, where 一 is mostly the word "one/a". Not han
 lm-evaluation-harness's MGSM filters are here too (`lm_eval_extract`, `lm_eval_match`), re-implemented from their
 regular expressions (tasks/mgsm/native_cot/*.yaml), so a run can report the number an lm-eval paper would.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,15 +27,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # CLDR decimal-comma languages; sw, ms, ar (after ٫ → .), the CJK and Indic languages use a decimal point.
-DECIMAL_COMMA = frozenset("de es fr ru it pt id vi uk pl nl tr cs sk sv da nb no fi ro hu el".split())
+DECIMAL_COMMA = frozenset(["de", "es", "fr", "ru", "it", "pt", "id", "vi", "uk", "pl", "nl", "tr", "cs", "sk", "sv", "da", "nb", "no", "fi", "ro", "hu", "el"])
 _CUR = "$€¥£₹৳฿₩₫₽¢"
 
 
 @dataclass(frozen=True)
 class Extracted:
     value: float | str | None  # float for numbers, "A".."J" for choices, None when nothing parsable
-    text: str                  # the matched substring ("" when none)
-    method: str                # boxed | phrase | last_number | choice_phrase | choice_paren | choice_line | none
+    text: str  # the matched substring ("" when none)
+    method: str  # boxed | phrase | last_number | choice_phrase | choice_paren | choice_line | none
 
     @property
     def parse_failed(self) -> bool:
@@ -61,8 +62,22 @@ class _DigitTable(dict):
         return out
 
 
-_DIGITS = _DigitTable({ord(k): v for k, v in {"，": ",", "．": ".", "－": "-", "\u2212": "-", "٫": ".", "٬": ",",
-                                              "／": "/", "％": "%", "٪": "%"}.items()})
+_DIGITS = _DigitTable(
+    {
+        ord(k): v
+        for k, v in {
+            "，": ",",
+            "．": ".",
+            "－": "-",
+            "\u2212": "-",
+            "٫": ".",
+            "٬": ",",
+            "／": "/",
+            "％": "%",
+            "٪": "%",
+        }.items()
+    }
+)
 
 
 def normalize_digits(text: str) -> str:
@@ -145,8 +160,10 @@ def parse_number(s: str, lang: str = "en") -> float | None:
 # ---------------------------------------------------------------- finding the answer in an output
 def _num_re(space: str) -> re.Pattern:
     # Not glued to a preceding letter ("H2O", "COVID-19" gives 19 not -19); a '-' only counts right before the number.
-    return re.compile(rf"(?<![A-Za-z0-9_])(?:-(?=[{_CUR}]?\d))?[{_CUR}]?"
-                      rf"(?:\d+ \d+/\d+(?!\d)|\d+/\d+|\d{{1,3}}(?:{space}\d{{3}})+(?!\d)(?:[.,]\d+)?|\d+(?:[.,]\d+)*)")
+    return re.compile(
+        rf"(?<![A-Za-z0-9_])(?:-(?=[{_CUR}]?\d))?[{_CUR}]?"
+        rf"(?:\d+ \d+/\d+(?!\d)|\d+/\d+|\d{{1,3}}(?:{space}\d{{3}})+(?!\d)(?:[.,]\d+)?|\d+(?:[.,]\d+)*)"
+    )
 
 
 _NUM_SPACED, _NUM_TIGHT = _num_re(r"[ \u00a0\u202f]"), _num_re(r"[\u00a0\u202f]")
@@ -176,8 +193,11 @@ _PHRASES = {
 _PHRASES["ms"] = _PHRASES["id"]
 # MGSM's chain-of-thought headers ("Step-by-Step Answer:", "Schritt-für-Schritt-Antwort:", "ধাপে ধাপে উত্তর:")
 # contain an answer phrase but introduce the reasoning, not the answer.
-_STEP = re.compile(r"(?:step[\s-]*by[\s-]*step|schritt[\s-]*für[\s-]*schritt|ধাপে\s*ধাপে|దశలవారీగా|ステップごとの|段階的な?"
-                   r"|逐步|ทีละขั้น)[\s-]*$", re.I)
+_STEP = re.compile(
+    r"(?:step[\s-]*by[\s-]*step|schritt[\s-]*für[\s-]*schritt|ধাপে\s*ধাপে|దశలవారీగా|ステップごとの|段階的な?"
+    r"|逐步|ทีละขั้น)[\s-]*$",
+    re.I,
+)
 
 
 @lru_cache(maxsize=64)
@@ -228,15 +248,18 @@ def extract_number(text: str, lang: str = "en") -> Extracted:
     t = _latex_numbers(normalize_digits(unicodedata.normalize("NFC", strip_reasoning(text))))
     num_re = _NUM_SPACED if lg in DECIMAL_COMMA else _NUM_TIGHT
     if box := _last_boxed(t):
-        content = t[box[0]:box[1]]
+        content = t[box[0] : box[1]]
         # "x = 5", "18 \text{ apples}": keep what follows the last '=' and drop unit words, but never pull a
         # number out of an expression such as 3\sqrt{2}.
         rhs = re.sub(r"(?<![\\\w])[^\W\d_]+\.?", " ", _WRAP.sub(" ", content.rpartition("=")[2]))
-        if (v := parse_number(content, lg)) is not None or (v := parse_number(rhs, lg)) is not None \
-                or (v := cjk_number(content.strip())) is not None:
+        if (
+            (v := parse_number(content, lg)) is not None
+            or (v := parse_number(rhs, lg)) is not None
+            or (v := cjk_number(content.strip())) is not None
+        ):
             return Extracted(v, content.strip(), "boxed")
         # Not a number: later rules must not read digits out of the box (they belong to e.g. "3\sqrt{2}").
-        t = t[:box[0]] + " " * (box[1] - box[0]) + t[box[1]:]
+        t = t[: box[0]] + " " * (box[1] - box[0]) + t[box[1] :]
     for m in _phrases(t, lg):
         n = num_re.search(t, m.end(), min(len(t), m.end() + 100))
         if n and n.start() - m.end() <= 40 and (v := parse_number(n.group(), lg)) is not None:
@@ -252,9 +275,18 @@ def extract_number(text: str, lang: str = "en") -> Extracted:
 
 
 # ---------------------------------------------------------------- Chinese / Japanese numerals
-_CJK_DIGITS = {**dict.fromkeys("〇零", 0), **dict.fromkeys("一壹", 1), **dict.fromkeys("二两兩贰貳", 2), **dict.fromkeys("三叁參", 3),
-               **dict.fromkeys("四肆", 4), **dict.fromkeys("五伍", 5), **dict.fromkeys("六陆陸", 6), **dict.fromkeys("七柒", 7),
-               **dict.fromkeys("八捌", 8), **dict.fromkeys("九玖", 9)}
+_CJK_DIGITS = {
+    **dict.fromkeys("〇零", 0),
+    **dict.fromkeys("一壹", 1),
+    **dict.fromkeys("二两兩贰貳", 2),
+    **dict.fromkeys("三叁參", 3),
+    **dict.fromkeys("四肆", 4),
+    **dict.fromkeys("五伍", 5),
+    **dict.fromkeys("六陆陸", 6),
+    **dict.fromkeys("七柒", 7),
+    **dict.fromkeys("八捌", 8),
+    **dict.fromkeys("九玖", 9),
+}
 _CJK_SMALL = {**dict.fromkeys("十拾", 10), **dict.fromkeys("百佰", 100), **dict.fromkeys("千仟", 1000)}
 _CJK_BIG = {**dict.fromkeys("万萬", 10**4), **dict.fromkeys("亿億", 10**8)}
 _CJK_CHARS = "".join([*_CJK_DIGITS, *_CJK_SMALL, *_CJK_BIG])
@@ -270,7 +302,7 @@ def cjk_number(s: str) -> float | None:
     sign = -1.0 if s[0] in "-−" else 1.0
     s = s.lstrip("-−")
     point = re.search("[点點]", s)
-    whole, frac = (s[:point.start()], s[point.end():]) if point else (s, "")
+    whole, frac = (s[: point.start()], s[point.end() :]) if point else (s, "")
     if not any(c in _CJK_CHARS for c in s):
         return None
     if frac and not all(c in _CJK_DIGITS or c.isdigit() for c in frac):
@@ -288,8 +320,11 @@ def cjk_number(s: str) -> float | None:
                 section += (1.0 if digit is None else digit) * _CJK_SMALL[tok]
                 digit = None
             else:
-                total = (total + section + (digit or 0.0)) * _CJK_BIG[tok] if total and _CJK_BIG[tok] > total \
+                total = (
+                    (total + section + (digit or 0.0)) * _CJK_BIG[tok]
+                    if total and _CJK_BIG[tok] > total
                     else total + (section + (digit or 0.0)) * _CJK_BIG[tok]
+                )
                 section, digit = 0.0, None
         value = total + section + (digit or 0.0)
     if frac:
@@ -299,9 +334,19 @@ def cjk_number(s: str) -> float | None:
 
 # ---------------------------------------------------------------- lm-evaluation-harness's MGSM filters
 # The answer phrases of lm-eval's native-CoT MGSM configs ("strict-match": first match of PHRASE + number).
-LM_EVAL_STRICT = {"en": "The answer is ", "de": "Die Antwort lautet ", "es": "La respuesta es ", "fr": "La réponse est ",
-                  "ru": "Ответ — ", "sw": "Jibu ni ", "te": "సమాధానం ", "th": "คำตอบคือ ", "bn": "উত্তর হল ",
-                  "zh": "答案是 ", "ja": "答えは"}
+LM_EVAL_STRICT = {
+    "en": "The answer is ",
+    "de": "Die Antwort lautet ",
+    "es": "La respuesta es ",
+    "fr": "La réponse est ",
+    "ru": "Ответ — ",
+    "sw": "Jibu ni ",
+    "te": "సమాధానం ",
+    "th": "คำตอบคือ ",
+    "bn": "উত্তর হল ",
+    "zh": "答案是 ",
+    "ja": "答えは",
+}
 _LM_NUM = r"(\-?[0-9\.\,]+)"
 _LM_SUFFIX = {"zh": "。", "ja": "です。"}
 _LM_FLEX = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")  # "flexible-extract": the last match
@@ -338,8 +383,10 @@ def lm_eval_match(extracted: str | None, gold) -> bool:
 
 # ---------------------------------------------------------------- multiple choice
 # Uppercase only, unless the letter is in parentheses: "the answer is a ..." is English, "(a)" is a choice.
-_AFTER = re.compile(r"[\s*_:：$]*(?:\\(?:boxed|text|textbf)\{)?(?:(?i:option|choice)\s*|选项|選項|選択肢)?"
-                    r"(?P<tok>[(\[【](?P<a>[A-Za-z])[)\]】]|(?P<b>[A-Z])(?![A-Za-z0-9]))")
+_AFTER = re.compile(
+    r"[\s*_:：$]*(?:\\(?:boxed|text|textbf)\{)?(?:(?i:option|choice)\s*|选项|選項|選択肢)?"
+    r"(?P<tok>[(\[【](?P<a>[A-Za-z])[)\]】]|(?P<b>[A-Z])(?![A-Za-z0-9]))"
+)
 # Full-width ASCII (Ａ, （, ：) to ASCII. Not NFKC: that would also decompose Thai ำ and break "คำตอบคือ".
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _PAREN = re.compile(r"\(([A-Za-z])\)")
@@ -355,7 +402,7 @@ def extract_choice(text: str, lang: str = "en", choices: str = "ABCDEFGHIJ") -> 
     valid, lg = set(choices.upper()), _lang(lang)
     t = unicodedata.normalize("NFC", strip_reasoning(text)).translate(_FULLWIDTH)
     if box := _last_boxed(t):
-        content = _WRAP.sub(r"\1", t[box[0]:box[1]]).strip(" $*")
+        content = _WRAP.sub(r"\1", t[box[0] : box[1]]).strip(" $*")
         if (m := re.match(r"\(?([A-Za-z])\)?(?![A-Za-z0-9])", content)) and m[1].upper() in valid:
             return Extracted(m[1].upper(), content, "boxed")
     for m in _phrases(t, lg):

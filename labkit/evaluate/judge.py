@@ -6,6 +6,7 @@ under test: 1 = model better, 0 = reference better, 0.5 = tie, NaN = unparsable 
 Raw judge outputs are cached in LABKIT_HOME/cache/judge.sqlite keyed by (backend, judge model, prompt),
 so rescoring or resuming never pays for the same judgement twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,10 @@ def model_first(seed: int | None, lang: str, doc_id: str) -> bool:
 
 
 def judge_messages(instruction: str, a: str, b: str) -> list[dict]:
-    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": JUDGE_TEMPLATE.format(instruction=instruction, a=a, b=b)}]
+    return [
+        {"role": "system", "content": JUDGE_SYSTEM},
+        {"role": "user", "content": JUDGE_TEMPLATE.format(instruction=instruction, a=a, b=b)},
+    ]
 
 
 def parse_verdict(text: str) -> str | None:
@@ -66,8 +70,15 @@ class JudgeCache(KVCache):
         return KVCache.key(backend, model, messages)
 
 
-def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[str, str, str, bool]], cache: JudgeCache,
-                max_new_tokens: int = 512, weighted: bool = True) -> list[dict]:
+def judge_pairs(
+    backend,
+    backend_name: str,
+    model_name: str,
+    items: list[tuple[str, str, str, bool]],
+    cache: JudgeCache,
+    max_new_tokens: int = 512,
+    weighted: bool = True,
+) -> list[dict]:
     """items: (instruction, model output, reference output, model shown first). Returns per item
     {"judge_output", "verdict", "preference", "kind"}; only uncached prompts reach the backend, in one batch.
 
@@ -88,10 +99,17 @@ def judge_pairs(backend, backend_name: str, model_name: str, items: list[tuple[s
         cache.put_many(fresh)
         cached.update(fresh)
     results = []
-    for (ins, m, r, first), k in zip(items, keys):
+    for (_ins, _m, _r, first), k in zip(items, keys):
         verdict = parse_verdict(cached[k])
-        results.append({"judge_output": cached[k], "verdict": verdict, "preference": preference(verdict, first), "cached": k not in fresh,
-                        "kind": "discrete"})
+        results.append(
+            {
+                "judge_output": cached[k],
+                "verdict": verdict,
+                "preference": preference(verdict, first),
+                "cached": k not in fresh,
+                "kind": "discrete",
+            }
+        )
     if weighted:
         _weigh(backend, prompts, keys, items, results, cache)
     return results
@@ -111,9 +129,11 @@ def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
             pairs += [(prompts[i], head + f"[[{letter}]]") for letter in "ABC"]
         try:
             scores = backend.logprob(pairs)
-        except Exception:  # the backend scores no log-probabilities (openai chat) or failed to: keep the discrete verdicts
+        except (
+            Exception
+        ):  # the backend scores no log-probabilities (openai chat) or failed to: keep the discrete verdicts
             return
-        new = {keys[i] + ":weighted": json.dumps(scores[3 * j: 3 * j + 3]) for j, i in enumerate(need)}
+        new = {keys[i] + ":weighted": json.dumps(scores[3 * j : 3 * j + 3]) for j, i in enumerate(need)}
         cache.put_many(new)
         stored.update(new)
     for i, wk in zip(todo, wkeys):

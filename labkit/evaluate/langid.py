@@ -4,15 +4,48 @@ Used for language fidelity: the share of responses written in the prompt's langu
 code and reasoning blocks are removed first, since they carry no language. Texts with too few letters
 to judge return None and are left out of the fidelity denominator.
 """
+
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
 # The union of MGSM, PolyMath, MMLU-ProX-Lite and X-AlpacaEval languages that lingua knows (the default candidates).
-LANGS = ("en", "es", "fr", "de", "ru", "zh", "ja", "th", "bn", "sw", "te", "ar", "id", "it", "ko", "ms", "pt", "vi",
-         "hi", "ur", "yo", "zu", "cs", "hu", "sr", "uk", "ne", "mr", "af", "wo")
-_STRIP = re.compile(r"<think>.*?</think>|\\boxed\{[^}]*\}|\$[^$]*\$|```.*?```|[\d.,:;%+\-*/=()\[\]{}<>_#|\\^~`'\"!?]", re.S)
+LANGS = (
+    "en",
+    "es",
+    "fr",
+    "de",
+    "ru",
+    "zh",
+    "ja",
+    "th",
+    "bn",
+    "sw",
+    "te",
+    "ar",
+    "id",
+    "it",
+    "ko",
+    "ms",
+    "pt",
+    "vi",
+    "hi",
+    "ur",
+    "yo",
+    "zu",
+    "cs",
+    "hu",
+    "sr",
+    "uk",
+    "ne",
+    "mr",
+    "af",
+    "wo",
+)
+_STRIP = re.compile(
+    r"<think>.*?</think>|\\boxed\{[^}]*\}|\$[^$]*\$|```.*?```|[\d.,:;%+\-*/=()\[\]{}<>_#|\\^~`'\"!?]", re.S
+)
 
 
 @lru_cache(maxsize=4)

@@ -1,4 +1,5 @@
 """Evaluation runs as tables and figures: the leaderboard, the model × language heatmap, samples."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,17 @@ def leaderboard(runs) -> tuple[list[str], list[list]]:
     for r in runs:
         m = r.metrics
         fmt = lambda v: "" if v is None else round(100 * v, 1)  # noqa: E731
-        rows.append([r.id, r.config.get("task", ""), r.config.get("model", ""), r.status, fmt(m.get("score")), m.get("parse_failed", ""),
-                     *[fmt(m.get(f"score/{l}")) for l in langs]])
+        rows.append(
+            [
+                r.id,
+                r.config.get("task", ""),
+                r.config.get("model", ""),
+                r.status,
+                fmt(m.get("score")),
+                m.get("parse_failed", ""),
+                *[fmt(m.get(f"score/{l}")) for l in langs],
+            ]
+        )
     return headers, rows
 
 
@@ -42,16 +52,44 @@ def heatmap(runs):
     for r, res in rows:
         cells = [res["results"].get(l) for l in langs]
         z.append([100 * c["accuracy"] if c else None for c in cells])
-        text.append([f"{100 * c['accuracy']:.1f}±{100 * c['stderr']:.1f}" + (f"<br>pf {c['parse_failed']}" if c and c["parse_failed"] else "") if c else ""
-                     for c in cells])
+        text.append(
+            [
+                f"{100 * c['accuracy']:.1f}±{100 * c['stderr']:.1f}"
+                + (f"<br>pf {c['parse_failed']}" if c and c["parse_failed"] else "")
+                if c
+                else ""
+                for c in cells
+            ]
+        )
         labels.append(run_label(r))
     # The colour bar's title sits beside it, not above, and its ticks are few and short: with a short figure the
     # default title and tick labels overlapped.
-    fig = go.Figure(go.Heatmap(z=z, x=langs, y=labels, text=text, texttemplate="%{text}", colorscale="Viridis", zmin=0, zmax=100,
-                               colorbar=dict(title=dict(text="accuracy %", side="right"), tickvals=[0, 25, 50, 75, 100],
-                                             thickness=14, len=1.0, lenmode="fraction", ypad=4)))
-    fig.update_layout(template="plotly_white", height=220 + 40 * max(len(rows), 1), margin=dict(l=10, r=30, t=40, b=40),
-                      title=(rows[0][1]["task"] if rows else "no finished runs selected"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=langs,
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Viridis",
+            zmin=0,
+            zmax=100,
+            colorbar=dict(
+                title=dict(text="accuracy %", side="right"),
+                tickvals=[0, 25, 50, 75, 100],
+                thickness=14,
+                len=1.0,
+                lenmode="fraction",
+                ypad=4,
+            ),
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=220 + 40 * max(len(rows), 1),
+        margin=dict(l=10, r=30, t=40, b=40),
+        title=(rows[0][1]["task"] if rows else "no finished runs selected"),
+    )
     return fig
 
 
@@ -62,8 +100,30 @@ def run_label(run) -> str:
     return f"{model[:40]} · {run.id.split('-', 2)[-1]}"
 
 
-SAMPLE_COLUMNS = ["id", "lang", "correct", "parse_failed", "extracted", "gold", "detected_lang", "method", "output", "prompt"]
-SAMPLE_WIDTHS = ["70px", "55px", "70px", "95px", "90px", "70px", "95px", "90px", "35%", "25%"]  # text columns get the room
+SAMPLE_COLUMNS = [
+    "id",
+    "lang",
+    "correct",
+    "parse_failed",
+    "extracted",
+    "gold",
+    "detected_lang",
+    "method",
+    "output",
+    "prompt",
+]
+SAMPLE_WIDTHS = [
+    "70px",
+    "55px",
+    "70px",
+    "95px",
+    "90px",
+    "70px",
+    "95px",
+    "90px",
+    "35%",
+    "25%",
+]  # text columns get the room
 
 
 def sample_rows(run, lang: str = "", outcome: str = "all", limit: int = 500) -> list[list]:
@@ -71,9 +131,21 @@ def sample_rows(run, lang: str = "", outcome: str = "all", limit: int = 500) -> 
     for s in read_samples(Path(run.run_dir or "")):
         if lang and s["lang"] != lang:
             continue
-        if outcome == "correct" and not s["correct"] or outcome == "wrong" and s["correct"] or outcome == "parse_failed" and not s["parse_failed"]:
+        if (
+            outcome == "correct"
+            and not s["correct"]
+            or outcome == "wrong"
+            and s["correct"]
+            or outcome == "parse_failed"
+            and not s["parse_failed"]
+        ):
             continue
-        rows.append([s.get(c, "") if not isinstance(s.get(c), (dict, list)) else json.dumps(s.get(c), ensure_ascii=False) for c in SAMPLE_COLUMNS])
+        rows.append(
+            [
+                s.get(c, "") if not isinstance(s.get(c), (dict, list)) else json.dumps(s.get(c), ensure_ascii=False)
+                for c in SAMPLE_COLUMNS
+            ]
+        )
         if len(rows) >= limit:
             break
     return rows

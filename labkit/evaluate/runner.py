@@ -5,13 +5,14 @@
                         prompt template, model and revision, labkit version
 The same scoring runs on predictions produced elsewhere (`score_predictions`).
 """
+
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from labkit.errors import LabkitError
 from labkit.evaluate.spec import EvalSpec, cli_args, model_revision  # noqa: F401  (re-exported: the runner's API)
@@ -58,12 +59,16 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
     fingerprint = spec.fingerprint()
     docs = [d for lang in spec.languages for d in task.load(lang, spec.data, spec.limit)]
     if not docs:
-        raise LabkitError(f"No {spec.task} items for {', '.join(spec.languages)}.", hint="Check --languages, --limit and --data.")
+        raise LabkitError(
+            f"No {spec.task} items for {', '.join(spec.languages)}.", hint="Check --languages, --limit and --data."
+        )
     claim_output(out, fingerprint)
     _drop_partial_line(out / SAMPLES)
     done = {_key(s["lang"], str(s["id"])) for s in read_samples(out)}
     pending = [d for d in docs if _key(d.lang, d.id) not in done]
-    params = GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
+    params = GenParams(
+        max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed
+    )
     if progress:
         progress(len(docs) - len(pending), len(docs))  # the total is known before the model loads
     if pending:
@@ -93,9 +98,15 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
                     progress(finished, len(docs))
     wanted = {_key(d.lang, d.id) for d in docs}
     samples = [s for s in read_samples(out) if _key(s["lang"], str(s["id"])) in wanted]
-    config = {**asdict(spec), "generation": params.to_dict(), "templates": {l: fingerprint["templates"][l] for l in spec.languages},
-              "revision": fingerprint["revision"], "spec_hash": spec.spec_hash(), "labkit_version": _version(),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    config = {
+        **asdict(spec),
+        "generation": params.to_dict(),
+        "templates": {l: fingerprint["templates"][l] for l in spec.languages},
+        "revision": fingerprint["revision"],
+        "spec_hash": spec.spec_hash(),
+        "labkit_version": _version(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     results = summarize(task, samples, spec.languages, config)
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
@@ -108,16 +119,24 @@ def summarize(task: Task, samples: Iterable[dict], languages: list[str], config:
     results = {lang: task.summarize_lang(rows, lang) for lang, rows in by_lang.items() if rows}
     accs = [r["accuracy"] for r in results.values() if r.get("accuracy") is not None]
     extractor = (config or {}).get("extractor", "labkit") if task.numeric else None
-    return {"task": task.name, "versions": {task.name: task.version}, "extractor": extractor, "results": results,
-            "average": sum(accs) / len(accs) if accs else None, "n_samples": sum(r["n"] for r in results.values()),
-            "config": config or {}}
+    return {
+        "task": task.name,
+        "versions": {task.name: task.version},
+        "extractor": extractor,
+        "results": results,
+        "average": sum(accs) / len(accs) if accs else None,
+        "n_samples": sum(r["n"] for r in results.values()),
+        "config": config or {},
+    }
 
 
 def claim_output(out: Path, fingerprint: dict) -> None:
     """Make `out` hold this spec's samples: a new folder is claimed, the same spec resumes, and a different
     model, revision, setting or template is refused, so it never silently mixes into an old samples file."""
     if out.exists() and not out.is_dir():
-        raise LabkitError(f"--output {out} is a file, not a folder.", hint="Give a folder path (it is created if missing).")
+        raise LabkitError(
+            f"--output {out} is a file, not a folder.", hint="Give a folder path (it is created if missing)."
+        )
     path = out / SPEC
     if path.exists():
         try:
@@ -127,16 +146,21 @@ def claim_output(out: Path, fingerprint: dict) -> None:
         new = json.loads(json.dumps(fingerprint, default=str))
         if old != new:
             changed = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
-            raise LabkitError(f"{out} holds samples of a different evaluation (differs in: {', '.join(changed)}).",
-                              hint="Use a new --output folder; resuming only continues the same model and settings.")
+            raise LabkitError(
+                f"{out} holds samples of a different evaluation (differs in: {', '.join(changed)}).",
+                hint="Use a new --output folder; resuming only continues the same model and settings.",
+            )
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LabkitError(f"Cannot create the output folder {str(out)[:200]}: {e.strerror}.", hint="Check --output.") from e
+        raise LabkitError(
+            f"Cannot create the output folder {str(out)[:200]}: {e.strerror}.", hint="Check --output."
+        ) from e
     if (out / SAMPLES).exists() and (out / SAMPLES).stat().st_size:
-        raise LabkitError(f"{out} has samples from an evaluation whose settings were not recorded.",
-                          hint="Use a new --output folder.")
+        raise LabkitError(
+            f"{out} has samples from an evaluation whose settings were not recorded.", hint="Use a new --output folder."
+        )
     path.write_text(json.dumps(fingerprint, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
 
 
@@ -156,15 +180,26 @@ def score_predictions(spec: EvalSpec, predictions: str | Path, out_dir: str | Pa
         else:
             doc = gold_docs.get(r["lang"], {}).get(str(r["id"]))
             if doc is None:
-                raise LabkitError(f"No {task.name} item with id {r['id']!r} in {r['lang']}.", hint="Give gold in the file, or the matching --data.")
+                raise LabkitError(
+                    f"No {task.name} item with id {r['id']!r} in {r['lang']}.",
+                    hint="Give gold in the file, or the matching --data.",
+                )
         docs.append(doc)
     out = Path(out_dir)
     claim_output(out, {**spec.fingerprint(), "predictions": str(path)})
     samples = task.score_batch(docs, [r["output"] for r in rows], spec)
-    (out / SAMPLES).write_text("".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples), encoding="utf-8")
-    langs = [lang for lang in spec.languages if any(r["lang"] == lang for r in rows)] or sorted({r["lang"] for r in rows})
-    results = summarize(task, samples, langs, {"task": task.name, "predictions": str(path), "data": spec.data, "rescored": True,
-                                               "extractor": spec.extractor})
+    (out / SAMPLES).write_text(
+        "".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples), encoding="utf-8"
+    )
+    langs = [lang for lang in spec.languages if any(r["lang"] == lang for r in rows)] or sorted(
+        {r["lang"] for r in rows}
+    )
+    results = summarize(
+        task,
+        samples,
+        langs,
+        {"task": task.name, "predictions": str(path), "data": spec.data, "rescored": True, "extractor": spec.extractor},
+    )
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
 
@@ -196,7 +231,9 @@ def read_predictions(path: Path, task: Task) -> list[dict]:
         if not isinstance(r["lang"], str):
             raise LabkitError(f"{where}: lang is a {type(r['lang']).__name__}, not a language code.", hint=hint)
         if r["lang"] not in task.languages:
-            raise LabkitError(f"{where}: {task.name} has no language {r['lang']!r}.", hint=f"Languages: {', '.join(task.languages)}.")
+            raise LabkitError(
+                f"{where}: {task.name} has no language {r['lang']!r}.", hint=f"Languages: {', '.join(task.languages)}."
+            )
     return rows
 
 

@@ -13,7 +13,7 @@ whoever starts it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.errors import LabkitError
 from labkit.evaluate import runner

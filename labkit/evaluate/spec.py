@@ -52,7 +52,10 @@ class EvalSpec:
     data: str | None = _f(None, "local data folder (<lang>.jsonl) or file in the task's Hub schema", "Local data")
     batch_size: int = _f(64, "sequences per generate call (hf)", "Batch size", "int")
     save_every: int | None = _f(
-        None, "samples written to samples.jsonl at a time, the resume unit (default: the batch size)", "Save every", "int"
+        None,
+        "samples written to samples.jsonl at a time, the resume unit (default: the batch size)",
+        "Save every",
+        "int",
     )
     task_options: dict = _f(
         None,
@@ -82,8 +85,9 @@ class EvalSpec:
             if key in task.options:
                 opts[key] = d.pop(key)
             else:
-                raise LabkitError(f"Unknown evaluation setting {key!r}.",
-                                  hint=did_you_mean(key, [*known, *task.options], "Settings"))
+                raise LabkitError(
+                    f"Unknown evaluation setting {key!r}.", hint=did_you_mean(key, [*known, *task.options], "Settings")
+                )
         spec = cls(**d, task_options=opts)
         if not spec.languages:  # all of the task's, or all that the bundled sample data has
             spec.languages = task.sample_languages() if spec.data == "sample" else list(task.languages)
@@ -174,7 +178,9 @@ class EvalSpec:
             "templates": {lang: task.template(lang, self.variant, self.cot) for lang in task.languages},
             "data": self.data,
             "extractor": self.extractor,
-            "judge": [self.judge_model, self.judge_backend] if self.judge_model else None,  # a backend alone judges nothing
+            "judge": [self.judge_model, self.judge_backend]
+            if self.judge_model
+            else None,  # a backend alone judges nothing
             "reference": [self.reference, self.reference_backend] if self.reference else None,
         }
 

@@ -7,6 +7,7 @@ is not public; this is labkit's definition (METHODS.md §1), shown wherever the 
 per language. When the trained language did not improve (|gain| < min_gain), the ratios are meaningless
 and MTI is None with a note — never a silent inf or NaN.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,16 +24,23 @@ def load_results(path_or_dir: str | Path) -> dict:
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise LabkitError(f"Cannot read evaluation results {p}: {e}", hint="Give an eval run folder (with results.json) or the file.") from e
+        raise LabkitError(
+            f"Cannot read evaluation results {p}: {e}", hint="Give an eval run folder (with results.json) or the file."
+        ) from e
 
 
-def transferability(before: dict, after: dict, source: str = "en", metric: str = "accuracy", min_gain: float = 1e-9) -> dict:
+def transferability(
+    before: dict, after: dict, source: str = "en", metric: str = "accuracy", min_gain: float = 1e-9
+) -> dict:
     if before.get("task") != after.get("task"):
         raise LabkitError(f"Cannot compare runs of different tasks ({before.get('task')} vs {after.get('task')}).")
     b, a = before["results"], after["results"]
     common = sorted(set(a) & set(b))
     if source not in common:
-        raise LabkitError(f"Both runs need the trained language {source!r}.", hint=f"Languages in both: {', '.join(common) or 'none'}.")
+        raise LabkitError(
+            f"Both runs need the trained language {source!r}.",
+            hint=f"Languages in both: {', '.join(common) or 'none'}.",
+        )
     src_gain = a[source][metric] - b[source][metric]
     rows, ratios = {}, []
     for lang in common:
@@ -41,6 +49,17 @@ def transferability(before: dict, after: dict, source: str = "en", metric: str =
         rows[lang] = {"before": b[lang][metric], "after": a[lang][metric], "gain": gain, "ratio": ratio}
         if lang != source and ratio is not None:
             ratios.append(ratio)
-    note = "" if abs(src_gain) >= min_gain else f"The trained language {source} did not change ({src_gain:+.4f}): no ratio is defined."
-    return {"task": after.get("task"), "source": source, "source_gain": src_gain, "mti": (sum(ratios) / len(ratios)) if ratios else None,
-            "languages": rows, "formula": FORMULA, "note": note}
+    note = (
+        ""
+        if abs(src_gain) >= min_gain
+        else f"The trained language {source} did not change ({src_gain:+.4f}): no ratio is defined."
+    )
+    return {
+        "task": after.get("task"),
+        "source": source,
+        "source_gain": src_gain,
+        "mti": (sum(ratios) / len(ratios)) if ratios else None,
+        "languages": rows,
+        "formula": FORMULA,
+        "note": note,
+    }

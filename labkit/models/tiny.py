@@ -8,6 +8,7 @@ offline on a laptop CPU in seconds.
 
     python -m labkit.models.tiny /tmp/tiny      # build into a folder
 """
+
 from __future__ import annotations
 
 import json
@@ -100,7 +101,12 @@ def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
     """A few optimizer steps on the chat-formatted corpus: peaked, corpus-like (still meaningless) output."""
     import torch
 
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": ln}, {"role": "assistant", "content": ln}], tokenize=False) for ln in corpus_lines()]
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": ln}, {"role": "assistant", "content": ln}], tokenize=False
+        )
+        for ln in corpus_lines()
+    ]
     batch = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -108,7 +114,9 @@ def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
     model.train()
     for _ in range(steps):
         idx = torch.randperm(len(texts), generator=gen)[:batch_size]
-        loss = model(input_ids=batch["input_ids"][idx], attention_mask=batch["attention_mask"][idx], labels=labels[idx]).loss
+        loss = model(
+            input_ids=batch["input_ids"][idx], attention_mask=batch["attention_mask"][idx], labels=labels[idx]
+        ).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -128,7 +136,9 @@ def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
             model = build_model(tokenizer, seed=seed)
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
-        (tmp / "labkit_tiny.json").write_text(json.dumps({"build_version": BUILD_VERSION, "seed": seed, "languages": corpus_languages()}))
+        (tmp / "labkit_tiny.json").write_text(
+            json.dumps({"build_version": BUILD_VERSION, "seed": seed, "languages": corpus_languages()})
+        )
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -157,5 +167,7 @@ def ensure_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
 if __name__ == "__main__":
     import sys
 
-    target = sys.argv[1] if len(sys.argv) > 1 else str(__import__("labkit.settings").settings.get_settings().tiny_model_dir)
+    target = (
+        sys.argv[1] if len(sys.argv) > 1 else str(__import__("labkit.settings").settings.get_settings().tiny_model_dir)
+    )
     print(build_tiny(target))

@@ -24,6 +24,7 @@ counts over all target sentences):
 Conventions: a target with no gold sources and no predicted ones scores P=R=F1=1 (nothing to find, nothing
 claimed); if just one side is empty, F1 is 0. An empty set of targets scores 0 everywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,11 @@ from labkit.errors import LabkitError
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
 MAX_FILE_BYTES = 50 * 2**20
 _CANONICAL = {r.lower(): r for r in RELATIONS}
-_SCHEMA_HINT = ('each line must be one JSON object like {"id": "ex1", "language": "en", "length_bucket": "0-5k", '
-                '"sources": [["doc 1 sentence 1", ...], ...], "targets": [{"id": "T1", "text": "...", '
-                '"gold_sources": ["D1-1"], "gold_relation": "Quotation"}]} (see labkit/provenance/metrics.py)')
+_SCHEMA_HINT = (
+    'each line must be one JSON object like {"id": "ex1", "language": "en", "length_bucket": "0-5k", '
+    '"sources": [["doc 1 sentence 1", ...], ...], "targets": [{"id": "T1", "text": "...", '
+    '"gold_sources": ["D1-1"], "gold_relation": "Quotation"}]} (see labkit/provenance/metrics.py)'
+)
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> dict:
@@ -51,7 +54,7 @@ def prf(tp: int, n_pred: int, n_gold: int) -> dict:
 
 
 def _scores(pairs: list[tuple[set, set]]) -> dict:
-    if not pairs:   # nothing was measured: report zeros rather than a vacuous perfect score
+    if not pairs:  # nothing was measured: report zeros rather than a vacuous perfect score
         zero = {"p": 0.0, "r": 0.0, "f1": 0.0}
         return {"macro": dict(zero), "micro": dict(zero)}
     per = [prf(len(pred & gold), len(pred), len(gold)) for pred, gold in pairs]
@@ -115,11 +118,13 @@ def load_records(path) -> list[dict]:
     """Read TROVE records from a JSONL file; blank lines are skipped. Raises LabkitError naming the bad line."""
     path = Path(path)
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; TROVE files are scored up to "
-                          f"{MAX_FILE_BYTES // 2**20} MB.",
-                          hint="Split the file and score the parts.")
+        raise LabkitError(
+            f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; TROVE files are scored up to "
+            f"{MAX_FILE_BYTES // 2**20} MB.",
+            hint="Split the file and score the parts.",
+        )
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")   # not splitlines(): JSON strings may hold a raw U+2028
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines(): JSON strings may hold a raw U+2028
     except UnicodeDecodeError as e:
         raise LabkitError(f"{path.name} is not UTF-8 text (a binary file?).", hint=_SCHEMA_HINT) from e
     except OSError as e:
@@ -133,14 +138,18 @@ def load_records(path) -> list[dict]:
         except json.JSONDecodeError as e:
             raise LabkitError(f"{path}, line {lineno}: not valid JSON ({e.msg})", hint=_SCHEMA_HINT) from e
         if not isinstance(rec, dict):
-            raise LabkitError(f"{path}, line {lineno}: expected a JSON object, got {type(rec).__name__}", hint=_SCHEMA_HINT)
+            raise LabkitError(
+                f"{path}, line {lineno}: expected a JSON object, got {type(rec).__name__}", hint=_SCHEMA_HINT
+            )
         missing = [k for k in ("sources", "targets") if k not in rec]
         if missing:
-            raise LabkitError(f"{path}, line {lineno}: record is missing {', '.join(map(repr, missing))}", hint=_SCHEMA_HINT)
+            raise LabkitError(
+                f"{path}, line {lineno}: record is missing {', '.join(map(repr, missing))}", hint=_SCHEMA_HINT
+            )
         if not isinstance(rec["sources"], list) or not isinstance(rec["targets"], list):
-            raise LabkitError(f"{path}, line {lineno}: \"sources\" and \"targets\" must be lists", hint=_SCHEMA_HINT)
+            raise LabkitError(f'{path}, line {lineno}: "sources" and "targets" must be lists', hint=_SCHEMA_HINT)
         if not all(isinstance(t, dict) and isinstance(t.get("text"), str) for t in rec["targets"]):
-            raise LabkitError(f"{path}, line {lineno}: every target must be an object with a \"text\"", hint=_SCHEMA_HINT)
-        rec.setdefault("id", f"line-{lineno}")   # predictions are keyed by record id, so every record gets one
+            raise LabkitError(f'{path}, line {lineno}: every target must be an object with a "text"', hint=_SCHEMA_HINT)
+        rec.setdefault("id", f"line-{lineno}")  # predictions are keyed by record id, so every record gets one
         records.append(rec)
     return records

@@ -14,6 +14,7 @@ Confidence grows with the distance from the deciding threshold.
 failing that, leniently (ids and a relation word anywhere); ids that were not offered are dropped; a
 sentence whose answer cannot be read falls back to the heuristic, and the fallbacks are counted.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,16 +28,37 @@ from labkit.provenance.retrieve import Candidate, tokenize, words
 from labkit.provenance.segment import is_cjk
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
-NEGATION = {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't", "nobody", "nothing",
-            "不", "没", "沒", "无", "無", "非", "未", "别", "莫", "勿", "否"}
+NEGATION = {
+    "not",
+    "no",
+    "never",
+    "none",
+    "neither",
+    "nor",
+    "without",
+    "cannot",
+    "n't",
+    "nobody",
+    "nothing",
+    "不",
+    "没",
+    "沒",
+    "无",
+    "無",
+    "非",
+    "未",
+    "别",
+    "莫",
+    "勿",
+    "否",
+}
 # Function words carry no provenance: a sentence sharing only "the" and "was" with a source is not derived from it.
-STOPWORDS = set("""said says say according a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those
-there their they them he she his her we our you your i me my do does did have has had will would should could can may might must so
-than then too very also into about over after before under again such only own same just any each few more most other some what which
-who whom whose when where why how all both therefore thus hence however because while during""".split()) | set("的了是在和与及或也就都而且这那之其为于以会将能可要应很更最还已")
+STOPWORDS = set(
+    ["said", "says", "say", "according", "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "me", "my", "do", "does", "did", "have", "has", "had", "will", "would", "should", "could", "can", "may", "might", "must", "so", "than", "then", "too", "very", "also", "into", "about", "over", "after", "before", "under", "again", "such", "only", "own", "same", "just", "any", "each", "few", "more", "most", "other", "some", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "all", "both", "therefore", "thus", "hence", "however", "because", "while", "during"]
+) | set("的了是在和与及或也就都而且这那之其为于以会将能可要应很更最还已")
 
 
-_SUFFIXES = ("ing", "ed", "es", "s")   # strip one, keeping a stem of at least 4 letters: roads ~ road, lowered ~ lower
+_SUFFIXES = ("ing", "ed", "es", "s")  # strip one, keeping a stem of at least 4 letters: roads ~ road, lowered ~ lower
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -45,7 +67,7 @@ def _stem(w: str) -> str:
         if w.endswith(suf) and len(w) - len(suf) >= 4 and not w.endswith("ss"):
             w = w[: -len(suf)]
             break
-    return w[:5]   # then cut to 5 letters: commuters ~ commuting, reduction ~ reduce
+    return w[:5]  # then cut to 5 letters: commuters ~ commuting, reduction ~ reduce
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -87,8 +109,19 @@ class TokenIndex:
         return self.idf.get(token, self.unseen)
 
 
-_ALIASES = {"quotation": "Quotation", "quote": "Quotation", "引用": "Quotation", "compression": "Compression", "压缩": "Compression",
-            "inference": "Inference", "推理": "Inference", "推断": "Inference", "others": "Others", "other": "Others", "其他": "Others"}
+_ALIASES = {
+    "quotation": "Quotation",
+    "quote": "Quotation",
+    "引用": "Quotation",
+    "compression": "Compression",
+    "压缩": "Compression",
+    "inference": "Inference",
+    "推理": "Inference",
+    "推断": "Inference",
+    "others": "Others",
+    "other": "Others",
+    "其他": "Others",
+}
 
 
 @dataclass
@@ -106,15 +139,16 @@ def _negations(text: str) -> int:
     return sum(w in NEGATION for w in words) + low.count("n't")
 
 
-FIRST_MIN = 0.20     # the best source must cover this share of the target's (IDF-weighted) content
-NEXT_MIN = 0.05      # each further source must add this much ...
+FIRST_MIN = 0.20  # the best source must cover this share of the target's (IDF-weighted) content
+NEXT_MIN = 0.05  # each further source must add this much ...
 NEXT_MIN_TOKENS = 2  # ... through at least this many new content tokens (one shared word is chance)
 MAX_SOURCES = 4
-NONE_BELOW = 0.25    # total coverage below this: no source
+NONE_BELOW = 0.25  # total coverage below this: no source
 
 
-def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str],
-              index: TokenIndex | None = None) -> Relation:
+def heuristic(
+    target: str, candidates: list[Candidate], texts: dict[str, str], index: TokenIndex | None = None
+) -> Relation:
     from rapidfuzz.distance import LCSseq
 
     index = index or TokenIndex(texts)
@@ -126,8 +160,11 @@ def heuristic(target: str, candidates: list[Candidate], texts: dict[str, str],
     feats = {}
     for c in candidates:
         shared = t_set & index.tokens.get(c.id, set())
-        feats[c.id] = (shared, sum(w[t] for t in shared) / total,
-                       LCSseq.similarity(target.lower(), texts[c.id].lower()) / max(len(target), 1))
+        feats[c.id] = (
+            shared,
+            sum(w[t] for t in shared) / total,
+            LCSseq.similarity(target.lower(), texts[c.id].lower()) / max(len(target), 1),
+        )
     chosen, covered = [], set()
     for cid in sorted(feats, key=lambda i: -(feats[i][1] + feats[i][2])):
         shared, strength, lcs = feats[cid]
@@ -196,18 +233,26 @@ def parse_llm(text: str, offered: set[str]) -> tuple[list[str], str | None] | No
                 return srcs, rel
     ids = [i for i in dict.fromkeys(re.findall(r"D\d+-\d+", text)) if i in offered]
     low = text.lower()
-    hits = [(m.start(), r) for alias, r in _ALIASES.items() for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", low)]
+    hits = [
+        (m.start(), r)
+        for alias, r in _ALIASES.items()
+        for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}(?![a-z])", low)
+    ]
     rel = min(hits)[1] if hits else None  # the first relation word the model wrote
     if rel is None and not ids:
         return None
     return ids, rel
 
 
-def llm(targets: list[str], candidates: list[list[Candidate]], texts: dict[str, str], backend, max_new_tokens: int = 128) -> tuple[list[Relation], int]:
+def llm(
+    targets: list[str], candidates: list[list[Candidate]], texts: dict[str, str], backend, max_new_tokens: int = 128
+) -> tuple[list[Relation], int]:
     """One batched backend call for all targets. Returns the relations and how many fell back to the heuristic."""
     from labkit.backends import GenParams
 
-    outputs = backend.generate([llm_prompt(t, c, texts) for t, c in zip(targets, candidates)], GenParams(max_new_tokens=max_new_tokens))
+    outputs = backend.generate(
+        [llm_prompt(t, c, texts) for t, c in zip(targets, candidates)], GenParams(max_new_tokens=max_new_tokens)
+    )
     results, fallbacks = [], 0
     for t, cands, out in zip(targets, candidates, outputs):
         parsed = parse_llm(out[0], {c.id for c in cands})
@@ -218,5 +263,7 @@ def llm(targets: list[str], candidates: list[list[Candidate]], texts: dict[str, 
             results.append(r)
             continue
         srcs, rel = parsed
-        results.append(Relation(srcs, rel if srcs else None, 0.7 if srcs else 0.5, engine="llm", features={"raw": out[0][:500]}))
+        results.append(
+            Relation(srcs, rel if srcs else None, 0.7 if srcs else 0.5, engine="llm", features={"raw": out[0][:500]})
+        )
     return results, fallbacks

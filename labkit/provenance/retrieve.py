@@ -8,6 +8,7 @@ Chinese/Japanese retrieval without a word segmenter), lowercased. BM25 is a spar
 offline default: the packaged all-MiniLM-L6-v2, English-centric — name a multilingual model such as
 BAAI/bge-m3 for Chinese) are cached per model and text in LABKIT_HOME/cache/embeddings.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,10 +22,11 @@ from labkit.errors import LabkitError
 RETRIEVERS = ("bm25", "dense", "lcs")
 METHODS = ("union", *RETRIEVERS)
 MINILM = "all-MiniLM-L6-v2 (packaged)"
-STATIC = "static-minilm"   # static token embeddings distilled from the packaged MiniLM (the default)
+STATIC = "static-minilm"  # static token embeddings distilled from the packaged MiniLM (the default)
 DEFAULT_DENSE = STATIC
 _MINILM_ALIASES = {MINILM, "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 from labkit.text import CJK_CLASS as _CJK  # noqa: E402
+
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 
 
@@ -95,7 +97,9 @@ def lcs_coverage(targets: list[str], sources: list[str]) -> np.ndarray:
 
     if not targets or not sources:
         return np.zeros((len(targets), len(sources)))
-    lcs = process.cdist([t.lower() for t in targets], [s.lower() for s in sources], scorer=LCSseq.similarity, workers=-1, dtype=np.int32)
+    lcs = process.cdist(
+        [t.lower() for t in targets], [s.lower() for s in sources], scorer=LCSseq.similarity, workers=-1, dtype=np.int32
+    )
     return lcs / np.maximum(np.array([len(t) for t in targets], dtype=float)[:, None], 1)
 
 
@@ -147,12 +151,18 @@ def _load_model(name: str):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
-            raise LabkitError("Dense retrieval needs sentence-transformers.", hint="pip install sentence-transformers, or use --retriever bm25") from e
+            raise LabkitError(
+                "Dense retrieval needs sentence-transformers.",
+                hint="pip install sentence-transformers, or use --retriever bm25",
+            ) from e
         path = _minilm_path() if name in _MINILM_ALIASES else name
         try:
             st = SentenceTransformer(path, device="cpu")
         except Exception as e:
-            raise LabkitError(f"Cannot load the embedding model {name!r}: {e}", hint="Use the default, or a sentence-transformers model you have cached.") from e
+            raise LabkitError(
+                f"Cannot load the embedding model {name!r}: {e}",
+                hint="Use the default, or a sentence-transformers model you have cached.",
+            ) from e
         st.max_seq_length = min(st.max_seq_length or 128, 128)  # sentences are short; long inputs only cost time
         _models[name] = st
     return _models[name]
@@ -165,8 +175,14 @@ class Candidate:
     scores: dict = field(default_factory=dict)  # retriever → score
 
 
-def retrieve(targets: list[str], sources: list[tuple[str, str]], method: str = "union", k: int = 10,
-             dense_model: str | None = None, min_votes: int = 2) -> list[list[Candidate]]:
+def retrieve(
+    targets: list[str],
+    sources: list[tuple[str, str]],
+    method: str = "union",
+    k: int = 10,
+    dense_model: str | None = None,
+    min_votes: int = 2,
+) -> list[list[Candidate]]:
     """For each target sentence, its candidate source sentences (`sources` = (id, text) pairs), best first."""
     if method not in METHODS:
         raise LabkitError(f"Unknown retriever {method!r}.", hint=f"One of {', '.join(METHODS)}.")

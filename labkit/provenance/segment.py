@@ -18,6 +18,7 @@ Rules, in the order they are applied:
 The rules apply to all text regardless of `lang`; it is accepted so callers can pass it through.
 Each character is looked at a bounded number of times, so the cost is linear in the text length.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,11 +27,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Sentence:
-    id: str      # "D1-3" or "T2"
-    text: str    # stripped sentence text
-    start: int   # offset of text[0] in the original document string
-    end: int     # one past the last character, so doc[start:end] == text
-    doc: int     # 1-based document index for sources; 0 for the target
+    id: str  # "D1-3" or "T2"
+    text: str  # stripped sentence text
+    start: int  # offset of text[0] in the original document string
+    end: int  # one past the last character, so doc[start:end] == text
+    doc: int  # 1-based document index for sources; 0 for the target
 
 
 # Always-final punctuation: CJK full stops, full-width !?; , Arabic question mark, Devanagari/Bengali dandas.
@@ -41,12 +42,54 @@ _LINE = re.compile(r"[^\n\r\u2028\u2029]+")
 # "- x", "* x", "• x", "1. x", "1) x", "2.3. x" at the start of a line (after indentation).
 _LIST_MARKER = re.compile(r"[ \t]*(?:[-*•+]|\d{1,3}(?:\.\d{1,3})*[.)])[ \t]+")
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "no", "fig", "figs", "eq", "eqs", "inc", "ltd", "jr", "sr",
-    "co", "corp", "dept", "approx", "al", "cf", "vol", "pp", "ed", "eds", "gen", "gov", "sen", "rep", "rev", "mt",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "st",
+    "vs",
+    "etc",
+    "no",
+    "fig",
+    "figs",
+    "eq",
+    "eqs",
+    "inc",
+    "ltd",
+    "jr",
+    "sr",
+    "co",
+    "corp",
+    "dept",
+    "approx",
+    "al",
+    "cf",
+    "vol",
+    "pp",
+    "ed",
+    "eds",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "mt",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 }
-_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")   # U.S, e.g, i.e, a.m, U.K (the final "." is the terminator)
-_MAX_WORD = 32   # how far back to look for the word before a "." (bounded, to stay linear)
+_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # U.S, e.g, i.e, a.m, U.K (the final "." is the terminator)
+_MAX_WORD = 32  # how far back to look for the word before a "." (bounded, to stay linear)
 
 
 from labkit.text import is_cjk  # noqa: E402  (re-exported for the tracer)
@@ -64,7 +107,7 @@ def _is_abbreviation(word: str) -> bool:
     if not word:
         return False
     if len(word) == 1:
-        return word.isupper()                     # an initial: "J. K. Rowling"
+        return word.isupper()  # an initial: "J. K. Rowling"
     return word.lower() in _ABBREVIATIONS or bool(_DOTTED.fullmatch(word))
 
 
@@ -87,7 +130,7 @@ def _ends_sentence(text: str, m: re.Match, line_start: int, line_end: int) -> bo
             j += 1
         if j >= line_end:
             return True
-        if text[j].islower():                    # "Wait... what", "e.g. the", `"Go!" he said`
+        if text[j].islower():  # "Wait... what", "e.g. the", `"Go!" he said`
             return False
     if punct == ".":
         return not _is_abbreviation(_word_before(text, m.start(), line_start))
@@ -109,7 +152,7 @@ def split_sentences(text: str, lang: str | None = None) -> list[tuple[int, int]]
         ls, le = line.span()
         start = ls
         marker = _LIST_MARKER.match(text, ls, le)
-        scan_from = marker.end() if marker else ls   # "1." of a numbered list is not a sentence end
+        scan_from = marker.end() if marker else ls  # "1." of a numbered list is not a sentence end
         for m in _TERMINATOR.finditer(text, scan_from, le):
             if _ends_sentence(text, m, ls, le):
                 if (span := _trimmed(text, start, m.end())) is not None:
@@ -121,8 +164,9 @@ def split_sentences(text: str, lang: str | None = None) -> list[tuple[int, int]]
 
 
 def _sentences(text: str, lang: str | None, doc: int, prefix: str) -> list[Sentence]:
-    return [Sentence(f"{prefix}{k}", text[s:e], s, e, doc)
-            for k, (s, e) in enumerate(split_sentences(text, lang), start=1)]
+    return [
+        Sentence(f"{prefix}{k}", text[s:e], s, e, doc) for k, (s, e) in enumerate(split_sentences(text, lang), start=1)
+    ]
 
 
 def segment_sources(docs: list[str], lang: str | None = None) -> list[list[Sentence]]:

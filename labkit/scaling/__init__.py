@@ -7,6 +7,7 @@ fit.py holds the forms and the fitting/bootstrap machinery; analysis.py the pape
 (First-Parallel Leap, Monolingual Generalization Gap) and the per-series report; data.py reading
 tables, files and store runs; export.py JSON/CSV/LaTeX; plots.py the plotly figures.
 """
+
 from labkit.scaling.analysis import SeriesReport, fit_table
 
 __all__ = ["SeriesReport", "fit_table"]

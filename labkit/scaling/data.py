@@ -5,6 +5,7 @@ Store convention (written by the Train tab's sweep and the Evaluate tab): an eva
 its config has `task` and `model`; its metrics hold the per-language scores as `score/<lang>` (and
 `score` for the average). One row per (run, language) comes out.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from labkit.errors import LabkitError
 
 COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
 REQUIRED = ["n_languages", "score"]
-MAX_FILE_BYTES = 20 * 2**20   # far above any sweep (MAX_POINTS rows); refuses before parsing
+MAX_FILE_BYTES = 20 * 2**20  # far above any sweep (MAX_POINTS rows); refuses before parsing
 
 
 def read_table(path: str | Path):
@@ -24,9 +25,11 @@ def read_table(path: str | Path):
     if not path.is_file():
         raise LabkitError(f"No file {path.name}.", hint="Give a CSV, JSON or JSONL file.")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise LabkitError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; a scaling table is at most "
-                          f"{MAX_FILE_BYTES // 2**20} MB.",
-                          hint="Average repeated measurements, or split the table by benchmark or model.")
+        raise LabkitError(
+            f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; a scaling table is at most "
+            f"{MAX_FILE_BYTES // 2**20} MB.",
+            hint="Average repeated measurements, or split the table by benchmark or model.",
+        )
     try:
         if path.suffix.lower() in (".json", ".jsonl"):
             text = path.read_text(encoding="utf-8")
@@ -36,11 +39,17 @@ def read_table(path: str | Path):
                 data = json.loads(text)
                 rows = data.get("rows", data.get("data")) if isinstance(data, dict) else data
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise LabkitError(f"{path.name} is not a list of records.", hint='Use [{"n_languages": 1, "score": 0.4}, ...] or JSON lines.')
+                raise LabkitError(
+                    f"{path.name} is not a list of records.",
+                    hint='Use [{"n_languages": 1, "score": 0.4}, ...] or JSON lines.',
+                )
             return pd.DataFrame(rows)
         return pd.read_csv(path)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise LabkitError(f"Cannot read {path.name}: {e}", hint="Upload a CSV with a header row, a JSON list of records, or JSON lines.") from e
+        raise LabkitError(
+            f"Cannot read {path.name}: {e}",
+            hint="Upload a CSV with a header row, a JSON list of records, or JSON lines.",
+        ) from e
 
 
 def table_for_fit(path: str | Path, x: str = "n_languages", y: str = "score"):
@@ -82,9 +91,17 @@ def rows_from_store(store=None, sweep: str | None = None):
         seed = _tag_value(run.tags, "seed")
         for key, value in run.metrics.items():
             if key.startswith("score/") and isinstance(value, (int, float)):
-                rows.append({"n_languages": float(x), "score": float(value), "language": key.split("/", 1)[1],
-                             "benchmark": run.config.get("task", ""), "model": run.config.get("model", ""),
-                             "seed": int(seed) if seed and seed.isdigit() else None, "run_id": run.id})
+                rows.append(
+                    {
+                        "n_languages": float(x),
+                        "score": float(value),
+                        "language": key.split("/", 1)[1],
+                        "benchmark": run.config.get("task", ""),
+                        "model": run.config.get("model", ""),
+                        "seed": int(seed) if seed and seed.isdigit() else None,
+                        "run_id": run.id,
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS + ["run_id"])
 
 

@@ -1,4 +1,5 @@
 """Scaling-law reports out: JSON, CSV (one row per series) and a LaTeX (booktabs) table."""
+
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,9 @@ from labkit.scaling.analysis import SeriesReport
 
 
 def to_json(reports: list[SeriesReport], settings: dict | None = None) -> str:
-    return json.dumps({"settings": settings or {}, "series": [r.to_dict() for r in reports]}, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {"settings": settings or {}, "series": [r.to_dict() for r in reports]}, indent=2, ensure_ascii=False
+    )
 
 
 def _flat(r: SeriesReport) -> dict:
@@ -36,7 +39,16 @@ def to_csv(reports: list[SeriesReport]) -> str:
 
 
 def _tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("$", r"\$"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
         s = s.replace(a, b)
     return s
 
@@ -49,21 +61,40 @@ def _with_ci(v, ci, digits=3) -> str:
     return "--" if v is None else f"{v:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def to_latex(reports: list[SeriesReport], caption: str = "Scaling-law fits of score vs number of training languages.",
-             label: str = "tab:scaling") -> str:
+def to_latex(
+    reports: list[SeriesReport],
+    caption: str = "Scaling-law fits of score vs number of training languages.",
+    label: str = "tab:scaling",
+) -> str:
     level = int(round(100 * reports[0].bootstrap["level"])) if reports else 95
     param_names = list(dict.fromkeys(p for r in reports for p in r.params))
     head = ["Series", "Form", *[f"${p}$" for p in param_names], "$R^2$", "LOO RMSE", "Gap", "Leap"]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "l" + "c" * (len(head) - 2) + "}", r"\toprule",
-             " & ".join(head) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{l" + "l" + "c" * (len(head) - 2) + "}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+    ]
     for r in reports:
         cells = [_tex_escape(r.series), r.form]
         cells += [_with_ci(r.params.get(p), r.ci.get(p)) if p in r.params else "--" for p in param_names]
-        cells += [_num(r.r2), _num(r.loo_rmse), _with_ci(r.gap["value"], r.gap["ci"]) if r.gap else "--", _num(r.leap["value"]) if r.leap else "--"]
+        cells += [
+            _num(r.r2),
+            _num(r.loo_rmse),
+            _with_ci(r.gap["value"], r.gap["ci"]) if r.gap else "--",
+            _num(r.leap["value"]) if r.leap else "--",
+        ]
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}",
-              rf"\caption{{{_tex_escape(caption)} Brackets: {level}\% bootstrap intervals. Gap: prediction at $x{{=}}1$ from a fit on $x \geq 2$ minus the actual score.}}",
-              rf"\label{{{label}}}", r"\end{table}"]
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        rf"\caption{{{_tex_escape(caption)} Brackets: {level}\% bootstrap intervals. Gap: prediction at $x{{=}}1$ from a fit on $x \geq 2$ minus the actual score.}}",
+        rf"\label{{{label}}}",
+        r"\end{table}",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -14,10 +14,11 @@ Bootstrap: with replicate runs (seeds) per x, observations are resampled within 
 design); otherwise residuals are resampled (in the fitting space, inflated by sqrt(n/(n−k)) so the
 intervals are not too narrow) around the fit. Percentile intervals.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,12 +44,34 @@ class Form:
 
 
 FORMS: dict[str, Form] = {
-    "power": Form("power", ("a", "b"), "y = a·x^b", r"y = a\,x^{b}", lambda x, t: t[0] * np.power(x, t[1]),
-                  (1e-12, -5.0), (INF, 5.0), log_space=True),
-    "saturating": Form("saturating", ("a", "b", "c"), "y = c − a·x^(−b)", r"y = c - a\,x^{-b}",
-                       lambda x, t: t[2] - t[0] * np.power(x, -t[1]), (0.0, 1e-3, -INF), (INF, 5.0, INF)),
-    "loglinear": Form("loglinear", ("a", "b"), "y = a + b·ln x", r"y = a + b \ln x", lambda x, t: t[0] + t[1] * np.log(x),
-                      (-INF, -INF), (INF, INF)),
+    "power": Form(
+        "power",
+        ("a", "b"),
+        "y = a·x^b",
+        r"y = a\,x^{b}",
+        lambda x, t: t[0] * np.power(x, t[1]),
+        (1e-12, -5.0),
+        (INF, 5.0),
+        log_space=True,
+    ),
+    "saturating": Form(
+        "saturating",
+        ("a", "b", "c"),
+        "y = c − a·x^(−b)",
+        r"y = c - a\,x^{-b}",
+        lambda x, t: t[2] - t[0] * np.power(x, -t[1]),
+        (0.0, 1e-3, -INF),
+        (INF, 5.0, INF),
+    ),
+    "loglinear": Form(
+        "loglinear",
+        ("a", "b"),
+        "y = a + b·ln x",
+        r"y = a + b \ln x",
+        lambda x, t: t[0] + t[1] * np.log(x),
+        (-INF, -INF),
+        (INF, INF),
+    ),
 }
 _SAT_B_GRID = np.geomspace(1e-3, 5.0, 160)
 BOOT_CHUNK_ELEMENTS = 4_000_000  # floats per bootstrap chunk (× a few arrays): memory stays ~100 MB
@@ -107,14 +130,21 @@ def check_data(x, y, form: Form) -> tuple[np.ndarray, np.ndarray]:
     if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
         raise LabkitError("The data contain empty or non-numeric values.", hint="Fill or delete those rows.")
     if np.any(x <= 0):
-        raise LabkitError(f"x must be positive (got {x.min():g}).",
-                          hint="x is the number of training languages: 1 = monolingual. If you count parallel languages k from 0, use x = k + 1.")
+        raise LabkitError(
+            f"x must be positive (got {x.min():g}).",
+            hint="x is the number of training languages: 1 = monolingual. If you count parallel languages k from 0, use x = k + 1.",
+        )
     if form.log_space and np.any(y <= 0):
-        raise LabkitError("The power law is fitted in log space and needs scores > 0.", hint="Use the saturating or loglinear form, or shift the scores.")
+        raise LabkitError(
+            "The power law is fitted in log space and needs scores > 0.",
+            hint="Use the saturating or loglinear form, or shift the scores.",
+        )
     distinct = len(np.unique(x))
     if distinct < form.k:
-        raise LabkitError(f"Too few points: {distinct} distinct x values for {form.k} parameters of the {form.name} form.",
-                          hint="Add runs at more language counts, or choose a form with fewer parameters.")
+        raise LabkitError(
+            f"Too few points: {distinct} distinct x values for {form.k} parameters of the {form.name} form.",
+            hint="Add runs at more language counts, or choose a form with fewer parameters.",
+        )
     return x, y
 
 
@@ -199,7 +229,9 @@ def robust_scale(r: np.ndarray) -> float:
     return float(max(mad, 1e-8))
 
 
-def fit_curve(x, y, form: str | Form = "power", loss: str = "squared", huber_delta: float | None = None, checked: bool = False) -> Fit:
+def fit_curve(
+    x, y, form: str | Form = "power", loss: str = "squared", huber_delta: float | None = None, checked: bool = False
+) -> Fit:
     """Fit one form; `loss` is 'squared' or 'huber' (delta defaults to 1.345 robust standard deviations)."""
     from scipy.optimize import least_squares
 
@@ -220,9 +252,15 @@ def fit_curve(x, y, form: str | Form = "power", loss: str = "squared", huber_del
         try:
             theta = least_squares(resid, theta0, bounds=(lower, upper), **kw).x
         except ValueError as e:
-            raise LabkitError(f"The {form.name} fit failed: {e}", hint="Check the data for duplicates or extreme values.") from e
-    hit = [p for p, v, lo, hi in zip(form.params, theta, lower, upper)
-           if (np.isfinite(lo) and abs(v - lo) <= 1e-6 * max(1, abs(lo))) or (np.isfinite(hi) and abs(v - hi) <= 1e-6 * max(1, abs(hi)))]
+            raise LabkitError(
+                f"The {form.name} fit failed: {e}", hint="Check the data for duplicates or extreme values."
+            ) from e
+    hit = [
+        p
+        for p, v, lo, hi in zip(form.params, theta, lower, upper)
+        if (np.isfinite(lo) and abs(v - lo) <= 1e-6 * max(1, abs(lo)))
+        or (np.isfinite(hi) and abs(v - hi) <= 1e-6 * max(1, abs(hi)))
+    ]
     return Fit(form, np.asarray(theta, dtype=float), x, y, loss, hit)
 
 
@@ -255,10 +293,10 @@ class Bootstrap:
         w = self.widen
         return float(estimate - w * (estimate - lo)), float(estimate + w * (hi - estimate))
 
-    def param_ci(self, fit: "Fit") -> dict[str, list[float]]:
+    def param_ci(self, fit: Fit) -> dict[str, list[float]]:
         return {p: list(self.interval(self.thetas[:, i], fit.theta[i])) for i, p in enumerate(fit.form.params)}
 
-    def predict_band(self, fit: "Fit", x) -> tuple[np.ndarray, np.ndarray]:
+    def predict_band(self, fit: Fit, x) -> tuple[np.ndarray, np.ndarray]:
         x = np.atleast_1d(np.asarray(x, dtype=float))
         preds = np.stack([fit.form.f(x, t) for t in self.thetas])  # (B, len(x))
         est = fit.predict(x)
@@ -268,8 +306,9 @@ class Bootstrap:
         return est - w * (est - lo), est + w * (hi - est)
 
 
-def bootstrap(fit: Fit, n_boot: int = 1000, groups: np.ndarray | None = None, level: float = 0.95,
-              seed: int | None = 0) -> Bootstrap:
+def bootstrap(
+    fit: Fit, n_boot: int = 1000, groups: np.ndarray | None = None, level: float = 0.95, seed: int | None = 0
+) -> Bootstrap:
     """Bootstrap the fit. `groups` marks replicate observations (same x, different seeds): when any x has
     several, observations are resampled within each x; otherwise fitting-space residuals are resampled.
     Resamples are drawn and fitted in chunks, so memory stays bounded whatever n_boot × points is."""
@@ -299,8 +338,9 @@ def bootstrap(fit: Fit, n_boot: int = 1000, groups: np.ndarray | None = None, le
         failed += bad
     thetas = np.concatenate(parts) if parts else np.zeros((0, k))
     if len(thetas) < 10:
-        raise LabkitError("The bootstrap failed on almost every resample.",
-                          hint="Add points, or choose a simpler form.")
+        raise LabkitError(
+            "The bootstrap failed on almost every resample.", hint="Add points, or choose a simpler form."
+        )
     return Bootstrap(thetas, scheme, failed, level, df=n - k)
 
 

@@ -1,5 +1,6 @@
 """Plotly figures for scaling-law reports: data with error bars, fitted curve, confidence band, the
 extrapolated region shaded, log-log option, one colour per series; and a residual plot."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,12 @@ def _band(report: SeriesReport, xs: np.ndarray):
     return lo, hi
 
 
-def fit_figure(reports: list[SeriesReport], log_log: bool = False, x_label: str = "number of training languages", y_label: str = "score"):
+def fit_figure(
+    reports: list[SeriesReport],
+    log_log: bool = False,
+    x_label: str = "number of training languages",
+    y_label: str = "score",
+):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -39,20 +45,59 @@ def fit_figure(reports: list[SeriesReport], log_log: bool = False, x_label: str 
         means = np.array([ys_pts[xs_pts == v].mean() for v in ux])
         sds = np.array([ys_pts[xs_pts == v].std(ddof=1) if (xs_pts == v).sum() > 1 else 0.0 for v in ux])
         in_fit = (ux >= r.fit_range[0]) & (ux <= r.fit_range[1])
-        fig.add_trace(go.Scatter(x=ux, y=means, mode="markers", name=f"{r.series} data", legendgroup=r.series,
-                                 marker=dict(color=color, size=9, symbol=np.where(in_fit, "circle", "circle-open").tolist()),
-                                 error_y=dict(type="data", array=sds, visible=bool(sds.any()))))
+        fig.add_trace(
+            go.Scatter(
+                x=ux,
+                y=means,
+                mode="markers",
+                name=f"{r.series} data",
+                legendgroup=r.series,
+                marker=dict(color=color, size=9, symbol=np.where(in_fit, "circle", "circle-open").tolist()),
+                error_y=dict(type="data", array=sds, visible=bool(sds.any())),
+            )
+        )
         xs = np.geomspace(min(ux.min(), 1.0), x_max, 200)
         lo, hi = _band(r, xs)
-        fig.add_trace(go.Scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                                 fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=r.series))
-        fig.add_trace(go.Scatter(x=xs, y=form.f(xs, theta), mode="lines", name=f"{r.series}: {r.formula}", legendgroup=r.series,
-                                 line=dict(color=color, width=2)))
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([xs, xs[::-1]]),
+                y=np.concatenate([hi, lo[::-1]]),
+                fill="toself",
+                fillcolor=_rgba(color, 0.18),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=r.series,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=form.f(xs, theta),
+                mode="lines",
+                name=f"{r.series}: {r.formula}",
+                legendgroup=r.series,
+                line=dict(color=color, width=2),
+            )
+        )
     if x_max > x_data_max:
-        fig.add_vrect(x0=x_data_max, x1=x_max, fillcolor="grey", opacity=0.08, line_width=0, annotation_text="extrapolated",
-                      annotation_position="top left")
-    fig.update_layout(template="plotly_white", height=460, margin=dict(l=50, r=20, t=30, b=50), legend=dict(orientation="h", y=-0.2),
-                      xaxis_title=x_label, yaxis_title=y_label)
+        fig.add_vrect(
+            x0=x_data_max,
+            x1=x_max,
+            fillcolor="grey",
+            opacity=0.08,
+            line_width=0,
+            annotation_text="extrapolated",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=460,
+        margin=dict(l=50, r=20, t=30, b=50),
+        legend=dict(orientation="h", y=-0.2),
+        xaxis_title=x_label,
+        yaxis_title=y_label,
+    )
     if log_log:
         fig.update_xaxes(type="log")
         fig.update_yaxes(type="log")
@@ -68,9 +113,21 @@ def residual_figure(reports: list[SeriesReport]):
         theta = np.array([r.params[p] for p in form.params])
         xs = np.array([p["x"] for p in r.points])
         ys = np.array([p["y"] for p in r.points])
-        fig.add_trace(go.Scatter(x=xs, y=ys - form.f(xs, theta), mode="markers", name=r.series,
-                                 marker=dict(color=PALETTE[i % len(PALETTE)], size=8)))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys - form.f(xs, theta),
+                mode="markers",
+                name=r.series,
+                marker=dict(color=PALETTE[i % len(PALETTE)], size=8),
+            )
+        )
     fig.add_hline(y=0, line_dash="dash", line_color="grey")
-    fig.update_layout(template="plotly_white", height=280, margin=dict(l=50, r=20, t=30, b=40), xaxis_title="number of training languages",
-                      yaxis_title="residual (data − fit)")
+    fig.update_layout(
+        template="plotly_white",
+        height=280,
+        margin=dict(l=50, r=20, t=30, b=40),
+        xaxis_title="number of training languages",
+        yaxis_title="residual (data − fit)",
+    )
     return fig

@@ -6,11 +6,12 @@ indicate a risk of self-harm bypass the model entirely (labkit.support.safety).
     agent = SupportAgent(get_backend("hf", "tiny"))
     turn = agent.respond(history, "I failed my exam")      # {"reply", "strategy", "rationale", "user_state", "crisis", "stage", ...}
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
 
 from labkit.backends.base import GenParams
 from labkit.languages import NAMES as LANG_NAMES
@@ -19,9 +20,15 @@ from labkit.errors import LabkitError
 from labkit.support.strategies import fallback, load_prompts, parse_choice, resolve, stage_of, strategies
 
 
-
 def dialogue_text(history: list[dict]) -> str:
-    return "\n".join(f"{'User' if m['role'] == 'user' else 'Supporter'}: {m['content']}" for m in history if m["role"] in ("user", "assistant")) or "(empty)"
+    return (
+        "\n".join(
+            f"{'User' if m['role'] == 'user' else 'Supporter'}: {m['content']}"
+            for m in history
+            if m["role"] in ("user", "assistant")
+        )
+        or "(empty)"
+    )
 
 
 def user_language(text: str, default: str = "en") -> str:
@@ -47,7 +54,9 @@ class SupportAgent:
     counselor_fallbacks: int = 0
 
     def _ask(self, content: str, max_new_tokens: int | None = None) -> str:
-        return self.backend.generate([[{"role": "user", "content": content}]], GenParams(max_new_tokens=max_new_tokens or self.max_new_tokens))[0][0]
+        return self.backend.generate(
+            [[{"role": "user", "content": content}]], GenParams(max_new_tokens=max_new_tokens or self.max_new_tokens)
+        )[0][0]
 
     def reflect(self, history: list[dict]) -> dict:
         """The user's profile, emotion and situation as the model infers them; empty strings when unreadable."""
@@ -56,8 +65,14 @@ class SupportAgent:
 
     def choose(self, history: list[dict], user_state: dict) -> tuple[str, str, bool]:
         listing = "\n".join(f"- {k}: {v}" for k, v in strategies().items())
-        out = self._ask(self.prompts["counselor"].format(strategies=listing, user_state=json.dumps(user_state, ensure_ascii=False),
-                                                        dialogue=dialogue_text(history)), 96)
+        out = self._ask(
+            self.prompts["counselor"].format(
+                strategies=listing,
+                user_state=json.dumps(user_state, ensure_ascii=False),
+                dialogue=dialogue_text(history),
+            ),
+            96,
+        )
         strategy, rationale = parse_choice(out)
         if strategy is None:
             self.counselor_fallbacks += 1
@@ -67,8 +82,11 @@ class SupportAgent:
         return strategy, rationale, True
 
     def supporter_messages(self, history: list[dict], strategy: str, language: str) -> list[dict]:
-        system = self.prompts["supporter"].format(language=LANG_NAMES.get(language, language), strategy=strategy,
-                                                  strategy_description=strategies().get(strategy, ""))
+        system = self.prompts["supporter"].format(
+            language=LANG_NAMES.get(language, language),
+            strategy=strategy,
+            strategy_description=strategies().get(strategy, ""),
+        )
         return [{"role": "system", "content": system}, *[m for m in history if m["role"] in ("user", "assistant")]]
 
     def plan(self, history: list[dict], message: str, override: str | None = None) -> dict:
@@ -80,21 +98,36 @@ class SupportAgent:
         lang = user_language(message)
         turn = {"crisis": check.crisis, "language": check.language or lang}
         if check.crisis:
-            return {**turn, "strategy": None, "rationale": "Risk of self-harm detected: the model is bypassed.", "user_state": {},
-                    "stage": None, "counselor_parsed": None}
+            return {
+                **turn,
+                "strategy": None,
+                "rationale": "Risk of self-harm detected: the model is bypassed.",
+                "user_state": {},
+                "stage": None,
+                "counselor_parsed": None,
+            }
         full = [*history, {"role": "user", "content": message}]
         state = self.reflect(full)
         if override:
             strategy, rationale, parsed = override, "Chosen by the researcher (override).", None
         else:
             strategy, rationale, parsed = self.choose(full, state)
-        return {**turn, "strategy": strategy, "rationale": rationale, "user_state": state, "stage": stage_of(strategy), "counselor_parsed": parsed}
+        return {
+            **turn,
+            "strategy": strategy,
+            "rationale": rationale,
+            "user_state": state,
+            "stage": stage_of(strategy),
+            "counselor_parsed": parsed,
+        }
 
     def stream_reply(self, history: list[dict], message: str, plan: dict) -> Iterator[str]:
         if plan["crisis"]:
             yield safety.crisis_message(plan["language"])
             return
-        msgs = self.supporter_messages([*history, {"role": "user", "content": message}], plan["strategy"], plan["language"])
+        msgs = self.supporter_messages(
+            [*history, {"role": "user", "content": message}], plan["strategy"], plan["language"]
+        )
         yield from self.backend.stream(msgs, GenParams(max_new_tokens=self.max_new_tokens))
 
     def reply(self, history: list[dict], strategy: str, language: str) -> str:
@@ -107,5 +140,12 @@ class SupportAgent:
         return {**plan, "reply": "".join(self.stream_reply(history, message, plan))}
 
     def refine(self, history: list[dict], reply: str, user_state: dict, strategy: str, language: str) -> str:
-        return self._ask(self.prompts["refinement"].format(language=LANG_NAMES.get(language, language), strategy=strategy, reply=reply,
-                                                          user_state=json.dumps(user_state, ensure_ascii=False), dialogue=dialogue_text(history))).strip()
+        return self._ask(
+            self.prompts["refinement"].format(
+                language=LANG_NAMES.get(language, language),
+                strategy=strategy,
+                reply=reply,
+                user_state=json.dumps(user_state, ensure_ascii=False),
+                dialogue=dialogue_text(history),
+            )
+        ).strip()

@@ -12,11 +12,12 @@ refined with the reflected user state (profile, emotion, situation). `rejected="
 stored reply instead, when asked:
     {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...], "rejected_source", "strategy", "dialogue_id"}
 """
+
 from __future__ import annotations
 
 import random
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.backends.base import GenParams
 from labkit import guard
@@ -32,9 +33,18 @@ def _history(turns: list[dict]) -> list[dict]:
     return [{"role": "user" if t["role"] == "seeker" else "assistant", "content": t["text"]} for t in turns]
 
 
-def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scenarios: dict | None = None, personas: dict | None = None,
-             seeker_backend=None, seed: int = 0, progress: Callable[[int, int], None] | None = None,
-             cancel: threading.Event | None = None) -> list[dict]:
+def generate(
+    agent: SupportAgent,
+    n: int,
+    turns: int,
+    languages: list[str],
+    scenarios: dict | None = None,
+    personas: dict | None = None,
+    seeker_backend=None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[dict]:
     """N dialogues; when `cancel` is set, the dialogues finished so far (the one in progress is dropped)."""
     guard.require("batch")
     prompts = load_prompts()
@@ -42,7 +52,10 @@ def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scen
     personas = personas or prompts["personas"]
     missing = [l for l in languages if not scenarios.get(l) or not personas.get(l)]
     if missing:
-        raise LabkitError(f"No scenarios or personas for {missing}.", hint="Add them to the lists (one per line) for every language you generate.")
+        raise LabkitError(
+            f"No scenarios or personas for {missing}.",
+            hint="Add them to the lists (one per line) for every language you generate.",
+        )
     rng = random.Random(seed)
     seeker = seeker_backend or agent.backend
     out = []
@@ -53,22 +66,45 @@ def generate(agent: SupportAgent, n: int, turns: int, languages: list[str], scen
         for _ in range(turns):
             if cancel is not None and cancel.is_set():
                 return out
-            ask = prompts["seeker"].format(persona=persona, scenario=scenario, language=LANG_NAMES.get(lang, lang), dialogue=dialogue_text(_history(dialogue)))
-            said = seeker.generate([[{"role": "user", "content": ask}]], GenParams(max_new_tokens=agent.max_new_tokens, temperature=0.9, seed=seed + d))[0][0].strip()
+            ask = prompts["seeker"].format(
+                persona=persona,
+                scenario=scenario,
+                language=LANG_NAMES.get(lang, lang),
+                dialogue=dialogue_text(_history(dialogue)),
+            )
+            said = seeker.generate(
+                [[{"role": "user", "content": ask}]],
+                GenParams(max_new_tokens=agent.max_new_tokens, temperature=0.9, seed=seed + d),
+            )[0][0].strip()
             dialogue.append({"role": "seeker", "text": said or scenario, "strategy": None, "rationale": None})
             turn = agent.respond(_history(dialogue[:-1]), dialogue[-1]["text"])
-            dialogue.append({"role": "supporter", "text": turn["reply"], "strategy": turn["strategy"], "rationale": turn["rationale"],
-                             "crisis": turn["crisis"]})
+            dialogue.append(
+                {
+                    "role": "supporter",
+                    "text": turn["reply"],
+                    "strategy": turn["strategy"],
+                    "rationale": turn["rationale"],
+                    "crisis": turn["crisis"],
+                }
+            )
             if turn["crisis"]:
                 break
-        out.append({"dialogue_id": f"rp-{seed}-{d}", "language": lang, "scenario": scenario, "persona": persona, "turns": dialogue})
+        out.append(
+            {
+                "dialogue_id": f"rp-{seed}-{d}",
+                "language": lang,
+                "scenario": scenario,
+                "persona": persona,
+                "turns": dialogue,
+            }
+        )
         if progress:
             progress(d + 1, n)
     return out
 
 
 def validate_dialogue(rec: dict) -> None:
-    if not DIALOGUE_KEYS <= set(rec):
+    if not set(rec) >= DIALOGUE_KEYS:
         raise LabkitError(f"Dialogue {rec.get('dialogue_id', '?')} lacks {sorted(DIALOGUE_KEYS - set(rec))}.")
     for t in rec["turns"]:
         if t.get("role") not in TURN_ROLES or not isinstance(t.get("text"), str):
@@ -78,11 +114,17 @@ def validate_dialogue(rec: dict) -> None:
 REJECTED_SOURCES = ("generated", "stored")
 
 
-def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, int], None] | None = None,
-          rejected: str = "generated") -> list[dict]:
+def pairs(
+    agent: SupportAgent,
+    dialogues: list[dict],
+    progress: Callable[[int, int], None] | None = None,
+    rejected: str = "generated",
+) -> list[dict]:
     if rejected not in REJECTED_SOURCES:
-        raise LabkitError(f"rejected must be one of {REJECTED_SOURCES}, not {rejected!r}.",
-                          hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.")
+        raise LabkitError(
+            f"rejected must be one of {REJECTED_SOURCES}, not {rejected!r}.",
+            hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.",
+        )
     guard.require("batch")
     out = []
     for i, rec in enumerate(dialogues):
@@ -96,9 +138,17 @@ def pairs(agent: SupportAgent, dialogues: list[dict], progress: Callable[[int, i
             refined = agent.refine(context, reply, state, t["strategy"], rec["language"])
             if not reply.strip() or not refined or refined.strip() == reply.strip():
                 continue
-            out.append({"prompt": context, "chosen": [{"role": "assistant", "content": refined}],
-                        "rejected": [{"role": "assistant", "content": reply}], "rejected_source": rejected,
-                        "strategy": t["strategy"], "dialogue_id": rec["dialogue_id"], "user_state": state})
+            out.append(
+                {
+                    "prompt": context,
+                    "chosen": [{"role": "assistant", "content": refined}],
+                    "rejected": [{"role": "assistant", "content": reply}],
+                    "rejected_source": rejected,
+                    "strategy": t["strategy"],
+                    "dialogue_id": rec["dialogue_id"],
+                    "user_state": state,
+                }
+            )
         if progress:
             progress(i + 1, len(dialogues))
     return out
@@ -128,9 +178,16 @@ def strategy_counts(dialogues: list[dict]) -> dict[str, int]:
 def dataset_card(repo_id: str, n: int, model: str, languages: list[str], license: str = "cc-by-nc-4.0") -> str:
     from labkit import hub
 
-    return hub.dataset_card(repo_id, license=license, languages=languages, tags=["emotional-support", "role-play", "synthetic"],
-                            provenance=(f"{n} synthetic role-play dialogues generated with labkit (Seeker ↔ Strategy Counselor ↔ Supporter, "
-                                        f"after SweetieChat/ServeForEmo) by the model `{model}`. Strategy inventory from ESConv (CC BY-NC 4.0). "
-                                        f"Messages signalling self-harm risk were answered with a fixed crisis message, not the model. "
-                                        f"Not reviewed by clinicians; research use only."),
-                            description="Synthetic emotional-support conversations with the support strategy and rationale of every reply.")
+    return hub.dataset_card(
+        repo_id,
+        license=license,
+        languages=languages,
+        tags=["emotional-support", "role-play", "synthetic"],
+        provenance=(
+            f"{n} synthetic role-play dialogues generated with labkit (Seeker ↔ Strategy Counselor ↔ Supporter, "
+            f"after SweetieChat/ServeForEmo) by the model `{model}`. Strategy inventory from ESConv (CC BY-NC 4.0). "
+            f"Messages signalling self-harm risk were answered with a fixed crisis message, not the model. "
+            f"Not reviewed by clinicians; research use only."
+        ),
+        description="Synthetic emotional-support conversations with the support strategy and rationale of every reply.",
+    )

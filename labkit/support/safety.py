@@ -97,7 +97,7 @@ def pattern_check(text: str) -> CrisisCheck:
             m = pat.search(views[view])
             if m is None:
                 continue
-            matched = norm[m.start():m.end()]
+            matched = norm[m.start() : m.end()]
             # Prefer the longest match; on a tie, a script hint (kana -> ja,
             # shared Han like 自殺), then the order of LANGUAGES.
             hint = int((lang == "ja") == has_kana) if lang in ("ja", "zh") else 0
@@ -116,7 +116,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？।])\s*")
 
 def _ngrams(text: str) -> Counter:
     flat = " " + re.sub(r"[\W_]+", " ", _normalise(text)).strip() + " "
-    return Counter(flat[i:i + n] for n in SEMANTIC["ngrams"] for i in range(len(flat) - n + 1) if flat[i:i + n].strip())
+    return Counter(
+        flat[i : i + n] for n in SEMANTIC["ngrams"] for i in range(len(flat) - n + 1) if flat[i : i + n].strip()
+    )
 
 
 def _cosine(a: Counter, b: Counter) -> float:
@@ -142,7 +144,9 @@ def _exemplars() -> dict:
     out = {}
     for side, by_lang in SEMANTIC["exemplars"].items():
         pairs = [(lang, t) for lang, texts in by_lang.items() for t in texts]
-        vectors = _encoder().encode([t for _, t in pairs], normalize_embeddings=True) if SEMANTIC["dense_weight"] else None
+        vectors = (
+            _encoder().encode([t for _, t in pairs], normalize_embeddings=True) if SEMANTIC["dense_weight"] else None
+        )
         out[side] = (pairs, [_ngrams(t) for _, t in pairs], vectors)
     return out
 
@@ -159,7 +163,9 @@ def semantic_score(text: str) -> tuple[float, str | None, str]:
     sims = {side: [_cosine(grams, g) for g in ex[side][1]] for side in ex}
     if SEMANTIC["dense_weight"] and _known_share(text) >= 1.0 - SEMANTIC["max_unknown"]:
         v = _encoder().encode([text], normalize_embeddings=True)[0]
-        sims = {side: [s + SEMANTIC["dense_weight"] * float(d) for s, d in zip(sims[side], ex[side][2] @ v)] for side in ex}
+        sims = {
+            side: [s + SEMANTIC["dense_weight"] * float(d) for s, d in zip(sims[side], ex[side][2] @ v)] for side in ex
+        }
     best = max(range(len(sims["crisis"])), key=sims["crisis"].__getitem__)
     lang, exemplar = ex["crisis"][0][best]
     return sims["crisis"][best] - max(sims["ordinary"]), lang, exemplar
@@ -170,7 +176,9 @@ def semantic_check(text: str) -> CrisisCheck:
     parts = [text] + [p for p in _SENTENCE_END.split(text) if p.strip()][:8]
     score, lang, exemplar = max((semantic_score(p) for p in dict.fromkeys(parts)), key=lambda r: r[0])
     crisis = score >= SEMANTIC["threshold"]
-    return CrisisCheck(crisis, lang if crisis else None, exemplar if crisis else "", "semantic" if crisis else "", round(score, 4))
+    return CrisisCheck(
+        crisis, lang if crisis else None, exemplar if crisis else "", "semantic" if crisis else "", round(score, 4)
+    )
 
 
 def check(text: str, semantic: bool = True) -> CrisisCheck:

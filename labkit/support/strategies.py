@@ -1,6 +1,7 @@
 """The eight ESConv support strategies, the conversation stages they belong to, and reading a counselor's
 choice robustly: JSON, else a strategy name anywhere in the text, else a reasoned fallback (counted).
 ESConv (the strategy inventory's source) is CC BY-NC 4.0."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -27,10 +28,21 @@ def stage_of(strategy: str) -> str:
     return "exploration"
 
 
-_ALIASES = {"restatement": "Restatement or Paraphrasing", "paraphrasing": "Restatement or Paraphrasing", "paraphrase": "Restatement or Paraphrasing",
-            "reflection": "Reflection of Feelings", "self-disclosure": "Self-disclosure", "self disclosure": "Self-disclosure",
-            "affirmation": "Affirmation and Reassurance", "reassurance": "Affirmation and Reassurance", "suggestion": "Providing Suggestions",
-            "suggestions": "Providing Suggestions", "information": "Information", "question": "Question", "others": "Others"}
+_ALIASES = {
+    "restatement": "Restatement or Paraphrasing",
+    "paraphrasing": "Restatement or Paraphrasing",
+    "paraphrase": "Restatement or Paraphrasing",
+    "reflection": "Reflection of Feelings",
+    "self-disclosure": "Self-disclosure",
+    "self disclosure": "Self-disclosure",
+    "affirmation": "Affirmation and Reassurance",
+    "reassurance": "Affirmation and Reassurance",
+    "suggestion": "Providing Suggestions",
+    "suggestions": "Providing Suggestions",
+    "information": "Information",
+    "question": "Question",
+    "others": "Others",
+}
 
 
 def _match(name: str) -> str | None:
@@ -50,8 +62,10 @@ def resolve(name: str) -> str:
     found = _match(name or "")
     if found is None:
         close = difflib.get_close_matches(name or "", [*strategies(), *_ALIASES], n=1)
-        raise LabkitError(f"Unknown strategy {name!r}" + (f" — did you mean {_match(close[0])!r}?" if close else "."),
-                          hint="One of: " + ", ".join(strategies()) + ".")
+        raise LabkitError(
+            f"Unknown strategy {name!r}" + (f" — did you mean {_match(close[0])!r}?" if close else "."),
+            hint="One of: " + ", ".join(strategies()) + ".",
+        )
     return found
 
 
@@ -67,7 +81,9 @@ def parse_choice(text: str) -> tuple[str | None, str]:
             if s:
                 return s, str(obj.get("rationale", "")).strip()
     low = text.lower()
-    names = sorted([*strategies(), *_ALIASES], key=len, reverse=True)  # longest first: "Reflection of Feelings" before "Reflection"
+    names = sorted(
+        [*strategies(), *_ALIASES], key=len, reverse=True
+    )  # longest first: "Reflection of Feelings" before "Reflection"
     hits = [(low.find(n.lower()), n) for n in names if n.lower() in low]
     if hits:
         pos, name = min(hits)

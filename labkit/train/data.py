@@ -33,7 +33,9 @@ def load_dataset(recipe: Recipe):
                 )
             ds = datasets.load_dataset(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
         elif local.is_dir() and (local / "kept").is_dir():  # the output folder of `labkit data curate`
-            ds = datasets.load_dataset("json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train")
+            ds = datasets.load_dataset(
+                "json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train"
+            )
         elif local.suffix in LOCAL_FORMATS:
             raise LabkitError(
                 f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."

@@ -295,8 +295,17 @@ def submit_hf_job(spec: dict, api=None) -> str:
     # get_token() reads HF_TOKEN and the `hf auth login` cache; the Hub encrypts Job secrets server-side.
     token = get_token()
     if not token:
-        raise LabkitError("Not logged in to the Hub: cannot submit a Job.", hint="Run `hf auth login` or set HF_TOKEN, or copy the command instead.")
+        raise LabkitError(
+            "Not logged in to the Hub: cannot submit a Job.",
+            hint="Run `hf auth login` or set HF_TOKEN, or copy the command instead.",
+        )
     secrets = {name: token for name in spec["secrets"]}  # the only secret a labkit Job needs is the Hub token
-    job = (api.run_job if api else run_job)(image=spec["image"], command=spec["command"], flavor=spec["flavor"], env=spec["env"],
-                                             secrets=secrets, timeout=spec["timeout"])
+    job = (api.run_job if api else run_job)(
+        image=spec["image"],
+        command=spec["command"],
+        flavor=spec["flavor"],
+        env=spec["env"],
+        secrets=secrets,
+        timeout=spec["timeout"],
+    )
     return getattr(job, "url", None) or getattr(job, "id", str(job))

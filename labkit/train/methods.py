@@ -1,9 +1,10 @@
 """The training methods: for each, the TRL config and trainer, the columns it needs, how rows become
 TRL's conversational format, and method-specific settings. One table, no if/elif on method names."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.dmoe.train import METHOD_ARGS as DMOE_ARGS
 from labkit.errors import LabkitError, unknown
@@ -33,18 +34,30 @@ def prep_sft(ds, recipe: Recipe, tok):
         def split(row):
             msgs = row["messages"]
             if not msgs or msgs[-1]["role"] != "assistant":
-                raise LabkitError("An SFT conversation does not end with an assistant turn.", hint="Each messages list must end with the reply to learn.")
+                raise LabkitError(
+                    "An SFT conversation does not end with an assistant turn.",
+                    hint="Each messages list must end with the reply to learn.",
+                )
             return {"prompt": msgs[:-1], "completion": msgs[-1:]}
 
         return ds.map(split, remove_columns=ds.column_names)
     if "prompt" not in ds.column_names:  # plain text (a curated pretraining set): language modelling on the whole text
         return ds.select_columns(["text"])
-    return ds.map(lambda r: {"prompt": _user(r["prompt"]), "completion": _assistant(r["completion"])}, remove_columns=ds.column_names)
+    return ds.map(
+        lambda r: {"prompt": _user(r["prompt"]), "completion": _assistant(r["completion"])},
+        remove_columns=ds.column_names,
+    )
 
 
 def prep_dpo(ds, recipe: Recipe, tok):
-    return ds.map(lambda r: {"prompt": _user(r["prompt"]), "chosen": _assistant(r["chosen"]), "rejected": _assistant(r["rejected"])},
-                  remove_columns=ds.column_names)
+    return ds.map(
+        lambda r: {
+            "prompt": _user(r["prompt"]),
+            "chosen": _assistant(r["chosen"]),
+            "rejected": _assistant(r["rejected"]),
+        },
+        remove_columns=ds.column_names,
+    )
 
 
 def prep_grpo(ds, recipe: Recipe, tok):
@@ -56,7 +69,11 @@ def prep_grpo(ds, recipe: Recipe, tok):
 
     def row(r):
         lang = r.get("lang") or "en"
-        prompt = r["prompt"] if "prompt" in r and r["prompt"] else task.prompt(Doc(str(r.get("id", "")), lang, r["question"], r["answer"]), variant)
+        prompt = (
+            r["prompt"]
+            if "prompt" in r and r["prompt"]
+            else task.prompt(Doc(str(r.get("id", "")), lang, r["question"], r["answer"]), variant)
+        )
         return {"prompt": _user(prompt), "answer": r["answer"], "lang": lang}
 
     return ds.map(row, remove_columns=ds.column_names)
@@ -102,37 +119,108 @@ class Method:
 
 
 METHODS = {
-    "sft": Method("sft", "SFTConfig", "SFTTrainer", (("messages",), ("prompt", "completion"), ("text",)), prep_sft,
-                  defaults={"max_length": 1024}, plots=("loss", "learning_rate", "grad_norm", "mean_token_accuracy")),
-    "dpo": Method("dpo", "DPOConfig", "DPOTrainer", (("prompt", "chosen", "rejected"),), prep_dpo, config_kwargs=dpo_config,
-                  method_args=("nll_weight",), defaults={"max_length": 1024, "beta": 0.1},
-                  plots=("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "learning_rate")),
-    "grpo": Method("grpo", "GRPOConfig", "GRPOTrainer", (("question", "answer"), ("prompt", "answer")), prep_grpo,
-                   config_kwargs=grpo_config, trainer_kwargs=grpo_trainer_kwargs,
-                   method_args=("task", "rewards", "reward_weights", "variant"),
-                   defaults={"num_generations": 4, "max_completion_length": 256, "temperature": 1.0},
-                   plots=("reward", "reward_std", "rewards/correctness/mean", "rewards/format/mean", "rewards/language/mean", "kl",
-                          "completions/mean_length", "loss")),
+    "sft": Method(
+        "sft",
+        "SFTConfig",
+        "SFTTrainer",
+        (("messages",), ("prompt", "completion"), ("text",)),
+        prep_sft,
+        defaults={"max_length": 1024},
+        plots=("loss", "learning_rate", "grad_norm", "mean_token_accuracy"),
+    ),
+    "dpo": Method(
+        "dpo",
+        "DPOConfig",
+        "DPOTrainer",
+        (("prompt", "chosen", "rejected"),),
+        prep_dpo,
+        config_kwargs=dpo_config,
+        method_args=("nll_weight",),
+        defaults={"max_length": 1024, "beta": 0.1},
+        plots=("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "learning_rate"),
+    ),
+    "grpo": Method(
+        "grpo",
+        "GRPOConfig",
+        "GRPOTrainer",
+        (("question", "answer"), ("prompt", "answer")),
+        prep_grpo,
+        config_kwargs=grpo_config,
+        trainer_kwargs=grpo_trainer_kwargs,
+        method_args=("task", "rewards", "reward_weights", "variant"),
+        defaults={"num_generations": 4, "max_completion_length": 256, "temperature": 1.0},
+        plots=(
+            "reward",
+            "reward_std",
+            "rewards/correctness/mean",
+            "rewards/format/mean",
+            "rewards/language/mean",
+            "kl",
+            "completions/mean_length",
+            "loss",
+        ),
+    ),
     # Multi-stage self-improvement recipes: orchestration over the methods above (METHODS.md §2, §3, §10).
-    "icr": Method("icr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
-                  method_args=margs.names(margs.ICRArgs), args=margs.ICRArgs, defaults={"max_length": 1024, "beta": 0.1},
-                  pipeline="labkit.train.selfimprove:run_icr", plots=("loss", "rewards/margins", "rewards/accuracies")),
-    "lidr": Method("lidr", "DPOConfig", "DPOTrainer", (("id", "lang", "prompt"),), prep_dpo, config_kwargs=dpo_config,
-                   method_args=margs.names(margs.LIDRArgs), args=margs.LIDRArgs, defaults={"max_length": 1024, "beta": 0.1},
-                   pipeline="labkit.train.selfimprove:run_lidr", plots=("loss", "rewards/margins", "rewards/accuracies")),
-    "radis": Method("radis", "SFTConfig", "SFTTrainer", (("source", "reference"),), prep_sft,
-                    method_args=margs.names(margs.RaDisArgs), args=margs.RaDisArgs, defaults={"max_length": 1024},
-                    pipeline="labkit.train.selfimprove:run_radis"),
+    "icr": Method(
+        "icr",
+        "DPOConfig",
+        "DPOTrainer",
+        (("id", "lang", "prompt"),),
+        prep_dpo,
+        config_kwargs=dpo_config,
+        method_args=margs.names(margs.ICRArgs),
+        args=margs.ICRArgs,
+        defaults={"max_length": 1024, "beta": 0.1},
+        pipeline="labkit.train.selfimprove:run_icr",
+        plots=("loss", "rewards/margins", "rewards/accuracies"),
+    ),
+    "lidr": Method(
+        "lidr",
+        "DPOConfig",
+        "DPOTrainer",
+        (("id", "lang", "prompt"),),
+        prep_dpo,
+        config_kwargs=dpo_config,
+        method_args=margs.names(margs.LIDRArgs),
+        args=margs.LIDRArgs,
+        defaults={"max_length": 1024, "beta": 0.1},
+        pipeline="labkit.train.selfimprove:run_lidr",
+        plots=("loss", "rewards/margins", "rewards/accuracies"),
+    ),
+    "radis": Method(
+        "radis",
+        "SFTConfig",
+        "SFTTrainer",
+        (("source", "reference"),),
+        prep_sft,
+        method_args=margs.names(margs.RaDisArgs),
+        args=margs.RaDisArgs,
+        defaults={"max_length": 1024},
+        pipeline="labkit.train.selfimprove:run_radis",
+    ),
     # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE, stage 2 free routing + load balancing.
-    "dmoe-stage1": Method("dmoe-stage1", "SFTConfig", "SFTTrainer", (("text", "lang"),), lambda ds, r, tok: ds,
-                          method_args=DMOE_ARGS,
-                          defaults={"max_length": 1024}, pipeline="labkit.dmoe.train:run_stage1",
-                          plots=("loss", "lm_loss", "router_ce", "learning_rate", "grad_norm")),
-    "dmoe-stage2": Method("dmoe-stage2", "SFTConfig", "SFTTrainer", (("text", "lang"), ("text",)),
-                          lambda ds, r, tok: ds,
-                          method_args=DMOE_ARGS,
-                          defaults={"max_length": 1024}, pipeline="labkit.dmoe.train:run_stage2",
-                          plots=("loss", "lm_loss", "load_balancing", "learning_rate", "grad_norm")),
+    "dmoe-stage1": Method(
+        "dmoe-stage1",
+        "SFTConfig",
+        "SFTTrainer",
+        (("text", "lang"),),
+        lambda ds, r, tok: ds,
+        method_args=DMOE_ARGS,
+        defaults={"max_length": 1024},
+        pipeline="labkit.dmoe.train:run_stage1",
+        plots=("loss", "lm_loss", "router_ce", "learning_rate", "grad_norm"),
+    ),
+    "dmoe-stage2": Method(
+        "dmoe-stage2",
+        "SFTConfig",
+        "SFTTrainer",
+        (("text", "lang"), ("text",)),
+        lambda ds, r, tok: ds,
+        method_args=DMOE_ARGS,
+        defaults={"max_length": 1024},
+        pipeline="labkit.dmoe.train:run_stage2",
+        plots=("loss", "lm_loss", "load_balancing", "learning_rate", "grad_norm"),
+    ),
 }
 
 

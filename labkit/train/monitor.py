@@ -1,4 +1,5 @@
 """Watching training runs: progress from metrics.jsonl, the method's curves, several runs compared."""
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,13 @@ def progress(run) -> dict:
     eta = None
     if begin and step and total and step < total:
         eta = (time.time() - begin) / step * (total - step)
-    return {"step": step, "max_steps": total, "fraction": step / total if total else 0.0, "eta_s": eta,
-            "latest": {k: v for k, v in last.items() if k not in ("time", "step", "max_steps")}}
+    return {
+        "step": step,
+        "max_steps": total,
+        "fraction": step / total if total else 0.0,
+        "eta_s": eta,
+        "latest": {k: v for k, v in last.items() if k not in ("time", "step", "max_steps")},
+    }
 
 
 def metric_names(run_dirs: list[str]) -> list[str]:
@@ -25,7 +31,11 @@ def metric_names(run_dirs: list[str]) -> list[str]:
     for d in run_dirs:
         for r in jobs.read_metrics(d)[0]:
             for k, v in r.items():
-                if isinstance(v, (int, float)) and k not in ("time", "step", "max_steps", "epoch") and not k.startswith("train_"):
+                if (
+                    isinstance(v, (int, float))
+                    and k not in ("time", "step", "max_steps", "epoch")
+                    and not k.startswith("train_")
+                ):
                     names.setdefault(k)
     return list(names)
 
@@ -38,12 +48,23 @@ def curves(runs, metrics: list[str], log_y: bool = False):
     metrics = metrics or ["loss"]
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, subplot_titles=metrics, vertical_spacing=0.08)
     for i, m in enumerate(metrics, start=1):
-        for j, run in enumerate(runs):
+        for _j, run in enumerate(runs):
             pts = [(r["step"], r[m]) for r in jobs.read_metrics(run.run_dir)[0] if m in r and "step" in r]
             if pts:
                 xs, ys = zip(*pts)
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=run.name if len(runs) > 1 else m,
-                                         legendgroup=run.id, showlegend=i == 1, marker=dict(size=4)), row=i, col=1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs,
+                        y=ys,
+                        mode="lines+markers",
+                        name=run.name if len(runs) > 1 else m,
+                        legendgroup=run.id,
+                        showlegend=i == 1,
+                        marker=dict(size=4),
+                    ),
+                    row=i,
+                    col=1,
+                )
         if log_y:
             fig.update_yaxes(type="log", row=i, col=1)
     fig.update_layout(template="plotly_white", height=220 * len(metrics) + 60, margin=dict(l=50, r=20, t=40, b=40))
@@ -61,8 +82,11 @@ def pipeline_stages(run_dir: str) -> list[list]:
     rows: dict[tuple, list] = {}
     for r in jobs.read_metrics(run_dir)[0]:
         if r.get("event") == "stage":
-            stats = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
-                              if k not in ("event", "round", "stage", "state", "time"))
+            stats = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in r.items()
+                if k not in ("event", "round", "stage", "state", "time")
+            )
             rows[(r["round"], r["stage"])] = [r["round"], r["stage"], r["state"], stats]
     return list(rows.values())
 
@@ -86,7 +110,9 @@ def stage_table(run_dir: str, rel: str, limit: int = 200):
             if len(rows) >= limit:
                 break
             rec = json.loads(line)
-            rows.append({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in rec.items()})
+            rows.append(
+                {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in rec.items()}
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,13 +123,32 @@ def rounds_figure(run_dir: str, metrics: list[str] | None = None):
 
     path = Path(run_dir) / "pipeline" / "rounds.json"
     rounds = json.loads(path.read_text()) if path.exists() else []
-    names = metrics or [k for k in ("pairs", "reward_mean", "margin_mean", "chosen_len", "rejected_len", "dpo/loss", "dpo/rewards/margins",
-                                    "failed", "sft/loss") if any(k in r for r in rounds)]
+    names = metrics or [
+        k
+        for k in (
+            "pairs",
+            "reward_mean",
+            "margin_mean",
+            "chosen_len",
+            "rejected_len",
+            "dpo/loss",
+            "dpo/rewards/margins",
+            "failed",
+            "sft/loss",
+        )
+        if any(k in r for r in rounds)
+    ]
     fig = go.Figure()
     for m in names:
         pts = [(r["round"], r[m]) for r in rounds if isinstance(r.get(m), (int, float))]
         if pts:
             xs, ys = zip(*pts)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=m))
-    fig.update_layout(template="plotly_white", height=320, margin=dict(l=50, r=20, t=30, b=40), xaxis_title="round", xaxis=dict(dtick=1))
+    fig.update_layout(
+        template="plotly_white",
+        height=320,
+        margin=dict(l=50, r=20, t=30, b=40),
+        xaxis_title="round",
+        xaxis=dict(dtick=1),
+    )
     return fig

@@ -472,9 +472,7 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
     if lora:
         bad = set(lora) - LORA_KEYS
         if bad:
-            raise LabkitError(
-                f"Unknown key model.lora.{sorted(bad)[0]}.", hint=did_you_mean(sorted(bad)[0], LORA_KEYS)
-            )
+            raise LabkitError(f"Unknown key model.lora.{sorted(bad)[0]}.", hint=did_you_mean(sorted(bad)[0], LORA_KEYS))
     par = sections["data"].get("parallel")
     if par:
         bad = set(par) - PARALLEL_KEYS

@@ -6,6 +6,7 @@
 - language: 1 when the completion is written in the prompt's language (lingua), else 0
 Columns the rewards read: `answer` (gold), `lang` (optional, default en).
 """
+
 from __future__ import annotations
 
 from labkit.errors import LabkitError

@@ -29,7 +29,7 @@ import os
 import re
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl

@@ -5,6 +5,7 @@ It builds the model, data and TRL trainer from the recipe, logs every TRL log li
 the store (main process only), saves the model and tokenizer, writes final_metrics.json and the inputs
 of the model card, then optionally evaluates the result and pushes it to the Hub.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,17 @@ def trainer_args(recipe: Recipe, out: Path, cuda: bool | None = None) -> dict:
 
         cuda = torch.cuda.is_available()
     bf16 = bool(cuda) and _bf16_ok()
-    base = {"output_dir": str(out), "report_to": "none", "use_cpu": not cuda, "bf16": bf16, "gradient_checkpointing": False,
-            "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "save_total_limit": 2}
+    base = {
+        "output_dir": str(out),
+        "report_to": "none",
+        "use_cpu": not cuda,
+        "bf16": bf16,
+        "gradient_checkpointing": False,
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_steps": 50,
+        "save_total_limit": 2,
+    }
     method = get_method(recipe.method)
     return {**base, **method.defaults, **method.config_kwargs(recipe), **recipe.trainer}
 
@@ -48,8 +58,13 @@ def peft_config(recipe: Recipe):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)), lora_dropout=float(lora.get("dropout", 0.05)),
-                      target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=int(lora.get("r", 16)),
+        lora_alpha=int(lora.get("alpha", 32)),
+        lora_dropout=float(lora.get("dropout", 0.05)),
+        target_modules=lora.get("target_modules", "all-linear"),
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_model(recipe: Recipe):
@@ -63,11 +78,16 @@ def load_model(recipe: Recipe):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     dtype = recipe.model.get("dtype", "auto")
-    kwargs = {"dtype": "auto" if dtype == "auto" else getattr(torch, dtype), "trust_remote_code": recipe.model.get("trust_remote_code", False)}
+    kwargs = {
+        "dtype": "auto" if dtype == "auto" else getattr(torch, dtype),
+        "trust_remote_code": recipe.model.get("trust_remote_code", False),
+    }
     if (recipe.model.get("lora") or {}).get("qlora"):
         from transformers import BitsAndBytesConfig
 
-        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     return model, tok, path
 
@@ -104,8 +124,13 @@ def make_callback(run_dir: Path, extra: dict | None = None):
                 from labkit.store import open_store
 
                 prefix = f"round{extra['round']}/" if extra and "round" in extra else ""
-                open_store().update(self.run_id, metrics={f"{prefix}{k}": v for k, v in {**values, "step": state.global_step,
-                                                                                          "max_steps": state.max_steps}.items()})
+                open_store().update(
+                    self.run_id,
+                    metrics={
+                        f"{prefix}{k}": v
+                        for k, v in {**values, "step": state.global_step, "max_steps": state.max_steps}.items()
+                    },
+                )
 
         def on_save(self, args, state, control, **kw):
             if state.is_world_process_zero:
@@ -119,11 +144,18 @@ def last_complete_checkpoint(out: Path) -> str | None:
     without trainer_state.json (written last); resuming from it would crash, so it is skipped."""
     if not out.exists():
         return None
-    found = sorted((d for d in out.glob("checkpoint-*") if d.name.split("-")[-1].isdigit()), key=lambda d: int(d.name.split("-")[-1]), reverse=True)
+    found = sorted(
+        (d for d in out.glob("checkpoint-*") if d.name.split("-")[-1].isdigit()),
+        key=lambda d: int(d.name.split("-")[-1]),
+        reverse=True,
+    )
     for d in found:
         if (d / "trainer_state.json").exists():
             return str(d)
-        print(f"[labkit] skipping incomplete {d.name} (no trainer_state.json: the run stopped while saving it)", flush=True)
+        print(
+            f"[labkit] skipping incomplete {d.name} (no trainer_state.json: the run stopped while saving it)",
+            flush=True,
+        )
     return None
 
 
@@ -136,8 +168,15 @@ def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_
     model, tok, _ = load_model(recipe)
     ds = dataset if dataset is not None else method.prepare(load_dataset(recipe), recipe, tok)
     config_cls, trainer_cls = method.classes()
-    return trainer_cls(model=model, args=config_cls(**trainer_args(recipe, out)), train_dataset=ds, processing_class=tok,
-                       callbacks=[make_callback(run_dir, extra_log)], peft_config=peft_config(recipe), **method.trainer_kwargs(recipe, tok))
+    return trainer_cls(
+        model=model,
+        args=config_cls(**trainer_args(recipe, out)),
+        train_dataset=ds,
+        processing_class=tok,
+        callbacks=[make_callback(run_dir, extra_log)],
+        peft_config=peft_config(recipe),
+        **method.trainer_kwargs(recipe, tok),
+    )
 
 
 def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=None, extra_log: dict | None = None):
@@ -174,8 +213,13 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
         final, main_process = fit(recipe, run_dir, out, resume)
     if main_process:
         (run_dir / FINAL).write_text(json.dumps(final, indent=1, default=str))
-        card = {"base_model": recipe.model["name"], "recipe": recipe.to_dict(), "datasets": [recipe.data.get("path")],
-                "tags": [recipe.method, *recipe.tags], "evals": []}
+        card = {
+            "base_model": recipe.model["name"],
+            "recipe": recipe.to_dict(),
+            "datasets": [recipe.data.get("path")],
+            "tags": [recipe.method, *recipe.tags],
+            "evals": [],
+        }
         if recipe.evaluate:
             card["evals"] = evaluate_after(recipe, out, run_dir)
         (out / "labkit_card.json").write_text(json.dumps(card, indent=1, default=str))
@@ -184,15 +228,23 @@ def train(recipe_path: str | Path, resume: bool = False) -> dict:
     return final
 
 
-def evaluate_after(recipe: Recipe, out: Path, run_dir: Path, eval_dir: Path | None = None, extra_tags: list[str] = ()) -> list[dict]:
+def evaluate_after(
+    recipe: Recipe, out: Path, run_dir: Path, eval_dir: Path | None = None, extra_tags: list[str] = ()
+) -> list[dict]:
     """The optional `evaluate:` section: an eval run of the trained model, recorded with the run's tags
     (so a parallel-language sweep's evaluations reach the Scaling tab). Returns its model-card rows."""
     from labkit.evaluate.service import run_eval
     from labkit.evaluate.spec import EvalSpec
 
     spec = EvalSpec.from_dict({"task": "mgsm", **recipe.evaluate, "model": str(out)})
-    res = run_eval(spec, eval_dir or run_dir / "eval", name=f"{spec.task} {recipe.name}", tags=[*recipe.tags, *extra_tags],
-                   config_extra={"train_run": os.environ.get("LABKIT_RUN_ID")}, replace=True)
+    res = run_eval(
+        spec,
+        eval_dir or run_dir / "eval",
+        name=f"{spec.task} {recipe.name}",
+        tags=[*recipe.tags, *extra_tags],
+        config_extra={"train_run": os.environ.get("LABKIT_RUN_ID")},
+        replace=True,
+    )
     print(f"[labkit] evaluation {res['run_id']}: average {res['results']['average']}", flush=True)
     return res["card"]
 
@@ -201,9 +253,17 @@ def push(recipe: Recipe, out: Path) -> str:
     from labkit import hub
 
     inputs = hub.card_inputs(out)
-    card = hub.model_card(recipe.output["push_to_hub"], base_model=inputs.get("base_model"), recipe=inputs.get("recipe"),
-                          datasets=inputs.get("datasets"), evals=inputs.get("evals"), tags=inputs.get("tags"))
-    url = hub.push(hub.plan_push(out, recipe.output["push_to_hub"], card=card, private=recipe.output.get("private", True)))
+    card = hub.model_card(
+        recipe.output["push_to_hub"],
+        base_model=inputs.get("base_model"),
+        recipe=inputs.get("recipe"),
+        datasets=inputs.get("datasets"),
+        evals=inputs.get("evals"),
+        tags=inputs.get("tags"),
+    )
+    url = hub.push(
+        hub.plan_push(out, recipe.output["push_to_hub"], card=card, private=recipe.output.get("private", True))
+    )
     print(f"[labkit] pushed to {url}", flush=True)
     return url
 

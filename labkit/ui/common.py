@@ -1,4 +1,5 @@
 """What every tab shares: turning LabkitError into a message the person sees, and the model header."""
+
 from __future__ import annotations
 
 import functools
@@ -23,12 +24,14 @@ def _as_gr_error(e: LabkitError) -> gr.Error:
 def handler(fn):
     """Wrap an event handler (plain or generator) so that a LabkitError reaches the page as gr.Error."""
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
             except LabkitError as e:
                 raise _as_gr_error(e) from e
+
         return gen
 
     @functools.wraps(fn)
@@ -37,6 +40,7 @@ def handler(fn):
             return fn(*args, **kwargs)
         except LabkitError as e:
             raise _as_gr_error(e) from e
+
     return plain
 
 
@@ -52,7 +56,10 @@ def who(ctx, request) -> dict:
     if not getattr(ctx, "shared_server", False) or request is None:
         return {"caller": None, "authenticated": True}
     username = getattr(request, "username", None)
-    return {"caller": username or getattr(request, "session_hash", None) or "anonymous", "authenticated": bool(username)}
+    return {
+        "caller": username or getattr(request, "session_hash", None) or "anonymous",
+        "authenticated": bool(username),
+    }
 
 
 def owner_tags(ctx, request) -> list[str]:

@@ -5,13 +5,21 @@ must end with exit code 2, a message on stderr (or a JSON error), no traceback, 
 and leave the store readable and no empty run or cache folders behind. Add a case whenever an input is found
 to break something.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-GOOD_SFT = "\n".join(json.dumps({"messages": [{"role": "user", "content": f"hi {i}"},
-                                               {"role": "assistant", "content": f"hello {i}"}]}) for i in range(4)) + "\n"
+GOOD_SFT = (
+    "\n".join(
+        json.dumps(
+            {"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": f"hello {i}"}]}
+        )
+        for i in range(4)
+    )
+    + "\n"
+)
 GOOD_DPO = "\n".join(json.dumps({"prompt": f"p{i}", "chosen": "yes", "rejected": "no"}) for i in range(4)) + "\n"
 RECIPE = """name: bad
 method: sft
@@ -24,16 +32,27 @@ trainer:
   per_device_train_batch_size: 2
 """
 BOMB = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
-    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
 CSV = "n_languages,score\n1,0.4\n2,0.5\n4,0.55\n8,0.6\n"
-TROVE = json.dumps({"sources": [["The cat sat on the mat."]], "target": ["The cat sat."],
-                    "labels": [{"relation": "Quotation", "sources": [[0, 0]]}]}) + "\n"
+TROVE = (
+    json.dumps(
+        {
+            "sources": [["The cat sat on the mat."]],
+            "target": ["The cat sat."],
+            "labels": [{"relation": "Quotation", "sources": [[0, 0]]}],
+        }
+    )
+    + "\n"
+)
 PNG_HEADER_ONLY = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 BINARY = bytes(range(256)) * 8
-HUGE_PAGE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-                 b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-                 b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 14400 14400]>>endobj\n"
-                 b"trailer<</Root 1 0 R>>\n%%EOF\n")
+HUGE_PAGE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 14400 14400]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 @dataclass
@@ -47,14 +66,19 @@ def recipe(**changes) -> str:
     """The minimal SFT recipe with some lines replaced (key: text of the new line, None removes it)."""
     lines = RECIPE.splitlines()
     for key, new in changes.items():
-        lines = [(new if ln.strip().startswith(key + ":") else ln) for ln in lines if not (new is None and ln.strip().startswith(key + ":"))]
+        lines = [
+            (new if ln.strip().startswith(key + ":") else ln)
+            for ln in lines
+            if not (new is None and ln.strip().startswith(key + ":"))
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _train_cases() -> list[Case]:
     data = {"data.jsonl": GOOD_SFT}
-    t = lambda cid, text, extra=(), files=None: Case(f"train-{cid}", ["train", "r.yaml", "--detach", *extra],
-                                                    {"r.yaml": text, **(data if files is None else files)})
+    t = lambda cid, text, extra=(), files=None: Case(
+        f"train-{cid}", ["train", "r.yaml", "--detach", *extra], {"r.yaml": text, **(data if files is None else files)}
+    )
     return [
         t("yaml-syntax", "name: [unclosed\nmethod: sft\n"),
         t("yaml-tab-indent", "name: x\n\tmethod: sft\n"),
@@ -92,7 +116,11 @@ def _train_cases() -> list[Case]:
         t("data-messages-string", RECIPE, files={"data.jsonl": '{"messages": "hello"}\n{"messages": "bye"}\n'}),
         t("data-messages-no-role", RECIPE, files={"data.jsonl": '{"messages": [{"content": "x"}]}\n'}),
         t("data-scalar-lines", RECIPE, files={"data.jsonl": "1\n2\n3\n"}),
-        t("dpo-missing-rejected", recipe(method="method: dpo"), files={"data.jsonl": '{"prompt": "p", "chosen": "c"}\n'}),
+        t(
+            "dpo-missing-rejected",
+            recipe(method="method: dpo"),
+            files={"data.jsonl": '{"prompt": "p", "chosen": "c"}\n'},
+        ),
         t("sft-given-dpo-data", RECIPE, files={"data.jsonl": GOOD_DPO}),
         t("base-etc-passwd", "base: /etc/passwd\n" + RECIPE),
         t("base-missing", "base: no-such-base.yaml\n" + RECIPE),
@@ -111,9 +139,12 @@ def _train_cases() -> list[Case]:
 
 
 def _eval_cases() -> list[Case]:
-    p = lambda cid, text, extra=(): Case(f"eval-pred-{cid}", ["eval", "--task", "mgsm", "--predictions", "p.jsonl", *extra],
-                                         {"p.jsonl": text})
-    e = lambda cid, *extra: Case(f"eval-{cid}", ["eval", "--task", "mgsm", "--model", "tiny", "--limit", "1", "--languages", "en", *extra])
+    p = lambda cid, text, extra=(): Case(
+        f"eval-pred-{cid}", ["eval", "--task", "mgsm", "--predictions", "p.jsonl", *extra], {"p.jsonl": text}
+    )
+    e = lambda cid, *extra: Case(
+        f"eval-{cid}", ["eval", "--task", "mgsm", "--model", "tiny", "--limit", "1", "--languages", "en", *extra]
+    )
     return [
         p("empty", ""),
         p("scalars", "1\n2\n"),
@@ -145,12 +176,32 @@ def _eval_cases() -> list[Case]:
         e("data-missing", "--data", "no-such-dir"),
         e("variant-unknown", "--variant", "klingon"),
         e("level-unknown", "--level", "impossible"),
-        Case("eval-data-wrong-schema", ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
-             {"d/en.jsonl": '{"q": "what", "a": 1}\n'}),
-        Case("eval-data-empty", ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
-             {"d/en.jsonl": ""}),
-        Case("eval-xalpaca-no-judge", ["eval", "--task", "xalpaca", "--model", "tiny", "--limit", "1", "--languages", "en",
-                                        "--judge-model", "./no-such-judge"]),
+        Case(
+            "eval-data-wrong-schema",
+            ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
+            {"d/en.jsonl": '{"q": "what", "a": 1}\n'},
+        ),
+        Case(
+            "eval-data-empty",
+            ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
+            {"d/en.jsonl": ""},
+        ),
+        Case(
+            "eval-xalpaca-no-judge",
+            [
+                "eval",
+                "--task",
+                "xalpaca",
+                "--model",
+                "tiny",
+                "--limit",
+                "1",
+                "--languages",
+                "en",
+                "--judge-model",
+                "./no-such-judge",
+            ],
+        ),
         Case("compare-unknown", ["compare", "eval-nope1", "eval-nope2"]),
         Case("compare-folder-empty", ["compare", "a", "b"], {"a/x.txt": "", "b/x.txt": ""}),
     ]
@@ -195,7 +246,10 @@ def _fit_cases() -> list[Case]:
         f("x-missing", CSV, "--x", "languages"),
         f("series-missing", CSV, "--series", "family"),
         f("nan-scores", "n_languages,score\n1,nan\n2,nan\n4,nan\n"),
-        f("too-many-rows", "n_languages,score\n" + "".join(f"{1 + i % 8},{0.1 + (i % 7) / 10}\n" for i in range(200_000))),
+        f(
+            "too-many-rows",
+            "n_languages,score\n" + "".join(f"{1 + i % 8},{0.1 + (i % 7) / 10}\n" for i in range(200_000)),
+        ),
         Case("fit-json-not-list", ["fit", "d.json"], {"d.json": '{"a": 1}'}),
         Case("fit-jsonl-bad-line", ["fit", "d.jsonl"], {"d.jsonl": '{"n_languages": 1, "score": 0.1}\n{bad\n'}),
         Case("fit-missing-file", ["fit", "nope.csv"]),
@@ -222,11 +276,30 @@ def _trace_cases() -> list[Case]:
         t("eval-bad-json", "--eval", "e.jsonl", f={"e.jsonl": TROVE + "{nope\n"}),
         t("eval-wrong-schema", "--eval", "e.jsonl", f={"e.jsonl": '{"a": 1}\n'}),
         t("eval-missing", "--eval", "nope.jsonl"),
-        t("huge-source", "--source", "big.txt", "--target", "t.txt",
-          f={**files, "big.txt": "The quick brown fox jumps over the lazy dog number %d. " * 0 + "".join(
-              f"Sentence number {i} talks about topic {i % 97}. " for i in range(200_000))}),
+        t(
+            "huge-source",
+            "--source",
+            "big.txt",
+            "--target",
+            "t.txt",
+            f={
+                **files,
+                "big.txt": "The quick brown fox jumps over the lazy dog number %d. " * 0
+                + "".join(f"Sentence number {i} talks about topic {i % 97}. " for i in range(200_000)),
+            },
+        ),
         t("llm-no-model", "--source", "s.txt", "--target", "t.txt", "--engine", "llm", "--model", "./no-such-model"),
-        t("dense-model-missing", "--source", "s.txt", "--target", "t.txt", "--retriever", "dense", "--dense-model", "./nope"),
+        t(
+            "dense-model-missing",
+            "--source",
+            "s.txt",
+            "--target",
+            "t.txt",
+            "--retriever",
+            "dense",
+            "--dense-model",
+            "./nope",
+        ),
     ]
 
 
@@ -262,13 +335,43 @@ def _chat_cases() -> list[Case]:
         c("model-missing", "--model", "./no-such-model", "--once", "hi"),
         c("roleplay-n-zero", "roleplay", "--model", "tiny", "--n", "0", "--out", "o.jsonl"),
         c("roleplay-turns-negative", "roleplay", "--model", "tiny", "--turns", "-1", "--out", "o.jsonl"),
-        c("roleplay-unknown-language", "roleplay", "--model", "tiny", "--languages", "xx", "--n", "1", "--out", "o.jsonl"),
+        c(
+            "roleplay-unknown-language",
+            "roleplay",
+            "--model",
+            "tiny",
+            "--languages",
+            "xx",
+            "--n",
+            "1",
+            "--out",
+            "o.jsonl",
+        ),
         c("roleplay-out-is-dir", "roleplay", "--model", "tiny", "--n", "1", "--turns", "1", "--out", "."),
         c("pairs-missing-dialogues", "pairs", "--model", "tiny", "--out", "o.jsonl"),
         c("pairs-dialogues-missing-file", "pairs", "--model", "tiny", "--dialogues", "nope.jsonl", "--out", "o.jsonl"),
-        c("pairs-dialogues-bad", "pairs", "--model", "tiny", "--dialogues", "d.jsonl", "--out", "o.jsonl",
-          f={"d.jsonl": '{"turns": "not a list"}\n'}),
-        c("pairs-dialogues-empty", "pairs", "--model", "tiny", "--dialogues", "d.jsonl", "--out", "o.jsonl", f={"d.jsonl": ""}),
+        c(
+            "pairs-dialogues-bad",
+            "pairs",
+            "--model",
+            "tiny",
+            "--dialogues",
+            "d.jsonl",
+            "--out",
+            "o.jsonl",
+            f={"d.jsonl": '{"turns": "not a list"}\n'},
+        ),
+        c(
+            "pairs-dialogues-empty",
+            "pairs",
+            "--model",
+            "tiny",
+            "--dialogues",
+            "d.jsonl",
+            "--out",
+            "o.jsonl",
+            f={"d.jsonl": ""},
+        ),
     ]
 
 
@@ -286,8 +389,28 @@ def _misc_cases() -> list[Case]:
         m("hub-push-missing-folder", "hub", "push", "nope", "me/x", "--dry-run"),
         m("hub-push-no-namespace", "hub", "push", ".", "justname", "--dry-run", f={"a.txt": "x"}),
         m("hub-push-bad-repo", "hub", "push", ".", "me/bad name!", "--dry-run", f={"a.txt": "x"}),
-        m("hub-push-eval-run-unknown", "hub", "push", ".", "me/x", "--dry-run", "--eval-run", "eval-nope", f={"a.txt": "x"}),
-        m("hub-push-dataset-no-license", "hub", "push", ".", "me/x", "--kind", "dataset", "--dry-run", f={"a.txt": "x"}),
+        m(
+            "hub-push-eval-run-unknown",
+            "hub",
+            "push",
+            ".",
+            "me/x",
+            "--dry-run",
+            "--eval-run",
+            "eval-nope",
+            f={"a.txt": "x"},
+        ),
+        m(
+            "hub-push-dataset-no-license",
+            "hub",
+            "push",
+            ".",
+            "me/x",
+            "--kind",
+            "dataset",
+            "--dry-run",
+            f={"a.txt": "x"},
+        ),
         m("hub-pull-invalid-id", "hub", "pull", "not a valid id!!"),
         m("hub-pull-offline-missing", "hub", "pull", "someone/not-cached"),
         m("hub-deploy-no-namespace", "hub", "deploy-space", "justname", "--dry-run"),
@@ -315,8 +438,14 @@ def _new_command_cases() -> list[Case]:
         m("winrate-missing-file", "winrate", "nope.json"),
         m("winrate-empty", "winrate", "a.json", f={"a.json": ""}),
         m("winrate-not-list", "winrate", "a.json", f={"a.json": '{"a": 1}'}),
-        m("winrate-bad-preference", "winrate", "a.jsonl", "--glm", "length_controlled_noreg",
-          f={"a.jsonl": '{"instruction": "i", "output_1": "a", "output_2": "b", "preference": 7}\n'}),
+        m(
+            "winrate-bad-preference",
+            "winrate",
+            "a.jsonl",
+            "--glm",
+            "length_controlled_noreg",
+            f={"a.jsonl": '{"instruction": "i", "output_1": "a", "output_2": "b", "preference": 7}\n'},
+        ),
         m("winrate-binary", "winrate", "a.json", f={"a.json": BINARY}),
         m("synth-n-zero", "synth", "mgsm", "--n", "0", "--out", "o"),
         m("synth-unknown-language", "synth", "mgsm", "--languages", "xx,en", "--n", "2", "--out", "o"),
@@ -328,22 +457,103 @@ def _new_command_cases() -> list[Case]:
         m("data-binary-input", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": BINARY}),
         m("data-empty-input", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": ""}),
         m("data-no-text-column", "data", "curate", "d.jsonl", "--out", "o", f={"d.jsonl": '{"id": 1, "body": "x"}\n'}),
-        m("data-unknown-rule", "data", "curate", "d.jsonl", "--out", "o", "--set", "rules.lenght.max_chars=3",
-          f={"d.jsonl": docs}),
-        m("data-recipe-missing", "data", "curate", "d.jsonl", "--out", "o", "--recipe", "nope.yaml", f={"d.jsonl": docs}),
+        m(
+            "data-unknown-rule",
+            "data",
+            "curate",
+            "d.jsonl",
+            "--out",
+            "o",
+            "--set",
+            "rules.lenght.max_chars=3",
+            f={"d.jsonl": docs},
+        ),
+        m(
+            "data-recipe-missing",
+            "data",
+            "curate",
+            "d.jsonl",
+            "--out",
+            "o",
+            "--recipe",
+            "nope.yaml",
+            f={"d.jsonl": docs},
+        ),
         m("data-workers-zero", "data", "curate", "d.jsonl", "--out", "o", "--workers", "0", f={"d.jsonl": docs}),
         m("data-classifier-empty", "data", "train-classifier", "l.jsonl", "--out", "m.bin", f={"l.jsonl": ""}),
-        m("dmoe-analyze-one-language", "dmoe", "analyze", "--model", "tiny", "--languages", "en", "--groups", "2",
-          "--out", "a.json"),
-        m("dmoe-analyze-epsilon-two", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--epsilon", "2",
-          "--out", "a.json"),
-        m("dmoe-analyze-groups-too-many", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--groups", "5",
-          "--out", "a.json"),
-        m("dmoe-upcycle-missing-analysis", "dmoe", "upcycle", "--model", "tiny", "--analysis", "nope.json", "--out", "u"),
-        m("dmoe-upcycle-bad-analysis", "dmoe", "upcycle", "--model", "tiny", "--analysis", "a.json", "--out", "u",
-          f={"a.json": '{"groups": "x"}'}),
+        m(
+            "dmoe-analyze-one-language",
+            "dmoe",
+            "analyze",
+            "--model",
+            "tiny",
+            "--languages",
+            "en",
+            "--groups",
+            "2",
+            "--out",
+            "a.json",
+        ),
+        m(
+            "dmoe-analyze-epsilon-two",
+            "dmoe",
+            "analyze",
+            "--model",
+            "tiny",
+            "--languages",
+            "en,zh",
+            "--epsilon",
+            "2",
+            "--out",
+            "a.json",
+        ),
+        m(
+            "dmoe-analyze-groups-too-many",
+            "dmoe",
+            "analyze",
+            "--model",
+            "tiny",
+            "--languages",
+            "en,zh",
+            "--groups",
+            "5",
+            "--out",
+            "a.json",
+        ),
+        m(
+            "dmoe-upcycle-missing-analysis",
+            "dmoe",
+            "upcycle",
+            "--model",
+            "tiny",
+            "--analysis",
+            "nope.json",
+            "--out",
+            "u",
+        ),
+        m(
+            "dmoe-upcycle-bad-analysis",
+            "dmoe",
+            "upcycle",
+            "--model",
+            "tiny",
+            "--analysis",
+            "a.json",
+            "--out",
+            "u",
+            f={"a.json": '{"groups": "x"}'},
+        ),
     ]
 
 
-CASES: list[Case] = [*_new_command_cases(), *_train_cases(), *_eval_cases(), *_generate_cases(), *_fit_cases(), *_trace_cases(),
-                     *_translate_cases(), *_chat_cases(), *_misc_cases()]
+CASES: list[Case] = [
+    *_new_command_cases(),
+    *_train_cases(),
+    *_eval_cases(),
+    *_generate_cases(),
+    *_fit_cases(),
+    *_trace_cases(),
+    *_translate_cases(),
+    *_chat_cases(),
+    *_misc_cases(),
+]

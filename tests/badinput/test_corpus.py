@@ -3,6 +3,7 @@
 Each must exit 2 with a message, print no traceback, finish in time, and leave the store readable and no empty
 run or cache folders. The cases run two at a time in one session fixture; each is then its own test.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,23 @@ def _run(case: Case, root: Path, tiny: Path) -> dict:
     for name, content in case.files.items():
         path = work / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        (path.write_bytes if isinstance(content, bytes) else lambda c: path.write_text(c, encoding="utf-8"))(content)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
     env = {**os.environ, "LABKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     try:
-        proc = subprocess.run([sys.executable, "-m", "labkit.cli", *case.argv], cwd=work, env=env, capture_output=True,
-                              text=True, errors="replace", timeout=TIMEOUT_S, preexec_fn=_cap_memory, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "labkit.cli", *case.argv],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=TIMEOUT_S,
+            preexec_fn=_cap_memory,
+            stdin=subprocess.DEVNULL,
+        )
         out, code, hung = proc.stdout + proc.stderr, proc.returncode, False
     except subprocess.TimeoutExpired as e:
         out, code, hung = str(e.stdout or "") + str(e.stderr or ""), None, True
@@ -50,9 +63,12 @@ def results(tmp_path_factory, tiny_path):
     root = tmp_path_factory.mktemp("badinput")
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda c: _run(c, root, Path(tiny_path)), CASES))
-    summary = {"cases": len(done), "clean": sum(_clean(r) is None for r in done),
-               "tracebacks": sum("Traceback (most recent call last)" in r["output"] for r in done),
-               "hangs": sum(r["hung"] for r in done)}
+    summary = {
+        "cases": len(done),
+        "clean": sum(_clean(r) is None for r in done),
+        "tracebacks": sum("Traceback (most recent call last)" in r["output"] for r in done),
+        "hangs": sum(r["hung"] for r in done),
+    }
     (root / "summary.json").write_text(json.dumps(summary))
     (root / "results.json").write_text(json.dumps(done, indent=1))
     print("bad-input corpus:", json.dumps(summary))
@@ -75,7 +91,9 @@ def _clean(r: dict) -> str | None:
     if (home / "labkit.sqlite").exists():
         Store(home / "labkit.sqlite").list()  # readable afterwards
     for sub in ("runs", "cache"):
-        empty = [p for p in (home / sub).rglob("*") if p.is_dir() and not any(p.iterdir())] if (home / sub).exists() else []
+        empty = (
+            [p for p in (home / sub).rglob("*") if p.is_dir() and not any(p.iterdir())] if (home / sub).exists() else []
+        )
         if empty:
             return f"left empty folders behind: {empty[:3]}"
     return None
@@ -84,7 +102,19 @@ def _clean(r: dict) -> str | None:
 def test_corpus_is_large_and_covers_every_command():
     assert len(CASES) >= 150
     commands = {c.argv[0] for c in CASES if c.argv}
-    assert {"train", "eval", "generate", "fit", "trace", "translate", "chat", "runs", "hub", "export", "sweep"} <= commands
+    assert {
+        "train",
+        "eval",
+        "generate",
+        "fit",
+        "trace",
+        "translate",
+        "chat",
+        "runs",
+        "hub",
+        "export",
+        "sweep",
+    } <= commands
 
 
 @pytest.mark.slow

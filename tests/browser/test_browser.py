@@ -1,5 +1,6 @@
 """Playwright drives the system Chromium: open the app, visit every tab, run a prompt in Models,
 save a screenshot per tab (under the test's tmp dir; LABKIT_SCREENSHOTS=dir copies them there)."""
+
 import os
 import shutil
 from pathlib import Path
@@ -7,8 +8,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +75,9 @@ def test_models_tab_runs_a_prompt(page, tmp_path):
 def test_scaling_tab_fits_and_plots(page, tmp_path):
     page.get_by_role("tab", name="Scaling laws").click()
     page.get_by_role("button", name="Fit", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-scaling-summary').innerText.includes('power')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-scaling-summary').innerText.includes('power')", timeout=60_000
+    )
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     text = page.locator("#lk-scaling-summary").inner_text()
     assert "power" in text and "zh" in text
@@ -87,7 +98,9 @@ def test_evaluate_tab_runs_and_shows_results(page, tmp_path):
     page.get_by_label("Items per language (0 = all)").fill("1")
     page.get_by_label("Max new tokens", exact=True).fill("8")
     page.get_by_role("button", name="Run evaluation").click()
-    page.wait_for_function("() => document.querySelector('#lk-eval-progress').innerText.includes('succeeded')", timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-eval-progress').innerText.includes('succeeded')", timeout=180_000
+    )
     assert "11/11 samples" in page.locator("#lk-eval-progress").inner_text()
     page.wait_for_function("() => document.querySelector('#lk-eval-board').innerText.includes('mgsm')", timeout=30_000)
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)  # the heatmap refreshed itself when the run ended
@@ -101,7 +114,9 @@ def test_train_tab_launches_and_plots(page, tmp_path):
     page.get_by_label("Max steps").press("Tab")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Launch", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-train-status').innerText.includes('succeeded')", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-train-status').innerText.includes('succeeded')", timeout=120_000
+    )
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     assert "step 3/3" in page.locator("#lk-train-status").inner_text()
     page.wait_for_timeout(800)
@@ -117,10 +132,14 @@ def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path)
     data.fill("../data/missing.jsonl")
     data.press("Tab")
     page.get_by_role("button", name="Validate", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-train-notes').innerText.includes('No data file')", timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-train-notes').innerText.includes('No data file')", timeout=180_000
+    )
     notes = page.locator("#lk-train-notes").inner_text()
     assert "configs/data/missing.jsonl" in notes and "Ready to launch" not in notes
-    page.wait_for_function("() => document.querySelector('#lk-train-yaml').innerText.includes('missing.jsonl')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-train-yaml').innerText.includes('missing.jsonl')", timeout=30_000
+    )
     page.get_by_label("Max steps").fill("")
     page.get_by_label("Max steps").press("Tab")
     page.wait_for_selector("text=Max steps is empty", timeout=30_000)
@@ -129,11 +148,18 @@ def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path)
         page.reload(wait_until="load")
         page.wait_for_selector("#lk-header", timeout=60_000)
         page.get_by_role("tab", name="Train").first.click()
-        page.wait_for_function(f"() => [...document.querySelectorAll('#lk-train-run textarea, #lk-train-run input')]"
-                               f".some(e => e.value == {followed!r})", timeout=60_000)
-        page.wait_for_function("() => document.querySelector('#lk-train-yaml').innerText.includes('max_steps: 3')", timeout=30_000)
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('#lk-train-run textarea, #lk-train-run input')]"
+            f".some(e => e.value == {followed!r})",
+            timeout=60_000,
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#lk-train-yaml').innerText.includes('max_steps: 3')", timeout=30_000
+        )
         editor = page.locator("#lk-train-yaml").inner_text()
-        assert "# Supervised fine-tuning" in editor and "path: ../data/sft-tiny.jsonl" in editor  # as launched: comments, relative
+        assert (
+            "# Supervised fine-tuning" in editor and "path: ../data/sft-tiny.jsonl" in editor
+        )  # as launched: comments, relative
         assert "succeeded" in page.locator("#lk-train-status").inner_text()
 
 
@@ -144,8 +170,10 @@ def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
     first = page.locator("#lk-prov-docs mark.lk-src").first.get_attribute("data-id")
     # click the third target sentence in the coloured list: its sources are highlighted instead
     page.locator("#lk-prov-targets span.token").nth(2).click()
-    page.wait_for_function("() => document.querySelector('#lk-prov-docs p b') && document.querySelector('#lk-prov-docs p b').innerText == 'T3'",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-prov-docs p b') && document.querySelector('#lk-prov-docs p b').innerText == 'T3'",
+        timeout=30_000,
+    )
     marks = page.locator("#lk-prov-docs mark.lk-src")
     assert marks.count() >= 1 and marks.first.get_attribute("data-id") != first
     assert "confidence" in marks.first.get_attribute("title")
@@ -157,10 +185,15 @@ def test_support_chat_shows_strategy_and_state(page, tmp_path):
     page.get_by_role("tab", name="Support chat").first.click()
     page.locator("#lk-support-msg textarea").fill("I failed my exam and my parents are disappointed.")
     page.get_by_role("button", name="Send", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-support-badge').innerText.includes('Strategy')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-support-badge').innerText.includes('Strategy')", timeout=60_000
+    )
     page.wait_for_function("() => document.querySelector('#lk-support-stage').innerText.includes('[')", timeout=30_000)
     assert "Strategy:" in page.locator("#lk-support-chat").inner_text()
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.innerText.includes('Strategies used'))", timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.innerText.includes('Strategies used'))",
+        timeout=30_000,
+    )
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "support-chat")
 
@@ -180,7 +213,9 @@ def test_document_translation_tab(page, tmp_path):
     page.locator("#lk-dt-upload input[type=file]").set_input_files(str(tmp_path / "page.png"))
     page.wait_for_timeout(1000)
     page.get_by_role("button", name="Translate", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-dt-status').innerText.includes('blocks')", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-dt-status').innerText.includes('blocks')", timeout=120_000
+    )
     page.wait_for_selector("#lk-dt-gallery img", timeout=30_000)
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "document-translation")
@@ -193,7 +228,9 @@ def test_data_tab_curates_and_plots(page, tmp_path):
     page.get_by_role("button", name="Preview", exact=True).click()
     page.wait_for_timeout(1500)
     page.locator("#lk-data-run").click()
-    page.wait_for_function("() => document.querySelector('#lk-data-status').innerText.includes('succeeded')", timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-data-status').innerText.includes('succeeded')", timeout=180_000
+    )
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     assert "9/9" in page.locator("#lk-data-status").inner_text()
     page.wait_for_timeout(1500)
@@ -213,7 +250,9 @@ def test_dmoe_tab_shows_an_analysis(page, tmp_path):
     page.get_by_role("tab", name="DMoE").first.click()
     page.locator("#lk-dmoe-analysis textarea").fill(str(path))
     page.get_by_role("button", name="Show", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#lk-dmoe-groups').innerText.includes('expert 1')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-dmoe-groups').innerText.includes('expert 1')", timeout=60_000
+    )
     page.wait_for_selector("#lk-dmoe-deviation .js-plotly-plot", timeout=30_000)
     page.wait_for_selector("#lk-dmoe-similarity .js-plotly-plot", timeout=30_000)
     assert "ε = 0.6" in page.locator("#lk-dmoe-deviation").inner_text()

@@ -1,12 +1,21 @@
 """Playwright on the Document translation tab: a one-click example, then Cancel, which must read
 "Cancelled" and raise no red error toast (issue 18.4)."""
+
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -1,5 +1,6 @@
 """GPU paths (skipped without CUDA): the hf backend on cuda in float32 and bfloat16, and a training run
 on the GPU. Run on a GPU machine: `pytest -m gpu tests/gpu`."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -9,7 +10,14 @@ import pytest
 from labkit.backends.base import GenParams
 
 pytestmark = pytest.mark.gpu
-PROMPTS = ["Hello", "小明有18支铅笔", "สมชายมีส้ม 10 ผล", "Amina ana machungwa 25.", "Janet has 16 eggs. She eats 3.", "Anna hat 20 Bonbons"] * 4
+PROMPTS = [
+    "Hello",
+    "小明有18支铅笔",
+    "สมชายมีส้ม 10 ผล",
+    "Amina ana machungwa 25.",
+    "Janet has 16 eggs. She eats 3.",
+    "Anna hat 20 Bonbons",
+] * 4
 
 
 def chat(t):

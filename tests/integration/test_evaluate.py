@@ -1,5 +1,6 @@
 """Evaluation on the tiny model and fixture data: a full MGSM run through the CLI, resume after a kill,
 rescoring predictions, other tasks' schemas, and transferability."""
+
 import json
 from pathlib import Path
 
@@ -17,17 +18,50 @@ MGSM_LANGS = ["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"]
 
 def test_full_mgsm_run_through_the_cli(tiny_path, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["eval", "--task", "mgsm", "--languages", ",".join(MGSM_LANGS), "--model", "tiny", "--data", str(FIX / "mgsm"),
-                 "--max-new-tokens", "16", "--output", str(out), "--tag", "n_languages=1", "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--task",
+                "mgsm",
+                "--languages",
+                ",".join(MGSM_LANGS),
+                "--model",
+                "tiny",
+                "--data",
+                str(FIX / "mgsm"),
+                "--max-new-tokens",
+                "16",
+                "--output",
+                str(out),
+                "--tag",
+                "n_languages=1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["task"] == "mgsm" and set(data["results"]) == set(MGSM_LANGS)
-    for lang, r in data["results"].items():
+    for _lang, r in data["results"].items():
         assert r["n"] == 3 and 0 <= r["accuracy"] <= 1 and "stderr" in r and "parse_failed" in r and "fidelity" in r
     samples = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 33 and {"prompt", "output", "extracted", "gold", "correct", "parse_failed", "detected_lang"} <= set(samples[0])
+    assert len(samples) == 33 and {
+        "prompt",
+        "output",
+        "extracted",
+        "gold",
+        "correct",
+        "parse_failed",
+        "detected_lang",
+    } <= set(samples[0])
     results = json.loads((out / "results.json").read_text())
     cfg = results["config"]
-    assert cfg["generation"]["max_new_tokens"] == 16 and cfg["revision"].startswith("tiny-build") and "答案是" in cfg["templates"]["zh"]
+    assert (
+        cfg["generation"]["max_new_tokens"] == 16
+        and cfg["revision"].startswith("tiny-build")
+        and "答案是" in cfg["templates"]["zh"]
+    )
     from labkit.store import open_store
 
     run = open_store().get(data["run_id"])
@@ -79,7 +113,9 @@ def test_rescoring_predictions(tmp_path):
         {"id": "x", "lang": "bn", "output": "The answer is 7", "gold": 7},
     ]
     preds.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    res = runner.score_predictions(runner.EvalSpec(task="mgsm", languages=[], data=str(FIX / "mgsm")), preds, tmp_path / "out")
+    res = runner.score_predictions(
+        runner.EvalSpec(task="mgsm", languages=[], data=str(FIX / "mgsm")), preds, tmp_path / "out"
+    )
     th, bn = res["results"]["th"], res["results"]["bn"]
     assert th["n"] == 3 and th["accuracy"] == pytest.approx(2 / 3) and th["parse_failed"] == 1
     assert bn["n"] == 3 and bn["accuracy"] == pytest.approx(2 / 3) and bn["parse_failed"] == 0
@@ -92,15 +128,38 @@ def test_rescoring_predictions(tmp_path):
 def test_cli_predictions_contract(tmp_path, capsys):
     preds = tmp_path / "p.jsonl"
     preds.write_text(json.dumps({"id": "0", "lang": "en", "output": "The answer is 9."}) + "\n")
-    assert main(["eval", "--task", "mgsm", "--predictions", str(preds), "--data", str(FIX / "mgsm"), "--output", str(tmp_path / "o"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--task",
+                "mgsm",
+                "--predictions",
+                str(preds),
+                "--data",
+                str(FIX / "mgsm"),
+                "--output",
+                str(tmp_path / "o"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
-    assert data["results"]["en"] == {**data["results"]["en"], "accuracy": 1.0, "n": 1, "parse_failed": 0} and data["average"] == 1.0
+    assert (
+        data["results"]["en"] == {**data["results"]["en"], "accuracy": 1.0, "n": 1, "parse_failed": 0}
+        and data["average"] == 1.0
+    )
 
 
 def test_other_tasks_load_their_schemas(tmp_path):
     mc = get_task("mmlu_prox")
     docs = mc.load("zh", str(FIX / "mmlu_prox"))
-    assert docs[0].gold == "B" and docs[0].extra["options"] == ["金星", "火星", "木星", "土星"] and len(docs[1].extra["options"]) == 4
+    assert (
+        docs[0].gold == "B"
+        and docs[0].extra["options"] == ["金星", "火星", "木星", "土星"]
+        and len(docs[1].extra["options"]) == 4
+    )
     assert "(B) 火星" in mc.prompt(docs[0])[0]["content"]
     assert mc.score(docs[0], mc.extract("火星是红色的。答案是 (B)", "zh")) == 1.0
     pm = get_task("polymath", level="low")
@@ -126,7 +185,9 @@ def test_transferability_on_two_synthetic_runs():
     before = {"task": "mgsm", "results": {"en": {"accuracy": 0.50}, "zh": {"accuracy": 0.40}, "th": {"accuracy": 0.20}}}
     after = {"task": "mgsm", "results": {"en": {"accuracy": 0.70}, "zh": {"accuracy": 0.50}, "th": {"accuracy": 0.25}}}
     res = transferability(before, after)
-    assert res["languages"]["zh"]["ratio"] == pytest.approx(0.5) and res["languages"]["th"]["ratio"] == pytest.approx(0.25)
+    assert res["languages"]["zh"]["ratio"] == pytest.approx(0.5) and res["languages"]["th"]["ratio"] == pytest.approx(
+        0.25
+    )
     assert res["mti"] == pytest.approx(0.375) and res["source_gain"] == pytest.approx(0.2)
     flat = {"task": "mgsm", "results": {"en": {"accuracy": 0.5}, "zh": {"accuracy": 0.6}}}
     res = transferability(flat, flat)
@@ -139,7 +200,11 @@ def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tm
     spec = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), batch_size=2)
     res = runner.run(spec, tmp_path / "r", backend=Dies())
     saved = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert saved["versions"] == {"mgsm": 1} and saved["extractor"] == "labkit" and saved["config"]["spec_hash"] == spec.spec_hash()
+    assert (
+        saved["versions"] == {"mgsm": 1}
+        and saved["extractor"] == "labkit"
+        and saved["config"]["spec_hash"] == spec.spec_hash()
+    )
     assert res["results"]["en"]["agreement"] == 1.0
     other = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), model="another-model")
     with pytest.raises(LabkitError, match="different evaluation"):
@@ -149,11 +214,34 @@ def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tm
 
 def test_cli_extractor_choice_is_recorded(tmp_path, capsys):
     preds = tmp_path / "p.jsonl"
-    preds.write_text("".join(json.dumps(r) + "\n" for r in [{"id": "a", "lang": "en", "output": "The answer is -48", "gold": 48},
-                                                            {"id": "b", "lang": "en", "output": "The answer is 9", "gold": 9}]))
+    preds.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"id": "a", "lang": "en", "output": "The answer is -48", "gold": 48},
+                {"id": "b", "lang": "en", "output": "The answer is 9", "gold": 9},
+            ]
+        )
+    )
     for extractor, acc in (("labkit", 0.5), ("lm-eval-flexible", 1.0), ("lm-eval-strict", 1.0)):
         out = tmp_path / extractor
-        assert main(["eval", "--task", "mgsm", "--predictions", str(preds), "--extractor", extractor, "--output", str(out), "--json"]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    "--task",
+                    "mgsm",
+                    "--predictions",
+                    str(preds),
+                    "--extractor",
+                    extractor,
+                    "--output",
+                    str(out),
+                    "--json",
+                ]
+            )
+            == 0
+        )
         data = json.loads(capsys.readouterr().out)
         saved = json.loads((out / "results.json").read_text())
         assert saved["extractor"] == data["extractor"] == extractor and data["results"]["en"]["accuracy"] == acc
@@ -182,5 +270,7 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
     assert got == {"batch_size": 4}  # the hf backend generates --batch-size sequences per call
     assert rec.sizes == [4] * 8 + [1] and rec.lengths == sorted(rec.lengths, reverse=True)
     rec.sizes.clear()
-    runner.run(runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c")
+    runner.run(
+        runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c"
+    )
     assert got == {"batch_size": 4} and rec.sizes == [10, 10, 10, 3]  # resume unit apart from the batch size

@@ -1,4 +1,5 @@
 """The hf backend on the tiny model: batching, streaming, sampling, scoring."""
+
 import json
 
 import pytest
@@ -8,9 +9,19 @@ from labkit.backends.base import GenParams
 from labkit.errors import LabkitError
 from labkit.models.tiny import SPECIAL_TOKENS, build_tiny, corpus_languages, is_built
 
-PROMPTS = ["Hello", "小明有18支铅笔，他送给同学7支。", "สมชายมีส้ม 10 ผล", "রহিমের কাছে ২০টি কলম আছে।", "Amina ana machungwa 25.",
-           "రాము దగ్గర 30 మామిడి పండ్లు", "Janet has 16 eggs. She eats 3 for breakfast and bakes muffins with 4. How many are left?",
-           "У Ивана было 15 яблок.", "けんじさんはりんごを14個", "Pierre achète 4 cahiers", "Anna hat 20 Bonbons"]
+PROMPTS = [
+    "Hello",
+    "小明有18支铅笔，他送给同学7支。",
+    "สมชายมีส้ม 10 ผล",
+    "রহিমের কাছে ২০টি কলম আছে।",
+    "Amina ana machungwa 25.",
+    "రాము దగ్గర 30 మామిడి పండ్లు",
+    "Janet has 16 eggs. She eats 3 for breakfast and bakes muffins with 4. How many are left?",
+    "У Ивана было 15 яблок.",
+    "けんじさんはりんごを14個",
+    "Pierre achète 4 cahiers",
+    "Anna hat 20 Bonbons",
+]
 
 
 def chat(text):
@@ -20,7 +31,11 @@ def chat(text):
 def test_tiny_model_builds_offline_and_is_cached(tiny_path, tmp_path):
     assert is_built(tiny_path)
     meta = json.loads((tiny_path / "labkit_tiny.json").read_text())
-    assert {"zh", "th", "bn", "sw", "te", "en", "es", "fr", "de", "ru", "ja"} <= set(meta["languages"]) == set(corpus_languages())
+    assert (
+        {"zh", "th", "bn", "sw", "te", "en", "es", "fr", "de", "ru", "ja"}
+        <= set(meta["languages"])
+        == set(corpus_languages())
+    )
     out = build_tiny(tmp_path / "t")
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model_type"] == "qwen2" and cfg["num_hidden_layers"] == 2 and cfg["tie_word_embeddings"] is True
@@ -35,7 +50,9 @@ def test_tiny_params_and_chat_template(tiny_backend):
     assert text == "<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     assert tiny_backend.render("raw") == "raw"
     # the assistant mask TRL's assistant_only_loss relies on
-    enc = tiny_backend.tok.apply_chat_template(chat("q") + [{"role": "assistant", "content": "answer"}], return_dict=True, return_assistant_tokens_mask=True)
+    enc = tiny_backend.tok.apply_chat_template(
+        chat("q") + [{"role": "assistant", "content": "answer"}], return_dict=True, return_assistant_tokens_mask=True
+    )
     assert 0 < sum(enc["assistant_masks"]) < len(enc["input_ids"])
 
 
@@ -75,7 +92,11 @@ def test_stop_strings_cut_the_output(tiny_backend):
 
 def test_logprob_matches_manual_forward(tiny_backend):
     tok, lm = tiny_backend.tok, tiny_backend.lm
-    pairs = [(chat("Hello"), "Bonjour tout le monde"), ("Janet has 16 eggs.", " The answer is 9."), (chat("小明"), "答案是11。")]
+    pairs = [
+        (chat("Hello"), "Bonjour tout le monde"),
+        ("Janet has 16 eggs.", " The answer is 9."),
+        (chat("小明"), "答案是11。"),
+    ]
     for append_eos in (False, True):
         got = tiny_backend.logprob(pairs, append_eos=append_eos)
         for (prompt, completion), score in zip(pairs, got):

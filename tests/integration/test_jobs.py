@@ -1,4 +1,5 @@
 """Jobs: start, follow metrics, cancel, crash, a vanished supervisor, and re-attaching after a restart."""
+
 import os
 import signal
 import subprocess
@@ -33,7 +34,9 @@ def wait_for(pred, timeout=30.0):
 
 
 def test_short_job_succeeds_with_metrics_and_log(settings):
-    run = jobs.start([sys.executable, "-c", LOOP.format(n=5, dt=0.01)], kind="test", name="ok", config={"a": 1}, tags=["t"])
+    run = jobs.start(
+        [sys.executable, "-c", LOOP.format(n=5, dt=0.01)], kind="test", name="ok", config={"a": 1}, tags=["t"]
+    )
     done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
     assert done.status == "succeeded" and done.error is None
     records, offset = jobs.read_metrics(run.run_dir)
@@ -63,7 +66,9 @@ def test_cancel_kills_a_job_that_ignores_sigterm(settings):
 
 
 def test_crash_is_failed_with_log_tail(settings):
-    run = jobs.start([sys.executable, "-c", "print('about to fail', flush=True); raise SystemExit(3)"], kind="test", name="crash")
+    run = jobs.start(
+        [sys.executable, "-c", "print('about to fail', flush=True); raise SystemExit(3)"], kind="test", name="crash"
+    )
     done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
     assert done.status == "failed" and "Exit code 3" in done.error and "about to fail" in done.error
 
@@ -102,9 +107,20 @@ def test_string_commands_are_refused(settings):
 
 
 def test_a_queued_job_waits_for_its_dependency(settings):
-    first = jobs.start([sys.executable, "-c", "import time; time.sleep(2); open('done', 'w').write('x')"], kind="test", name="first")
-    second = jobs.start([sys.executable, "-c", "import os; print('first finished before me:', os.path.exists('../' + os.environ['FIRST'] + '/done'))"],
-                        kind="test", name="second", after=[first.id], env={"FIRST": first.id})
+    first = jobs.start(
+        [sys.executable, "-c", "import time; time.sleep(2); open('done', 'w').write('x')"], kind="test", name="first"
+    )
+    second = jobs.start(
+        [
+            sys.executable,
+            "-c",
+            "import os; print('first finished before me:', os.path.exists('../' + os.environ['FIRST'] + '/done'))",
+        ],
+        kind="test",
+        name="second",
+        after=[first.id],
+        env={"FIRST": first.id},
+    )
     time.sleep(0.5)
     assert jobs.status(second.id).status == "queued"
     done = wait_for(lambda: (r := jobs.status(second.id)).status in FINAL and r)
@@ -146,7 +162,11 @@ def test_a_killed_supervisor_does_not_fail_a_live_worker(settings, succeed):
     assert still.status == "running" and jobs.alive_processes(still) == [still.worker_pid]
     done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
     if succeed:  # the worker's final_metrics.json is the evidence
-        assert done.status == "succeeded" and done.error is None and "wrote final_metrics.json" in jobs.tail_log(run.run_dir)
+        assert (
+            done.status == "succeeded"
+            and done.error is None
+            and "wrote final_metrics.json" in jobs.tail_log(run.run_dir)
+        )
     else:
         assert done.status == "failed" and "gone without reporting" in done.error
 
@@ -184,7 +204,11 @@ def test_concurrent_starts_respect_the_job_limit(tmp_path):
 
     def go():
         try:
-            started.append(jobs.start([sys.executable, "-c", "import time; time.sleep(30)"], kind="test", name="burst", settings=limited))
+            started.append(
+                jobs.start(
+                    [sys.executable, "-c", "import time; time.sleep(30)"], kind="test", name="burst", settings=limited
+                )
+            )
         except LabkitError as e:
             refused.append(e.message)
 

@@ -1,4 +1,5 @@
 """The openai backend against a local server on 127.0.0.1 speaking the chat-completions protocol."""
+
 import json
 import threading
 import time
@@ -58,7 +59,13 @@ class FakeServer:
                         text = "echo: " + body["messages"][-1]["content"]
                         if body.get("stream"):
                             return self._stream(text)
-                        choices = [{"index": i, "message": {"role": "assistant", "content": f"{text} #{i}" if body["n"] > 1 else text}} for i in range(body["n"])]
+                        choices = [
+                            {
+                                "index": i,
+                                "message": {"role": "assistant", "content": f"{text} #{i}" if body["n"] > 1 else text},
+                            }
+                            for i in range(body["n"])
+                        ]
                         return self._json(200, {"choices": choices})
                     if self.path == "/v1/completions":
                         return self._json(200, {"choices": [{"index": 0, "text": body["prompt"][::-1]}]})
@@ -72,7 +79,7 @@ class FakeServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 for i in range(0, len(text), 3):
-                    chunk = {"choices": [{"index": 0, "delta": {"content": text[i:i + 3]}}]}
+                    chunk = {"choices": [{"index": 0, "delta": {"content": text[i : i + 3]}}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")

@@ -26,7 +26,7 @@ def test_word_ids_match_the_tokenizer():
 
 
 def test_only_needed_tokens_are_distilled_and_then_reused(monkeypatch, tmp_path):
-    monkeypatch.setattr(static, "_table_dir", lambda: tmp_path / "static-minilm")   # an empty token table
+    monkeypatch.setattr(static, "_table_dir", lambda: tmp_path / "static-minilm")  # an empty token table
     monkeypatch.setattr(static, "_encoder", None)
     enc = static.static_encoder()
     before = int(np.asarray(enc.done).sum())

@@ -1,5 +1,6 @@
 """ICR, LIDR and RaDis end to end on the tiny model through the job launcher, and resuming ICR after a kill
 in the middle of a stage."""
+
 import json
 from pathlib import Path
 
@@ -11,18 +12,22 @@ from labkit.train import launch, recipe as rmod
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
 
-
 @pytest.fixture(scope="module")
 def pipelines(tiny_path, wait_run):
-    runs = {name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in ("icr-tiny", "lidr-tiny", "radis-tiny")}
+    runs = {
+        name: launch.launch(rmod.load(CONFIGS / f"{name}.yaml")) for name in ("icr-tiny", "lidr-tiny", "radis-tiny")
+    }
     return {name: wait_run(r.id) for name, r in runs.items()}
 
 
-@pytest.mark.parametrize("name,rounds,files", [
-    ("icr-tiny", 2, ["samples.jsonl", "scored.jsonl", "pairs.jsonl", "model"]),
-    ("lidr-tiny", 2, ["answers.jsonl", "translations.jsonl", "pairs.jsonl", "model"]),
-    ("radis-tiny", 1, ["rationales.jsonl", "model"]),
-])
+@pytest.mark.parametrize(
+    "name,rounds,files",
+    [
+        ("icr-tiny", 2, ["samples.jsonl", "scored.jsonl", "pairs.jsonl", "model"]),
+        ("lidr-tiny", 2, ["answers.jsonl", "translations.jsonl", "pairs.jsonl", "model"]),
+        ("radis-tiny", 1, ["rationales.jsonl", "model"]),
+    ],
+)
 def test_pipeline_end_to_end(pipelines, name, rounds, files):
     run = pipelines[name]
     assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
@@ -63,7 +68,9 @@ def test_lidr_keeps_translation_prompts_with_the_untranslated_answer(pipelines):
     stats = json.loads((root / ".pairs.jsonl.done").read_text())
     assert stats["translation_prompts"] == 1 and stats["pairs"] >= 1  # p4 asks for a translation
     pairs = [json.loads(l) for l in (root / "pairs.jsonl").read_text().splitlines()]
-    answers = {(x["id"], x["lang"]): x["answer"] for x in map(json.loads, (root / "answers.jsonl").read_text().splitlines())}
+    answers = {
+        (x["id"], x["lang"]): x["answer"] for x in map(json.loads, (root / "answers.jsonl").read_text().splitlines())
+    }
     assert all(p["chosen"] == answers[("p4", "en")] for p in pairs if p["id"] == "p4")
     english = [p["id"] for p in pairs if p["lang"] == "en"]
     assert len(english) == len(set(english))  # one English pair per prompt
@@ -80,8 +87,13 @@ def test_cli_prints_rounds(tiny_path, capsys):
 def test_icr_resumes_at_the_stage_that_died(tiny_path, wait_run):
     """The run dies in its scoring stage (here: the reference model is missing, as when a node goes down
     mid-stage); after the cause is fixed, rerunning skips the finished sampling stage and starts at scoring."""
-    run = launch.launch(rmod.load(CONFIGS / "icr-tiny.yaml", ["method_args.rounds=1", "name=icr-killed",
-                                                             "method_args.reference=/nonexistent/reference"]), validate=False)
+    run = launch.launch(
+        rmod.load(
+            CONFIGS / "icr-tiny.yaml",
+            ["method_args.rounds=1", "name=icr-killed", "method_args.reference=/nonexistent/reference"],
+        ),
+        validate=False,
+    )
     died = wait_run(run.id)
     assert died.status == "failed"
     root = Path(run.run_dir) / "pipeline" / "round1"
@@ -99,8 +111,14 @@ def test_icr_resumes_at_the_stage_that_died(tiny_path, wait_run):
 
 def test_evaluation_after_each_round(tiny_path, wait_run):
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
-    r = rmod.load(CONFIGS / "lidr-tiny.yaml", ["name=lidr-eval", "trainer.max_steps=1",
-                                               f"evaluate={{task: mgsm, languages: [en, zh], limit: 1, data: {fixtures}, max_new_tokens: 4}}"])
+    r = rmod.load(
+        CONFIGS / "lidr-tiny.yaml",
+        [
+            "name=lidr-eval",
+            "trainer.max_steps=1",
+            f"evaluate={{task: mgsm, languages: [en, zh], limit: 1, data: {fixtures}, max_new_tokens: 4}}",
+        ],
+    )
     done = wait_run(launch.launch(r).id)
     assert done.status == "succeeded", jobs.tail_log(done.run_dir)[-3000:]
     rounds = json.loads((Path(done.run_dir) / "pipeline" / "rounds.json").read_text())
@@ -108,4 +126,7 @@ def test_evaluation_after_each_round(tiny_path, wait_run):
     from labkit.store import open_store
 
     evals = [x for x in open_store().list(kind="eval", limit=1000) if x.config.get("train_run") == done.id]
-    assert sorted(t for x in evals for t in x.tags if t.startswith("round=")) == ["round=1", "round=2", ]
+    assert sorted(t for x in evals for t in x.tags if t.startswith("round=")) == [
+        "round=1",
+        "round=2",
+    ]

@@ -1,5 +1,6 @@
 """Training through the real job launcher on the tiny model: every method logs metrics, writes a model
 whose parameters changed; cancel and resume; a parallel-language sweep is tagged for the Scaling tab."""
+
 import json
 import time
 from pathlib import Path
@@ -11,7 +12,6 @@ from labkit.train import launch, recipe as rmod
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 METHODS = ["sft-tiny", "dpo-tiny", "dpo-nll-tiny", "grpo-tiny", "sft-parallel-tiny"]
-
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,12 @@ def test_method_specific_metrics(finished):
     dpo = [r for r in jobs.read_metrics(finished["dpo-nll-tiny"].run_dir)[0] if "loss" in r]
     assert {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"} <= set(dpo[-1])
     grpo = [r for r in jobs.read_metrics(finished["grpo-tiny"].run_dir)[0] if "reward" in r]
-    assert {"rewards/correctness/mean", "rewards/format/mean", "rewards/language/mean", "completions/mean_length"} <= set(grpo[-1])
+    assert {
+        "rewards/correctness/mean",
+        "rewards/format/mean",
+        "rewards/language/mean",
+        "completions/mean_length",
+    } <= set(grpo[-1])
 
 
 def test_cli_contract(tiny_path, capsys):

@@ -1,5 +1,6 @@
 """X-AlpacaEval end to end: tiny model answers, a judge served over the OpenAI protocol that always
 says [[A]], position randomisation mapped back, the judge cache, and the reported statistics."""
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,8 +50,15 @@ def test_verdict_parsing_and_mapping():
 def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
     url, calls = judge_server
     monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
-    spec = runner.EvalSpec(task="xalpaca", languages=["en", "zh"], data=str(FIX), max_new_tokens=8, judge_model="judge",
-                           judge_backend="openai", reference=str(FIX / "reference.jsonl"))
+    spec = runner.EvalSpec(
+        task="xalpaca",
+        languages=["en", "zh"],
+        data=str(FIX),
+        max_new_tokens=8,
+        judge_model="judge",
+        judge_backend="openai",
+        reference=str(FIX / "reference.jsonl"),
+    )
     res = runner.run(spec, tmp_path / "a")
     assert len(calls) == 4
     samples = [json.loads(l) for l in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
@@ -64,8 +72,13 @@ def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
         assert r["accuracy"] == pytest.approx(r["win_rate"] / 100)
         assert r["lc_win_rate"] is None or 0 <= r["lc_win_rate"] <= 100
         assert isinstance(r["lc_note"], str) and r["avg_length"] >= 0
-        assert r["preference_kind"] == "discrete" and r["lc_glm"] == "length_controlled_minimal"  # openai chat: no log-probs
-    assert sorted(s["index"] for s in samples if s["lang"] == "en") == [0, 1]  # AlpacaEval's index travels with each sample
+        assert (
+            r["preference_kind"] == "discrete" and r["lc_glm"] == "length_controlled_minimal"
+        )  # openai chat: no log-probs
+    assert sorted(s["index"] for s in samples if s["lang"] == "en") == [
+        0,
+        1,
+    ]  # AlpacaEval's index travels with each sample
     # a second run with the same judge prompts is served from the cache
     runner.run(spec, tmp_path / "b")
     assert len(calls) == 4
@@ -75,4 +88,7 @@ def test_xalpaca_needs_judge_and_references(tiny_path, tmp_path):
     with pytest.raises(LabkitError, match="judge"):
         runner.run(runner.EvalSpec(task="xalpaca", languages=["en"], data=str(FIX), max_new_tokens=4), tmp_path / "x")
     with pytest.raises(LabkitError, match="reference"):
-        runner.run(runner.EvalSpec(task="xalpaca", languages=["en"], data=str(FIX), max_new_tokens=4, judge_model="tiny"), tmp_path / "y")
+        runner.run(
+            runner.EvalSpec(task="xalpaca", languages=["en"], data=str(FIX), max_new_tokens=4, judge_model="tiny"),
+            tmp_path / "y",
+        )

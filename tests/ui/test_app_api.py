@@ -1,10 +1,10 @@
 """The served app, called through gradio_client by api_name."""
+
 import sys
 
 import pytest
 
 from labkit import jobs
-
 
 
 def test_every_event_has_an_api_name(app_url):
@@ -21,7 +21,9 @@ def test_set_model_and_generate(client):
     text = client.predict("", "Hello", 8, 0, 1, False, api_name="/generate")
     from labkit.backends import GenParams, get_backend
 
-    expected = get_backend("hf", "tiny").generate([[{"role": "user", "content": "Hello"}]], GenParams(max_new_tokens=8))[0][0]
+    expected = get_backend("hf", "tiny").generate(
+        [[{"role": "user", "content": "Hello"}]], GenParams(max_new_tokens=8)
+    )[0][0]
     assert text == expected
 
 
@@ -32,7 +34,11 @@ def test_unknown_model_is_a_readable_error(client):
 
 
 def test_run_list_log_and_cancel(client):
-    run = jobs.start([sys.executable, "-c", "import time; print('hello from job', flush=True); time.sleep(60)"], kind="train", name="ui-visible")
+    run = jobs.start(
+        [sys.executable, "-c", "import time; print('hello from job', flush=True); time.sleep(60)"],
+        kind="train",
+        name="ui-visible",
+    )
     table = client.predict("", api_name="/list_runs")
     ids = [row[0] for row in table["data"]]
     assert run.id in ids

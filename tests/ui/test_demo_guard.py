@@ -1,5 +1,6 @@
 """Demo mode is enforced by the engines: every API endpoint of the demo app is called, and nothing writes,
 starts a job, cancels, resumes, pushes or loads an unlisted model — whoever calls it."""
+
 from __future__ import annotations
 
 import inspect
@@ -12,9 +13,25 @@ from labkit.errors import LabkitError
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 # Endpoints that must refuse in demo mode, with the arguments to call them with (None: the component defaults).
-REFUSED = {"train_launch", "train_resume", "train_cancel", "train_submit_hf_job", "cancel_run", "eval_start",
-           "eval_cancel", "eval_push", "support_push", "pull_model", "support_roleplay",
-           "experiment_launch", "dmoe_analyze", "dmoe_upcycle", "dmoe_show", "data_curate", "data_preview"}
+REFUSED = {
+    "train_launch",
+    "train_resume",
+    "train_cancel",
+    "train_submit_hf_job",
+    "cancel_run",
+    "eval_start",
+    "eval_cancel",
+    "eval_push",
+    "support_push",
+    "pull_model",
+    "support_roleplay",
+    "experiment_launch",
+    "dmoe_analyze",
+    "dmoe_upcycle",
+    "dmoe_show",
+    "data_curate",
+    "data_preview",
+}
 
 
 def _call(fn, args):
@@ -51,9 +68,14 @@ def test_every_demo_endpoint_is_guarded(demo_env):
     home, store, finished_id = demo_env
     assert get_settings().demo
     demo = build_app(AppContext.create())
-    overrides = {"train_cancel": [finished_id], "train_resume": [finished_id], "eval_cancel": [finished_id],
-                 "cancel_run": [finished_id, None], "pull_model": ["someone/any-model"],
-                 "eval_push": [finished_id, "me/results"]}
+    overrides = {
+        "train_cancel": [finished_id],
+        "train_resume": [finished_id],
+        "eval_cancel": [finished_id],
+        "cancel_run": [finished_id, None],
+        "pull_model": ["someone/any-model"],
+        "eval_push": [finished_id, "me/results"],
+    }
     # Server paths typed into the app: refused in demo mode whether or not they exist (argument position given).
     server_paths = {"dmoe_show": 0, "dmoe_upcycle": 1, "data_curate": 0, "data_preview": 0}
     files_before = {p for p in home.rglob("*") if "models" not in p.parts}
@@ -76,7 +98,7 @@ def test_every_demo_endpoint_is_guarded(demo_env):
                 refused.add(name)
     missing = {n for n in REFUSED if n in seen} - refused
     assert not missing, f"not refused in demo mode: {sorted(missing)}"
-    assert REFUSED <= seen, f"endpoints renamed? {sorted(REFUSED - seen)}"
+    assert seen >= REFUSED, f"endpoints renamed? {sorted(REFUSED - seen)}"
     runs = store.list()
     assert [r.id for r in runs] == [finished_id] and runs[0].status == "succeeded"  # nothing started, nothing rewritten
     # Session downloads (a trace's JSONL, a chat export) and caches live under cache/; nothing else may appear.

@@ -1,12 +1,13 @@
 """Evaluate tab through gradio_client: start a run as a job, follow it, read the leaderboard, heatmap,
 samples and a before/after comparison."""
+
 import time
 from pathlib import Path
 
 import pytest
+from gradio_client.exceptions import AppError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
-
 
 
 def follow(client, rid):
@@ -21,7 +22,9 @@ def follow(client, rid):
 
 
 def run_eval(client, langs, tags="", data=str(FIX)):
-    rid, msg, _ = client.predict("mgsm", "tiny", "hf", langs, 2, "native", True, 8, data, tags, "", "openai", "", api_name="/eval_start")
+    rid, msg, _ = client.predict(
+        "mgsm", "tiny", "hf", langs, 2, "native", True, 8, data, tags, "", "openai", "", api_name="/eval_start"
+    )
     assert rid.startswith("eval-") and "eval --task mgsm" in msg
     progress, board, _ = follow(client, rid)
     assert "succeeded" in progress, progress
@@ -38,16 +41,44 @@ def test_default_run_on_the_bundled_sample_data(client):
 
 
 def test_a_reload_reattaches_to_the_running_evaluation(client):
-    rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en", "zh", "de", "fr"], 3, "native", True, 32, "sample", "", "", "openai", "",
-                                  api_name="/eval_start")
+    rid, _msg, _ = client.predict(
+        "mgsm",
+        "tiny",
+        "hf",
+        ["en", "zh", "de", "fr"],
+        3,
+        "native",
+        True,
+        32,
+        "sample",
+        "",
+        "",
+        "openai",
+        "",
+        api_name="/eval_start",
+    )
     attached, _timer = client.predict(api_name="/eval_reattach")  # what a freshly loaded page does
     assert attached == rid
     assert "succeeded" in follow(client, rid)[0]
 
 
 def test_a_failed_run_shows_its_error_whole_in_the_tabs_words(client):
-    rid, _msg, _ = client.predict("mgsm", "tiny", "hf", ["en"], 2, "native", True, 8, "/nonexistent/folder", "", "", "openai", "",
-                                  api_name="/eval_start")
+    rid, _msg, _ = client.predict(
+        "mgsm",
+        "tiny",
+        "hf",
+        ["en"],
+        2,
+        "native",
+        True,
+        8,
+        "/nonexistent/folder",
+        "",
+        "",
+        "openai",
+        "",
+        api_name="/eval_start",
+    )
     progress, _board, _ = follow(client, rid)
     assert "failed" in progress and "No data at /nonexistent/folder" in progress and "--data" not in progress
 
@@ -69,8 +100,25 @@ def test_bad_requests_are_readable(client):
     with pytest.raises(Exception, match="language"):
         client.predict("mgsm", "tiny", "hf", [], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
     with pytest.raises(Exception, match="The Model field is 5000 characters long"):
-        client.predict("mgsm", "m" * 5000, "hf", ["en"], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start")
+        client.predict(
+            "mgsm", "m" * 5000, "hf", ["en"], 2, "native", True, 8, "", "", "", "openai", "", api_name="/eval_start"
+        )
     with pytest.raises(Exception, match="sample data has no"):
-        client.predict("polymath", "tiny", "hf", ["de"], 2, "native", True, 8, "sample", "", "", "openai", "", api_name="/eval_start")
-    with pytest.raises(Exception):
+        client.predict(
+            "polymath",
+            "tiny",
+            "hf",
+            ["de"],
+            2,
+            "native",
+            True,
+            8,
+            "sample",
+            "",
+            "",
+            "openai",
+            "",
+            api_name="/eval_start",
+        )
+    with pytest.raises(AppError, match="(?i)run"):
         client.predict("", "zh", "all", api_name="/eval_samples")

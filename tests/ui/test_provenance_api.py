@@ -1,4 +1,5 @@
 """Provenance tab through gradio_client: trace the example, select a sentence, score TROVE data."""
+
 from pathlib import Path
 
 from gradio_client import handle_file
@@ -6,9 +7,10 @@ from gradio_client import handle_file
 from labkit.ui.tabs.provenance import EXAMPLE_SOURCES, EXAMPLE_TARGET
 
 
-
 def test_trace_round_trip(client):
-    spans, docs_html, stats, export, pick = client.predict(EXAMPLE_SOURCES, [], EXAMPLE_TARGET, "heuristic", "bm25", 10, "", api_name="/trace")
+    spans, docs_html, stats, export, pick = client.predict(
+        EXAMPLE_SOURCES, [], EXAMPLE_TARGET, "heuristic", "bm25", 10, "", api_name="/trace"
+    )
     items = spans["value"] if isinstance(spans, dict) else spans
     labels = [s["class_or_confidence"] if isinstance(s, dict) else s[1] for s in items]
     assert labels[0] == "Quotation" and "no source" in labels
@@ -27,7 +29,9 @@ def test_trove_eval(client):
 def test_one_click_examples_trace_in_english_and_chinese(client):
     for api in ("/trace_example_en", "/trace_example_zh"):
         src, tgt = client.predict(api_name=api)
-        spans, docs_html, stats, export, pick = client.predict(src, [], tgt, "heuristic", "union", 10, "", api_name="/trace")
+        spans, docs_html, stats, export, pick = client.predict(
+            src, [], tgt, "heuristic", "union", 10, "", api_name="/trace"
+        )
         items = spans["value"] if isinstance(spans, dict) else spans
         labels = [s["class_or_confidence"] if isinstance(s, dict) else s[1] for s in items]
         assert labels[0] == "Quotation" and labels[-1] == "no source", (api, labels)

@@ -1,14 +1,15 @@
 """Scaling tab through gradio_client: fit the example table, redraw, and load a sweep from the store."""
+
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from gradio_client.exceptions import AppError
 from gradio_client import handle_file
 
 from labkit.scaling.data import COLUMNS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
-
 
 
 def table(df):
@@ -17,8 +18,26 @@ def table(df):
 
 
 def test_fit_round_trip(client):
-    summary, notes, plot, resid, files, latex, = client.predict(
-        table(pd.read_csv(EXAMPLE)), "power", ["language"], "squared", 2, None, 200, 0.95, "12, 16", False, api_name="/fit")
+    (
+        summary,
+        notes,
+        plot,
+        resid,
+        files,
+        latex,
+    ) = client.predict(
+        table(pd.read_csv(EXAMPLE)),
+        "power",
+        ["language"],
+        "squared",
+        2,
+        None,
+        200,
+        0.95,
+        "12, 16",
+        False,
+        api_name="/fit",
+    )
     rows = summary["data"]
     assert [r[0] for r in rows] == ["th", "zh"] and all(r[1] == "power" for r in rows)
     assert "[" in rows[0][6]  # the gap comes with its interval
@@ -33,11 +52,17 @@ def test_upload_and_store(client, settings):
 
     store = open_store()
     for k, score in enumerate([0.3, 0.4, 0.45, 0.48]):
-        run = store.create("eval", f"sweep-k{k}", config={"task": "mgsm", "model": "m"}, tags=["sweep:ui", f"n_languages={k + 1}"], status="succeeded")
+        run = store.create(
+            "eval",
+            f"sweep-k{k}",
+            config={"task": "mgsm", "model": "m"},
+            tags=["sweep:ui", f"n_languages={k + 1}"],
+            status="succeeded",
+        )
         store.update(run.id, metrics={"score/sw": score})
     loaded = client.predict("ui", api_name="/fit_from_store")
     assert len(loaded["data"]) == 4 and {r[2] for r in loaded["data"]} == {"sw"}
-    with pytest.raises(Exception):
+    with pytest.raises(AppError, match="no-such-sweep|n_languages"):
         client.predict("no-such-sweep", api_name="/fit_from_store")
 
 
@@ -45,7 +70,6 @@ def test_bad_upload_is_refused_naming_the_columns(client, tmp_path):
     """A CSV the fit cannot use never replaces the table: the upload event fails with the columns it needs."""
     bad = tmp_path / "losses.csv"
     bad.write_text("step,loss\n1,2.0\n2,1.5\n")
-    with pytest.raises(Exception) as e:
+    with pytest.raises(AppError) as e:
         client.predict(handle_file(str(bad)), api_name="/fit_upload")
     assert "n_languages" in str(e.value) and "step, loss" in str(e.value)
-

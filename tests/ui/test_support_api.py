@@ -1,17 +1,26 @@
 """Support chat through gradio_client: a multi-turn conversation on the tiny model, an override, a crisis
 message, the export, and role-play generation."""
+
 import json
 from pathlib import Path
 
-
+import pytest
 
 
 def test_multi_turn_conversation(client):
     client.predict(api_name="/support_reset")
-    chat, stage, badge, state, dist, box = client.predict("I moved to a new city and I feel lonely.", "(counselor decides)", api_name="/support_send")
-    assert chat[0]["role"] == "user" and chat[1]["metadata"]["title"].startswith("Strategy: ") and chat[2]["role"] == "assistant"
+    chat, stage, badge, state, dist, box = client.predict(
+        "I moved to a new city and I feel lonely.", "(counselor decides)", api_name="/support_send"
+    )
+    assert (
+        chat[0]["role"] == "user"
+        and chat[1]["metadata"]["title"].startswith("Strategy: ")
+        and chat[2]["role"] == "assistant"
+    )
     assert "Stage:" in stage and box == ""
-    chat, stage, badge, state, dist, _ = client.predict("Nobody here knows me.", "Information", api_name="/support_send")
+    chat, stage, badge, state, dist, _ = client.predict(
+        "Nobody here knows me.", "Information", api_name="/support_send"
+    )
     assert len(chat) == 6 and chat[4]["metadata"]["title"] == "Strategy: Information" and "**[action]**" in stage
     chat, *_ = client.predict("I want to end my life.", "(counselor decides)", api_name="/support_send")
     content = chat[8]["content"]
@@ -22,10 +31,14 @@ def test_multi_turn_conversation(client):
 
 
 def test_roleplay_from_the_tab(client):
-    path, note, preview = client.predict(1, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay")
+    path, note, preview = client.predict(
+        1, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay"
+    )
     rec = json.loads(Path(path).read_text().splitlines()[0])
     assert rec["scenario"] == "I lost my job." and rec["persona"] == "a nurse" and "1 dialogues" in note
-    assert rec["dialogue_id"] in preview and "I lost my job." in preview and "*Seeker*" in preview  # a preview, not only a file
+    assert (
+        rec["dialogue_id"] in preview and "I lost my job." in preview and "*Seeker*" in preview
+    )  # a preview, not only a file
     assert "Cancelling" in client.predict(api_name="/support_roleplay_cancel")
 
 

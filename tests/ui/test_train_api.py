@@ -1,16 +1,17 @@
 """Train tab through gradio_client: load a recipe, sync form and YAML (comments kept), validate, preview, launch
 a run and read its metrics, cancel, export, compare; recipes confined to the allowed folders."""
+
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from gradio_client.exceptions import AppError
 import yaml
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 # form fields, in order: name, method, model, data, lr, max_steps, batch, lora_r, processes, strategy, push
 STEPS, DATA = 5, 3
-
 
 
 def load(client, choice="configs/train/dpo-tiny.yaml"):
@@ -20,8 +21,12 @@ def load(client, choice="configs/train/dpo-tiny.yaml"):
 
 def test_recipe_form_yaml_and_checks(client):
     text, values = load(client)
-    assert values[:4] == ["dpo-tiny", "dpo", "tiny", "../data/dpo-tiny.jsonl"] and values[STEPS] == 6  # max_steps from base:
-    assert text.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in text  # the file as written
+    assert (
+        values[:4] == ["dpo-tiny", "dpo", "tiny", "../data/dpo-tiny.jsonl"] and values[STEPS] == 6
+    )  # max_steps from base:
+    assert (
+        text.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in text
+    )  # the file as written
     form = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  max_steps: 2"), api_name="/train_yaml_to_form")
     assert form[STEPS] == 2
     text, values = load(client)
@@ -41,11 +46,11 @@ def test_recipe_form_yaml_and_checks(client):
 
 def test_validate_reads_the_form_not_only_the_editor(client):
     text, values = load(client)
-    typed = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1:]  # typed in the Data field, never synced
+    typed = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1 :]  # typed in the Data field, never synced
     found = client.predict(text, *typed, api_name="/train_validate")
     assert "No data file configs/data/nowhere.jsonl" in found  # and no absolute server path
     assert str(CONFIGS.parent) not in found
-    cleared = values[:STEPS] + [None] + values[STEPS + 1:]
+    cleared = values[:STEPS] + [None] + values[STEPS + 1 :]
     with pytest.raises(Exception, match="Max steps is empty"):
         client.predict(text, *cleared, api_name="/train_validate")
     with pytest.raises(Exception, match="Run name"):
@@ -57,14 +62,16 @@ def test_recipes_cannot_read_server_files(client, tmp_path):
     secret = tmp_path / "secret.yaml"
     secret.write_text("root:x:0:0: top secret line\n")
     for choice in (str(secret), str(tmp_path / "absent.yaml"), "configs/../../../etc/passwd"):
-        with pytest.raises(Exception) as err:
+        with pytest.raises(AppError) as err:
             client.predict(choice, api_name="/train_load_recipe")
         assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
     for line in (f"base: {secret}", "data: {path: /etc/passwd.jsonl}", "output: {dir: /tmp/elsewhere}"):
-        with pytest.raises(Exception) as err:
+        with pytest.raises(AppError) as err:
             client.predict(f"{line}\nname: x\nmethod: sft\n", *values, api_name="/train_validate")
         assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh"))
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+    )
     with pytest.raises(Exception, match="aliases are expanded"):
         client.predict(bomb + "name: x\nmethod: sft\n", *values, api_name="/train_validate")
 
@@ -114,7 +121,11 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
     r = rmod.load(CONFIGS / "sft-tiny.yaml", ["name=asked-for", "trainer.max_steps=1"])
     run = launch.launch(r, settings=settings, validate=False)
     h = Train(SimpleNamespace(settings=settings, store=store))
-    newer = launch.launch(rmod.load(CONFIGS / "sft-tiny.yaml", ["name=newer", "trainer.max_steps=1000"]), settings=settings, validate=False)
+    newer = launch.launch(
+        rmod.load(CONFIGS / "sft-tiny.yaml", ["name=newer", "trainer.max_steps=1000"]),
+        settings=settings,
+        validate=False,
+    )
     out = h.reattach(SimpleNamespace(query_params={"run": run.id}))
     assert out[0] == run.id and "name: asked-for" in out[3] and out[6] == "asked-for" and len(out) == 6 + len(FORM)
     assert h.reattach(SimpleNamespace(query_params={}))[0] == newer.id
@@ -124,7 +135,9 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
 
 def test_pipeline_stages_and_files(client, tiny_path):
     text, values = load(client, "configs/train/radis-tiny.yaml")
-    rid = client.predict(text.replace("max_steps: 3", "max_steps: 1"), *values[:STEPS], 1, *values[STEPS + 1:], api_name="/train_launch")[0]
+    rid = client.predict(
+        text.replace("max_steps: 3", "max_steps: 1"), *values[:STEPS], 1, *values[STEPS + 1 :], api_name="/train_launch"
+    )[0]
     for _ in range(240):
         status = client.predict(rid, [], False, api_name="/train_follow")[0]
         if "succeeded" in status or "failed" in status:
@@ -132,8 +145,10 @@ def test_pipeline_stages_and_files(client, tiny_path):
         time.sleep(0.5)
     assert "succeeded" in status
     stages, files, fig = client.predict(rid, api_name="/train_stages")
-    assert [r[1] for r in stages["data"]] == ["rationales.jsonl", "model"] and all(r[2] == "done" for r in stages["data"])
+    assert [r[1] for r in stages["data"]] == ["rationales.jsonl", "model"] and all(
+        r[2] == "done" for r in stages["data"]
+    )
     rows = client.predict(rid, "round1/rationales.jsonl", api_name="/train_stage_file")
     assert len(rows["data"]) == 4 and "rationale" in rows["headers"]
-    with pytest.raises(Exception):
+    with pytest.raises(AppError, match="(?i)stage|file|folder"):
         client.predict(rid, "../../recipe.yaml", api_name="/train_stage_file")

@@ -8,7 +8,6 @@ from PIL import Image, ImageDraw
 from labkit.doctrans import render
 
 
-
 def test_translate_a_page(client, tmp_path):
     img = Image.new("RGB", (800, 400), "white")
     d = ImageDraw.Draw(img)
@@ -16,9 +15,24 @@ def test_translate_a_page(client, tmp_path):
     d.text((40, 120), "Transformers process whole sentences at once.", fill="black", font=render.font(26))
     img.save(tmp_path / "page.png")
     gallery, files, md, note, page, before, after = client.predict(  # the page pairs are server-side state
-        handle_file(str(tmp_path / "page.png")), "en", "zh", "pipeline", "", 150, "", "introduction = 引言", api_name="/doc_translate")
+        handle_file(str(tmp_path / "page.png")),
+        "en",
+        "zh",
+        "pipeline",
+        "",
+        150,
+        "",
+        "introduction = 引言",
+        api_name="/doc_translate",
+    )
     assert len(gallery) == 1 and any(str(f).endswith(".pdf") for f in files) and "blocks" in note
-    assert md.strip() and (page["value"] if isinstance(page, dict) else page) == 1 and str(before).endswith(".png") and str(after).endswith(".png") and before != after
+    assert (
+        md.strip()
+        and (page["value"] if isinstance(page, dict) else page) == 1
+        and str(before).endswith(".png")
+        and str(after).endswith(".png")
+        and before != after
+    )
     if "missing a glossary term" in note:  # the tiny model rarely writes 引言: the note then names block and term
         assert "block 1" in note and "introduction → 引言" in note
     with pytest.raises(Exception, match="Upload"):

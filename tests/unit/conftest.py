@@ -1,5 +1,6 @@
 """The unit tier is fast and pure. A test here that asks for a model, the served app or a job waiter is not:
 it is marked `slow` automatically, so `make test-fast` (-m "not slow") skips it and `make test` still runs it."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """Pure parts of the vllm and openai backends, tested without a GPU or a server."""
+
 from types import SimpleNamespace as NS
 
 import pytest
@@ -18,7 +19,10 @@ def test_vllm_sampling_kwargs():
 
 def test_vllm_parse_outputs_orders_by_index_and_checks_n():
     p = GenParams(temperature=1.0, n=2, stop=("STOP",))
-    outs = [NS(outputs=[NS(index=1, text="b"), NS(index=0, text="a STOP x")]), NS(outputs=[NS(index=0, text="c"), NS(index=1, text="d")])]
+    outs = [
+        NS(outputs=[NS(index=1, text="b"), NS(index=0, text="a STOP x")]),
+        NS(outputs=[NS(index=0, text="c"), NS(index=1, text="d")]),
+    ]
     assert parse_outputs(outs, p) == [["a ", "b"], ["c", "d"]]
     with pytest.raises(LabkitError):
         parse_outputs([NS(outputs=[NS(index=0, text="a")])], p)
@@ -44,6 +48,13 @@ def test_openai_parse_response_and_sse():
     assert parse_response(data, GenParams(temperature=1, n=2, stop=("END",))) == ["one ", "two"]
     with pytest.raises(LabkitError):
         parse_response({"choices": []}, GenParams())
-    lines = ['data: {"choices":[{"delta":{"role":"assistant"}}]}', "", 'data: {"choices":[{"delta":{"content":"Hel"}}]}',
-             ": keep-alive", 'data: {"choices":[{"delta":{"content":"lo"}}]}', "data: [DONE]", 'data: {"choices":[{"delta":{"content":"x"}}]}']
+    lines = [
+        'data: {"choices":[{"delta":{"role":"assistant"}}]}',
+        "",
+        'data: {"choices":[{"delta":{"content":"Hel"}}]}',
+        ": keep-alive",
+        'data: {"choices":[{"delta":{"content":"lo"}}]}',
+        "data: [DONE]",
+        'data: {"choices":[{"delta":{"content":"x"}}]}',
+    ]
     assert "".join(parse_sse(iter(lines))) == "Hello"

@@ -10,8 +10,10 @@ from labkit.settings import Settings, TINY
 
 
 def test_import_labkit_is_light():
-    code = "import sys, labkit, labkit.cli, labkit.store, labkit.jobs, labkit.hub, labkit.backends, labkit.settings; " \
-           "print(json.dumps([m for m in ('torch','gradio','transformers','trl','vllm') if m in sys.modules]))"
+    code = (
+        "import sys, labkit, labkit.cli, labkit.store, labkit.jobs, labkit.hub, labkit.backends, labkit.settings; "
+        "print(json.dumps([m for m in ('torch','gradio','transformers','trl','vllm') if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
 
@@ -25,7 +27,12 @@ def test_settings_paths_live_under_home(tmp_path):
 
 def test_default_model_is_tiny_offline_and_configurable(tmp_path):
     assert Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).resolved_default_model() == TINY
-    assert Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_MODEL": "org/m"}).resolved_default_model() == "org/m"
+    assert (
+        Settings.from_env(
+            {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_MODEL": "org/m"}
+        ).resolved_default_model()
+        == "org/m"
+    )
 
 
 def test_default_model_online_when_hub_reachable(tmp_path, monkeypatch):
@@ -42,7 +49,9 @@ def test_labkit_error_carries_hint():
     assert e.message == "No column 'chosen'" and "hint: DPO needs" in str(e)
 
 
-@pytest.mark.parametrize("kw", [dict(max_new_tokens=0), dict(temperature=-1), dict(top_p=0), dict(n=0), dict(n=2, temperature=0)])
+@pytest.mark.parametrize(
+    "kw", [dict(max_new_tokens=0), dict(temperature=-1), dict(top_p=0), dict(n=0), dict(n=2, temperature=0)]
+)
 def test_genparams_rejects_bad_values(kw):
     with pytest.raises(LabkitError):
         GenParams(**kw)

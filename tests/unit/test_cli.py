@@ -46,8 +46,30 @@ def test_fit_json_contract(tmp_path, capsys):
     from pathlib import Path
 
     data = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
-    assert main(["fit", str(data), "--x", "n_languages", "--y", "score", "--form", "auto", "--fit-min-x", "2",
-                 "--bootstrap", "200", "--series", "language", "--output", str(tmp_path / "fit"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "--x",
+                "n_languages",
+                "--y",
+                "score",
+                "--form",
+                "auto",
+                "--fit-min-x",
+                "2",
+                "--bootstrap",
+                "200",
+                "--series",
+                "language",
+                "--output",
+                str(tmp_path / "fit"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert [s["series"] for s in out["series"]] == ["th", "zh"]
     for s in out["series"]:
@@ -69,11 +91,36 @@ def test_hub_push_card_carries_an_eval_run(tmp_path, capsys, tiny_path):
 
     run = tmp_path / "eval-run"
     run.mkdir()
-    (run / "results.json").write_text(json.dumps({"task": "mgsm", "results": {"th": {"accuracy": 0.4, "stderr": 0.03},
-                                                                               "bn": {"accuracy": 0.35, "stderr": 0.03}}}))
-    assert main(["hub", "push", str(tiny_path), "me/m", "--base-model", "Qwen/Qwen2.5-1.5B-Instruct", "--eval-run", str(run), "--dry-run", "--json"]) == 0
+    (run / "results.json").write_text(
+        json.dumps(
+            {
+                "task": "mgsm",
+                "results": {"th": {"accuracy": 0.4, "stderr": 0.03}, "bn": {"accuracy": 0.35, "stderr": 0.03}},
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "hub",
+                "push",
+                str(tiny_path),
+                "me/m",
+                "--base-model",
+                "Qwen/Qwen2.5-1.5B-Instruct",
+                "--eval-run",
+                str(run),
+                "--dry-run",
+                "--json",
+            ]
+        )
+        == 0
+    )
     card = json.loads(capsys.readouterr().out)["card"]
     meta = yaml.safe_load(card.split("---\n")[1])
     results = meta["model-index"][0]["results"]
     assert {(r["dataset"]["config"], r["metrics"][0]["value"]) for r in results} == {("th", 0.4), ("bn", 0.35)}
-    assert all(r["dataset"]["type"] == "juletxara/mgsm" for r in results) and "| mgsm | juletxara/mgsm | th | accuracy | 0.4 |" in card
+    assert (
+        all(r["dataset"]["type"] == "juletxara/mgsm" for r in results)
+        and "| mgsm | juletxara/mgsm | th | accuracy | 0.4 |" in card
+    )

@@ -1,5 +1,6 @@
 """Document translation: OCR on rendered images, block grouping, fitting text in boxes, glossary
 enforcement, the translation memory, PDF in → PDF out, bad files."""
+
 import json
 from pathlib import Path
 
@@ -28,15 +29,24 @@ def cer(pred: str, ref: str) -> float:
 
 @pytest.fixture(scope="module")
 def rendered_page():
-    return page_with([("Attention Is All You Need", 60, 40, 40), ("We propose a new simple network architecture.", 60, 130, 28),
-                      ("我们提出了一种新的简单网络结构。", 60, 190, 28)])
+    return page_with(
+        [
+            ("Attention Is All You Need", 60, 40, 40),
+            ("We propose a new simple network architecture.", 60, 130, 28),
+            ("我们提出了一种新的简单网络结构。", 60, 190, 28),
+        ]
+    )
 
 
 def test_ocr_english_and_chinese(rendered_page):
     lines = ocr.ocr_image(rendered_page)
     texts = [l.text for l in lines]
     # CER ≤ 5% per line on clean rendered text (the threshold this project holds rapidocr's PP-OCR models to)
-    for ref in ("Attention Is All You Need", "We propose a new simple network architecture.", "我们提出了一种新的简单网络结构。"):
+    for ref in (
+        "Attention Is All You Need",
+        "We propose a new simple network architecture.",
+        "我们提出了一种新的简单网络结构。",
+    ):
         assert min(cer(t, ref) for t in texts) <= 0.05, texts
     assert all(0 < l.confidence <= 1 and l.box[0] < l.box[2] and l.box[1] < l.box[3] for l in lines)
 
@@ -46,10 +56,15 @@ def L(text, x0, y0, x1, y1):
 
 
 def test_blocks_on_a_constructed_layout():
-    lines = [L("A Big Title", 100, 20, 600, 70),                                     # heading (taller)
-             L("First paragraph line one", 50, 100, 450, 125), L("continues here", 50, 130, 400, 155),
-             L("Second column starts", 550, 100, 950, 125), L("and goes on", 550, 130, 900, 155),
-             L("- a list item", 50, 200, 300, 225), L("New paragraph after a gap", 50, 300, 450, 325)]
+    lines = [
+        L("A Big Title", 100, 20, 600, 70),  # heading (taller)
+        L("First paragraph line one", 50, 100, 450, 125),
+        L("continues here", 50, 130, 400, 155),
+        L("Second column starts", 550, 100, 950, 125),
+        L("and goes on", 550, 130, 900, 155),
+        L("- a list item", 50, 200, 300, 225),
+        L("New paragraph after a gap", 50, 300, 450, 325),
+    ]
     blocks = layout.group(lines, 1000)
     kinds = [(b.kind, b.text) for b in blocks]
     assert ("paragraph", "First paragraph line one continues here") in kinds
@@ -71,13 +86,16 @@ def test_cjk_lines_join_without_spaces():
     assert layout.Block([L("exam-", 0, 0, 100, 20), L("ple text", 0, 22, 100, 42)]).text == "example text"
 
 
-@pytest.mark.parametrize("text", [
-    "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften sind lange deutsche Wörter, die umbrochen werden müssen.",
-    "我们提出了一种新的简单网络结构，完全基于注意力机制，完全摒弃了循环和卷积。实验表明，这些模型在质量上更优越，同时更易于并行化，训练时间显著减少。",
-    "これは日本語の長い文章で、ボックスの中に収まるように折り返されなければなりません。",
-    "นี่คือประโยคภาษาไทยที่ยาวมากและต้องถูกตัดบรรทัดให้อยู่ในกรอบ",
-    "هذه جملة عربية طويلة يجب أن تلتف داخل المربع دون أن تتجاوز حدوده",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften sind lange deutsche Wörter, die umbrochen werden müssen.",
+        "我们提出了一种新的简单网络结构，完全基于注意力机制，完全摒弃了循环和卷积。实验表明，这些模型在质量上更优越，同时更易于并行化，训练时间显著减少。",
+        "これは日本語の長い文章で、ボックスの中に収まるように折り返されなければなりません。",
+        "นี่คือประโยคภาษาไทยที่ยาวมากและต้องถูกตัดบรรทัดให้อยู่ในกรอบ",
+        "هذه جملة عربية طويلة يجب أن تلتف داخل المربع دون أن تتجاوز حدوده",
+    ],
+)
 def test_rendering_fits_text_inside_its_box(text):
     box = (10, 10, 310, 130)
     size, lines = render.fit(text, box)
@@ -92,7 +110,9 @@ def test_rendering_fits_text_inside_its_box(text):
 
 def test_render_page_erases_and_draws(rendered_page):
     blocks = layout.group(ocr.ocr_image(rendered_page), rendered_page.width)
-    out = render.render_page(rendered_page, blocks, ["注意力就是你所需要的一切", "我们提出一种新的网络。", "We propose a new network."])
+    out = render.render_page(
+        rendered_page, blocks, ["注意力就是你所需要的一切", "我们提出一种新的网络。", "We propose a new network."]
+    )
     assert out.size == rendered_page.size and out.tobytes() != rendered_page.tobytes()
     render.render_page(rendered_page, blocks[:1], ["مرحبا بالعالم"])  # right-to-left: no crash
 
@@ -115,7 +135,9 @@ def test_glossary_is_enforced_and_checked(tmp_path):
         parse_glossary("no separator here")
     # first answer ignores the glossary; the retry (with MUST) uses it
     backend = Scripted(lambda p: "<text>注意力机制</text>" if "MUST" in p else "关注机制")
-    out = translate_texts(["The attention mechanism."], backend, "m", "zh", glossary=glossary, memory=Memory(tmp_path / "tm.sqlite"))
+    out = translate_texts(
+        ["The attention mechanism."], backend, "m", "zh", glossary=glossary, memory=Memory(tmp_path / "tm.sqlite")
+    )
     assert out[0].text == "注意力机制" and out[0].glossary_missing == [] and backend.calls == 2
     stubborn = Scripted(lambda p: "关注机制")
     out = translate_texts(["The attention mechanism."], stubborn, "m", "zh", glossary=glossary)
@@ -126,8 +148,12 @@ def test_translation_memory_serves_a_second_run(tmp_path):
     mem = Memory(tmp_path / "tm.sqlite")
     backend = Scripted(lambda p: "翻译")
     first = translate_texts(["one", "two"], backend, "m", "zh", memory=mem)
-    again = translate_texts(["one", "two"], backend, "m", "zh", memory=Memory(tmp_path / "tm.sqlite"))  # a restart: a new connection
-    assert backend.calls == 1 and [t.cached for t in first] == [False, False] and [t.cached for t in again] == [True, True]
+    again = translate_texts(
+        ["one", "two"], backend, "m", "zh", memory=Memory(tmp_path / "tm.sqlite")
+    )  # a restart: a new connection
+    assert (
+        backend.calls == 1 and [t.cached for t in first] == [False, False] and [t.cached for t in again] == [True, True]
+    )
     translate_texts(["one"], backend, "other-model", "zh", memory=mem)
     assert backend.calls == 2  # another model is another key
 
@@ -145,7 +171,9 @@ def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkey
     assert all(Path(p).exists() for p in res["images"] + res["side_by_side"])
     assert "译文" in (tmp_path / "out" / "translation.md").read_text()
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["stats"]["blocks"] >= 3 and {p["source"] for p in report["pages"]} == {"ocr"}  # an image-only PDF: OCR
+    assert report["stats"]["blocks"] >= 3 and {p["source"] for p in report["pages"]} == {
+        "ocr"
+    }  # an image-only PDF: OCR
     again = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out2", dpi=100)
     assert again["stats"]["cached_blocks"] == again["stats"]["blocks"]  # the second run costs nothing
 
@@ -169,6 +197,10 @@ def test_vlm_prompt_and_output_handling():
     from labkit.doctrans import vlm
 
     msgs = vlm.messages("IMAGE", "zh", {"attention": "注意力"})
-    assert msgs[0]["content"][0] == {"type": "image", "image": "IMAGE"} and "Chinese" in msgs[0]["content"][1]["text"] and "注意力" in msgs[0]["content"][1]["text"]
+    assert (
+        msgs[0]["content"][0] == {"type": "image", "image": "IMAGE"}
+        and "Chinese" in msgs[0]["content"][1]["text"]
+        and "注意力" in msgs[0]["content"][1]["text"]
+    )
     assert vlm.clean_markdown("<think>hmm</think>```markdown\n# 标题\n\n正文\n```") == "# 标题\n\n正文\n"
     assert vlm.clean_markdown("# Title") == "# Title\n"

@@ -32,20 +32,29 @@ def labels(node: Node):
 # (github.com/liangyupu/M4Doc) on these files, with the prediction jieba-segmented like the reference, in a
 # scratch folder outside this repository (jieba 0.42.1, sacrebleu 2.x, zss 1.2.0).
 M4DOC_PAGES = [
-    ("# 引言\n\n深度学习在机器翻译中取得了显著进展。\n\n我们提出一种新的**文档图像**翻译方法，损失为 \\(L = x_1 + y\\) 。\n\n"
-     "## 方法\n\n模型由编码器和解码器组成。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & B \\\\\n1 & 2\n"
-     "\\end{tabular}\n\\end{table}\n\n实验表明该方法有效。\n",
-     "# 引言\n\n深度学习在机器翻译领域取得了很大进展。\n\n我们提出一种新的文档图像翻译方法，损失为 \\(L = x_1 + z\\) 。\n\n"
-     "## 方法\n\n模型包括编码器和解码器。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & C \\\\\n3 & 4\n"
-     "\\end{tabular}\n\\end{table}\n\n实验证明这种方法有效。\n"),
-    ("摘要：本文研究多语言大模型。\n\n第二段没有标题。\n\n# 结论\n\n我们的结论如下。\n\n未来工作包括更多语言。\n",
-     "摘要：本文研究多语言大型模型。\n\n# 结论\n\n我们的结论如下。\n\n- 未来的工作包括更多语言。\n\n# 致谢\n\n感谢审稿人。\n"),
-    ("## 相关工作\n\n文档翻译 (DIMT) 是一个新任务。\n\n## 相关工作\n\n重复的标题。\n",
-     "## 相关工作\n\n文档图像翻译（DIMT）是一项新任务。\n"),
+    (
+        "# 引言\n\n深度学习在机器翻译中取得了显著进展。\n\n我们提出一种新的**文档图像**翻译方法，损失为 \\(L = x_1 + y\\) 。\n\n"
+        "## 方法\n\n模型由编码器和解码器组成。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & B \\\\\n1 & 2\n"
+        "\\end{tabular}\n\\end{table}\n\n实验表明该方法有效。\n",
+        "# 引言\n\n深度学习在机器翻译领域取得了很大进展。\n\n我们提出一种新的文档图像翻译方法，损失为 \\(L = x_1 + z\\) 。\n\n"
+        "## 方法\n\n模型包括编码器和解码器。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & C \\\\\n3 & 4\n"
+        "\\end{tabular}\n\\end{table}\n\n实验证明这种方法有效。\n",
+    ),
+    (
+        "摘要：本文研究多语言大模型。\n\n第二段没有标题。\n\n# 结论\n\n我们的结论如下。\n\n未来工作包括更多语言。\n",
+        "摘要：本文研究多语言大型模型。\n\n# 结论\n\n我们的结论如下。\n\n- 未来的工作包括更多语言。\n\n# 致谢\n\n感谢审稿人。\n",
+    ),
+    (
+        "## 相关工作\n\n文档翻译 (DIMT) 是一个新任务。\n\n## 相关工作\n\n重复的标题。\n",
+        "## 相关工作\n\n文档图像翻译（DIMT）是一项新任务。\n",
+    ),
 ]
 M4DOC_CORPUS = {"bleu": 64.4215, "bleu_pt": 52.4221, "steds": 76.3889}
-M4DOC_PAGE = [{"bleu": 73.7583, "bleu_pt": 62.3114, "steds": 100.0}, {"bleu": 56.0848, "bleu_pt": 56.0848, "steds": 62.5},
-              {"bleu": 14.5683, "bleu_pt": 14.5683, "steds": 66.6667}]
+M4DOC_PAGE = [
+    {"bleu": 73.7583, "bleu_pt": 62.3114, "steds": 100.0},
+    {"bleu": 56.0848, "bleu_pt": 56.0848, "steds": 62.5},
+    {"bleu": 14.5683, "bleu_pt": 14.5683, "steds": 66.6667},
+]
 
 
 def test_reproduces_m4doc_reference_numbers():
@@ -62,8 +71,14 @@ def test_m4doc_tree_follows_the_reference_quirks():
     # lines before the first heading go under TITLE; a repeated heading text collects the lines of both
     tree = m.m4doc_tree(M4DOC_PAGES[2][0])
     shape = lambda n: (n.label, [shape(c) for c in n.children])
-    assert shape(tree) == ("ROOT", [("TITLE", []), (" 相关工作", [("文档翻译 (DIMT) 是一个新任务。", []), ("重复的标题。", [])]),
-                                    (" 相关工作", [])])
+    assert shape(tree) == (
+        "ROOT",
+        [
+            ("TITLE", []),
+            (" 相关工作", [("文档翻译 (DIMT) 是一个新任务。", []), ("重复的标题。", [])]),
+            (" 相关工作", []),
+        ],
+    )
     assert m.steds(M4DOC_PAGES[0][1], M4DOC_PAGES[0][0]) == 1.0  # same structure, other words: labels do not count
 
 
@@ -115,9 +130,7 @@ def test_bleu_pt_md_also_strips_markdown_tables_and_dollar_math():
 
 
 def test_markdown_tree_labels():
-    assert labels(m.markdown_tree(DOC)) == (
-        "root", [("h1", ["paragraph", ("h2", ["list", "table", "paragraph"])])]
-    )
+    assert labels(m.markdown_tree(DOC)) == ("root", [("h1", ["paragraph", ("h2", ["list", "table", "paragraph"])])])
     md = "Intro.\n\n```python\n# not a heading\n```\n\n$$\nx\n$$\n\n## Deep\n\n# Top\n\n<table>\n<tr></tr>\n</table>"
     assert labels(m.markdown_tree(md)) == ("root", ["paragraph", "code", "math", "h2", ("h1", ["table"])])
     assert m.markdown_tree("") == Node("root")

@@ -1,10 +1,17 @@
 """Answer extraction: realistic model outputs per benchmark language, number formats, and garbage that must not raise."""
+
 from __future__ import annotations
 
 import pytest
 
 from labkit.evaluate.extract import (
-    Extracted, extract_choice, extract_number, normalize_digits, numbers_equal, parse_number, strip_reasoning,
+    Extracted,
+    extract_choice,
+    extract_number,
+    normalize_digits,
+    numbers_equal,
+    parse_number,
+    strip_reasoning,
 )
 
 # (lang, model output, expected value, expected method)
@@ -101,35 +108,90 @@ def test_extract_number(lang, text, value, method):
     assert not got.parse_failed and isinstance(got.value, float)
 
 
-@pytest.mark.parametrize("text", [
-    "<think> 5 + 3 = 8",                       # ran out of tokens mid-reasoning: no answer
-    "<think>The answer is 8</think>",          # the only number is inside the reasoning
-    "I cannot solve this problem.",
-    "\\boxed{\\sqrt{2}}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<think> 5 + 3 = 8",  # ran out of tokens mid-reasoning: no answer
+        "<think>The answer is 8</think>",  # the only number is inside the reasoning
+        "I cannot solve this problem.",
+        "\\boxed{\\sqrt{2}}",
+    ],
+)
 def test_extract_number_parse_failed(text):
     got = extract_number(text, "zh" if "答" in text else "en")
     assert got == Extracted(None, "", "none") and got.parse_failed
 
 
-@pytest.mark.parametrize("s,lang,value", [
-    ("1,234", "en", 1234.0), ("1,234", "de", 1.234), ("1.234", "de", 1234.0), ("1.234", "en", 1.234),
-    ("3,5", "es", 3.5), ("3,5", "en", 3.5), ("3.5", "de", 3.5), ("0,500", "en", 0.5),
-    ("1.234,5", "de", 1234.5), ("1,234.5", "de", 1234.5), ("1,234,567.89", "en", 1234567.89),
-    ("1.234.567", "pt", 1234567.0), ("1 234,5", "fr", 1234.5), ("1\u00a0234,5", "ru", 1234.5),
-    ("1\u202f234", "fr", 1234.0), ("12 000", "en", 12000.0),
-    ("−7", "en", -7.0), ("-0.5", "en", -0.5), ("3/4", "en", 0.75), ("-3/4", "en", -0.75), ("1 1/2", "en", 1.5),
-    ("50%", "en", 50.0), ("$1,000", "en", 1000.0), ("€ 3,50", "de", 3.5), ("৳৫০০", "bn", 500.0), ("฿๙๙", "th", 99.0),
-    ("\\frac{3}{4}", "en", 0.75), ("\\tfrac12", "en", 0.5), ("1{,}000", "en", 1000.0), ("1\\,000", "en", 1000.0),
-    ("٣٫٥", "ar", 3.5), ("١٢٬٣٤٥", "ar", 12345.0), ("１２３", "ja", 123.0), ("42.", "en", 42.0), (" +8 ", "en", 8.0),
-    ("\\text{12}", "en", 12.0), ("1,234", "pt-BR", 1.234), ("১,২৩,৪৫৬", "bn", 123456.0), ("1,23,456.5", "en", 123456.5),
-])
+@pytest.mark.parametrize(
+    "s,lang,value",
+    [
+        ("1,234", "en", 1234.0),
+        ("1,234", "de", 1.234),
+        ("1.234", "de", 1234.0),
+        ("1.234", "en", 1.234),
+        ("3,5", "es", 3.5),
+        ("3,5", "en", 3.5),
+        ("3.5", "de", 3.5),
+        ("0,500", "en", 0.5),
+        ("1.234,5", "de", 1234.5),
+        ("1,234.5", "de", 1234.5),
+        ("1,234,567.89", "en", 1234567.89),
+        ("1.234.567", "pt", 1234567.0),
+        ("1 234,5", "fr", 1234.5),
+        ("1\u00a0234,5", "ru", 1234.5),
+        ("1\u202f234", "fr", 1234.0),
+        ("12 000", "en", 12000.0),
+        ("−7", "en", -7.0),
+        ("-0.5", "en", -0.5),
+        ("3/4", "en", 0.75),
+        ("-3/4", "en", -0.75),
+        ("1 1/2", "en", 1.5),
+        ("50%", "en", 50.0),
+        ("$1,000", "en", 1000.0),
+        ("€ 3,50", "de", 3.5),
+        ("৳৫০০", "bn", 500.0),
+        ("฿๙๙", "th", 99.0),
+        ("\\frac{3}{4}", "en", 0.75),
+        ("\\tfrac12", "en", 0.5),
+        ("1{,}000", "en", 1000.0),
+        ("1\\,000", "en", 1000.0),
+        ("٣٫٥", "ar", 3.5),
+        ("١٢٬٣٤٥", "ar", 12345.0),
+        ("１２３", "ja", 123.0),
+        ("42.", "en", 42.0),
+        (" +8 ", "en", 8.0),
+        ("\\text{12}", "en", 12.0),
+        ("1,234", "pt-BR", 1.234),
+        ("১,২৩,৪৫৬", "bn", 123456.0),
+        ("1,23,456.5", "en", 123456.5),
+    ],
+)
 def test_parse_number(s, lang, value):
     assert numbers_equal(parse_number(s, lang), value), (s, lang, parse_number(s, lang))
 
 
-@pytest.mark.parametrize("s", ["", "-", ".", ",", "1/0", "abc", "1.2.3", "1,23,4", "nan", "inf", "1e5", "3\\sqrt{2}",
-                               "42 apples", "1,2,3", "12/25/2023", "--5", "\\boxed{"])
+@pytest.mark.parametrize(
+    "s",
+    [
+        "",
+        "-",
+        ".",
+        ",",
+        "1/0",
+        "abc",
+        "1.2.3",
+        "1,23,4",
+        "nan",
+        "inf",
+        "1e5",
+        "3\\sqrt{2}",
+        "42 apples",
+        "1,2,3",
+        "12/25/2023",
+        "--5",
+        "\\boxed{",
+    ],
+)
 def test_parse_number_rejects(s):
     assert parse_number(s) is None
 
@@ -141,14 +203,17 @@ def test_normalize_digits():
     assert normalize_digits(None) == ""
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("<think>a</think>b", "b"),
-    ("  <thinking>x\ny</thinking>\n\nFinal ", "Final"),
-    ("<Reasoning>r</Reasoning>A<think>t</think>B", "AB"),
-    ("answer<think>unfinished", "answer"),
-    ("reasoning from the template</think>answer", "answer"),
-    ("no tags", "no tags"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("<think>a</think>b", "b"),
+        ("  <thinking>x\ny</thinking>\n\nFinal ", "Final"),
+        ("<Reasoning>r</Reasoning>A<think>t</think>B", "AB"),
+        ("answer<think>unfinished", "answer"),
+        ("reasoning from the template</think>answer", "answer"),
+        ("no tags", "no tags"),
+    ],
+)
 def test_strip_reasoning(text, expected):
     assert strip_reasoning(text) == expected
 
@@ -186,21 +251,55 @@ def test_extract_choice(lang, text, value, method):
     assert (got.value, got.method) == (value, method), got
 
 
-@pytest.mark.parametrize("text,choices", [
-    ("The answer is a bit unclear.", "ABCDEFGHIJ"),   # lowercase outside parentheses is English, not a letter
-    ("The answer is (E)", "ABCD"),                     # E is not among the choices
-    ("<think>The answer is (A)", "ABCDEFGHIJ"),
-    ("I am not sure.", "ABCDEFGHIJ"),
-])
+@pytest.mark.parametrize(
+    "text,choices",
+    [
+        ("The answer is a bit unclear.", "ABCDEFGHIJ"),  # lowercase outside parentheses is English, not a letter
+        ("The answer is (E)", "ABCD"),  # E is not among the choices
+        ("<think>The answer is (A)", "ABCDEFGHIJ"),
+        ("I am not sure.", "ABCDEFGHIJ"),
+    ],
+)
 def test_extract_choice_parse_failed(text, choices):
     assert extract_choice(text, "en", choices).parse_failed
 
 
-GARBAGE = ["", " ", "\\boxed{", "}}}", "{{{", "-", ".", ",", "1/0", "0/0", "\\boxed{}", "\\boxed{\\boxed{",
-           "<think>", "</think>", "<think></think>", "\\frac{1}{0}", "$$", "(", "()", "\x00\x01", "\ud800",
-           "9" * 5000, "1," * 3000, "\\boxed{" * 2000 + "1", "<think>" * 1000, "The answer is" * 500,
-           "answer: " * 2000 + "(", "ответ " * 1000, "1 " * 5000, "{" * 5000 + "}" * 4999,
-           "C" + " " * 20000 + "x", "C" + "*" * 20000 + "x", "1" + " " * 20000 + "x", "\\frac{" * 5000]
+GARBAGE = [
+    "",
+    " ",
+    "\\boxed{",
+    "}}}",
+    "{{{",
+    "-",
+    ".",
+    ",",
+    "1/0",
+    "0/0",
+    "\\boxed{}",
+    "\\boxed{\\boxed{",
+    "<think>",
+    "</think>",
+    "<think></think>",
+    "\\frac{1}{0}",
+    "$$",
+    "(",
+    "()",
+    "\x00\x01",
+    "\ud800",
+    "9" * 5000,
+    "1," * 3000,
+    "\\boxed{" * 2000 + "1",
+    "<think>" * 1000,
+    "The answer is" * 500,
+    "answer: " * 2000 + "(",
+    "ответ " * 1000,
+    "1 " * 5000,
+    "{" * 5000 + "}" * 4999,
+    "C" + " " * 20000 + "x",
+    "C" + "*" * 20000 + "x",
+    "1" + " " * 20000 + "x",
+    "\\frac{" * 5000,
+]
 
 
 @pytest.mark.timeout(20)
@@ -221,9 +320,18 @@ def test_huge_output_is_fast():
     assert extract_number(text).value == 4.0
 
 
-@pytest.mark.parametrize("pred,gold,equal", [
-    (1234.0, 1234, True), (0.1 + 0.2, 0.3, True), (1.0, 1.001, False), (None, 1.0, False), (1.0, None, False),
-    (float("nan"), float("nan"), False), (-0.0, 0.0, True), ("A", 1.0, False),
-])
+@pytest.mark.parametrize(
+    "pred,gold,equal",
+    [
+        (1234.0, 1234, True),
+        (0.1 + 0.2, 0.3, True),
+        (1.0, 1.001, False),
+        (None, 1.0, False),
+        (1.0, None, False),
+        (float("nan"), float("nan"), False),
+        (-0.0, 0.0, True),
+        ("A", 1.0, False),
+    ],
+)
 def test_numbers_equal(pred, gold, equal):
     assert numbers_equal(pred, gold) is equal

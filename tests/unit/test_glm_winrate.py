@@ -101,7 +101,9 @@ def test_cli_winrate(tmp_path, capsys):
         == 2
     )
     capsys.readouterr()
-    assert main(["winrate", str(ann), "--glm", "length_controlled_v1", "--json"]) == 2  # offline: no df_gamed.csv to fetch
+    assert (
+        main(["winrate", str(ann), "--glm", "length_controlled_v1", "--json"]) == 2
+    )  # offline: no df_gamed.csv to fetch
     err = json.loads(capsys.readouterr().out)
     assert "df_gamed.csv" in err["error"] and "--difficulty" in err["hint"]
     bad = tmp_path / "bad.jsonl"

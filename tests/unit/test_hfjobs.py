@@ -1,5 +1,6 @@
 """Hugging Face Jobs: the payload sent (token from get_token(), flavor, timeout, dependencies) and the store's
 status mirrored from inspect_job, checked against a fake HfApi."""
+
 from __future__ import annotations
 
 import types
@@ -16,12 +17,16 @@ class FakeApi:
         self.stage, self.message, self.calls = "SCHEDULING", None, []
 
     def _job(self):
-        return types.SimpleNamespace(id="job123", url="https://huggingface.co/jobs/me/job123",
-                                     status=types.SimpleNamespace(stage=self.stage, message=self.message))
+        return types.SimpleNamespace(
+            id="job123",
+            url="https://huggingface.co/jobs/me/job123",
+            status=types.SimpleNamespace(stage=self.stage, message=self.message),
+        )
 
     def run_uv_job(self, script, **kw):
         self.calls.append(("run_uv_job", kw))
-        self.script = open(script, encoding="utf-8").read()
+        with open(script, encoding="utf-8") as f:
+            self.script = f.read()
         return self._job()
 
     def inspect_job(self, *, job_id, token=None):
@@ -43,8 +48,16 @@ def settings(tmp_path):
 def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatch, settings):
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_login_cache_token")
     api = FakeApi()
-    run = hfjobs.submit(["eval", "--task", "mgsm", "--model", "Qwen/Qwen2.5-0.5B-Instruct"], kind="eval", name="mgsm",
-                        flavor="a10g-small", timeout="3h", push_repo="me/results", settings=settings, api=api)
+    run = hfjobs.submit(
+        ["eval", "--task", "mgsm", "--model", "Qwen/Qwen2.5-0.5B-Instruct"],
+        kind="eval",
+        name="mgsm",
+        flavor="a10g-small",
+        timeout="3h",
+        push_repo="me/results",
+        settings=settings,
+        api=api,
+    )
     name, kw = api.calls[0]
     assert name == "run_uv_job" and kw["flavor"] == "a10g-small" and kw["timeout"] == "3h"
     assert kw["secrets"] == {"HF_TOKEN": "hf_login_cache_token"} and kw["token"] == "hf_login_cache_token"
@@ -52,13 +65,16 @@ def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatc
     assert "hf_login_cache_token" not in api.script  # the token travels as a secret, never in the script
     assert "'eval', '--task', 'mgsm'" in api.script and "'me/results'" in api.script and "--output" in api.script
     compile(api.script, "labkit_job.py", "exec")
-    assert run.status == "queued" and hfjobs.job_id(run) == "job123" and run.config["hf_job"]["push_repo"] == "me/results"
+    assert (
+        run.status == "queued" and hfjobs.job_id(run) == "job123" and run.config["hf_job"]["push_repo"] == "me/results"
+    )
 
 
 def test_status_is_mirrored_from_inspect_job(monkeypatch, settings):
     api = FakeApi()
-    run = hfjobs.submit(["train", "r.yaml"], kind="train", name="t", push_repo="me/r", token="hf_oauth", settings=settings,
-                        api=api)
+    run = hfjobs.submit(
+        ["train", "r.yaml"], kind="train", name="t", push_repo="me/r", token="hf_oauth", settings=settings, api=api
+    )
     api.stage = "RUNNING"
     assert hfjobs.sync(run.id, settings=settings, api=api).status == "running"
     assert list(hfjobs.logs(run.id, settings=settings, api=api)) == ["step 1", "step 2"]
@@ -71,7 +87,9 @@ def test_status_is_mirrored_from_inspect_job(monkeypatch, settings):
 
 def test_cancel_calls_cancel_job(settings):
     api = FakeApi()
-    run = hfjobs.submit(["fit", "d.csv"], kind="fit", name="f", push_repo="me/r", token="hf_x", settings=settings, api=api)
+    run = hfjobs.submit(
+        ["fit", "d.csv"], kind="fit", name="f", push_repo="me/r", token="hf_x", settings=settings, api=api
+    )
     assert hfjobs.cancel(run.id, settings=settings, api=api).status == "cancelled"
     assert ("cancel_job", {"job_id": "job123"}) in api.calls
 

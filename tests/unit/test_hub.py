@@ -1,4 +1,5 @@
 """Pull from a seeded offline cache; build the push commit and the model card without sending anything."""
+
 import os
 from pathlib import Path
 
@@ -51,12 +52,25 @@ def _split_card(card: str) -> tuple[dict, str]:
 
 
 def test_model_card_carries_model_index():
-    evals = [hub.EvalEntry(task="mgsm", dataset="juletxara/mgsm", config="th", split="test", metric="accuracy", value=0.41),
-             hub.EvalEntry(task="mgsm", dataset="juletxara/mgsm", config="bn", split="test", metric="accuracy", value=0.35)]
-    card = hub.model_card("me/grpo-model", base_model="Qwen/Qwen2.5-1.5B-Instruct", recipe={"method": "grpo", "trainer": {"learning_rate": 1e-6}},
-                          datasets=["openai/gsm8k"], evals=evals, languages=["en", "th", "bn"], license="apache-2.0")
+    evals = [
+        hub.EvalEntry(task="mgsm", dataset="juletxara/mgsm", config="th", split="test", metric="accuracy", value=0.41),
+        hub.EvalEntry(task="mgsm", dataset="juletxara/mgsm", config="bn", split="test", metric="accuracy", value=0.35),
+    ]
+    card = hub.model_card(
+        "me/grpo-model",
+        base_model="Qwen/Qwen2.5-1.5B-Instruct",
+        recipe={"method": "grpo", "trainer": {"learning_rate": 1e-6}},
+        datasets=["openai/gsm8k"],
+        evals=evals,
+        languages=["en", "th", "bn"],
+        license="apache-2.0",
+    )
     meta, body = _split_card(card)
-    assert meta["base_model"] == "Qwen/Qwen2.5-1.5B-Instruct" and meta["license"] == "apache-2.0" and "labkit" in meta["tags"]
+    assert (
+        meta["base_model"] == "Qwen/Qwen2.5-1.5B-Instruct"
+        and meta["license"] == "apache-2.0"
+        and "labkit" in meta["tags"]
+    )
     results = meta["model-index"][0]["results"]
     got = {(r["dataset"]["config"], r["metrics"][0]["type"]): r["metrics"][0]["value"] for r in results}
     assert got == {("th", "accuracy"): 0.41, ("bn", "accuracy"): 0.35}
@@ -66,7 +80,9 @@ def test_model_card_carries_model_index():
 def test_dataset_card_requires_licence():
     with pytest.raises(LabkitError):
         hub.dataset_card("me/d", license="", provenance="x")
-    meta, body = _split_card(hub.dataset_card("me/d", license="cc-by-nc-4.0", provenance="Role-play with labkit; seeds from ESConv."))
+    meta, body = _split_card(
+        hub.dataset_card("me/d", license="cc-by-nc-4.0", provenance="Role-play with labkit; seeds from ESConv.")
+    )
     assert meta["license"] == "cc-by-nc-4.0" and "ESConv" in body
 
 
@@ -79,7 +95,9 @@ class FakeApi:
         return f"https://huggingface.co/{repo_id}"
 
     def create_commit(self, repo_id, operations, commit_message, repo_type):
-        self.calls.append(("create_commit", repo_id, [(op.path_in_repo, op.path_or_fileobj) for op in operations], repo_type))
+        self.calls.append(
+            ("create_commit", repo_id, [(op.path_in_repo, op.path_or_fileobj) for op in operations], repo_type)
+        )
 
 
 def test_push_plan_and_commit(tmp_path):

@@ -3,17 +3,16 @@ import json
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.provenance.metrics import (RELATIONS, evaluate, load_records, overall_f1, prf, relation_scores,
-                                       track_scores)
+from labkit.provenance.metrics import RELATIONS, evaluate, load_records, overall_f1, prf, relation_scores, track_scores
 
 approx = pytest.approx
 
 
 def test_prf_basic_and_zero_conventions():
     assert prf(1, 2, 1) == approx({"p": 0.5, "r": 1.0, "f1": 2 / 3})
-    assert prf(0, 0, 0) == {"p": 1.0, "r": 1.0, "f1": 1.0}      # nothing to find, nothing claimed
-    assert prf(0, 0, 3) == {"p": 0.0, "r": 0.0, "f1": 0.0}      # missed everything
-    assert prf(0, 2, 0) == {"p": 0.0, "r": 0.0, "f1": 0.0}      # claimed sources where there are none
+    assert prf(0, 0, 0) == {"p": 1.0, "r": 1.0, "f1": 1.0}  # nothing to find, nothing claimed
+    assert prf(0, 0, 3) == {"p": 0.0, "r": 0.0, "f1": 0.0}  # missed everything
+    assert prf(0, 2, 0) == {"p": 0.0, "r": 0.0, "f1": 0.0}  # claimed sources where there are none
     assert prf(0, 2, 2) == {"p": 0.0, "r": 0.0, "f1": 0.0}
 
 
@@ -56,23 +55,39 @@ def test_relation_needs_id_and_relation_to_match():
 def test_overall_f1_is_harmonic_mean_of_micro_f1s():
     track = {"micro": {"f1": 0.5}}
     relation = {"micro": {"f1": 0.25}}
-    assert overall_f1(track, relation) == approx(2 * 0.5 * 0.25 / 0.75)   # = 1/3
+    assert overall_f1(track, relation) == approx(2 * 0.5 * 0.25 / 0.75)  # = 1/3
     assert overall_f1(track, {"micro": {"f1": 0.0}}) == 0.0
     assert overall_f1({"micro": {"f1": 1.0}}, {"micro": {"f1": 1.0}}) == 1.0
 
 
 RECORDS = [
-    {"id": "a", "language": "en", "length_bucket": "0-5k", "sources": [["s1", "s2"], ["s3"]],
-     "targets": [{"id": "T1", "text": "t1", "gold_sources": ["D1-1"], "gold_relation": "Quotation"},
-                 {"id": "T2", "text": "t2", "gold_sources": ["D1-2", "D2-1"], "gold_relation": "Compression"}]},
-    {"id": "b", "language": "zh", "length_bucket": "10k+", "sources": [["s1", "s2", "s3", "s4"]],
-     "targets": [{"id": "T1", "text": "t1", "gold_sources": ["D1-3"], "gold_relation": "Inference"},
-                 {"id": "T2", "text": "t2", "gold_sources": [], "gold_relation": "Others"}]},
+    {
+        "id": "a",
+        "language": "en",
+        "length_bucket": "0-5k",
+        "sources": [["s1", "s2"], ["s3"]],
+        "targets": [
+            {"id": "T1", "text": "t1", "gold_sources": ["D1-1"], "gold_relation": "Quotation"},
+            {"id": "T2", "text": "t2", "gold_sources": ["D1-2", "D2-1"], "gold_relation": "Compression"},
+        ],
+    },
+    {
+        "id": "b",
+        "language": "zh",
+        "length_bucket": "10k+",
+        "sources": [["s1", "s2", "s3", "s4"]],
+        "targets": [
+            {"id": "T1", "text": "t1", "gold_sources": ["D1-3"], "gold_relation": "Inference"},
+            {"id": "T2", "text": "t2", "gold_sources": [], "gold_relation": "Others"},
+        ],
+    },
 ]
 PREDICTIONS = {
-    "a": {"T1": {"sources": ["D1-1"], "relation": "quotation"},          # case-insensitive: right
-          "T2": {"sources": ["D1-2"], "relation": "Inference"}},         # right id, wrong relation
-    "b": {"T1": {"sources": ["D1-3", "D1-4"], "relation": "Summary"}},   # unknown relation; T2 not predicted
+    "a": {
+        "T1": {"sources": ["D1-1"], "relation": "quotation"},  # case-insensitive: right
+        "T2": {"sources": ["D1-2"], "relation": "Inference"},
+    },  # right id, wrong relation
+    "b": {"T1": {"sources": ["D1-3", "D1-4"], "relation": "Summary"}},  # unknown relation; T2 not predicted
 }
 
 
@@ -113,7 +128,11 @@ def test_evaluate_missing_record_prediction_counts_as_empty():
 
 
 def test_unknown_predicted_relation_never_matches():
-    rec = {"id": "x", "sources": [["s"]], "targets": [{"id": "T1", "text": "t", "gold_sources": ["D1-1"], "gold_relation": "Weird"}]}
+    rec = {
+        "id": "x",
+        "sources": [["s"]],
+        "targets": [{"id": "T1", "text": "t", "gold_sources": ["D1-1"], "gold_relation": "Weird"}],
+    }
     out = evaluate([rec], {"x": {"T1": {"sources": ["D1-1"], "relation": "Weird"}}})
     assert out["track"]["micro"]["f1"] == 1.0 and out["relation"]["micro"]["f1"] == 0.0
     assert set(out["by_language"]) == {"unknown"}
@@ -127,10 +146,12 @@ def write_lines(tmp_path, lines):
 
 
 def test_load_records_reads_jsonl(tmp_path):
-    p = write_lines(tmp_path, [json.dumps(RECORDS[0]), "", json.dumps({"sources": [], "targets": []}, ensure_ascii=False)])
+    p = write_lines(
+        tmp_path, [json.dumps(RECORDS[0]), "", json.dumps({"sources": [], "targets": []}, ensure_ascii=False)]
+    )
     recs = load_records(p)
     assert len(recs) == 2 and recs[0] == RECORDS[0]
-    assert recs[1]["id"] == "line-3"   # a missing id is filled from the line number
+    assert recs[1]["id"] == "line-3"  # a missing id is filled from the line number
 
 
 def test_load_records_malformed_line_names_line(tmp_path):
@@ -141,7 +162,9 @@ def test_load_records_malformed_line_names_line(tmp_path):
 
 
 def test_load_records_missing_key_names_line(tmp_path):
-    p = write_lines(tmp_path, [json.dumps(RECORDS[0]), json.dumps(RECORDS[1]), json.dumps({"id": "c", "sources": [["x"]]})])
+    p = write_lines(
+        tmp_path, [json.dumps(RECORDS[0]), json.dumps(RECORDS[1]), json.dumps({"id": "c", "sources": [["x"]]})]
+    )
     with pytest.raises(LabkitError) as e:
         load_records(p)
     assert "line 3" in e.value.message and "targets" in e.value.message and e.value.hint

@@ -11,7 +11,11 @@ def sents(text: str) -> list[str]:
 CASES = {
     "abbreviations": (
         "Mr. Smith met Dr. Jones in the U.S. last year. They spoke, e.g. about Prof. Lee. It was 5 p.m. on Jan. 3.",
-        ["Mr. Smith met Dr. Jones in the U.S. last year.", "They spoke, e.g. about Prof. Lee.", "It was 5 p.m. on Jan. 3."],
+        [
+            "Mr. Smith met Dr. Jones in the U.S. last year.",
+            "They spoke, e.g. about Prof. Lee.",
+            "It was 5 p.m. on Jan. 3.",
+        ],
     ),
     "decimals": (
         "Pi is 3.14 roughly. The total was 1,234.5 dollars. Fig. 2 shows it.",
@@ -30,13 +34,29 @@ CASES = {
     "initials": ("J. K. Rowling wrote it. It sold well.", ["J. K. Rowling wrote it.", "It sold well."]),
     "lists_and_headings": (
         "# Results\nWe ran two tests.\n\n1. The first one. It passed.\n2) The second one\n- a bullet\n* another\n  3. indented",
-        ["# Results", "We ran two tests.", "1. The first one.", "It passed.", "2) The second one", "- a bullet",
-         "* another", "3. indented"],
+        [
+            "# Results",
+            "We ran two tests.",
+            "1. The first one.",
+            "It passed.",
+            "2) The second one",
+            "- a bullet",
+            "* another",
+            "3. indented",
+        ],
     ),
-    "blank_lines": ("First paragraph without a stop\n\n\nSecond paragraph.\r\nThird line",
-                    ["First paragraph without a stop", "Second paragraph.", "Third line"]),
-    "zh_no_spaces": ("今天天气很好。我们去公园吧！你来吗？好的。", ["今天天气很好。", "我们去公园吧！", "你来吗？", "好的。"]),
-    "zh_corner_quotes": ("他说：「我来了。」然后坐下。『真的？』她问。", ["他说：「我来了。」", "然后坐下。", "『真的？』", "她问。"]),
+    "blank_lines": (
+        "First paragraph without a stop\n\n\nSecond paragraph.\r\nThird line",
+        ["First paragraph without a stop", "Second paragraph.", "Third line"],
+    ),
+    "zh_no_spaces": (
+        "今天天气很好。我们去公园吧！你来吗？好的。",
+        ["今天天气很好。", "我们去公园吧！", "你来吗？", "好的。"],
+    ),
+    "zh_corner_quotes": (
+        "他说：「我来了。」然后坐下。『真的？』她问。",
+        ["他说：「我来了。」", "然后坐下。", "『真的？』", "她问。"],
+    ),
     "zh_curly_quotes": ("他说：“好。”大家都笑了。", ["他说：“好。”", "大家都笑了。"]),
     "zh_mixed_english": (
         "王医生（Dr. Wang）今天来了。他工作了3.5小时，见了U.S. team的人。",
@@ -65,12 +85,12 @@ def test_offsets_are_exact_and_ordered(name):
     sources = segment_sources([text, text + "\nextra"])
     prev_end = 0
     for s in targets:
-        assert text[s.start:s.end] == s.text and s.text == s.text.strip() and s.text
+        assert text[s.start : s.end] == s.text and s.text == s.text.strip() and s.text
         assert s.start >= prev_end
         prev_end = s.end
     for i, doc in enumerate(sources, start=1):
         full = text if i == 1 else text + "\nextra"
-        assert all(full[s.start:s.end] == s.text for s in doc)
+        assert all(full[s.start : s.end] == s.text for s in doc)
 
 
 def test_ids_and_doc_numbers():

@@ -1,5 +1,6 @@
 """Retrieval finds planted sources in long documents; each relation on constructed pairs; the llm engine's
 parsing and fallback; trace output, coverage and JSONL; the CLI."""
+
 import json
 import random
 
@@ -9,15 +10,29 @@ from labkit.errors import LabkitError
 from labkit.provenance import relate, retrieve
 from labkit.provenance.trace import to_jsonl, trace
 
-FILLER_EN = ["The committee met again to review routine matters.", "Several reports were filed without comment.",
-             "Weather conditions remained stable throughout the week.", "A new logo was proposed for the annual fair.",
-             "Local schools announced their holiday schedules.", "The library extended its opening hours on weekends."]
-FILLER_ZH = ["委员会再次开会讨论日常事务。", "几份报告未经讨论就提交了。", "本周天气总体保持稳定。", "学校公布了假期安排。", "图书馆延长了周末的开放时间。"]
+FILLER_EN = [
+    "The committee met again to review routine matters.",
+    "Several reports were filed without comment.",
+    "Weather conditions remained stable throughout the week.",
+    "A new logo was proposed for the annual fair.",
+    "Local schools announced their holiday schedules.",
+    "The library extended its opening hours on weekends.",
+]
+FILLER_ZH = [
+    "委员会再次开会讨论日常事务。",
+    "几份报告未经讨论就提交了。",
+    "本周天气总体保持稳定。",
+    "学校公布了假期安排。",
+    "图书馆延长了周末的开放时间。",
+]
 
 
 def long_doc(filler, planted: dict[int, str], n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    sents = [f"{rng.choice(filler)[:-1]} (item {i})." if filler is FILLER_EN else f"{rng.choice(filler)[:-1]}（第{i}项）。" for i in range(n)]
+    sents = [
+        f"{rng.choice(filler)[:-1]} (item {i})." if filler is FILLER_EN else f"{rng.choice(filler)[:-1]}（第{i}项）。"
+        for i in range(n)
+    ]
     for pos, s in planted.items():
         sents[pos] = s
     return [(f"D1-{i + 1}", s) for i, s in enumerate(sents)]
@@ -25,13 +40,21 @@ def long_doc(filler, planted: dict[int, str], n: int, seed: int = 0) -> list[tup
 
 @pytest.mark.parametrize("method", ["bm25", "lcs", "union"])
 def test_retrieval_finds_planted_sources_in_a_long_document(method):
-    planted = {1234: "The central bank raised interest rates by half a percentage point on Tuesday.",
-               2987: "Inflation reached its highest level in forty years last spring."}
+    planted = {
+        1234: "The central bank raised interest rates by half a percentage point on Tuesday.",
+        2987: "Inflation reached its highest level in forty years last spring.",
+    }
     sources = long_doc(FILLER_EN, planted, 4000)
-    targets = ["On Tuesday the central bank raised rates by half a point.", "Inflation hit a forty-year high last spring."]
+    targets = [
+        "On Tuesday the central bank raised rates by half a point.",
+        "Inflation hit a forty-year high last spring.",
+    ]
     method_ = method if method != "union" else "union"
-    got = retrieve.retrieve(targets, sources, method=method_, k=10, min_votes=2 if method == "union" else 1) if method != "union" else \
-        retrieve.retrieve(targets, sources, method="union", k=10)
+    got = (
+        retrieve.retrieve(targets, sources, method=method_, k=10, min_votes=2 if method == "union" else 1)
+        if method != "union"
+        else retrieve.retrieve(targets, sources, method="union", k=10)
+    )
     assert got[0][0].id == "D1-1235" and got[1][0].id == "D1-2988"
 
 
@@ -45,28 +68,40 @@ def test_chinese_is_tokenised_into_characters_and_bigrams():
 
 
 def test_dense_retriever_runs_offline():
-    got = retrieve.retrieve(["A cat sat on the mat."], [("D1-1", "Stock prices fell sharply."), ("D1-2", "The cat was sitting on a mat.")],
-                            method="dense", k=1)
+    got = retrieve.retrieve(
+        ["A cat sat on the mat."],
+        [("D1-1", "Stock prices fell sharply."), ("D1-2", "The cat was sitting on a mat.")],
+        method="dense",
+        k=1,
+    )
     assert got[0][0].id == "D1-2"
 
 
-TEXTS = {"D1-1": "The city council approved the new budget on Monday after a long debate.",
-         "D1-2": "The budget allocates 40 million dollars to public transport and 10 million to parks.",
-         "D1-3": "Bus fares will not change this year.",
-         "D2-1": "The vote passed by seven votes to two."}
+TEXTS = {
+    "D1-1": "The city council approved the new budget on Monday after a long debate.",
+    "D1-2": "The budget allocates 40 million dollars to public transport and 10 million to parks.",
+    "D1-3": "Bus fares will not change this year.",
+    "D2-1": "The vote passed by seven votes to two.",
+}
 
 
 def cands(*ids):
     return [retrieve.Candidate(i, {"bm25": n + 1, "lcs": n + 1}) for n, i in enumerate(ids)]
 
 
-@pytest.mark.parametrize("target,ids,relation", [
-    ("The city council approved the new budget on Monday after a long debate.", ("D1-1",), "Quotation"),
-    ("Council passed the budget, 40 million for transport, seven to two.", ("D1-2", "D2-1", "D1-1"), "Compression"),
-    ("Bus fares will change this year.", ("D1-3",), "Others"),
-    ("Public transport will therefore improve considerably, since the budget gives it 40 million dollars and it was long neglected by previous councils.",
-     ("D1-2",), "Inference"),
-])
+@pytest.mark.parametrize(
+    "target,ids,relation",
+    [
+        ("The city council approved the new budget on Monday after a long debate.", ("D1-1",), "Quotation"),
+        ("Council passed the budget, 40 million for transport, seven to two.", ("D1-2", "D2-1", "D1-1"), "Compression"),
+        ("Bus fares will change this year.", ("D1-3",), "Others"),
+        (
+            "Public transport will therefore improve considerably, since the budget gives it 40 million dollars and it was long neglected by previous councils.",
+            ("D1-2",),
+            "Inference",
+        ),
+    ],
+)
 def test_each_relation_on_constructed_pairs(target, ids, relation):
     r = relate.heuristic(target, cands(*ids), TEXTS)
     assert r.relation == relation, r.features
@@ -80,7 +115,10 @@ def test_no_source():
 
 def test_llm_answer_parsing():
     offered = {"D1-1", "D1-2"}
-    assert relate.parse_llm('Sure: {"sources": ["D1-2", "D9-9"], "relation": "compression"}', offered) == (["D1-2"], "Compression")
+    assert relate.parse_llm('Sure: {"sources": ["D1-2", "D9-9"], "relation": "compression"}', offered) == (
+        ["D1-2"],
+        "Compression",
+    )
     assert relate.parse_llm("It condenses D1-1 (Compression).", offered) == (["D1-1"], "Compression")
     assert relate.parse_llm("<think>D1-2?</think> 引用 D1-1", offered) == (["D1-1"], "Quotation")
     assert relate.parse_llm("garbage ######", offered) is None
@@ -89,16 +127,24 @@ def test_llm_answer_parsing():
 def test_llm_engine_on_the_tiny_model_falls_back_and_counts(tiny_path):
     from labkit.backends import get_backend
 
-    res = trace([" ".join(TEXTS.values())], "The council approved the budget on Monday. Bus fares will change.", engine="llm",
-                retriever="bm25", backend=get_backend("hf", "tiny"))
+    res = trace(
+        [" ".join(TEXTS.values())],
+        "The council approved the budget on Monday. Bus fares will change.",
+        engine="llm",
+        retriever="bm25",
+        backend=get_backend("hf", "tiny"),
+    )
     assert res["llm_fallbacks"] == sum(t["engine"] == "fallback" for t in res["targets"])
     assert res["llm_fallbacks"] >= 1  # the demo model writes garbage: its answers are unreadable
     assert all(t["engine"] in ("llm", "fallback") for t in res["targets"])
 
 
 def test_trace_output_and_jsonl():
-    res = trace([" ".join([TEXTS["D1-1"], TEXTS["D1-2"], TEXTS["D1-3"]]), TEXTS["D2-1"]],
-                "The council approved the new budget on Monday. The weather was sunny.", retriever="bm25")
+    res = trace(
+        [" ".join([TEXTS["D1-1"], TEXTS["D1-2"], TEXTS["D1-3"]]), TEXTS["D2-1"]],
+        "The council approved the new budget on Monday. The weather was sunny.",
+        retriever="bm25",
+    )
     t1, t2 = res["targets"]
     assert t1["id"] == "T1" and t1["sources"] == ["D1-1"] and t1["relation"] in ("Quotation", "Compression")
     assert t2["sources"] == [] and t2["relation"] is None
@@ -116,8 +162,23 @@ def test_cli_trace_json(tmp_path, capsys):
 
     (tmp_path / "a.txt").write_text(" ".join(TEXTS.values()))
     (tmp_path / "t.txt").write_text("The city council approved the new budget on Monday after a long debate.")
-    assert main(["trace", "--source", str(tmp_path / "a.txt"), "--target", str(tmp_path / "t.txt"), "--retriever", "bm25",
-                 "--output", str(tmp_path / "out.jsonl"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "trace",
+                "--source",
+                str(tmp_path / "a.txt"),
+                "--target",
+                str(tmp_path / "t.txt"),
+                "--retriever",
+                "bm25",
+                "--output",
+                str(tmp_path / "out.jsonl"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["targets"][0] == {**data["targets"][0], "id": "T1", "sources": ["D1-1"], "relation": "Quotation"}
     assert (tmp_path / "out.jsonl").exists()

@@ -1,4 +1,5 @@
 """Scaling-law fitting: recovery of known laws, interval coverage, checks, paper analyses, exports."""
+
 import json
 
 import numpy as np
@@ -123,7 +124,9 @@ def test_exports_csv_latex_json(tmp_path):
     reports = _reports()
     csv_text = export.to_csv(reports)
     table = pd.read_csv(pd.io.common.StringIO(csv_text))
-    assert list(table["series"]) == ["th", "zh"] and {"a", "a_lo", "a_hi", "b", "gap", "gap_lo", "leap"} <= set(table.columns)
+    assert list(table["series"]) == ["th", "zh"] and {"a", "a_lo", "a_hi", "b", "gap", "gap_lo", "leap"} <= set(
+        table.columns
+    )
     assert table.loc[0, "a_lo"] < table.loc[0, "a"] < table.loc[0, "a_hi"]
     tex = export.to_latex(reports)
     assert tex.count(r"\\") == 3 and r"\toprule" in tex and r"\bottomrule" in tex and "95\\%" in tex
@@ -138,8 +141,13 @@ def test_rows_from_store(tmp_path):
 
     store = Store(tmp_path / "s.sqlite")
     for k, (zh, th) in enumerate([(0.40, 0.30), (0.50, 0.39), (0.53, 0.42)]):
-        run = store.create("eval", f"k{k}", config={"task": "mgsm", "model": f"m-k{k}"}, tags=["sweep:par", f"n_languages={k + 1}", "seed=0"],
-                           status="succeeded")
+        run = store.create(
+            "eval",
+            f"k{k}",
+            config={"task": "mgsm", "model": f"m-k{k}"},
+            tags=["sweep:par", f"n_languages={k + 1}", "seed=0"],
+            status="succeeded",
+        )
         store.update(run.id, metrics={"score/zh": zh, "score/th": th, "score": (zh + th) / 2})
     store.create("eval", "other", tags=["n_languages=9"], status="failed")
     df = sdata.rows_from_store(store, sweep="par")

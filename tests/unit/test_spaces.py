@@ -48,8 +48,14 @@ def test_dry_run_writes_the_whole_space_and_no_secret(tmp_path, monkeypatch):
     plan, generated = spaces.plan_space("me/labkit-demo", hardware="zero-a10g")
     out = spaces.write_space(plan, generated, tmp_path / "space")
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert {"README.md", "app.py", "requirements.txt", "labkit/__init__.py", "labkit/ui/app.py",
-            "labkit/models/corpus/zh.txt"} <= names
+    assert {
+        "README.md",
+        "app.py",
+        "requirements.txt",
+        "labkit/__init__.py",
+        "labkit/ui/app.py",
+        "labkit/models/corpus/zh.txt",
+    } <= names
     assert not any("__pycache__" in n for n in names)
     assert not any("hf_secret_value_123" in p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
     with pytest.raises(LabkitError, match="not an empty folder"):
@@ -76,7 +82,9 @@ def test_zerogpu_wraps_generation_with_a_duration(monkeypatch):
             def run(*args):
                 calls.append((fn.__name__, duration(*args)))
                 return fn(*args)
+
             return run
+
         return wrap
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=fake_gpu))

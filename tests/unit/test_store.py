@@ -57,7 +57,9 @@ def test_two_processes_write_different_runs(tmp_path):
         assert p.exitcode == 0
     s = Store(path)
     runs = s.list(limit=1000)
-    assert len(runs) == 50 and all(r.status == "succeeded" and "loss" in r.metrics and "step" in r.metrics for r in runs)
+    assert len(runs) == 50 and all(
+        r.status == "succeeded" and "loss" in r.metrics and "step" in r.metrics for r in runs
+    )
 
 
 def test_killed_writer_leaves_a_consistent_store(tmp_path):

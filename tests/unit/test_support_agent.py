@@ -1,5 +1,6 @@
 """Strategy parsing on clean and garbage outputs, the agent on the tiny model (with the crisis bypass),
 role-play and pair files against their schema, and the CLI."""
+
 import json
 
 import pytest
@@ -13,16 +14,26 @@ from labkit.support.strategies import fallback, parse_choice, stage_of, strategi
 
 def test_eight_strategies_and_stages():
     assert len(strategies()) == 8 and "Reflection of Feelings" in strategies()
-    assert stage_of("Question") == "exploration" and stage_of("Affirmation and Reassurance") == "comforting" and stage_of("Information") == "action"
+    assert (
+        stage_of("Question") == "exploration"
+        and stage_of("Affirmation and Reassurance") == "comforting"
+        and stage_of("Information") == "action"
+    )
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('{"strategy": "Question", "rationale": "Need to know more."}', ("Question", "Need to know more.")),
-    ('Sure! {"strategy": "reflection of feelings", "rationale": "They are hurt"}', ("Reflection of Feelings", "They are hurt")),
-    ('{"strategy": "Reassurance", "rationale": "x"}', ("Affirmation and Reassurance", "x")),
-    ("I would go with Providing Suggestions here because they asked what to do.", ("Providing Suggestions", None)),
-    ("<think>Question? no</think> Self-disclosure fits best.", ("Self-disclosure", None)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"strategy": "Question", "rationale": "Need to know more."}', ("Question", "Need to know more.")),
+        (
+            'Sure! {"strategy": "reflection of feelings", "rationale": "They are hurt"}',
+            ("Reflection of Feelings", "They are hurt"),
+        ),
+        ('{"strategy": "Reassurance", "rationale": "x"}', ("Affirmation and Reassurance", "x")),
+        ("I would go with Providing Suggestions here because they asked what to do.", ("Providing Suggestions", None)),
+        ("<think>Question? no</think> Self-disclosure fits best.", ("Self-disclosure", None)),
+    ],
+)
 def test_strategy_parsing_clean(text, expected):
     strategy, rationale = parse_choice(text)
     assert strategy == expected[0]
@@ -33,11 +44,19 @@ def test_strategy_parsing_clean(text, expected):
 @pytest.mark.parametrize("garbage", ["", "asassistt\nasassistt", '{"strategy": "Telepathy"}', "{{{", "\ufffd" * 50])
 def test_strategy_parsing_garbage_is_none_and_falls_back(garbage):
     assert parse_choice(garbage)[0] is None
-    assert fallback(1, "x")[0] == "Question" and fallback(2, "x")[0] == "Reflection of Feelings" and fallback(6, "x")[0] == "Providing Suggestions"
+    assert (
+        fallback(1, "x")[0] == "Question"
+        and fallback(2, "x")[0] == "Reflection of Feelings"
+        and fallback(6, "x")[0] == "Providing Suggestions"
+    )
 
 
 def test_user_state_parsing():
-    assert parse_state('{"profile": "student", "emotion": "anxious", "situation": "exams"}') == {"profile": "student", "emotion": "anxious", "situation": "exams"}
+    assert parse_state('{"profile": "student", "emotion": "anxious", "situation": "exams"}') == {
+        "profile": "student",
+        "emotion": "anxious",
+        "situation": "exams",
+    }
     assert parse_state("no json") is None
 
 
@@ -50,7 +69,11 @@ def agent(tiny_path):
 
 def test_agent_turn_on_the_tiny_model(agent):
     turn = agent.respond([], "I failed my exam and I feel terrible.")
-    assert turn["crisis"] is False and turn["strategy"] in strategies() and turn["stage"] in ("exploration", "comforting", "action")
+    assert (
+        turn["crisis"] is False
+        and turn["strategy"] in strategies()
+        and turn["stage"] in ("exploration", "comforting", "action")
+    )
     assert isinstance(turn["reply"], str) and set(turn["user_state"]) >= {"profile", "emotion", "situation"}
     assert agent.counselor_fallbacks >= 1  # the demo model's counselor answers are garbage: counted, never a crash
     forced = agent.respond([], "I failed my exam.", override="Information")
@@ -78,7 +101,11 @@ def test_roleplay_and_pairs_schema(agent, tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", dialogues)
     pairs = roleplay.pairs(agent, read_jsonl(path))
     for p in pairs:
-        assert p["prompt"][-1]["role"] == "user" and p["chosen"][0]["role"] == "assistant" and p["rejected"][0]["role"] == "assistant"
+        assert (
+            p["prompt"][-1]["role"] == "user"
+            and p["chosen"][0]["role"] == "assistant"
+            and p["rejected"][0]["role"] == "assistant"
+        )
         assert p["chosen"][0]["content"] != p["rejected"][0]["content"]
     with pytest.raises(LabkitError):
         roleplay.validate_dialogue({"dialogue_id": "x", "turns": []})
@@ -94,7 +121,10 @@ def test_dataset_card_states_licence_and_provenance():
 def test_cli_once_contract(tiny_path, capsys):
     from labkit.cli import main
 
-    assert main(["chat", "--model", "tiny", "--once", "I feel lonely since I moved.", "--max-new-tokens", "8", "--json"]) == 0
+    assert (
+        main(["chat", "--model", "tiny", "--once", "I feel lonely since I moved.", "--max-new-tokens", "8", "--json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"reply", "strategy", "rationale", "user_state", "crisis"} and data["crisis"] is False
     assert main(["chat", "--model", "tiny", "--once", "Nataka kujiua", "--json"]) == 0
@@ -111,8 +141,13 @@ class Scripted:
             if msgs[0]["role"] == "system":  # the supporter
                 out.append(["Fresh reply of the current model."])
             elif content.startswith("Here is a reply"):  # refinement names the reply it was given
-                out.append(["Refined from the fresh reply." if "Fresh reply of the current model." in content
-                            else "Refined from the stored reply."])
+                out.append(
+                    [
+                        "Refined from the fresh reply."
+                        if "Fresh reply of the current model." in content
+                        else "Refined from the stored reply."
+                    ]
+                )
             else:  # reflection (and the seeker, whose text is then this JSON: fine for these tests)
                 out.append(['{"profile": "student", "emotion": "sad", "situation": "failed an exam"}'])
         return out
@@ -121,9 +156,16 @@ class Scripted:
         yield self.generate([msgs], params)[0][0]
 
 
-DIALOGUE = {"dialogue_id": "d1", "language": "en", "scenario": "exam", "persona": "student",
-            "turns": [{"role": "seeker", "text": "I failed my exam.", "strategy": None, "rationale": None},
-                      {"role": "supporter", "text": "Stored reply of an older model.", "strategy": "Question", "rationale": "r"}]}
+DIALOGUE = {
+    "dialogue_id": "d1",
+    "language": "en",
+    "scenario": "exam",
+    "persona": "student",
+    "turns": [
+        {"role": "seeker", "text": "I failed my exam.", "strategy": None, "rationale": None},
+        {"role": "supporter", "text": "Stored reply of an older model.", "strategy": "Question", "rationale": "r"},
+    ],
+}
 
 
 def test_pairs_reject_the_current_models_own_reply():
@@ -159,10 +201,17 @@ def test_session_log_display_and_export(tmp_path):
     plan = {"crisis": False, "strategy": "Question", "rationale": "explore first", "language": "en"}
     after = session.record(sess, plan, "I failed my exam.", "What happened?")
     assert sess["log"] == [] and len(after["log"]) == 1  # the old state is untouched
-    assert after["history"] == [{"role": "user", "content": "I failed my exam."}, {"role": "assistant", "content": "What happened?"}]
+    assert after["history"] == [
+        {"role": "user", "content": "I failed my exam."},
+        {"role": "assistant", "content": "What happened?"},
+    ]
     shown = session.display(after)
-    assert [m["role"] for m in shown] == ["user", "assistant", "assistant"] and shown[1]["metadata"]["title"] == "Strategy: Question"
-    crisis = session.record(after, {"crisis": True, "strategy": None, "rationale": "bypassed", "language": "en"}, "x", "help")
+    assert [m["role"] for m in shown] == ["user", "assistant", "assistant"] and shown[1]["metadata"][
+        "title"
+    ] == "Strategy: Question"
+    crisis = session.record(
+        after, {"crisis": True, "strategy": None, "rationale": "bypassed", "language": "en"}, "x", "help"
+    )
     data = json.loads(session.export(crisis, tmp_path).read_text(encoding="utf-8"))
     assert data["crisis_flags"] == 1 and [t["user"] for t in data["turns"]] == ["I failed my exam.", "x"]
 
@@ -173,8 +222,9 @@ def test_roleplay_cancel_keeps_finished_dialogues_and_previews_them():
     flag = threading.Event()
 
     agent = SupportAgent(Scripted())
-    dialogues = roleplay.generate(agent, n=3, turns=1, languages=["en"], progress=lambda d, t: flag.set() if d == 1 else None,
-                                  cancel=flag)
+    dialogues = roleplay.generate(
+        agent, n=3, turns=1, languages=["en"], progress=lambda d, t: flag.set() if d == 1 else None, cancel=flag
+    )
     assert len(dialogues) == 1  # cancelled after the first of three
     text = roleplay.preview(dialogues)
     assert dialogues[0]["dialogue_id"] in text and "*Seeker*" in text and "Supporter [" in text

@@ -5,8 +5,10 @@ from labkit.text import is_cjk, json_objects, strip_reasoning
 
 
 def test_json_objects_reads_nested_json_after_reasoning():
-    text = ('<think>maybe {"strategy": "wrong"}</think> Sure! ```json\n{"strategy": "Question", '
-            '"state": {"emotion": "sad", "intensity": 3}}\n``` and {broken and {"b": [1, {"c": 2}]}')
+    text = (
+        '<think>maybe {"strategy": "wrong"}</think> Sure! ```json\n{"strategy": "Question", '
+        '"state": {"emotion": "sad", "intensity": 3}}\n``` and {broken and {"b": [1, {"c": 2}]}'
+    )
     objs = list(json_objects(text))
     assert objs == [{"strategy": "Question", "state": {"emotion": "sad", "intensity": 3}}, {"b": [1, {"c": 2}]}]
     assert list(json_objects("")) == [] and list(json_objects(None)) == []

@@ -1,4 +1,5 @@
 """Recipes, validation before launch, and the launch exports — no training here."""
+
 import re
 from pathlib import Path
 
@@ -22,21 +23,26 @@ def test_every_shipped_recipe_loads(path):
 
 
 def test_base_include_and_overrides():
-    r = rmod.load(CONFIGS / "dpo-nll-tiny.yaml", ["trainer.learning_rate=1e-5", "launch.num_processes=2", "tags=[a, b]"])
+    r = rmod.load(
+        CONFIGS / "dpo-nll-tiny.yaml", ["trainer.learning_rate=1e-5", "launch.num_processes=2", "tags=[a, b]"]
+    )
     assert r.model["name"] == "tiny" and r.trainer["beta"] == 0.1 and r.method_args == {"nll_weight": 1.0}
     assert r.trainer["learning_rate"] == 1e-5 and r.launch["num_processes"] == 2 and r.tags == ["a", "b"]
     assert r.data_path().endswith("configs/data/dpo-tiny.jsonl") and Path(r.data_path()).exists()
 
 
-@pytest.mark.parametrize("text,match", [
-    ("name: x\nmethod: sft\nmodle: {name: tiny}\n", "did you mean 'model'"),
-    ("name: x\nmethod: sft\nmodel: {nme: tiny}\n", "Did you mean 'name'"),
-    ("name: x\nmethod: sft\nlaunch: {strategy: zero9}\n", "strategy"),
-    ("name: x\nmethod: sft\nmodel: {lora: {rank: 8}}\n", "model.lora"),
-    ("method: sft\n", "name"),
-    ("name: x\nmethod: sft\ntrainer: [1, 2]\n", "mapping"),
-    ("name: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("name: x\nmethod: sft\nmodle: {name: tiny}\n", "did you mean 'model'"),
+        ("name: x\nmethod: sft\nmodel: {nme: tiny}\n", "Did you mean 'name'"),
+        ("name: x\nmethod: sft\nlaunch: {strategy: zero9}\n", "strategy"),
+        ("name: x\nmethod: sft\nmodel: {lora: {rank: 8}}\n", "model.lora"),
+        ("method: sft\n", "name"),
+        ("name: x\nmethod: sft\ntrainer: [1, 2]\n", "mapping"),
+        ("name: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_bad_recipes_are_clear(text, match):
     with pytest.raises(LabkitError, match=f"(?i){match}"):
         rmod.loads(text)
@@ -55,7 +61,10 @@ def test_set_needs_equals():
 def test_validation_reports_every_problem(tiny_path, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "hi", "good": "hello", "bad": "go"}\n')
-    r = rmod.load(CONFIGS / "dpo-tiny.yaml", [f"data.path={bad}", "trainer.lerning_rate=1", "launch.num_processes=4", "method_args={rewards: [x]}"])
+    r = rmod.load(
+        CONFIGS / "dpo-tiny.yaml",
+        [f"data.path={bad}", "trainer.lerning_rate=1", "launch.num_processes=4", "method_args={rewards: [x]}"],
+    )
     found = "\n".join(problems(r, gpus=0))
     assert "missing chosen, rejected" in found and "data.columns" in found
     assert "lerning_rate" in found and "did you mean 'learning_rate'" in found
@@ -75,15 +84,30 @@ def test_parallel_languages_must_exist(tiny_path):
 
 
 def test_accelerate_configs():
-    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["launch.num_processes=8", "launch.strategy=zero3", "launch.num_machines=2",
-                                              "launch.main_process_ip=10.0.0.1"])
+    r = rmod.load(
+        CONFIGS / "sft-tiny.yaml",
+        ["launch.num_processes=8", "launch.strategy=zero3", "launch.num_machines=2", "launch.main_process_ip=10.0.0.1"],
+    )
     cfg = launch.accelerate_config(r)
-    assert cfg["distributed_type"] == "DEEPSPEED" and cfg["deepspeed_config"]["zero_stage"] == 3 and cfg["num_machines"] == 2
+    assert (
+        cfg["distributed_type"] == "DEEPSPEED"
+        and cfg["deepspeed_config"]["zero_stage"] == 3
+        and cfg["num_machines"] == 2
+    )
     assert cfg["main_process_ip"] == "10.0.0.1"
-    assert launch.accelerate_config(rmod.load(CONFIGS / "sft-tiny.yaml", ["launch.strategy=fsdp"]))["distributed_type"] == "FSDP"
-    assert launch.accelerate_config(rmod.load(CONFIGS / "sft-tiny.yaml", ["launch.strategy=ddp"]))["distributed_type"] == "MULTI_GPU"
+    assert (
+        launch.accelerate_config(rmod.load(CONFIGS / "sft-tiny.yaml", ["launch.strategy=fsdp"]))["distributed_type"]
+        == "FSDP"
+    )
+    assert (
+        launch.accelerate_config(rmod.load(CONFIGS / "sft-tiny.yaml", ["launch.strategy=ddp"]))["distributed_type"]
+        == "MULTI_GPU"
+    )
     argv = launch.worker_command(r, "/runs/x/recipe.yaml")
-    assert argv[1:5] == ["-m", "accelerate.commands.launch", "--config_file", "/runs/x/accelerate.yaml"] and argv[-3:] == ["-m", "labkit.train.worker", "/runs/x/recipe.yaml"][-3:]
+    assert (
+        argv[1:5] == ["-m", "accelerate.commands.launch", "--config_file", "/runs/x/accelerate.yaml"]
+        and argv[-3:] == ["-m", "labkit.train.worker", "/runs/x/recipe.yaml"][-3:]
+    )
     single = launch.worker_command(rmod.load(CONFIGS / "sft-tiny.yaml"), "r.yaml", resume=True)
     assert single[1:] == ["-m", "labkit.train.worker", "r.yaml", "--resume"]
 
@@ -100,7 +124,11 @@ def test_slurm_export():
     r = rmod.load(CONFIGS / "grpo-qwen2.5-1.5b-gsm8k.yaml", ["launch.strategy=zero2"])
     script = launch.slurm_script(r, recipe_path="configs/train/grpo.yaml", nodes=2, gpus_per_node=8, partition="gpu")
     assert script.startswith("#!/bin/bash") and "#SBATCH --nodes=2" in script and "#SBATCH --gpus-per-node=8" in script
-    assert "#SBATCH --partition=gpu" in script and '--machine_rank "$SLURM_NODEID"' in script and "--num_processes 16" in script
+    assert (
+        "#SBATCH --partition=gpu" in script
+        and '--machine_rank "$SLURM_NODEID"' in script
+        and "--num_processes 16" in script
+    )
     assert "distributed_type: DEEPSPEED" in script and "-m labkit.train.worker configs/train/grpo.yaml" in script
     assert "scontrol show hostnames" in script
 
@@ -152,29 +180,39 @@ def test_resume_skips_a_checkpoint_cut_by_a_kill(tmp_path):
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
 
 
-
 # --- bounded and confined (issue 14.2, 14.6, 14.11) ---------------------------------------------
-BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] +
-                 [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\nname: x\nmethod: sft\n"
+BOMB = (
+    "\n".join(
+        ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    )
+    + "\nname: x\nmethod: sft\n"
+)
 
 
-@pytest.mark.parametrize("text,match", [
-    (BOMB, "aliases"),                                            # 9^9 strings from a few hundred bytes
-    ("a: &a [1, 2]\n" + "".join(f"k{i}: *a\n" for i in range(200)) + "name: x\nmethod: sft\n", "more than 100 aliases"),
-    ("a: &a [*a]\nname: x\nmethod: sft\n", "contains itself"),
-    ("[" * 3000 + "]" * 3000, "nested too deeply"),
-    ("name: x\nmethod: sft\ntags: [" + ", ".join(f"t{i}" for i in range(40)) + "]\n", "at most 32"),
-    ("name: x\nmethod: sft\ntags: [" + "x" * 200 + "]\n", "1-64 characters"),
-    ("name: x\nmethod: sft\ntrainer:\n  max_steps: six\n", "trainer.max_steps must be a whole number, not 'six'"),
-    ("name: x\nmethod: sft\ntrainer: {learning_rate: fast}\n", "trainer.learning_rate must be a number"),
-    ("name: x\nmethod: sft\ndata: {limit: lots}\n", "data.limit must be a whole number"),
-    ("name: x\nmethod: sft\nlaunch: {num_processes: many}\n", "launch.num_processes must be a whole number"),
-    ("name: x\nmethod: sft\nlaunch: {num_processes: 0}\n", "launch.num_processes must be above 0"),
-    ("name: x\nmethod: sft\nevaluate: {task: mgsm, langs: [en]}\n", "Unknown key evaluate.langs"),
-    ("name: x\nmethod: sft\nmodel: {lora: 8}\n", "model.lora must be a mapping"),
-    ('name: "x\\necho pwned"\nmethod: sft\n', "Run name"),
-    ("name: x\nmethod: sft\n  indent: 1\n", "at line 3, column 9: mapping values are not allowed here"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        (BOMB, "aliases"),  # 9^9 strings from a few hundred bytes
+        (
+            "a: &a [1, 2]\n" + "".join(f"k{i}: *a\n" for i in range(200)) + "name: x\nmethod: sft\n",
+            "more than 100 aliases",
+        ),
+        ("a: &a [*a]\nname: x\nmethod: sft\n", "contains itself"),
+        ("[" * 3000 + "]" * 3000, "nested too deeply"),
+        ("name: x\nmethod: sft\ntags: [" + ", ".join(f"t{i}" for i in range(40)) + "]\n", "at most 32"),
+        ("name: x\nmethod: sft\ntags: [" + "x" * 200 + "]\n", "1-64 characters"),
+        ("name: x\nmethod: sft\ntrainer:\n  max_steps: six\n", "trainer.max_steps must be a whole number, not 'six'"),
+        ("name: x\nmethod: sft\ntrainer: {learning_rate: fast}\n", "trainer.learning_rate must be a number"),
+        ("name: x\nmethod: sft\ndata: {limit: lots}\n", "data.limit must be a whole number"),
+        ("name: x\nmethod: sft\nlaunch: {num_processes: many}\n", "launch.num_processes must be a whole number"),
+        ("name: x\nmethod: sft\nlaunch: {num_processes: 0}\n", "launch.num_processes must be above 0"),
+        ("name: x\nmethod: sft\nevaluate: {task: mgsm, langs: [en]}\n", "Unknown key evaluate.langs"),
+        ("name: x\nmethod: sft\nmodel: {lora: 8}\n", "model.lora must be a mapping"),
+        ('name: "x\\necho pwned"\nmethod: sft\n', "Run name"),
+        ("name: x\nmethod: sft\n  indent: 1\n", "at line 3, column 9: mapping values are not allowed here"),
+    ],
+)
 def test_bounded_recipes(text, match):
     with pytest.raises(LabkitError, match=re.escape(match)):
         rmod.loads(text)
@@ -209,15 +247,26 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
     for given in (str(secret), str(tmp_path / "absent.yaml"), "../../../../etc/passwd", "/etc/passwd"):
         with pytest.raises(LabkitError) as err:
             rmod.loads(f"base: {given}\nname: x\nmethod: sft\n", source=editor, roots=roots)
-        assert err.value.message == f"Recipe {given!r} is not in a folder recipes may read."  # same for present or absent
+        assert (
+            err.value.message == f"Recipe {given!r} is not in a folder recipes may read."
+        )  # same for present or absent
         assert "secret line" not in str(err.value)
     for key in ("data.path", "output.dir", "evaluate.data"):
-        text = yaml.safe_dump(rmod.set_path({"base": "_base-tiny.yaml", "name": "x", "method": "sft"}, key, "/etc/passwd.jsonl"))
+        text = yaml.safe_dump(
+            rmod.set_path({"base": "_base-tiny.yaml", "name": "x", "method": "sft"}, key, "/etc/passwd.jsonl")
+        )
         with pytest.raises(LabkitError, match=f"{key} '/etc/passwd.jsonl' is not in a folder"):
             rmod.loads(text, source=editor, roots=roots)
-    ok = rmod.loads("base: _base-tiny.yaml\nname: x\nmethod: sft\ndata: {path: ../data/sft-tiny.jsonl}\n", source=editor, roots=roots)
+    ok = rmod.loads(
+        "base: _base-tiny.yaml\nname: x\nmethod: sft\ndata: {path: ../data/sft-tiny.jsonl}\n",
+        source=editor,
+        roots=roots,
+    )
     assert rmod.shown(ok.data_path()) == "configs/data/sft-tiny.jsonl"
-    assert rmod.loads("name: x\nmethod: sft\ndata: {path: trl-lib/Capybara}\n", source=editor, roots=roots).data["path"] == "trl-lib/Capybara"
+    assert (
+        rmod.loads("name: x\nmethod: sft\ndata: {path: trl-lib/Capybara}\n", source=editor, roots=roots).data["path"]
+        == "trl-lib/Capybara"
+    )
     demo = Settings.from_env({"LABKIT_HOME": str(tmp_path / "home"), "LABKIT_DEMO": "1"})
     assert rmod.allowed_roots(demo) == [demo.configs_dir]
     run_file = tmp_path / "home" / "runs" / "r1" / "data.jsonl"
@@ -230,10 +279,15 @@ def test_data_errors_name_the_line_and_the_reason(tmp_path, monkeypatch):
     from labkit.train.data import load_dataset
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
-    cases = {"empty.jsonl": ("", "is empty: it has no JSON lines"),
-             "line2.jsonl": ('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [}\n', "line 2: not valid JSON"),
-             "scalar.jsonl": ('{"messages": []}\n', "line 1: messages is an empty list"),
-             "string.jsonl": ('{"messages": "hello"}\n', "line 1: messages is a str, not a list of turns")}
+    cases = {
+        "empty.jsonl": ("", "is empty: it has no JSON lines"),
+        "line2.jsonl": (
+            '{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [}\n',
+            "line 2: not valid JSON",
+        ),
+        "scalar.jsonl": ('{"messages": []}\n', "line 1: messages is an empty list"),
+        "string.jsonl": ('{"messages": "hello"}\n', "line 1: messages is a str, not a list of turns"),
+    }
     for name, (content, match) in cases.items():
         (tmp_path / name).write_text(content)
         r = rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {tmp_path / name}}}\n")
@@ -246,7 +300,9 @@ def test_unwritable_output_dir_is_found_and_the_probe_leaves_nothing(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     r = rmod.load(CONFIGS / "sft-tiny.yaml", [f"output.dir={afile}/out"])
-    assert any("output.dir" in p and "not writable" in p for p in problems(r, gpus=0, load_data=False, load_tokenizer=False))
+    assert any(
+        "output.dir" in p and "not writable" in p for p in problems(r, gpus=0, load_data=False, load_tokenizer=False)
+    )
     fresh = tmp_path / "a" / "b" / "c"
     r = rmod.load(CONFIGS / "sft-tiny.yaml", [f"output.dir={fresh}"])
     assert problems(r, gpus=0, load_data=False, load_tokenizer=False) == [] and not (tmp_path / "a").exists()
@@ -259,7 +315,12 @@ def test_trl_settings_of_the_wrong_type_are_found():
 
 
 # --- exports cannot inject shell (issue 14.3) ----------------------------------------------------
-HOSTILE_PATHS = ["$(touch PWNED)/recipe.yaml", "a b/it's `touch PWNED`.yaml", "x; touch PWNED #.yaml", "'\"$(touch PWNED)\"'"]
+HOSTILE_PATHS = [
+    "$(touch PWNED)/recipe.yaml",
+    "a b/it's `touch PWNED`.yaml",
+    "x; touch PWNED #.yaml",
+    "'\"$(touch PWNED)\"'",
+]
 
 
 @pytest.mark.parametrize("recipe_path", HOSTILE_PATHS)
@@ -305,28 +366,48 @@ def test_hf_job_command_carries_hostile_values_as_data(tmp_path):
     import os
     import subprocess
 
-    r = rmod.load(CONFIGS / "sft-tiny.yaml", ['model.revision="x\\nYAML\\ntouch PWNED\\n"', 'tags=["$(touch PWNED2)", "it\'s"]'])
+    r = rmod.load(
+        CONFIGS / "sft-tiny.yaml", ['model.revision="x\\nYAML\\ntouch PWNED\\n"', 'tags=["$(touch PWNED2)", "it\'s"]']
+    )
     script = launch.hf_job_spec(r)["command"][2]
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     for tool in ("pip", "python"):
         (bin_ / tool).write_text("#!/bin/bash\ntrue\n")
         (bin_ / tool).chmod(0o755)
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env={**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"},
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     assert not any(tmp_path.rglob("PWNED*"))
     saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
     assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n" and saved["tags"] == ["$(touch PWNED2)", "it's"]
 
 
-@pytest.mark.parametrize("args,match", [
-    (["BINARY"], "not a text file"),
-    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=six"], "trainer.max_steps must be a whole number"),
-    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=[1,2"], "--set trainer.max_steps is not valid YAML at line 1"),
-    ([str(CONFIGS / "sft-tiny.yaml"), "--set", "launch.num_processes=many"], "launch.num_processes must be a whole number"),
-    ([str(CONFIGS / "sft-tiny.yaml"), "--name", "a;b"], "Run name"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["BINARY"], "not a text file"),
+        (
+            [str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=six"],
+            "trainer.max_steps must be a whole number",
+        ),
+        (
+            [str(CONFIGS / "sft-tiny.yaml"), "--set", "trainer.max_steps=[1,2"],
+            "--set trainer.max_steps is not valid YAML at line 1",
+        ),
+        (
+            [str(CONFIGS / "sft-tiny.yaml"), "--set", "launch.num_processes=many"],
+            "launch.num_processes must be a whole number",
+        ),
+        ([str(CONFIGS / "sft-tiny.yaml"), "--name", "a;b"], "Run name"),
+    ],
+)
 def test_cli_train_refuses_with_exit_2_and_leaves_no_folders(tmp_path, monkeypatch, capsys, args, match):
     from labkit import cli
 

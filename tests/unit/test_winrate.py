@@ -1,4 +1,5 @@
 """Win rate, standard error and AlpacaEval-2 length-controlled win rate (labkit.evaluate.winrate)."""
+
 import math
 
 import pytest
@@ -7,6 +8,7 @@ from labkit.evaluate.winrate import avg_length, winrate
 
 
 # ---------------------------------------------------------------- raw win rate
+
 
 def test_winrate_hand_computed_with_tie():
     # [1, 0, 0.5, 1]: mean = 2.5/4 = 0.625 -> 62.5.
@@ -48,6 +50,7 @@ def test_winrate_empty_all_nan_and_out_of_range_raise():
 # ---------------------------------------------------------------- length-controlled win rate
 # labkit's own L2 GLM is gone: the length-controlled rate is AlpacaEval's, tested against alpaca_eval in test_glm_winrate.py.
 
+
 def test_glm_on_a_handful_of_items_is_refused_not_invented():
     from labkit.evaluate.winrate import glm_winrate
 
@@ -58,6 +61,7 @@ def test_glm_on_a_handful_of_items_is_refused_not_invented():
 
 # ---------------------------------------------------------------- lengths
 
+
 def test_avg_length_in_characters():
     assert avg_length(["abc", "", "hello"]) == pytest.approx(8 / 3)
     assert avg_length(["ü", "日本"]) == pytest.approx(1.5)  # characters, not bytes
@@ -66,6 +70,7 @@ def test_avg_length_in_characters():
 
 
 # ---------------------------------------------------------------- weighted vs discrete judge preferences
+
 
 class _Judge:
     """Always says [[A]]; scores [[A]], [[B]], [[C]] with fixed log-probabilities when it can."""

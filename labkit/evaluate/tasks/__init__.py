@@ -1,4 +1,5 @@
 """The task registry: `get_task("mgsm")`, `TASKS` (name → class). One Python spec per benchmark."""
+
 from __future__ import annotations
 
 from labkit.errors import unknown

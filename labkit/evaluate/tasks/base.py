@@ -5,6 +5,7 @@ right"). Data come from the Hub (`datasets.load_dataset(hub_id, config, split)`)
 local folder or file in the same schema: a folder with `<lang>.jsonl` / `<lang>.json` / `<lang>.parquet`,
 or one file with a `lang` column.
 """
+
 from __future__ import annotations
 
 import abc
@@ -40,7 +41,9 @@ class Task(abc.ABC):
     required: tuple[str, ...] = ()  # columns the data must have
     description: str = ""
     variants: tuple[str, ...] = ("native",)  # prompt variants, first is the default
-    version: int = 1  # bumped when prompts, data handling or scoring change; recorded in results.json, part of the resume key
+    version: int = (
+        1  # bumped when prompts, data handling or scoring change; recorded in results.json, part of the resume key
+    )
     options: dict[str, tuple[str, ...]] = {}  # task options and their allowed values, e.g. PolyMath's level
     numeric: bool = False  # answers are numbers: the extractor choice (labkit / lm-eval) applies
     card_metrics: dict[str, str] = {"accuracy": "accuracy"}  # model-card metric name -> key in results.json
@@ -48,11 +51,14 @@ class Task(abc.ABC):
     def __init__(self, **options):
         for key, value in options.items():
             if key not in self.options:
-                raise LabkitError(f"{self.name} has no option {key!r}.",
-                                  hint=f"Options: {', '.join(self.options) or 'none'}.")
+                raise LabkitError(
+                    f"{self.name} has no option {key!r}.", hint=f"Options: {', '.join(self.options) or 'none'}."
+                )
             if str(value) not in self.options[key]:
-                raise LabkitError(f"{self.name} option {key}={value!r} is not one of {', '.join(self.options[key])}.",
-                                  hint=f"For example {key}={self.options[key][0]}.")
+                raise LabkitError(
+                    f"{self.name} option {key}={value!r} is not one of {', '.join(self.options[key])}.",
+                    hint=f"For example {key}={self.options[key][0]}.",
+                )
             setattr(self, key, str(value))
 
     # --- data ----------------------------------------------------------------------------------
@@ -67,15 +73,19 @@ class Task(abc.ABC):
         self.check_language(lang)
         if source == SAMPLE:
             if lang not in self.sample_languages():
-                raise LabkitError(f"The bundled {self.name} sample data has no {lang!r}.",
-                                  hint=f"Sample languages: {', '.join(self.sample_languages())}.")
+                raise LabkitError(
+                    f"The bundled {self.name} sample data has no {lang!r}.",
+                    hint=f"Sample languages: {', '.join(self.sample_languages())}.",
+                )
             source = str(SAMPLES_DIR / self.name)
         rows = read_rows(source, lang) if source else self._load_hub(lang)
         if rows:
             missing = [c for c in self.required if c not in rows[0]]
             if missing:
-                raise LabkitError(f"{self.name} data for {lang!r} lacks column(s) {', '.join(missing)} (has {', '.join(rows[0])}).",
-                                  hint=f"{self.name} needs {', '.join(self.required)} — the schema of {self.hub_id}.")
+                raise LabkitError(
+                    f"{self.name} data for {lang!r} lacks column(s) {', '.join(missing)} (has {', '.join(rows[0])}).",
+                    hint=f"{self.name} needs {', '.join(self.required)} — the schema of {self.hub_id}.",
+                )
         docs = [self.to_doc(i, r, lang) for i, r in enumerate(rows)]
         return docs[:limit] if limit else docs
 
@@ -87,9 +97,11 @@ class Task(abc.ABC):
         try:
             ds = datasets.load_dataset(**self.hub_args(lang))
         except Exception as e:  # datasets raises many types: offline, missing config, gated …
-            raise LabkitError(f"Cannot load {self.hub_id} ({lang}): {e}",
-                              hint=f"Offline? Use --data {SAMPLE} (the bundled sample data), or point --data at a local "
-                                   "folder with <lang>.jsonl files in the same schema.") from e
+            raise LabkitError(
+                f"Cannot load {self.hub_id} ({lang}): {e}",
+                hint=f"Offline? Use --data {SAMPLE} (the bundled sample data), or point --data at a local "
+                "folder with <lang>.jsonl files in the same schema.",
+            ) from e
         return [dict(r) for r in ds]
 
     def check_language(self, lang: str) -> None:
@@ -107,7 +119,9 @@ class Task(abc.ABC):
 
     def template(self, lang: str, variant: str | None = None, cot: bool = True) -> str:
         """The prompt template text, recorded with the results."""
-        return self.prompt(Doc("template", lang, "{question}", None, {"options": ["{option}"]}), variant, cot)[-1]["content"]
+        return self.prompt(Doc("template", lang, "{question}", None, {"options": ["{option}"]}), variant, cot)[-1][
+            "content"
+        ]
 
     @abc.abstractmethod
     def extract(self, text: str, lang: str) -> Extracted:
@@ -123,14 +137,28 @@ class Task(abc.ABC):
         from labkit.evaluate import langid
 
         extractor = getattr(spec, "extractor", None) or "labkit"
-        return [{"id": doc.id, "lang": doc.lang, "gold": doc.gold, "output": output, **self.judge_output(doc, output, extractor),
-                 "detected_lang": langid.detect(output, candidates=self.languages)} for doc, output in zip(docs, outputs)]
+        return [
+            {
+                "id": doc.id,
+                "lang": doc.lang,
+                "gold": doc.gold,
+                "output": output,
+                **self.judge_output(doc, output, extractor),
+                "detected_lang": langid.detect(output, candidates=self.languages),
+            }
+            for doc, output in zip(docs, outputs)
+        ]
 
     def judge_output(self, doc: Doc, output: str, extractor: str = "labkit") -> dict:
         """The fields a sample gets from scoring one output: extracted, correct, parse_failed, ..."""
         ex = self.extract(output, doc.lang)
-        return {"extracted": ex.value, "extracted_text": ex.text, "method": ex.method, "correct": self.score(doc, ex),
-                "parse_failed": ex.parse_failed}
+        return {
+            "extracted": ex.value,
+            "extracted_text": ex.text,
+            "method": ex.method,
+            "correct": self.score(doc, ex),
+            "parse_failed": ex.parse_failed,
+        }
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
         import math
@@ -141,11 +169,20 @@ class Task(abc.ABC):
         acc = sum(float(r["correct"]) for r in rows) / n
         fid, judged = langid.fidelity([r.get("detected_lang") for r in rows], lang)
         failed = sum(bool(r["parse_failed"]) for r in rows)
-        out = {"accuracy": acc, "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
-               "n": n, "parse_failed": failed, "parse_failed_rate": failed / n, "fidelity": fid, "fidelity_n": judged}
+        out = {
+            "accuracy": acc,
+            "stderr": math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else 0.0,  # sample std / sqrt(n), as lm-eval
+            "n": n,
+            "parse_failed": failed,
+            "parse_failed_rate": failed / n,
+            "fidelity": fid,
+            "fidelity_n": judged,
+        }
         both = [r for r in rows if "labkit_correct" in r and "lm_eval_flexible_correct" in r]
         if both:  # how far this number is from an lm-eval-based paper's
-            out["agreement"] = sum(bool(r["labkit_correct"]) == bool(r["lm_eval_flexible_correct"]) for r in both) / len(both)
+            out["agreement"] = sum(
+                bool(r["labkit_correct"]) == bool(r["lm_eval_flexible_correct"]) for r in both
+            ) / len(both)
             out["lm_eval_flexible_accuracy"] = sum(bool(r["lm_eval_flexible_correct"]) for r in both) / len(both)
             out["sign_mismatch"] = sum(r.get("note") == SIGN_NOTE for r in rows)
         return out
@@ -163,13 +200,20 @@ def read_rows(source: str | Path, lang: str) -> list[dict]:
             f = path / f"{lang}{ext}"
             if f.exists():
                 return _read_file(f)
-        raise LabkitError(f"No {lang}.jsonl/.json/.parquet in {path}.", hint="One file per language, named by its code (zh.jsonl).")
+        raise LabkitError(
+            f"No {lang}.jsonl/.json/.parquet in {path}.", hint="One file per language, named by its code (zh.jsonl)."
+        )
     if path.exists():
         rows = _read_file(path)
         if rows and "lang" not in rows[0]:
-            raise LabkitError(f"{path.name} holds several languages but has no 'lang' column.", hint="Add a lang column, or use one file per language.")
+            raise LabkitError(
+                f"{path.name} holds several languages but has no 'lang' column.",
+                hint="Add a lang column, or use one file per language.",
+            )
         return [r for r in rows if r.get("lang") == lang]
-    raise LabkitError(f"No data at {path}.", hint="Give a folder with <lang>.jsonl files, or a JSONL/parquet file with a lang column.")
+    raise LabkitError(
+        f"No data at {path}.", hint="Give a folder with <lang>.jsonl files, or a JSONL/parquet file with a lang column."
+    )
 
 
 def _read_file(f: Path) -> list[dict]:
@@ -184,4 +228,6 @@ def _read_file(f: Path) -> list[dict]:
             return data if isinstance(data, list) else data.get("data", data.get("rows", []))
         return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
     except (ValueError, OSError) as e:
-        raise LabkitError(f"Cannot read {f}: {e}", hint="JSON lines (one object per line), a JSON list, or parquet.") from e
+        raise LabkitError(
+            f"Cannot read {f}: {e}", hint="JSON lines (one object per line), a JSON list, or parquet."
+        ) from e

@@ -3,6 +3,7 @@
 Options come as `options` (a list) or `option_0` … `option_9` columns; the gold is `answer` (a letter)
 or `answer_index`. Scored by exact letter match; an output with no letter is parse_failed.
 """
+
 from __future__ import annotations
 
 from labkit.evaluate.extract import Extracted, extract_choice
@@ -46,7 +47,13 @@ class MMLUProX(Task):
         gold = row.get("answer")
         if gold is None or str(gold) not in LETTERS:
             gold = LETTERS[int(row["answer_index"])]
-        return Doc(str(row.get("question_id", index)), lang, row["question"], str(gold), {"options": list(options), "category": row.get("category")})
+        return Doc(
+            str(row.get("question_id", index)),
+            lang,
+            row["question"],
+            str(gold),
+            {"options": list(options), "category": row.get("category")},
+        )
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
         lang = "en" if (variant or self.variants[0]) == "english" else doc.lang

@@ -3,6 +3,7 @@
 Answers are numbers or short LaTeX expressions: numeric comparison when both sides parse as numbers,
 otherwise a normalised string match of the \\boxed{} / final expression.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,27 @@ from labkit.evaluate.tasks.mgsm import INSTRUCTIONS, NumericTask
 LEVELS = ("low", "medium", "high", "top")
 EXTRA = {  # the languages PolyMath adds to MGSM's (CoT instruction, direct instruction)
     "ar": ('حل هذه المسألة خطوة بخطوة، واختم إجابتك بـ "الإجابة هي [الجواب]".', "أجب بالجواب النهائي فقط."),
-    "id": ('Selesaikan soal ini langkah demi langkah. Akhiri jawabanmu dengan "Jawabannya adalah [jawaban]".', "Jawab hanya dengan jawaban akhir."),
-    "it": ('Risolvi questo problema passo dopo passo. Termina la risposta con "La risposta è [risposta]".', "Rispondi solo con la risposta finale."),
+    "id": (
+        'Selesaikan soal ini langkah demi langkah. Akhiri jawabanmu dengan "Jawabannya adalah [jawaban]".',
+        "Jawab hanya dengan jawaban akhir.",
+    ),
+    "it": (
+        'Risolvi questo problema passo dopo passo. Termina la risposta con "La risposta è [risposta]".',
+        "Rispondi solo con la risposta finale.",
+    ),
     "ko": ('이 문제를 단계별로 풀고, 마지막에 "답은 [답]입니다"라고 쓰세요.', "최종 답만 쓰세요."),
-    "ms": ('Selesaikan masalah ini langkah demi langkah. Akhiri jawapan anda dengan "Jawapannya ialah [jawapan]".', "Jawab dengan jawapan akhir sahaja."),
-    "pt": ('Resolva este problema passo a passo. Termine sua resposta com "A resposta é [resposta]".', "Responda apenas com a resposta final."),
-    "vi": ('Hãy giải bài toán này từng bước. Kết thúc câu trả lời bằng "Đáp án là [đáp án]".', "Chỉ trả lời bằng đáp án cuối cùng."),
+    "ms": (
+        'Selesaikan masalah ini langkah demi langkah. Akhiri jawapan anda dengan "Jawapannya ialah [jawapan]".',
+        "Jawab dengan jawapan akhir sahaja.",
+    ),
+    "pt": (
+        'Resolva este problema passo a passo. Termine sua resposta com "A resposta é [resposta]".',
+        "Responda apenas com a resposta final.",
+    ),
+    "vi": (
+        'Hãy giải bài toán này từng bước. Kết thúc câu trả lời bằng "Đáp án là [đáp án]".',
+        "Chỉ trả lời bằng đáp án cuối cùng.",
+    ),
 }
 _BOXED_HINT = " Put the final answer in \\boxed{}."
 
@@ -32,7 +48,26 @@ def _norm(s: str) -> str:
 class PolyMath(NumericTask):
     name = "polymath"
     hub_id = "Qwen/PolyMath"
-    languages = ("ar", "bn", "de", "en", "es", "fr", "id", "it", "ja", "ko", "ms", "pt", "ru", "sw", "te", "th", "vi", "zh")
+    languages = (
+        "ar",
+        "bn",
+        "de",
+        "en",
+        "es",
+        "fr",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "ms",
+        "pt",
+        "ru",
+        "sw",
+        "te",
+        "th",
+        "vi",
+        "zh",
+    )
     required = ("question", "answer")
     description = "Multilingual math at four difficulty levels, 18 languages (numeric or normalised-expression match)."
     instructions = {**INSTRUCTIONS, **EXTRA}
@@ -65,6 +100,8 @@ class PolyMath(NumericTask):
 
     def extract(self, text: str, lang: str) -> Extracted:
         box = last_boxed(text)
-        if box is not None and parse_number(box, lang) is None:  # symbolic answer: keep the expression, not a stray number
+        if (
+            box is not None and parse_number(box, lang) is None
+        ):  # symbolic answer: keep the expression, not a stray number
             return Extracted(None, box, "boxed")
         return extract_number(text, lang)

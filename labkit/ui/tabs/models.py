@@ -1,5 +1,6 @@
 """Models tab: choose the backend and model every tab uses, pull from the Hub, try a prompt
 (streamed), and see the runs in the store."""
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,14 @@ from labkit.ui.common import handler, header_markdown, who
 
 TITLE = "Models"
 ID = "models"
-SUGGESTED = [TINY, "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
-             "meta-llama/Llama-3.1-8B-Instruct", "google/gemma-3-1b-it"]
+SUGGESTED = [
+    TINY,
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "Qwen/Qwen2.5-1.5B-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "google/gemma-3-1b-it",
+]
 RUN_COLUMNS = ["id", "kind", "name", "status", "created", "updated", "metrics"]
 
 
@@ -22,7 +29,9 @@ def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:
     fmt = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
     rows = []
     for r in jobs.list_runs(kind=kind or None, limit=limit):
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r.metrics.items())[:4])
+        metrics = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r.metrics.items())[:4]
+        )
         rows.append([r.id, r.kind, r.name, r.status, fmt(r.created), fmt(r.updated), metrics])
     return rows
 
@@ -30,12 +39,27 @@ def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:
 def build(ctx, shared) -> None:
     state = shared.model_state
     with gr.Row():
-        backend = gr.Dropdown(list(REGISTRY), value=ctx.model["backend"], label="Backend", scale=1,
-                              info="hf = transformers (CPU/GPU) · vllm = GPU engine · openai = any OpenAI-compatible server")
-        model = gr.Dropdown(SUGGESTED, value=ctx.model["model"], label="Model", allow_custom_value=True, scale=3,
-                            info="'tiny' (offline demo), a local folder, or a Hub id")
-        base_url = gr.Textbox(ctx.model["base_url"], label="Server URL (openai backend)", scale=2,
-                              visible=ctx.model["backend"] == "openai")
+        backend = gr.Dropdown(
+            list(REGISTRY),
+            value=ctx.model["backend"],
+            label="Backend",
+            scale=1,
+            info="hf = transformers (CPU/GPU) · vllm = GPU engine · openai = any OpenAI-compatible server",
+        )
+        model = gr.Dropdown(
+            SUGGESTED,
+            value=ctx.model["model"],
+            label="Model",
+            allow_custom_value=True,
+            scale=3,
+            info="'tiny' (offline demo), a local folder, or a Hub id",
+        )
+        base_url = gr.Textbox(
+            ctx.model["base_url"],
+            label="Server URL (openai backend)",
+            scale=2,
+            visible=ctx.model["backend"] == "openai",
+        )
     with gr.Row():
         use_btn = gr.Button("Use this model", variant="primary")
         pull_btn = gr.Button("Pull from the Hub")
@@ -43,7 +67,9 @@ def build(ctx, shared) -> None:
 
     with gr.Accordion("Try a prompt", open=True):
         system = gr.Textbox(label="System message (optional)", lines=1)
-        prompt = gr.Textbox(label="Prompt", lines=3, value="Janet has 16 eggs. She eats 3 and bakes with 4. How many are left?")
+        prompt = gr.Textbox(
+            label="Prompt", lines=3, value="Janet has 16 eggs. She eats 3 and bakes with 4. How many are left?"
+        )
         with gr.Row():
             max_new = gr.Slider(1, 2048, value=128, step=1, label="Max new tokens")
             temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
@@ -56,7 +82,9 @@ def build(ctx, shared) -> None:
 
     with gr.Accordion("Runs", open=True):
         with gr.Row():
-            kind_filter = gr.Dropdown(["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1)
+            kind_filter = gr.Dropdown(
+                ["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1
+            )
             refresh_btn = gr.Button("Refresh", scale=0)
         runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
         poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
@@ -69,7 +97,11 @@ def build(ctx, shared) -> None:
     # --- handlers ----------------------------------------------------------------------------
     @handler
     def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
-        new = {"backend": backend_name, "model": (model_name or "").strip(), "base_url": (url or "").strip() or current["base_url"]}
+        new = {
+            "backend": backend_name,
+            "model": (model_name or "").strip(),
+            "base_url": (url or "").strip() or current["base_url"],
+        }
         progress(0.2, desc=f"Loading {new['model']} on {backend_name} …")
         b = load_backend(new)
         note = f"✅ Loaded `{new['model']}` on `{backend_name}`."
@@ -94,7 +126,9 @@ def build(ctx, shared) -> None:
         if raw_text:
             messages = text
         else:
-            messages = ([{"role": "system", "content": system_msg}] if system_msg else []) + [{"role": "user", "content": text}]
+            messages = ([{"role": "system", "content": system_msg}] if system_msg else []) + [
+                {"role": "user", "content": text}
+            ]
         out = ""
         for delta in load_backend(current).stream(messages, p):
             out += delta
@@ -114,8 +148,12 @@ def build(ctx, shared) -> None:
     backend.change(lambda b: gr.update(visible=b == "openai"), backend, base_url, api_name="backend_changed")
     use_btn.click(use_model, [backend, model, base_url, state], [state, shared.header, status], api_name="set_model")
     pull_btn.click(pull, model, status, api_name="pull_model")
-    gen_event = gen_btn.click(generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate")
-    prompt.submit(generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate_submit")
+    gen_event = gen_btn.click(
+        generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate"
+    )
+    prompt.submit(
+        generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate_submit"
+    )
     stop_btn.click(None, cancels=[gen_event], api_name="stop_generate")
     refresh_btn.click(runs_table, kind_filter, runs, api_name="list_runs")
     kind_filter.change(runs_table, kind_filter, runs, api_name="filter_runs")

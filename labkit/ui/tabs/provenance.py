@@ -1,6 +1,7 @@
 """Provenance tab: paste sources and a target text; each target sentence is listed coloured by its relation,
 and selecting one highlights its source sentences in the documents (colour = relation, tooltip =
 confidence and retriever votes). Coverage statistics, JSONL export, and scoring on TROVE-format data."""
+
 from __future__ import annotations
 
 import html
@@ -15,20 +16,34 @@ from labkit.ui.common import handler
 
 TITLE = "Provenance"
 ID = "provenance"
-COLORS = {"Quotation": "#4C72B0", "Compression": "#55A868", "Inference": "#DD8452", "Others": "#C44E52", "no source": "#8C8C8C"}
+COLORS = {
+    "Quotation": "#4C72B0",
+    "Compression": "#55A868",
+    "Inference": "#DD8452",
+    "Others": "#C44E52",
+    "no source": "#8C8C8C",
+}
 SEPARATOR = "\n=====\n"
-EXAMPLE_SOURCES = ("The city council approved the new budget on Monday. It allocates 40 million dollars to public transport. "
-                   "Bus fares will not change this year. The mayor said the plan would cut commuting times.\n=====\n"
-                   "Critics argued that road repairs were underfunded. The budget passed by seven votes to two.")
-EXAMPLE_SOURCES_ZH = ("市政府周一宣布，地铁五号线将于明年六月正式开通。五号线全长三十二公里，共设二十四座车站。项目总投资约为二百一十亿元。"
-               "开通后，从东站到机场的时间将从九十分钟缩短到四十分钟。\n=====\n"
-               "部分沿线居民担心施工噪音会持续到明年。交通部门表示，夜间施工将在十一点前结束。五号线的票价将与现有线路保持一致。")
-EXAMPLE_TARGET_ZH = ("地铁五号线将于明年六月正式开通。这条全长三十二公里、设二十四座车站的线路总投资约二百一十亿元。"
-                     "由于票价不变而东站到机场只需四十分钟，机场线路的客流可能明显增加。五号线的票价不会与现有线路保持一致。今年春节期间全市游客人数创下新高。")
+EXAMPLE_SOURCES = (
+    "The city council approved the new budget on Monday. It allocates 40 million dollars to public transport. "
+    "Bus fares will not change this year. The mayor said the plan would cut commuting times.\n=====\n"
+    "Critics argued that road repairs were underfunded. The budget passed by seven votes to two."
+)
+EXAMPLE_SOURCES_ZH = (
+    "市政府周一宣布，地铁五号线将于明年六月正式开通。五号线全长三十二公里，共设二十四座车站。项目总投资约为二百一十亿元。"
+    "开通后，从东站到机场的时间将从九十分钟缩短到四十分钟。\n=====\n"
+    "部分沿线居民担心施工噪音会持续到明年。交通部门表示，夜间施工将在十一点前结束。五号线的票价将与现有线路保持一致。"
+)
+EXAMPLE_TARGET_ZH = (
+    "地铁五号线将于明年六月正式开通。这条全长三十二公里、设二十四座车站的线路总投资约二百一十亿元。"
+    "由于票价不变而东站到机场只需四十分钟，机场线路的客流可能明显增加。五号线的票价不会与现有线路保持一致。今年春节期间全市游客人数创下新高。"
+)
 TROVE_SAMPLE = Path(__file__).resolve().parents[3] / "configs" / "provenance" / "trove-sample.jsonl"
-EXAMPLE_TARGET = ("The council approved the new budget on Monday. It gives 40 million dollars to public transport and passed seven to two. "
-                  "Bus fares will change this year. Commuters should therefore expect faster trips, as the mayor promised shorter commuting times. "
-                  "The weather was sunny.")
+EXAMPLE_TARGET = (
+    "The council approved the new budget on Monday. It gives 40 million dollars to public transport and passed seven to two. "
+    "Bus fares will change this year. Commuters should therefore expect faster trips, as the mayor promised shorter commuting times. "
+    "The weather was sunny."
+)
 
 
 def documents_html(result: dict, selected: dict | None) -> str:
@@ -37,7 +52,9 @@ def documents_html(result: dict, selected: dict | None) -> str:
         color = COLORS.get(selected["relation"] or "no source", "#999")
         for sid in selected["sources"]:
             v = selected["votes"].get(sid, {})
-            tip = f"{selected['relation']} · confidence {selected['confidence']:.2f} · votes " + (", ".join(f"{k} #{r}" for k, r in v.items()) or "—")
+            tip = f"{selected['relation']} · confidence {selected['confidence']:.2f} · votes " + (
+                ", ".join(f"{k} #{r}" for k, r in v.items()) or "—"
+            )
             marks[sid] = (color, tip)
     parts = []
     for i, doc in enumerate(result["sources"], start=1):
@@ -46,15 +63,19 @@ def documents_html(result: dict, selected: dict | None) -> str:
             text = html.escape(s["text"])
             if s["id"] in marks:
                 color, tip = marks[s["id"]]
-                spans.append(f'<mark class="lk-src" data-id="{s["id"]}" title="{html.escape(tip)}" style="background:{color}33;border-bottom:2px solid {color}">'
-                             f'<sup>{s["id"]}</sup>{text}</mark>')
+                spans.append(
+                    f'<mark class="lk-src" data-id="{s["id"]}" title="{html.escape(tip)}" style="background:{color}33;border-bottom:2px solid {color}">'
+                    f"<sup>{s['id']}</sup>{text}</mark>"
+                )
             else:
                 spans.append(f'<span data-id="{s["id"]}">{text}</span>')
         parts.append(f'<div class="lk-doc"><h4>Document {i}</h4><p>{" ".join(spans)}</p></div>')
     head = ""
     if selected:
-        head = (f'<p><b>{selected["id"]}</b> — {html.escape(selected["relation"] or "no source")}, confidence {selected["confidence"]:.2f}'
-                f' ({selected["engine"]}); sources: {", ".join(selected["sources"]) or "none"}</p>')
+        head = (
+            f"<p><b>{selected['id']}</b> — {html.escape(selected['relation'] or 'no source')}, confidence {selected['confidence']:.2f}"
+            f" ({selected['engine']}); sources: {', '.join(selected['sources']) or 'none'}</p>"
+        )
     return f'<div id="lk-prov-docs">{head}{"".join(parts)}</div>'
 
 
@@ -66,40 +87,61 @@ def coverage_markdown(result: dict) -> str:
     c = result["coverage"]
     rel = " · ".join(f"{k}: {v}" for k, v in c["relations"].items())
     fb = f" · llm answers unreadable → heuristic: {result['llm_fallbacks']}" if result["engine"] == "llm" else ""
-    return (f"**{100 * c['targets_with_source']:.0f}%** of target sentences have a source · **{100 * c['source_sentences_used']:.0f}%** of "
-            f"source sentences used ({c['n_targets']} target, {c['n_source_sentences']} source sentences) · {rel}{fb}")
+    return (
+        f"**{100 * c['targets_with_source']:.0f}%** of target sentences have a source · **{100 * c['source_sentences_used']:.0f}%** of "
+        f"source sentences used ({c['n_targets']} target, {c['n_source_sentences']} source sentences) · {rel}{fb}"
+    )
 
 
 def build(ctx, shared) -> None:
-    gr.Markdown("Separate source documents with a line `=====`, or upload text files. Relations (TROVE): "
-                + " ".join(f'<span style="background:{c}33;border-bottom:2px solid {c};padding:0 4px">{r}</span>' for r, c in COLORS.items()))
+    gr.Markdown(
+        "Separate source documents with a line `=====`, or upload text files. Relations (TROVE): "
+        + " ".join(
+            f'<span style="background:{c}33;border-bottom:2px solid {c};padding:0 4px">{r}</span>'
+            for r, c in COLORS.items()
+        )
+    )
     with gr.Row():
         with gr.Column():
             sources = gr.Textbox(EXAMPLE_SOURCES, lines=10, label="Source documents", elem_id="lk-prov-sources")
-            files = gr.File(label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"])
+            files = gr.File(
+                label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"]
+            )
         target = gr.Textbox(EXAMPLE_TARGET, lines=10, label="Target text", elem_id="lk-prov-target")
     with gr.Row():
         ex_en = gr.Button("Example: English news", size="sm")
         ex_zh = gr.Button("示例：中文新闻 (Chinese)", size="sm")
     with gr.Row():
-        engine = gr.Radio(list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models")
+        engine = gr.Radio(
+            list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models"
+        )
         retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
         k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
-        dense_model = gr.Textbox(label="Dense encoder (empty = static-minilm)",
-                                 info="static-minilm: token vectors distilled from the packaged MiniLM (fast); minilm: the full model; "
-                                      "or any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese")
+        dense_model = gr.Textbox(
+            label="Dense encoder (empty = static-minilm)",
+            info="static-minilm: token vectors distilled from the packaged MiniLM (fast); minilm: the full model; "
+            "or any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese",
+        )
         trace_btn = gr.Button("Trace", variant="primary")
     stats = gr.Markdown(elem_id="lk-prov-stats")
     with gr.Row():
-        targets = gr.HighlightedText(label="Target sentences (click one)", color_map=COLORS, combine_adjacent=False, elem_id="lk-prov-targets",
-                                     show_legend=True, interactive=False)
+        targets = gr.HighlightedText(
+            label="Target sentences (click one)",
+            color_map=COLORS,
+            combine_adjacent=False,
+            elem_id="lk-prov-targets",
+            show_legend=True,
+            interactive=False,
+        )
         docs = gr.HTML(elem_id="lk-prov-docs-box")
     with gr.Row():
         pick = gr.Dropdown([], label="…or pick a target sentence", scale=2)
         export = gr.File(label="Trace (JSONL)")
     with gr.Accordion("Score on TROVE-format data", open=False):
-        gr.Markdown("Hand-written English and Chinese cases in TROVE format (docs/provenance.md): "
-                    "click *Use the sample file*, then *Evaluate*.")
+        gr.Markdown(
+            "Hand-written English and Chinese cases in TROVE format (docs/provenance.md): "
+            "click *Use the sample file*, then *Evaluate*."
+        )
         with gr.Row():
             eval_file = gr.File(label="TROVE JSONL", file_types=[".jsonl"])
             with gr.Column():
@@ -118,12 +160,26 @@ def build(ctx, shared) -> None:
 
             backend = load_backend(model_state)
         progress(0.2, desc="Retrieving candidates and relating …")
-        result = tr.trace(docs_, tgt, engine=engine_, retriever=retriever_, k=int(k_), backend=backend, dense_model=(dense_ or "").strip() or None)
+        result = tr.trace(
+            docs_,
+            tgt,
+            engine=engine_,
+            retriever=retriever_,
+            k=int(k_),
+            backend=backend,
+            dense_model=(dense_ or "").strip() or None,
+        )
         out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "trace.jsonl"
         out.write_text(tr.to_jsonl(result), encoding="utf-8")
         first = result["targets"][0] if result["targets"] else None
-        return (result, target_spans(result), documents_html(result, first), coverage_markdown(result), str(out),
-                gr.update(choices=[t["id"] for t in result["targets"]], value=first["id"] if first else None))
+        return (
+            result,
+            target_spans(result),
+            documents_html(result, first),
+            coverage_markdown(result),
+            str(out),
+            gr.update(choices=[t["id"] for t in result["targets"]], value=first["id"] if first else None),
+        )
 
     def select_span(result, evt: gr.SelectData):
         if not result or evt.index is None:
@@ -151,8 +207,12 @@ def build(ctx, shared) -> None:
     ex_en.click(lambda: (EXAMPLE_SOURCES, EXAMPLE_TARGET), None, [sources, target], api_name="trace_example_en")
     ex_zh.click(lambda: (EXAMPLE_SOURCES_ZH, EXAMPLE_TARGET_ZH), None, [sources, target], api_name="trace_example_zh")
     sample_btn.click(lambda: str(TROVE_SAMPLE), None, eval_file, api_name="trace_eval_sample")
-    trace_btn.click(do_trace, [sources, files, target, engine, retriever, k, dense_model, shared.model_state], [state, targets, docs, stats, export, pick],
-                    api_name="trace")
+    trace_btn.click(
+        do_trace,
+        [sources, files, target, engine, retriever, k, dense_model, shared.model_state],
+        [state, targets, docs, stats, export, pick],
+        api_name="trace",
+    )
     targets.select(select_span, state, [docs, pick], api_name="trace_select")
     pick.input(select_id, [state, pick], docs, api_name="trace_pick")
     eval_btn.click(do_eval, [eval_file, engine, retriever, k, shared.model_state], eval_out, api_name="trace_eval")

@@ -1,4 +1,5 @@
 """Scaling laws tab: fit score vs number of training languages, with intervals, checks and exports."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,17 @@ from labkit.ui.common import handler
 TITLE = "Scaling laws"
 ID = "scaling"
 EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "scaling" / "example.csv"
-SUMMARY_COLUMNS = ["series", "form", "parameters [CI]", "R²", "LOO RMSE", "hold-out-largest error", "gap [CI]", "leap (ratio)", "n"]
+SUMMARY_COLUMNS = [
+    "series",
+    "form",
+    "parameters [CI]",
+    "R²",
+    "LOO RMSE",
+    "hold-out-largest error",
+    "gap [CI]",
+    "leap (ratio)",
+    "n",
+]
 # Widths that fit the page, with wrapping, so every column shows without scrolling sideways.
 SUMMARY_WIDTHS = ["8%", "8%", "26%", "7%", "9%", "10%", "17%", "10%", "5%"]
 HELP = """Fit **score vs x = number of training languages** (1 = English only; a sweep with k parallel languages has x = k + 1).
@@ -58,7 +69,11 @@ def summary_rows(reports) -> list[list]:
     for r in reports:
         params = ", ".join(f"{p}={v:.4g} [{r.ci[p][0]:.4g}, {r.ci[p][1]:.4g}]" for p, v in r.params.items())
         gap = f"{r.gap['value']:.4g} [{r.gap['ci'][0]:.4g}, {r.gap['ci'][1]:.4g}]" if r.gap else "—"
-        leap = (f"{r.leap['value']:.4g}" + (f" ({r.leap['ratio']:.2f}×)" if r.leap.get("ratio") else "")) if r.leap else "—"
+        leap = (
+            (f"{r.leap['value']:.4g}" + (f" ({r.leap['ratio']:.2f}×)" if r.leap.get("ratio") else ""))
+            if r.leap
+            else "—"
+        )
         fmt = lambda v: "—" if v is None else f"{v:.4g}"
         rows.append([r.series, r.form, params, fmt(r.r2), fmt(r.loo_rmse), fmt(r.holdout_error), gap, leap, r.n_points])
     return rows
@@ -66,9 +81,15 @@ def summary_rows(reports) -> list[list]:
 
 def warnings_markdown(reports) -> str:
     lines = [f"- **{r.series}**: {w}" for r in reports for w in r.warnings]
-    sel = [f"- **{r.series}**: chose *{r.selection['chosen']}* by {r.selection['criterion'].upper()} "
-           f"({', '.join(f'{k} {v:.1f}' for k, v in r.selection['scores'].items())})" for r in reports if r.selection]
-    out = ("### Form selection\n" + "\n".join(sel) + "\n\n" if sel else "") + ("### Warnings\n" + "\n".join(lines) if lines else "No warnings.")
+    sel = [
+        f"- **{r.series}**: chose *{r.selection['chosen']}* by {r.selection['criterion'].upper()} "
+        f"({', '.join(f'{k} {v:.1f}' for k, v in r.selection['scores'].items())})"
+        for r in reports
+        if r.selection
+    ]
+    out = ("### Form selection\n" + "\n".join(sel) + "\n\n" if sel else "") + (
+        "### Warnings\n" + "\n".join(lines) if lines else "No warnings."
+    )
     return out
 
 
@@ -83,28 +104,49 @@ def build(ctx, shared) -> None:
     gr.Markdown(HELP, elem_classes="lk-note")
     with gr.Row():
         with gr.Column(scale=3):
-            table = gr.Dataframe(value=example_table(), headers=sdata.COLUMNS, interactive=True, label="Data (editable)",
-                                 row_count=(12, "dynamic"), column_count=(len(sdata.COLUMNS), "fixed"), elem_id="lk-scaling-table")
+            table = gr.Dataframe(
+                value=example_table(),
+                headers=sdata.COLUMNS,
+                interactive=True,
+                label="Data (editable)",
+                row_count=(12, "dynamic"),
+                column_count=(len(sdata.COLUMNS), "fixed"),
+                elem_id="lk-scaling-table",
+            )
             with gr.Row():
                 upload = gr.File(label="Upload CSV / JSON / JSONL", file_types=[".csv", ".json", ".jsonl"], scale=2)
                 with gr.Column(scale=2):
-                    sweep = gr.Dropdown(choices=[], label="Sweep in the store (eval runs tagged n_languages=…)", allow_custom_value=True)
+                    sweep = gr.Dropdown(
+                        choices=[], label="Sweep in the store (eval runs tagged n_languages=…)", allow_custom_value=True
+                    )
                     load_store = gr.Button("Load from store")
         with gr.Column(scale=2):
-            form = gr.Dropdown(["power", "saturating", "loglinear", "auto-aic", "auto-bic"], value="power", label="Form")
+            form = gr.Dropdown(
+                ["power", "saturating", "loglinear", "auto-aic", "auto-bic"], value="power", label="Form"
+            )
             series = gr.CheckboxGroup(["language", "benchmark", "model"], value=["language"], label="One series per")
             loss = gr.Radio(["squared", "huber"], value="squared", label="Loss")
             with gr.Row():
-                fit_min_x = gr.Number(value=DEFAULTS.fit_min_x, label="Fit on x ≥", info="2 excludes the monolingual point")
+                fit_min_x = gr.Number(
+                    value=DEFAULTS.fit_min_x, label="Fit on x ≥", info="2 excludes the monolingual point"
+                )
                 fit_max_x = gr.Number(value=DEFAULTS.fit_max_x or 0, label="Fit on x ≤", info="0 = no upper limit")
-            n_boot = gr.Slider(MIN_BOOTSTRAP, MAX_BOOTSTRAP, value=DEFAULTS.n_boot, step=100, label="Bootstrap resamples")
+            n_boot = gr.Slider(
+                MIN_BOOTSTRAP, MAX_BOOTSTRAP, value=DEFAULTS.n_boot, step=100, label="Bootstrap resamples"
+            )
             level = gr.Slider(0.5, 0.99, value=DEFAULTS.level, step=0.01, label="Confidence level")
             with gr.Row():
                 predict_at = gr.Textbox(value="12, 16", label="Predict at x")
                 log_log = gr.Checkbox(False, label="log-log axes")
             fit_btn = gr.Button("Fit", variant="primary")
-    summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, label="Fits", wrap=True, column_widths=SUMMARY_WIDTHS,
-                           elem_id="lk-scaling-summary")
+    summary = gr.Dataframe(
+        headers=SUMMARY_COLUMNS,
+        interactive=False,
+        label="Fits",
+        wrap=True,
+        column_widths=SUMMARY_WIDTHS,
+        elem_id="lk-scaling-summary",
+    )
     notes = gr.Markdown()
     plot = gr.Plot(label="Fit")
     resid = gr.Plot(label="Residuals")
@@ -114,17 +156,36 @@ def build(ctx, shared) -> None:
     reports_state = gr.State([])
 
     @handler
-    def do_fit(df, form_, series_, loss_, min_x, max_x, n_boot_, level_, predict_text, log_log_, progress=gr.Progress()):
+    def do_fit(
+        df, form_, series_, loss_, min_x, max_x, n_boot_, level_, predict_text, log_log_, progress=gr.Progress()
+    ):
         progress(0.1, desc="Fitting …")
         data = clean_table(df)
         cols = [c for c in (series_ or []) if c in data.columns and data[c].astype(str).str.len().gt(0).any()]
-        settings = FitSettings(series=cols, form=form_, loss=loss_, fit_min_x=min_x, fit_max_x=max_x, n_boot=int(n_boot_),
-                               level=float(level_), predict_at=parse_xs(predict_text), source="ui", surface="ui")
+        settings = FitSettings(
+            series=cols,
+            form=form_,
+            loss=loss_,
+            fit_min_x=min_x,
+            fit_max_x=max_x,
+            n_boot=int(n_boot_),
+            level=float(level_),
+            predict_at=parse_xs(predict_text),
+            source="ui",
+            surface="ui",
+        )
         reports = run_fit(data, settings)
         settings = settings.to_dict()
         saved = export.save(reports, settings, name="fit (ui)")
-        return (summary_rows(reports), warnings_markdown(reports), fit_figure(reports, log_log=log_log_), residual_figure(reports),
-                [saved["json"], saved["csv"], saved["tex"]], Path(saved["tex"]).read_text(), reports)
+        return (
+            summary_rows(reports),
+            warnings_markdown(reports),
+            fit_figure(reports, log_log=log_log_),
+            residual_figure(reports),
+            [saved["json"], saved["csv"], saved["tex"]],
+            Path(saved["tex"]).read_text(),
+            reports,
+        )
 
     def redraw(reports, log_log_):
         return fit_figure(reports, log_log=log_log_) if reports else None
@@ -139,8 +200,12 @@ def build(ctx, shared) -> None:
     def from_store(sweep_name):
         df = sdata.rows_from_store(sweep=sweep_name or None)
         if df.empty:
-            raise LabkitError("No evaluation runs tagged n_languages=… in the store" + (f" for sweep {sweep_name!r}" if sweep_name else "") + ".",
-                              hint="Launch a parallel-language sweep (Train) and evaluate its runs (Evaluate).")
+            raise LabkitError(
+                "No evaluation runs tagged n_languages=… in the store"
+                + (f" for sweep {sweep_name!r}" if sweep_name else "")
+                + ".",
+                hint="Launch a parallel-language sweep (Train) and evaluate its runs (Evaluate).",
+            )
         return as_table(df)
 
     def list_sweeps():

@@ -1,6 +1,7 @@
 """Support chat tab: chat with the strategy-aware agent (strategy badge and rationale per reply, researcher
 override, inferred user state, strategy distribution, stage indicator, crisis bypass, JSON export), generate
 role-play dialogues, build self-evolution DPO pairs and push data to the Hub."""
+
 from __future__ import annotations
 
 import tempfile
@@ -41,7 +42,12 @@ def distribution_figure(log: list[dict]):
     names = list(strategies())
     counts = [sum(t.get("strategy") == n for t in log) for n in names]
     fig = go.Figure(go.Bar(x=counts, y=names, orientation="h", marker_color="#4C72B0"))
-    fig.update_layout(template="plotly_white", height=280, margin=dict(l=10, r=10, t=30, b=30), title="Strategies used in this session")
+    fig.update_layout(
+        template="plotly_white",
+        height=280,
+        margin=dict(l=10, r=10, t=30, b=30),
+        title="Strategies used in this session",
+    )
     return fig
 
 
@@ -53,10 +59,16 @@ def build(ctx, shared) -> None:
         with gr.Column(scale=3):
             chat = gr.Chatbot(height=460, label="Conversation", elem_id="lk-support-chat")
             with gr.Row():
-                msg = gr.Textbox(placeholder="How are you feeling today?", show_label=False, scale=5, elem_id="lk-support-msg")
+                msg = gr.Textbox(
+                    placeholder="How are you feeling today?", show_label=False, scale=5, elem_id="lk-support-msg"
+                )
                 send = gr.Button("Send", variant="primary", scale=1)
             with gr.Row():
-                override = gr.Dropdown(["(counselor decides)", *strategies()], value="(counselor decides)", label="Next strategy (researcher override)")
+                override = gr.Dropdown(
+                    ["(counselor decides)", *strategies()],
+                    value="(counselor decides)",
+                    label="Next strategy (researcher override)",
+                )
                 reset = gr.Button("New session")
                 export_btn = gr.Button("Export session (JSON)")
             export_file = gr.File(label="Session export")
@@ -71,10 +83,20 @@ def build(ctx, shared) -> None:
         with gr.Row():
             n = gr.Number(4, precision=0, label="Dialogues")
             turns = gr.Number(3, precision=0, label="Turns per dialogue")
-            langs = gr.CheckboxGroup(sorted(prompts["scenarios"]), value=sorted(prompts["scenarios"]), label="Languages")
+            langs = gr.CheckboxGroup(
+                sorted(prompts["scenarios"]), value=sorted(prompts["scenarios"]), label="Languages"
+            )
         with gr.Row():
-            scen = gr.Textbox("\n".join(f"{l}: {s}" for l, ss in prompts["scenarios"].items() for s in ss), lines=6, label="Scenarios (lang: text, one per line)")
-            pers = gr.Textbox("\n".join(f"{l}: {p}" for l, ps in prompts["personas"].items() for p in ps), lines=6, label="Seeker personas (lang: text, one per line)")
+            scen = gr.Textbox(
+                "\n".join(f"{l}: {s}" for l, ss in prompts["scenarios"].items() for s in ss),
+                lines=6,
+                label="Scenarios (lang: text, one per line)",
+            )
+            pers = gr.Textbox(
+                "\n".join(f"{l}: {p}" for l, ps in prompts["personas"].items() for p in ps),
+                lines=6,
+                label="Seeker personas (lang: text, one per line)",
+            )
         with gr.Row():
             gen_btn = gr.Button("Generate dialogues", variant="primary")
             rp_stop = gr.Button("Cancel", variant="stop")
@@ -99,15 +121,34 @@ def build(ctx, shared) -> None:
         plan = agent.plan(sess["history"], text, None if chosen == "(counselor decides)" else chosen)
         text = text.strip()
         title = session.label(plan)
-        display = [*session.display(sess), {"role": "user", "content": text},
-                   {"role": "assistant", "content": plan["rationale"] or "", "metadata": {"title": title}}]
+        display = [
+            *session.display(sess),
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": plan["rationale"] or "", "metadata": {"title": title}},
+        ]
         reply = ""
         badge_md = f"**{title}**  \n_{plan['rationale']}_"
         for delta in agent.stream_reply(sess["history"], text, plan):
             reply += delta
-            yield display + [{"role": "assistant", "content": reply}], sess, stage_markdown(plan["stage"]), badge_md, plan["user_state"], gr.update(), ""
+            yield (
+                display + [{"role": "assistant", "content": reply}],
+                sess,
+                stage_markdown(plan["stage"]),
+                badge_md,
+                plan["user_state"],
+                gr.update(),
+                "",
+            )
         sess = session.record(sess, plan, text, reply)
-        yield session.display(sess), sess, stage_markdown(plan["stage"]), badge_md, plan["user_state"], distribution_figure(sess["log"]), ""
+        yield (
+            session.display(sess),
+            sess,
+            stage_markdown(plan["stage"]),
+            badge_md,
+            plan["user_state"],
+            distribution_figure(sess["log"]),
+            "",
+        )
 
     def new_session():
         return [], session.new(), stage_markdown(None), "", {}, distribution_figure([])
@@ -130,12 +171,23 @@ def build(ctx, shared) -> None:
             raise LabkitError("Pick at least one language.")
         agent = agent_for(model_state)
         rp_cancel.clear()
-        dialogues = roleplay.generate(agent, int(n_), int(turns_), list(langs_), parse_lines(scen_), parse_lines(pers_),
-                                      progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"), cancel=rp_cancel)
+        dialogues = roleplay.generate(
+            agent,
+            int(n_),
+            int(turns_),
+            list(langs_),
+            parse_lines(scen_),
+            parse_lines(pers_),
+            progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"),
+            cancel=rp_cancel,
+        )
         path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "roleplay.jsonl", dialogues)
         counts = roleplay.strategy_counts(dialogues)
-        note = (f"{len(dialogues)} dialogues · strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
-                + f" · counselor answers unreadable → fallback: {agent.counselor_fallbacks}")
+        note = (
+            f"{len(dialogues)} dialogues · strategies: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
+            + f" · counselor answers unreadable → fallback: {agent.counselor_fallbacks}"
+        )
         if rp_cancel.is_set():
             note = f"**Cancelled** after {len(dialogues)} of {int(n_)} dialogues (kept below). " + note
         return str(path), note, roleplay.preview(dialogues)
@@ -170,7 +222,12 @@ def build(ctx, shared) -> None:
     msg.submit(respond, [msg, state, override, shared.model_state], outs, api_name="support_submit")
     reset.click(new_session, None, [chat, state, stage, badge, state_view, dist], api_name="support_reset")
     export_btn.click(export, state, export_file, api_name="support_export")
-    gen_btn.click(generate, [n, turns, langs, scen, pers, shared.model_state], [rp_file, rp_status, rp_preview], api_name="support_roleplay")
+    gen_btn.click(
+        generate,
+        [n, turns, langs, scen, pers, shared.model_state],
+        [rp_file, rp_status, rp_preview],
+        api_name="support_roleplay",
+    )
     rp_stop.click(rp_do_cancel, None, rp_status, api_name="support_roleplay_cancel")
     pairs_btn.click(build_pairs, [rp_file, shared.model_state], [pairs_file, rp_status], api_name="support_pairs")
     push_btn.click(push, [rp_file, repo, langs, shared.model_state], rp_status, api_name="support_push")
