@@ -252,6 +252,23 @@ def load_difficulty(path=None):
     return table
 
 
+def annotations_from_samples(rows: list[dict]) -> list[dict]:
+    """labkit xalpaca samples as AlpacaEval annotations: the reference is output_1, the model output_2, and the
+    preference 1 + the model's win probability."""
+    return [
+        {
+            "instruction": r.get("question", ""),
+            "output_1": r["reference"],
+            "output_2": r["output"],
+            "generator_1": "reference",
+            "generator_2": "model",
+            "preference": None if r.get("preference") is None else 1 + r["preference"],
+            "index": r.get("index"),
+        }
+        for r in rows
+    ]
+
+
 def read_annotations(path) -> list[dict]:
     """AlpacaEval annotations (a JSON list or JSONL), or a labkit xalpaca samples.jsonl (converted: the reference is
     output_1, the model output_2, preference 1 + model-win probability)."""
@@ -279,18 +296,7 @@ def read_annotations(path) -> list[dict]:
     if not rows or not all(isinstance(r, dict) for r in rows):
         raise LabkitError(f"ANNOTATIONS {Path(path).name} holds no annotation objects.", hint=hint)
     if "output_1" not in rows[0] and {"output", "reference"} <= set(rows[0]):
-        rows = [
-            {
-                "instruction": r.get("question", ""),
-                "output_1": r["reference"],
-                "output_2": r["output"],
-                "generator_1": "reference",
-                "generator_2": "model",
-                "preference": None if r.get("preference") is None else 1 + r["preference"],
-                "index": r.get("index"),
-            }
-            for r in rows
-        ]
+        rows = annotations_from_samples(rows)
     missing = {"output_1", "output_2", "preference"} - set(rows[0])
     if missing:
         raise LabkitError(f"ANNOTATIONS lack {', '.join(sorted(missing))}.", hint=hint)

@@ -177,19 +177,9 @@ class XAlpaca(Task):
 def length_controlled(rows: list[dict]) -> dict:
     """AlpacaEval's length-controlled win rate of a language's samples: length_controlled_v1 when AlpacaEval's
     difficulty table is in the Hub cache and every item has its AlpacaEval index, else length_controlled_minimal."""
-    from labkit.evaluate.winrate import cached_difficulty, glm_winrate
+    from labkit.evaluate.winrate import annotations_from_samples, cached_difficulty, glm_winrate
 
-    annotations = [
-        {
-            "output_1": r["reference"],
-            "output_2": r["output"],
-            "generator_1": "reference",
-            "generator_2": "model",
-            "preference": None if r.get("preference") is None else 1 + r["preference"],
-            "index": r.get("index"),
-        }
-        for r in rows
-    ]
+    annotations = annotations_from_samples(rows)
     table = cached_difficulty() if all(a["index"] is not None for a in annotations) else None
     glm = "length_controlled_v1" if table is not None else "length_controlled_minimal"
     try:
