@@ -26,8 +26,9 @@ from labkit.models import resolve_model
 path = resolve_model("tiny")
 tok = AutoTokenizer.from_pretrained(path)
 ds = load_dataset("json", data_files=sys.argv[1], split="train")
-args = SFTConfig(output_dir=sys.argv[2], max_steps=int(sys.argv[3]), per_device_train_batch_size=2, learning_rate=1e-3, logging_steps=1,
-                 save_strategy="no", report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, max_length=128)
+args = SFTConfig(output_dir=sys.argv[2], max_steps=int(sys.argv[3]), per_device_train_batch_size=2,
+                 learning_rate=1e-3, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
+                 bf16=False, gradient_checkpointing=False, max_length=128)
 tr = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(path), args=args, train_dataset=ds, processing_class=tok)
 out = tr.train()
 tr.save_model(sys.argv[2])

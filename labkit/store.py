@@ -140,7 +140,8 @@ class Store:
                     try:
                         self._check_active(db, max_active)
                         db.execute(
-                            "INSERT INTO runs (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
+                            "INSERT INTO runs"
+                            " (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
                             (
                                 run.id,

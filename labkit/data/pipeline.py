@@ -15,6 +15,7 @@ to Slurm, Ray or Hugging Face Jobs; nothing here schedules work itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -84,14 +85,11 @@ def shard_input(source: str, out: Path, n: int, text_key: str) -> str:
         return str(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if source.endswith(".gz") else open
-    files = [open(shard_dir / f"{i:05d}.jsonl", "w", encoding="utf-8") for i in range(n)]
-    try:
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open(shard_dir / f"{i:05d}.jsonl", "w", encoding="utf-8")) for i in range(n)]
         with opener(source, "rt", encoding="utf-8") as f:
             for i, line in enumerate(l for l in f if l.strip()):
                 files[i % n].write(line if line.endswith("\n") else line + "\n")
-    finally:
-        for f in files:
-            f.close()
     (shard_dir / "_done").touch()
     return str(shard_dir)
 

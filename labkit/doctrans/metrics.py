@@ -332,7 +332,10 @@ def evaluate_folder(folder, lang: str, predictions: str | None = None) -> dict:
     if not refs:
         raise LabkitError(
             f"no reference files for language {lang!r} in {folder}",
-            hint=f"expected <page_id>{suffixes[0]} next to each page image, e.g. page1{suffixes[0]}; check the folder and --to",
+            hint=(
+                f"expected <page_id>{suffixes[0]} next to each page image, e.g. page1{suffixes[0]};"
+                " check the folder and --to"
+            ),
         )
     ids = [next(p.name[: -len(s)] for s in suffixes if p.name.endswith(s)) for p in refs]
     pairs, missing = [], []

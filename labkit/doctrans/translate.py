@@ -37,7 +37,8 @@ def build_prompt(
     strict: bool = False,
 ) -> list[dict]:
     lines = [
-        f"Translate the text between <text> tags {'from ' + LANG_NAMES.get(src, src) + ' ' if src else ''}into {LANG_NAMES.get(tgt, tgt)}."
+        f"Translate the text between <text> tags {'from ' + LANG_NAMES.get(src, src) + ' ' if src else ''}"
+        f"into {LANG_NAMES.get(tgt, tgt)}."
     ]
     if domain:
         lines.append(f"The document is about: {domain}.")

@@ -18,7 +18,9 @@ from pathlib import Path
 from labkit.kvcache import KVCache
 
 JUDGE_SYSTEM = "You are a careful, impartial judge of AI assistant responses."
-JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge helpfulness, correctness, depth, and whether each response is written in the language of the instruction. The order of the responses is random: ignore it. Do not prefer a response because it is longer.
+JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge helpfulness, correctness, depth, \
+and whether each response is written in the language of the instruction. The order of the responses is random: \
+ignore it. Do not prefer a response because it is longer.
 
 [Instruction]
 {instruction}
@@ -29,7 +31,8 @@ JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge h
 [Response B]
 {b}
 
-Explain your judgement in a few sentences, then give the verdict on the last line as exactly one of: [[A]] if A is better, [[B]] if B is better, [[C]] for a tie."""
+Explain your judgement in a few sentences, then give the verdict on the last line as exactly one of: \
+[[A]] if A is better, [[B]] if B is better, [[C]] for a tie."""
 _VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]", re.I)
 
 

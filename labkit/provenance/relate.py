@@ -54,7 +54,14 @@ NEGATION = {
 }
 # Function words carry no provenance: a sentence sharing only "the" and "was" with a source is not derived from it.
 STOPWORDS = set(
-    ["said", "says", "say", "according", "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i", "me", "my", "do", "does", "did", "have", "has", "had", "will", "would", "should", "could", "can", "may", "might", "must", "so", "than", "then", "too", "very", "also", "into", "about", "over", "after", "before", "under", "again", "such", "only", "own", "same", "just", "any", "each", "few", "more", "most", "other", "some", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "all", "both", "therefore", "thus", "hence", "however", "because", "while", "during"]
+    ["said", "says", "say", "according", "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by",
+     "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that",
+     "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "we", "our", "you", "your", "i",
+     "me", "my", "do", "does", "did", "have", "has", "had", "will", "would", "should", "could", "can", "may", "might",
+     "must", "so", "than", "then", "too", "very", "also", "into", "about", "over", "after", "before", "under", "again",
+     "such", "only", "own", "same", "just", "any", "each", "few", "more", "most", "other", "some", "what", "which",
+     "who", "whom", "whose", "when", "where", "why", "how", "all", "both", "therefore", "thus", "hence", "however",
+     "because", "while", "during"]
 ) | set("的了是在和与及或也就都而且这那之其为于以会将能可要应很更最还已")
 
 
@@ -198,7 +205,8 @@ def heuristic(
     return Relation(chosen, rel, round(min(conf, 0.99), 3), features=f)
 
 
-PROMPT = """You trace where a sentence of a text came from. Below are candidate source sentences with their ids, and the target sentence.
+PROMPT = """You trace where a sentence of a text came from. \
+Below are candidate source sentences with their ids, and the target sentence.
 Choose the source sentences the target sentence was derived from (possibly several, possibly none), and one relation:
 - Quotation: the target copies the source verbatim or partially.
 - Compression: the target condenses or summarises the source(s).

@@ -122,7 +122,8 @@ def fit_series(
     fit = fit_curve(x, y, f, loss=loss, checked=True)
     if len(x) < f.k + 2:
         warnings.append(
-            f"Only {len(x)} points for {f.k} parameters: the fit has almost no degrees of freedom; treat intervals and extrapolation with care."
+            f"Only {len(x)} points for {f.k} parameters: the fit has almost no degrees of freedom;"
+            " treat intervals and extrapolation with care."
         )
     if fit.hit_bounds:
         warnings.append(f"The fit hit a bound on {', '.join(fit.hit_bounds)}: the form may not suit these points.")

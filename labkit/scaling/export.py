@@ -91,7 +91,10 @@ def to_latex(
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        rf"\caption{{{_tex_escape(caption)} Brackets: {level}\% bootstrap intervals. Gap: prediction at $x{{=}}1$ from a fit on $x \geq 2$ minus the actual score.}}",
+        (
+            rf"\caption{{{_tex_escape(caption)} Brackets: {level}\% bootstrap intervals."
+            r" Gap: prediction at $x{=}1$ from a fit on $x \geq 2$ minus the actual score.}"
+        ),
         rf"\label{{{label}}}",
         r"\end{table}",
     ]

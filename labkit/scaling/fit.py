@@ -132,7 +132,10 @@ def check_data(x, y, form: Form) -> tuple[np.ndarray, np.ndarray]:
     if np.any(x <= 0):
         raise LabkitError(
             f"x must be positive (got {x.min():g}).",
-            hint="x is the number of training languages: 1 = monolingual. If you count parallel languages k from 0, use x = k + 1.",
+            hint=(
+                "x is the number of training languages: 1 = monolingual."
+                " If you count parallel languages k from 0, use x = k + 1."
+            ),
         )
     if form.log_space and np.any(y <= 0):
         raise LabkitError(

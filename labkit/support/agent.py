@@ -4,7 +4,8 @@ the user's profile, emotion and situation, which self-refinement uses to rewrite
 indicate a risk of self-harm bypass the model entirely (labkit.support.safety).
 
     agent = SupportAgent(get_backend("hf", "tiny"))
-    turn = agent.respond(history, "I failed my exam")      # {"reply", "strategy", "rationale", "user_state", "crisis", "stage", ...}
+    turn = agent.respond(history, "I failed my exam")
+    # turn: {"reply", "strategy", "rationale", "user_state", "crisis", "stage", ...}
 """
 
 from __future__ import annotations

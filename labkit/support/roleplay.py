@@ -2,7 +2,8 @@
 
 `generate` runs Seeker ↔ Strategy Counselor ↔ Supporter for N dialogues of up to T supporter turns from
 sampled scenarios and personas, one JSONL record per dialogue:
-    {"dialogue_id", "language", "scenario", "persona", "turns": [{"role": "seeker"|"supporter", "text", "strategy", "rationale"}]}
+    {"dialogue_id", "language", "scenario", "persona",
+     "turns": [{"role": "seeker"|"supporter", "text", "strategy", "rationale"}]}
 A seeker turn that signals a risk of self-harm ends the dialogue with the crisis message (never a generated reply).
 
 `pairs` builds DPO data from dialogues, as self-evolution does: for each supporter turn's context, rejected =
@@ -10,7 +11,8 @@ the *current* model's own reply to that context with the turn's strategy, genera
 the pairs follow the policy being trained, not the model that wrote the dialogues), and chosen = that reply
 refined with the reflected user state (profile, emotion, situation). `rejected="stored"` uses the dialogue's
 stored reply instead, when asked:
-    {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...], "rejected_source", "strategy", "dialogue_id"}
+    {"prompt": [messages], "chosen": [{"role": "assistant", ...}], "rejected": [...],
+     "rejected_source", "strategy", "dialogue_id"}
 """
 
 from __future__ import annotations

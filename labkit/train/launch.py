@@ -274,7 +274,8 @@ def hf_job_spec(
     recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
     # printf of a shlex-quoted string: no recipe value can end a here-document early and run as a command
     script = (
-        f"pip install -q {shlex.quote(package)} && mkdir -p run && printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
+        f"pip install -q {shlex.quote(package)} && mkdir -p run && "
+        f"printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
         "python -m labkit.train.worker run/recipe.yaml"
     )
     return {

@@ -198,7 +198,8 @@ METHODS = {
         defaults={"max_length": 1024},
         pipeline="labkit.train.selfimprove:run_radis",
     ),
-    # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE, stage 2 free routing + load balancing.
+    # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE,
+    # stage 2 free routing + load balancing.
     "dmoe-stage1": Method(
         "dmoe-stage1",
         "SFTConfig",

@@ -512,7 +512,8 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
 
 
 def confine(recipe: Recipe, roots: list[Path] | None) -> Recipe:
-    """Refuse local paths (data, evaluation data, output) outside `roots`; relative ones count from the recipe's folder."""
+    """Refuse local paths (data, evaluation data, output) outside `roots`; relative ones count from the recipe's
+    folder."""
     if roots is None:
         return recipe
     folder = Path(recipe.source).parent if recipe.source else roots[0]

@@ -19,7 +19,8 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
     unknown_args = set(recipe.method_args) - set(method.method_args)
     if unknown_args:
         out.append(
-            f"method_args {sorted(unknown_args)} mean nothing to {recipe.method} (it takes {', '.join(method.method_args) or 'none'})."
+            f"method_args {sorted(unknown_args)} mean nothing to {recipe.method}"
+            f" (it takes {', '.join(method.method_args) or 'none'})."
         )
     if load_data:
         out += _data(recipe, method)
@@ -40,7 +41,8 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
     if tok is not None:
         if not tok.chat_template:
             out.append(
-                f"{recipe.model['name']} has no chat template: labkit trains on conversational data. Use an instruct model or set one."
+                f"{recipe.model['name']} has no chat template: labkit trains on conversational data."
+                " Use an instruct model or set one."
             )
         if tok.pad_token is None and tok.eos_token is None:
             out.append(f"{recipe.model['name']}'s tokenizer has neither a pad nor an EOS token.")
@@ -86,7 +88,8 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
         gens = int(args.get("num_generations", 8))
         if per_step % gens:
             out.append(
-                f"GRPO: per_device_train_batch_size × processes = {per_step} is not divisible by num_generations = {gens}."
+                f"GRPO: per_device_train_batch_size × processes = {per_step}"
+                f" is not divisible by num_generations = {gens}."
             )
     return out
 
@@ -123,7 +126,8 @@ def _data(recipe: Recipe, method) -> list[str]:
     if miss:
         alts = " or ".join("/".join(a) for a in method.columns)
         return [
-            f"Data: {recipe.method} needs columns {alts}; missing {', '.join(miss)} (the data has {', '.join(ds.column_names)}). "
+            f"Data: {recipe.method} needs columns {alts}; missing {', '.join(miss)}"
+            f" (the data has {', '.join(ds.column_names)}). "
             f"Map yours with data.columns: {{your_name: {miss[0]}}}."
         ]
     if "messages" in ds.column_names:
@@ -146,7 +150,8 @@ def _processes(recipe: Recipe, gpus: int | None) -> list[str]:
     out = []
     if n > 1 and gpus < n:
         out.append(
-            f"launch.num_processes = {n} but this machine has {gpus} GPU(s). Lower it, or export a Slurm/HF Jobs launch."
+            f"launch.num_processes = {n} but this machine has {gpus} GPU(s)."
+            " Lower it, or export a Slurm/HF Jobs launch."
         )
     if recipe.launch.get("strategy") in ("zero2", "zero3") and n > 1:
         import importlib.util
@@ -178,7 +183,8 @@ def _output(recipe: Recipe) -> list[str]:
         return []
     except OSError as e:
         return [
-            f"output.dir {d} is not writable ({e.strerror or type(e).__name__}). Choose a folder you can write, or leave it empty."
+            f"output.dir {d} is not writable ({e.strerror or type(e).__name__})."
+            " Choose a folder you can write, or leave it empty."
         ]
     finally:
         for q in reversed(made):

@@ -171,7 +171,8 @@ def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
     # click the third target sentence in the coloured list: its sources are highlighted instead
     page.locator("#lk-prov-targets span.token").nth(2).click()
     page.wait_for_function(
-        "() => document.querySelector('#lk-prov-docs p b') && document.querySelector('#lk-prov-docs p b').innerText == 'T3'",
+        "() => document.querySelector('#lk-prov-docs p b')"
+        " && document.querySelector('#lk-prov-docs p b').innerText == 'T3'",
         timeout=30_000,
     )
     marks = page.locator("#lk-prov-docs mark.lk-src")

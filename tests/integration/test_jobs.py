@@ -58,7 +58,10 @@ def test_follow_metrics_incrementally_then_cancel(settings):
 
 
 def test_cancel_kills_a_job_that_ignores_sigterm(settings):
-    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(600)"
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\ntime.sleep(600)"
+    )
     run = jobs.start([sys.executable, "-c", code], kind="test", name="stubborn")
     wait_for(lambda: "ready" in jobs.tail_log(run.run_dir))
     assert jobs.cancel(run.id, grace=1).status == "cancelled"

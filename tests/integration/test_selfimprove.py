@@ -52,7 +52,8 @@ def test_icr_rounds_chain_and_pairs_are_sorted(pipelines):
     log = jobs.tail_log(pipelines["icr-tiny"].run_dir, 200_000)
     assert "round 2 · samples.jsonl: start" in log
     rounds = json.loads((root / "rounds.json").read_text())
-    # which models scored each round is part of the run's metrics: round 2 = round 1's model against the initial reference
+    # which models scored each round is part of the run's metrics:
+    # round 2 = round 1's model against the initial reference
     assert rounds[0]["reference_model"] == "tiny-ref" and rounds[0]["reward_model"] == "tiny"
     assert rounds[1]["reference_model"] == "tiny-ref" and rounds[1]["reward_model"] == str(root / "round1" / "model")
     assert all(r["later_reference"] == "initial" and "alpha/zh" in r for r in rounds)

@@ -89,7 +89,10 @@ def test_cjk_lines_join_without_spaces():
 @pytest.mark.parametrize(
     "text",
     [
-        "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften sind lange deutsche Wörter, die umbrochen werden müssen.",
+        (
+            "Donaudampfschifffahrtsgesellschaftskapitänsmütze und Rechtsschutzversicherungsgesellschaften"
+            " sind lange deutsche Wörter, die umbrochen werden müssen."
+        ),
         "我们提出了一种新的简单网络结构，完全基于注意力机制，完全摒弃了循环和卷积。实验表明，这些模型在质量上更优越，同时更易于并行化，训练时间显著减少。",
         "これは日本語の長い文章で、ボックスの中に収まるように折り返されなければなりません。",
         "นี่คือประโยคภาษาไทยที่ยาวมากและต้องถูกตัดบรรทัดให้อยู่ในกรอบ",

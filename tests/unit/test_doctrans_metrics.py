@@ -33,16 +33,21 @@ def labels(node: Node):
 # scratch folder outside this repository (jieba 0.42.1, sacrebleu 2.x, zss 1.2.0).
 M4DOC_PAGES = [
     (
-        "# 引言\n\n深度学习在机器翻译中取得了显著进展。\n\n我们提出一种新的**文档图像**翻译方法，损失为 \\(L = x_1 + y\\) 。\n\n"
-        "## 方法\n\n模型由编码器和解码器组成。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & B \\\\\n1 & 2\n"
+        "# 引言\n\n深度学习在机器翻译中取得了显著进展。\n\n"
+        "我们提出一种新的**文档图像**翻译方法，损失为 \\(L = x_1 + y\\) 。\n\n"
+        "## 方法\n\n模型由编码器和解码器组成。\n\n\\[ E = m c^2 \\]\n\n"
+        "\\begin{table}\n\\begin{tabular}{cc}\nA & B \\\\\n1 & 2\n"
         "\\end{tabular}\n\\end{table}\n\n实验表明该方法有效。\n",
-        "# 引言\n\n深度学习在机器翻译领域取得了很大进展。\n\n我们提出一种新的文档图像翻译方法，损失为 \\(L = x_1 + z\\) 。\n\n"
-        "## 方法\n\n模型包括编码器和解码器。\n\n\\[ E = m c^2 \\]\n\n\\begin{table}\n\\begin{tabular}{cc}\nA & C \\\\\n3 & 4\n"
+        "# 引言\n\n深度学习在机器翻译领域取得了很大进展。\n\n"
+        "我们提出一种新的文档图像翻译方法，损失为 \\(L = x_1 + z\\) 。\n\n"
+        "## 方法\n\n模型包括编码器和解码器。\n\n\\[ E = m c^2 \\]\n\n"
+        "\\begin{table}\n\\begin{tabular}{cc}\nA & C \\\\\n3 & 4\n"
         "\\end{tabular}\n\\end{table}\n\n实验证明这种方法有效。\n",
     ),
     (
         "摘要：本文研究多语言大模型。\n\n第二段没有标题。\n\n# 结论\n\n我们的结论如下。\n\n未来工作包括更多语言。\n",
-        "摘要：本文研究多语言大型模型。\n\n# 结论\n\n我们的结论如下。\n\n- 未来的工作包括更多语言。\n\n# 致谢\n\n感谢审稿人。\n",
+        "摘要：本文研究多语言大型模型。\n\n# 结论\n\n我们的结论如下。\n\n"
+        "- 未来的工作包括更多语言。\n\n# 致谢\n\n感谢审稿人。\n",
     ),
     (
         "## 相关工作\n\n文档翻译 (DIMT) 是一个新任务。\n\n## 相关工作\n\n重复的标题。\n",

@@ -1,4 +1,5 @@
-"""Answer extraction: realistic model outputs per benchmark language, number formats, and garbage that must not raise."""
+"""Answer extraction: realistic model outputs per benchmark language, number formats, and garbage that must not
+raise."""
 
 from __future__ import annotations
 

@@ -105,7 +105,8 @@ def test_evaluate_by_hand_with_languages_and_buckets():
     assert en["overall_f1"] == approx(8 / 15)
     # zh (record b): track T1 tp1/pred2/gold1 -> (1/2,1,2/3); T2 empty vs empty -> (1,1,1)
     #   micro tp1/pred2/gold1 -> (1/2,1,2/3); macro (3/4,1,5/6)
-    #   relation T1 "Summary" is unknown -> 0 right of 2; T2 empty/empty -> 1: micro tp0/pred2/gold1 -> 0; macro (1/2,1/2,1/2)
+    #   relation T1 "Summary" is unknown -> 0 right of 2; T2 empty/empty -> 1:
+    #   micro tp0/pred2/gold1 -> 0; macro (1/2,1/2,1/2)
     zh = out["by_language"]["zh"]
     assert zh["track"]["micro"] == approx({"p": 0.5, "r": 1.0, "f1": 2 / 3})
     assert zh["track"]["macro"] == approx({"p": 0.75, "r": 1.0, "f1": 5 / 6})

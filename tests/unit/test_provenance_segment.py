@@ -33,7 +33,8 @@ CASES = {
     ),
     "initials": ("J. K. Rowling wrote it. It sold well.", ["J. K. Rowling wrote it.", "It sold well."]),
     "lists_and_headings": (
-        "# Results\nWe ran two tests.\n\n1. The first one. It passed.\n2) The second one\n- a bullet\n* another\n  3. indented",
+        "# Results\nWe ran two tests.\n\n1. The first one. It passed.\n"
+        "2) The second one\n- a bullet\n* another\n  3. indented",
         [
             "# Results",
             "We ran two tests.",

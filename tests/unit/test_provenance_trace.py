@@ -96,7 +96,10 @@ def cands(*ids):
         ("Council passed the budget, 40 million for transport, seven to two.", ("D1-2", "D2-1", "D1-1"), "Compression"),
         ("Bus fares will change this year.", ("D1-3",), "Others"),
         (
-            "Public transport will therefore improve considerably, since the budget gives it 40 million dollars and it was long neglected by previous councils.",
+            (
+                "Public transport will therefore improve considerably, since the budget gives it 40 million dollars"
+                " and it was long neglected by previous councils."
+            ),
             ("D1-2",),
             "Inference",
         ),

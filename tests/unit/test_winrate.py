@@ -48,7 +48,8 @@ def test_winrate_empty_all_nan_and_out_of_range_raise():
 
 
 # ---------------------------------------------------------------- length-controlled win rate
-# labkit's own L2 GLM is gone: the length-controlled rate is AlpacaEval's, tested against alpaca_eval in test_glm_winrate.py.
+# labkit's own L2 GLM is gone: the length-controlled rate is AlpacaEval's,
+# tested against alpaca_eval in test_glm_winrate.py.
 
 
 def test_glm_on_a_handful_of_items_is_refused_not_invented():

@@ -67,7 +67,8 @@ class NumericTask(Task):
         return doc.gold if isinstance(doc.gold, (int, float)) else extract_number(str(doc.gold), doc.lang).value
 
     def judge_output(self, doc: Doc, output: str, extractor: str = "labkit") -> dict:
-        """Scored by the chosen extractor; labkit's and lm-eval's flexible verdicts are both kept for the agreement figure."""
+        """Scored by the chosen extractor; labkit's and lm-eval's flexible verdicts are both kept for the agreement
+        figure."""
         row = super().judge_output(doc, output)
         gold = self.gold_number(doc)
         flex = lm_eval_extract(output, doc.lang, "flexible")

@@ -28,7 +28,10 @@ class XAlpaca(Task):
         "win_rate": "win_rate",
         "length_controlled_win_rate": "lc_win_rate",
     }  # percent, as AlpacaEval reports
-    description = "Open-ended instructions in 5 languages; pairwise judge win rate vs a reference (AlpacaEval 2 style, LC win rate)."
+    description = (
+        "Open-ended instructions in 5 languages; pairwise judge win rate vs a reference"
+        " (AlpacaEval 2 style, LC win rate)."
+    )
 
     def hub_args(self, lang: str) -> dict:
         return {"path": self.hub_id, "split": SPLITS[lang]}

@@ -129,7 +129,8 @@ def build(ctx, shared) -> None:
         sample_detail = gr.Markdown(elem_id="lk-eval-sample-detail")
     with gr.Tab("Transferability"):
         gr.Markdown(
-            f"`{FORMULA}` — labkit's definition (the paper's exact formula is not public); per-language ratios are kept."
+            f"`{FORMULA}` — labkit's definition (the paper's exact formula is not public);"
+            " per-language ratios are kept."
         )
         with gr.Row():
             before = gr.Dropdown([], label="Before training (eval run)", allow_custom_value=True)
@@ -221,7 +222,10 @@ def build(ctx, shared) -> None:
             text += "\n\n" + error_text(run)
         if run.status == "succeeded":
             m = run.metrics
-            text += f" · average accuracy **{100 * (m.get('score') or 0):.1f}%** · parse failures {m.get('parse_failed', 0)}"
+            text += (
+                f" · average accuracy **{100 * (m.get('score') or 0):.1f}%**"
+                f" · parse failures {m.get('parse_failed', 0)}"
+            )
             if m.get("agreement") is not None:
                 text += f" · agreement with lm-eval's extractor {100 * m['agreement']:.0f}%"
         if run.status not in FINAL:
@@ -242,7 +246,8 @@ def build(ctx, shared) -> None:
             return ""
         cell = dict(zip(report.SAMPLE_COLUMNS, row))
         return (
-            f"**{cell['lang']} · {cell['id']}** · correct {cell['correct']} · extracted `{cell['extracted']}` · gold `{cell['gold']}`"
+            f"**{cell['lang']} · {cell['id']}** · correct {cell['correct']}"
+            f" · extracted `{cell['extracted']}` · gold `{cell['gold']}`"
             f"\n\n**Prompt**\n\n```\n{cell['prompt']}\n```\n\n**Output**\n\n```\n{cell['output']}\n```"
         )
 
@@ -279,7 +284,10 @@ def build(ctx, shared) -> None:
             load_results(jobs.status(b).run_dir), load_results(jobs.status(a).run_dir), source=(src or "en").strip()
         )
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
-        head = f"### MTI = {fmt(res['mti'])}\nTrained language `{res['source']}` gained {res['source_gain']:+.3f}. {res['note']}"
+        head = (
+            f"### MTI = {fmt(res['mti'])}\n"
+            f"Trained language `{res['source']}` gained {res['source_gain']:+.3f}. {res['note']}"
+        )
         rows = [
             [l, fmt(r["before"]), fmt(r["after"]), f"{r['gain']:+.3f}", fmt(r["ratio"])]
             for l, r in res["languages"].items()

@@ -108,7 +108,10 @@ def build(ctx, shared) -> None:
         if backend_name == "openai":
             served = b.models()
             if new["model"] not in served:
-                note = f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'}, not `{new['model']}`."
+                note = (
+                    f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'},"
+                    f" not `{new['model']}`."
+                )
         return new, header_markdown(new), note
 
     @handler

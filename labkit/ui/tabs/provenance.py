@@ -40,8 +40,10 @@ EXAMPLE_TARGET_ZH = (
 )
 TROVE_SAMPLE = Path(__file__).resolve().parents[3] / "configs" / "provenance" / "trove-sample.jsonl"
 EXAMPLE_TARGET = (
-    "The council approved the new budget on Monday. It gives 40 million dollars to public transport and passed seven to two. "
-    "Bus fares will change this year. Commuters should therefore expect faster trips, as the mayor promised shorter commuting times. "
+    "The council approved the new budget on Monday. "
+    "It gives 40 million dollars to public transport and passed seven to two. "
+    "Bus fares will change this year. "
+    "Commuters should therefore expect faster trips, as the mayor promised shorter commuting times. "
     "The weather was sunny."
 )
 
@@ -64,7 +66,8 @@ def documents_html(result: dict, selected: dict | None) -> str:
             if s["id"] in marks:
                 color, tip = marks[s["id"]]
                 spans.append(
-                    f'<mark class="lk-src" data-id="{s["id"]}" title="{html.escape(tip)}" style="background:{color}33;border-bottom:2px solid {color}">'
+                    f'<mark class="lk-src" data-id="{s["id"]}" title="{html.escape(tip)}"'
+                    f' style="background:{color}33;border-bottom:2px solid {color}">'
                     f"<sup>{s['id']}</sup>{text}</mark>"
                 )
             else:
@@ -73,7 +76,8 @@ def documents_html(result: dict, selected: dict | None) -> str:
     head = ""
     if selected:
         head = (
-            f"<p><b>{selected['id']}</b> — {html.escape(selected['relation'] or 'no source')}, confidence {selected['confidence']:.2f}"
+            f"<p><b>{selected['id']}</b> — {html.escape(selected['relation'] or 'no source')},"
+            f" confidence {selected['confidence']:.2f}"
             f" ({selected['engine']}); sources: {', '.join(selected['sources']) or 'none'}</p>"
         )
     return f'<div id="lk-prov-docs">{head}{"".join(parts)}</div>'
@@ -88,7 +92,8 @@ def coverage_markdown(result: dict) -> str:
     rel = " · ".join(f"{k}: {v}" for k, v in c["relations"].items())
     fb = f" · llm answers unreadable → heuristic: {result['llm_fallbacks']}" if result["engine"] == "llm" else ""
     return (
-        f"**{100 * c['targets_with_source']:.0f}%** of target sentences have a source · **{100 * c['source_sentences_used']:.0f}%** of "
+        f"**{100 * c['targets_with_source']:.0f}%** of target sentences have a source"
+        f" · **{100 * c['source_sentences_used']:.0f}%** of "
         f"source sentences used ({c['n_targets']} target, {c['n_source_sentences']} source sentences) · {rel}{fb}"
     )
 

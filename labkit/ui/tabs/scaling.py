@@ -30,10 +30,14 @@ SUMMARY_COLUMNS = [
 ]
 # Widths that fit the page, with wrapping, so every column shows without scrolling sideways.
 SUMMARY_WIDTHS = ["8%", "8%", "26%", "7%", "9%", "10%", "17%", "10%", "5%"]
-HELP = """Fit **score vs x = number of training languages** (1 = English only; a sweep with k parallel languages has x = k + 1).
-Forms: power `y = a·x^b` (fitted in log space), saturating `y = c − a·x^(−b)`, log-linear `y = a + b·ln x`, or automatic choice by AIC/BIC.
-Intervals are bootstrap percentile intervals (resampling seeds within each x when there are replicate runs, residuals otherwise),
-widened by the small-sample factor t(n−k)/z. **Monolingual Generalization Gap** = prediction at x=1 from a fit on x ≥ 2 − actual x=1 score.
+HELP = """Fit **score vs x = number of training languages** \
+(1 = English only; a sweep with k parallel languages has x = k + 1).
+Forms: power `y = a·x^b` (fitted in log space), saturating `y = c − a·x^(−b)`, log-linear `y = a + b·ln x`, \
+or automatic choice by AIC/BIC.
+Intervals are bootstrap percentile intervals \
+(resampling seeds within each x when there are replicate runs, residuals otherwise),
+widened by the small-sample factor t(n−k)/z. \
+**Monolingual Generalization Gap** = prediction at x=1 from a fit on x ≥ 2 − actual x=1 score.
 **First-Parallel Leap** = score(x=2) − score(x=1), with its ratio to the fitted gain per added language after x=2."""
 
 

@@ -219,7 +219,10 @@ class Train:
     def preview(self, text, synced, source, *values):
         r = self.recipe(text, values, synced, source)
         argv = launch.worker_command(r, "RUN_DIR/recipe.yaml")
-        return f"```\n{shlex.join(argv)}\n```\nRepeat from a terminal: `labkit train recipe.yaml` (the editor's YAML saved to a file)."
+        return (
+            f"```\n{shlex.join(argv)}\n```\n"
+            "Repeat from a terminal: `labkit train recipe.yaml` (the editor's YAML saved to a file)."
+        )
 
     @handler
     def start(self, text, synced, source, *values):
@@ -329,7 +332,10 @@ class Train:
 
     @handler
     def submit(self, text, synced, source, fl, *values):
-        return f"Submitted: {launch.submit_hf_job(launch.hf_job_spec(self.recipe(text, values, synced, source), flavor=fl))}"
+        return (
+            "Submitted: "
+            f"{launch.submit_hf_job(launch.hf_job_spec(self.recipe(text, values, synced, source), flavor=fl))}"
+        )
 
     def refresh_runs(self):
         rows = runs_table(self.store)

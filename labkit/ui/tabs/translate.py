@@ -177,8 +177,8 @@ def build(ctx, shared) -> None:
             )
         s = res["stats"]
         note = (
-            f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory · seconds: "
-            + ", ".join(f"{k} {v}" for k, v in s["seconds"].items())
+            f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory"
+            " · seconds: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items())
         )
         if gloss := document.glossary_note(s, terms):
             note += f"\n\n⚠️ {gloss}"
