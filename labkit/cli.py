@@ -301,7 +301,10 @@ def cmd_sweep(args) -> int:
 
     r = rmod.load(args.recipe, args.set)
     langs = [l for l in args.languages.split(",") if l]
-    ks = [int(k) for k in args.k.split(",")]
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+    except ValueError as e:
+        raise LabkitError(f"--k {args.k!r} is not a list of whole numbers.", hint="Example: --k 0,1,2,4") from e
     runs = launch.sweep(r, langs, ks, name=args.name, queue=args.queue)
     _print(args, [{"run_id": x.id, "name": x.name, "tags": x.tags} for x in runs], "\n".join(f"{x.id}  {x.name}  {' '.join(x.tags)}" for x in runs))
     return 0

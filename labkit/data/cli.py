@@ -80,6 +80,8 @@ def curate(args, emit) -> int:
     if not args.input:
         raise LabkitError("Give INPUT: a JSONL or parquet file, a folder, or a Hub dataset id.")
     recipe = _recipe(args)
+    if not str(args.input).startswith(("hf://", "s3://")):
+        pipeline.check_input(args.input, recipe["input"]["text_key"])
     if args.detach:
         r = jobrun.launch(args.input, recipe, out=args.out, name=args.name)
         emit(

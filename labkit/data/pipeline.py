@@ -69,6 +69,44 @@ def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
     )
 
 
+def check_input(source: str, text_key: str = "text", settings=None) -> None:
+    """Read the first document before any run starts: an empty, binary or column-less input is refused here with
+    a reason, not discovered as "0 kept" after the pipeline ran."""
+    import gzip
+    import json
+
+    fmt, folder, glob = resolve_input(source, settings)
+    files = [Path(folder) / glob] if glob and "*" not in glob else sorted(Path(folder).glob(glob))
+    if not files:
+        raise LabkitError(f"INPUT {source!r} holds no data files.", hint="JSONL (.jsonl, .jsonl.gz) or parquet.")
+    first = files[0]
+    if fmt == "parquet":
+        import pandas as pd
+
+        try:
+            columns = list(pd.read_parquet(first).columns)
+        except Exception as e:  # pyarrow raises several types for a file that is not parquet
+            raise LabkitError(f"{first.name} is not a readable parquet file: {e}") from e
+        if text_key not in columns:
+            raise LabkitError(f"{first.name} has no {text_key!r} column (it has {', '.join(columns[:10])}).",
+                              hint="Set input.text_key in the recipe to the column that holds the text.")
+        return
+    try:
+        with (gzip.open if first.suffix == ".gz" else open)(first, "rt", encoding="utf-8") as fh:
+            line = next((ln for ln in fh if ln.strip()), None)
+    except (UnicodeDecodeError, OSError, EOFError) as e:
+        raise LabkitError(f"{first.name} is not UTF-8 JSON lines.", hint="Give a JSONL (or .jsonl.gz) file.") from e
+    if line is None:
+        raise LabkitError(f"{first.name} is empty: no documents to curate.", hint="Give a file with one JSON per line.")
+    try:
+        record = json.loads(line)
+    except ValueError as e:
+        raise LabkitError(f"{first.name} line 1 is not JSON: {e}", hint="One JSON object per line.") from e
+    if not isinstance(record, dict) or text_key not in record:
+        raise LabkitError(f"{first.name}: the first document has no {text_key!r} field.",
+                          hint="Set input.text_key in the recipe to the field that holds the text.")
+
+
 def _format_of(p: Path) -> str:
     suffixes = [s for s in p.suffixes if s in LOCAL_SUFFIXES]
     if not suffixes:

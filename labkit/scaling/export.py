@@ -112,6 +112,10 @@ def save(reports: list[SeriesReport], settings: dict, out_dir=None, name: str = 
     s = get_settings().ensure_dirs()
     run_id = new_run_id("fit")
     out = Path(out_dir) if out_dir else s.runs_dir / run_id
+    if out.exists() and not out.is_dir():
+        from labkit.errors import LabkitError
+
+        raise LabkitError(f"--output {out_dir} is a file, not a folder.", hint="Give a folder (created if missing).")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "fit.json", "csv": out / "fit.csv", "tex": out / "fit.tex"}
     paths["json"].write_text(to_json(reports, settings), encoding="utf-8")

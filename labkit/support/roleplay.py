@@ -49,6 +49,9 @@ def generate(
 ) -> list[dict]:
     """N dialogues; when `cancel` is set, the dialogues finished so far (the one in progress is dropped)."""
     guard.require("batch")
+    if int(n) < 1 or int(turns) < 1:
+        raise LabkitError(f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
+                          hint="Example: --n 10 --turns 6")
     prompts = load_prompts()
     scenarios = scenarios or prompts["scenarios"]
     personas = personas or prompts["personas"]
@@ -128,6 +131,8 @@ def pairs(
             hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.",
         )
     guard.require("batch")
+    if not dialogues:
+        raise LabkitError("No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE")
     out = []
     for i, rec in enumerate(dialogues):
         validate_dialogue(rec)

@@ -36,6 +36,11 @@ def load_dataset(recipe: Recipe):
             ds = datasets.load_dataset(
                 "json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train"
             )
+        elif local.is_dir():  # a folder that is not a curated set: loading "whatever is in it" would be a guess
+            raise LabkitError(
+                f"data.path {path!r} is a folder without a kept/ subfolder.",
+                hint="Point data.path at a .jsonl/.json/.parquet/.csv file, or at a `labkit data curate` output.",
+            )
         elif local.suffix in LOCAL_FORMATS:
             raise LabkitError(
                 f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."

@@ -211,6 +211,9 @@ def slurm_script(
     """An sbatch script. Every value from the recipe or the caller reaches the shell quoted (shlex) or checked
     against a plain-word pattern; `setup` is the one shell line the caller writes on purpose."""
     name = check_name(recipe.name)
+    for flag, value in (("--nodes", nodes), ("--gpus-per-node", gpus_per_node)):
+        if value is not None and int(value) < 1:
+            raise LabkitError(f"{flag} {value} is not a count of machines or GPUs.", hint=f"Give {flag} 1 or more.")
     nodes = int(nodes or recipe.launch.get("num_machines") or 1)
     gpn = int(gpus_per_node or recipe.launch.get("num_processes") or 1)
     if nodes < 1 or gpn < 1:

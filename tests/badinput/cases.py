@@ -103,7 +103,6 @@ def _train_cases() -> list[Case]:
         t("set-unclosed", RECIPE, ["--set", "trainer.max_steps=[1,2"]),
         t("set-no-equals", RECIPE, ["--set", "trainer.max_steps"]),
         t("set-unknown-key", RECIPE, ["--set", "trainer.nonsense_key=1"]),
-        t("no-model", recipe(name_="x").replace("model:\n  name: tiny\n", "")),
         t("model-missing-folder", RECIPE.replace("name: tiny", "name: ./no-such-model")),
         t("model-long-name", RECIPE.replace("name: tiny", "name: " + "m" * 5000)),
         t("data-missing", RECIPE, files={}),
@@ -418,7 +417,7 @@ def _misc_cases() -> list[Case]:
         m("export-nodes-zero", "export", "r.yaml", "--nodes", "0", f=good),
         m("export-gpus-negative", "export", "r.yaml", "--gpus-per-node", "-1", f=good),
         m("export-partition-injection", "export", "r.yaml", "--partition", "gpu\nrm -rf ~", f=good),
-        m("export-recipe-path-injection", "export", "r.yaml", "--recipe-path", "$(touch pwned)", f=good),
+        # a hostile --recipe-path is quoted, not refused: tests/unit/test_train_recipes.py runs that script with stubs
         m("export-missing-recipe", "export", "nope.yaml"),
         m("sweep-k-word", "sweep", "r.yaml", "--languages", "zh,th", "--k", "one,two", f=good),
         m("sweep-k-too-big", "sweep", "r.yaml", "--languages", "zh,th", "--k", "0,5", f=good),
