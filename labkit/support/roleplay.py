@@ -132,7 +132,9 @@ def pairs(
         )
     guard.require("batch")
     if not dialogues:
-        raise LabkitError("No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE")
+        raise LabkitError(
+            "No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE"
+        )
     out = []
     for i, rec in enumerate(dialogues):
         validate_dialogue(rec)
