@@ -7,6 +7,7 @@
 
 Every command takes --json for machine-readable output. Bad input exits 2 with a message and a hint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,9 @@ def cmd_serve(args) -> int:
             raise LabkitError("--auth must look like user:password.", hint="Example: --auth alice:a-long-passphrase")
         auth = tuple(args.auth.split(":", 1))
     if not 0 <= args.port <= 65535:
-        raise LabkitError(f"--port {args.port} is not a TCP port.", hint="Use a number from 1 to 65535 (0: any free port).")
+        raise LabkitError(
+            f"--port {args.port} is not a TCP port.", hint="Use a number from 1 to 65535 (0: any free port)."
+        )
     _ensure_tiny_built()
     launch(host=args.host, port=args.port, share=args.share, auth=auth, model=args.model, backend=args.backend)
     return 0
@@ -60,17 +63,30 @@ def cmd_generate(args) -> int:
 
     settings = get_settings()
     model = args.model or settings.resolved_default_model()
-    params = GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, n=args.n,
-                       seed=args.seed, stop=tuple(args.stop or ()))
+    params = GenParams(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        n=args.n,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+    )
     prompts = args.prompt or [sys.stdin.read()]
     if not all(p.strip() for p in prompts):
         raise LabkitError("An empty prompt.", hint='Give the text to continue: labkit generate --model tiny "Hello"')
-    inputs = [p if args.raw else ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": p}] for p in prompts]
+    inputs = [
+        p
+        if args.raw
+        else ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": p}]
+        for p in prompts
+    ]
     opts = {"base_url": args.base_url} if args.backend == "openai" and args.base_url else {}
     backend = get_backend(args.backend, model, **opts)
     outs = backend.generate(inputs, params)
-    records = [{"model": model, "backend": args.backend, "prompt": p, "text": o[0], "samples": o, "params": params.to_dict()}
-               for p, o in zip(prompts, outs)]
+    records = [
+        {"model": model, "backend": args.backend, "prompt": p, "text": o[0], "samples": o, "params": params.to_dict()}
+        for p, o in zip(prompts, outs)
+    ]
     data = records[0] if len(records) == 1 else records
     _print(args, data, "\n---\n".join("\n".join(r["samples"]) for r in records))
     return 0
@@ -122,15 +138,26 @@ def cmd_hub(args) -> int:
         from labkit import hfjobs
 
         argv = [a for a in args.labkit_argv if a != "--"]
-        run = hfjobs.submit(argv, kind=argv[0] if argv else "job", name=args.name or " ".join(argv[:2]),
-                            flavor=args.flavor, timeout=args.timeout, push_repo=args.push_repo)
+        run = hfjobs.submit(
+            argv,
+            kind=argv[0] if argv else "job",
+            name=args.name or " ".join(argv[:2]),
+            flavor=args.flavor,
+            timeout=args.timeout,
+            push_repo=args.push_repo,
+        )
         _print(args, run.to_dict(), f"{run.id}: {hfjobs.describe(run)}")
         return 0
     if args.action == "deploy-space":
         from labkit import spaces
 
-        plan, generated = spaces.plan_space(args.repo_id, hardware=args.hardware, models=args.space_model or [],
-                                            datasets=args.space_dataset or [], private=args.private)
+        plan, generated = spaces.plan_space(
+            args.repo_id,
+            hardware=args.hardware,
+            models=args.space_model or [],
+            datasets=args.space_dataset or [],
+            private=args.private,
+        )
         summary = {**plan.summary(), "hardware": args.hardware, "generated": sorted(generated)}
         if args.dry_run:
             if args.out:
@@ -147,12 +174,23 @@ def cmd_hub(args) -> int:
 
         evals += [hub.EvalEntry(**row) for row in card_rows_for(ref)]
     if args.kind == "model":
-        card = hub.model_card(args.repo_id, base_model=args.base_model or inputs.get("base_model"), recipe=inputs.get("recipe"),
-                              datasets=inputs.get("datasets"), evals=evals, languages=inputs.get("languages"),
-                              license=args.license or inputs.get("license"), tags=inputs.get("tags"))
+        card = hub.model_card(
+            args.repo_id,
+            base_model=args.base_model or inputs.get("base_model"),
+            recipe=inputs.get("recipe"),
+            datasets=inputs.get("datasets"),
+            evals=evals,
+            languages=inputs.get("languages"),
+            license=args.license or inputs.get("license"),
+            tags=inputs.get("tags"),
+        )
     else:
-        card = hub.dataset_card(args.repo_id, license=args.license or inputs.get("license", ""),
-                                provenance=inputs.get("provenance", "Generated with labkit."), languages=inputs.get("languages"))
+        card = hub.dataset_card(
+            args.repo_id,
+            license=args.license or inputs.get("license", ""),
+            provenance=inputs.get("provenance", "Generated with labkit."),
+            languages=inputs.get("languages"),
+        )
     plan = hub.plan_push(args.folder, args.repo_id, kind=args.kind, card=card, private=not args.public)
     if args.dry_run:
         _print(args, {**plan.summary(), "card": card}, json.dumps(plan.summary(), indent=2) + "\n\n" + card)
@@ -170,7 +208,9 @@ def cmd_eval(args) -> int:
     except LabkitError as e:  # a job leaves its error for the Evaluate tab, which shows it whole and in its own words
         if os.environ.get("LABKIT_RUN_ID") and os.environ.get("LABKIT_RUN_DIR"):
             err = {"message": e.message, "hint": e.hint}
-            (Path(os.environ["LABKIT_RUN_DIR"]) / "error.json").write_text(json.dumps(err, ensure_ascii=False), encoding="utf-8")
+            (Path(os.environ["LABKIT_RUN_DIR"]) / "error.json").write_text(
+                json.dumps(err, ensure_ascii=False), encoding="utf-8"
+            )
         raise
 
 
@@ -194,16 +234,37 @@ def _eval(args) -> int:
         metrics.log(done=done, total=total)
         bar(done, total)
 
-    res = service.run_eval(spec, out, name=args.name, tags=list(args.tag or []), run_id=run_id, owns_status=not job,
-                           predictions=args.predictions, progress=progress)
+    res = service.run_eval(
+        spec,
+        out,
+        name=args.name,
+        tags=list(args.tag or []),
+        run_id=run_id,
+        owns_status=not job,
+        predictions=args.predictions,
+        progress=progress,
+    )
     results = res["results"]
-    data = {"task": results["task"], "versions": results["versions"], "extractor": results["extractor"], "results": results["results"],
-            "average": results["average"], "run_id": res["run_id"], "output": res["output"], "metrics": res["metrics"]}
+    data = {
+        "task": results["task"],
+        "versions": results["versions"],
+        "extractor": results["extractor"],
+        "results": results["results"],
+        "average": results["average"],
+        "run_id": res["run_id"],
+        "output": res["output"],
+        "metrics": res["metrics"],
+    }
     fmt = lambda v: "—" if v is None else format(v, ".3f")  # noqa: E731
-    human = "\n".join(f"{l:>4}  acc {fmt(r['accuracy'])} ± {fmt(r['stderr'])}  n={r['n']}  parse_failed={r['parse_failed']}"
-                      f"  fidelity={'—' if r['fidelity'] is None else format(r['fidelity'], '.2f')}"
-                      + (f"  agree(lm-eval)={r['agreement']:.2f}" if r.get("agreement") is not None else "")
-                      for l, r in results["results"].items()) + f"\naverage {fmt(results['average'])}   → {res['output']}"
+    human = (
+        "\n".join(
+            f"{l:>4}  acc {fmt(r['accuracy'])} ± {fmt(r['stderr'])}  n={r['n']}  parse_failed={r['parse_failed']}"
+            f"  fidelity={'—' if r['fidelity'] is None else format(r['fidelity'], '.2f')}"
+            + (f"  agree(lm-eval)={r['agreement']:.2f}" if r.get("agreement") is not None else "")
+            for l, r in results["results"].items()
+        )
+        + f"\naverage {fmt(results['average'])}   → {res['output']}"
+    )
     _print(args, data, human)
     return 0
 
@@ -231,9 +292,14 @@ def cmd_winrate(args) -> int:
     try:
         res = winrate.glm_winrate(rows, args.glm, table)
     except ValueError as e:
-        raise LabkitError(f"Cannot compute the {args.glm} win rate: {e}", hint="Check ANNOTATIONS and --difficulty.") from e
-    human = (f"win rate {res['win_rate']:.2f} ± {res['standard_error']:.2f}   length-controlled {res['length_controlled_winrate']:.2f}"
-             f" ± {res['lc_standard_error']:.2f}   n={res['n_total']}   (GLM: {res['glm']})")
+        raise LabkitError(
+            f"Cannot compute the {args.glm} win rate: {e}", hint="Check ANNOTATIONS and --difficulty."
+        ) from e
+    human = (
+        f"win rate {res['win_rate']:.2f} ± {res['standard_error']:.2f}   "
+        f"length-controlled {res['length_controlled_winrate']:.2f}"
+        f" ± {res['lc_standard_error']:.2f}   n={res['n_total']}   (GLM: {res['glm']})"
+    )
     _print(args, res, human)
     return 0
 
@@ -250,8 +316,11 @@ def cmd_compare(args) -> int:
         return load_results(jobs.status(ref).run_dir)
 
     res = transferability(resolve(args.before), resolve(args.after), source=args.source)
-    human = "\n".join(f"{l:>4}  {r['before']:.3f} → {r['after']:.3f}  gain {r['gain']:+.3f}  ratio {'—' if r['ratio'] is None else format(r['ratio'], '.2f')}"
-                      for l, r in res["languages"].items())
+    human = "\n".join(
+        f"{l:>4}  {r['before']:.3f} → {r['after']:.3f}  gain {r['gain']:+.3f}  "
+        f"ratio {'—' if r['ratio'] is None else format(r['ratio'], '.2f')}"
+        for l, r in res["languages"].items()
+    )
     human += f"\nMTI = {'—' if res['mti'] is None else format(res['mti'], '.3f')}   ({res['formula']}) {res['note']}"
     _print(args, res, human)
     return 0
@@ -271,7 +340,11 @@ def cmd_train(args) -> int:
     else:
         raise LabkitError("Give a recipe file or --resume RUN_ID.", hint="Recipes live in configs/train/.")
     if args.detach:
-        _print(args, {"run_id": run.id, "status": run.status, "run_dir": run.run_dir}, f"{run.id} started: labkit runs logs -f {run.id}")
+        _print(
+            args,
+            {"run_id": run.id, "status": run.status, "run_dir": run.run_dir},
+            f"{run.id} started: labkit runs logs -f {run.id}",
+        )
         return 0
     for chunk in jobs.follow_log(run.id):
         if not args.json:
@@ -306,7 +379,11 @@ def cmd_sweep(args) -> int:
     except ValueError as e:
         raise LabkitError(f"--k {args.k!r} is not a list of whole numbers.", hint="Example: --k 0,1,2,4") from e
     runs = launch.sweep(r, langs, ks, name=args.name, queue=args.queue)
-    _print(args, [{"run_id": x.id, "name": x.name, "tags": x.tags} for x in runs], "\n".join(f"{x.id}  {x.name}  {' '.join(x.tags)}" for x in runs))
+    _print(
+        args,
+        [{"run_id": x.id, "name": x.name, "tags": x.tags} for x in runs],
+        "\n".join(f"{x.id}  {x.name}  {' '.join(x.tags)}" for x in runs),
+    )
     return 0
 
 
@@ -315,8 +392,13 @@ def cmd_export(args) -> int:
 
     r = rmod.load(args.recipe, args.set)
     if args.target == "slurm":
-        text = launch.slurm_script(r, recipe_path=args.recipe_path or Path(args.recipe).name, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
-                                   partition=args.partition)
+        text = launch.slurm_script(
+            r,
+            recipe_path=args.recipe_path or Path(args.recipe).name,
+            nodes=args.nodes,
+            gpus_per_node=args.gpus_per_node,
+            partition=args.partition,
+        )
         _print(args, {"target": "slurm", "script": text}, text)
         return 0
     spec = launch.hf_job_spec(r, flavor=args.flavor)
@@ -340,8 +422,10 @@ def cmd_trace(args) -> int:
         return 0
     out = Path(args.output) if args.output else None
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
-        raise LabkitError(f"--output {args.output} is {'a folder' if out.is_dir() else 'in a folder that does not exist'}.",
-                          hint="Give a file path for the JSONL trace, e.g. --output trace.jsonl.")
+        raise LabkitError(
+            f"--output {args.output} is {'a folder' if out.is_dir() else 'in a folder that does not exist'}.",
+            hint="Give a file path for the JSONL trace, e.g. --output trace.jsonl.",
+        )
     if not args.eval and (not args.source or not args.target):
         raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
     backend = None
@@ -351,20 +435,43 @@ def cmd_trace(args) -> int:
 
         backend = get_backend(args.backend, args.model or get_settings().resolved_default_model())
     if args.eval:
-        res = tr.evaluate_file(args.eval, engine=args.engine, retriever=args.retriever, k=args.k, backend=backend, dense_model=args.dense_model)
-        human = (f"track micro F1 {res['track']['micro']['f1']:.3f}  relation micro F1 {res['relation']['micro']['f1']:.3f}  "
-                 f"overall F1 {res['overall_f1']:.3f}  ({res['n_targets']} target sentences)")
+        res = tr.evaluate_file(
+            args.eval,
+            engine=args.engine,
+            retriever=args.retriever,
+            k=args.k,
+            backend=backend,
+            dense_model=args.dense_model,
+        )
+        human = (
+            f"track micro F1 {res['track']['micro']['f1']:.3f}  "
+            f"relation micro F1 {res['relation']['micro']['f1']:.3f}  "
+            f"overall F1 {res['overall_f1']:.3f}  ({res['n_targets']} target sentences)"
+        )
         _print(args, res, human)
         return 0
-    res = tr.trace([tr.read_text_file(p, "source") for p in args.source], tr.read_text_file(args.target, "target"), lang=args.lang,
-                   engine=args.engine, retriever=args.retriever, k=args.k, backend=backend, dense_model=args.dense_model)
+    res = tr.trace(
+        [tr.read_text_file(p, "source") for p in args.source],
+        tr.read_text_file(args.target, "target"),
+        lang=args.lang,
+        engine=args.engine,
+        retriever=args.retriever,
+        k=args.k,
+        backend=backend,
+        dense_model=args.dense_model,
+    )
     if out is not None:
         try:
             out.write_text(tr.to_jsonl(res), encoding="utf-8")
         except OSError as e:
-            raise LabkitError(f"Cannot write --output {args.output}: {e.strerror or e}", hint="Give a writable file path.") from e
-    human = "\n".join(f"{t['id']:>4} [{t['relation'] or 'no source'}{'' if not t['sources'] else ' ← ' + ', '.join(t['sources'])}] {t['text'][:80]}"
-                      for t in res["targets"])
+            raise LabkitError(
+                f"Cannot write --output {args.output}: {e.strerror or e}", hint="Give a writable file path."
+            ) from e
+    human = "\n".join(
+        f"{t['id']:>4} [{t['relation'] or 'no source'}"
+        f"{'' if not t['sources'] else ' ← ' + ', '.join(t['sources'])}] {t['text'][:80]}"
+        for t in res["targets"]
+    )
     _print(args, res, human)
     return 0
 
@@ -378,8 +485,9 @@ def cmd_chat(args) -> int:
     from labkit.support.strategies import resolve
 
     if args.once is not None and not args.once.strip():
-        raise LabkitError("--once is empty (only whitespace).",
-                          hint="Give the user's message, e.g. --once 'I failed my exam'.")
+        raise LabkitError(
+            "--once is empty (only whitespace).", hint="Give the user's message, e.g. --once 'I failed my exam'."
+        )
     if args.strategy:
         resolve(args.strategy)  # before a model loads: an unknown name must not be silently ignored
     model = args.model or get_settings().resolved_default_model()
@@ -391,8 +499,12 @@ def cmd_chat(args) -> int:
         bar = _progress_bar(args)
         dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
         write_jsonl(args.out, dialogues)
-        data = {"dialogues": len(dialogues), "out": args.out, "strategies": roleplay.strategy_counts(dialogues),
-                "counselor_fallbacks": agent.counselor_fallbacks}
+        data = {
+            "dialogues": len(dialogues),
+            "out": args.out,
+            "strategies": roleplay.strategy_counts(dialogues),
+            "counselor_fallbacks": agent.counselor_fallbacks,
+        }
         _print(args, data, json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     if args.action == "pairs":
@@ -403,7 +515,10 @@ def cmd_chat(args) -> int:
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
     if args.once is None:
-        raise LabkitError("Give --once TEXT (one exchange), or an action: roleplay, pairs.", hint="The Support chat tab is the interactive chat.")
+        raise LabkitError(
+            "Give --once TEXT (one exchange), or an action: roleplay, pairs.",
+            hint="The Support chat tab is the interactive chat.",
+        )
     turn = agent.respond([], args.once, override=args.strategy)
     data = {k: turn[k] for k in ("reply", "strategy", "rationale", "user_state", "crisis", "stage", "language")}
     _print(args, data, f"[{turn['strategy'] or 'crisis'}] {turn['reply']}")
@@ -415,10 +530,28 @@ def cmd_translate(args) -> int:
 
     if args.action == "ocr":
         pages = document.analyse(args.input, args.pages, args.dpi)
-        data = {"pages": [{"page": a["page"].number, "source": a["source"],
-                           "lines": [{"text": l.text, "box": [round(v, 1) for v in l.box], "confidence": round(l.confidence, 4)} for l in a["lines"]],
-                           "blocks": [{"text": b.text, "kind": b.kind, "box": [round(v, 1) for v in b.box],
-                                       "confidence": round(min(l.confidence for l in b.lines), 4)} for b in a["blocks"]]} for a in pages]}
+        data = {
+            "pages": [
+                {
+                    "page": a["page"].number,
+                    "source": a["source"],
+                    "lines": [
+                        {"text": l.text, "box": [round(v, 1) for v in l.box], "confidence": round(l.confidence, 4)}
+                        for l in a["lines"]
+                    ],
+                    "blocks": [
+                        {
+                            "text": b.text,
+                            "kind": b.kind,
+                            "box": [round(v, 1) for v in b.box],
+                            "confidence": round(min(l.confidence for l in b.lines), 4),
+                        }
+                        for b in a["blocks"]
+                    ],
+                }
+                for a in pages
+            ]
+        }
         data["blocks"] = [b for p in data["pages"] for b in p["blocks"]]
         _print(args, data, "\n".join(f"[{b['kind']}] {b['text']}" for b in data["blocks"]))
         return 0
@@ -427,8 +560,12 @@ def cmd_translate(args) -> int:
 
         res = metrics.evaluate_folder(args.input, args.to, predictions=args.pred)
         c = res["corpus"]
-        _print(args, res, f"BLEU {c['bleu']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.2f} (M4Doc protocol)  "
-                          f"chrF {c['chrf']:.2f}  STEDS-blocks {c['steds_blocks']:.2f}  ({res['n_pages']} pages)")
+        _print(
+            args,
+            res,
+            f"BLEU {c['bleu']:.2f}  BLEU-PT {c['bleu_pt']:.2f}  STEDS {c['steds']:.2f} (M4Doc protocol)  "
+            f"chrF {c['chrf']:.2f}  STEDS-blocks {c['steds_blocks']:.2f}  ({res['n_pages']} pages)",
+        )
         return 0
     if not args.out:
         raise LabkitError("Give --out DIR for the translated pages.")
@@ -451,13 +588,27 @@ def cmd_translate(args) -> int:
         return 0
     from labkit.backends import get_backend
 
-    res = document.translate_document(args.input, args.to, get_backend(args.backend, model), model, args.out, source=args.source_lang,
-                                      glossary=glossary, domain=args.domain or "", pages=args.pages, dpi=args.dpi)
+    res = document.translate_document(
+        args.input,
+        args.to,
+        get_backend(args.backend, model),
+        model,
+        args.out,
+        source=args.source_lang,
+        glossary=glossary,
+        domain=args.domain or "",
+        pages=args.pages,
+        dpi=args.dpi,
+    )
     data = {k: res[k] for k in ("stats", "pdf", "images", "side_by_side", "out_dir")}
     data["markdown"] = res["markdown"]
     note = document.glossary_note(res["stats"], glossary)
-    _print(args, data, f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from "
-                       f"the translation memory) → {res['out_dir']}" + (f"\n{note}" if note else ""))
+    _print(
+        args,
+        data,
+        f"{res['stats']['pages']} page(s), {res['stats']['blocks']} blocks ({res['stats']['cached_blocks']} from "
+        f"the translation memory) → {res['out_dir']}" + (f"\n{note}" if note else ""),
+    )
     return 0
 
 
@@ -466,27 +617,52 @@ def cmd_fit(args) -> int:
     from labkit.scaling import export
     from labkit.scaling.settings import FitSettings, run_fit
 
-    settings = FitSettings(x=args.x, y=args.y, series=[c for s_ in (args.series or []) for c in s_.split(",") if c], form=args.form,
-                           loss=args.loss, fit_min_x=args.fit_min_x, fit_max_x=args.fit_max_x, n_boot=args.bootstrap,
-                           level=args.level, predict_at=args.predict or (), source=args.data or f"store:{args.sweep or '*'}").checked()
+    settings = FitSettings(
+        x=args.x,
+        y=args.y,
+        series=[c for s_ in (args.series or []) for c in s_.split(",") if c],
+        form=args.form,
+        loss=args.loss,
+        fit_min_x=args.fit_min_x,
+        fit_max_x=args.fit_max_x,
+        n_boot=args.bootstrap,
+        level=args.level,
+        predict_at=args.predict or (),
+        source=args.data or f"store:{args.sweep or '*'}",
+    ).checked()
     if args.from_store:
         df = sdata.rows_from_store(sweep=args.sweep)
         if df.empty:
-            raise LabkitError("No evaluation runs tagged n_languages=... in the store" + (f" for sweep {args.sweep!r}" if args.sweep else "") + ".",
-                              hint="Run a parallel-language sweep and evaluate it, or pass a CSV/JSON file.")
+            raise LabkitError(
+                "No evaluation runs tagged n_languages=... in the store"
+                + (f" for sweep {args.sweep!r}" if args.sweep else "")
+                + ".",
+                hint="Run a parallel-language sweep and evaluate it, or pass a CSV/JSON file.",
+            )
     elif args.data:
         df = sdata.read_table(args.data)
     else:
         raise LabkitError("No data given.", hint="Pass a CSV/JSON file, or --from-store.")
     reports = run_fit(df, settings)
     settings = settings.to_dict()
-    saved = export.save(reports, settings, out_dir=args.output, name=args.name or f"fit {Path(args.data).name if args.data else 'store'}")
+    saved = export.save(
+        reports,
+        settings,
+        out_dir=args.output,
+        name=args.name or f"fit {Path(args.data).name if args.data else 'store'}",
+    )
     data = {"series": [r.to_dict() for r in reports], "settings": settings, "files": saved}
-    human = "\n".join(
-        f"{r.series}: {r.formula}  " + ", ".join(f"{p}={v:.4g} [{r.ci[p][0]:.4g}, {r.ci[p][1]:.4g}]" for p, v in r.params.items())
-        + f"  R²={r.r2:.3f}" + (f"  gap={r.gap['value']:.4g} [{r.gap['ci'][0]:.4g}, {r.gap['ci'][1]:.4g}]" if r.gap else "")
-        + "".join(f"\n  warning: {w}" for w in r.warnings)
-        for r in reports) + f"\nfiles: {saved['dir']}"
+    human = (
+        "\n".join(
+            f"{r.series}: {r.formula}  "
+            + ", ".join(f"{p}={v:.4g} [{r.ci[p][0]:.4g}, {r.ci[p][1]:.4g}]" for p, v in r.params.items())
+            + f"  R²={r.r2:.3f}"
+            + (f"  gap={r.gap['value']:.4g} [{r.gap['ci'][0]:.4g}, {r.gap['ci'][1]:.4g}]" if r.gap else "")
+            + "".join(f"\n  warning: {w}" for w in r.warnings)
+            for r in reports
+        )
+        + f"\nfiles: {saved['dir']}"
+    )
     _print(args, data, human)
     return 0
 
@@ -496,7 +672,9 @@ def cmd_synth(args) -> int:
 
     langs = [l for l in args.languages.split(",") if l]
     m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
-    _print(args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}")
+    _print(
+        args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}"
+    )
     return 0
 
 
@@ -504,6 +682,8 @@ def cmd_experiment(args) -> int:
     from labkit.experiment import cli as ecli
 
     return ecli.main(args, _print)
+
+
 def cmd_data(args) -> int:
     from labkit.data.cli import run
 
@@ -520,7 +700,9 @@ def cmd_dmoe(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from labkit.backends import REGISTRY
 
-    p = argparse.ArgumentParser(prog="labkit", description="A multilingual LLM research lab: train, evaluate, fit, trace, chat, translate.")
+    p = argparse.ArgumentParser(
+        prog="labkit", description="A multilingual LLM research lab: train, evaluate, fit, trace, chat, translate."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name, fn, help):
@@ -534,7 +716,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=7860)
     sp.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     sp.add_argument("--auth", help="user:password required to open the app")
-    sp.add_argument("--model", help="initial model (default: LABKIT_MODEL, else 'tiny' offline or a small instruct model)")
+    sp.add_argument(
+        "--model", help="initial model (default: LABKIT_MODEL, else 'tiny' offline or a small instruct model)"
+    )
     sp.add_argument("--backend", choices=list(REGISTRY), help="initial backend (default: LABKIT_BACKEND or hf)")
 
     sp = add("generate", cmd_generate, "generate completions for prompts")
@@ -570,10 +754,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tag", action="append", help="run tag, e.g. n_languages=3 or sweep:par (repeatable)")
 
     sp = add("winrate", cmd_winrate, "AlpacaEval win rate and length-controlled win rate of pairwise annotations")
-    sp.add_argument("annotations", help="AlpacaEval annotations (JSON list or JSONL), or an xalpaca run's samples.jsonl")
-    sp.add_argument("--glm", default="length_controlled_v1", choices=["length_controlled_v1", "length_controlled_noreg",
-                                                                       "length_controlled_minimal"])
-    sp.add_argument("--difficulty", help="instruction-difficulty CSV in df_gamed.csv's schema (default: AlpacaEval's, from the Hub)")
+    sp.add_argument(
+        "annotations", help="AlpacaEval annotations (JSON list or JSONL), or an xalpaca run's samples.jsonl"
+    )
+    sp.add_argument(
+        "--glm",
+        default="length_controlled_v1",
+        choices=["length_controlled_v1", "length_controlled_noreg", "length_controlled_minimal"],
+    )
+    sp.add_argument(
+        "--difficulty", help="instruction-difficulty CSV in df_gamed.csv's schema (default: AlpacaEval's, from the Hub)"
+    )
 
     sp = add("compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
     sp.add_argument("before", help="eval run id or folder (before training)")
@@ -582,7 +773,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("train", cmd_train, "train with TRL from a recipe (sft, dpo, grpo), or resume a run")
     sp.add_argument("recipe", nargs="?", help="recipe YAML (configs/train/...)")
-    sp.add_argument("--set", action="append", help="override a recipe key: --set trainer.learning_rate=1e-5 (repeatable)")
+    sp.add_argument(
+        "--set", action="append", help="override a recipe key: --set trainer.learning_rate=1e-5 (repeatable)"
+    )
     sp.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
     sp.add_argument("--name", help="run name (default: the recipe's)")
     sp.add_argument("--detach", action="store_true", help="start the job and return")
@@ -607,22 +800,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--submit", action="store_true", help="hf-jobs: submit now (needs a Hub login)")
     sp.add_argument("--set", action="append")
 
-    sp = add("trace", cmd_trace, "trace each target sentence to its source sentences (TROVE), or evaluate on TROVE data")
+    sp = add(
+        "trace", cmd_trace, "trace each target sentence to its source sentences (TROVE), or evaluate on TROVE data"
+    )
     sp.add_argument("--source", action="append", help="a source document (text file; repeatable)")
     sp.add_argument("--target", help="the target text file")
     sp.add_argument("--eval", help="TROVE-format JSONL to score the tracer on")
     sp.add_argument("--engine", default="heuristic", choices=["heuristic", "llm"])
     sp.add_argument("--retriever", default="union", choices=["union", "bm25", "dense", "lcs"])
     sp.add_argument("--k", type=int, default=10, help="top k per retriever (1-100)")
-    sp.add_argument("--dense-model", help="dense encoder: static-minilm (default: static token vectors distilled from the packaged "
-                                          "all-MiniLM-L6-v2), minilm (the full model), or any sentence-transformers model")
+    sp.add_argument(
+        "--dense-model",
+        help="dense encoder: static-minilm (default: static token vectors distilled from the packaged "
+        "all-MiniLM-L6-v2), minilm (the full model), or any sentence-transformers model",
+    )
     sp.add_argument("--lang", help="language hint for segmentation")
     sp.add_argument("--model", help="llm engine: the model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
     sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
-    sp.add_argument("--prepare", action="store_true", help="distil the static encoder's whole token table now (once per install)")
+    sp.add_argument(
+        "--prepare", action="store_true", help="distil the static encoder's whole token table now (once per install)"
+    )
 
-    sp = add("chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs")
+    sp = add(
+        "chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs"
+    )
     sp.add_argument("action", nargs="?", choices=["roleplay", "pairs"])
     sp.add_argument("--model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
@@ -630,22 +832,37 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--strategy", help="force the strategy (researcher override)")
     sp.add_argument("--n", type=int, default=10, help="roleplay: dialogues")
     sp.add_argument("--turns", type=int, default=6, help="roleplay: supporter turns per dialogue")
-    sp.add_argument("--languages", default="en,zh", help="roleplay: languages (scenarios and personas must exist for each)")
+    sp.add_argument(
+        "--languages", default="en,zh", help="roleplay: languages (scenarios and personas must exist for each)"
+    )
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--dialogues", help="pairs: the role-play JSONL")
-    sp.add_argument("--rejected", default="generated", choices=["generated", "stored"],
-                    help="pairs: rejected = the current model's reply now (default, as the paper) or the dialogue's stored reply")
+    sp.add_argument(
+        "--rejected",
+        default="generated",
+        choices=["generated", "stored"],
+        help="pairs: rejected = the current model's reply now (default, as the paper) or the dialogue's stored reply",
+    )
     sp.add_argument("--out", help="output JSONL")
     sp.add_argument("--max-new-tokens", type=int, default=160)
 
-    sp = add("translate", cmd_translate, "document image translation: OCR, translate and re-render pages; evaluate on DoTA folders")
+    sp = add(
+        "translate",
+        cmd_translate,
+        "document image translation: OCR, translate and re-render pages; evaluate on DoTA folders",
+    )
     sp.add_argument("action", choices=["ocr", "run", "eval"])
     sp.add_argument("input", help="image or PDF (ocr, run); DoTA folder (eval)")
     sp.add_argument("--to", default="zh", help="target language")
     sp.add_argument("--from", dest="source_lang", help="source language (default: let the model tell)")
     sp.add_argument("--model")
     sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
-    sp.add_argument("--engine", default="pipeline", choices=["pipeline", "vlm"], help="pipeline: OCR → translate → render; vlm: image → Markdown (GPU)")
+    sp.add_argument(
+        "--engine",
+        default="pipeline",
+        choices=["pipeline", "vlm"],
+        help="pipeline: OCR → translate → render; vlm: image → Markdown (GPU)",
+    )
     sp.add_argument("--glossary", help="file of 'term = translation' lines")
     sp.add_argument("--domain", help="domain hint, e.g. 'machine learning paper'")
     sp.add_argument("--pages", help="page range of a PDF, e.g. 1-3,5")
@@ -659,16 +876,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")
     sp.add_argument("--x", default="n_languages")
     sp.add_argument("--y", default="score")
-    sp.add_argument("--series", action="append", help="column(s) splitting the data into series (repeat or comma-separate)")
-    sp.add_argument("--form", default="power", choices=["power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic"])
+    sp.add_argument(
+        "--series", action="append", help="column(s) splitting the data into series (repeat or comma-separate)"
+    )
+    sp.add_argument(
+        "--form", default="power", choices=["power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic"]
+    )
     sp.add_argument("--loss", default="squared", choices=["squared", "huber"])
-    sp.add_argument("--fit-min-x", type=float, default=FIT.fit_min_x,
-                    help=f"fit only x ≥ this (default {FIT.fit_min_x:g}: the monolingual point is left out; 0 = no limit)")
+    sp.add_argument(
+        "--fit-min-x",
+        type=float,
+        default=FIT.fit_min_x,
+        help=f"fit only x ≥ this (default {FIT.fit_min_x:g}: the monolingual point is left out; 0 = no limit)",
+    )
     sp.add_argument("--fit-max-x", type=float, help="fit only x ≤ this")
-    sp.add_argument("--bootstrap", type=int, default=FIT.n_boot, help=f"bootstrap resamples ({MIN_BOOTSTRAP}–{MAX_BOOTSTRAP})")
+    sp.add_argument(
+        "--bootstrap", type=int, default=FIT.n_boot, help=f"bootstrap resamples ({MIN_BOOTSTRAP}–{MAX_BOOTSTRAP})"
+    )
     sp.add_argument("--level", type=float, default=FIT.level, help="confidence level (0.5 to below 1)")
     sp.add_argument("--predict", type=float, action="append", help="predict at this x (repeatable)")
-    sp.add_argument("--from-store", action="store_true", help="use evaluation runs tagged n_languages=... from the store")
+    sp.add_argument(
+        "--from-store", action="store_true", help="use evaluation runs tagged n_languages=... from the store"
+    )
     sp.add_argument("--sweep", help="with --from-store: only runs tagged sweep:<name>")
     sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
     sp.add_argument("--name", help="run name in the store")
@@ -679,9 +908,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=int, default=250, help="test problems per language")
     sp.add_argument("--train", type=int, default=2000, help="train problems per language")
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--digits", choices=["ascii", "native"], default="ascii", help="native: Bengali, Telugu, Thai digits")
-    sp.add_argument("--split", choices=["problem", "arithmetic"], default="problem",
-                    help="what never crosses train/test: the whole problem, or its numbers (harder)")
+    sp.add_argument(
+        "--digits", choices=["ascii", "native"], default="ascii", help="native: Bengali, Telugu, Thai digits"
+    )
+    sp.add_argument(
+        "--split",
+        choices=["problem", "arithmetic"],
+        default="problem",
+        help="what never crosses train/test: the whole problem, or its numbers (harder)",
+    )
     sp.add_argument("--out", required=True, help="output folder")
 
     sp = add("experiment", cmd_experiment, "run a whole study: parallel-scaling (train per k, evaluate, fit, report)")
@@ -690,10 +925,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(sp)
     from labkit.data.cli import add_arguments as data_arguments
 
-    data_arguments(add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"))
+    data_arguments(
+        add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)")
+    )
     from labkit.dmoe.commands import add_arguments as dmoe_arguments
 
-    dmoe_arguments(add("dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing"))
+    dmoe_arguments(
+        add("dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing")
+    )
 
     sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)
@@ -709,21 +948,33 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--license")
     push.add_argument("--public", action="store_true", help="create the repo public (default private)")
     push.add_argument("--dry-run", action="store_true", help="show the files and card, send nothing")
-    push.add_argument("--eval-run", action="append", help="an eval run id or folder whose results go into the model card (repeatable)")
+    push.add_argument(
+        "--eval-run", action="append", help="an eval run id or folder whose results go into the model card (repeatable)"
+    )
     space = hub_sub.add_parser("deploy-space", help="deploy the app as a Hugging Face Space (demo mode)")
     space.add_argument("repo_id")
     space.add_argument("--private", action="store_true")
     space.add_argument("--dry-run", action="store_true", help="list the files, send nothing")
     space.add_argument("--out", help="with --dry-run: write the whole Space into this (new or empty) folder")
-    space.add_argument("--hardware", default="cpu-basic", help="cpu-basic | cpu-upgrade | t4-small | a10g-small | zero-a10g | ...")
+    space.add_argument(
+        "--hardware", default="cpu-basic", help="cpu-basic | cpu-upgrade | t4-small | a10g-small | zero-a10g | ..."
+    )
     space.add_argument("--model", dest="space_model", action="append", help="a model the Space links (repeatable)")
-    space.add_argument("--dataset", dest="space_dataset", action="append", help="a dataset the Space links (repeatable)")
+    space.add_argument(
+        "--dataset", dest="space_dataset", action="append", help="a dataset the Space links (repeatable)"
+    )
     job = hub_sub.add_parser("run-job", help="run a labkit command on Hugging Face Jobs; results pushed to --push-repo")
-    job.add_argument("--flavor", default="cpu-basic", help="Jobs hardware, e.g. cpu-basic, t4-small, a10g-small, a100-large")
+    job.add_argument(
+        "--flavor", default="cpu-basic", help="Jobs hardware, e.g. cpu-basic, t4-small, a10g-small, a100-large"
+    )
     job.add_argument("--timeout", default="2h", help="e.g. 30m, 2h")
-    job.add_argument("--push-repo", required=True, help="dataset repo that receives the run folder (Jobs keep no files)")
+    job.add_argument(
+        "--push-repo", required=True, help="dataset repo that receives the run folder (Jobs keep no files)"
+    )
     job.add_argument("--name", help="run name in the store")
-    job.add_argument("labkit_argv", nargs=argparse.REMAINDER, help="the labkit command, after --, e.g. -- eval --task mgsm ...")
+    job.add_argument(
+        "labkit_argv", nargs=argparse.REMAINDER, help="the labkit command, after --, e.g. -- eval --task mgsm ..."
+    )
     for sp_ in (pull, push, space, job):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
     return p

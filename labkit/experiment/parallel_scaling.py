@@ -24,7 +24,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
@@ -63,7 +63,7 @@ class Config:
     seed: int = 0
     recipe: str = str(RECIPE)
 
-    def check(self) -> "Config":
+    def check(self) -> Config:
         from labkit.synth.mgsm import check_languages
 
         if self.budget not in BUDGETS:

@@ -1,5 +1,6 @@
 """Model names → local paths. `tiny` is the built-in offline demo model everywhere a name is accepted;
 `tiny-math` the from-scratch model that learns the synthetic world (labkit.models.tiny_math)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,10 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
     settings = settings or get_settings()
     name = (name or "").strip()
     if not name:
-        raise LabkitError("No model given.", hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
+        raise LabkitError(
+            "No model given.",
+            hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.",
+        )
     if name == TINY_MATH:
         from labkit.models.tiny_math import ensure
 
@@ -28,15 +32,20 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
         # need two (ICR's reference model) in offline tests and demos
         return str(ensure_tiny(settings.tiny_model_dir.with_name(name), seed=0 if name == TINY else 1))
     if len(name) > 300:  # no model name or path is this long; a path component over 255 bytes fails with Errno 36
-        raise LabkitError(f"The model name is {len(name)} characters long.",
-                          hint="Use 'tiny', a local model folder or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
+        raise LabkitError(
+            f"The model name is {len(name)} characters long.",
+            hint="Use 'tiny', a local model folder or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.",
+        )
     path = Path(name).expanduser()
     if settings.demo and (path.is_absolute() or name.startswith((".", "~"))):
         raise LabkitError("Local folders are not available in demo mode.", hint="Use a Hub id, or 'tiny'.")
     guard.require_model(name, settings)
     if path.exists():
         if not (path / "config.json").exists():
-            raise LabkitError(f"{path} is not a model folder (no config.json).", hint="Point to a folder saved with save_pretrained, or use a Hub id.")
+            raise LabkitError(
+                f"{path} is not a model folder (no config.json).",
+                hint="Point to a folder saved with save_pretrained, or use a Hub id.",
+            )
         return str(path)
     from labkit.hub import pull
 

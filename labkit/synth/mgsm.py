@@ -93,7 +93,7 @@ def _keys():
                     yield (*fact, slot, names, item)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def capacity(by: str = "problem") -> dict[str, int]:
     """Distinct problems the world holds per split."""
     splits = [split_of(k, by) for k in _keys()]
@@ -261,7 +261,8 @@ def write(
         "seed": seed,
         "digits": digits,
         "split": split,
-        "split_rule": f"sha256({'op:a:b:slot:names:item' if split == 'problem' else 'op:a:b'}) % {TEST_SHARE} == 0: test",
+        "split_rule": f"sha256({'op:a:b:slot:names:item' if split == 'problem' else 'op:a:b'})"
+        f" % {TEST_SHARE} == 0: test",
         "ranges": RANGES,
         "ops": {op: sum(p.op == op for p in problems["train"]) for op in OPS},
         "dir": str(out),

@@ -7,6 +7,7 @@ Each tab is a module in labkit/ui/tabs/ with TITLE, ID and build(ctx, shared); h
 thin: widget values in, a call into labkit.*, components out. The active model is per browser
 session (a gr.State) shared by every tab, and shown in the header.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,7 +20,18 @@ from labkit.store import Store
 from labkit.ui.common import header_markdown
 
 # Tab modules in display order.
-TABS = ["labkit.ui.tabs.models", "labkit.ui.tabs.train", "labkit.ui.tabs.evaluate", "labkit.ui.tabs.scaling", "labkit.ui.tabs.experiment", "labkit.ui.tabs.dmoe", "labkit.ui.tabs.provenance", "labkit.ui.tabs.support", "labkit.ui.tabs.translate", "labkit.ui.tabs.data"]
+TABS = [
+    "labkit.ui.tabs.models",
+    "labkit.ui.tabs.train",
+    "labkit.ui.tabs.evaluate",
+    "labkit.ui.tabs.scaling",
+    "labkit.ui.tabs.experiment",
+    "labkit.ui.tabs.dmoe",
+    "labkit.ui.tabs.provenance",
+    "labkit.ui.tabs.support",
+    "labkit.ui.tabs.translate",
+    "labkit.ui.tabs.data",
+]
 
 DEMO_BANNER = (
     "🧪 **This is a public demo of labkit.** You can chat, generate, trace provenance, fit scaling laws and translate "
@@ -42,10 +54,15 @@ class AppContext:
     shared_server: bool = False  # served beyond this machine: visitors act only on their own session's runs
 
     @classmethod
-    def create(cls, settings: Settings | None = None, model: str | None = None, backend: str | None = None) -> "AppContext":
+    def create(
+        cls, settings: Settings | None = None, model: str | None = None, backend: str | None = None
+    ) -> AppContext:
         settings = (settings or get_settings()).ensure_dirs()
-        initial = {"backend": backend or settings.default_backend, "model": model or settings.resolved_default_model(),
-                   "base_url": settings.openai_base_url}
+        initial = {
+            "backend": backend or settings.default_backend,
+            "model": model or settings.resolved_default_model(),
+            "base_url": settings.openai_base_url,
+        }
         return cls(settings=settings, store=Store(settings.store_path), model=initial)
 
 
@@ -75,12 +92,29 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
     return demo
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, model: str | None = None,
-           backend: str | None = None, block: bool = True, settings: Settings | None = None):
+def launch(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    auth=None,
+    model: str | None = None,
+    backend: str | None = None,
+    block: bool = True,
+    settings: Settings | None = None,
+):
     ctx = AppContext.create(settings=settings, model=model, backend=backend)
     ctx.shared_server = share or host not in ("127.0.0.1", "localhost", "::1")
     demo = build_app(ctx)
-    demo.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
-                theme=gr.themes.Soft(), css=CSS, show_error=True, footer_links=["api"],
-                max_file_size=f"{ctx.settings.max_upload_mb}mb")  # Gradio refuses bigger uploads before they land
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=auth,
+        prevent_thread_lock=not block,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        show_error=True,
+        footer_links=["api"],
+        max_file_size=f"{ctx.settings.max_upload_mb}mb",
+    )  # Gradio refuses bigger uploads before they land
     return demo
