@@ -20,7 +20,11 @@ def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
     path = Path(path)
     if path.is_dir() or not path.name:
         raise LabkitError(f"{path} is a folder, not a file to write.", hint="Give a file name, e.g. out.jsonl.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise LabkitError(f"Cannot write {path}: a file is in the way of its folder.",
+                          hint="Choose an output folder that is not an existing file.") from e
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)

@@ -232,7 +232,7 @@ def test_data_tab_curates_and_plots(page, tmp_path):
     page.wait_for_function(
         "() => document.querySelector('#lk-data-status').innerText.includes('succeeded')", timeout=180_000
     )
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.locator("#tab-data .js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
     assert "9/9" in page.locator("#lk-data-status").inner_text()
     page.wait_for_timeout(1500)
     shoot(page, tmp_path, "data-run")

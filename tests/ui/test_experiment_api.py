@@ -23,7 +23,7 @@ def test_bad_settings_are_errors_naming_the_field(client):
 
 
 def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
-    from tests.unit.test_experiment import _state
+    from tests.unit.test_experiment_parts import _state
 
     state = _state()
     folder = settings.home / "experiments" / state["id"]
