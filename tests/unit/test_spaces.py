@@ -64,7 +64,7 @@ def test_dry_run_writes_the_whole_space_and_no_secret(tmp_path, monkeypatch):
 
 def test_space_app_imports_without_zerogpu(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    # The app sets LABKIT_DEMO/LABKIT_HOME with setdefault and puts its folder on sys.path: keep both local to this test.
+    # The app setdefaults LABKIT_DEMO/LABKIT_HOME and puts its folder on sys.path: keep both local to this test.
     monkeypatch.setenv("LABKIT_DEMO", "0")
     monkeypatch.setattr(sys, "path", list(sys.path))
     code = (ROOT / "spaces" / "app.py").read_text().replace('launch(host="0.0.0.0"', 'print(host="0.0.0.0"')
