@@ -201,6 +201,7 @@ def build(ctx, shared) -> None:
     job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
     status = gr.Markdown(elem_id="lk-exp-status")
     table = gr.Dataframe(
+        headers=["k", "n_languages", "run", "accuracy per language …", "held-out mean", "MTI"],
         interactive=False,
         wrap=True,
         label="Points (accuracy per language; runs open in Train / Evaluate)",
