@@ -57,7 +57,8 @@ def curves(runs, metrics: list[str], log_y: bool = False):
                         x=xs,
                         y=ys,
                         mode="lines+markers",
-                        name=run.name if len(runs) > 1 else m,
+                        # the run's name plus its id's unique tail: two runs of one recipe never share a legend entry
+                        name=f"{run.name} · {run.id.split('-', 2)[-1]}" if len(runs) > 1 else m,
                         legendgroup=run.id,
                         showlegend=i == 1,
                         marker=dict(size=4),

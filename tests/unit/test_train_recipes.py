@@ -419,3 +419,19 @@ def test_cli_train_refuses_with_exit_2_and_leaves_no_folders(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert rc == 2 and match in err and "Traceback" not in err and "hint:" in err
     assert not home.exists()  # no run folder, no cache folder
+
+
+def test_compare_legend_names_each_run_uniquely(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from labkit.train import monitor
+
+    runs = []
+    for rid in ("train-20261127-010101-aaaaaa", "train-20261127-020202-bbbbbb"):
+        d = tmp_path / rid
+        d.mkdir()
+        (d / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in (1, 2)))
+        runs.append(SimpleNamespace(id=rid, name="sft-tiny", run_dir=str(d)))
+    names = [t.name for t in monitor.curves(runs, ["loss"]).data]
+    assert len(names) == 2 and len(set(names)) == 2 and all(n.startswith("sft-tiny · ") for n in names)
