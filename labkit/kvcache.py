@@ -17,6 +17,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from labkit.store import enable_wal
+
 _BATCH = 500  # SQLite's limit on bound variables is 999 on old builds
 
 
@@ -28,7 +30,7 @@ class KVCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(db)
             db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, value NOT NULL)")
 
     def _connect(self) -> sqlite3.Connection:

@@ -77,11 +77,28 @@ def new_run_id(kind: str) -> str:
     return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
+def enable_wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Switch a database file to WAL (it stays so). Changing the journal mode does not wait on SQLite's busy
+    handler, so several processes creating one store at once retry here instead of failing with "locked"."""
+    import random
+
+    deadline = time.time() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.05)
+
+
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            enable_wal(db)
             db.executescript(SCHEMA)
             have = {r["name"] for r in db.execute("PRAGMA table_info(runs)").fetchall()}
             for name, kind in ADDED:
@@ -100,8 +117,7 @@ class Store:
                 f"Cannot open the run store {self.path}: {e}", hint="Check that LABKIT_HOME is writable."
             ) from e
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL is a property of the file, set once by enable_wal
             db.row_factory = sqlite3.Row
             yield db
         finally:

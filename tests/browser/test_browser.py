@@ -160,7 +160,10 @@ def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path)
         assert (
             "# Supervised fine-tuning" in editor and "path: ../data/sft-tiny.jsonl" in editor
         )  # as launched: comments, relative
-        assert "succeeded" in page.locator("#lk-train-status").inner_text()
+        # the status fills in after the recipe (its own event): wait for it rather than race it
+        page.wait_for_function(
+            "() => document.querySelector('#lk-train-status').innerText.includes('succeeded')", timeout=60_000
+        )
 
 
 def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
