@@ -30,7 +30,7 @@ lint: venv
 test: lint
 	$(BIN)/python -m pytest -q tests
 
-# The quick tier (< 2 minutes): everything not marked slow.
+# The quick tier: everything not marked slow (883 tests, 4.7 min on 2 quiet cores; the goal is < 2 min).
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
