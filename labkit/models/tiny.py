@@ -47,20 +47,27 @@ def corpus_languages() -> list[str]:
     return sorted(p.stem for p in CORPUS_DIR.glob("*.txt"))
 
 
-def build_tokenizer():
+def train_tokenizer(lines, vocab_size: int = VOCAB_SIZE, split_digits: bool = False, max_length: int = 512):
+    """A byte-level BPE with labkit's ChatML template and special tokens, trained on `lines` (every byte encodable:
+    no <unk> for unseen scripts). `split_digits` makes each digit its own token first (tiny-math)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if split_digits
+        else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodable: no <unk>
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(corpus_lines(), trainer=trainer)
+    tok.train_from_iterator(lines, trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=None,
@@ -68,8 +75,12 @@ def build_tokenizer():
         pad_token="<|pad|>",
         unk_token=None,
         chat_template=CHAT_TEMPLATE,
-        model_max_length=512,
+        model_max_length=max_length,
     )
+
+
+def build_tokenizer():
+    return train_tokenizer(corpus_lines())
 
 
 def build_model(tokenizer, seed: int = 0, train_steps: int = 40):

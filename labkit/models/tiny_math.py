@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from labkit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
+from labkit.models.tiny import train_tokenizer
 
 VOCAB_SIZE = 2048
 BUILD_VERSION = 2  # bump when the recipe below changes so cached copies are rebuilt
@@ -49,30 +49,8 @@ def corpus() -> list[str]:
 
 
 def build_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    # Digits first, one token each; then byte-level (every byte encodable: no <unk> for unseen scripts).
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(corpus(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|pad|>",
-        unk_token=None,
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=ARCH["max_position_embeddings"],
+    return train_tokenizer(
+        corpus(), vocab_size=VOCAB_SIZE, split_digits=True, max_length=ARCH["max_position_embeddings"]
     )
 
 
