@@ -161,7 +161,7 @@ def push_space(plan: PushPlan, generated: dict[str, str], hardware: str, api=Non
             commit_message="Deploy labkit",
             api=api,
         )
-        if hardware not in ("cpu-basic",):
+        if hardware != "cpu-basic":  # the free tier needs no request
             from huggingface_hub import HfApi
 
             (api or HfApi()).request_space_hardware(plan.repo_id, hardware)

@@ -120,10 +120,10 @@ def judge_pairs(
 
 def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
     """Replace discrete preferences by the judge's verdict probabilities where the backend can score them."""
-    todo = [i for i, r in enumerate(results) if r["verdict"] is not None]
-    wkeys = [keys[i] + ":weighted" for i in todo]
+    judged = [i for i, r in enumerate(results) if r["verdict"] is not None]
+    wkeys = [keys[i] + ":weighted" for i in judged]
     stored = cache.get_many(wkeys)
-    need = [i for i, wk in zip(todo, wkeys) if wk not in stored]
+    need = [i for i, wk in zip(judged, wkeys) if wk not in stored]
     if need:
         pairs = []
         for i in need:
@@ -139,7 +139,7 @@ def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
         new = {keys[i] + ":weighted": json.dumps(scores[3 * j : 3 * j + 3]) for j, i in enumerate(need)}
         cache.put_many(new)
         stored.update(new)
-    for i, wk in zip(todo, wkeys):
+    for i, wk in zip(judged, wkeys):
         lp = json.loads(stored[wk])
         top = max(lp)
         pa, pb, pc = (math.exp(x - top) for x in lp)

@@ -112,6 +112,10 @@ class Method:
     pipeline: str | None = None  # "module:function" for multi-stage recipes; None = one TRL fit
     args: type | None = None  # typed method_args (method_args.py), checked when the recipe loads
 
+    def __post_init__(self):
+        if self.args is not None and not self.method_args:  # the typed settings name the accepted keys
+            object.__setattr__(self, "method_args", margs.names(self.args))
+
     def classes(self):
         import trl
 
@@ -168,7 +172,6 @@ METHODS = {
         (("id", "lang", "prompt"),),
         prep_dpo,
         config_kwargs=dpo_config,
-        method_args=margs.names(margs.ICRArgs),
         args=margs.ICRArgs,
         defaults={"max_length": 1024, "beta": 0.1},
         pipeline="labkit.train.selfimprove:run_icr",
@@ -181,7 +184,6 @@ METHODS = {
         (("id", "lang", "prompt"),),
         prep_dpo,
         config_kwargs=dpo_config,
-        method_args=margs.names(margs.LIDRArgs),
         args=margs.LIDRArgs,
         defaults={"max_length": 1024, "beta": 0.1},
         pipeline="labkit.train.selfimprove:run_lidr",
@@ -193,7 +195,6 @@ METHODS = {
         "SFTTrainer",
         (("source", "reference"),),
         prep_sft,
-        method_args=margs.names(margs.RaDisArgs),
         args=margs.RaDisArgs,
         defaults={"max_length": 1024},
         pipeline="labkit.train.selfimprove:run_radis",
