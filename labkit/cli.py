@@ -697,21 +697,22 @@ def cmd_dmoe(args) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+# One `_add_<command>(sub)` per command, so a new command is one function plus one line in COMMANDS.
+def _command(sub, name: str, fn, help: str) -> argparse.ArgumentParser:
+    sp = sub.add_parser(name, help=help, description=help)
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(fn=fn)
+    return sp
+
+
+def _add_backend(sp, default: str | None = "hf", help: str | None = None) -> None:
     from labkit.backends import REGISTRY
 
-    p = argparse.ArgumentParser(
-        prog="labkit", description="A multilingual LLM research lab: train, evaluate, fit, trace, chat, translate."
-    )
-    sub = p.add_subparsers(dest="command", required=True)
+    sp.add_argument("--backend", default=default, choices=list(REGISTRY), help=help)
 
-    def add(name, fn, help):
-        sp = sub.add_parser(name, help=help, description=help)
-        sp.add_argument("--json", action="store_true", help="machine-readable output")
-        sp.set_defaults(fn=fn)
-        return sp
 
-    sp = add("serve", cmd_serve, "serve the web app")
+def _add_serve(sub) -> None:
+    sp = _command(sub, "serve", cmd_serve, "serve the web app")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=7860)
     sp.add_argument("--share", action="store_true", help="also open a public Gradio share link")
@@ -719,12 +720,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--model", help="initial model (default: LABKIT_MODEL, else 'tiny' offline or a small instruct model)"
     )
-    sp.add_argument("--backend", choices=list(REGISTRY), help="initial backend (default: LABKIT_BACKEND or hf)")
+    _add_backend(sp, None, "initial backend (default: LABKIT_BACKEND or hf)")
 
-    sp = add("generate", cmd_generate, "generate completions for prompts")
+
+def _add_generate(sub) -> None:
+    sp = _command(sub, "generate", cmd_generate, "generate completions for prompts")
     sp.add_argument("prompt", nargs="*", help="prompts (default: read one from stdin)")
     sp.add_argument("--model", help="'tiny', a local folder or a Hub id")
-    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    _add_backend(sp)
     sp.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
     sp.add_argument("--max-new-tokens", type=int, default=256)
     sp.add_argument("--temperature", type=float, default=0.0)
@@ -735,7 +738,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--system", help="system message")
     sp.add_argument("--raw", action="store_true", help="send the prompt as raw text, without the chat template")
 
-    sp = add("runs", cmd_runs, "list, inspect, follow and cancel runs")
+
+def _add_runs(sub) -> None:
+    sp = _command(sub, "runs", cmd_runs, "list, inspect, follow and cancel runs")
     sp.add_argument("action", choices=["list", "show", "logs", "cancel"])
     sp.add_argument("run_id", nargs="?")
     sp.add_argument("--kind")
@@ -744,16 +749,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=200)
     sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
 
-    sp = add("eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
-    from labkit.evaluate.spec import add_arguments as add_eval_arguments
 
-    add_eval_arguments(sp)  # one flag per EvalSpec field
+def _add_eval(sub) -> None:
+    from labkit.evaluate.spec import add_arguments
+
+    sp = _command(sub, "eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
+    add_arguments(sp)  # one flag per EvalSpec field
     sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")
     sp.add_argument("--output", help="output folder (default: a new run folder); the same evaluation is resumed")
     sp.add_argument("--name", help="run name in the store")
     sp.add_argument("--tag", action="append", help="run tag, e.g. n_languages=3 or sweep:par (repeatable)")
 
-    sp = add("winrate", cmd_winrate, "AlpacaEval win rate and length-controlled win rate of pairwise annotations")
+
+def _add_winrate(sub) -> None:
+    sp = _command(
+        sub, "winrate", cmd_winrate, "AlpacaEval win rate and length-controlled win rate of pairwise annotations"
+    )
     sp.add_argument(
         "annotations", help="AlpacaEval annotations (JSON list or JSONL), or an xalpaca run's samples.jsonl"
     )
@@ -766,12 +777,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--difficulty", help="instruction-difficulty CSV in df_gamed.csv's schema (default: AlpacaEval's, from the Hub)"
     )
 
-    sp = add("compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
+
+def _add_compare(sub) -> None:
+    sp = _command(sub, "compare", cmd_compare, "transferability of a training run: before vs after evaluation (MTI)")
     sp.add_argument("before", help="eval run id or folder (before training)")
     sp.add_argument("after", help="eval run id or folder (after training)")
     sp.add_argument("--source", default="en", help="the trained language")
 
-    sp = add("train", cmd_train, "train with TRL from a recipe (sft, dpo, grpo), or resume a run")
+
+def _add_train(sub) -> None:
+    sp = _command(sub, "train", cmd_train, "train with TRL from a recipe (sft, dpo, grpo), or resume a run")
     sp.add_argument("recipe", nargs="?", help="recipe YAML (configs/train/...)")
     sp.add_argument(
         "--set", action="append", help="override a recipe key: --set trainer.learning_rate=1e-5 (repeatable)"
@@ -781,7 +796,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--detach", action="store_true", help="start the job and return")
     sp.add_argument("--no-validate", action="store_true", help="skip the checks before launch")
 
-    sp = add("sweep", cmd_sweep, "parallel-language sweep: one training run per k (English + k languages)")
+
+def _add_sweep(sub) -> None:
+    sp = _command(sub, "sweep", cmd_sweep, "parallel-language sweep: one training run per k (English + k languages)")
     sp.add_argument("recipe")
     sp.add_argument("--languages", required=True, help="ordered parallel languages, e.g. zh,th,sw,bn")
     sp.add_argument("--k", required=True, help="comma-separated k values, e.g. 0,1,2,4")
@@ -789,7 +806,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--queue", action="store_true", help="run one after another (one GPU) instead of all at once")
     sp.add_argument("--set", action="append")
 
-    sp = add("export", cmd_export, "export a recipe as a Slurm sbatch script or a Hugging Face Jobs submission")
+
+def _add_export(sub) -> None:
+    sp = _command(
+        sub, "export", cmd_export, "export a recipe as a Slurm sbatch script or a Hugging Face Jobs submission"
+    )
     sp.add_argument("recipe")
     sp.add_argument("--target", choices=["slurm", "hf-jobs"], default="slurm")
     sp.add_argument("--nodes", type=int)
@@ -800,8 +821,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--submit", action="store_true", help="hf-jobs: submit now (needs a Hub login)")
     sp.add_argument("--set", action="append")
 
-    sp = add(
-        "trace", cmd_trace, "trace each target sentence to its source sentences (TROVE), or evaluate on TROVE data"
+
+def _add_trace(sub) -> None:
+    sp = _command(
+        sub, "trace", cmd_trace, "trace each target sentence to its source sentences (TROVE), or evaluate on TROVE data"
     )
     sp.add_argument("--source", action="append", help="a source document (text file; repeatable)")
     sp.add_argument("--target", help="the target text file")
@@ -816,18 +839,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--lang", help="language hint for segmentation")
     sp.add_argument("--model", help="llm engine: the model")
-    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    _add_backend(sp)
     sp.add_argument("--output", help="write the trace as JSONL (one line per target sentence)")
     sp.add_argument(
         "--prepare", action="store_true", help="distil the static encoder's whole token table now (once per install)"
     )
 
-    sp = add(
-        "chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs"
+
+def _add_chat(sub) -> None:
+    sp = _command(
+        sub, "chat", cmd_chat, "the strategy-aware support agent: one exchange, role-play data, or self-evolution pairs"
     )
     sp.add_argument("action", nargs="?", choices=["roleplay", "pairs"])
     sp.add_argument("--model")
-    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    _add_backend(sp)
     sp.add_argument("--once", help="one user message: print the agent's reply, strategy and inferred user state")
     sp.add_argument("--strategy", help="force the strategy (researcher override)")
     sp.add_argument("--n", type=int, default=10, help="roleplay: dialogues")
@@ -846,7 +871,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="output JSONL")
     sp.add_argument("--max-new-tokens", type=int, default=160)
 
-    sp = add(
+
+def _add_translate(sub) -> None:
+    sp = _command(
+        sub,
         "translate",
         cmd_translate,
         "document image translation: OCR, translate and re-render pages; evaluate on DoTA folders",
@@ -856,7 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", default="zh", help="target language")
     sp.add_argument("--from", dest="source_lang", help="source language (default: let the model tell)")
     sp.add_argument("--model")
-    sp.add_argument("--backend", default="hf", choices=list(REGISTRY))
+    _add_backend(sp)
     sp.add_argument(
         "--engine",
         default="pipeline",
@@ -870,9 +898,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run: output folder")
     sp.add_argument("--pred", help="eval: folder of predicted <page>.md (default DIR/pred)")
 
-    from labkit.scaling.settings import DEFAULTS as FIT, MAX_BOOTSTRAP, MIN_BOOTSTRAP
 
-    sp = add("fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
+def _add_fit(sub) -> None:
+    from labkit.scaling.settings import DEFAULTS as FIT
+    from labkit.scaling.settings import MAX_BOOTSTRAP, MIN_BOOTSTRAP
+
+    sp = _command(sub, "fit", cmd_fit, "fit score vs number of training languages (scaling laws)")
     sp.add_argument("data", nargs="?", help="CSV, JSON (list of records) or JSONL file")
     sp.add_argument("--x", default="n_languages")
     sp.add_argument("--y", default="score")
@@ -902,7 +933,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", help="folder for fit.json / fit.csv / fit.tex (default: a new run folder)")
     sp.add_argument("--name", help="run name in the store")
 
-    sp = add("synth", cmd_synth, "write a synthetic parallel task (grade-school arithmetic in the MGSM schema)")
+
+def _add_synth(sub) -> None:
+    sp = _command(
+        sub, "synth", cmd_synth, "write a synthetic parallel task (grade-school arithmetic in the MGSM schema)"
+    )
     sp.add_argument("task", choices=["mgsm"])
     sp.add_argument("--languages", default="en,zh,ja,th,sw,bn,te,de,fr,es,ru")
     sp.add_argument("--n", type=int, default=250, help="test problems per language")
@@ -919,22 +954,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--out", required=True, help="output folder")
 
-    sp = add("experiment", cmd_experiment, "run a whole study: parallel-scaling (train per k, evaluate, fit, report)")
+
+def _add_experiment(sub) -> None:
     from labkit.experiment.cli import add_arguments
 
-    add_arguments(sp)
-    from labkit.data.cli import add_arguments as data_arguments
-
-    data_arguments(
-        add("data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)")
-    )
-    from labkit.dmoe.commands import add_arguments as dmoe_arguments
-
-    dmoe_arguments(
-        add("dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing")
+    add_arguments(
+        _command(
+            sub,
+            "experiment",
+            cmd_experiment,
+            "run a whole study: parallel-scaling (train per k, evaluate, fit, report)",
+        )
     )
 
-    sp = add("hub", cmd_hub, "pull from / push to the Hugging Face Hub")
+
+def _add_data(sub) -> None:
+    from labkit.data.cli import add_arguments
+
+    add_arguments(
+        _command(
+            sub, "data", cmd_data, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"
+        )
+    )
+
+
+def _add_dmoe(sub) -> None:
+    from labkit.dmoe.commands import add_arguments
+
+    add_arguments(
+        _command(
+            sub, "dmoe", cmd_dmoe, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing"
+        )
+    )
+
+
+def _add_hub(sub) -> None:
+    sp = _command(sub, "hub", cmd_hub, "pull from / push to the Hugging Face Hub")
     hub_sub = sp.add_subparsers(dest="action", required=True)
     pull = hub_sub.add_parser("pull", help="download a model or dataset into the cache")
     pull.add_argument("repo_id")
@@ -977,6 +1032,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for sp_ in (pull, push, space, job):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+COMMANDS = (
+    _add_serve,
+    _add_generate,
+    _add_runs,
+    _add_eval,
+    _add_winrate,
+    _add_compare,
+    _add_train,
+    _add_sweep,
+    _add_export,
+    _add_trace,
+    _add_chat,
+    _add_translate,
+    _add_fit,
+    _add_synth,
+    _add_experiment,
+    _add_data,
+    _add_dmoe,
+    _add_hub,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="labkit", description="A multilingual LLM research lab: train, evaluate, fit, trace, chat, translate."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(sub)
     return p
 
 
