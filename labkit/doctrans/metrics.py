@@ -54,22 +54,12 @@ _MATH = [
     re.compile(r"(?<![\\$])\$(?!\s)[^$\n]+?(?<![\s\\])\$(?!\$)"),  # inline $…$
 ]
 _HTML_TABLE = re.compile(r"<table\b.*?</table\s*>", re.S | re.I)
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 
 
 def _drop_pipe_tables(md: str) -> str:
-    """Drop runs of '|' lines that are tables: every line starts with '|' or the run has a --- row."""
-    out, run = [], []
-
-    for line in md.splitlines() + [""]:  # the trailing "" flushes the last run
-        if "|" in line:
-            run.append(line)
-            continue
-        if run and not (all(l.lstrip().startswith("|") for l in run) or any(_TABLE_SEP.match(l) for l in run)):
-            out.extend(run)
-        run = []
-        out.append(line)
-    return "\n".join(out)
+    """Drop the lines of the top-level blocks that `block_spans` labels "table"."""
+    drop = {i for label, start, end in block_spans(md) if label == "table" for i in range(start, end)}
+    return "\n".join(l for i, l in enumerate(_LINES.split(md)) if i not in drop)
 
 
 def strip_tables_and_math(md: str) -> str:
@@ -94,41 +84,76 @@ class Node:
         return 1 + sum(c.size() for c in self.children)
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+\S")
-_LIST = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
-_FENCES = {"```": ("```", "code"), "~~~": ("~~~", "code"), "$$": ("$$", "math"), "\\[": ("\\]", "math")}
+_LINES = re.compile(r"\r\n|\r|\n")  # markdown-it's line breaks, so its line numbers index these lines
+_MATH_FENCES = {"$$": "$$", "\\[": "\\]"}  # display math opener → closer
+
+
+def _math_block(state, start: int, end: int, silent: bool) -> bool:
+    """markdown-it block rule: $$…$$ or \\[…\\] display math, to its closing line (CommonMark has no math)."""
+    first = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    opener = next((o for o in _MATH_FENCES if first.startswith(o)), None)
+    if opener is None or state.sCount[start] - state.blkIndent >= 4:  # 4 spaces in: indented code
+        return False
+    if silent:
+        return True
+    closer, line = _MATH_FENCES[opener], start
+    closed = closer in first[len(opener) :]
+    while not closed and line + 1 < end:
+        line += 1
+        closed = closer in state.src[state.bMarks[line] : state.eMarks[line]]
+    state.line = line + 1
+    state.push("math_block", "math", 0).map = [start, state.line]
+    return True
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    md.block.ruler.before("fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]})
+    return md
+
+
+def _pipe_rows(lines: list[str]) -> bool:
+    """A paragraph of '|' rows: a table written without its --- row, as models often write them."""
+    return all(l.lstrip().startswith("|") for l in lines)
+
+
+def block_spans(md: str) -> list[tuple[str, int, int]]:
+    """Top-level blocks in document order as (label, first line, end line): "h1".."h6" (ATX or setext),
+    "paragraph" (block quotes and HTML blocks too), "list", "table" (pipe, HTML, or '|' rows), "math", "code"
+    (fenced or indented). Thematic breaks and link definitions carry no label."""
+    lines = _LINES.split(md)
+    spans = []
+    for t in _parser().parse(md):
+        if t.level != 0 or t.nesting == -1 or t.map is None:
+            continue
+        start, end = t.map
+        if t.type == "heading_open":
+            label = t.tag
+        elif t.type in ("bullet_list_open", "ordered_list_open"):
+            label = "list"
+        elif t.type in ("fence", "code_block"):
+            label = "code"
+        elif t.type == "math_block":
+            label = "math"
+        elif t.type == "table_open":
+            label = "table"
+        elif t.type == "html_block":
+            label = "table" if t.content.lstrip().lower().startswith("<table") else "paragraph"
+        elif t.type == "paragraph_open":
+            label = "table" if _pipe_rows(lines[start:end]) else "paragraph"
+        elif t.type == "blockquote_open":
+            label = "paragraph"
+        else:
+            continue
+        spans.append((label, start, end))
+    return spans
 
 
 def _blocks(md: str) -> list[str]:
-    """Block labels in document order: "h1".."h6", "paragraph", "list", "table", "math", "code"."""
-    labels: list[str] = []
-    current = None  # kind of the open paragraph/list/table block, None after a blank line or heading
-    lines, i = md.splitlines(), 0
-    while i < len(lines):
-        s = lines[i].strip()
-        i += 1
-        fence = next((f for f in _FENCES if s.startswith(f)), None)
-        if fence or s.lower().startswith("<table"):  # multi-line block: consume to its closing line
-            end, kind = _FENCES[fence] if fence else ("</table>", "table")
-            rest = s[len(fence or "") :]
-            closed = end in rest.lower()
-            while not closed and i < len(lines):
-                closed, i = end in lines[i].lower(), i + 1
-            labels.append(kind)
-            current = None
-        elif m := _HEADING.match(s):
-            labels.append(f"h{len(m.group(1))}")
-            current = None
-        elif not s:
-            current = "blank" if current == "list" else None  # a blank line inside a list keeps the list open
-        else:
-            kind = "table" if s.startswith("|") else "list" if _LIST.match(s) else "paragraph"
-            if current in ("list", "blank") and kind != "table" and (kind == "list" or current == "list"):
-                kind = "list"  # continuation or next item of the same list
-            elif kind != current:
-                labels.append(kind)
-            current = kind
-    return labels
+    return [label for label, _, _ in block_spans(md)]
 
 
 def markdown_tree(md: str) -> Node:

@@ -146,6 +146,27 @@ def test_list_spans_blank_lines_and_lazy_lines():
     assert labels(m.markdown_tree(md)) == ("root", ["list", "paragraph"])
 
 
+def test_setext_headings_nest_like_atx_headings():
+    md = "Title\n=====\n\nText.\n\nPart\n----\n\n- a\n- b\n\n---\n\nEnd."
+    assert labels(m.markdown_tree(md)) == ("root", [("h1", ["paragraph", ("h2", ["list", "paragraph"])])])
+    # the same page with ATX headings has the same tree: a setext page is not penalised against an ATX reference
+    atx = "# Title\n\nText.\n\n## Part\n\n- a\n- b\n\nEnd."
+    assert m.steds_blocks(md, atx) == 1.0
+
+
+def test_indented_code_is_one_code_block():
+    md = "Intro:\n\n    # not a heading\n    | not | a table |\n\n    still code\n\nAfter."
+    assert labels(m.markdown_tree(md)) == ("root", ["paragraph", "code", "paragraph"])
+    # inside a list item, indentation is the item's content, not code
+    assert labels(m.markdown_tree("- item\n\n    more of the item")) == ("root", ["list"])
+
+
+def test_tables_found_by_the_block_scanner_are_stripped():
+    md = "Before.\n\na | b\n--|--\n1 | 2\n\n| x | y |\n| 3 | 4 |\n\n    | code | kept |\n\nAfter."
+    assert m._blocks(md) == ["paragraph", "table", "table", "code", "paragraph"]
+    assert m.strip_tables_and_math(md) == "Before.\n\n| code | kept |\n\nAfter."  # blank runs fold to one
+
+
 def test_tree_edit_distance_small_trees():
     a = Node("root", [Node("p"), Node("h1", [Node("p")])])
     b = Node("root", [Node("p"), Node("h1", [Node("p"), Node("list")])])
