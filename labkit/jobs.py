@@ -123,6 +123,30 @@ def start(
     return store.update(run_id, pid=proc.pid, pid_start=_start_time(proc.pid))
 
 
+def ended_run(run_id: str, kind: str, what: str, settings: Settings | None = None) -> Run:
+    """The run `run_id`, which must be of `kind` (described as `what`, e.g. "a training run") and have ended."""
+    run = status(run_id, settings)
+    if run.kind != kind:
+        raise LabkitError(f"{run_id} is a {run.kind} run, not {what}.")
+    if run.status in ("running", "queued"):
+        raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    return run
+
+
+def restart(run: Run, argv: Sequence[str], settings: Settings | None = None) -> Run:
+    """Start `argv` in an ended run's own store row and folder (resume)."""
+    return start(
+        argv,
+        kind=run.kind,
+        name=run.name,
+        config=run.config,
+        tags=run.tags,
+        settings=settings,
+        run_dir=Path(run.run_dir),
+        run_id=run.id,
+    )
+
+
 # --- following -------------------------------------------------------------------------------
 def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]:
     """Complete JSON lines of metrics.jsonl after byte `offset`, and the offset to pass next time.

@@ -1,4 +1,4 @@
-"""JSON-lines files: read with a clear error, written atomically (a kill never leaves half a file)."""
+"""JSON and JSON-lines files: read with a clear error, written atomically (a kill never leaves half a file)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def read_jsonl(path: str | Path) -> list[dict]:
         raise LabkitError(f"Cannot read {path}: {e}", hint="A JSON-lines file: one JSON object per line.") from e
 
 
+def read_json(path: str | Path, message: str, hint: str):
+    """The value in a JSON file; a missing or broken file raises LabkitError("<message> (<why>)", hint)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise LabkitError(f"{message} ({e}).", hint=hint) from e
+
+
 def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
     path = Path(path)
     if path.is_dir() or not path.name:
@@ -23,8 +31,10 @@ def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as e:
-        raise LabkitError(f"Cannot write {path}: a file is in the way of its folder.",
-                          hint="Choose an output folder that is not an existing file.") from e
+        raise LabkitError(
+            f"Cannot write {path}: a file is in the way of its folder.",
+            hint="Choose an output folder that is not an existing file.",
+        ) from e
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)

@@ -78,22 +78,9 @@ def launch(
 
 def resume(run_id: str, settings: Settings | None = None) -> Run:
     settings = settings or get_settings()
-    run = jobs.status(run_id, settings)
-    if run.kind != "data":
-        raise LabkitError(f"{run_id} is a {run.kind} run, not a curation run.")
-    if run.status in ("running", "queued"):
-        raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    run = jobs.ended_run(run_id, "data", "a curation run", settings)
     argv = json.loads((Path(run.run_dir) / "command.json").read_text())["argv"]
-    return jobs.start(
-        argv,
-        kind="data",
-        name=run.name,
-        config=run.config,
-        tags=run.tags,
-        settings=settings,
-        run_dir=Path(run.run_dir),
-        run_id=run.id,
-    )
+    return jobs.restart(run, argv, settings)
 
 
 def output_dir(run: Run) -> Path:

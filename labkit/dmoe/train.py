@@ -165,7 +165,7 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
     from labkit.jobs import MetricsWriter
     from labkit.train.data import load_dataset
     from labkit.train.methods import get_method
-    from labkit.train.worker import last_complete_checkpoint, make_callback, trainer_args
+    from labkit.train.worker import make_callback, train_to_end, trainer_args
 
     a = recipe.method_args
     model_dir = moe_model_dir(recipe, run_dir)
@@ -203,13 +203,7 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
         stage=stage,
         coef=float(a.get("router_coef", COEF[stage])),
     )
-    checkpoint = last_complete_checkpoint(out) if resume else None
-    if checkpoint:
-        print(f"[labkit] resuming from {checkpoint}", flush=True)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    final = {}
-    for entry in trainer.state.log_history:
-        final.update({k: v for k, v in entry.items() if isinstance(v, (int, float))})
+    final = train_to_end(trainer, out, resume)
     if trainer.is_world_process_zero():
         trainer.routing.remove()
         trainer.save_model(str(out))

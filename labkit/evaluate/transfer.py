@@ -10,10 +10,10 @@ and MTI is None with a note — never a silent inf or NaN.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.jsonl import read_json
 
 FORMULA = "MTI = mean_l [ (acc_after[l] − acc_before[l]) / (acc_after[src] − acc_before[src]) ],  l ∈ languages ≠ src"
 
@@ -21,12 +21,9 @@ FORMULA = "MTI = mean_l [ (acc_after[l] − acc_before[l]) / (acc_after[src] −
 def load_results(path_or_dir: str | Path) -> dict:
     p = Path(path_or_dir)
     p = p / "results.json" if p.is_dir() else p
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LabkitError(
-            f"Cannot read evaluation results {p}: {e}", hint="Give an eval run folder (with results.json) or the file."
-        ) from e
+    return read_json(
+        p, f"Cannot read evaluation results {p}", hint="Give an eval run folder (with results.json) or the file."
+    )
 
 
 def transferability(

@@ -27,6 +27,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from labkit.errors import LabkitError
+from labkit.jsonl import read_json
 from labkit.settings import Settings, get_settings
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
@@ -476,12 +477,7 @@ def _duration(run) -> float | None:
 
 def load_state(experiment_id: str, settings: Settings | None = None) -> dict:
     path = (settings or get_settings()).home / "experiments" / experiment_id / STATE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LabkitError(
-            f"No experiment {experiment_id!r} ({e}).", hint="`labkit experiment parallel-scaling` starts one."
-        ) from e
+    return read_json(path, f"No experiment {experiment_id!r}", hint="`labkit experiment parallel-scaling` starts one.")
 
 
 def run(config: Config, settings: Settings | None = None, progress: Callable[[dict], None] | None = None) -> dict:

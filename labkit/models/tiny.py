@@ -21,6 +21,7 @@ CORPUS_DIR = Path(__file__).with_name("corpus")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 VOCAB_SIZE = 1024
 BUILD_VERSION = 1  # bump when the recipe below changes so cached copies are rebuilt
+MARKER = "labkit_tiny.json"
 
 # ChatML; assistant turns are wrapped in {% generation %} so TRL's assistant_only_loss works.
 CHAT_TEMPLATE = (
@@ -135,22 +136,20 @@ def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
     model.eval()
 
 
-def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Build tokenizer + model into `out_dir` atomically (a half-written folder is never visible)."""
+def save_built(out_dir: str | os.PathLike, build, marker: str, meta: dict) -> Path:
+    """Save `build()`'s (tokenizer, model) and a `marker` JSON of `meta` into `out_dir` atomically: a half-written
+    folder is never visible, and the global RNG is left as it was."""
     import torch
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         with torch.random.fork_rng():
-            tokenizer = build_tokenizer()
-            model = build_model(tokenizer, seed=seed)
+            tokenizer, model = build()
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
-        (tmp / "labkit_tiny.json").write_text(
-            json.dumps({"build_version": BUILD_VERSION, "seed": seed, "languages": corpus_languages()})
-        )
+        (tmp / marker).write_text(json.dumps(meta))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -159,13 +158,26 @@ def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     return out
 
 
-def is_built(path: str | os.PathLike, seed: int = 0) -> bool:
-    marker = Path(path) / "labkit_tiny.json"
+def marker_matches(path: str | os.PathLike, marker: str, build_version: int, seed: int) -> bool:
+    """Whether `path` holds a finished build of this version and seed (see save_built)."""
     try:
-        meta = json.loads(marker.read_text())
-        return meta.get("build_version") == BUILD_VERSION and meta.get("seed", 0) == seed
+        meta = json.loads((Path(path) / marker).read_text())
+        return meta.get("build_version") == build_version and meta.get("seed", 0) == seed
     except (OSError, ValueError):
         return False
+
+
+def build_tiny(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    def build():
+        tokenizer = build_tokenizer()
+        return tokenizer, build_model(tokenizer, seed=seed)
+
+    meta = {"build_version": BUILD_VERSION, "seed": seed, "languages": corpus_languages()}
+    return save_built(out_dir, build, MARKER, meta)
+
+
+def is_built(path: str | os.PathLike, seed: int = 0) -> bool:
+    return marker_matches(path, MARKER, BUILD_VERSION, seed)
 
 
 def ensure_tiny(path: str | os.PathLike, seed: int = 0) -> Path:

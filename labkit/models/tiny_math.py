@@ -11,13 +11,10 @@ model of the synthetic world (labkit.synth), not of any natural language.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from labkit.models.tiny import train_tokenizer
+from labkit.models.tiny import marker_matches, save_built, train_tokenizer
 
 VOCAB_SIZE = 2048
 BUILD_VERSION = 2  # bump when the recipe below changes so cached copies are rebuilt
@@ -76,35 +73,16 @@ def build_model(tokenizer, seed: int = 0):
 
 def build(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     """Tokenizer + untrained model into `out_dir`, atomically."""
-    import torch
 
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-math-", dir=out.parent))
-    try:
-        with torch.random.fork_rng():
-            tokenizer = build_tokenizer()
-            model = build_model(tokenizer, seed)
-        tokenizer.save_pretrained(tmp)
-        model.save_pretrained(tmp)
-        (tmp / MARKER).write_text(json.dumps({"build_version": BUILD_VERSION, "seed": seed}))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    def make():
+        tokenizer = build_tokenizer()
+        return tokenizer, build_model(tokenizer, seed)
+
+    return save_built(out_dir, make, MARKER, {"build_version": BUILD_VERSION, "seed": seed})
 
 
 def ensure(path: str | os.PathLike, seed: int = 0) -> Path:
-    path = Path(path)
-    try:
-        meta = json.loads((path / MARKER).read_text())
-        if meta.get("build_version") == BUILD_VERSION and meta.get("seed") == seed:
-            return path
-    except (OSError, ValueError):
-        pass
-    return build(path, seed)
+    return Path(path) if marker_matches(path, MARKER, BUILD_VERSION, seed) else build(path, seed)
 
 
 if __name__ == "__main__":

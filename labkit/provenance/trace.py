@@ -164,15 +164,9 @@ def to_jsonl(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def evaluate_file(
-    path: str | Path,
-    engine: str = "heuristic",
-    retriever: str = "union",
-    k: int = 10,
-    backend=None,
-    dense_model: str | None = None,
-) -> dict:
-    """Run the tracer on TROVE-format records (pre-segmented) and score it."""
+def evaluate_file(path: str | Path, **options) -> dict:
+    """Run the tracer on TROVE-format records (pre-segmented) and score it; `options` are trace_sentences'
+    (engine, retriever, k, backend, dense_model)."""
     from labkit.provenance import metrics
 
     records = metrics.load_records(path)
@@ -188,9 +182,7 @@ def evaluate_file(
             Sentence(t.get("id") or f"T{k_}", t["text"], 0, len(t["text"]), 0)
             for k_, t in enumerate(rec["targets"], start=1)
         ]
-        res = trace_sentences(
-            sources, targets, engine=engine, retriever=retriever, k=k, backend=backend, dense_model=dense_model
-        )
+        res = trace_sentences(sources, targets, **options)
         predictions[rec["id"]] = {
             t["id"]: {"sources": t["sources"], "relation": t["relation"] or ""} for t in res["targets"]
         }

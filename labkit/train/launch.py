@@ -124,11 +124,7 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
     """Continue a run from its last checkpoint, in the same run folder and store row."""
     settings = settings or get_settings()
     guard.require("resume", settings)
-    run = jobs.status(run_id, settings)
-    if run.kind != "train":
-        raise LabkitError(f"{run_id} is a {run.kind} run, not a training run.")
-    if run.status in ("running", "queued"):
-        raise LabkitError(f"{run_id} is still {run.status}.", hint="Cancel it first, or wait for it to end.")
+    run = jobs.ended_run(run_id, "train", "a training run", settings)
     alive = jobs.alive_processes(run)
     if alive:  # e.g. a worker that outlived its supervisor: two writers in one folder would corrupt it
         raise LabkitError(
@@ -137,16 +133,7 @@ def resume(run_id: str, settings: Settings | None = None) -> Run:
         )
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
-    return jobs.start(
-        worker_command(recipe, str(path), resume=True),
-        kind="train",
-        name=run.name,
-        config=run.config,
-        tags=run.tags,
-        settings=settings,
-        run_dir=Path(run.run_dir),
-        run_id=run.id,
-    )
+    return jobs.restart(run, worker_command(recipe, str(path), resume=True), settings)
 
 
 def sweep(

@@ -122,6 +122,22 @@ class Method:
         return getattr(trl, self.config), getattr(trl, self.trainer)
 
 
+def _self_improving_dpo(name: str, args: type, pipeline: str) -> Method:
+    """A multi-round recipe whose every round is a DPO fit on pairs it built itself (ICR, LIDR)."""
+    return Method(
+        name,
+        "DPOConfig",
+        "DPOTrainer",
+        (("id", "lang", "prompt"),),
+        prep_dpo,
+        config_kwargs=dpo_config,
+        args=args,
+        defaults={"max_length": 1024, "beta": 0.1},
+        pipeline=pipeline,
+        plots=("loss", "rewards/margins", "rewards/accuracies"),
+    )
+
+
 METHODS = {
     "sft": Method(
         "sft",
@@ -165,30 +181,8 @@ METHODS = {
         ),
     ),
     # Multi-stage self-improvement recipes: orchestration over the methods above (METHODS.md §2, §3, §10).
-    "icr": Method(
-        "icr",
-        "DPOConfig",
-        "DPOTrainer",
-        (("id", "lang", "prompt"),),
-        prep_dpo,
-        config_kwargs=dpo_config,
-        args=margs.ICRArgs,
-        defaults={"max_length": 1024, "beta": 0.1},
-        pipeline="labkit.train.selfimprove:run_icr",
-        plots=("loss", "rewards/margins", "rewards/accuracies"),
-    ),
-    "lidr": Method(
-        "lidr",
-        "DPOConfig",
-        "DPOTrainer",
-        (("id", "lang", "prompt"),),
-        prep_dpo,
-        config_kwargs=dpo_config,
-        args=margs.LIDRArgs,
-        defaults={"max_length": 1024, "beta": 0.1},
-        pipeline="labkit.train.selfimprove:run_lidr",
-        plots=("loss", "rewards/margins", "rewards/accuracies"),
-    ),
+    "icr": _self_improving_dpo("icr", margs.ICRArgs, "labkit.train.selfimprove:run_icr"),
+    "lidr": _self_improving_dpo("lidr", margs.LIDRArgs, "labkit.train.selfimprove:run_lidr"),
     "radis": Method(
         "radis",
         "SFTConfig",

@@ -182,7 +182,16 @@ def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_
 def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=None, extra_log: dict | None = None):
     """One TRL training run of `recipe` into `out`; returns (final metrics, whether this is the main process)."""
     trainer = build_trainer(recipe, run_dir, out, dataset, extra_log)
-    tok = trainer.processing_class
+    final = train_to_end(trainer, out, resume)
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(out))
+        trainer.processing_class.save_pretrained(str(out))
+    return final, trainer.is_world_process_zero()
+
+
+def train_to_end(trainer, out: Path, resume: bool) -> dict:
+    """Train (from the last complete checkpoint in `out` when resuming); returns the last logged value of each
+    numeric metric. Saving is left to the caller: some trainers must detach hooks first."""
     checkpoint = last_complete_checkpoint(out) if resume else None
     if resume and checkpoint is None:
         print("[labkit] no checkpoint to resume from: starting from the beginning", flush=True)
@@ -192,10 +201,7 @@ def fit(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False, dataset=
     final = {}
     for entry in trainer.state.log_history:
         final.update({k: v for k, v in entry.items() if isinstance(v, (int, float))})
-    if trainer.is_world_process_zero():
-        trainer.save_model(str(out))
-        tok.save_pretrained(str(out))
-    return final, trainer.is_world_process_zero()
+    return final
 
 
 def train(recipe_path: str | Path, resume: bool = False) -> dict:
