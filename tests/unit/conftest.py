@@ -1,26 +1,20 @@
-"""The unit tier is fast and pure. A test here that asks for a model, the served app or a job waiter, or loads a
-model itself (LOADS_A_MODEL), is not: it is marked `slow` automatically, so `make test-fast` (-m "not slow")
-skips it and `make test` still runs it."""
+"""The unit tier is fast and pure: no model, no served app, no job, no subprocess (those tests live in
+tests/integration). A unit test that asks for a fixture which builds or loads one is a collection error here,
+so the tier cannot drift back."""
 
 from pathlib import Path
 
 import pytest
 
-HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run", "tiny_math_path"}
-# Tests that load a model without a fixture: the OCR models (rapidocr), MiniLM, a VLM config probe.
-LOADS_A_MODEL = {
-    "test_ocr_english_and_chinese",
-    "test_bundled_examples_read_as_image_scan_and_pdf_text",
-    "test_vlm_engine_refuses_a_text_only_model_in_one_sentence",
-    "test_retrieval_finds_planted_sources_in_a_long_document",
-    "test_dense_retriever_runs_offline",
-}
+HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run", "tiny_math_path", "python"}
 _HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if _HERE not in Path(str(item.fspath)).parents:
-            continue
-        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())) or item.originalname in LOADS_A_MODEL:
-            item.add_marker(pytest.mark.slow)
+    impure = [
+        f"{item.nodeid} uses {', '.join(sorted(HEAVY_FIXTURES & set(item.fixturenames)))}"
+        for item in items
+        if _HERE in Path(str(item.fspath)).parents and HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if impure:
+        raise pytest.UsageError("Unit tests must be pure; move these to tests/integration:\n" + "\n".join(impure))

@@ -1,21 +1,8 @@
-import json
-import subprocess
-import sys
-
 import pytest
 
 from labkit.backends.base import GenParams, stream_with_stop, truncate_at_stop
 from labkit.errors import LabkitError
 from labkit.settings import Settings, TINY
-
-
-def test_import_labkit_is_light():
-    code = (
-        "import sys, labkit, labkit.cli, labkit.store, labkit.jobs, labkit.hub, labkit.backends, labkit.settings; "
-        "print(json.dumps([m for m in ('torch','gradio','transformers','trl','vllm') if m in sys.modules]))"
-    )
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == []
 
 
 def test_settings_paths_live_under_home(tmp_path):

@@ -1,54 +1,12 @@
-"""Document translation: OCR on rendered images, block grouping, fitting text in boxes, glossary
-enforcement, the translation memory, PDF in → PDF out, bad files."""
-
-import json
-from pathlib import Path
+"""Document translation without its models: block grouping, fitting text in boxes, glossary enforcement, the
+translation memory, page ranges and bad files (OCR and PDF round trips: tests/integration/test_doctrans_models.py)."""
 
 import pytest
-from PIL import Image, ImageDraw
 
 from labkit.doctrans import layout, ocr, render
 from labkit.doctrans.ocr import Line
 from labkit.doctrans.translate import Memory, parse_glossary, translate_texts
 from labkit.errors import LabkitError
-
-
-def page_with(lines: list[tuple[str, int, int, int]], size=(1000, 700)) -> Image.Image:
-    img = Image.new("RGB", size, "white")
-    d = ImageDraw.Draw(img)
-    for text, x, y, px in lines:
-        d.text((x, y), text, fill="black", font=render.font(px))
-    return img
-
-
-def cer(pred: str, ref: str) -> float:
-    from rapidfuzz.distance import Levenshtein
-
-    return Levenshtein.distance(pred.replace(" ", ""), ref.replace(" ", "")) / max(len(ref.replace(" ", "")), 1)
-
-
-@pytest.fixture(scope="module")
-def rendered_page():
-    return page_with(
-        [
-            ("Attention Is All You Need", 60, 40, 40),
-            ("We propose a new simple network architecture.", 60, 130, 28),
-            ("我们提出了一种新的简单网络结构。", 60, 190, 28),
-        ]
-    )
-
-
-def test_ocr_english_and_chinese(rendered_page):
-    lines = ocr.ocr_image(rendered_page)
-    texts = [l.text for l in lines]
-    # CER ≤ 5% per line on clean rendered text (the threshold this project holds rapidocr's PP-OCR models to)
-    for ref in (
-        "Attention Is All You Need",
-        "We propose a new simple network architecture.",
-        "我们提出了一种新的简单网络结构。",
-    ):
-        assert min(cer(t, ref) for t in texts) <= 0.05, texts
-    assert all(0 < l.confidence <= 1 and l.box[0] < l.box[2] and l.box[1] < l.box[3] for l in lines)
 
 
 def L(text, x0, y0, x1, y1):
@@ -111,15 +69,6 @@ def test_rendering_fits_text_inside_its_box(text):
     assert not any(l[:1] in render.NO_LINE_START for l in lines[1:])
 
 
-def test_render_page_erases_and_draws(rendered_page):
-    blocks = layout.group(ocr.ocr_image(rendered_page), rendered_page.width)
-    out = render.render_page(
-        rendered_page, blocks, ["注意力就是你所需要的一切", "我们提出一种新的网络。", "We propose a new network."]
-    )
-    assert out.size == rendered_page.size and out.tobytes() != rendered_page.tobytes()
-    render.render_page(rendered_page, blocks[:1], ["مرحبا بالعالم"])  # right-to-left: no crash
-
-
 class Scripted:
     """A backend whose answers are chosen by the test; counts its calls."""
 
@@ -159,26 +108,6 @@ def test_translation_memory_serves_a_second_run(tmp_path):
     )
     translate_texts(["one"], backend, "other-model", "zh", memory=mem)
     assert backend.calls == 2  # another model is another key
-
-
-def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkeypatch):
-    from labkit.doctrans import document
-
-    pdf = tmp_path / "in.pdf"
-    second = page_with([("Results and discussion", 60, 60, 36), ("The model trains in twelve hours.", 60, 140, 28)])
-    rendered_page.save(pdf, save_all=True, append_images=[second], resolution=100)
-    res = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out", dpi=100)
-    import pypdfium2 as pdfium
-
-    assert len(pdfium.PdfDocument(res["pdf"])) == 2 and res["stats"]["pages"] == 2
-    assert all(Path(p).exists() for p in res["images"] + res["side_by_side"])
-    assert "译文" in (tmp_path / "out" / "translation.md").read_text()
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["stats"]["blocks"] >= 3 and {p["source"] for p in report["pages"]} == {
-        "ocr"
-    }  # an image-only PDF: OCR
-    again = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out2", dpi=100)
-    assert again["stats"]["cached_blocks"] == again["stats"]["blocks"]  # the second run costs nothing
 
 
 def test_page_ranges_and_bad_files(tmp_path):

@@ -1,12 +1,11 @@
 """Cancel inside a page, glossary misses named, the vlm engine's one-sentence refusal of text-only models,
 and the bundled examples (issue 18.4/18.6)."""
 
-import json
 import threading
 
 import pytest
 
-from labkit.doctrans import document, examples, translate
+from labkit.doctrans import document, translate
 from labkit.doctrans.translate import Cancelled, Memory, translate_texts
 from labkit.errors import LabkitError
 
@@ -53,36 +52,3 @@ def test_glossary_note_names_the_block_and_the_term():
         "lacks attention → 注意力"
     )
     assert document.glossary_note({"glossary_missing_blocks": []}) == ""
-
-
-def test_vlm_engine_refuses_a_text_only_model_in_one_sentence(tmp_path):
-    from labkit.doctrans import vlm
-
-    (tmp_path / "config.json").write_text(
-        json.dumps(
-            {
-                "model_type": "llama",
-                "hidden_size": 8,
-                "num_attention_heads": 2,
-                "num_hidden_layers": 1,
-                "intermediate_size": 16,
-                "vocab_size": 32,
-            }
-        )
-    )
-    with pytest.raises(LabkitError) as err:
-        vlm.check_vision(str(tmp_path), "my-text-model")
-    assert (
-        err.value.message
-        == "The vlm engine needs a vision-language model, and my-text-model (llama) cannot read images."
-    )
-    assert "Qwen2.5-VL" in err.value.hint and "pipeline" in err.value.hint
-
-
-def test_bundled_examples_read_as_image_scan_and_pdf_text(tmp_path):
-    files = examples.example_files(tmp_path)
-    assert set(files) == {"page", "scan", "pdf"}
-    pdf = document.analyse(files["pdf"])
-    assert pdf[0]["source"] == "pdf-text" and pdf[0]["blocks"][0].text == examples.TITLE
-    scan = document.analyse(files["scan"])
-    assert scan[0]["source"] == "ocr" and "Attention" in scan[0]["blocks"][0].text

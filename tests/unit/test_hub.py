@@ -35,17 +35,6 @@ def test_pull_missing_offline_says_what_to_do():
     assert "offline" in e.value.message and "tiny" in e.value.hint
 
 
-def test_resolve_model_names(tiny_path, tmp_path):
-    from labkit.models import resolve_model
-
-    assert Path(resolve_model("tiny")) == tiny_path
-    assert resolve_model(str(tiny_path)) == str(tiny_path)
-    with pytest.raises(LabkitError):
-        resolve_model(str(tmp_path))  # a folder that is not a model
-    with pytest.raises(LabkitError):
-        resolve_model("")
-
-
 def _split_card(card: str) -> tuple[dict, str]:
     _, front, body = card.split("---\n", 2)
     return yaml.safe_load(front), body

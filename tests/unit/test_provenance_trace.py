@@ -38,7 +38,7 @@ def long_doc(filler, planted: dict[int, str], n: int, seed: int = 0) -> list[tup
     return [(f"D1-{i + 1}", s) for i, s in enumerate(sents)]
 
 
-@pytest.mark.parametrize("method", ["bm25", "lcs", "union"])
+@pytest.mark.parametrize("method", ["bm25", "lcs"])  # union adds the dense encoder: tests/integration
 def test_retrieval_finds_planted_sources_in_a_long_document(method):
     planted = {
         1234: "The central bank raised interest rates by half a percentage point on Tuesday.",
@@ -49,12 +49,7 @@ def test_retrieval_finds_planted_sources_in_a_long_document(method):
         "On Tuesday the central bank raised rates by half a point.",
         "Inflation hit a forty-year high last spring.",
     ]
-    method_ = method if method != "union" else "union"
-    got = (
-        retrieve.retrieve(targets, sources, method=method_, k=10, min_votes=2 if method == "union" else 1)
-        if method != "union"
-        else retrieve.retrieve(targets, sources, method="union", k=10)
-    )
+    got = retrieve.retrieve(targets, sources, method=method, k=10)
     assert got[0][0].id == "D1-1235" and got[1][0].id == "D1-2988"
 
 
@@ -65,16 +60,6 @@ def test_chinese_is_tokenised_into_characters_and_bigrams():
     sources = long_doc(FILLER_ZH, planted, 1500)
     got = retrieve.retrieve(["人民银行周二上调利率零点五个百分点。"], sources, method="bm25", k=5)
     assert got[0][0].id == "D1-778"
-
-
-def test_dense_retriever_runs_offline():
-    got = retrieve.retrieve(
-        ["A cat sat on the mat."],
-        [("D1-1", "Stock prices fell sharply."), ("D1-2", "The cat was sitting on a mat.")],
-        method="dense",
-        k=1,
-    )
-    assert got[0][0].id == "D1-2"
 
 
 TEXTS = {
@@ -125,21 +110,6 @@ def test_llm_answer_parsing():
     assert relate.parse_llm("It condenses D1-1 (Compression).", offered) == (["D1-1"], "Compression")
     assert relate.parse_llm("<think>D1-2?</think> 引用 D1-1", offered) == (["D1-1"], "Quotation")
     assert relate.parse_llm("garbage ######", offered) is None
-
-
-def test_llm_engine_on_the_tiny_model_falls_back_and_counts(tiny_path):
-    from labkit.backends import get_backend
-
-    res = trace(
-        [" ".join(TEXTS.values())],
-        "The council approved the budget on Monday. Bus fares will change.",
-        engine="llm",
-        retriever="bm25",
-        backend=get_backend("hf", "tiny"),
-    )
-    assert res["llm_fallbacks"] == sum(t["engine"] == "fallback" for t in res["targets"])
-    assert res["llm_fallbacks"] >= 1  # the demo model writes garbage: its answers are unreadable
-    assert all(t["engine"] in ("llm", "fallback") for t in res["targets"])
 
 
 def test_trace_output_and_jsonl():

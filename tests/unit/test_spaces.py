@@ -111,13 +111,3 @@ def test_zerogpu_wraps_generation_with_a_duration(monkeypatch):
     finally:
         monkeypatch.delenv("SPACES_ZERO_GPU")
         importlib.reload(zerogpu)
-
-
-def test_demo_mode_refuses_local_folders(tiny_path):
-    from labkit.models import resolve_model
-    from labkit.settings import Settings
-
-    demo = Settings.from_env({"LABKIT_HOME": str(tiny_path.parent.parent), "LABKIT_DEMO": "1", "HF_HUB_OFFLINE": "1"})
-    with pytest.raises(LabkitError):
-        resolve_model(str(tiny_path), settings=demo)
-    assert resolve_model("tiny", settings=demo)
