@@ -88,8 +88,10 @@ def check_input(source: str, text_key: str = "text", settings=None) -> None:
         except Exception as e:  # pyarrow raises several types for a file that is not parquet
             raise LabkitError(f"{first.name} is not a readable parquet file: {e}") from e
         if text_key not in columns:
-            raise LabkitError(f"{first.name} has no {text_key!r} column (it has {', '.join(columns[:10])}).",
-                              hint="Set input.text_key in the recipe to the column that holds the text.")
+            raise LabkitError(
+                f"{first.name} has no {text_key!r} column (it has {', '.join(columns[:10])}).",
+                hint="Set input.text_key in the recipe to the column that holds the text.",
+            )
         return
     try:
         with (gzip.open if first.suffix == ".gz" else open)(first, "rt", encoding="utf-8") as fh:
@@ -103,8 +105,10 @@ def check_input(source: str, text_key: str = "text", settings=None) -> None:
     except ValueError as e:
         raise LabkitError(f"{first.name} line 1 is not JSON: {e}", hint="One JSON object per line.") from e
     if not isinstance(record, dict) or text_key not in record:
-        raise LabkitError(f"{first.name}: the first document has no {text_key!r} field.",
-                          hint="Set input.text_key in the recipe to the field that holds the text.")
+        raise LabkitError(
+            f"{first.name}: the first document has no {text_key!r} field.",
+            hint="Set input.text_key in the recipe to the field that holds the text.",
+        )
 
 
 def _format_of(p: Path) -> str:
@@ -200,6 +204,7 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
     from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter
 
     from labkit.data.langs import filter_settings
+    from labkit.data.rules import enabled_rules
     from labkit.data.steps import AnnotateStep, Progress, QualityStep, RuleFilter
 
     comp = recipe["output"]["compression"]
@@ -207,10 +212,8 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
     steps = [_reader(fmt, folder, glob, recipe["input"])]
     if progress:
         steps.append(Progress(join(LOGS, "progress")))
-    for name, cfg in recipe["rules"].items():
-        if cfg.get("enabled", True):
-            settings = {k: v for k, v in cfg.items() if k != "enabled"}
-            steps.append(RuleFilter(name, settings, exclusion_writer=_writer(join(DROPPED, name), comp)))
+    for name, settings in enabled_rules(recipe).items():
+        steps.append(RuleFilter(name, settings, exclusion_writer=_writer(join(DROPPED, name), comp)))
     classes = {"gopher": GopherQualityFilter, "c4": C4QualityFilter, "fineweb": FineWebQualityFilter}
     for name, cfg in recipe["filters"].items():
         if cfg.get("enabled"):

@@ -140,6 +140,15 @@ def resolve(settings: dict) -> dict:
     return out
 
 
+def enabled_rules(recipe: dict) -> dict[str, dict]:
+    """The recipe's enabled rules, in its order, with their settings (thresholds), not yet `resolve`d."""
+    return {
+        name: {k: v for k, v in cfg.items() if k != "enabled"}
+        for name, cfg in recipe["rules"].items()
+        if cfg.get("enabled", True)
+    }
+
+
 def first_broken(text: str, rules: dict[str, dict]) -> str | None:
     """The first rule (in the reference's order) that `text` breaks; `rules` maps enabled rule → resolved settings."""
     for name in ORDER:

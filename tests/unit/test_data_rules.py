@@ -153,3 +153,20 @@ def test_executors_by_name_and_their_errors():
         and jobs_ex.tasks == 8
         and jobs_ex.dependencies[0].startswith("labkit[data]")
     )
+
+
+def test_preview_names_the_first_rule_each_document_breaks(tmp_path):
+    import gzip
+
+    from labkit.data import preview
+
+    recipe = rmod.load(Path(__file__).parents[2] / "configs" / "curate" / "rules-only.yaml")
+    recipe["rules"]["sensitive"]["words"] = str(FIX / "sensitive.txt")
+    expected = [[d["id"], len(d["text"]), d["breaks"] or preview.KEPT, d["text"][:200]] for d in DOCS]
+    assert preview.preview(str(FIX / "rules.jsonl"), recipe, n=len(DOCS)) == expected
+    # a folder of gzipped parts reads across files, and n cuts it
+    (tmp_path / "parts").mkdir()
+    for k, part in enumerate((DOCS[:2], DOCS[2:])):
+        with gzip.open(tmp_path / "parts" / f"{k}.jsonl.gz", "wt", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in part))
+    assert preview.preview(str(tmp_path / "parts"), recipe, n=3) == expected[:3]

@@ -6,15 +6,15 @@ browse dropped documents per rule; export cluster scripts; push the kept set wit
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import yaml
 
 from labkit import jobs
 from labkit.data import recipe as rmod
-from labkit.data import report
+from labkit.data import preview, report
 from labkit.data import run as jobrun
 from labkit.data.annotate import KINDS
 from labkit.data.rules import ORDER
@@ -65,261 +65,261 @@ def yaml_with_form(text: str, values: list) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
-    """The first n documents with the rule each breaks (the reference order), for a quick look before running."""
-    from labkit.data.pipeline import require, resolve_input
-    from labkit.data.rules import first_broken, resolve
+def status_text(run, p: dict) -> str:
+    frac = (
+        f" · {p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%)" if p["fraction"] is not None else ""
+    )
+    text = f"**{run.status}**{frac} · tasks completed: {p['tasks_completed']}"
+    if run.status == "failed":
+        text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
+    return text
 
-    require()
-    fmt, folder, glob = resolve_input(source)
-    files = [Path(folder) / glob] if glob and "*" not in glob else sorted(Path(folder).glob(glob))
-    rules = {
-        k: resolve({kk: vv for kk, vv in v.items() if kk != "enabled"})
-        for k, v in recipe["rules"].items()
-        if v.get("enabled")
-    }
-    key, idk = recipe["input"]["text_key"], recipe["input"]["id_key"]
-    rows = []
-    for f in files:
-        if fmt == "parquet":
-            import pandas as pd
 
-            records = pd.read_parquet(f).head(n - len(rows)).to_dict("records")
-        else:
-            import gzip
+# --- handlers -----------------------------------------------------------------------------------
+def _source(src: str) -> str:
+    if not (src or "").strip():
+        raise LabkitError("Give an input first: a file path, an upload, or a Hub dataset id.")
+    return src.strip()
 
-            with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
-                records = [json.loads(l) for _, l in zip(range(n - len(rows)), (l for l in fh if l.strip()))]
-        for r in records:
-            text = str(r.get(key, ""))
-            rows.append([str(r.get(idk, "")), len(text), first_broken(text, rules) or "✓ kept by rules", text[:200]])
-        if len(rows) >= n:
-            break
-    return rows
+
+def _repo(repo: str) -> str:
+    if not (repo or "").strip():
+        raise LabkitError("Give a dataset repo id (you/name).")
+    return repo.strip()
+
+
+def _out(rid: str) -> Path:
+    if not (rid or "").strip():
+        raise LabkitError("No run yet.", hint="Click Curate, or paste a run id.")
+    return jobrun.output_dir(jobs.status(rid.strip()))
+
+
+@handler
+def load_recipe(path):
+    text = rmod.dumps(rmod.load(path))
+    return [text, *form_values(text)]
+
+
+@handler
+def form_to_yaml(text, *values):
+    return yaml_with_form(text, list(values))
+
+
+@handler
+def yaml_to_form(text):
+    return form_values(text)
+
+
+@handler
+def take_upload(f):
+    return f or gr.update()
+
+
+@handler
+def do_preview(src, text):
+    return preview.preview(_source(src), rmod.loads(text))
+
+
+@handler
+def do_run(src, text, out):
+    run = jobrun.launch(_source(src), rmod.loads(text), out=out or None)
+    return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
+
+
+def results(rid) -> tuple:
+    """The summary and the four figures of a finished run."""
+    out = _out(rid)
+    figs, s = report.figures(out), report.load_summary(out)
+    summary = {k: s[k] for k in ("kept", "dropped", "read") if k in s}
+    return summary, figs["funnel"], figs["domain"], figs["quality"], figs["toxicity"]
+
+
+@handler
+def follow(rid):
+    if not (rid or "").strip():
+        return (*[gr.update()] * 6, gr.Timer(active=False))
+    run = jobs.status(rid.strip())
+    text = status_text(run, jobrun.progress(jobrun.output_dir(run)))
+    if run.status != "succeeded":
+        return (text, *[gr.update()] * 5, gr.Timer(active=run.status not in FINAL))
+    return (text, *results(rid), gr.Timer(active=False))
+
+
+@handler
+def do_cancel(rid):
+    return f"**{jobs.cancel(rid.strip()).status}**" if (rid or "").strip() else "No run."
+
+
+@handler
+def do_resume(rid):
+    run = jobrun.resume(rid.strip())
+    return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", gr.Timer(active=True)
+
+
+@handler
+def browse(rid, rule_):
+    rows = report.dropped_examples(_out(rid), rule_, 50)
+    return [[r.get("id"), len(r.get("text", "")), r.get("text", "")[:500]] for r in rows]
+
+
+@handler
+def do_export(src, text, tgt, out):
+    if not (src or "").strip() or not (out or "").strip():
+        raise LabkitError("Give the input and the output folder as the cluster sees them.")
+    return jobrun.launch_script(src.strip(), out.strip(), rmod.loads(text), tgt)
+
+
+@handler
+def preview_card(rid, repo_, lic):
+    return report.card(_repo(repo_), _out(rid), lic)
+
+
+@handler
+def do_push(rid, repo_, lic, priv):
+    from labkit import hub
+
+    plan = report.plan_push(_out(rid), _repo(repo_), lic, private=priv)
+    return f"Pushed: {hub.push(plan, commit_message='Curated with labkit')}"
+
+
+# --- layout and wiring --------------------------------------------------------------------------
+NOTE = (
+    "Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
+    "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
+    "`annotator_*: heuristic` in every record; use a fastText `.bin`, a Hub classifier or an LLM judge "
+    "for real labels."
+)
+
+
+def _form_fields() -> list:
+    """The form's fields, in FORM's order."""
+    fields = [gr.Textbox(label="language (ISO 639-3)")]
+    with gr.Row():
+        fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[:3]]
+    with gr.Row():
+        fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[3:]]
+    with gr.Row():
+        fields += [
+            gr.Number(label="length: drop if chars ≤"),
+            gr.Number(label="line_length: drop if mean <"),
+            gr.Number(label="chinese_share: drop if <"),
+            gr.Number(label="sensitive: drop if words/line >"),
+        ]
+    with gr.Row():
+        fields += [
+            gr.Textbox(label="sensitive word list (file)"),
+            gr.Number(label="repetition: drop if 13-gram share >"),
+        ]
+    with gr.Row():
+        fields += [
+            gr.Dropdown(list(KINDS), label="quality kind"),
+            gr.Textbox(label="quality model"),
+            gr.Number(label="quality threshold (empty: keep all)"),
+            gr.Radio(["document", "paragraph"], label="quality level"),
+        ]
+    with gr.Row():
+        fields += [
+            gr.Dropdown(list(KINDS), label="domain kind"),
+            gr.Textbox(label="domain model"),
+            gr.Dropdown(list(KINDS), label="toxicity kind"),
+            gr.Textbox(label="toxicity model"),
+        ]
+    with gr.Row():
+        fields += [gr.Number(label="tasks", precision=0), gr.Number(label="workers", precision=0)]
+    assert len(fields) == len(FORM)
+    return fields
+
+
+def _input_row(ui) -> None:
+    with gr.Row():
+        with gr.Column(scale=2):
+            ui.source = gr.Textbox(
+                label="Input: JSONL/parquet file, folder, or Hub dataset id", elem_id="lk-data-source"
+            )
+            ui.upload = gr.File(
+                label="…or upload a .jsonl / .jsonl.gz / .parquet", file_types=[".jsonl", ".gz", ".parquet", ".json"]
+            )
+            ui.preview_btn = gr.Button("Preview")
+        with gr.Column(scale=3):
+            ui.preview = gr.Dataframe(headers=preview.COLUMNS, label="Preview (first 20)", wrap=True, max_height=300)
+
+
+def _run_column(ui) -> None:
+    ui.out_dir = gr.Textbox(label="Output folder (empty: the run folder)")
+    with gr.Row():
+        ui.run_btn = gr.Button("Curate", variant="primary", elem_id="lk-data-run")
+        ui.cancel_btn = gr.Button("Cancel", variant="stop")
+        ui.resume_btn = gr.Button("Resume")
+    ui.run_id = gr.Textbox(label="Run id", elem_id="lk-data-run-id")
+    ui.status = gr.Markdown(elem_id="lk-data-status")
+    ui.summary = gr.JSON(label="Summary: kept, dropped per rule, stats")
+    with gr.Row():
+        ui.funnel, ui.domain = gr.Plot(label="Funnel"), gr.Plot(label="Domains")
+    with gr.Row():
+        ui.quality, ui.toxicity = gr.Plot(label="quality_score"), gr.Plot(label="toxicity.score")
+
+
+def _after_run(ui) -> None:
+    with gr.Accordion("Dropped documents per rule", open=False):
+        with gr.Row():
+            ui.rule = gr.Dropdown([*ORDER, "quality", "gopher", "c4", "fineweb"], label="Rule")
+            ui.browse_btn = gr.Button("Show")
+        ui.dropped = gr.Dataframe(headers=["id", "chars", "text"], wrap=True, max_height=400)
+    with gr.Accordion("Clusters: Slurm / Hugging Face Jobs", open=False):
+        with gr.Row():
+            ui.target = gr.Radio(["slurm", "hf-jobs"], value="slurm", label="Target")
+            ui.remote_out = gr.Textbox(label="Output there (a cluster path, or hf://datasets/you/name)")
+            ui.export_btn = gr.Button("Export script")
+        ui.script = gr.Code(language="shell", label="Launch script")
+    with gr.Accordion("Push the kept set to the Hub", open=False):
+        with gr.Row():
+            ui.repo = gr.Textbox(label="Dataset repo id (you/name)")
+            ui.license = gr.Textbox(label="Licence", value="cc-by-4.0")
+            ui.private = gr.Checkbox(label="Private", value=True)
+        with gr.Row():
+            ui.card_btn, ui.push_btn = gr.Button("Preview card"), gr.Button("Push")
+        ui.card = gr.Markdown()
+
+
+def _layout(recipes: list[str]) -> SimpleNamespace:
+    ui = SimpleNamespace()
+    gr.Markdown(NOTE, elem_classes="lk-note")
+    _input_row(ui)
+    with gr.Row():
+        with gr.Column(scale=2):
+            ui.recipe_file = gr.Dropdown(
+                recipes, value=recipes[0] if recipes else None, label="Recipe (configs/curate)"
+            )
+            with gr.Accordion("Rules and annotators (form ⇄ YAML)", open=True):
+                ui.fields = _form_fields()
+            ui.editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
+        with gr.Column(scale=3):
+            _run_column(ui)
+    _after_run(ui)
+    ui.poll = gr.Timer(1.0, active=False)
+    return ui
 
 
 def build(ctx, shared) -> None:
     recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
-    gr.Markdown(
-        "Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
-        "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
-        "`annotator_*: heuristic` in every record; use a fastText `.bin`, a Hub classifier or an LLM judge "
-        "for real labels.",
-        elem_classes="lk-note",
+    ui = _layout(recipes)
+    ui.recipe_file.change(load_recipe, ui.recipe_file, [ui.editor, *ui.fields], api_name="data_load_recipe")
+    for f in ui.fields:
+        f.input(form_to_yaml, [ui.editor, *ui.fields], ui.editor, api_name="data_form_to_yaml")
+    ui.editor.blur(yaml_to_form, ui.editor, ui.fields, api_name="data_yaml_to_form")
+    ui.upload.upload(take_upload, ui.upload, ui.source, api_name="data_upload")
+    ui.preview_btn.click(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
+    ui.run_btn.click(
+        do_run, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate"
     )
-    with gr.Row():
-        with gr.Column(scale=2):
-            source = gr.Textbox(label="Input: JSONL/parquet file, folder, or Hub dataset id", elem_id="lk-data-source")
-            upload = gr.File(
-                label="…or upload a .jsonl / .jsonl.gz / .parquet",
-                file_types=[".jsonl", ".gz", ".parquet", ".json"],
-                visible=True,
-            )
-            preview_btn = gr.Button("Preview")
-        with gr.Column(scale=3):
-            preview = gr.Dataframe(
-                headers=["id", "chars", "rule", "text"], label="Preview (first 20)", wrap=True, max_height=300
-            )
-    with gr.Row():
-        with gr.Column(scale=2):
-            recipe_file = gr.Dropdown(recipes, value=recipes[0] if recipes else None, label="Recipe (configs/curate)")
-            with gr.Accordion("Rules and annotators (form ⇄ YAML)", open=True):
-                fields = [gr.Textbox(label="language (ISO 639-3)")]
-                with gr.Row():
-                    fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[:3]]
-                with gr.Row():
-                    fields += [gr.Checkbox(label=r, min_width=120) for r in ORDER[3:]]
-                with gr.Row():
-                    fields += [
-                        gr.Number(label="length: drop if chars ≤"),
-                        gr.Number(label="line_length: drop if mean <"),
-                        gr.Number(label="chinese_share: drop if <"),
-                        gr.Number(label="sensitive: drop if words/line >"),
-                    ]
-                with gr.Row():
-                    fields += [
-                        gr.Textbox(label="sensitive word list (file)"),
-                        gr.Number(label="repetition: drop if 13-gram share >"),
-                    ]
-                with gr.Row():
-                    fields += [
-                        gr.Dropdown(list(KINDS), label="quality kind"),
-                        gr.Textbox(label="quality model"),
-                        gr.Number(label="quality threshold (empty: keep all)"),
-                        gr.Radio(["document", "paragraph"], label="quality level"),
-                    ]
-                with gr.Row():
-                    fields += [
-                        gr.Dropdown(list(KINDS), label="domain kind"),
-                        gr.Textbox(label="domain model"),
-                        gr.Dropdown(list(KINDS), label="toxicity kind"),
-                        gr.Textbox(label="toxicity model"),
-                    ]
-                with gr.Row():
-                    fields += [gr.Number(label="tasks", precision=0), gr.Number(label="workers", precision=0)]
-            editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
-        with gr.Column(scale=3):
-            out_dir = gr.Textbox(label="Output folder (empty: the run folder)")
-            with gr.Row():
-                run_btn = gr.Button("Curate", variant="primary", elem_id="lk-data-run")
-                cancel_btn = gr.Button("Cancel", variant="stop")
-                resume_btn = gr.Button("Resume")
-            run_id = gr.Textbox(label="Run id", elem_id="lk-data-run-id")
-            status = gr.Markdown(elem_id="lk-data-status")
-            summary = gr.JSON(label="Summary: kept, dropped per rule, stats")
-            with gr.Row():
-                funnel = gr.Plot(label="Funnel")
-                domain = gr.Plot(label="Domains")
-            with gr.Row():
-                quality = gr.Plot(label="quality_score")
-                toxicity = gr.Plot(label="toxicity.score")
-    with gr.Accordion("Dropped documents per rule", open=False):
-        with gr.Row():
-            rule = gr.Dropdown([*ORDER, "quality", "gopher", "c4", "fineweb"], label="Rule")
-            browse_btn = gr.Button("Show")
-        dropped = gr.Dataframe(headers=["id", "chars", "text"], wrap=True, max_height=400)
-    with gr.Accordion("Clusters: Slurm / Hugging Face Jobs", open=False):
-        with gr.Row():
-            target = gr.Radio(["slurm", "hf-jobs"], value="slurm", label="Target")
-            remote_out = gr.Textbox(label="Output there (a cluster path, or hf://datasets/you/name)")
-            export_btn = gr.Button("Export script")
-        script = gr.Code(language="shell", label="Launch script")
-    with gr.Accordion("Push the kept set to the Hub", open=False):
-        with gr.Row():
-            repo = gr.Textbox(label="Dataset repo id (you/name)")
-            license_ = gr.Textbox(label="Licence", value="cc-by-4.0")
-            private = gr.Checkbox(label="Private", value=True)
-        with gr.Row():
-            card_btn = gr.Button("Preview card")
-            push_btn = gr.Button("Push")
-        card = gr.Markdown()
-    poll = gr.Timer(1.0, active=False)
-
-    def _out(rid: str) -> Path:
-        if not (rid or "").strip():
-            raise LabkitError("No run yet.", hint="Click Curate, or paste a run id.")
-        return jobrun.output_dir(jobs.status(rid.strip()))
-
-    @handler
-    def load_recipe(path):
-        text = rmod.dumps(rmod.load(path))
-        return [text, *form_values(text)]
-
-    @handler
-    def form_to_yaml(text, *values):
-        return yaml_with_form(text, list(values))
-
-    @handler
-    def yaml_to_form(text):
-        return form_values(text)
-
-    @handler
-    def take_upload(f):
-        return f or gr.update()
-
-    @handler
-    def do_preview(src, text):
-        if not (src or "").strip():
-            raise LabkitError("Give an input first: a file path, an upload, or a Hub dataset id.")
-        return preview_rows(src.strip(), rmod.loads(text))
-
-    @handler
-    def do_run(src, text, out):
-        if not (src or "").strip():
-            raise LabkitError("Give an input first: a file path, an upload, or a Hub dataset id.")
-        run = jobrun.launch(src.strip(), rmod.loads(text), out=out or None)
-        return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
-
-    @handler
-    def follow(rid):
-        if not (rid or "").strip():
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
-        run = jobs.status(rid.strip())
-        p = jobrun.progress(jobrun.output_dir(run))
-        frac = (
-            f" · {p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%)"
-            if p["fraction"] is not None
-            else ""
-        )
-        text = f"**{run.status}**{frac} · tasks completed: {p['tasks_completed']}"
-        if run.status == "failed":
-            text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
-        if run.status != "succeeded":
-            return (
-                text,
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.Timer(active=run.status not in FINAL),
-            )
-        return (text, *results(rid), gr.Timer(active=False))
-
-    def results(rid):
-        out = _out(rid)
-        figs = report.figures(out)
-        s = report.load_summary(out)
-        return (
-            {k: s[k] for k in ("kept", "dropped", "read") if k in s},
-            figs["funnel"],
-            figs["domain"],
-            figs["quality"],
-            figs["toxicity"],
-        )
-
-    @handler
-    def do_cancel(rid):
-        return f"**{jobs.cancel(rid.strip()).status}**" if (rid or "").strip() else "No run."
-
-    @handler
-    def do_resume(rid):
-        run = jobrun.resume(rid.strip())
-        return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", gr.Timer(active=True)
-
-    @handler
-    def browse(rid, rule_):
-        rows = report.dropped_examples(_out(rid), rule_, 50)
-        return [[r.get("id"), len(r.get("text", "")), r.get("text", "")[:500]] for r in rows]
-
-    @handler
-    def do_export(src, text, tgt, out):
-        if not (src or "").strip() or not (out or "").strip():
-            raise LabkitError("Give the input and the output folder as the cluster sees them.")
-        return jobrun.launch_script(src.strip(), out.strip(), rmod.loads(text), tgt)
-
-    @handler
-    def preview_card(rid, repo_, lic):
-        if not (repo_ or "").strip():
-            raise LabkitError("Give a dataset repo id (you/name).")
-        return report.card(repo_.strip(), _out(rid), lic)
-
-    @handler
-    def do_push(rid, repo_, lic, priv):
-        from labkit import hub
-
-        if not (repo_ or "").strip():
-            raise LabkitError("Give a dataset repo id (you/name).")
-        url = hub.push(
-            report.plan_push(_out(rid), repo_.strip(), lic, private=priv), commit_message="Curated with labkit"
-        )
-        return f"Pushed: {url}"
-
-    recipe_file.change(load_recipe, recipe_file, [editor, *fields], api_name="data_load_recipe")
-    for f in fields:
-        f.input(form_to_yaml, [editor, *fields], editor, api_name="data_form_to_yaml")
-    editor.blur(yaml_to_form, editor, fields, api_name="data_yaml_to_form")
-    upload.upload(take_upload, upload, source, api_name="data_upload")
-    preview_btn.click(do_preview, [source, editor], preview, api_name="data_preview")
-    run_btn.click(do_run, [source, editor, out_dir], [run_id, status, poll], api_name="data_curate")
-    outputs = [status, summary, funnel, domain, quality, toxicity, poll]
-    poll.tick(follow, run_id, outputs, api_name="data_follow", show_progress="hidden")
-    run_id.submit(follow, run_id, outputs, api_name="data_attach")
-    cancel_btn.click(do_cancel, run_id, status, api_name="data_cancel")
-    resume_btn.click(do_resume, run_id, [run_id, status, poll], api_name="data_resume")
-    browse_btn.click(browse, [run_id, rule], dropped, api_name="data_dropped")
-    export_btn.click(do_export, [source, editor, target, remote_out], script, api_name="data_export")
-    card_btn.click(preview_card, [run_id, repo, license_], card, api_name="data_card")
-    push_btn.click(do_push, [run_id, repo, license_, private], card, api_name="data_push")
+    outputs = [ui.status, ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity, ui.poll]
+    ui.poll.tick(follow, ui.run_id, outputs, api_name="data_follow", show_progress="hidden")
+    ui.run_id.submit(follow, ui.run_id, outputs, api_name="data_attach")
+    ui.cancel_btn.click(do_cancel, ui.run_id, ui.status, api_name="data_cancel")
+    ui.resume_btn.click(do_resume, ui.run_id, [ui.run_id, ui.status, ui.poll], api_name="data_resume")
+    ui.browse_btn.click(browse, [ui.run_id, ui.rule], ui.dropped, api_name="data_dropped")
+    ui.export_btn.click(do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export")
+    ui.card_btn.click(preview_card, [ui.run_id, ui.repo, ui.license], ui.card, api_name="data_card")
+    ui.push_btn.click(do_push, [ui.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push")
     if recipes:
-        shared.demo.load(load_recipe, recipe_file, [editor, *fields], api_name="data_init")
+        shared.demo.load(load_recipe, ui.recipe_file, [ui.editor, *ui.fields], api_name="data_init")
