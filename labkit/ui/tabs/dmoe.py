@@ -5,19 +5,17 @@ Everything here is a CLI command or a training recipe underneath (docs/dmoe.md):
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
+from labkit.dmoe import workflow
 from labkit.errors import LabkitError
 from labkit.ui.common import handler
 
 TITLE = "DMoE"
 ID = "dmoe"
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 HELP = """**Group then Scale** (dynamic MoE): fine-tune the dense model briefly on each language, find the layers
 whose FFN moves most (normalised deviation ≥ ε → MoE), group similar languages (cosine of FFN deltas of the last 3
 layers), upcycle to a Qwen2-MoE with one expert per group (copies of the FFN, top-2 routing), then train: stage 1
@@ -25,130 +23,45 @@ routes each language to its group's expert (+ router cross-entropy), stage 2 rou
 Supported: Qwen2-family models."""
 
 
-def _analysis_path(ref: str, ctx) -> Path:
-    """A file path, or a run id whose folder holds analysis.json."""
-    ref = (ref or "").strip()
-    if not ref:
-        raise LabkitError("No analysis given.", hint="Run an analysis, or give an analysis.json path or its run id.")
-    p = Path(ref).expanduser()
-    if p.is_dir():
-        p = p / "analysis.json"
-    if not p.exists():
-        p = ctx.settings.runs_dir / ref / "analysis.json"
-    if not p.exists():
-        raise LabkitError(
-            f"No analysis file at {ref!r}.", hint="An analysis.json path, or the run id of a finished analysis."
-        )
-    return p
+def _languages(text: str) -> list[str]:
+    return [l.strip() for l in (text or "").split(",") if l.strip()]
 
 
-def build(ctx, shared) -> None:
+def show(path):
+    """The deviation and similarity figures of an analysis, and its layers and groups in words."""
     from labkit.dmoe.analysis import load_analysis
-    from labkit.dmoe.plots import deviation_figure, routing_figure, similarity_figure
+    from labkit.dmoe.plots import deviation_figure, similarity_figure
 
-    gr.Markdown(HELP, elem_classes="lk-note")
-    with gr.Accordion("1 · Deviation analysis", open=True):
-        with gr.Row():
-            model = gr.Textbox("tiny", label="Dense model (Qwen2 family)", scale=2)
-            languages = gr.Textbox("en,de,fr,zh,ja,ko", label="Languages", scale=3)
-            data = gr.Textbox(
-                "corpus",
-                label="Text source",
-                info="corpus (bundled, offline) or a Hub dataset with config {lang}",
-                scale=2,
-            )
-        with gr.Row():
-            steps = gr.Number(10, label="Steps per language", precision=0)
-            groups = gr.Number(3, label="Groups (experts)", precision=0)
-            epsilon = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="ε")
-            analyze_btn = gr.Button("Analyze", variant="primary")
-        with gr.Row():
-            analysis_ref = gr.Textbox(label="Analysis (file or run id)", scale=4, elem_id="lk-dmoe-analysis")
-            load_btn = gr.Button("Show", scale=1)
-        status = gr.Markdown()
-        with gr.Row():
-            dev_plot = gr.Plot(label="Deviation by layer", elem_id="lk-dmoe-deviation")
-            sim_plot = gr.Plot(label="Language similarity", elem_id="lk-dmoe-similarity")
-        groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
-    with gr.Accordion("2 · Upcycle", open=True):
-        with gr.Row():
-            up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
-            up_btn = gr.Button("Upcycle", variant="primary", scale=1)
-        up_json = gr.JSON(label="Upcycled model")
-    with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):
-        with gr.Row():
-            moe_model = gr.Textbox(label="DMoE model (upcycled folder)", scale=3)
-            train_data = gr.Textbox(
-                str(CONFIGS / "data" / "dmoe-text-tiny.jsonl"), label="Text data (JSONL: text, lang)", scale=3
-            )
-        with gr.Row():
-            s1_steps = gr.Number(6, label="Stage-1 steps", precision=0)
-            s2_steps = gr.Number(6, label="Stage-2 steps", precision=0)
-            s1_btn = gr.Button("Launch stage 1")
-            both_btn = gr.Button("Launch stage 1 → stage 2", variant="primary")
-        runs_json = gr.JSON(label="Launched runs (follow them in Train)")
-    with gr.Accordion("4 · Routing of a trained MoE", open=True):
-        with gr.Row():
-            route_model = gr.Textbox(label="DMoE model folder (a stage output)", scale=3)
-            route_langs = gr.Textbox("", label="Languages (blank: the model's)", scale=2)
-            route_layer = gr.Dropdown(["all"], value="all", label="MoE layer", scale=1)
-            route_btn = gr.Button("Measure routing", variant="primary", scale=1)
-        route_plot = gr.Plot(label="Routing heatmap")
-    route_state = gr.State({})
+    a = load_analysis(path)
+    lines = [f"**MoE layers** (ε = {a['epsilon']}): {a['moe_layers']} · **groups** ({a.get('group_algorithm', '')}):"]
+    lines += [f"- expert {i}: {', '.join(g)}" for i, g in enumerate(a["groups"])]
+    return deviation_figure(a), similarity_figure(a), "\n".join(lines)
 
-    def show(path: Path):
-        a = load_analysis(path)
-        lines = [
-            f"**MoE layers** (ε = {a['epsilon']}): {a['moe_layers']} · **groups** ({a.get('group_algorithm', '')}):"
-        ]
-        lines += [f"- expert {i}: {', '.join(g)}" for i, g in enumerate(a["groups"])]
-        return deviation_figure(a), similarity_figure(a), "\n".join(lines)
+
+# --- handlers -----------------------------------------------------------------------------------
+class DMoE:
+    """The tab's event handlers: thin wrappers over labkit.dmoe.workflow."""
+
+    def __init__(self, ctx):
+        self.settings = ctx.settings
 
     @handler
-    def analyze(model_, langs_, data_, steps_, groups_, eps_):
+    def analyze(self, model_, langs_, data_, steps_, groups_, eps_):
         from labkit import jobs
-        from labkit.store import new_run_id
 
-        langs = [l.strip() for l in (langs_ or "").split(",") if l.strip()]
-        if len(langs) < 2:
-            raise LabkitError("Give at least two languages.", hint="e.g. en,de,zh,ja")
-        run_id = new_run_id("dmoe")
-        out = ctx.settings.runs_dir / run_id / "analysis.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "labkit.cli",
-            "dmoe",
-            "analyze",
-            "--model",
+        run, out = workflow.start_analysis(
             model_ or "tiny",
-            "--languages",
-            ",".join(langs),
-            "--steps",
-            str(int(steps_ or 10)),
-            "--groups",
-            str(int(groups_ or 2)),
-            "--epsilon",
-            str(eps_),
-            "--data",
+            _languages(langs_),
             data_ or "corpus",
-            "--out",
-            str(out),
-            "--json",
-        ]
-        run = jobs.start(
-            argv,
-            kind="dmoe",
-            name=f"dmoe analyze {model_}",
-            config={"argv": argv},
-            tags=["dmoe"],
-            settings=ctx.settings,
-            run_id=run_id,
+            int(steps_ or 10),
+            int(groups_ or 2),
+            eps_,
+            self.settings,
         )
         yield run.id, f"Analysis **{run.id}** running …", None, None, ""
-        while jobs.status(run.id, ctx.settings).status in ("queued", "running"):
+        while jobs.status(run.id, self.settings).status in ("queued", "running"):
             time.sleep(1.0)
-        run = jobs.status(run.id, ctx.settings)
+        run = jobs.status(run.id, self.settings)
         if run.status != "succeeded":
             raise LabkitError(
                 f"The analysis {run.id} {run.status}: {(run.error or '')[-500:]}", hint="See its log in the runs list."
@@ -156,82 +69,118 @@ def build(ctx, shared) -> None:
         yield (run.id, f"Analysis **{run.id}** done → `{out}`", *show(out))
 
     @handler
-    def load(ref):
-        return "", *show(_analysis_path(ref, ctx))
+    def load(self, ref):
+        return "", *show(workflow.find_analysis(ref, self.settings))
 
     @handler
-    def do_upcycle(model_, ref, out):
+    def upcycle(self, model_, ref, out):
         from labkit.dmoe.upcycle import upcycle_from_analysis
 
-        res = upcycle_from_analysis(model_ or "tiny", str(_analysis_path(ref, ctx)), out)
+        res = upcycle_from_analysis(model_ or "tiny", str(workflow.find_analysis(ref, self.settings)), out)
         return res, res["output_dir"]
 
-    def _recipe(stage: int, model_dir: str, data_path: str, steps_: int):
-        from labkit.train.recipe import load
-
-        return load(
-            CONFIGS / "train" / f"dmoe-stage{stage}-tiny.yaml",
-            [f"model.name={model_dir}", f"data.path={data_path}", "method_args={}", f"trainer.max_steps={int(steps_)}"],
-        )
-
     @handler
-    def launch_stages(model_dir, data_path, st1, st2, both: bool):
-        from labkit.dmoe.upcycle import read_meta
-        from labkit.train import launch
-
-        if not model_dir or read_meta(model_dir) is None:
-            raise LabkitError(
-                "Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box)."
-            )
-        r1 = launch.launch(_recipe(1, model_dir, data_path, st1), settings=ctx.settings)
-        runs = [{"stage": 1, "run_id": r1.id, "output": str(Path(r1.run_dir) / "output")}]
-        if both:  # queued behind stage 1, from its output (which does not exist yet, so not validated now)
-            r2 = launch.launch(
-                _recipe(2, runs[0]["output"], data_path, st2), settings=ctx.settings, validate=False, after=[r1.id]
-            )
-            runs.append({"stage": 2, "run_id": r2.id, "output": str(Path(r2.run_dir) / "output"), "after": r1.id})
+    def stage1(self, model_dir, data_path, st1, st2):
+        runs = workflow.launch_stages(model_dir, data_path, st1, st2, False, self.settings)
         return runs, runs[-1]["output"]
 
     @handler
-    def measure(model_dir, langs_):
-        from labkit.dmoe.train import measure_routing
+    def stages(self, model_dir, data_path, st1, st2):
+        runs = workflow.launch_stages(model_dir, data_path, st1, st2, True, self.settings)
+        return runs, runs[-1]["output"]
 
-        if not model_dir:
-            raise LabkitError("Give a trained DMoE model folder.", hint="A stage-1/2 output folder (RUN/output).")
-        langs = [l.strip() for l in (langs_ or "").split(",") if l.strip()] or None
-        existing = Path(model_dir) / "routing.json"
-        stats = (
-            json.loads(existing.read_text())
-            if existing.exists() and not langs
-            else measure_routing(model_dir, None, langs, out=str(Path(model_dir) / "routing.json"))
-        )
+    @staticmethod
+    @handler
+    def measure(model_dir, langs_):
+        from labkit.dmoe.plots import routing_figure
+
+        stats = workflow.routing(model_dir, _languages(langs_) or None)
         n = len(next(iter(stats["languages"].values()))["per_layer"]) if stats["languages"] else 0
         return routing_figure(stats), stats, gr.update(choices=["all"] + [str(i) for i in range(n)], value="all")
 
+    @staticmethod
     def redraw(stats, layer):
+        from labkit.dmoe.plots import routing_figure
+
         return routing_figure(stats, None if layer in (None, "all") else int(layer)) if stats else None
 
-    analyze_btn.click(
-        analyze,
-        [model, languages, data, steps, groups, epsilon],
-        [analysis_ref, status, dev_plot, sim_plot, groups_md],
-        api_name="dmoe_analyze",
+
+# --- layout and wiring --------------------------------------------------------------------------
+def _analysis(ui) -> None:
+    with gr.Row():
+        ui.model = gr.Textbox("tiny", label="Dense model (Qwen2 family)", scale=2)
+        ui.languages = gr.Textbox("en,de,fr,zh,ja,ko", label="Languages", scale=3)
+        ui.data = gr.Textbox(
+            "corpus", label="Text source", info="corpus (bundled, offline) or a Hub dataset with config {lang}", scale=2
+        )
+    with gr.Row():
+        ui.steps = gr.Number(10, label="Steps per language", precision=0)
+        ui.groups = gr.Number(3, label="Groups (experts)", precision=0)
+        ui.epsilon = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="ε")
+        ui.analyze_btn = gr.Button("Analyze", variant="primary")
+    with gr.Row():
+        ui.analysis_ref = gr.Textbox(label="Analysis (file or run id)", scale=4, elem_id="lk-dmoe-analysis")
+        ui.load_btn = gr.Button("Show", scale=1)
+    ui.status = gr.Markdown()
+    with gr.Row():
+        ui.dev_plot = gr.Plot(label="Deviation by layer", elem_id="lk-dmoe-deviation")
+        ui.sim_plot = gr.Plot(label="Language similarity", elem_id="lk-dmoe-similarity")
+    ui.groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
+
+
+def _training(ui) -> None:
+    with gr.Row():
+        ui.moe_model = gr.Textbox(label="DMoE model (upcycled folder)", scale=3)
+        ui.train_data = gr.Textbox(
+            str(workflow.CONFIGS / "data" / "dmoe-text-tiny.jsonl"), label="Text data (JSONL: text, lang)", scale=3
+        )
+    with gr.Row():
+        ui.s1_steps = gr.Number(6, label="Stage-1 steps", precision=0)
+        ui.s2_steps = gr.Number(6, label="Stage-2 steps", precision=0)
+        ui.s1_btn = gr.Button("Launch stage 1")
+        ui.both_btn = gr.Button("Launch stage 1 → stage 2", variant="primary")
+    ui.runs_json = gr.JSON(label="Launched runs (follow them in Train)")
+
+
+def _layout(ctx) -> SimpleNamespace:
+    ui = SimpleNamespace()
+    gr.Markdown(HELP, elem_classes="lk-note")
+    with gr.Accordion("1 · Deviation analysis", open=True):
+        _analysis(ui)
+    with gr.Accordion("2 · Upcycle", open=True):
+        with gr.Row():
+            ui.up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
+            ui.up_btn = gr.Button("Upcycle", variant="primary", scale=1)
+        ui.up_json = gr.JSON(label="Upcycled model")
+    with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):
+        _training(ui)
+    with gr.Accordion("4 · Routing of a trained MoE", open=True):
+        with gr.Row():
+            ui.route_model = gr.Textbox(label="DMoE model folder (a stage output)", scale=3)
+            ui.route_langs = gr.Textbox("", label="Languages (blank: the model's)", scale=2)
+            ui.route_layer = gr.Dropdown(["all"], value="all", label="MoE layer", scale=1)
+            ui.route_btn = gr.Button("Measure routing", variant="primary", scale=1)
+        ui.route_plot = gr.Plot(label="Routing heatmap")
+    ui.route_state = gr.State({})
+    return ui
+
+
+def build(ctx, shared) -> None:
+    ui, h = _layout(ctx), DMoE(ctx)
+    shown = [ui.status, ui.dev_plot, ui.sim_plot, ui.groups_md]
+    settings = [ui.model, ui.languages, ui.data, ui.steps, ui.groups, ui.epsilon]
+    ui.analyze_btn.click(h.analyze, settings, [ui.analysis_ref, *shown], api_name="dmoe_analyze")
+    ui.load_btn.click(h.load, ui.analysis_ref, shown, api_name="dmoe_show")
+    ui.up_btn.click(
+        h.upcycle, [ui.model, ui.analysis_ref, ui.up_out], [ui.up_json, ui.moe_model], api_name="dmoe_upcycle"
     )
-    load_btn.click(load, analysis_ref, [status, dev_plot, sim_plot, groups_md], api_name="dmoe_show")
-    up_btn.click(do_upcycle, [model, analysis_ref, up_out], [up_json, moe_model], api_name="dmoe_upcycle")
-    s1_btn.click(
-        lambda m, d, a, b: launch_stages(m, d, a, b, False),
-        [moe_model, train_data, s1_steps, s2_steps],
-        [runs_json, route_model],
-        api_name="dmoe_stage1",
+    stage_inputs = [ui.moe_model, ui.train_data, ui.s1_steps, ui.s2_steps]
+    ui.s1_btn.click(h.stage1, stage_inputs, [ui.runs_json, ui.route_model], api_name="dmoe_stage1")
+    ui.both_btn.click(h.stages, stage_inputs, [ui.runs_json, ui.route_model], api_name="dmoe_stages")
+    ui.route_btn.click(
+        h.measure,
+        [ui.route_model, ui.route_langs],
+        [ui.route_plot, ui.route_state, ui.route_layer],
+        api_name="dmoe_routing",
     )
-    both_btn.click(
-        lambda m, d, a, b: launch_stages(m, d, a, b, True),
-        [moe_model, train_data, s1_steps, s2_steps],
-        [runs_json, route_model],
-        api_name="dmoe_stages",
-    )
-    route_btn.click(
-        measure, [route_model, route_langs], [route_plot, route_state, route_layer], api_name="dmoe_routing"
-    )
-    route_layer.change(redraw, [route_state, route_layer], route_plot, api_name="dmoe_routing_layer")
+    ui.route_layer.change(h.redraw, [ui.route_state, ui.route_layer], ui.route_plot, api_name="dmoe_routing_layer")

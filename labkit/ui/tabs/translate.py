@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -19,136 +20,65 @@ TITLE = "Document translation"
 ID = "translate"
 
 
-def build(ctx, shared) -> None:
-    cancel_flag = threading.Event()
-    gr.Markdown(
-        "OCR-first: scanned pages and images are read with rapidocr (offline); born-digital PDF text is used directly. "
-        "Translations are cached: a page seen before costs nothing."
+NOTE = (
+    "OCR-first: scanned pages and images are read with rapidocr (offline); born-digital PDF text is used directly. "
+    "Translations are cached: a page seen before costs nothing."
+)
+
+
+def pipeline_outputs(res: dict, terms: dict) -> tuple:
+    """What the page shows of translate_document's result: the gallery, downloads, Markdown, a note, and the
+    before/after pairs with the first one shown."""
+    s = res["stats"]
+    note = (
+        f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory"
+        " · seconds: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items())
     )
-    with gr.Row():
-        with gr.Column(scale=2):
-            upload = gr.File(
-                label="Page image or PDF", file_types=[".png", ".jpg", ".jpeg", ".webp", ".pdf"], elem_id="lk-dt-upload"
-            )
-            with gr.Row():
-                source = gr.Dropdown(["(auto)", *LANG_NAMES], value="(auto)", label="From")
-                target = gr.Dropdown(list(LANG_NAMES), value="zh", label="To")
-                engine = gr.Radio(
-                    ["pipeline", "vlm"],
-                    value="pipeline",
-                    label="Engine",
-                    info="vlm: a vision-language model → Markdown (GPU)",
-                )
-            with gr.Row():
-                pages = gr.Textbox(label="PDF pages (e.g. 1-3)", placeholder="all")
-                dpi = gr.Slider(72, 300, value=150, step=6, label="Render dpi")
-            domain = gr.Textbox(label="Domain hint", placeholder="e.g. a machine learning paper")
-            with gr.Row():
-                glossary = gr.Textbox(
-                    label="Glossary (term = translation, one per line)",
-                    lines=4,
-                    placeholder="attention = 注意力",
-                    scale=3,
-                )
-                glossary_file = gr.File(
-                    label="…or upload one (.txt/.csv/.tsv)", file_types=[".txt", ".csv", ".tsv"], scale=1
-                )
-            files = examples.example_files(ctx.settings.cache_dir / "doctrans-examples")
-            gr.Examples(
-                [
-                    [files["page"], examples.GLOSSARY],
-                    [files["scan"], examples.GLOSSARY],
-                    [files["pdf"], examples.GLOSSARY],
-                ],
-                [upload, glossary],
-                label="Examples: a page image, a scanned page, a PDF with text",
-                example_labels=[
-                    "Example page (image)",
-                    "Scanned page (grey, skewed, noisy)",
-                    "PDF (born-digital text)",
-                ],
-            )
-            with gr.Row():
-                go = gr.Button("Translate", variant="primary")
-                stop = gr.Button("Cancel", variant="stop")
-            status = gr.Markdown(elem_id="lk-dt-status")
-        with gr.Column(scale=3):
-            gallery = gr.Gallery(
-                label="Original (block outlines) | translation",
-                columns=1,
-                height=620,
-                object_fit="contain",
-                elem_id="lk-dt-gallery",
-            )
-    with gr.Accordion("Before / after, page by page", open=True):
-        with gr.Row():
-            page_no = gr.Number(1, precision=0, minimum=1, maximum=1, step=1, label="Page", elem_id="lk-dt-page")
-            zoom = gr.Slider(300, 1600, value=600, step=50, label="Zoom (height in pixels; ⛶ opens a page full screen)")
-        with gr.Row():
-            before = gr.Image(
-                label="Before",
-                type="filepath",
-                interactive=False,
-                height=600,
-                buttons=["fullscreen", "download"],
-                elem_id="lk-dt-before",
-            )
-            after = gr.Image(
-                label="After",
-                type="filepath",
-                interactive=False,
-                height=600,
-                buttons=["fullscreen", "download"],
-                elem_id="lk-dt-after",
-            )
-        pairs = gr.State([])
-    with gr.Row():
-        downloads = gr.File(label="Downloads (PDF, PNG, Markdown)", file_count="multiple")
-        markdown = gr.Textbox(label="Translation (Markdown, editable)", lines=12)
-    with gr.Accordion("Evaluate on a DoTA-format folder", open=False, visible=not ctx.settings.demo):
-        with gr.Row():
-            folder = gr.Textbox(label="Folder (<page>.png, <page>.<lang>.md, pred/<page>.md)")
-            eval_lang = gr.Dropdown(list(LANG_NAMES), value="zh", label="Target language")
-            eval_btn = gr.Button("Evaluate")
-        eval_out = gr.JSON(
-            label="BLEU, BLEU-PT, STEDS (M4Doc protocol), chrF, BLEU-PT-md, STEDS-blocks: per page and corpus"
-        )
+    from labkit.doctrans import document
+
+    if gloss := document.glossary_note(s, terms):
+        note += f"\n\n⚠️ {gloss}"
+    both = list(zip(res["originals"], res["images"]))
+    downloads = [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")]
+    return (
+        res["side_by_side"],
+        downloads,
+        res["markdown"],
+        note,
+        both,
+        gr.update(maximum=max(len(both), 1), value=1),
+        *both[0],
+    )
+
+
+def vlm_outputs(res: dict) -> tuple:
+    note = f"Translated {res['pages']} page(s) with the vision-language model."
+    return [], [res["markdown_file"]], res["markdown"], note, [], gr.update(maximum=1, value=1), None, None
+
+
+# --- handlers -----------------------------------------------------------------------------------
+class Translate:
+    """The tab's event handlers: thin wrappers over labkit.doctrans, with one cancel flag per tab."""
+
+    def __init__(self, ctx):
+        self.settings, self.cancel_flag = ctx.settings, threading.Event()
 
     @handler
-    def translate(f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, progress=gr.Progress()):
+    def translate(self, f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, progress=gr.Progress()):
         if not f:
             raise LabkitError("Upload a page image or a PDF first.")
-        cancel_flag.clear()
+        self.cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
-        out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir, prefix="doctrans-"))
-        keep = gr.update()
+        out = Path(tempfile.mkdtemp(dir=self.settings.cache_dir, prefix="doctrans-"))
+        common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
         try:
             if engine_ == "vlm":
                 from labkit.doctrans import vlm
 
-                res = vlm.translate_pages(
-                    model_state["model"],
-                    f,
-                    tgt,
-                    out,
-                    terms,
-                    pages_ or None,
-                    int(dpi_),
-                    progress=lambda x, d: progress(x, desc=d),
-                    cancel=cancel_flag,
-                )
-                return (
-                    [],
-                    [res["markdown_file"]],
-                    res["markdown"],
-                    f"Translated {res['pages']} page(s) with the vision-language model.",
-                    [],
-                    gr.update(maximum=1, value=1),
-                    None,
-                    None,
-                )
-            from labkit.ui.tabs.models import load_backend
+                res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=self.cancel_flag, **common)
+                return vlm_outputs(res)
             from labkit.doctrans import document
+            from labkit.ui.tabs.models import load_backend
 
             res = document.translate_document(
                 f,
@@ -159,50 +89,27 @@ def build(ctx, shared) -> None:
                 source=None if src == "(auto)" else src,
                 glossary=terms,
                 domain=domain_ or "",
-                pages=pages_ or None,
-                dpi=int(dpi_),
-                progress=lambda x, d: progress(x, desc=d),
-                cancel=cancel_flag,
+                cancel=self.cancel_flag,
+                **common,
             )
         except Cancelled:  # the user's own choice: said plainly, not as an error
-            return (
-                keep,
-                keep,
-                keep,
-                "**Cancelled.** Nothing was wrong; press Translate to start again.",
-                keep,
-                keep,
-                keep,
-                keep,
-            )
-        s = res["stats"]
-        note = (
-            f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory"
-            " · seconds: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items())
-        )
-        if gloss := document.glossary_note(s, terms):
-            note += f"\n\n⚠️ {gloss}"
-        both = list(zip(res["originals"], res["images"]))
-        return (
-            res["side_by_side"],
-            [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")],
-            res["markdown"],
-            note,
-            both,
-            gr.update(maximum=max(len(both), 1), value=1),
-            *both[0],
-        )
+            note = "**Cancelled.** Nothing was wrong; press Translate to start again."
+            return (*[gr.update()] * 3, note, *[gr.update()] * 4)
+        return pipeline_outputs(res, terms)
 
+    def cancel(self):
+        self.cancel_flag.set()
+        return "Cancelling … (stops after the blocks being translated now)"
+
+    @staticmethod
     def show_page(both, n):
         return tuple(both[int(n) - 1]) if both and 0 < int(n) <= len(both) else (None, None)
 
+    @staticmethod
     def set_zoom(h):
         return gr.update(height=int(h)), gr.update(height=int(h))
 
-    def do_cancel():
-        cancel_flag.set()
-        return "Cancelling … (stops after the blocks being translated now)"
-
+    @staticmethod
     @handler
     def evaluate(folder_, lang):
         from labkit.doctrans import metrics
@@ -211,6 +118,7 @@ def build(ctx, shared) -> None:
             raise LabkitError("Give the folder to evaluate.")
         return metrics.evaluate_folder(folder_, lang)
 
+    @staticmethod
     @handler
     def load_glossary(f):
         if not f:
@@ -222,14 +130,108 @@ def build(ctx, shared) -> None:
         parse_glossary(text)  # a malformed line is reported now, not at translation time
         return text
 
-    glossary_file.upload(load_glossary, glossary_file, glossary, api_name="doc_glossary_upload")
-    go.click(
-        translate,
-        [upload, source, target, engine, pages, dpi, domain, glossary, shared.model_state],
-        [gallery, downloads, markdown, status, pairs, page_no, before, after],
+
+# --- layout and wiring --------------------------------------------------------------------------
+def _page_image(label: str, elem_id: str) -> gr.Image:
+    return gr.Image(
+        label=label,
+        type="filepath",
+        interactive=False,
+        height=600,
+        buttons=["fullscreen", "download"],
+        elem_id=elem_id,
+    )
+
+
+def _examples(ui, ctx) -> None:
+    files = examples.example_files(ctx.settings.cache_dir / "doctrans-examples")
+    gr.Examples(
+        [[files[k], examples.GLOSSARY] for k in ("page", "scan", "pdf")],
+        [ui.upload, ui.glossary],
+        label="Examples: a page image, a scanned page, a PDF with text",
+        example_labels=["Example page (image)", "Scanned page (grey, skewed, noisy)", "PDF (born-digital text)"],
+    )
+
+
+def _settings_column(ui, ctx) -> None:
+    ui.upload = gr.File(
+        label="Page image or PDF", file_types=[".png", ".jpg", ".jpeg", ".webp", ".pdf"], elem_id="lk-dt-upload"
+    )
+    with gr.Row():
+        ui.source = gr.Dropdown(["(auto)", *LANG_NAMES], value="(auto)", label="From")
+        ui.target = gr.Dropdown(list(LANG_NAMES), value="zh", label="To")
+        ui.engine = gr.Radio(
+            ["pipeline", "vlm"], value="pipeline", label="Engine", info="vlm: a vision-language model → Markdown (GPU)"
+        )
+    with gr.Row():
+        ui.pages = gr.Textbox(label="PDF pages (e.g. 1-3)", placeholder="all")
+        ui.dpi = gr.Slider(72, 300, value=150, step=6, label="Render dpi")
+    ui.domain = gr.Textbox(label="Domain hint", placeholder="e.g. a machine learning paper")
+    with gr.Row():
+        ui.glossary = gr.Textbox(
+            label="Glossary (term = translation, one per line)", lines=4, placeholder="attention = 注意力", scale=3
+        )
+        ui.glossary_file = gr.File(
+            label="…or upload one (.txt/.csv/.tsv)", file_types=[".txt", ".csv", ".tsv"], scale=1
+        )
+    _examples(ui, ctx)
+    with gr.Row():
+        ui.go = gr.Button("Translate", variant="primary")
+        ui.stop = gr.Button("Cancel", variant="stop")
+    ui.status = gr.Markdown(elem_id="lk-dt-status")
+
+
+def _results(ui, ctx) -> None:
+    with gr.Accordion("Before / after, page by page", open=True):
+        with gr.Row():
+            ui.page_no = gr.Number(1, precision=0, minimum=1, maximum=1, step=1, label="Page", elem_id="lk-dt-page")
+            ui.zoom = gr.Slider(
+                300, 1600, value=600, step=50, label="Zoom (height in pixels; ⛶ opens a page full screen)"
+            )
+        with gr.Row():
+            ui.before, ui.after = _page_image("Before", "lk-dt-before"), _page_image("After", "lk-dt-after")
+        ui.pairs = gr.State([])
+    with gr.Row():
+        ui.downloads = gr.File(label="Downloads (PDF, PNG, Markdown)", file_count="multiple")
+        ui.markdown = gr.Textbox(label="Translation (Markdown, editable)", lines=12)
+    with gr.Accordion("Evaluate on a DoTA-format folder", open=False, visible=not ctx.settings.demo):
+        with gr.Row():
+            ui.folder = gr.Textbox(label="Folder (<page>.png, <page>.<lang>.md, pred/<page>.md)")
+            ui.eval_lang = gr.Dropdown(list(LANG_NAMES), value="zh", label="Target language")
+            ui.eval_btn = gr.Button("Evaluate")
+        ui.eval_out = gr.JSON(
+            label="BLEU, BLEU-PT, STEDS (M4Doc protocol), chrF, BLEU-PT-md, STEDS-blocks: per page and corpus"
+        )
+
+
+def _layout(ctx) -> SimpleNamespace:
+    ui = SimpleNamespace()
+    gr.Markdown(NOTE)
+    with gr.Row():
+        with gr.Column(scale=2):
+            _settings_column(ui, ctx)
+        with gr.Column(scale=3):
+            ui.gallery = gr.Gallery(
+                label="Original (block outlines) | translation",
+                columns=1,
+                height=620,
+                object_fit="contain",
+                elem_id="lk-dt-gallery",
+            )
+    _results(ui, ctx)
+    return ui
+
+
+def build(ctx, shared) -> None:
+    ui, h = _layout(ctx), Translate(ctx)
+    ui.glossary_file.upload(h.load_glossary, ui.glossary_file, ui.glossary, api_name="doc_glossary_upload")
+    ui.go.click(
+        h.translate,
+        [ui.upload, ui.source, ui.target, ui.engine, ui.pages, ui.dpi, ui.domain, ui.glossary, shared.model_state],
+        [ui.gallery, ui.downloads, ui.markdown, ui.status, ui.pairs, ui.page_no, ui.before, ui.after],
         api_name="doc_translate",
     )
-    page_no.change(show_page, [pairs, page_no], [before, after], api_name="doc_page")
-    zoom.release(set_zoom, zoom, [before, after], api_name="doc_zoom")
-    stop.click(do_cancel, None, status, api_name="doc_cancel")
-    eval_btn.click(evaluate, [folder, eval_lang], eval_out, api_name="doc_eval")
+    ui.page_no.change(h.show_page, [ui.pairs, ui.page_no], [ui.before, ui.after], api_name="doc_page")
+    ui.zoom.release(h.set_zoom, ui.zoom, [ui.before, ui.after], api_name="doc_zoom")
+    ui.stop.click(h.cancel, None, ui.status, api_name="doc_cancel")
+    ui.eval_btn.click(h.evaluate, [ui.folder, ui.eval_lang], ui.eval_out, api_name="doc_eval")

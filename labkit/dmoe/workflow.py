@@ -1,0 +1,99 @@
+"""The Group-then-Scale steps as the app runs them: an analysis as a job, finding its result, launching the
+training stages (stage 2 queued behind stage 1), and the routing of a trained model. The CLI runs the same
+engine functions directly (labkit.dmoe.commands)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from labkit.errors import LabkitError
+from labkit.settings import Settings, get_settings
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+ANALYSIS = "analysis.json"
+
+
+def find_analysis(ref: str, settings: Settings | None = None) -> Path:
+    """An analysis.json path, a folder holding one, or the id of the run that wrote it."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise LabkitError("No analysis given.", hint="Run an analysis, or give an analysis.json path or its run id.")
+    p = Path(ref).expanduser()
+    if p.is_dir():
+        p = p / ANALYSIS
+    if not p.exists():
+        p = (settings or get_settings()).runs_dir / ref / ANALYSIS
+    if not p.exists():
+        raise LabkitError(
+            f"No analysis file at {ref!r}.", hint="An analysis.json path, or the run id of a finished analysis."
+        )
+    return p
+
+
+def start_analysis(
+    model: str, languages: list[str], data: str, steps: int, groups: int, epsilon: float, settings: Settings
+) -> tuple:
+    """Start `labkit dmoe analyze` as a job; returns the run and the analysis file it will write."""
+    from labkit import jobs
+    from labkit.store import new_run_id
+
+    if len(languages) < 2:
+        raise LabkitError("Give at least two languages.", hint="e.g. en,de,zh,ja")
+    run_id = new_run_id("dmoe")
+    out = settings.runs_dir / run_id / ANALYSIS
+    argv = [sys.executable, "-m", "labkit.cli", "dmoe", "analyze", "--model", model, "--languages", ",".join(languages)]
+    argv += ["--steps", str(steps), "--groups", str(groups), "--epsilon", str(epsilon), "--data", data]
+    argv += ["--out", str(out), "--json"]
+    run = jobs.start(
+        argv,
+        kind="dmoe",
+        name=f"dmoe analyze {model}",
+        config={"argv": argv},
+        tags=["dmoe"],
+        settings=settings,
+        run_id=run_id,
+    )
+    return run, out
+
+
+def stage_recipe(stage: int, model_dir: str, data_path: str, steps: int):
+    """The tiny stage recipe (configs/train/dmoe-stage{1,2}-tiny.yaml) on this model and data."""
+    from labkit.train.recipe import load
+
+    return load(
+        CONFIGS / "train" / f"dmoe-stage{stage}-tiny.yaml",
+        [f"model.name={model_dir}", f"data.path={data_path}", "method_args={}", f"trainer.max_steps={int(steps)}"],
+    )
+
+
+def launch_stages(
+    model_dir: str, data_path: str, steps1: int, steps2: int, both: bool, settings: Settings | None = None
+) -> list[dict]:
+    """Launch stage 1, and with `both` stage 2 queued behind it; returns each stage's run id and output folder."""
+    from labkit.dmoe.upcycle import read_meta
+    from labkit.train import launch
+
+    if not model_dir or read_meta(model_dir) is None:
+        raise LabkitError("Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box).")
+    r1 = launch.launch(stage_recipe(1, model_dir, data_path, steps1), settings=settings)
+    runs = [{"stage": 1, "run_id": r1.id, "output": str(Path(r1.run_dir) / "output")}]
+    if both:  # from stage 1's output, which does not exist yet: not validated now
+        recipe = stage_recipe(2, runs[0]["output"], data_path, steps2)
+        r2 = launch.launch(recipe, settings=settings, validate=False, after=[r1.id])
+        runs.append({"stage": 2, "run_id": r2.id, "output": str(Path(r2.run_dir) / "output"), "after": r1.id})
+    return runs
+
+
+def routing(model_dir: str, languages: list[str] | None = None) -> dict:
+    """Routing statistics of a trained DMoE model: the stored routing.json when no languages are asked for,
+    else measured now (and stored)."""
+    from labkit.dmoe.train import ROUTING, measure_routing
+
+    if not model_dir:
+        raise LabkitError("Give a trained DMoE model folder.", hint="A stage-1/2 output folder (RUN/output).")
+    existing = Path(model_dir) / ROUTING
+    if existing.exists() and not languages:
+        return json.loads(existing.read_text())
+    return measure_routing(model_dir, None, languages, out=str(existing))
