@@ -39,7 +39,18 @@ os.environ.pop("LABKIT_MODEL", None)
 os.environ.pop("HF_TOKEN", None)
 
 
+# Building or loading the tiny model, serving the app or running a job costs more than a few seconds: a test that
+# asks for one of these is `slow` (make test-fast skips it). tests/unit refuses them outright (tests/unit/conftest.py).
+HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run"}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:  # torch is imported only when a GPU test was collected
+        return
     try:
         import torch
 
@@ -48,9 +59,8 @@ def pytest_collection_modifyitems(config, items):
         has_gpu = False
     if not has_gpu:
         skip = pytest.mark.skip(reason="needs a CUDA GPU")
-        for item in items:
-            if "gpu" in item.keywords:
-                item.add_marker(skip)
+        for item in gpu_items:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

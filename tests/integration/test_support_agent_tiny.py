@@ -76,3 +76,8 @@ def test_cli_once_contract(tiny_path, capsys):
     assert set(data) >= {"reply", "strategy", "rationale", "user_state", "crisis"} and data["crisis"] is False
     assert main(["chat", "--model", "tiny", "--once", "Nataka kujiua", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["crisis"] is True
+
+
+def test_an_override_alias_plans_that_strategy(agent):
+    plan = agent.plan([], "I failed my exam.", override="question")
+    assert plan["strategy"] == "Question" and plan["rationale"] == "Chosen by the researcher (override)."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run", "tiny_math_path", "python"}
+HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run", "python"}
 _HERE = Path(__file__).parent
 
 
