@@ -34,6 +34,7 @@ class FakeServer:
                 pass
 
             def _json(self, code, obj, headers=None):
+                self._leave()  # before the client can read the reply and send its next request
                 body = json.dumps(obj).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -48,8 +49,14 @@ class FakeServer:
                     return self._json(200, {"data": [{"id": "served-model"}]})
                 self._json(404, {"error": "not found"})
 
+            def _leave(self):
+                with server.lock:
+                    server.in_flight -= getattr(self, "counted", 0)
+                    self.counted = 0
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.counted = 1
                 with server.lock:
                     server.requests.append(body)
                     server.auth.append(self.headers.get("Authorization", ""))
@@ -80,8 +87,7 @@ class FakeServer:
                         return self._json(200, {"choices": [{"index": 0, "text": body["prompt"][::-1]}]})
                     self._json(404, {"error": "unknown path"})
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    self._leave()
 
             def _stream(self, text):
                 self.send_response(200)
