@@ -28,8 +28,11 @@ from labkit.errors import LabkitError
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
-def request_body(model: str, prompt: Prompt, p: GenParams, stream: bool = False) -> tuple[str, dict]:
-    """(endpoint path, JSON body) for one prompt."""
+def request_body(
+    model: str, prompt: Prompt, p: GenParams, stream: bool = False, top_logprobs: int = 0
+) -> tuple[str, dict]:
+    """(endpoint path, JSON body) for one prompt; `top_logprobs` > 0 asks for each generated token's top
+    log-probabilities (chat: logprobs=True + top_logprobs=k; legacy completions: logprobs=k)."""
     body: dict = {
         "model": model,
         "max_tokens": p.max_new_tokens,
@@ -46,7 +49,11 @@ def request_body(model: str, prompt: Prompt, p: GenParams, stream: bool = False)
     if stream:
         body["stream"] = True
     if is_chat(prompt):
+        if top_logprobs:
+            body.update(logprobs=True, top_logprobs=top_logprobs)
         return "/chat/completions", {**body, "messages": validate_messages(prompt)}
+    if top_logprobs:
+        body["logprobs"] = top_logprobs
     return "/completions", {**body, "prompt": prompt}
 
 
@@ -62,6 +69,28 @@ def parse_response(data: dict, p: GenParams) -> list[str]:
         text = c["message"].get("content") if "message" in c else c.get("text")
         texts.append(Completion(truncate_at_stop(text or "", p.stop), truncated=c.get("finish_reason") == "length"))
     return texts
+
+
+def token_logprobs(choice: dict) -> list[tuple[str, dict[str, float]]] | None:
+    """[(generated token, {alternative token: log-probability})] of one choice, in either of the API's formats
+    (chat `logprobs.content[].top_logprobs`, legacy `logprobs.tokens` + `top_logprobs`); None where the server sent
+    none. The generated token is always among its own alternatives."""
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict):
+        return None
+    out = []
+    if isinstance(lp.get("content"), list):
+        for t in lp["content"]:
+            alts = {a["token"]: a["logprob"] for a in t.get("top_logprobs") or []}
+            alts.setdefault(t["token"], t["logprob"])
+            out.append((t["token"], alts))
+    elif isinstance(lp.get("tokens"), list):
+        tops = lp.get("top_logprobs") or [{}] * len(lp["tokens"])
+        for tok, own, alts in zip(lp["tokens"], lp.get("token_logprobs") or [], tops):
+            alts = dict(alts or {})
+            alts.setdefault(tok, own)
+            out.append((tok, alts))
+    return out or None
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[str]:
@@ -133,9 +162,11 @@ class OpenAIBackend:
                 self._sleep(attempt, r.headers.get("retry-after"))
                 continue
             if r.status_code >= 400:
-                raise LabkitError(
+                err = LabkitError(
                     f"{self.base_url}{path} answered {r.status_code}: {r.text[:300]}", hint=_hint_for(r.status_code)
                 )
+                err.status = r.status_code
+                raise err
             return r.json()
         raise AssertionError("unreachable")
 
@@ -153,6 +184,28 @@ class OpenAIBackend:
     def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(lambda x: self._one(x, p), prompts))
+
+    def generate_with_logprobs(
+        self, prompts: Sequence[Prompt], p: GenParams = GenParams(), top_logprobs: int = 5
+    ) -> list[tuple[Completion, list | None]]:
+        """One completion per prompt with its tokens' top log-probabilities (`token_logprobs`), or None where the
+        server returns none. A server that refuses the request for log-probabilities (400) is asked once more
+        without it, so a judge on such a server still gives its discrete verdict."""
+        if p.n != 1:
+            raise LabkitError("generate_with_logprobs takes one completion per prompt (n = 1).")
+
+        def one(prompt):
+            try:
+                data = self._post(*request_body(self.model, prompt, p, top_logprobs=top_logprobs))
+            except LabkitError as e:
+                if getattr(e, "status", None) != 400:
+                    raise
+                return parse_response(self._post(*request_body(self.model, prompt, p)), p)[0], None
+            choices = data.get("choices") or []
+            return parse_response(data, p)[0], token_logprobs(choices[0]) if choices else None
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(one, prompts))
 
     def stream(self, messages: Prompt, p: GenParams = GenParams()) -> Iterator[str]:
         import httpx

@@ -34,6 +34,7 @@ ignore it. Do not prefer a response because it is longer.
 Explain your judgement in a few sentences, then give the verdict on the last line as exactly one of: \
 [[A]] if A is better, [[B]] if B is better, [[C]] for a tie."""
 _VERDICT = re.compile(r"\[\[\s*([ABC])\s*\]\]", re.I)
+JUDGE_TOP_LOGPROBS = 5  # what AlpacaEval 2's weighted judge asks an OpenAI server for
 
 
 def model_first(seed: int | None, lang: str, doc_id: str) -> bool:
@@ -73,6 +74,39 @@ class JudgeCache(KVCache):
         return KVCache.key(backend, model, messages)
 
 
+def verdict_logprobs(tokens: list[tuple[str, dict[str, float]]] | None) -> list[float | None] | None:
+    """[log P(A), log P(B), log P(C)] at the judge's last verdict letter, read from a generation's top
+    log-probabilities (`[(token, {alternative: logprob})]`), as AlpacaEval's `logprob_parser` reads its verdict
+    token's. An alternative counts for a letter when it has the generated token's text up to the letter, the
+    letter, then nothing or the closing brackets; a letter absent from the top-k is None (probability 0). None
+    when there is no verdict or none of the letters is among the alternatives."""
+    if not tokens:
+        return None
+    found = list(_VERDICT.finditer("".join(t for t, _ in tokens)))
+    if not found:
+        return None
+    at, start = found[-1].start(1), 0
+    for tok, alts in tokens:
+        if start <= at < start + len(tok):
+            k, per_letter = at - start, {}
+            for alt, lp in alts.items():
+                rest = alt[k + 1 :].strip()
+                if lp is None or len(alt) <= k or alt[:k] != tok[:k] or (rest and not rest.startswith("]")):
+                    continue
+                if alt[k].upper() in "ABC":
+                    per_letter.setdefault(alt[k].upper(), []).append(lp)
+            if not per_letter:
+                return None
+            return [_logsumexp(per_letter[c]) if c in per_letter else None for c in "ABC"]
+        start += len(tok)
+    return None
+
+
+def _logsumexp(xs: list[float]) -> float:
+    top = max(xs)
+    return top + math.log(sum(math.exp(x - top) for x in xs))
+
+
 def judge_pairs(
     backend,
     backend_name: str,
@@ -81,14 +115,17 @@ def judge_pairs(
     cache: JudgeCache,
     max_new_tokens: int = 512,
     weighted: bool = True,
+    top_logprobs: int = JUDGE_TOP_LOGPROBS,
 ) -> list[dict]:
     """items: (instruction, model output, reference output, model shown first). Returns per item
     {"judge_output", "verdict", "preference", "kind"}; only uncached prompts reach the backend, in one batch.
 
-    kind "weighted": where the backend scores log-probabilities (hf, vllm), the preference is the judge's expected
-    verdict, P(model's letter) + P(tie)/2, from the log-probabilities of [[A]], [[B]] and [[C]] after its own
-    explanation, as AlpacaEval 2's weighted judge takes the verdict token's probabilities. kind "discrete": the
-    parsed verdict (1 / 0.5 / 0), used where the backend has no log-probabilities (the openai chat API)."""
+    kind "weighted": the preference is the judge's expected verdict, P(model's letter) + P(tie)/2, from the
+    probabilities of [[A]], [[B]] and [[C]] after its own explanation, as AlpacaEval 2's weighted judge takes its
+    verdict token's probabilities. An OpenAI-compatible server is asked for each generated token's `top_logprobs`
+    and the verdict letter's are read (`verdict_logprobs`); hf and vllm score the three verdicts after the judge's
+    explanation. kind "discrete": the parsed verdict (1 / 0.5 / 0), where no log-probabilities are to be had (a
+    server that returns none, or none of the letters among its top-k)."""
     from labkit.backends import GenParams
 
     prompts = [judge_messages(ins, m, r) if first else judge_messages(ins, r, m) for ins, m, r, first in items]
@@ -97,8 +134,16 @@ def judge_pairs(
     missing = [i for i, k in enumerate(keys) if k not in cached]
     fresh: dict[str, str] = {}
     if missing:
-        outs = backend.generate([prompts[i] for i in missing], GenParams(max_new_tokens=max_new_tokens))
-        fresh = {keys[i]: o[0] for i, o in zip(missing, outs)}
+        params = GenParams(max_new_tokens=max_new_tokens)
+        with_logprobs = getattr(backend, "generate_with_logprobs", None) if weighted else None
+        if with_logprobs:
+            outs = with_logprobs([prompts[i] for i in missing], params, top_logprobs=top_logprobs)
+            fresh = {keys[i]: text for i, (text, _) in zip(missing, outs)}
+            letters = {keys[i] + ":weighted": verdict_logprobs(toks) for i, (_, toks) in zip(missing, outs)}
+            cache.put_many({k: json.dumps(v) for k, v in letters.items() if v is not None})
+        else:
+            outs = backend.generate([prompts[i] for i in missing], params)
+            fresh = {keys[i]: o[0] for i, o in zip(missing, outs)}
         cache.put_many(fresh)
         cached.update(fresh)
     results = []
@@ -119,7 +164,8 @@ def judge_pairs(
 
 
 def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
-    """Replace discrete preferences by the judge's verdict probabilities where the backend can score them."""
+    """Replace discrete preferences by the judge's verdict probabilities: those read at generation time, else
+    scored now where the backend can (hf, vllm)."""
     judged = [i for i, r in enumerate(results) if r["verdict"] is not None]
     wkeys = [keys[i] + ":weighted" for i in judged]
     stored = cache.get_many(wkeys)
@@ -132,17 +178,18 @@ def _weigh(backend, prompts, keys, items, results, cache: JudgeCache) -> None:
             pairs += [(prompts[i], head + f"[[{letter}]]") for letter in "ABC"]
         try:
             scores = backend.logprob(pairs)
-        except (
-            Exception
-        ):  # the backend scores no log-probabilities (openai chat) or failed to: keep the discrete verdicts
-            return
-        new = {keys[i] + ":weighted": json.dumps(scores[3 * j : 3 * j + 3]) for j, i in enumerate(need)}
-        cache.put_many(new)
-        stored.update(new)
+        except Exception:  # the backend scores no log-probabilities (openai) or failed to: these stay discrete
+            scores = None
+        if scores is not None:
+            new = {keys[i] + ":weighted": json.dumps(scores[3 * j : 3 * j + 3]) for j, i in enumerate(need)}
+            cache.put_many(new)
+            stored.update(new)
     for i, wk in zip(judged, wkeys):
+        if wk not in stored:
+            continue
         lp = json.loads(stored[wk])
-        top = max(lp)
-        pa, pb, pc = (math.exp(x - top) for x in lp)
+        top = max(x for x in lp if x is not None)
+        pa, pb, pc = (0.0 if x is None else math.exp(x - top) for x in lp)
         total = pa + pb + pc
         p_model = (pa if items[i][3] else pb) / total
         results[i].update(preference=p_model + 0.5 * pc / total, kind="weighted")

@@ -28,6 +28,27 @@ TRANSLATE_PROMPT = (
     "</sentence>:\n\n<sentence>\n{text}\n</sentence>\n\nThe translated result should be wrapped by <translated> "
     "and </translated>.\n"
 )
+# ZNLP/Language-Imbalance-Driven-Rewarding, utils/inference.py PROMPT_PREFIX: how its arithmetic-reasoning (GSM8K) run
+# asks for an answer in each language (scripts/batch_inference.sh, with_prefix=true; the same prompt goes into the DPO
+# pairs). Its general-instruction run (with_prefix=false) sends the instruction as it is.
+LIDR_REASONING_TEMPLATE = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request in "
+    "{language}. Please answer in {language}.\n\n### Instruction:\n{question}\n\n### Response:\n"
+)
+# The same repository's LANGUAGES (utils/inference.py, utils/translate.py): the names its prompts give languages.
+LIDR_LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "it": "Italian",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "ja": "Japanese",
+    "de": "German",
+    "fr": "French",
+    "ru": "Russian",
+    "th": "Thai",
+}
 # RaDis's prompts are not public: labkit's own wording, both settings.
 RATIONALE_PROMPT = (
     "Here is a {src} sentence and its {tgt} translation.\nSource: {source}\nTranslation: {reference}\n"
@@ -96,6 +117,10 @@ class LIDRArgs:
     max_new_tokens: int = 2400
     translation_max_new_tokens: int = 4096
     translate_prompt: str = TRANSLATE_PROMPT
+    # the answer prompt per language: "{question}" (the reference's instruction run) or "reasoning" (its GSM8K run,
+    # LIDR_REASONING_TEMPLATE) or your own with {question} and {language}; the pairs keep the same prompt
+    answer_template: str = "{question}"
+    language_names: dict = field(default_factory=dict)  # merged over LIDR_LANGUAGE_NAMES (the reference's names)
     translation_requests: str = "auto"  # auto (labkit's classifier) | none | a file of prompt ids you curate
     accept_unclosed_translations: bool = (
         False  # the reference needs </translated>; only the tiny demo model turns this on
@@ -108,6 +133,29 @@ class LIDRArgs:
         _positive(self, "rounds", "max_new_tokens", "translation_max_new_tokens")
         if "{text}" not in self.translate_prompt or "{tgt}" not in self.translate_prompt:
             raise LabkitError("method_args.translate_prompt must contain {text} and {tgt}.")
+        if self.answer_template == "reasoning":
+            self.answer_template = LIDR_REASONING_TEMPLATE
+        try:
+            self.answer_template.format(question="", language="")
+            ok = "{question}" in self.answer_template
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise LabkitError(
+                "method_args.answer_template must contain {question} (and may contain {language}), nothing else "
+                "in braces.",
+                hint='"{question}" (the prompt as is), "reasoning" (the reference\'s GSM8K prompt) or your own.',
+            )
+        self.language_names = {**LIDR_LANGUAGE_NAMES, **{str(k): str(v) for k, v in self.language_names.items()}}
+
+    def language(self, code: str) -> str:
+        """The name the prompts give a language: `language_names`, else labkit's."""
+        from labkit.languages import name
+
+        return self.language_names.get(code) or name(code)
+
+    def answer_prompt(self, lang: str, question: str) -> str:
+        return self.answer_template.format(question=question, language=self.language(lang))
 
 
 @dataclass
@@ -178,9 +226,17 @@ def _check(name: str, tp, value):
         float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         str: lambda v: isinstance(v, str),
         list: lambda v: isinstance(v, list),
+        dict: lambda v: isinstance(v, dict),
     }[tp]
     if not ok(value):
-        kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}[tp]
+        kind = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            str: "a string",
+            list: "a list",
+            dict: "a mapping",
+        }[tp]
         raise LabkitError(
             f"{name} must be {kind}; got {value!r}.", hint="Check the recipe's method_args (or your --set)."
         )

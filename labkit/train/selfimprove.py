@@ -119,14 +119,21 @@ def user(text: str) -> list[dict]:
 
 
 def translate(
-    backend, texts: list[str], tgt: str, max_new_tokens: int, prompt: str, accept_unclosed: bool = False
+    backend,
+    texts: list[str],
+    tgt: str,
+    max_new_tokens: int,
+    prompt: str,
+    accept_unclosed: bool = False,
+    tgt_name: str | None = None,
 ) -> list[str | None]:
-    """The model translates each text into `tgt` (greedy); None when it did not close the <translated> tag. The reply
-    is primed with the opening tag, as the LIDR reference code does."""
+    """The model translates each text into `tgt` (greedy; named `tgt_name`, else labkit's name); None when it did not
+    close the <translated> tag. The reply is primed with the opening tag, as the LIDR reference code does."""
     from labkit.backends import GenParams
 
     primer = "<translated>\n"
-    prompts = [backend.render(user(prompt.format(tgt=LANG_NAMES.get(tgt, tgt), text=t))) + primer for t in texts]
+    name = tgt_name or LANG_NAMES.get(tgt, tgt)
+    prompts = [backend.render(user(prompt.format(tgt=name, text=t))) + primer for t in texts]
     outs = backend.generate(prompts, GenParams(max_new_tokens=max_new_tokens)) if prompts else []
     return [parse_translation(primer + o[0], accept_unclosed) for o in outs]
 
@@ -509,10 +516,16 @@ def translation_request_ids(
     return ids
 
 
+def lidr_prompts(prompts: dict[str, dict[str, str]], args: LIDRArgs) -> dict[str, dict[str, str]]:
+    """Each prompt as the model is asked it (`answer_template`, the language named as the reference names it); the
+    DPO pairs keep this prompt, as the reference's do."""
+    return {i: {lang: args.answer_prompt(lang, p) for lang, p in v.items()} for i, v in prompts.items()}
+
+
 def lidr_answer(out: Path, prompts: dict, args: LIDRArgs, policy: str) -> dict:
     from labkit.backends import GenParams
 
-    items = _items(prompts, [args.source, *args.languages])
+    items = _items(lidr_prompts(prompts, args), [args.source, *args.languages])
     outs = open_backend(args.backend, policy).generate(
         [user(p) for _, _, p in items],
         GenParams(
@@ -549,6 +562,7 @@ def lidr_translate(out: Path, answers_path: Path, prompts: dict, args: LIDRArgs,
             args.translation_max_new_tokens,
             args.translate_prompt,
             args.accept_unclosed_translations,
+            args.language(lang),
         )
         back = translate(
             b,
@@ -557,6 +571,7 @@ def lidr_translate(out: Path, answers_path: Path, prompts: dict, args: LIDRArgs,
             args.translation_max_new_tokens,
             args.translate_prompt,
             args.accept_unclosed_translations,
+            args.language(args.source),
         )
         rows += [{"id": i, "lang": lang, "to_target": f, "to_source": k} for i, f, k in zip(ids, fwd, back)]
     write_jsonl(out, rows)
@@ -627,7 +642,7 @@ def lidr_make_pairs(
     answers = {(x["id"], x["lang"]): x["answer"] for x in read_jsonl(answers_path)}
     trans = read_jsonl(trans_path)
     pairs, stats = lidr_pairs(
-        prompts,
+        lidr_prompts(prompts, args),
         answers,
         {(x["id"], x["lang"]): x["to_target"] for x in trans},
         {(x["id"], x["lang"]): x["to_source"] for x in trans},

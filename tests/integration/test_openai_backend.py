@@ -13,10 +13,15 @@ from labkit.errors import LabkitError
 
 
 class FakeServer:
-    """Answers 'echo: <last user message>' per choice; can fail the next requests with 429/500."""
+    """Answers 'echo: <last user message>' per choice (or `reply`); can fail the next requests with 429/500.
+    Asked for log-probabilities, it sends them per token (`logprobs`: "send"), sends none ("none") or refuses the
+    request with 400 ("refuse"); the top alternatives at a verdict letter after "[[" are `verdict_top`."""
 
     def __init__(self):
         self.fail_next: list[int] = []
+        self.reply: str | None = None
+        self.logprobs = "send"
+        self.verdict_top: dict[str, float] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict] = []
@@ -29,6 +34,7 @@ class FakeServer:
                 pass
 
             def _json(self, code, obj, headers=None):
+                self._leave()  # before the client can read the reply and send its next request
                 body = json.dumps(obj).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -43,8 +49,14 @@ class FakeServer:
                     return self._json(200, {"data": [{"id": "served-model"}]})
                 self._json(404, {"error": "not found"})
 
+            def _leave(self):
+                with server.lock:
+                    server.in_flight -= getattr(self, "counted", 0)
+                    self.counted = 0
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.counted = 1
                 with server.lock:
                     server.requests.append(body)
                     server.auth.append(self.headers.get("Authorization", ""))
@@ -56,9 +68,11 @@ class FakeServer:
                         return self._json(fail, {"error": "try later"}, {"Retry-After": "0"})
                     time.sleep(0.05)
                     if self.path == "/v1/chat/completions":
-                        text = "echo: " + body["messages"][-1]["content"]
+                        text = server.reply or "echo: " + body["messages"][-1]["content"]
                         if body.get("stream"):
                             return self._stream(text)
+                        if body.get("logprobs") and server.logprobs == "refuse":
+                            return self._json(400, {"error": "logprobs is not supported for this model"})
                         choices = [
                             {
                                 "index": i,
@@ -66,13 +80,14 @@ class FakeServer:
                             }
                             for i in range(body["n"])
                         ]
+                        if body.get("logprobs") and server.logprobs == "send":
+                            choices[0]["logprobs"] = {"content": server.token_logprobs(text, body["top_logprobs"])}
                         return self._json(200, {"choices": choices})
                     if self.path == "/v1/completions":
                         return self._json(200, {"choices": [{"index": 0, "text": body["prompt"][::-1]}]})
                     self._json(404, {"error": "unknown path"})
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    self._leave()
 
             def _stream(self, text):
                 self.send_response(200)
@@ -87,6 +102,24 @@ class FakeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def token_logprobs(self, text: str, k: int) -> list[dict]:
+        """The chat API's `logprobs.content` for `text` cut into word-ish tokens, "[[" and "]]" on their own."""
+        import re
+
+        tokens = re.findall(r"\[\[|\]\]|\s?\w+|\s|.", text)
+        out = []
+        for i, t in enumerate(tokens):
+            top = self.verdict_top if i and tokens[i - 1] == "[[" and self.verdict_top else {t: -0.01}
+            alts = sorted(top.items(), key=lambda kv: -kv[1])[:k]
+            out.append(
+                {
+                    "token": t,
+                    "logprob": top.get(t, -0.01),
+                    "top_logprobs": [{"token": a, "logprob": v} for a, v in alts],
+                }
+            )
+        return out
 
 
 @pytest.fixture
@@ -141,3 +174,29 @@ def test_unreachable_server_is_a_clear_error():
     assert "Cannot reach" in e.value.message
     with pytest.raises(LabkitError):
         b.logprob([("a", "b")])
+
+
+def test_judge_reads_the_verdict_letters_top_logprobs(server, tmp_path):
+    """The openai judge asks for logprobs=True, top_logprobs=5 and turns the verdict letter's probabilities into a
+    weighted preference; without log-probabilities (none sent, or the request refused) it keeps the discrete
+    verdict, and says which it used."""
+    import math
+
+    from labkit.evaluate.judge import JudgeCache, judge_pairs
+
+    server.reply = "Response A covers more. [[A]]"
+    server.verdict_top = {"A": math.log(0.6), "B": math.log(0.3), "C": math.log(0.1), "An": math.log(0.05)}
+    items = [("q", "model answer", "ref answer", True), ("q", "other model answer", "ref answer", False)]
+    judge = OpenAIBackend("judge", base_url=server.url)
+    res = judge_pairs(judge, "openai", "judge", items, JudgeCache(tmp_path / "a.sqlite"))
+    assert all(r["logprobs"] is True and r["top_logprobs"] == 5 for r in server.requests)
+    # A, B, C renormalised ("An" is no verdict): model shown as A → 0.6 + 0.1/2; as B → 0.3 + 0.1/2
+    assert [r["kind"] for r in res] == ["weighted", "weighted"]
+    assert res[0]["preference"] == pytest.approx(0.65) and res[1]["preference"] == pytest.approx(0.35)
+    again = judge_pairs(judge, "openai", "judge", items, JudgeCache(tmp_path / "a.sqlite"))
+    assert len(server.requests) == 2 and [r["preference"] for r in again] == [r["preference"] for r in res]
+    for mode, plain in (("none", 0), ("refuse", 2)):  # refused: asked again without log-probabilities
+        server.logprobs, server.requests = mode, []
+        res = judge_pairs(judge, "openai", "judge", items, JudgeCache(tmp_path / f"{mode}.sqlite"))
+        assert [(r["kind"], r["preference"]) for r in res] == [("discrete", 1.0), ("discrete", 0.0)]
+        assert len(server.requests) == 2 + plain and sum("logprobs" not in r for r in server.requests) == plain

@@ -2,6 +2,7 @@
 says [[A]], position randomisation mapped back, the judge cache, and the reported statistics."""
 
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,8 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "xalpaca"
 
 @pytest.fixture
 def judge_server():
-    calls = []
+    """Says [[A]]; with `opts["verdict_top"]` set it also sends the chat API's log-probabilities when asked."""
+    calls, opts = [], {"verdict_top": None}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *a):
@@ -26,7 +28,13 @@ def judge_server():
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             calls.append(body)
-            out = json.dumps({"choices": [{"index": 0, "message": {"content": "A is more helpful.\n[[A]]"}}]}).encode()
+            choice = {"index": 0, "message": {"content": "A is more helpful.\n[[A]]"}}
+            if body.get("logprobs") and opts["verdict_top"]:
+                tops = [{"token": t, "logprob": v} for t, v in opts["verdict_top"].items()]
+                plain = [{"token": t, "logprob": 0.0, "top_logprobs": []} for t in ("A is more helpful.\n", "[[")]
+                verdict = {"token": "A", "logprob": opts["verdict_top"]["A"], "top_logprobs": tops}
+                choice["logprobs"] = {"content": [*plain, verdict, {"token": "]]", "logprob": 0.0}]}
+            out = json.dumps({"choices": [choice]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
@@ -35,7 +43,7 @@ def judge_server():
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", calls
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", calls, opts
     httpd.shutdown()
 
 
@@ -48,7 +56,7 @@ def test_verdict_parsing_and_mapping():
 
 
 def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
-    url, calls = judge_server
+    url, calls, _ = judge_server
     monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
     spec = runner.EvalSpec(
         task="xalpaca",
@@ -72,9 +80,9 @@ def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
         assert r["accuracy"] == pytest.approx(r["win_rate"] / 100)
         assert r["lc_win_rate"] is None or 0 <= r["lc_win_rate"] <= 100
         assert isinstance(r["lc_note"], str) and r["avg_length"] >= 0
-        assert (
-            r["preference_kind"] == "discrete" and r["lc_glm"] == "length_controlled_minimal"
-        )  # openai chat: no log-probs
+        # this server returns no log-probabilities: the discrete verdict, and results.json says so
+        assert r["preference_kind"] == "discrete" and r["lc_glm"] == "length_controlled_minimal"
+        assert {s["preference_kind"] for s in samples} == {"discrete"}
     assert sorted(s["index"] for s in samples if s["lang"] == "en") == [
         0,
         1,
@@ -82,6 +90,32 @@ def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
     # a second run with the same judge prompts is served from the cache
     runner.run(spec, tmp_path / "b")
     assert len(calls) == 4
+
+
+def test_xalpaca_weighted_preference_from_an_openai_judges_logprobs(tiny_path, tmp_path, judge_server, monkeypatch):
+    url, calls, opts = judge_server
+    opts["verdict_top"] = {"A": math.log(0.8), "B": math.log(0.2)}
+    monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
+    spec = runner.EvalSpec(
+        task="xalpaca",
+        languages=["en", "zh"],
+        data=str(FIX),
+        max_new_tokens=8,
+        judge_model="judge-with-logprobs",  # not the cached judgements of the test above
+        judge_backend="openai",
+        reference=str(FIX / "reference.jsonl"),
+    )
+    res = runner.run(spec, tmp_path / "w")
+    assert len(calls) == 4 and all(c["logprobs"] is True and c["top_logprobs"] == 5 for c in calls)
+    samples = [json.loads(l) for l in (tmp_path / "w" / "samples.jsonl").read_text().splitlines()]
+    for s in samples:
+        assert s["preference_kind"] == "weighted" and s["verdict"] == "A"
+        assert s["preference"] == pytest.approx(0.8 if s["model_first"] else 0.2)
+    saved = json.loads((tmp_path / "w" / "results.json").read_text())["results"]
+    for lang in ("en", "zh"):
+        wanted = [0.8 if s["model_first"] else 0.2 for s in samples if s["lang"] == lang]
+        assert saved[lang]["preference_kind"] == "weighted" == res["results"][lang]["preference_kind"]
+        assert saved[lang]["win_rate"] == pytest.approx(100 * sum(wanted) / 2)
 
 
 def test_xalpaca_needs_judge_and_references(tiny_path, tmp_path):

@@ -13,13 +13,17 @@ from labkit.cli import main
 from labkit.evaluate.winrate import GLMS, glm_winrate
 
 
-def _alpaca_eval_glm(monkeypatch, gamed_csv):
+def _alpaca_eval(monkeypatch, module):
     if "pkg_resources" not in sys.modules:  # alpaca_eval 0.6.6 imports it; setuptools ≥ 81 no longer ships it
         shim = types.ModuleType("pkg_resources")
         shim.parse_version = lambda v: tuple(int(x) for x in str(v).split(".")[:3] if x.isdigit())
         shim.get_distribution = lambda name: types.SimpleNamespace(version="0")
         monkeypatch.setitem(sys.modules, "pkg_resources", shim)
-    glm = pytest.importorskip("alpaca_eval.metrics.glm_winrate")
+    return pytest.importorskip(module)
+
+
+def _alpaca_eval_glm(monkeypatch, gamed_csv):
+    glm = _alpaca_eval(monkeypatch, "alpaca_eval.metrics.glm_winrate")
     monkeypatch.setattr(glm, "hf_hub_download", lambda **kw: str(gamed_csv))  # offline: our df_gamed-like table
     return glm
 
@@ -134,3 +138,37 @@ def test_an_xalpaca_samples_file_is_read_as_annotations(tmp_path):
     assert rows[1]["preference"] == 1.0 and rows[4]["preference"] is None and rows[3]["index"] == 3
     res = glm_winrate(rows, "length_controlled_minimal")
     assert res["n_total"] == 16 and res["win_rate"] == pytest.approx(100 * (1 + 0 + 0.5 + 0.75) / 4)
+
+
+class _LogprobJudge:
+    """An OpenAI-style judge: says [[A]] and returns top log-probabilities at the verdict letter."""
+
+    def __init__(self, top):
+        self.top = top
+
+    def generate_with_logprobs(self, prompts, params, top_logprobs=5):
+        tokens = [("A wins.", {"A wins.": 0.0}), (" [[", {" [[": 0.0}), ("A", self.top), ("]]", {"]]": 0.0})]
+        return [("A wins. [[A]]", tokens) for _ in prompts]
+
+    def logprob(self, pairs, append_eos=False):
+        raise RuntimeError("chat API: no prompt log-probabilities")
+
+
+@pytest.mark.parametrize("p_a", [0.9, 0.62, 0.3])
+def test_weighted_judge_preference_equals_alpaca_evals_logprob_parser(monkeypatch, tmp_path, p_a):
+    """Two verdict letters, as AlpacaEval 2's m/M: labkit's preference in [1, 2] equals AlpacaEval's logprob_parser
+    (numerator = the letter of the output shown first, is_binarize False), with its 3 − x for switched outputs."""
+    import math
+
+    from labkit.evaluate.judge import JudgeCache, judge_pairs
+
+    parsers = _alpaca_eval(monkeypatch, "alpaca_eval.completion_parsers")
+    top = {"A": math.log(p_a), "B": math.log(1 - p_a), "Also": -0.1}  # "Also" is no verdict letter
+    items = [("q", "model", "ref", True), ("q", "model", "ref", False)]
+    res = judge_pairs(_LogprobJudge(top), "openai", "j", items, JudgeCache(tmp_path / "c.sqlite"))
+    completion = {"logprobs": {"content": [{"top_logprobs": [{"token": t, "logprob": v} for t, v in top.items()]}]}}
+    shown_first_wins = parsers.logprob_parser(completion, "A", ["A", "B"], is_binarize=False)[0]
+    # AlpacaEval: output_1 = baseline. Model shown first = outputs switched, so its preference is 3 − x.
+    assert 1 + res[0]["preference"] == pytest.approx(3 - shown_first_wins)
+    assert 1 + res[1]["preference"] == pytest.approx(shown_first_wins)
+    assert [r["kind"] for r in res] == ["weighted", "weighted"]

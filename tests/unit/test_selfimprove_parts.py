@@ -305,3 +305,50 @@ def test_backends_report_truncation():
     assert [x.truncated for x in outs[0]] == [True, False] and outs[0] == ["a", "b"]
     got = parse_response({"choices": [{"index": 0, "text": "x", "finish_reason": "length"}]}, GenParams())
     assert got == ["x"] and got[0].truncated
+
+
+class _Echo(FakeBackend):
+    """Answers every prompt with its own text (so a test reads what was asked) and renders chat as plain text."""
+
+    def generate(self, prompts, p):
+        self.calls.append(("generate", self.name, prompts, p))
+        return [[Completion(f"{x}</translated>" if isinstance(x, str) else x[-1]["content"])] for x in prompts]
+
+    def render(self, messages):
+        return messages[-1]["content"]
+
+
+def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_path, monkeypatch):
+    """answer_template "reasoning" is the reference's PROMPT_PREFIX (its GSM8K run, with_prefix=true), the language
+    named as its LANGUAGES names it ("Chinese", not labkit's "Chinese (Simplified)"); answers, translation prompts
+    and the DPO pairs all use it. The default asks the prompt as it is (the reference's instruction run)."""
+    from labkit.train.method_args import LIDR_REASONING_TEMPLATE
+
+    calls = []
+    monkeypatch.setattr(si, "open_backend", lambda backend, model: _Echo(model, None, calls))
+    prompts = {"g1": {"en": "Tom has 3 apples and buys 4. How many?", "zh": "汤姆有3个苹果，又买了4个。一共几个？"}}
+    args = LIDRArgs(languages=["zh"], answer_template="reasoning", language_names={"sw": "Kiswahili"})
+    assert args.answer_template == LIDR_REASONING_TEMPLATE and args.language("sw") == "Kiswahili"
+    si.lidr_answer(tmp_path / "answers.jsonl", prompts, args, "policy")
+    asked = {a["lang"]: a["prompt"] for a in read_jsonl(tmp_path / "answers.jsonl")}
+    assert asked["zh"] == (
+        "Below is an instruction that describes a task. Write a response that appropriately completes the request "
+        "in Chinese. Please answer in Chinese.\n\n### Instruction:\n"
+        "汤姆有3个苹果，又买了4个。一共几个？\n\n### Response:\n"
+    )
+    assert asked["en"].startswith("Below is") and "request in English. Please answer in English." in asked["en"]
+    si.lidr_translate(tmp_path / "trans.jsonl", tmp_path / "answers.jsonl", prompts, args, "policy")
+    sent = [x for c in calls if c[0] == "generate" for x in c[2] if isinstance(x, str)]
+    assert any("into Chinese." in x for x in sent) and not any("Simplified" in x for x in sent)
+    si.lidr_make_pairs(
+        tmp_path / "pairs.jsonl", tmp_path / "answers.jsonl", tmp_path / "trans.jsonl", prompts, args, set()
+    )
+    pairs = {p["lang"]: p for p in read_jsonl(tmp_path / "pairs.jsonl")}
+    assert pairs["zh"]["prompt"] == asked["zh"] and pairs["en"]["prompt"] == asked["en"]
+    plain = LIDRArgs(languages=["zh"])
+    assert plain.answer_prompt("zh", prompts["g1"]["zh"]) == prompts["g1"]["zh"]
+    for bad in ("Answer in {language}.", "{question} {lang}"):
+        with pytest.raises(LabkitError, match="answer_template"):
+            LIDRArgs(answer_template=bad)
+    with pytest.raises(LabkitError, match="language_names must be a mapping"):
+        rmod.loads("name: x\nmethod: lidr\nmethod_args: {language_names: [zh]}\n")

@@ -6,6 +6,7 @@ or `answer_index`. Scored by exact letter match; an output with no letter is par
 
 from __future__ import annotations
 
+from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted, extract_choice
 from labkit.evaluate.tasks.base import Doc, Task
 
@@ -75,6 +76,11 @@ class MMLUProX(Task):
         options = [o for o in options if o not in (None, "N/A")]
         gold = row.get("answer")
         if gold is None or str(gold) not in LETTERS:
+            if not str(row.get("answer_index", "")).isdigit() or int(row["answer_index"]) >= len(LETTERS):
+                raise LabkitError(
+                    f"mmlu_prox row {index} ({lang}) has no answer letter A–J and no answer_index.",
+                    hint="MMLU-ProX-Lite's gold is the `answer` column (a letter); MMLU-Pro's also has answer_index.",
+                )
             gold = LETTERS[int(row["answer_index"])]
         return Doc(
             str(row.get("question_id", index)),

@@ -17,6 +17,10 @@ from labkit.evaluate.extract import Extracted
 from labkit.evaluate.tasks.base import SAMPLE, SAMPLES_DIR, Doc, Task
 
 SPLITS = {"en": "english", "zh": "chinese", "ko": "korean", "it": "italian", "es": "spanish"}
+# X-AlpacaEval numbers its items from 1: id 1 is AlpacaEval's row 0 ("What are the names of some famous actors that
+# started their careers on Broadway?") and id 805 its row 804, as ZNLP's copies of the data in the ICR and LIDR
+# repositories show. AlpacaEval's index (its difficulty table's key) is therefore id − 1.
+ID_OFFSET = 1
 
 
 class XAlpaca(Task):
@@ -24,6 +28,7 @@ class XAlpaca(Task):
     hub_id = "zhihz0535/X-AlpacaEval"
     languages = tuple(SPLITS)
     required = ("instruction",)
+    version = 2  # 2: the AlpacaEval index is id − 1 (X-AlpacaEval's ids start at 1)
     card_metrics = {
         "win_rate": "win_rate",
         "length_controlled_win_rate": "lc_win_rate",
@@ -37,10 +42,15 @@ class XAlpaca(Task):
         return {"path": self.hub_id, "split": SPLITS[lang]}
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
-        # The 805 items are AlpacaEval's, translated, with a numeric `id` shared by the translations of one item:
-        # the AlpacaEval index is `index` when the data has it, else that `id`, else the row position. It selects
+        # The 805 items are AlpacaEval's, translated, with a numeric `id` (from 1) shared by the translations of one
+        # item: the AlpacaEval index is `index` when the data has it, else `id` − 1, else the row position. It selects
         # the instruction's difficulty in the length-controlled GLM.
-        alpaca_index = next((int(row[k]) for k in ("index", "id") if str(row.get(k, "")).isdigit()), index)
+        if str(row.get("index", "")).isdigit():
+            alpaca_index = int(row["index"])
+        elif str(row.get("id", "")).isdigit() and int(row["id"]) >= ID_OFFSET:
+            alpaca_index = int(row["id"]) - ID_OFFSET
+        else:
+            alpaca_index = index
         return Doc(str(row.get("id", index)), lang, row["instruction"], row.get("output"), {"index": alpaca_index})
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
