@@ -21,7 +21,7 @@ from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags, who
 
 TITLE = "Data"
 ID = "data"
@@ -224,10 +224,10 @@ def build(ctx, shared) -> None:
         return preview_rows(src.strip(), rmod.loads(text))
 
     @handler
-    def do_run(src, text, out):
+    def do_run(src, text, out, request: gr.Request):
         if not (src or "").strip():
             raise LabkitError("Give an input first: a file path, an upload, or a Hub dataset id.")
-        run = jobrun.launch(src.strip(), rmod.loads(text), out=out or None)
+        run = jobrun.launch(src.strip(), rmod.loads(text), out=out or None, tags=owner_tags(ctx, request))
         return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
 
     @handler
@@ -269,12 +269,12 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def do_cancel(rid):
-        return f"**{jobs.cancel(rid.strip()).status}**" if (rid or "").strip() else "No run."
+    def do_cancel(rid, request: gr.Request):
+        return f"**{jobs.cancel(rid.strip(), **who(ctx, request)).status}**" if (rid or "").strip() else "No run."
 
     @handler
-    def do_resume(rid):
-        run = jobrun.resume(rid.strip())
+    def do_resume(rid, request: gr.Request):
+        run = jobrun.resume(rid.strip(), **who(ctx, request))
         return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", gr.Timer(active=True)
 
     @handler

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from labkit.errors import LabkitError
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags
 
 TITLE = "DMoE"
 ID = "dmoe"
@@ -105,7 +105,7 @@ def build(ctx, shared) -> None:
         return deviation_figure(a), similarity_figure(a), "\n".join(lines)
 
     @handler
-    def analyze(model_, langs_, data_, steps_, groups_, eps_):
+    def analyze(model_, langs_, data_, steps_, groups_, eps_, request: gr.Request):
         from labkit import jobs
         from labkit.store import new_run_id
 
@@ -141,7 +141,7 @@ def build(ctx, shared) -> None:
             kind="dmoe",
             name=f"dmoe analyze {model_}",
             config={"argv": argv},
-            tags=["dmoe"],
+            tags=["dmoe", *owner_tags(ctx, request)],
             settings=ctx.settings,
             run_id=run_id,
         )
@@ -175,7 +175,7 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def launch_stages(model_dir, data_path, st1, st2, both: bool):
+    def launch_stages(model_dir, data_path, st1, st2, both: bool, request: gr.Request):
         from labkit.dmoe.upcycle import read_meta
         from labkit.train import launch
 
@@ -183,11 +183,16 @@ def build(ctx, shared) -> None:
             raise LabkitError(
                 "Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box)."
             )
-        r1 = launch.launch(_recipe(1, model_dir, data_path, st1), settings=ctx.settings)
+        tags = owner_tags(ctx, request)
+        r1 = launch.launch(_recipe(1, model_dir, data_path, st1), settings=ctx.settings, extra_tags=tags)
         runs = [{"stage": 1, "run_id": r1.id, "output": str(Path(r1.run_dir) / "output")}]
         if both:  # queued behind stage 1, from its output (which does not exist yet, so not validated now)
             r2 = launch.launch(
-                _recipe(2, runs[0]["output"], data_path, st2), settings=ctx.settings, validate=False, after=[r1.id]
+                _recipe(2, runs[0]["output"], data_path, st2),
+                settings=ctx.settings,
+                validate=False,
+                after=[r1.id],
+                extra_tags=tags,
             )
             runs.append({"stage": 2, "run_id": r2.id, "output": str(Path(r2.run_dir) / "output"), "after": r1.id})
         return runs, runs[-1]["output"]

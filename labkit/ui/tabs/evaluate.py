@@ -21,7 +21,7 @@ from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.store import FINAL
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags, who
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -167,6 +167,7 @@ def build(ctx, shared) -> None:
         judge_backend_,
         reference_,
         state,
+        request: gr.Request,
     ):
         if not langs:
             raise LabkitError("Pick at least one language in the Languages field.")
@@ -205,7 +206,7 @@ def build(ctx, shared) -> None:
             kind="eval",
             name=f"{task_} {spec.model}",
             config={"task": task_, "model": spec.model},
-            tags=tag_list,
+            tags=[*tag_list, *owner_tags(ctx, request)],
         )
         return run.id, f"Started `{run.id}` — `{' '.join(cli_args(spec, tag_list)[2:])}`", gr.Timer(active=True)
 
@@ -252,10 +253,10 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def cancel(rid):
+    def cancel(rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run to cancel.")
-        return f"**{jobs.cancel(rid).status}**"
+        return f"**{jobs.cancel(rid, **who(ctx, request)).status}**"
 
     def board_and_heat(task_, chosen):
         runs = report.eval_runs(store, task_ or None)
