@@ -81,15 +81,22 @@ def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
     key, idk = recipe["input"]["text_key"], recipe["input"]["id_key"]
     rows = []
     for f in files:
-        if fmt == "parquet":
-            import pandas as pd
+        try:
+            if fmt == "parquet":
+                import pandas as pd
 
-            records = pd.read_parquet(f).head(n - len(rows)).to_dict("records")
-        else:
-            import gzip
+                records = pd.read_parquet(f).head(n - len(rows)).to_dict("records")
+            else:
+                import gzip
 
-            with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
-                records = [json.loads(l) for _, l in zip(range(n - len(rows)), (l for l in fh if l.strip()))]
+                with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
+                    records = [json.loads(l) for _, l in zip(range(n - len(rows)), (l for l in fh if l.strip()))]
+        except (OSError, ValueError) as e:  # undecodable bytes and bad JSON are ValueErrors
+            raise LabkitError(
+                f"Cannot read the input {f.name}: {e}", hint="Give JSON lines (one object per line) or Parquet."
+            ) from e
+        if not all(isinstance(r, dict) for r in records):
+            raise LabkitError(f"The input {f.name} has lines that are not JSON objects.", hint=f'e.g. {{"{key}": "…"}}')
         for r in records:
             text = str(r.get(key, ""))
             rows.append([str(r.get(idk, "")), len(text), first_broken(text, rules) or "✓ kept by rules", text[:200]])

@@ -21,7 +21,7 @@ from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.store import FINAL
-from labkit.ui.common import handler, owner_tags, who
+from labkit.ui.common import handler, hide_upload_dirs, owner_tags, who
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -55,9 +55,10 @@ def error_text(run) -> str:
     """A failed run's error, whole: the message and hint the job left (in the tab's words), else the log tail."""
     try:
         err = json.loads((Path(run.run_dir or "") / "error.json").read_text(encoding="utf-8"))
-        return f"**{in_ui_words(err['message'])}**" + (f"\n\n{in_ui_words(err['hint'])}" if err.get("hint") else "")
+        text = f"**{in_ui_words(err['message'])}**" + (f"\n\n{in_ui_words(err['hint'])}" if err.get("hint") else "")
     except (OSError, ValueError, KeyError):
-        return f"```\n{run.error or 'No error was recorded.'}\n```"
+        text = f"```\n{run.error or 'No error was recorded.'}\n```"
+    return hide_upload_dirs(text)
 
 
 def build(ctx, shared) -> None:
