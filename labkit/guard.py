@@ -49,15 +49,13 @@ def require_model(name: str, settings: Settings | None = None) -> None:
 def require_readable(path, what: str = "The file", settings: Settings | None = None):
     """On a demo, a path typed into the app may name only bundled files and uploads. The refusal is the same
     whether or not the path exists, so it tells nothing about the server's files."""
-    import tempfile
     from pathlib import Path
 
     settings = settings or get_settings()
     resolved = Path(str(path)).expanduser().resolve()
     if not settings.demo:
         return resolved
-    gradio_tmp = Path(settings.env.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    roots = [settings.configs_dir, settings.uploads_dir, gradio_tmp, Path(__file__).resolve().parent]
+    roots = [settings.configs_dir, settings.uploads_dir, settings.gradio_temp_dir, Path(__file__).resolve().parent]
     if any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
         return resolved
     raise LabkitError(
@@ -74,9 +72,17 @@ def allowed(action: str, settings: Settings | None = None) -> bool:
     return True
 
 
+OWNER = "owner:"
+
+
 def owner_tag(caller: str | None) -> list[str]:
     """The tag that records who started a run from a shared app (a session or a login name)."""
-    return [f"owner:{caller}"] if caller else []
+    return [f"{OWNER}{caller}"] if caller else []
+
+
+def owner_of(tags) -> str | None:
+    """Who started a run from a shared app (None: the command line or a local app)."""
+    return next((t[len(OWNER) :] for t in tags or [] if str(t).startswith(OWNER)), None)
 
 
 def require_owner(run, caller: str | None, authenticated: bool) -> None:
@@ -84,8 +90,7 @@ def require_owner(run, caller: str | None, authenticated: bool) -> None:
     Authenticated users (`--auth`) and the command line (caller None) may act on any run."""
     if caller is None or authenticated:
         return
-    owners = [t.split(":", 1)[1] for t in (run.tags or []) if t.startswith("owner:")]
-    if caller not in owners:
+    if owner_of(run.tags) != caller:
         raise LabkitError(
             f"Run {run.id} was not started from this browser session.",
             hint="Only the session that launched a run (or a logged-in user) can cancel or resume it.",

@@ -12,7 +12,9 @@ command's (the worker's): a run stays "running" while any process of it lives, e
 was killed alone; once all are gone without a word, the run ends as succeeded when the worker left its
 evidence (`final_metrics.json`, written after training) and as failed otherwise.
 
-At most `settings.max_jobs` jobs are queued or running at once (LABKIT_MAX_JOBS), whoever starts them.
+At most `settings.max_jobs` jobs are queued or running at once (LABKIT_MAX_JOBS), whoever starts them, and at most
+`settings.max_jobs_per_caller` of them carry one `owner:` tag (LABKIT_MAX_JOBS_PER_CALLER: a browser session or login
+of a shared app; the command line and a local app tag no owner).
 
 Commands are argument lists, never shell strings.
 """
@@ -75,8 +77,9 @@ def start(
         _reconcile(store, r)  # a run whose processes are gone frees its place before the limit is counted
     run_id = run_id or new_run_id(kind)
     run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
+    limits = {"max_active": settings.max_jobs, "owner": guard.owner_of(tags), "max_owned": settings.max_jobs_per_caller}
     if existing:
-        store.reopen(run_id, max_active=settings.max_jobs)
+        store.reopen(run_id, **limits)
     else:
         store.create(
             kind,
@@ -85,7 +88,7 @@ def start(
             run_dir=str(run_dir),
             tags=list(tags),
             run_id=run_id,
-            max_active=settings.max_jobs,
+            **limits,
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / COMMAND).write_text(json.dumps({"argv": list(argv)}, indent=1))

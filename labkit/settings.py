@@ -41,6 +41,7 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     demo: bool = False  # Space mode: no local file browsing, no training on the host
     max_jobs: int = 4  # jobs (train, eval, ...) queued or running at once, over all callers
+    max_jobs_per_caller: int = 2  # of those, started by one browser session or login of a shared app
     env: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -56,6 +57,7 @@ class Settings:
             or "http://127.0.0.1:8000/v1",
             demo=_truthy(env.get("LABKIT_DEMO")),
             max_jobs=_positive_int(env.get("LABKIT_MAX_JOBS"), 4),
+            max_jobs_per_caller=_positive_int(env.get("LABKIT_MAX_JOBS_PER_CALLER"), 2),
             env=env,
         )
 
@@ -107,6 +109,13 @@ class Settings:
             return max(1, int(self.env.get("LABKIT_MAX_UPLOAD_MB", "50")))
         except ValueError:
             return 50
+
+    @property
+    def gradio_temp_dir(self) -> Path:
+        """Where Gradio puts uploaded files (GRADIO_TEMP_DIR, else its default under the system temp folder)."""
+        import tempfile
+
+        return Path(self.env.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
     @property
     def demo_models(self) -> set[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from collections.abc import Iterator
 
 from labkit.errors import LabkitError
+from labkit.guard import OWNER
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -134,9 +135,12 @@ class Store:
         status: str = "queued",
         run_id: str | None = None,
         max_active: int | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
     ) -> Run:
-        """A new row. With `max_active`, refused when that many runs are already queued or running: counted and
-        inserted in one transaction, so callers racing each other cannot all slip under the limit."""
+        """A new row. With `max_active`, refused when that many runs are already queued or running; with `owner` and
+        `max_owned`, also when that many of them carry the tag `owner:<owner>`. Counted and inserted in one
+        transaction, so callers racing each other cannot all slip under a limit."""
         now = time.time()
         for _attempt in range(5):
             run = Run(
@@ -154,7 +158,7 @@ class Store:
                 with self._connect() as db:
                     db.execute("BEGIN IMMEDIATE")
                     try:
-                        self._check_active(db, max_active)
+                        self._check_active(db, max_active, owner=owner, max_owned=max_owned)
                         db.execute(
                             "INSERT INTO runs"
                             " (id, kind, name, status, config, run_dir, tags, metrics, created, updated)"
@@ -182,24 +186,38 @@ class Store:
         raise LabkitError("Could not find a free run id.", hint="Retry.")
 
     @staticmethod
-    def _check_active(db: sqlite3.Connection, max_active: int | None, other_than: str | None = None) -> None:
-        if max_active is None:
-            return
-        n = db.execute(
-            f"SELECT COUNT(*) FROM runs WHERE status IN {ACTIVE} AND id != ?", (other_than or "",)
-        ).fetchone()[0]
-        if n >= max_active:
-            raise LabkitError(
-                f"{n} jobs are already queued or running: the limit is {max_active}.",
-                hint="Wait for one to end or cancel one (the limit is LABKIT_MAX_JOBS).",
-            )
+    def _check_active(
+        db: sqlite3.Connection,
+        max_active: int | None,
+        other_than: str | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
+    ) -> None:
+        active = f"SELECT COUNT(*) FROM runs WHERE status IN {ACTIVE} AND id != ?"
+        if max_active is not None:
+            n = db.execute(active, (other_than or "",)).fetchone()[0]
+            if n >= max_active:
+                raise LabkitError(
+                    f"{n} jobs are already queued or running: the limit is {max_active}.",
+                    hint="Wait for one to end or cancel one (the limit is LABKIT_MAX_JOBS).",
+                )
+        if owner is not None and max_owned is not None:
+            owned = " AND EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)"
+            n = db.execute(active + owned, (other_than or "", f"{OWNER}{owner}")).fetchone()[0]
+            if n >= max_owned:
+                raise LabkitError(
+                    f"This session already has {n} jobs queued or running: the limit per session is {max_owned}.",
+                    hint="Wait for one of them to end or cancel one (the limit is LABKIT_MAX_JOBS_PER_CALLER).",
+                )
 
-    def reopen(self, run_id: str, max_active: int | None = None) -> Run:
-        """An ended run back to queued (resume), under the same limit as `create`."""
+    def reopen(
+        self, run_id: str, max_active: int | None = None, owner: str | None = None, max_owned: int | None = None
+    ) -> Run:
+        """An ended run back to queued (resume), under the same limits as `create`."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._check_active(db, max_active, other_than=run_id)
+                self._check_active(db, max_active, other_than=run_id, owner=owner, max_owned=max_owned)
                 db.execute(
                     "UPDATE runs SET status = 'queued', error = NULL, pid = NULL, pid_start = NULL, worker_pid = NULL,"
                     " worker_start = NULL, updated = ? WHERE id = ?",

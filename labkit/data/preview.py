@@ -6,23 +6,35 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from labkit.errors import LabkitError
 from labkit.data.rules import enabled_rules, first_broken, resolve
 
 COLUMNS = ["id", "chars", "rule", "text"]
 KEPT = "✓ kept by rules"
 
 
-def _records(fmt: str, files: list[Path]) -> Iterator[dict]:
+def _records(fmt: str, files: list[Path], key: str) -> Iterator[dict]:
     for f in files:
-        if fmt == "parquet":
-            import pandas as pd
+        try:
+            if fmt == "parquet":
+                import pandas as pd
 
-            yield from pd.read_parquet(f).to_dict("records")
-            continue
-        import gzip
+                records = iter(pd.read_parquet(f).to_dict("records"))
+            else:
+                import gzip
 
-        with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
-            yield from (json.loads(l) for l in fh if l.strip())
+                with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
+                    records = iter([json.loads(l) for l in fh if l.strip()])
+        except (OSError, ValueError) as e:  # undecodable bytes and bad JSON are ValueErrors
+            raise LabkitError(
+                f"Cannot read the input {f.name}: {e}", hint="Give JSON lines (one object per line) or Parquet."
+            ) from e
+        for r in records:
+            if not isinstance(r, dict):
+                raise LabkitError(
+                    f"The input {f.name} has lines that are not JSON objects.", hint=f'e.g. {{"{key}": "…"}}'
+                )
+            yield r
 
 
 def preview(source: str, recipe: dict, n: int = 20) -> list[list]:
@@ -36,7 +48,7 @@ def preview(source: str, recipe: dict, n: int = 20) -> list[list]:
     rules = {name: resolve(settings) for name, settings in enabled_rules(recipe).items()}
     key, idk = recipe["input"]["text_key"], recipe["input"]["id_key"]
     rows = []
-    for _, r in zip(range(n), _records(fmt, files)):
+    for _, r in zip(range(n), _records(fmt, files, key)):
         text = str(r.get(key, ""))
         rows.append([str(r.get(idk, "")), len(text), first_broken(text, rules) or KEPT, text[:200]])
     return rows

@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from labkit import jobs
+from labkit import guard, jobs
 from labkit.data import recipe as rmod
 from labkit.data.pipeline import LOGS
 from labkit.errors import LabkitError
@@ -41,12 +41,15 @@ def command(source: str, out: str, recipe_path: str, python: str | None = None) 
 
 
 def launch(
-    source: str, recipe: dict, out: str | None = None, settings: Settings | None = None, name: str | None = None
+    source: str,
+    recipe: dict,
+    out: str | None = None,
+    settings: Settings | None = None,
+    name: str | None = None,
+    tags: list[str] | None = None,
 ) -> Run:
     """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
     from labkit.data.pipeline import require
-
-    from labkit import guard
 
     settings = settings or get_settings()
     guard.require("launch", settings)
@@ -69,16 +72,21 @@ def launch(
         kind="data",
         name=name or recipe["name"],
         config=config,
-        tags=["curate"],
+        tags=["curate", *(tags or [])],
         settings=settings,
         run_dir=run_dir,
         run_id=run_id,
     )
 
 
-def resume(run_id: str, settings: Settings | None = None) -> Run:
+def resume(
+    run_id: str, settings: Settings | None = None, caller: str | None = None, authenticated: bool = False
+) -> Run:
+    """Rerun a curation in its folder (completed tasks are skipped); `caller` as in labkit.train.launch.resume."""
     settings = settings or get_settings()
+    guard.require("resume", settings)
     run = jobs.ended_run(run_id, "data", "a curation run", settings)
+    guard.require_owner(run, caller, authenticated)
     argv = json.loads((Path(run.run_dir) / "command.json").read_text())["argv"]
     return jobs.restart(run, argv, settings)
 

@@ -33,7 +33,14 @@ def find_analysis(ref: str, settings: Settings | None = None) -> Path:
 
 
 def start_analysis(
-    model: str, languages: list[str], data: str, steps: int, groups: int, epsilon: float, settings: Settings
+    model: str,
+    languages: list[str],
+    data: str,
+    steps: int,
+    groups: int,
+    epsilon: float,
+    settings: Settings,
+    tags: list[str] | None = None,
 ) -> tuple:
     """Start `labkit dmoe analyze` as a job; returns the run and the analysis file it will write."""
     from labkit import jobs
@@ -51,7 +58,7 @@ def start_analysis(
         kind="dmoe",
         name=f"dmoe analyze {model}",
         config={"argv": argv},
-        tags=["dmoe"],
+        tags=["dmoe", *(tags or [])],
         settings=settings,
         run_id=run_id,
     )
@@ -69,7 +76,13 @@ def stage_recipe(stage: int, model_dir: str, data_path: str, steps: int):
 
 
 def launch_stages(
-    model_dir: str, data_path: str, steps1: int, steps2: int, both: bool, settings: Settings | None = None
+    model_dir: str,
+    data_path: str,
+    steps1: int,
+    steps2: int,
+    both: bool,
+    settings: Settings | None = None,
+    tags: list[str] | None = None,
 ) -> list[dict]:
     """Launch stage 1, and with `both` stage 2 queued behind it; returns each stage's run id and output folder."""
     from labkit.dmoe.upcycle import read_meta
@@ -77,11 +90,11 @@ def launch_stages(
 
     if not model_dir or read_meta(model_dir) is None:
         raise LabkitError("Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box).")
-    r1 = launch.launch(stage_recipe(1, model_dir, data_path, steps1), settings=settings)
+    r1 = launch.launch(stage_recipe(1, model_dir, data_path, steps1), settings=settings, extra_tags=tags)
     runs = [{"stage": 1, "run_id": r1.id, "output": str(Path(r1.run_dir) / "output")}]
     if both:  # from stage 1's output, which does not exist yet: not validated now
         recipe = stage_recipe(2, runs[0]["output"], data_path, steps2)
-        r2 = launch.launch(recipe, settings=settings, validate=False, after=[r1.id])
+        r2 = launch.launch(recipe, settings=settings, validate=False, after=[r1.id], extra_tags=tags)
         runs.append({"stage": 2, "run_id": r2.id, "output": str(Path(r2.run_dir) / "output"), "after": r1.id})
     return runs
 

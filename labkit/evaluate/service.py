@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from collections.abc import Callable
 
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.evaluate import runner
 from labkit.evaluate.spec import EvalSpec
@@ -65,8 +66,9 @@ def run_eval(
         "extractor": spec.extractor,
         **(config_extra or {}),
     }
-    if _exists(store, run_id):
-        store.update(run_id, config=config, tags=list(tags), run_dir=str(out))
+    if _exists(store, run_id):  # started as a job: keep the tag of the app session that started it
+        owner = guard.owner_tag(guard.owner_of(store.get(run_id).tags))
+        store.update(run_id, config=config, tags=[*tags, *owner], run_dir=str(out))
     else:
         store.create(
             "eval",

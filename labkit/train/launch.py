@@ -120,11 +120,15 @@ def launch(
     )
 
 
-def resume(run_id: str, settings: Settings | None = None) -> Run:
-    """Continue a run from its last checkpoint, in the same run folder and store row."""
+def resume(
+    run_id: str, settings: Settings | None = None, caller: str | None = None, authenticated: bool = False
+) -> Run:
+    """Continue a run from its last checkpoint, in the same run folder and store row. On a shared app, `caller` (a
+    browser session) may resume only the runs it started, unless `authenticated`."""
     settings = settings or get_settings()
     guard.require("resume", settings)
     run = jobs.ended_run(run_id, "train", "a training run", settings)
+    guard.require_owner(run, caller, authenticated)
     alive = jobs.alive_processes(run)
     if alive:  # e.g. a worker that outlived its supervisor: two writers in one folder would corrupt it
         raise LabkitError(

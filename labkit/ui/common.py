@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 
 import gradio as gr
 
@@ -17,8 +18,20 @@ DEMO_MODEL_NOTE = (
 )
 
 
+def hide_upload_dirs(text: str) -> str:
+    """An uploaded file by its name alone: Gradio's temporary upload folders are server paths, not for visitors."""
+    from labkit.settings import get_settings
+
+    root = get_settings().gradio_temp_dir
+    roots = sorted({str(root), str(root.expanduser().resolve())}, key=len, reverse=True)
+    folders = "(?:" + "|".join(re.escape(r.rstrip("/")) for r in roots) + r")/(?:[^/\s'\"]+/)*"
+    return re.sub(folders, "", text)
+
+
 def _as_gr_error(e: LabkitError) -> gr.Error:
-    return gr.Error(f"{e.message} — {e.hint}" if e.hint else e.message, duration=None)
+    # bad input is not a bug: shown to the person, with no traceback in the server's log
+    text = f"{e.message} — {e.hint}" if e.hint else e.message
+    return gr.Error(hide_upload_dirs(text), duration=None, print_exception=False)
 
 
 def handler(fn):

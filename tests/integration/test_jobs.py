@@ -228,3 +228,41 @@ def test_concurrent_starts_respect_the_job_limit(tmp_path):
         for r in started:
             jobs.cancel(r.id, settings=limited, grace=2)
     assert jobs.free_slots(limited) == 2
+
+
+def test_concurrent_starts_of_one_session_respect_the_limit_per_session(tmp_path):
+    import threading
+
+    from labkit import guard
+    from labkit.errors import LabkitError
+    from labkit.settings import Settings
+
+    limited = Settings.from_env({**os.environ, "LABKIT_HOME": str(tmp_path), "LABKIT_MAX_JOBS_PER_CALLER": "2"})
+    started, refused = [], []
+
+    def go(caller):
+        try:
+            run = jobs.start(
+                [sys.executable, "-c", "import time; time.sleep(30)"],
+                kind="test",
+                name="burst",
+                tags=guard.owner_tag(caller),
+                settings=limited,
+            )
+            started.append(run)
+        except LabkitError as e:
+            refused.append(e.message)
+
+    threads = [threading.Thread(target=go, args=("session-a",)) for _ in range(5)]
+    threads.append(threading.Thread(target=go, args=("session-b",)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        owners = sorted(guard.owner_of(r.tags) for r in started)
+        assert owners == ["session-a", "session-a", "session-b"], owners
+        assert len(refused) == 3 and all("limit per session is 2" in m for m in refused)
+    finally:
+        for r in started:
+            jobs.cancel(r.id, settings=limited, grace=2)

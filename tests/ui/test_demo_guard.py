@@ -35,10 +35,14 @@ REFUSED = {
 
 
 def _call(fn, args):
-    # Gradio injects gr.Request (and progress) parameters by annotation; called directly, they are given None.
-    params = inspect.signature(fn).parameters
-    extra = {n: None for n, p in params.items() if n == "request" or "Request" in str(p.annotation)}
-    out = fn(*args, **extra)
+    # Gradio inserts a gr.Request at the position of a parameter annotated so; called directly, it is given None.
+    args = list(args)
+    for i, p in enumerate(inspect.signature(fn).parameters.values()):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        if "Request" in str(p.annotation):
+            args.insert(i, None)
+    out = fn(*args)
     if inspect.isgenerator(out):
         out = list(out)
     return out

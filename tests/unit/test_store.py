@@ -49,3 +49,23 @@ def test_a_visitor_cancels_only_the_runs_of_their_session(tmp_path):
         assert store.get(run.id).status == "running"
     assert jobs.cancel(theirs.id, settings, caller="alice", authenticated=True).status == "cancelled"
     assert jobs.cancel(cli.id, settings).status == "cancelled"  # the command line (no caller) may cancel any run
+
+
+def test_one_session_may_keep_only_so_many_jobs_active(tmp_path):
+    from labkit import guard
+
+    store = Store(tmp_path / "s.sqlite")
+    limits = {"max_active": 10, "max_owned": 2}
+    a1 = store.create("train", "a1", tags=guard.owner_tag("session-a"), owner="session-a", **limits)
+    store.create("eval", "a2", tags=["x", *guard.owner_tag("session-a")], owner="session-a", **limits)
+    with pytest.raises(LabkitError, match="limit per session is 2"):
+        store.create("train", "a3", tags=guard.owner_tag("session-a"), owner="session-a", **limits)
+    store.create("train", "b1", tags=guard.owner_tag("session-b"), owner="session-b", **limits)  # another session
+    for i in range(3):  # the command line (no owner) is bound by the overall limit only
+        store.create("train", f"cli{i}", **limits)
+    assert [r.name for r in store.list(tag="owner:session-a")] == ["a2", "a1"]  # the refused one left no row
+    store.update(a1.id, status="succeeded")  # an ended run frees its place, and its resume takes it again
+    store.create("train", "a3", tags=guard.owner_tag("session-a"), owner="session-a", **limits)
+    with pytest.raises(LabkitError, match="limit per session is 2"):
+        store.reopen(a1.id, owner="session-a", **limits)
+    assert store.get(a1.id).status == "succeeded"

@@ -21,7 +21,7 @@ from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags, who
 
 TITLE = "Data"
 ID = "data"
@@ -120,9 +120,8 @@ def do_preview(src, text):
     return preview.preview(_source(src), rmod.loads(text))
 
 
-@handler
-def do_run(src, text, out):
-    run = jobrun.launch(_source(src), rmod.loads(text), out=out or None)
+def do_run(src, text, out, caller_tags: list[str]):
+    run = jobrun.launch(_source(src), rmod.loads(text), out=out or None, tags=caller_tags)
     return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
 
 
@@ -145,14 +144,12 @@ def follow(rid):
     return (text, *results(rid), gr.Timer(active=False))
 
 
-@handler
-def do_cancel(rid):
-    return f"**{jobs.cancel(rid.strip()).status}**" if (rid or "").strip() else "No run."
+def do_cancel(rid, caller: dict):
+    return f"**{jobs.cancel(rid.strip(), **caller).status}**" if (rid or "").strip() else "No run."
 
 
-@handler
-def do_resume(rid):
-    run = jobrun.resume(rid.strip())
+def do_resume(rid, caller: dict):
+    run = jobrun.resume(rid.strip(), **caller)
     return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", gr.Timer(active=True)
 
 
@@ -303,20 +300,32 @@ def _layout(recipes: list[str]) -> SimpleNamespace:
 def build(ctx, shared) -> None:
     recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
     ui = _layout(recipes)
+
+    # The three handlers that need the caller (labkit.guard's ownership rules) are bound to this app here.
+    @handler
+    def run_(src, text, out, request: gr.Request):
+        return do_run(src, text, out, owner_tags(ctx, request))
+
+    @handler
+    def cancel_(rid, request: gr.Request):
+        return do_cancel(rid, who(ctx, request))
+
+    @handler
+    def resume_(rid, request: gr.Request):
+        return do_resume(rid, who(ctx, request))
+
     ui.recipe_file.change(load_recipe, ui.recipe_file, [ui.editor, *ui.fields], api_name="data_load_recipe")
     for f in ui.fields:
         f.input(form_to_yaml, [ui.editor, *ui.fields], ui.editor, api_name="data_form_to_yaml")
     ui.editor.blur(yaml_to_form, ui.editor, ui.fields, api_name="data_yaml_to_form")
     ui.upload.upload(take_upload, ui.upload, ui.source, api_name="data_upload")
     ui.preview_btn.click(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
-    ui.run_btn.click(
-        do_run, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate"
-    )
+    ui.run_btn.click(run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate")
     outputs = [ui.status, ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity, ui.poll]
     ui.poll.tick(follow, ui.run_id, outputs, api_name="data_follow", show_progress="hidden")
     ui.run_id.submit(follow, ui.run_id, outputs, api_name="data_attach")
-    ui.cancel_btn.click(do_cancel, ui.run_id, ui.status, api_name="data_cancel")
-    ui.resume_btn.click(do_resume, ui.run_id, [ui.run_id, ui.status, ui.poll], api_name="data_resume")
+    ui.cancel_btn.click(cancel_, ui.run_id, ui.status, api_name="data_cancel")
+    ui.resume_btn.click(resume_, ui.run_id, [ui.run_id, ui.status, ui.poll], api_name="data_resume")
     ui.browse_btn.click(browse, [ui.run_id, ui.rule], ui.dropped, api_name="data_dropped")
     ui.export_btn.click(do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export")
     ui.card_btn.click(preview_card, [ui.run_id, ui.repo, ui.license], ui.card, api_name="data_card")

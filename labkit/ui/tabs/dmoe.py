@@ -12,7 +12,7 @@ import gradio as gr
 
 from labkit.dmoe import workflow
 from labkit.errors import LabkitError
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags
 
 TITLE = "DMoE"
 ID = "dmoe"
@@ -43,10 +43,10 @@ class DMoE:
     """The tab's event handlers: thin wrappers over labkit.dmoe.workflow."""
 
     def __init__(self, ctx):
-        self.settings = ctx.settings
+        self.ctx, self.settings = ctx, ctx.settings
 
     @handler
-    def analyze(self, model_, langs_, data_, steps_, groups_, eps_):
+    def analyze(self, model_, langs_, data_, steps_, groups_, eps_, request: gr.Request):
         from labkit import jobs
 
         run, out = workflow.start_analysis(
@@ -57,6 +57,7 @@ class DMoE:
             int(groups_ or 2),
             eps_,
             self.settings,
+            owner_tags(self.ctx, request),
         )
         yield run.id, f"Analysis **{run.id}** running …", None, None, ""
         while jobs.status(run.id, self.settings).status in ("queued", "running"):
@@ -80,13 +81,15 @@ class DMoE:
         return res, res["output_dir"]
 
     @handler
-    def stage1(self, model_dir, data_path, st1, st2):
-        runs = workflow.launch_stages(model_dir, data_path, st1, st2, False, self.settings)
+    def stage1(self, model_dir, data_path, st1, st2, request: gr.Request):
+        tags = owner_tags(self.ctx, request)
+        runs = workflow.launch_stages(model_dir, data_path, st1, st2, False, self.settings, tags)
         return runs, runs[-1]["output"]
 
     @handler
-    def stages(self, model_dir, data_path, st1, st2):
-        runs = workflow.launch_stages(model_dir, data_path, st1, st2, True, self.settings)
+    def stages(self, model_dir, data_path, st1, st2, request: gr.Request):
+        tags = owner_tags(self.ctx, request)
+        runs = workflow.launch_stages(model_dir, data_path, st1, st2, True, self.settings, tags)
         return runs, runs[-1]["output"]
 
     @staticmethod

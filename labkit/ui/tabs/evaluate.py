@@ -21,7 +21,7 @@ from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.store import FINAL
-from labkit.ui.common import handler
+from labkit.ui.common import handler, hide_upload_dirs, owner_tags, who
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -55,9 +55,10 @@ def error_text(run) -> str:
     """A failed run's error, whole: the message and hint the job left (in the tab's words), else the log tail."""
     try:
         err = json.loads((Path(run.run_dir or "") / "error.json").read_text(encoding="utf-8"))
-        return f"**{in_ui_words(err['message'])}**" + (f"\n\n{in_ui_words(err['hint'])}" if err.get("hint") else "")
+        text = f"**{in_ui_words(err['message'])}**" + (f"\n\n{in_ui_words(err['hint'])}" if err.get("hint") else "")
     except (OSError, ValueError, KeyError):
-        return f"```\n{run.error or 'No error was recorded.'}\n```"
+        text = f"```\n{run.error or 'No error was recorded.'}\n```"
+    return hide_upload_dirs(text)
 
 
 def build(ctx, shared) -> None:
@@ -167,6 +168,7 @@ def build(ctx, shared) -> None:
         judge_backend_,
         reference_,
         state,
+        request: gr.Request,
     ):
         if not langs:
             raise LabkitError("Pick at least one language in the Languages field.")
@@ -205,7 +207,7 @@ def build(ctx, shared) -> None:
             kind="eval",
             name=f"{task_} {spec.model}",
             config={"task": task_, "model": spec.model},
-            tags=tag_list,
+            tags=[*tag_list, *owner_tags(ctx, request)],
         )
         return run.id, f"Started `{run.id}` — `{' '.join(cli_args(spec, tag_list)[2:])}`", gr.Timer(active=True)
 
@@ -252,10 +254,10 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def cancel(rid):
+    def cancel(rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run to cancel.")
-        return f"**{jobs.cancel(rid).status}**"
+        return f"**{jobs.cancel(rid, **who(ctx, request)).status}**"
 
     def board_and_heat(task_, chosen):
         runs = report.eval_runs(store, task_ or None)

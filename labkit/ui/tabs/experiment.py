@@ -19,7 +19,7 @@ from labkit.errors import LabkitError
 from labkit.experiment.cli import describe
 from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
 from labkit.store import FINAL
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags, who
 
 TITLE = "Experiment"
 ID = "experiment"
@@ -57,7 +57,7 @@ def command(cfg: Config) -> list[str]:
     ]
 
 
-def start(cfg: Config, settings) -> object:
+def start(cfg: Config, settings, tags: list[str] = ()) -> object:
     cfg.check()
     from labkit import guard
 
@@ -66,7 +66,12 @@ def start(cfg: Config, settings) -> object:
         if r.name == cfg.id and r.status in ("running", "queued"):
             return r  # already running: follow it rather than start a twin that would train the same runs
     return jobs.start(
-        command(cfg), kind=KIND, name=cfg.id, config=asdict(cfg), tags=[f"experiment:{cfg.id}"], settings=settings
+        command(cfg),
+        kind=KIND,
+        name=cfg.id,
+        config=asdict(cfg),
+        tags=[f"experiment:{cfg.id}", *tags],
+        settings=settings,
     )
 
 
@@ -213,7 +218,7 @@ def build(ctx, shared) -> None:
     poll = gr.Timer(2.0, active=False)
 
     @handler
-    def do_launch(b, langs, held, m, s):
+    def do_launch(b, langs, held, m, s, request: gr.Request):
         split = lambda t: [x.strip() for x in (t or "").split(",") if x.strip()]
         cfg = Config(
             budget=b,
@@ -222,7 +227,7 @@ def build(ctx, shared) -> None:
             model=(m or "").strip() or "tiny-math",
             seed=int(s or 0),
         )
-        run = start(cfg, settings)
+        run = start(cfg, settings, owner_tags(ctx, request))
         return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", gr.Timer(active=True)
 
     def follow(rid):
@@ -259,10 +264,10 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def do_cancel(rid):
+    def do_cancel(rid, request: gr.Request):
         if not rid:
             raise LabkitError("No experiment job selected.", hint="Run the study first, or paste its job id.")
-        status = jobs.cancel(rid.strip(), settings).status
+        status = jobs.cancel(rid.strip(), settings, **who(ctx, request)).status
         return f"**{status}** — finished runs are kept; running the study again resumes it."
 
     def attach_latest():

@@ -9,6 +9,7 @@ import gradio as gr
 
 from labkit import jobs
 from labkit.backends import REGISTRY, GenParams, load_backend
+from labkit.errors import LabkitError
 from labkit.settings import TINY
 from labkit.ui.common import handler, header_markdown, who
 
@@ -124,7 +125,7 @@ def build(ctx, shared) -> None:
     @handler
     def generate(current, system_msg, text, max_new_tokens, temp, top_p_, raw_text):
         if not (text or "").strip():
-            raise gr.Error("Write a prompt first.")
+            raise LabkitError("Write a prompt first.", hint="Type it in the Prompt box.")
         p = GenParams(max_new_tokens=int(max_new_tokens), temperature=float(temp), top_p=float(top_p_))
         if raw_text:
             messages = text

@@ -27,7 +27,7 @@ from labkit.train import launch, monitor
 from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
 from labkit.train.validate import problems
-from labkit.ui.common import handler
+from labkit.ui.common import handler, owner_tags, who
 
 TITLE = "Train"
 ID = "train"
@@ -185,7 +185,7 @@ class Train:
     """The tab's event handlers: thin wrappers over labkit.train and labkit.jobs."""
 
     def __init__(self, ctx):
-        self.settings, self.store = ctx.settings, ctx.store
+        self.ctx, self.settings, self.store = ctx, ctx.settings, ctx.store
 
     def recipe(self, text, values, synced, source):
         """The recipe that would run: the editor plus the form, confined to the allowed folders."""
@@ -225,9 +225,10 @@ class Train:
         )
 
     @handler
-    def start(self, text, synced, source, *values):
+    def start(self, request: gr.Request, text, synced, source, *values):
         merged = yaml_with_form(text, list(values), synced, source, self.settings)
-        run = launch.launch(self.recipe(merged, values, values, source), settings=self.settings)
+        recipe = self.recipe(merged, values, values, source)
+        run = launch.launch(recipe, settings=self.settings, extra_tags=owner_tags(self.ctx, request))
         # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
         (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
         (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
@@ -268,17 +269,17 @@ class Train:
             )
 
     @handler
-    def cancel(self, rid):
+    def cancel(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run selected.", hint="Type or pick a run id, then Cancel.")
-        run = jobs.cancel(rid.strip(), self.settings)
+        run = jobs.cancel(rid.strip(), self.settings, **who(self.ctx, request))
         return f"`{run.id}`: **{run.status}**.", runs_table(self.store)
 
     @handler
-    def resume(self, rid):
+    def resume(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run selected.", hint="Type or pick a run id, then Resume.")
-        run = launch.resume(rid.strip(), self.settings)
+        run = launch.resume(rid.strip(), self.settings, **who(self.ctx, request))
         return run.id, f"Resuming `{run.id}` from its last checkpoint.", gr.Timer(active=True), runs_table(self.store)
 
     def reattach(self, request: gr.Request | None = None):
