@@ -232,7 +232,7 @@ def _eval(args) -> int:
         return 0
     # Launched as a job, the supervisor owns the run row and folder; from a terminal the service makes its own.
     job = os.environ.get("LABKIT_RUN_ID")
-    run_id = job or new_run_id("eval")
+    run_id = job or (sharding and args.output and shard.waiting_run(args.output)) or new_run_id("eval")
     out = Path(args.output or (os.environ["LABKIT_RUN_DIR"] if job else settings.runs_dir / run_id))
     bar, metrics = _progress_bar(args), MetricsWriter(out)
 

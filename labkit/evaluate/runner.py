@@ -98,6 +98,8 @@ def run(
             opts = {"base_url": spec.base_url} if spec.backend == "openai" and spec.base_url else {}
             if spec.backend == "hf":
                 opts["batch_size"] = spec.batch_size  # --batch-size N = N sequences per generate call
+            elif spec.backend == "openai":  # N requests in flight: a `vllm serve --data-parallel-size K` wants many
+                opts["concurrency"] = spec.batch_size
             backend = get_backend(spec.backend, spec.model, **opts)
         prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
         # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,

@@ -35,6 +35,7 @@ EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
 EXPORTS = ("slurm", "hf-jobs")
 SHARDS = "shards"
 HF_JOB = ".hf_job.json"  # beside a shard's folder: the HF Jobs run that computes it
+SUBMITTED = "submitted.json"  # in DIR/shards: the run row that waits for submitted shards
 
 
 def shard_dir(out: Path, rank: int, n: int) -> Path:
@@ -172,12 +173,35 @@ class Sharding:
         if self.gpus is not None and (isinstance(self.gpus, bool) or self.gpus < 0):
             raise LabkitError(f"--gpus-per-shard {self.gpus} is not a GPU count.", hint="Give 0 (CPU) or more.")
 
+    def check(self, spec: EvalSpec, export: str | None = None) -> None:
+        """What each executor needs, refused before a run row or folder exists."""
+        from labkit.train.launch import _sbatch_word
+
+        if self.executor == "slurm" or export == "slurm":
+            _sbatch_word(self.time, "--time")
+            if self.partition:
+                _sbatch_word(self.partition, "--partition")
+            elif not export:
+                raise LabkitError(
+                    "--executor slurm needs --partition.", hint="Your cluster's GPU partition, e.g. --partition gpu."
+                )
+        if self.executor == "hf-jobs" and not export:
+            if not self.push_repo or "/" not in self.push_repo:
+                raise LabkitError(
+                    "--executor hf-jobs needs --push-repo (Jobs keep no files).",
+                    hint="Name a dataset repo such as your-name/labkit-results.",
+                )
+            _check_portable(spec)
+        if not export:
+            assignments(item_keys(spec), self.n)
+
     # --- running ------------------------------------------------------------------------------------------------
     def run(self, spec: EvalSpec, out: Path, progress=None, run_id: str | None = None, name: str = "") -> dict | None:
         """Run the unfinished shards, then merge. Returns the merged results, or None when the shards were
         submitted elsewhere (Slurm, HF Jobs) and are not all finished; `submitted` then says where."""
         from labkit.evaluate import runner
 
+        self.check(spec)
         out = Path(out)
         fingerprint = spec.fingerprint()
         runner.claim_output(out, fingerprint)
@@ -186,7 +210,7 @@ class Sharding:
         if todo:
             if self.executor == "hf-jobs":
                 if not self._hf_jobs(spec, out, plan, todo, run_id, name):
-                    return None
+                    return self._waiting(out, run_id)
             else:
                 executor = self._executor(spec, out, todo, run_id)
                 stop = _follow(out, self.n, plan, progress)
@@ -200,13 +224,14 @@ class Sharding:
                 finally:
                     stop()
                 if self.executor == "slurm":
-                    self.submitted = {
-                        "executor": "slurm",
-                        "job_id": getattr(executor, "job_id", None),
-                        "logs": _logs(out),
-                    }
-                    return None
+                    self.submitted = {"executor": "slurm", "job_id": executor.job_id, "logs": _logs(out)}
+                    return self._waiting(out, run_id)
         return merge(spec, out, self.n, {"executor": self.executor})
+
+    def _waiting(self, out: Path, run_id: str | None) -> None:
+        if run_id:
+            (out / SHARDS).mkdir(parents=True, exist_ok=True)
+            (out / SHARDS / SUBMITTED).write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
 
     def _executor(self, spec: EvalSpec, out: Path, todo: list[int], run_id: str | None):
         """datatrove's executor for the shards, its completion markers set to labkit's own view of what is done."""
@@ -242,15 +267,9 @@ class Sharding:
             return RayPipelineExecutor([ShardStep(spec, str(out))], gpus_per_task=gpus, **common)
         from datatrove.executor import SlurmPipelineExecutor
 
-        from labkit.train.launch import _sbatch_word
-
-        if not self.partition:
-            raise LabkitError(
-                "--executor slurm needs --partition.", hint="Your cluster's GPU partition, e.g. --partition gpu."
-            )
         slurm = {
-            "time": _sbatch_word(self.time, "--time"),
-            "partition": _sbatch_word(self.partition, "--partition"),
+            "time": self.time,
+            "partition": self.partition,
             "env_command": self.setup,
             "cpus_per_task": 4,
             "mem_per_cpu_gb": 8,
@@ -273,12 +292,6 @@ class Sharding:
         True when every shard in `todo` is now here."""
         from labkit import hfjobs
 
-        if not self.push_repo:
-            raise LabkitError(
-                "--executor hf-jobs needs --push-repo (Jobs keep no files).",
-                hint="Name a dataset repo such as your-name/labkit-results.",
-            )
-        _check_portable(spec)
         waiting = []
         for r in todo:
             folder = shard_dir(out, r, self.n)
@@ -363,6 +376,17 @@ class Sharding:
             "jobs": jobs,
         }
         return data, "\n".join(j["command"] for j in jobs)
+
+
+def waiting_run(out: str | Path) -> str | None:
+    """The run row of shards submitted into `out` that has not finished: the rerun that collects them fills it."""
+    from labkit.store import FINAL, open_store
+
+    try:
+        run_id = json.loads((Path(out) / SHARDS / SUBMITTED).read_text(encoding="utf-8"))["run_id"]
+        return None if open_store().get(run_id).status in FINAL else run_id
+    except (OSError, ValueError, KeyError, LabkitError):
+        return None
 
 
 def _logs(out: Path) -> str:
@@ -507,7 +531,8 @@ def from_args(args) -> Sharding | None:
 
 
 def command(sharding: Sharding, args, spec: EvalSpec) -> tuple[dict, str] | None:
-    """`--export` and `--shard-index`, which make no run of their own; None for a sharded run."""
+    """`--export` and `--shard-index`, which make no run of their own; None for a sharded run (checked here)."""
+    sharding.check(spec, args.export)
     if args.export:
         return sharding.export(args.export, spec, args.output)
     if args.shard_index is None:
