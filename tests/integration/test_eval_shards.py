@@ -151,7 +151,8 @@ class FakeJobsApi:
         line = next(ln for ln in job.script.splitlines() if ln.startswith("argv, repo, run_id = "))
         argv, repo, run_id = ast.literal_eval(line.split(" = ", 1)[1])
         assert repo == "me/results" and run_id == job.run_id
-        _eval(capsys, [*argv, "--output", str(self.hub / job.run_id)])
+        assert main([*argv, "--output", str(self.hub / job.run_id)]) == 0
+        assert "shard" in capsys.readouterr().out
         self.stage[job.id] = "COMPLETED"
 
     def snapshot_download(self, *, repo_id, repo_type, allow_patterns, local_dir, **kw):
