@@ -92,7 +92,10 @@ def _fake_slurm(bin_dir: Path, submitted: Path) -> None:
     sbatch.write_text(
         f'#!/bin/bash\ncp "${{@: -1}}" "{submitted}/$(ls "{submitted}" | wc -l).slurm"\necho "Submitted batch job 42"\n'
     )
-    sbatch.chmod(sbatch.stat().st_mode | stat.S_IEXEC)
+    scontrol = bin_dir / "scontrol"  # datatrove expands SLURM_NODELIST with it
+    scontrol.write_text("#!/bin/bash\necho localhost\n")
+    for p in (sbatch, scontrol):
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
 
 
 @pytest.mark.slow
