@@ -224,9 +224,15 @@ def _eval(args) -> int:
 
     settings = get_settings()
     spec = evalspec.from_args(args, default_model=None if args.predictions else settings.resolved_default_model())
+    from labkit.evaluate import shard  # --shards N: evaluate/shard.py; --export and --shard-index make no run row
+
+    sharding = shard.from_args(args)
+    if sharding and (done := shard.command(sharding, args, spec)):
+        _print(args, *done)
+        return 0
     # Launched as a job, the supervisor owns the run row and folder; from a terminal the service makes its own.
     job = os.environ.get("LABKIT_RUN_ID")
-    run_id = job or new_run_id("eval")
+    run_id = job or (sharding and args.output and shard.waiting_run(args.output)) or new_run_id("eval")
     out = Path(args.output or (os.environ["LABKIT_RUN_DIR"] if job else settings.runs_dir / run_id))
     bar, metrics = _progress_bar(args), MetricsWriter(out)
 
@@ -243,7 +249,11 @@ def _eval(args) -> int:
         owns_status=not job,
         predictions=args.predictions,
         progress=progress,
+        sharding=sharding,
     )
+    if res["results"] is None:  # shards submitted to Slurm or HF Jobs: rerun the same command to collect and merge
+        _print(args, res, f"submitted: {json.dumps(res['submitted'])}  → {res['output']}")
+        return 0
     results = res["results"]
     data = {
         "task": results["task"],
@@ -755,6 +765,9 @@ def _add_eval(sub) -> None:
 
     sp = _command(sub, "eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
     add_arguments(sp)  # one flag per EvalSpec field
+    from labkit.evaluate.shard import add_arguments as add_shard_arguments
+
+    add_shard_arguments(sp)  # --shards, --executor, --shard-index, --export and their settings
     sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")
     sp.add_argument("--output", help="output folder (default: a new run folder); the same evaluation is resumed")
     sp.add_argument("--name", help="run name in the store")

@@ -50,25 +50,47 @@ def _drop_partial_line(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None] | None = None, backend=None) -> dict:
-    """Generate, score and write; skips (lang, id) pairs already in samples.jsonl."""
-    from labkit.backends import GenParams, get_backend
-
-    task = spec.task_obj()
-    out = Path(out_dir)
-    fingerprint = spec.fingerprint()
+def load_docs(spec: EvalSpec, task: Task | None = None) -> list[Doc]:
+    """The run's items in their one fixed order: languages as given, each in its data's order."""
+    task = task or spec.task_obj()
     docs = [d for lang in spec.languages for d in task.load(lang, spec.data, spec.limit)]
     if not docs:
         raise LabkitError(
             f"No {spec.task} items for {', '.join(spec.languages)}.", hint="Check --languages, --limit and --data."
         )
+    return docs
+
+
+def doc_key(d: Doc) -> str:
+    return _key(d.lang, d.id)
+
+
+def sample_key(s: dict) -> str:
+    return _key(s["lang"], str(s["id"]))
+
+
+def run(
+    spec: EvalSpec,
+    out_dir: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+    backend=None,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """Generate, score and write; skips (lang, id) pairs already in samples.jsonl.
+    shard=(rank, n): only items i with i % n == rank (evaluate/shard.py runs each shard in its own folder)."""
+    from labkit.backends import get_backend
+
+    task = spec.task_obj()
+    out = Path(out_dir)
+    fingerprint = spec.fingerprint()
+    docs = load_docs(spec, task)
+    if shard is not None:
+        docs = docs[shard[0] :: shard[1]]
     claim_output(out, fingerprint)
     _drop_partial_line(out / SAMPLES)
-    done = {_key(s["lang"], str(s["id"])) for s in read_samples(out)}
-    pending = [d for d in docs if _key(d.lang, d.id) not in done]
-    params = GenParams(
-        max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed
-    )
+    done = {sample_key(s) for s in read_samples(out)}
+    pending = [d for d in docs if doc_key(d) not in done]
+    params = gen_params(spec)
     if progress:
         progress(len(docs) - len(pending), len(docs))  # the total is known before the model loads
     if pending:
@@ -76,6 +98,8 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
             opts = {"base_url": spec.base_url} if spec.backend == "openai" and spec.base_url else {}
             if spec.backend == "hf":
                 opts["batch_size"] = spec.batch_size  # --batch-size N = N sequences per generate call
+            elif spec.backend == "openai":  # N requests in flight: a `vllm serve --data-parallel-size K` wants many
+                opts["concurrency"] = spec.batch_size
             backend = get_backend(spec.backend, spec.model, **opts)
         prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
         # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,
@@ -96,18 +120,30 @@ def run(spec: EvalSpec, out_dir: str | Path, progress: Callable[[int, int], None
                 finished += len(chunk)
                 if progress:
                     progress(finished, len(docs))
-    wanted = {_key(d.lang, d.id) for d in docs}
-    samples = [s for s in read_samples(out) if _key(s["lang"], str(s["id"])) in wanted]
+    wanted = {doc_key(d) for d in docs}
+    samples = [s for s in read_samples(out) if sample_key(s) in wanted]
+    return write_results(spec, out, samples, fingerprint)
+
+
+def gen_params(spec: EvalSpec):
+    from labkit.backends import GenParams
+
+    return GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
+
+
+def write_results(spec: EvalSpec, out: Path, samples: list[dict], fingerprint: dict, extra: dict | None = None) -> dict:
+    """Summarize `samples` into out/results.json (a run's or a merged sharded run's)."""
     config = {
         **asdict(spec),
-        "generation": params.to_dict(),
+        "generation": gen_params(spec).to_dict(),
         "templates": {l: fingerprint["templates"][l] for l in spec.languages},
         "revision": fingerprint["revision"],
         "spec_hash": spec.spec_hash(),
         "labkit_version": _version(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **(extra or {}),
     }
-    results = summarize(task, samples, spec.languages, config)
+    results = summarize(spec.task_obj(), samples, spec.languages, config)
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return results
 

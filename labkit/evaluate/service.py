@@ -34,12 +34,15 @@ def run_eval(
     backend=None,
     config_extra: dict | None = None,
     replace: bool = False,
+    sharding=None,
 ) -> dict:
     """Evaluate `spec` (or rescore `predictions`) into `out_dir`, recorded as an eval run.
 
     run_id: an existing row to fill (a job's, whose supervisor owns its status: owns_status=False); else a new row.
     replace: start over when `out_dir` holds another evaluation's samples (a re-trained model), instead of refusing.
-    Returns {"run_id", "output", "results", "metrics", "card"}."""
+    sharding: a `shard.Sharding`: the items run in N shards elsewhere and are merged here. When its shards were
+    submitted (Slurm, HF Jobs) and are not all done, the row stays queued and results is None.
+    Returns {"run_id", "output", "results", "metrics", "card"} (+ "submitted" for submitted shards)."""
     from labkit.settings import get_settings
     from labkit.store import new_run_id, open_store
 
@@ -64,6 +67,7 @@ def run_eval(
         "limit": spec.limit,
         "task_options": spec.task_options,
         "extractor": spec.extractor,
+        **({"shards": sharding.n, "executor": sharding.executor} if sharding else {}),
         **(config_extra or {}),
     }
     if _exists(store, run_id):  # started as a job: keep the tag of the app session that started it
@@ -82,12 +86,17 @@ def run_eval(
     try:
         if predictions is not None:
             results = runner.score_predictions(spec, predictions, out)
+        elif sharding is not None:
+            results = sharding.run(spec, out, progress=progress, run_id=run_id, name=name or "")
         else:
             results = runner.run(spec, out, progress=progress, backend=backend)
     except BaseException as e:
         if owns_status:
             store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
         raise
+    if results is None:
+        store.update(run_id, **({"status": "queued"} if owns_status else {}))
+        return {"run_id": run_id, "output": str(out), "results": None, "submitted": sharding.submitted}
     metrics = summary_metrics(results)
     store.update(run_id, metrics=metrics, **({"status": "succeeded"} if owns_status else {}))
     return {"run_id": run_id, "output": str(out), "results": results, "metrics": metrics, "card": card_rows(results)}

@@ -50,7 +50,7 @@ class EvalSpec:
     top_p: float = _f(1.0, "nucleus sampling mass", "Top-p", "float")
     seed: int | None = _f(0, "sampling seed", "Seed", "int")
     data: str | None = _f(None, "local data folder (<lang>.jsonl) or file in the task's Hub schema", "Local data")
-    batch_size: int = _f(64, "sequences per generate call (hf)", "Batch size", "int")
+    batch_size: int = _f(64, "sequences per generate call (hf); requests in flight (openai)", "Batch size", "int")
     save_every: int | None = _f(
         None,
         "samples written to samples.jsonl at a time, the resume unit (default: the batch size)",
