@@ -315,6 +315,11 @@ def flavors(token: str | None = None, settings: Settings | None = None, api=None
             ]
         except Exception:  # noqa: BLE001 — unreachable Hub or an old huggingface_hub: the static list below
             pass
+    return static_flavors()
+
+
+def static_flavors() -> list[tuple[str, str]]:
+    """The Jobs hardware names huggingface_hub knows (JobHardware, kept in sync with the Hub by its maintainers)."""
     from huggingface_hub import JobHardware
 
     return [(h.value, h.value) for h in JobHardware]
@@ -325,4 +330,15 @@ def describe(run: Run) -> str:
     return json.dumps({k: info.get(k) for k in ("id", "url", "flavor", "timeout", "push_repo")}, ensure_ascii=False)
 
 
-__all__ = ["submit", "sync", "logs", "cancel", "fetch_results", "flavors", "seconds", "job_id", "describe"]
+__all__ = [
+    "submit",
+    "sync",
+    "logs",
+    "cancel",
+    "fetch_results",
+    "flavors",
+    "static_flavors",
+    "seconds",
+    "job_id",
+    "describe",
+]

@@ -22,6 +22,7 @@ from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
 from labkit.ui.common import handler
+from labkit.ui import hfjobs_panel
 
 TITLE = "Data"
 ID = "data"
@@ -193,6 +194,7 @@ def build(ctx, shared) -> None:
             card_btn = gr.Button("Preview card")
             push_btn = gr.Button("Push")
         card = gr.Markdown()
+    hfjobs_panel.attach(ctx, shared, "data", [source, editor], hfjobs_panel.data_job)
     poll = gr.Timer(1.0, active=False)
 
     def _out(rid: str) -> Path:
