@@ -121,6 +121,7 @@ class Panel:
             files=job.files,
             config=job.config,
             tags=owner_tags(self.ctx, request),
+            settings=self.settings,
         )
         return run.id, self._status(run), gr.Timer(active=run.status not in FINAL)
 
