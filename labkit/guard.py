@@ -57,7 +57,7 @@ def require_owner_login(action: str, login: str | None, settings: Settings | Non
         return require(action, settings)
     if not login:
         raise LabkitError(
-            f"{ACTIONS[action]} needs the Space's owner to sign in.",
+            f"{ACTIONS[action]} on this demo needs an owner of the Space to sign in.",
             hint="Click 'Sign in with Hugging Face'. Visitors can try the demo; only its owners send work to Jobs.",
         )
     if login.lower() not in owners(settings):

@@ -107,7 +107,7 @@ def test_owner_submits_with_her_oauth_token_flavor_timeout_and_command(space):
 
 def test_anonymous_visitors_and_other_users_are_refused(space):
     panel = Panel(space.ctx, "eval", hfjobs_panel.eval_job)
-    with pytest.raises(gr.Error, match="owner to sign in"):
+    with pytest.raises(gr.Error, match="owner of the Space to sign in"):
         panel.submit(None, None, None, "a10g-small", "2h", "x/r", *EVAL_FORM)
     with pytest.raises(gr.Error, match="bob is not an owner"):
         panel.submit(*login("bob"), None, "a10g-small", "2h", "bob/r", *EVAL_FORM)
