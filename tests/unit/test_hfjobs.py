@@ -105,3 +105,26 @@ def test_refusals(monkeypatch, settings):
     demo = Settings.from_env({"LABKIT_HOME": str(settings.home), "LABKIT_DEMO": "1"})
     with pytest.raises(LabkitError, match="demo"):
         hfjobs.submit(["eval"], kind="eval", name="x", push_repo="me/r", token="t", settings=demo, api=FakeApi())
+
+
+def test_cli_job_results_reads_the_pushed_folder_back(monkeypatch, settings, capsys):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from labkit.cli import main
+
+    run = hfjobs.submit(
+        ["eval", "--task", "mgsm"], kind="eval", name="m", push_repo="me/r", token="t", settings=settings, api=FakeApi()
+    )
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "hfjobs" / "eval"
+
+    def download(*, repo_id, repo_type, allow_patterns, local_dir, token):
+        assert (repo_id, repo_type, allow_patterns) == ("me/r", "dataset", [f"{run.id}/**"])
+        shutil.copytree(fixtures, Path(local_dir) / run.id / "runs" / run.id)
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", download)
+    monkeypatch.setenv("LABKIT_HOME", str(settings.home))
+    assert main(["hub", "job-results", run.id, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["run_dir"].endswith(f"runs/{run.id}/runs/{run.id}") and row["metrics"]["score/en"] == 0.75
