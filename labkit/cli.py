@@ -148,6 +148,12 @@ def cmd_hub(args) -> int:
         )
         _print(args, run.to_dict(), f"{run.id}: {hfjobs.describe(run)}")
         return 0
+    if args.action == "job-results":
+        from labkit import hfjobs
+
+        run = hfjobs.fetch_results(args.run_id)
+        _print(args, run.to_dict(), f"{run.id}: results in {run.run_dir}")
+        return 0
     if args.action == "deploy-space":
         from labkit import spaces
 
@@ -1043,7 +1049,9 @@ def _add_hub(sub) -> None:
     job.add_argument(
         "labkit_argv", nargs=argparse.REMAINDER, help="the labkit command, after --, e.g. -- eval --task mgsm ..."
     )
-    for sp_ in (pull, push, space, job):
+    fetched = hub_sub.add_parser("job-results", help="download what a Hugging Face Jobs run pushed into its run folder")
+    fetched.add_argument("run_id")
+    for sp_ in (pull, push, space, job, fetched):
         sp_.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -36,6 +36,37 @@ def require(action: str, settings: Settings | None = None) -> None:
         raise LabkitError(f"{ACTIONS[action]} is turned off on this demo.", hint=DEMO_HINT)
 
 
+# What a Space owner who logged in may still do on a demo: send work to HF Jobs with their own token, cancel it,
+# and read its results back. Everything else stays refused to everyone.
+OWNER_ACTIONS = ("hf-jobs", "cancel")
+
+
+def owners(settings: Settings | None = None) -> set[str]:
+    """Who owns this deployment: LABKIT_OWNERS (comma-separated Hub user names), else on a Space its author
+    (SPACE_AUTHOR_NAME, which the Hub sets). Compared without case, as Hub names are."""
+    env = (settings or get_settings()).env
+    listed = env.get("LABKIT_OWNERS") or env.get("SPACE_AUTHOR_NAME") or ""
+    return {name.strip().lower() for name in listed.split(",") if name.strip()}
+
+
+def require_owner_login(action: str, login: str | None, settings: Settings | None = None) -> None:
+    """`require(action)`, except that on a demo an owner who logged in (Sign in with Hugging Face, or --auth)
+    may do the OWNER_ACTIONS. Off demo mode this is `require(action)`: a local lab lets its user do everything."""
+    settings = settings or get_settings()
+    if not settings.demo or action not in OWNER_ACTIONS:
+        return require(action, settings)
+    if not login:
+        raise LabkitError(
+            f"{ACTIONS[action]} on this demo needs an owner of the Space to sign in.",
+            hint="Click 'Sign in with Hugging Face'. Visitors can try the demo; only its owners send work to Jobs.",
+        )
+    if login.lower() not in owners(settings):
+        raise LabkitError(
+            f"{login} is not an owner of this demo, so {ACTIONS[action].lower()} is turned off.",
+            hint="The Space's owners are named in LABKIT_OWNERS (default: the Space's author). " + DEMO_HINT,
+        )
+
+
 def require_model(name: str, settings: Settings | None = None) -> None:
     """On a demo, only the models the Space's owner listed may be loaded or pulled."""
     settings = settings or get_settings()

@@ -5,11 +5,16 @@
     hfjobs.sync(run.id)          # status mirrored from inspect_job
     hfjobs.logs(run.id)          # lines from fetch_job_logs
     hfjobs.cancel(run.id)        # cancel_job
+    hfjobs.fetch_results(run.id) # the pushed folder, downloaded into the local run folder
 
-A Job is ephemeral: its script runs `labkit …` and pushes the run folder to `push_repo` (a dataset repo) under
-the run's id, where the app reads it back. The token is the submitter's (`huggingface_hub.get_token()`, which
-also finds `hf auth login`, or an OAuth token passed in), sent as the Job secret HF_TOKEN — never the Space's own
-token for an anonymous visitor, and never written to a file. The Hub encrypts Job secrets server-side.
+A Job is ephemeral: its script runs `labkit …` and pushes what the command wrote under LABKIT_HOME (runs/ with
+results and checkpoints, experiments/) to `push_repo` (a dataset repo) under the run's id; `fetch_results` reads
+it back into the local run folder, where the Evaluate and Train tabs show it like a local run.
+
+The token is the submitter's: an OAuth token passed in (a Space owner who signed in), else
+`huggingface_hub.get_token()` (HF_TOKEN or `hf auth login`). It travels as the Job secret HF_TOKEN, which the Hub
+encrypts server-side, and is never written to a file. On a demo, only an owner who signed in gets this far
+(labkit.guard.require_owner_login), so the Space's own token never serves an anonymous visitor.
 """
 
 from __future__ import annotations
@@ -38,18 +43,22 @@ PACKAGE = "labkit @ git+https://github.com/labkit/labkit"  # LABKIT_PACKAGE over
 SCRIPT = '''# /// script
 # requires-python = ">=3.11"
 # ///
-"""labkit on Hugging Face Jobs: run one labkit command, then push the run folder to the Hub."""
+"""labkit on Hugging Face Jobs: run one labkit command, then push what it wrote (runs, experiments) to the Hub."""
 import os, subprocess, sys
 from huggingface_hub import HfApi
 
-argv, repo, run_id = {argv!r}, {repo!r}, {run_id!r}
+argv, repo, run_id, files = {argv!r}, {repo!r}, {run_id!r}, {files!r}
 home = os.environ.setdefault("LABKIT_HOME", "/tmp/labkit")
 out = os.path.join(home, "runs", run_id)
 os.makedirs(out, exist_ok=True)
+for name, text in files.items():  # the recipes the command reads, sent inside this script
+    with open(name, "w", encoding="utf-8") as f:
+        f.write(text)
 code = subprocess.call([sys.executable, "-m", "labkit.cli", *argv, *({out_flag!r} and [{out_flag!r}, out])])
 api = HfApi()
 api.create_repo(repo, repo_type="dataset", private=True, exist_ok=True)
-api.upload_folder(folder_path=out, repo_id=repo, repo_type="dataset", path_in_repo=run_id,
+api.upload_folder(folder_path=home, repo_id=repo, repo_type="dataset", path_in_repo=run_id,
+                  ignore_patterns=["cache/**", "models/**", "*.sqlite*"],
                   commit_message=f"labkit run {{run_id}} (exit {{code}})")
 sys.exit(code)
 '''
@@ -90,10 +99,15 @@ def submit(
     tags: list[str] | None = None,
     settings: Settings | None = None,
     api=None,
+    login: str | None = None,
+    files: dict[str, str] | None = None,
+    config: dict | None = None,
 ) -> Run:
-    """Submit `labkit <argv>` as a uv Job; the run appears in the store with the Job's id in its tags."""
-    guard.require("hf-jobs", settings)
+    """Submit `labkit <argv>` as a uv Job; the run appears in the store with the Job's id in its tags.
+    `login` is who asks (on a demo only an owner may); `files` are small text files (recipes) the command reads,
+    written into the Job's working folder; `config` is kept on the run (task, model: what the tabs show)."""
     settings = settings or get_settings()
+    guard.require_owner_login("hf-jobs", login, settings)
     if not argv or argv[0] not in ("train", "eval", "fit", "data", "experiment", "sweep", "translate", "trace"):
         raise LabkitError(
             f"labkit {argv[0] if argv else ''!s} is not something to run as a Job.",
@@ -104,9 +118,15 @@ def submit(
             "A Job needs a Hub repo for its results (Jobs keep no files).",
             hint="Name a dataset repo such as your-name/labkit-results.",
         )
+    seconds(timeout)  # a bad timeout is refused here, not by the Hub after the token was sent
+    for name in files or {}:
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
     secret = _token(token)
     run_id = new_run_id(kind)
-    script = SCRIPT.format(argv=list(argv), repo=push_repo, run_id=run_id, out_flag=OUT_FLAGS.get(argv[0], ""))
+    script = SCRIPT.format(
+        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=OUT_FLAGS.get(argv[0], "")
+    )
     deps = dependencies or [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labkit_job.py"
@@ -132,7 +152,12 @@ def submit(
     }
     store = open_store(settings)
     store.create(
-        kind, name, config={"hf_job": info}, run_dir=None, tags=[*(tags or []), f"{TAG}{job.id}"], run_id=run_id
+        kind,
+        name,
+        config={**(config or {}), "hf_job": info},
+        run_dir=None,
+        tags=[*(tags or []), f"{TAG}{job.id}"],
+        run_id=run_id,
     )
     return _mirror(store, store.get(run_id), job)
 
@@ -159,8 +184,11 @@ def _mirror(store, run: Run, job) -> Run:
     return store.update(run.id, **fields)
 
 
-def sync(run_id: str, token: str | None = None, settings: Settings | None = None, api=None) -> Run:
+def sync(
+    run_id: str, token: str | None = None, settings: Settings | None = None, api=None, login: str | None = None
+) -> Run:
     """Mirror the Job's stage into the store (SCHEDULING → queued, RUNNING → running, COMPLETED → succeeded, …)."""
+    guard.require_owner_login("hf-jobs", login, settings)
     store = open_store(settings)
     run = store.get(run_id)
     if run.status in FINAL:
@@ -170,14 +198,22 @@ def sync(run_id: str, token: str | None = None, settings: Settings | None = None
 
 
 def logs(
-    run_id: str, follow: bool = False, token: str | None = None, settings: Settings | None = None, api=None
+    run_id: str,
+    follow: bool = False,
+    token: str | None = None,
+    settings: Settings | None = None,
+    api=None,
+    login: str | None = None,
 ) -> Iterator[str]:
+    guard.require_owner_login("hf-jobs", login, settings)
     run = open_store(settings).get(run_id)
     yield from _api(api).fetch_job_logs(job_id=_require_job(run), follow=follow, token=token or None)
 
 
-def cancel(run_id: str, token: str | None = None, settings: Settings | None = None, api=None) -> Run:
-    guard.require("cancel", settings)
+def cancel(
+    run_id: str, token: str | None = None, settings: Settings | None = None, api=None, login: str | None = None
+) -> Run:
+    guard.require_owner_login("cancel", login, settings)
     store = open_store(settings)
     run = store.get(run_id)
     if run.status in FINAL:
@@ -186,9 +222,123 @@ def cancel(run_id: str, token: str | None = None, settings: Settings | None = No
     return store.update(run_id, status="cancelled")
 
 
+def fetch_results(
+    run_id: str,
+    token: str | None = None,
+    settings: Settings | None = None,
+    login: str | None = None,
+    download=None,
+) -> Run:
+    """Download what the Job pushed (`<push_repo>/<run id>/`) into the local run folder, and point the run at the
+    folder its tab reads: an evaluation's results.json (whose scores go into the store, for the leaderboard) or a
+    training run's metrics.jsonl and checkpoints. `download` stands in for huggingface_hub.snapshot_download."""
+    import shutil
+
+    settings = settings or get_settings()
+    guard.require_owner_login("hf-jobs", login, settings)
+    store = open_store(settings)
+    run = store.get(run_id)
+    _require_job(run)
+    repo = (run.config or {}).get("hf_job", {}).get("push_repo")
+    if download is None:
+        from huggingface_hub import snapshot_download as download
+    staging = settings.cache_dir / "hf-jobs" / run_id
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        download(
+            repo_id=repo, repo_type="dataset", allow_patterns=[f"{run_id}/**"], local_dir=str(staging), token=token
+        )
+    except Exception as e:  # noqa: BLE001 — the Hub's errors (missing repo, no access, offline) all mean "not there"
+        raise LabkitError(
+            f"Could not read {repo} from the Hub: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+            hint="The Job pushes its results when it ends; check its status and logs, and that you may read the repo.",
+        ) from e
+    pushed = staging / run_id
+    if not pushed.is_dir() or not any(pushed.iterdir()):
+        raise LabkitError(
+            f"{repo} has nothing under {run_id}/ yet.",
+            hint="The Job pushes its results when its command ends; wait for it to finish, then load them again.",
+        )
+    local = settings.runs_dir / run_id
+    shutil.rmtree(local, ignore_errors=True)
+    shutil.copytree(pushed, local)
+    shutil.rmtree(staging, ignore_errors=True)
+    folder = _result_folder(local, run_id)
+    fields: dict = {"run_dir": str(folder)}
+    results = folder / "results.json"
+    if results.exists():
+        from labkit.evaluate.service import summary_metrics
+
+        try:
+            fields["metrics"] = summary_metrics(json.loads(results.read_text(encoding="utf-8")))
+        except ValueError as e:
+            raise LabkitError(f"{repo}/{run_id}: results.json is not JSON ({e}).") from e
+    return store.update(run_id, **fields)
+
+
+def _result_folder(local: Path, run_id: str) -> Path:
+    """The run folder inside what a Job pushed: runs/<run id> (the command's --output), else the single run the
+    command made (a training run names its own folder), else the whole download."""
+    runs = local / "runs"
+    own = runs / run_id
+    if own.is_dir() and any(own.iterdir()):
+        return own
+    made = [d for d in sorted(runs.iterdir()) if d.is_dir() and d.name != run_id] if runs.is_dir() else []
+    return made[0] if len(made) == 1 else local
+
+
+def seconds(timeout: str | int | float) -> int:
+    """A Job timeout as the Hub reads it (a number of seconds, or 30m, 2h, 1d) in seconds; bad input refused."""
+    text = str(timeout).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    try:
+        value = float(number) * unit
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise LabkitError(f"Timeout {timeout!r} is not a duration.", hint="Write e.g. 30m, 2h or 1d (or seconds).")
+    return int(value)
+
+
+def flavors(token: str | None = None, settings: Settings | None = None, api=None) -> list[tuple[str, str]]:
+    """Jobs hardware as (label, name): from list_jobs_hardware, with its price, where the Hub answers; else the
+    names huggingface_hub knows (JobHardware), without prices."""
+    settings = settings or get_settings()
+    if not settings.hub_offline:
+        try:
+            found = _api(api).list_jobs_hardware(token=token or None)
+            per_hour = {"second": 3600, "minute": 60, "hour": 1}
+            return [
+                (f"{h.name} · {h.pretty_name} · ${h.unit_cost_usd * per_hour.get(h.unit_label, 1):.2f}/h", h.name)
+                for h in found
+            ]
+        except Exception:  # noqa: BLE001 — unreachable Hub or an old huggingface_hub: the static list below
+            pass
+    return static_flavors()
+
+
+def static_flavors() -> list[tuple[str, str]]:
+    """The Jobs hardware names huggingface_hub knows (JobHardware, kept in sync with the Hub by its maintainers)."""
+    from huggingface_hub import JobHardware
+
+    return [(h.value, h.value) for h in JobHardware]
+
+
 def describe(run: Run) -> str:
     info = (run.config or {}).get("hf_job", {})
     return json.dumps({k: info.get(k) for k in ("id", "url", "flavor", "timeout", "push_repo")}, ensure_ascii=False)
 
 
-__all__ = ["submit", "sync", "logs", "cancel", "job_id", "describe"]
+__all__ = [
+    "submit",
+    "sync",
+    "logs",
+    "cancel",
+    "fetch_results",
+    "flavors",
+    "static_flavors",
+    "seconds",
+    "job_id",
+    "describe",
+]

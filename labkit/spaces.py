@@ -36,6 +36,11 @@ HARDWARE = (*CPU, *GPU, *ZERO)
 ZERO_PYTHON = "3.12"  # ZeroGPU runs only Python 3.10.13 or 3.12.12; transformers 5 needs >= 3.11
 ZERO_TORCH = "torch==2.11.0"  # ZeroGPU supports torch 2.8.0, 2.9.1, 2.10.0 and 2.11.0
 DEFAULT_PYTHON = "3.11"
+# Sign in with Hugging Face: what an owner's OAuth token may do (run Jobs, create and fill the results repo, read it
+# back), and how long a sign-in lasts (a Job's results are pushed with it at the end: longer than the Hub's 8 h).
+OAUTH_SCOPES = ["read-repos", "write-repos", "manage-repos", "jobs"]
+OAUTH_MINUTES = 1440
+OAUTH_REQUIREMENTS = ["authlib", "itsdangerous"]  # gradio[oauth]: the login routes and the session cookie
 
 
 def _root() -> Path:
@@ -58,6 +63,7 @@ def requirements(hardware: str) -> str:
         lines.append(ZERO_TORCH if hardware in ZERO and dep.startswith("torch") else dep)
     if hardware in ZERO:
         lines.append("spaces>=0.40")
+    lines += ["# Sign in with Hugging Face (gradio[oauth])", *OAUTH_REQUIREMENTS]
     return "\n".join(lines) + "\n"
 
 
@@ -79,6 +85,9 @@ def front_matter(hardware: str, models: list[str] = (), datasets: list[str] = ()
         "pinned": False,
         "license": "apache-2.0",
         "short_description": "Multilingual LLM lab: models, evaluation, provenance, support chat, translation",
+        "hf_oauth": True,  # the owner signs in to send heavy work to HF Jobs (labkit/ui/hfjobs_panel.py)
+        "hf_oauth_scopes": list(OAUTH_SCOPES),
+        "hf_oauth_expiration_minutes": OAUTH_MINUTES,
     }
     if models:
         meta["models"] = list(models)

@@ -31,18 +31,28 @@ REFUSED = {
     "dmoe_show",
     "data_curate",
     "data_preview",
+    # the HF Jobs panel of each tab: an anonymous visitor of a demo may not submit, watch, cancel or load back
+    *(
+        f"{kind}_hf_job{what}"
+        for kind in ("train", "eval", "data", "experiment")
+        for what in ("", "_status", "_logs", "_cancel", "_results")
+    ),
 }
 
 
 def _call(fn, args):
-    # Gradio inserts a gr.Request at the position of a parameter annotated so; called directly, it is given None.
-    args = list(args)
+    # Gradio injects gr.Request, gr.OAuthProfile and gr.OAuthToken parameters by annotation, at their place among the
+    # inputs; called directly, they are given None (an anonymous visitor who did not sign in).
+    args, named = list(args), {}
     for i, p in enumerate(inspect.signature(fn).parameters.values()):
-        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+        if p.kind is p.VAR_POSITIONAL:
             break
-        if "Request" in str(p.annotation):
-            args.insert(i, None)
-    out = fn(*args)
+        if p.name == "request" or any(w in str(p.annotation) for w in ("Request", "OAuth")):
+            if i <= len(args):
+                args.insert(i, None)
+            else:  # after a defaulted parameter (a gr.Progress): by name
+                named[p.name] = None
+    out = fn(*args, **named)
     if inspect.isgenerator(out):
         out = list(out)
     return out

@@ -23,7 +23,10 @@ def test_cpu_space_files():
     assert meta["python_version"] == "3.11" and meta["models"] == ["Qwen/Qwen2.5-0.5B-Instruct"] and meta["sdk_version"]
     reqs = [ln for ln in files["requirements.txt"].splitlines() if ln and not ln.startswith(("#", "-"))]
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert reqs == deps and "download.pytorch.org/whl/cpu" in files["requirements.txt"]
+    assert reqs == deps + spaces.OAUTH_REQUIREMENTS and "download.pytorch.org/whl/cpu" in files["requirements.txt"]
+    # the owner's sign-in: OAuth on, with the scopes a Job and its results repo need
+    assert meta["hf_oauth"] is True and "jobs" in meta["hf_oauth_scopes"] and "manage-repos" in meta["hf_oauth_scopes"]
+    assert meta["hf_oauth_expiration_minutes"] > 8 * 60
     compile(files["app.py"], "app.py", "exec")
 
 

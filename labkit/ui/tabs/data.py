@@ -22,6 +22,7 @@ from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
 from labkit.ui.common import handler, owner_tags, who
+from labkit.ui import hfjobs_panel
 
 TITLE = "Data"
 ID = "data"
@@ -300,6 +301,7 @@ def _layout(recipes: list[str]) -> SimpleNamespace:
 def build(ctx, shared) -> None:
     recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
     ui = _layout(recipes)
+    hfjobs_panel.attach(ctx, shared, "data", [ui.source, ui.editor], hfjobs_panel.data_job)
 
     # The three handlers that need the caller (labkit.guard's ownership rules) are bound to this app here.
     @handler

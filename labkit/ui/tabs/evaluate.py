@@ -22,6 +22,7 @@ from labkit.evaluate.tasks.base import SAMPLE
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.store import FINAL
 from labkit.ui.common import handler, hide_upload_dirs, owner_tags, who
+from labkit.ui import hfjobs_panel
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -146,6 +147,9 @@ def build(ctx, shared) -> None:
             p_repo = gr.Textbox(label="Dataset repo id (you/name)")
             p_btn = gr.Button("Push results", scale=0)
         p_status = gr.Markdown()
+    hfjobs_panel.attach(
+        ctx, shared, "eval", [task, model, backend, languages, limit, variant, cot, max_new], hfjobs_panel.eval_job
+    )
 
     # --- handlers ------------------------------------------------------------------------------
     def run_choices():

@@ -20,6 +20,7 @@ from labkit.experiment.cli import describe
 from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
 from labkit.store import FINAL
 from labkit.ui.common import handler, owner_tags, who
+from labkit.ui import hfjobs_panel
 
 TITLE = "Experiment"
 ID = "experiment"
@@ -216,6 +217,9 @@ def build(ctx, shared) -> None:
     report = gr.Markdown(elem_id="lk-exp-report")
     report_file = gr.File(label="Report (Markdown)")
     poll = gr.Timer(2.0, active=False)
+    hfjobs_panel.attach(
+        ctx, shared, "experiment", [budget, languages, held_out, model, seed], hfjobs_panel.experiment_job
+    )
 
     @handler
     def do_launch(b, langs, held, m, s, request: gr.Request):

@@ -28,6 +28,7 @@ from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
 from labkit.train.validate import problems
 from labkit.ui.common import handler, owner_tags, who
+from labkit.ui import hfjobs_panel
 
 TITLE = "Train"
 ID = "train"
@@ -508,3 +509,4 @@ def build(ctx, shared) -> None:
         api_name="train_reattach",
     ).then(h.follow, watch, followed, api_name="train_follow_on_load")
     shared.demo.load(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs_on_load")
+    hfjobs_panel.attach(ctx, shared, "train", [ui.editor, ui.source], hfjobs_panel.train_job)

@@ -1,0 +1,293 @@
+"""The "Run on Hugging Face Jobs" panel that Train, Evaluate, Data and Experiment share.
+
+Each tab adds it with one line, naming the form fields a Job needs and the function that turns them into a
+labkit command (`train_job`, `eval_job`, `data_job`, `experiment_job` below):
+
+    hfjobs_panel.attach(ctx, shared, "eval", [task, model, ...], hfjobs_panel.eval_job)
+
+The Job runs `labkit <command>` on the chosen flavor, pushes what it wrote to the results repo named in the
+form, and the panel mirrors its status (inspect_job), streams its logs (fetch_job_logs), cancels it (cancel_job)
+and loads its results back into the local run folder, where the tab shows them like a local run.
+
+Who may: on a local app, its user (with their `hf auth login` token). On a demo Space, only an owner
+(LABKIT_OWNERS, default the Space's author) who signed in with the button here; the Job gets that person's
+OAuth token, never the Space's own token. Anonymous visitors are refused by labkit.guard, whichever way they ask.
+"""
+
+# No `from __future__ import annotations`: Gradio reads the handlers' gr.OAuthProfile / gr.OAuthToken /
+# gr.Request annotations to inject the signed-in user, so they must be real types.
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from labkit import guard, hfjobs
+from labkit.errors import LabkitError
+from labkit.store import FINAL
+from labkit.ui.common import handler, owner_tags, who
+
+MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
+LOG_LINES = 300
+NOTE = (
+    "Heavy work runs on [Hugging Face Jobs](https://huggingface.co/docs/huggingface_hub/guides/jobs), billed to "
+    "the account that submits it (pay-as-you-go, per minute of the flavor). The Job runs the labkit command of "
+    "this form and pushes its run folder (results, checkpoints) to the results repo, a private dataset repo under "
+    "the Job's id; **Load results** brings them back here."
+)
+
+
+@dataclass
+class Job:
+    """What one tab asks a Job to run: `labkit <argv>`, the text files it reads, and what the run row keeps."""
+
+    argv: list[str]
+    name: str
+    files: dict[str, str] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+def oauth_enabled(settings) -> bool:
+    """A sign-in button only where OAuth works: on a Space with `hf_oauth: true` (the Hub sets OAUTH_CLIENT_ID), or
+    locally with LABKIT_OAUTH=1 (Gradio then mocks the login with this machine's `hf auth login`)."""
+    return bool(settings.env.get("OAUTH_CLIENT_ID")) or settings.env.get("LABKIT_OAUTH") == "1"
+
+
+def identity(profile, oauth, request) -> tuple:
+    """(login, token) of the caller: a Hub user who signed in and their OAuth token; or an --auth user, whose Jobs
+    use the server's own login (the host chose who may sign in); or nobody."""
+    if profile is not None:
+        token = getattr(oauth, "token", None)
+        if not token:
+            raise LabkitError("Your sign-in carries no token.", hint="Sign out and sign in with Hugging Face again.")
+        return profile.username, (None if token == MOCK_TOKEN else token)
+    return getattr(request, "username", None), None
+
+
+class Panel:
+    def __init__(self, ctx, kind: str, build_job):
+        self.ctx, self.kind, self.build_job = ctx, kind, build_job
+
+    @property
+    def settings(self):
+        return self.ctx.settings
+
+    def _run(self, run_id, login, request, action="hf-jobs"):
+        guard.require_owner_login(action, login, self.settings)  # a visitor of a demo learns nothing about runs
+        if not (run_id or "").strip():
+            raise LabkitError("No Job run selected.", hint="Submit a Job first, or paste its run id in the Run field.")
+        run = self.ctx.store.get(run_id.strip())
+        if hfjobs.job_id(run) is None:
+            raise LabkitError(f"{run.id} is not a Hugging Face Jobs run.", hint="Local runs are followed above.")
+        caller = who(self.ctx, request)
+        guard.require_owner(run, caller["caller"], caller["authenticated"] or bool(login))
+        return run
+
+    @handler
+    def submit(
+        self,
+        profile: gr.OAuthProfile | None,
+        oauth: gr.OAuthToken | None,
+        request: gr.Request | None,
+        flavor,
+        timeout,
+        repo,
+        *values,
+    ):
+        login, token = identity(profile, oauth, request)
+        guard.require_owner_login("hf-jobs", login, self.settings)  # before any work on the form
+        if not flavor:
+            raise LabkitError("Pick a flavor (the Job's hardware).")
+        wanted = hfjobs.seconds(timeout or "")
+        left = (getattr(oauth, "expires_at", 0) or 0) - time.time()
+        if token and left and wanted > left:
+            raise LabkitError(
+                f"Your sign-in expires in {int(left // 60)} min, before the Job's timeout ({timeout}): the Job could "
+                "not push its results.",
+                hint="Sign out and in again, or shorten the Timeout field.",
+            )
+        job = self.build_job(self.settings, *values)
+        run = hfjobs.submit(
+            job.argv,
+            kind=self.kind,
+            name=job.name,
+            flavor=flavor,
+            timeout=str(timeout).strip(),
+            push_repo=(repo or "").strip(),
+            token=token,
+            login=login,
+            files=job.files,
+            config=job.config,
+            tags=owner_tags(self.ctx, request),
+            settings=self.settings,
+        )
+        return run.id, self._status(run), gr.Timer(active=run.status not in FINAL)
+
+    def _status(self, run) -> str:
+        info = (run.config or {}).get("hf_job", {})
+        link = f"[{info.get('id')}]({info['url']})" if info.get("url") else f"`{info.get('id')}`"
+        text = (
+            f"**{run.status}** · Job {link} · {info.get('flavor')} · timeout {info.get('timeout')}"
+            f" · results → `{info.get('push_repo')}/{run.id}/`"
+        )
+        if run.error:
+            text += f"\n\n```\n{run.error[-1200:]}\n```"
+        if run.status == "succeeded":
+            text += "\n\nFinished: **Load results** brings its results and checkpoints into this lab."
+        return text
+
+    @handler
+    def refresh(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+        login, token = identity(profile, oauth, request)
+        run = self._run(rid, login, request)
+        run = hfjobs.sync(run.id, token=token, settings=self.settings, login=login)
+        return self._status(run), gr.Timer(active=run.status not in FINAL)
+
+    @handler
+    def logs(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+        """The Job's log, streamed while it runs (the last LOG_LINES lines)."""
+        login, token = identity(profile, oauth, request)
+        run = self._run(rid, login, request)
+        lines = []
+        follow = run.status not in FINAL
+        for line in hfjobs.logs(run.id, follow=follow, token=token, settings=self.settings, login=login):
+            lines = [*lines[-(LOG_LINES - 1) :], line.rstrip("\n")]
+            yield "\n".join(lines)
+        yield "\n".join(lines) or "(no log lines yet)"
+
+    @handler
+    def cancel(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+        login, token = identity(profile, oauth, request)
+        run = self._run(rid, login, request, "cancel")
+        run = hfjobs.cancel(run.id, token=token, settings=self.settings, login=login)
+        return self._status(run), gr.Timer(active=False)
+
+    @handler
+    def results(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+        login, token = identity(profile, oauth, request)
+        run = self._run(rid, login, request)
+        run = hfjobs.fetch_results(run.id, token=token, settings=self.settings, login=login)
+        where = {
+            "eval": "the leaderboard, heatmap and samples above (Refresh)",
+            "train": "the Runs table and curves above (type the run id in Run)",
+        }.get(self.kind, "its run folder")
+        return f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
+
+    def flavors(self, oauth: gr.OAuthToken | None):
+        token = getattr(oauth, "token", None)
+        token = token if token and token != MOCK_TOKEN else (False if self.settings.demo else None)
+        choices = hfjobs.flavors(token=token, settings=self.settings)
+        names = [value for _, value in choices]
+        return gr.update(choices=choices, value="a10g-small" if "a10g-small" in names else names[0])
+
+
+def attach(ctx, shared, kind: str, inputs: list, build_job) -> SimpleNamespace:
+    """Add the panel to the current tab: `build_job(settings, *values of inputs)` returns the Job to run."""
+    p = Panel(ctx, kind, build_job)
+    ui = SimpleNamespace()
+    with gr.Accordion("Run on Hugging Face Jobs", open=False, elem_id=f"lk-{kind}-hfjobs"):
+        gr.Markdown(NOTE, elem_classes="lk-note")
+        if oauth_enabled(ctx.settings):
+            gr.LoginButton()
+        with gr.Row():
+            ui.flavor = gr.Dropdown(hfjobs.static_flavors(), value="a10g-small", label="Flavor (hardware)")
+            ui.timeout = gr.Textbox("2h", label="Timeout", info="30m, 2h, 1d")
+            ui.repo = gr.Textbox(label="Results repo (a dataset, you/name)", placeholder="you/labkit-results")
+        with gr.Row():
+            ui.submit = gr.Button("Submit to HF Jobs", variant="primary")
+            ui.run_id = gr.Textbox(label="Job run", elem_id=f"lk-{kind}-hfjob-run", scale=2)
+            ui.refresh = gr.Button("Status", scale=0)
+            ui.logs_btn = gr.Button("Logs", scale=0)
+            ui.cancel = gr.Button("Cancel Job", variant="stop", scale=0)
+            ui.load = gr.Button("Load results", scale=0)
+        ui.status = gr.Markdown(elem_id=f"lk-{kind}-hfjob-status")
+        ui.log = gr.Code(label="Job log", lines=12, language=None)
+        ui.poll = gr.Timer(15.0, active=False)
+    ui.submit.click(
+        p.submit, [ui.flavor, ui.timeout, ui.repo, *inputs], [ui.run_id, ui.status, ui.poll], api_name=f"{kind}_hf_job"
+    )
+    ui.refresh.click(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_status")
+    ui.poll.tick(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_poll", show_progress="hidden")
+    ui.logs_btn.click(p.logs, ui.run_id, ui.log, api_name=f"{kind}_hf_job_logs")
+    ui.cancel.click(p.cancel, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_cancel")
+    ui.load.click(p.results, ui.run_id, ui.status, api_name=f"{kind}_hf_job_results")
+    shared.demo.load(p.flavors, None, ui.flavor, api_name=f"{kind}_hf_job_flavors")
+    return ui
+
+
+# --- what each tab runs -------------------------------------------------------------------------------------
+def eval_job(settings, task, model, backend, languages, limit, variant, cot, max_new_tokens) -> Job:
+    """Evaluate: the tab's benchmark settings as `labkit eval …` (data from the Hub: a Job has no local files)."""
+    from labkit.evaluate.spec import EvalSpec, cli_args
+
+    if backend == "openai":
+        raise LabkitError(
+            "A Job cannot reach the OpenAI-compatible server this lab talks to.",
+            hint="Pick the hf or vllm backend in the Backend field: the Job loads the model itself.",
+        )
+    if not languages:
+        raise LabkitError("Pick at least one language in the Languages field.")
+    if not (model or "").strip():
+        raise LabkitError("The Model field is empty.", hint="Name a Hub model id, e.g. Qwen/Qwen2.5-1.5B-Instruct.")
+    spec = EvalSpec(
+        task=task,
+        languages=list(languages),
+        model=model.strip(),
+        backend=backend,
+        limit=int(limit or 0) or None,
+        variant=variant,
+        cot=bool(cot),
+        max_new_tokens=int(max_new_tokens or 512),
+    ).validate(words="ui")
+    argv = cli_args(spec)[3:]  # without `python -m labkit.cli`
+    return Job(argv=argv, name=f"{task} {spec.model}", config={"task": task, "model": spec.model})
+
+
+def train_job(settings, text, source) -> Job:
+    """Train: the recipe in the editor (its `base:` resolved here), sent to the Job as recipe.yaml."""
+    import yaml
+
+    from labkit.train import recipe as rmod
+
+    if not (text or "").strip():
+        raise LabkitError("The recipe editor is empty.", hint="Load a recipe, or write one, before submitting.")
+    recipe = rmod.loads(text, source=source or None, roots=rmod.allowed_roots(settings))
+    data = str(recipe.data.get("path") or "")
+    if data and rmod.is_local(data):
+        raise LabkitError(
+            f"The recipe's data {data!r} is a file on this machine, which a Job cannot read.",
+            hint="Push the data to a Hub dataset and name it in the Data field (you/name).",
+        )
+    body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
+    model = (recipe.model or {}).get("name")
+    return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})
+
+
+def data_job(settings, source, recipe_text) -> Job:
+    """Data: curate a Hub dataset with the recipe in the editor."""
+    from labkit.train.recipe import is_local
+
+    source = (source or "").strip()
+    if not source:
+        raise LabkitError("The Input field is empty.", hint="Name a Hub dataset id (you/name) for a Job.")
+    if is_local(source) or Path(source).exists():
+        raise LabkitError(
+            f"Input {source!r} is a file on this machine, which a Job cannot read.",
+            hint="Push it to a Hub dataset and name that (you/name), or curate it here.",
+        )
+    if not (recipe_text or "").strip():
+        raise LabkitError("The Recipe YAML editor is empty.", hint="Pick a recipe first.")
+    argv = ["data", "curate", source, "--recipe", "recipe.yaml"]
+    return Job(argv, f"curate {source}", {"recipe.yaml": recipe_text}, {"input": source})
+
+
+def experiment_job(settings, budget, languages, held_out, model, seed) -> Job:
+    """Experiment: the parallel-scaling study with the tab's settings."""
+    model = (model or "").strip() or "tiny-math"
+    argv = ["experiment", "parallel-scaling", "--budget", str(budget), "--model", model, "--seed", str(int(seed or 0))]
+    for flag, value in (("--languages", languages), ("--held-out", held_out)):
+        if (value or "").strip():
+            argv += [flag, value.strip()]
+    return Job(argv, f"parallel-scaling {budget} {model}", config={"budget": budget, "model": model})
