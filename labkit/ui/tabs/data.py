@@ -21,7 +21,7 @@ from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
-from labkit.ui.common import handler
+from labkit.ui.common import guarded_buttons, handler
 
 TITLE = "Data"
 ID = "data"
@@ -160,10 +160,10 @@ def build(ctx, shared) -> None:
             editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
         with gr.Column(scale=3):
             out_dir = gr.Textbox(label="Output folder (empty: the run folder)")
-            with gr.Row():
-                run_btn = gr.Button("Curate", variant="primary", elem_id="lk-data-run")
-                cancel_btn = gr.Button("Cancel", variant="stop")
-                resume_btn = gr.Button("Resume")
+            with guarded_buttons(ctx.settings) as button, gr.Row():
+                run_btn = button("Curate", "launch", variant="primary", elem_id="lk-data-run")
+                cancel_btn = button("Cancel", "cancel", variant="stop")
+                resume_btn = button("Resume", "launch")
             run_id = gr.Textbox(label="Run id", elem_id="lk-data-run-id")
             status = gr.Markdown(elem_id="lk-data-status")
             summary = gr.JSON(label="Summary: kept, dropped per rule, stats")
@@ -189,9 +189,9 @@ def build(ctx, shared) -> None:
             repo = gr.Textbox(label="Dataset repo id (you/name)")
             license_ = gr.Textbox(label="Licence", value="cc-by-4.0")
             private = gr.Checkbox(label="Private", value=True)
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             card_btn = gr.Button("Preview card")
-            push_btn = gr.Button("Push")
+            push_btn = button("Push", "push")
         card = gr.Markdown()
     poll = gr.Timer(1.0, active=False)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from labkit.errors import LabkitError
-from labkit.ui.common import handler
+from labkit.ui.common import guarded_buttons, handler
 
 TITLE = "DMoE"
 ID = "dmoe"
@@ -57,11 +57,11 @@ def build(ctx, shared) -> None:
                 info="corpus (bundled, offline) or a Hub dataset with config {lang}",
                 scale=2,
             )
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             steps = gr.Number(10, label="Steps per language", precision=0)
             groups = gr.Number(3, label="Groups (experts)", precision=0)
             epsilon = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="ε")
-            analyze_btn = gr.Button("Analyze", variant="primary")
+            analyze_btn = button("Analyze", "launch", variant="primary")
         with gr.Row():
             analysis_ref = gr.Textbox(label="Analysis (file or run id)", scale=4, elem_id="lk-dmoe-analysis")
             load_btn = gr.Button("Show", scale=1)
@@ -71,9 +71,9 @@ def build(ctx, shared) -> None:
             sim_plot = gr.Plot(label="Language similarity", elem_id="lk-dmoe-similarity")
         groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
     with gr.Accordion("2 · Upcycle", open=True):
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
-            up_btn = gr.Button("Upcycle", variant="primary", scale=1)
+            up_btn = button("Upcycle", "write", variant="primary", scale=1)
         up_json = gr.JSON(label="Upcycled model")
     with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):
         with gr.Row():
@@ -81,11 +81,11 @@ def build(ctx, shared) -> None:
             train_data = gr.Textbox(
                 str(CONFIGS / "data" / "dmoe-text-tiny.jsonl"), label="Text data (JSONL: text, lang)", scale=3
             )
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             s1_steps = gr.Number(6, label="Stage-1 steps", precision=0)
             s2_steps = gr.Number(6, label="Stage-2 steps", precision=0)
-            s1_btn = gr.Button("Launch stage 1")
-            both_btn = gr.Button("Launch stage 1 → stage 2", variant="primary")
+            s1_btn = button("Launch stage 1", "launch")
+            both_btn = button("Launch stage 1 → stage 2", "launch", variant="primary")
         runs_json = gr.JSON(label="Launched runs (follow them in Train)")
     with gr.Accordion("4 · Routing of a trained MoE", open=True):
         with gr.Row():

@@ -26,7 +26,7 @@ from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.models import TINY_MATH, TINY_MATH_SFT
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
-from labkit.ui.common import handler
+from labkit.ui.common import guarded_buttons, handler
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -135,9 +135,9 @@ def build(ctx, shared) -> None:
                 judge_model = gr.Textbox(label="Judge model")
                 judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
                 reference = gr.Textbox(label="Reference outputs (JSONL path) or reference model")
-        with gr.Column(scale=1):
-            run_btn = gr.Button("Run evaluation", variant="primary")
-            cancel_btn = gr.Button("Cancel", variant="stop")
+        with guarded_buttons(ctx.settings) as button, gr.Column(scale=1):
+            run_btn = button("Run evaluation", "launch", variant="primary")
+            cancel_btn = button("Cancel", "cancel", variant="stop")
             run_id = gr.Textbox(label="Run", interactive=False, elem_id="lk-eval-run")
             progress = gr.Markdown("", elem_id="lk-eval-progress")
     poll = gr.Timer(2.0, active=False)
@@ -181,10 +181,10 @@ def build(ctx, shared) -> None:
         mti = gr.Markdown()
         cmp_table = gr.Dataframe(headers=["language", "before", "after", "gain", "ratio"], interactive=False)
     with gr.Tab("Push to Hub"):
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             p_run = gr.Dropdown([], label="Run", allow_custom_value=True)
             p_repo = gr.Textbox(label="Dataset repo id (you/name)")
-            p_btn = gr.Button("Push results", scale=0)
+            p_btn = button("Push results", "push", scale=0)
         p_status = gr.Markdown()
 
     # --- handlers ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from labkit.train import launch, monitor
 from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
 from labkit.train.validate import problems
-from labkit.ui.common import handler
+from labkit.ui.common import guarded_buttons, handler
 
 TITLE = "Train"
 ID = "train"
@@ -432,12 +432,12 @@ def _layout(ctx) -> SimpleNamespace:
                 elem_id="lk-train-yaml",
             )
     ui.fields = [f_name, f_method, f_model, f_data, f_lr, f_steps, f_batch, f_lora, f_proc, f_strategy, f_push]
-    with gr.Row():
+    with guarded_buttons(s) as button, gr.Row():
         ui.validate_btn = gr.Button("Validate")
         ui.preview_btn = gr.Button("Preview command")
-        ui.launch_btn = gr.Button("Launch", variant="primary", interactive=not s.demo)
-        ui.cancel_btn = gr.Button("Cancel", variant="stop")
-        ui.resume_btn = gr.Button("Resume")
+        ui.launch_btn = button("Launch", "launch", variant="primary")
+        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
+        ui.resume_btn = button("Resume", "resume")
     ui.notes = gr.Markdown(elem_id="lk-train-notes")
     with gr.Row():
         ui.run_id = gr.Textbox(label="Run", elem_id="lk-train-run", scale=2)
@@ -461,13 +461,13 @@ def _layout(ctx) -> SimpleNamespace:
             interactive=False, wrap=True, label="Stage file (first 200 rows; pairs sorted by reward margin)"
         )
     with gr.Accordion("Export a launch for a cluster", open=False):
-        with gr.Row():
+        with guarded_buttons(s) as button, gr.Row():
             ui.nodes = gr.Number(1, precision=0, label="Nodes")
             ui.gpn = gr.Number(8, precision=0, label="GPUs per node")
             ui.flavor = gr.Textbox("a10g-small", label="HF Jobs flavor")
             ui.slurm_btn = gr.Button("Slurm sbatch")
             ui.hfjob_btn = gr.Button("HF Jobs")
-            ui.submit_btn = gr.Button("Submit HF Job")
+            ui.submit_btn = button("Submit HF Job", "hf-jobs")
         ui.export = gr.Code(label="Export", lines=16, language="shell")
     with gr.Accordion("Runs", open=True):
         ui.refresh = gr.Button("Refresh", scale=0)
