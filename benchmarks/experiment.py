@@ -1,7 +1,10 @@
-"""Wall time per stage of `labkit experiment parallel-scaling --budget small` (synth, untrained evaluation,
-train and eval per k, fit) in a fresh LABKIT_HOME. On a shared machine wall time measures the neighbours as
-much as labkit, so the CPU seconds each stage's jobs used (user + system, from the finished child processes)
-and the load average are printed too: CPU seconds / 2 cores ≈ the wall time on an idle 2-core machine.
+"""Wall time and CPU seconds of `labkit experiment parallel-scaling --budget small` in a fresh LABKIT_HOME, per run
+(the untrained evaluation; training and its evaluation per k) and in total.
+
+Runs go side by side (one per core), so per-run wall times overlap and do not add up. CPU seconds are the honest
+unit on a shared machine: each job's supervisor records its processes' CPU time in exit.json (RUSAGE_CHILDREN:
+the worker and everything it waited for), and this process adds its own. On an otherwise idle machine with C
+cores, wall ≈ total CPU seconds / C (the runs keep every core busy; the serial synth and fit take a second).
 
     .venv/bin/python benchmarks/experiment.py [--budget small] [--home DIR]   # an existing DIR resumes
 """
@@ -14,11 +17,19 @@ import os
 import resource
 import tempfile
 import time
+from pathlib import Path
 
 
-def cpu() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def own_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def job_cpu(run) -> float | None:
+    try:
+        return json.loads((Path(run.run_dir) / "exit.json").read_text())["cpu_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def main() -> None:
@@ -29,34 +40,34 @@ def main() -> None:
     os.environ["LABKIT_HOME"] = args.home or tempfile.mkdtemp(prefix="labkit-bench-exp-")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from labkit.experiment import parallel_scaling as ps
+    from labkit.store import open_store
 
-    load0, t0, c0 = os.getloadavg(), time.perf_counter(), cpu()
-    stages: dict[str, dict] = {}
-    current = {"key": None, "t": t0, "c": c0}
+    load0, t0, c0 = os.getloadavg(), time.perf_counter(), own_cpu()
 
     def progress(event: dict) -> None:
-        key = event["stage"] + (f" k={event['k']}" if "k" in event and event["stage"] != "point" else "")
-        if event["stage"] == "point" or key == current["key"]:
-            return
-        now, c = time.perf_counter(), cpu()
-        if current["key"]:
-            stages[current["key"]] = {"wall_s": round(now - current["t"], 1), "cpu_s": round(c - current["c"], 1)}
-        current.update(key=key, t=now, c=c)
-        print(f"[{now - t0:7.1f}s] {key}", flush=True)
+        if event["stage"] in ("point", "before") and "run_id" in event and "accuracy" in event:
+            print(f"[{time.perf_counter() - t0:7.1f}s] {event['stage']} {event.get('k', '')} done", flush=True)
 
     res = ps.run(ps.Config(budget=args.budget), progress=progress)
-    progress({"stage": "end"})
-    total, cpu_total = time.perf_counter() - t0, cpu() - c0
+    total = time.perf_counter() - t0
+    store = open_store()
+    runs = {"before (untrained eval)": store.get(res["before_run"])}
+    runs.update({f"k={p['k']} (train + eval)": store.get(p["run_id"]) for p in res["points"]})
+    per_run = {name: {"wall_s": round(r.updated - r.created, 1), "cpu_s": job_cpu(r)} for name, r in runs.items()}
+    jobs_cpu = sum(v["cpu_s"] or 0 for v in per_run.values())
+    cpu_total = own_cpu() - c0 + jobs_cpu
+    cores = os.cpu_count() or 1
     print(
         json.dumps(
             {
                 "budget": args.budget,
-                "cpus": os.cpu_count(),
+                "cpus": cores,
                 "load_avg_start": load0,
                 "load_avg_end": os.getloadavg(),
                 "total_wall_s": round(total, 1),
                 "total_cpu_s": round(cpu_total, 1),
-                "stages": stages,
+                "idle_wall_estimate_s": round(cpu_total / cores, 1),
+                "runs": per_run,
                 "study_timings_s": res["timings"],
                 "points": [{"k": p["k"], "reused": p["reused"], "accuracy": p["accuracy"]} for p in res["points"]],
                 "before": res["before"],

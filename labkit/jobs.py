@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -427,7 +428,9 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     final = "cancelled" if cancelled else ("succeeded" if rc == 0 else "failed")
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} exit code {rc}: {final}", flush=True)
     run_dir = Path.cwd()
-    (run_dir / "exit.json").write_text(json.dumps({"returncode": rc, "status": final}))
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker and whatever it waited for
+    cpu_s = round(used.ru_utime + used.ru_stime, 2)
+    (run_dir / "exit.json").write_text(json.dumps({"returncode": rc, "status": final, "cpu_s": cpu_s}))
     error = None if final != "failed" else f"Exit code {rc}.\n{tail_log(run_dir, 2000)}"
     store.update(run_id, status=final, error=error)
     return rc

@@ -1,5 +1,5 @@
 """One-click examples for the Document translation tab, made on first use (no binary files in the repository):
-a clean page image, the same page as a skewed, noisy grey scan, and a born-digital PDF with a text layer."""
+a clean page image, the same page as a skewed, noisy grey scan, and a two-page born-digital PDF with a text layer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ BODY = [
     "based solely on attention mechanisms.",
     "Experiments on two machine translation tasks show these models",
     "to be superior in quality while being more parallelizable.",
+]
+SECOND_PAGE = [  # the PDF's second page, so the before/after viewer has pages to step through
+    "1 Introduction",
+    "Recurrent neural networks have been established as state of the art",
+    "in sequence modeling and transduction problems.",
+    "Attention mechanisms allow modeling of dependencies",
+    "without regard to their distance in the input or output sequences.",
 ]
 GLOSSARY = "attention = 注意力\nTransformer = Transformer"
 
@@ -42,19 +49,26 @@ def _scan(img):
 
 
 def _pdf_bytes() -> bytes:
-    """A one-page A4 PDF whose text is real text (Helvetica), so the page needs no OCR."""
-    lines = [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
-    stream = "".join(f"BT /F1 {size} Tf {x} {y} Td ({text}) Tj ET\n" for x, y, size, text in lines).encode("latin-1")
+    """A two-page A4 PDF whose text is real text (Helvetica), so its pages need no OCR."""
+    first = [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
+    second = [(72, 760 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(SECOND_PAGE)]
+    streams = [
+        "".join(f"BT /F1 {size} Tf {x} {y} Td ({text}) Tj ET\n" for x, y, size, text in lines).encode("latin-1")
+        for lines in (first, second)
+    ]
+    # objects: 1 catalog, 2 pages, 3 font, then per page its page object and its content stream
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(streams)))
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
-            b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
-        ),
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
     ]
+    for i, stream in enumerate(streams):
+        objs.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
+            b" /Resources << /Font << /F1 3 0 R >> >> /Contents " + f"{5 + 2 * i} 0 R >>".encode()
+        )
+        objs.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream")
     out, offsets = b"%PDF-1.4\n", []
     for i, obj in enumerate(objs, 1):
         offsets.append(len(out))
@@ -73,7 +87,7 @@ def example_files(folder: str | Path) -> dict[str, str]:
     paths = {
         "page": folder / "example-page.png",
         "scan": folder / "example-scan.png",
-        "pdf": folder / "example-paper.pdf",
+        "pdf": folder / "example-paper-2pages.pdf",
     }
     if not paths["page"].exists() or not paths["scan"].exists():
         img = _page_image()

@@ -49,7 +49,12 @@ class EvalSpec:
     temperature: float = _f(0.0, "sampling temperature (0 = greedy)", "Temperature", "float")
     top_p: float = _f(1.0, "nucleus sampling mass", "Top-p", "float")
     seed: int | None = _f(0, "sampling seed", "Seed", "int")
-    data: str | None = _f(None, "local data folder (<lang>.jsonl) or file in the task's Hub schema", "Local data")
+    data: str | None = _f(
+        None,
+        "local data folder (<lang>.jsonl) or file in the task's Hub schema; 'sample' = the bundled sample data; "
+        "'synth' = the synthetic arithmetic world's test set (mgsm, written on first use)",
+        "Local data",
+    )
     batch_size: int = _f(64, "sequences per generate call (hf); requests in flight (openai)", "Batch size", "int")
     save_every: int | None = _f(
         None,
@@ -205,7 +210,9 @@ def in_ui_words(text: str) -> str:
         if meta is None:
             return m[0]
         value, choices = m[2], meta["choices"]() if meta.get("choices") else ()
-        if value and (value == "sample" or re.fullmatch(r"[A-Z][A-Z0-9_]*(?:\.\w+)?", value) or value in choices):
+        if value and (
+            value in ("sample", "synth") or re.fullmatch(r"[A-Z][A-Z0-9_]*(?:\.\w+)?", value) or value in choices
+        ):
             return f"'{value}' in the {meta['label']} field"
         return f"the {meta['label']} field" + (f" {value}" if value else "")
 

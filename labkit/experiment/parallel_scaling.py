@@ -11,9 +11,10 @@
    intervals, First-Parallel Leap, Monolingual Generalization Gap), MTI of every run against the untrained
    model (labkit.evaluate.transfer), and write report.md with an SVG figure.
 
-Runs go one after another (2 CPU cores, or one GPU). The experiment's id is a hash of its settings, so running
-the same command again finds the finished runs in the store and reuses them; a cancelled or failed run is
-resumed from its last checkpoint. state.json in the experiment folder holds the points as they arrive.
+On a CPU the runs go side by side, one per core on one thread each; on a GPU one after another. The experiment's
+id is a hash of its settings, so running the same command again finds the finished runs in the store and reuses
+them; a cancelled or failed run is resumed from its last checkpoint. state.json in the experiment folder holds
+the points as they arrive.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import json
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Callable
@@ -35,6 +37,9 @@ STATE = "state.json"
 REPORT = "report.md"
 FIGURE = "fit.svg"
 TARGET = "held-out mean accuracy"
+# The longest worked answer of the world (Telugu's) is 21 tiny-math tokens plus the end token: a trained model stops
+# there; the untrained one never stops, so this bounds the untrained evaluation's cost.
+ANSWER_TOKENS = 28
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Study:
         settings: Settings | None = None,
         progress: Callable[[dict], None] | None = None,
         poll: float = 1.0,
+        workers: int | None = None,
     ):
         self.cfg = config.check()
         self.settings = (settings or get_settings()).ensure_dirs()
@@ -127,7 +133,8 @@ class Study:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress or (lambda event: None)
         self.poll = poll
-        self.active: str | None = None  # the job now running, cancelled with the study
+        self.active: dict[str, dict] = {}  # the jobs now running (id → what they compute), cancelled with the study
+        self.workers = workers or _workers(self.settings)
         self.state = {
             "id": self.cfg.id,
             "config": asdict(self.cfg),
@@ -160,17 +167,16 @@ class Study:
         old = signal.signal(signal.SIGTERM, self._on_term) if _main_thread() else None
         try:
             self._synth()
-            self._before()
-            for k in self.cfg.b.ks:
-                self._point(k)
+            with _threads_per_job(self.workers):
+                self._schedule()
             self._fit()
             self._report()
             self._save(status="succeeded", stage="done")
         except (Cancelled, KeyboardInterrupt):
-            if self.active:
-                from labkit import jobs
+            from labkit import jobs
 
-                jobs.cancel(self.active, self.settings)
+            for run_id in list(self.active):
+                jobs.cancel(run_id, self.settings)
             self._save(status="cancelled")
             raise
         except Exception as e:
@@ -189,6 +195,7 @@ class Study:
             "dir": s["dir"],
             "points": s["points"],
             "before": s["before"],
+            "before_run": s.get("before_run"),
             "fit": s["fit"],
             "report": s["report"],
             "timings": s["timings"],
@@ -236,53 +243,75 @@ class Study:
         by = lambda *st: [r for r in runs if r.status in st]
         return by("succeeded"), by("running", "queued"), by("failed", "cancelled")
 
-    def _wait(self, run_id: str, stage: str, **info) -> object:
+    def _schedule(self) -> None:
+        """The untrained evaluation and one training run per k, `self.workers` jobs at a time: on a CPU each job
+        uses one thread, so 2 cores run 2 jobs side by side (twice the throughput of one job on 2 threads)."""
+        from collections import deque
+
         from labkit import jobs
         from labkit.store import FINAL
 
-        self.active = run_id
-        offset, last = 0, {}
-        while True:
-            run = jobs.status(run_id, self.settings)
-            if run.run_dir:
-                rows, offset = jobs.read_metrics(run.run_dir, offset)
-                for r in rows:
-                    if "step" in r and "max_steps" in r:
-                        last = {
-                            "step": r["step"],
-                            "max_steps": r["max_steps"],
-                            **({"loss": r["loss"]} if "loss" in r else {}),
-                        }
-                    elif "done" in r:
-                        last = {"done": r["done"], "total": r["total"]}
-                if rows:
-                    self.progress({"stage": stage, "run_id": run_id, **info, **last})
-            if run.status in FINAL:
-                self.active = None
-                if run.status != "succeeded":
-                    raise LabkitError(
-                        f"{stage}: run {run_id} {run.status}.",
-                        hint=(run.error or "")[-500:] + f"\nlabkit runs logs {run_id}",
-                    )
-                return run
-            time.sleep(self.poll)
+        todo = deque([{"stage": "before"}] + [{"stage": "train", "k": k, "n_languages": k + 1} for k in self.cfg.b.ks])
+        offsets: dict[str, int] = {}
+        self._event("runs")
+        while todo or self.active:
+            while todo and len(self.active) < self.workers:
+                task = todo.popleft()
+                task["t0"] = time.time()
+                run = self._start(task)
+                if run.status == "succeeded":
+                    self._finish(task, run)
+                else:
+                    self.active[run.id] = task
+            for run_id, task in list(self.active.items()):
+                run = jobs.status(run_id, self.settings)
+                self._report_progress(run, task, offsets)
+                if run.status in FINAL:
+                    del self.active[run_id]
+                    if run.status != "succeeded":
+                        raise LabkitError(
+                            f"{task['stage']}: run {run_id} {run.status}.",
+                            hint=(run.error or "")[-500:] + f"\nlabkit runs logs {run_id}",
+                        )
+                    self._finish(task, run)
+            if self.active:
+                time.sleep(self.poll)
+        # MTI needs the untrained evaluation, which may have finished after some points
+        for p in self.state["points"]:
+            p["mti"] = self._mti(self.store.get(p["eval_run_id"]))
+        self._save(points=sorted(self.state["points"], key=lambda p: p["k"]))
 
-    def _before(self) -> None:
+    def _report_progress(self, run, task: dict, offsets: dict[str, int]) -> None:
+        from labkit import jobs
+
+        if not run.run_dir:
+            return
+        rows, offsets[run.id] = jobs.read_metrics(run.run_dir, offsets.get(run.id, 0))
+        last = {}
+        for r in rows:
+            if "step" in r and "max_steps" in r:
+                last = {"step": r["step"], "max_steps": r["max_steps"], **({"loss": r["loss"]} if "loss" in r else {})}
+            elif "done" in r:
+                last = {"done": r["done"], "total": r["total"]}
+        if rows:
+            info = {k: v for k, v in task.items() if k != "t0"}
+            self.progress({**info, "run_id": run.id, **last})
+
+    def _start(self, task: dict):
+        """This task's run: a finished one found in the store (reused), one still running from an earlier
+        invocation (followed, not started twice), a stopped one resumed, or a new one."""
         from labkit import jobs
         from labkit.evaluate import runner
+        from labkit.train import launch
 
-        t0 = time.time()
-        self._event("before")
-        done, live, _ = self._existing("eval", "baseline")
-        if done:
-            run = done[0]
-        elif live:  # started by an earlier invocation that was stopped: wait for it rather than start a twin
-            run = self._wait(live[0].id, "before")
-        else:
+        if task["stage"] == "before":
+            done, live, _ = self._existing("eval", "baseline")
+            if done or live:
+                return (done or live)[0]
             spec = self._eval_spec(self.cfg.model)
             tags = [f"sweep:{self.cfg.id}", "baseline"]
             name = f"{self.cfg.id} untrained"
-            run = jobs.start(
+            return jobs.start(
                 runner.cli_args(spec, tags=tags, name=name),
                 kind="eval",
                 name=name,
@@ -290,9 +319,41 @@ class Study:
                 config={"task": "mgsm", "model": spec.model, "data": spec.data},
                 settings=self.settings,
             )
-            run = self._wait(run.id, "before")
-        self._save(before=_accuracies(run), before_run=run.id)
-        self._time("before", t0)
+        ok, live, ended = self._existing("train", f"n_languages={task['n_languages']}")
+        task["reused"] = bool(ok)
+        if ok or live:
+            return (ok or live)[0]
+        if ended:
+            return launch.resume(ended[0].id, self.settings)
+        return launch.sweep(self.recipe(), self.cfg.languages, [task["k"]], name=self.cfg.id, settings=self.settings)[0]
+
+    def _finish(self, task: dict, run) -> None:
+        if task["stage"] == "before":
+            self._save(before=_accuracies(run), before_run=run.id)
+            self.state["timings"]["before"] = round(_duration(run) or 0, 1)
+            self.progress({"stage": "before", "run_id": run.id, "accuracy": self.state["before"]})
+            return
+        k, n = task["k"], task["n_languages"]
+        ev = self._eval_of(run)
+        train_s, eval_s = _duration(run), _duration(ev)
+        self.state["timings"][f"train k={k}"] = round(max(train_s - eval_s, 0), 1) if train_s else None
+        self.state["timings"][f"eval k={k}"] = round(eval_s, 1) if eval_s else None
+        acc = _accuracies(ev)
+        point = {
+            "k": k,
+            "n_languages": n,
+            "run_id": run.id,
+            "eval_run_id": ev.id,
+            "trained": ["en", *self.cfg.languages[:k]],
+            "accuracy": acc,
+            "held_out": _mean([acc.get(l) for l in self.cfg.held_out]),
+            "mti": self._mti(ev) if self.state.get("before_run") else None,
+            "reused": task.get("reused", False),
+            "seconds": round(time.time() - task["t0"], 1),
+        }
+        points = [p for p in self.state["points"] if p["k"] != k] + [point]
+        self._save(points=sorted(points, key=lambda p: p["k"]))
+        self.progress({"stage": "point", **point})
 
     def _eval_spec(self, model: str):
         from labkit.evaluate import runner
@@ -303,7 +364,7 @@ class Study:
             model=model,
             data=str(self.data_dir),
             limit=self.cfg.b.n_test,
-            max_new_tokens=40,
+            max_new_tokens=ANSWER_TOKENS,
             batch_size=64,
         )
 
@@ -333,43 +394,6 @@ class Study:
                 ),
             ],
         )
-
-    def _point(self, k: int) -> None:
-        from labkit.train import launch
-
-        t0 = time.time()
-        n = k + 1
-        self._event("train", k=k, n_languages=n)
-        ok, live, ended = self._existing("train", f"n_languages={n}")
-        if ok:
-            run = ok[0]
-        else:
-            if live:
-                run = live[0]
-            elif ended:
-                run = launch.resume(ended[0].id, self.settings)
-            else:
-                run = launch.sweep(self.recipe(), self.cfg.languages, [k], name=self.cfg.id, settings=self.settings)[0]
-            run = self._wait(run.id, "train", k=k, n_languages=n)
-        ev = self._eval_of(run)
-        train_s, eval_s = _duration(run), _duration(ev)
-        self.state["timings"][f"train k={k}"] = round(max(train_s - eval_s, 0), 1) if train_s else None
-        self.state["timings"][f"eval k={k}"] = round(eval_s, 1) if eval_s else None
-        acc = _accuracies(ev)
-        point = {
-            "k": k,
-            "n_languages": n,
-            "run_id": run.id,
-            "eval_run_id": ev.id,
-            "trained": ["en", *self.cfg.languages[:k]],
-            "accuracy": acc,
-            "held_out": _mean([acc.get(l) for l in self.cfg.held_out]),
-            "mti": self._mti(ev),
-            "reused": bool(ok),
-            "seconds": round(time.time() - t0, 1),
-        }
-        self._save(points=[p for p in self.state["points"] if p["k"] != k] + [point])
-        self.progress({"stage": "point", **point})
 
     def _eval_of(self, train_run):
         evals = [
@@ -454,6 +478,40 @@ class Study:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+def _workers(settings: Settings) -> int:
+    """Jobs side by side: one per CPU core (each on one thread), at most the job limit; one on a GPU."""
+    import os
+
+    if _has_gpu():
+        return 1
+    return max(1, min(os.cpu_count() or 1, settings.max_jobs))
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+@contextmanager
+def _threads_per_job(workers: int):
+    """Child jobs inherit the environment: with several side by side on a CPU, each gets its share of the cores
+    (oversubscribed OpenMP threads spin and slow every job down)."""
+    import os
+
+    if workers <= 1 or "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        del os.environ["OMP_NUM_THREADS"]
+
+
 def _main_thread() -> bool:
     import threading
 

@@ -165,7 +165,8 @@ def markdown(state: dict, figure: str) -> str:
         ]
     else:
         lines.append(f"No fit: {fit.get('error', 'not enough points')}.")
-    lines += ["", "## Wall time (seconds)", "", "| stage | s |", "|---|---|"]
+    lines += ["", "## Wall time (seconds)", "", "Runs go side by side on a CPU, so their times overlap.", ""]
+    lines += ["| stage | s |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in (state.get("timings") or {}).items()]
     lines += [
         "",

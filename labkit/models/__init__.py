@@ -1,5 +1,7 @@
 """Model names → local paths. `tiny` is the built-in offline demo model everywhere a name is accepted;
-`tiny-math` the from-scratch model that learns the synthetic world (labkit.models.tiny_math)."""
+`tiny-math` the from-scratch model that learns the synthetic world (labkit.models.tiny_math), untrained;
+`tiny-math-sft` the same model after the synthetic world's SFT recipe, bundled (docs/experiment.md says how it
+was made): the trained checkpoint the Evaluate tab starts from, offline, on a fresh install."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF, Settings, get_settings
 
 TINY_MATH = "tiny-math"
+TINY_MATH_SFT = "tiny-math-sft"
+BUNDLED = Path(__file__).resolve().parent / "bundled"  # checkpoints shipped with labkit: <name>/
 
 
 def resolve_model(name: str, settings: Settings | None = None, revision: str | None = None) -> str:
@@ -21,6 +25,8 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
             "No model given.",
             hint=f"Use '{TINY}' for the built-in demo model or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.",
         )
+    if name == TINY_MATH_SFT:
+        return str(BUNDLED / name)
     if name == TINY_MATH:
         from labkit.models.tiny_math import ensure
 

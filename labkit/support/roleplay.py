@@ -50,8 +50,10 @@ def generate(
     """N dialogues; when `cancel` is set, the dialogues finished so far (the one in progress is dropped)."""
     guard.require("batch")
     if int(n) < 1 or int(turns) < 1:
-        raise LabkitError(f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
-                          hint="Example: --n 10 --turns 6")
+        raise LabkitError(
+            f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
+            hint="Example: --n 10 --turns 6",
+        )
     prompts = load_prompts()
     scenarios = scenarios or prompts["scenarios"]
     personas = personas or prompts["personas"]

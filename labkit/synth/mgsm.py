@@ -277,5 +277,35 @@ def write(
     return manifest
 
 
+WORLD_N = 60  # test problems per language in `--data synth` (labkit.evaluate.tasks.base.WORLD)
+
+
+def world_test_set(settings=None) -> Path:
+    """The synthetic world's test split (seed 0, every language), written on first use under LABKIT_HOME: offline,
+    in a second. Disjoint from every train split by construction, whatever the seed or size of that one."""
+    import shutil
+    import tempfile
+
+    from labkit.settings import get_settings
+
+    out = (settings or get_settings()).home / "synth" / "mgsm-test"
+    want = {"languages": list(LANGUAGES), "n_test": WORLD_N, "seed": 0}
+    try:
+        have = json.loads((out / "synth.json").read_text(encoding="utf-8"))
+        if all(have.get(k) == v for k, v in want.items()):
+            return out
+    except (OSError, ValueError):
+        pass
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mgsm-test-", dir=out.parent))  # two first uses at once: one wins
+    write(tmp, list(LANGUAGES), WORLD_N, 0, seed=0)
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        tmp.rename(out)
+    except OSError:  # the other writer renamed first: its set is the same
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def problems_as_dicts(problems: list[Problem]) -> list[dict]:
     return [asdict(p) | {"answer": p.answer} for p in problems]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -80,3 +81,35 @@ def owner_tags(ctx, request) -> list[str]:
     from labkit.guard import owner_tag
 
     return owner_tag(who(ctx, request)["caller"])
+
+
+@contextlib.contextmanager
+def guarded_buttons(settings):
+    """Buttons whose handlers run guarded actions (labkit.guard): `button(label, action, **kwargs)` makes one,
+    disabled where this deployment refuses the action (a demo Space), and after the block one line names the
+    disabled buttons and says why, so no control is greyed out unexplained. Put the layout block inside:
+
+        with guarded_buttons(settings) as button, gr.Row():
+            launch = button("Launch", "launch", variant="primary")
+    """
+    from labkit import guard
+
+    off: list[tuple[str, str]] = []
+
+    def button(label: str, action: str, **kwargs) -> gr.Button:
+        ok = guard.allowed(action, settings)
+        if not ok:
+            off.append((label, action))
+        return gr.Button(label, interactive=ok and kwargs.pop("interactive", True), **kwargs)
+
+    yield button
+    if off:
+        gr.Markdown(why_off(off), elem_classes=["lk-why-off"])
+
+
+def why_off(off: list[tuple[str, str]]) -> str:
+    from labkit import guard
+
+    names = ", ".join(f"**{label}**" for label, _ in off)
+    reasons = "; ".join(dict.fromkeys(guard.ACTIONS[action].lower() for _, action in off))
+    return f"🔒 {names} {'is' if len(off) == 1 else 'are'} off on this demo ({reasons}). {guard.DEMO_HINT}"

@@ -126,3 +126,35 @@ def test_demo_app_shows_a_banner(demo_env):
     demo = build_app(AppContext.create())
     texts = [getattr(b, "value", None) for b in demo.blocks.values()]
     assert DEMO_BANNER in texts
+
+
+def test_every_disabled_button_says_why(demo_env):
+    """Issue 18.8: a control the demo turns off is named in a note that says why; the buttons that start, cancel,
+    resume or push are among them."""
+    import gradio as gr
+
+    from labkit.ui.app import AppContext, build_app
+
+    demo = build_app(AppContext.create())
+    blocks = demo.blocks.values()
+    notes = " ".join(str(b.value) for b in blocks if isinstance(b, gr.Markdown) and "🔒" in str(b.value or ""))
+    disabled = {b._id: b.value for b in blocks if isinstance(b, gr.Button) and b.interactive is False}
+    unexplained = [label for label in disabled.values() if f"**{label}**" not in notes]
+    assert disabled and not unexplained, unexplained
+    triggers = {fn.api_name: {t[0] for t in fn.targets} for fn in demo.fns.values() if fn.api_name}
+    for name in ("train_launch", "train_resume", "eval_start", "eval_push", "experiment_launch", "data_curate"):
+        assert triggers[name] & set(disabled), f"{name}'s button is enabled in demo mode"
+
+
+def test_outside_demo_mode_guarded_buttons_are_enabled_and_unannotated(tmp_path, monkeypatch):
+    from labkit.settings import Settings
+    from labkit.ui.common import guarded_buttons, why_off
+
+    import gradio as gr
+
+    with gr.Blocks() as page, guarded_buttons(Settings.from_env({"LABKIT_HOME": str(tmp_path)})) as button:
+        b = button("Launch", "launch")
+    assert b.interactive is not False
+    assert not [x for x in page.blocks.values() if isinstance(x, gr.Markdown)]
+    text = why_off([("Launch", "launch"), ("Cancel", "cancel")])
+    assert "**Launch**, **Cancel** are off on this demo" in text and "cancelling runs" in text

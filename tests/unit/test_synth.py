@@ -165,3 +165,25 @@ def test_cli_synth(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["languages"] == ["en", "de"] and len(_rows(tmp_path / "de.jsonl")) == 4
     assert main(["synth", "mgsm", "--languages", "en,klingon", "--out", str(tmp_path), "--json"]) == 2
+
+
+def test_synth_data_keyword_is_the_world_test_set_written_once_and_only_for_mgsm(tmp_path, monkeypatch):
+    """`--data synth` (the Evaluate tab's default): every language's test split, written under LABKIT_HOME on first
+    use, parallel (same answers in every language), never a training problem, and refused for other tasks."""
+    from labkit.evaluate.tasks import get_task
+    from labkit.settings import get_settings
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    task = get_task("mgsm")
+    assert task.world_languages() == sorted(ALL)
+    en, bn = task.load("en", "synth"), task.load("bn", "synth", limit=5)
+    assert len(en) == mgsm.WORLD_N and [d.gold for d in bn] == [d.gold for d in en[:5]]
+    folder = get_settings().home / "synth" / "mgsm-test"
+    stamp = (folder / "en.jsonl").stat().st_mtime_ns
+    task.load("zh", "synth")
+    assert (folder / "en.jsonl").stat().st_mtime_ns == stamp  # written once, then reused
+    train = mgsm.sample(1, 2000, seed=0)["train"]
+    trained = {mgsm.render(p, "en")["question"] for p in train}
+    assert not trained & {d.question for d in en}
+    with pytest.raises(LabkitError, match="mgsm only"):
+        get_task("polymath").load("en", "synth")

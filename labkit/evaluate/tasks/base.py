@@ -19,6 +19,7 @@ from labkit.evaluate.extract import Extracted
 
 SAMPLE = "sample"  # `--data sample` / the Local data field: the small bundled data in the task's Hub schema
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+WORLD = "synth"  # `--data synth`: the synthetic world's test set (labkit.synth.mgsm.world_test_set), MGSM only
 
 
 SIGN_NOTE = "sign differs from gold: wrong here, correct under lm-eval's punctuation-blind match"
@@ -69,8 +70,20 @@ class Task(abc.ABC):
         """The languages of the bundled sample data (a few items each, offline, in the Hub schema)."""
         return sorted(p.stem for p in (SAMPLES_DIR / self.name).glob("*.jsonl") if p.stem in self.languages)
 
+    def world_dir(self) -> Path:
+        """The synthetic world's test set for this task (`--data synth`); only MGSM has one."""
+        raise LabkitError(
+            f"{self.name} has no synthetic data: `{WORLD}` is the synthetic arithmetic world, for mgsm only.",
+            hint=f"Use --data {SAMPLE} (the bundled sample data) or a local folder.",
+        )
+
+    def world_languages(self) -> list[str]:
+        return []
+
     def load(self, lang: str, source: str | None = None, limit: int | None = None) -> list[Doc]:
         self.check_language(lang)
+        if source == WORLD:
+            source = str(self.world_dir())
         if source == SAMPLE:
             if lang not in self.sample_languages():
                 raise LabkitError(

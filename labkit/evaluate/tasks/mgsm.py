@@ -7,6 +7,8 @@ phrases are the ones the extractor looks for in each language.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from labkit.evaluate.extract import Extracted, extract_number, lm_eval_extract, lm_eval_match, numbers_equal
 from labkit.evaluate.tasks.base import SIGN_NOTE, Doc, Task
 
@@ -101,3 +103,11 @@ class MGSM(NumericTask):
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
         return Doc(str(row.get("id", index)), lang, row["question"], float(row["answer_number"]))
+
+    def world_dir(self) -> Path:
+        from labkit.synth.mgsm import world_test_set
+
+        return world_test_set()
+
+    def world_languages(self) -> list[str]:
+        return sorted(self.languages)

@@ -21,7 +21,7 @@ from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.train.recipe import get_path, set_path, yaml_load
-from labkit.ui.common import handler, owner_tags, who
+from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
 
 TITLE = "Data"
@@ -242,12 +242,12 @@ def _input_row(ui) -> None:
             ui.preview = gr.Dataframe(headers=preview.COLUMNS, label="Preview (first 20)", wrap=True, max_height=300)
 
 
-def _run_column(ui) -> None:
+def _run_column(ui, settings) -> None:
     ui.out_dir = gr.Textbox(label="Output folder (empty: the run folder)")
-    with gr.Row():
-        ui.run_btn = gr.Button("Curate", variant="primary", elem_id="lk-data-run")
-        ui.cancel_btn = gr.Button("Cancel", variant="stop")
-        ui.resume_btn = gr.Button("Resume")
+    with guarded_buttons(settings) as button, gr.Row():
+        ui.run_btn = button("Curate", "launch", variant="primary", elem_id="lk-data-run")
+        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
+        ui.resume_btn = button("Resume", "launch")
     ui.run_id = gr.Textbox(label="Run id", elem_id="lk-data-run-id")
     ui.status = gr.Markdown(elem_id="lk-data-status")
     ui.summary = gr.JSON(label="Summary: kept, dropped per rule, stats")
@@ -257,7 +257,7 @@ def _run_column(ui) -> None:
         ui.quality, ui.toxicity = gr.Plot(label="quality_score"), gr.Plot(label="toxicity.score")
 
 
-def _after_run(ui) -> None:
+def _after_run(ui, settings) -> None:
     with gr.Accordion("Dropped documents per rule", open=False):
         with gr.Row():
             ui.rule = gr.Dropdown([*ORDER, "quality", "gopher", "c4", "fineweb"], label="Rule")
@@ -274,12 +274,12 @@ def _after_run(ui) -> None:
             ui.repo = gr.Textbox(label="Dataset repo id (you/name)")
             ui.license = gr.Textbox(label="Licence", value="cc-by-4.0")
             ui.private = gr.Checkbox(label="Private", value=True)
-        with gr.Row():
-            ui.card_btn, ui.push_btn = gr.Button("Preview card"), gr.Button("Push")
+        with guarded_buttons(settings) as button, gr.Row():
+            ui.card_btn, ui.push_btn = gr.Button("Preview card"), button("Push", "push")
         ui.card = gr.Markdown()
 
 
-def _layout(recipes: list[str]) -> SimpleNamespace:
+def _layout(recipes: list[str], settings) -> SimpleNamespace:
     ui = SimpleNamespace()
     gr.Markdown(NOTE, elem_classes="lk-note")
     _input_row(ui)
@@ -292,15 +292,15 @@ def _layout(recipes: list[str]) -> SimpleNamespace:
                 ui.fields = _form_fields()
             ui.editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
         with gr.Column(scale=3):
-            _run_column(ui)
-    _after_run(ui)
+            _run_column(ui, settings)
+    _after_run(ui, settings)
     ui.poll = gr.Timer(1.0, active=False)
     return ui
 
 
 def build(ctx, shared) -> None:
     recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
-    ui = _layout(recipes)
+    ui = _layout(recipes, ctx.settings)
     hfjobs_panel.attach(ctx, shared, "data", [ui.source, ui.editor], hfjobs_panel.data_job)
 
     # The three handlers that need the caller (labkit.guard's ownership rules) are bound to this app here.

@@ -12,7 +12,7 @@ import gradio as gr
 
 from labkit.dmoe import workflow
 from labkit.errors import LabkitError
-from labkit.ui.common import handler, owner_tags
+from labkit.ui.common import guarded_buttons, handler, owner_tags
 
 TITLE = "DMoE"
 ID = "dmoe"
@@ -109,18 +109,18 @@ class DMoE:
 
 
 # --- layout and wiring --------------------------------------------------------------------------
-def _analysis(ui) -> None:
+def _analysis(ui, settings) -> None:
     with gr.Row():
         ui.model = gr.Textbox("tiny", label="Dense model (Qwen2 family)", scale=2)
         ui.languages = gr.Textbox("en,de,fr,zh,ja,ko", label="Languages", scale=3)
         ui.data = gr.Textbox(
             "corpus", label="Text source", info="corpus (bundled, offline) or a Hub dataset with config {lang}", scale=2
         )
-    with gr.Row():
+    with guarded_buttons(settings) as button, gr.Row():
         ui.steps = gr.Number(10, label="Steps per language", precision=0)
         ui.groups = gr.Number(3, label="Groups (experts)", precision=0)
         ui.epsilon = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="ε")
-        ui.analyze_btn = gr.Button("Analyze", variant="primary")
+        ui.analyze_btn = button("Analyze", "launch", variant="primary")
     with gr.Row():
         ui.analysis_ref = gr.Textbox(label="Analysis (file or run id)", scale=4, elem_id="lk-dmoe-analysis")
         ui.load_btn = gr.Button("Show", scale=1)
@@ -131,17 +131,17 @@ def _analysis(ui) -> None:
     ui.groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
 
 
-def _training(ui) -> None:
+def _training(ui, settings) -> None:
     with gr.Row():
         ui.moe_model = gr.Textbox(label="DMoE model (upcycled folder)", scale=3)
         ui.train_data = gr.Textbox(
             str(workflow.CONFIGS / "data" / "dmoe-text-tiny.jsonl"), label="Text data (JSONL: text, lang)", scale=3
         )
-    with gr.Row():
+    with guarded_buttons(settings) as button, gr.Row():
         ui.s1_steps = gr.Number(6, label="Stage-1 steps", precision=0)
         ui.s2_steps = gr.Number(6, label="Stage-2 steps", precision=0)
-        ui.s1_btn = gr.Button("Launch stage 1")
-        ui.both_btn = gr.Button("Launch stage 1 → stage 2", variant="primary")
+        ui.s1_btn = button("Launch stage 1", "launch")
+        ui.both_btn = button("Launch stage 1 → stage 2", "launch", variant="primary")
     ui.runs_json = gr.JSON(label="Launched runs (follow them in Train)")
 
 
@@ -149,14 +149,14 @@ def _layout(ctx) -> SimpleNamespace:
     ui = SimpleNamespace()
     gr.Markdown(HELP, elem_classes="lk-note")
     with gr.Accordion("1 · Deviation analysis", open=True):
-        _analysis(ui)
+        _analysis(ui, ctx.settings)
     with gr.Accordion("2 · Upcycle", open=True):
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             ui.up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
-            ui.up_btn = gr.Button("Upcycle", variant="primary", scale=1)
+            ui.up_btn = button("Upcycle", "write", variant="primary", scale=1)
         ui.up_json = gr.JSON(label="Upcycled model")
     with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):
-        _training(ui)
+        _training(ui, ctx.settings)
     with gr.Accordion("4 · Routing of a trained MoE", open=True):
         with gr.Row():
             ui.route_model = gr.Textbox(label="DMoE model folder (a stage output)", scale=3)

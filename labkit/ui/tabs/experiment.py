@@ -19,7 +19,7 @@ from labkit.errors import LabkitError
 from labkit.experiment.cli import describe
 from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
 from labkit.store import FINAL
-from labkit.ui.common import handler, owner_tags, who
+from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
 
 TITLE = "Experiment"
@@ -201,9 +201,9 @@ def build(ctx, shared) -> None:
         held_out = gr.Textbox(",".join(HELD_OUT), label="Held-out languages (never trained)")
         model = gr.Textbox("tiny-math", label="Model")
         seed = gr.Number(0, precision=0, label="Seed")
-    with gr.Row():
-        launch_btn = gr.Button("Run the study", variant="primary", interactive=not settings.demo)
-        cancel_btn = gr.Button("Cancel", variant="stop")
+    with guarded_buttons(settings) as button, gr.Row():
+        launch_btn = button("Run the study", "launch", variant="primary")
+        cancel_btn = button("Cancel", "cancel", variant="stop")
     job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
     status = gr.Markdown(elem_id="lk-exp-status")
     table = gr.Dataframe(

@@ -11,7 +11,7 @@ from labkit import jobs
 from labkit.backends import REGISTRY, GenParams, load_backend
 from labkit.errors import LabkitError
 from labkit.settings import TINY
-from labkit.ui.common import handler, header_markdown, who
+from labkit.ui.common import guarded_buttons, handler, header_markdown, who
 
 TITLE = "Models"
 ID = "models"
@@ -89,10 +89,10 @@ def build(ctx, shared) -> None:
             refresh_btn = gr.Button("Refresh", scale=0)
         runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
         poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             run_id = gr.Textbox(label="Run id", scale=3)
             log_btn = gr.Button("Show log", scale=0)
-            cancel_btn = gr.Button("Cancel run", variant="stop", scale=0)
+            cancel_btn = button("Cancel run", "cancel", variant="stop", scale=0)
         run_log = gr.Code(label="Log (tail)", language=None, lines=12)
 
     # --- handlers ----------------------------------------------------------------------------

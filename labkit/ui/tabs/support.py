@@ -15,7 +15,7 @@ from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
-from labkit.ui.common import handler
+from labkit.ui.common import guarded_buttons, handler
 
 TITLE = "Support chat"
 ID = "support"
@@ -97,18 +97,18 @@ def build(ctx, shared) -> None:
                 lines=6,
                 label="Seeker personas (lang: text, one per line)",
             )
-        with gr.Row():
-            gen_btn = gr.Button("Generate dialogues", variant="primary")
+        with guarded_buttons(ctx.settings) as button, gr.Row():
+            gen_btn = button("Generate dialogues", "batch", variant="primary")
             rp_stop = gr.Button("Cancel", variant="stop")
-            pairs_btn = gr.Button("Build self-evolution pairs")
+            pairs_btn = button("Build self-evolution pairs", "batch")
         rp_status = gr.Markdown(elem_id="lk-support-rp-status")
         rp_preview = gr.Markdown(label="Preview", elem_id="lk-support-rp-preview")
         with gr.Row():
             rp_file = gr.File(label="Dialogues (JSONL)")
             pairs_file = gr.File(label="DPO pairs (JSONL) — for configs/train/support-dpo-tiny.yaml")
-        with gr.Row():
+        with guarded_buttons(ctx.settings) as button, gr.Row():
             repo = gr.Textbox(label="Dataset repo id (you/name)")
-            push_btn = gr.Button("Push dialogues to the Hub")
+            push_btn = button("Push dialogues to the Hub", "push")
 
     def agent_for(model_state) -> SupportAgent:
         from labkit.backends import load_backend

@@ -1,0 +1,41 @@
+"""Playwright on the Support chat tab's role-play data generation (issue 18.6): the generated dialogues are shown
+on the page, turn by turn with their strategies, not only offered as a file; Cancel keeps what was finished."""
+
+import re
+
+import pytest
+
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _open(page):
+    page.get_by_role("tab", name="Support chat").first.click()
+    acc = page.get_by_text("Role-play data and self-evolution pairs")
+    if not page.get_by_role("button", name="Generate dialogues").is_visible():
+        acc.click()
+    return page.locator("#lk-support-rp-status"), page.locator("#lk-support-rp-preview")
+
+
+def test_roleplay_generation_previews_the_dialogues(page):
+    status, preview = _open(page)
+    page.get_by_label("Dialogues", exact=True).fill("2")
+    page.get_by_label("Turns per dialogue").fill("2")
+    page.get_by_role("button", name="Generate dialogues").click()
+    status.get_by_text("2 dialogues").wait_for(timeout=240_000)
+    text = preview.inner_text()
+    assert text.count("Seeker") >= 2 and "Supporter [" in text  # each turn, with the strategy it used
+    assert re.search(r"rp-0-0 · \w+ · ", text) and re.search(r"rp-0-1 · \w+ · ", text), text[:300]  # id · language
+
+
+def test_roleplay_cancel_keeps_the_finished_dialogues(page):
+    status, preview = _open(page)
+    page.get_by_label("Dialogues", exact=True).fill("40")
+    page.get_by_role("button", name="Generate dialogues").click()
+    page.get_by_text(re.compile(r"dialogue [2-9]/40")).first.wait_for(timeout=240_000)
+    page.get_by_role("button", name="Cancel", exact=True).last.click()
+    status.get_by_text("Cancelled").wait_for(timeout=240_000)
+    m = re.search(r"Cancelled\W+after (\d+) of 40", status.inner_text())
+    assert m and 1 <= int(m.group(1)) < 40, status.inner_text()
+    assert "Seeker" in preview.inner_text()
+    assert page.locator(".toast-body.error").count() == 0
