@@ -55,18 +55,23 @@ def test_verdict_parsing_and_mapping():
     assert 70 < sum(flips) < 130 and flips == [model_first(0, "en", str(i)) for i in range(200)]
 
 
-def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
-    url, calls, _ = judge_server
-    monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
-    spec = runner.EvalSpec(
+def _spec(judge_model: str) -> runner.EvalSpec:
+    """The tiny model on the en/zh fixtures, judged over the OpenAI protocol, against the fixture's references."""
+    return runner.EvalSpec(
         task="xalpaca",
         languages=["en", "zh"],
         data=str(FIX),
         max_new_tokens=8,
-        judge_model="judge",
+        judge_model=judge_model,
         judge_backend="openai",
         reference=str(FIX / "reference.jsonl"),
     )
+
+
+def test_xalpaca_run(tiny_path, tmp_path, judge_server, monkeypatch):
+    url, calls, _ = judge_server
+    monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
+    spec = _spec("judge")
     res = runner.run(spec, tmp_path / "a")
     assert len(calls) == 4
     samples = [json.loads(l) for l in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
@@ -96,16 +101,7 @@ def test_xalpaca_weighted_preference_from_an_openai_judges_logprobs(tiny_path, t
     url, calls, opts = judge_server
     opts["verdict_top"] = {"A": math.log(0.8), "B": math.log(0.2)}
     monkeypatch.setenv("LABKIT_OPENAI_BASE_URL", url)
-    spec = runner.EvalSpec(
-        task="xalpaca",
-        languages=["en", "zh"],
-        data=str(FIX),
-        max_new_tokens=8,
-        judge_model="judge-with-logprobs",  # not the cached judgements of the test above
-        judge_backend="openai",
-        reference=str(FIX / "reference.jsonl"),
-    )
-    res = runner.run(spec, tmp_path / "w")
+    res = runner.run(_spec("judge-with-logprobs"), tmp_path / "w")  # not the cached judgements of the test above
     assert len(calls) == 4 and all(c["logprobs"] is True and c["top_logprobs"] == 5 for c in calls)
     samples = [json.loads(l) for l in (tmp_path / "w" / "samples.jsonl").read_text().splitlines()]
     for s in samples:
