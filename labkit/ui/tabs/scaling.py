@@ -113,7 +113,7 @@ def build(ctx, shared) -> None:
                 headers=sdata.COLUMNS,
                 interactive=True,
                 label="Data (editable)",
-                row_count=(12, "dynamic"),
+                row_count=12,
                 column_count=(len(sdata.COLUMNS), "fixed"),
                 elem_id="lk-scaling-table",
             )
