@@ -162,6 +162,7 @@ class Sharding:
     push_repo: str | None = None  # hf-jobs
     api: Any = None  # hf-jobs: an HfApi (tests pass a fake)
     submitted: dict | None = field(default=None, init=False)
+    _started_ray: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self):
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -223,6 +224,10 @@ class Sharding:
                     ) from e
                 finally:
                     stop()
+                    if self.executor == "ray" and self._started_ray:
+                        import ray
+
+                        ray.shutdown()  # the cluster labkit started for this run; a joined one stays
                 if self.executor == "slurm":
                     self.submitted = {"executor": "slurm", "job_id": executor.job_id, "logs": _logs(out)}
                     return self._waiting(out, run_id)
@@ -259,7 +264,8 @@ class Sharding:
                 ) from e
             from datatrove.executor import RayPipelineExecutor
 
-            if not ray.is_initialized():
+            self._started_ray = not ray.is_initialized()
+            if self._started_ray:
                 ray.init()  # RAY_ADDRESS joins a running cluster; without it Ray starts one on this machine
             gpus = self.gpus
             if gpus is None:

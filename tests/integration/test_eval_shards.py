@@ -196,3 +196,16 @@ def test_hf_jobs_one_job_per_shard_collected_from_the_push_repo(tiny_path, tmp_p
     }
     plain = _eval(capsys, [*spec, "--output", str(tmp_path / "plain")])
     assert _samples(out) == _samples(tmp_path / "plain") and done["results"] == plain["results"]
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_the_shards_on_a_local_ray_cluster(tiny_path, tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    out = tmp_path / "run"
+    argv = [*BASE, "--data", "sample", "--languages", "en,de", "--limit", "2", "--output", str(out), "--shards", "2"]
+    res = _eval(capsys, [*argv, "--executor", "ray"])
+    assert not ray.is_initialized()  # the cluster labkit started is shut down again
+    assert res["results"]["en"]["n"] == 2 and res["results"]["de"]["n"] == 2
+    assert set(_samples(out)) == {("en", "0"), ("en", "1"), ("de", "0"), ("de", "1")}
+    assert set(_samples(shard.shard_dir(out, 0, 2))) == {("en", "0"), ("de", "0")}
+    assert (out / "shards" / "logs" / "completions" / "00001").exists()  # datatrove's Ray executor ran both ranks
