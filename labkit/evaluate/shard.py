@@ -174,8 +174,9 @@ class Sharding:
         if self.gpus is not None and (isinstance(self.gpus, bool) or self.gpus < 0):
             raise LabkitError(f"--gpus-per-shard {self.gpus} is not a GPU count.", hint="Give 0 (CPU) or more.")
 
-    def check(self, spec: EvalSpec, export: str | None = None) -> None:
-        """What each executor needs, refused before a run row or folder exists."""
+    def check(self, spec: EvalSpec, export: str | None = None) -> list[str] | None:
+        """What each executor needs, refused before a run row or folder exists; the run's item keys (not for an
+        export, which reads no data)."""
         from labkit.train.launch import _sbatch_word
 
         if self.executor == "slurm" or export == "slurm":
@@ -193,8 +194,11 @@ class Sharding:
                     hint="Name a dataset repo such as your-name/labkit-results.",
                 )
             _check_portable(spec)
-        if not export:
-            assignments(item_keys(spec), self.n)
+        if export:
+            return None
+        keys = item_keys(spec)
+        assignments(keys, self.n)
+        return keys
 
     # --- running ------------------------------------------------------------------------------------------------
     def run(self, spec: EvalSpec, out: Path, progress=None, run_id: str | None = None, name: str = "") -> dict | None:
@@ -202,11 +206,10 @@ class Sharding:
         submitted elsewhere (Slurm, HF Jobs) and are not all finished; `submitted` then says where."""
         from labkit.evaluate import runner
 
-        self.check(spec)
+        plan = assignments(self.check(spec), self.n)
         out = Path(out)
         fingerprint = spec.fingerprint()
         runner.claim_output(out, fingerprint)
-        plan = assignments(item_keys(spec), self.n)
         todo = [r for r, keys in enumerate(plan) if not is_complete(shard_dir(out, r, self.n), keys, fingerprint)]
         if todo:
             if self.executor == "hf-jobs":
@@ -229,7 +232,12 @@ class Sharding:
 
                         ray.shutdown()  # the cluster labkit started for this run; a joined one stays
                 if self.executor == "slurm":
-                    self.submitted = {"executor": "slurm", "job_id": executor.job_id, "logs": _logs(out)}
+                    self.submitted = {
+                        "executor": "slurm",
+                        "shards_job_id": executor.depends_job_id,
+                        "merge_job_id": executor.job_id,
+                        "logs": _logs(out),
+                    }
                     return self._waiting(out, run_id)
         return merge(spec, out, self.n, {"executor": self.executor})
 
@@ -244,7 +252,10 @@ class Sharding:
         (logs / "completions").mkdir(parents=True, exist_ok=True)
         for r in range(self.n):
             marker = logs / "completions" / f"{r:05d}"
-            marker.unlink(missing_ok=True) if r in todo else marker.touch()
+            if r in todo:
+                marker.unlink(missing_ok=True)
+            else:
+                marker.touch()
         common = {"tasks": self.n, "logging_dir": str(logs), "skip_completed": True}
         if self.executor == "local":
             from datatrove.executor import LocalPipelineExecutor

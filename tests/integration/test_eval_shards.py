@@ -106,6 +106,7 @@ def test_slurm_executor_submits_shards_then_a_merge_job(tiny_path, tmp_path, cap
     argv = [*BASE, "--data", "sample", "--languages", "en,de", "--limit", "1", "--output", str(out), "--shards", "2"]
     sub = _eval(capsys, [*argv, "--executor", "slurm", "--partition", "gpu", "--setup", "source /opt/env/bin/activate"])
     assert sub["results"] is None and sub["submitted"]["executor"] == "slurm"
+    assert sub["submitted"]["shards_job_id"] == sub["submitted"]["merge_job_id"] == "42"  # the stand-in's job id
     assert open_store().get(sub["run_id"]).status == "queued"
     script = (out / "shards" / "logs" / "launch_script.slurm").read_text()
     assert "#SBATCH --array=0-1" in script and "#SBATCH --partition=gpu" in script and "#SBATCH --gpus=1" in script
