@@ -52,7 +52,8 @@ def assignments(keys: list[str], n: int) -> list[list[str]]:
     """The sample keys of each shard: item i → shard i % n."""
     if n > len(keys):
         raise LabkitError(
-            f"--shards {n} is more than the {len(keys)} items to evaluate.", hint=f"Use --shards {len(keys)} or fewer."
+            f"--shards {n} is more than the number of items to evaluate ({len(keys)}).",
+            hint=f"Use --shards {len(keys)} or fewer.",
         )
     return [keys[r::n] for r in range(n)]
 
@@ -249,17 +250,23 @@ class Sharding:
     def _executor(self, spec: EvalSpec, out: Path, todo: list[int], run_id: str | None):
         """datatrove's executor for the shards, its completion markers set to labkit's own view of what is done."""
         logs = Path(_logs(out))
-        (logs / "completions").mkdir(parents=True, exist_ok=True)
         for r in range(self.n):
             marker = logs / "completions" / f"{r:05d}"
             if r in todo:
                 marker.unlink(missing_ok=True)
             else:
+                marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.touch()
         common = {"tasks": self.n, "logging_dir": str(logs), "skip_completed": True}
         if self.executor == "local":
             from datatrove.executor import LocalPipelineExecutor
 
+            if spec.backend in ("hf", "vllm"):
+                from labkit.models import resolve_model
+
+                resolve_model(
+                    spec.model
+                )  # here, once: a bad name fails before any shard starts; a Hub model downloads once
             workers = len(todo)  # one process per unfinished shard; a single one runs in this process
             gpus = _local_gpus() if workers > 1 and spec.backend != "openai" else None
             # spawn: each shard a fresh process that sees only its own GPU
