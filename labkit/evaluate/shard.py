@@ -264,9 +264,8 @@ class Sharding:
             if spec.backend in ("hf", "vllm"):
                 from labkit.models import resolve_model
 
-                resolve_model(
-                    spec.model
-                )  # here, once: a bad name fails before any shard starts; a Hub model downloads once
+                # here, once: a bad name fails before any shard starts, and a Hub model downloads once
+                resolve_model(spec.model)
             workers = len(todo)  # one process per unfinished shard; a single one runs in this process
             gpus = _local_gpus() if workers > 1 and spec.backend != "openai" else None
             # spawn: each shard a fresh process that sees only its own GPU
