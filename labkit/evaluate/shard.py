@@ -216,6 +216,9 @@ class Sharding:
             if self.executor == "hf-jobs":
                 if not self._hf_jobs(spec, out, plan, todo, run_id, name):
                     return self._waiting(out, run_id)
+            elif self.executor == "slurm" and _still_queued(out):
+                self.submitted = {**json.loads((out / SHARDS / SUBMITTED).read_text()), "still_in_queue": True}
+                return None
             else:
                 executor = self._executor(spec, out, todo, run_id)
                 stop = _follow(out, self.n, plan, progress)
@@ -243,9 +246,9 @@ class Sharding:
         return merge(spec, out, self.n, {"executor": self.executor})
 
     def _waiting(self, out: Path, run_id: str | None) -> None:
-        if run_id:
-            (out / SHARDS).mkdir(parents=True, exist_ok=True)
-            (out / SHARDS / SUBMITTED).write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
+        (out / SHARDS).mkdir(parents=True, exist_ok=True)
+        record = {"run_id": run_id, **(self.submitted or {})}
+        (out / SHARDS / SUBMITTED).write_text(json.dumps(record), encoding="utf-8")
 
     def _executor(self, spec: EvalSpec, out: Path, todo: list[int], run_id: str | None):
         """datatrove's executor for the shards, its completion markers set to labkit's own view of what is done."""
@@ -410,6 +413,21 @@ def waiting_run(out: str | Path) -> str | None:
         return None if open_store().get(run_id).status in FINAL else run_id
     except (OSError, ValueError, KeyError, LabkitError):
         return None
+
+
+def _still_queued(out: Path) -> bool:
+    """Slurm still holds the jobs submitted into `out` (squeue lists them): a rerun now would submit them twice."""
+    import subprocess
+
+    try:
+        record = json.loads((Path(out) / SHARDS / SUBMITTED).read_text(encoding="utf-8"))
+        ids = [str(record[k]) for k in ("shards_job_id", "merge_job_id") if record.get(k) not in (None, -1)]
+        if not ids:
+            return False
+        listed = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(ids)], capture_output=True, text=True)
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(listed.stdout.strip())
 
 
 def _logs(out: Path) -> str:

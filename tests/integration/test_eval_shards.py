@@ -86,16 +86,19 @@ def test_resume_per_shard(tiny_path, tmp_path, capsys):
 
 
 def _fake_slurm(bin_dir: Path, submitted: Path) -> None:
+    """sbatch keeps each script and answers job 42; squeue lists job 42 while bin/queue exists."""
     bin_dir.mkdir()
     submitted.mkdir()
-    sbatch = bin_dir / "sbatch"
-    sbatch.write_text(
-        f'#!/bin/bash\ncp "${{@: -1}}" "{submitted}/$(ls "{submitted}" | wc -l).slurm"\necho "Submitted batch job 42"\n'
-    )
-    scontrol = bin_dir / "scontrol"  # datatrove expands SLURM_NODELIST with it
-    scontrol.write_text("#!/bin/bash\necho localhost\n")
-    for p in (sbatch, scontrol):
+    scripts = {
+        "sbatch": f'cp "${{@: -1}}" "{submitted}/$(ls "{submitted}" | wc -l).slurm"\necho "Submitted batch job 42"',
+        "scontrol": "echo localhost",  # datatrove expands SLURM_NODELIST with it
+        "squeue": f'[ -e "{bin_dir}/queue" ] && echo 42 || true',
+    }
+    for name, body in scripts.items():
+        p = bin_dir / name
+        p.write_text(f"#!/bin/bash\n{body}\n")
         p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    (bin_dir / "queue").touch()
 
 
 @pytest.mark.slow
@@ -115,6 +118,10 @@ def test_slurm_executor_submits_shards_then_a_merge_job(tiny_path, tmp_path, cap
     assert "#SBATCH --gpus" not in merge_script
     scripts = [p.read_text() for p in sorted((tmp_path / "submitted").iterdir())]
     assert sum("--array=0-1" in s for s in scripts) == 1 and len(scripts) == 4  # shards, merge (+ datatrove stats)
+    again = _eval(capsys, [*argv, "--executor", "slurm", "--partition", "gpu"])  # while Slurm still holds the jobs
+    assert again["run_id"] == sub["run_id"] and again["submitted"]["still_in_queue"]
+    assert len(list((tmp_path / "submitted").iterdir())) == 4  # nothing submitted twice
+    (tmp_path / "bin" / "queue").unlink()
     # the array tasks and then the merge job, run as Slurm would run them
     launcher = Path(sys.executable).parent / "launch_pickled_pipeline"
     for pik, task in (
