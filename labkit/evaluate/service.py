@@ -95,7 +95,8 @@ def run_eval(
             store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
         raise
     if results is None:
-        store.update(run_id, **({"status": "queued"} if owns_status else {}))
+        if owns_status:
+            store.update(run_id, status="queued")
         return {"run_id": run_id, "output": str(out), "results": None, "submitted": sharding.submitted}
     metrics = summary_metrics(results)
     store.update(run_id, metrics=metrics, **({"status": "succeeded"} if owns_status else {}))

@@ -52,7 +52,8 @@ def assignments(keys: list[str], n: int) -> list[list[str]]:
     """The sample keys of each shard: item i → shard i % n."""
     if n > len(keys):
         raise LabkitError(
-            f"--shards {n} is more than the {len(keys)} items to evaluate.", hint=f"Use --shards {len(keys)} or fewer."
+            f"--shards {n} is more than the number of items to evaluate ({len(keys)}).",
+            hint=f"Use --shards {len(keys)} or fewer.",
         )
     return [keys[r::n] for r in range(n)]
 
@@ -162,6 +163,7 @@ class Sharding:
     push_repo: str | None = None  # hf-jobs
     api: Any = None  # hf-jobs: an HfApi (tests pass a fake)
     submitted: dict | None = field(default=None, init=False)
+    _started_ray: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self):
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -173,8 +175,9 @@ class Sharding:
         if self.gpus is not None and (isinstance(self.gpus, bool) or self.gpus < 0):
             raise LabkitError(f"--gpus-per-shard {self.gpus} is not a GPU count.", hint="Give 0 (CPU) or more.")
 
-    def check(self, spec: EvalSpec, export: str | None = None) -> None:
-        """What each executor needs, refused before a run row or folder exists."""
+    def check(self, spec: EvalSpec, export: str | None = None) -> list[str] | None:
+        """What each executor needs, refused before a run row or folder exists; the run's item keys (not for an
+        export, which reads no data)."""
         from labkit.train.launch import _sbatch_word
 
         if self.executor == "slurm" or export == "slurm":
@@ -192,8 +195,11 @@ class Sharding:
                     hint="Name a dataset repo such as your-name/labkit-results.",
                 )
             _check_portable(spec)
-        if not export:
-            assignments(item_keys(spec), self.n)
+        if export:
+            return None
+        keys = item_keys(spec)
+        assignments(keys, self.n)
+        return keys
 
     # --- running ------------------------------------------------------------------------------------------------
     def run(self, spec: EvalSpec, out: Path, progress=None, run_id: str | None = None, name: str = "") -> dict | None:
@@ -201,16 +207,18 @@ class Sharding:
         submitted elsewhere (Slurm, HF Jobs) and are not all finished; `submitted` then says where."""
         from labkit.evaluate import runner
 
-        self.check(spec)
+        plan = assignments(self.check(spec), self.n)
         out = Path(out)
         fingerprint = spec.fingerprint()
         runner.claim_output(out, fingerprint)
-        plan = assignments(item_keys(spec), self.n)
         todo = [r for r, keys in enumerate(plan) if not is_complete(shard_dir(out, r, self.n), keys, fingerprint)]
         if todo:
             if self.executor == "hf-jobs":
                 if not self._hf_jobs(spec, out, plan, todo, run_id, name):
                     return self._waiting(out, run_id)
+            elif self.executor == "slurm" and _still_queued(out):
+                self.submitted = {**json.loads((out / SHARDS / SUBMITTED).read_text()), "still_in_queue": True}
+                return None
             else:
                 executor = self._executor(spec, out, todo, run_id)
                 stop = _follow(out, self.n, plan, progress)
@@ -223,27 +231,44 @@ class Sharding:
                     ) from e
                 finally:
                     stop()
+                    if self.executor == "ray" and self._started_ray:
+                        import ray
+
+                        ray.shutdown()  # the cluster labkit started for this run; a joined one stays
                 if self.executor == "slurm":
-                    self.submitted = {"executor": "slurm", "job_id": executor.job_id, "logs": _logs(out)}
+                    self.submitted = {
+                        "executor": "slurm",
+                        "shards_job_id": executor.depends_job_id,
+                        "merge_job_id": executor.job_id,
+                        "logs": _logs(out),
+                    }
                     return self._waiting(out, run_id)
         return merge(spec, out, self.n, {"executor": self.executor})
 
     def _waiting(self, out: Path, run_id: str | None) -> None:
-        if run_id:
-            (out / SHARDS).mkdir(parents=True, exist_ok=True)
-            (out / SHARDS / SUBMITTED).write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
+        (out / SHARDS).mkdir(parents=True, exist_ok=True)
+        record = {"run_id": run_id, **(self.submitted or {})}
+        (out / SHARDS / SUBMITTED).write_text(json.dumps(record), encoding="utf-8")
 
     def _executor(self, spec: EvalSpec, out: Path, todo: list[int], run_id: str | None):
         """datatrove's executor for the shards, its completion markers set to labkit's own view of what is done."""
         logs = Path(_logs(out))
-        (logs / "completions").mkdir(parents=True, exist_ok=True)
         for r in range(self.n):
             marker = logs / "completions" / f"{r:05d}"
-            marker.unlink(missing_ok=True) if r in todo else marker.touch()
+            if r in todo:
+                marker.unlink(missing_ok=True)
+            else:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
         common = {"tasks": self.n, "logging_dir": str(logs), "skip_completed": True}
         if self.executor == "local":
             from datatrove.executor import LocalPipelineExecutor
 
+            if spec.backend in ("hf", "vllm"):
+                from labkit.models import resolve_model
+
+                # here, once: a bad name fails before any shard starts, and a Hub model downloads once
+                resolve_model(spec.model)
             workers = len(todo)  # one process per unfinished shard; a single one runs in this process
             gpus = _local_gpus() if workers > 1 and spec.backend != "openai" else None
             # spawn: each shard a fresh process that sees only its own GPU
@@ -259,7 +284,8 @@ class Sharding:
                 ) from e
             from datatrove.executor import RayPipelineExecutor
 
-            if not ray.is_initialized():
+            self._started_ray = not ray.is_initialized()
+            if self._started_ray:
                 ray.init()  # RAY_ADDRESS joins a running cluster; without it Ray starts one on this machine
             gpus = self.gpus
             if gpus is None:
@@ -387,6 +413,21 @@ def waiting_run(out: str | Path) -> str | None:
         return None if open_store().get(run_id).status in FINAL else run_id
     except (OSError, ValueError, KeyError, LabkitError):
         return None
+
+
+def _still_queued(out: Path) -> bool:
+    """Slurm still holds the jobs submitted into `out` (squeue lists them): a rerun now would submit them twice."""
+    import subprocess
+
+    try:
+        record = json.loads((Path(out) / SHARDS / SUBMITTED).read_text(encoding="utf-8"))
+        ids = [str(record[k]) for k in ("shards_job_id", "merge_job_id") if record.get(k) not in (None, -1)]
+        if not ids:
+            return False
+        listed = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(ids)], capture_output=True, text=True)
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(listed.stdout.strip())
 
 
 def _logs(out: Path) -> str:

@@ -86,16 +86,19 @@ def test_resume_per_shard(tiny_path, tmp_path, capsys):
 
 
 def _fake_slurm(bin_dir: Path, submitted: Path) -> None:
+    """sbatch keeps each script and answers job 42; squeue lists job 42 while bin/queue exists."""
     bin_dir.mkdir()
     submitted.mkdir()
-    sbatch = bin_dir / "sbatch"
-    sbatch.write_text(
-        f'#!/bin/bash\ncp "${{@: -1}}" "{submitted}/$(ls "{submitted}" | wc -l).slurm"\necho "Submitted batch job 42"\n'
-    )
-    scontrol = bin_dir / "scontrol"  # datatrove expands SLURM_NODELIST with it
-    scontrol.write_text("#!/bin/bash\necho localhost\n")
-    for p in (sbatch, scontrol):
+    scripts = {
+        "sbatch": f'cp "${{@: -1}}" "{submitted}/$(ls "{submitted}" | wc -l).slurm"\necho "Submitted batch job 42"',
+        "scontrol": "echo localhost",  # datatrove expands SLURM_NODELIST with it
+        "squeue": f'[ -e "{bin_dir}/queue" ] && echo 42 || true',
+    }
+    for name, body in scripts.items():
+        p = bin_dir / name
+        p.write_text(f"#!/bin/bash\n{body}\n")
         p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    (bin_dir / "queue").touch()
 
 
 @pytest.mark.slow
@@ -106,6 +109,7 @@ def test_slurm_executor_submits_shards_then_a_merge_job(tiny_path, tmp_path, cap
     argv = [*BASE, "--data", "sample", "--languages", "en,de", "--limit", "1", "--output", str(out), "--shards", "2"]
     sub = _eval(capsys, [*argv, "--executor", "slurm", "--partition", "gpu", "--setup", "source /opt/env/bin/activate"])
     assert sub["results"] is None and sub["submitted"]["executor"] == "slurm"
+    assert sub["submitted"]["shards_job_id"] == sub["submitted"]["merge_job_id"] == "42"  # the stand-in's job id
     assert open_store().get(sub["run_id"]).status == "queued"
     script = (out / "shards" / "logs" / "launch_script.slurm").read_text()
     assert "#SBATCH --array=0-1" in script and "#SBATCH --partition=gpu" in script and "#SBATCH --gpus=1" in script
@@ -114,6 +118,10 @@ def test_slurm_executor_submits_shards_then_a_merge_job(tiny_path, tmp_path, cap
     assert "#SBATCH --gpus" not in merge_script
     scripts = [p.read_text() for p in sorted((tmp_path / "submitted").iterdir())]
     assert sum("--array=0-1" in s for s in scripts) == 1 and len(scripts) == 4  # shards, merge (+ datatrove stats)
+    again = _eval(capsys, [*argv, "--executor", "slurm", "--partition", "gpu"])  # while Slurm still holds the jobs
+    assert again["run_id"] == sub["run_id"] and again["submitted"]["still_in_queue"]
+    assert len(list((tmp_path / "submitted").iterdir())) == 4  # nothing submitted twice
+    (tmp_path / "bin" / "queue").unlink()
     # the array tasks and then the merge job, run as Slurm would run them
     launcher = Path(sys.executable).parent / "launch_pickled_pipeline"
     for pik, task in (
@@ -196,3 +204,16 @@ def test_hf_jobs_one_job_per_shard_collected_from_the_push_repo(tiny_path, tmp_p
     }
     plain = _eval(capsys, [*spec, "--output", str(tmp_path / "plain")])
     assert _samples(out) == _samples(tmp_path / "plain") and done["results"] == plain["results"]
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_the_shards_on_a_local_ray_cluster(tiny_path, tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    out = tmp_path / "run"
+    argv = [*BASE, "--data", "sample", "--languages", "en,de", "--limit", "2", "--output", str(out), "--shards", "2"]
+    res = _eval(capsys, [*argv, "--executor", "ray"])
+    assert not ray.is_initialized()  # the cluster labkit started is shut down again
+    assert res["results"]["en"]["n"] == 2 and res["results"]["de"]["n"] == 2
+    assert set(_samples(out)) == {("en", "0"), ("en", "1"), ("de", "0"), ("de", "1")}
+    assert set(_samples(shard.shard_dir(out, 0, 2))) == {("en", "0"), ("de", "0")}
+    assert (out / "shards" / "logs" / "completions" / "00001").exists()  # datatrove's Ray executor ran both ranks

@@ -200,3 +200,28 @@ def test_judge_reads_the_verdict_letters_top_logprobs(server, tmp_path):
         res = judge_pairs(judge, "openai", "judge", items, JudgeCache(tmp_path / f"{mode}.sqlite"))
         assert [(r["kind"], r["preference"]) for r in res] == [("discrete", 1.0), ("discrete", 0.0)]
         assert len(server.requests) == 2 + plain and sum("logprobs" not in r for r in server.requests) == plain
+
+
+@pytest.mark.slow
+def test_eval_against_one_data_parallel_endpoint_sharded_or_not(server, tmp_path, capsys):
+    """`vllm serve M --data-parallel-size N` is one OpenAI endpoint in front of N engines: `labkit eval --backend
+    openai` keeps --batch-size requests in flight there, and 2 local shards (2 clients) give the same samples."""
+    import json
+
+    from labkit.cli import main
+
+    base = ["eval", "--task", "mgsm", "--data", "sample", "--languages", "en,de", "--limit", "3", "--json"]
+    base += ["--backend", "openai", "--base-url", server.url, "--model", "served-model", "--batch-size", "4"]
+    assert main([*base, "--output", str(tmp_path / "one")]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert len(server.requests) == 6 and 1 < server.max_in_flight <= 4
+    assert {r["model"] for r in server.requests} == {"served-model"}
+    assert main([*base, "--output", str(tmp_path / "two"), "--shards", "2"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert len(server.requests) == 12 and two["results"] == one["results"]
+
+    def samples(folder):
+        return sorted((tmp_path / folder / "samples.jsonl").read_text().splitlines())
+
+    assert samples("one") == samples("two") and len(samples("one")) == 6
+    assert "echo: " in json.loads(samples("one")[0])["output"]

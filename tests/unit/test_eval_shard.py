@@ -24,7 +24,7 @@ def test_item_i_goes_to_shard_i_mod_n():
     plan = shard.assignments(keys, 4)
     assert plan == [[keys[0], keys[4]], [keys[1], keys[5]], [keys[2]], [keys[3]]]
     assert sorted(sum(plan, [])) == sorted(keys)
-    with pytest.raises(LabkitError, match="--shards 7 is more than the 6 items"):
+    with pytest.raises(LabkitError, match=r"--shards 7 is more than the number of items to evaluate \(6\)"):
         shard.assignments(keys, 7)
 
 
@@ -40,7 +40,7 @@ def test_item_i_goes_to_shard_i_mod_n():
         (["--shards", "2", "--export", "slurm"], "--export slurm needs --output"),
         (["--shards", "2", "--export", "slurm", "--output", "o", "--partition", "gpu;rm"], "--partition"),
         (["--shards", "2", "--executor", "hf-jobs"], "--push-repo"),
-        (["--shards", "9"], "--shards 9 is more than the 6 items"),
+        (["--shards", "9"], "--shards 9 is more than the number of items to evaluate (6)"),
     ],
 )
 def test_bad_sharding_flags_exit_2_naming_the_flag(extra, message, capsys, tmp_path, monkeypatch):
