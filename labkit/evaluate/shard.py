@@ -178,12 +178,12 @@ class Sharding:
     def check(self, spec: EvalSpec, export: str | None = None) -> list[str] | None:
         """What each executor needs, refused before a run row or folder exists; the run's item keys (not for an
         export, which reads no data)."""
-        from labkit.train.launch import _sbatch_word
+        from labkit.train.launch import sbatch_word
 
         if self.executor == "slurm" or export == "slurm":
-            _sbatch_word(self.time, "--time")
+            sbatch_word(self.time, "--time")
             if self.partition:
-                _sbatch_word(self.partition, "--partition")
+                sbatch_word(self.partition, "--partition")
             elif not export:
                 raise LabkitError(
                     "--executor slurm needs --partition.", hint="Your cluster's GPU partition, e.g. --partition gpu."
@@ -501,19 +501,19 @@ def slurm_script(
 ) -> tuple[str, str]:
     """An sbatch array script, one task per shard; each value reaches the shell quoted (shlex) or checked against a
     plain-word pattern, as training's export does. Returns (script, the command that merges when it ends)."""
-    from labkit.train.launch import _sbatch_word
+    from labkit.train.launch import sbatch_word
 
     lines = [
         "#!/bin/bash",
-        f"#SBATCH --job-name=labkit-eval-{_sbatch_word(spec.task, 'Task')}",
+        f"#SBATCH --job-name=labkit-eval-{sbatch_word(spec.task, 'Task')}",
         f"#SBATCH --array=0-{n - 1}",
         "#SBATCH --ntasks=1",
         f"#SBATCH --gpus={1 if gpus is None else int(gpus)}",
-        f"#SBATCH --time={_sbatch_word(time, '--time')}",
+        f"#SBATCH --time={sbatch_word(time, '--time')}",
         "#SBATCH --output=%x-%A_%a.log",
     ]
     if partition:
-        lines.append(f"#SBATCH --partition={_sbatch_word(partition, '--partition')}")
+        lines.append(f"#SBATCH --partition={sbatch_word(partition, '--partition')}")
     argv = ["python", *shard_argv(spec, n, out=out)[1:]]
     lines += [
         "",

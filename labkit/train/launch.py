@@ -180,7 +180,7 @@ def sweep(
 SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
 
 
-def _sbatch_word(value, what: str) -> str:
+def sbatch_word(value, what: str) -> str:
     value = str(value)
     if not SLURM_WORD.match(value):
         raise LabkitError(
@@ -219,11 +219,11 @@ def slurm_script(
         f"#SBATCH --nodes={nodes}",
         "#SBATCH --ntasks-per-node=1",
         f"#SBATCH --gpus-per-node={gpn}",
-        f"#SBATCH --time={_sbatch_word(time, 'Time limit')}",
+        f"#SBATCH --time={sbatch_word(time, 'Time limit')}",
         "#SBATCH --output=%x-%j.log",
     ]
     if partition:
-        lines.append(f"#SBATCH --partition={_sbatch_word(partition, 'Partition')}")
+        lines.append(f"#SBATCH --partition={sbatch_word(partition, 'Partition')}")
     # run on every node by `srun bash -c`: $SLURM_NODEID and $MAIN_IP expand there, on that node; the rest is
     # quoted once for the inner shell (shlex.join) and once more for the outer one (shlex.quote)
     inner = shlex.join(
