@@ -106,7 +106,9 @@ def preview_rows(source: str, recipe: dict, n: int = 20) -> list[list]:
 
 
 def build(ctx, shared) -> None:
-    recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
+    # shown relative to the project, never as the server's absolute paths
+    names = sorted((p.name for p in CONFIGS.glob("*.yaml")), key=lambda n: (n != "cwt2-zh.yaml", n))
+    recipes = [f"configs/curate/{n}" for n in names]
     gr.Markdown(
         "Curation in the style of ChineseWebText 2.0 (MDFG): six named rules, then quality, domain and toxicity "
         "annotations in its schema, as datatrove pipeline steps. The default annotators are **heuristics**, labelled "
@@ -208,8 +210,8 @@ def build(ctx, shared) -> None:
         return jobrun.output_dir(jobs.status(rid.strip()))
 
     @handler
-    def load_recipe(path):
-        text = rmod.dumps(rmod.load(path))
+    def load_recipe(choice):
+        text = rmod.dumps(rmod.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
         return [text, *form_values(text)]
 
     @handler

@@ -21,6 +21,7 @@ from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.store import FINAL
+from labkit.train.recipe import check_tags
 from labkit.ui.common import handler, hide_upload_dirs, owner_tags, who
 
 TITLE = "Evaluate"
@@ -201,7 +202,9 @@ def build(ctx, shared) -> None:
                     hint=f"Untick them in the Languages field; sample languages: "
                     f"{', '.join(get_task(task_).sample_languages())}.",
                 )
-        tag_list = [t.strip() for t in (tags_ or "").split(",") if t.strip()]
+        tag_list = check_tags(
+            [t.strip() for t in (tags_ or "").split(",") if t.strip()], hint="Tags: a few comma-separated words."
+        )
         run = jobs.start(
             cli_args(spec, tag_list),
             kind="eval",
