@@ -5,7 +5,6 @@ Markdown, and score a DoTA-format folder."""
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -13,14 +12,14 @@ import gradio as gr
 from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
-from labkit.ui.common import handler
+from labkit.ui.common import SessionFlags, handler
 
 TITLE = "Document translation"
 ID = "translate"
 
 
 def build(ctx, shared) -> None:
-    cancel_flag = threading.Event()
+    cancel_flags = SessionFlags()
     gr.Markdown(
         "OCR-first: scanned pages and images are read with rapidocr (offline); born-digital PDF text is used directly. "
         "Translations are cached: a page seen before costs nothing."
@@ -115,9 +114,12 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def translate(f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, progress=gr.Progress()):
+    def translate(
+        f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, request: gr.Request, progress=gr.Progress()
+    ):
         if not f:
             raise LabkitError("Upload a page image or a PDF first.")
+        cancel_flag = cancel_flags(request)
         cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
         out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir, prefix="doctrans-"))
@@ -199,8 +201,8 @@ def build(ctx, shared) -> None:
     def set_zoom(h):
         return gr.update(height=int(h)), gr.update(height=int(h))
 
-    def do_cancel():
-        cancel_flag.set()
+    def do_cancel(request: gr.Request):
+        cancel_flags(request).set()
         return "Cancelling … (stops after the blocks being translated now)"
 
     @handler
