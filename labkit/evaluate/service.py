@@ -45,7 +45,9 @@ def run_eval(
     Returns {"run_id", "output", "results", "metrics", "card"} (+ "submitted" for submitted shards)."""
     from labkit.settings import get_settings
     from labkit.store import new_run_id, open_store
+    from labkit.train.recipe import check_tags
 
+    tags = check_tags(list(tags), hint="Give a few short tags, e.g. --tag baseline --tag zh.")
     settings = get_settings().ensure_dirs()
     run_id = run_id or new_run_id("eval")
     out = Path(out_dir) if out_dir else settings.runs_dir / run_id

@@ -177,6 +177,7 @@ def sweep(
 
 
 # --- beyond this machine -------------------------------------------------------------------------
+FLAVOR = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")  # HF Jobs hardware names: t4-small, a10g-largex2, ...
 SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
 
 
@@ -265,6 +266,11 @@ def hf_job_spec(
     timeout: str = "6h",
 ) -> dict:
     """Arguments for `huggingface_hub.run_job`: the recipe travels inside the command; the token by secret name only."""
+    if not FLAVOR.match(str(flavor)):
+        raise LabkitError(
+            f"HF Jobs flavor {str(flavor)[:40]!r} is not a hardware name.",
+            hint="For example cpu-basic, t4-small, a10g-small, a100-large (see `hf jobs hardware`).",
+        )
     recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
     # printf of a shlex-quoted string: no recipe value can end a here-document early and run as a command
     script = (

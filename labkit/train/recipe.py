@@ -154,7 +154,13 @@ def yaml_load(text: str, what: str = "The recipe"):
             f"{what} is {len(text):,} characters: recipes are limited to {MAX_BYTES:,}.",
             hint="A recipe is a page of settings; put data in a data file.",
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as e:  # a NUL or control character: a binary file pasted or named
+        raise LabkitError(
+            f"{what} holds a character YAML cannot read (#x{e.character:04x} at position {e.position}).",
+            hint="A recipe is plain UTF-8 text; is this a binary file?",
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -410,11 +416,12 @@ def check_name(name: Any) -> str:
     return name
 
 
-def _check_tags(tags: Any) -> list[str]:
+def check_tags(tags: Any, hint: str = "For example tags: [baseline, zh]") -> list[str]:
+    """Tags as a short list of one-line words, so a run's row stays small (every kind of run)."""
     if tags is None:
         return []
     if not isinstance(tags, list):
-        raise LabkitError(f"tags must be a list, not {_short(tags)}.", hint="For example tags: [baseline, zh]")
+        raise LabkitError(f"tags must be a list, not {_short(tags)}.", hint=hint)
     if len(tags) > MAX_TAGS:
         raise LabkitError(
             f"tags has {len(tags)} entries: at most {MAX_TAGS}.", hint="Keep the tags you filter runs by."
@@ -422,12 +429,12 @@ def _check_tags(tags: Any) -> list[str]:
     out = []
     for t in tags:
         if isinstance(t, (dict, list)) or t is None:
-            raise LabkitError(f"Each tag is a word, not {_short(t)}.", hint="For example tags: [baseline, zh]")
+            raise LabkitError(f"Each tag is a word, not {_short(t)}.", hint=hint)
         t = str(t)
         if not t or len(t) > MAX_TAG_CHARS or any(c in t for c in "\n\r\t\0"):
             raise LabkitError(
                 f"Tag {_short(t)} must be 1-{MAX_TAG_CHARS} characters on one line.",
-                hint="For example tags: [baseline, zh]",
+                hint=hint,
             )
         out.append(t)
     return out
@@ -505,7 +512,7 @@ def from_dict(data: dict, source: str | None = None) -> Recipe:
         method_args=dict(data.get("method_args") or {}),
         trainer=dict(merged.get("trainer") or {}),
         evaluate=evaluate,
-        tags=_check_tags(data.get("tags")),
+        tags=check_tags(data.get("tags")),
         source=source,
         **{k: merged[k] for k in SECTIONS},
     )

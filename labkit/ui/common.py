@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import re
+import threading
 
 import gradio as gr
 
@@ -62,6 +63,20 @@ def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
     text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
     return text + ("\n\n" + DEMO_MODEL_NOTE if model["model"] == TINY else "")
+
+
+class SessionFlags:
+    """A stop flag per browser session, for work that runs inside the app (not a job): a Stop button stops only
+    its own session's work, never a visitor's next door."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request) -> threading.Event:
+        key = getattr(request, "session_hash", None) or ""
+        with self._lock:
+            return self._flags.setdefault(key, threading.Event())
 
 
 def who(ctx, request) -> dict:

@@ -91,3 +91,21 @@ def test_sessions_act_only_on_their_own_runs_and_within_their_limit(shared_app, 
     finally:
         for r in started:
             jobs.cancel(r, ctx.settings, grace=5)
+
+
+@pytest.mark.slow
+def test_a_stop_button_stops_only_its_own_sessions_work(app_url):
+    """Role-play generation runs inside the app (not as a job): session B's Stop must not cut session A's batch."""
+    import time
+
+    from gradio_client.utils import Status
+
+    a, b = _client(app_url), _client(app_url)
+    job = a.submit(3, 1, ["en"], "en: I lost my job.", "en: a nurse", api_name="/support_roleplay")
+    for _ in range(1200):  # until A's generation is under way (its flag cleared), then B presses Stop
+        if job.status().code in (Status.PROGRESS, Status.PROCESSING) or job.done():
+            break
+        time.sleep(0.05)
+    assert "Cancelling" in b.predict(api_name="/support_roleplay_cancel")
+    _path, note, _preview = job.result(timeout=600)
+    assert "Cancelled" not in note and note.startswith("3 dialogues"), note

@@ -96,8 +96,8 @@ def _out(rid: str) -> Path:
 
 
 @handler
-def load_recipe(path):
-    text = rmod.dumps(rmod.load(path))
+def load_recipe(choice):
+    text = rmod.dumps(rmod.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
     return [text, *form_values(text)]
 
 
@@ -299,7 +299,9 @@ def _layout(recipes: list[str], settings) -> SimpleNamespace:
 
 
 def build(ctx, shared) -> None:
-    recipes = sorted((str(p) for p in CONFIGS.glob("*.yaml")), key=lambda p: (not p.endswith("cwt2-zh.yaml"), p))
+    # shown relative to the project, never as the server's absolute paths
+    names = sorted((p.name for p in CONFIGS.glob("*.yaml")), key=lambda n: (n != "cwt2-zh.yaml", n))
+    recipes = [f"configs/curate/{n}" for n in names]
     ui = _layout(recipes, ctx.settings)
     hfjobs_panel.attach(ctx, shared, "data", [ui.source, ui.editor], hfjobs_panel.data_job)
 

@@ -26,6 +26,7 @@ from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.models import TINY_MATH, TINY_MATH_SFT
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
+from labkit.train.recipe import check_tags
 from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags, who
 from labkit.ui import hfjobs_panel
 
@@ -246,7 +247,9 @@ def build(ctx, shared) -> None:
                     hint=f"Untick them in the Languages field; sample languages: "
                     f"{', '.join(get_task(task_).sample_languages())}.",
                 )
-        tag_list = [t.strip() for t in (tags_ or "").split(",") if t.strip()]
+        tag_list = check_tags(
+            [t.strip() for t in (tags_ or "").split(",") if t.strip()], hint="Tags: a few comma-separated words."
+        )
         run = jobs.start(
             cli_args(spec, tag_list),
             kind="eval",

@@ -5,7 +5,6 @@ role-play dialogues, build self-evolution DPO pairs and push data to the Hub."""
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -15,7 +14,7 @@ from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
-from labkit.ui.common import guarded_buttons, handler
+from labkit.ui.common import SessionFlags, guarded_buttons, handler
 
 TITLE = "Support chat"
 ID = "support"
@@ -54,7 +53,7 @@ def distribution_figure(log: list[dict]):
 def build(ctx, shared) -> None:
     gr.Markdown(f"⚠️ {safety.DISCLAIMER}")
     state = gr.State(session.new())
-    rp_cancel = threading.Event()
+    rp_cancels = SessionFlags()
     with gr.Row():
         with gr.Column(scale=3):
             chat = gr.Chatbot(height=460, label="Conversation", elem_id="lk-support-chat")
@@ -166,10 +165,11 @@ def build(ctx, shared) -> None:
         return table
 
     @handler
-    def generate(n_, turns_, langs_, scen_, pers_, model_state, progress=gr.Progress()):
+    def generate(n_, turns_, langs_, scen_, pers_, model_state, request: gr.Request, progress=gr.Progress()):
         if not langs_:
             raise LabkitError("Pick at least one language.")
         agent = agent_for(model_state)
+        rp_cancel = rp_cancels(request)
         rp_cancel.clear()
         dialogues = roleplay.generate(
             agent,
@@ -192,8 +192,8 @@ def build(ctx, shared) -> None:
             note = f"**Cancelled** after {len(dialogues)} of {int(n_)} dialogues (kept below). " + note
         return str(path), note, roleplay.preview(dialogues)
 
-    def rp_do_cancel():
-        rp_cancel.set()
+    def rp_do_cancel(request: gr.Request):
+        rp_cancels(request).set()
         return "Cancelling … (the dialogue in progress is dropped)"
 
     @handler

@@ -345,7 +345,10 @@ class Train:
     @handler
     def slurm(self, text, synced, source, n, g, *values):
         return launch.slurm_script(
-            self.recipe(text, values, synced, source), nodes=int(n or 1), gpus_per_node=int(g or 1)
+            # an empty box means the recipe's own count; a 0 typed in is refused there, not turned into 1
+            self.recipe(text, values, synced, source),
+            nodes=None if n is None else int(n),
+            gpus_per_node=None if g is None else int(g),
         )
 
     @handler

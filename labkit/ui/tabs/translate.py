@@ -5,7 +5,6 @@ Markdown, and score a DoTA-format folder."""
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +13,7 @@ import gradio as gr
 from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
-from labkit.ui.common import handler
+from labkit.ui.common import SessionFlags, handler
 
 TITLE = "Document translation"
 ID = "translate"
@@ -58,16 +57,30 @@ def vlm_outputs(res: dict) -> tuple:
 
 # --- handlers -----------------------------------------------------------------------------------
 class Translate:
-    """The tab's event handlers: thin wrappers over labkit.doctrans, with one cancel flag per tab."""
+    """The tab's event handlers: thin wrappers over labkit.doctrans, with one cancel flag per browser session."""
 
     def __init__(self, ctx):
-        self.settings, self.cancel_flag = ctx.settings, threading.Event()
+        self.settings, self.cancel_flags = ctx.settings, SessionFlags()
 
     @handler
-    def translate(self, f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, progress=gr.Progress()):
+    def translate(
+        self,
+        f,
+        src,
+        tgt,
+        engine_,
+        pages_,
+        dpi_,
+        domain_,
+        glossary_,
+        model_state,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
         if not f:
             raise LabkitError("Upload a page image or a PDF first.")
-        self.cancel_flag.clear()
+        cancel_flag = self.cancel_flags(request)
+        cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
         out = Path(tempfile.mkdtemp(dir=self.settings.cache_dir, prefix="doctrans-"))
         common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
@@ -75,7 +88,7 @@ class Translate:
             if engine_ == "vlm":
                 from labkit.doctrans import vlm
 
-                res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=self.cancel_flag, **common)
+                res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=cancel_flag, **common)
                 return vlm_outputs(res)
             from labkit.doctrans import document
             from labkit.ui.tabs.models import load_backend
@@ -89,7 +102,7 @@ class Translate:
                 source=None if src == "(auto)" else src,
                 glossary=terms,
                 domain=domain_ or "",
-                cancel=self.cancel_flag,
+                cancel=cancel_flag,
                 **common,
             )
         except Cancelled:  # the user's own choice: said plainly, not as an error
@@ -97,8 +110,8 @@ class Translate:
             return (*[gr.update()] * 3, note, *[gr.update()] * 4)
         return pipeline_outputs(res, terms)
 
-    def cancel(self):
-        self.cancel_flag.set()
+    def cancel(self, request: gr.Request):
+        self.cancel_flags(request).set()
         return "Cancelling … (stops after the blocks being translated now)"
 
     @staticmethod
