@@ -10,6 +10,8 @@ from PIL import Image, ImageDraw
 from labkit.doctrans import document, examples, layout, ocr, render
 from labkit.errors import LabkitError
 
+pytestmark = pytest.mark.slow  # each test loads the OCR models or transformers (5–20 s on 2 cores)
+
 
 def page_with(lines: list[tuple[str, int, int, int]], size=(1000, 700)) -> Image.Image:
     img = Image.new("RGB", size, "white")
