@@ -159,3 +159,20 @@ def wait_run():
         raise AssertionError(f"{run_id} did not end: {jobs.tail_log(jobs.status(run_id).run_dir)[-3000:]}")
 
     return wait
+
+
+class _Scripted:
+    """A backend whose answers the test chooses from the last message's text; counts its calls."""
+
+    def __init__(self, answer):
+        self.answer, self.calls = answer, 0
+
+    def generate(self, prompts, params):
+        self.calls += 1
+        return [[self.answer(p[-1]["content"])] for p in prompts]
+
+
+@pytest.fixture
+def scripted():
+    """`scripted(lambda text: answer)`: a stand-in backend, for tests of what is built around a model's answers."""
+    return _Scripted

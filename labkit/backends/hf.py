@@ -32,13 +32,14 @@ class HFBackend:
         batch_size: int = 16,
         revision: str | None = None,
     ):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         from labkit.models import resolve_model
 
         self.model = model
-        path = resolve_model(model, revision=revision)
+        path = resolve_model(model, revision=revision)  # first: a bad name is refused before torch is imported
+
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype == "auto":
             dtype = "bfloat16" if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"

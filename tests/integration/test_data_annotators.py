@@ -46,6 +46,7 @@ def test_hf_classifier_kind(hf_classifier):
     assert ann.scorer.name == "hf"
 
 
+@pytest.mark.slow  # trains and loads a fastText model
 def test_fasttext_kind_classifies_held_out_texts(tmp_path):
     from labkit.data import classifier
 

@@ -10,6 +10,8 @@ from PIL import Image, ImageDraw
 from labkit.doctrans import document, examples, layout, ocr, render
 from labkit.errors import LabkitError
 
+pytestmark = pytest.mark.slow  # each test loads the OCR models or transformers (5–20 s on 2 cores)
+
 
 def page_with(lines: list[tuple[str, int, int, int]], size=(1000, 700)) -> Image.Image:
     img = Image.new("RGB", size, "white")
@@ -36,17 +38,6 @@ def rendered_page():
     )
 
 
-class Scripted:
-    """A backend whose answers are chosen by the test; counts its calls."""
-
-    def __init__(self, answer):
-        self.answer, self.calls = answer, 0
-
-    def generate(self, prompts, params):
-        self.calls += 1
-        return [[self.answer(p[-1]["content"])] for p in prompts]
-
-
 def test_render_page_erases_and_draws(rendered_page):
     blocks = layout.group(ocr.ocr_image(rendered_page), rendered_page.width)
     out = render.render_page(
@@ -56,13 +47,13 @@ def test_render_page_erases_and_draws(rendered_page):
     render.render_page(rendered_page, blocks[:1], ["مرحبا بالعالم"])  # right-to-left: no crash
 
 
-def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkeypatch):
+def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkeypatch, scripted):
     from labkit.doctrans import document
 
     pdf = tmp_path / "in.pdf"
     second = page_with([("Results and discussion", 60, 60, 36), ("The model trains in twelve hours.", 60, 140, 28)])
     rendered_page.save(pdf, save_all=True, append_images=[second], resolution=100)
-    res = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out", dpi=100)
+    res = document.translate_document(pdf, "zh", scripted(lambda p: "译文"), "scripted", tmp_path / "out", dpi=100)
     import pypdfium2 as pdfium
 
     assert len(pdfium.PdfDocument(res["pdf"])) == 2 and res["stats"]["pages"] == 2
@@ -72,7 +63,7 @@ def test_pdf_in_pdf_out_with_the_same_page_count(tmp_path, rendered_page, monkey
     assert report["stats"]["blocks"] >= 3 and {p["source"] for p in report["pages"]} == {
         "ocr"
     }  # an image-only PDF: OCR
-    again = document.translate_document(pdf, "zh", Scripted(lambda p: "译文"), "scripted", tmp_path / "out2", dpi=100)
+    again = document.translate_document(pdf, "zh", scripted(lambda p: "译文"), "scripted", tmp_path / "out2", dpi=100)
     assert again["stats"]["cached_blocks"] == again["stats"]["blocks"]  # the second run costs nothing
 
 

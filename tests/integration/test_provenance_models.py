@@ -1,6 +1,8 @@
 """Tracing with models: the dense encoder (alone and in the union retriever) offline, and the llm engine on the
 tiny model falling back when its answers are unreadable."""
 
+import pytest
+
 from labkit.provenance import retrieve
 from labkit.provenance.trace import trace
 
@@ -13,6 +15,7 @@ TEXTS = {
 }
 
 
+@pytest.mark.slow  # loads the static MiniLM encoder
 def test_dense_retriever_runs_offline():
     got = retrieve.retrieve(
         ["A cat sat on the mat."],

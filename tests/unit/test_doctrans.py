@@ -69,36 +69,25 @@ def test_rendering_fits_text_inside_its_box(text):
     assert not any(l[:1] in render.NO_LINE_START for l in lines[1:])
 
 
-class Scripted:
-    """A backend whose answers are chosen by the test; counts its calls."""
-
-    def __init__(self, answer):
-        self.answer, self.calls = answer, 0
-
-    def generate(self, prompts, params):
-        self.calls += 1
-        return [[self.answer(p[-1]["content"])] for p in prompts]
-
-
-def test_glossary_is_enforced_and_checked(tmp_path):
+def test_glossary_is_enforced_and_checked(tmp_path, scripted):
     glossary = parse_glossary("attention = 注意力\ntransformer\t变换器\n# comment\n")
     assert glossary == {"attention": "注意力", "transformer": "变换器"}
     with pytest.raises(LabkitError):
         parse_glossary("no separator here")
     # first answer ignores the glossary; the retry (with MUST) uses it
-    backend = Scripted(lambda p: "<text>注意力机制</text>" if "MUST" in p else "关注机制")
+    backend = scripted(lambda p: "<text>注意力机制</text>" if "MUST" in p else "关注机制")
     out = translate_texts(
         ["The attention mechanism."], backend, "m", "zh", glossary=glossary, memory=Memory(tmp_path / "tm.sqlite")
     )
     assert out[0].text == "注意力机制" and out[0].glossary_missing == [] and backend.calls == 2
-    stubborn = Scripted(lambda p: "关注机制")
+    stubborn = scripted(lambda p: "关注机制")
     out = translate_texts(["The attention mechanism."], stubborn, "m", "zh", glossary=glossary)
     assert out[0].glossary_missing == ["attention"]
 
 
-def test_translation_memory_serves_a_second_run(tmp_path):
+def test_translation_memory_serves_a_second_run(tmp_path, scripted):
     mem = Memory(tmp_path / "tm.sqlite")
-    backend = Scripted(lambda p: "翻译")
+    backend = scripted(lambda p: "翻译")
     first = translate_texts(["one", "two"], backend, "m", "zh", memory=mem)
     again = translate_texts(
         ["one", "two"], backend, "m", "zh", memory=Memory(tmp_path / "tm.sqlite")

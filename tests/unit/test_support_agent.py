@@ -6,9 +6,20 @@ import json
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.support import roleplay
+from labkit.support import roleplay, safety
 from labkit.support.agent import SupportAgent, parse_state
 from labkit.support.strategies import fallback, parse_choice, resolve, stage_of, strategies
+
+
+@pytest.fixture(autouse=True)
+def no_models(monkeypatch):
+    """The semantic crisis net loads a sentence encoder and language ID loads lingua's n-gram models (both tested
+    in their own files); here the pattern net alone screens each message and every message counts as English, so
+    the agent's plan needs no model."""
+    from labkit.support import agent
+
+    monkeypatch.setattr(safety, "semantic_check", safety.pattern_check)
+    monkeypatch.setattr(agent, "user_language", lambda text, default="en": default)
 
 
 def test_eight_strategies_and_stages():
