@@ -301,13 +301,14 @@ def seconds(timeout: str | int | float) -> int:
     return int(value)
 
 
-def flavors(token: str | None = None, settings: Settings | None = None, api=None) -> list[tuple[str, str]]:
+def flavors(token: str | bool | None = None, settings: Settings | None = None, api=None) -> list[tuple[str, str]]:
     """Jobs hardware as (label, name): from list_jobs_hardware, with its price, where the Hub answers; else the
-    names huggingface_hub knows (JobHardware), without prices."""
+    names huggingface_hub knows (JobHardware), without prices. `token=False` asks without any token (a demo's
+    anonymous visitor: not the Space's own)."""
     settings = settings or get_settings()
     if not settings.hub_offline:
         try:
-            found = _api(api).list_jobs_hardware(token=token or None)
+            found = _api(api).list_jobs_hardware(token=token)
             per_hour = {"second": 3600, "minute": 60, "hour": 1}
             return [
                 (f"{h.name} · {h.pretty_name} · ${h.unit_cost_usd * per_hour.get(h.unit_label, 1):.2f}/h", h.name)

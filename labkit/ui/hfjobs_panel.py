@@ -101,8 +101,9 @@ class Panel:
         if not flavor:
             raise LabkitError("Pick a flavor (the Job's hardware).")
         wanted = hfjobs.seconds(timeout or "")
-        left = (getattr(oauth, "expires_at", 0) or 0) - time.time()
-        if token and left and wanted > left:
+        expires = getattr(oauth, "expires_at", None)
+        left = (expires or 0) - time.time()
+        if token and expires and wanted > left:
             raise LabkitError(
                 f"Your sign-in expires in {int(left // 60)} min, before the Job's timeout ({timeout}): the Job could "
                 "not push its results.",

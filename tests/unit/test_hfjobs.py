@@ -132,9 +132,11 @@ def test_cli_job_results_reads_the_pushed_folder_back(monkeypatch, settings, cap
 
 def test_flavors_from_the_hub_with_prices_else_the_static_names(settings):
     hw = types.SimpleNamespace(name="l4x1", pretty_name="1x Nvidia L4", unit_cost_usd=0.0133, unit_label="minute")
-    api = types.SimpleNamespace(list_jobs_hardware=lambda token=None: [hw])
+    asked = []
+    api = types.SimpleNamespace(list_jobs_hardware=lambda token=None: asked.append(token) or [hw])
     online = Settings.from_env({"LABKIT_HOME": str(settings.home)})
-    assert hfjobs.flavors(settings=online, api=api) == [("l4x1 · 1x Nvidia L4 · $0.80/h", "l4x1")]
+    assert hfjobs.flavors(token=False, settings=online, api=api) == [("l4x1 · 1x Nvidia L4 · $0.80/h", "l4x1")]
+    assert asked == [False]  # no token at all: never the Space's own for a visitor
     assert ("a10g-small", "a10g-small") in hfjobs.flavors(settings=settings, api=api)  # offline: not asked
     assert hfjobs.seconds("90m") == 5400 and hfjobs.seconds(120) == 120
     with pytest.raises(LabkitError, match="Timeout"):
