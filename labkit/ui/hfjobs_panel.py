@@ -151,11 +151,13 @@ class Panel:
         """The Job's log, streamed while it runs (the last LOG_LINES lines)."""
         login, token = identity(profile, oauth, request)
         run = self._run(rid, login, request)
-        lines = []
+        lines, shown = [], time.monotonic()
         follow = run.status not in FINAL
         for line in hfjobs.logs(run.id, follow=follow, token=token, settings=self.settings, login=login):
             lines = [*lines[-(LOG_LINES - 1) :], line.rstrip("\n")]
-            yield "\n".join(lines)
+            if time.monotonic() - shown >= 1.0:  # at most one page update a second, however fast lines come
+                shown = time.monotonic()
+                yield "\n".join(lines)
         yield "\n".join(lines) or "(no log lines yet)"
 
     @handler
