@@ -54,7 +54,8 @@ os.makedirs(out, exist_ok=True)
 for name, text in files.items():  # the recipes the command reads, sent inside this script
     with open(name, "w", encoding="utf-8") as f:
         f.write(text)
-code = subprocess.call([sys.executable, "-m", "labkit.cli", *argv, *({out_flag!r} and [{out_flag!r}, out])])
+into = os.path.join(out, {out_sub!r})
+code = subprocess.call([sys.executable, "-m", "labkit.cli", *argv, *({out_flag!r} and [{out_flag!r}, into])])
 api = HfApi()
 api.create_repo(repo, repo_type="dataset", private=True, exist_ok=True)
 api.upload_folder(folder_path=home, repo_id=repo, repo_type="dataset", path_in_repo=run_id,
@@ -62,7 +63,9 @@ api.upload_folder(folder_path=home, repo_id=repo, repo_type="dataset", path_in_r
                   commit_message=f"labkit run {{run_id}} (exit {{code}})")
 sys.exit(code)
 '''
-OUT_FLAGS = {"eval": "--output", "fit": "--output", "data": "--out"}  # where each command writes its run folder
+# Where each command writes, inside the Job's run folder: eval and fit fill it; curation writes into curated/ as a
+# local curation run does (labkit.data.run.OUT), so the Data tab reads a Job's run like its own.
+OUT_FLAGS = {"eval": ("--output", ""), "fit": ("--output", ""), "data": ("--out", "curated")}
 
 
 def _api(api=None):
@@ -124,8 +127,9 @@ def submit(
             raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
     secret = _token(token)
     run_id = new_run_id(kind)
+    out_flag, out_sub = OUT_FLAGS.get(argv[0], ("", ""))
     script = SCRIPT.format(
-        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=OUT_FLAGS.get(argv[0], "")
+        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=out_flag, out_sub=out_sub
     )
     deps = dependencies or [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
     with tempfile.TemporaryDirectory() as tmp:

@@ -175,6 +175,7 @@ class Panel:
         where = {
             "eval": "the leaderboard, heatmap and samples above (Refresh)",
             "train": "the Runs table and curves above (type the run id in Run)",
+            "data": "the summary and plots above (type the run id in Run id)",
         }.get(self.kind, "its run folder")
         return f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
 

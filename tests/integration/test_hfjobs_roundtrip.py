@@ -92,3 +92,16 @@ def test_a_train_job_round_trip_brings_back_curves_and_the_checkpoint(tmp_path, 
     run, _ = run_job(tmp_path, tiny_path, ["train", "recipe.yaml"], settings, files={"recipe.yaml": body})
     assert Path(run.run_dir).name != run.id and monitor.progress(run)["step"] == 2
     assert list((Path(run.run_dir) / "output").glob("*.safetensors"))
+
+
+def test_a_curation_job_round_trip_is_read_like_a_local_curation(tmp_path, tiny_path, settings):
+    from labkit.data import report as data_report
+    from labkit.data import run as data_run
+
+    fixtures = ROOT / "tests" / "fixtures" / "curate"
+    recipe = (ROOT / "configs" / "curate" / "rules-only.yaml").read_text(encoding="utf-8")
+    argv = ["data", "curate", str(fixtures / "rules.jsonl"), "--recipe", "recipe.yaml"]
+    argv += ["--set", f"rules.sensitive.words={fixtures / 'sensitive.txt'}"]
+    run, _ = run_job(tmp_path, tiny_path, argv, settings, files={"recipe.yaml": recipe})
+    summary = data_report.load_summary(data_run.output_dir(run))  # what the Data tab shows for a run id
+    assert summary["read"] > 0 and summary["kept"] + sum(summary["dropped"].values()) == summary["read"]
