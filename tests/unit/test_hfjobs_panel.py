@@ -267,3 +267,19 @@ def test_sign_in_button_only_where_oauth_is_configured(space, monkeypatch):
         "eval_hf_job_cancel",
         "eval_hf_job_results",
     } <= names
+
+
+def test_self_hosted_with_auth_an_owner_uses_the_server_login(space):
+    """`labkit serve --auth` in demo mode: no OAuth token; owners (LABKIT_OWNERS) submit with the host's login."""
+    settings = Settings.from_env({**space.settings.env, "LABKIT_OWNERS": "carol, Dave"})
+    ctx = types.SimpleNamespace(settings=settings, store=space.store, shared_server=True)
+    panel = Panel(ctx, "eval", hfjobs_panel.eval_job)
+    carol = types.SimpleNamespace(username="carol", session_hash="s1")
+    run_id, _, _ = panel.submit(None, None, carol, "a10g-small", "1h", "carol/r", *EVAL_FORM)
+    assert space.api.calls[0][1]["token"] == "hf_space_own_token"  # the host's own login: every visitor logged in
+    assert "owner:carol" in space.store.get(run_id).tags
+    with pytest.raises(gr.Error, match="erin is not an owner"):
+        panel.submit(
+            None, None, types.SimpleNamespace(username="erin", session_hash="s2"), "a10g-small", "1h", "e/r", *EVAL_FORM
+        )
+    assert len(space.api.calls) == 1
