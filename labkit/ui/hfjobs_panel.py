@@ -121,7 +121,7 @@ class Panel:
             login=login,
             files=job.files,
             config=job.config,
-            tags=owner_tags(self.ctx, request),
+            tags=guard.owner_tag(login) if login else owner_tags(self.ctx, request),  # who: the Hub login
             settings=self.settings,
         )
         return run.id, self._status(run), gr.Timer(active=run.status not in FINAL)

@@ -102,6 +102,7 @@ def test_owner_submits_with_her_oauth_token_flavor_timeout_and_command(space):
     run = space.store.get(run_id)
     assert run.kind == "eval" and run.status == "queued" and hfjobs.job_id(run) == "job42"
     assert run.config["task"] == "mgsm" and run.config["model"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert "owner:alice" in run.tags
     assert "queued" in status and "job42" in status and timer.active
 
 
