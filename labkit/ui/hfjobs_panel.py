@@ -177,7 +177,10 @@ class Panel:
             "train": "the Runs table and curves above (type the run id in Run)",
             "data": "the summary and plots above (type the run id in Run id)",
         }.get(self.kind, "its run folder")
-        return f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
+        text = f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
+        for report in sorted(Path(run.run_dir).glob("experiments/*/report.md")):  # an experiment's write-up
+            text += f"\n\n---\n\n{report.read_text(encoding='utf-8')}"
+        return text
 
     def flavors(self, oauth: gr.OAuthToken | None):
         token = getattr(oauth, "token", None)

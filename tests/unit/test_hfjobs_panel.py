@@ -284,3 +284,11 @@ def test_self_hosted_with_auth_an_owner_uses_the_server_login(space):
             None, None, types.SimpleNamespace(username="erin", session_hash="s2"), "a10g-small", "1h", "e/r", *EVAL_FORM
         )
     assert len(space.api.calls) == 1
+
+
+def test_experiment_results_show_the_report(space, monkeypatch):
+    panel = Panel(space.ctx, "experiment", hfjobs_panel.experiment_job)
+    run_id, _, _ = panel.submit(*login("alice"), None, "a10g-small", "4h", "alice/exp", "small", "zh", "sw", "", 0)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_download({run_id: FIXTURES / "experiment"}, []))
+    text = panel.results(*login("alice"), None, run_id)
+    assert "# Parallel scaling (small budget)" in text and "| 2 | 3 | 0.31 |" in text
