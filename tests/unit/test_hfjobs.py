@@ -121,13 +121,13 @@ def test_cli_job_results_reads_the_pushed_folder_back(monkeypatch, settings, cap
 
     def download(*, repo_id, repo_type, allow_patterns, local_dir, token):
         assert (repo_id, repo_type, allow_patterns) == ("me/r", "dataset", [f"{run.id}/**"])
-        shutil.copytree(fixtures, Path(local_dir) / run.id / "runs" / run.id)
+        shutil.copytree(fixtures, Path(local_dir) / run.id)  # the Job pushed its --output folder as <run id>/
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", download)
     monkeypatch.setenv("LABKIT_HOME", str(settings.home))
     assert main(["hub", "job-results", run.id, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["run_dir"].endswith(f"runs/{run.id}/runs/{run.id}") and row["metrics"]["score/en"] == 0.75
+    assert row["run_dir"] == str(settings.runs_dir / run.id) and row["metrics"]["score/en"] == 0.75
 
 
 def test_flavors_from_the_hub_with_prices_else_the_static_names(settings):

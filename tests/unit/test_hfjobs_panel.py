@@ -161,9 +161,7 @@ def test_eval_results_read_back_feed_the_leaderboard_and_samples(space, monkeypa
     space.api.stage = "COMPLETED"
     panel.refresh(*login("alice"), None, run_id)
     calls = []
-    monkeypatch.setattr(
-        "huggingface_hub.snapshot_download", fake_download({f"{run_id}/runs/{run_id}": FIXTURES / "eval"}, calls)
-    )
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_download({run_id: FIXTURES / "eval"}, calls))
     text = panel.results(*login("alice"), None, run_id)
     assert calls == [
         {
@@ -174,7 +172,7 @@ def test_eval_results_read_back_feed_the_leaderboard_and_samples(space, monkeypa
         }
     ]
     run = space.store.get(run_id)
-    assert Path(run.run_dir) == space.settings.runs_dir / run_id / "runs" / run_id and "Loaded" in text
+    assert Path(run.run_dir) == space.settings.runs_dir / run_id and "Loaded" in text
     headers, rows = report.leaderboard(report.eval_runs(space.store, "mgsm"))
     row = dict(zip(headers, rows[0]))
     assert row["run"] == run_id and row["status"] == "succeeded" and row["average"] == 50.0
