@@ -7,9 +7,11 @@
     hfjobs.cancel(run.id)        # cancel_job
     hfjobs.fetch_results(run.id) # the pushed folder, downloaded into the local run folder
 
-A Job is ephemeral: its script runs `labkit …` and pushes what the command wrote under LABKIT_HOME (runs/ with
-results and checkpoints, experiments/) to `push_repo` (a dataset repo) under the run's id; `fetch_results` reads
-it back into the local run folder, where the Evaluate and Train tabs show it like a local run.
+A Job is ephemeral: its script runs `labkit …` and pushes the run folder to `push_repo` (a dataset repo) under
+the run's id: what `--output` received (eval, fit; a curation's curated/), or for train and experiment, which make
+their own runs, a LABKIT_HOME of their own (runs/<id>/ with metrics and checkpoints, experiments/), without caches
+and downloaded models. `fetch_results` reads it back into the local run folder, where the tabs show it like a local
+run (labkit.evaluate.shard reads shards/ from the same layout).
 
 The token is the submitter's: an OAuth token passed in (a Space owner who signed in), else
 `huggingface_hub.get_token()` (HF_TOKEN or `hf auth login`). It travels as the Job secret HF_TOKEN, which the Hub
@@ -43,7 +45,7 @@ PACKAGE = "labkit @ git+https://github.com/labkit/labkit"  # LABKIT_PACKAGE over
 SCRIPT = '''# /// script
 # requires-python = ">=3.11"
 # ///
-"""labkit on Hugging Face Jobs: run one labkit command, then push what it wrote (runs, experiments) to the Hub."""
+"""labkit on Hugging Face Jobs: run one labkit command, then push its run folder to the Hub."""
 import os, subprocess, sys
 from huggingface_hub import HfApi
 
@@ -54,15 +56,22 @@ os.makedirs(out, exist_ok=True)
 for name, text in files.items():  # the recipes the command reads, sent inside this script
     with open(name, "w", encoding="utf-8") as f:
         f.write(text)
-code = subprocess.call([sys.executable, "-m", "labkit.cli", *argv, *({out_flag!r} and [{out_flag!r}, out])])
+env = dict(os.environ)
+if {out_flag!r}:
+    argv += [{out_flag!r}, os.path.join(out, {out_sub!r})]
+else:  # train, experiment: they make their own run folders under LABKIT_HOME, so that home is the run folder
+    env["LABKIT_HOME"] = out
+code = subprocess.call([sys.executable, "-m", "labkit.cli", *argv], env=env)
 api = HfApi()
 api.create_repo(repo, repo_type="dataset", private=True, exist_ok=True)
-api.upload_folder(folder_path=home, repo_id=repo, repo_type="dataset", path_in_repo=run_id,
+api.upload_folder(folder_path=out, repo_id=repo, repo_type="dataset", path_in_repo=run_id,
                   ignore_patterns=["cache/**", "models/**", "*.sqlite*"],
                   commit_message=f"labkit run {{run_id}} (exit {{code}})")
 sys.exit(code)
 '''
-OUT_FLAGS = {"eval": "--output", "fit": "--output", "data": "--out"}  # where each command writes its run folder
+# Where each command writes, inside the Job's run folder: eval and fit fill it; curation writes into curated/ as a
+# local curation run does (labkit.data.run.OUT), so the Data tab reads a Job's run like its own.
+OUT_FLAGS = {"eval": ("--output", ""), "fit": ("--output", ""), "data": ("--out", "curated")}
 
 
 def _api(api=None):
@@ -124,8 +133,9 @@ def submit(
             raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
     secret = _token(token)
     run_id = new_run_id(kind)
+    out_flag, out_sub = OUT_FLAGS.get(argv[0], ("", ""))
     script = SCRIPT.format(
-        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=OUT_FLAGS.get(argv[0], "")
+        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=out_flag, out_sub=out_sub
     )
     deps = dependencies or [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
     with tempfile.TemporaryDirectory() as tmp:
@@ -263,7 +273,7 @@ def fetch_results(
     shutil.rmtree(local, ignore_errors=True)
     shutil.copytree(pushed, local)
     shutil.rmtree(staging, ignore_errors=True)
-    folder = _result_folder(local, run_id)
+    folder = _result_folder(local)
     fields: dict = {"run_dir": str(folder)}
     results = folder / "results.json"
     if results.exists():
@@ -276,14 +286,11 @@ def fetch_results(
     return store.update(run_id, **fields)
 
 
-def _result_folder(local: Path, run_id: str) -> Path:
-    """The run folder inside what a Job pushed: runs/<run id> (the command's --output), else the single run the
-    command made (a training run names its own folder), else the whole download."""
+def _result_folder(local: Path) -> Path:
+    """The run folder inside what a Job pushed: the single run a train Job made (under runs/), else the whole
+    download (an evaluation's results.json, a curation's curated/, an experiment's runs and report)."""
     runs = local / "runs"
-    own = runs / run_id
-    if own.is_dir() and any(own.iterdir()):
-        return own
-    made = [d for d in sorted(runs.iterdir()) if d.is_dir() and d.name != run_id] if runs.is_dir() else []
+    made = [d for d in sorted(runs.iterdir()) if d.is_dir()] if runs.is_dir() else []
     return made[0] if len(made) == 1 else local
 
 
@@ -301,13 +308,14 @@ def seconds(timeout: str | int | float) -> int:
     return int(value)
 
 
-def flavors(token: str | None = None, settings: Settings | None = None, api=None) -> list[tuple[str, str]]:
+def flavors(token: str | bool | None = None, settings: Settings | None = None, api=None) -> list[tuple[str, str]]:
     """Jobs hardware as (label, name): from list_jobs_hardware, with its price, where the Hub answers; else the
-    names huggingface_hub knows (JobHardware), without prices."""
+    names huggingface_hub knows (JobHardware), without prices. `token=False` asks without any token (a demo's
+    anonymous visitor: not the Space's own)."""
     settings = settings or get_settings()
     if not settings.hub_offline:
         try:
-            found = _api(api).list_jobs_hardware(token=token or None)
+            found = _api(api).list_jobs_hardware(token=token)
             per_hour = {"second": 3600, "minute": 60, "hour": 1}
             return [
                 (f"{h.name} · {h.pretty_name} · ${h.unit_cost_usd * per_hour.get(h.unit_label, 1):.2f}/h", h.name)

@@ -101,8 +101,9 @@ class Panel:
         if not flavor:
             raise LabkitError("Pick a flavor (the Job's hardware).")
         wanted = hfjobs.seconds(timeout or "")
-        left = (getattr(oauth, "expires_at", 0) or 0) - time.time()
-        if token and left and wanted > left:
+        expires = getattr(oauth, "expires_at", None)
+        left = (expires or 0) - time.time()
+        if token and expires and wanted > left:
             raise LabkitError(
                 f"Your sign-in expires in {int(left // 60)} min, before the Job's timeout ({timeout}): the Job could "
                 "not push its results.",
@@ -120,7 +121,7 @@ class Panel:
             login=login,
             files=job.files,
             config=job.config,
-            tags=owner_tags(self.ctx, request),
+            tags=guard.owner_tag(login) if login else owner_tags(self.ctx, request),  # who: the Hub login
             settings=self.settings,
         )
         return run.id, self._status(run), gr.Timer(active=run.status not in FINAL)
@@ -150,11 +151,13 @@ class Panel:
         """The Job's log, streamed while it runs (the last LOG_LINES lines)."""
         login, token = identity(profile, oauth, request)
         run = self._run(rid, login, request)
-        lines = []
+        lines, shown = [], time.monotonic()
         follow = run.status not in FINAL
         for line in hfjobs.logs(run.id, follow=follow, token=token, settings=self.settings, login=login):
             lines = [*lines[-(LOG_LINES - 1) :], line.rstrip("\n")]
-            yield "\n".join(lines)
+            if time.monotonic() - shown >= 1.0:  # at most one page update a second, however fast lines come
+                shown = time.monotonic()
+                yield "\n".join(lines)
         yield "\n".join(lines) or "(no log lines yet)"
 
     @handler
@@ -172,8 +175,12 @@ class Panel:
         where = {
             "eval": "the leaderboard, heatmap and samples above (Refresh)",
             "train": "the Runs table and curves above (type the run id in Run)",
+            "data": "the summary and plots above (type the run id in Run id)",
         }.get(self.kind, "its run folder")
-        return f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
+        text = f"✅ Loaded into `{run.run_dir}`: see {where}.\n\n" + self._status(run)
+        for report in sorted(Path(run.run_dir).glob("experiments/*/report.md")):  # an experiment's write-up
+            text += f"\n\n---\n\n{report.read_text(encoding='utf-8')}"
+        return text
 
     def flavors(self, oauth: gr.OAuthToken | None):
         token = getattr(oauth, "token", None)

@@ -121,20 +121,22 @@ def test_cli_job_results_reads_the_pushed_folder_back(monkeypatch, settings, cap
 
     def download(*, repo_id, repo_type, allow_patterns, local_dir, token):
         assert (repo_id, repo_type, allow_patterns) == ("me/r", "dataset", [f"{run.id}/**"])
-        shutil.copytree(fixtures, Path(local_dir) / run.id / "runs" / run.id)
+        shutil.copytree(fixtures, Path(local_dir) / run.id)  # the Job pushed its --output folder as <run id>/
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", download)
     monkeypatch.setenv("LABKIT_HOME", str(settings.home))
     assert main(["hub", "job-results", run.id, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["run_dir"].endswith(f"runs/{run.id}/runs/{run.id}") and row["metrics"]["score/en"] == 0.75
+    assert row["run_dir"] == str(settings.runs_dir / run.id) and row["metrics"]["score/en"] == 0.75
 
 
 def test_flavors_from_the_hub_with_prices_else_the_static_names(settings):
     hw = types.SimpleNamespace(name="l4x1", pretty_name="1x Nvidia L4", unit_cost_usd=0.0133, unit_label="minute")
-    api = types.SimpleNamespace(list_jobs_hardware=lambda token=None: [hw])
+    asked = []
+    api = types.SimpleNamespace(list_jobs_hardware=lambda token=None: asked.append(token) or [hw])
     online = Settings.from_env({"LABKIT_HOME": str(settings.home)})
-    assert hfjobs.flavors(settings=online, api=api) == [("l4x1 · 1x Nvidia L4 · $0.80/h", "l4x1")]
+    assert hfjobs.flavors(token=False, settings=online, api=api) == [("l4x1 · 1x Nvidia L4 · $0.80/h", "l4x1")]
+    assert asked == [False]  # no token at all: never the Space's own for a visitor
     assert ("a10g-small", "a10g-small") in hfjobs.flavors(settings=settings, api=api)  # offline: not asked
     assert hfjobs.seconds("90m") == 5400 and hfjobs.seconds(120) == 120
     with pytest.raises(LabkitError, match="Timeout"):

@@ -102,6 +102,7 @@ def test_owner_submits_with_her_oauth_token_flavor_timeout_and_command(space):
     run = space.store.get(run_id)
     assert run.kind == "eval" and run.status == "queued" and hfjobs.job_id(run) == "job42"
     assert run.config["task"] == "mgsm" and run.config["model"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert "owner:alice" in run.tags
     assert "queued" in status and "job42" in status and timer.active
 
 
@@ -160,9 +161,7 @@ def test_eval_results_read_back_feed_the_leaderboard_and_samples(space, monkeypa
     space.api.stage = "COMPLETED"
     panel.refresh(*login("alice"), None, run_id)
     calls = []
-    monkeypatch.setattr(
-        "huggingface_hub.snapshot_download", fake_download({f"{run_id}/runs/{run_id}": FIXTURES / "eval"}, calls)
-    )
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_download({run_id: FIXTURES / "eval"}, calls))
     text = panel.results(*login("alice"), None, run_id)
     assert calls == [
         {
@@ -173,7 +172,7 @@ def test_eval_results_read_back_feed_the_leaderboard_and_samples(space, monkeypa
         }
     ]
     run = space.store.get(run_id)
-    assert Path(run.run_dir) == space.settings.runs_dir / run_id / "runs" / run_id and "Loaded" in text
+    assert Path(run.run_dir) == space.settings.runs_dir / run_id and "Loaded" in text
     headers, rows = report.leaderboard(report.eval_runs(space.store, "mgsm"))
     row = dict(zip(headers, rows[0]))
     assert row["run"] == run_id and row["status"] == "succeeded" and row["average"] == 50.0
@@ -267,3 +266,27 @@ def test_sign_in_button_only_where_oauth_is_configured(space, monkeypatch):
         "eval_hf_job_cancel",
         "eval_hf_job_results",
     } <= names
+
+
+def test_self_hosted_with_auth_an_owner_uses_the_server_login(space):
+    """`labkit serve --auth` in demo mode: no OAuth token; owners (LABKIT_OWNERS) submit with the host's login."""
+    settings = Settings.from_env({**space.settings.env, "LABKIT_OWNERS": "carol, Dave"})
+    ctx = types.SimpleNamespace(settings=settings, store=space.store, shared_server=True)
+    panel = Panel(ctx, "eval", hfjobs_panel.eval_job)
+    carol = types.SimpleNamespace(username="carol", session_hash="s1")
+    run_id, _, _ = panel.submit(None, None, carol, "a10g-small", "1h", "carol/r", *EVAL_FORM)
+    assert space.api.calls[0][1]["token"] == "hf_space_own_token"  # the host's own login: every visitor logged in
+    assert "owner:carol" in space.store.get(run_id).tags
+    with pytest.raises(gr.Error, match="erin is not an owner"):
+        panel.submit(
+            None, None, types.SimpleNamespace(username="erin", session_hash="s2"), "a10g-small", "1h", "e/r", *EVAL_FORM
+        )
+    assert len(space.api.calls) == 1
+
+
+def test_experiment_results_show_the_report(space, monkeypatch):
+    panel = Panel(space.ctx, "experiment", hfjobs_panel.experiment_job)
+    run_id, _, _ = panel.submit(*login("alice"), None, "a10g-small", "4h", "alice/exp", "small", "zh", "sw", "", 0)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_download({run_id: FIXTURES / "experiment"}, []))
+    text = panel.results(*login("alice"), None, run_id)
+    assert "# Parallel scaling (small budget)" in text and "| 2 | 3 | 0.31 |" in text
