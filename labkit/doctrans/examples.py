@@ -43,7 +43,13 @@ def _scan(img):
 
 def _pdf_bytes() -> bytes:
     """A one-page A4 PDF whose text is real text (Helvetica), so the page needs no OCR."""
-    lines = [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
+    return pdf_with_text(
+        [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
+    )
+
+
+def pdf_with_text(lines: list[tuple[float, float, float, str]]) -> bytes:
+    """A one-page A4 PDF of (x, y, size, text) lines in points from the bottom left, in Helvetica (Latin-1 text)."""
     stream = "".join(f"BT /F1 {size} Tf {x} {y} Td ({text}) Tj ET\n" for x, y, size, text in lines).encode("latin-1")
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",

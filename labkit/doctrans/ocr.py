@@ -165,7 +165,11 @@ def _engine(params: tuple = tuple(OCR_PARAMS.items())):
 def ocr_image(image, params: dict | None = None) -> list[Line]:
     import numpy as np
 
-    result = _engine(tuple((params or OCR_PARAMS).items()))(np.asarray(image.convert("RGB")))
+    return lines_of(_engine(tuple((params or OCR_PARAMS).items()))(np.asarray(image.convert("RGB"))))
+
+
+def lines_of(result) -> list[Line]:
+    """rapidocr's output as Lines (none when it found no text)."""
     if result.boxes is None:
         return []
     lines = []
