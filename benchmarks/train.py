@@ -60,7 +60,9 @@ def children_cpu() -> float:
 def timed(argv: list[str], env: dict) -> tuple[float, float, float, str]:
     """(start time, wall s, CPU s of the process and its reaped descendants, stdout)."""
     c, t0, p = children_cpu(), time.time(), time.perf_counter()
-    out = subprocess.run(argv, env=env, capture_output=True, text=True)
+    # its own session, as labkit's job supervisor has: with the kernel's autogroup scheduling a session gets its own
+    # share of a crowded CPU, so a baseline left in the benchmark's session would be slowed by the comparison itself
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, start_new_session=True)
     wall, cpu = time.perf_counter() - p, children_cpu() - c
     if out.returncode:
         sys.exit(f"{argv[:4]} failed ({out.returncode}):\n{out.stderr[-3000:]}")
