@@ -167,6 +167,14 @@ CONFIGS = {
         "Det.limit_type": "max",
         "Det.limit_side_len": 960,
     },
+    "no classifier, batch 16, detector max side 1280, 1 onnxruntime thread": {
+        "Global.log_level": "warning",
+        "Global.use_cls": False,
+        "Rec.rec_batch_num": 16,
+        "Det.limit_type": "max",
+        "Det.limit_side_len": 1280,
+        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+    },
     "no classifier, batch 16, 2 onnxruntime threads": {
         "Global.log_level": "warning",
         "Global.use_cls": False,

@@ -7,7 +7,7 @@ per round with min–median–max, in wall seconds and in CPU seconds of this pr
 far less). Keys kept from earlier turns: pairs, batched_pairs_per_s, one_at_a_time_pairs_per_s, speedup (now
 medians), max_abs_diff; new beside them: rounds, speedup_range, cpu_speedup_range, *_range, torch_threads.
 
-    .venv/bin/python benchmarks/selfimprove.py [--rounds 7] [--threads N]
+    .venv/bin/python benchmarks/selfimprove.py [--rounds 7] [--threads N] [--n 256]
 """
 
 import argparse
@@ -28,6 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7, help="interleaved (batched, one-at-a-time) timings")
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
+    ap.add_argument("--n", type=int, default=256, help="(prompt, response) pairs scored per timing")
     args = ap.parse_args()
     import torch
 
@@ -39,7 +40,7 @@ def main():
         torch.set_num_threads(args.threads)
     pol, ref = HFBackend("tiny", device="cpu", batch_size=32), HFBackend("tiny-ref", device="cpu", batch_size=32)
     lines = corpus_lines()
-    pairs = [([{"role": "user", "content": lines[i % len(lines)]}], lines[(i * 7) % len(lines)]) for i in range(256)]
+    pairs = [([{"role": "user", "content": lines[i % len(lines)]}], lines[(i * 7) % len(lines)]) for i in range(args.n)]
     implicit_rewards(pol, ref, pairs[:32], 0.1)  # warm-up: first calls allocate and pick kernels
     [implicit_rewards(pol, ref, [p], 0.1) for p in pairs[:8]]
 
