@@ -118,8 +118,7 @@ def _worker_start(env: dict, run_id: str) -> float:
 
     with sqlite3.connect(Path(env["LABKIT_HOME"]) / "labkit.sqlite") as db:
         ticks = db.execute("SELECT worker_start FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-    stat = Path("/proc/stat").read_text().splitlines()
-    boot = next(float(line.split()[1]) for line in stat if line.startswith("btime"))
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)  # /proc/stat's btime is whole seconds only
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
