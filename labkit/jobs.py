@@ -201,7 +201,20 @@ def follow_log(run_id: str, settings: Settings | None = None, poll: float = 0.5)
             if rest:
                 yield rest.decode("utf-8", errors="replace")
             return
-        time.sleep(poll)
+        _wait(run.pid, poll)
+
+
+def _wait(pid: int | None, seconds: float) -> None:
+    """Sleep up to `seconds`, waking as soon as the job's supervisor exits when this process started it (and
+    reaping it, so its CPU time is counted and no zombie is left)."""
+    proc = _children.get(pid) if pid is not None else None
+    if proc is None or proc.poll() is not None:
+        time.sleep(seconds)
+        return
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class MetricsWriter:
@@ -214,6 +227,29 @@ class MetricsWriter:
     def log(self, **values) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"time": time.time(), **values}, default=float) + "\n")
+
+
+class StoreMetrics:
+    """Used inside a job: merges metrics into the run's store row at most once per `interval` seconds. A store
+    write costs milliseconds (a transaction on a shared SQLite file) while a training step may take less, so
+    per-step writes would slow training; metrics.jsonl still gets every step. `flush` writes what is pending."""
+
+    def __init__(self, run_id: str, interval: float = 1.0, clock=time.monotonic, store: Store | None = None):
+        self.run_id, self.interval, self.clock, self.store = run_id, interval, clock, store
+        self.pending: dict = {}
+        self.written: float | None = None  # when the last write happened (clock seconds)
+
+    def update(self, metrics: dict) -> None:
+        self.pending.update(metrics)
+        if self.written is None or self.clock() - self.written >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        self.store = self.store or open_store()  # opened once: opening checks the schema, another few ms
+        self.store.update(self.run_id, metrics=self.pending)
+        self.pending, self.written = {}, self.clock()
 
 
 # --- status, cancel --------------------------------------------------------------------------

@@ -52,9 +52,15 @@ def _pdf_bytes() -> bytes:
     """A two-page A4 PDF whose text is real text (Helvetica), so its pages need no OCR."""
     first = [(72, 760, 22, TITLE)] + [(72, 710 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(BODY)]
     second = [(72, 760 - 26 * k, 14 if k == 0 else 11, t) for k, t in enumerate(SECOND_PAGE)]
+    return pdf_with_text(first, second)
+
+
+def pdf_with_text(*pages: list[tuple[float, float, float, str]]) -> bytes:
+    """An A4 PDF with one page per list of (x, y, size, text) lines, in points from the bottom left, in Helvetica
+    (Latin-1 text)."""
     streams = [
         "".join(f"BT /F1 {size} Tf {x} {y} Td ({text}) Tj ET\n" for x, y, size, text in lines).encode("latin-1")
-        for lines in (first, second)
+        for lines in pages
     ]
     # objects: 1 catalog, 2 pages, 3 font, then per page its page object and its content stream
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(streams)))

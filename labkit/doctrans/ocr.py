@@ -150,9 +150,17 @@ def _pdf_lines(page, scale: float) -> list[Line] | None:
     return lines or None
 
 
-# rapidocr settings; benchmarks/doctrans.py --configs measures alternatives (no direction classifier, larger
-# recognition batches, a capped detector size, onnxruntime threads) against these defaults.
-OCR_PARAMS = {"Global.log_level": "warning"}
+# rapidocr settings, measured by benchmarks/doctrans.py --configs (docs/performance.md): the recogniser is most of
+# the time; the direction classifier (upside-down lines, rare on pages) costs more than it saves; the detector
+# sees the page with its long side at most 1280 px (rapidocr's default runs it at full size, about 4x the work
+# at 150 dpi) and the recogniser takes lines 16 at a time.
+OCR_PARAMS = {
+    "Global.log_level": "warning",
+    "Global.use_cls": False,
+    "Det.limit_type": "max",
+    "Det.limit_side_len": 1280,
+    "Rec.rec_batch_num": 16,
+}
 
 
 @lru_cache(maxsize=4)
@@ -165,7 +173,11 @@ def _engine(params: tuple = tuple(OCR_PARAMS.items())):
 def ocr_image(image, params: dict | None = None) -> list[Line]:
     import numpy as np
 
-    result = _engine(tuple((params or OCR_PARAMS).items()))(np.asarray(image.convert("RGB")))
+    return lines_of(_engine(tuple((params or OCR_PARAMS).items()))(np.asarray(image.convert("RGB"))))
+
+
+def lines_of(result) -> list[Line]:
+    """rapidocr's output as Lines (none when it found no text)."""
     if result.boxes is None:
         return []
     lines = []

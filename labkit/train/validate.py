@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import re
 from pathlib import Path
 
@@ -24,28 +27,8 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
         )
     if load_data:
         out += _data(recipe, method)
-    tok = None
     if load_tokenizer:
-        try:
-            from transformers import AutoTokenizer
-
-            from labkit.models import resolve_model
-
-            tok = AutoTokenizer.from_pretrained(
-                resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
-            )
-        except LabkitError as e:
-            out.append(f"Model: {e.message} ({e.hint})")
-        except Exception as e:
-            out.append(f"Model {recipe.model['name']!r}: cannot load its tokenizer ({e}).")
-    if tok is not None:
-        if not tok.chat_template:
-            out.append(
-                f"{recipe.model['name']} has no chat template: labkit trains on conversational data."
-                " Use an instruct model or set one."
-            )
-        if tok.pad_token is None and tok.eos_token is None:
-            out.append(f"{recipe.model['name']}'s tokenizer has neither a pad nor an EOS token.")
+        out += _tokenizer(recipe)
     out += _processes(recipe, gpus)
     out += _output(recipe)
     return out
@@ -60,24 +43,86 @@ def check(recipe: Recipe, **kw) -> None:
         )
 
 
+def _tokenizer(recipe: Recipe) -> list[str]:
+    from labkit.models import resolve_model
+
+    name = recipe.model["name"]
+    try:
+        path = resolve_model(name, revision=recipe.model.get("revision"))
+    except LabkitError as e:
+        return [f"Model: {e.message} ({e.hint})"]
+    except Exception as e:
+        return [f"Model {name!r}: cannot load its tokenizer ({e})."]
+    if _tokenizer_files_fine(Path(path)):
+        return []
+    try:  # the files leave a doubt: ask transformers (seconds of imports), which knows every tokenizer's defaults
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(path)
+    except Exception as e:
+        return [f"Model {name!r}: cannot load its tokenizer ({e})."]
+    out = []
+    if not tok.chat_template:
+        out.append(
+            f"{name} has no chat template: labkit trains on conversational data. Use an instruct model or set one."
+        )
+    if tok.pad_token is None and tok.eos_token is None:
+        out.append(f"{name}'s tokenizer has neither a pad nor an EOS token.")
+    return out
+
+
+def _tokenizer_files_fine(folder: Path) -> bool:
+    """True when the tokenizer's own files show a chat template and a pad or EOS token: then the launch needs no
+    transformers import here (the worker loads the tokenizer anyway). False means "not sure", never "bad"."""
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        special = folder / "special_tokens_map.json"
+        tokens = {**(json.loads(special.read_text(encoding="utf-8")) if special.exists() else {}), **config}
+    except (OSError, ValueError):
+        return False
+    template = config.get("chat_template") or any(
+        (folder / f).exists() for f in ("chat_template.jinja", "chat_template.json")
+    )
+    return bool(template) and any(tokens.get(k) for k in ("pad_token", "eos_token"))
+
+
+def settings_schema(method) -> dict[str, list[str]]:
+    """{setting: scalar kinds} of the method's TRL config class. Importing TRL costs seconds (torch, transformers),
+    which `labkit train` would pay once more before its worker pays them again; so the schema is cached per TRL
+    and transformers version (a file of a few kB) and TRL is imported only to fill the cache."""
+    from importlib.metadata import version
+
+    from labkit.settings import get_settings
+
+    key = f"{method.config}-trl{version('trl')}-transformers{version('transformers')}.json"
+    path = get_settings().cache_dir / "trl-settings" / key
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    config_cls, _ = method.classes()
+    schema = {f.name: sorted(_scalar_kinds(f.type)) for f in dataclasses.fields(config_cls)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: a reader never sees half a file
+    tmp.write_text(json.dumps(schema))
+    tmp.replace(path)
+    return schema
+
+
 def _trainer_keys(recipe: Recipe, method) -> list[str]:
-    import dataclasses
     import difflib
 
-    config_cls, _ = method.classes()
-    names = {f.name for f in dataclasses.fields(config_cls)}
+    kinds = settings_schema(method)
     out = []
-    kinds = {f.name: _scalar_kinds(f.type) for f in dataclasses.fields(config_cls)}
     for key, value in recipe.trainer.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
+        if key not in kinds:
+            close = difflib.get_close_matches(key, kinds, n=1)
             out.append(
-                f"trainer.{key} is not a {config_cls.__name__} setting"
-                + (f" — did you mean {close[0]!r}?" if close else ".")
+                f"trainer.{key} is not a {method.config} setting" + (f" — did you mean {close[0]!r}?" if close else ".")
             )
-        elif value is not None and kinds[key] and not _fits(value, kinds[key]):
-            want = " or ".join(sorted(kinds[key]))
-            out.append(f"trainer.{key} must be {want} (a {config_cls.__name__} setting), not {str(value)[:40]!r}.")
+        elif value is not None and kinds[key] and not _fits(value, set(kinds[key])):
+            want = " or ".join(kinds[key])
+            out.append(f"trainer.{key} must be {want} (a {method.config} setting), not {str(value)[:40]!r}.")
     if out:
         return out
     if recipe.method == "grpo":
@@ -140,7 +185,8 @@ def _data(recipe: Recipe, method) -> list[str]:
 
 def _processes(recipe: Recipe, gpus: int | None) -> list[str]:
     n = int(recipe.launch.get("num_processes") or 1)
-    if gpus is None:
+    qlora = bool((recipe.model.get("lora") or {}).get("qlora"))
+    if gpus is None and (n > 1 or qlora):  # torch only when the answer matters: importing it takes seconds
         try:
             import torch
 
@@ -158,7 +204,7 @@ def _processes(recipe: Recipe, gpus: int | None) -> list[str]:
 
         if importlib.util.find_spec("deepspeed") is None:
             out.append("launch.strategy needs DeepSpeed: pip install deepspeed (or use ddp/fsdp).")
-    if (recipe.model.get("lora") or {}).get("qlora") and gpus == 0:
+    if qlora and not gpus:
         out.append("QLoRA (4-bit) needs a CUDA GPU.")
     return out
 

@@ -93,16 +93,21 @@ def load_model(recipe: Recipe):
 
 
 def make_callback(run_dir: Path, extra: dict | None = None):
+    import torch
     from transformers import TrainerCallback
 
-    from labkit.jobs import MetricsWriter
+    from labkit.jobs import MetricsWriter, StoreMetrics
 
     class LabkitCallback(TrainerCallback):
-        """metrics.jsonl and the store, from the main process only."""
+        """metrics.jsonl (every log line) and the store (at most once a second, and at the end), from the main
+        process only."""
 
         def __init__(self):
             self.writer = MetricsWriter(run_dir)
-            self.run_id = os.environ.get("LABKIT_RUN_ID")
+            run_id = os.environ.get("LABKIT_RUN_ID")
+            self.store = StoreMetrics(run_id) if run_id else None
+            self.prefix = f"round{extra['round']}/" if extra and "round" in extra else ""
+            self.gpu = torch.cuda if torch.cuda.is_available() else None  # asked once, not at every step
 
         def on_train_begin(self, args, state, control, **kw):
             if state.is_world_process_zero:
@@ -112,29 +117,22 @@ def make_callback(run_dir: Path, extra: dict | None = None):
             if not state.is_world_process_zero or not logs:
                 return
             values = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            try:
-                import torch
-
-                if torch.cuda.is_available():
-                    values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
-            except ImportError:
-                pass
+            if self.gpu:
+                values["gpu_mem_gb"] = self.gpu.max_memory_allocated() / 2**30
             self.writer.log(step=state.global_step, max_steps=state.max_steps, **(extra or {}), **values)
-            if self.run_id:
-                from labkit.store import open_store
-
-                prefix = f"round{extra['round']}/" if extra and "round" in extra else ""
-                open_store().update(
-                    self.run_id,
-                    metrics={
-                        f"{prefix}{k}": v
-                        for k, v in {**values, "step": state.global_step, "max_steps": state.max_steps}.items()
-                    },
-                )
+            if self.store:
+                values = {**values, "step": state.global_step, "max_steps": state.max_steps}
+                self.store.update({f"{self.prefix}{k}": v for k, v in values.items()})
 
         def on_save(self, args, state, control, **kw):
             if state.is_world_process_zero:
                 self.writer.log(event="checkpoint", step=state.global_step)
+                if self.store:
+                    self.store.flush()
+
+        def on_train_end(self, args, state, control, **kw):
+            if state.is_world_process_zero and self.store:
+                self.store.flush()
 
     return LabkitCallback()
 
