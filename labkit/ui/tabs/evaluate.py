@@ -130,7 +130,7 @@ def build(ctx, shared) -> None:
                 use_world = gr.Button("Use the synthetic world", scale=0)
                 use_sample = gr.Button("Use sample data", scale=0, visible=not ctx.settings.demo)
                 tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
-            gr.Markdown(SAMPLE_NOTE if default_data else "", elem_id="lk-eval-offline-note")
+            gr.Markdown(SAMPLE_NOTE if default_data == SAMPLE else "", elem_id="lk-eval-offline-note")
             with gr.Accordion("Pairwise judging (xalpaca)", open=False), gr.Row():
                 judge_model = gr.Textbox(label="Judge model")
                 judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
