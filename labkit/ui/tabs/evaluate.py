@@ -146,7 +146,7 @@ def build(ctx, shared) -> None:
         with gr.Row():
             lb_task = gr.Dropdown([""] + list(TASKS), value="", label="Task filter")
             refresh = gr.Button("Refresh", scale=0)
-        board = gr.Dataframe(interactive=False, wrap=True, elem_id="lk-eval-board")
+        board = gr.Dataframe(headers=report.leaderboard([])[0], interactive=False, wrap=True, elem_id="lk-eval-board")
         picked = gr.Dropdown([], multiselect=True, label="Runs in the heatmap (default: the latest 8 finished)")
         heat = gr.Plot(
             label="Accuracy by model and language (± stderr; pf = parse failures)", elem_id="lk-eval-heatmap"
@@ -394,6 +394,7 @@ def build(ctx, shared) -> None:
         show_progress="hidden",
     )
     shared.demo.load(attach_running, None, [run_id, poll], api_name="eval_reattach")
+    shared.demo.load(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board_on_load")
     samples.select(sample_detail_of, [s_run, s_lang, s_outcome], sample_detail, api_name="eval_sample_detail")
     cancel_btn.click(cancel, run_id, progress, api_name="eval_cancel")
     refresh.click(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board")
