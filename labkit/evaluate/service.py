@@ -150,11 +150,13 @@ def card_rows(results: dict) -> list[dict]:
         task = get_task(name, **options)
     except LabkitError:
         task = get_task(name)
+    data = (results.get("config") or {}).get("data")
     rows = []
     for lang, r in results.get("results", {}).items():
         if lang not in task.languages:
             continue
-        where = task.hub_args(lang)
+        # scores on local data must not be shown as the benchmark's (a synthetic-world score is no MGSM score)
+        where = task.hub_args(lang) if not data else {"path": _data_name(data), "name": lang, "split": "test"}
         for metric, key in task.card_metrics.items():
             if r.get(key) is not None:
                 rows.append(
@@ -168,6 +170,14 @@ def card_rows(results: dict) -> list[dict]:
                     }
                 )
     return rows
+
+
+def _data_name(data: str) -> str:
+    from labkit.evaluate.tasks.base import SAMPLE, WORLD
+
+    if data == WORLD:
+        return "labkit synthetic world (synth)"
+    return "labkit bundled sample" if data == SAMPLE else f"local data ({Path(data).name})"
 
 
 def card_rows_for(ref: str | Path) -> list[dict]:

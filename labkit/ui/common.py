@@ -125,6 +125,5 @@ def guarded_buttons(settings):
 def why_off(off: list[tuple[str, str]]) -> str:
     from labkit import guard
 
-    names = ", ".join(f"**{label}**" for label, _ in off)
-    reasons = "; ".join(dict.fromkeys(guard.ACTIONS[action].lower() for _, action in off))
-    return f"🔒 {names} {'is' if len(off) == 1 else 'are'} off on this demo ({reasons}). {guard.DEMO_HINT}"
+    what = ", ".join(f"**{label}** ({guard.ACTIONS[action].split(' (')[0].lower()})" for label, action in off)
+    return f"🔒 Off on this demo: {what}. {guard.DEMO_HINT}"

@@ -157,4 +157,4 @@ def test_outside_demo_mode_guarded_buttons_are_enabled_and_unannotated(tmp_path,
     assert b.interactive is not False
     assert not [x for x in page.blocks.values() if isinstance(x, gr.Markdown)]
     text = why_off([("Launch", "launch"), ("Cancel", "cancel")])
-    assert "**Launch**, **Cancel** are off on this demo" in text and "cancelling runs" in text
+    assert "Off on this demo: **Launch** (starting runs), **Cancel** (cancelling runs)." in text

@@ -40,6 +40,23 @@ def test_default_run_on_the_bundled_sample_data(client):
     run_eval(client, langs, data="sample")
 
 
+def test_the_synthetic_world_button_sets_the_trained_model_and_its_data_and_runs_offline(client):
+    """Issue 13.5: 'Use the synthetic world' = the bundled trained tiny-math-sft on the world's test set; offline,
+    its accuracy is real: high on a trained language, near zero on one it never saw."""
+    from labkit import jobs
+
+    data, langs, model, backend, max_new = client.predict("mgsm", api_name="/eval_use_world")
+    assert (data, model["value"], backend) == ("synth", "tiny-math-sft", "hf") and len(langs["value"]) == 11
+    rid, msg, _ = client.predict(
+        "mgsm", "tiny-math-sft", "hf", ["en", "te"], 10, "native", True, max_new, "synth", "", "", "openai", "",
+        api_name="/eval_start",
+    )  # fmt: skip
+    progress, _board, _ = follow(client, rid)
+    assert "succeeded" in progress and "20/20 samples" in progress, progress
+    m = jobs.status(rid).metrics
+    assert m["score/en"] >= 0.5 and m["score/te"] <= m["score/en"] - 0.3, m
+
+
 def test_a_reload_reattaches_to_the_running_evaluation(client):
     rid, _msg, _ = client.predict(
         "mgsm",

@@ -124,6 +124,10 @@ def test_card_rows_and_metrics_are_one_scale_per_metric():
         }
     ]
     assert service.summary_metrics(xal) == {"score/en": 0.625, "score": 0.625, "parse_failed": 0}
+    synth = {**mgsm, "config": {"data": "synth"}}  # local data is never shown as the benchmark's score
+    assert [(r["dataset"], r["config"]) for r in service.card_rows(synth)] == [("labkit synthetic world (synth)", "zh")]
+    local = {**mgsm, "config": {"data": "/data/mine"}}
+    assert service.card_rows(local)[0]["dataset"] == "local data (mine)"
 
 
 def test_every_caller_goes_through_the_service(monkeypatch, tmp_path):

@@ -133,7 +133,7 @@ def build(ctx, shared) -> None:
                 use_world = gr.Button("Use the synthetic world", scale=0)
                 use_sample = gr.Button("Use sample data", scale=0, visible=not ctx.settings.demo)
                 tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
-            gr.Markdown(SAMPLE_NOTE if default_data else "", elem_id="lk-eval-offline-note")
+            gr.Markdown(SAMPLE_NOTE if default_data == SAMPLE else "", elem_id="lk-eval-offline-note")
             with gr.Accordion("Pairwise judging (xalpaca)", open=False), gr.Row():
                 judge_model = gr.Textbox(label="Judge model")
                 judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
@@ -149,7 +149,7 @@ def build(ctx, shared) -> None:
         with gr.Row():
             lb_task = gr.Dropdown([""] + list(TASKS), value="", label="Task filter")
             refresh = gr.Button("Refresh", scale=0)
-        board = gr.Dataframe(interactive=False, wrap=True, elem_id="lk-eval-board")
+        board = gr.Dataframe(headers=report.leaderboard([])[0], interactive=False, wrap=True, elem_id="lk-eval-board")
         picked = gr.Dropdown([], multiselect=True, label="Runs in the heatmap (default: the latest 8 finished)")
         heat = gr.Plot(
             label="Accuracy by model and language (± stderr; pf = parse failures)", elem_id="lk-eval-heatmap"
@@ -403,6 +403,7 @@ def build(ctx, shared) -> None:
         show_progress="hidden",
     )
     shared.demo.load(attach_running, None, [run_id, poll], api_name="eval_reattach")
+    shared.demo.load(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board_on_load")
     samples.select(sample_detail_of, [s_run, s_lang, s_outcome], sample_detail, api_name="eval_sample_detail")
     cancel_btn.click(cancel, run_id, progress, api_name="eval_cancel")
     refresh.click(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board")
