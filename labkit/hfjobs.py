@@ -49,7 +49,8 @@ SCRIPT = '''# /// script
 import os, subprocess, sys
 from huggingface_hub import HfApi
 
-argv, repo, run_id, files = {argv!r}, {repo!r}, {run_id!r}, {files!r}
+argv, repo, run_id = {argv!r}, {repo!r}, {run_id!r}
+files = {files!r}
 home = os.environ.setdefault("LABKIT_HOME", "/tmp/labkit")
 out = os.path.join(home, "runs", run_id)
 os.makedirs(out, exist_ok=True)
