@@ -36,8 +36,9 @@ TABS = [
 DEMO_BANNER = (
     "🧪 **This is a public demo of labkit.** You can chat, generate, trace provenance, fit scaling laws and translate "
     "a page with the listed models. Nothing here trains, evaluates at scale, pushes to the Hub or writes files: those "
-    "buttons are off and say so. Run `make serve` on your own machine (or duplicate this Space with your token) for "
-    "the whole lab."
+    "buttons are off and say so. The Space's owners can sign in with Hugging Face and send training, evaluation, "
+    "curation and experiments to HF Jobs on their own account. Run `make serve` on your own machine (or duplicate "
+    "this Space) for the whole lab."
 )
 
 CSS = """
