@@ -257,7 +257,8 @@ def build(ctx, shared) -> None:
             config={"task": task_, "model": spec.model},
             tags=[*tag_list, *owner_tags(ctx, request)],
         )
-        return run.id, f"Started `{run.id}` — `{' '.join(cli_args(spec, tag_list)[2:])}`", gr.Timer(active=True)
+        command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
+        return run.id, f"Started `{run.id}` — `{command}`", gr.Timer(active=True)
 
     def follow(rid, task_filter, chosen):
         keep = [gr.update()] * 7  # the board, the heatmap and the run lists change only when a run ends
