@@ -150,10 +150,10 @@ def _pdf_lines(page, scale: float) -> list[Line] | None:
     return lines or None
 
 
-# rapidocr settings, measured by benchmarks/doctrans.py --configs (docs/performance.md): the recogniser is most of
-# the time; the direction classifier (upside-down lines, rare on pages) costs more than it saves; the detector
-# sees the page with its long side at most 1280 px (rapidocr's default runs it at full size, about 4x the work
-# at 150 dpi) and the recogniser takes lines 16 at a time.
+# rapidocr settings, measured by benchmarks/doctrans.py --configs (docs/performance.md). The recogniser is most of
+# the time. The direction classifier is off: it only turns upside-down lines, rare on document pages. The
+# detector sees the page with its long side at most 1280 px (rapidocr's default runs it at full size: 1.9x the
+# pixels of an A4 page at 150 dpi), and the recogniser takes lines 16 at a time.
 OCR_PARAMS = {
     "Global.log_level": "warning",
     "Global.use_cls": False,

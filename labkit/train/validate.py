@@ -102,10 +102,13 @@ def settings_schema(method) -> dict[str, list[str]]:
         pass
     config_cls, _ = method.classes()
     schema = {f.name: sorted(_scalar_kinds(f.type)) for f in dataclasses.fields(config_cls)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: a reader never sees half a file
-    tmp.write_text(json.dumps(schema))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: no reader sees half a file
+        tmp.write_text(json.dumps(schema))
+        tmp.replace(path)
+    except OSError:  # a read-only home: validation still works, it only imports TRL each time
+        pass
     return schema
 
 
