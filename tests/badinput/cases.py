@@ -199,6 +199,10 @@ def _eval_cases() -> list[Case]:
             {"d/en.jsonl": '{"q": "what", "a": 1}\n'},
         ),
         Case(
+            "eval-synth-not-mgsm",
+            ["eval", "--task", "polymath", "--model", "tiny", "--languages", "en", "--data", "synth"],
+        ),
+        Case(
             "eval-data-empty",
             ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
             {"d/en.jsonl": ""},
