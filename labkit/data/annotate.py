@@ -19,45 +19,14 @@ import re
 from dataclasses import dataclass, field
 
 from labkit.data import heuristics
+from labkit.data.langs import ZH_STOP_WORDS
 from labkit.errors import LabkitError
 
 TASKS = ("quality", "domain", "toxicity")
 KINDS = ("heuristic", "fasttext", "hf", "llm", "none")
 DOMAINS = heuristics.DOMAINS
-STOP_WORDS = frozenset(
-    [
-        "的",
-        "了",
-        "是",
-        "在",
-        "和",
-        "有",
-        "我",
-        "他",
-        "她",
-        "它",
-        "这",
-        "那",
-        "也",
-        "就",
-        "都",
-        "而",
-        "及",
-        "与",
-        "着",
-        "或",
-        "一个",
-        "没有",
-        "我们",
-        "你们",
-        "他们",
-        "什么",
-        "因为",
-        "所以",
-        "但是",
-        "如果",
-    ]
-)
+# CWT 2.0's fastText input drops stop words: the Gopher filter's Chinese list and a few more function words
+STOP_WORDS = frozenset(ZH_STOP_WORDS) | {"她", "它", "那", "你们", "他们", "什么", "因为", "所以", "但是", "如果"}
 
 
 @dataclass

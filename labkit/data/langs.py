@@ -59,7 +59,7 @@ def iso639_3(code: str) -> str:
     )
 
 
-_ZH_STOP_WORDS = [
+ZH_STOP_WORDS = [
     "的",
     "了",
     "是",
@@ -89,7 +89,7 @@ THRESHOLDS: dict[str, dict[str, dict]] = {
             "min_doc_words": 30,
             "min_avg_word_length": 1,
             "max_avg_word_length": 6,
-            "stop_words": _ZH_STOP_WORDS,
+            "stop_words": ZH_STOP_WORDS,
             "min_stop_words": 2,
             "max_non_alpha_words_ratio": 0.8,
         },
