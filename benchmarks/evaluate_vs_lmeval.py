@@ -22,8 +22,8 @@ lm-eval 0.4.9 names `transformers.AutoModelForVision2Seq`, which transformers 5 
 `AutoModelForImageTextToText`; the lm-eval child sets the old name as an alias before importing lm-eval.
 
 Keys in the style of benchmarks/evaluate.py (samples, new_tokens, *_samples_per_s) with, per side, *_wall_s,
-*_cpu_s, *_peak_rss_mib, *_generate_s (time inside `generate`), *_decode_steps (tokens generated per row, summed
-over `generate` calls) as medians and *_range [min, median, max]; wall_ratio, cpu_ratio, rss_ratio,
+*_cpu_s, *_peak_rss_mib, *_generate_s (time inside `generate`) as medians and *_range [min, median, max];
+*_decode_steps (new tokens per row, summed over `generate` calls) and *_batch_rows; wall_ratio, cpu_ratio, rss_ratio,
 generate_ratio (labkit / lm-eval) as ranges; identical_outputs (share of items whose text is equal on both sides).
 """
 
