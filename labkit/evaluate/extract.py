@@ -28,30 +28,8 @@ from functools import lru_cache
 
 # CLDR decimal-comma languages; sw, ms, ar (after ٫ → .), the CJK and Indic languages use a decimal point.
 DECIMAL_COMMA = frozenset(
-    [
-        "de",
-        "es",
-        "fr",
-        "ru",
-        "it",
-        "pt",
-        "id",
-        "vi",
-        "uk",
-        "pl",
-        "nl",
-        "tr",
-        "cs",
-        "sk",
-        "sv",
-        "da",
-        "nb",
-        "no",
-        "fi",
-        "ro",
-        "hu",
-        "el",
-    ]
+    ["de", "es", "fr", "ru", "it", "pt", "id", "vi", "uk", "pl", "nl", "tr", "cs", "sk", "sv", "da", "nb", "no", "fi",
+     "ro", "hu", "el"]
 )
 _CUR = "$€¥£₹৳฿₩₫₽¢"
 
