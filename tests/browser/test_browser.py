@@ -50,7 +50,8 @@ def test_scaling_tab_fits_and_plots(page, tmp_path):
     page.wait_for_function(
         "() => document.querySelector('#lk-scaling-summary').innerText.includes('power')", timeout=60_000
     )
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    # this tab's plot: another tab (e.g. Evaluate's heatmap, filled on page load) may hold a hidden one earlier
+    page.locator("#tab-scaling .js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
     text = page.locator("#lk-scaling-summary").inner_text()
     assert "power" in text and "zh" in text
     # every column of the Fits table is visible without scrolling sideways (issue 18.7)
@@ -98,7 +99,7 @@ def test_train_tab_launches_and_plots(page, tmp_path):
     page.wait_for_function(
         "() => document.querySelector('#lk-train-status').innerText.includes('succeeded')", timeout=300_000
     )
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.locator("#tab-train .js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
     status = page.locator("#lk-train-status").inner_text()
     assert "step 3/3" in status
     assert "Accuracy on held-out problems after training" in status and "en " in status  # its evaluate: section
