@@ -64,6 +64,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def wait_ready():
+    """`wait_ready(url)`: for tests that serve an app of their own. A fixture, not an import: importing
+    tests.conftest would run this module a second time, with a new temp home in the environment."""
+    return _wait_ready
+
+
+@pytest.fixture(scope="session")
 def settings():
     from labkit.settings import get_settings
 

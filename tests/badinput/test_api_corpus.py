@@ -29,7 +29,7 @@ def _cap_memory():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_path):
+def server(tmp_path_factory, tiny_path, wait_ready):
     from labkit.models.tiny import ensure_tiny
     from labkit.settings import TINY_REF, get_settings
 
@@ -59,10 +59,8 @@ def server(tmp_path_factory, tiny_path):
             stdin=subprocess.DEVNULL,
             preexec_fn=_cap_memory,
         )
-    from tests.conftest import _wait_ready
-
     try:
-        _wait_ready(f"http://127.0.0.1:{port}")
+        wait_ready(f"http://127.0.0.1:{port}")
         yield {"url": f"http://127.0.0.1:{port}", "log": log, "home": home, "root": root, "proc": proc}
     finally:
         proc.terminate()

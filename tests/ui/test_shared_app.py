@@ -16,10 +16,8 @@ STEPS = 5  # the form fields: name, method, model, data, lr, max_steps, ...
 
 
 @pytest.fixture()
-def shared_app(monkeypatch, tmp_path, tiny_path):
+def shared_app(monkeypatch, tmp_path, tiny_path, wait_ready):
     from labkit.ui.app import AppContext, build_app
-
-    from tests.conftest import _wait_ready
 
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
@@ -35,7 +33,7 @@ def shared_app(monkeypatch, tmp_path, tiny_path):
     demo = build_app(ctx)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = demo.local_url.rstrip("/")
-    _wait_ready(url)
+    wait_ready(url)
     yield url, ctx
     demo.close()
 
