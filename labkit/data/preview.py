@@ -13,28 +13,32 @@ COLUMNS = ["id", "chars", "rule", "text"]
 KEPT = "✓ kept by rules"
 
 
+def _read(fmt: str, f: Path) -> Iterator:
+    """The records of one input file, read lazily: a preview needs only the first few."""
+    if fmt == "parquet":
+        import pandas as pd
+
+        yield from pd.read_parquet(f).to_dict("records")
+        return
+    import gzip
+
+    with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
+        yield from (json.loads(l) for l in fh if l.strip())
+
+
 def _records(fmt: str, files: list[Path], key: str) -> Iterator[dict]:
     for f in files:
         try:
-            if fmt == "parquet":
-                import pandas as pd
-
-                records = iter(pd.read_parquet(f).to_dict("records"))
-            else:
-                import gzip
-
-                with (gzip.open if f.suffix == ".gz" else open)(f, "rt", encoding="utf-8") as fh:
-                    records = iter([json.loads(l) for l in fh if l.strip()])
+            for r in _read(fmt, f):
+                if not isinstance(r, dict):
+                    raise LabkitError(
+                        f"The input {f.name} has lines that are not JSON objects.", hint=f'e.g. {{"{key}": "…"}}'
+                    )
+                yield r
         except (OSError, ValueError) as e:  # undecodable bytes and bad JSON are ValueErrors
             raise LabkitError(
                 f"Cannot read the input {f.name}: {e}", hint="Give JSON lines (one object per line) or Parquet."
             ) from e
-        for r in records:
-            if not isinstance(r, dict):
-                raise LabkitError(
-                    f"The input {f.name} has lines that are not JSON objects.", hint=f'e.g. {{"{key}": "…"}}'
-                )
-            yield r
 
 
 def preview(source: str, recipe: dict, n: int = 20) -> list[list]:
