@@ -33,9 +33,9 @@ def test_every_tab_opens(page, tmp_path):
     assert page.locator("#lk-header").inner_text().find("tiny") >= 0
 
 
-def test_models_tab_runs_a_prompt(page, tmp_path):
+def test_models_tab_runs_a_prompt(page, fill, tmp_path):
     page.get_by_role("tab", name="Models").click()
-    page.get_by_label("Prompt").fill("Hello")
+    fill(page.get_by_label("Prompt"), "Hello")
     page.get_by_role("button", name="Generate", exact=True).click()
     out = page.locator("#lk-output textarea")
     page.wait_for_function("el => el.value.length > 0", arg=out.element_handle(), timeout=30_000)
@@ -89,9 +89,9 @@ def test_evaluate_tab_default_run_works_offline_with_real_different_accuracies(p
     shoot(page, tmp_path, "evaluate-run")
 
 
-def test_train_tab_launches_and_plots(page, tmp_path):
+def test_train_tab_launches_and_plots(page, fill, tmp_path):
     page.get_by_role("tab", name="Train").first.click()
-    page.get_by_label("Max steps").fill("3")
+    fill(page.get_by_label("Max steps"), "3")
     page.get_by_label("Max steps").press("Tab")
     page.wait_for_timeout(500)
     assert "synthetic world" in page.locator("#lk-train-world-note").inner_text()  # the example that learns
@@ -169,9 +169,9 @@ def test_provenance_selecting_a_sentence_highlights_its_sources(page, tmp_path):
     shoot(page, tmp_path, "provenance-trace")
 
 
-def test_support_chat_shows_strategy_and_state(page, tmp_path):
+def test_support_chat_shows_strategy_and_state(page, fill, tmp_path):
     page.get_by_role("tab", name="Support chat").first.click()
-    page.locator("#lk-support-msg textarea").fill("I failed my exam and my parents are disappointed.")
+    fill(page.locator("#lk-support-msg textarea"), "I failed my exam and my parents are disappointed.")
     page.get_by_role("button", name="Send", exact=True).click()
     page.wait_for_function(
         "() => document.querySelector('#lk-support-badge').innerText.includes('Strategy')", timeout=60_000
@@ -209,10 +209,10 @@ def test_document_translation_tab(page, tmp_path):
     shoot(page, tmp_path, "document-translation")
 
 
-def test_data_tab_curates_and_plots(page, tmp_path):
+def test_data_tab_curates_and_plots(page, fill, tmp_path):
     fixture = Path(__file__).parents[1] / "fixtures" / "curate" / "rules.jsonl"
     page.get_by_role("tab", name="Data", exact=True).first.click()
-    page.locator("#lk-data-source textarea").fill(str(fixture))
+    fill(page.locator("#lk-data-source textarea"), str(fixture))
     page.get_by_role("button", name="Preview", exact=True).click()
     page.wait_for_timeout(1500)
     page.locator("#lk-data-run").click()
@@ -225,7 +225,7 @@ def test_data_tab_curates_and_plots(page, tmp_path):
     shoot(page, tmp_path, "data-run")
 
 
-def test_dmoe_tab_shows_an_analysis(page, tmp_path):
+def test_dmoe_tab_shows_an_analysis(page, fill, tmp_path):
     import json
 
     from labkit.dmoe.analysis import summarize
@@ -236,7 +236,7 @@ def test_dmoe_tab_shows_an_analysis(page, tmp_path):
     path = tmp_path / "analysis.json"
     path.write_text(json.dumps({**summarize(per, sim, 0.6, 2), "similarity_layers": [0, 1, 2]}))
     page.get_by_role("tab", name="DMoE").first.click()
-    page.locator("#lk-dmoe-analysis textarea").fill(str(path))
+    fill(page.locator("#lk-dmoe-analysis textarea"), str(path))
     page.get_by_role("button", name="Show", exact=True).click()
     page.wait_for_function(
         "() => document.querySelector('#lk-dmoe-groups').innerText.includes('expert 1')", timeout=60_000

@@ -17,10 +17,10 @@ def _open(page):
     return page.locator("#lk-support-rp-status"), page.locator("#lk-support-rp-preview")
 
 
-def test_roleplay_generation_previews_the_dialogues(page):
+def test_roleplay_generation_previews_the_dialogues(page, fill):
     status, preview = _open(page)
-    page.get_by_label("Dialogues", exact=True).fill("2")
-    page.get_by_label("Turns per dialogue").fill("2")
+    fill(page.get_by_label("Dialogues", exact=True), "2")
+    fill(page.get_by_label("Turns per dialogue"), "2")
     page.get_by_role("button", name="Generate dialogues").click()
     status.get_by_text("2 dialogues").wait_for(timeout=240_000)
     text = preview.inner_text()
@@ -28,9 +28,9 @@ def test_roleplay_generation_previews_the_dialogues(page):
     assert re.search(r"rp-0-0 · \w+ · ", text) and re.search(r"rp-0-1 · \w+ · ", text), text[:300]  # id · language
 
 
-def test_roleplay_cancel_keeps_the_finished_dialogues(page):
+def test_roleplay_cancel_keeps_the_finished_dialogues(page, fill):
     status, preview = _open(page)
-    page.get_by_label("Dialogues", exact=True).fill("40")
+    fill(page.get_by_label("Dialogues", exact=True), "40")
     page.get_by_role("button", name="Generate dialogues").click()
     page.get_by_text(re.compile(r"dialogue [2-9]/40")).first.wait_for(timeout=240_000)
     page.get_by_role("button", name="Cancel", exact=True).last.click()
