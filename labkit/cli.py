@@ -417,12 +417,24 @@ def cmd_export(args) -> int:
         )
         _print(args, {"target": "slurm", "script": text}, text)
         return 0
-    spec = launch.hf_job_spec(r, flavor=args.flavor)
+    from labkit import hfjobs
+
+    job = hfjobs.recipe_job(r)
     if args.submit:
-        url = launch.submit_hf_job(spec)
-        _print(args, {"target": "hf-jobs", "job": url, "spec": spec}, url)
+        run = hfjobs.submit(
+            job.argv,
+            kind="train",
+            name=job.name,
+            flavor=args.flavor,
+            timeout=args.timeout,
+            push_repo=args.push_repo,
+            files=job.files,
+            config=job.config,
+        )
+        _print(args, {"target": "hf-jobs", **run.to_dict()}, f"{run.id}: {hfjobs.describe(run)}")
         return 0
-    _print(args, {"target": "hf-jobs", "spec": spec}, json.dumps(spec, indent=2, ensure_ascii=False))
+    data, text = hfjobs.export(job, "train", args.flavor, args.timeout, args.push_repo or "YOU/labkit-results")
+    _print(args, data, text)
     return 0
 
 
@@ -837,7 +849,11 @@ def _add_export(sub) -> None:
     sp.add_argument("--partition")
     sp.add_argument("--recipe-path", help="where the recipe will be on the cluster (default: its file name)")
     sp.add_argument("--flavor", default="a10g-small", help="HF Jobs hardware flavor")
-    sp.add_argument("--submit", action="store_true", help="hf-jobs: submit now (needs a Hub login)")
+    sp.add_argument("--timeout", default="6h", help="HF Jobs time limit, e.g. 30m, 6h")
+    sp.add_argument("--push-repo", help="HF Jobs: the dataset repo that receives the run folder (checkpoints, metrics)")
+    sp.add_argument(
+        "--submit", action="store_true", help="hf-jobs: submit now as a run in the store (needs a Hub login)"
+    )
     sp.add_argument("--set", action="append")
 
 

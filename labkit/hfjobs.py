@@ -22,7 +22,10 @@ encrypts server-side, and is never written to a file. On a demo, only an owner w
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterator
 
@@ -97,6 +100,92 @@ def _token(token: str | None) -> str:
     return found
 
 
+@dataclass
+class Job:
+    """What a Job runs: `labkit <argv>`, the small text files it reads (recipes), and what its run row keeps."""
+
+    argv: list[str]
+    name: str
+    files: dict[str, str] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+def recipe_job(recipe) -> Job:
+    """A training recipe (its `base:` already resolved) as a Job: the recipe travels inside the script as
+    recipe.yaml. Data on this machine is refused: the Job cannot read it."""
+    import yaml
+
+    from labkit.train.recipe import is_local
+
+    data = str(recipe.data.get("path") or "")
+    if data and is_local(data):
+        raise LabkitError(
+            f"The recipe's data {data!r} is a file on this machine, which a Job cannot read.",
+            hint="Push the data to a Hub dataset; name it (you/name) in the Data field, or as data.path in the recipe.",
+        )
+    body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
+    model = (recipe.model or {}).get("name")
+    return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})
+
+
+def _script(argv: list[str], push_repo: str | None, files: dict[str, str] | None, run_id: str) -> str:
+    """The uv script a Job runs, after the checks every way of sending one shares."""
+    if not argv or argv[0] not in ("train", "eval", "fit", "data", "experiment", "sweep", "translate", "trace"):
+        raise LabkitError(
+            f"labkit {argv[0] if argv else ''!s} is not something to run as a Job.",
+            hint="Submit train, eval, fit, data, experiment, sweep, translate or trace.",
+        )
+    if not push_repo or "/" not in push_repo:
+        raise LabkitError(
+            "A Job needs a Hub repo for its results (Jobs keep no files).",
+            hint="Name a dataset repo such as your-name/labkit-results.",
+        )
+    for name in files or {}:
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
+    out_flag, out_sub = OUT_FLAGS.get(argv[0], ("", ""))
+    return SCRIPT.format(
+        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=out_flag, out_sub=out_sub
+    )
+
+
+def _dependencies(settings: Settings) -> list[str]:
+    return [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
+
+
+def export(
+    job: Job,
+    kind: str,
+    flavor: str = "cpu-basic",
+    timeout: str | int = "2h",
+    push_repo: str | None = None,
+    settings: Settings | None = None,
+) -> tuple[dict, str]:
+    """The same Job as `submit` sends, written out for someone to start: the uv script and the `hf jobs uv run`
+    line that starts it with their own login (the token goes by secret name, never by value)."""
+    settings = settings or get_settings()
+    seconds(timeout)
+    flavor_name(flavor)
+    run_id = new_run_id(kind)
+    script = _script(job.argv, push_repo, job.files, run_id)
+    command = ["hf", "jobs", "uv", "run", "--flavor", flavor, "--timeout", str(timeout), "--secrets", "HF_TOKEN"]
+    for dep in _dependencies(settings):
+        command += ["--with", dep]
+    command += ["--python", "3.11", "--label", f"labkit-run={run_id}", "labkit_job.py"]
+    text = f"# save the script below as labkit_job.py, then run:\n# {shlex.join(command)}\n\n{script}"
+    return {"target": "hf-jobs", "run_id": run_id, "script": script, "command": shlex.join(command)}, text
+
+
+def flavor_name(flavor: str) -> str:
+    """A Jobs hardware name (t4-small, a10g-largex2, …) or a clear refusal, before anything is sent."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", str(flavor)):
+        raise LabkitError(
+            f"HF Jobs flavor {str(flavor)[:40]!r} is not a hardware name.",
+            hint="For example cpu-basic, t4-small, a10g-small, a100-large (see `hf jobs hardware`).",
+        )
+    return flavor
+
+
 def submit(
     argv: list[str],
     kind: str,
@@ -118,27 +207,12 @@ def submit(
     written into the Job's working folder; `config` is kept on the run (task, model: what the tabs show)."""
     settings = settings or get_settings()
     guard.require_owner_login("hf-jobs", login, settings)
-    if not argv or argv[0] not in ("train", "eval", "fit", "data", "experiment", "sweep", "translate", "trace"):
-        raise LabkitError(
-            f"labkit {argv[0] if argv else ''!s} is not something to run as a Job.",
-            hint="Submit train, eval, fit, data, experiment, sweep, translate or trace.",
-        )
-    if not push_repo or "/" not in push_repo:
-        raise LabkitError(
-            "A Job needs a Hub repo for its results (Jobs keep no files).",
-            hint="Name a dataset repo such as your-name/labkit-results.",
-        )
     seconds(timeout)  # a bad timeout is refused here, not by the Hub after the token was sent
-    for name in files or {}:
-        if not name or Path(name).name != name or name.startswith("."):
-            raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
-    secret = _token(token)
+    flavor_name(flavor)
     run_id = new_run_id(kind)
-    out_flag, out_sub = OUT_FLAGS.get(argv[0], ("", ""))
-    script = SCRIPT.format(
-        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=out_flag, out_sub=out_sub
-    )
-    deps = dependencies or [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
+    script = _script(argv, push_repo, files, run_id)
+    secret = _token(token)
+    deps = dependencies or _dependencies(settings)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labkit_job.py"
         path.write_text(script, encoding="utf-8")
@@ -340,6 +414,10 @@ def describe(run: Run) -> str:
 
 
 __all__ = [
+    "Job",
+    "recipe_job",
+    "export",
+    "flavor_name",
     "submit",
     "sync",
     "logs",

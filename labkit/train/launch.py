@@ -1,7 +1,7 @@
 """Launching training: a run folder with the resolved recipe, then one process (`python -m
 labkit.train.worker`) or several (`accelerate launch` with a generated config: DDP, DeepSpeed ZeRO-2/3,
-FSDP, multi-node) as a job. Also the launches beyond this machine: a Slurm sbatch script and a Hugging
-Face Jobs submission, both generated from the same recipe.
+FSDP, multi-node) as a job. Also a launch beyond this machine: a Slurm sbatch script from the same recipe (a Hugging
+Face Job is labkit.hfjobs, which every command shares).
 """
 
 from __future__ import annotations
@@ -177,7 +177,6 @@ def sweep(
 
 
 # --- beyond this machine -------------------------------------------------------------------------
-FLAVOR = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")  # HF Jobs hardware names: t4-small, a10g-largex2, ...
 SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
 
 
@@ -256,57 +255,3 @@ def slurm_script(
         "",
     ]
     return "\n".join(lines)
-
-
-def hf_job_spec(
-    recipe: Recipe,
-    flavor: str = "a10g-small",
-    image: str = "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
-    package: str = "git+https://github.com/labkit/labkit",
-    timeout: str = "6h",
-) -> dict:
-    """Arguments for `huggingface_hub.run_job`: the recipe travels inside the command; the token by secret name only."""
-    if not FLAVOR.match(str(flavor)):
-        raise LabkitError(
-            f"HF Jobs flavor {str(flavor)[:40]!r} is not a hardware name.",
-            hint="For example cpu-basic, t4-small, a10g-small, a100-large (see `hf jobs hardware`).",
-        )
-    recipe_yaml = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
-    # printf of a shlex-quoted string: no recipe value can end a here-document early and run as a command
-    script = (
-        f"pip install -q {shlex.quote(package)} && mkdir -p run && "
-        f"printf '%s' {shlex.quote(recipe_yaml)} > run/recipe.yaml && "
-        "python -m labkit.train.worker run/recipe.yaml"
-    )
-    return {
-        "image": image,
-        "command": ["bash", "-c", script],
-        "flavor": flavor,
-        "secrets": {"HF_TOKEN": "HF_TOKEN"},
-        "env": {"LABKIT_HOME": "/tmp/labkit", "PYTHONUNBUFFERED": "1"},
-        "timeout": timeout,
-    }
-
-
-def submit_hf_job(spec: dict, api=None) -> str:
-    """Submit with the caller's Hub login; `secrets` name the Space/Jobs secrets, values are never sent from here."""
-    from huggingface_hub import get_token, run_job
-
-    guard.require("hf-jobs")
-    # get_token() reads HF_TOKEN and the `hf auth login` cache; the Hub encrypts Job secrets server-side.
-    token = get_token()
-    if not token:
-        raise LabkitError(
-            "Not logged in to the Hub: cannot submit a Job.",
-            hint="Run `hf auth login` or set HF_TOKEN, or copy the command instead.",
-        )
-    secrets = {name: token for name in spec["secrets"]}  # the only secret a labkit Job needs is the Hub token
-    job = (api.run_job if api else run_job)(
-        image=spec["image"],
-        command=spec["command"],
-        flavor=spec["flavor"],
-        env=spec["env"],
-        secrets=secrets,
-        timeout=spec["timeout"],
-    )
-    return getattr(job, "url", None) or getattr(job, "id", str(job))

@@ -18,13 +18,13 @@ OAuth token, never the Space's own token. Anonymous visitors are refused by labk
 # gr.Request annotations to inject the signed-in user, so they must be real types.
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 
 from labkit import guard, hfjobs
+from labkit.hfjobs import Job
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.ui.common import handler, owner_tags, who
@@ -37,16 +37,6 @@ NOTE = (
     "this form and pushes its run folder (results, checkpoints) to the results repo, a private dataset repo under "
     "the Job's id; **Load results** brings them back here."
 )
-
-
-@dataclass
-class Job:
-    """What one tab asks a Job to run: `labkit <argv>`, the text files it reads, and what the run row keeps."""
-
-    argv: list[str]
-    name: str
-    files: dict[str, str] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
 
 
 def oauth_enabled(settings) -> bool:
@@ -254,22 +244,11 @@ def eval_job(settings, task, model, backend, languages, limit, variant, cot, max
 
 def train_job(settings, text, source) -> Job:
     """Train: the recipe in the editor (its `base:` resolved here), sent to the Job as recipe.yaml."""
-    import yaml
-
     from labkit.train import recipe as rmod
 
     if not (text or "").strip():
         raise LabkitError("The recipe editor is empty.", hint="Load a recipe, or write one, before submitting.")
-    recipe = rmod.loads(text, source=source or None, roots=rmod.allowed_roots(settings))
-    data = str(recipe.data.get("path") or "")
-    if data and rmod.is_local(data):
-        raise LabkitError(
-            f"The recipe's data {data!r} is a file on this machine, which a Job cannot read.",
-            hint="Push the data to a Hub dataset and name it in the Data field (you/name).",
-        )
-    body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
-    model = (recipe.model or {}).get("name")
-    return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})
+    return hfjobs.recipe_job(rmod.loads(text, source=source or None, roots=rmod.allowed_roots(settings)))
 
 
 def data_job(settings, source, recipe_text) -> Job:

@@ -75,28 +75,41 @@ def test_slurm_script_runs_with_hostile_paths_and_injects_nothing(tmp_path, reci
     assert yaml.safe_load((tmp_path / "accelerate.yaml").read_text())["gpu_ids"] == "0\nYAML\ntouch PWNED"
 
 
-def test_hf_job_command_carries_hostile_values_as_data(tmp_path):
-    import os
+def test_hf_job_script_carries_hostile_values_as_data(tmp_path, monkeypatch):
+    """The Job script (what `labkit export --target hf-jobs` prints and the Jobs panel sends) run here with the Hub
+    and the labkit command faked: the recipe's hostile values arrive as data, nothing runs them."""
     import subprocess
 
+    import huggingface_hub
+
+    from labkit import hfjobs
+
     r = rmod.load(
-        CONFIGS / "sft-tiny.yaml", ['model.revision="x\\nYAML\\ntouch PWNED\\n"', 'tags=["$(touch PWNED2)", "it\'s"]']
+        CONFIGS / "sft-tiny.yaml",
+        [
+            'model.revision="x\\nYAML\\ntouch PWNED\\n"',
+            'tags=["$(touch PWNED2)", "it\'s", "\'\'\'); import os; os.system(\'touch PWNED3\') #"]',
+            "data.path=me/data",
+        ],
     )
-    script = launch.hf_job_spec(r)["command"][2]
-    bin_ = tmp_path / "bin"
-    bin_.mkdir()
-    for tool in ("pip", "python"):
-        (bin_ / tool).write_text("#!/bin/bash\ntrue\n")
-        (bin_ / tool).chmod(0o755)
-    done = subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env={**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    assert not any(tmp_path.rglob("PWNED*"))
-    saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
-    assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n" and saved["tags"] == ["$(touch PWNED2)", "it's"]
+    data, _ = hfjobs.export(hfjobs.recipe_job(r), "train", push_repo="me/ckpts")
+    called, uploaded = [], []
+
+    class FakeApi:
+        def create_repo(self, repo, **kw):
+            pass
+
+        def upload_folder(self, **kw):
+            uploaded.append(kw)
+
+    monkeypatch.setattr(subprocess, "call", lambda argv, env=None: called.append((argv, env)) or 0)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        exec(compile(data["script"], "labkit_job.py", "exec"), {"__name__": "__main__"})
+    assert done.value.code == 0 and not any(tmp_path.rglob("PWNED*"))
+    saved = yaml.safe_load((tmp_path / "recipe.yaml").read_text())
+    assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n" and saved["tags"][:2] == ["$(touch PWNED2)", "it's"]
+    assert called[0][0][-2:] == ["train", "recipe.yaml"] and uploaded[0]["repo_id"] == "me/ckpts"
+    assert called[0][1]["LABKIT_HOME"] == uploaded[0]["folder_path"]  # the run folder pushed is the one it wrote

@@ -17,7 +17,6 @@ REFUSED = {
     "train_launch",
     "train_resume",
     "train_cancel",
-    "train_submit_hf_job",
     "cancel_run",
     "eval_start",
     "eval_cancel",

@@ -108,31 +108,44 @@ def test_slurm_export():
     assert "scontrol show hostnames" in script
 
 
-def test_hf_jobs_export_and_submit(monkeypatch):
+def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
+    """`labkit export --target hf-jobs` writes the same uv script `--submit` (and the Train tab's Jobs panel) sends:
+    the recipe inside it, its run folder pushed to the results repo, the token by secret name only."""
+    import ast
+
+    from labkit import hfjobs
+    from labkit.settings import Settings
+
+    settings = Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).ensure_dirs()
     r = rmod.load(CONFIGS / "sft-qwen2.5-0.5b.yaml")
-    spec = launch.hf_job_spec(r, flavor="a100-large")
-    assert spec["flavor"] == "a100-large" and spec["secrets"] == {"HF_TOKEN": "HF_TOKEN"}
-    script = spec["command"][2]
-    assert "name: sft-qwen2.5-0.5b" in script and "python -m labkit.train.worker run/recipe.yaml" in script
-    assert "hf_" not in script  # no token value anywhere in the command
+    job = hfjobs.recipe_job(r)
+    data, text = hfjobs.export(job, "train", flavor="a100-large", timeout="6h", push_repo="me/ckpts", settings=settings)
+    assert "--flavor a100-large --timeout 6h --secrets HF_TOKEN" in data["command"] and data["command"] in text
+    files = ast.literal_eval(data["script"].split("files = ", 1)[1].split("\n", 1)[0])
+    assert files["recipe.yaml"].startswith("name: sft-qwen2.5-0.5b") and "'me/ckpts'" in data["script"]
 
     class FakeApi:
-        def run_job(self, **kw):
-            self.kw = kw
-            return type("Job", (), {"url": "https://huggingface.co/jobs/me/123"})()
+        def run_uv_job(self, script, **kw):
+            self.kw, self.script = kw, Path(script).read_text(encoding="utf-8")
+            return type("Job", (), {"id": "123", "url": "https://huggingface.co/jobs/me/123", "status": None})()
 
-    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
-    api = FakeApi()
-    assert launch.submit_hf_job(spec, api=api) == "https://huggingface.co/jobs/me/123"
-    assert api.kw["secrets"] == {"HF_TOKEN": "hf_secret_value"} and api.kw["flavor"] == "a100-large"
-    monkeypatch.delenv("HF_TOKEN")
-    # `hf auth login` only (no HF_TOKEN in the environment): the cached token is sent, never an empty string
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_login_cache")
-    launch.submit_hf_job(spec, api=api)
-    assert api.kw["secrets"] == {"HF_TOKEN": "hf_from_login_cache"}
+    api = FakeApi()
+    run = hfjobs.submit(
+        job.argv, "train", job.name, "a100-large", "6h", "me/ckpts", files=job.files, settings=settings, api=api
+    )
+    assert api.kw["secrets"] == {"HF_TOKEN": "hf_from_login_cache"} and api.kw["flavor"] == "a100-large"
+    assert "hf_from_login_cache" not in api.script + data["script"]  # by secret name, never the value
+    # the same script, up to the run id each one names
+    assert api.script.replace(run.id, "ID") == data["script"].replace(data["run_id"], "ID")
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     with pytest.raises(LabkitError, match="logged in"):
-        launch.submit_hf_job(spec, api=api)
+        hfjobs.submit(job.argv, "train", job.name, push_repo="me/ckpts", files=job.files, settings=settings, api=api)
+    with pytest.raises(LabkitError, match="flavor"):
+        hfjobs.export(job, "train", flavor="a100; rm -rf /", push_repo="me/ckpts", settings=settings)
+    local = rmod.load(CONFIGS / "sft-tiny.yaml")
+    with pytest.raises(LabkitError, match="file on this machine"):
+        hfjobs.recipe_job(local)
 
 
 def test_demo_mode_refuses_training(monkeypatch):

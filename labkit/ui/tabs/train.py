@@ -18,9 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import yaml
 
-from labkit import jobs
+from labkit import hfjobs, jobs
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
@@ -354,15 +353,9 @@ class Train:
 
     @handler
     def hf_job(self, text, synced, source, fl, *values):
-        spec = launch.hf_job_spec(self.recipe(text, values, synced, source), flavor=fl)
-        return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=120)
-
-    @handler
-    def submit(self, text, synced, source, fl, *values):
-        return (
-            "Submitted: "
-            f"{launch.submit_hf_job(launch.hf_job_spec(self.recipe(text, values, synced, source), flavor=fl))}"
-        )
+        """The Job the "Run on Hugging Face Jobs" panel below would send, written out to start elsewhere."""
+        job = hfjobs.recipe_job(self.recipe(text, values, synced, source))
+        return hfjobs.export(job, "train", flavor=fl, timeout="6h", push_repo="YOU/labkit-results")[1]
 
     def refresh_runs(self):
         rows = runs_table(self.store)
@@ -467,13 +460,12 @@ def _layout(ctx) -> SimpleNamespace:
             interactive=False, wrap=True, label="Stage file (first 200 rows; pairs sorted by reward margin)"
         )
     with gr.Accordion("Export a launch for a cluster", open=False):
-        with guarded_buttons(s) as button, gr.Row():
+        with gr.Row():
             ui.nodes = gr.Number(1, precision=0, label="Nodes")
             ui.gpn = gr.Number(8, precision=0, label="GPUs per node")
             ui.flavor = gr.Textbox("a10g-small", label="HF Jobs flavor")
             ui.slurm_btn = gr.Button("Slurm sbatch")
-            ui.hfjob_btn = gr.Button("HF Jobs")
-            ui.submit_btn = button("Submit HF Job", "hf-jobs")
+            ui.hfjob_btn = gr.Button("HF Jobs script")
         ui.export = gr.Code(label="Export", lines=16, language="shell")
     with gr.Accordion("Runs", open=True):
         ui.refresh = gr.Button("Refresh", scale=0)
@@ -523,7 +515,6 @@ def build(ctx, shared) -> None:
     )
     ui.slurm_btn.click(h.slurm, [*form, ui.nodes, ui.gpn, *ui.fields], ui.export, api_name="train_export_slurm")
     ui.hfjob_btn.click(h.hf_job, [*form, ui.flavor, *ui.fields], ui.export, api_name="train_export_hf_jobs")
-    ui.submit_btn.click(h.submit, [*form, ui.flavor, *ui.fields], ui.notes, api_name="train_submit_hf_job")
     ui.refresh.click(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs")
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
     ui.stages_btn.click(h.stages, ui.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
