@@ -43,7 +43,6 @@ STAGES = {
     "CANCELED": "cancelled",
     "DELETED": "cancelled",
 }
-PACKAGE = "labkit @ git+https://github.com/labkit/labkit"  # LABKIT_PACKAGE overrides (a fork, a tag, a wheel URL)
 
 SCRIPT = '''# /// script
 # requires-python = ">=3.11"
@@ -53,14 +52,18 @@ import os, subprocess, sys
 from huggingface_hub import HfApi
 
 argv, repo, run_id = {argv!r}, {repo!r}, {run_id!r}
-files = {files!r}
+files, space = {files!r}, {space!r}
 home = os.environ.setdefault("LABKIT_HOME", "/tmp/labkit")
 out = os.path.join(home, "runs", run_id)
 os.makedirs(out, exist_ok=True)
+env = dict(os.environ)
+if space:  # submitted from a Space: run that Space's own labkit sources (its requirements are this Job's)
+    from huggingface_hub import snapshot_download
+    src = snapshot_download(space, repo_type="space", allow_patterns=["labkit/**"], local_dir="labkit-src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
 for name, text in files.items():  # the recipes the command reads, sent inside this script
     with open(name, "w", encoding="utf-8") as f:
         f.write(text)
-env = dict(os.environ)
 if {out_flag!r}:
     argv += [{out_flag!r}, os.path.join(out, {out_sub!r})]
 else:  # train, experiment: they make their own run folders under LABKIT_HOME, so that home is the run folder
@@ -128,7 +131,9 @@ def recipe_job(recipe) -> Job:
     return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})
 
 
-def _script(argv: list[str], push_repo: str | None, files: dict[str, str] | None, run_id: str) -> str:
+def _script(
+    argv: list[str], push_repo: str | None, files: dict[str, str] | None, run_id: str, space: str | None = None
+) -> str:
     """The uv script a Job runs, after the checks every way of sending one shares."""
     if not argv or argv[0] not in ("train", "eval", "fit", "data", "experiment", "sweep", "translate", "trace"):
         raise LabkitError(
@@ -145,12 +150,47 @@ def _script(argv: list[str], push_repo: str | None, files: dict[str, str] | None
             raise ValueError(f"a Job file name must be a plain file name, not {name!r}")  # built by labkit, not typed
     out_flag, out_sub = OUT_FLAGS.get(argv[0], ("", ""))
     return SCRIPT.format(
-        argv=list(argv), repo=push_repo, run_id=run_id, files=dict(files or {}), out_flag=out_flag, out_sub=out_sub
+        argv=list(argv),
+        repo=push_repo,
+        run_id=run_id,
+        files=dict(files or {}),
+        space=space,
+        out_flag=out_flag,
+        out_sub=out_sub,
     )
 
 
-def _dependencies(settings: Settings) -> list[str]:
-    return [settings.env.get("LABKIT_PACKAGE") or PACKAGE]
+def package(settings: Settings, root: Path | None = None) -> tuple[list[str], str | None]:
+    """What a Job installs to run this labkit, and the Space whose sources it runs (or None):
+    1. LABKIT_PACKAGE, a pip requirement (`labkit @ git+https://github.com/you/labkit@v0.2`, a wheel URL);
+    2. on a Space (SPACE_ID set by the Hub): the Space's requirements.txt, with its labkit/ sources downloaded
+       by the Job (with the submitter's token, so a private Space works), so the Job runs the code the Space runs;
+    3. a labkit pip-installed from a URL (git, wheel: its PEP 610 direct_url.json), pinned to the same commit.
+    Else (an editable or local-folder install, like a clone) it says what to set: a Job cannot install a folder
+    on this machine."""
+    import importlib.metadata
+
+    if settings.env.get("LABKIT_PACKAGE"):
+        return [settings.env["LABKIT_PACKAGE"]], None
+    space = settings.env.get("SPACE_ID")
+    root = root or Path(__file__).resolve().parents[1]  # on a Space, its root: labkit/ and requirements.txt
+    reqs = root / "requirements.txt"
+    if space and reqs.is_file():
+        lines = [ln.split("#")[0].strip() for ln in reqs.read_text(encoding="utf-8").splitlines()]
+        return [ln for ln in lines if ln and not ln.startswith("-")], space
+    try:
+        url = json.loads(importlib.metadata.distribution("labkit").read_text("direct_url.json") or "null")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        url = None
+    if url and not url["url"].startswith("file:"):
+        vcs = url.get("vcs_info")
+        return [f"labkit @ {vcs['vcs']}+{url['url']}@{vcs['commit_id']}" if vcs else f"labkit @ {url['url']}"], None
+    where = (url or {}).get("url", "a folder on this machine")
+    raise LabkitError(
+        f"This labkit is installed from {where}, which a Job cannot install.",
+        hint="Set LABKIT_PACKAGE to what the Job should pip-install: a git URL "
+        "(labkit @ git+https://github.com/you/labkit@main) or a wheel URL.",
+    )
 
 
 def export(
@@ -167,9 +207,10 @@ def export(
     seconds(timeout)
     flavor_name(flavor)
     run_id = new_run_id(kind)
-    script = _script(job.argv, push_repo, job.files, run_id)
+    deps, space = package(settings)
+    script = _script(job.argv, push_repo, job.files, run_id, space)
     command = ["hf", "jobs", "uv", "run", "--flavor", flavor, "--timeout", str(timeout), "--secrets", "HF_TOKEN"]
-    for dep in _dependencies(settings):
+    for dep in deps:
         command += ["--with", dep]
     command += ["--python", "3.11", "--label", f"labkit-run={run_id}", "labkit_job.py"]
     text = f"# save the script below as labkit_job.py, then run:\n# {shlex.join(command)}\n\n{script}"
@@ -210,9 +251,9 @@ def submit(
     seconds(timeout)  # a bad timeout is refused here, not by the Hub after the token was sent
     flavor_name(flavor)
     run_id = new_run_id(kind)
-    script = _script(argv, push_repo, files, run_id)
+    deps, space = (dependencies, None) if dependencies else package(settings)
+    script = _script(argv, push_repo, files, run_id, space)
     secret = _token(token)
-    deps = dependencies or _dependencies(settings)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labkit_job.py"
         path.write_text(script, encoding="utf-8")

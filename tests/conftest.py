@@ -33,6 +33,8 @@ os.environ.update(
         "TOKENIZERS_PARALLELISM": "false",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "LABKIT_MAX_JOBS": "16",  # many test files share one store; tests of the limit set their own
+        # what a (faked) HF Job installs: this checkout is an editable install, which a Job could not install
+        "LABKIT_PACKAGE": "labkit @ git+https://example.invalid/labkit@test",
     }
 )
 os.environ.pop("LABKIT_MODEL", None)

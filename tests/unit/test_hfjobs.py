@@ -3,6 +3,7 @@ status mirrored from inspect_job, checked against a fake HfApi."""
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -42,7 +43,41 @@ class FakeApi:
 
 @pytest.fixture()
 def settings(tmp_path):
-    return Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).ensure_dirs()
+    env = {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_PACKAGE": PKG}
+    return Settings.from_env(env).ensure_dirs()
+
+
+PKG = "labkit @ git+https://example.invalid/labkit@test"
+
+
+def test_what_a_job_installs(tmp_path, monkeypatch):
+    """LABKIT_PACKAGE; else on a Space its own requirements and sources; else a URL install pinned to its commit;
+    else (a clone, an editable install) a refusal that names the setting."""
+    base = {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    assert hfjobs.package(Settings.from_env({**base, "LABKIT_PACKAGE": PKG})) == ([PKG], None)
+    (tmp_path / "requirements.txt").write_text("# generated\ntorch==2.11.0\ngradio==6.31.0  # ui\n\nspaces\n")
+    on_space = Settings.from_env({**base, "SPACE_ID": "me/lab"})
+    assert hfjobs.package(on_space, root=tmp_path) == (["torch==2.11.0", "gradio==6.31.0", "spaces"], "me/lab")
+    script = hfjobs._script(["eval", "--task", "mgsm"], "me/r", {}, "eval-1", "me/lab")
+    assert "snapshot_download(space, repo_type=\"space\"" in script and "space = {}, 'me/lab'" in script
+    compile(script, "labkit_job.py", "exec")
+
+    class Dist:
+        def __init__(self, url):
+            self.url = url
+
+        def read_text(self, name):
+            return json.dumps(self.url)
+
+    plain = Settings.from_env(base)
+    git = {"url": "https://github.com/me/labkit", "vcs_info": {"vcs": "git", "commit_id": "abc123"}}
+    monkeypatch.setattr("importlib.metadata.distribution", lambda name: Dist(git))
+    assert hfjobs.package(plain, root=tmp_path) == (["labkit @ git+https://github.com/me/labkit@abc123"], None)
+    editable = {"url": "file:///home/me/labkit", "dir_info": {"editable": True}}
+    monkeypatch.setattr("importlib.metadata.distribution", lambda name: Dist(editable))
+    with pytest.raises(LabkitError, match="file:///home/me/labkit, which a Job cannot install") as e:
+        hfjobs.package(plain, root=tmp_path)
+    assert "LABKIT_PACKAGE" in e.value.hint
 
 
 def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatch, settings):
@@ -61,7 +96,7 @@ def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatc
     name, kw = api.calls[0]
     assert name == "run_uv_job" and kw["flavor"] == "a10g-small" and kw["timeout"] == "3h"
     assert kw["secrets"] == {"HF_TOKEN": "hf_login_cache_token"} and kw["token"] == "hf_login_cache_token"
-    assert kw["dependencies"] == [hfjobs.PACKAGE] and kw["labels"] == {"labkit-run": run.id}
+    assert kw["dependencies"] == [PKG] and kw["labels"] == {"labkit-run": run.id}
     assert "hf_login_cache_token" not in api.script  # the token travels as a secret, never in the script
     assert "'eval', '--task', 'mgsm'" in api.script and "'me/results'" in api.script and "--output" in api.script
     compile(api.script, "labkit_job.py", "exec")

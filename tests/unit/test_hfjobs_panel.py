@@ -61,6 +61,9 @@ class FakeApi:
         raise OSError("offline")
 
 
+PKG = "labkit @ git+https://example.invalid/labkit@test"
+
+
 @pytest.fixture()
 def space(tmp_path, monkeypatch):
     """A demo Space owned by alice, whose own token (HF_TOKEN secret) must never serve a visitor."""
@@ -68,7 +71,7 @@ def space(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: api)
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_space_own_token")
     env = {"LABKIT_HOME": str(tmp_path), "LABKIT_DEMO": "1", "SPACE_AUTHOR_NAME": "Alice", "HF_HUB_OFFLINE": "1"}
-    settings = Settings.from_env(env).ensure_dirs()
+    settings = Settings.from_env({**env, "LABKIT_PACKAGE": PKG}).ensure_dirs()
     monkeypatch.setattr("labkit.hfjobs.get_settings", lambda: settings)
     ctx = types.SimpleNamespace(settings=settings, store=Store(settings.store_path), shared_server=True)
     return types.SimpleNamespace(api=api, settings=settings, ctx=ctx, store=ctx.store)
@@ -91,7 +94,7 @@ def test_owner_submits_with_her_oauth_token_flavor_timeout_and_command(space):
     _, (run_id, status, timer) = submit_eval(space)
     name, kw = space.api.calls[0]
     assert name == "run_uv_job" and kw["token"] == "hf_oauth_alice" and kw["secrets"] == {"HF_TOKEN": "hf_oauth_alice"}
-    assert kw["flavor"] == "a10g-small" and kw["timeout"] == "3h" and kw["dependencies"] == [hfjobs.PACKAGE]
+    assert kw["flavor"] == "a10g-small" and kw["timeout"] == "3h" and kw["dependencies"] == [PKG]
     assert "hf_space_own_token" not in repr(space.api.calls) + space.api.script
     assert "hf_oauth_alice" not in space.api.script  # the token is a Job secret, never in the script
     assert "['eval', '--task', 'mgsm', '--languages', 'en,zh'" in space.api.script
@@ -235,7 +238,8 @@ def test_local_lab_submits_with_the_machine_login(tmp_path, monkeypatch):
     api = FakeApi()
     monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: api)
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_my_cli_login")
-    settings = Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).ensure_dirs()
+    env = {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_PACKAGE": PKG}
+    settings = Settings.from_env(env).ensure_dirs()
     monkeypatch.setattr("labkit.hfjobs.get_settings", lambda: settings)
     ctx = types.SimpleNamespace(settings=settings, store=Store(settings.store_path), shared_server=False)
     panel = Panel(ctx, "experiment", hfjobs_panel.experiment_job)

@@ -116,7 +116,8 @@ def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
     from labkit import hfjobs
     from labkit.settings import Settings
 
-    settings = Settings.from_env({"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}).ensure_dirs()
+    env = {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_PACKAGE": "labkit @ git+https://x.invalid/l"}
+    settings = Settings.from_env(env).ensure_dirs()
     r = rmod.load(CONFIGS / "sft-qwen2.5-0.5b.yaml")
     job = hfjobs.recipe_job(r)
     data, text = hfjobs.export(job, "train", flavor="a100-large", timeout="6h", push_repo="me/ckpts", settings=settings)
