@@ -1,4 +1,4 @@
-"""Runs every case of the bad-input corpus (cases.py) as its own `labkit` process, with a timeout and a memory cap.
+"""Runs every case of the bad-input corpus (cases.py) as a real `labkit` process, with a timeout and a memory cap.
 
 Each must exit 2 with a message, print no traceback, finish in time, and leave the store readable and no empty
 run or cache folders. The cases run two at a time in one session fixture; each is then its own test.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,41 +22,11 @@ TIMEOUT_S = 120
 MEMORY_CAP = 6 * 1024**3  # address space: torch and onnxruntime map a lot, but no case may need more
 
 
-# Each case is its own process, forked from a server that imported labkit's CLI, torch and transformers once
-# (multiprocessing's forkserver: single-threaded, started fresh, never the pytest process). A case still gets its
-# own memory, working folder, environment, exit code and kill on timeout; it skips only the 1–4 s of interpreter
-# and torch start-up that a fresh `python -m labkit.cli` pays, which was most of this fixture's 164 s.
-PRELOAD = ["labkit.cli", "torch", "transformers"]
-
-
-def _case_process(argv: list[str], work: str, env: dict, log: str) -> None:
-    """Runs in the forked child: what `python -m labkit.cli ARGV` would do, in `work`, with `env`, output to `log`."""
-    import traceback
-
+def _cap_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-    os.chdir(work)
-    os.environ.clear()
-    os.environ.update(env)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0), os.dup2(fd, 1), os.dup2(fd, 2)
-    from labkit import cli
-
-    sys.argv = [cli.__file__, *argv]
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, int | None):
-            print(e.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001 — what the interpreter would print, so the test can see it
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush(), sys.stderr.flush()
-    os._exit(code or 0)
 
 
-def _run(ctx, case: Case, root: Path, tiny: Path) -> dict:
+def _run(case: Case, root: Path, tiny: Path) -> dict:
     work = root / case.id
     home = work / ".home"
     (home / "models").mkdir(parents=True)
@@ -69,33 +40,29 @@ def _run(ctx, case: Case, root: Path, tiny: Path) -> dict:
         else:
             path.write_text(content, encoding="utf-8")
     env = {**os.environ, "LABKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    log = work / "output.txt"
-    proc = ctx.Process(target=_case_process, args=(list(case.argv), str(work), env, str(log)))
-    proc.start()
-    proc.join(TIMEOUT_S)
-    hung = proc.is_alive()
-    if hung:
-        proc.kill()
-        proc.join()
-    out = log.read_text(errors="replace") if log.exists() else ""
-    return {
-        "id": case.id,
-        "code": None if hung else proc.exitcode,
-        "hung": hung,
-        "output": out[-3000:],
-        "home": str(home),
-    }
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "labkit.cli", *case.argv],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=TIMEOUT_S,
+            preexec_fn=_cap_memory,
+            stdin=subprocess.DEVNULL,
+        )
+        out, code, hung = proc.stdout + proc.stderr, proc.returncode, False
+    except subprocess.TimeoutExpired as e:
+        out, code, hung = str(e.stdout or "") + str(e.stderr or ""), None, True
+    return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home)}
 
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory, tiny_path):
-    import multiprocessing
-
     root = tmp_path_factory.mktemp("badinput")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda c: _run(ctx, c, root, Path(tiny_path)), CASES))
+        done = list(pool.map(lambda c: _run(c, root, Path(tiny_path)), CASES))
     summary = {
         "cases": len(done),
         "clean": sum(_clean(r) is None for r in done),

@@ -122,8 +122,9 @@ def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
     job = hfjobs.recipe_job(r)
     data, text = hfjobs.export(job, "train", flavor="a100-large", timeout="6h", push_repo="me/ckpts", settings=settings)
     assert "--flavor a100-large --timeout 6h --secrets HF_TOKEN" in data["command"] and data["command"] in text
-    files = ast.literal_eval(data["script"].split("files = ", 1)[1].split("\n", 1)[0])
+    files, space = ast.literal_eval(data["script"].split("files, space = ", 1)[1].split("\n", 1)[0])
     assert files["recipe.yaml"].startswith("name: sft-qwen2.5-0.5b") and "'me/ckpts'" in data["script"]
+    assert space is None and "--with 'labkit @ git+https://x.invalid/l'" in data["command"]  # LABKIT_PACKAGE
 
     class FakeApi:
         def run_uv_job(self, script, **kw):
