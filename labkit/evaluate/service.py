@@ -189,3 +189,20 @@ def card_rows_for(ref: str | Path) -> list[dict]:
     from labkit import jobs
 
     return card_rows(load_results(jobs.status(str(ref)).run_dir))
+
+
+def push_results(run, repo_id: str) -> str:
+    """An evaluation run's folder (results.json, samples.jsonl) to a Hub dataset repo, with a card that says what
+    produced it; returns the repo's URL."""
+    from labkit import hub
+
+    if run.kind != "eval" or not run.run_dir:
+        raise LabkitError(f"{run.id} is not an evaluation run with results.", hint="Pick an evaluation run.")
+    card = hub.dataset_card(
+        repo_id,
+        license="other",
+        provenance=f"labkit evaluation run {run.id}: task {run.config.get('task')}, "
+        f"model {run.config.get('model')}. results.json (scores) and samples.jsonl (outputs).",
+        description="Evaluation results produced with labkit.",
+    )
+    return hub.push(hub.plan_push(run.run_dir, repo_id, kind="dataset", card=card))

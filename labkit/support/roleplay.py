@@ -18,8 +18,10 @@ stored reply instead, when asked:
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from labkit.backends.base import GenParams
 from labkit import guard
@@ -202,3 +204,31 @@ def dataset_card(repo_id: str, n: int, model: str, languages: list[str], license
         ),
         description="Synthetic emotional-support conversations with the support strategy and rationale of every reply.",
     )
+
+
+def parse_table(text: str) -> dict[str, list[str]]:
+    """'lang: text' lines (the Support tab's Scenarios and Personas boxes) as {lang: [text, ...]}."""
+    table: dict[str, list[str]] = {}
+    for line in (text or "").splitlines():
+        if ":" in line:
+            lang, item = line.split(":", 1)
+            if item.strip():
+                table.setdefault(lang.strip(), []).append(item.strip())
+    return table
+
+
+def table_text(table: dict[str, list[str]]) -> str:
+    """The inverse of parse_table: one 'lang: text' line per item."""
+    return "\n".join(f"{lang}: {item}" for lang, items in table.items() for item in items)
+
+
+def push_dialogues(path: str | Path, repo_id: str, model: str, languages: list[str], workdir: str | Path) -> str:
+    """Role-play dialogues (JSONL) to a Hub dataset repo as train.jsonl, with a card; returns the URL."""
+    from labkit import hub
+
+    guard.require("push")  # before anything is written for the upload
+    text = Path(path).read_text(encoding="utf-8")
+    folder = Path(tempfile.mkdtemp(dir=workdir))
+    (folder / "train.jsonl").write_text(text, encoding="utf-8")
+    card = dataset_card(repo_id, len(text.splitlines()), model, list(languages))
+    return hub.push(hub.plan_push(folder, repo_id, kind="dataset", card=card))

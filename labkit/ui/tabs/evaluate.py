@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
-from labkit import hub, jobs
+from labkit import jobs
 from labkit.backends import REGISTRY
 from labkit.errors import LabkitError
-from labkit.evaluate import report
+from labkit.evaluate import report, service
 from labkit.evaluate.spec import EvalSpec, cli_args, in_ui_words
 from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE, WORLD
@@ -96,8 +97,9 @@ def error_text(run) -> str:
     return hide_upload_dirs(text)
 
 
-def build(ctx, shared) -> None:
-    store = ctx.store
+def _layout(ctx) -> SimpleNamespace:
+    """The tab's components, in page order (no events)."""
+    ui = SimpleNamespace()
     world = ctx.model["model"] in (TINY, TINY_REF)  # no real model chosen: the synthetic world is the readable default
     offline = not world and (ctx.settings.hub_offline or not _hub_reachable(ctx.settings))
     default_data = WORLD if world else (SAMPLE if offline and not ctx.settings.demo else "")
@@ -105,62 +107,64 @@ def build(ctx, shared) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                task = gr.Dropdown(list(TASKS), value="mgsm", label="Task")
-                model = gr.Dropdown(
-                    model_choices(store),
+                ui.task = gr.Dropdown(list(TASKS), value="mgsm", label="Task")
+                ui.model = gr.Dropdown(
+                    model_choices(ctx.store),
                     value=TINY_MATH_SFT if world else ctx.model["model"],
                     allow_custom_value=True,
                     label="Model",
                     info="a trained synthetic-world checkpoint, 'tiny', a Hub id, a local folder, or the served name",
                 )
-                backend = gr.Dropdown(list(REGISTRY), value="hf" if world else ctx.model["backend"], label="Backend")
-            languages = gr.CheckboxGroup(
+                ui.backend = gr.Dropdown(list(REGISTRY), value="hf" if world else ctx.model["backend"], label="Backend")
+            ui.languages = gr.CheckboxGroup(
                 languages_of("mgsm", default_data), value=languages_of("mgsm", default_data), label="Languages"
             )
             with gr.Row():
-                limit = gr.Number(value=20, precision=0, label="Items per language (0 = all)")
-                variant = gr.Radio(["native", "english"], value="native", label="Instruction language")
-                cot = gr.Checkbox(True, label="Chain of thought")
-                max_new = gr.Number(value=WORLD_MAX_NEW if world else 512, precision=0, label="Max new tokens")
+                ui.limit = gr.Number(value=20, precision=0, label="Items per language (0 = all)")
+                ui.variant = gr.Radio(["native", "english"], value="native", label="Instruction language")
+                ui.cot = gr.Checkbox(True, label="Chain of thought")
+                ui.max_new = gr.Number(value=WORLD_MAX_NEW if world else 512, precision=0, label="Max new tokens")
             with gr.Row():
-                data = gr.Textbox(
+                ui.data = gr.Textbox(
                     default_data,
                     label="Local data (folder with <lang>.jsonl, optional)",
                     visible=not ctx.settings.demo,
                     info=f"Empty = load from the Hub; '{SAMPLE}' = the small sample data bundled with labkit; "
                     f"'{WORLD}' = the synthetic world's test set (mgsm)",
                 )
-                use_world = gr.Button("Use the synthetic world", scale=0)
-                use_sample = gr.Button("Use sample data", scale=0, visible=not ctx.settings.demo)
-                tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
+                ui.use_world = gr.Button("Use the synthetic world", scale=0)
+                ui.use_sample = gr.Button("Use sample data", scale=0, visible=not ctx.settings.demo)
+                ui.tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
             gr.Markdown(SAMPLE_NOTE if default_data == SAMPLE else "", elem_id="lk-eval-offline-note")
             with gr.Accordion("Pairwise judging (xalpaca)", open=False), gr.Row():
-                judge_model = gr.Textbox(label="Judge model")
-                judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
-                reference = gr.Textbox(label="Reference outputs (JSONL path) or reference model")
+                ui.judge_model = gr.Textbox(label="Judge model")
+                ui.judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
+                ui.reference = gr.Textbox(label="Reference outputs (JSONL path) or reference model")
         with guarded_buttons(ctx.settings) as button, gr.Column(scale=1):
-            run_btn = button("Run evaluation", "launch", variant="primary")
-            cancel_btn = button("Cancel", "cancel", variant="stop")
-            run_id = gr.Textbox(label="Run", interactive=False, elem_id="lk-eval-run")
-            progress = gr.Markdown("", elem_id="lk-eval-progress")
-    poll = gr.Timer(2.0, active=False)
+            ui.run_btn = button("Run evaluation", "launch", variant="primary")
+            ui.cancel_btn = button("Cancel", "cancel", variant="stop")
+            ui.run_id = gr.Textbox(label="Run", interactive=False, elem_id="lk-eval-run")
+            ui.progress = gr.Markdown("", elem_id="lk-eval-progress")
+    ui.poll = gr.Timer(2.0, active=False)
 
     with gr.Tab("Leaderboard and heatmap"):
         with gr.Row():
-            lb_task = gr.Dropdown([""] + list(TASKS), value="", label="Task filter")
-            refresh = gr.Button("Refresh", scale=0)
-        board = gr.Dataframe(headers=report.leaderboard([])[0], interactive=False, wrap=True, elem_id="lk-eval-board")
-        picked = gr.Dropdown([], multiselect=True, label="Runs in the heatmap (default: the latest 8 finished)")
-        heat = gr.Plot(
+            ui.lb_task = gr.Dropdown([""] + list(TASKS), value="", label="Task filter")
+            ui.refresh = gr.Button("Refresh", scale=0)
+        ui.board = gr.Dataframe(
+            headers=report.leaderboard([])[0], interactive=False, wrap=True, elem_id="lk-eval-board"
+        )
+        ui.picked = gr.Dropdown([], multiselect=True, label="Runs in the heatmap (default: the latest 8 finished)")
+        ui.heat = gr.Plot(
             label="Accuracy by model and language (± stderr; pf = parse failures)", elem_id="lk-eval-heatmap"
         )
     with gr.Tab("Samples"):
         with gr.Row():
-            s_run = gr.Dropdown([], label="Run", allow_custom_value=True)
-            s_lang = gr.Textbox(label="Language (empty = all)")
-            s_outcome = gr.Radio(["all", "correct", "wrong", "parse_failed"], value="all", label="Show")
-            s_btn = gr.Button("Show", scale=0)
-        samples = gr.Dataframe(
+            ui.s_run = gr.Dropdown([], label="Run", allow_custom_value=True)
+            ui.s_lang = gr.Textbox(label="Language (empty = all)")
+            ui.s_outcome = gr.Radio(["all", "correct", "wrong", "parse_failed"], value="all", label="Show")
+            ui.s_btn = gr.Button("Show", scale=0)
+        ui.samples = gr.Dataframe(
             headers=report.SAMPLE_COLUMNS,
             interactive=False,
             wrap=True,
@@ -170,36 +174,41 @@ def build(ctx, shared) -> None:
             max_height=520,
         )
         gr.Markdown("Click a row to read its whole prompt and output.")
-        sample_detail = gr.Markdown(elem_id="lk-eval-sample-detail")
+        ui.sample_detail = gr.Markdown(elem_id="lk-eval-sample-detail")
     with gr.Tab("Transferability"):
         gr.Markdown(
             f"`{FORMULA}` — labkit's definition (the paper's exact formula is not public);"
             " per-language ratios are kept."
         )
         with gr.Row():
-            before = gr.Dropdown([], label="Before training (eval run)", allow_custom_value=True)
-            after = gr.Dropdown([], label="After training (eval run)", allow_custom_value=True)
-            source = gr.Textbox("en", label="Trained language")
-            cmp_btn = gr.Button("Compare", scale=0)
-        mti = gr.Markdown()
-        cmp_table = gr.Dataframe(headers=["language", "before", "after", "gain", "ratio"], interactive=False)
+            ui.before = gr.Dropdown([], label="Before training (eval run)", allow_custom_value=True)
+            ui.after = gr.Dropdown([], label="After training (eval run)", allow_custom_value=True)
+            ui.source = gr.Textbox("en", label="Trained language")
+            ui.cmp_btn = gr.Button("Compare", scale=0)
+        ui.mti = gr.Markdown()
+        ui.cmp_table = gr.Dataframe(headers=["language", "before", "after", "gain", "ratio"], interactive=False)
     with gr.Tab("Push to Hub"):
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            p_run = gr.Dropdown([], label="Run", allow_custom_value=True)
-            p_repo = gr.Textbox(label="Dataset repo id (you/name)")
-            p_btn = button("Push results", "push", scale=0)
-        p_status = gr.Markdown()
-    hfjobs_panel.attach(
-        ctx, shared, "eval", [task, model, backend, languages, limit, variant, cot, max_new], hfjobs_panel.eval_job
-    )
+            ui.p_run = gr.Dropdown([], label="Run", allow_custom_value=True)
+            ui.p_repo = gr.Textbox(label="Dataset repo id (you/name)")
+            ui.p_btn = button("Push results", "push", scale=0)
+        ui.p_status = gr.Markdown()
+    return ui
 
-    # --- handlers ------------------------------------------------------------------------------
-    def run_choices():
-        ids = [r.id for r in report.eval_runs(store)]
+
+class Evaluate:
+    """The tab's handlers: thin, over labkit.evaluate (spec, jobs, report, transfer, service)."""
+
+    def __init__(self, ctx):
+        self.ctx, self.store, self.settings = ctx, ctx.store, ctx.settings
+
+    def run_choices(self):
+        ids = [r.id for r in report.eval_runs(self.store)]
         return [gr.update(choices=ids) for _ in range(4)]
 
     @ui_words
     def start(
+        self,
         task_,
         model_,
         backend_,
@@ -218,7 +227,7 @@ def build(ctx, shared) -> None:
     ):
         if not langs:
             raise LabkitError("Pick at least one language in the Languages field.")
-        if ctx.settings.demo and (data_ or "").strip() not in ("", WORLD):
+        if self.settings.demo and (data_ or "").strip() not in ("", WORLD):
             raise LabkitError("Local data is not available in demo mode.", hint=f"'{WORLD}' (the synthetic world) is.")
         for label, v in (("Items per language", limit_), ("Max new tokens", max_new_)):
             if v is None:
@@ -255,42 +264,29 @@ def build(ctx, shared) -> None:
             kind="eval",
             name=f"{task_} {spec.model}",
             config={"task": task_, "model": spec.model},
-            tags=[*tag_list, *owner_tags(ctx, request)],
+            tags=[*tag_list, *owner_tags(self.ctx, request)],
         )
         command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
         return run.id, f"Started `{run.id}` — `{command}`", gr.Timer(active=True)
 
-    def follow(rid, task_filter, chosen):
+    def follow(self, rid, task_filter, chosen):
         keep = [gr.update()] * 7  # the board, the heatmap and the run lists change only when a run ends
         if not rid:
             return gr.update(), gr.Timer(active=False), *keep
         run = jobs.status(rid)
-        records, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
-        counts = [r for r in records if "total" in r]
-        done = f"{counts[-1]['done']}/{counts[-1]['total']} samples" if counts else "preparing (loading data and model)"
-        text = f"**{run.status}** · {done}"
-        if run.status == "failed":
-            text += "\n\n" + error_text(run)
-        if run.status == "succeeded":
-            m = run.metrics
-            text += (
-                f" · average accuracy **{100 * (m.get('score') or 0):.1f}%**"
-                f" · parse failures {m.get('parse_failed', 0)}"
-            )
-            if m.get("agreement") is not None:
-                text += f" · agreement with lm-eval's extractor {100 * m['agreement']:.0f}%"
+        text = progress_text(run)
         if run.status not in FINAL:
             return text, gr.Timer(active=True), *keep
-        return text, gr.Timer(active=False), *board_and_heat(task_filter, chosen), *run_choices()
+        return text, gr.Timer(active=False), *self.board_and_heat(task_filter, chosen), *self.run_choices()
 
-    def attach_running():
+    def attach_running(self):
         """After a reload: follow the newest evaluation that is still running, as the Train tab does."""
-        for run in store.list(kind="eval", limit=50):
+        for run in self.store.list(kind="eval", limit=50):
             if run.status in ("running", "queued") and jobs.status(run.id).status in ("running", "queued"):
                 return run.id, gr.Timer(active=True)
         return gr.update(), gr.Timer(active=False)
 
-    def sample_detail_of(rid, lang, outcome, evt: gr.SelectData):
+    def sample_detail(self, rid, lang, outcome, evt: gr.SelectData):
         rows = report.sample_rows(jobs.status(rid), (lang or "").strip(), outcome) if rid else []
         row = rows[evt.index[0]] if evt.index and evt.index[0] < len(rows) else None
         if row is None:
@@ -303,32 +299,29 @@ def build(ctx, shared) -> None:
         )
 
     @handler
-    def cancel(rid, request: gr.Request):
+    def cancel(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run to cancel.")
-        return f"**{jobs.cancel(rid, **who(ctx, request)).status}**"
+        return f"**{jobs.cancel(rid, **who(self.ctx, request)).status}**"
 
-    def board_and_heat(task_, chosen):
-        runs = report.eval_runs(store, task_ or None)
+    def board_and_heat(self, task_, chosen):
+        import pandas as pd
+
+        runs = report.eval_runs(self.store, task_ or None)
         headers, rows = report.leaderboard(runs)
         finished = [r for r in runs if r.status == "succeeded"]
         selected = [r for r in finished if r.id in (chosen or [])] or finished[:8]
-        import pandas as pd
-
-        return (
-            pd.DataFrame(rows, columns=headers),
-            gr.update(choices=[r.id for r in finished]),
-            report.heatmap(selected),
-        )
+        choices = gr.update(choices=[r.id for r in finished])
+        return pd.DataFrame(rows, columns=headers), choices, report.heatmap(selected)
 
     @ui_words
-    def show_samples(rid, lang, outcome):
+    def show_samples(self, rid, lang, outcome):
         if not rid:
             raise LabkitError("Pick a run.")
         return report.sample_rows(jobs.status(rid), (lang or "").strip(), outcome)
 
     @handler
-    def compare(b, a, src):
+    def compare(self, b, a, src):
         if not (b and a):
             raise LabkitError("Pick a before and an after run.")
         res = transferability(
@@ -346,73 +339,77 @@ def build(ctx, shared) -> None:
         return head, rows
 
     @handler
-    def push(rid, repo):
-        run = jobs.status(rid)
-        card = hub.dataset_card(
-            repo,
-            license="other",
-            provenance=f"labkit evaluation run {run.id}: task {run.config.get('task')}, "
-            f"model {run.config.get('model')}. results.json (scores) and samples.jsonl (outputs).",
-            description="Evaluation results produced with labkit.",
-        )
-        url = hub.push(hub.plan_push(run.run_dir, repo, kind="dataset", card=card))
-        return f"✅ Pushed to {url}"
+    def push(self, rid, repo):
+        return f"✅ Pushed to {service.push_results(jobs.status(rid), repo)}"
 
+    @staticmethod
     def langs_for(t, d):
         return gr.update(choices=languages_of(t, d), value=languages_of(t, d))
 
-    def the_world(t):
+    @handler
+    def the_world(self, t):
         if t != "mgsm":
             raise LabkitError("The synthetic world is an mgsm test set.", hint="Pick mgsm in the Task field.")
-        return (
-            WORLD,
-            langs_for(t, WORLD),
-            gr.update(value=TINY_MATH_SFT, choices=model_choices(store)),
-            "hf",
-            WORLD_MAX_NEW,
-        )
+        models = gr.update(value=TINY_MATH_SFT, choices=model_choices(self.store))
+        return WORLD, self.langs_for(t, WORLD), models, "hf", WORLD_MAX_NEW
 
-    task.change(langs_for, [task, data], languages, api_name="eval_languages")
-    use_world.click(handler(the_world), task, [data, languages, model, backend, max_new], api_name="eval_use_world")
-    use_sample.click(lambda t: (SAMPLE, langs_for(t, SAMPLE)), task, [data, languages], api_name="eval_use_sample")
-    run_btn.click(
-        start,
-        [
-            task,
-            model,
-            backend,
-            languages,
-            limit,
-            variant,
-            cot,
-            max_new,
-            data,
-            tags,
-            judge_model,
-            judge_backend,
-            reference,
-            shared.model_state,
-        ],
-        [run_id, progress, poll],
+    def use_sample(self, t):
+        return SAMPLE, self.langs_for(t, SAMPLE)
+
+
+def progress_text(run) -> str:
+    """The status line under Run: samples done / total while it runs, the scores (or the whole error) at the end."""
+    records, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
+    counts = [r for r in records if "total" in r]
+    done = f"{counts[-1]['done']}/{counts[-1]['total']} samples" if counts else "preparing (loading data and model)"
+    text = f"**{run.status}** · {done}"
+    if run.status == "failed":
+        text += "\n\n" + error_text(run)
+    if run.status == "succeeded":
+        m = run.metrics
+        text += f" · average accuracy **{100 * (m.get('score') or 0):.1f}%**"
+        text += f" · parse failures {m.get('parse_failed', 0)}"
+        if m.get("agreement") is not None:
+            text += f" · agreement with lm-eval's extractor {100 * m['agreement']:.0f}%"
+    return text
+
+
+def build(ctx, shared) -> None:
+    ui, h = _layout(ctx), Evaluate(ctx)
+    form = [ui.task, ui.model, ui.backend, ui.languages, ui.limit, ui.variant, ui.cot, ui.max_new]
+    hfjobs_panel.attach(ctx, shared, "eval", form, hfjobs_panel.eval_job)
+    heat = [ui.board, ui.picked, ui.heat]
+    run_lists = [ui.s_run, ui.before, ui.after, ui.p_run]
+    ui.task.change(h.langs_for, [ui.task, ui.data], ui.languages, api_name="eval_languages")
+    ui.use_world.click(
+        h.the_world, ui.task, [ui.data, ui.languages, ui.model, ui.backend, ui.max_new], api_name="eval_use_world"
+    )
+    ui.use_sample.click(h.use_sample, ui.task, [ui.data, ui.languages], api_name="eval_use_sample")
+    ui.run_btn.click(
+        h.start,
+        [*form, ui.data, ui.tags, ui.judge_model, ui.judge_backend, ui.reference, shared.model_state],
+        [ui.run_id, ui.progress, ui.poll],
         api_name="eval_start",
     )
-    poll.tick(
-        follow,
-        [run_id, lb_task, picked],
-        [progress, poll, board, picked, heat, s_run, before, after, p_run],
+    ui.poll.tick(
+        h.follow,
+        [ui.run_id, ui.lb_task, ui.picked],
+        [ui.progress, ui.poll, *heat, *run_lists],
         api_name="eval_progress",
         show_progress="hidden",
     )
-    shared.demo.load(attach_running, None, [run_id, poll], api_name="eval_reattach")
-    shared.demo.load(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board_on_load")
-    samples.select(sample_detail_of, [s_run, s_lang, s_outcome], sample_detail, api_name="eval_sample_detail")
-    cancel_btn.click(cancel, run_id, progress, api_name="eval_cancel")
-    refresh.click(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_board")
-    picked.change(board_and_heat, [lb_task, picked], [board, picked, heat], api_name="eval_heatmap")
-    refresh.click(run_choices, None, [s_run, before, after, p_run], api_name="eval_run_choices")
-    s_btn.click(show_samples, [s_run, s_lang, s_outcome], samples, api_name="eval_samples")
-    cmp_btn.click(compare, [before, after, source], [mti, cmp_table], api_name="eval_compare")
-    p_btn.click(push, [p_run, p_repo], p_status, api_name="eval_push")
+    shared.demo.load(h.attach_running, None, [ui.run_id, ui.poll], api_name="eval_reattach")
+    shared.demo.load(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_board_on_load")
+    ui.samples.select(
+        h.sample_detail, [ui.s_run, ui.s_lang, ui.s_outcome], ui.sample_detail, api_name="eval_sample_detail"
+    )
+    ui.cancel_btn.click(h.cancel, ui.run_id, ui.progress, api_name="eval_cancel")
+    ui.refresh.click(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_board")
+    ui.picked.change(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_heatmap")
+    ui.refresh.click(h.run_choices, None, run_lists, api_name="eval_run_choices")
+    ui.s_btn.click(h.show_samples, [ui.s_run, ui.s_lang, ui.s_outcome], ui.samples, api_name="eval_samples")
+    ui.cmp_btn.click(h.compare, [ui.before, ui.after, ui.source], [ui.mti, ui.cmp_table], api_name="eval_compare")
+    ui.p_btn.click(h.push, [ui.p_run, ui.p_repo], ui.p_status, api_name="eval_push")
 
 
 def _hub_reachable(settings) -> bool:

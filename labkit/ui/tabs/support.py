@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -19,6 +20,7 @@ from labkit.ui.common import SessionFlags, guarded_buttons, handler
 TITLE = "Support chat"
 ID = "support"
 STAGES = ("exploration", "comforting", "action")
+AUTO = "(counselor decides)"
 
 
 EXAMPLES = [
@@ -50,74 +52,81 @@ def distribution_figure(log: list[dict]):
     return fig
 
 
-def build(ctx, shared) -> None:
+def _layout(ctx) -> SimpleNamespace:
+    """The tab's components, in page order (no events)."""
+    ui = SimpleNamespace()
     gr.Markdown(f"⚠️ {safety.DISCLAIMER}")
-    state = gr.State(session.new())
-    rp_cancels = SessionFlags()
+    ui.state = gr.State(session.new())
     with gr.Row():
         with gr.Column(scale=3):
-            chat = gr.Chatbot(height=460, label="Conversation", elem_id="lk-support-chat")
+            ui.chat = gr.Chatbot(height=460, label="Conversation", elem_id="lk-support-chat")
             with gr.Row():
-                msg = gr.Textbox(
+                ui.msg = gr.Textbox(
                     placeholder="How are you feeling today?", show_label=False, scale=5, elem_id="lk-support-msg"
                 )
-                send = gr.Button("Send", variant="primary", scale=1)
+                ui.send = gr.Button("Send", variant="primary", scale=1)
             with gr.Row():
-                override = gr.Dropdown(
-                    ["(counselor decides)", *strategies()],
-                    value="(counselor decides)",
-                    label="Next strategy (researcher override)",
+                ui.override = gr.Dropdown(
+                    [AUTO, *strategies()], value=AUTO, label="Next strategy (researcher override)"
                 )
-                reset = gr.Button("New session")
-                export_btn = gr.Button("Export session (JSON)")
-            export_file = gr.File(label="Session export")
-            gr.Examples(EXAMPLES, msg, label="Example messages (click one, then Send)")
+                ui.reset = gr.Button("New session")
+                ui.export_btn = gr.Button("Export session (JSON)")
+            ui.export_file = gr.File(label="Session export")
+            gr.Examples(EXAMPLES, ui.msg, label="Example messages (click one, then Send)")
         with gr.Column(scale=2):
-            stage = gr.Markdown(stage_markdown(None), elem_id="lk-support-stage")
-            badge = gr.Markdown(elem_id="lk-support-badge")
-            state_view = gr.JSON(label="Inferred user state (profile, emotion, situation)")
-            dist = gr.Plot(label="Strategy distribution")
+            ui.stage = gr.Markdown(stage_markdown(None), elem_id="lk-support-stage")
+            ui.badge = gr.Markdown(elem_id="lk-support-badge")
+            ui.state_view = gr.JSON(label="Inferred user state (profile, emotion, situation)")
+            ui.dist = gr.Plot(label="Strategy distribution")
     with gr.Accordion("Role-play data and self-evolution pairs", open=False):
         prompts = load_prompts()
         with gr.Row():
-            n = gr.Number(4, precision=0, label="Dialogues")
-            turns = gr.Number(3, precision=0, label="Turns per dialogue")
-            langs = gr.CheckboxGroup(
+            ui.n = gr.Number(4, precision=0, label="Dialogues")
+            ui.turns = gr.Number(3, precision=0, label="Turns per dialogue")
+            ui.langs = gr.CheckboxGroup(
                 sorted(prompts["scenarios"]), value=sorted(prompts["scenarios"]), label="Languages"
             )
         with gr.Row():
-            scen = gr.Textbox(
-                "\n".join(f"{l}: {s}" for l, ss in prompts["scenarios"].items() for s in ss),
-                lines=6,
-                label="Scenarios (lang: text, one per line)",
+            ui.scen = gr.Textbox(
+                roleplay.table_text(prompts["scenarios"]), lines=6, label="Scenarios (lang: text, one per line)"
             )
-            pers = gr.Textbox(
-                "\n".join(f"{l}: {p}" for l, ps in prompts["personas"].items() for p in ps),
-                lines=6,
-                label="Seeker personas (lang: text, one per line)",
+            ui.pers = gr.Textbox(
+                roleplay.table_text(prompts["personas"]), lines=6, label="Seeker personas (lang: text, one per line)"
             )
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            gen_btn = button("Generate dialogues", "batch", variant="primary")
-            rp_stop = gr.Button("Cancel", variant="stop")
-            pairs_btn = button("Build self-evolution pairs", "batch")
-        rp_status = gr.Markdown(elem_id="lk-support-rp-status")
-        rp_preview = gr.Markdown(label="Preview", elem_id="lk-support-rp-preview")
+            ui.gen_btn = button("Generate dialogues", "batch", variant="primary")
+            ui.rp_stop = gr.Button("Cancel", variant="stop")
+            ui.pairs_btn = button("Build self-evolution pairs", "batch")
+        ui.rp_status = gr.Markdown(elem_id="lk-support-rp-status")
+        ui.rp_preview = gr.Markdown(label="Preview", elem_id="lk-support-rp-preview")
         with gr.Row():
-            rp_file = gr.File(label="Dialogues (JSONL)")
-            pairs_file = gr.File(label="DPO pairs (JSONL) — for configs/train/support-dpo-tiny.yaml")
+            ui.rp_file = gr.File(label="Dialogues (JSONL)")
+            ui.pairs_file = gr.File(label="DPO pairs (JSONL) — for configs/train/support-dpo-tiny.yaml")
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            repo = gr.Textbox(label="Dataset repo id (you/name)")
-            push_btn = button("Push dialogues to the Hub", "push")
+            ui.repo = gr.Textbox(label="Dataset repo id (you/name)")
+            ui.push_btn = button("Push dialogues to the Hub", "push")
+    return ui
 
+
+class Support:
+    """The tab's handlers: thin, over labkit.support (agent, session, roleplay)."""
+
+    def __init__(self, ctx):
+        self.settings, self.cancels = ctx.settings, SessionFlags()  # one role-play Cancel per browser session
+
+    @staticmethod
     def agent_for(model_state) -> SupportAgent:
         from labkit.backends import load_backend
 
         return SupportAgent(load_backend(model_state))
 
+    def workdir(self) -> Path:
+        return Path(tempfile.mkdtemp(dir=self.settings.cache_dir))
+
     @handler
-    def respond(text, sess, chosen, model_state):
-        agent = agent_for(model_state)
-        plan = agent.plan(sess["history"], text, None if chosen == "(counselor decides)" else chosen)
+    def respond(self, text, sess, chosen, model_state):
+        agent = self.agent_for(model_state)
+        plan = agent.plan(sess["history"], text, None if chosen == AUTO else chosen)
         text = text.strip()
         title = session.label(plan)
         display = [
@@ -126,108 +135,89 @@ def build(ctx, shared) -> None:
             {"role": "assistant", "content": plan["rationale"] or "", "metadata": {"title": title}},
         ]
         reply = ""
-        badge_md = f"**{title}**  \n_{plan['rationale']}_"
+        side = (stage_markdown(plan["stage"]), f"**{title}**  \n_{plan['rationale']}_", plan["user_state"])
         for delta in agent.stream_reply(sess["history"], text, plan):
             reply += delta
-            yield (
-                display + [{"role": "assistant", "content": reply}],
-                sess,
-                stage_markdown(plan["stage"]),
-                badge_md,
-                plan["user_state"],
-                gr.update(),
-                "",
-            )
+            yield display + [{"role": "assistant", "content": reply}], sess, *side, gr.update(), ""
         sess = session.record(sess, plan, text, reply)
-        yield (
-            session.display(sess),
-            sess,
-            stage_markdown(plan["stage"]),
-            badge_md,
-            plan["user_state"],
-            distribution_figure(sess["log"]),
-            "",
-        )
+        yield session.display(sess), sess, *side, distribution_figure(sess["log"]), ""
 
+    @staticmethod
     def new_session():
         return [], session.new(), stage_markdown(None), "", {}, distribution_figure([])
 
-    def export(sess):
-        return str(session.export(sess, tempfile.mkdtemp(dir=ctx.settings.cache_dir)))
-
-    def parse_lines(text):
-        table: dict[str, list[str]] = {}
-        for line in (text or "").splitlines():
-            if ":" in line:
-                lang, item = line.split(":", 1)
-                if item.strip():
-                    table.setdefault(lang.strip(), []).append(item.strip())
-        return table
+    def export(self, sess):
+        return str(session.export(sess, self.workdir()))
 
     @handler
-    def generate(n_, turns_, langs_, scen_, pers_, model_state, request: gr.Request, progress=gr.Progress()):
+    def generate(self, n_, turns_, langs_, scen_, pers_, model_state, request: gr.Request, progress=gr.Progress()):
         if not langs_:
             raise LabkitError("Pick at least one language.")
-        agent = agent_for(model_state)
-        rp_cancel = rp_cancels(request)
-        rp_cancel.clear()
+        agent = self.agent_for(model_state)
+        cancel = self.cancels(request)
+        cancel.clear()
         dialogues = roleplay.generate(
             agent,
             int(n_),
             int(turns_),
             list(langs_),
-            parse_lines(scen_),
-            parse_lines(pers_),
+            roleplay.parse_table(scen_),
+            roleplay.parse_table(pers_),
             progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"),
-            cancel=rp_cancel,
+            cancel=cancel,
         )
-        path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "roleplay.jsonl", dialogues)
+        path = write_jsonl(self.workdir() / "roleplay.jsonl", dialogues)
         counts = roleplay.strategy_counts(dialogues)
         note = (
             f"{len(dialogues)} dialogues · strategies: "
             + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
             + f" · counselor answers unreadable → fallback: {agent.counselor_fallbacks}"
         )
-        if rp_cancel.is_set():
+        if cancel.is_set():
             note = f"**Cancelled** after {len(dialogues)} of {int(n_)} dialogues (kept below). " + note
         return str(path), note, roleplay.preview(dialogues)
 
-    def rp_do_cancel(request: gr.Request):
-        rp_cancels(request).set()
+    def cancel(self, request: gr.Request):
+        self.cancels(request).set()
         return "Cancelling … (the dialogue in progress is dropped)"
 
     @handler
-    def build_pairs(f, model_state, progress=gr.Progress()):
+    def build_pairs(self, f, model_state, progress=gr.Progress()):
         if not f:
             raise LabkitError("Generate or upload dialogues first.")
-        rows = roleplay.pairs(agent_for(model_state), read_jsonl(f), progress=lambda d, t: progress(d / t))
-        path = write_jsonl(Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "support-pairs.jsonl", rows)
+        rows = roleplay.pairs(self.agent_for(model_state), read_jsonl(f), progress=lambda d, t: progress(d / t))
+        path = write_jsonl(self.workdir() / "support-pairs.jsonl", rows)
         return str(path), f"{len(rows)} preference pairs."
 
     @handler
-    def push(f, repo_id, langs_, model_state):
-        from labkit import guard, hub
-
-        guard.require("push")  # before anything is written for the upload
+    def push(self, f, repo_id, langs_, model_state):
         if not f:
-            raise LabkitError("Generate dialogues first.")
-        folder = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir))
-        (folder / "train.jsonl").write_text(Path(f).read_text(encoding="utf-8"), encoding="utf-8")
-        n_ = len(Path(f).read_text(encoding="utf-8").splitlines())
-        card = roleplay.dataset_card(repo_id, n_, model_state["model"], list(langs_))
-        return f"✅ {hub.push(hub.plan_push(folder, repo_id, kind='dataset', card=card))}"
+            from labkit import guard
 
-    outs = [chat, state, stage, badge, state_view, dist, msg]
-    send.click(respond, [msg, state, override, shared.model_state], outs, api_name="support_send")
-    msg.submit(respond, [msg, state, override, shared.model_state], outs, api_name="support_submit")
-    reset.click(new_session, None, [chat, state, stage, badge, state_view, dist], api_name="support_reset")
-    export_btn.click(export, state, export_file, api_name="support_export")
-    gen_btn.click(
-        generate,
-        [n, turns, langs, scen, pers, shared.model_state],
-        [rp_file, rp_status, rp_preview],
+            guard.require("push")  # a demo hears that pushing is off, not that nothing was generated
+            raise LabkitError("Generate dialogues first.")
+        url = roleplay.push_dialogues(f, repo_id, model_state["model"], list(langs_), self.settings.cache_dir)
+        return f"✅ {url}"
+
+
+def build(ctx, shared) -> None:
+    ui, h = _layout(ctx), Support(ctx)
+    chat_in = [ui.msg, ui.state, ui.override, shared.model_state]
+    side = [ui.chat, ui.state, ui.stage, ui.badge, ui.state_view, ui.dist]
+    ui.send.click(h.respond, chat_in, [*side, ui.msg], api_name="support_send")
+    ui.msg.submit(h.respond, chat_in, [*side, ui.msg], api_name="support_submit")
+    ui.reset.click(h.new_session, None, side, api_name="support_reset")
+    ui.export_btn.click(h.export, ui.state, ui.export_file, api_name="support_export")
+    ui.gen_btn.click(
+        h.generate,
+        [ui.n, ui.turns, ui.langs, ui.scen, ui.pers, shared.model_state],
+        [ui.rp_file, ui.rp_status, ui.rp_preview],
         api_name="support_roleplay",
     )
-    rp_stop.click(rp_do_cancel, None, rp_status, api_name="support_roleplay_cancel")
-    pairs_btn.click(build_pairs, [rp_file, shared.model_state], [pairs_file, rp_status], api_name="support_pairs")
-    push_btn.click(push, [rp_file, repo, langs, shared.model_state], rp_status, api_name="support_push")
+    ui.rp_stop.click(h.cancel, None, ui.rp_status, api_name="support_roleplay_cancel")
+    ui.pairs_btn.click(
+        h.build_pairs, [ui.rp_file, shared.model_state], [ui.pairs_file, ui.rp_status], api_name="support_pairs"
+    )
+    ui.push_btn.click(
+        h.push, [ui.rp_file, ui.repo, ui.langs, shared.model_state], ui.rp_status, api_name="support_push"
+    )
