@@ -99,6 +99,10 @@ class HFBackend:
             self._encoded[key] = ids
         return list(ids)
 
+    def prompt_length(self, prompt: Prompt) -> int:
+        """Tokens in the prompt as generation sees it (chat template included); the encoding is cached for it."""
+        return len(self._encode(prompt))
+
     def _eos_ids(self) -> list[int]:
         eos = self.lm.generation_config.eos_token_id
         ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])

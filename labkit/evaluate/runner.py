@@ -102,10 +102,12 @@ def run(
                 opts["concurrency"] = spec.batch_size
             backend = get_backend(spec.backend, spec.model, **opts)
         prompts = {id(d): task.prompt(d, spec.variant, spec.cot) for d in pending}
-        # The whole request set sorted by prompt length, longest first (as lm-eval does): each batch pads little,
-        # and an out-of-memory error shows up on the first batch. Every `save_every` samples (the resume unit,
-        # independent of the batch size: vLLM may take a large chunk at once) are appended as soon as they finish.
-        pending.sort(key=lambda d: -len(prompts[id(d)][-1]["content"]))
+        # The whole request set sorted by prompt length in tokens where the backend can count them (hf: the chat
+        # template included), longest first, as lm-eval does: each batch pads little, and an out-of-memory error
+        # shows up on the first batch. Other backends sort by characters. Every `save_every` samples (the resume
+        # unit, independent of the batch size: vLLM may take a large chunk at once) are appended as they finish.
+        length = getattr(backend, "prompt_length", None) or (lambda p: len(p[-1]["content"]))
+        pending.sort(key=lambda d: -length(prompts[id(d)]))
         finished = len(docs) - len(pending)
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
             step = spec.save_every or spec.batch_size

@@ -261,6 +261,7 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
         def generate(self, prompts, params):
             self.sizes.append(len(prompts))
             self.lengths += [len(p[-1]["content"]) for p in prompts]
+            self.texts = [*getattr(self, "texts", []), *(p[-1]["content"] for p in prompts)]
             return super().generate(prompts, params)
 
     rec = Recorder()
@@ -274,3 +275,17 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
         runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c"
     )
     assert got == {"batch_size": 4} and rec.sizes == [10, 10, 10, 3]  # resume unit apart from the batch size
+
+    class Tokens(Recorder):
+        """A backend that counts tokens (as hf does, chat template included): here the words of the question, an
+        order that differs from the characters' (Thai and Chinese have few spaces, Bengali long words)."""
+
+        def prompt_length(self, prompt):
+            return len(prompt[-1]["content"].split())
+
+    tok = Tokens()
+    runner.run(
+        runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4), tmp_path / "d", backend=tok
+    )
+    words = [len(text.split()) for text in tok.texts]
+    assert words == sorted(words, reverse=True) and tok.lengths != sorted(tok.lengths, reverse=True)
