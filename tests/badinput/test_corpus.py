@@ -11,6 +11,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def _run(case: Case, root: Path, tiny: Path) -> dict:
         else:
             path.write_text(content, encoding="utf-8")
     env = {**os.environ, "LABKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    t0 = time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "labkit.cli", *case.argv],
@@ -55,7 +57,8 @@ def _run(case: Case, root: Path, tiny: Path) -> dict:
         out, code, hung = proc.stdout + proc.stderr, proc.returncode, False
     except subprocess.TimeoutExpired as e:
         out, code, hung = str(e.stdout or "") + str(e.stderr or ""), None, True
-    return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home)}
+    seconds = round(time.perf_counter() - t0, 2)  # kept in results.json: where the fixture's time goes
+    return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home), "seconds": seconds}
 
 
 @pytest.fixture(scope="session")
