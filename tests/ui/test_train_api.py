@@ -41,7 +41,11 @@ def test_recipe_form_yaml_and_checks(client):
     with pytest.raises(Exception, match="line 1, column 7"):
         client.predict("name: [broken", *values, api_name="/train_validate")
     assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, *values, api_name="/train_export_slurm")
-    assert "flavor: t4-small" in client.predict(text, "t4-small", *values, api_name="/train_export_hf_jobs")
+    hub_data = values[:DATA] + ["me/dpo-data"] + values[DATA + 1 :]  # a Job reads Hub data, not this machine's
+    job = client.predict(text, "t4-small", *hub_data, api_name="/train_export_hf_jobs")
+    assert "hf jobs uv run --flavor t4-small" in job and "--secrets HF_TOKEN" in job and "me/dpo-data" in job
+    with pytest.raises(AppError, match="a file on this machine, which a Job cannot read"):
+        client.predict(text, "t4-small", *values, api_name="/train_export_hf_jobs")
 
 
 def test_validate_reads_the_form_not_only_the_editor(client):
