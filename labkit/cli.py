@@ -507,7 +507,7 @@ def cmd_trace(args) -> int:
 def cmd_chat(args) -> int:
     from labkit.backends import get_backend
     from labkit.settings import get_settings
-    from labkit.jsonl import read_jsonl, write_jsonl
+    from labkit.jsonl import check_target, read_jsonl, write_jsonl
     from labkit.support import roleplay
     from labkit.support.agent import SupportAgent
     from labkit.support.strategies import resolve
@@ -518,11 +518,15 @@ def cmd_chat(args) -> int:
         )
     if args.strategy:
         resolve(args.strategy)  # before a model loads: an unknown name must not be silently ignored
+    if args.action == "roleplay" and not args.out:
+        raise LabkitError("Give --out FILE.jsonl for the dialogues.")
+    if args.action == "pairs" and not (args.dialogues and args.out):
+        raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
+    if args.out:
+        check_target(args.out)  # before the model loads and the dialogues are generated
     model = args.model or get_settings().resolved_default_model()
     agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
     if args.action == "roleplay":
-        if not args.out:
-            raise LabkitError("Give --out FILE.jsonl for the dialogues.")
         langs = [l for l in args.languages.split(",") if l]
         bar = _progress_bar(args)
         dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
@@ -536,8 +540,6 @@ def cmd_chat(args) -> int:
         _print(args, data, json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     if args.action == "pairs":
-        if not (args.dialogues and args.out):
-            raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
         rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args), rejected=args.rejected)
         write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")

@@ -24,7 +24,9 @@ def read_json(path: str | Path, message: str, hint: str):
         raise LabkitError(f"{message} ({e}).", hint=hint) from e
 
 
-def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
+def check_target(path: str | Path) -> Path:
+    """A file path that can be written (its folder made if missing): refused before any work, so a long generation
+    is never thrown away at the end because --out names a folder or sits under a file."""
     path = Path(path)
     if path.is_dir() or not path.name:
         raise LabkitError(f"{path} is a folder, not a file to write.", hint="Give a file name, e.g. out.jsonl.")
@@ -35,6 +37,11 @@ def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
             f"Cannot write {path}: a file is in the way of its folder.",
             hint="Choose an output folder that is not an existing file.",
         ) from e
+    return path
+
+
+def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
+    path = check_target(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)

@@ -134,6 +134,7 @@ class OpenAIBackend:
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries
         self.backoff = backoff
+        self._answered = False  # the server has answered once: a refused connection after that is a restart
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -151,13 +152,17 @@ class OpenAIBackend:
             try:
                 r = self._client.post(path, json=body)
             except httpx.TransportError as e:
-                if attempt == self.max_retries:
+                # Never reached (wrong URL or port, server not started): say so now, not after ~30 s of backoff.
+                # Once it has answered, a dropped or refused connection is retried (a server restarting mid-run).
+                never = isinstance(e, httpx.ConnectError) and not self._answered
+                if never or attempt == self.max_retries:
                     raise LabkitError(
                         f"Cannot reach {self.base_url}: {e}",
                         hint="Is the server running? Check the base URL (e.g. http://127.0.0.1:8000/v1).",
                     ) from e
                 self._sleep(attempt, None)
                 continue
+            self._answered = True
             if r.status_code in RETRY_STATUS and attempt < self.max_retries:
                 self._sleep(attempt, r.headers.get("retry-after"))
                 continue

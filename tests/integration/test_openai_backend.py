@@ -159,6 +159,24 @@ def test_retries_with_backoff(server):
         OpenAIBackend("served-model", base_url=server.url, backoff=0.01, max_retries=2).generate(["x"], GenParams())
 
 
+def test_a_server_that_answered_once_is_retried_when_it_drops(server, monkeypatch):
+    import httpx
+
+    b = OpenAIBackend("served-model", base_url=server.url, backoff=0.01, max_retries=3)
+    chat = lambda text: [[{"role": "user", "content": text}]]  # noqa: E731
+    assert b.generate(chat("first"), GenParams()) == [["echo: first"]]
+    real, refused = b._client.post, [2]
+
+    def flaky(*a, **k):  # the server restarts: two refused connections, then it answers again
+        if refused[0]:
+            refused[0] -= 1
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        return real(*a, **k)
+
+    monkeypatch.setattr(b._client, "post", flaky)
+    assert b.generate(chat("again"), GenParams()) == [["echo: again"]] and refused == [0]
+
+
 def test_concurrency_limit(server):
     b = OpenAIBackend("served-model", base_url=server.url, concurrency=3)
     prompts = [[{"role": "user", "content": str(i)}] for i in range(12)]
@@ -167,11 +185,13 @@ def test_concurrency_limit(server):
     assert 1 < server.max_in_flight <= 3
 
 
-def test_unreachable_server_is_a_clear_error():
-    b = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", max_retries=1, backoff=0.01, timeout=2)
+def test_unreachable_server_is_a_clear_error(monkeypatch):
+    b = OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", max_retries=5, backoff=30)
+    slept = []
+    monkeypatch.setattr(b, "_sleep", lambda attempt, after: slept.append(attempt))
     with pytest.raises(LabkitError) as e:
         b.generate(["x"], GenParams())
-    assert "Cannot reach" in e.value.message
+    assert "Cannot reach" in e.value.message and slept == []  # never reached: said at once, no 30 s of backoff
     with pytest.raises(LabkitError):
         b.logprob([("a", "b")])
 
