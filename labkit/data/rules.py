@@ -60,60 +60,42 @@ def repeated_ngram_share(text: str, n: int = 13) -> float:
 
 @dataclass(frozen=True)
 class Rule:
+    """A document breaks the rule when `measure(text, settings)` crosses the setting `limit` (`op`: "<=", "<" or
+    ">"); a rule with no limit breaks on a true measure."""
+
     name: str
     defaults: dict  # the rule's settings (thresholds) and their reference values
-    drops: Callable  # (text, settings) -> bool: True when the text breaks the rule
     measure: Callable  # (text, settings) -> float: the number the threshold is compared with
+    limit: str | None
+    op: str
     doc: str
+
+    def drops(self, text: str, settings: dict) -> bool:
+        value = self.measure(text, settings)
+        if self.limit is None:
+            return bool(value)
+        bound = settings[self.limit]
+        return value <= bound if self.op == "<=" else value < bound if self.op == "<" else value > bound
 
 
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule(
-            "length",
-            {"min_chars": 200},
-            lambda t, s: len(t) <= s["min_chars"],
-            lambda t, s: len(t),
-            "text of at most min_chars characters",
-        ),
-        Rule(
-            "line_length",
-            {"min_mean": 10},
-            lambda t, s: mean_line_length(t) < s["min_mean"],
-            lambda t, s: mean_line_length(t),
-            "mean line length below min_mean characters",
-        ),
-        Rule(
-            "chinese_share",
-            {"min_share": 0.3},
-            lambda t, s: chinese_share(t) < s["min_share"],
-            lambda t, s: chinese_share(t),
-            "share of Chinese characters below min_share",
-        ),
-        Rule(
-            "traditional",
-            {},
-            lambda t, s: has_traditional(t),
-            lambda t, s: float(has_traditional(t)),
-            "any character that converts to Simplified Chinese",
-        ),
-        Rule(
-            "sensitive",
-            {"max_per_line": 0.5, "words": None},
-            lambda t, s: sensitive_per_line(t, s["_words"]) > s["max_per_line"],
-            lambda t, s: sensitive_per_line(t, s["_words"]),
-            "distinct listed sensitive words per line above max_per_line (list: `words`, empty by default)",
-        ),
-        Rule(
-            "repetition",
-            {"n": 13, "max_share": 0.5},
-            lambda t, s: repeated_ngram_share(t, s["n"]) > s["max_share"],
-            lambda t, s: repeated_ngram_share(t, s["n"]),
-            "share of repeated character n-grams above max_share",
-        ),
+        Rule("length", {"min_chars": 200}, lambda t, s: len(t), "min_chars", "<=",
+             "text of at most min_chars characters"),
+        Rule("line_length", {"min_mean": 10}, lambda t, s: mean_line_length(t), "min_mean", "<",
+             "mean line length below min_mean characters"),
+        Rule("chinese_share", {"min_share": 0.3}, lambda t, s: chinese_share(t), "min_share", "<",
+             "share of Chinese characters below min_share"),
+        Rule("traditional", {}, lambda t, s: float(has_traditional(t)), None, "",
+             "any character that converts to Simplified Chinese"),
+        Rule("sensitive", {"max_per_line": 0.5, "words": None}, lambda t, s: sensitive_per_line(t, s["_words"]),
+             "max_per_line", ">",
+             "distinct listed sensitive words per line above max_per_line (list: `words`, empty by default)"),
+        Rule("repetition", {"n": 13, "max_share": 0.5}, lambda t, s: repeated_ngram_share(t, s["n"]), "max_share",
+             ">", "share of repeated character n-grams above max_share"),
     )
-}
+}  # fmt: skip
 ORDER = tuple(RULES)
 
 
