@@ -196,6 +196,7 @@ def push_results(run, repo_id: str) -> str:
     produced it; returns the repo's URL."""
     from labkit import hub
 
+    guard.require("push")  # a demo refuses before looking at the run
     if run.kind != "eval" or not run.run_dir:
         raise LabkitError(f"{run.id} is not an evaluation run with results.", hint="Pick an evaluation run.")
     card = hub.dataset_card(
