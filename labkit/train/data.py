@@ -12,9 +12,13 @@ from labkit.train.recipe import Recipe
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 
-def load_dataset(recipe: Recipe):
-    import datasets
+def _hf_load(*args, **kwargs):
+    import datasets  # 0.8 s of imports: only once the data is known to be there
 
+    return datasets.load_dataset(*args, **kwargs)
+
+
+def load_dataset(recipe: Recipe):
     path = recipe.data_path()
     if not path:
         raise LabkitError(
@@ -31,9 +35,9 @@ def load_dataset(recipe: Recipe):
                     f"Data file {shown} is empty.",
                     hint="Put the training rows in it, or point data.path at another file.",
                 )
-            ds = datasets.load_dataset(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
+            ds = _hf_load(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
         elif local.is_dir() and (local / "kept").is_dir():  # the output folder of `labkit data curate`
-            ds = datasets.load_dataset(
+            ds = _hf_load(
                 "json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train"
             )
         elif local.is_dir():  # a folder that is not a curated set: loading "whatever is in it" would be a guess
@@ -46,7 +50,7 @@ def load_dataset(recipe: Recipe):
                 f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."
             )
         else:
-            ds = datasets.load_dataset(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
+            ds = _hf_load(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
     except LabkitError:
         raise
     except Exception as e:  # offline, missing split, malformed file …
