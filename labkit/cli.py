@@ -421,16 +421,7 @@ def cmd_export(args) -> int:
 
     job = hfjobs.recipe_job(r)
     if args.submit:
-        run = hfjobs.submit(
-            job.argv,
-            kind="train",
-            name=job.name,
-            flavor=args.flavor,
-            timeout=args.timeout,
-            push_repo=args.push_repo,
-            files=job.files,
-            config=job.config,
-        )
+        run = hfjobs.submit_job(job, "train", flavor=args.flavor, timeout=args.timeout, push_repo=args.push_repo)
         _print(args, {"target": "hf-jobs", **run.to_dict()}, f"{run.id}: {hfjobs.describe(run)}")
         return 0
     data, text = hfjobs.export(job, "train", args.flavor, args.timeout, args.push_repo or "YOU/labkit-results")

@@ -193,6 +193,16 @@ def package(settings: Settings, root: Path | None = None) -> tuple[list[str], st
     )
 
 
+def _prepare(argv, kind, flavor, timeout, push_repo, files, settings, dependencies=None) -> tuple[str, str, list]:
+    """(run id, uv script, dependencies) of a Job, after every check that can refuse it before the Hub is asked
+    (a bad timeout or flavor is refused here, not by the Hub after the token was sent)."""
+    seconds(timeout)
+    flavor_name(flavor)
+    run_id = new_run_id(kind)
+    deps, space = (dependencies, None) if dependencies else package(settings)
+    return run_id, _script(argv, push_repo, files, run_id, space), deps
+
+
 def export(
     job: Job,
     kind: str,
@@ -203,12 +213,7 @@ def export(
 ) -> tuple[dict, str]:
     """The same Job as `submit` sends, written out for someone to start: the uv script and the `hf jobs uv run`
     line that starts it with their own login (the token goes by secret name, never by value)."""
-    settings = settings or get_settings()
-    seconds(timeout)
-    flavor_name(flavor)
-    run_id = new_run_id(kind)
-    deps, space = package(settings)
-    script = _script(job.argv, push_repo, job.files, run_id, space)
+    run_id, script, deps = _prepare(job.argv, kind, flavor, timeout, push_repo, job.files, settings or get_settings())
     command = ["hf", "jobs", "uv", "run", "--flavor", flavor, "--timeout", str(timeout), "--secrets", "HF_TOKEN"]
     for dep in deps:
         command += ["--with", dep]
@@ -248,11 +253,7 @@ def submit(
     written into the Job's working folder; `config` is kept on the run (task, model: what the tabs show)."""
     settings = settings or get_settings()
     guard.require_owner_login("hf-jobs", login, settings)
-    seconds(timeout)  # a bad timeout is refused here, not by the Hub after the token was sent
-    flavor_name(flavor)
-    run_id = new_run_id(kind)
-    deps, space = (dependencies, None) if dependencies else package(settings)
-    script = _script(argv, push_repo, files, run_id, space)
+    run_id, script, deps = _prepare(argv, kind, flavor, timeout, push_repo, files, settings, dependencies)
     secret = _token(token)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labkit_job.py"
@@ -286,6 +287,11 @@ def submit(
         run_id=run_id,
     )
     return _mirror(store, store.get(run_id), job)
+
+
+def submit_job(job: Job, kind: str, **kwargs) -> Run:
+    """`submit` for a Job built by `recipe_job` or a tab: its command, name, files and run config."""
+    return submit(job.argv, kind, job.name, files=job.files, config=job.config, **kwargs)
 
 
 def job_id(run: Run) -> str | None:
@@ -460,6 +466,7 @@ __all__ = [
     "export",
     "flavor_name",
     "submit",
+    "submit_job",
     "sync",
     "logs",
     "cancel",

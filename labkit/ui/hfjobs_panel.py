@@ -100,17 +100,14 @@ class Panel:
                 hint="Sign out and in again, or shorten the Timeout field.",
             )
         job = self.build_job(self.settings, *values)
-        run = hfjobs.submit(
-            job.argv,
-            kind=self.kind,
-            name=job.name,
+        run = hfjobs.submit_job(
+            job,
+            self.kind,
             flavor=flavor,
             timeout=str(timeout).strip(),
             push_repo=(repo or "").strip(),
             token=token,
             login=login,
-            files=job.files,
-            config=job.config,
             tags=guard.owner_tag(login) if login else owner_tags(self.ctx, request),  # who: the Hub login
             settings=self.settings,
         )
