@@ -305,6 +305,13 @@ def _require_job(run: Run) -> str:
     return jid
 
 
+def _owned(run_id: str, action: str, login: str | None, settings: Settings | None):
+    """The store and the run, once the signed-in user may act on Jobs (`action` names the refusal)."""
+    guard.require_owner_login(action, login, settings)
+    store = open_store(settings)
+    return store, store.get(run_id)
+
+
 def _mirror(store, run: Run, job) -> Run:
     stage = getattr(getattr(job, "status", None), "stage", None)
     stage = getattr(stage, "value", stage)
@@ -320,9 +327,7 @@ def sync(
     run_id: str, token: str | None = None, settings: Settings | None = None, api=None, login: str | None = None
 ) -> Run:
     """Mirror the Job's stage into the store (SCHEDULING → queued, RUNNING → running, COMPLETED → succeeded, …)."""
-    guard.require_owner_login("hf-jobs", login, settings)
-    store = open_store(settings)
-    run = store.get(run_id)
+    store, run = _owned(run_id, "hf-jobs", login, settings)
     if run.status in FINAL:
         return run
     job = _api(api).inspect_job(job_id=_require_job(run), token=token or None)
@@ -337,17 +342,14 @@ def logs(
     api=None,
     login: str | None = None,
 ) -> Iterator[str]:
-    guard.require_owner_login("hf-jobs", login, settings)
-    run = open_store(settings).get(run_id)
+    _, run = _owned(run_id, "hf-jobs", login, settings)
     yield from _api(api).fetch_job_logs(job_id=_require_job(run), follow=follow, token=token or None)
 
 
 def cancel(
     run_id: str, token: str | None = None, settings: Settings | None = None, api=None, login: str | None = None
 ) -> Run:
-    guard.require_owner_login("cancel", login, settings)
-    store = open_store(settings)
-    run = store.get(run_id)
+    store, run = _owned(run_id, "cancel", login, settings)
     if run.status in FINAL:
         return run
     _api(api).cancel_job(job_id=_require_job(run), token=token or None)
@@ -367,9 +369,7 @@ def fetch_results(
     import shutil
 
     settings = settings or get_settings()
-    guard.require_owner_login("hf-jobs", login, settings)
-    store = open_store(settings)
-    run = store.get(run_id)
+    store, run = _owned(run_id, "hf-jobs", login, settings)
     _require_job(run)
     repo = (run.config or {}).get("hf_job", {}).get("push_repo")
     if download is None:

@@ -44,6 +44,48 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+def _pull_error(e: Exception, repo_id: str, kind: str, revision: str | None, offline: bool) -> LabkitError:
+    """What went wrong downloading `repo_id`, and what to do. The first matching row wins: a gated repo's error is
+    also a not-found error, and every HTTP error is an HfHubHTTPError."""
+    from huggingface_hub import errors as hf_errors
+
+    rows = [
+        (
+            hf_errors.HFValidationError,
+            f"{repo_id!r} is neither a local folder nor a valid Hub id.",
+            "Hub ids look like org/name; check the path if you meant a folder.",
+        ),
+        (
+            hf_errors.GatedRepoError,
+            f"{repo_id} is gated.",
+            f"Accept its terms at https://huggingface.co/{repo_id} and log in (`hf auth login` or HF_TOKEN).",
+        ),
+        (
+            hf_errors.RepositoryNotFoundError,
+            f"No {kind} {repo_id!r} on the Hub (or it is private).",
+            "Check the spelling; for a private repo, log in first.",
+        ),
+        (
+            hf_errors.RevisionNotFoundError,
+            f"{repo_id} has no revision {revision!r}.",
+            "Use a branch, tag or commit that exists.",
+        ),
+        (
+            (hf_errors.LocalEntryNotFoundError, FileNotFoundError),
+            f"{repo_id} is not in the local cache and the Hub is offline (HF_HUB_OFFLINE=1)."
+            if offline
+            else f"Could not download {repo_id}: the Hub is unreachable.",
+            f"Pull it once online (`labkit hub pull {repo_id}`), or use the built-in model 'tiny'."
+            if offline
+            else "Check the network, or use the built-in model 'tiny'.",
+        ),
+    ]
+    for types, message, hint in rows:
+        if isinstance(e, types):
+            return LabkitError(message, hint=hint)
+    return LabkitError(f"The Hub refused {repo_id}: {e}", hint="Check your login and the repo id.")
+
+
 def pull(
     repo_id: str,
     kind: str = "model",
@@ -64,37 +106,13 @@ def pull(
         path = snapshot_download(
             repo_id, repo_type=kind, revision=revision, local_files_only=offline, allow_patterns=allow_patterns
         )
-    except hf_errors.HFValidationError as e:
-        raise LabkitError(
-            f"{repo_id!r} is neither a local folder nor a valid Hub id.",
-            hint="Hub ids look like org/name; check the path if you meant a folder.",
-        ) from e
-    except hf_errors.GatedRepoError as e:
-        raise LabkitError(
-            f"{repo_id} is gated.",
-            hint=f"Accept its terms at https://huggingface.co/{repo_id} and log in (`hf auth login` or HF_TOKEN).",
-        ) from e
-    except hf_errors.RepositoryNotFoundError as e:
-        raise LabkitError(
-            f"No {kind} {repo_id!r} on the Hub (or it is private).",
-            hint="Check the spelling; for a private repo, log in first.",
-        ) from e
-    except hf_errors.RevisionNotFoundError as e:
-        raise LabkitError(
-            f"{repo_id} has no revision {revision!r}.", hint="Use a branch, tag or commit that exists."
-        ) from e
-    except (hf_errors.LocalEntryNotFoundError, FileNotFoundError) as e:
-        if offline:
-            raise LabkitError(
-                f"{repo_id} is not in the local cache and the Hub is offline (HF_HUB_OFFLINE=1).",
-                hint=f"Pull it once online (`labkit hub pull {repo_id}`), or use the built-in model 'tiny'.",
-            ) from e
-        raise LabkitError(
-            f"Could not download {repo_id}: the Hub is unreachable.",
-            hint="Check the network, or use the built-in model 'tiny'.",
-        ) from e
-    except hf_errors.HfHubHTTPError as e:
-        raise LabkitError(f"The Hub refused {repo_id}: {e}", hint="Check your login and the repo id.") from e
+    except (
+        hf_errors.HFValidationError,
+        hf_errors.HfHubHTTPError,
+        hf_errors.LocalEntryNotFoundError,
+        FileNotFoundError,
+    ) as e:
+        raise _pull_error(e, repo_id, kind, revision, offline) from e
     return Path(path)
 
 

@@ -9,15 +9,8 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from labkit import zerogpu
-from labkit.backends.base import (
-    Completion,
-    GenParams,
-    Prompt,
-    is_chat,
-    stream_with_stop,
-    truncate_at_stop,
-    validate_messages,
-)
+from labkit.backends.base import Completion, GenParams, Prompt
+from labkit.backends.base import is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
 
 

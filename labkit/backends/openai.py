@@ -14,15 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 
-from labkit.backends.base import (
-    Completion,
-    GenParams,
-    Prompt,
-    is_chat,
-    stream_with_stop,
-    truncate_at_stop,
-    validate_messages,
-)
+from labkit.backends.base import Completion, GenParams, Prompt
+from labkit.backends.base import is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}

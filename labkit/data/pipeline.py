@@ -246,17 +246,13 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
 def make_executor(pipeline: list, recipe: dict, logging_dir: str):
     ex = recipe["executor"]
     name = ex["name"]
+    # What every datatrove executor takes; each branch adds its own. Schedulers read workers <= 0 as "no limit".
+    common = dict(pipeline=pipeline, tasks=ex["tasks"], logging_dir=logging_dir, skip_completed=True)
+    unlimited = ex["workers"] if ex["workers"] > 1 else -1
     if name == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(
-            pipeline,
-            tasks=ex["tasks"],
-            workers=min(ex["workers"], ex["tasks"]),
-            logging_dir=logging_dir,
-            skip_completed=True,
-            start_method="fork",
-        )
+        return LocalPipelineExecutor(**common, workers=min(ex["workers"], ex["tasks"]), start_method="fork")
     if name == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
@@ -266,17 +262,14 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str):
                 hint="--set executor.partition=cpu (your cluster's partition).",
             )
         return SlurmPipelineExecutor(
-            pipeline,
-            tasks=ex["tasks"],
-            workers=ex["workers"] if ex["workers"] > 1 else -1,
+            **common,
+            workers=unlimited,
             time=ex["time"],
             partition=ex["partition"],
             cpus_per_task=ex["cpus_per_task"],
             mem_per_cpu_gb=ex["mem_per_cpu_gb"],
             job_name=f"labkit-{recipe['name']}",
             env_command=ex.get("env_command"),
-            logging_dir=logging_dir,
-            skip_completed=True,
         )
     if name == "ray":
         try:
@@ -288,13 +281,7 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str):
         from datatrove.executor import RayPipelineExecutor
 
         return RayPipelineExecutor(
-            pipeline,
-            tasks=ex["tasks"],
-            workers=ex["workers"],
-            logging_dir=logging_dir,
-            cpus_per_task=ex["cpus_per_task"],
-            mem_per_cpu_gb=ex["mem_per_cpu_gb"],
-            skip_completed=True,
+            **common, workers=ex["workers"], cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"]
         )
     from datatrove.executor import JobsPipelineExecutor
 
@@ -304,10 +291,8 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str):
             hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.",
         )
     return JobsPipelineExecutor(
-        pipeline,
-        tasks=ex["tasks"],
-        workers=ex["workers"] if ex["workers"] > 1 else -1,
-        logging_dir=logging_dir,
+        **common,
+        workers=unlimited,
         flavor=ex["flavor"],
         dependencies=[ex["package"], "datatrove[io,processing]"],
         job_name=f"labkit-{recipe['name']}",

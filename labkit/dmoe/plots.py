@@ -3,6 +3,8 @@ and routing (share of each language's tokens per expert)."""
 
 from __future__ import annotations
 
+from labkit.plotstyle import heatmap, style
+
 
 def deviation_figure(analysis: dict):
     import plotly.graph_objects as go
@@ -32,34 +34,29 @@ def deviation_figure(analysis: dict):
     fig.add_hline(
         y=eps, line_dash="dash", line_color="black", annotation_text=f"ε = {eps}", annotation_position="top left"
     )
-    fig.update_layout(
+    return style(
+        fig,
+        380,
+        legend_y=-0.2,
         title=f"Deviation by layer · MoE layers (red): {sorted(moe)}",
         xaxis_title="layer",
         yaxis_title="normalised mean ‖ΔFFN‖",
-        template="plotly_white",
-        height=380,
-        legend=dict(orientation="h", y=-0.2),
     )
-    return fig
 
 
 def similarity_figure(analysis: dict):
     """Heatmap in group order, each group outlined."""
-    import plotly.graph_objects as go
-
     order = [l for g in analysis["groups"] for l in g]
     sim = analysis["similarity"]
     z = [[sim[a][b] for b in order] for a in order]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=order,
-            y=order,
-            colorscale="RdBu",
-            zmid=0,
-            colorbar_title="cosine",
-            hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
-        )
+    fig = heatmap(
+        z,
+        order,
+        order,
+        colorscale="RdBu",
+        hover="%{y} · %{x}: %{z:.3f}<extra></extra>",
+        zmid=0,
+        colorbar_title="cosine",
     )
     start = 0
     for _i, g in enumerate(analysis["groups"]):
@@ -73,21 +70,18 @@ def similarity_figure(analysis: dict):
         )
         start += len(g)
     layers = analysis.get("similarity_layers")
-    fig.update_layout(
+    return style(
+        fig,
+        460,
         title=f"Similarity (FFN Δ of layers {layers}) · {len(analysis['groups'])} groups, "
         f"{analysis.get('group_algorithm', '')}",
-        template="plotly_white",
-        height=460,
         yaxis=dict(autorange="reversed"),
     )
-    return fig
 
 
 def routing_figure(stats: dict, layer: int | None = None):
     """Languages × experts: share of each language's tokens whose first choice is the expert (all MoE layers,
     or one of them). The expert each language was assigned to is marked with a dot."""
-    import plotly.graph_objects as go
-
     assigned = stats.get("language_to_expert") or {}
     known = list(assigned)  # group order: the expected routing then shows as a block diagonal
     langs = sorted(stats["languages"], key=lambda l: (assigned.get(l, len(known)), known.index(l) if l in known else 0))
@@ -95,17 +89,15 @@ def routing_figure(stats: dict, layer: int | None = None):
         stats["languages"][l]["experts"] if layer is None else stats["languages"][l]["per_layer"][layer] for l in langs
     ]
     experts = [f"expert {e}" for e in range(len(rows[0]))] if rows else []
-    fig = go.Figure(
-        go.Heatmap(
-            z=rows,
-            x=experts,
-            y=langs,
-            colorscale="Viridis",
-            zmin=0,
-            zmax=1,
-            colorbar_title="share",
-            hovertemplate="%{y} → %{x}: %{z:.2f}<extra></extra>",
-        )
+    fig = heatmap(
+        rows,
+        experts,
+        langs,
+        colorscale="Viridis",
+        hover="%{y} → %{x}: %{z:.2f}<extra></extra>",
+        zmin=0,
+        zmax=1,
+        colorbar_title="share",
     )
     marks = [(f"expert {assigned[l]}", l) for l in langs if l in assigned]
     if marks:
@@ -117,11 +109,10 @@ def routing_figure(stats: dict, layer: int | None = None):
             marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=2)),
         )
     where = "all MoE layers" if layer is None else f"MoE layer #{layer}"
-    fig.update_layout(
+    return style(
+        fig,
+        max(300, 28 * len(langs) + 120),
+        legend_y=-0.15,
         title=f"Routing: share of each language's tokens by first-choice expert ({where})",
-        template="plotly_white",
-        height=max(300, 28 * len(langs) + 120),
         yaxis=dict(autorange="reversed"),
-        legend=dict(orientation="h", y=-0.15),
     )
-    return fig

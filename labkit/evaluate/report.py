@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from labkit.evaluate.runner import RESULTS, read_samples
+from labkit import plotstyle
 
 
 def eval_runs(store, task: str | None = None, limit: int = 500) -> list:
@@ -44,8 +45,6 @@ def load_results(run) -> dict | None:
 
 def heatmap(runs):
     """Plotly heatmap: one row per run (model), one column per language; accuracy with ± stderr in the cells."""
-    import plotly.graph_objects as go
-
     rows = [(r, res) for r in runs if (res := load_results(r))]
     langs = sorted({l for _, res in rows for l in res["results"]})
     z, text, labels = [], [], []
@@ -64,33 +63,30 @@ def heatmap(runs):
         labels.append(run_label(r))
     # The colour bar's title sits beside it, not above, and its ticks are few and short: with a short figure the
     # default title and tick labels overlapped.
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=langs,
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Viridis",
-            zmin=0,
-            zmax=100,
-            colorbar=dict(
-                title=dict(text="accuracy %", side="right"),
-                tickvals=[0, 25, 50, 75, 100],
-                thickness=14,
-                len=1.0,
-                lenmode="fraction",
-                ypad=4,
-            ),
-        )
+    fig = plotstyle.heatmap(
+        z,
+        langs,
+        labels,
+        colorscale="Viridis",
+        text=text,
+        texttemplate="%{text}",
+        zmin=0,
+        zmax=100,
+        colorbar=dict(
+            title=dict(text="accuracy %", side="right"),
+            tickvals=[0, 25, 50, 75, 100],
+            thickness=14,
+            len=1.0,
+            lenmode="fraction",
+            ypad=4,
+        ),
     )
-    fig.update_layout(
-        template="plotly_white",
-        height=220 + 40 * max(len(rows), 1),
+    return plotstyle.style(
+        fig,
+        220 + 40 * max(len(rows), 1),
         margin=dict(l=10, r=30, t=40, b=40),
         title=(rows[0][1]["task"] if rows else "no finished runs selected"),
     )
-    return fig
 
 
 def run_label(run) -> str:

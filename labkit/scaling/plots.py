@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labkit.plotstyle import style
 from labkit.scaling.analysis import SeriesReport
 from labkit.scaling.fit import get_form
 
@@ -90,14 +91,7 @@ def fit_figure(
             annotation_text="extrapolated",
             annotation_position="top left",
         )
-    fig.update_layout(
-        template="plotly_white",
-        height=460,
-        margin=dict(l=50, r=20, t=30, b=50),
-        legend=dict(orientation="h", y=-0.2),
-        xaxis_title=x_label,
-        yaxis_title=y_label,
-    )
+    style(fig, 460, legend_y=-0.2, xaxis_title=x_label, yaxis_title=y_label)
     if log_log:
         fig.update_xaxes(type="log")
         fig.update_yaxes(type="log")
@@ -123,11 +117,4 @@ def residual_figure(reports: list[SeriesReport]):
             )
         )
     fig.add_hline(y=0, line_dash="dash", line_color="grey")
-    fig.update_layout(
-        template="plotly_white",
-        height=280,
-        margin=dict(l=50, r=20, t=30, b=40),
-        xaxis_title="number of training languages",
-        yaxis_title="residual (data − fit)",
-    )
-    return fig
+    return style(fig, 280, xaxis_title="number of training languages", yaxis_title="residual (data − fit)")

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from labkit import jobs
+from labkit.plotstyle import style
 
 
 def progress(run) -> dict:
@@ -68,7 +69,7 @@ def curves(runs, metrics: list[str], log_y: bool = False):
                 )
         if log_y:
             fig.update_yaxes(type="log", row=i, col=1)
-    fig.update_layout(template="plotly_white", height=220 * len(metrics) + 60, margin=dict(l=50, r=20, t=40, b=40))
+    style(fig, 220 * len(metrics) + 60, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title_text="step", row=len(metrics), col=1)
     return fig
 
@@ -145,11 +146,4 @@ def rounds_figure(run_dir: str, metrics: list[str] | None = None):
         if pts:
             xs, ys = zip(*pts)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=m))
-    fig.update_layout(
-        template="plotly_white",
-        height=320,
-        margin=dict(l=50, r=20, t=30, b=40),
-        xaxis_title="round",
-        xaxis=dict(dtick=1),
-    )
-    return fig
+    return style(fig, 320, xaxis_title="round", xaxis=dict(dtick=1))

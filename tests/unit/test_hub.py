@@ -117,3 +117,40 @@ def test_push_refuses_offline_and_bad_ids(tmp_path):
     with pytest.raises(LabkitError) as e:
         hub.push(hub.plan_push(tmp_path, "me/x"))
     assert "offline" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "error, online, says",
+    [
+        ("HFValidationError", True, "neither a local folder nor a valid Hub id"),
+        ("GatedRepoError", True, "is gated"),  # a gated repo's error is also a not-found error: the first row wins
+        ("RepositoryNotFoundError", True, "No model 'acme/m' on the Hub"),
+        ("RevisionNotFoundError", True, "has no revision 'v9'"),
+        ("LocalEntryNotFoundError", False, "not in the local cache and the Hub is offline"),
+        ("LocalEntryNotFoundError", True, "the Hub is unreachable"),
+        ("HfHubHTTPError", True, "The Hub refused acme/m: boom"),
+    ],
+)
+def test_pull_errors_say_what_happened(monkeypatch, error, online, says):
+    """Each error snapshot_download raises becomes one message (the subclasses before their parents)."""
+    import huggingface_hub
+    from huggingface_hub import errors as hf_errors
+
+    cls = getattr(hf_errors, error)
+    if issubclass(cls, hf_errors.HfHubHTTPError):
+        import httpx2
+
+        exc = cls("boom", response=httpx2.Response(404, request=httpx2.Request("GET", "https://huggingface.co/x")))
+    else:
+        exc = cls("boom")
+
+    def fail(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fail)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0" if online else "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    with pytest.raises(LabkitError) as e:
+        hub.pull("acme/m", revision="v9", settings=hub.get_settings())
+    assert says in str(e.value)
+    assert e.value.__cause__ is exc

@@ -18,6 +18,7 @@ from labkit import jobs
 from labkit.errors import LabkitError
 from labkit.experiment.cli import describe
 from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
+from labkit.plotstyle import style
 from labkit.store import FINAL
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
@@ -167,16 +168,9 @@ def figure(state: dict):
             marker=dict(color="#DD8452"),
         )
     )
-    fig.update_layout(
-        template="plotly_white",
-        height=380,
-        margin=dict(l=50, r=20, t=30, b=50),
-        xaxis_title="number of training languages",
-        yaxis_title="accuracy",
-        yaxis_range=[0, 1],
-        legend=dict(orientation="h", y=-0.25),
+    return style(
+        fig, 380, legend_y=-0.25, xaxis_title="number of training languages", yaxis_title="accuracy", yaxis_range=[0, 1]
     )
-    return fig
 
 
 def status_text(run, state: dict | None, last_event: dict | None) -> str:

@@ -12,6 +12,7 @@ import gradio as gr
 
 from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
+from labkit.plotstyle import style
 from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
@@ -43,13 +44,7 @@ def distribution_figure(log: list[dict]):
     names = list(strategies())
     counts = [sum(t.get("strategy") == n for t in log) for n in names]
     fig = go.Figure(go.Bar(x=counts, y=names, orientation="h", marker_color="#4C72B0"))
-    fig.update_layout(
-        template="plotly_white",
-        height=280,
-        margin=dict(l=10, r=10, t=30, b=30),
-        title="Strategies used in this session",
-    )
-    return fig
+    return style(fig, 280, margin=dict(l=10, r=10, t=30, b=30), title="Strategies used in this session")
 
 
 def _layout(ctx) -> SimpleNamespace:
