@@ -97,6 +97,7 @@ def start(
         (run_dir / "config.json").write_text(json.dumps(config, indent=1, default=str))
     child_env = {
         **os.environ,
+        **_thread_share(store, env),
         **(env or {}),
         "LABKIT_RUN_ID": run_id,
         "LABKIT_RUN_DIR": str(run_dir),
@@ -125,6 +126,25 @@ def start(
         )
     _children[proc.pid] = proc
     return store.update(run_id, pid=proc.pid, pid_start=_start_time(proc.pid))
+
+
+def cores() -> int:
+    """The CPU cores this process may use (its affinity mask in a container, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def _thread_share(store: Store, env: dict | None) -> dict[str, str]:
+    """OMP_NUM_THREADS for a job started while other local jobs run: its share of the cores. torch's thread pool
+    takes every core by default, and two pools on the same cores slow each other down several-fold (two CPU trainings
+    side by side on 2 cores took 4x as long). A value set in the environment or by the caller is kept; a job started
+    alone gets every core, as before."""
+    if "OMP_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in (env or {}):
+        return {}
+    running = sum(1 for r in store.list(status="running") if r.pid)  # Hugging Face Jobs have no local pid
+    return {"OMP_NUM_THREADS": str(max(1, cores() // (running + 1)))} if running else {}
 
 
 def ended_run(run_id: str, kind: str, what: str, settings: Settings | None = None) -> Run:

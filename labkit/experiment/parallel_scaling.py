@@ -499,13 +499,16 @@ def _has_gpu() -> bool:
 @contextmanager
 def _threads_per_job(workers: int):
     """Child jobs inherit the environment: with several side by side on a CPU, each gets its share of the cores
-    (oversubscribed OpenMP threads spin and slow every job down)."""
+    (oversubscribed OpenMP threads spin and slow every job down). Set here because the experiment starts its jobs
+    together: jobs.start alone would give the first one every core."""
     import os
+
+    from labkit import jobs
 
     if workers <= 1 or "OMP_NUM_THREADS" in os.environ:
         yield
         return
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, jobs.cores() // workers))
     try:
         yield
     finally:

@@ -266,3 +266,33 @@ def test_concurrent_starts_of_one_session_respect_the_limit_per_session(tmp_path
     finally:
         for r in started:
             jobs.cancel(r.id, settings=limited, grace=2)
+
+
+SHOW_THREADS = "import os; print('threads', os.environ.get('OMP_NUM_THREADS'), flush=True)"
+
+
+def _threads_of(run) -> str:
+    wait_for(lambda: jobs.status(run.id).status in FINAL)
+    return next(line.split()[1] for line in jobs.tail_log(run.run_dir).splitlines() if line.startswith("threads "))
+
+
+def test_a_job_started_beside_running_ones_gets_its_share_of_the_cores(settings, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(jobs, "cores", lambda: 6)
+    alone = jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="alone")
+    assert _threads_of(alone) == "None"  # alone: torch's default, every core
+    busy = [jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name=f"b{i}") for i in (1, 2)]
+    wait_for(lambda: all(jobs.status(r.id).status == "running" for r in busy))
+    try:
+        beside = jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="beside")
+        assert _threads_of(beside) == "2"  # 6 cores, 3 jobs
+        chosen = jobs.start(
+            [sys.executable, "-c", SHOW_THREADS], kind="test", name="chosen", env={"OMP_NUM_THREADS": "5"}
+        )
+        assert _threads_of(chosen) == "5"  # the caller's choice is kept
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        inherited = jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="inherited")
+        assert _threads_of(inherited) == "3"  # so is the environment's
+    finally:
+        for r in busy:
+            jobs.cancel(r.id, grace=5)
