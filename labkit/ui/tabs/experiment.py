@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -185,97 +186,102 @@ def status_text(run, state: dict | None, last_event: dict | None) -> str:
     return text
 
 
-def build(ctx, shared) -> None:
-    settings = ctx.settings
+def _layout(ctx, shared) -> SimpleNamespace:
+    """The tab's components, in page order (no events but the Jobs panel's own)."""
+    ui = SimpleNamespace()
     gr.Markdown(NOTE)
     with gr.Row():
-        budget = gr.Radio(list(BUDGETS), value="small", label="Budget")
-        languages = gr.Textbox(",".join(PARALLEL), label="Parallel languages, in order of addition")
-        held_out = gr.Textbox(",".join(HELD_OUT), label="Held-out languages (never trained)")
-        model = gr.Textbox("tiny-math", label="Model")
-        seed = gr.Number(0, precision=0, label="Seed")
-    with guarded_buttons(settings) as button, gr.Row():
-        launch_btn = button("Run the study", "launch", variant="primary")
-        cancel_btn = button("Cancel", "cancel", variant="stop")
-    job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
-    status = gr.Markdown(elem_id="lk-exp-status")
-    table = gr.Dataframe(
+        ui.budget = gr.Radio(list(BUDGETS), value="small", label="Budget")
+        ui.languages = gr.Textbox(",".join(PARALLEL), label="Parallel languages, in order of addition")
+        ui.held_out = gr.Textbox(",".join(HELD_OUT), label="Held-out languages (never trained)")
+        ui.model = gr.Textbox("tiny-math", label="Model")
+        ui.seed = gr.Number(0, precision=0, label="Seed")
+    with guarded_buttons(ctx.settings) as button, gr.Row():
+        ui.launch_btn = button("Run the study", "launch", variant="primary")
+        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
+    ui.job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
+    ui.status = gr.Markdown(elem_id="lk-exp-status")
+    ui.table = gr.Dataframe(
         headers=["k", "n_languages", "run", "accuracy per language …", "held-out mean", "MTI"],
         interactive=False,
         wrap=True,
         label="Points (accuracy per language; runs open in Train / Evaluate)",
         elem_id="lk-exp-points",
     )
-    plot = gr.Plot(label="Held-out accuracy vs number of training languages")
-    report = gr.Markdown(elem_id="lk-exp-report")
-    report_file = gr.File(label="Report (Markdown)")
-    poll = gr.Timer(2.0, active=False)
-    hfjobs_panel.attach(
-        ctx, shared, "experiment", [budget, languages, held_out, model, seed], hfjobs_panel.experiment_job
-    )
+    ui.plot = gr.Plot(label="Held-out accuracy vs number of training languages")
+    ui.report = gr.Markdown(elem_id="lk-exp-report")
+    ui.report_file = gr.File(label="Report (Markdown)")
+    ui.poll = gr.Timer(2.0, active=False)
+    ui.form = [ui.budget, ui.languages, ui.held_out, ui.model, ui.seed]
+    hfjobs_panel.attach(ctx, shared, "experiment", ui.form, hfjobs_panel.experiment_job)
+    return ui
+
+
+class Experiment:
+    """The tab's handlers: thin, over labkit.experiment and labkit.jobs."""
+
+    def __init__(self, ctx):
+        self.ctx, self.settings = ctx, ctx.settings
 
     @handler
-    def do_launch(b, langs, held, m, s, request: gr.Request):
+    def launch(self, budget, langs, held, model, seed, request: gr.Request):
         split = lambda t: [x.strip() for x in (t or "").split(",") if x.strip()]
         cfg = Config(
-            budget=b,
+            budget=budget,
             languages=split(langs),
             held_out=split(held),
-            model=(m or "").strip() or "tiny-math",
-            seed=int(s or 0),
+            model=(model or "").strip() or "tiny-math",
+            seed=int(seed or 0),
         )
-        run = start(cfg, settings, owner_tags(ctx, request))
+        run = start(cfg, self.settings, owner_tags(self.ctx, request))
         return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", gr.Timer(active=True)
 
-    def follow(rid):
+    def follow(self, rid):
+        """(status, points, figure, report, report file, timer): the outputs not known yet are left as they are."""
+        keep = (gr.update(),) * 4
         if not rid:
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+            return (gr.update(), *keep, gr.Timer(active=False))
         try:
-            run = jobs.status(rid.strip(), settings)
+            run = jobs.status(rid.strip(), self.settings)
         except LabkitError as e:
-            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
+            return (f"**{e.message}**", *keep, gr.Timer(active=False))
         try:
-            state = load_state(run.name, settings)
+            state = load_state(run.name, self.settings)
         except LabkitError:
             state = None
         events, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
-        ended = run.status in FINAL
+        text, timer = status_text(run, state, events[-1] if events else None), gr.Timer(active=run.status not in FINAL)
         if not state:
-            return (
-                status_text(run, None, events[-1] if events else None),
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.Timer(active=not ended),
-            )
+            return (text, *keep, timer)
         rows = points_table(state)
         done = state.get("report") and Path(state["report"]).exists()
         return (
-            status_text(run, state, events[-1] if events else None),
+            text,
             pd.DataFrame(rows[1:], columns=rows[0]),
             figure(state),
             Path(state["report"]).read_text(encoding="utf-8") if done else gr.update(),
             state["report"] if done else gr.update(),
-            gr.Timer(active=not ended),
+            timer,
         )
 
     @handler
-    def do_cancel(rid, request: gr.Request):
+    def cancel(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No experiment job selected.", hint="Run the study first, or paste its job id.")
-        status = jobs.cancel(rid.strip(), settings, **who(ctx, request)).status
+        status = jobs.cancel(rid.strip(), self.settings, **who(self.ctx, request)).status
         return f"**{status}** — finished runs are kept; running the study again resumes it."
 
-    def attach_latest():
-        running = [r for r in jobs.list_runs(settings, kind=KIND, limit=20) if r.status in ("running", "queued")]
+    def attach_latest(self):
+        runs = jobs.list_runs(self.settings, kind=KIND, limit=20)
+        running = [r for r in runs if r.status in ("running", "queued")]
         return (running[0].id, gr.Timer(active=True)) if running else (gr.update(), gr.Timer(active=False))
 
-    outputs = [status, table, plot, report, report_file, poll]
-    launch_btn.click(
-        do_launch, [budget, languages, held_out, model, seed], [job, status, poll], api_name="experiment_launch"
-    )
-    poll.tick(follow, job, outputs, api_name="experiment_follow", show_progress="hidden")
-    job.submit(follow, job, outputs, api_name="experiment_attach")
-    cancel_btn.click(do_cancel, job, status, api_name="experiment_cancel")
-    shared.demo.load(attach_latest, None, [job, poll], api_name="experiment_reattach")
+
+def build(ctx, shared) -> None:
+    ui, h = _layout(ctx, shared), Experiment(ctx)
+    outputs = [ui.status, ui.table, ui.plot, ui.report, ui.report_file, ui.poll]
+    ui.launch_btn.click(h.launch, ui.form, [ui.job, ui.status, ui.poll], api_name="experiment_launch")
+    ui.poll.tick(h.follow, ui.job, outputs, api_name="experiment_follow", show_progress="hidden")
+    ui.job.submit(h.follow, ui.job, outputs, api_name="experiment_attach")
+    ui.cancel_btn.click(h.cancel, ui.job, ui.status, api_name="experiment_cancel")
+    shared.demo.load(h.attach_latest, None, [ui.job, ui.poll], api_name="experiment_reattach")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -37,17 +38,18 @@ def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:
     return rows
 
 
-def build(ctx, shared) -> None:
-    state = shared.model_state
+def _layout(ctx) -> SimpleNamespace:
+    """The tab's components, in page order (no events)."""
+    ui = SimpleNamespace()
     with gr.Row():
-        backend = gr.Dropdown(
+        ui.backend = gr.Dropdown(
             list(REGISTRY),
             value=ctx.model["backend"],
             label="Backend",
             scale=1,
             info="hf = transformers (CPU/GPU) · vllm = GPU engine · openai = any OpenAI-compatible server",
         )
-        model = gr.Dropdown(
+        ui.model = gr.Dropdown(
             SUGGESTED,
             value=ctx.model["model"],
             label="Model",
@@ -55,93 +57,103 @@ def build(ctx, shared) -> None:
             scale=3,
             info="'tiny' (offline demo), a local folder, or a Hub id",
         )
-        base_url = gr.Textbox(
+        ui.base_url = gr.Textbox(
             ctx.model["base_url"],
             label="Server URL (openai backend)",
             scale=2,
             visible=ctx.model["backend"] == "openai",
         )
     with gr.Row():
-        use_btn = gr.Button("Use this model", variant="primary")
-        pull_btn = gr.Button("Pull from the Hub")
-    status = gr.Markdown(elem_classes="lk-note")
+        ui.use_btn = gr.Button("Use this model", variant="primary")
+        ui.pull_btn = gr.Button("Pull from the Hub")
+    ui.status = gr.Markdown(elem_classes="lk-note")
 
     with gr.Accordion("Try a prompt", open=True):
-        system = gr.Textbox(label="System message (optional)", lines=1)
-        prompt = gr.Textbox(
+        ui.system = gr.Textbox(label="System message (optional)", lines=1)
+        ui.prompt = gr.Textbox(
             label="Prompt", lines=3, value="Janet has 16 eggs. She eats 3 and bakes with 4. How many are left?"
         )
         with gr.Row():
-            max_new = gr.Slider(1, 2048, value=128, step=1, label="Max new tokens")
-            temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
-            top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p")
-            raw = gr.Checkbox(False, label="Raw text (no chat template)")
+            ui.max_new = gr.Slider(1, 2048, value=128, step=1, label="Max new tokens")
+            ui.temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+            ui.top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p")
+            ui.raw = gr.Checkbox(False, label="Raw text (no chat template)")
         with gr.Row():
-            gen_btn = gr.Button("Generate", variant="primary")
-            stop_btn = gr.Button("Stop")
-        output = gr.Textbox(label="Output", lines=8, elem_id="lk-output")
+            ui.gen_btn = gr.Button("Generate", variant="primary")
+            ui.stop_btn = gr.Button("Stop")
+        ui.output = gr.Textbox(label="Output", lines=8, elem_id="lk-output")
 
     with gr.Accordion("Runs", open=True):
         with gr.Row():
-            kind_filter = gr.Dropdown(
+            ui.kind_filter = gr.Dropdown(
                 ["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1
             )
-            refresh_btn = gr.Button("Refresh", scale=0)
-        runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
-        poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
+            ui.refresh_btn = gr.Button("Refresh", scale=0)
+        ui.runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
+        ui.poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            run_id = gr.Textbox(label="Run id", scale=3)
-            log_btn = gr.Button("Show log", scale=0)
-            cancel_btn = button("Cancel run", "cancel", variant="stop", scale=0)
-        run_log = gr.Code(label="Log (tail)", language=None, lines=12)
+            ui.run_id = gr.Textbox(label="Run id", scale=3)
+            ui.log_btn = gr.Button("Show log", scale=0)
+            ui.cancel_btn = button("Cancel run", "cancel", variant="stop", scale=0)
+        ui.run_log = gr.Code(label="Log (tail)", language=None, lines=12)
+    return ui
 
-    # --- handlers ----------------------------------------------------------------------------
-    @handler
-    def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
-        new = {
-            "backend": backend_name,
-            "model": (model_name or "").strip(),
-            "base_url": (url or "").strip() or current["base_url"],
-        }
-        progress(0.2, desc=f"Loading {new['model']} on {backend_name} …")
-        b = load_backend(new)
-        note = f"✅ Loaded `{new['model']}` on `{backend_name}`."
-        if backend_name == "openai":
-            served = b.models()
-            if new["model"] not in served:
-                note = (
-                    f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'},"
-                    f" not `{new['model']}`."
-                )
-        return new, header_markdown(new), note
 
-    @handler
-    def pull(model_name, progress=gr.Progress()):
-        from labkit.models import resolve_model
+# --- handlers: thin, over labkit.backends and labkit.jobs -----------------------------------------------------
+@handler
+def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
+    new = {
+        "backend": backend_name,
+        "model": (model_name or "").strip(),
+        "base_url": (url or "").strip() or current["base_url"],
+    }
+    progress(0.2, desc=f"Loading {new['model']} on {backend_name} …")
+    b = load_backend(new)
+    note = f"✅ Loaded `{new['model']}` on `{backend_name}`."
+    if backend_name == "openai":
+        served = b.models()
+        if new["model"] not in served:
+            note = (
+                f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'},"
+                f" not `{new['model']}`."
+            )
+    return new, header_markdown(new), note
 
-        progress(0.1, desc=f"Pulling {model_name} …")
-        return f"✅ `{model_name}` is at `{resolve_model(model_name)}`."
 
-    @handler
-    def generate(current, system_msg, text, max_new_tokens, temp, top_p_, raw_text):
-        if not (text or "").strip():
-            raise LabkitError("Write a prompt first.", hint="Type it in the Prompt box.")
-        p = GenParams(max_new_tokens=int(max_new_tokens), temperature=float(temp), top_p=float(top_p_))
-        if raw_text:
-            messages = text
-        else:
-            messages = ([{"role": "system", "content": system_msg}] if system_msg else []) + [
-                {"role": "user", "content": text}
-            ]
-        out = ""
-        for delta in load_backend(current).stream(messages, p):
-            out += delta
-            yield out
+@handler
+def pull(model_name, progress=gr.Progress()):
+    from labkit.models import resolve_model
 
-    @handler
-    def show_log(rid):
-        run = jobs.status(rid.strip())
-        return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
+    progress(0.1, desc=f"Pulling {model_name} …")
+    return f"✅ `{model_name}` is at `{resolve_model(model_name)}`."
+
+
+@handler
+def generate(current, system_msg, text, max_new_tokens, temp, top_p, raw_text):
+    if not (text or "").strip():
+        raise LabkitError("Write a prompt first.", hint="Type it in the Prompt box.")
+    p = GenParams(max_new_tokens=int(max_new_tokens), temperature=float(temp), top_p=float(top_p))
+    if raw_text:
+        messages = text
+    else:
+        messages = [
+            *([{"role": "system", "content": system_msg}] if system_msg else []),
+            {"role": "user", "content": text},
+        ]
+    out = ""
+    for delta in load_backend(current).stream(messages, p):
+        out += delta
+        yield out
+
+
+@handler
+def show_log(rid):
+    run = jobs.status(rid.strip())
+    return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
+
+
+def build(ctx, shared) -> None:
+    ui, state = _layout(ctx), shared.model_state
 
     @handler
     def cancel(rid, kind, request: gr.Request):
@@ -149,18 +161,17 @@ def build(ctx, shared) -> None:
         gr.Info(f"{run.id}: {run.status}")
         return runs_table(kind)
 
-    backend.change(lambda b: gr.update(visible=b == "openai"), backend, base_url, api_name="backend_changed")
-    use_btn.click(use_model, [backend, model, base_url, state], [state, shared.header, status], api_name="set_model")
-    pull_btn.click(pull, model, status, api_name="pull_model")
-    gen_event = gen_btn.click(
-        generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate"
+    ui.backend.change(lambda b: gr.update(visible=b == "openai"), ui.backend, ui.base_url, api_name="backend_changed")
+    ui.use_btn.click(
+        use_model, [ui.backend, ui.model, ui.base_url, state], [state, shared.header, ui.status], api_name="set_model"
     )
-    prompt.submit(
-        generate, [state, system, prompt, max_new, temperature, top_p, raw], output, api_name="generate_submit"
-    )
-    stop_btn.click(None, cancels=[gen_event], api_name="stop_generate")
-    refresh_btn.click(runs_table, kind_filter, runs, api_name="list_runs")
-    kind_filter.change(runs_table, kind_filter, runs, api_name="filter_runs")
-    poll.tick(runs_table, kind_filter, runs, api_name="poll_runs", show_progress="hidden")
-    log_btn.click(show_log, run_id, run_log, api_name="run_log")
-    cancel_btn.click(cancel, [run_id, kind_filter], runs, api_name="cancel_run")
+    ui.pull_btn.click(pull, ui.model, ui.status, api_name="pull_model")
+    gen_inputs = [state, ui.system, ui.prompt, ui.max_new, ui.temperature, ui.top_p, ui.raw]
+    clicked = ui.gen_btn.click(generate, gen_inputs, ui.output, api_name="generate")
+    submitted = ui.prompt.submit(generate, gen_inputs, ui.output, api_name="generate_submit")
+    ui.stop_btn.click(None, cancels=[clicked, submitted], api_name="stop_generate")  # Enter starts one too
+    ui.refresh_btn.click(runs_table, ui.kind_filter, ui.runs, api_name="list_runs")
+    ui.kind_filter.change(runs_table, ui.kind_filter, ui.runs, api_name="filter_runs")
+    ui.poll.tick(runs_table, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
+    ui.log_btn.click(show_log, ui.run_id, ui.run_log, api_name="run_log")
+    ui.cancel_btn.click(cancel, [ui.run_id, ui.kind_filter], ui.runs, api_name="cancel_run")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -98,7 +99,9 @@ def coverage_markdown(result: dict) -> str:
     )
 
 
-def build(ctx, shared) -> None:
+def _layout() -> SimpleNamespace:
+    """The tab's components, in page order (no events)."""
+    ui = SimpleNamespace()
     gr.Markdown(
         "Separate source documents with a line `=====`, or upload text files. Relations (TROVE): "
         + " ".join(
@@ -108,29 +111,29 @@ def build(ctx, shared) -> None:
     )
     with gr.Row():
         with gr.Column():
-            sources = gr.Textbox(EXAMPLE_SOURCES, lines=10, label="Source documents", elem_id="lk-prov-sources")
-            files = gr.File(
+            ui.sources = gr.Textbox(EXAMPLE_SOURCES, lines=10, label="Source documents", elem_id="lk-prov-sources")
+            ui.files = gr.File(
                 label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"]
             )
-        target = gr.Textbox(EXAMPLE_TARGET, lines=10, label="Target text", elem_id="lk-prov-target")
+        ui.target = gr.Textbox(EXAMPLE_TARGET, lines=10, label="Target text", elem_id="lk-prov-target")
     with gr.Row():
-        ex_en = gr.Button("Example: English news", size="sm")
-        ex_zh = gr.Button("示例：中文新闻 (Chinese)", size="sm")
+        ui.ex_en = gr.Button("Example: English news", size="sm")
+        ui.ex_zh = gr.Button("示例：中文新闻 (Chinese)", size="sm")
     with gr.Row():
-        engine = gr.Radio(
+        ui.engine = gr.Radio(
             list(tr.ENGINES), value="heuristic", label="Engine", info="llm uses the model chosen in Models"
         )
-        retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
-        k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
-        dense_model = gr.Textbox(
+        ui.retriever = gr.Dropdown(["union", "bm25", "dense", "lcs"], value="union", label="Retriever")
+        ui.k = gr.Slider(1, 50, value=10, step=1, label="Top k per retriever")
+        ui.dense_model = gr.Textbox(
             label="Dense encoder (empty = static-minilm)",
             info="static-minilm: token vectors distilled from the packaged MiniLM (fast); minilm: the full model; "
             "or any sentence-transformers model, e.g. BAAI/bge-m3 for Chinese",
         )
-        trace_btn = gr.Button("Trace", variant="primary")
-    stats = gr.Markdown(elem_id="lk-prov-stats")
+        ui.trace_btn = gr.Button("Trace", variant="primary")
+    ui.stats = gr.Markdown(elem_id="lk-prov-stats")
     with gr.Row():
-        targets = gr.HighlightedText(
+        ui.targets = gr.HighlightedText(
             label="Target sentences (click one)",
             color_map=COLORS,
             combine_adjacent=False,
@@ -138,43 +141,55 @@ def build(ctx, shared) -> None:
             show_legend=True,
             interactive=False,
         )
-        docs = gr.HTML(elem_id="lk-prov-docs-box")
+        ui.docs = gr.HTML(elem_id="lk-prov-docs-box")
     with gr.Row():
-        pick = gr.Dropdown([], label="…or pick a target sentence", scale=2)
-        export = gr.File(label="Trace (JSONL)")
+        ui.pick = gr.Dropdown([], label="…or pick a target sentence", scale=2)
+        ui.export = gr.File(label="Trace (JSONL)")
     with gr.Accordion("Score on TROVE-format data", open=False):
         gr.Markdown(
             "Hand-written English and Chinese cases in TROVE format (docs/provenance.md): "
             "click *Use the sample file*, then *Evaluate*."
         )
         with gr.Row():
-            eval_file = gr.File(label="TROVE JSONL", file_types=[".jsonl"])
+            ui.eval_file = gr.File(label="TROVE JSONL", file_types=[".jsonl"])
             with gr.Column():
-                sample_btn = gr.Button("Use the sample file")
-                eval_btn = gr.Button("Evaluate")
-        eval_out = gr.JSON(label="Track / relation P, R, F1; overall F1; by language and length bucket")
-    state = gr.State(None)
+                ui.sample_btn = gr.Button("Use the sample file")
+                ui.eval_btn = gr.Button("Evaluate")
+        ui.eval_out = gr.JSON(label="Track / relation P, R, F1; overall F1; by language and length bucket")
+    ui.result = gr.State(None)
+    return ui
+
+
+# --- handlers: thin, over labkit.provenance.trace ---------------------------------------------------------------
+def _backend(engine: str, model_state):
+    """The model chosen in Models, for the llm engine; the other engines use none."""
+    if engine != "llm":
+        return None
+    from labkit.backends import load_backend
+
+    return load_backend(model_state)
+
+
+class Provenance:
+    def __init__(self, ctx):
+        self.settings = ctx.settings
 
     @handler
-    def do_trace(src_text, uploaded, tgt, engine_, retriever_, k_, dense_, model_state, progress=gr.Progress()):
-        docs_ = [d for d in (src_text or "").split("=====") if d.strip()]
-        docs_ += [tr.read_text_file(f, "source") for f in uploaded or []]
-        backend = None
-        if engine_ == "llm":
-            from labkit.backends import load_backend
-
-            backend = load_backend(model_state)
+    def trace(self, src_text, uploaded, tgt, engine, retriever, k, dense, model_state, progress=gr.Progress()):
+        docs = [d for d in (src_text or "").split("=====") if d.strip()]
+        docs += [tr.read_text_file(f, "source") for f in uploaded or []]
+        backend = _backend(engine, model_state)
         progress(0.2, desc="Retrieving candidates and relating …")
         result = tr.trace(
-            docs_,
+            docs,
             tgt,
-            engine=engine_,
-            retriever=retriever_,
-            k=int(k_),
+            engine=engine,
+            retriever=retriever,
+            k=int(k),
             backend=backend,
-            dense_model=(dense_ or "").strip() or None,
+            dense_model=(dense or "").strip() or None,
         )
-        out = Path(tempfile.mkdtemp(dir=ctx.settings.cache_dir)) / "trace.jsonl"
+        out = Path(tempfile.mkdtemp(dir=self.settings.cache_dir)) / "trace.jsonl"
         out.write_text(tr.to_jsonl(result), encoding="utf-8")
         first = result["targets"][0] if result["targets"] else None
         return (
@@ -186,6 +201,7 @@ def build(ctx, shared) -> None:
             gr.update(choices=[t["id"] for t in result["targets"]], value=first["id"] if first else None),
         )
 
+    @staticmethod
     def select_span(result, evt: gr.SelectData):
         if not result or evt.index is None:
             return gr.update(), gr.update()
@@ -193,31 +209,41 @@ def build(ctx, shared) -> None:
         t = result["targets"][int(idx)]
         return documents_html(result, t), t["id"]
 
+    @staticmethod
     def select_id(result, tid):
         if not result or not tid:
             return gr.update()
         return documents_html(result, next(t for t in result["targets"] if t["id"] == tid))
 
+    @staticmethod
     @handler
-    def do_eval(f, engine_, retriever_, k_, model_state):
+    def evaluate(f, engine, retriever, k, model_state):
         if not f:
             raise LabkitError("Upload a TROVE-format JSONL file.", hint="See docs/provenance.md for the schema.")
-        backend = None
-        if engine_ == "llm":
-            from labkit.backends import load_backend
+        backend = _backend(engine, model_state)
+        return tr.evaluate_file(f, engine=engine, retriever=retriever, k=int(k), backend=backend)
 
-            backend = load_backend(model_state)
-        return tr.evaluate_file(f, engine=engine_, retriever=retriever_, k=int(k_), backend=backend)
 
-    ex_en.click(lambda: (EXAMPLE_SOURCES, EXAMPLE_TARGET), None, [sources, target], api_name="trace_example_en")
-    ex_zh.click(lambda: (EXAMPLE_SOURCES_ZH, EXAMPLE_TARGET_ZH), None, [sources, target], api_name="trace_example_zh")
-    sample_btn.click(lambda: str(TROVE_SAMPLE), None, eval_file, api_name="trace_eval_sample")
-    trace_btn.click(
-        do_trace,
-        [sources, files, target, engine, retriever, k, dense_model, shared.model_state],
-        [state, targets, docs, stats, export, pick],
+def build(ctx, shared) -> None:
+    ui, h = _layout(), Provenance(ctx)
+    ui.ex_en.click(
+        lambda: (EXAMPLE_SOURCES, EXAMPLE_TARGET), None, [ui.sources, ui.target], api_name="trace_example_en"
+    )
+    ui.ex_zh.click(
+        lambda: (EXAMPLE_SOURCES_ZH, EXAMPLE_TARGET_ZH), None, [ui.sources, ui.target], api_name="trace_example_zh"
+    )
+    ui.sample_btn.click(lambda: str(TROVE_SAMPLE), None, ui.eval_file, api_name="trace_eval_sample")
+    ui.trace_btn.click(
+        h.trace,
+        [ui.sources, ui.files, ui.target, ui.engine, ui.retriever, ui.k, ui.dense_model, shared.model_state],
+        [ui.result, ui.targets, ui.docs, ui.stats, ui.export, ui.pick],
         api_name="trace",
     )
-    targets.select(select_span, state, [docs, pick], api_name="trace_select")
-    pick.input(select_id, [state, pick], docs, api_name="trace_pick")
-    eval_btn.click(do_eval, [eval_file, engine, retriever, k, shared.model_state], eval_out, api_name="trace_eval")
+    ui.targets.select(h.select_span, ui.result, [ui.docs, ui.pick], api_name="trace_select")
+    ui.pick.input(h.select_id, [ui.result, ui.pick], ui.docs, api_name="trace_pick")
+    ui.eval_btn.click(
+        h.evaluate,
+        [ui.eval_file, ui.engine, ui.retriever, ui.k, shared.model_state],
+        ui.eval_out,
+        api_name="trace_eval",
+    )

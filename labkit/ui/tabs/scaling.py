@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -104,11 +105,13 @@ def parse_xs(text: str) -> list[float]:
         raise LabkitError(f"Cannot read the x values {text!r}.", hint="Comma-separated numbers, e.g. 12, 16") from e
 
 
-def build(ctx, shared) -> None:
+def _layout() -> SimpleNamespace:
+    """The tab's components, in page order (no events)."""
+    ui = SimpleNamespace()
     gr.Markdown(HELP, elem_classes="lk-note")
     with gr.Row():
         with gr.Column(scale=3):
-            table = gr.Dataframe(
+            ui.table = gr.Dataframe(
                 value=example_table(),
                 headers=sdata.COLUMNS,
                 interactive=True,
@@ -118,32 +121,32 @@ def build(ctx, shared) -> None:
                 elem_id="lk-scaling-table",
             )
             with gr.Row():
-                upload = gr.File(label="Upload CSV / JSON / JSONL", file_types=[".csv", ".json", ".jsonl"], scale=2)
+                ui.upload = gr.File(label="Upload CSV / JSON / JSONL", file_types=[".csv", ".json", ".jsonl"], scale=2)
                 with gr.Column(scale=2):
-                    sweep = gr.Dropdown(
+                    ui.sweep = gr.Dropdown(
                         choices=[], label="Sweep in the store (eval runs tagged n_languages=…)", allow_custom_value=True
                     )
-                    load_store = gr.Button("Load from store")
+                    ui.load_store = gr.Button("Load from store")
         with gr.Column(scale=2):
-            form = gr.Dropdown(
+            ui.form = gr.Dropdown(
                 ["power", "saturating", "loglinear", "auto-aic", "auto-bic"], value="power", label="Form"
             )
-            series = gr.CheckboxGroup(["language", "benchmark", "model"], value=["language"], label="One series per")
-            loss = gr.Radio(["squared", "huber"], value="squared", label="Loss")
+            ui.series = gr.CheckboxGroup(["language", "benchmark", "model"], value=["language"], label="One series per")
+            ui.loss = gr.Radio(["squared", "huber"], value="squared", label="Loss")
             with gr.Row():
-                fit_min_x = gr.Number(
+                ui.fit_min_x = gr.Number(
                     value=DEFAULTS.fit_min_x, label="Fit on x ≥", info="2 excludes the monolingual point"
                 )
-                fit_max_x = gr.Number(value=DEFAULTS.fit_max_x or 0, label="Fit on x ≤", info="0 = no upper limit")
-            n_boot = gr.Slider(
+                ui.fit_max_x = gr.Number(value=DEFAULTS.fit_max_x or 0, label="Fit on x ≤", info="0 = no upper limit")
+            ui.n_boot = gr.Slider(
                 MIN_BOOTSTRAP, MAX_BOOTSTRAP, value=DEFAULTS.n_boot, step=100, label="Bootstrap resamples"
             )
-            level = gr.Slider(0.5, 0.99, value=DEFAULTS.level, step=0.01, label="Confidence level")
+            ui.level = gr.Slider(0.5, 0.99, value=DEFAULTS.level, step=0.01, label="Confidence level")
             with gr.Row():
-                predict_at = gr.Textbox(value="12, 16", label="Predict at x")
-                log_log = gr.Checkbox(False, label="log-log axes")
-            fit_btn = gr.Button("Fit", variant="primary")
-    summary = gr.Dataframe(
+                ui.predict_at = gr.Textbox(value="12, 16", label="Predict at x")
+                ui.log_log = gr.Checkbox(False, label="log-log axes")
+            ui.fit_btn = gr.Button("Fit", variant="primary")
+    ui.summary = gr.Dataframe(
         headers=SUMMARY_COLUMNS,
         interactive=False,
         label="Fits",
@@ -151,73 +154,92 @@ def build(ctx, shared) -> None:
         column_widths=SUMMARY_WIDTHS,
         elem_id="lk-scaling-summary",
     )
-    notes = gr.Markdown()
-    plot = gr.Plot(label="Fit")
-    resid = gr.Plot(label="Residuals")
+    ui.notes = gr.Markdown()
+    ui.plot = gr.Plot(label="Fit")
+    ui.resid = gr.Plot(label="Residuals")
     with gr.Row():
-        files = gr.File(label="Exports (JSON, CSV, LaTeX)", file_count="multiple")
-        latex = gr.Code(label="LaTeX table", language="latex", lines=10)
-    reports_state = gr.State([])
+        ui.files = gr.File(label="Exports (JSON, CSV, LaTeX)", file_count="multiple")
+        ui.latex = gr.Code(label="LaTeX table", language="latex", lines=10)
+    ui.reports = gr.State([])
+    return ui
 
-    @handler
-    def do_fit(
-        df, form_, series_, loss_, min_x, max_x, n_boot_, level_, predict_text, log_log_, progress=gr.Progress()
-    ):
-        progress(0.1, desc="Fitting …")
-        data = clean_table(df)
-        cols = [c for c in (series_ or []) if c in data.columns and data[c].astype(str).str.len().gt(0).any()]
-        settings = FitSettings(
-            series=cols,
-            form=form_,
-            loss=loss_,
-            fit_min_x=min_x,
-            fit_max_x=max_x,
-            n_boot=int(n_boot_),
-            level=float(level_),
-            predict_at=parse_xs(predict_text),
-            source="ui",
-            surface="ui",
+
+# --- handlers: thin, over labkit.scaling --------------------------------------------------------------------------
+@handler
+def fit(df, form, series, loss, min_x, max_x, n_boot, level, predict_text, log_log, progress=gr.Progress()):
+    progress(0.1, desc="Fitting …")
+    data = clean_table(df)
+    cols = [c for c in (series or []) if c in data.columns and data[c].astype(str).str.len().gt(0).any()]
+    settings = FitSettings(
+        series=cols,
+        form=form,
+        loss=loss,
+        fit_min_x=min_x,
+        fit_max_x=max_x,
+        n_boot=int(n_boot),
+        level=float(level),
+        predict_at=parse_xs(predict_text),
+        source="ui",
+        surface="ui",
+    )
+    reports = run_fit(data, settings)
+    saved = export.save(reports, settings.to_dict(), name="fit (ui)")
+    return (
+        summary_rows(reports),
+        warnings_markdown(reports),
+        fit_figure(reports, log_log=log_log),
+        residual_figure(reports),
+        [saved["json"], saved["csv"], saved["tex"]],
+        Path(saved["tex"]).read_text(),
+        reports,
+    )
+
+
+def redraw(reports, log_log):
+    return fit_figure(reports, log_log=log_log) if reports else None
+
+
+@handler
+def load_file(f):
+    if f is None:
+        return gr.update()
+    return as_table(sdata.table_for_fit(f))
+
+
+@handler
+def from_store(sweep_name):
+    df = sdata.rows_from_store(sweep=sweep_name or None)
+    if df.empty:
+        raise LabkitError(
+            "No evaluation runs tagged n_languages=… in the store"
+            + (f" for sweep {sweep_name!r}" if sweep_name else "")
+            + ".",
+            hint="Launch a parallel-language sweep (Train) and evaluate its runs (Evaluate).",
         )
-        reports = run_fit(data, settings)
-        settings = settings.to_dict()
-        saved = export.save(reports, settings, name="fit (ui)")
-        return (
-            summary_rows(reports),
-            warnings_markdown(reports),
-            fit_figure(reports, log_log=log_log_),
-            residual_figure(reports),
-            [saved["json"], saved["csv"], saved["tex"]],
-            Path(saved["tex"]).read_text(),
-            reports,
-        )
+    return as_table(df)
 
-    def redraw(reports, log_log_):
-        return fit_figure(reports, log_log=log_log_) if reports else None
 
-    @handler
-    def load_file(f):
-        if f is None:
-            return gr.update()
-        return as_table(sdata.table_for_fit(f))
+def list_sweeps():
+    return gr.update(choices=["", *sdata.sweeps_in_store()])
 
-    @handler
-    def from_store(sweep_name):
-        df = sdata.rows_from_store(sweep=sweep_name or None)
-        if df.empty:
-            raise LabkitError(
-                "No evaluation runs tagged n_languages=… in the store"
-                + (f" for sweep {sweep_name!r}" if sweep_name else "")
-                + ".",
-                hint="Launch a parallel-language sweep (Train) and evaluate its runs (Evaluate).",
-            )
-        return as_table(df)
 
-    def list_sweeps():
-        return gr.update(choices=[""] + sdata.sweeps_in_store())
-
-    inputs = [table, form, series, loss, fit_min_x, fit_max_x, n_boot, level, predict_at, log_log]
-    fit_btn.click(do_fit, inputs, [summary, notes, plot, resid, files, latex, reports_state], api_name="fit")
-    log_log.change(redraw, [reports_state, log_log], plot, api_name="fit_redraw")
-    upload.upload(load_file, upload, table, api_name="fit_upload")
-    load_store.click(from_store, sweep, table, api_name="fit_from_store")
-    sweep.focus(list_sweeps, None, sweep, api_name="fit_list_sweeps")
+def build(ctx, shared) -> None:
+    ui = _layout()
+    inputs = [
+        ui.table,
+        ui.form,
+        ui.series,
+        ui.loss,
+        ui.fit_min_x,
+        ui.fit_max_x,
+        ui.n_boot,
+        ui.level,
+        ui.predict_at,
+        ui.log_log,
+    ]
+    outputs = [ui.summary, ui.notes, ui.plot, ui.resid, ui.files, ui.latex, ui.reports]
+    ui.fit_btn.click(fit, inputs, outputs, api_name="fit")
+    ui.log_log.change(redraw, [ui.reports, ui.log_log], ui.plot, api_name="fit_redraw")
+    ui.upload.upload(load_file, ui.upload, ui.table, api_name="fit_upload")
+    ui.load_store.click(from_store, ui.sweep, ui.table, api_name="fit_from_store")
+    ui.sweep.focus(list_sweeps, None, ui.sweep, api_name="fit_list_sweeps")
