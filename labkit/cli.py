@@ -550,30 +550,7 @@ def cmd_translate(args) -> int:
     from labkit.doctrans import document
 
     if args.action == "ocr":
-        pages = document.analyse(args.input, args.pages, args.dpi)
-        data = {
-            "pages": [
-                {
-                    "page": a["page"].number,
-                    "source": a["source"],
-                    "lines": [
-                        {"text": l.text, "box": [round(v, 1) for v in l.box], "confidence": round(l.confidence, 4)}
-                        for l in a["lines"]
-                    ],
-                    "blocks": [
-                        {
-                            "text": b.text,
-                            "kind": b.kind,
-                            "box": [round(v, 1) for v in b.box],
-                            "confidence": round(min(l.confidence for l in b.lines), 4),
-                        }
-                        for b in a["blocks"]
-                    ],
-                }
-                for a in pages
-            ]
-        }
-        data["blocks"] = [b for p in data["pages"] for b in p["blocks"]]
+        data = document.analysis_json(document.analyse(args.input, args.pages, args.dpi))
         _print(args, data, "\n".join(f"[{b['kind']}] {b['text']}" for b in data["blocks"]))
         return 0
     if args.action == "eval":

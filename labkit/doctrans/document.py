@@ -36,6 +36,38 @@ def analyse(
     return out
 
 
+def analysis_json(analysed: list[dict]) -> dict:
+    """`analyse`'s pages as JSON (`labkit translate ocr --json`): per page its lines and blocks with boxes and OCR
+    confidences (a block's is its least confident line's), and every block of the document in reading order."""
+
+    def box(b) -> list[float]:
+        return [round(v, 1) for v in b]
+
+    data = {
+        "pages": [
+            {
+                "page": a["page"].number,
+                "source": a["source"],
+                "lines": [
+                    {"text": l.text, "box": box(l.box), "confidence": round(l.confidence, 4)} for l in a["lines"]
+                ],
+                "blocks": [
+                    {
+                        "text": b.text,
+                        "kind": b.kind,
+                        "box": box(b.box),
+                        "confidence": round(min(l.confidence for l in b.lines), 4),
+                    }
+                    for b in a["blocks"]
+                ],
+            }
+            for a in analysed
+        ]
+    }
+    data["blocks"] = [b for page in data["pages"] for b in page["blocks"]]
+    return data
+
+
 def translate_document(
     path: str | Path,
     target: str,

@@ -111,3 +111,21 @@ def test_bundled_examples_read_as_image_scan_and_pdf_text(tmp_path):
     assert pdf[0]["source"] == "pdf-text" and pdf[0]["blocks"][0].text == examples.TITLE
     scan = document.analyse(files["scan"])
     assert scan[0]["source"] == "ocr" and "Attention" in scan[0]["blocks"][0].text
+
+
+def test_ocr_json_lists_each_page_and_every_block_in_reading_order(rendered_page, tmp_path):
+    """What `labkit translate ocr --json` prints: per page its lines and blocks, then all blocks in order."""
+    path = tmp_path / "page.png"
+    rendered_page.save(path)
+    data = document.analysis_json(document.analyse(path))
+    json.dumps(data)  # plain JSON
+    (page,) = data["pages"]
+    assert page["page"] == 1 and page["source"] == "ocr"
+    assert data["blocks"] == page["blocks"] and "Attention" in data["blocks"][0]["text"]
+    assert "网络结构" in data["blocks"][-1]["text"]
+    for item in page["lines"] + page["blocks"]:
+        x0, y0, x1, y1 = item["box"]
+        assert 0 < item["confidence"] <= 1 and x0 < x1 and y0 < y1
+    for b in page["blocks"]:  # a block is as confident as its least confident line inside it
+        inside = [l for l in page["lines"] if l["text"] in b["text"]]
+        assert inside and b["confidence"] == min(l["confidence"] for l in inside)
