@@ -165,7 +165,7 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
     from labkit.jobs import MetricsWriter
     from labkit.train.data import load_dataset
     from labkit.train.methods import get_method
-    from labkit.train.worker import make_callback, train_to_end, trainer_args
+    from labkit.train.worker import make_callback, make_config, train_to_end, trainer_args
 
     a = recipe.method_args
     model_dir = moe_model_dir(recipe, run_dir)
@@ -183,7 +183,7 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
         )
     config_cls, _ = get_method(recipe.method).classes()
     targs = {**trainer_args(recipe, out), "remove_unused_columns": False}
-    args = config_cls(**targs)
+    args = make_config(config_cls, targs)
     raw = load_dataset(recipe)
     if stage == 1 and "lang" not in raw.column_names:
         raise LabkitError(

@@ -46,6 +46,27 @@ def trainer_args(recipe: Recipe, out: Path, cuda: bool | None = None) -> dict:
     return {**base, **method.defaults, **method.config_kwargs(recipe), **recipe.trainer}
 
 
+# transformers 5.2x renamed gradient_checkpointing(_kwargs) to activation_checkpointing(_kwargs): the old names still
+# work but warn, and are ignored once the new one is set. labkit and its recipes use the old names (every supported
+# transformers knows them); they are passed under the new ones where the config class has them.
+RENAMED = {
+    "gradient_checkpointing": "activation_checkpointing",
+    "gradient_checkpointing_kwargs": "activation_checkpointing_kwargs",
+}
+
+
+def make_config(config_cls, kwargs: dict):
+    """`config_cls(**kwargs)` (a TRL config), with renamed settings passed under their current names."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    current = {}
+    for key, value in kwargs.items():  # in order: a later setting (the recipe's) wins over an earlier default
+        new = RENAMED.get(key)
+        current[new if new in names else key] = value
+    return config_cls(**current)
+
+
 def _bf16_ok() -> bool:
     import torch
 
@@ -168,7 +189,7 @@ def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_
     config_cls, trainer_cls = method.classes()
     return trainer_cls(
         model=model,
-        args=config_cls(**trainer_args(recipe, out)),
+        args=make_config(config_cls, trainer_args(recipe, out)),
         train_dataset=ds,
         processing_class=tok,
         callbacks=[make_callback(run_dir, extra_log)],

@@ -84,6 +84,7 @@ def test_implicit_reward_by_hand_and_as_trl_logs_it(tiny_path, tmp_path):
 
     from labkit.backends.hf import HFBackend
     from labkit.models import resolve_model
+    from labkit.train.worker import make_config
 
     pol, ref = HFBackend("tiny", device="cpu"), HFBackend("tiny-ref", device="cpu")
     prompt = pol.render([{"role": "user", "content": "Give one tip for sleeping well."}])
@@ -102,19 +103,22 @@ def test_implicit_reward_by_hand_and_as_trl_logs_it(tiny_path, tmp_path):
     trainer = DPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny")),
         ref_model=AutoModelForCausalLM.from_pretrained(resolve_model("tiny-ref")),
-        args=DPOConfig(
-            output_dir=str(tmp_path),
-            max_steps=1,
-            per_device_train_batch_size=1,
-            logging_steps=1,
-            beta=beta,
-            learning_rate=1e-9,
-            report_to="none",
-            use_cpu=True,
-            bf16=False,
-            gradient_checkpointing=False,
-            save_strategy="no",
-            max_length=256,
+        args=make_config(  # gradient_checkpointing under the name this transformers knows it by
+            DPOConfig,
+            dict(
+                output_dir=str(tmp_path),
+                max_steps=1,
+                per_device_train_batch_size=1,
+                logging_steps=1,
+                beta=beta,
+                learning_rate=1e-9,
+                report_to="none",
+                use_cpu=True,
+                bf16=False,
+                gradient_checkpointing=False,
+                save_strategy="no",
+                max_length=256,
+            ),
         ),
         train_dataset=Dataset.from_list([{"prompt": prompt, "chosen": chosen, "rejected": rejected}]),
         processing_class=pol.tok,

@@ -364,3 +364,32 @@ def test_compare_legend_names_each_run_uniquely(tmp_path):
         runs.append(SimpleNamespace(id=rid, name="sft-tiny", run_dir=str(d)))
     names = [t.name for t in monitor.curves(runs, ["loss"]).data]
     assert len(names) == 2 and len(set(names)) == 2 and all(n.startswith("sft-tiny · ") for n in names)
+
+
+def test_renamed_trainer_settings_reach_the_config_under_their_current_name():
+    """transformers renamed gradient_checkpointing to activation_checkpointing: a recipe's old name must still take
+    effect (an old name is ignored once the new one is set) and nothing warns."""
+    import dataclasses
+    import warnings
+
+    from labkit.train.worker import make_config
+
+    @dataclasses.dataclass
+    class NewConfig:  # stands in for a TRL config on a transformers that has the new name
+        output_dir: str = ""
+        activation_checkpointing: bool | None = None
+        gradient_checkpointing: bool | None = None
+
+    @dataclasses.dataclass
+    class OldConfig:
+        output_dir: str = ""
+        gradient_checkpointing: bool = False
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = make_config(NewConfig, {"output_dir": "o", "gradient_checkpointing": True})
+        assert (new.activation_checkpointing, new.gradient_checkpointing) == (True, None)
+        # labkit's default (old name, first) then the recipe's setting under the new name: the recipe wins
+        new = make_config(NewConfig, {"gradient_checkpointing": False, "activation_checkpointing": True})
+        assert new.activation_checkpointing is True
+        assert make_config(OldConfig, {"gradient_checkpointing": True}).gradient_checkpointing is True
