@@ -76,6 +76,8 @@ def _signed_in_cookie(url: str) -> str:
     return cookie
 
 
+# Outside a Space, Gradio mocks the login with a local profile and says so: the mock is what this test uses.
+@pytest.mark.filterwarnings("ignore:Gradio does not support OAuth features outside of a Space:UserWarning")
 def test_signed_in_owner_submits_with_her_oauth_token_and_anonymous_is_refused(oauth_space):
     from gradio_client import Client
 
