@@ -103,6 +103,26 @@ def parse_sse(lines: Iterator[str]) -> Iterator[str]:
                 yield delta
 
 
+def check_base_url(url: str) -> str:
+    """The server's URL without a trailing slash, once it is an http(s) URL with a host. A malformed one would
+    otherwise fail only at the first request (and, as a transport error, be retried with backoff first)."""
+    from urllib.parse import urlsplit
+
+    given = url or ""
+    url = given.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LabkitError(
+            f"The server URL {given[:200]!r} is not an http(s) URL.",
+            hint="Give the OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1.",
+        )
+    return url
+
+
 class OpenAIBackend:
     name = "openai"
 
@@ -122,7 +142,7 @@ class OpenAIBackend:
 
         settings = get_settings()
         self.model = model
-        self.base_url = (base_url or settings.openai_base_url).rstrip("/")
+        self.base_url = check_base_url(base_url or settings.openai_base_url)
         key = api_key or settings.openai_api_key() or "EMPTY"
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries

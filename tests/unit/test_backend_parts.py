@@ -58,3 +58,19 @@ def test_openai_parse_response_and_sse():
         'data: {"choices":[{"delta":{"content":"x"}}]}',
     ]
     assert "".join(parse_sse(iter(lines))) == "Hello"
+
+
+@pytest.mark.parametrize("url", ["not a url", "127.0.0.1:8000/v1", "ftp://host/v1", "http://", "http://h:port/v1", ""])
+def test_openai_backend_refuses_a_malformed_server_url_before_any_request(url):
+    """A URL httpx cannot send to was a transport error at the first request, retried with backoff for ~30 s."""
+    from labkit.backends.openai import OpenAIBackend
+
+    with pytest.raises(LabkitError, match="is not an http\\(s\\) URL") as e:
+        OpenAIBackend("m", base_url=url or " ")
+    assert "http://127.0.0.1:8000/v1" in e.value.hint
+
+
+def test_openai_backend_keeps_a_good_url_without_its_trailing_slash():
+    from labkit.backends.openai import OpenAIBackend
+
+    assert OpenAIBackend("m", base_url="https://api.example.com/v1/").base_url == "https://api.example.com/v1"
