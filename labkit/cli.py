@@ -41,8 +41,6 @@ def _ensure_tiny_built() -> None:
 
 
 def cmd_serve(args) -> int:
-    from labkit.ui.app import launch
-
     auth = None
     if args.auth:
         if ":" not in args.auth:
@@ -53,6 +51,8 @@ def cmd_serve(args) -> int:
             f"--port {args.port} is not a TCP port.", hint="Use a number from 1 to 65535 (0: any free port)."
         )
     _ensure_tiny_built()
+    from labkit.ui.app import launch  # gradio: seconds to import, so after the checks
+
     launch(host=args.host, port=args.port, share=args.share, auth=auth, model=args.model, backend=args.backend)
     return 0
 
@@ -515,10 +515,15 @@ def cmd_chat(args) -> int:
         raise LabkitError("Give --dialogues FILE.jsonl and --out FILE.jsonl.")
     if args.out:
         check_target(args.out)  # before the model loads and the dialogues are generated
+    langs = [l for l in args.languages.split(",") if l]
+    if args.action == "roleplay":
+        roleplay.check_roleplay(args.n, args.turns, langs)  # all of these before the model loads
+    if args.action == "pairs":
+        dialogues = read_jsonl(args.dialogues)
+        roleplay.check_pairs(dialogues, args.rejected)
     model = args.model or get_settings().resolved_default_model()
     agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
     if args.action == "roleplay":
-        langs = [l for l in args.languages.split(",") if l]
         bar = _progress_bar(args)
         dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
         write_jsonl(args.out, dialogues)
@@ -531,7 +536,7 @@ def cmd_chat(args) -> int:
         _print(args, data, json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     if args.action == "pairs":
-        rows = roleplay.pairs(agent, read_jsonl(args.dialogues), progress=_progress_bar(args), rejected=args.rejected)
+        rows = roleplay.pairs(agent, dialogues, progress=_progress_bar(args), rejected=args.rejected)
         write_jsonl(args.out, rows)
         _print(args, {"pairs": len(rows), "out": args.out}, f"{len(rows)} pairs → {args.out}")
         return 0
@@ -589,7 +594,7 @@ def cmd_translate(args) -> int:
     res = document.translate_document(
         args.input,
         args.to,
-        get_backend(args.backend, model),
+        lambda: get_backend(args.backend, model),  # made once the document is read: a bad one fails fast
         model,
         args.out,
         source=args.source_lang,

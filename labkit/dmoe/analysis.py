@@ -241,12 +241,6 @@ def analyze(
     algorithm: str = "auto",
     log=print,
 ) -> dict:
-    import datasets
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from labkit.train.worker import fit
-
     languages = [l.strip() for l in languages if l.strip()]
     if len(set(languages)) < 2:
         raise LabkitError("--languages needs at least two different languages.", hint="e.g. --languages en,zh,ja,de")
@@ -255,6 +249,12 @@ def analyze(
     from labkit.dmoe.grouping import group_sizes
 
     group_sizes(len(languages), int(groups))  # fail before any training
+    import datasets  # after the checks: these imports take seconds
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from labkit.train.worker import fit
+
     recipe = analysis_recipe(model, steps, recipe_path, data)
     texts = {
         lang: language_texts(lang, recipe.data) for lang in languages

@@ -82,8 +82,9 @@ def translate_document(
     progress: Callable[[float, str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Translate the document at `path` into `target` and write the pages, the PDF, the Markdown and report.json
+    into `out_dir`. `backend` is a backend, or a function that makes one: it is called once the pages are read,
+    so a missing, corrupt or textless document is refused before a model loads."""
     timings = {"load_ocr_layout": 0.0, "translate": 0.0, "render": 0.0}
     t = time.perf_counter()
     analysed = analyse(path, pages, dpi, cancel)
@@ -93,6 +94,10 @@ def translate_document(
             "No text was found on the page(s).",
             hint="Is it a photo without text, or too low a resolution? Try a higher dpi.",
         )
+    if not hasattr(backend, "generate"):
+        backend = backend()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     mem = memory()
     rendered, bilingual, md_parts, report = [], [], [], []
     for k, a in enumerate(analysed):

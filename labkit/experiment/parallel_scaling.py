@@ -93,6 +93,9 @@ class Config:
             )
         if not Path(self.recipe).exists():
             raise LabkitError(f"No recipe {self.recipe}.", hint="configs/train/sft-math-tiny.yaml")
+        from labkit.models import check_local_path
+
+        check_local_path(self.model)
         return self
 
     @property

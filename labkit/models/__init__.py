@@ -16,6 +16,16 @@ TINY_MATH_SFT = "tiny-math-sft"
 BUNDLED = Path(__file__).resolve().parent / "bundled"  # checkpoints shipped with labkit: <name>/
 
 
+def check_local_path(name: str, what: str = "model", example: str = "Qwen/Qwen2.5-0.5B-Instruct") -> None:
+    """A name written as a local path (./x, ../x, /x, ~/x) must exist: checked before anything heavy is imported
+    or loaded (a Hub id is checked when it is pulled)."""
+    if name.startswith(("./", "../", "/", "~")) and not Path(name).expanduser().exists():
+        raise LabkitError(
+            f"No {what} folder {name[:300]!r}.",
+            hint=f"Check the path, or give a Hub id such as {example}.",
+        )
+
+
 def resolve_model(name: str, settings: Settings | None = None, revision: str | None = None) -> str:
     """Return a local directory for `name`: `tiny`, an existing path, or a Hub id pulled into the cache."""
     settings = settings or get_settings()

@@ -148,6 +148,9 @@ def embed(texts: list[str], model: str | None = None) -> np.ndarray:
 
 def _load_model(name: str):
     if name not in _models:
+        from labkit.models import check_local_path
+
+        check_local_path(name, "embedding model", "BAAI/bge-m3")  # before sentence-transformers is imported (seconds)
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:

@@ -37,6 +37,30 @@ def _history(turns: list[dict]) -> list[dict]:
     return [{"role": "user" if t["role"] == "seeker" else "assistant", "content": t["text"]} for t in turns]
 
 
+def check_roleplay(
+    n: int, turns: int, languages: list[str], scenarios: dict | None = None, personas: dict | None = None
+) -> tuple[dict, dict]:
+    """The scenarios and personas a role-play run would use (the bundled ones by default), once its settings are
+    sound: callers check before a model loads."""
+    if int(n) < 1 or int(turns) < 1:
+        raise LabkitError(
+            f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
+            hint="Example: --n 10 --turns 6",
+        )
+    if not languages:
+        raise LabkitError("Role-play needs at least one language.", hint="Example: --languages en,zh")
+    prompts = load_prompts()
+    scenarios = scenarios or prompts["scenarios"]
+    personas = personas or prompts["personas"]
+    missing = [l for l in languages if not scenarios.get(l) or not personas.get(l)]
+    if missing:
+        raise LabkitError(
+            f"No scenarios or personas for {missing}.",
+            hint="Add them to the lists (one per line) for every language you generate.",
+        )
+    return scenarios, personas
+
+
 def generate(
     agent: SupportAgent,
     n: int,
@@ -51,20 +75,8 @@ def generate(
 ) -> list[dict]:
     """N dialogues; when `cancel` is set, the dialogues finished so far (the one in progress is dropped)."""
     guard.require("batch")
-    if int(n) < 1 or int(turns) < 1:
-        raise LabkitError(
-            f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
-            hint="Example: --n 10 --turns 6",
-        )
+    scenarios, personas = check_roleplay(n, turns, languages, scenarios, personas)
     prompts = load_prompts()
-    scenarios = scenarios or prompts["scenarios"]
-    personas = personas or prompts["personas"]
-    missing = [l for l in languages if not scenarios.get(l) or not personas.get(l)]
-    if missing:
-        raise LabkitError(
-            f"No scenarios or personas for {missing}.",
-            hint="Add them to the lists (one per line) for every language you generate.",
-        )
     rng = random.Random(seed)
     seeker = seeker_backend or agent.backend
     out = []
@@ -115,12 +127,29 @@ def generate(
 def validate_dialogue(rec: dict) -> None:
     if not set(rec) >= DIALOGUE_KEYS:
         raise LabkitError(f"Dialogue {rec.get('dialogue_id', '?')} lacks {sorted(DIALOGUE_KEYS - set(rec))}.")
+    if not isinstance(rec["turns"], list):
+        raise LabkitError(f"Dialogue {rec['dialogue_id']}: turns must be a list of turns.")
     for t in rec["turns"]:
-        if t.get("role") not in TURN_ROLES or not isinstance(t.get("text"), str):
+        if not isinstance(t, dict) or t.get("role") not in TURN_ROLES or not isinstance(t.get("text"), str):
             raise LabkitError(f"Dialogue {rec['dialogue_id']}: a turn needs role seeker/supporter and text.")
 
 
 REJECTED_SOURCES = ("generated", "stored")
+
+
+def check_pairs(dialogues: list[dict], rejected: str = "generated") -> None:
+    """Self-evolution pairs can be built from these dialogues: callers check before a model loads."""
+    if rejected not in REJECTED_SOURCES:
+        raise LabkitError(
+            f"rejected must be one of {REJECTED_SOURCES}, not {rejected!r}.",
+            hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.",
+        )
+    if not dialogues:
+        raise LabkitError(
+            "No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE"
+        )
+    for rec in dialogues:
+        validate_dialogue(rec)
 
 
 def pairs(
@@ -129,19 +158,10 @@ def pairs(
     progress: Callable[[int, int], None] | None = None,
     rejected: str = "generated",
 ) -> list[dict]:
-    if rejected not in REJECTED_SOURCES:
-        raise LabkitError(
-            f"rejected must be one of {REJECTED_SOURCES}, not {rejected!r}.",
-            hint="generated: the current model's reply (the paper's way); stored: the dialogue's reply.",
-        )
     guard.require("batch")
-    if not dialogues:
-        raise LabkitError(
-            "No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE"
-        )
+    check_pairs(dialogues, rejected)
     out = []
     for i, rec in enumerate(dialogues):
-        validate_dialogue(rec)
         for k, t in enumerate(rec["turns"]):
             if t["role"] != "supporter" or t.get("crisis") or not t.get("strategy"):
                 continue  # crisis replies are fixed text, not model behaviour to prefer or reject

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -27,11 +28,12 @@ def _cap_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def _run(case: Case, root: Path, tiny: Path) -> dict:
+def _run(case: Case, root: Path, tiny: Path, schemas: Path) -> dict:
     work = root / case.id
     home = work / ".home"
     (home / "models").mkdir(parents=True)
     (home / "models" / "tiny").symlink_to(tiny)
+    shutil.copytree(schemas, home / "cache" / schemas.name)  # as after a user's first `labkit train`
     (work / "cases.txt").write_text("a plain file\n")
     for name, content in case.files.items():
         path = work / name
@@ -61,11 +63,25 @@ def _run(case: Case, root: Path, tiny: Path) -> dict:
     return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home), "seconds": seconds}
 
 
+def _schemas(root: Path) -> Path:
+    """The TRL settings schemas `labkit train` caches on its first run (filling them imports TRL: ~5 s a process).
+    Every case's home gets a copy, so each train case costs what it costs a user who has trained before; the cold
+    path is tested in tests/unit/test_launch_cost.py."""
+    home = root / ".schemas"
+    fill = "from labkit.train.methods import METHODS; from labkit.train.validate import settings_schema as s\n"
+    fill += "for m in METHODS.values(): s(m)"
+    env = {**os.environ, "LABKIT_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", fill], env=env, check=True, capture_output=True, timeout=TIMEOUT_S)
+    (folder,) = (home / "cache").iterdir()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def results(tmp_path_factory, tiny_path):
     root = tmp_path_factory.mktemp("badinput")
+    schemas = _schemas(root)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda c: _run(c, root, Path(tiny_path)), CASES))
+        done = list(pool.map(lambda c: _run(c, root, Path(tiny_path), schemas), CASES))
     summary = {
         "cases": len(done),
         "clean": sum(_clean(r) is None for r in done),

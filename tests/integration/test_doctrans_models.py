@@ -129,3 +129,22 @@ def test_ocr_json_lists_each_page_and_every_block_in_reading_order(rendered_page
     for b in page["blocks"]:  # a block is as confident as its least confident line inside it
         inside = [l for l in page["lines"] if l["text"] in b["text"]]
         assert inside and b["confidence"] == min(l["confidence"] for l in inside)
+
+
+def test_a_page_without_text_is_refused_before_the_model_is_made(tmp_path, rendered_page, scripted):
+    """The backend may be given as a function: it is called only once the pages are read and hold text."""
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 120), "white").save(blank)
+
+    def make_backend():
+        raise AssertionError("the model was made for a page without text")
+
+    with pytest.raises(LabkitError, match="No text was found"):
+        document.translate_document(blank, "zh", make_backend, "m", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # no empty output folder
+    page, made = tmp_path / "page.png", []
+    rendered_page.save(page)
+    res = document.translate_document(
+        page, "zh", lambda: made.append(1) or scripted(lambda p: "译文"), "scripted", tmp_path / "out2"
+    )
+    assert made == [1] and res["stats"]["blocks"] >= 1 and "译文" in res["markdown"]
