@@ -42,7 +42,13 @@ def check_roleplay(
 ) -> tuple[dict, dict]:
     """The scenarios and personas a role-play run would use (the bundled ones by default), once its settings are
     sound: callers check before a model loads."""
-    if int(n) < 1 or int(turns) < 1:
+    try:
+        n, turns = int(n), int(turns)
+    except (TypeError, ValueError):
+        raise LabkitError(
+            f"Dialogues and turns must be whole numbers (got {n!r}, {turns!r}).", hint="Example: --n 10 --turns 6"
+        ) from None
+    if n < 1 or turns < 1:
         raise LabkitError(
             f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
             hint="Example: --n 10 --turns 6",

@@ -2,6 +2,7 @@
 logs (the agent on the tiny model: tests/integration/test_support_agent_tiny.py)."""
 
 import json
+import re
 
 import pytest
 
@@ -173,3 +174,23 @@ def test_roleplay_cancel_keeps_finished_dialogues_and_previews_them():
     assert len(dialogues) == 1  # cancelled after the first of three
     text = roleplay.preview(dialogues)
     assert dialogues[0]["dialogue_id"] in text and "*Seeker*" in text and "Supporter [" in text
+
+
+@pytest.mark.parametrize(
+    "n, turns, langs, says",
+    [
+        (None, 3, ["en"], "whole numbers"),
+        ("four", 3, ["en"], "whole numbers"),
+        (0, 3, ["en"], "at least one dialogue"),
+        (2, 3, [], "at least one language"),
+        (2, 3, ["xx"], "No scenarios or personas for ['xx']"),
+    ],
+)
+def test_roleplay_settings_are_checked_without_a_model(n, turns, langs, says):
+    with pytest.raises(LabkitError, match=re.escape(says)):
+        roleplay.check_roleplay(n, turns, langs)
+
+
+def test_roleplay_check_returns_the_lists_it_will_use():
+    scenarios, personas = roleplay.check_roleplay(2, 3, ["en"], {"en": ["lost a job"]}, {"en": ["a student"]})
+    assert scenarios == {"en": ["lost a job"]} and personas == {"en": ["a student"]}

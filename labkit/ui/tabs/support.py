@@ -148,6 +148,8 @@ class Support:
     def generate(self, n_, turns_, langs_, scen_, pers_, model_state, request: gr.Request, progress=gr.Progress()):
         if not langs_:
             raise LabkitError("Pick at least one language.")
+        scenarios, personas = roleplay.parse_table(scen_), roleplay.parse_table(pers_)
+        roleplay.check_roleplay(n_, turns_, list(langs_), scenarios, personas)  # before a model loads
         agent = self.agent_for(model_state)
         cancel = self.cancels(request)
         cancel.clear()
@@ -156,8 +158,8 @@ class Support:
             int(n_),
             int(turns_),
             list(langs_),
-            roleplay.parse_table(scen_),
-            roleplay.parse_table(pers_),
+            scenarios,
+            personas,
             progress=lambda d, t: progress(d / t, desc=f"dialogue {d}/{t}"),
             cancel=cancel,
         )
@@ -180,7 +182,9 @@ class Support:
     def build_pairs(self, f, model_state, progress=gr.Progress()):
         if not f:
             raise LabkitError("Generate or upload dialogues first.")
-        rows = roleplay.pairs(self.agent_for(model_state), read_jsonl(f), progress=lambda d, t: progress(d / t))
+        dialogues = read_jsonl(f)
+        roleplay.check_pairs(dialogues)  # before a model loads
+        rows = roleplay.pairs(self.agent_for(model_state), dialogues, progress=lambda d, t: progress(d / t))
         path = write_jsonl(self.workdir() / "support-pairs.jsonl", rows)
         return str(path), f"{len(rows)} preference pairs."
 
