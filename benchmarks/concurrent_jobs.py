@@ -14,12 +14,13 @@ import argparse
 import json
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from stats import spread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,10 +51,6 @@ def pair(env: dict, steps: int) -> dict:
     if any(p.returncode for p in (first, second)):
         sys.exit(f"a training failed: {outs}")
     return {"wall": wall, "steps_per_s": [o["final_metrics"]["train_steps_per_second"] for o in outs]}
-
-
-def spread(xs: list[float], digits: int = 2) -> list[float]:
-    return [round(min(xs), digits), round(statistics.median(xs), digits), round(max(xs), digits)]
 
 
 def main():

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stats import spread
+
 os.environ.setdefault("LABKIT_HOME", tempfile.mkdtemp(prefix="labkit-bench-"))
 TITLE = "Attention Is All You Need"
 TEXT = "The dominant sequence transduction models are based on complex recurrent or convolutional networks."
@@ -59,9 +61,6 @@ def a4_pdfs(folder: Path) -> dict[str, Path]:
     a4_page().save(paths["scanned_pdf"], resolution=150)
     return paths
 
-
-def spread(xs, digits=2):
-    return [round(min(xs), digits), round(statistics.median(xs), digits), round(max(xs), digits)]
 
 
 def one_page(source) -> dict:

@@ -17,11 +17,10 @@ import statistics
 import tempfile
 import time
 
+from stats import spread
+
 os.environ.setdefault("LABKIT_HOME", tempfile.mkdtemp(prefix="labkit-bench-"))
 
-
-def spread(xs, digits=2):
-    return [round(min(xs), digits), round(statistics.median(xs), digits), round(max(xs), digits)]
 
 
 def main():

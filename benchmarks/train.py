@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stats import spread
+
 ROOT = Path(__file__).resolve().parents[1]
 DIRECT = """
 import json, sys, time
@@ -121,9 +123,6 @@ def _worker_start(env: dict, run_id: str) -> float:
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)  # /proc/stat's btime is whole seconds only
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
-
-def spread(xs: list[float], digits: int = 2) -> list[float]:
-    return [round(min(xs), digits), round(statistics.median(xs), digits), round(max(xs), digits)]
 
 
 def main():
