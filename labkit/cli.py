@@ -448,11 +448,11 @@ def cmd_trace(args) -> int:
     if not args.eval and (not args.source or not args.target):
         raise LabkitError("Give --source (one or more) and --target, or --eval DATA.jsonl.")
     backend = None
-    if args.engine == "llm":
+    if args.engine == "llm":  # made once the sources and targets are read and checked
         from labkit.backends import get_backend
         from labkit.settings import get_settings
 
-        backend = get_backend(args.backend, args.model or get_settings().resolved_default_model())
+        backend = lambda: get_backend(args.backend, args.model or get_settings().resolved_default_model())
     if args.eval:
         res = tr.evaluate_file(
             args.eval,

@@ -81,6 +81,13 @@ class Completion(str):
         return obj
 
 
+def made(backend):
+    """`backend` itself, or the backend it makes when it is a function. A caller that reads and checks its input
+    first passes `lambda: get_backend(...)`, so bad input is refused before a model loads (get_backend caches, so a
+    function called again gives the same backend)."""
+    return backend if backend is None or hasattr(backend, "generate") else backend()
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """Cut `text` at the first occurrence of any stop string (the stop string itself removed)."""
     cut = len(text)

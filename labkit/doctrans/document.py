@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from labkit.doctrans import layout, ocr, render
 from labkit.doctrans.translate import Cancelled, Memory, translate_texts
+from labkit.backends.base import made
 from labkit.errors import LabkitError
 
 
@@ -94,8 +95,7 @@ def translate_document(
             "No text was found on the page(s).",
             hint="Is it a photo without text, or too low a resolution? Try a higher dpi.",
         )
-    if not hasattr(backend, "generate"):
-        backend = backend()
+    backend = made(backend)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     mem = memory()

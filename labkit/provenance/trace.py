@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from labkit.backends.base import made
 from labkit.errors import LabkitError
 from labkit.provenance import relate, retrieve
 from labkit.provenance.segment import Sentence, segment_sources, segment_target
@@ -70,8 +71,8 @@ def trace_sentences(
         [t.text for t in targets], [(s.id, s.text) for s in flat], method=retriever, k=k, dense_model=dense_model
     )
     fallbacks = 0
-    if engine == "llm":
-        rels, fallbacks = relate.llm([t.text for t in targets], cands, texts, backend)
+    if engine == "llm":  # `backend` may be a function that makes it: called only now, after the checks
+        rels, fallbacks = relate.llm([t.text for t in targets], cands, texts, made(backend))
     else:
         index = relate.TokenIndex(texts)
         rels = [relate.heuristic(t.text, c, texts, index) for t, c in zip(targets, cands)]

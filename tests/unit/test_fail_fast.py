@@ -32,12 +32,15 @@ def no_model(monkeypatch):
         (["chat", "pairs", "--model", "tiny", "--dialogues", "bad.jsonl", "--out", "o.jsonl"], "turns must be a list"),
         (["chat", "pairs", "--model", "tiny", "--dialogues", "empty.jsonl", "--out", "o.jsonl"], "No dialogues"),
         (["translate", "run", "nope.png", "--out", "o"], "No file nope.png"),
+        (["trace", "--engine", "llm", "--source", "nope.txt", "--target", "t.txt"], "nope.txt"),
+        (["trace", "--engine", "llm", "--source", "t.txt", "--target", "empty.jsonl"], "No target text"),
     ],
 )
 def test_refused_before_the_model_loads(no_model, tmp_path, monkeypatch, capsys, argv, says):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.jsonl").write_text(json.dumps(DIALOGUE) + "\n")
     (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "t.txt").write_text("The council approved the budget.\n")
     assert main([*argv, "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert says in out["error"]

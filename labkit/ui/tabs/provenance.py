@@ -162,12 +162,13 @@ def _layout() -> SimpleNamespace:
 
 # --- handlers: thin, over labkit.provenance.trace ---------------------------------------------------------------
 def _backend(engine: str, model_state):
-    """The model chosen in Models, for the llm engine; the other engines use none."""
+    """The model chosen in Models, for the llm engine, as a function that loads it: called once the texts are
+    checked. The other engines use none."""
     if engine != "llm":
         return None
     from labkit.backends import load_backend
 
-    return load_backend(model_state)
+    return lambda: load_backend(model_state)
 
 
 class Provenance:
