@@ -63,6 +63,7 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
                 hint="Point to a folder saved with save_pretrained, or use a Hub id.",
             )
         return str(path)
+    check_local_path(name)  # a path that is not there: say so, rather than "not a valid Hub id"
     from labkit.hub import pull
 
     return str(pull(name, kind="model", revision=revision, settings=settings))

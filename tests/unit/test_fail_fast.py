@@ -76,3 +76,15 @@ def test_arguments_are_checked_before_the_heavy_imports(monkeypatch, tmp_path, c
     monkeypatch.setitem(sys.modules, heavy, None)  # importing it now would raise ImportError
     assert main([*argv, "--json"]) == 2
     assert says in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_a_missing_model_folder_is_named_as_a_folder(monkeypatch):
+    """resolve_model, which every command uses: a path that is not there is not sent to the Hub as an id."""
+    import sys
+
+    from labkit.errors import LabkitError
+    from labkit.models import resolve_model
+
+    monkeypatch.setitem(sys.modules, "labkit.hub", None)  # asking the Hub would fail the test
+    with pytest.raises(LabkitError, match="No model folder '../no-such-model'"):
+        resolve_model("../no-such-model")
