@@ -77,22 +77,115 @@ def require_model(name: str, settings: Settings | None = None) -> None:
         )
 
 
+def _url(url) -> str:
+    return str(url or "").strip().rstrip("/")
+
+
+def require_server(url, what: str = "The server", settings: Settings | None = None) -> None:
+    """On a shared app (a demo Space, or a server beyond this machine), an OpenAI-compatible server must be one the
+    owner configured (LABKIT_OPENAI_BASE_URL, LABKIT_OPENAI_SERVERS): a URL a visitor types is never fetched, so the
+    app is no proxy into its network and sends its key nowhere else. A local lab reaches any server its user names."""
+    settings = settings or get_settings()
+    if settings.shared and _url(url) not in settings.openai_servers:
+        raise LabkitError(
+            f"{what} {_url(url)[:80]!r} is not one this app may reach.",
+            hint="A shared app talks only to the OpenAI-compatible servers its owner configured "
+            "(LABKIT_OPENAI_BASE_URL, LABKIT_OPENAI_SERVERS). Leave the URL empty to use the configured one.",
+        )
+
+
+def api_key_for(url, settings: Settings | None = None) -> str | None:
+    """The API key to send to `url`: on a shared app only the configured server (LABKIT_OPENAI_BASE_URL) gets it,
+    never another listed one; a local lab sends it wherever its user points the backend."""
+    settings = settings or get_settings()
+    if settings.shared and _url(url) != settings.openai_servers[0]:
+        return None
+    return settings.openai_api_key()
+
+
+def require_dataset(repo_id: str, settings: Settings | None = None) -> None:
+    """On a demo, only the Hub datasets the owner listed (LABKIT_DEMO_DATASETS) may be fetched."""
+    settings = settings or get_settings()
+    if settings.demo and repo_id not in settings.demo_datasets:
+        raise LabkitError(
+            "This demo fetches no Hub dataset but the ones its owner listed.",
+            hint="Upload the data as a file instead. The owner can list datasets in LABKIT_DEMO_DATASETS. " + DEMO_HINT,
+        )
+
+
+# Who is calling, on a shared app: the face registers a function that names the current browser session (the UI
+# reads Gradio's request context); None on the command line and in engines called directly.
+_caller_source = None
+_owned: dict[str, set] = {}  # session → the files it uploaded or produced (resolved paths)
+_OWNED_SESSIONS = 10_000  # a long-lived Space forgets the oldest sessions first
+
+
+def set_caller_source(fn) -> None:
+    global _caller_source
+    _caller_source = fn
+
+
+def current_caller() -> str | None:
+    try:
+        return _caller_source() if _caller_source else None
+    except Exception:  # noqa: BLE001 — outside an event there is no caller
+        return None
+
+
+def own(path, caller: str | None = None) -> None:
+    """Record that `caller` (default: the current session) uploaded or produced the file at `path`: on a demo it
+    may read it back, and no other session may."""
+    from pathlib import Path
+
+    caller = caller if caller is not None else current_caller()
+    if caller is None or not path:
+        return
+    if caller not in _owned and len(_owned) >= _OWNED_SESSIONS:
+        _owned.pop(next(iter(_owned)))
+    _owned.setdefault(caller, set()).add(Path(str(path)).expanduser().resolve())
+
+
 def require_readable(path, what: str = "The file", settings: Settings | None = None):
-    """On a demo, a path typed into the app may name only bundled files and uploads. The refusal is the same
+    """On a demo, a path typed into the app may name only bundled files and the files this visitor's own session
+    uploaded or produced (`own`): never a folder of uploads, never another session's file. The refusal is the same
     whether or not the path exists, so it tells nothing about the server's files."""
     from pathlib import Path
 
     settings = settings or get_settings()
-    resolved = Path(str(path)).expanduser().resolve()
-    if not settings.demo:
+    try:
+        resolved = Path(str(path)).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: refused like any unreadable path
+        resolved = None
+    if not settings.demo and resolved is not None:
         return resolved
-    roots = [settings.configs_dir, settings.uploads_dir, settings.gradio_temp_dir, Path(__file__).resolve().parent]
-    if any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
+    bundled = [settings.configs_dir, Path(__file__).resolve().parent]
+    if resolved is not None and any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in bundled):
+        return resolved
+    if resolved is not None and resolved in _owned.get(current_caller() or "", ()):
         return resolved
     raise LabkitError(
         f"{what} {str(path)[:80]!r} is not a file this demo may read.",
         hint="Upload the file, or use one of the bundled examples. " + DEMO_HINT,
     )
+
+
+def readable_text(path, what: str = "The file", settings: Settings | None = None, max_bytes: int = 10_000_000):
+    """The text of a file a person named, through `require_readable`, bounded in size, as UTF-8: a refusal or a
+    failure names the file as given and never carries an errno or the server's own error text."""
+    p = require_readable(path, what, settings)
+    shown = str(path)[:80]
+    try:
+        if not p.is_file():
+            raise FileNotFoundError
+        if p.stat().st_size > max_bytes:
+            raise LabkitError(
+                f"{what} {shown!r} is larger than {max_bytes // 1_000_000} MB.", hint="Give a smaller file."
+            )
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LabkitError(f"{what} {shown!r} is not UTF-8 text.", hint="Save it as UTF-8 text.") from None
+    except OSError:
+        raise LabkitError(f"{what} {shown!r} cannot be read.", hint="Check the path.") from None
 
 
 def allowed(action: str, settings: Settings | None = None) -> bool:

@@ -101,6 +101,8 @@ def pull(
     _check_kind(kind)
     if kind == "model":
         guard.require_model(repo_id, settings)
+    elif kind == "dataset":
+        guard.require_dataset(repo_id, settings)
     offline = settings.hub_offline
     try:
         path = snapshot_download(

@@ -118,6 +118,24 @@ class Settings:
         return Path(self.env.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
     @property
+    def shared(self) -> bool:
+        """Served to people other than its host: a demo Space, or `labkit serve` beyond this machine (which sets
+        LABKIT_SHARED=1 for itself and the jobs it starts). Visitors there steer no outbound request."""
+        return self.demo or _truthy(self.env.get("LABKIT_SHARED"))
+
+    @property
+    def openai_servers(self) -> list[str]:
+        """The OpenAI-compatible servers a shared app may reach: the configured base URL (the only one that gets
+        the API key) and any listed in LABKIT_OPENAI_SERVERS (comma-separated)."""
+        listed = [u.strip().rstrip("/") for u in self.env.get("LABKIT_OPENAI_SERVERS", "").split(",") if u.strip()]
+        return [self.openai_base_url.strip().rstrip("/"), *listed]
+
+    @property
+    def demo_datasets(self) -> set[str]:
+        """The Hub datasets a shared app may fetch (LABKIT_DEMO_DATASETS, comma-separated; none by default)."""
+        return {d.strip() for d in self.env.get("LABKIT_DEMO_DATASETS", "").split(",") if d.strip()}
+
+    @property
     def demo_models(self) -> set[str]:
         """The models a demo Space may load (LABKIT_DEMO_MODELS, comma-separated): loading any Hub id would let
         visitors fill the Space's disk and memory."""

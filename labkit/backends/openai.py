@@ -3,7 +3,8 @@
 Chat prompts go to /chat/completions, raw-text prompts to /completions. Requests run concurrently up
 to `concurrency`; 429/5xx answers and connection errors are retried with exponential backoff
 (honouring Retry-After). The API key is read from the environment on construction and only ever
-sent in the Authorization header.
+sent in the Authorization header; on a shared app only to the configured server, and a server the owner did not
+configure is refused before any request (labkit.guard.require_server).
 """
 
 from __future__ import annotations
@@ -138,12 +139,14 @@ class OpenAIBackend:
     ):
         import httpx
 
+        from labkit import guard
         from labkit.settings import get_settings
 
         settings = get_settings()
         self.model = model
         self.base_url = check_base_url(base_url or settings.openai_base_url)
-        key = api_key or settings.openai_api_key() or "EMPTY"
+        guard.require_server(self.base_url, settings=settings)  # before any request: a shared app reaches no other
+        key = api_key or guard.api_key_for(self.base_url, settings) or "EMPTY"
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries
         self.backoff = backoff

@@ -101,15 +101,14 @@ ORDER = tuple(RULES)
 
 def load_words(path: str | Path | None) -> tuple[str, ...]:
     """A word list: one word per line, or `category<TAB>word` lines as in the reference's dict.txt."""
+    from labkit import guard
+
     if not path:
         return ()
-    try:
-        lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise LabkitError(
-            f"Cannot read the sensitive word list {path}: {e}",
-            hint="rules.sensitive.words: a UTF-8 text file, one word per line.",
-        ) from e
+    try:  # through the guard: on a demo no server file becomes a line-by-line oracle
+        lines = guard.readable_text(path, "The sensitive word list", max_bytes=20_000_000).splitlines()
+    except LabkitError as e:
+        raise LabkitError(e.message, hint="rules.sensitive.words: a UTF-8 text file, one word per line.") from None
     words = (l.split("\t")[-1].strip() for l in lines)
     return tuple(dict.fromkeys(w for w in words if w))
 

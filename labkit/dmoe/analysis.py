@@ -125,17 +125,20 @@ def summarize(
 def load_analysis(path: str | Path) -> dict:
     from labkit import guard
 
-    p = guard.require_readable(path, "The analysis file")
-    if not p.exists():
-        raise LabkitError(f"No analysis file {p}.", hint="Run `labkit dmoe analyze ... --out FILE` first.")
+    shown = str(path)[:200]
+    p = guard.require_readable(path, "The analysis file")  # on a demo: the same refusal, existing or not
+    if not p.is_file():
+        raise LabkitError(f"No analysis file {shown!r}.", hint="Run `labkit dmoe analyze ... --out FILE` first.")
     try:
-        data = json.loads(p.read_text())
-    except ValueError as e:
-        raise LabkitError(f"{p} is not JSON: {e}") from e
-    missing = [k for k in ("moe_layers", "groups", "layers") if k not in data]
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise LabkitError(f"{shown!r} is not JSON.", hint="Use the file written by `labkit dmoe analyze`.") from None
+    except OSError:
+        raise LabkitError(f"The analysis file {shown!r} cannot be read.", hint="Check the path.") from None
+    missing = [k for k in ("moe_layers", "groups", "layers") if not isinstance(data, dict) or k not in data]
     if missing:
         raise LabkitError(
-            f"{p} is not a DMoE analysis (no {', '.join(missing)}).",
+            f"{shown!r} is not a DMoE analysis (no {', '.join(missing)}).",
             hint="Use the file written by `labkit dmoe analyze`.",
         )
     return data

@@ -16,18 +16,23 @@ ANALYSIS = "analysis.json"
 
 
 def find_analysis(ref: str, settings: Settings | None = None) -> Path:
-    """An analysis.json path, a folder holding one, or the id of the run that wrote it."""
+    """An analysis.json path, a folder holding one, or the id of the run that wrote it. On a demo a path goes
+    through labkit.guard first, so the answer is the same refusal whether or not it exists."""
+    from labkit import guard
+
+    settings = settings or get_settings()
     ref = (ref or "").strip()
     if not ref:
         raise LabkitError("No analysis given.", hint="Run an analysis, or give an analysis.json path or its run id.")
-    p = Path(ref).expanduser()
+    run_id = ref.replace("-", "").replace("_", "").isalnum()
+    if run_id and (settings.runs_dir / ref / ANALYSIS).is_file():
+        return settings.runs_dir / ref / ANALYSIS
+    p = guard.require_readable(ref, "The analysis file", settings)
     if p.is_dir():
         p = p / ANALYSIS
-    if not p.exists():
-        p = (settings or get_settings()).runs_dir / ref / ANALYSIS
-    if not p.exists():
+    if not p.is_file():
         raise LabkitError(
-            f"No analysis file at {ref!r}.", hint="An analysis.json path, or the run id of a finished analysis."
+            f"No analysis file at {ref[:200]!r}.", hint="An analysis.json path, or the run id of a finished analysis."
         )
     return p
 
@@ -106,7 +111,41 @@ def routing(model_dir: str, languages: list[str] | None = None) -> dict:
 
     if not model_dir:
         raise LabkitError("Give a trained DMoE model folder.", hint="A stage-1/2 output folder (RUN/output).")
-    existing = Path(model_dir) / ROUTING
-    if existing.exists() and not languages:
-        return json.loads(existing.read_text())
-    return measure_routing(model_dir, None, languages, out=str(existing))
+    from labkit import guard
+
+    folder = guard.require_readable(model_dir, "The model folder")  # on a demo: refused, existing or not
+    existing = folder / ROUTING
+    if existing.is_file() and not languages:
+        return check_routing(_json_file(existing, model_dir), model_dir)
+    return check_routing(measure_routing(str(folder), None, languages, out=str(existing)), model_dir)
+
+
+def _json_file(path: Path, shown: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise LabkitError(
+            f"The {path.name} of {shown[:200]!r} is not JSON.", hint="Measure the routing again."
+        ) from None
+    except OSError:
+        raise LabkitError(f"The {path.name} of {shown[:200]!r} cannot be read.", hint="Check the folder.") from None
+
+
+def check_routing(stats, shown: str) -> dict:
+    """Routing statistics in the shape the heatmap reads ({"languages": {lang: {"experts": [...], "per_layer":
+    [[...], ...]}}}): a malformed file is refused with its name, not a KeyError half-way through a figure."""
+    langs = stats.get("languages") if isinstance(stats, dict) else None
+    ok = isinstance(langs, dict) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("experts"), list)
+        and all(isinstance(x, (int, float)) for x in v["experts"])
+        and isinstance(v.get("per_layer"), list)
+        and all(isinstance(row, list) and all(isinstance(x, (int, float)) for x in row) for row in v["per_layer"])
+        for v in langs.values()
+    )
+    if not ok or len({len(v["experts"]) for v in langs.values()}) > 1:
+        raise LabkitError(
+            f"The routing statistics of {shown[:200]!r} are malformed.",
+            hint="Each language needs 'experts' (shares per expert) and 'per_layer'; measure the routing again.",
+        )
+    return stats

@@ -348,15 +348,29 @@ def _first(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
     return next((folder / f"{stem}{s}" for s in suffixes if (folder / f"{stem}{s}").is_file()), None)
 
 
+def _text(path: Path, max_bytes: int = 5_000_000) -> str:
+    try:
+        if path.stat().st_size > max_bytes:
+            raise LabkitError(f"{path.name} is larger than {max_bytes // 1_000_000} MB.", hint="One page per file.")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LabkitError(f"{path.name} is not UTF-8 text.", hint="Save the page's Markdown as UTF-8.") from None
+    except OSError:
+        raise LabkitError(f"{path.name} cannot be read.", hint="Check the folder.") from None
+
+
 def evaluate_folder(folder, lang: str, predictions: str | None = None) -> dict:
     """Score a DoTA-style folder (layout in the module docstring) against its `<page>.<lang>.md` references."""
-    folder = Path(folder)
-    pred_dir = Path(predictions) if predictions else folder / "pred"
+    from labkit import guard
+
+    shown = str(folder)[:200]
+    folder = guard.require_readable(folder, "The folder")  # on a demo: refused, existing or not
+    pred_dir = guard.require_readable(predictions, "The predictions folder") if predictions else folder / "pred"
     suffixes = (f".{lang}.md", f".{lang}.mmd")
     refs = sorted(p for s in suffixes for p in folder.glob(f"*{s}")) if folder.is_dir() else []
     if not refs:
         raise LabkitError(
-            f"no reference files for language {lang!r} in {folder}",
+            f"no reference files for language {lang!r} in {shown!r}",
             hint=(
                 f"expected <page_id>{suffixes[0]} next to each page image, e.g. page1{suffixes[0]};"
                 " check the folder and --to"
@@ -368,8 +382,8 @@ def evaluate_folder(folder, lang: str, predictions: str | None = None) -> dict:
         pred_file = _first(pred_dir, page_id, (".md", ".mmd"))
         if pred_file is None:
             missing.append(page_id)
-        pred = pred_file.read_text(encoding="utf-8") if pred_file else ""
-        pairs.append((pred, ref.read_text(encoding="utf-8")))
+        pred = _text(pred_file) if pred_file else ""
+        pairs.append((pred, _text(ref)))
     result = evaluate_pairs(pairs, lang)
     for page_id, page in zip(ids, result["pages"]):
         page["page"] = page_id

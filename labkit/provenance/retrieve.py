@@ -146,10 +146,28 @@ def embed(texts: list[str], model: str | None = None) -> np.ndarray:
     return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
 
+def check_dense_model(name: str | None) -> None:
+    """On a demo, the dense retriever's model is a packaged one or one the owner listed (LABKIT_DEMO_MODELS): no
+    folder of the server is read and no Hub id a visitor types is fetched; the refusal is the same whether or not
+    such a folder exists."""
+    from labkit import guard
+    from labkit.settings import get_settings
+
+    if name in (None, "", STATIC) or name in _MINILM_ALIASES:
+        return
+    settings = get_settings()
+    if settings.demo and (name.startswith((".", "/", "~")) or name not in settings.demo_models):
+        raise LabkitError(
+            f"The embedding model {name[:80]!r} is not one this demo may load.",
+            hint=f"Leave it empty (the packaged {STATIC}), or use {MINILM!r}. " + guard.DEMO_HINT,
+        )
+
+
 def _load_model(name: str):
     if name not in _models:
         from labkit.models import check_local_path
 
+        check_dense_model(name)
         check_local_path(name, "embedding model", "BAAI/bge-m3")  # before sentence-transformers is imported (seconds)
         try:
             from sentence_transformers import SentenceTransformer
@@ -189,6 +207,7 @@ def retrieve(
     """For each target sentence, its candidate source sentences (`sources` = (id, text) pairs), best first."""
     if method not in METHODS:
         raise LabkitError(f"Unknown retriever {method!r}.", hint=f"One of {', '.join(METHODS)}.")
+    check_dense_model(dense_model)
     if not sources:
         return [[] for _ in targets]
     texts = [t for _, t in sources]

@@ -50,6 +50,9 @@ def load_dataset(recipe: Recipe):
                 f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."
             )
         else:
+            from labkit import guard
+
+            guard.require_dataset(path)  # a demo fetches only the datasets its owner listed
             ds = _hf_load(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
     except LabkitError:
         raise

@@ -103,8 +103,13 @@ def launch(
     block: bool = True,
     settings: Settings | None = None,
 ):
+    import os
+
+    shared = share or host not in ("127.0.0.1", "localhost", "::1")
+    if shared:  # the engines (and the jobs this app starts) read it: visitors steer no outbound request
+        os.environ["LABKIT_SHARED"] = "1"
     ctx = AppContext.create(settings=settings, model=model, backend=backend)
-    ctx.shared_server = share or host not in ("127.0.0.1", "localhost", "::1")
+    ctx.shared_server = shared
     demo = build_app(ctx)
     demo.launch(
         server_name=host,

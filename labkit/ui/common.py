@@ -10,6 +10,7 @@ import threading
 
 import gradio as gr
 
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import TINY
 
@@ -18,6 +19,18 @@ DEMO_MODEL_NOTE = (
     "Its output is meaningless: it exists so that every feature runs offline on a laptop. "
     "Choose a real model (e.g. `Qwen/Qwen2.5-1.5B-Instruct`) in the **Models** tab for real results."
 )
+
+
+def _session() -> str | None:
+    """The browser session of the event being handled (Gradio sets its request for each call and each step of a
+    generator), for labkit.guard's per-session rules."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+guard.set_caller_source(_session)
 
 
 def hide_upload_dirs(text: str) -> str:

@@ -113,6 +113,9 @@ def yaml_to_form(text):
 
 @handler
 def take_upload(f):
+    from labkit import guard
+
+    guard.own(f)  # on a demo this session may read its upload back by path, and no other session may
     return f or gr.update()
 
 
