@@ -150,8 +150,9 @@ def cmd_hub(args) -> int:
         return 0
     if args.action == "job-results":
         from labkit import hfjobs
+        from labkit.evaluate.service import summary_metrics
 
-        run = hfjobs.fetch_results(args.run_id)
+        run = hfjobs.fetch_results(args.run_id, metrics=summary_metrics)
         _print(args, run.to_dict(), f"{run.id}: results in {run.run_dir}")
         return 0
     if args.action == "deploy-space":
@@ -419,7 +420,7 @@ def cmd_export(args) -> int:
         return 0
     from labkit import hfjobs
 
-    job = hfjobs.recipe_job(r)
+    job = launch.recipe_job(r)
     if args.submit:
         run = hfjobs.submit_job(job, "train", flavor=args.flavor, timeout=args.timeout, push_repo=args.push_repo)
         _print(args, {"target": "hf-jobs", **run.to_dict()}, f"{run.id}: {hfjobs.describe(run)}")

@@ -27,7 +27,7 @@ import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from labkit import guard
 from labkit.errors import LabkitError
@@ -111,24 +111,6 @@ class Job:
     name: str
     files: dict[str, str] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
-
-
-def recipe_job(recipe) -> Job:
-    """A training recipe (its `base:` already resolved) as a Job: the recipe travels inside the script as
-    recipe.yaml. Data on this machine is refused: the Job cannot read it."""
-    import yaml
-
-    from labkit.train.recipe import is_local
-
-    data = str(recipe.data.get("path") or "")
-    if data and is_local(data):
-        raise LabkitError(
-            f"The recipe's data {data!r} is a file on this machine, which a Job cannot read.",
-            hint="Push the data to a Hub dataset; name it (you/name) in the Data field, or as data.path in the recipe.",
-        )
-    body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
-    model = (recipe.model or {}).get("name")
-    return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})
 
 
 def _script(
@@ -290,7 +272,8 @@ def submit(
 
 
 def submit_job(job: Job, kind: str, **kwargs) -> Run:
-    """`submit` for a Job built by `recipe_job` or a tab: its command, name, files and run config."""
+    """`submit` for a Job built by an engine (labkit.train.launch.recipe_job) or a tab: its command, name, files and
+    run config."""
     return submit(job.argv, kind, job.name, files=job.files, config=job.config, **kwargs)
 
 
@@ -362,10 +345,12 @@ def fetch_results(
     settings: Settings | None = None,
     login: str | None = None,
     download=None,
+    metrics: Callable[[dict], dict] | None = None,
 ) -> Run:
     """Download what the Job pushed (`<push_repo>/<run id>/`) into the local run folder, and point the run at the
-    folder its tab reads: an evaluation's results.json (whose scores go into the store, for the leaderboard) or a
-    training run's metrics.jsonl and checkpoints. `download` stands in for huggingface_hub.snapshot_download."""
+    folder its tab reads: an evaluation's results.json (whose scores `metrics` turns into the store row's metrics,
+    for the leaderboard: the caller hands labkit.evaluate.service.summary_metrics) or a training run's metrics.jsonl
+    and checkpoints. `download` stands in for huggingface_hub.snapshot_download."""
     import shutil
 
     settings = settings or get_settings()
@@ -398,11 +383,9 @@ def fetch_results(
     folder = _result_folder(local)
     fields: dict = {"run_dir": str(folder)}
     results = folder / "results.json"
-    if results.exists():
-        from labkit.evaluate.service import summary_metrics
-
+    if results.exists() and metrics is not None:
         try:
-            fields["metrics"] = summary_metrics(json.loads(results.read_text(encoding="utf-8")))
+            fields["metrics"] = metrics(json.loads(results.read_text(encoding="utf-8")))
         except ValueError as e:
             raise LabkitError(f"{repo}/{run_id}: results.json is not JSON ({e}).") from e
     return store.update(run_id, **fields)
@@ -462,7 +445,6 @@ def describe(run: Run) -> str:
 
 __all__ = [
     "Job",
-    "recipe_job",
     "export",
     "flavor_name",
     "submit",

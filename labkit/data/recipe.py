@@ -25,11 +25,11 @@ from pathlib import Path
 
 import yaml
 
+from labkit.config import apply_overrides, merge, yaml_load
 from labkit.data.annotate import KINDS, TASKS
 from labkit.data.langs import FILTERS, iso639_3
 from labkit.data.rules import RULES
 from labkit.errors import LabkitError, did_you_mean
-from labkit.train.recipe import apply_overrides, merge, yaml_load
 
 EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
 _ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}

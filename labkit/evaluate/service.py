@@ -16,6 +16,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from labkit import guard
+from labkit.config import check_tags
 from labkit.errors import LabkitError
 from labkit.evaluate import runner
 from labkit.evaluate.spec import EvalSpec
@@ -45,7 +46,6 @@ def run_eval(
     Returns {"run_id", "output", "results", "metrics", "card"} (+ "submitted" for submitted shards)."""
     from labkit.settings import get_settings
     from labkit.store import new_run_id, open_store
-    from labkit.train.recipe import check_tags
 
     tags = check_tags(list(tags), hint="Give a few short tags, e.g. --tag baseline --tag zh.")
     settings = get_settings().ensure_dirs()

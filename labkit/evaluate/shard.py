@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import LabkitError
+from labkit.jobs import sbatch_word
 from labkit.evaluate.spec import EvalSpec, cli_args
 
 EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
@@ -178,8 +179,6 @@ class Sharding:
     def check(self, spec: EvalSpec, export: str | None = None) -> list[str] | None:
         """What each executor needs, refused before a run row or folder exists; the run's item keys (not for an
         export, which reads no data)."""
-        from labkit.train.launch import sbatch_word
-
         if self.executor == "slurm" or export == "slurm":
             sbatch_word(self.time, "--time")
             if self.partition:
@@ -501,8 +500,6 @@ def slurm_script(
 ) -> tuple[str, str]:
     """An sbatch array script, one task per shard; each value reaches the shell quoted (shlex) or checked against a
     plain-word pattern, as training's export does. Returns (script, the command that merges when it ends)."""
-    from labkit.train.launch import sbatch_word
-
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name=labkit-eval-{sbatch_word(spec.task, 'Task')}",

@@ -6,7 +6,6 @@ Face Job is labkit.hfjobs, which every command shares).
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -14,8 +13,11 @@ from pathlib import Path
 import yaml
 
 from labkit import guard, jobs
+from labkit.hfjobs import Job
+from labkit.config import is_local
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
+from labkit.jobs import sbatch_word
 from labkit.store import Run, new_run_id
 from labkit.train.recipe import Recipe, check_name, load
 
@@ -177,17 +179,6 @@ def sweep(
 
 
 # --- beyond this machine -------------------------------------------------------------------------
-SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
-
-
-def sbatch_word(value, what: str) -> str:
-    value = str(value)
-    if not SLURM_WORD.match(value):
-        raise LabkitError(
-            f"{what} {value[:40]!r} may use only letters, digits and . _ , : + -",
-            hint="For example --partition gpu, --time 24:00:00.",
-        )
-    return value
 
 
 def slurm_script(
@@ -255,3 +246,17 @@ def slurm_script(
         "",
     ]
     return "\n".join(lines)
+
+
+def recipe_job(recipe) -> Job:
+    """A training recipe (its `base:` already resolved) as a Job: the recipe travels inside the script as
+    recipe.yaml. Data on this machine is refused: the Job cannot read it."""
+    data = str(recipe.data.get("path") or "")
+    if data and is_local(data):
+        raise LabkitError(
+            f"The recipe's data {data!r} is a file on this machine, which a Job cannot read.",
+            hint="Push the data to a Hub dataset; name it (you/name) in the Data field, or as data.path in the recipe.",
+        )
+    body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
+    model = (recipe.model or {}).get("name")
+    return Job(["train", "recipe.yaml"], recipe.name, {"recipe.yaml": body}, {"model": model, "method": recipe.method})

@@ -24,9 +24,12 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import guard, hfjobs
+from labkit.config import allowed_roots, is_local
 from labkit.hfjobs import Job
 from labkit.errors import LabkitError
+from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
+from labkit.train import launch, recipe as rmod
 from labkit.ui.common import handler, owner_tags, who
 
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
@@ -158,7 +161,7 @@ class Panel:
     def results(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
         login, token = identity(profile, oauth, request)
         run = self._run(rid, login, request)
-        run = hfjobs.fetch_results(run.id, token=token, settings=self.settings, login=login)
+        run = hfjobs.fetch_results(run.id, token=token, settings=self.settings, login=login, metrics=summary_metrics)
         where = {
             "eval": "the leaderboard, heatmap and samples above (Refresh)",
             "train": "the Runs table and curves above (type the run id in Run)",
@@ -177,8 +180,9 @@ class Panel:
         return gr.update(choices=choices, value="a10g-small" if "a10g-small" in names else names[0])
 
 
-def attach(ctx, shared, kind: str, inputs: list, build_job) -> SimpleNamespace:
-    """Add the panel to the current tab: `build_job(settings, *values of inputs)` returns the Job to run."""
+def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> SimpleNamespace:
+    """Add the panel to the current tab: `build_job(settings, *values of inputs)` returns the Job to run.
+    `before`: the tab's form sync (`formsync.Bound.before`), so that Submit sends the recipe the form shows."""
     p = Panel(ctx, kind, build_job)
     ui = SimpleNamespace()
     with gr.Accordion("Run on Hugging Face Jobs", open=False, elem_id=f"lk-{kind}-hfjobs"):
@@ -199,7 +203,8 @@ def attach(ctx, shared, kind: str, inputs: list, build_job) -> SimpleNamespace:
         ui.status = gr.Markdown(elem_id=f"lk-{kind}-hfjob-status")
         ui.log = gr.Code(label="Job log", lines=12, language=None)
         ui.poll = gr.Timer(15.0, active=False)
-    ui.submit.click(
+    submit = ui.submit.click if before is None else before(ui.submit.click).success
+    submit(
         p.submit, [ui.flavor, ui.timeout, ui.repo, *inputs], [ui.run_id, ui.status, ui.poll], api_name=f"{kind}_hf_job"
     )
     ui.refresh.click(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_status")
@@ -241,17 +246,13 @@ def eval_job(settings, task, model, backend, languages, limit, variant, cot, max
 
 def train_job(settings, text, source) -> Job:
     """Train: the recipe in the editor (its `base:` resolved here), sent to the Job as recipe.yaml."""
-    from labkit.train import recipe as rmod
-
     if not (text or "").strip():
         raise LabkitError("The recipe editor is empty.", hint="Load a recipe, or write one, before submitting.")
-    return hfjobs.recipe_job(rmod.loads(text, source=source or None, roots=rmod.allowed_roots(settings)))
+    return launch.recipe_job(rmod.loads(text, source=source or None, roots=allowed_roots(settings)))
 
 
 def data_job(settings, source, recipe_text) -> Job:
     """Data: curate a Hub dataset with the recipe in the editor."""
-    from labkit.train.recipe import is_local
-
     source = (source or "").strip()
     if not source:
         raise LabkitError("The Input field is empty.", hint="Name a Hub dataset id (you/name) for a Job.")

@@ -17,6 +17,7 @@ import yaml
 
 from labkit import hfjobs
 from labkit.evaluate import report
+from labkit.evaluate.service import summary_metrics
 from labkit.train import monitor
 from labkit.train import recipe as rmod
 
@@ -72,7 +73,9 @@ def run_job(tmp_path: Path, tiny_path: Path, argv: list[str], settings, files=No
     def download(*, repo_id, repo_type, allow_patterns, local_dir, token):
         shutil.copytree(hub / repo_id / run.id, Path(local_dir) / run.id)
 
-    return hfjobs.fetch_results(run.id, settings=settings, download=download), hub / "me/rt" / run.id
+    return hfjobs.fetch_results(
+        run.id, settings=settings, download=download, metrics=summary_metrics
+    ), hub / "me/rt" / run.id
 
 
 def test_an_eval_job_round_trip_feeds_the_leaderboard_and_samples(tmp_path, tiny_path, settings):

@@ -92,7 +92,7 @@ def test_hf_job_script_carries_hostile_values_as_data(tmp_path, monkeypatch):
             "data.path=me/data",
         ],
     )
-    data, _ = hfjobs.export(hfjobs.recipe_job(r), "train", push_repo="me/ckpts")
+    data, _ = hfjobs.export(launch.recipe_job(r), "train", push_repo="me/ckpts")
     called, uploaded = [], []
 
     class FakeApi:

@@ -119,7 +119,7 @@ def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
     env = {"LABKIT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "LABKIT_PACKAGE": "labkit @ git+https://x.invalid/l"}
     settings = Settings.from_env(env).ensure_dirs()
     r = rmod.load(CONFIGS / "sft-qwen2.5-0.5b.yaml")
-    job = hfjobs.recipe_job(r)
+    job = launch.recipe_job(r)
     data, text = hfjobs.export(job, "train", flavor="a100-large", timeout="6h", push_repo="me/ckpts", settings=settings)
     assert "--flavor a100-large --timeout 6h --secrets HF_TOKEN" in data["command"] and data["command"] in text
     files, space = ast.literal_eval(data["script"].split("files, space = ", 1)[1].split("\n", 1)[0])
@@ -147,7 +147,7 @@ def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
         hfjobs.export(job, "train", flavor="a100; rm -rf /", push_repo="me/ckpts", settings=settings)
     local = rmod.load(CONFIGS / "sft-tiny.yaml")
     with pytest.raises(LabkitError, match="file on this machine"):
-        hfjobs.recipe_job(local)
+        launch.recipe_job(local)
 
 
 def test_demo_mode_refuses_training(monkeypatch):

@@ -18,6 +18,7 @@ import gradio as gr
 
 from labkit import jobs
 from labkit.backends import REGISTRY
+from labkit.config import check_tags
 from labkit.errors import LabkitError
 from labkit.evaluate import report, service
 from labkit.evaluate.spec import EvalSpec, cli_args, in_ui_words
@@ -27,7 +28,6 @@ from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.models import TINY_MATH, TINY_MATH_SFT
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
-from labkit.train.recipe import check_tags
 from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags, who
 from labkit.ui import hfjobs_panel
 

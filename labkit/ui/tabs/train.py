@@ -354,7 +354,7 @@ class Train:
     @handler
     def hf_job(self, text, synced, source, fl, *values):
         """The Job the "Run on Hugging Face Jobs" panel below would send, written out to start elsewhere."""
-        job = hfjobs.recipe_job(self.recipe(text, values, synced, source))
+        job = launch.recipe_job(self.recipe(text, values, synced, source))
         return hfjobs.export(job, "train", flavor=fl, timeout="6h", push_repo="YOU/labkit-results")[1]
 
     def refresh_runs(self):
