@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stage1/2) for train, sweep, export
 from labkit.errors import LabkitError, unknown
 
 

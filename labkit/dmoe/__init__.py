@@ -11,3 +11,5 @@ import warnings
 
 # Upcycled models have a zero-width shared expert (upcycle.py); torch warns each time one is built or loaded.
 warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
+
+from labkit.dmoe import train as _train  # noqa: E402,F401  registers dmoe-stage1/2 with the training methods

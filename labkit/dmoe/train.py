@@ -20,11 +20,49 @@ import json
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.train.methods import Method, register
 from labkit.train.recipe import Recipe
 
 METHOD_ARGS = ("analysis", "groups", "moe_layers", "top_k", "router_coef", "train", "routing_texts")
 COEF = {1: 1.28, 2: 0.02}
 ROUTING = "routing.json"
+WORKER = "labkit.dmoe.worker"  # a job's entry point: registers these methods, then runs labkit.train.worker
+
+
+def _as_is(ds, recipe, tok):
+    return ds
+
+
+# Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE, stage 2 free routing + load
+# balancing. Registered with the training methods when labkit.dmoe is imported.
+register(
+    Method(
+        "dmoe-stage1",
+        "SFTConfig",
+        "SFTTrainer",
+        (("text", "lang"),),
+        _as_is,
+        method_args=METHOD_ARGS,
+        defaults={"max_length": 1024},
+        pipeline="labkit.dmoe.train:run_stage1",
+        plots=("loss", "lm_loss", "router_ce", "learning_rate", "grad_norm"),
+        worker=WORKER,
+    )
+)
+register(
+    Method(
+        "dmoe-stage2",
+        "SFTConfig",
+        "SFTTrainer",
+        (("text", "lang"), ("text",)),
+        _as_is,
+        method_args=METHOD_ARGS,
+        defaults={"max_length": 1024},
+        pipeline="labkit.dmoe.train:run_stage2",
+        plots=("loss", "lm_loss", "load_balancing", "learning_rate", "grad_norm"),
+        worker=WORKER,
+    )
+)
 
 
 def run_stage1(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:

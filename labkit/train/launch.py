@@ -19,6 +19,7 @@ from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.jobs import sbatch_word
 from labkit.store import Run, new_run_id
+from labkit.train.methods import METHODS
 from labkit.train.recipe import Recipe, check_name, load
 
 RECIPE = "recipe.yaml"
@@ -68,9 +69,16 @@ def accelerate_config(recipe: Recipe) -> dict:
     return cfg
 
 
+def worker_module(recipe: Recipe) -> str:
+    """The module a job runs for this recipe: labkit.train.worker, or the entry point of the engine that registered
+    the method (it registers the method in the new process, then runs labkit.train.worker)."""
+    method = METHODS.get(recipe.method)
+    return method.worker if method else "labkit.train.worker"
+
+
 def worker_command(recipe: Recipe, recipe_path: str, resume: bool = False, python: str | None = None) -> list[str]:
     python = python or sys.executable
-    tail = ["-m", "labkit.train.worker", recipe_path] + (["--resume"] if resume else [])
+    tail = ["-m", worker_module(recipe), recipe_path] + (["--resume"] if resume else [])
     if int(recipe.launch.get("num_processes") or 1) * int(recipe.launch.get("num_machines") or 1) <= 1:
         return [python, *tail]
     accel = str(Path(recipe_path).parent / ACCEL)
@@ -231,7 +239,7 @@ def slurm_script(
         ]
     )
     inner += ' --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_IP" '
-    inner += shlex.join(["--main_process_port", str(port), "-m", "labkit.train.worker", str(recipe_path)])
+    inner += shlex.join(["--main_process_port", str(port), "-m", worker_module(recipe), str(recipe_path)])
     lines += [
         "",
         "set -euo pipefail",

@@ -1,12 +1,15 @@
 """The training methods: for each, the TRL config and trainer, the columns it needs, how rows become
-TRL's conversational format, and method-specific settings. One table, no if/elif on method names."""
+TRL's conversational format, and method-specific settings. One table, no if/elif on method names.
+
+Engines add their own methods with `register` (labkit.dmoe registers dmoe-stage1 and dmoe-stage2 when it is
+imported); this registry imports none of them. Such a method names its job entry point (`worker`), a module of the
+engine that registers the method and then runs labkit.train.worker."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
-from labkit.dmoe.train import METHOD_ARGS as DMOE_ARGS
 from labkit.errors import LabkitError, unknown
 from labkit.train import method_args as margs
 from labkit.train.recipe import Recipe
@@ -111,6 +114,7 @@ class Method:
     plots: tuple[str, ...] = ("loss", "learning_rate", "grad_norm")
     pipeline: str | None = None  # "module:function" for multi-stage recipes; None = one TRL fit
     args: type | None = None  # typed method_args (method_args.py), checked when the recipe loads
+    worker: str = "labkit.train.worker"  # what a job runs (python -m): an engine's method gives its own entry point
 
     def __post_init__(self):
         if self.args is not None and not self.method_args:  # the typed settings name the accepted keys
@@ -193,31 +197,13 @@ METHODS = {
         defaults={"max_length": 1024},
         pipeline="labkit.train.selfimprove:run_radis",
     ),
-    # Group-then-Scale DMoE (METHODS.md §4): stage 1 forced group routing + router CE,
-    # stage 2 free routing + load balancing.
-    "dmoe-stage1": Method(
-        "dmoe-stage1",
-        "SFTConfig",
-        "SFTTrainer",
-        (("text", "lang"),),
-        lambda ds, r, tok: ds,
-        method_args=DMOE_ARGS,
-        defaults={"max_length": 1024},
-        pipeline="labkit.dmoe.train:run_stage1",
-        plots=("loss", "lm_loss", "router_ce", "learning_rate", "grad_norm"),
-    ),
-    "dmoe-stage2": Method(
-        "dmoe-stage2",
-        "SFTConfig",
-        "SFTTrainer",
-        (("text", "lang"), ("text",)),
-        lambda ds, r, tok: ds,
-        method_args=DMOE_ARGS,
-        defaults={"max_length": 1024},
-        pipeline="labkit.dmoe.train:run_stage2",
-        plots=("loss", "lm_loss", "load_balancing", "learning_rate", "grad_norm"),
-    ),
 }
+
+
+def register(method: Method) -> Method:
+    """Add an engine's method to the table (by name: registering again replaces the row)."""
+    METHODS[method.name] = method
+    return method
 
 
 def get_method(name: str) -> Method:

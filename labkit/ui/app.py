@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stage1/2) for the Train tab
 from labkit.settings import Settings, get_settings
 from labkit.store import Store
 from labkit.ui.common import header_markdown
