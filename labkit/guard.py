@@ -209,6 +209,20 @@ def owner_of(tags) -> str | None:
     return next((t[len(OWNER) :] for t in tags or [] if str(t).startswith(OWNER)), None)
 
 
+def may_see(run, caller: str | None, authenticated: bool, settings: Settings | None = None) -> bool:
+    """On a shared app an anonymous visitor sees (in run lists, logs, statuses) the runs their own session started
+    and the host's (the command line, the owners' Jobs), never another visitor's."""
+    if caller is None or authenticated:
+        return True
+    owner = owner_of(run.tags)
+    return owner is None or owner == caller or owner.lower() in owners(settings)
+
+
+def require_visible(run, caller: str | None, authenticated: bool, settings: Settings | None = None) -> None:
+    if not may_see(run, caller, authenticated, settings):  # worded like an unknown run: it tells nothing
+        raise LabkitError(f"No run {run.id!r} in the store.", hint="`labkit runs list` shows the runs.")
+
+
 def require_owner(run, caller: str | None, authenticated: bool) -> None:
     """On a shared app, a visitor may cancel or resume only the runs their own session started.
     Authenticated users (`--auth`) and the command line (caller None) may act on any run."""

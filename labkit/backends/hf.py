@@ -81,6 +81,17 @@ class HFBackend:
                 f"Model {self.model!r} was unloaded to make room for another one.",
                 hint="Load it again (choose it in the Models tab, or call get_backend).",
             )
+        chars = (
+            len(prompt)
+            if isinstance(prompt, str)
+            else sum(len(str(m.get("content", ""))) for m in prompt if isinstance(m, dict))
+        )
+        if chars > 32 * self.context_length():  # no tokenizer packs 32 characters a token: refused before encoding
+            raise LabkitError(
+                f"The prompt has {chars:,} characters, far more than {self.model} reads "
+                f"({self.context_length():,} tokens).",
+                hint="Shorten the prompt (or the conversation), or use a model with a longer context.",
+            )
         key = prompt if isinstance(prompt, str) else tuple((m["role"], m["content"]) for m in validate_messages(prompt))
         ids = self._encoded.get(key)
         if ids is None:
@@ -103,9 +114,22 @@ class HFBackend:
             ids.append(self.tok.eos_token_id)
         return ids
 
+    def context_length(self) -> int:
+        """The most tokens (prompt + generated) the model reads: its config's max_position_embeddings."""
+        n = getattr(self.lm.config, "max_position_embeddings", None) if self.lm is not None else None
+        return int(n) if isinstance(n, int) and n > 0 else 1_000_000
+
     def _gen_kwargs(self, p: GenParams, prompt_len: int) -> dict:
+        """generate()'s settings: max_new_tokens never past the model's context (a request for 100,000 tokens from
+        a 512-token model asks for what is left), and a prompt that fills the context is refused."""
+        context = self.context_length()
+        if prompt_len >= context:
+            raise LabkitError(
+                f"The prompt has {prompt_len:,} tokens; {self.model} reads at most {context:,}.",
+                hint="Shorten the prompt (or the conversation), or use a model with a longer context.",
+            )
         kw = dict(
-            max_new_tokens=p.max_new_tokens,
+            max_new_tokens=max(1, min(p.max_new_tokens, context - prompt_len)),
             do_sample=not p.greedy,
             num_return_sequences=p.n,
             repetition_penalty=p.repetition_penalty,
@@ -137,8 +161,9 @@ class HFBackend:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 batch = self._left_pad([encoded[i] for i in idx])
+                kw = self._gen_kwargs(p, batch["input_ids"].shape[1])
                 with torch.inference_mode():
-                    seqs = self.lm.generate(**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]))
+                    seqs = self.lm.generate(**batch, **kw)
                 new = seqs[:, batch["input_ids"].shape[1] :]
                 texts = self.tok.batch_decode(new, skip_special_tokens=True)
                 # Ended on its own: an end-of-turn token was generated (finished rows are padded after it) or a stop
@@ -147,7 +172,7 @@ class HFBackend:
                 for j, i in enumerate(idx):
                     rows = range(j * p.n, (j + 1) * p.n)
                     cut = [truncate_at_stop(texts[k], p.stop) for k in rows]
-                    at_max = new.shape[1] >= p.max_new_tokens
+                    at_max = new.shape[1] >= kw["max_new_tokens"]
                     cut_off = [at_max and not ended[k] and c == texts[k] for c, k in zip(cut, rows)]
                     out[i] = [Completion(c, truncated=t) for c, t in zip(cut, cut_off)]
         return out

@@ -36,44 +36,60 @@ class Page:
 
 
 def _open_image(path: Path):
+    """The page image, once its header's declared size is within MAX_PIXELS: a small file declaring a huge image
+    is refused before a single pixel is decoded (PIL's own bomb check raises past OSError, so it is caught too)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as probe:
+            width, height = probe.size  # from the header: nothing decoded yet
+            if width * height > MAX_PIXELS:
+                raise LabkitError(
+                    f"{path.name} is {width}×{height} pixels, above the {MAX_PIXELS // 1_000_000} MP limit.",
+                    hint="Downscale it first.",
+                )
             probe.verify()  # catches truncated/corrupt files before any work
         img = Image.open(path)
         img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise LabkitError(
-            f"{path.name} is not a readable image: {e}", hint="Upload a PNG, JPEG or WebP file, or a PDF."
-        ) from e
-    if img.width * img.height > MAX_PIXELS:
+            f"{path.name} declares more pixels than the {MAX_PIXELS // 1_000_000} MP limit.", hint="Downscale it first."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise LabkitError(
-            f"{path.name} is {img.width}×{img.height} pixels, above the {MAX_PIXELS // 1_000_000} MP limit.",
-            hint="Downscale it first.",
-        )
+            f"{path.name} is not a readable image: {type(e).__name__}",
+            hint="Upload a PNG, JPEG or WebP file, or a PDF.",
+        ) from None
     return img.convert("RGB")
 
 
 def parse_range(spec: str | None, n: int) -> list[int]:
-    """'1-3,5' → [0, 1, 2, 4] (0-based, within n pages)."""
+    """'1-3,5' → [0, 1, 2, 4] (0-based, within n pages). Each part is checked against the page count before any
+    list is built, so a range of a billion pages costs nothing, and a refusal names the range, not its pages."""
     if not spec:
         return list(range(n))
+    if len(spec) > 1000:
+        raise LabkitError(f"The page range is {len(spec)} characters long.", hint="Use e.g. 1-3,5")
     pages: list[int] = []
     try:
         for part in spec.replace(" ", "").split(","):
             a, _, b = part.partition("-")
+            if len(a) > 12 or len(b) > 12:
+                raise ValueError(part)
             first, last = int(a), int(b or a)
             if last < first:
                 raise LabkitError(
                     f"The page range {part!r} runs backwards.", hint=f"Write it first page first, e.g. {last}-{first}."
                 )
-            pages += list(range(first - 1, last))
-    except ValueError as e:
-        raise LabkitError(f"Cannot read the page range {spec!r}.", hint="Use e.g. 1-3,5") from e
-    bad = [p + 1 for p in pages if not 0 <= p < n]
-    if bad:
-        raise LabkitError(f"Pages {bad} are outside the document ({n} pages).")
+            if first < 1 or last > n:
+                raise LabkitError(
+                    f"Pages {part[:40]!r} are outside the document ({n} pages).", hint=f"Pages run from 1 to {n}."
+                )
+            pages += range(first - 1, last)
+            if len(pages) > n:
+                raise LabkitError(f"The page range {spec[:80]!r} names more pages than the document has ({n}).")
+    except ValueError:
+        raise LabkitError(f"Cannot read the page range {spec[:80]!r}.", hint="Use e.g. 1-3,5") from None
     return pages
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from labkit.errors import LabkitError
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
-MAX_FILE_BYTES = 50 * 2**20
+MAX_FILE_BYTES = 10 * 2**20  # a trace takes 2 M source characters: far below this
 _CANONICAL = {r.lower(): r for r in RELATIONS}
 _SCHEMA_HINT = (
     'each line must be one JSON object like {"id": "ex1", "language": "en", "length_bucket": "0-5k", '
@@ -148,6 +148,11 @@ def load_records(path) -> list[dict]:
             )
         if not isinstance(rec["sources"], list) or not isinstance(rec["targets"], list):
             raise LabkitError(f'{path}, line {lineno}: "sources" and "targets" must be lists', hint=_SCHEMA_HINT)
+        if not all(isinstance(d, list) and all(isinstance(x, str) for x in d) for d in rec["sources"]):
+            raise LabkitError(
+                f"{path.name}, line {lineno}: every source document must be a list of sentences (strings)",
+                hint=_SCHEMA_HINT,
+            )
         if not all(isinstance(t, dict) and isinstance(t.get("text"), str) for t in rec["targets"]):
             raise LabkitError(f'{path}, line {lineno}: every target must be an object with a "text"', hint=_SCHEMA_HINT)
         rec.setdefault("id", f"line-{lineno}")  # predictions are keyed by record id, so every record gets one

@@ -173,6 +173,14 @@ def evaluate_file(path: str | Path, **options) -> dict:
     records = metrics.load_records(path)
     if not records:
         raise LabkitError(f"{Path(path).name} holds no records.", hint=metrics._SCHEMA_HINT)
+    # the whole file within one trace's bounds, checked before the first record is traced
+    check_bounds(
+        sum(len(x) for rec in records for doc in rec["sources"] for x in doc),
+        sum(len(t["text"]) for rec in records for t in rec["targets"]),
+        1,
+        sum(len(rec["targets"]) * sum(len(doc) for doc in rec["sources"]) for rec in records),
+        options.get("k", 10),
+    )
     predictions = {}
     for rec in records:
         sources = [

@@ -15,7 +15,17 @@ from labkit.errors import LabkitError
 
 COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
 REQUIRED = ["n_languages", "score"]
+MAX_ROWS = 2_000  # labkit.scaling.settings.MAX_POINTS: the most rows a fit takes
 MAX_FILE_BYTES = 20 * 2**20  # far above any sweep (MAX_POINTS rows); refuses before parsing
+
+
+def _bounded(df, path: Path):
+    if len(df) > MAX_ROWS:
+        raise LabkitError(
+            f"{path.name} has more than {MAX_ROWS:,} rows; a fit takes at most {MAX_ROWS:,}.",
+            hint="Average repeated measurements, or split the table by benchmark or model.",
+        )
+    return df
 
 
 def read_table(path: str | Path):
@@ -43,8 +53,8 @@ def read_table(path: str | Path):
                     f"{path.name} is not a list of records.",
                     hint='Use [{"n_languages": 1, "score": 0.4}, ...] or JSON lines.',
                 )
-            return pd.DataFrame(rows)
-        return pd.read_csv(path)
+            return _bounded(pd.DataFrame(rows[: MAX_ROWS + 1]), path)
+        return _bounded(pd.read_csv(path, nrows=MAX_ROWS + 1), path)  # never parses more than one row too many
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise LabkitError(
             f"Cannot read {path.name}: {e}",

@@ -20,6 +20,8 @@ from labkit.support import safety
 from labkit.errors import LabkitError
 from labkit.support.strategies import fallback, load_prompts, parse_choice, resolve, stage_of, strategies
 
+MAX_MESSAGE_CHARS = 4_000  # one turn of a conversation; longer text only costs the server (prompt and memory)
+
 
 def dialogue_text(history: list[dict]) -> str:
     return (
@@ -94,6 +96,11 @@ class SupportAgent:
         """Everything but the reply: crisis check, language, user state, strategy."""
         if not isinstance(message, str) or not message.strip():
             raise LabkitError("The message is empty.", hint="Write what is on your mind, in any language.")
+        if len(message) > MAX_MESSAGE_CHARS:  # before the safety check and any prompt is built
+            raise LabkitError(
+                f"The message has {len(message):,} characters; one message takes at most {MAX_MESSAGE_CHARS:,}.",
+                hint="Say it in a few sentences; the conversation can go on over several messages.",
+            )
         override = resolve(override) if override else None
         check = safety.check(message)
         lang = user_language(message)

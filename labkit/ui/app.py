@@ -106,7 +106,8 @@ def launch(
 ):
     import os
 
-    shared = share or host not in ("127.0.0.1", "localhost", "::1")
+    demo = (settings or get_settings()).demo  # a demo is public wherever it listens
+    shared = share or demo or host not in ("127.0.0.1", "localhost", "::1")
     if shared:  # the engines (and the jobs this app starts) read it: visitors steer no outbound request
         os.environ["LABKIT_SHARED"] = "1"
     ctx = AppContext.create(settings=settings, model=model, backend=backend)

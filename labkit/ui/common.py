@@ -72,6 +72,57 @@ def handler(fn):
     return plain
 
 
+_busy: set[str] = set()
+_busy_lock = threading.Lock()
+
+
+def heavy(fn):
+    """On a demo, one heavy request (generation, a trace, a translation) per browser session at a time: a second
+    one while the first runs is refused at once instead of queueing work for the server. Put it under @handler."""
+
+    def claim() -> str | None:
+        from labkit.settings import get_settings
+
+        key = _session()
+        if key is None or not get_settings().demo:
+            return None
+        with _busy_lock:
+            if key in _busy:
+                raise LabkitError(
+                    "This session already has a request running.",
+                    hint="Wait for it to finish (or stop it); the demo runs one heavy request per visitor at a time.",
+                )
+            _busy.add(key)
+        return key
+
+    def release(key: str | None) -> None:
+        if key is not None:
+            with _busy_lock:
+                _busy.discard(key)
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            key = claim()
+            try:
+                yield from fn(*args, **kwargs)
+            finally:
+                release(key)
+
+        return gen
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        key = claim()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release(key)
+
+    return plain
+
+
 def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
     text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"

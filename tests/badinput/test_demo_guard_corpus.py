@@ -315,7 +315,26 @@ def test_api_server_paths_are_refused_alike(demo_server):
         ("/dmoe_routing", lambda p: (p, "")),
         ("/doc_eval", lambda p: (p, "zh")),
     ):
-        texts = {_error(lambda a=args(p): c.predict(*a, api_name=api)).replace(p, "PATH") for p in ("/etc", "/nope")}
+        texts = set()
+        for path in ("/etc", "/nope"):
+            given = args(path)
+            texts.add(_error(lambda: c.predict(*given, api_name=api)).replace(path, "PATH"))  # noqa: B023
         assert len(texts) == 1, (api, texts)
         assert "Errno" not in texts.pop()
     assert "Traceback" not in demo_server["log"].read_text(errors="replace")
+
+
+@pytest.mark.slow
+def test_api_runs_of_other_visitors_are_not_listed(demo_server):
+    from labkit import guard
+    from labkit.store import Store
+
+    store = Store(demo_server["root"] / "home" / "labkit.sqlite")
+    theirs = store.create("train", "their-run", config={}, run_dir="/nowhere", tags=guard.owner_tag("other-session"))
+    host = store.create("eval", "host-run", config={}, run_dir="/nowhere", tags=[])
+    c = _client(demo_server["url"])
+    table = c.predict("", api_name="/list_runs")
+    ids = {row[0] for row in table["data"]}
+    assert host.id in ids and theirs.id not in ids
+    text = _error(lambda: c.predict(theirs.id, api_name="/run_log"))
+    assert "No run" in text and "their-run" not in text

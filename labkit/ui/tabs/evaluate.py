@@ -269,6 +269,7 @@ class Evaluate:
         command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
         return run.id, f"Started `{run.id}` — `{command}`", gr.Timer(active=True)
 
+    @handler
     def follow(self, rid, task_filter, chosen):
         keep = [gr.update()] * 7  # the board, the heatmap and the run lists change only when a run ends
         if not rid:
@@ -286,9 +287,14 @@ class Evaluate:
                 return run.id, gr.Timer(active=True)
         return gr.update(), gr.Timer(active=False)
 
-    def sample_detail(self, rid, lang, outcome, evt: gr.SelectData):
-        rows = report.sample_rows(jobs.status(rid), (lang or "").strip(), outcome) if rid else []
-        row = rows[evt.index[0]] if evt.index and evt.index[0] < len(rows) else None
+    @handler
+    def sample_detail(self, rid, lang, outcome, evt: gr.SelectData = None):
+        index = getattr(evt, "index", None)  # called through the API there may be no event data
+        at = index[0] if isinstance(index, (list, tuple)) and index else index
+        if isinstance(at, bool) or not isinstance(at, int) or at < 0 or not rid:
+            return ""
+        rows = report.sample_rows(jobs.status(rid), (lang or "").strip(), outcome)
+        row = rows[at] if at < len(rows) else None
         if row is None:
             return ""
         cell = dict(zip(report.SAMPLE_COLUMNS, row))

@@ -12,7 +12,7 @@ from labkit import jobs
 from labkit.backends import REGISTRY, GenParams, load_backend
 from labkit.errors import LabkitError
 from labkit.settings import TINY
-from labkit.ui.common import guarded_buttons, handler, header_markdown, who
+from labkit.ui.common import guarded_buttons, handler, header_markdown, heavy, who
 
 TITLE = "Models"
 ID = "models"
@@ -27,10 +27,15 @@ SUGGESTED = [
 RUN_COLUMNS = ["id", "kind", "name", "status", "created", "updated", "metrics"]
 
 
-def runs_table(kind: str | None = None, limit: int = 100) -> list[list]:
+def runs_table(kind: str | None = None, limit: int = 100, caller: dict | None = None) -> list[list]:
+    """The runs in the store, newest first; with `caller` (labkit.ui.common.who) only those it may see."""
+    from labkit import guard
+
     fmt = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
     rows = []
     for r in jobs.list_runs(kind=kind or None, limit=limit):
+        if caller and not guard.may_see(r, caller["caller"], caller["authenticated"]):
+            continue
         metrics = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r.metrics.items())[:4]
         )
@@ -89,7 +94,13 @@ def _layout(ctx) -> SimpleNamespace:
                 ["", "train", "eval", "fit", "trace"], value="", label="Kind", allow_custom_value=True, scale=1
             )
             ui.refresh_btn = gr.Button("Refresh", scale=0)
-        ui.runs = gr.Dataframe(headers=RUN_COLUMNS, value=runs_table(), interactive=False, wrap=True, elem_id="lk-runs")
+        ui.runs = gr.Dataframe(  # a shared app sends no run in the page itself: each session asks for its own
+            headers=RUN_COLUMNS,
+            value=[] if ctx.shared_server else runs_table(),
+            interactive=False,
+            wrap=True,
+            elem_id="lk-runs",
+        )
         ui.poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
         with guarded_buttons(ctx.settings) as button, gr.Row():
             ui.run_id = gr.Textbox(label="Run id", scale=3)
@@ -129,6 +140,7 @@ def pull(model_name, progress=gr.Progress()):
 
 
 @handler
+@heavy
 def generate(current, system_msg, text, max_new_tokens, temp, top_p, raw_text):
     if not (text or "").strip():
         raise LabkitError("Write a prompt first.", hint="Type it in the Prompt box.")
@@ -146,12 +158,6 @@ def generate(current, system_msg, text, max_new_tokens, temp, top_p, raw_text):
         yield out
 
 
-@handler
-def show_log(rid):
-    run = jobs.status(rid.strip())
-    return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
-
-
 def build(ctx, shared) -> None:
     ui, state = _layout(ctx), shared.model_state
 
@@ -159,7 +165,7 @@ def build(ctx, shared) -> None:
     def cancel(rid, kind, request: gr.Request):
         run = jobs.cancel((rid or "").strip(), **who(ctx, request))
         gr.Info(f"{run.id}: {run.status}")
-        return runs_table(kind)
+        return runs_table(kind, caller=who(ctx, request))
 
     ui.backend.change(lambda b: gr.update(visible=b == "openai"), ui.backend, ui.base_url, api_name="backend_changed")
     ui.use_btn.click(
@@ -170,8 +176,21 @@ def build(ctx, shared) -> None:
     clicked = ui.gen_btn.click(generate, gen_inputs, ui.output, api_name="generate")
     submitted = ui.prompt.submit(generate, gen_inputs, ui.output, api_name="generate_submit")
     ui.stop_btn.click(None, cancels=[clicked, submitted], api_name="stop_generate")  # Enter starts one too
-    ui.refresh_btn.click(runs_table, ui.kind_filter, ui.runs, api_name="list_runs")
-    ui.kind_filter.change(runs_table, ui.kind_filter, ui.runs, api_name="filter_runs")
-    ui.poll.tick(runs_table, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
+
+    def table(kind, request: gr.Request):
+        return runs_table(kind, caller=who(ctx, request))
+
+    @handler
+    def show_log(rid, request: gr.Request):
+        from labkit import guard
+
+        caller = who(ctx, request)
+        run = jobs.status((rid or "").strip())
+        guard.require_visible(run, caller["caller"], caller["authenticated"], ctx.settings)
+        return jobs.tail_log(run.run_dir) or f"(no log yet — status {run.status})"
+
+    ui.refresh_btn.click(table, ui.kind_filter, ui.runs, api_name="list_runs")
+    ui.kind_filter.change(table, ui.kind_filter, ui.runs, api_name="filter_runs")
+    ui.poll.tick(table, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
     ui.log_btn.click(show_log, ui.run_id, ui.run_log, api_name="run_log")
     ui.cancel_btn.click(cancel, [ui.run_id, ui.kind_filter], ui.runs, api_name="cancel_run")

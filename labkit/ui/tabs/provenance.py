@@ -13,7 +13,7 @@ import gradio as gr
 
 from labkit.errors import LabkitError
 from labkit.provenance import trace as tr
-from labkit.ui.common import handler
+from labkit.ui.common import handler, heavy
 
 TITLE = "Provenance"
 ID = "provenance"
@@ -176,6 +176,7 @@ class Provenance:
         self.settings = ctx.settings
 
     @handler
+    @heavy
     def trace(self, src_text, uploaded, tgt, engine, retriever, k, dense, model_state, progress=gr.Progress()):
         docs = [d for d in (src_text or "").split("=====") if d.strip()]
         docs += [tr.read_text_file(f, "source") for f in uploaded or []]
@@ -203,21 +204,27 @@ class Provenance:
         )
 
     @staticmethod
-    def select_span(result, evt: gr.SelectData):
-        if not result or evt.index is None:
+    def select_span(result, evt: gr.SelectData = None):
+        # called through the API there may be no event data, or an index that is not a span of this result
+        index = getattr(evt, "index", None)
+        idx = index[0] if isinstance(index, (list, tuple)) and index else index
+        targets = result.get("targets") if isinstance(result, dict) else None
+        if not isinstance(targets, list) or isinstance(idx, bool) or not isinstance(idx, int):
             return gr.update(), gr.update()
-        idx = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        t = result["targets"][int(idx)]
+        if not 0 <= idx < len(targets):
+            return gr.update(), gr.update()
+        t = targets[idx]
         return documents_html(result, t), t["id"]
 
     @staticmethod
     def select_id(result, tid):
-        if not result or not tid:
-            return gr.update()
-        return documents_html(result, next(t for t in result["targets"] if t["id"] == tid))
+        targets = result.get("targets") if isinstance(result, dict) else None
+        found = next((t for t in targets or [] if isinstance(t, dict) and t.get("id") == tid), None) if tid else None
+        return documents_html(result, found) if found else gr.update()
 
     @staticmethod
     @handler
+    @heavy
     def evaluate(f, engine, retriever, k, model_state):
         if not f:
             raise LabkitError("Upload a TROVE-format JSONL file.", hint="See docs/provenance.md for the schema.")

@@ -16,7 +16,7 @@ from labkit.plotstyle import style
 from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
-from labkit.ui.common import SessionFlags, guarded_buttons, handler
+from labkit.ui.common import SessionFlags, guarded_buttons, handler, heavy
 
 TITLE = "Support chat"
 ID = "support"
@@ -119,6 +119,7 @@ class Support:
         return Path(tempfile.mkdtemp(dir=self.settings.cache_dir))
 
     @handler
+    @heavy
     def respond(self, text, sess, chosen, model_state):
         agent = self.agent_for(model_state)
         plan = agent.plan(sess["history"], text, None if chosen == AUTO else chosen)

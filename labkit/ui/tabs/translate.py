@@ -13,7 +13,7 @@ import gradio as gr
 from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
-from labkit.ui.common import SessionFlags, handler
+from labkit.ui.common import SessionFlags, handler, heavy
 
 TITLE = "Document translation"
 ID = "translate"
@@ -63,6 +63,7 @@ class Translate:
         self.settings, self.cancel_flags = ctx.settings, SessionFlags()
 
     @handler
+    @heavy
     def translate(
         self,
         f,
