@@ -81,7 +81,8 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
     ctx = ctx or AppContext.create()
     with gr.Blocks(title="labkit") as demo:
         model_state = gr.State(dict(ctx.model))
-        header = gr.Markdown(header_markdown(ctx.model), elem_id="lk-header")
+        shown = {**ctx.model, "base_url": None} if ctx.shared_server else ctx.model  # no server address in the page
+        header = gr.Markdown(header_markdown(shown), elem_id="lk-header")
         if ctx.settings.demo:
             gr.Markdown(DEMO_BANNER, elem_id="lk-demo-banner")
         shared = Shared(model_state=model_state, header=header, demo=demo)

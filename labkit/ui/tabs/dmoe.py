@@ -77,6 +77,7 @@ class DMoE:
     def upcycle(self, model_, ref, out):
         from labkit.dmoe.upcycle import upcycle_from_analysis
 
+        out = (out or "").strip() or str(self.settings.home / "dmoe" / "upcycled")  # empty: the default folder
         res = upcycle_from_analysis(model_ or "tiny", str(workflow.find_analysis(ref, self.settings)), out)
         return res, res["output_dir"]
 
@@ -152,7 +153,11 @@ def _layout(ctx) -> SimpleNamespace:
         _analysis(ui, ctx.settings)
     with gr.Accordion("2 · Upcycle", open=True):
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            ui.up_out = gr.Textbox(str(ctx.settings.home / "dmoe" / "upcycled"), label="Output folder", scale=4)
+            ui.up_out = gr.Textbox(  # a shared page carries no server path
+                "" if ctx.shared_server else str(ctx.settings.home / "dmoe" / "upcycled"),
+                label="Output folder",
+                scale=4,
+            )
             ui.up_btn = button("Upcycle", "write", variant="primary", scale=1)
         ui.up_json = gr.JSON(label="Upcycled model")
     with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):

@@ -63,7 +63,8 @@ def _layout(ctx) -> SimpleNamespace:
             info="'tiny' (offline demo), a local folder, or a Hub id",
         )
         ui.base_url = gr.Textbox(
-            ctx.model["base_url"],
+            "" if ctx.shared_server else ctx.model["base_url"],  # a shared page carries no server address
+            placeholder="(the configured server)",
             label="Server URL (openai backend)",
             scale=2,
             visible=ctx.model["backend"] == "openai",
