@@ -103,7 +103,8 @@ def cmd_runs(args) -> int:
             raise LabkitError(f"--limit {args.limit} lists nothing.", hint="Use a positive number, e.g. --limit 50.")
         if args.status and args.status not in STATUSES:
             raise unknown("--status", args.status, STATUSES)
-        runs = jobs.list_runs(kind=args.kind, status=args.status, tag=args.tag, limit=args.limit)
+        limit = min(args.limit, 1_000_000_000)  # SQLite's integers end at 2**63: a longer --limit means "all"
+        runs = jobs.list_runs(kind=args.kind, status=args.status, tag=args.tag, limit=limit)
         rows = [r.to_dict() for r in runs]
         human = "\n".join(f"{r.id:40} {r.status:10} {r.name}" for r in runs) or "(no runs)"
         _print(args, rows, human)
