@@ -7,7 +7,8 @@ One small interface: a *scorer* of some kind turns texts into label probabilitie
 domain, toxicity) turns probabilities into its fields. Kinds:
 - `heuristic`: the offline default (heuristics.py), labelled as such in every record;
 - `fasttext`: a fastText `.bin` the user supplies or trains (`labkit data train-classifier`); texts are
-  segmented with jieba as CWT 2.0 does (newlines removed, tokens of 2+ characters, stop words dropped);
+  segmented with jieba as CWT 2.0 does (newlines removed, tokens of 2+ characters, stop words dropped: spaCy's
+  Chinese list by default, or `annotators.stopwords: FILE`);
 - `hf`: a transformers text-classification model by Hub id or folder (all label scores);
 - `llm`: an LLM judge on any labkit backend (hf, vllm, openai), asked for a flat JSON object.
 """
@@ -19,14 +20,38 @@ import re
 from dataclasses import dataclass, field
 
 from labkit.data import heuristics
-from labkit.data.langs import ZH_STOP_WORDS
 from labkit.errors import LabkitError
 
 TASKS = ("quality", "domain", "toxicity")
 KINDS = ("heuristic", "fasttext", "hf", "llm", "none")
 DOMAINS = heuristics.DOMAINS
-# CWT 2.0's fastText input drops stop words: the Gopher filter's Chinese list and a few more function words
-STOP_WORDS = frozenset(ZH_STOP_WORDS) | {"她", "它", "那", "你们", "他们", "什么", "因为", "所以", "但是", "如果"}
+SPACY = "spacy"
+
+
+@functools.lru_cache(maxsize=8)
+def stop_words(source: str = SPACY) -> frozenset[str]:
+    """The stop words CWT 2.0's fastText inputs leave out. `spacy`: spaCy's Chinese list (MIT licence, maintained;
+    the reference's own cn_stopwords.txt carries no licence, so it is not bundled); otherwise a file with one word
+    per line, e.g. the reference's Domain_Classifier/cn_stopwords.txt, which reproduces its features exactly."""
+    if source == SPACY:
+        try:
+            from spacy.lang.zh.stop_words import STOP_WORDS
+        except ImportError as e:
+            raise LabkitError(
+                "The default stop words are spaCy's Chinese list, and spaCy is not installed.",
+                hint='pip install "labkit[data]", or set annotators.stopwords to a file.',
+            ) from e
+        return frozenset(STOP_WORDS)
+    from pathlib import Path
+
+    try:
+        lines = Path(source).expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise LabkitError(
+            f"Cannot read the stop-word file {source}: {e}",
+            hint="annotators.stopwords: 'spacy' or a UTF-8 file with one word per line.",
+        ) from e
+    return frozenset(w.strip() for w in lines if w.strip())
 
 
 @dataclass
@@ -43,6 +68,7 @@ class AnnotatorSpec:
     multi_label_threshold: float = 0.3  # domain: multi_label = labels with p >= this
     label_threshold: float = 0.99  # toxicity: label = score >= this
     batch_size: int = 64
+    stopwords: str = SPACY  # fasttext: the stop words its input leaves out (stop_words)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -61,15 +87,16 @@ class AnnotatorSpec:
 
 # --- text preparation shared by training and prediction ---------------------------------------------------
 @functools.lru_cache(maxsize=4096)  # the domain and toxicity annotators segment the same texts
-def segment(text: str) -> str:
+def segment(text: str, stopwords: str = SPACY) -> str:
     """CWT 2.0's fastText input: newlines removed, jieba tokens of 2+ characters, stop words dropped."""
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    stop = stop_words(stopwords)
     text = text.replace("\n", "").replace("\r", "")
-    return " ".join(t for t in jieba.lcut(text) if len(t.strip()) > 1 and t not in STOP_WORDS)
+    return " ".join(t for t in jieba.lcut(text) if len(t.strip()) > 1 and t not in stop)
 
 
 def _label(raw: str) -> str:
@@ -94,10 +121,13 @@ class HeuristicScorer:
 class FastTextScorer:
     name = "fasttext"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, stopwords: str = SPACY):
         from pathlib import Path
 
         import fasttext
+
+        self.stopwords = stopwords
+        stop_words(stopwords)  # a missing file fails here, before any model loads
 
         if not Path(path).expanduser().is_file():
             raise LabkitError(
@@ -108,7 +138,7 @@ class FastTextScorer:
         self.model = fasttext.load_model(str(Path(path).expanduser()))
 
     def probs(self, texts: list[str]) -> list[dict[str, float] | None]:
-        labels, values = self.model.predict([segment(t) for t in texts], k=-1, threshold=0.0)
+        labels, values = self.model.predict([segment(t, self.stopwords) for t in texts], k=-1, threshold=0.0)
         return [{_label(l): min(1.0, float(v)) for l, v in zip(ls, vs)} for ls, vs in zip(labels, values)]
 
 
@@ -203,7 +233,7 @@ def make_scorer(spec: AnnotatorSpec):
     if spec.kind == "heuristic":
         return HeuristicScorer(spec.task)
     if spec.kind == "fasttext":
-        return FastTextScorer(spec.model)
+        return FastTextScorer(spec.model, spec.stopwords)
     if spec.kind == "hf":
         return HFScorer(spec.model, batch_size=min(spec.batch_size, 32))
     return LLMScorer(spec.task, spec.model, spec.backend, spec.base_url)

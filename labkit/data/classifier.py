@@ -41,13 +41,13 @@ def _rows(path: str | Path, text_key: str = "text") -> list[tuple[str, list[str]
     return rows
 
 
-def _fasttext_file(rows, folder: Path, name: str) -> str:
+def _fasttext_file(rows, folder: Path, name: str, stopwords: str) -> str:
     from labkit.data.annotate import segment
 
     path = folder / name
     with open(path, "w", encoding="utf-8") as f:
         for text, labels in rows:
-            f.write(" ".join(f"__label__{l}" for l in labels) + " " + segment(text) + "\n")
+            f.write(" ".join(f"__label__{l}" for l in labels) + " " + segment(text, stopwords) + "\n")
     return str(path)
 
 
@@ -56,15 +56,25 @@ def train(
     out: str | Path,
     task: str = "domain",
     test: str | Path | None = None,
-    epoch: int = 25,
+    epoch: int = 5,
     lr: float = 0.5,
     word_ngrams: int = 2,
-    dim: int = 50,
+    dim: int = 100,
     seed: int = 0,
     text_key: str = "text",
+    stopwords: str = "spacy",
 ) -> dict:
-    """Train and save `out` (.bin); returns labels, counts and, with `test`, precision/recall at 1."""
+    """Train and save `out` (.bin); returns labels, counts and, with `test`, precision/recall at 1.
+
+    lr, epoch, wordNgrams and dim are the reference's (Domain_Classifier/fasttext/train.py and
+    toxic_classifier/main.py: lr 0.5, epoch 5, wordNgrams 2, fastText's default dim 100). A set of a few
+    hundred rows may need more epochs (`--epoch 25`). Predict with the same `stopwords` the model was trained on.
+    """
     import fasttext
+
+    from labkit.data.annotate import stop_words
+
+    stop_words(stopwords)  # a missing file fails before any work
 
     rows = _rows(data, text_key)
     labels = sorted({l for _, ls in rows for l in ls})
@@ -73,7 +83,7 @@ def train(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        train_file = _fasttext_file(rows, Path(tmp), "train.txt")
+        train_file = _fasttext_file(rows, Path(tmp), "train.txt", stopwords)
         # one-vs-all for domain: independent label probabilities, so multi_label (p >= 0.3) means what it says
         model = fasttext.train_supervised(
             input=train_file,
@@ -88,8 +98,16 @@ def train(
             verbose=0,
         )
         model.save_model(str(out))
-        result = {"model": str(out), "task": task, "labels": labels, "train_rows": len(rows)}
+        result = {
+            "model": str(out),
+            "task": task,
+            "labels": labels,
+            "train_rows": len(rows),
+            "epoch": epoch,
+            "dim": dim,
+            "stopwords": stopwords,
+        }
         if test:
-            n, precision, recall = model.test(_fasttext_file(_rows(test, text_key), Path(tmp), "test.txt"))
+            n, precision, recall = model.test(_fasttext_file(_rows(test, text_key), Path(tmp), "test.txt", stopwords))
             result.update(test_rows=n, precision_at_1=round(precision, 4), recall_at_1=round(recall, 4))
     return result

@@ -1,6 +1,6 @@
 """`labkit data ...`: the command-line face of labkit.data (registered in labkit/cli.py).
 
-labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--executor local|slurm|ray|hf-jobs] [--detach] --json
+labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--sensitive-words FILE] [--executor ...] [--detach] --json
 labkit data curate --resume RUN_ID
 labkit data train-classifier LABELLED.jsonl --out model.bin [--task domain|toxicity|quality] [--test T.jsonl]
 labkit data export INPUT --out DIR --target slurm|hf-jobs [--recipe R]
@@ -45,7 +45,20 @@ def add_arguments(sp) -> None:
         "--task", choices=["domain", "toxicity", "quality"], default="domain", help="train-classifier: the label kind"
     )
     sp.add_argument("--test", help="train-classifier: labelled JSONL to report precision/recall on")
-    sp.add_argument("--epoch", type=int, default=25)
+    sp.add_argument(
+        "--epoch", type=int, default=5, help="train-classifier: epochs (the reference's 5; a small set may need 25)"
+    )
+    sp.add_argument(
+        "--stopwords",
+        help="train-classifier: stop words left out of the input ('spacy', the default, or a file, one word a line); "
+        "curate: sets annotators.stopwords",
+    )
+    sp.add_argument(
+        "--sensitive-words",
+        metavar="FILE",
+        help="curate/export: the sensitive-word list (one word a line, or category<TAB>word as the reference's "
+        "Preprocessing/dict.txt); without it the sensitive rule is off",
+    )
     sp.add_argument("--rule", help="show: print dropped examples of this rule")
     sp.add_argument("--limit", type=int, default=5, help="show: how many examples")
 
@@ -58,10 +71,26 @@ def _recipe(args) -> dict:
         ("executor.name", args.executor),
         ("executor.tasks", args.tasks),
         ("executor.workers", args.workers),
+        ("rules.sensitive.words", _readable(getattr(args, "sensitive_words", None), "--sensitive-words")),
+        ("annotators.stopwords", _stopwords(getattr(args, "stopwords", None))),
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
     return rmod.load(args.recipe, overrides)
+
+
+def _readable(path: str | None, flag: str) -> str | None:
+    """An absolute path to an existing file (the job may run elsewhere), or a LabkitError naming the flag."""
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise LabkitError(f"{flag}: no file {path}.", hint="A UTF-8 text file, one word per line.")
+    return str(p.resolve())
+
+
+def _stopwords(value: str | None) -> str | None:
+    return value if value in (None, "spacy") else _readable(value, "--stopwords")
 
 
 def run(args, emit) -> int:
@@ -125,9 +154,10 @@ def curate(args, emit) -> int:
     store.update(run_id, metrics=metrics, **({} if os.environ.get("LABKIT_RUN_ID") else {"status": "succeeded"}))
     result = {**result, "run_id": run_id, "out": args.out}
     human = (
-        f"kept {result.get('kept')}  dropped "
+        f"read {result.get('read')}  kept {result.get('kept')}  dropped "
         + ", ".join(f"{k}={v}" for k, v in (result.get("dropped") or {}).items())
         + f"  → {args.out}"
+        + "".join(f"\n{n}" for n in result.get("notes") or [])
     )
     emit(
         args,
@@ -165,7 +195,14 @@ def train_classifier(args, emit) -> int:
 
     if not args.input or not args.out:
         raise LabkitError("Give LABELLED.jsonl and --out MODEL.bin.")
-    res = classifier.train(args.input, args.out, task=args.task, test=args.test, epoch=args.epoch)
+    res = classifier.train(
+        args.input,
+        args.out,
+        task=args.task,
+        test=args.test,
+        epoch=args.epoch,
+        stopwords=_stopwords(args.stopwords) or "spacy",
+    )
     emit(
         args,
         res,

@@ -1,11 +1,12 @@
 """A curation recipe → one datatrove pipeline → an executor chosen by name (local, slurm, ray, hf-jobs).
 
-    reader → progress → rules (one filter each) → datatrove filters (per-language) → quality → domain → toxicity
-    → writer
+    reader → progress → malformed lines → rules (one filter each) → datatrove filters (per-language) → quality
+    → domain → toxicity → writer
 
 Output folder:
     DIR/kept/*.jsonl.gz              kept: {"id", "text", <input columns>, quality_score, domain, toxicity, ...}
     DIR/dropped/<rule>/*.jsonl.gz    each dropped document, with filter_reason = the rule's name
+    DIR/dropped/malformed/           input lines that are not a JSON object with a string text (counted in `read`)
     DIR/logs/                        datatrove's logging_dir: stats/, completions/ (resume), logs/, progress/
     DIR/recipe.yaml, DIR/summary.json
 
@@ -168,9 +169,9 @@ def _writer(folder: str, compression: str | None):
 
 
 def _reader(fmt: str, folder: str, glob: str | None, inp: dict):
-    from datatrove.pipeline.readers import JsonlReader, ParquetReader
+    from labkit.data.steps import CountingJsonlReader, CountingParquetReader
 
-    cls = ParquetReader if fmt == "parquet" else JsonlReader
+    cls = CountingParquetReader if fmt == "parquet" else CountingJsonlReader
     return cls(
         folder,
         glob_pattern=glob,
@@ -182,7 +183,7 @@ def _reader(fmt: str, folder: str, glob: str | None, inp: dict):
     )
 
 
-def annotator_spec(task: str, cfg: dict):
+def annotator_spec(task: str, cfg: dict, stopwords: str | None = None):
     from labkit.data.annotate import AnnotatorSpec
 
     keys = {
@@ -196,7 +197,8 @@ def annotator_spec(task: str, cfg: dict):
         "label_threshold",
         "batch_size",
     }
-    return AnnotatorSpec(task=task, **{k: v for k, v in cfg.items() if k in keys and v is not None})
+    extra = {"stopwords": stopwords} if stopwords else {}
+    return AnnotatorSpec(task=task, **{k: v for k, v in cfg.items() if k in keys and v is not None}, **extra)
 
 
 def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: str, progress: bool = True) -> list:
@@ -205,13 +207,14 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
 
     from labkit.data.langs import filter_settings
     from labkit.data.rules import enabled_rules
-    from labkit.data.steps import AnnotateStep, Progress, QualityStep, RuleFilter
+    from labkit.data.steps import AnnotateStep, InputCheck, Progress, QualityStep, RuleFilter
 
     comp = recipe["output"]["compression"]
     join = lambda *parts: "/".join([out.rstrip("/"), *parts])  # noqa: E731 (works for local paths and URLs alike)
     steps = [_reader(fmt, folder, glob, recipe["input"])]
     if progress:
         steps.append(Progress(join(LOGS, "progress")))
+    steps.append(InputCheck(exclusion_writer=_writer(join(DROPPED, "malformed"), comp)))
     for name, settings in enabled_rules(recipe).items():
         steps.append(RuleFilter(name, settings, exclusion_writer=_writer(join(DROPPED, name), comp)))
     classes = {"gopher": GopherQualityFilter, "c4": C4QualityFilter, "fineweb": FineWebQualityFilter}
@@ -229,7 +232,7 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
     if q["kind"] != "none":
         steps.append(
             QualityStep(
-                annotator_spec("quality", q),
+                annotator_spec("quality", q, ann.get("stopwords")),
                 threshold=q.get("threshold"),
                 level=q.get("level", "document"),
                 exclusion_writer=_writer(join(DROPPED, "quality"), comp),
@@ -237,7 +240,7 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
         )
     for task in ("domain", "toxicity"):
         if ann[task]["kind"] != "none":
-            steps.append(AnnotateStep(annotator_spec(task, ann[task])))
+            steps.append(AnnotateStep(annotator_spec(task, ann[task], ann.get("stopwords"))))
     steps.append(_writer(join(KEPT), comp))
     return steps
 
@@ -331,9 +334,26 @@ def curate(source: str, out: str, recipe: dict, settings=None) -> dict:
     if recipe["executor"]["name"] in ("slurm", "hf-jobs") and not Path(logging_dir, "stats.json").exists():
         return {"submitted": recipe["executor"]["name"], "logging_dir": logging_dir, "out": out}
     result = summarize(out, logging_dir)
+    result["notes"] = notes(recipe)
     if not plan["remote"]:
         _write_json(Path(out) / "summary.json", result)
     return result
+
+
+def notes(recipe: dict) -> list[str]:
+    """What a reader of the counts must know: a rule that cannot fire, labels that no model gave."""
+    out = []
+    sensitive = recipe["rules"].get("sensitive") or {}
+    if sensitive.get("enabled", True) and not sensitive.get("words"):
+        out.append(SENSITIVE_OFF)
+    for task in ("quality", "domain", "toxicity"):
+        if recipe["annotators"][task].get("kind") == "heuristic":
+            out.append(f"{task}: {PLACEHOLDER}")
+    return out
+
+
+SENSITIVE_OFF = "sensitive: no word list, rule off"
+PLACEHOLDER = "heuristic placeholder"
 
 
 def _write_json(path: Path, data) -> None:
@@ -363,7 +383,11 @@ def summarize(out: str, logging_dir: str | None = None) -> dict:
         stats[key] = {k: _total(v) for k, v in s.stats.items() if not k.startswith("XXXXX")}
         if _total(s.time_stats):
             stats[key]["time_s"] = round(_total(s.time_stats), 4)
-    dropped = {k[len("dropped_") :]: int(v) for st in stats.values() for k, v in st.items() if k.startswith("dropped_")}
+    dropped: dict[str, int] = {}
+    for st in stats.values():
+        for k, v in st.items():
+            if k.startswith("dropped_"):
+                dropped[k[len("dropped_") :]] = dropped.get(k[len("dropped_") :], 0) + int(v)
     writer, reader = stats.get("kept", {}), stats.get("read", {})
     return {
         "kept": int(writer.get("total", 0)),

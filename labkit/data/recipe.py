@@ -9,9 +9,10 @@
     filters:                           # datatrove's, per-language thresholds (langs.py); extra keys override
       gopher: {enabled: false}
     annotators:                        # kind: heuristic | fasttext | hf | llm | none
-      quality: {kind: heuristic, threshold: null, level: document}
+      quality: {kind: heuristic, threshold: null, level: document}   # level: document | paragraph | line
       domain: {kind: heuristic, multi_label_threshold: 0.3}
       toxicity: {kind: heuristic, label_threshold: 0.99}
+      stopwords: spacy                 # fastText inputs: spaCy's Chinese list, or a file (one word per line)
     executor: {name: local, tasks: 1, workers: 1, ...}
     output: {compression: gzip}
 
@@ -32,6 +33,7 @@ from labkit.data.rules import RULES
 from labkit.errors import LabkitError, did_you_mean
 
 EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
+LEVELS = ("document", "paragraph", "line")
 _ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}
 
 DEFAULTS: dict = {
@@ -44,6 +46,8 @@ DEFAULTS: dict = {
         "quality": {"kind": "heuristic", "model": None, "threshold": None, "level": "document", "positive_label": None},
         "domain": {"kind": "heuristic", "model": None, "multi_label_threshold": 0.3},
         "toxicity": {"kind": "heuristic", "model": None, "label_threshold": 0.99, "toxic_label": None},
+        # the fastText annotators' stop words: spaCy's Chinese list (MIT), or a file (one word per line)
+        "stopwords": "spacy",
     },
     "executor": {
         "name": "local",
@@ -82,7 +86,8 @@ def validate(data: dict) -> dict:
     for name, given in (data.get("rules") or {}).items():
         _check(given or {}, DEFAULTS["rules"][name], f"rules.{name}")
     for name, given in (data.get("annotators") or {}).items():
-        _check(given or {}, DEFAULTS["annotators"][name], f"annotators.{name}", open_keys=_ANNOTATOR_KEYS)
+        if name in TASKS:
+            _check(given or {}, DEFAULTS["annotators"][name], f"annotators.{name}", open_keys=_ANNOTATOR_KEYS)
     out = merge(DEFAULTS, data)
     out["language"] = iso639_3(str(out["language"]))
     for name, r in out["rules"].items():
@@ -93,9 +98,18 @@ def validate(data: dict) -> dict:
         kind = out["annotators"][task].get("kind")
         if kind not in KINDS:
             raise LabkitError(f"annotators.{task}.kind: unknown kind {kind!r}.", hint=f"One of {', '.join(KINDS)}.")
+    stop = out["annotators"]["stopwords"]
+    if not isinstance(stop, str) or not stop.strip():
+        raise LabkitError(
+            f"annotators.stopwords must be 'spacy' or a file, not {stop!r}.",
+            hint="A UTF-8 file with one word per line, e.g. ChineseWebText 2.0's Domain_Classifier/cn_stopwords.txt.",
+        )
     q = out["annotators"]["quality"]
-    if q.get("level") not in ("document", "paragraph"):
-        raise LabkitError(f"annotators.quality.level must be document or paragraph, not {q.get('level')!r}.")
+    if q.get("level") not in LEVELS:
+        raise LabkitError(
+            f"annotators.quality.level must be one of {', '.join(LEVELS)}, not {q.get('level')!r}.",
+            hint="paragraph: the reference's 510-character chunks; line: each line scored on its own.",
+        )
     if q.get("threshold") is not None and q["kind"] == "none":
         raise LabkitError("annotators.quality.threshold is set but the quality annotator is off (kind: none).")
     ex = out["executor"]
@@ -125,6 +139,10 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
             local = p.parent / words["words"]
             if local.exists():
                 words["words"] = str(local.resolve())
+        ann = data.get("annotators") or {}
+        stop = ann.get("stopwords")
+        if isinstance(stop, str) and stop != "spacy" and not Path(stop).is_absolute() and (p.parent / stop).exists():
+            ann["stopwords"] = str((p.parent / stop).resolve())
     return validate(apply_overrides(data, overrides or []))
 
 

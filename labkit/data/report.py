@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from collections.abc import Iterator
 
-from labkit.data.pipeline import DROPPED, KEPT, summarize
+from labkit.data.pipeline import DROPPED, KEPT, PLACEHOLDER, notes, summarize
 from labkit.errors import LabkitError
 
 
@@ -27,12 +27,28 @@ def _records(folder: Path, limit: int | None = None) -> Iterator[dict]:
 
 
 def load_summary(out: str | Path) -> dict:
+    """summary.json, or the counts so far from the stats; `notes` (a rule that cannot fire, heuristic labels) come
+    from recipe.yaml when the summary predates them."""
     out = Path(out)
     if (out / "summary.json").exists():
-        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    if (out / "logs" / "stats").exists():
-        return summarize(str(out))
-    raise LabkitError(f"No curation output in {out}.", hint="Run `labkit data curate INPUT --out DIR` first.")
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    elif (out / "logs" / "stats").exists():
+        summary = summarize(str(out))
+    else:
+        raise LabkitError(f"No curation output in {out}.", hint="Run `labkit data curate INPUT --out DIR` first.")
+    if "notes" not in summary and (out / "recipe.yaml").exists():
+        from labkit.data import recipe as rmod
+
+        try:
+            summary["notes"] = notes(rmod.loads((out / "recipe.yaml").read_text(encoding="utf-8")))
+        except LabkitError:
+            pass  # a recipe written by another labkit version: the counts still stand
+    return summary
+
+
+def placeholder(rows: list[dict], task: str) -> str:
+    """' (heuristic placeholder)' when any of these records got `task` from the heuristic annotator."""
+    return f" ({PLACEHOLDER})" if any(r.get(f"annotator_{task}") == "heuristic" for r in rows) else ""
 
 
 def kept(out: str | Path, limit: int | None = None) -> list[dict]:
@@ -82,10 +98,14 @@ def figures(out: str | Path, sample: int = 20000) -> dict:
     dom = Counter(r["domain"]["single_label"] for r in rows if isinstance(r.get("domain"), dict))
     multi = Counter(l for r in rows if isinstance(r.get("domain"), dict) for l in r["domain"]["multi_label"])
     figs["quality"] = go.Figure(go.Histogram(x=q, nbinsx=20, name="quality_score")).update_layout(
-        title=f"quality_score (kept, n={len(q)})", height=300, margin=dict(l=10, r=10, t=40, b=10)
+        title=f"quality_score (kept, n={len(q)}){placeholder(rows, 'quality')}",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
     )
     figs["toxicity"] = go.Figure(go.Histogram(x=tox, nbinsx=20, name="toxicity.score")).update_layout(
-        title=f"toxicity.score (kept, n={len(tox)})", height=300, margin=dict(l=10, r=10, t=40, b=10)
+        title=f"toxicity.score (kept, n={len(tox)}){placeholder(rows, 'toxicity')}",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
     )
     labels = sorted(set(dom) | set(multi), key=lambda l: -dom.get(l, 0))
     figs["domain"] = go.Figure(
@@ -93,7 +113,12 @@ def figures(out: str | Path, sample: int = 20000) -> dict:
             go.Bar(x=labels, y=[dom.get(l, 0) for l in labels], name="single_label"),
             go.Bar(x=labels, y=[multi.get(l, 0) for l in labels], name="multi_label"),
         ]
-    ).update_layout(title="domain (kept)", barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10))
+    ).update_layout(
+        title=f"domain (kept){placeholder(rows, 'domain')}",
+        barmode="group",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
     return figs
 
 
@@ -107,10 +132,12 @@ def card(repo_id: str, out: str | Path, license: str, languages: list[str] | Non
     summary = load_summary(out)
     recipe = (out / "recipe.yaml").read_text(encoding="utf-8") if (out / "recipe.yaml").exists() else "(not recorded)"
     dropped = "\n".join(f"| {k} | {v} |" for k, v in summary.get("dropped", {}).items()) or "| (none) | 0 |"
+    caveats = "".join(f"- **{n}**\n" for n in summary.get("notes") or [])
     provenance = (
         "Curated with labkit's ChineseWebText 2.0-style pipeline (datatrove steps): "
         f"**{summary.get('kept', 0)}** documents kept.\n\n"
-        f"| dropped by | documents |\n|---|---|\n{dropped}\n\n### Recipe\n\n```yaml\n{recipe.rstrip()}\n```\n\n"
+        + (f"{caveats}\n" if caveats else "")
+        + f"| dropped by | documents |\n|---|---|\n{dropped}\n\n### Recipe\n\n```yaml\n{recipe.rstrip()}\n```\n\n"
         "### Stats\n\n```yaml\n"
         + yaml.safe_dump({"kept": summary.get("kept"), "dropped": summary.get("dropped")}, allow_unicode=True).rstrip()
         + "\n```\n\n"

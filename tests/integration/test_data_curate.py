@@ -82,7 +82,8 @@ def test_two_workers_and_resume(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
+def test_trained_fasttext_annotators_and_line_quality(tmp_path, capsys):
+    # --epoch 50: the reference's 5 epochs are for real corpora, these fixtures have a few dozen rows
     dom, tox = tmp_path / "domain.bin", tmp_path / "toxicity.bin"
     assert (
         main(
@@ -94,6 +95,8 @@ def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
                 str(dom),
                 "--test",
                 str(FIX / "domain_test.jsonl"),
+                "--epoch",
+                "50",
                 "--json",
             ]
         )
@@ -111,6 +114,8 @@ def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
                 str(tox),
                 "--task",
                 "toxicity",
+                "--epoch",
+                "50",
                 "--json",
             ]
         )
@@ -141,7 +146,7 @@ def test_trained_fasttext_annotators_and_paragraph_quality(tmp_path, capsys):
                 "--set",
                 "annotators.quality.threshold=0.6",
                 "--set",
-                "annotators.quality.level=paragraph",
+                "annotators.quality.level=line",
                 "--set",
                 "annotators.domain.kind=fasttext",
                 "--set",

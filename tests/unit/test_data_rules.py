@@ -136,7 +136,7 @@ def test_executors_by_name_and_their_errors():
         rmod.load(None), "jsonl", str(FIX), "rules.jsonl", "/tmp/unused-out", progress=False
     )
     names = [getattr(s, "name", "") for s in steps]
-    assert names[1:7] == list(R.ORDER) and names[7:10] == ["quality", "domain", "toxicity"]
+    assert names[1] == "malformed" and names[2:8] == list(R.ORDER) and names[8:11] == ["quality", "domain", "toxicity"]
     local = pipeline.make_executor(
         steps, rmod.load(None, ["executor.tasks=4", "executor.workers=2"]), "/tmp/unused-logs"
     )
