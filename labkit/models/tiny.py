@@ -51,8 +51,12 @@ def corpus_languages() -> list[str]:
 def train_tokenizer(lines, vocab_size: int = VOCAB_SIZE, split_digits: bool = False, max_length: int = 512):
     """A byte-level BPE with labkit's ChatML template and special tokens, trained on `lines` (every byte encodable:
     no <unk> for unseen scripts). `split_digits` makes each digit its own token first (tiny-math)."""
+    return as_transformers(train_bpe(lines, vocab_size, split_digits), max_length)
+
+
+def train_bpe(lines, vocab_size: int = VOCAB_SIZE, split_digits: bool = False):
+    """The `tokenizers` BPE that train_tokenizer wraps (what a tokenizer.json file holds)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -69,6 +73,13 @@ def train_tokenizer(lines, vocab_size: int = VOCAB_SIZE, split_digits: bool = Fa
         show_progress=False,
     )
     tok.train_from_iterator(lines, trainer=trainer)
+    return tok
+
+
+def as_transformers(tok, max_length: int = 512):
+    """A `tokenizers` BPE as a transformers tokenizer with labkit's ChatML template and special tokens."""
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=None,

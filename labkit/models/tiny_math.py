@@ -1,8 +1,9 @@
-"""`tiny-math`: the built-in model that learns for real on a laptop CPU (issue 13).
+"""`tiny-math`: the built-in model that learns for real on a laptop CPU.
 
 A from-scratch Qwen2-style causal LM (about 1.2M parameters: hidden 128, 4 layers, 4 query / 2 key-value
 heads) with a ChatML template, and a byte-level BPE tokenizer trained on the synthetic world's text in all
 11 MGSM languages, with every digit its own token (so "37" is "3", "7": column arithmetic is learnable).
+The tokenizer ships as bundled/tiny-math/tokenizer.json (labkit.synth.tiny_math trains and writes it).
 Its weights are random: it knows nothing until `configs/train/sft-math-tiny.yaml` teaches it. It is a
 model of the synthetic world (labkit.synth), not of any natural language.
 
@@ -14,11 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from labkit.models.tiny import marker_matches, save_built, train_tokenizer
+from labkit.models.tiny import as_transformers, marker_matches, save_built
 
 VOCAB_SIZE = 2048
 BUILD_VERSION = 2  # bump when the recipe below changes so cached copies are rebuilt
 MARKER = "labkit_tiny_math.json"
+TOKENIZER = Path(__file__).resolve().parent / "bundled" / "tiny-math" / "tokenizer.json"
 ARCH = {
     "hidden_size": 128,
     "intermediate_size": 256,
@@ -29,26 +31,11 @@ ARCH = {
 }
 
 
-def corpus() -> list[str]:
-    """Text of the world in every language (questions, worked answers, the MGSM instructions), for the tokenizer."""
-    from labkit.evaluate.tasks.mgsm import INSTRUCTIONS
-    from labkit.synth.mgsm import LANGUAGES, render, sample
-
-    problems = sample(200, 400, seed=12345)
-    lines = []
-    for lang in LANGUAGES:
-        for p in problems["train"] + problems["test"]:
-            row = render(p, lang)
-            lines += [row["question"], row["answer"]]
-        # the instructions come with every prompt: repeated so BPE gives them a handful of tokens
-        lines += list(INSTRUCTIONS.get(lang, ())) * 200
-    return lines
-
-
 def build_tokenizer():
-    return train_tokenizer(
-        corpus(), vocab_size=VOCAB_SIZE, split_digits=True, max_length=ARCH["max_position_embeddings"]
-    )
+    """The world's tokenizer (bundled) with labkit's ChatML template and special tokens."""
+    from tokenizers import Tokenizer
+
+    return as_transformers(Tokenizer.from_file(str(TOKENIZER)), max_length=ARCH["max_position_embeddings"])
 
 
 def build_model(tokenizer, seed: int = 0):

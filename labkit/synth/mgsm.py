@@ -29,10 +29,11 @@ import hashlib
 import json
 import random
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.languages import math_prompt
 from labkit.synth.templates import ANSWERS, ITEMS, LANGUAGES, NAMES, OPS, SLOTS, TEMPLATES
 
 # Number ranges per operation (inclusive): small enough that a from-scratch model learns them on a CPU.
@@ -202,9 +203,7 @@ def check_languages(languages: list[str]) -> list[str]:
 
 def prompt_text(question: str, lang: str) -> str:
     """The user message the MGSM evaluation sends for this question (native instruction, chain of thought)."""
-    from labkit.evaluate.tasks import Doc, get_task
-
-    return get_task("mgsm").prompt(Doc("", lang, question, None))[-1]["content"]
+    return math_prompt(question, lang)
 
 
 def write(
@@ -305,7 +304,3 @@ def world_test_set(settings=None) -> Path:
     except OSError:  # the other writer renamed first: its set is the same
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def problems_as_dicts(problems: list[Problem]) -> list[dict]:
-    return [asdict(p) | {"answer": p.answer} for p in problems]

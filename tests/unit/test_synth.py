@@ -187,3 +187,13 @@ def test_synth_data_keyword_is_the_world_test_set_written_once_and_only_for_mgsm
     assert not trained & {d.question for d in en}
     with pytest.raises(LabkitError, match="mgsm only"):
         get_task("polymath").load("en", "synth")
+
+
+def test_the_bundled_tiny_math_tokenizer_is_the_one_the_world_trains():
+    """tiny-math builds from bundled/tiny-math/tokenizer.json; labkit.synth.tiny_math trains it from the world's
+    text. After a change to the templates, `python -m labkit.synth.tiny_math` writes it again."""
+    from labkit.models import tiny_math
+    from labkit.synth import tiny_math as world_tokenizer
+
+    bundled = json.loads(tiny_math.TOKENIZER.read_text(encoding="utf-8"))
+    assert json.loads(world_tokenizer.train().to_str()) == bundled

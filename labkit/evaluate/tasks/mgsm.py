@@ -11,39 +11,8 @@ from pathlib import Path
 
 from labkit.evaluate.extract import Extracted, extract_number, lm_eval_extract, lm_eval_match, numbers_equal
 from labkit.evaluate.tasks.base import SIGN_NOTE, Doc, Task
-
-# lang: (chain-of-thought instruction, direct instruction)
-INSTRUCTIONS = {
-    "en": (
-        'Solve this problem step by step. End your response with "The answer is [number]".',
-        "Answer with the final number only.",
-    ),
-    "es": (
-        'Resuelve este problema paso a paso. Termina tu respuesta con "La respuesta es [número]".',
-        "Responde solo con el número final.",
-    ),
-    "fr": (
-        "Résous ce problème étape par étape. Termine ta réponse par « La réponse est [nombre] ».",
-        "Réponds uniquement avec le nombre final.",
-    ),
-    "de": (
-        "Löse diese Aufgabe Schritt für Schritt. Beende deine Antwort mit „Die Antwort lautet [Zahl]“.",
-        "Antworte nur mit der endgültigen Zahl.",
-    ),
-    "ru": ("Решите задачу шаг за шагом. Закончите ответ фразой «Ответ: [число]».", "Ответьте только итоговым числом."),
-    "zh": ("请一步一步地解决这个问题。最后以“答案是[数字]”结尾。", "只回答最终的数字。"),
-    "ja": (
-        "この問題を段階的に解いてください。最後に「答えは[数字]です」と書いてください。",
-        "最終的な数字だけで答えてください。",
-    ),
-    "th": ('จงแก้โจทย์นี้ทีละขั้นตอน แล้วจบคำตอบด้วย "คำตอบคือ [ตัวเลข]"', "ตอบด้วยตัวเลขสุดท้ายเท่านั้น"),
-    "bn": ('ধাপে ধাপে এই সমস্যাটি সমাধান করুন। আপনার উত্তর "উত্তর হল [সংখ্যা]" দিয়ে শেষ করুন।', "শুধুমাত্র চূড়ান্ত সংখ্যাটি দিয়ে উত্তর দিন।"),
-    "sw": (
-        'Tatua tatizo hili hatua kwa hatua. Maliza jibu lako kwa "Jibu ni [namba]".',
-        "Jibu kwa namba ya mwisho pekee.",
-    ),
-    "te": ('ఈ సమస్యను దశలవారీగా పరిష్కరించండి. మీ సమాధానాన్ని "సమాధానం [సంఖ్య]" తో ముగించండి.', "చివరి సంఖ్యతో మాత్రమే సమాధానం ఇవ్వండి."),
-}
+from labkit.languages import MATH_INSTRUCTIONS as INSTRUCTIONS, math_prompt
+from labkit.synth.mgsm import world_test_set
 
 
 class NumericTask(Task):
@@ -55,8 +24,7 @@ class NumericTask(Task):
 
     def prompt(self, doc: Doc, variant: str | None = None, cot: bool = True) -> list[dict]:
         lang = "en" if (variant or self.variants[0]) == "english" else doc.lang
-        cot_text, direct = self.instructions.get(lang, self.instructions["en"])
-        return [{"role": "user", "content": f"{doc.question}\n\n{cot_text if cot else direct}"}]
+        return [{"role": "user", "content": math_prompt(doc.question, lang, cot, self.instructions)}]
 
     def extract(self, text: str, lang: str) -> Extracted:
         return extract_number(text, lang)
@@ -105,8 +73,6 @@ class MGSM(NumericTask):
         return Doc(str(row.get("id", index)), lang, row["question"], float(row["answer_number"]))
 
     def world_dir(self) -> Path:
-        from labkit.synth.mgsm import world_test_set
-
         return world_test_set()
 
     def world_languages(self) -> list[str]:
