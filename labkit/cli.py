@@ -747,13 +747,20 @@ def _add_generate(sub) -> None:
 
 def _add_runs(sub) -> None:
     sp = _command(sub, "runs", cmd_runs, "list, inspect, follow and cancel runs")
-    sp.add_argument("action", choices=["list", "show", "logs", "cancel"])
-    sp.add_argument("run_id", nargs="?")
-    sp.add_argument("--kind")
-    sp.add_argument("--status")
-    sp.add_argument("--tag")
-    sp.add_argument("--limit", type=int, default=200)
-    sp.add_argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+    actions = sp.add_subparsers(dest="action", required=True)
+    helps = {"list": "the runs, newest first", "show": "one run's row", "logs": "its log", "cancel": "stop it"}
+    for name, text in helps.items():
+        ap = actions.add_parser(name, help=text, description=text)
+        ap.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+        if name == "list":
+            ap.add_argument("--kind")
+            ap.add_argument("--status")
+            ap.add_argument("--tag")
+            ap.add_argument("--limit", type=int, default=200)
+        else:
+            ap.add_argument("run_id")
+        if name == "logs":
+            ap.add_argument("-f", "--follow", action="store_true", help="follow until the run ends")
 
 
 def _add_eval(sub) -> None:
@@ -1083,8 +1090,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "runs" and args.action != "list" and not args.run_id:
-        build_parser().error(f"runs {args.action} needs a RUN_ID")
     try:
         return args.fn(args)
     except LabkitError as e:

@@ -68,3 +68,22 @@ def test_fit_bad_input(tmp_path):
     bad.write_text("n_languages,score\n0,0.1\n1,0.2\n2,0.3\n")
     assert main(["fit", str(bad), "--bootstrap", "100"]) == 2
     assert main(["fit", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_runs_logs_follow_parses_as_the_readme_writes_it(capsys, settings):
+    """`labkit runs logs -f RUN_ID` (the flag before the id) follows a run's log to its end."""
+    from labkit.cli import build_parser
+    from labkit.store import open_store
+
+    for argv in (["runs", "logs", "-f", "r1"], ["runs", "logs", "r1", "--follow"]):
+        args = build_parser().parse_args(argv)
+        assert (args.action, args.run_id, args.follow) == ("logs", "r1", True)
+    store = open_store(settings)
+    run_dir = settings.runs_dir / "followed"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "log.txt").write_text("step 1\nstep 2\n", encoding="utf-8")
+    run = store.create("train", "followed", config={}, run_dir=str(run_dir), tags=[])
+    store.update(run.id, status="succeeded")
+    assert main(["runs", "logs", "-f", run.id]) == 0
+    assert capsys.readouterr().out == "step 1\nstep 2\n"
+    assert main(["runs", "--json", "show", run.id]) == 0 and json.loads(capsys.readouterr().out)["id"] == run.id
