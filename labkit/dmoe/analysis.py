@@ -28,7 +28,8 @@ ATTN = ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.
 SIMILARITY_LAYERS = 3
 
 # The reference's per-language fine-tune (src/finetune_delta_18langs.py) except the batch: it uses 8 × 256
-# accumulation × 512 tokens on a GPU; recipes (configs/train/dmoe-analyze-*.yaml) set what fits.
+# accumulation × 512 tokens on a GPU; this default (8 sequences a step) is a CPU demo, and the analysis says so.
+# configs/train/dmoe-analyze-qwen2.5-0.5b.yaml is the paper's setting.
 DEFAULT_TRAINER = {
     "learning_rate": 8e-6,
     "lr_scheduler_type": "linear",
@@ -39,6 +40,13 @@ DEFAULT_TRAINER = {
     "logging_steps": 1,
     "seed": 0,
 }
+
+
+PAPER_BATCH = 2048  # src/finetune_delta_18langs.py: 8 per device × 256 accumulation
+
+
+def sequences_per_step(trainer: dict) -> int:
+    return int(trainer.get("per_device_train_batch_size") or 8) * int(trainer.get("gradient_accumulation_steps") or 1)
 
 
 # --- pure parts --------------------------------------------------------------------------------
@@ -77,10 +85,18 @@ def deviations(before: dict, after: dict) -> dict:
     return {"ffn": ffn, "attn": attn, "delta": delta, "similarity_layers": list(last)}
 
 
-def normalize(values: list[float]) -> list[float]:
-    """Min-max to [0, 1]. When every layer moved equally, each counts as the most deviating (1.0)."""
+def normalize(values: list[float]) -> list[float] | None:
+    """Min-max to [0, 1]; None when every layer moved equally: no layer is more language-specific than another
+    (the reference divides by zero there and gets NaN, log/delta-stat/stat.py `normalize`)."""
     lo, hi = min(values), max(values)
-    return [1.0 if hi == lo else (v - lo) / (hi - lo) for v in values]
+    return None if hi == lo else [(v - lo) / (hi - lo) for v in values]
+
+
+EQUAL = "every layer has the same FFN deviation: no layer is more language-specific, so no layer becomes MoE"
+DEMO_BATCH = (
+    "the default fine-tune batch ({batch} sequences per step) is a demo; the paper's is 2,048 "
+    "(8 × 256 accumulation): configs/train/dmoe-analyze-qwen2.5-0.5b.yaml on a GPU"
+)
 
 
 def cosine_matrix(vectors: dict) -> dict[str, dict[str, float]]:
@@ -111,10 +127,12 @@ def summarize(
     grouped, used = group_languages(similarity, groups, algorithm)
     return {
         "layers": [
-            {"layer": i, "ffn_deviation": ffn[i], "attn_deviation": attn[i], "normalized": norm[i]} for i in range(n)
+            {"layer": i, "ffn_deviation": ffn[i], "attn_deviation": attn[i], "normalized": norm[i] if norm else None}
+            for i in range(n)
         ],
         "epsilon": epsilon,
-        "moe_layers": [i for i in range(n) if norm[i] >= epsilon],
+        "moe_layers": [i for i in range(n) if norm and norm[i] >= epsilon],
+        "notes": [] if norm else [EQUAL],
         "similarity": similarity,
         "groups": grouped,
         "group_algorithm": used,
@@ -259,6 +277,9 @@ def analyze(
     from labkit.train.worker import fit
 
     recipe = analysis_recipe(model, steps, recipe_path, data)
+    batch = sequences_per_step(recipe.trainer)
+    if batch < PAPER_BATCH:
+        log(f"[dmoe] note: {DEMO_BATCH.format(batch=batch)}")
     texts = {
         lang: language_texts(lang, recipe.data) for lang in languages
     }  # all data first: a missing language fails fast
@@ -295,8 +316,11 @@ def analyze(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = summarize(per_language, cosine_matrix(deltas), float(epsilon), int(groups), algorithm)
+    if batch < PAPER_BATCH:
+        result["notes"].append(DEMO_BATCH.format(batch=batch))
     result.update(
         model=recipe.model["name"],
+        sequences_per_step=batch,
         languages=languages,
         steps=int(recipe.trainer["max_steps"]),
         similarity_layers=dev["similarity_layers"],

@@ -37,14 +37,19 @@ def add_arguments(sp) -> None:
         "--algorithm", default="auto", choices=["auto", "exhaustive", "greedy"], help="analyze: grouping algorithm"
     )
     sp.add_argument(
-        "--recipe", help="analyze: fine-tune recipe (configs/train/dmoe-analyze-*.yaml: trainer settings, data source)"
+        "--recipe",
+        help="analyze: fine-tune recipe (trainer settings, data source). Without it the batch is a CPU demo "
+        "(8 sequences per step); configs/train/dmoe-analyze-qwen2.5-0.5b.yaml is the paper's GPU setting "
+        "(8 × 256 = 2,048 sequences per step)",
     )
     sp.add_argument(
         "--data", help="text source: 'corpus' (bundled, offline), a Hub dataset (config {lang}) or a file with {lang}"
     )
     sp.add_argument("--analysis", help="upcycle: the analysis JSON")
     sp.add_argument("--top-k", type=int, default=2, help="upcycle: experts per token")
-    sp.add_argument("--language", help="add-language: the new language")
+    sp.add_argument(
+        "--language", help="add-language: the new language, or a comma-separated group sharing one new expert (ml,mr)"
+    )
     sp.add_argument("--out", help="output file (analyze, routing) or folder (upcycle, add-language)")
     sp.add_argument("--limit", type=int, help="text: rows per language")
     sp.add_argument("--detach", action="store_true", help="add-language: start the adaptation job and return")
@@ -79,11 +84,12 @@ def run(args, emit) -> int:
         )
         human = "\n".join(
             f"layer {r['layer']:>3}  ffn {r['ffn_deviation']:.4g}  attn {r['attn_deviation']:.4g}  "
-            f"norm {r['normalized']:.3f}"
-            f"{'  MoE' if r['layer'] in res['moe_layers'] else ''}"
+            + (f"norm {r['normalized']:.3f}" if r["normalized"] is not None else "norm –")
+            + ("  MoE" if r["layer"] in res["moe_layers"] else "")
             for r in res["layers"]
         )
         human += f"\nMoE layers (ε={res['epsilon']}): {res['moe_layers']}"
+        human += "".join(f"\nnote: {n}" for n in res.get("notes") or [])
         human += f"\ngroups ({res['group_algorithm']}): {res['groups']}\n→ {res['out']}"
         emit(args, res, human)
         return 0

@@ -1,6 +1,7 @@
 """New-language extension (DMoE step 4), as in the reference (ppl_hard_router.py → add_expert.py → new_lang_adapt.sh):
 
     labkit dmoe add-language --model DMOE_DIR --language sw --out OUT [--steps 100] [--data corpus]
+    labkit dmoe add-language --model DMOE_DIR --language ml,mr --out OUT     # one expert for a group of languages
 
 1. perplexity of the new language's text with every token hard-routed to expert e, for each e;
 2. the expert with the lowest perplexity is copied (weights and router row) as a new expert, mapped to the language;
@@ -45,16 +46,26 @@ def pick_expert(model_dir: str, texts: list[str], max_length: int = 512) -> tupl
     return min(range(len(ppl)), key=ppl.__getitem__), ppl
 
 
+def languages_of(language: str | list[str]) -> list[str]:
+    """`ml,mr` → ["ml", "mr"] (the reference names such a group ml-mr; codes may hold a hyphen, so "," splits)."""
+    raw = language if isinstance(language, list) else str(language or "").split(",")
+    langs = list(dict.fromkeys(l.strip() for l in raw if l and l.strip()))
+    if not langs:
+        raise LabkitError("No new language given.", hint="--language sw, or --language ml,mr for a group.")
+    return langs
+
+
 def prepare(
     model: str,
-    language: str,
+    language: str | list[str],
     out: str | Path,
     steps: int = 100,
     data: dict | None = None,
     trainer: dict | None = None,
     eval_texts: int = 64,
 ):
-    """Steps 1–2 and the recipe of step 3 (not yet launched). Returns (recipe, summary)."""
+    """Steps 1–2 and the recipe of step 3 (not yet launched). Returns (recipe, summary). `language` may name a
+    group (`ml,mr`): the expert is picked on their texts together, and all of them are routed to it."""
     from labkit.dmoe.analysis import language_texts
     from labkit.dmoe.upcycle import add_expert, read_meta
     from labkit.jsonl import write_jsonl
@@ -68,31 +79,36 @@ def prepare(
             f"{model} is not a DMoE model (no dmoe.json).",
             hint="Upcycle and train one first (labkit dmoe upcycle, dmoe-stage1/2).",
         )
-    if language in meta["language_to_expert"]:
+    langs = languages_of(language)
+    served = [l for l in langs if l in meta["language_to_expert"]]
+    if served:
         raise LabkitError(
-            f"{language!r} already has expert {meta['language_to_expert'][language]}.",
-            hint="Pick a language the model does not serve.",
+            f"{served[0]!r} already has expert {meta['language_to_expert'][served[0]]}.",
+            hint="Pick languages the model does not serve.",
         )
-    texts = language_texts(language, data)
-    best, ppl = pick_expert(path, texts[:eval_texts])
+    texts = {lang: language_texts(lang, data) for lang in langs}
+    per_lang = max(1, eval_texts // len(langs))  # the group's texts in equal parts pick its expert
+    best, ppl = pick_expert(path, [t for lang in langs for t in texts[lang][:per_lang]])
     out = Path(out)
-    added = add_expert(path, best, language, out / "model")
+    added = add_expert(path, best, langs, out / "model")
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "data.jsonl", [{"text": t, "lang": language} for t in texts])
+    write_jsonl(out / "data.jsonl", [{"text": t, "lang": lang} for lang in langs for t in texts[lang]])
+    name = "-".join(langs)
     recipe = from_dict(
         {
-            "name": f"dmoe-add-{language}",
+            "name": f"dmoe-add-{name}",
             "method": "dmoe-stage1",
             "model": {"name": str(out / "model")},
             "data": {"path": str(out / "data.jsonl")},
             "method_args": {"train": "moe", "router_coef": 1.28},
             "trainer": {**TRAINER, **(trainer or {}), "max_steps": int(steps)},
             "output": {"dir": str(out / "trained")},
-            "tags": ["dmoe", f"add:{language}"],
+            "tags": ["dmoe", f"add:{name}"],
         }
     )
     summary = {
-        "language": language,
+        "language": name,
+        "languages": langs,
         "perplexities": {str(e): p for e, p in enumerate(ppl)},
         "copied_expert": best,
         "new_expert": added["new_expert"],

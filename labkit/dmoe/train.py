@@ -10,9 +10,9 @@ plus `method_args.analysis` (or `groups` + `moe_layers`): the run then upcycles 
 
 Unlike the reference, which routes a whole batch to the mode of its dataset ids, each sequence is routed to
 its own group's expert, so mixed batches are correct. `method_args.train: moe` trains only the experts and
-routers of the MoE layers (new-language adaptation). After training, the share of each language's tokens that
-each expert receives is written to OUTPUT/routing.json and to metrics.jsonl (event "routing").
-"""
+routers of the MoE layers (new-language adaptation). `method_args.pack: true` trains on fixed-length blocks
+without EOS between documents, as the reference does (tokenize). After training, the share of each language's
+tokens that each expert receives is written to OUTPUT/routing.json and to metrics.jsonl (event "routing")."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from labkit.errors import LabkitError
 from labkit.train.methods import Method, register
 from labkit.train.recipe import Recipe
 
-METHOD_ARGS = ("analysis", "groups", "moe_layers", "top_k", "router_coef", "train", "routing_texts")
+METHOD_ARGS = ("analysis", "groups", "moe_layers", "top_k", "router_coef", "train", "routing_texts", "pack")
 COEF = {1: 1.28, 2: 0.02}
 ROUTING = "routing.json"
 WORKER = "labkit.dmoe.worker"  # a job's entry point: registers these methods, then runs labkit.train.worker
@@ -102,7 +102,11 @@ def moe_model_dir(recipe: Recipe, run_dir: Path) -> str:
     return str(target)
 
 
-def tokenize(ds, tok, lang_to_expert: dict[str, int], max_length: int, need_lang: bool):
+def tokenize(ds, tok, lang_to_expert: dict[str, int], max_length: int, need_lang: bool, pack: bool = False):
+    """One row per text (EOS appended, cut at max_length), or with `pack` the reference's blocks: each expert's
+    texts concatenated without EOS and cut into blocks of exactly max_length tokens, the short tail dropped
+    (ZNLP/DMoE src/dmoe_utils.py ConstantLengthDataset, add_eos_token=False). Packing per expert keeps one
+    expert per block, so stage 1's forced routing stays right."""
     if need_lang:
         unknown = sorted({l for l in ds["lang"] if l not in lang_to_expert})
         if unknown:
@@ -111,6 +115,8 @@ def tokenize(ds, tok, lang_to_expert: dict[str, int], max_length: int, need_lang
                 hint=f"The model's groups cover {', '.join(sorted(lang_to_expert))}; "
                 "add a language with `labkit dmoe add-language`.",
             )
+    if pack:
+        return pack_blocks(ds, tok, lang_to_expert, max_length)
     eos = tok.eos_token or ""
 
     def row(r):
@@ -118,6 +124,26 @@ def tokenize(ds, tok, lang_to_expert: dict[str, int], max_length: int, need_lang
         return {"input_ids": ids, "expert": lang_to_expert.get(r.get("lang"), -1)}
 
     return ds.map(row, remove_columns=ds.column_names)
+
+
+def pack_blocks(ds, tok, lang_to_expert: dict[str, int], block: int):
+    import datasets
+
+    streams: dict[int, list[int]] = {}
+    for r in ds:
+        expert = lang_to_expert.get(r.get("lang"), -1)
+        streams.setdefault(expert, []).extend(tok(r["text"], add_special_tokens=False)["input_ids"])
+    rows = [
+        {"input_ids": ids[i : i + block], "expert": expert}
+        for expert, ids in streams.items()
+        for i in range(0, len(ids) - block + 1, block)
+    ]
+    if not rows:
+        raise LabkitError(
+            f"Packing made no block: no expert's text reaches {block} tokens.",
+            hint="Lower trainer.max_length, add text, or set method_args.pack: false.",
+        )
+    return datasets.Dataset.from_list(rows)
 
 
 def collator(pad_id: int):
@@ -229,7 +255,12 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
             hint='Rows like {"text": ..., "lang": "zh"}; map yours with data.columns.',
         )
     ds = tokenize(
-        raw, tok, meta["language_to_expert"], int(getattr(args, "max_length", None) or 1024), need_lang=stage == 1
+        raw,
+        tok,
+        meta["language_to_expert"],
+        int(getattr(args, "max_length", None) or 1024),
+        need_lang=stage == 1,
+        pack=bool(a.get("pack", False)),
     )
     trainer = make_trainer_class()(
         model=model,

@@ -172,12 +172,19 @@ def upcycle_from_analysis(model: str, analysis_path: str, out: str | Path, top_k
     guard.require("write")
 
     a = load_analysis(analysis_path)
+    if not a["moe_layers"] and a.get("notes"):
+        raise LabkitError(
+            f"The analysis made no MoE layer: {a['notes'][0]}.",
+            hint="Rerun it with the paper's batch (configs/train/dmoe-analyze-*.yaml) or more steps.",
+        )
     return upcycle(model, out, a["groups"], a["moe_layers"], top_k=top_k, seed=seed, analysis=str(analysis_path))
 
 
-def add_expert(model_dir: str | Path, copy_from: int, language: str, out: str | Path) -> dict:
+def add_expert(model_dir: str | Path, copy_from: int, language: str | list[str], out: str | Path) -> dict:
     """A copy of `model_dir` with one more expert in every MoE layer, a copy of expert `copy_from` (its router
-    row too), and `language` mapped to it."""
+    row too), and `language` mapped to it: one language, or a group sharing the expert (the reference's
+    data/expert-map/new4langs_dataset_map.json maps ml-mr and be-sr to one expert each)."""
+    languages = [language] if isinstance(language, str) else list(language)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -207,9 +214,12 @@ def add_expert(model_dir: str | Path, copy_from: int, language: str, out: str | 
     meta = {
         **meta,
         "num_experts": e + 1,
-        "language_to_expert": {**meta["language_to_expert"], language: e},
-        "groups": [*meta["groups"], [language]],
-        "added": [*meta.get("added", []), {"language": language, "expert": e, "copied_from": copy_from}],
+        "language_to_expert": {**meta["language_to_expert"], **{lang: e for lang in languages}},
+        "groups": [*meta["groups"], languages],
+        "added": [
+            *meta.get("added", []),
+            {"language": "-".join(languages), "languages": languages, "expert": e, "copied_from": copy_from},
+        ],
         "parent": str(model_dir),
     }
     write_meta(out, meta)

@@ -35,6 +35,7 @@ def show(path):
     a = load_analysis(path)
     lines = [f"**MoE layers** (ε = {a['epsilon']}): {a['moe_layers']} · **groups** ({a.get('group_algorithm', '')}):"]
     lines += [f"- expert {i}: {', '.join(g)}" for i, g in enumerate(a["groups"])]
+    lines += [f"\n**Note:** {n}" for n in a.get("notes") or []]  # equal deviations, a demo batch
     return deviation_figure(a), similarity_figure(a), "\n".join(lines)
 
 
