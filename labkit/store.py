@@ -262,10 +262,6 @@ class Store:
             db.execute("COMMIT")
         return self.get(run_id)
 
-    def delete(self, run_id: str) -> None:
-        with self._connect() as db:
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-
     # --- reads --------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
         with self._connect() as db:

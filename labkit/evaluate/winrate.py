@@ -301,10 +301,3 @@ def read_annotations(path) -> list[dict]:
     if missing:
         raise LabkitError(f"ANNOTATIONS lack {', '.join(sorted(missing))}.", hint=hint)
     return rows
-
-
-def avg_length(texts: Sequence[str]) -> float:
-    """Mean output length in characters (the unit AlpacaEval reports avg_length in)."""
-    if len(texts) == 0:
-        raise ValueError("no texts given: cannot average an empty list")
-    return float(np.mean([len(t) for t in texts]))

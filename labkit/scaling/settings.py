@@ -12,7 +12,7 @@ bootstrap runs in chunks (labkit.scaling.fit.BOOT_CHUNK_ELEMENTS).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from labkit.errors import LabkitError
 
@@ -135,9 +135,6 @@ class FitSettings:
         d.pop("surface")
         d["series"], d["predict_at"] = list(self.series), list(self.predict_at)
         return d
-
-    def with_series(self, columns) -> FitSettings:
-        return replace(self, series=tuple(columns))
 
 
 DEFAULTS = FitSettings()

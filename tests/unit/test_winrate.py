@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from labkit.evaluate.winrate import avg_length, winrate
+from labkit.evaluate.winrate import winrate
 
 
 # ---------------------------------------------------------------- raw win rate
@@ -58,16 +58,6 @@ def test_glm_on_a_handful_of_items_is_refused_not_invented():
     rows = [{"output_1": "a" * 10, "output_2": "b" * (10 + i), "preference": 2.0} for i in range(3)]
     with pytest.raises(ValueError):
         glm_winrate(rows, "length_controlled_minimal")  # 5-fold CV needs at least 5 judged items
-
-
-# ---------------------------------------------------------------- lengths
-
-
-def test_avg_length_in_characters():
-    assert avg_length(["abc", "", "hello"]) == pytest.approx(8 / 3)
-    assert avg_length(["ü", "日本"]) == pytest.approx(1.5)  # characters, not bytes
-    with pytest.raises(ValueError):
-        avg_length([])
 
 
 # ---------------------------------------------------------------- weighted vs discrete judge preferences
