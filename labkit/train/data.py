@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit import config
 from labkit.errors import LabkitError
-from labkit.train import recipe as rmod
 from labkit.train.recipe import Recipe
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
@@ -25,7 +25,7 @@ def load_dataset(recipe: Recipe):
             "The recipe has no data.path.", hint="A Hub dataset id or a local .jsonl/.json/.parquet/.csv file."
         )
     local = Path(path).expanduser()
-    shown = rmod.shown(local) if local.suffix in LOCAL_FORMATS else path
+    shown = config.shown(local) if local.suffix in LOCAL_FORMATS else path
     try:
         if local.suffix in LOCAL_FORMATS and local.is_file():
             if local.suffix == ".jsonl":

@@ -16,7 +16,10 @@ from labkit.train.recipe import Recipe
 def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, load_tokenizer: bool = True) -> list[str]:
     out: list[str] = []
     if recipe.method not in METHODS:
-        return [f"Unknown method {recipe.method!r}: use one of {', '.join(METHODS)}."]
+        return [
+            f"Unknown method {recipe.method!r}: use one of {', '.join(METHODS)} "
+            "(an engine's methods join when it is imported: `import labkit.dmoe` for dmoe-stage1/2)."
+        ]
     method = get_method(recipe.method)
     out += _trainer_keys(recipe, method)
     unknown_args = set(recipe.method_args) - set(method.method_args)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labkit import config
 from labkit.errors import LabkitError
 from labkit.train import launch
 from labkit.train import recipe as rmod
@@ -16,9 +17,10 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("[!_]*.yaml")))
 def test_every_shipped_recipe_loads(path):
-    r = rmod.load(path)
+    import labkit.dmoe  # noqa: F401  registers dmoe-stage1/2, as the CLI and the app do
     from labkit.train.methods import METHODS
 
+    r = rmod.load(path)
     assert r.name and r.method in METHODS
 
 
@@ -230,7 +232,7 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
     from labkit.settings import Settings
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
-    roots = rmod.allowed_roots()
+    roots = config.allowed_roots()
     secret = tmp_path / "secret.yaml"
     secret.write_text("root:x:0:0: the secret line\n")
     editor = str(CONFIGS / "editor.yaml")
@@ -243,7 +245,7 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
         assert "secret line" not in str(err.value)
     for key in ("data.path", "output.dir", "evaluate.data"):
         text = yaml.safe_dump(
-            rmod.set_path({"base": "_base-tiny.yaml", "name": "x", "method": "sft"}, key, "/etc/passwd.jsonl")
+            config.set_path({"base": "_base-tiny.yaml", "name": "x", "method": "sft"}, key, "/etc/passwd.jsonl")
         )
         with pytest.raises(LabkitError, match=f"{key} '/etc/passwd.jsonl' is not in a folder"):
             rmod.loads(text, source=editor, roots=roots)
@@ -252,16 +254,18 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
         source=editor,
         roots=roots,
     )
-    assert rmod.shown(ok.data_path()) == "configs/data/sft-tiny.jsonl"
+    assert config.shown(ok.data_path()) == "configs/data/sft-tiny.jsonl"
     assert (
         rmod.loads("name: x\nmethod: sft\ndata: {path: trl-lib/Capybara}\n", source=editor, roots=roots).data["path"]
         == "trl-lib/Capybara"
     )
     demo = Settings.from_env({"LABKIT_HOME": str(tmp_path / "home"), "LABKIT_DEMO": "1"})
-    assert rmod.allowed_roots(demo) == [demo.configs_dir]
+    assert config.allowed_roots(demo) == [demo.configs_dir]
     run_file = tmp_path / "home" / "runs" / "r1" / "data.jsonl"
     with pytest.raises(LabkitError, match="not in a folder"):
-        rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {run_file}}}\n", source=editor, roots=rmod.allowed_roots(demo))
+        rmod.loads(
+            f"name: x\nmethod: sft\ndata: {{path: {run_file}}}\n", source=editor, roots=config.allowed_roots(demo)
+        )
     assert rmod.loads(f"name: x\nmethod: sft\ndata: {{path: {run_file}}}\n", source=editor, roots=roots)
 
 
