@@ -40,6 +40,7 @@ def test_data_tab_end_to_end(client):
         time.sleep(1)
     assert "succeeded" in status and "9/9" in status
     assert summary["kept"] == 3 and summary["dropped"]["sensitive"] == 1
+    assert "quality: heuristic placeholder" in summary["notes"]  # heuristic labels are named as such
     dropped = client.predict(run_id, "repetition", api_name="/data_dropped")
     assert [r[0] for r in dropped["data"]] == ["repetition"]
     script = client.predict(

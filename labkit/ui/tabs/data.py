@@ -133,7 +133,7 @@ def results(rid) -> tuple:
     """The summary and the four figures of a finished run."""
     out = _out(rid)
     figs, s = report.figures(out), report.load_summary(out)
-    summary = {k: s[k] for k in ("kept", "dropped", "read") if k in s}
+    summary = {k: s[k] for k in ("kept", "dropped", "read", "notes") if k in s}
     return summary, figs["funnel"], figs["domain"], figs["quality"], figs["toxicity"]
 
 
@@ -216,7 +216,7 @@ def _form_fields() -> list:
             gr.Dropdown(list(KINDS), label="quality kind"),
             gr.Textbox(label="quality model"),
             gr.Number(label="quality threshold (empty: keep all)"),
-            gr.Radio(["document", "paragraph"], label="quality level"),
+            gr.Radio(["document", "paragraph", "line"], label="quality level"),
         ]
     with gr.Row():
         fields += [
