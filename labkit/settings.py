@@ -111,6 +111,14 @@ class Settings:
             return 50
 
     @property
+    def ui_sync_delay_s(self) -> float:
+        """LABKIT_UI_SYNC_DELAY: seconds each form ⇄ YAML sync waits (a test hook that plays a busy server; 0)."""
+        try:
+            return max(0.0, float(self.env.get("LABKIT_UI_SYNC_DELAY", "0")))
+        except ValueError:
+            return 0.0
+
+    @property
     def gradio_temp_dir(self) -> Path:
         """Where Gradio puts uploaded files (GRADIO_TEMP_DIR, else its default under the system temp folder)."""
         import tempfile

@@ -1,7 +1,8 @@
 """The bad-input corpus through the Gradio API: malformed values for the main endpoints of the served app.
 
 A case is (id, api, args). An `Upload(name, content)` in the args is written to a file and uploaded; a callable
-in place of the args gets the Train tab's loaded form ({"text": recipe YAML, "values": the 11 form fields}) and
+in place of the args gets the Train tab's loaded form ({"text": recipe YAML, "values": the 11 form fields, "sync":
+values → the YAML with them written in}) and
 returns them. Every case must end in a gr.Error with a message, within the time cap, with no traceback in the
 server's log and no temporary upload path in the message. Add a case whenever an input is found to break something.
 """
@@ -43,14 +44,15 @@ def form(changes: dict | None = None, text: str | None = None, prefix: tuple = (
         values = list(loaded["values"])
         for i, v in (changes or {}).items():
             values[i] = v
-        return (loaded["text"] if text is None else text, *prefix, *values)
+        # typed fields reach an action as a click sends them: written into the YAML first (/train_form_to_yaml)
+        return (loaded["sync"](values) if changes else loaded["text"] if text is None else text, *prefix)
 
     return build
 
 
 def yaml_edit(old: str, new: str):
     """The loaded recipe's YAML with one piece of text replaced (the form follows the editor when they disagree)."""
-    return lambda loaded: (loaded["text"].replace(old, new, 1), *loaded["values"])
+    return lambda loaded: (loaded["text"].replace(old, new, 1),)
 
 
 EVAL = ("mgsm", "tiny", "hf", ["en"], 2, "native", True, 8, "sample", "", "", "openai", "")

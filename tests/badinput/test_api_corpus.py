@@ -100,8 +100,12 @@ def results(server):
     from gradio_client.exceptions import AppError
 
     client = Client(server["url"], verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 600})
-    text, *values = client.predict("configs/train/sft-tiny.yaml", api_name="/train_load_recipe")
-    loaded = {"text": text, "values": values}
+    text, _synced, *values = client.predict("configs/train/sft-tiny.yaml", api_name="/train_load_recipe")
+
+    def sync(typed: list) -> str:
+        return client.predict(text, None, *typed, api_name="/train_form_to_yaml")[0]
+
+    loaded = {"text": text, "values": values, "sync": sync}
     uploads = {}
     for name, content in DATA_UPLOADS.items():
         path = server["root"] / "files" / name

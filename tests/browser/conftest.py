@@ -51,3 +51,20 @@ def fill(page):
         raise AssertionError(f"the field does not keep {value!r}")
 
     return _fill
+
+
+@pytest.fixture
+def shot(page, tmp_path):
+    """shot(name): a full-page screenshot under the test's tmp dir (LABKIT_SCREENSHOTS=dir copies it there)."""
+    import shutil
+
+    def _shot(name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+        if os.environ.get("LABKIT_SCREENSHOTS"):
+            Path(os.environ["LABKIT_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(os.environ["LABKIT_SCREENSHOTS"]) / path.name)
+        return path
+
+    return _shot

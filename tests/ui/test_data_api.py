@@ -18,15 +18,18 @@ def client(app_url):
 
 
 def test_data_tab_end_to_end(client):
-    text, *form = client.predict(RECIPE, api_name="/data_load_recipe")
-    assert form[0] == "cmn" and all(form[1:7])
+    text, synced, *form = client.predict(RECIPE, api_name="/data_load_recipe")
+    assert form[0] == "cmn" and all(form[1:7]) and synced == form
     form[11] = str(FIX / "sensitive.txt")  # the sensitive word list field
     form[7] = 150  # length threshold
-    edited = client.predict(text, *form, api_name="/data_form_to_yaml")
+    edited, now_synced = client.predict(text, synced, *form, api_name="/data_form_to_yaml")
     data = yaml.safe_load(edited)
     assert data["rules"]["length"]["min_chars"] == 150 and data["rules"]["sensitive"]["words"].endswith("sensitive.txt")
-    back = client.predict(edited, api_name="/data_yaml_to_form")
-    assert back[7] == 150
+    assert now_synced == form
+    *back, back_synced, note = client.predict(
+        edited.replace("min_chars: 150", "min_chars: 151"), now_synced, api_name="/data_yaml_to_form"
+    )
+    assert back_synced[7] == 151 and back[7] == 151 and note == ""
     rows = client.predict(str(FIX / "rules.jsonl"), edited, api_name="/data_preview")
     verdicts = {r[0]: r[2] for r in rows["data"]}
     assert verdicts["traditional"] == "traditional" and verdicts["good-news"].startswith("✓")

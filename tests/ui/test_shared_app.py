@@ -67,12 +67,12 @@ def test_sessions_act_only_on_their_own_runs_and_within_their_limit(shared_app, 
     _refused(lambda: b.predict(rid, api_name="/eval_cancel"), "not started from this browser session")
 
     # Train: two long runs for A; a third is refused by the limit per session
-    text, *values = a.predict("configs/train/sft-tiny.yaml", api_name="/train_load_recipe")
+    text, _synced, *values = a.predict("configs/train/sft-tiny.yaml", api_name="/train_load_recipe")
     values[STEPS] = 100000
-    started = [a.predict(text, *values, api_name="/train_launch")[0] for _ in range(2)]
+    started = [a.predict(text, api_name="/train_launch")[0] for _ in range(2)]
     try:
         assert [jobs.status(r, ctx.settings).tags[-1] for r in started] == owner_a * 2
-        _refused(lambda: a.predict(text, *values, api_name="/train_launch"), "limit per session is 2")
+        _refused(lambda: a.predict(text, api_name="/train_launch"), "limit per session is 2")
         assert len(jobs.list_runs(ctx.settings, kind="train")) == 2  # the refused launch left no row
 
         # B can neither cancel (through either tab) nor resume A's runs

@@ -15,8 +15,16 @@ STEPS, DATA = 5, 3
 
 
 def load(client, choice="configs/train/dpo-tiny.yaml"):
-    out = client.predict(choice, api_name="/train_load_recipe")
-    return out[0], list(out[1:])
+    text, _synced, *values = client.predict(choice, api_name="/train_load_recipe")
+    return text, values
+
+
+def typed(client, text, values, synced=None):
+    """The editor after the form's values were written in, as a click does before its handler runs (synced None:
+    every field that differs from the editor wins)."""
+    edited, now_synced = client.predict(text, synced, *values, api_name="/train_form_to_yaml")
+    assert now_synced == list(values)
+    return edited
 
 
 def test_recipe_form_yaml_and_checks(client):
@@ -27,38 +35,40 @@ def test_recipe_form_yaml_and_checks(client):
     assert (
         text.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in text
     )  # the file as written
-    form = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  max_steps: 2"), api_name="/train_yaml_to_form")
-    assert form[STEPS] == 2
+    *form, synced, note = client.predict(
+        text.replace("beta: 0.1", "beta: 0.1\n  max_steps: 2"), values, api_name="/train_yaml_to_form"
+    )
+    assert synced[STEPS] == 2 and form[STEPS] == 2 and note == ""
     text, values = load(client)
-    edited = client.predict(text, "renamed", *values[1:4], 0.01, 3, *values[6:], api_name="/train_form_to_yaml")
+    edited = typed(client, text, ["renamed", *values[1:4], 0.01, 3, *values[6:]], synced=values)
     data = yaml.safe_load(edited)
     assert data["name"] == "renamed" and data["trainer"]["learning_rate"] == 0.01 and data["trainer"]["max_steps"] == 3
     assert edited.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in edited  # comments kept
-    assert "Ready to launch" in client.predict(text, *values, api_name="/train_validate")
-    bad = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  betta: 2"), *values, api_name="/train_validate")
+    assert "Ready to launch" in client.predict(text, api_name="/train_validate")
+    bad = client.predict(text.replace("beta: 0.1", "beta: 0.1\n  betta: 2"), api_name="/train_validate")
     assert "betta" in bad and "did you mean" in bad
-    assert "labkit.train.worker" in client.predict(text, *values, api_name="/train_preview")
+    assert "labkit.train.worker" in client.predict(text, api_name="/train_preview")
     with pytest.raises(Exception, match="line 1, column 7"):
-        client.predict("name: [broken", *values, api_name="/train_validate")
-    assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, *values, api_name="/train_export_slurm")
+        client.predict("name: [broken", api_name="/train_validate")
+    assert "#SBATCH --nodes=2" in client.predict(text, 2, 4, api_name="/train_export_slurm")
     hub_data = values[:DATA] + ["me/dpo-data"] + values[DATA + 1 :]  # a Job reads Hub data, not this machine's
-    job = client.predict(text, "t4-small", *hub_data, api_name="/train_export_hf_jobs")
+    job = client.predict(typed(client, text, hub_data), "t4-small", api_name="/train_export_hf_jobs")
     assert "hf jobs uv run --flavor t4-small" in job and "--secrets HF_TOKEN" in job and "me/dpo-data" in job
     with pytest.raises(AppError, match="a file on this machine, which a Job cannot read"):
-        client.predict(text, "t4-small", *values, api_name="/train_export_hf_jobs")
+        client.predict(text, "t4-small", api_name="/train_export_hf_jobs")
 
 
-def test_validate_reads_the_form_not_only_the_editor(client):
+def test_a_typed_field_reaches_validate_through_the_click_sync(client):
     text, values = load(client)
-    typed = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1 :]  # typed in the Data field, never synced
-    found = client.predict(text, *typed, api_name="/train_validate")
+    typed_values = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1 :]  # typed in the Data field
+    found = client.predict(typed(client, text, typed_values), api_name="/train_validate")
     assert "No data file configs/data/nowhere.jsonl" in found  # and no absolute server path
     assert str(CONFIGS.parent) not in found
     cleared = values[:STEPS] + [None] + values[STEPS + 1 :]
     with pytest.raises(Exception, match="Max steps is empty"):
-        client.predict(text, *cleared, api_name="/train_validate")
+        typed(client, text, cleared)
     with pytest.raises(Exception, match="Run name"):
-        client.predict(text, "two words", *values[1:], api_name="/train_launch")
+        client.predict(typed(client, text, ["two words", *values[1:]]), api_name="/train_launch")
 
 
 def test_recipes_cannot_read_server_files(client, tmp_path):
@@ -71,19 +81,19 @@ def test_recipes_cannot_read_server_files(client, tmp_path):
         assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
     for line in (f"base: {secret}", "data: {path: /etc/passwd.jsonl}", "output: {dir: /tmp/elsewhere}"):
         with pytest.raises(AppError) as err:
-            client.predict(f"{line}\nname: x\nmethod: sft\n", *values, api_name="/train_validate")
+            client.predict(f"{line}\nname: x\nmethod: sft\n", api_name="/train_validate")
         assert "is not in a folder recipes may read" in str(err.value) and "top secret" not in str(err.value)
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")
     )
     with pytest.raises(Exception, match="aliases are expanded"):
-        client.predict(bomb + "name: x\nmethod: sft\n", *values, api_name="/train_validate")
+        client.predict(bomb + "name: x\nmethod: sft\n", api_name="/train_validate")
 
 
 def test_launch_and_follow(client, tiny_path):
     text, values = load(client, "configs/train/sft-tiny.yaml")
     values[STEPS] = 3
-    rid, note, _, table = client.predict(text, *values, api_name="/train_launch")
+    rid, note, _, table = client.predict(typed(client, text, values), api_name="/train_launch")
     assert rid.startswith("train-") and rid in [r[0] for r in table["data"]]  # the runs table shows it at once
     for _ in range(240):
         status, picks, plot, log, _t, table = client.predict(rid, [], False, api_name="/train_follow")
@@ -101,7 +111,7 @@ def test_launch_and_follow(client, tiny_path):
 def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
     text, values = load(client, "configs/train/sft-tiny.yaml")
     values[STEPS] = 100000
-    rid = client.predict(text, *values, api_name="/train_launch")[0]
+    rid = client.predict(typed(client, text, values), api_name="/train_launch")[0]
     for _ in range(240):
         status = client.predict(rid, [], False, api_name="/train_follow")[0]
         if "running" in status and "step 0/" not in status:
@@ -139,9 +149,7 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
 
 def test_pipeline_stages_and_files(client, tiny_path):
     text, values = load(client, "configs/train/radis-tiny.yaml")
-    rid = client.predict(
-        text.replace("max_steps: 3", "max_steps: 1"), *values[:STEPS], 1, *values[STEPS + 1 :], api_name="/train_launch"
-    )[0]
+    rid = client.predict(text.replace("max_steps: 3", "max_steps: 1"), api_name="/train_launch")[0]
     for _ in range(240):
         status = client.predict(rid, [], False, api_name="/train_follow")[0]
         if "succeeded" in status or "failed" in status:

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import yaml
 
 from labkit import jobs
 from labkit.data import recipe as rmod
@@ -20,50 +19,41 @@ from labkit.data.annotate import KINDS
 from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.store import FINAL
-from labkit.train.recipe import get_path, set_path, yaml_load
+from labkit.config import merge
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.formsync import Field, FormSync, mapping, synced_component
 from labkit.ui import hfjobs_panel
 
 TITLE = "Data"
 ID = "data"
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "curate"
-# form field → recipe key
+# the form: where each field's value lives in the recipe
 FORM = [
-    "language",
-    *[f"rules.{r}.enabled" for r in ORDER],
-    "rules.length.min_chars",
-    "rules.line_length.min_mean",
-    "rules.chinese_share.min_share",
-    "rules.sensitive.max_per_line",
-    "rules.sensitive.words",
-    "rules.repetition.max_share",
-    "annotators.quality.kind",
-    "annotators.quality.model",
-    "annotators.quality.threshold",
-    "annotators.quality.level",
-    "annotators.domain.kind",
-    "annotators.domain.model",
-    "annotators.toxicity.kind",
-    "annotators.toxicity.model",
-    "executor.tasks",
-    "executor.workers",
+    Field("language", "language"),
+    *[Field(f"rules.{r}.enabled", r, "bool") for r in ORDER],
+    Field("rules.length.min_chars", "length: drop if chars ≤", "int"),
+    Field("rules.line_length.min_mean", "line_length: drop if mean <", "number"),
+    Field("rules.chinese_share.min_share", "chinese_share: drop if <", "number"),
+    Field("rules.sensitive.max_per_line", "sensitive: drop if words/line >", "number"),
+    Field("rules.sensitive.words", "sensitive word list (file)", "optional"),
+    Field("rules.repetition.max_share", "repetition: drop if 13-gram share >", "number"),
+    Field("annotators.quality.kind", "quality kind", "choice"),
+    Field("annotators.quality.model", "quality model", "optional"),
+    Field("annotators.quality.threshold", "quality threshold (empty: keep all)", "optional-number"),
+    Field("annotators.quality.level", "quality level", "choice"),
+    Field("annotators.domain.kind", "domain kind", "choice"),
+    Field("annotators.domain.model", "domain model", "optional"),
+    Field("annotators.toxicity.kind", "toxicity kind", "choice"),
+    Field("annotators.toxicity.model", "toxicity model", "optional"),
+    Field("executor.tasks", "tasks", "int"),
+    Field("executor.workers", "workers", "int"),
 ]
+# what the form shows: the editor's YAML over the defaults (values are checked when a button uses the recipe)
+SYNC = FormSync(FORM, lambda text, source: merge(copy.deepcopy(rmod.DEFAULTS), mapping(text)))
 
 
 def form_values(text: str) -> list:
-    data = rmod.validate(yaml_load(text) or {})
-    return [get_path(data, key) for key in FORM]
-
-
-def yaml_with_form(text: str, values: list) -> str:
-    data = copy.deepcopy(yaml_load(text) or {})
-    for key, value in zip(FORM, values):
-        if value == "" and key.endswith((".model", ".words", ".threshold")):
-            value = None
-        if isinstance(value, float) and value.is_integer() and key.endswith(("tasks", "workers", "min_chars")):
-            value = int(value)
-        set_path(data, key, value)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return SYNC.values(text)
 
 
 def status_text(run, p: dict) -> str:
@@ -98,17 +88,8 @@ def _out(rid: str) -> Path:
 @handler
 def load_recipe(choice):
     text = rmod.dumps(rmod.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
-    return [text, *form_values(text)]
-
-
-@handler
-def form_to_yaml(text, *values):
-    return yaml_with_form(text, list(values))
-
-
-@handler
-def yaml_to_form(text):
-    return form_values(text)
+    values = form_values(text)
+    return [text, values, *values]
 
 
 @handler
@@ -294,6 +275,8 @@ def _layout(recipes: list[str], settings) -> SimpleNamespace:
             with gr.Accordion("Rules and annotators (form ⇄ YAML)", open=True):
                 ui.fields = _form_fields()
             ui.editor = gr.Code(language="yaml", label="Recipe YAML", lines=18, elem_id="lk-data-editor")
+            ui.synced = synced_component(None)
+            ui.form_note = gr.Markdown(elem_id="lk-data-form-note")
         with gr.Column(scale=3):
             _run_column(ui, settings)
     _after_run(ui, settings)
@@ -306,7 +289,10 @@ def build(ctx, shared) -> None:
     names = sorted((p.name for p in CONFIGS.glob("*.yaml")), key=lambda n: (n != "cwt2-zh.yaml", n))
     recipes = [f"configs/curate/{n}" for n in names]
     ui = _layout(recipes, ctx.settings)
-    hfjobs_panel.attach(ctx, shared, "data", [ui.source, ui.editor], hfjobs_panel.data_job)
+    loaded = [ui.editor, ui.synced, *ui.fields]
+    ui.recipe_file.change(load_recipe, ui.recipe_file, loaded, api_name="data_load_recipe")
+    sync = SYNC.wire(ui.fields, ui.editor, ui.synced, None, ui.form_note, "data")
+    hfjobs_panel.attach(ctx, shared, "data", [ui.source, ui.editor], hfjobs_panel.data_job, before=sync.before)
 
     # The three handlers that need the caller (labkit.guard's ownership rules) are bound to this app here.
     @handler
@@ -321,21 +307,21 @@ def build(ctx, shared) -> None:
     def resume_(rid, request: gr.Request):
         return do_resume(rid, who(ctx, request))
 
-    ui.recipe_file.change(load_recipe, ui.recipe_file, [ui.editor, *ui.fields], api_name="data_load_recipe")
-    for f in ui.fields:
-        f.input(form_to_yaml, [ui.editor, *ui.fields], ui.editor, api_name="data_form_to_yaml")
-    ui.editor.blur(yaml_to_form, ui.editor, ui.fields, api_name="data_yaml_to_form")
     ui.upload.upload(take_upload, ui.upload, ui.source, api_name="data_upload")
-    ui.preview_btn.click(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
-    ui.run_btn.click(run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate")
+    sync.before(ui.preview_btn.click).success(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
+    sync.before(ui.run_btn.click).success(
+        run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate"
+    )
     outputs = [ui.status, ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity, ui.poll]
     ui.poll.tick(follow, ui.run_id, outputs, api_name="data_follow", show_progress="hidden")
     ui.run_id.submit(follow, ui.run_id, outputs, api_name="data_attach")
     ui.cancel_btn.click(cancel_, ui.run_id, ui.status, api_name="data_cancel")
     ui.resume_btn.click(resume_, ui.run_id, [ui.run_id, ui.status, ui.poll], api_name="data_resume")
     ui.browse_btn.click(browse, [ui.run_id, ui.rule], ui.dropped, api_name="data_dropped")
-    ui.export_btn.click(do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export")
+    sync.before(ui.export_btn.click).success(
+        do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export"
+    )
     ui.card_btn.click(preview_card, [ui.run_id, ui.repo, ui.license], ui.card, api_name="data_card")
     ui.push_btn.click(do_push, [ui.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push")
     if recipes:
-        shared.demo.load(load_recipe, ui.recipe_file, [ui.editor, *ui.fields], api_name="data_init")
+        shared.demo.load(load_recipe, ui.recipe_file, loaded, api_name="data_init")

@@ -11,7 +11,6 @@ the configs folder, run folders and uploads (`recipe.allowed_roots`), and are sh
 
 from __future__ import annotations
 
-import io
 import shlex
 import traceback
 from pathlib import Path
@@ -28,23 +27,24 @@ from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
 from labkit.train.validate import problems
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.formsync import Field, FormSync, synced_component
 from labkit.ui import hfjobs_panel
 
 TITLE = "Train"
 ID = "train"
-# form field → (recipe key, label, kind); kind "number" and "int" fields may not be left empty
+# the form: where each field's value lives in the recipe (LoRA rank 0 = no LoRA section)
 FORM = [
-    ("name", "name", "Run name", "text"),
-    ("method", "method", "Method", "choice"),
-    ("model", "model.name", "Model", "text"),
-    ("data", "data.path", "Data", "path"),
-    ("lr", "trainer.learning_rate", "Learning rate", "number"),
-    ("max_steps", "trainer.max_steps", "Max steps", "int"),
-    ("batch", "trainer.per_device_train_batch_size", "Batch size / device", "int"),
-    ("lora_r", "model.lora.r", "LoRA rank", "int"),
-    ("processes", "launch.num_processes", "Processes (GPUs)", "int"),
-    ("strategy", "launch.strategy", "Multi-GPU strategy", "choice"),
-    ("push", "output.push_to_hub", "Push to Hub repo", "path"),
+    Field("name", "Run name"),
+    Field("method", "Method", "choice"),
+    Field("model.name", "Model"),
+    Field("data.path", "Data", "optional"),
+    Field("trainer.learning_rate", "Learning rate", "number"),
+    Field("trainer.max_steps", "Max steps", "int"),
+    Field("trainer.per_device_train_batch_size", "Batch size / device", "int"),
+    Field("model.lora.r", "LoRA rank", "int", clears="model.lora"),
+    Field("launch.num_processes", "Processes (GPUs)", "int"),
+    Field("launch.strategy", "Multi-GPU strategy", "choice"),
+    Field("output.push_to_hub", "Push to Hub repo", "optional"),
 ]
 EDITOR, EDITOR_SOURCE = "editor.yaml", "editor-source.txt"  # in a run folder launched from this tab
 # in the browser: the followed run goes into the page address (?run=ID), so a reload re-attaches to it
@@ -95,67 +95,23 @@ def merged_data(text: str, source: str | None, settings) -> dict:
     return data
 
 
+def form_sync(settings) -> FormSync:
+    """The form ⇄ editor pair; the form shows the recipe defaults for keys the YAML leaves out."""
+    defaults = {sec: dict(d) for sec, d in rmod.SECTIONS.items()}
+    defaults["model"] = {**defaults.get("model", {}), "lora": {"r": 0}}
+
+    def read(text, source):
+        data = merged_data(text, source, settings)
+        shown = rmod.merge(defaults, data)
+        if (data.get("model") or {}).get("lora") is None and isinstance(shown.get("model"), dict):
+            shown["model"]["lora"] = {"r": 0}  # `lora: null` shows as rank 0
+        return shown
+
+    return FormSync(FORM, read)
+
+
 def form_values(text: str, source: str | None, settings) -> list:
-    """The form's values for the editor's YAML; keys it leaves out show the recipe defaults (LoRA rank 0 = none)."""
-    data = merged_data(text, source, settings)
-    defaults = {**{f"{sec}.{k}": v for sec, d in rmod.SECTIONS.items() for k, v in d.items()}, "model.lora.r": 0}
-    values = [rmod.get_path(data, key) for _, key, _, _ in FORM]
-    return [defaults.get(key) if v is None else v for (_, key, _, _), v in zip(FORM, values)]
-
-
-def _same(a, b) -> bool:
-    return (a in (None, "")) and (b in (None, "")) or a == b
-
-
-def _typed(field: tuple, value):
-    """A form value as the recipe holds it; an emptied number is an error, never 'keep the old value'."""
-    _, key, label, kind = field
-    if kind in ("number", "int"):
-        if value is None or value == "":
-            raise LabkitError(f"{label} is empty.", hint=f"Enter a number in the {label} field.")
-        if kind == "int" and not float(value).is_integer():
-            raise LabkitError(
-                f"{label} must be a whole number, not {value}.", hint=f"Enter a whole number in the {label} field."
-            )
-        return int(value) if kind == "int" else float(value)
-    value = "" if value is None else str(value).strip()
-    if not value and kind in ("text", "choice"):
-        raise LabkitError(f"{label} is empty.", hint=f"Fill in the {label} field.")
-    return value or None
-
-
-def yaml_with_form(text: str, values: list, synced: list | None, source: str | None, settings) -> str:
-    """The editor's YAML with the form fields changed since the last sync written in (comments kept)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-
-    before = synced if synced is not None else form_values(text, source, settings)
-    changed = [(f, v) for f, v, b in zip(FORM, values, before) if not _same(v, b)]
-    if not changed:
-        return text
-    rmod.yaml_load(text or "")  # bounded first: size, aliases, depth, with line and column on errors
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
-    rt.width = 120
-    doc = rt.load(text or "") or CommentedMap()
-    if not isinstance(doc, dict):
-        raise LabkitError("The recipe must be a YAML mapping of sections (name, method, model, data, trainer, ...).")
-    for field, value in changed:
-        value = _typed(field, value)
-        parts = field[1].split(".")
-        if field[0] == "lora_r" and not value:
-            if isinstance(doc.get("model"), dict) or rmod.get_path(merged_data(text, source, settings), "model.lora"):
-                doc.setdefault("model", CommentedMap())["lora"] = None
-            continue
-        node = doc
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                node[p] = CommentedMap()
-            node = node[p]
-        node[parts[-1]] = value
-    out = io.StringIO()
-    rt.dump(doc, out)
-    return out.getvalue()
+    return form_sync(settings).values(text, source)
 
 
 def runs_table(store) -> list[list]:
@@ -208,11 +164,12 @@ class Train:
 
     def __init__(self, ctx):
         self.ctx, self.settings, self.store = ctx, ctx.settings, ctx.store
+        self.sync = form_sync(ctx.settings)
 
-    def recipe(self, text, values, synced, source):
-        """The recipe that would run: the editor plus the form, confined to the allowed folders."""
-        merged = yaml_with_form(text, list(values), synced, source, self.settings)
-        return rmod.loads(merged, source=editor_source(source, self.settings), roots=rmod.allowed_roots(self.settings))
+    def recipe(self, text, source):
+        """The recipe that would run (the editor, which the click synced with the form), confined to the allowed
+        folders."""
+        return rmod.loads(text, source=editor_source(source, self.settings), roots=rmod.allowed_roots(self.settings))
 
     @handler
     def load_recipe(self, choice):
@@ -222,24 +179,13 @@ class Train:
         return [text, str(path), values, *values]
 
     @handler
-    def form_to_yaml(self, text, synced, source, *values):
-        return yaml_with_form(text, list(values), synced, source, self.settings), list(values)
-
-    def yaml_to_form(self, text, source):
-        try:
-            values = form_values(text, source, self.settings)
-        except LabkitError as e:  # half-typed YAML: say where, keep the form as it is
-            return [gr.update()] * len(FORM) + [gr.update(), f"**{e.message}**"]
-        return [*values, values, ""]
-
-    @handler
-    def validate(self, text, synced, source, *values):
-        found = problems(self.recipe(text, values, synced, source))
+    def validate(self, text, source):
+        found = problems(self.recipe(text, source))
         return "✅ Ready to launch." if not found else "### Problems\n" + "\n".join(f"- {p}" for p in found)
 
     @handler
-    def preview(self, text, synced, source, *values):
-        r = self.recipe(text, values, synced, source)
+    def preview(self, text, source):
+        r = self.recipe(text, source)
         argv = launch.worker_command(r, "RUN_DIR/recipe.yaml")
         return (
             f"```\n{shlex.join(argv)}\n```\n"
@@ -247,9 +193,9 @@ class Train:
         )
 
     @handler
-    def start(self, request: gr.Request, text, synced, source, *values):
-        merged = yaml_with_form(text, list(values), synced, source, self.settings)
-        recipe = self.recipe(merged, values, values, source)
+    def start(self, request: gr.Request, text, source):
+        merged = text or ""
+        recipe = self.recipe(merged, source)
         run = launch.launch(recipe, settings=self.settings, extra_tags=owner_tags(self.ctx, request))
         # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
         (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
@@ -343,18 +289,18 @@ class Train:
         return [run.id, gr.Timer(active=run.status not in FINAL), choice, text, str(source), values, *values]
 
     @handler
-    def slurm(self, text, synced, source, n, g, *values):
+    def slurm(self, text, source, n, g):
         return launch.slurm_script(
             # an empty box means the recipe's own count; a 0 typed in is refused there, not turned into 1
-            self.recipe(text, values, synced, source),
+            self.recipe(text, source),
             nodes=None if n is None else int(n),
             gpus_per_node=None if g is None else int(g),
         )
 
     @handler
-    def hf_job(self, text, synced, source, fl, *values):
+    def hf_job(self, text, source, fl):
         """The Job the "Run on Hugging Face Jobs" panel below would send, written out to start elsewhere."""
-        job = launch.recipe_job(self.recipe(text, values, synced, source))
+        job = launch.recipe_job(self.recipe(text, source))
         return hfjobs.export(job, "train", flavor=fl, timeout="6h", push_repo="YOU/labkit-results")[1]
 
     def refresh_runs(self):
@@ -399,7 +345,9 @@ def _layout(ctx) -> SimpleNamespace:
     start_path = resolve_choice(start, s) if start else None
     text = rmod.read_text(start_path, start) if start_path else ""
     v = form_values(text, str(start_path), s) if text else [None] * len(FORM)
-    ui = SimpleNamespace(source=gr.State(str(start_path) if start_path else None), synced=gr.State(v if text else None))
+    ui = SimpleNamespace(
+        source=gr.State(str(start_path) if start_path else None), synced=synced_component(v if text else None)
+    )
     gr.Markdown(WORLD_NOTE, elem_id="lk-train-world-note", visible=world and start == WORLD_RECIPE)
     with gr.Row():
         ui.recipe_file = gr.Dropdown(choices, value=start, label="Recipe", scale=3, allow_custom_value=not s.demo)
@@ -485,23 +433,17 @@ def _layout(ctx) -> SimpleNamespace:
 
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx), Train(ctx)
-    form = [ui.editor, ui.synced, ui.source]  # + the fields: what every "what will run" handler reads
+    form = [ui.editor, ui.source]  # what every "what will run" handler reads, once the click synced the form
     followed = [ui.status, ui.metrics_pick, ui.plot, ui.log, ui.poll, ui.table]
     watch = [ui.run_id, ui.metrics_pick, ui.log_y]
     ui.load_btn.click(
         h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe"
     )
-    for f in ui.fields:  # text and number fields sync when left (Tab, click elsewhere) or on Enter; lists on choice
-        events = [f.input] if isinstance(f, gr.Dropdown) else [f.blur, f.submit]
-        for event in events:
-            event(h.form_to_yaml, [*form, *ui.fields], [ui.editor, ui.synced], api_name="train_form_to_yaml")
-    ui.editor.blur(
-        h.yaml_to_form, [ui.editor, ui.source], [*ui.fields, ui.synced, ui.notes], api_name="train_yaml_to_form"
-    )
-    ui.validate_btn.click(h.validate, [*form, *ui.fields], ui.notes, api_name="train_validate")
-    ui.preview_btn.click(h.preview, [*form, *ui.fields], ui.notes, api_name="train_preview")
-    ui.launch_btn.click(
-        h.start, [*form, *ui.fields], [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch"
+    sync = h.sync.wire(ui.fields, ui.editor, ui.synced, ui.source, ui.notes, "train")
+    sync.before(ui.validate_btn.click).success(h.validate, form, ui.notes, api_name="train_validate")
+    sync.before(ui.preview_btn.click).success(h.preview, form, ui.notes, api_name="train_preview")
+    sync.before(ui.launch_btn.click).success(
+        h.start, form, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch"
     ).then(None, ui.run_id, None, js=REMEMBER)
     ui.poll.tick(h.follow, watch, followed, api_name="train_follow", show_progress="hidden")
     ui.run_id.submit(h.follow, watch, followed, api_name="train_attach").then(None, ui.run_id, None, js=REMEMBER)
@@ -513,8 +455,10 @@ def build(ctx, shared) -> None:
     ui.resume_btn.click(h.resume, ui.run_id, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_resume").then(
         None, ui.run_id, None, js=REMEMBER
     )
-    ui.slurm_btn.click(h.slurm, [*form, ui.nodes, ui.gpn, *ui.fields], ui.export, api_name="train_export_slurm")
-    ui.hfjob_btn.click(h.hf_job, [*form, ui.flavor, *ui.fields], ui.export, api_name="train_export_hf_jobs")
+    sync.before(ui.slurm_btn.click).success(
+        h.slurm, [*form, ui.nodes, ui.gpn], ui.export, api_name="train_export_slurm"
+    )
+    sync.before(ui.hfjob_btn.click).success(h.hf_job, [*form, ui.flavor], ui.export, api_name="train_export_hf_jobs")
     ui.refresh.click(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs")
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
     ui.stages_btn.click(h.stages, ui.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
@@ -526,4 +470,4 @@ def build(ctx, shared) -> None:
         api_name="train_reattach",
     ).then(h.follow, watch, followed, api_name="train_follow_on_load")
     shared.demo.load(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs_on_load")
-    hfjobs_panel.attach(ctx, shared, "train", [ui.editor, ui.source], hfjobs_panel.train_job)
+    hfjobs_panel.attach(ctx, shared, "train", form, hfjobs_panel.train_job, before=sync.before)

@@ -1,0 +1,91 @@
+"""What you type is what runs: fields typed at a person's pace (150 ms a key) and a button clicked at once, on an
+idle server and on one whose form syncs are slowed down (LABKIT_UI_SYNC_DELAY plays a busy machine). The started
+run's recipe in the store must hold exactly what the form showed at the click."""
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+KEY_MS = 150
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "curate" / "rules.jsonl"
+
+
+def type_like_a_person(field, text: str) -> None:
+    field.click()
+    field.press("Control+A")
+    field.press("Backspace")
+    field.press_sequentially(text, delay=KEY_MS)
+
+
+def dismiss_toasts(page) -> None:
+    """Close the error toasts an earlier test left: they lie over the buttons."""
+    for close in page.locator(".toast-close").all():
+        if close.is_visible():
+            close.click()
+
+
+def _run_id(page, selector: str, before: str) -> str:
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{selector} textarea, {selector} input')]
+            .some(e => e.value && e.value != {before!r})""",
+        timeout=120_000,
+    )
+    return page.locator(f"{selector} textarea, {selector} input").first.input_value().strip()
+
+
+@pytest.fixture(params=[0.0, 1.5], ids=["idle", "slow-sync"])
+def sync_delay(request, monkeypatch):
+    monkeypatch.setenv("LABKIT_UI_SYNC_DELAY", str(request.param))
+    return request.param
+
+
+def test_train_runs_what_was_typed_when_clicked_at_once(page, sync_delay, shot):
+    from labkit import jobs
+
+    dismiss_toasts(page)
+    page.get_by_role("tab", name="Train").first.click()
+    notes = page.locator("#lk-train-notes")
+    type_like_a_person(page.get_by_label("Run name"), "bad name!!")
+    page.get_by_role("button", name="Validate", exact=True).click()
+    page.get_by_text("may use only letters").first.wait_for(timeout=60_000)  # the first click sees the bad name
+    assert "Ready to launch" not in notes.inner_text()
+    dismiss_toasts(page)
+    type_like_a_person(page.get_by_label("Run name"), f"typed-{int(sync_delay * 10)}")
+    type_like_a_person(page.get_by_label("Max steps"), "2")
+    before = page.locator("#lk-train-run textarea, #lk-train-run input").first.input_value()
+    type_like_a_person(page.get_by_label("Learning rate"), "0.0025")
+    page.get_by_role("button", name="Launch", exact=True).click()  # straight after the last key
+    rid = _run_id(page, "#lk-train-run", before)
+    run = jobs.status(rid)
+    trainer = run.config["trainer"]
+    assert (run.name, trainer["learning_rate"], trainer["max_steps"]) == (f"typed-{int(sync_delay * 10)}", 0.0025, 2)
+    page.wait_for_function(
+        "() => document.querySelector('#lk-train-yaml').innerText.includes('0.0025')", timeout=30_000
+    )  # and the editor shows what ran
+    jobs.cancel(rid)
+    if sync_delay:
+        shot("train-typed")
+
+
+def test_data_curates_what_was_typed_when_clicked_at_once(page, sync_delay, shot):
+    from labkit import jobs
+
+    dismiss_toasts(page)
+    page.get_by_role("tab", name="Data", exact=True).first.click()
+    page.locator("#lk-data-source textarea").fill(str(FIXTURE))
+    page.wait_for_function(
+        "() => document.querySelector('#lk-data-editor').innerText.includes('min_chars')", timeout=60_000
+    )
+    type_like_a_person(page.get_by_label("language (ISO 639-3)"), "zho")
+    before = page.locator("#lk-data-run-id textarea, #lk-data-run-id input").first.input_value()
+    type_like_a_person(page.get_by_label("length: drop if chars ≤"), "150")
+    page.locator("#lk-data-run").click()  # straight after the last key
+    rid = _run_id(page, "#lk-data-run-id", before)
+    recipe = jobs.status(rid).config["recipe"]
+    assert recipe["rules"]["length"]["min_chars"] == 150 and recipe["language"] == "zho"
+    page.wait_for_function(
+        "() => document.querySelector('#lk-data-status').innerText.includes('succeeded')", timeout=180_000
+    )
+    if sync_delay:
+        shot("data-typed")
