@@ -16,8 +16,9 @@ def test_every_event_has_an_api_name(app_url):
 
 
 def test_set_model_and_generate(client):
-    state_header, note = client.predict("hf", "tiny", "", api_name="/set_model")
+    state_header, note, max_new = client.predict("hf", "tiny", "", api_name="/set_model")
     assert "tiny" in state_header and "meaningless" in state_header and "Loaded" in note
+    assert max_new["maximum"] == 512 and max_new["value"] == 128  # the slider ends at tiny's context
     text = client.predict("", "Hello", 8, 0, 1, False, api_name="/generate")
     from labkit.backends import GenParams, get_backend
 
@@ -64,3 +65,21 @@ def test_uploads_over_the_limit_are_refused(app_url, monkeypatch):
     assert r.status_code == 413 or "size" in r.text.lower(), (r.status_code, r.text[:300])
     small = httpx.post(f"{app_url}/gradio_api/upload", files={"files": ("small.jsonl", b"{}\n")}, timeout=300)
     assert small.status_code == 200
+
+
+def test_the_reply_streams_in_few_updates_and_the_slider_stops_at_the_context(tiny_path, monkeypatch):
+    """A page update per token blocked the page's JavaScript for seconds: updates come at most ~10 a second, the
+    last one is the whole reply, and the max-new-tokens slider ends at the model's context (tiny: 512)."""
+    from types import SimpleNamespace
+
+    from labkit.backends import load_backend
+    from labkit.settings import get_settings
+    from labkit.ui.tabs import models
+
+    state = {"backend": "hf", "model": "tiny", "base_url": None}
+    updates = list(models.generate(state, "", "Hello", 64, 0.0, 1.0, False))
+    full = "".join(load_backend(state).stream([{"role": "user", "content": "Hello"}], models.GenParams(64)))
+    assert updates[-1] == full and len(updates) < 64 / 2
+    assert models.known_context(state, get_settings()) == 512
+    assert models.context_length(load_backend(state)) == 512
+    assert models.context_length(SimpleNamespace()) == models.MAX_NEW  # a server that does not say

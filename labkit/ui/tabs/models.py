@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -11,7 +12,7 @@ import gradio as gr
 from labkit import jobs
 from labkit.backends import REGISTRY, GenParams, load_backend
 from labkit.errors import LabkitError
-from labkit.settings import TINY
+from labkit.settings import TINY, TINY_REF
 from labkit.ui.common import guarded_buttons, handler, header_markdown, heavy, who
 
 TITLE = "Models"
@@ -25,6 +26,31 @@ SUGGESTED = [
     "google/gemma-3-1b-it",
 ]
 RUN_COLUMNS = ["id", "kind", "name", "status", "created", "updated", "metrics"]
+MAX_NEW = 2048  # the slider's top when the model's context is not known (a server, a model not loaded yet)
+STREAM_EVERY_S = 0.1  # at most ~10 page updates a second while a reply streams: each one re-renders the box
+
+
+def context_length(backend, fallback: int = MAX_NEW) -> int:
+    """The most tokens the loaded model reads (prompt + reply), where its backend knows it."""
+    try:
+        return int(backend.context_length())
+    except (AttributeError, TypeError, ValueError):
+        return fallback
+
+
+def known_context(state: dict, settings) -> int:
+    """The context of the model a page opens with, read from its config.json when it is on disk already (the
+    built-in tiny model: 512), without loading it."""
+    import json
+
+    if state.get("backend") != "hf":
+        return MAX_NEW
+    folder = settings.tiny_model_dir.with_name(state["model"]) if state["model"] in (TINY, TINY_REF) else None
+    try:
+        config = json.loads(((folder or Path(state["model"])) / "config.json").read_text(encoding="utf-8"))
+        return int(config.get("max_position_embeddings") or MAX_NEW)
+    except (OSError, ValueError, TypeError):
+        return MAX_NEW
 
 
 def runs_table(kind: str | None = None, limit: int = 100, caller: dict | None = None) -> list[list]:
@@ -80,7 +106,8 @@ def _layout(ctx) -> SimpleNamespace:
             label="Prompt", lines=3, value="Janet has 16 eggs. She eats 3 and bakes with 4. How many are left?"
         )
         with gr.Row():
-            ui.max_new = gr.Slider(1, 2048, value=128, step=1, label="Max new tokens")
+            top = known_context(ctx.model, ctx.settings)
+            ui.max_new = gr.Slider(1, top, value=min(128, top), step=1, label="Max new tokens")
             ui.temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
             ui.top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p")
             ui.raw = gr.Checkbox(False, label="Raw text (no chat template)")
@@ -121,6 +148,7 @@ def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
     }
     progress(0.2, desc=f"Loading {new['model']} on {backend_name} …")
     b = load_backend(new)
+    top = context_length(b)
     note = f"✅ Loaded `{new['model']}` on `{backend_name}`."
     if backend_name == "openai":
         served = b.models()
@@ -129,7 +157,7 @@ def use_model(backend_name, model_name, url, current, progress=gr.Progress()):
                 f"⚠️ The server at `{b.base_url}` serves {', '.join(f'`{m}`' for m in served) or 'no models'},"
                 f" not `{new['model']}`."
             )
-    return new, header_markdown(new), note
+    return new, header_markdown(new), note, gr.Slider(maximum=top, value=min(128, top))
 
 
 @handler
@@ -153,10 +181,13 @@ def generate(current, system_msg, text, max_new_tokens, temp, top_p, raw_text):
             *([{"role": "system", "content": system_msg}] if system_msg else []),
             {"role": "user", "content": text},
         ]
-    out = ""
+    out, shown_at = "", 0.0
     for delta in load_backend(current).stream(messages, p):
         out += delta
-        yield out
+        if time.monotonic() - shown_at >= STREAM_EVERY_S:  # a page update per token blocked the page for seconds
+            shown_at = time.monotonic()
+            yield out
+    yield out
 
 
 def build(ctx, shared) -> None:
@@ -170,7 +201,10 @@ def build(ctx, shared) -> None:
 
     ui.backend.change(lambda b: gr.update(visible=b == "openai"), ui.backend, ui.base_url, api_name="backend_changed")
     ui.use_btn.click(
-        use_model, [ui.backend, ui.model, ui.base_url, state], [state, shared.header, ui.status], api_name="set_model"
+        use_model,
+        [ui.backend, ui.model, ui.base_url, state],
+        [state, shared.header, ui.status, ui.max_new],
+        api_name="set_model",
     )
     ui.pull_btn.click(pull, ui.model, ui.status, api_name="pull_model")
     gen_inputs = [state, ui.system, ui.prompt, ui.max_new, ui.temperature, ui.top_p, ui.raw]
