@@ -41,6 +41,7 @@ LOG = "log.txt"
 METRICS = "metrics.jsonl"
 COMMAND = "command.json"  # rewritten at every (re)start: its mtime marks the start of the current attempt
 EVIDENCE = "final_metrics.json"  # a training worker writes it once training has succeeded
+EXIT = "exit.json"  # the supervisor writes it when the command exits (removed when the run is resumed)
 _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children don't linger as zombies
 
 
@@ -70,10 +71,14 @@ def start(
     run_dir: str | Path | None = None,
     run_id: str | None = None,
     after: Sequence[str] = (),
+    attempt: int | None = None,
 ) -> Run:
     """Start `argv` as a job. With the `run_id` of an existing (ended) run, the same row and folder are reused
-    (resume); with a new id, a row is created. With `after`, the job stays queued until those runs have
-    ended, and fails without running if one of them did not succeed (a queue: one GPU, several runs)."""
+    (resume): the run is reopened as its next attempt only if it has ended, no process of it lives, and (with
+    `attempt`) it is still at the attempt the caller looked at, all checked in the transaction that reopens it, so
+    of several resumes at once exactly one starts. With a new id, a row is created. With `after`, the job stays
+    queued until those runs have ended, and fails without running if one of them did not succeed (a queue: one
+    GPU, several runs)."""
     if isinstance(argv, str) or not argv:
         raise LabkitError(
             "A job command must be a non-empty argument list.",
@@ -95,8 +100,13 @@ def start(
     run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
     limits = {"max_active": settings.max_jobs, "owner": guard.owner_of(tags), "max_owned": settings.max_jobs_per_caller}
     if existing:
-        store.reopen(run_id, **limits)
+        deadline = time.time() + 3.0  # a supervisor that has just written the end exits a moment later
+        while alive_processes(existing) and existing.status in FINAL and time.time() < deadline:
+            time.sleep(0.05)
+        attempt = store.reopen(run_id, **limits, attempt=attempt, check=refuse_live_process).attempt
+        (run_dir / EXIT).unlink(missing_ok=True)  # the previous attempt's exit is not this one's
     else:
+        attempt = 0
         store.create(
             kind,
             name,
@@ -116,6 +126,7 @@ def start(
         **(env or {}),
         "LABKIT_RUN_ID": run_id,
         "LABKIT_RUN_DIR": str(run_dir),
+        "LABKIT_RUN_ATTEMPT": str(attempt),
         "LABKIT_HOME": str(settings.home),
         "PYTHONUNBUFFERED": "1",
     }
@@ -128,6 +139,8 @@ def start(
                 "supervise",
                 str(settings.store_path),
                 run_id,
+                "--attempt",
+                str(attempt),
                 *(["--after", ",".join(after)] if after else []),
                 "--",
                 *argv,
@@ -140,7 +153,18 @@ def start(
             start_new_session=True,  # its own process group: cancel reaches grandchildren
         )
     _children[proc.pid] = proc
-    return store.update(run_id, pid=proc.pid, pid_start=_start_time(proc.pid))
+    return store.update(run_id, attempt=attempt, pid=proc.pid, pid_start=_start_time(proc.pid))
+
+
+def refuse_live_process(run: Run) -> None:
+    """Refuses to reopen a run while a process of it lives (a worker that outlived its supervisor, say): two
+    writers in one run folder would corrupt it."""
+    alive = alive_processes(run)
+    if alive:
+        raise LabkitError(
+            f"{run.id} still has a live process (pid {', '.join(map(str, alive))}).",
+            hint="Cancel the run first (that stops every process of it), then resume.",
+        )
 
 
 def cores() -> int:
@@ -183,6 +207,7 @@ def restart(run: Run, argv: Sequence[str], settings: Settings | None = None) -> 
         settings=settings,
         run_dir=Path(run.run_dir),
         run_id=run.id,
+        attempt=run.attempt,
     )
 
 
@@ -264,6 +289,13 @@ class MetricsWriter:
             f.write(json.dumps({"time": time.time(), **values}, default=float) + "\n")
 
 
+def current_attempt() -> int | None:
+    """Inside a job: the attempt of the run this process belongs to (its writes count only while it is the run's
+    current attempt); None outside a job."""
+    value = os.environ.get("LABKIT_RUN_ATTEMPT", "")
+    return int(value) if value.isdigit() else None
+
+
 class StoreMetrics:
     """Used inside a job: merges metrics into the run's store row at most once per `interval` seconds. A store
     write costs milliseconds (a transaction on a shared SQLite file) while a training step may take less, so
@@ -283,7 +315,7 @@ class StoreMetrics:
         if not self.pending:
             return
         self.store = self.store or open_store()  # opened once: opening checks the schema, another few ms
-        self.store.update(self.run_id, metrics=self.pending)
+        self.store.update(self.run_id, attempt=current_attempt(), metrics=self.pending)
         self.pending, self.written = {}, self.clock()
 
 
@@ -349,10 +381,12 @@ def _reconcile(store: Store, run: Run) -> Run:
     if _left_evidence(run):
         with open(Path(run.run_dir) / LOG, "a", encoding="utf-8") as log:
             log.write("[labkit] the supervisor was gone; the worker finished and wrote final_metrics.json: succeeded\n")
-        return store.update(run.id, status="succeeded", error=None)
+        return store.update(run.id, attempt=run.attempt, unless_final=True, status="succeeded", error=None)
     tail = tail_log(run.run_dir, 2000) if run.run_dir else ""
     return store.update(
         run.id,
+        attempt=run.attempt,
+        unless_final=True,
         status="failed",
         error=f"The job's process (pid {run.pid}) is gone without reporting an exit status.\n{tail}",
     )
@@ -392,10 +426,10 @@ def cancel(
         if alive_processes(run):
             _stop(run, signal.SIGKILL)
             time.sleep(0.2)
-    run = store.get(run_id)
-    if run.status not in FINAL:
-        run = store.update(run_id, status="cancelled")
-    return run
+    after = store.get(run_id)
+    if after.status not in FINAL:
+        after = store.update(run_id, attempt=run.attempt, unless_final=True, status="cancelled")
+    return after
 
 
 def _stop(run: Run, sig: int) -> None:
@@ -449,8 +483,10 @@ def _alive(pid: int, start: float | None = None) -> bool:
 
 
 # --- the supervisor --------------------------------------------------------------------------
-def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str] = ()) -> int:
-    store = Store(store_path)
+def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str] = (), attempt: int = 0) -> int:
+    """Run `argv` as attempt `attempt` of the run. Every store write names the attempt: once the run was resumed
+    again (a newer attempt), this one's writes change nothing."""
+    store = _AttemptStore(Store(store_path), attempt)
     cancelled = False
     child: subprocess.Popen | None = None
 
@@ -465,7 +501,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     if after:
         print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} queued after {', '.join(after)}", flush=True)
         while not cancelled:
-            deps = [_reconcile(store, store.get(d)) for d in after]
+            deps = [_reconcile(store.store, store.get(d)) for d in after]
             if all(d.status in FINAL for d in deps):
                 break
             time.sleep(1.0)
@@ -501,16 +537,34 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     run_dir = Path.cwd()
     used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker and whatever it waited for
     cpu_s = round(used.ru_utime + used.ru_stime, 2)
-    (run_dir / "exit.json").write_text(json.dumps({"returncode": rc, "status": final, "cpu_s": cpu_s}))
+    if store.current(run_id):  # an older attempt leaves the newer one's exit.json and status alone
+        (run_dir / EXIT).write_text(json.dumps({"returncode": rc, "status": final, "cpu_s": cpu_s}))
     error = None if final != "failed" else f"Exit code {rc}.\n{tail_log(run_dir, 2000)}"
     store.update(run_id, status=final, error=error)
     return rc
 
 
+class _AttemptStore:
+    """A supervisor's view of the store: reads as usual, writes only while the run is at the supervisor's attempt."""
+
+    def __init__(self, store: Store, attempt: int):
+        self.store, self.attempt = store, attempt
+
+    def get(self, run_id: str) -> Run:
+        return self.store.get(run_id)
+
+    def update(self, run_id: str, **fields) -> Run:
+        return self.store.update(run_id, attempt=self.attempt, **fields)
+
+    def current(self, run_id: str) -> bool:
+        return self.store.get(run_id).attempt == self.attempt
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 5 or sys.argv[1] != "supervise" or "--" not in sys.argv:
-        sys.exit("usage: python -m labkit.jobs supervise STORE RUN_ID [--after ID,ID] -- COMMAND...")
+        sys.exit("usage: python -m labkit.jobs supervise STORE RUN_ID [--attempt N] [--after ID,ID] -- COMMAND...")
     sep = sys.argv.index("--")
     head = sys.argv[:sep]
     deps = head[head.index("--after") + 1].split(",") if "--after" in head else []
-    sys.exit(supervise(sys.argv[2], sys.argv[3], sys.argv[sep + 1 :], after=deps))
+    number = int(head[head.index("--attempt") + 1]) if "--attempt" in head else 0
+    sys.exit(supervise(sys.argv[2], sys.argv[3], sys.argv[sep + 1 :], after=deps, attempt=number))

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from labkit.errors import LabkitError
 from labkit.guard import OWNER
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     pid_start REAL,
     worker_pid INTEGER,
     worker_start REAL,
+    attempt INTEGER NOT NULL DEFAULT 0,
     tags TEXT NOT NULL DEFAULT '[]',
     metrics TEXT NOT NULL DEFAULT '{}',
     error TEXT,
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_kind_created ON runs(kind, created);
 """
 # columns added after the first release: (name, type), added to older stores when opened
-ADDED = (("worker_pid", "INTEGER"), ("worker_start", "REAL"))
+ADDED = (("worker_pid", "INTEGER"), ("worker_start", "REAL"), ("attempt", "INTEGER NOT NULL DEFAULT 0"))
 ACTIVE = ("queued", "running")
 
 
@@ -63,6 +64,7 @@ class Run:
     pid_start: float | None = None  # the process's start time: guards against a reused pid
     worker_pid: int | None = None  # the command the supervisor runs: it may outlive a killed supervisor
     worker_start: float | None = None
+    attempt: int = 0  # 0 when created, +1 at every reopen (resume): a process writes only for its own attempt
     tags: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     error: str | None = None
@@ -211,16 +213,36 @@ class Store:
                 )
 
     def reopen(
-        self, run_id: str, max_active: int | None = None, owner: str | None = None, max_owned: int | None = None
+        self,
+        run_id: str,
+        max_active: int | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
+        attempt: int | None = None,
+        check: Callable[[Run], None] | None = None,
     ) -> Run:
-        """An ended run back to queued (resume), under the same limits as `create`."""
+        """An ended run back to queued (resume) as its next attempt, under the same limits as `create`. The status
+        is checked and changed in one transaction, so of several resumes racing each other exactly one reopens the
+        run and the others are refused. With `attempt`, refused as well when the run is no longer at the attempt the
+        caller looked at; `check(run)` may refuse too (it raises), inside the same transaction."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+                if row is None:
+                    raise LabkitError(f"No run {run_id!r} in the store.", hint="`labkit runs list` shows the runs.")
+                run = _row_to_run(row)
+                if run.status not in FINAL or (attempt is not None and run.attempt != attempt):
+                    raise LabkitError(
+                        f"{run_id} is {run.status} (it was resumed or started a moment ago): not resumed again.",
+                        hint="Wait for it to end or cancel it, then resume.",
+                    )
+                if check is not None:
+                    check(run)
                 self._check_active(db, max_active, other_than=run_id, owner=owner, max_owned=max_owned)
                 db.execute(
                     "UPDATE runs SET status = 'queued', error = NULL, pid = NULL, pid_start = NULL, worker_pid = NULL,"
-                    " worker_start = NULL, updated = ? WHERE id = ?",
+                    " worker_start = NULL, attempt = attempt + 1, updated = ? WHERE id = ?",
                     (time.time(), run_id),
                 )
             except BaseException:
@@ -229,7 +251,10 @@ class Store:
             db.execute("COMMIT")
         return self.get(run_id)
 
-    def update(self, run_id: str, **fields: Any) -> Run:
+    def update(self, run_id: str, attempt: int | None = None, unless_final: bool = False, **fields: Any) -> Run:
+        """Change fields of a run in one transaction. With `attempt`, nothing changes unless the run is still at that
+        attempt (a process of an earlier attempt of a resumed run writes nothing); with `unless_final`, nothing
+        changes once the run has ended. The row as it is afterwards is returned either way."""
         allowed = {
             "status",
             "name",
@@ -250,10 +275,13 @@ class Store:
         metrics = fields.pop("metrics", None)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute("SELECT metrics, attempt, status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 db.execute("ROLLBACK")
                 raise LabkitError(f"No run {run_id!r} in the store.", hint="`labkit runs list` shows the runs.")
+            if (attempt is not None and row["attempt"] != attempt) or (unless_final and row["status"] in FINAL):
+                db.execute("ROLLBACK")
+                return self.get(run_id)
             sets = {k: json.dumps(v) if k in ("config", "tags") else v for k, v in fields.items()}
             if metrics is not None:  # merged, so that several writers can add their own keys
                 sets["metrics"] = json.dumps({**json.loads(row["metrics"]), **metrics})

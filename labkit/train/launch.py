@@ -139,15 +139,12 @@ def resume(
     guard.require("resume", settings)
     run = jobs.ended_run(run_id, "train", "a training run", settings)
     guard.require_owner(run, caller, authenticated)
-    alive = jobs.alive_processes(run)
-    if alive:  # e.g. a worker that outlived its supervisor: two writers in one folder would corrupt it
-        raise LabkitError(
-            f"{run_id} still has a live process (pid {', '.join(map(str, alive))}).",
-            hint="Cancel the run first (that stops every process of it), then resume.",
-        )
+    jobs.refuse_live_process(run)  # told before the recipe is read; checked again when the run is reopened
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
     return jobs.restart(run, worker_command(recipe, str(path), resume=True), settings)
+    # jobs.restart reopens the run only if it is still ended, at the attempt read here, with no live process (one
+    # transaction): of several resumes at once, one starts and the others are refused
 
 
 def sweep(

@@ -160,7 +160,8 @@ def make_callback(run_dir: Path, extra: dict | None = None):
 
 def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint-N that was written to the end. A run killed while saving leaves a folder
-    without trainer_state.json (written last); resuming from it would crash, so it is skipped."""
+    without trainer_state.json (written last) or with a torn one (cut short: not a JSON object); resuming from it
+    would fail on every retry, so it is skipped and the previous complete checkpoint is used."""
     if not out.exists():
         return None
     found = sorted(
@@ -169,17 +170,26 @@ def last_complete_checkpoint(out: Path) -> str | None:
         reverse=True,
     )
     for d in found:
-        if (d / "trainer_state.json").exists():
+        problem = _state_problem(d / "trainer_state.json")
+        if problem is None:
             return str(d)
-        print(
-            f"[labkit] skipping incomplete {d.name} (no trainer_state.json: the run stopped while saving it)",
-            flush=True,
-        )
+        print(f"[labkit] skipping incomplete {d.name} ({problem}: the run stopped while saving it)", flush=True)
     return None
 
 
 def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_log: dict | None = None):
     """The TRL trainer of `recipe` (sft/dpo/grpo) writing into `out`; `dataset` overrides the recipe's data
+def _state_problem(path: Path) -> str | None:
+    """Why a checkpoint's trainer_state.json cannot be resumed from, or None when it is a whole JSON object."""
+    try:
+        state = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return "no trainer_state.json"
+    except (OSError, ValueError):
+        return "a torn trainer_state.json"
+    return None if isinstance(state, dict) else "a torn trainer_state.json"
+
+
     (pipelines pass what they built). Tests read `trainer.train_dataset` and `trainer.data_collator` from it."""
     from labkit.train.data import load_dataset
 
