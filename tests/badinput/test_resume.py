@@ -55,6 +55,18 @@ def _wait(cond, timeout=30.0):
     raise AssertionError("timed out")
 
 
+def _supervisors(run_id: str) -> list[int]:
+    found = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"supervise" in argv and run_id.encode() in argv:
+            found.append(int(d.name))
+    return found
+
+
 @pytest.mark.timeout(120)
 def test_three_resumes_at_once_start_exactly_one(tmp_path):
     settings = _settings(tmp_path)
@@ -74,14 +86,12 @@ def test_three_resumes_at_once_start_exactly_one(tmp_path):
         assert all("not resumed again" in m or "live process" in m for m in refused), refused
         now = _wait(lambda: (r := jobs.status(run.id, settings)).worker_pid and r)
         assert now.attempt == 1 and now.status == "running"
-        supervisors = [
-            p for p in jobs._group_members(now.pid, now.pid_start) if "labkit.jobs" in Path(f"/proc/{p}/cmdline").read_text()
-        ]
-        assert supervisors == [now.pid]  # one supervisor, one worker: one writer in the run folder
+        assert _supervisors(run.id) == [now.pid]  # one supervisor, one worker: one writer in the run folder
     finally:
         done = jobs.cancel(run.id, settings, grace=5)
     assert done.status == "cancelled"
     assert not jobs.alive_processes(jobs.status(run.id, settings))
+    assert not _supervisors(run.id)
 
 
 @pytest.mark.timeout(120)
