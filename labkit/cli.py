@@ -18,6 +18,30 @@ from typing import Any
 
 from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stage1/2) for train, sweep, export
 from labkit.errors import LabkitError, unknown
+from labkit.models.tiny import ensure_tiny, is_built
+from labkit.store import STATUSES
+from labkit import hub
+from labkit.evaluate.service import summary_metrics
+from labkit import spaces
+from labkit.evaluate.service import card_rows_for
+from labkit.evaluate import service, spec as evalspec
+from labkit.jobs import MetricsWriter
+from labkit.store import new_run_id
+from labkit.evaluate.transfer import load_results, transferability
+from labkit.train import launch, recipe as rmod
+from labkit.train.launch import RECIPE
+from labkit.train.recipe import load
+from labkit.train.worker import FINAL, output_dir
+from labkit.jsonl import check_target, read_jsonl, write_jsonl
+from labkit.support import roleplay
+from labkit.support.agent import SupportAgent
+from labkit.doctrans import document
+from labkit.doctrans.translate import parse_glossary
+from labkit.doctrans import vlm
+from labkit.synth import mgsm
+from labkit.experiment import cli as ecli
+from labkit.backends import REGISTRY
+from labkit.evaluate.shard import add_arguments as add_shard_arguments
 
 
 def _print(args, data: Any, human: str | None = None) -> None:
@@ -30,7 +54,6 @@ def _print(args, data: Any, human: str | None = None) -> None:
 # --- commands ----------------------------------------------------------------------------------
 def _ensure_tiny_built() -> None:
     """Build the offline tiny models before the first page, so no first click waits on it without a word."""
-    from labkit.models.tiny import ensure_tiny, is_built
     from labkit.settings import TINY_REF, get_settings
 
     settings = get_settings().ensure_dirs()
@@ -97,8 +120,6 @@ def cmd_runs(args) -> int:
     from labkit import hfjobs, jobs
 
     if args.action == "list":
-        from labkit.store import STATUSES
-
         if args.limit < 1:
             raise LabkitError(f"--limit {args.limit} lists nothing.", hint="Use a positive number, e.g. --limit 50.")
         if args.status and args.status not in STATUSES:
@@ -130,7 +151,6 @@ def cmd_runs(args) -> int:
 
 
 def cmd_hub(args) -> int:
-    from labkit import hub
 
     if args.action == "pull":
         path = hub.pull(args.repo_id, kind=args.kind, revision=args.revision)
@@ -152,14 +172,11 @@ def cmd_hub(args) -> int:
         return 0
     if args.action == "job-results":
         from labkit import hfjobs
-        from labkit.evaluate.service import summary_metrics
 
         run = hfjobs.fetch_results(args.run_id, metrics=summary_metrics)
         _print(args, run.to_dict(), f"{run.id}: results in {run.run_dir}")
         return 0
     if args.action == "deploy-space":
-        from labkit import spaces
-
         plan, generated = spaces.plan_space(
             args.repo_id,
             hardware=args.hardware,
@@ -179,8 +196,6 @@ def cmd_hub(args) -> int:
     inputs = hub.card_inputs(args.folder)
     evals = list(inputs.get("evals") or [])
     for ref in args.eval_run or []:  # evaluation runs (id or folder) whose results go into the card's model-index
-        from labkit.evaluate.service import card_rows_for
-
         evals += [hub.EvalEntry(**row) for row in card_rows_for(ref)]
     if args.kind == "model":
         card = hub.model_card(
@@ -226,10 +241,7 @@ def cmd_eval(args) -> int:
 def _eval(args) -> int:
     import os
 
-    from labkit.evaluate import service, spec as evalspec
-    from labkit.jobs import MetricsWriter
     from labkit.settings import get_settings
-    from labkit.store import new_run_id
 
     settings = get_settings()
     spec = evalspec.from_args(args, default_model=None if args.predictions else settings.resolved_default_model())
@@ -324,7 +336,6 @@ def cmd_winrate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from labkit.evaluate.transfer import load_results, transferability
 
     def resolve(ref):
         p = Path(ref)
@@ -347,7 +358,6 @@ def cmd_compare(args) -> int:
 
 def cmd_train(args) -> int:
     from labkit import jobs
-    from labkit.train import launch, recipe as rmod
 
     if args.resume:
         run = launch.resume(args.resume)
@@ -373,9 +383,6 @@ def cmd_train(args) -> int:
 
 
 def _train_result(args, run) -> int:
-    from labkit.train.launch import RECIPE
-    from labkit.train.recipe import load
-    from labkit.train.worker import FINAL, output_dir
 
     run_dir = Path(run.run_dir)
     final = json.loads((run_dir / FINAL).read_text()) if (run_dir / FINAL).exists() else {}
@@ -389,7 +396,6 @@ def _train_result(args, run) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from labkit.train import launch, recipe as rmod
 
     r = rmod.load(args.recipe, args.set)
     langs = [l for l in args.languages.split(",") if l]
@@ -407,7 +413,6 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from labkit.train import launch, recipe as rmod
 
     r = rmod.load(args.recipe, args.set)
     if args.target == "slurm":
@@ -501,9 +506,6 @@ def cmd_trace(args) -> int:
 def cmd_chat(args) -> int:
     from labkit.backends import get_backend
     from labkit.settings import get_settings
-    from labkit.jsonl import check_target, read_jsonl, write_jsonl
-    from labkit.support import roleplay
-    from labkit.support.agent import SupportAgent
     from labkit.support.strategies import resolve
 
     if args.once is not None and not args.once.strip():
@@ -555,7 +557,6 @@ def cmd_chat(args) -> int:
 
 
 def cmd_translate(args) -> int:
-    from labkit.doctrans import document
 
     if args.action == "ocr":
         data = document.analysis_json(document.analyse(args.input, args.pages, args.dpi))
@@ -580,15 +581,11 @@ def cmd_translate(args) -> int:
     model = args.model or get_settings().resolved_default_model()
     glossary = {}
     if args.glossary:
-        from labkit.doctrans.translate import parse_glossary
-
         try:
             glossary = parse_glossary(Path(args.glossary).read_text(encoding="utf-8"))
         except OSError as e:
             raise LabkitError(f"Cannot read the glossary {args.glossary}: {e}") from e
     if args.engine == "vlm":
-        from labkit.doctrans import vlm
-
         res = vlm.translate_pages(model, args.input, args.to, args.out, glossary, args.pages, args.dpi)
         _print(args, res, res["markdown"])
         return 0
@@ -674,7 +671,6 @@ def cmd_fit(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from labkit.synth import mgsm
 
     langs = [l for l in args.languages.split(",") if l]
     m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
@@ -685,7 +681,6 @@ def cmd_synth(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from labkit.experiment import cli as ecli
 
     return ecli.main(args, _print)
 
@@ -712,7 +707,6 @@ def _command(sub, name: str, fn, help: str) -> argparse.ArgumentParser:
 
 
 def _add_backend(sp, default: str | None = "hf", help: str | None = None) -> None:
-    from labkit.backends import REGISTRY
 
     sp.add_argument("--backend", default=default, choices=list(REGISTRY), help=help)
 
@@ -768,7 +762,6 @@ def _add_eval(sub) -> None:
 
     sp = _command(sub, "eval", cmd_eval, "evaluate a model on a multilingual benchmark, or score existing predictions")
     add_arguments(sp)  # one flag per EvalSpec field
-    from labkit.evaluate.shard import add_arguments as add_shard_arguments
 
     add_shard_arguments(sp)  # --shards, --executor, --shard-index, --export and their settings
     sp.add_argument("--predictions", help="score this JSONL (id, lang, output[, gold]) instead of generating")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from labkit.errors import LabkitError, unknown
 from labkit.hub import PushPlan
+from labkit import guard
+from labkit import hub
 
 # Space hardware names (https://huggingface.co/docs/hub/spaces-gpus; `hf` lists them with `list_spaces_hardware`).
 CPU = ("cpu-basic", "cpu-upgrade")
@@ -120,7 +122,6 @@ def plan_space(
     repo_id: str, hardware: str = "cpu-basic", models: list[str] = (), datasets: list[str] = (), private: bool = False
 ) -> tuple[PushPlan, dict[str, str]]:
     """The Space as one commit: the generated files plus the labkit package's sources."""
-    from labkit import guard
 
     guard.require("deploy")
     if "/" not in repo_id:
@@ -157,8 +158,6 @@ def write_space(plan: PushPlan, generated: dict[str, str], out: str | Path) -> P
 def push_space(plan: PushPlan, generated: dict[str, str], hardware: str, api=None) -> str:
     """Upload the Space as one commit and ask for its hardware (secrets are set by name in the Space settings)."""
     import tempfile
-
-    from labkit import hub
 
     with tempfile.TemporaryDirectory() as tmp:
         extra = []

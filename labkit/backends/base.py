@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 from collections.abc import Iterator, Sequence
+from labkit.errors import LabkitError
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 Prompt = str | list  # str = raw text; list[Message] = chat
@@ -28,7 +29,6 @@ class GenParams:
     repetition_penalty: float = 1.0
 
     def __post_init__(self):
-        from labkit.errors import LabkitError
 
         if self.max_new_tokens < 1:
             raise LabkitError(f"max_new_tokens must be ≥ 1, got {self.max_new_tokens}.")
@@ -104,7 +104,6 @@ def is_chat(prompt: Prompt) -> bool:
 
 
 def validate_messages(messages: list) -> list[Message]:
-    from labkit.errors import LabkitError
 
     if not isinstance(messages, list) or not messages:
         raise LabkitError(

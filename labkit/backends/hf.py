@@ -12,6 +12,7 @@ from labkit import zerogpu
 from labkit.backends.base import Completion, GenParams, Prompt
 from labkit.backends.base import is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
+from labkit.models import resolve_model
 
 
 class HFBackend:
@@ -25,7 +26,6 @@ class HFBackend:
         batch_size: int = 16,
         revision: str | None = None,
     ):
-        from labkit.models import resolve_model
 
         self.model = model
         path = resolve_model(model, revision=revision)  # first: a bad name is refused before torch is imported

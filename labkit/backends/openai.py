@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from labkit.backends.base import Completion, GenParams, Prompt
 from labkit.backends.base import is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
+from labkit import guard
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -139,7 +140,6 @@ class OpenAIBackend:
     ):
         import httpx
 
-        from labkit import guard
         from labkit.settings import get_settings
 
         settings = get_settings()

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from labkit.backends.base import Completion, GenParams, Prompt, is_chat, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
+from labkit.models import resolve_model
 
 
 def sampling_kwargs(p: GenParams) -> dict[str, Any]:
@@ -73,7 +74,6 @@ class VLLMBackend:
             raise LabkitError(
                 "vLLM is not installed.", hint="On a GPU machine: pip install -e '.[vllm]' — or use the hf backend."
             ) from e
-        from labkit.models import resolve_model
 
         self.model = model
         kw = dict(

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from labkit.data import heuristics
 from labkit.errors import LabkitError
+from labkit.backends import GenParams
+from labkit.text import json_objects
 
 TASKS = ("quality", "domain", "toxicity")
 KINDS = ("heuristic", "fasttext", "hf", "llm", "none")
@@ -207,7 +209,6 @@ class LLMScorer:
         return [{"role": "user", "content": body}]
 
     def parse(self, reply: str) -> dict[str, float] | None:
-        from labkit.text import json_objects
 
         for obj in json_objects(reply):
             probs = {}
@@ -223,7 +224,6 @@ class LLMScorer:
         return None
 
     def probs(self, texts: list[str]) -> list[dict[str, float] | None]:
-        from labkit.backends import GenParams
 
         outs = self.backend.generate([self.prompt(t) for t in texts], GenParams(max_new_tokens=96, temperature=0.0))
         return [self.parse(o[0]) for o in outs]

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.data.annotate import segment
+from labkit.data.annotate import stop_words
 
 
 def _rows(path: str | Path, text_key: str = "text") -> list[tuple[str, list[str]]]:
@@ -42,7 +44,6 @@ def _rows(path: str | Path, text_key: str = "text") -> list[tuple[str, list[str]
 
 
 def _fasttext_file(rows, folder: Path, name: str, stopwords: str) -> str:
-    from labkit.data.annotate import segment
 
     path = folder / name
     with open(path, "w", encoding="utf-8") as f:
@@ -71,8 +72,6 @@ def train(
     hundred rows may need more epochs (`--epoch 25`). Predict with the same `stopwords` the model was trained on.
     """
     import fasttext
-
-    from labkit.data.annotate import stop_words
 
     stop_words(stopwords)  # a missing file fails before any work
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.store import new_run_id, open_store
+from labkit.data import classifier
 
 
 def add_arguments(sp) -> None:
@@ -122,7 +124,6 @@ def curate(args, emit) -> int:
     if not args.out:
         raise LabkitError("Give --out DIR for kept/ and dropped/<rule>/.")
     from labkit.settings import get_settings
-    from labkit.store import new_run_id, open_store
 
     local = not args.out.startswith(("hf://", "s3://"))
     if args.fresh and local:
@@ -191,7 +192,6 @@ def _progress_bar(out: str):
 
 
 def train_classifier(args, emit) -> int:
-    from labkit.data import classifier
 
     if not args.input or not args.out:
         raise LabkitError("Give LABELLED.jsonl and --out MODEL.bin.")

@@ -24,6 +24,11 @@ from pathlib import Path
 
 from labkit.data import recipe as rmod
 from labkit.errors import LabkitError
+from labkit import guard
+from labkit import hub
+from labkit.data.annotate import AnnotatorSpec
+from labkit.data.langs import filter_settings
+from labkit.data.rules import enabled_rules
 
 KEPT, DROPPED, LOGS = "kept", "dropped", "logs"
 LOCAL_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".zst": "jsonl", ".parquet": "parquet"}
@@ -44,7 +49,6 @@ def require() -> None:
 # --- input ----------------------------------------------------------------------------------------------------
 def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
     """(format, folder, glob) for a JSONL/parquet file, a folder of them, or a Hub dataset id (pulled to the cache)."""
-    from labkit import guard
 
     p = Path(source).expanduser()
     if p.exists() or p.is_absolute() or source.startswith((".", "~")):
@@ -60,8 +64,6 @@ def resolve_input(source: str, settings=None) -> tuple[str, str, str | None]:
             f"No .jsonl, .jsonl.gz or .parquet files in {p}.", hint="Point INPUT at a data file or a folder of them."
         )
     if source.count("/") == 1 and not source.startswith((".", "/", "~")) and not p.suffix:
-        from labkit import hub
-
         folder = hub.pull(source, kind="dataset", settings=settings)
         return resolve_input(str(folder), settings)
     raise LabkitError(
@@ -184,7 +186,6 @@ def _reader(fmt: str, folder: str, glob: str | None, inp: dict):
 
 
 def annotator_spec(task: str, cfg: dict, stopwords: str | None = None):
-    from labkit.data.annotate import AnnotatorSpec
 
     keys = {
         "kind",
@@ -205,8 +206,6 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
     """The steps, in order. `out` may be local or remote (hf://, s3://) for the cluster executors."""
     from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter
 
-    from labkit.data.langs import filter_settings
-    from labkit.data.rules import enabled_rules
     from labkit.data.steps import AnnotateStep, InputCheck, Progress, QualityStep, RuleFilter
 
     comp = recipe["output"]["compression"]

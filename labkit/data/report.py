@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from labkit.data.pipeline import DROPPED, KEPT, PLACEHOLDER, notes, summarize
 from labkit.errors import LabkitError
+from labkit import hub
+from labkit.data import recipe as rmod
 
 
 def _records(folder: Path, limit: int | None = None) -> Iterator[dict]:
@@ -37,8 +39,6 @@ def load_summary(out: str | Path) -> dict:
     else:
         raise LabkitError(f"No curation output in {out}.", hint="Run `labkit data curate INPUT --out DIR` first.")
     if "notes" not in summary and (out / "recipe.yaml").exists():
-        from labkit.data import recipe as rmod
-
         try:
             summary["notes"] = notes(rmod.loads((out / "recipe.yaml").read_text(encoding="utf-8")))
         except LabkitError:
@@ -126,8 +126,6 @@ def card(repo_id: str, out: str | Path, license: str, languages: list[str] | Non
     """A dataset card (labkit.hub.dataset_card) whose provenance records the recipe and the stats."""
     import yaml
 
-    from labkit import hub
-
     out = Path(out)
     summary = load_summary(out)
     recipe = (out / "recipe.yaml").read_text(encoding="utf-8") if (out / "recipe.yaml").exists() else "(not recorded)"
@@ -156,7 +154,6 @@ def card(repo_id: str, out: str | Path, license: str, languages: list[str] | Non
 
 def plan_push(out: str | Path, repo_id: str, license: str, languages: list[str] | None = None, private: bool = True):
     """The kept files, recipe and summary as a dataset repo, with the card; send it with labkit.hub.push."""
-    from labkit import hub
 
     out = Path(out)
     plan = hub.plan_push(

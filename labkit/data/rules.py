@@ -22,6 +22,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from labkit.errors import LabkitError
+from labkit import guard
 
 _ZH = re.compile(r"[\u4e00-\u9fa5]")
 _SPACE = re.compile(" |\n|\t")
@@ -101,7 +102,6 @@ ORDER = tuple(RULES)
 
 def load_words(path: str | Path | None) -> tuple[str, ...]:
     """A word list: one word per line, or `category<TAB>word` lines as in the reference's dict.txt."""
-    from labkit import guard
 
     if not path:
         return ()

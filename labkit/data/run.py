@@ -19,6 +19,7 @@ from labkit.data.pipeline import LOGS
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import Run, new_run_id
+from labkit.data.pipeline import require
 
 OUT = "curated"
 RECIPE = "recipe.yaml"
@@ -49,7 +50,6 @@ def launch(
     tags: list[str] | None = None,
 ) -> Run:
     """Start a curation job; its output goes to `out` (default: the run folder's curated/)."""
-    from labkit.data.pipeline import require
 
     settings = settings or get_settings()
     guard.require("launch", settings)

@@ -22,6 +22,13 @@ import time
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit import guard
+from labkit.dmoe.grouping import group_languages
+from labkit.dmoe.grouping import group_sizes
+from labkit.models import resolve_model
+from labkit.models.tiny import CORPUS_DIR, corpus_languages
+from labkit.train.recipe import from_dict, load
+from labkit.train.worker import fit
 
 FFN = ("mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight")
 ATTN = ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight")
@@ -117,7 +124,6 @@ def summarize(
     per_language: dict[str, dict], similarity: dict, epsilon: float, groups: int, algorithm: str = "auto"
 ) -> dict:
     """The analysis result from per-language FFN/attention norms and the similarity matrix."""
-    from labkit.dmoe.grouping import group_languages
 
     langs = list(per_language)
     n = len(per_language[langs[0]]["ffn"])
@@ -141,7 +147,6 @@ def summarize(
 
 
 def load_analysis(path: str | Path) -> dict:
-    from labkit import guard
 
     shown = str(path)[:200]
     p = guard.require_readable(path, "The analysis file")  # on a demo: the same refusal, existing or not
@@ -172,8 +177,6 @@ def language_texts(lang: str, source: dict | None = None) -> list[str]:
     limit = source.get("limit")
     column = next((yours for yours, theirs in (source.get("columns") or {}).items() if theirs == "text"), "text")
     if path == "corpus":
-        from labkit.models.tiny import CORPUS_DIR, corpus_languages
-
         f = CORPUS_DIR / f"{lang}.txt"
         if not f.exists():
             raise LabkitError(
@@ -228,7 +231,6 @@ def _dataset_texts(path: str, config: str | None, split: str, column: str, limit
 # --- the analysis ------------------------------------------------------------------------------
 def analysis_recipe(model: str, steps: int, recipe_path: str | None = None, data: str | None = None):
     """The per-language fine-tune recipe: a `dmoe-analyze-*.yaml` file or the built-in defaults; CLI flags win."""
-    from labkit.train.recipe import from_dict, load
 
     base = load(recipe_path) if recipe_path else None
     d = (
@@ -267,14 +269,11 @@ def analyze(
         raise LabkitError("--languages needs at least two different languages.", hint="e.g. --languages en,zh,ja,de")
     if not 0.0 <= float(epsilon) <= 1.0:
         raise LabkitError(f"--epsilon {epsilon} is outside [0, 1].", hint="The reference uses 0.6.")
-    from labkit.dmoe.grouping import group_sizes
 
     group_sizes(len(languages), int(groups))  # fail before any training
     import datasets  # after the checks: these imports take seconds
     import torch
     from transformers import AutoModelForCausalLM
-
-    from labkit.train.worker import fit
 
     recipe = analysis_recipe(model, steps, recipe_path, data)
     batch = sequences_per_step(recipe.trainer)
@@ -283,7 +282,6 @@ def analyze(
     texts = {
         lang: language_texts(lang, recipe.data) for lang in languages
     }  # all data first: a missing language fails fast
-    from labkit.models import resolve_model
 
     path = resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
     before = {

@@ -13,6 +13,14 @@ from __future__ import annotations
 import sys
 
 from labkit.errors import LabkitError
+from labkit import jobs
+from labkit.dmoe import newlang
+from labkit.dmoe.analysis import analyze
+from labkit.dmoe.analysis import language_texts
+from labkit.dmoe.train import measure_routing
+from labkit.dmoe.upcycle import upcycle_from_analysis
+from labkit.jsonl import write_jsonl
+from labkit.train import launch
 
 ACTIONS = ("analyze", "upcycle", "add-language", "routing", "text")
 
@@ -67,8 +75,6 @@ def _languages(args) -> list[str]:
 
 def run(args, emit) -> int:
     if args.action == "analyze":
-        from labkit.dmoe.analysis import analyze
-
         _need(args, "model", "languages", "out")
         res = analyze(
             args.model,
@@ -94,8 +100,6 @@ def run(args, emit) -> int:
         emit(args, res, human)
         return 0
     if args.action == "upcycle":
-        from labkit.dmoe.upcycle import upcycle_from_analysis
-
         _need(args, "model", "analysis", "out")
         res = upcycle_from_analysis(args.model, args.analysis, args.out, top_k=args.top_k)
         emit(args, res, f"{res['output_dir']}: {res['num_experts']} experts in layers {res['moe_layers']}")
@@ -109,8 +113,6 @@ def run(args, emit) -> int:
 
 def _text(args, emit) -> int:
     """Training text for the stages: {text, lang} rows from the bundled corpus or a Hub corpus (config {lang})."""
-    from labkit.dmoe.analysis import language_texts
-    from labkit.jsonl import write_jsonl
 
     _need(args, "languages", "out")
     source = {"path": args.data or "corpus", "config": "{lang}", "limit": args.limit}
@@ -126,7 +128,6 @@ def _text(args, emit) -> int:
 
 
 def _routing(args, emit) -> int:
-    from labkit.dmoe.train import measure_routing
 
     _need(args, "model")
     stats = measure_routing(
@@ -144,10 +145,6 @@ def _routing(args, emit) -> int:
 
 
 def _add_language(args, emit) -> int:
-    from labkit import jobs
-    from labkit.dmoe import newlang
-    from labkit.dmoe.train import measure_routing
-    from labkit.train import launch
 
     _need(args, "model", "language", "out")
     recipe, summary = newlang.prepare(

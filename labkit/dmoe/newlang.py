@@ -17,6 +17,12 @@ import json
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.dmoe.analysis import language_texts
+from labkit.dmoe.routing import expert_perplexities
+from labkit.dmoe.upcycle import add_expert, read_meta
+from labkit.jsonl import write_jsonl
+from labkit.models import resolve_model
+from labkit.train.recipe import from_dict
 
 # the reference's adaptation run (scripts/new_lang_adapt.sh), except the batch
 # (there 4 × 30 accumulation × 8 GPUs of 2048 tokens)
@@ -35,8 +41,6 @@ TRAINER = {
 
 def pick_expert(model_dir: str, texts: list[str], max_length: int = 512) -> tuple[int, list[float]]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from labkit.dmoe.routing import expert_perplexities
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     if tok.pad_token is None:
@@ -66,11 +70,6 @@ def prepare(
 ):
     """Steps 1–2 and the recipe of step 3 (not yet launched). Returns (recipe, summary). `language` may name a
     group (`ml,mr`): the expert is picked on their texts together, and all of them are routed to it."""
-    from labkit.dmoe.analysis import language_texts
-    from labkit.dmoe.upcycle import add_expert, read_meta
-    from labkit.jsonl import write_jsonl
-    from labkit.models import resolve_model
-    from labkit.train.recipe import from_dict
 
     path = resolve_model(model)
     meta = read_meta(path)

@@ -22,6 +22,14 @@ from pathlib import Path
 from labkit.errors import LabkitError
 from labkit.train.methods import Method, register
 from labkit.train.recipe import Recipe
+from labkit.dmoe.analysis import language_texts
+from labkit.dmoe.routing import Routing, load_balancing_loss, router_ce_loss
+from labkit.dmoe.routing import routing_stats
+from labkit.jobs import MetricsWriter
+from labkit.models import resolve_model
+from labkit.train.data import load_dataset
+from labkit.train.methods import get_method
+from labkit.train.worker import make_callback, make_config, train_to_end, trainer_args
 
 METHOD_ARGS = ("analysis", "groups", "moe_layers", "top_k", "router_coef", "train", "routing_texts", "pack")
 COEF = {1: 1.28, 2: 0.02}
@@ -76,7 +84,6 @@ def run_stage2(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -
 def moe_model_dir(recipe: Recipe, run_dir: Path) -> str:
     """The DMoE checkpoint to train: the recipe's model if it is one, else an upcycled copy (made once per run)."""
     from labkit.dmoe.upcycle import read_meta, upcycle, upcycle_from_analysis
-    from labkit.models import resolve_model
 
     path = resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
     if read_meta(path):
@@ -169,8 +176,6 @@ def collator(pad_id: int):
 def make_trainer_class():
     from transformers import Trainer
 
-    from labkit.dmoe.routing import Routing, load_balancing_loss, router_ce_loss
-
     class DMoETrainer(Trainer):
         """LM loss + the stage's router loss, with routing forced (stage 1) or free (stage 2)."""
 
@@ -226,10 +231,6 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from labkit.dmoe.upcycle import read_meta, write_meta
-    from labkit.jobs import MetricsWriter
-    from labkit.train.data import load_dataset
-    from labkit.train.methods import get_method
-    from labkit.train.worker import make_callback, make_config, train_to_end, trainer_args
 
     a = recipe.method_args
     model_dir = moe_model_dir(recipe, run_dir)
@@ -302,7 +303,6 @@ def run_stage(recipe: Recipe, run_dir: Path, out: Path, resume: bool, stage: int
 
 def write_routing(model, tok, texts: dict[str, list[str]], path: Path, meta: dict | None = None) -> dict:
     """Routing statistics per language (free routing) → `path` (routing.json)."""
-    from labkit.dmoe.routing import routing_stats
 
     meta = meta or {}
     stats = {
@@ -326,9 +326,7 @@ def measure_routing(
     """Routing statistics of a DMoE model on each language's text → routing.json (beside the model unless `out`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from labkit.dmoe.analysis import language_texts
     from labkit.dmoe.upcycle import read_meta
-    from labkit.models import resolve_model
 
     path = resolve_model(model)
     meta = read_meta(path) or {}

@@ -22,6 +22,9 @@ import json
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit import guard
+from labkit.dmoe.analysis import load_analysis
+from labkit.models import resolve_model
 
 META = "dmoe.json"
 SUPPORTED = ("qwen2",)
@@ -130,9 +133,6 @@ def upcycle(
 ) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from labkit import guard
-    from labkit.models import resolve_model
-
     guard.require("write")  # a new checkpoint on the server's disk
     if not groups or any(not g for g in groups):
         raise LabkitError("No language groups given (or an empty group).", hint="Take them from `labkit dmoe analyze`.")
@@ -166,8 +166,6 @@ def upcycle(
 
 
 def upcycle_from_analysis(model: str, analysis_path: str, out: str | Path, top_k: int = 2, seed: int = 0) -> dict:
-    from labkit import guard
-    from labkit.dmoe.analysis import load_analysis
 
     guard.require("write")
 

@@ -4,6 +4,7 @@ a clean page image, the same page as a skewed, noisy grey scan, and a two-page b
 from __future__ import annotations
 
 from pathlib import Path
+from labkit.doctrans.render import font
 
 TITLE = "Attention Is All You Need"
 BODY = [
@@ -26,8 +27,6 @@ GLOSSARY = "attention = 注意力\nTransformer = Transformer"
 
 def _page_image():
     from PIL import Image, ImageDraw
-
-    from labkit.doctrans.render import font
 
     img = Image.new("RGB", (1240, 900), "white")
     draw = ImageDraw.Draw(img)

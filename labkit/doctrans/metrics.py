@@ -44,6 +44,7 @@ from pathlib import Path
 from sacrebleu.metrics import BLEU, CHRF
 
 from labkit.errors import LabkitError
+from labkit import guard
 
 # ---------------------------------------------------------------- tables and math
 
@@ -361,7 +362,6 @@ def _text(path: Path, max_bytes: int = 5_000_000) -> str:
 
 def evaluate_folder(folder, lang: str, predictions: str | None = None) -> dict:
     """Score a DoTA-style folder (layout in the module docstring) against its `<page>.<lang>.md` references."""
-    from labkit import guard
 
     shown = str(folder)[:200]
     folder = guard.require_readable(folder, "The folder")  # on a demo: refused, existing or not

@@ -12,6 +12,9 @@ from collections.abc import Callable
 
 from labkit.doctrans.translate import LANG_NAMES
 from labkit.errors import LabkitError
+from labkit.doctrans import ocr
+from labkit.doctrans.translate import Cancelled
+from labkit.models import resolve_model
 
 PROMPT = (
     "Translate this document page into {tgt}. Output Markdown only: keep the reading order, headings (#), lists, "
@@ -56,7 +59,6 @@ def _load(model: str):
         from transformers import AutoModelForImageTextToText, AutoProcessor
     except ImportError as e:  # pragma: no cover
         raise LabkitError("The end-to-end mode needs transformers with vision support.") from e
-    from labkit.models import resolve_model
 
     path = resolve_model(model)
     check_vision(path, model)
@@ -92,8 +94,6 @@ def translate_pages(
     cancel: threading.Event | None = None,
 ) -> dict:
     """Every page through the VLM (loaded once), joined into translation.md in `out_dir`."""
-    from labkit.doctrans import ocr
-    from labkit.doctrans.translate import Cancelled
 
     _load(model)  # a text-only model is refused before any page is rendered
     out = Path(out_dir)

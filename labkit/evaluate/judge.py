@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from labkit.kvcache import KVCache
+from labkit.backends import GenParams
 
 JUDGE_SYSTEM = "You are a careful, impartial judge of AI assistant responses."
 JUDGE_TEMPLATE = """Compare two responses to the user instruction below. Judge helpfulness, correctness, depth, \
@@ -126,7 +127,6 @@ def judge_pairs(
     and the verdict letter's are read (`verdict_logprobs`); hf and vllm score the three verdicts after the judge's
     explanation. kind "discrete": the parsed verdict (1 / 0.5 / 0), where no log-probabilities are to be had (a
     server that returns none, or none of the letters among its top-k)."""
-    from labkit.backends import GenParams
 
     prompts = [judge_messages(ins, m, r) if first else judge_messages(ins, r, m) for ins, m, r, first in items]
     keys = [JudgeCache.key(backend_name, model_name, p) for p in prompts]

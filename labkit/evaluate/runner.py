@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 from labkit.errors import LabkitError
 from labkit.evaluate.spec import EvalSpec, cli_args, model_revision  # noqa: F401  (re-exported: the runner's API)
 from labkit.evaluate.tasks import Doc, Task
+from labkit import __version__
+from labkit.backends import GenParams
+from labkit.jsonl import read_jsonl
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -128,7 +131,6 @@ def run(
 
 
 def gen_params(spec: EvalSpec):
-    from labkit.backends import GenParams
 
     return GenParams(max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed)
 
@@ -244,7 +246,6 @@ def score_predictions(spec: EvalSpec, predictions: str | Path, out_dir: str | Pa
 
 def read_predictions(path: Path, task: Task) -> list[dict]:
     """The lines of a predictions file, each an object with a string id, a known language and a string output."""
-    from labkit.jsonl import read_jsonl
 
     hint = 'One JSON object per line: {"id": "0", "lang": "en", "output": "... The answer is 18"} (gold optional).'
     if not path.is_file():
@@ -276,6 +277,5 @@ def read_predictions(path: Path, task: Task) -> list[dict]:
 
 
 def _version() -> str:
-    from labkit import __version__
 
     return __version__

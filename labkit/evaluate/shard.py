@@ -31,6 +31,9 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.jobs import sbatch_word
 from labkit.evaluate.spec import EvalSpec, cli_args
+from labkit.jsonl import write_jsonl
+from labkit.models import resolve_model
+from labkit import hfjobs
 
 EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
 EXPORTS = ("slurm", "hf-jobs")
@@ -114,7 +117,6 @@ def merge(spec: EvalSpec, out: Path, n: int, extra: dict | None = None, record: 
     """The shards' samples → out/samples.jsonl (in item order) and out/results.json; with `record`, that run's
     store row gets the metrics and `succeeded` (a Slurm merge job, when it reaches the same LABKIT_HOME)."""
     from labkit.evaluate import runner
-    from labkit.jsonl import write_jsonl
 
     out = Path(out)
     fingerprint = spec.fingerprint()
@@ -264,8 +266,6 @@ class Sharding:
             from datatrove.executor import LocalPipelineExecutor
 
             if spec.backend in ("hf", "vllm"):
-                from labkit.models import resolve_model
-
                 # here, once: a bad name fails before any shard starts, and a Hub model downloads once
                 resolve_model(spec.model)
             workers = len(todo)  # one process per unfinished shard; a single one runs in this process
@@ -315,7 +315,6 @@ class Sharding:
     def _hf_jobs(self, spec: EvalSpec, out: Path, plan, todo: list[int], run_id: str | None, name: str) -> bool:
         """One HF Job per unfinished shard; a finished Job's shard folder is downloaded from the push repo.
         True when every shard in `todo` is now here."""
-        from labkit import hfjobs
 
         waiting = []
         for r in todo:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from labkit.errors import LabkitError
 
 
 def _preferences(preferences: Sequence[float]) -> np.ndarray:
@@ -226,8 +227,6 @@ def load_difficulty(path=None):
     """The difficulty table: a CSV in df_gamed.csv's schema, or AlpacaEval's own, downloaded once into the Hub cache."""
     import pandas as pd
 
-    from labkit.errors import LabkitError
-
     if path is None:
         try:
             from huggingface_hub import hf_hub_download
@@ -273,8 +272,6 @@ def read_annotations(path) -> list[dict]:
     """AlpacaEval annotations (a JSON list or JSONL), or a labkit xalpaca samples.jsonl (converted: the reference is
     output_1, the model output_2, preference 1 + model-win probability)."""
     import json
-
-    from labkit.errors import LabkitError
 
     hint = (
         "AlpacaEval's annotation format: instruction, output_1, output_2, generator_1, generator_2, preference, index."

@@ -10,6 +10,9 @@ from pathlib import Path
 from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF, Settings, get_settings
+from labkit.hub import pull
+from labkit.models.tiny import ensure_tiny
+from labkit.models.tiny_math import ensure
 
 TINY_MATH = "tiny-math"
 TINY_MATH_SFT = "tiny-math-sft"
@@ -38,12 +41,8 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
     if name == TINY_MATH_SFT:
         return str(BUNDLED / name)
     if name == TINY_MATH:
-        from labkit.models.tiny_math import ensure
-
         return str(ensure(settings.tiny_model_dir.with_name(name)))
     if name in (TINY, TINY_REF):
-        from labkit.models.tiny import ensure_tiny
-
         # tiny-ref: the same architecture and tokenizer from another seed — a second model for methods that
         # need two (ICR's reference model) in offline tests and demos
         return str(ensure_tiny(settings.tiny_model_dir.with_name(name), seed=0 if name == TINY else 1))
@@ -64,6 +63,5 @@ def resolve_model(name: str, settings: Settings | None = None, revision: str | N
             )
         return str(path)
     check_local_path(name)  # a path that is not there: say so, rather than "not a valid Hub id"
-    from labkit.hub import pull
 
     return str(pull(name, kind="model", revision=revision, settings=settings))

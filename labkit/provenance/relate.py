@@ -26,6 +26,9 @@ import numpy as np
 
 from labkit.provenance.retrieve import Candidate, tokenize, words
 from labkit.provenance.segment import is_cjk
+from labkit.backends import GenParams
+from labkit.text import json_objects
+from labkit.text import strip_reasoning
 
 RELATIONS = ("Quotation", "Compression", "Inference", "Others")
 NEGATION = {
@@ -328,8 +331,6 @@ def llm_prompt(target: str, candidates: list[Candidate], texts: dict[str, str]) 
 
 def parse_llm(text: str, offered: set[str]) -> tuple[list[str], str | None] | None:
     """(sources, relation) from a model's answer; None when nothing usable is in it."""
-    from labkit.text import strip_reasoning
-    from labkit.text import json_objects
 
     text = strip_reasoning(text or "")
     for obj in json_objects(text):
@@ -356,7 +357,6 @@ def llm(
     targets: list[str], candidates: list[list[Candidate]], texts: dict[str, str], backend, max_new_tokens: int = 128
 ) -> tuple[list[Relation], int]:
     """One batched backend call for all targets. Returns the relations and how many fell back to the heuristic."""
-    from labkit.backends import GenParams
 
     outputs = backend.generate(
         [llm_prompt(t, c, texts) for t, c in zip(targets, candidates)], GenParams(max_new_tokens=max_new_tokens)

@@ -19,6 +19,7 @@ import threading
 import numpy as np
 
 from labkit.provenance.retrieve import words
+from labkit.provenance.retrieve import _minilm_path
 
 DIM = 384
 _BATCH = 1024
@@ -35,8 +36,6 @@ def _table_dir():
 class StaticEncoder:
     def __init__(self, folder):
         from tokenizers import Tokenizer
-
-        from labkit.provenance.retrieve import _minilm_path
 
         root = _minilm_path()
         self.tokenizer = Tokenizer.from_file(os.path.join(root, "tokenizer.json"))
@@ -63,8 +62,6 @@ class StaticEncoder:
         """Run each token id through MiniLM alone and store its mean-pooled output."""
         import torch
         from transformers import AutoModel
-
-        from labkit.provenance.retrieve import _minilm_path
 
         if self._model is None:
             self._model = AutoModel.from_pretrained(_minilm_path()).eval()

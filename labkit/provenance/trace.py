@@ -14,6 +14,7 @@ from labkit.backends.base import made
 from labkit.errors import LabkitError
 from labkit.provenance import relate, retrieve
 from labkit.provenance.segment import Sentence, segment_sources, segment_target
+from labkit.provenance import metrics
 
 ENGINES = ("heuristic", "llm")
 # Bounds on one trace (docs/provenance.md): beyond them the work grows past what an interactive tool should
@@ -168,7 +169,6 @@ def to_jsonl(result: dict) -> str:
 def evaluate_file(path: str | Path, **options) -> dict:
     """Run the tracer on TROVE-format records (pre-segmented) and score it; `options` are trace_sentences'
     (engine, retriever, k, backend, dense_model)."""
-    from labkit.provenance import metrics
 
     records = metrics.load_records(path)
     if not records:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.store import open_store
 
 COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
 REQUIRED = ["n_languages", "score"]
@@ -90,8 +91,6 @@ def rows_from_store(store=None, sweep: str | None = None):
     """One row per (eval run, language) for runs tagged `n_languages=...` (and `sweep:<sweep>` if given)."""
     import pandas as pd
 
-    from labkit.store import open_store
-
     store = store or open_store()
     rows = []
     for run in store.list(kind="eval", status="succeeded", limit=10_000):
@@ -116,7 +115,6 @@ def rows_from_store(store=None, sweep: str | None = None):
 
 
 def sweeps_in_store(store=None) -> list[str]:
-    from labkit.store import open_store
 
     store = store or open_store()
     names = {_tag_value(r.tags, "sweep") for r in store.list(kind="eval", limit=10_000)}

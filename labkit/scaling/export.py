@@ -7,6 +7,8 @@ import io
 import json
 
 from labkit.scaling.analysis import SeriesReport
+from labkit.errors import LabkitError
+from labkit.store import new_run_id, open_store
 
 
 def to_json(reports: list[SeriesReport], settings: dict | None = None) -> str:
@@ -107,14 +109,11 @@ def save(reports: list[SeriesReport], settings: dict, out_dir=None, name: str = 
     from pathlib import Path
 
     from labkit.settings import get_settings
-    from labkit.store import new_run_id, open_store
 
     s = get_settings().ensure_dirs()
     run_id = new_run_id("fit")
     out = Path(out_dir) if out_dir else s.runs_dir / run_id
     if out.exists() and not out.is_dir():
-        from labkit.errors import LabkitError
-
         raise LabkitError(f"--output {out_dir} is a file, not a folder.", hint="Give a folder (created if missing).")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "fit.json", "csv": out / "fit.csv", "tex": out / "fit.tex"}

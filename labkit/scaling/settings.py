@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from labkit.errors import LabkitError
+from labkit.scaling.analysis import fit_table
 
 FORMS = ("power", "saturating", "loglinear", "auto", "auto-aic", "auto-bic")
 LOSSES = ("squared", "huber")
@@ -163,7 +164,6 @@ def check_size(df, settings: FitSettings) -> None:
 
 def run_fit(df, settings: FitSettings):
     """Check the settings and the table size, then fit every series: the one path of the CLI and the tab."""
-    from labkit.scaling.analysis import fit_table
 
     settings.checked()
     check_size(df, settings)

@@ -19,6 +19,8 @@ from labkit.languages import NAMES as LANG_NAMES
 from labkit.support import safety
 from labkit.errors import LabkitError
 from labkit.support.strategies import fallback, load_prompts, parse_choice, resolve, stage_of, strategies
+from labkit.evaluate import langid
+from labkit.text import json_objects
 
 MAX_MESSAGE_CHARS = 4_000  # one turn of a conversation; longer text only costs the server (prompt and memory)
 
@@ -35,13 +37,11 @@ def dialogue_text(history: list[dict]) -> str:
 
 
 def user_language(text: str, default: str = "en") -> str:
-    from labkit.evaluate import langid
 
     return langid.detect(text) or default
 
 
 def parse_state(text: str) -> dict | None:
-    from labkit.text import json_objects
 
     for obj in json_objects(text):
         if any(k in obj for k in ("profile", "emotion", "situation")):

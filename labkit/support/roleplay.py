@@ -28,6 +28,7 @@ from labkit import guard
 from labkit.errors import LabkitError
 from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text
 from labkit.support.strategies import load_prompts
+from labkit import hub
 
 DIALOGUE_KEYS = {"dialogue_id", "language", "scenario", "persona", "turns"}
 TURN_ROLES = {"seeker", "supporter"}
@@ -215,7 +216,6 @@ def strategy_counts(dialogues: list[dict]) -> dict[str, int]:
 
 
 def dataset_card(repo_id: str, n: int, model: str, languages: list[str], license: str = "cc-by-nc-4.0") -> str:
-    from labkit import hub
 
     return hub.dataset_card(
         repo_id,
@@ -250,7 +250,6 @@ def table_text(table: dict[str, list[str]]) -> str:
 
 def push_dialogues(path: str | Path, repo_id: str, model: str, languages: list[str], workdir: str | Path) -> str:
     """Role-play dialogues (JSONL) to a Hub dataset repo as train.jsonl, with a card; returns the URL."""
-    from labkit import hub
 
     guard.require("push")  # before anything is written for the upload
     text = Path(path).read_text(encoding="utf-8")

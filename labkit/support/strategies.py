@@ -8,6 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from labkit.errors import LabkitError
+from labkit.text import json_objects
+from labkit.text import strip_reasoning
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.yaml")
 
@@ -57,8 +60,6 @@ def resolve(name: str) -> str:
     """A researcher's strategy override (name or alias, any case) → its ESConv name; unknown names are an error."""
     import difflib
 
-    from labkit.errors import LabkitError
-
     found = _match(name or "")
     if found is None:
         close = difflib.get_close_matches(name or "", [*strategies(), *_ALIASES], n=1)
@@ -71,8 +72,6 @@ def resolve(name: str) -> str:
 
 def parse_choice(text: str) -> tuple[str | None, str]:
     """(strategy, rationale) from the counselor's output; strategy None when nothing recognisable is there."""
-    from labkit.text import strip_reasoning
-    from labkit.text import json_objects
 
     text = strip_reasoning(text or "")
     for obj in json_objects(text):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from labkit.errors import LabkitError
+from labkit.errors import did_you_mean
 
 # ZNLP/Implicit-Cross-Lingual-Rewarding, utils/inference.py PREFIX: put before the English instruction when a
 # response in another language is scored (the "cross-lingual rewarding" prompt).
@@ -187,7 +188,6 @@ def names(cls) -> tuple[str, ...]:
 
 def parse(cls, given: dict | None, method: str):
     """The recipe's `method_args` mapping → `cls`, every key and type checked."""
-    from labkit.errors import did_you_mean
 
     given = dict(given or {})
     hints = typing.get_type_hints(cls)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from labkit.errors import LabkitError, unknown
 from labkit.train import method_args as margs
 from labkit.train.recipe import Recipe
+from labkit.evaluate.tasks import Doc, get_task
+from labkit.train import rewards
 
 
 def _user(text) -> list[dict]:
@@ -65,7 +67,6 @@ def prep_dpo(ds, recipe: Recipe, tok):
 
 def prep_grpo(ds, recipe: Recipe, tok):
     """Questions become prompts through the Evaluate task's own template (same answer format the reward reads)."""
-    from labkit.evaluate.tasks import Doc, get_task
 
     task = get_task(recipe.method_args.get("task", "mgsm"))
     variant = recipe.method_args.get("variant")
@@ -89,7 +90,6 @@ def dpo_config(recipe: Recipe) -> dict:
 
 
 def grpo_trainer_kwargs(recipe: Recipe, tok) -> dict:
-    from labkit.train import rewards
 
     names = recipe.method_args.get("rewards", ["correctness", "format"])
     return {"reward_funcs": rewards.build(names, recipe.method_args.get("task", "mgsm"), tok.eos_token_id)}

@@ -42,6 +42,7 @@ from labkit.config import (
     yaml_load,
 )
 from labkit.errors import LabkitError, did_you_mean
+from labkit.evaluate.runner import EvalSpec
 
 SECTIONS = {
     "model": {"name": "tiny", "revision": None, "dtype": "auto", "lora": None, "trust_remote_code": False},
@@ -196,8 +197,6 @@ def check_name(name: Any) -> str:
 
 def _evaluate_keys() -> set[str]:
     from dataclasses import fields as dc_fields
-
-    from labkit.evaluate.runner import EvalSpec
 
     return {f.name for f in dc_fields(EvalSpec)} - {"model"}
 

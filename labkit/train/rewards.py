@@ -10,6 +10,7 @@ Columns the rewards read: `answer` (gold), `lang` (optional, default en).
 from __future__ import annotations
 
 from labkit.errors import LabkitError
+from labkit.evaluate import langid
 
 
 def _text(c) -> str:
@@ -64,7 +65,6 @@ class Language:
         pass
 
     def __call__(self, completions, lang=None, **kw):
-        from labkit.evaluate import langid
 
         langs = _langs(len(completions), lang)
         return [float(langid.detect(_text(c)) == want) for c, want in zip(completions, langs)]

@@ -36,12 +36,20 @@ from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.languages import NAMES as LANG_NAMES
 from labkit.train.method_args import ICRArgs, LIDRArgs, RaDisArgs
 from labkit.train.recipe import Recipe
+from labkit.backends import GenParams
+from labkit.jobs import MetricsWriter
+from labkit.models import resolve_model
+from labkit.store import open_store
+from labkit.train.data import load_dataset
+from labkit.train.methods import method_args
+from labkit.train.methods import prep_dpo
+from labkit.train.worker import evaluate_after
+from labkit.train.worker import fit
 
 
 # --- the runner ----------------------------------------------------------------------------------------
 class Pipeline:
     def __init__(self, run_dir: Path):
-        from labkit.jobs import MetricsWriter
 
         self.root = Path(run_dir) / "pipeline"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -79,8 +87,6 @@ class Pipeline:
         scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
         self.writer.log(event="round", round=r, **scalars)
         if os.environ.get("LABKIT_RUN_ID"):
-            from labkit.store import open_store
-
             open_store().update(os.environ["LABKIT_RUN_ID"], metrics={f"round{r}/{k}": v for k, v in scalars.items()})
 
 
@@ -91,7 +97,6 @@ def _numbers(stats: dict) -> dict:
 # --- shared pieces -----------------------------------------------------------------------------------
 def load_prompts(recipe: Recipe, source: str, languages: list[str], limit: int | None) -> dict[str, dict[str, str]]:
     """{id: {lang: prompt}} from rows sharing an id across languages; ids without the source language are left out."""
-    from labkit.train.data import load_dataset
 
     by_id: dict[str, dict[str, str]] = {}
     for row in load_dataset(copy.deepcopy(recipe)):
@@ -129,7 +134,6 @@ def translate(
 ) -> list[str | None]:
     """The model translates each text into `tgt` (greedy; named `tgt_name`, else labkit's name); None when it did not
     close the <translated> tag. The reply is primed with the opening tag, as the LIDR reference code does."""
-    from labkit.backends import GenParams
 
     primer = "<translated>\n"
     name = tgt_name or LANG_NAMES.get(tgt, tgt)
@@ -154,9 +158,6 @@ def dpo_round(
 ) -> dict:
     """DPO (+ NLL) on the round's pairs, from the current policy, into `out` (round{r}/model)."""
     from datasets import Dataset
-
-    from labkit.train.methods import prep_dpo
-    from labkit.train.worker import fit
 
     rows = read_jsonl(pairs_path)
     if not rows:
@@ -183,7 +184,6 @@ def evaluate_round(recipe: Recipe, pipe: Pipeline, r: int, model: str) -> dict:
     """The recipe's optional `evaluate:` section, run on round r's model: an eval run tagged round=r."""
     if not recipe.evaluate:
         return {}
-    from labkit.train.worker import evaluate_after
 
     evals = evaluate_after(
         recipe, Path(model), pipe.root.parent, eval_dir=pipe.path(r, "eval"), extra_tags=[f"round={r}"]
@@ -215,7 +215,6 @@ def _items(prompts: dict[str, dict[str, str]], langs: list[str]) -> list[tuple[s
 # --- ICR -----------------------------------------------------------------------------------------------
 def icr_sample(out: Path, prompts: dict, args: ICRArgs, policy: str, seed: int) -> dict:
     """n responses per prompt and language; `truncated[k]` marks a response cut at max_new_tokens."""
-    from labkit.backends import GenParams
 
     items = _items(prompts, [args.source, *args.languages])
     outs = open_backend(args.backend, policy).generate(
@@ -412,7 +411,6 @@ def icr_models(args: ICRArgs, r: int, policies: list[str]) -> tuple[str, str]:
 
 
 def run_icr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
-    from labkit.train.methods import method_args
 
     args: ICRArgs = method_args(recipe)
     prompts = load_prompts(recipe, args.source, args.languages, args.limit)
@@ -523,7 +521,6 @@ def lidr_prompts(prompts: dict[str, dict[str, str]], args: LIDRArgs) -> dict[str
 
 
 def lidr_answer(out: Path, prompts: dict, args: LIDRArgs, policy: str) -> dict:
-    from labkit.backends import GenParams
 
     items = _items(lidr_prompts(prompts, args), [args.source, *args.languages])
     outs = open_backend(args.backend, policy).generate(
@@ -659,7 +656,6 @@ def lidr_make_pairs(
 
 
 def run_lidr(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
-    from labkit.train.methods import method_args
 
     args: LIDRArgs = method_args(recipe)
     prompts = load_prompts(recipe, args.source, args.languages, args.limit)
@@ -719,7 +715,6 @@ def _radis_names(args: RaDisArgs, row: dict) -> tuple[str, str]:
 
 def radis_rationales(out: Path, rows: list[dict], args: RaDisArgs, model: str) -> dict:
     """The frozen original model explains each (source, reference) pair."""
-    from labkit.backends import GenParams
 
     prompts = [
         user(args.rationale_prompt.format(src=_radis_names(args, x)[0], tgt=_radis_names(args, x)[1], **x))
@@ -756,9 +751,6 @@ def radis_sft_recipe(recipe: Recipe) -> Recipe:
 def radis_train(out: Path, recipe: Recipe, run_dir: Path, rationales_path: Path, args: RaDisArgs) -> dict:
     from transformers import AutoTokenizer
 
-    from labkit.models import resolve_model
-    from labkit.train.worker import fit
-
     tok = AutoTokenizer.from_pretrained(resolve_model(recipe.model["name"]))
     final, _ = fit(
         radis_sft_recipe(recipe),
@@ -771,8 +763,6 @@ def radis_train(out: Path, recipe: Recipe, run_dir: Path, rationales_path: Path,
 
 
 def run_radis(recipe: Recipe, run_dir: Path, out: Path, resume: bool = False) -> dict:
-    from labkit.train.data import load_dataset
-    from labkit.train.methods import method_args
 
     args: RaDisArgs = method_args(recipe)
     pipe = Pipeline(run_dir)

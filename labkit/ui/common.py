@@ -13,6 +13,7 @@ import gradio as gr
 from labkit import guard
 from labkit.errors import LabkitError
 from labkit.settings import TINY
+from labkit.guard import owner_tag
 
 DEMO_MODEL_NOTE = (
     "⚠️ **You are using the built-in demo model `tiny`** (140k parameters, trained for seconds on a few KB of text). "
@@ -157,7 +158,6 @@ def who(ctx, request) -> dict:
 
 def owner_tags(ctx, request) -> list[str]:
     """Tags that record which session started a run from a shared app."""
-    from labkit.guard import owner_tag
 
     return owner_tag(who(ctx, request)["caller"])
 
@@ -171,7 +171,6 @@ def guarded_buttons(settings):
         with guarded_buttons(settings) as button, gr.Row():
             launch = button("Launch", "launch", variant="primary")
     """
-    from labkit import guard
 
     off: list[tuple[str, str]] = []
 
@@ -187,7 +186,6 @@ def guarded_buttons(settings):
 
 
 def why_off(off: list[tuple[str, str]]) -> str:
-    from labkit import guard
 
     what = ", ".join(f"**{label}** ({guard.ACTIONS[action].split(' (')[0].lower()})" for label, action in off)
     return f"🔒 Off on this demo: {what}. {guard.DEMO_HINT}"

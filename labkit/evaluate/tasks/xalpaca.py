@@ -15,6 +15,8 @@ from pathlib import Path
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
 from labkit.evaluate.tasks.base import SAMPLE, SAMPLES_DIR, Doc, Task
+from labkit.evaluate import langid
+from labkit.evaluate.judge import JudgeCache, judge_pairs, model_first
 
 SPLITS = {"en": "english", "zh": "chinese", "ko": "korean", "it": "italian", "es": "spanish"}
 # X-AlpacaEval numbers its items from 1: id 1 is AlpacaEval's row 0 ("What are the names of some famous actors that
@@ -101,8 +103,6 @@ class XAlpaca(Task):
 
     def score_batch(self, docs: list[Doc], outputs: list[str], spec=None) -> list[dict]:
         from labkit.backends import get_backend
-        from labkit.evaluate import langid
-        from labkit.evaluate.judge import JudgeCache, judge_pairs, model_first
         from labkit.settings import get_settings
 
         if spec is None or not spec.judge_model:
@@ -151,7 +151,6 @@ class XAlpaca(Task):
         return rows
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
-        from labkit.evaluate import langid
         from labkit.evaluate.winrate import winrate
 
         prefs = [float("nan") if r.get("preference") is None else r["preference"] for r in rows]

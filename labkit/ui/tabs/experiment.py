@@ -23,6 +23,8 @@ from labkit.plotstyle import style
 from labkit.store import FINAL
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
+from labkit import guard
+from labkit.experiment.report import fit_curve
 
 TITLE = "Experiment"
 ID = "experiment"
@@ -61,7 +63,6 @@ def command(cfg: Config) -> list[str]:
 
 def start(cfg: Config, settings, tags: list[str] = ()) -> object:
     cfg.check()
-    from labkit import guard
 
     guard.require("launch", settings)
     for r in jobs.list_runs(settings, kind=KIND, limit=50):
@@ -120,8 +121,6 @@ def _mean(acc: dict, langs) -> float | None:
 
 def figure(state: dict):
     import plotly.graph_objects as go
-
-    from labkit.experiment.report import fit_curve
 
     pts = sorted(state.get("points") or [], key=lambda p: p["n_languages"])
     fig = go.Figure()
