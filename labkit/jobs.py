@@ -326,6 +326,15 @@ def status(run_id: str, settings: Settings | None = None) -> Run:
     return _reconcile(store, store.get(run_id))
 
 
+def known(run_id: str, settings: Settings | None = None) -> bool:
+    """Whether the store has a row `run_id`."""
+    try:
+        open_store(settings).get(run_id)
+        return True
+    except LabkitError:
+        return False
+
+
 def list_runs(settings: Settings | None = None, **filters) -> list[Run]:
     store = open_store(settings)
     return [_reconcile(store, r) for r in store.list(**filters)]

@@ -57,6 +57,8 @@ def run_eval(
         )
     if predictions is not None:
         runner.read_predictions(Path(predictions), spec.task_obj())
+    elif spec.data and Path(str(spec.data)).exists():  # a local --data is read before any row: bad data leaves none
+        runner.load_docs(spec)
     if replace:
         _clear_if_other(out, spec)
     store = open_store(settings)

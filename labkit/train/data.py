@@ -12,13 +12,19 @@ from labkit.train.recipe import Recipe
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 
-def _hf_load(*args, **kwargs):
+def _hf_load(*args, scratch: Path | None = None, **kwargs):
+    """datasets.load_dataset; with `scratch`, its Arrow cache goes into that folder (the caller removes it) and the
+    rows are kept in memory, so a check of a file leaves nothing in the shared datasets cache."""
     import datasets  # 0.8 s of imports: only once the data is known to be there
 
+    if scratch is not None:
+        kwargs.update(cache_dir=str(scratch), keep_in_memory=True)
     return datasets.load_dataset(*args, **kwargs)
 
 
-def load_dataset(recipe: Recipe):
+def load_dataset(recipe: Recipe, scratch: Path | None = None):
+    """The recipe's training rows. With `scratch` (a folder the caller removes afterwards), a local file is read
+    without adding to the datasets cache: what Validate uses, so checking many uploads does not fill that cache."""
     path = recipe.data_path()
     if not path:
         raise LabkitError(
@@ -35,11 +41,10 @@ def load_dataset(recipe: Recipe):
                     f"Data file {shown} is empty.",
                     hint="Put the training rows in it, or point data.path at another file.",
                 )
-            ds = _hf_load(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train")
+            ds = _hf_load(LOCAL_FORMATS[local.suffix], data_files=str(local), split="train", scratch=scratch)
         elif local.is_dir() and (local / "kept").is_dir():  # the output folder of `labkit data curate`
-            ds = _hf_load(
-                "json", data_files=sorted(str(f) for f in (local / "kept").glob("*.jsonl*")), split="train"
-            )
+            kept = sorted(str(f) for f in (local / "kept").glob("*.jsonl*"))
+            ds = _hf_load("json", data_files=kept, split="train", scratch=scratch)
         elif local.is_dir():  # a folder that is not a curated set: loading "whatever is in it" would be a guess
             raise LabkitError(
                 f"data.path {path!r} is a folder without a kept/ subfolder.",

@@ -7,6 +7,7 @@ Face Job is labkit.hfjobs, which every command shares).
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -117,17 +118,22 @@ def launch(
     run_dir = settings.runs_dir / run_id
     path = prepare(recipe, run_dir)
     tags = [recipe.method, *recipe.tags, *(extra_tags or [])]
-    return jobs.start(
-        worker_command(recipe, str(path)),
-        kind="train",
-        name=recipe.name,
-        config=recipe.to_dict(),
-        tags=tags,
-        settings=settings,
-        run_dir=run_dir,
-        run_id=run_id,
-        after=after or (),
-    )
+    try:
+        return jobs.start(
+            worker_command(recipe, str(path)),
+            kind="train",
+            name=recipe.name,
+            config=recipe.to_dict(),
+            tags=tags,
+            settings=settings,
+            run_dir=run_dir,
+            run_id=run_id,
+            after=after or (),
+        )
+    except BaseException:
+        if not jobs.known(run_id, settings):  # refused before its row existed (the job limit): no folder stays
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def resume(
@@ -142,9 +148,9 @@ def resume(
     jobs.refuse_live_process(run)  # told before the recipe is read; checked again when the run is reopened
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
-    return jobs.restart(run, worker_command(recipe, str(path), resume=True), settings)
     # jobs.restart reopens the run only if it is still ended, at the attempt read here, with no live process (one
     # transaction): of several resumes at once, one starts and the others are refused
+    return jobs.restart(run, worker_command(recipe, str(path), resume=True), settings)
 
 
 def sweep(

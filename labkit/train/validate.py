@@ -167,10 +167,17 @@ def _fits(value, kinds: set[str]) -> bool:
 
 
 def _data(recipe: Recipe, method) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="labkit-validate-") as scratch:  # nothing left in the datasets cache
+        return _data_problems(recipe, method, Path(scratch))
+
+
+def _data_problems(recipe: Recipe, method, scratch: Path) -> list[str]:
     from labkit.train.data import chat_problem, load_dataset
 
     try:
-        ds = load_dataset(recipe)
+        ds = load_dataset(recipe, scratch=scratch)
     except LabkitError as e:
         return [f"Data: {e.message} ({e.hint})"]
     miss = missing_columns(method, ds.column_names)

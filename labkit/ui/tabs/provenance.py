@@ -5,7 +5,6 @@ confidence and retriever votes). Coverage statistics, JSONL export, and scoring 
 from __future__ import annotations
 
 import html
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +13,7 @@ import gradio as gr
 from labkit.errors import LabkitError
 from labkit.provenance import trace as tr
 from labkit.ui.common import handler, heavy
+from labkit.ui.scratch import export_dir
 
 TITLE = "Provenance"
 ID = "provenance"
@@ -191,7 +191,7 @@ class Provenance:
             backend=backend,
             dense_model=(dense or "").strip() or None,
         )
-        out = Path(tempfile.mkdtemp(dir=self.settings.cache_dir)) / "trace.jsonl"
+        out = export_dir(self.settings.cache_dir, "trace-") / "trace.jsonl"
         out.write_text(tr.to_jsonl(result), encoding="utf-8")
         first = result["targets"][0] if result["targets"] else None
         return (

@@ -4,7 +4,6 @@ role-play dialogues, build self-evolution DPO pairs and push data to the Hub."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +16,7 @@ from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
 from labkit.ui.common import SessionFlags, guarded_buttons, handler, heavy
+from labkit.ui.scratch import export_dir
 
 TITLE = "Support chat"
 ID = "support"
@@ -116,7 +116,7 @@ class Support:
         return SupportAgent(load_backend(model_state))
 
     def workdir(self) -> Path:
-        return Path(tempfile.mkdtemp(dir=self.settings.cache_dir))
+        return export_dir(self.settings.cache_dir, "support-")
 
     @handler
     @heavy

@@ -4,7 +4,6 @@ Markdown, and score a DoTA-format folder."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +13,7 @@ from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
 from labkit.ui.common import SessionFlags, handler, heavy
+from labkit.ui.scratch import export_dir
 
 TITLE = "Document translation"
 ID = "translate"
@@ -83,7 +83,7 @@ class Translate:
         cancel_flag = self.cancel_flags(request)
         cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
-        out = Path(tempfile.mkdtemp(dir=self.settings.cache_dir, prefix="doctrans-"))
+        out = export_dir(self.settings.cache_dir, "doctrans-")
         common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
         try:
             if engine_ == "vlm":
