@@ -10,6 +10,13 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
+from labkit import guard
+from labkit import jobs
+from labkit.dmoe.train import ROUTING, measure_routing
+from labkit.dmoe.upcycle import read_meta
+from labkit.store import new_run_id
+from labkit.train import launch
+from labkit.train.recipe import load
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ANALYSIS = "analysis.json"
@@ -18,7 +25,6 @@ ANALYSIS = "analysis.json"
 def find_analysis(ref: str, settings: Settings | None = None) -> Path:
     """An analysis.json path, a folder holding one, or the id of the run that wrote it. On a demo a path goes
     through labkit.guard first, so the answer is the same refusal whether or not it exists."""
-    from labkit import guard
 
     settings = settings or get_settings()
     ref = (ref or "").strip()
@@ -48,8 +54,6 @@ def start_analysis(
     tags: list[str] | None = None,
 ) -> tuple:
     """Start `labkit dmoe analyze` as a job; returns the run and the analysis file it will write."""
-    from labkit import jobs
-    from labkit.store import new_run_id
 
     if len(languages) < 2:
         raise LabkitError("Give at least two languages.", hint="e.g. en,de,zh,ja")
@@ -72,7 +76,6 @@ def start_analysis(
 
 def stage_recipe(stage: int, model_dir: str, data_path: str, steps: int):
     """The tiny stage recipe (configs/train/dmoe-stage{1,2}-tiny.yaml) on this model and data."""
-    from labkit.train.recipe import load
 
     return load(
         CONFIGS / "train" / f"dmoe-stage{stage}-tiny.yaml",
@@ -90,8 +93,6 @@ def launch_stages(
     tags: list[str] | None = None,
 ) -> list[dict]:
     """Launch stage 1, and with `both` stage 2 queued behind it; returns each stage's run id and output folder."""
-    from labkit.dmoe.upcycle import read_meta
-    from labkit.train import launch
 
     if not model_dir or read_meta(model_dir) is None:
         raise LabkitError("Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box).")
@@ -107,11 +108,9 @@ def launch_stages(
 def routing(model_dir: str, languages: list[str] | None = None) -> dict:
     """Routing statistics of a trained DMoE model: the stored routing.json when no languages are asked for,
     else measured now (and stored)."""
-    from labkit.dmoe.train import ROUTING, measure_routing
 
     if not model_dir:
         raise LabkitError("Give a trained DMoE model folder.", hint="A stage-1/2 output folder (RUN/output).")
-    from labkit import guard
 
     folder = guard.require_readable(model_dir, "The model folder")  # on a demo: refused, existing or not
     existing = folder / ROUTING

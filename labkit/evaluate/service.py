@@ -20,6 +20,12 @@ from labkit.config import check_tags
 from labkit.errors import LabkitError
 from labkit.evaluate import runner
 from labkit.evaluate.spec import EvalSpec
+from labkit import hub
+from labkit import jobs
+from labkit.evaluate.tasks import TASKS, get_task
+from labkit.evaluate.tasks.base import SAMPLE, WORLD
+from labkit.evaluate.transfer import load_results
+from labkit.store import new_run_id, open_store
 
 
 def run_eval(
@@ -45,7 +51,6 @@ def run_eval(
     submitted (Slurm, HF Jobs) and are not all done, the row stays queued and results is None.
     Returns {"run_id", "output", "results", "metrics", "card"} (+ "submitted" for submitted shards)."""
     from labkit.settings import get_settings
-    from labkit.store import new_run_id, open_store
 
     tags = check_tags(list(tags), hint="Give a few short tags, e.g. --tag baseline --tag zh.")
     settings = get_settings().ensure_dirs()
@@ -142,7 +147,6 @@ def summary_metrics(results: dict) -> dict:
 
 def card_rows(results: dict) -> list[dict]:
     """model-index rows (hub.EvalEntry fields), one per language and headline metric."""
-    from labkit.evaluate.tasks import TASKS, get_task
 
     name = results.get("task", "")
     if name not in TASKS:
@@ -175,7 +179,6 @@ def card_rows(results: dict) -> list[dict]:
 
 
 def _data_name(data: str) -> str:
-    from labkit.evaluate.tasks.base import SAMPLE, WORLD
 
     if data == WORLD:
         return "labkit synthetic world (synth)"
@@ -184,11 +187,9 @@ def _data_name(data: str) -> str:
 
 def card_rows_for(ref: str | Path) -> list[dict]:
     """Card rows of an eval run given by id or folder."""
-    from labkit.evaluate.transfer import load_results
 
     if Path(ref).exists():
         return card_rows(load_results(ref))
-    from labkit import jobs
 
     return card_rows(load_results(jobs.status(str(ref)).run_dir))
 
@@ -196,7 +197,6 @@ def card_rows_for(ref: str | Path) -> list[dict]:
 def push_results(run, repo_id: str) -> str:
     """An evaluation run's folder (results.json, samples.jsonl) to a Hub dataset repo, with a card that says what
     produced it; returns the repo's URL."""
-    from labkit import hub
 
     guard.require("push")  # a demo refuses before looking at the run
     if run.kind != "eval" or not run.run_dir:

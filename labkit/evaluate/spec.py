@@ -17,6 +17,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from labkit.errors import LabkitError, did_you_mean
+from labkit.backends import REGISTRY
+from labkit.models.tiny import BUILD_VERSION
+from labkit.settings import TINY
 
 EXTRACTORS = ("labkit", "lm-eval-flexible", "lm-eval-strict")
 MAX_NAME = 300  # longer model names are typing accidents; a path component over 255 bytes fails with Errno 36
@@ -28,7 +31,6 @@ def _f(default, help: str, label: str, kind: str = "str", choices=None, factory=
 
 
 def _backends() -> tuple[str, ...]:
-    from labkit.backends import REGISTRY
 
     return tuple(REGISTRY)
 
@@ -296,11 +298,8 @@ def cli_args(spec: EvalSpec, tags: list[str] | None = None, name: str | None = N
 def model_revision(model: str) -> str | None:
     """What exactly was evaluated: the tiny model's build, a Hub snapshot's commit, or a local folder's
     weights fingerprint (names, sizes, mtimes) so a retrained folder is a different model."""
-    from labkit.settings import TINY
 
     if model == TINY:
-        from labkit.models.tiny import BUILD_VERSION
-
         return f"tiny-build-{BUILD_VERSION}"
     try:
         p = Path(model)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config
+from labkit.experiment import parallel_scaling
+from labkit.jobs import MetricsWriter
 
 
 def add_arguments(sp) -> None:
@@ -52,9 +54,6 @@ def describe(event: dict) -> str:
 
 def main(args, emit) -> int:
     import os
-
-    from labkit.experiment import parallel_scaling
-    from labkit.jobs import MetricsWriter
 
     writer = MetricsWriter() if os.environ.get("LABKIT_RUN_DIR") else None  # as a job: progress for the UI
 

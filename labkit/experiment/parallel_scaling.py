@@ -31,6 +31,12 @@ from collections.abc import Callable
 from labkit.errors import LabkitError
 from labkit.jsonl import read_json
 from labkit.settings import Settings, get_settings
+from labkit import jobs
+from labkit.evaluate.transfer import load_results, transferability
+from labkit.experiment.report import figure_svg, markdown
+from labkit.models import check_local_path
+from labkit.store import FINAL
+from labkit.store import open_store
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
 STATE = "state.json"
@@ -93,7 +99,6 @@ class Config:
             )
         if not Path(self.recipe).exists():
             raise LabkitError(f"No recipe {self.recipe}.", hint="configs/train/sft-math-tiny.yaml")
-        from labkit.models import check_local_path
 
         check_local_path(self.model)
         return self
@@ -164,7 +169,6 @@ class Study:
         self.progress({"stage": stage, **info})
 
     def run(self) -> dict:
-        from labkit.store import open_store
 
         self.store = open_store(self.settings)
         old = signal.signal(signal.SIGTERM, self._on_term) if _main_thread() else None
@@ -176,8 +180,6 @@ class Study:
             self._report()
             self._save(status="succeeded", stage="done")
         except (Cancelled, KeyboardInterrupt):
-            from labkit import jobs
-
             for run_id in list(self.active):
                 jobs.cancel(run_id, self.settings)
             self._save(status="cancelled")
@@ -237,7 +239,6 @@ class Study:
 
     def _existing(self, kind: str, *tags: str) -> tuple[list, list, list]:
         """This study's runs of a kind with these tags: (succeeded, still running or queued, failed or cancelled)."""
-        from labkit import jobs
 
         runs = [
             jobs.status(r.id, self.settings) if r.status in ("running", "queued") else r
@@ -250,9 +251,6 @@ class Study:
         """The untrained evaluation and one training run per k, `self.workers` jobs at a time: on a CPU each job
         uses one thread, so 2 cores run 2 jobs side by side (twice the throughput of one job on 2 threads)."""
         from collections import deque
-
-        from labkit import jobs
-        from labkit.store import FINAL
 
         todo = deque([{"stage": "before"}] + [{"stage": "train", "k": k, "n_languages": k + 1} for k in self.cfg.b.ks])
         offsets: dict[str, int] = {}
@@ -285,7 +283,6 @@ class Study:
         self._save(points=sorted(self.state["points"], key=lambda p: p["k"]))
 
     def _report_progress(self, run, task: dict, offsets: dict[str, int]) -> None:
-        from labkit import jobs
 
         if not run.run_dir:
             return
@@ -303,7 +300,6 @@ class Study:
     def _start(self, task: dict):
         """This task's run: a finished one found in the store (reused), one still running from an earlier
         invocation (followed, not started twice), a stopped one resumed, or a new one."""
-        from labkit import jobs
         from labkit.evaluate import runner
         from labkit.train import launch
 
@@ -410,7 +406,6 @@ class Study:
         return evals[0]
 
     def _mti(self, ev) -> dict | None:
-        from labkit.evaluate.transfer import load_results, transferability
 
         before = self.state.get("before_run")
         try:
@@ -472,7 +467,6 @@ class Study:
         self._time("fit", t0)
 
     def _report(self) -> None:
-        from labkit.experiment.report import figure_svg, markdown
 
         (self.dir / FIGURE).write_text(figure_svg(self.state), encoding="utf-8")
         path = self.dir / REPORT
@@ -505,8 +499,6 @@ def _threads_per_job(workers: int):
     (oversubscribed OpenMP threads spin and slow every job down). Set here because the experiment starts its jobs
     together: jobs.start alone would give the first one every core."""
     import os
-
-    from labkit import jobs
 
     if workers <= 1 or "OMP_NUM_THREADS" in os.environ:
         yield

@@ -35,6 +35,7 @@ from pathlib import Path
 from labkit.errors import LabkitError
 from labkit.languages import math_prompt
 from labkit.synth.templates import ANSWERS, ITEMS, LANGUAGES, NAMES, OPS, SLOTS, TEMPLATES
+from labkit.jsonl import write_jsonl
 
 # Number ranges per operation (inclusive): small enough that a from-scratch model learns them on a CPU.
 RANGES = {"add": ((2, 12), (2, 12)), "sub": ((5, 20), (2, None)), "mul": ((2, 9), (2, 9))}
@@ -216,7 +217,6 @@ def write(
     split: str = "problem",
 ) -> dict:
     """Write the synthetic set (layout in the module docstring); returns the manifest."""
-    from labkit.jsonl import write_jsonl
 
     languages = check_languages(languages)
     if n < 1 or n_train < 0:

@@ -8,6 +8,7 @@ from pathlib import Path
 from labkit import config
 from labkit.errors import LabkitError
 from labkit.train.recipe import Recipe
+from labkit import guard
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
@@ -55,8 +56,6 @@ def load_dataset(recipe: Recipe, scratch: Path | None = None):
                 f"No data file {shown}.", hint="Check data.path (relative paths are relative to the recipe file)."
             )
         else:
-            from labkit import guard
-
             guard.require_dataset(path)  # a demo fetches only the datasets its owner listed
             ds = _hf_load(path, recipe.data.get("config"), split=recipe.data.get("split") or "train")
     except LabkitError:

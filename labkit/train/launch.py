@@ -22,6 +22,8 @@ from labkit.jobs import sbatch_word
 from labkit.store import Run, new_run_id
 from labkit.train.methods import METHODS
 from labkit.train.recipe import Recipe, check_name, load
+from labkit.train.data import sweep_languages
+from labkit.train.validate import check
 
 RECIPE = "recipe.yaml"
 ACCEL = "accelerate.yaml"
@@ -106,7 +108,6 @@ def launch(
     after: list[str] | None = None,
 ) -> Run:
     """Validate, write the run folder, start the job (queued behind the runs in `after`, if any)."""
-    from labkit.train.validate import check
 
     settings = settings or get_settings()
     guard.require("launch", settings)  # before validation touches data files
@@ -164,8 +165,6 @@ def sweep(
     """One run per k: English plus the first k parallel languages; tagged sweep:<name>, n_languages=k+1.
     With `queue`, each run waits for the previous one (one GPU); otherwise they all start at once."""
     import copy
-
-    from labkit.train.data import sweep_languages
 
     if not recipe.data.get("parallel"):
         raise LabkitError(

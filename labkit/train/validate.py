@@ -11,6 +11,9 @@ from pathlib import Path
 from labkit.errors import LabkitError
 from labkit.train.methods import METHODS, get_method, missing_columns
 from labkit.train.recipe import Recipe
+from labkit.models import resolve_model
+from labkit.train.data import chat_problem, load_dataset
+from labkit.train.worker import trainer_args
 
 
 def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, load_tokenizer: bool = True) -> list[str]:
@@ -47,7 +50,6 @@ def check(recipe: Recipe, **kw) -> None:
 
 
 def _tokenizer(recipe: Recipe) -> list[str]:
-    from labkit.models import resolve_model
 
     name = recipe.model["name"]
     try:
@@ -132,8 +134,6 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
     if out:
         return out
     if recipe.method == "grpo":
-        from labkit.train.worker import trainer_args
-
         args = trainer_args(recipe, Path("."), cuda=False)
         per_step = int(args.get("per_device_train_batch_size", 8)) * int(recipe.launch.get("num_processes") or 1)
         gens = int(args.get("num_generations", 8))
@@ -174,7 +174,6 @@ def _data(recipe: Recipe, method) -> list[str]:
 
 
 def _data_problems(recipe: Recipe, method, scratch: Path) -> list[str]:
-    from labkit.train.data import chat_problem, load_dataset
 
     try:
         ds = load_dataset(recipe, scratch=scratch)

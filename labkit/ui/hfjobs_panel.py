@@ -31,6 +31,7 @@ from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
 from labkit.ui.common import handler, owner_tags, who
+from labkit.evaluate.spec import EvalSpec, cli_args
 
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
 LOG_LINES = 300
@@ -219,7 +220,6 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
 # --- what each tab runs -------------------------------------------------------------------------------------
 def eval_job(settings, task, model, backend, languages, limit, variant, cot, max_new_tokens) -> Job:
     """Evaluate: the tab's benchmark settings as `labkit eval …` (data from the Hub: a Job has no local files)."""
-    from labkit.evaluate.spec import EvalSpec, cli_args
 
     if backend == "openai":
         raise LabkitError(

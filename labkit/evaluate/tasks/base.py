@@ -16,6 +16,7 @@ from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.evaluate.extract import Extracted
+from labkit.evaluate import langid
 
 SAMPLE = "sample"  # `--data sample` / the Local data field: the small bundled data in the task's Hub schema
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
@@ -147,7 +148,6 @@ class Task(abc.ABC):
     # --- set-level hooks (pairwise tasks override them) -----------------------------------------
     def score_batch(self, docs: list[Doc], outputs: list[str], spec=None) -> list[dict]:
         """One sample record per (doc, output)."""
-        from labkit.evaluate import langid
 
         extractor = getattr(spec, "extractor", None) or "labkit"
         return [
@@ -175,8 +175,6 @@ class Task(abc.ABC):
 
     def summarize_lang(self, rows: list[dict], lang: str) -> dict:
         import math
-
-        from labkit.evaluate import langid
 
         n = len(rows)
         acc = sum(float(r["correct"]) for r in rows) / n

@@ -23,6 +23,8 @@ from labkit.config import merge
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, mapping, synced_component
 from labkit.ui import hfjobs_panel
+from labkit import guard
+from labkit import hub
 
 TITLE = "Data"
 ID = "data"
@@ -94,7 +96,6 @@ def load_recipe(choice):
 
 @handler
 def take_upload(f):
-    from labkit import guard
 
     guard.own(f)  # on a demo this session may read its upload back by path, and no other session may
     return f or gr.update()
@@ -158,7 +159,6 @@ def preview_card(rid, repo_, lic):
 
 @handler
 def do_push(rid, repo_, lic, priv):
-    from labkit import hub
 
     plan = report.plan_push(_out(rid), _repo(repo_), lic, private=priv)
     return f"Pushed: {hub.push(plan, commit_message='Curated with labkit')}"

@@ -13,6 +13,11 @@ import gradio as gr
 from labkit.dmoe import workflow
 from labkit.errors import LabkitError
 from labkit.ui.common import guarded_buttons, handler, owner_tags
+from labkit import jobs
+from labkit.dmoe.analysis import load_analysis
+from labkit.dmoe.plots import deviation_figure, similarity_figure
+from labkit.dmoe.plots import routing_figure
+from labkit.dmoe.upcycle import upcycle_from_analysis
 
 TITLE = "DMoE"
 ID = "dmoe"
@@ -29,8 +34,6 @@ def _languages(text: str) -> list[str]:
 
 def show(path):
     """The deviation and similarity figures of an analysis, and its layers and groups in words."""
-    from labkit.dmoe.analysis import load_analysis
-    from labkit.dmoe.plots import deviation_figure, similarity_figure
 
     a = load_analysis(path)
     lines = [f"**MoE layers** (ε = {a['epsilon']}): {a['moe_layers']} · **groups** ({a.get('group_algorithm', '')}):"]
@@ -48,7 +51,6 @@ class DMoE:
 
     @handler
     def analyze(self, model_, langs_, data_, steps_, groups_, eps_, request: gr.Request):
-        from labkit import jobs
 
         run, out = workflow.start_analysis(
             model_ or "tiny",
@@ -76,7 +78,6 @@ class DMoE:
 
     @handler
     def upcycle(self, model_, ref, out):
-        from labkit.dmoe.upcycle import upcycle_from_analysis
 
         out = (out or "").strip() or str(self.settings.home / "dmoe" / "upcycled")  # empty: the default folder
         res = upcycle_from_analysis(model_ or "tiny", str(workflow.find_analysis(ref, self.settings)), out)
@@ -97,7 +98,6 @@ class DMoE:
     @staticmethod
     @handler
     def measure(model_dir, langs_):
-        from labkit.dmoe.plots import routing_figure
 
         stats = workflow.routing(model_dir, _languages(langs_) or None)
         n = len(next(iter(stats["languages"].values()))["per_layer"]) if stats["languages"] else 0
@@ -105,7 +105,6 @@ class DMoE:
 
     @staticmethod
     def redraw(stats, layer):
-        from labkit.dmoe.plots import routing_figure
 
         return routing_figure(stats, None if layer in (None, "all") else int(layer)) if stats else None
 

@@ -13,6 +13,7 @@ import gradio as gr
 from labkit.errors import LabkitError
 from labkit.provenance import trace as tr
 from labkit.ui.common import handler, heavy
+from labkit.backends import load_backend
 from labkit.ui.scratch import export_dir
 
 TITLE = "Provenance"
@@ -166,7 +167,6 @@ def _backend(engine: str, model_state):
     checked. The other engines use none."""
     if engine != "llm":
         return None
-    from labkit.backends import load_backend
 
     return lambda: load_backend(model_state)
 

@@ -16,6 +16,8 @@ from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
 from labkit.ui.common import SessionFlags, guarded_buttons, handler, heavy
+from labkit import guard
+from labkit.backends import load_backend
 from labkit.ui.scratch import export_dir
 
 TITLE = "Support chat"
@@ -111,7 +113,6 @@ class Support:
 
     @staticmethod
     def agent_for(model_state) -> SupportAgent:
-        from labkit.backends import load_backend
 
         return SupportAgent(load_backend(model_state))
 
@@ -192,8 +193,6 @@ class Support:
     @handler
     def push(self, f, repo_id, langs_, model_state):
         if not f:
-            from labkit import guard
-
             guard.require("push")  # a demo hears that pushing is off, not that nothing was generated
             raise LabkitError("Generate dialogues first.")
         url = roleplay.push_dialogues(f, repo_id, model_state["model"], list(langs_), self.settings.cache_dir)

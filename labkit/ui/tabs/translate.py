@@ -13,6 +13,9 @@ from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
 from labkit.errors import LabkitError
 from labkit.ui.common import SessionFlags, handler, heavy
+from labkit.doctrans import document
+from labkit.doctrans import vlm
+from labkit.ui.tabs.models import load_backend
 from labkit.ui.scratch import export_dir
 
 TITLE = "Document translation"
@@ -33,7 +36,6 @@ def pipeline_outputs(res: dict, terms: dict) -> tuple:
         f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory"
         " · seconds: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items())
     )
-    from labkit.doctrans import document
 
     if gloss := document.glossary_note(s, terms):
         note += f"\n\n⚠️ {gloss}"
@@ -87,12 +89,8 @@ class Translate:
         common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
         try:
             if engine_ == "vlm":
-                from labkit.doctrans import vlm
-
                 res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=cancel_flag, **common)
                 return vlm_outputs(res)
-            from labkit.doctrans import document
-            from labkit.ui.tabs.models import load_backend
 
             res = document.translate_document(
                 f,
