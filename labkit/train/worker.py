@@ -16,6 +16,12 @@ from pathlib import Path
 from labkit.errors import LabkitError
 from labkit.train.methods import get_method
 from labkit.train.recipe import Recipe, load
+from labkit import hub
+from labkit.evaluate.service import run_eval
+from labkit.evaluate.spec import EvalSpec
+from labkit.jobs import MetricsWriter, StoreMetrics
+from labkit.models import resolve_model
+from labkit.train.data import load_dataset
 
 FINAL = "final_metrics.json"
 
@@ -92,8 +98,6 @@ def load_model(recipe: Recipe):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from labkit.models import resolve_model
-
     path = resolve_model(recipe.model["name"], revision=recipe.model.get("revision"))
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=recipe.model.get("trust_remote_code", False))
     if tok.pad_token is None:
@@ -116,8 +120,6 @@ def load_model(recipe: Recipe):
 def make_callback(run_dir: Path, extra: dict | None = None):
     import torch
     from transformers import TrainerCallback
-
-    from labkit.jobs import MetricsWriter, StoreMetrics
 
     class LabkitCallback(TrainerCallback):
         """metrics.jsonl (every log line) and the store (at most once a second, and at the end), from the main
@@ -177,8 +179,6 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return None
 
 
-def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_log: dict | None = None):
-    """The TRL trainer of `recipe` (sft/dpo/grpo) writing into `out`; `dataset` overrides the recipe's data
 def _state_problem(path: Path) -> str | None:
     """Why a checkpoint's trainer_state.json cannot be resumed from, or None when it is a whole JSON object."""
     try:
@@ -190,8 +190,9 @@ def _state_problem(path: Path) -> str | None:
     return None if isinstance(state, dict) else "a torn trainer_state.json"
 
 
+def build_trainer(recipe: Recipe, run_dir: Path, out: Path, dataset=None, extra_log: dict | None = None):
+    """The TRL trainer of `recipe` (sft/dpo/grpo) writing into `out`; `dataset` overrides the recipe's data
     (pipelines pass what they built). Tests read `trainer.train_dataset` and `trainer.data_collator` from it."""
-    from labkit.train.data import load_dataset
 
     method = get_method(recipe.method)
     model, tok, _ = load_model(recipe)
@@ -268,8 +269,6 @@ def evaluate_after(
 ) -> list[dict]:
     """The optional `evaluate:` section: an eval run of the trained model, recorded with the run's tags
     (so a parallel-language sweep's evaluations reach the Scaling tab). Returns its model-card rows."""
-    from labkit.evaluate.service import run_eval
-    from labkit.evaluate.spec import EvalSpec
 
     spec = EvalSpec.from_dict({"task": "mgsm", **recipe.evaluate, "model": str(out)})
     res = run_eval(
@@ -285,7 +284,6 @@ def evaluate_after(
 
 
 def push(recipe: Recipe, out: Path) -> str:
-    from labkit import hub
 
     inputs = hub.card_inputs(out)
     card = hub.model_card(
