@@ -54,3 +54,28 @@ def test_data_tab_end_to_end(client):
     assert "| sensitive | 1 |" in card and "min_chars: 150" in card
     with pytest.raises(Exception, match="input"):
         client.predict("", edited, "", api_name="/data_curate")
+
+
+def test_the_example_fills_every_chart(client):
+    """Try the example: the bundled corpus and its recipe; each rule drops its own group and 14 documents are kept."""
+    source, choice, text, synced, *form = client.predict(api_name="/data_example")
+    assert (source, choice) == ("configs/curate/example/web-zh.jsonl", "configs/curate/example-zh.yaml")
+    assert synced == form and form[11].endswith("sensitive-words.txt")  # the example's own word list
+    run_id = client.predict(source, text, "", api_name="/data_curate")[0]
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        status, summary, funnel, domain, quality, toxicity = client.predict(run_id, api_name="/data_attach")[:6]
+        if "succeeded" in status or "failed" in status:
+            break
+        time.sleep(1)
+    assert "succeeded" in status and "38/38" in status
+    assert summary["kept"] == 14
+    assert summary["dropped"] == {
+        "length": 5,
+        "line_length": 3,
+        "chinese_share": 4,
+        "traditional": 4,
+        "sensitive": 4,
+        "repetition": 4,
+    }
+    assert all(plot is not None for plot in (funnel, domain, quality, toxicity))

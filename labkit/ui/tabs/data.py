@@ -29,6 +29,10 @@ from labkit import hub
 TITLE = "Data"
 ID = "data"
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "curate"
+PROJECT = CONFIGS.parents[1]
+# "Try the example": a small corpus in the real format and the recipe that runs it (its own sensitive-word list)
+EXAMPLE_SOURCE = "configs/curate/example/web-zh.jsonl"
+EXAMPLE_RECIPE = "configs/curate/example-zh.yaml"
 # the form: where each field's value lives in the recipe
 FORM = [
     Field("language", "language"),
@@ -72,7 +76,11 @@ def status_text(run, p: dict) -> str:
 def _source(src: str) -> str:
     if not (src or "").strip():
         raise LabkitError("Give an input first: a file path, an upload, or a Hub dataset id.")
-    return src.strip()
+    src = src.strip()
+    bundled = PROJECT / src  # a project file named as the page shows it (configs/...), whatever the server's folder
+    if src.startswith("configs/") and bundled.is_file():
+        return str(bundled)
+    return src
 
 
 def _repo(repo: str) -> str:
@@ -92,6 +100,12 @@ def load_recipe(choice):
     text = rmod.dumps(rmod.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
     values = form_values(text)
     return [text, values, *values]
+
+
+@handler
+def fill_example():
+    """Try the example: the example corpus as the input and its recipe in the dropdown, editor and form."""
+    return [EXAMPLE_SOURCE, EXAMPLE_RECIPE, *load_recipe(EXAMPLE_RECIPE)]
 
 
 @handler
@@ -212,9 +226,16 @@ def _form_fields() -> list:
     return fields
 
 
-def _input_row(ui) -> None:
+def _input_row(ui, settings) -> None:
     with gr.Row():
         with gr.Column(scale=2):
+            with guarded_buttons(settings) as button:
+                ui.example_btn = button("Try the example", "launch", variant="primary", elem_id="lk-data-example")
+            gr.Markdown(
+                "38 Chinese web documents written for labkit: clean ones, and short, one-word-a-line, traditional, "
+                "low-Chinese, sensitive and repetitive ones that the rules drop.",
+                elem_classes="lk-note",
+            )
             ui.source = gr.Textbox(
                 label="Input: JSONL/parquet file, folder, or Hub dataset id", elem_id="lk-data-source"
             )
@@ -266,7 +287,7 @@ def _after_run(ui, settings) -> None:
 def _layout(recipes: list[str], settings) -> SimpleNamespace:
     ui = SimpleNamespace()
     gr.Markdown(NOTE, elem_classes="lk-note")
-    _input_row(ui)
+    _input_row(ui, settings)
     with gr.Row():
         with gr.Column(scale=2):
             ui.recipe_file = gr.Dropdown(
@@ -308,6 +329,10 @@ def build(ctx, shared) -> None:
         return do_resume(rid, who(ctx, request))
 
     ui.upload.upload(take_upload, ui.upload, ui.source, api_name="data_upload")
+    example = ui.example_btn.click(fill_example, None, [ui.source, ui.recipe_file, *loaded], api_name="data_example")
+    sync.before(example.success).success(
+        run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_example_curate"
+    )
     sync.before(ui.preview_btn.click).success(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
     sync.before(ui.run_btn.click).success(
         run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate"
