@@ -17,9 +17,14 @@ from labkit.dmoe.upcycle import read_meta
 from labkit.store import new_run_id
 from labkit.train import launch
 from labkit.train.recipe import load
+from labkit.dmoe.analysis import language_texts
+from labkit.dmoe.upcycle import language_map
+from labkit.jsonl import write_jsonl
+from labkit.train.data import load_dataset
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ANALYSIS = "analysis.json"
+CORPUS = "corpus"  # the stages' text: the bundled corpus in the model's languages
 
 
 def find_analysis(ref: str, settings: Settings | None = None) -> Path:
@@ -92,10 +97,15 @@ def launch_stages(
     settings: Settings | None = None,
     tags: list[str] | None = None,
 ) -> list[dict]:
-    """Launch stage 1, and with `both` stage 2 queued behind it; returns each stage's run id and output folder."""
+    """Launch stage 1, and with `both` stage 2 queued behind it; returns each stage's run id and output folder.
+    The data is checked against the model's groups first (`stage_data`), so a language without an expert is a
+    message here, not a failed run."""
 
-    if not model_dir or read_meta(model_dir) is None:
+    settings = settings or get_settings()
+    meta = read_meta(model_dir) if model_dir else None
+    if meta is None:
         raise LabkitError("Choose an upcycled DMoE model folder.", hint="Upcycle one in step 2 (it fills this box).")
+    data_path = stage_data(model_dir, meta, data_path, settings)
     r1 = launch.launch(stage_recipe(1, model_dir, data_path, steps1), settings=settings, extra_tags=tags)
     runs = [{"stage": 1, "run_id": r1.id, "output": str(Path(r1.run_dir) / "output")}]
     if both:  # from stage 1's output, which does not exist yet: not validated now
@@ -103,6 +113,37 @@ def launch_stages(
         r2 = launch.launch(recipe, settings=settings, validate=False, after=[r1.id], extra_tags=tags)
         runs.append({"stage": 2, "run_id": r2.id, "output": str(Path(r2.run_dir) / "output"), "after": r1.id})
     return runs
+
+
+def stage_data(model_dir: str, meta: dict, data: str, settings: Settings) -> str:
+    """The stages' text file. `corpus` (or nothing) writes the bundled text of exactly the model's languages, so the
+    defaults agree whatever the analysis grouped; a file is read and every language in it must have an expert."""
+    served = meta.get("language_to_expert") or language_map(meta.get("groups") or [])
+    data = (data or "").strip()
+    if data in ("", CORPUS):
+        rows = [{"text": t, "lang": lang} for lang in served for t in language_texts(lang)]
+        name = "-".join(sorted(served))[:120]
+        return str(write_jsonl(settings.home / "dmoe" / "text" / f"corpus-{name}.jsonl", rows))
+    guard.require_readable(data, "The text data", settings)  # on a demo: the same refusal, existing or not
+    ds = load_dataset(stage_recipe(1, model_dir, data, 1))
+    if "lang" not in ds.column_names:
+        raise LabkitError(
+            f"The text data {data[:200]!r} has no 'lang' column (it has {', '.join(ds.column_names)}).",
+            hint="Stage 1 routes each text by its language: rows {text, lang}, or `corpus` for the bundled text.",
+        )
+    counts: dict[str, int] = {}
+    for lang in ds["lang"]:
+        counts[str(lang)] = counts.get(str(lang), 0) + 1
+    missing = sorted(set(counts) - set(served))
+    if missing:
+        groups = "; ".join(", ".join(g) for g in meta.get("groups") or [])
+        rows = sum(counts[m] for m in missing)
+        raise LabkitError(
+            f"The text data has {rows} rows in languages that no expert serves: {', '.join(missing)}.",
+            hint=f"The model's experts serve {groups}. Use `corpus` (the bundled text of the model's languages), "
+            "remove those rows, analyze with those languages too, or add one with `labkit dmoe add-language`.",
+        )
+    return data
 
 
 def routing(model_dir: str, languages: list[str] | None = None) -> dict:

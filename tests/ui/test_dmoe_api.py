@@ -34,7 +34,7 @@ def analysis(tmp_path_factory):
 
 
 def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait_run):
-    status, dev, sim, groups = client.predict(str(analysis), api_name="/dmoe_show")
+    status, dev, sim, groups = client.predict(str(analysis), api_name="/dmoe_show")[:4]  # buttons: not in the API
     dev, sim = figure(dev), figure(sim)
     assert [a["text"] for a in dev["layout"]["annotations"]] == ["ε = 0.6"]
     assert "MoE layers (red): [1]" in dev["layout"]["title"]["text"] and dev["data"][0]["y"] == [0.0, 1.0]
@@ -45,22 +45,32 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
         ("rect", 2.5, 5.5),
     ]
 
-    up, model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")
+    up, model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")[:2]
     assert up["num_experts"] == 2 and up["moe_layers"] == [1] and model_dir == str(tmp_path / "up")
 
-    data = Path(__file__).resolve().parents[2] / "configs" / "data" / "dmoe-text-tiny.jsonl"
-    rows = [
-        r for r in map(json.loads, data.read_text().splitlines()) if r["lang"] in ("en", "de", "fr", "zh", "ja", "ko")
-    ]
-    (tmp_path / "text.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    runs, route_dir = client.predict(model_dir, str(tmp_path / "text.jsonl"), 2, 2, api_name="/dmoe_stages")
+    # the bundled 15-language file against a model whose experts serve 6: refused before any run starts
+    every = Path(__file__).resolve().parents[2] / "configs" / "data" / "dmoe-text-tiny.jsonl"
+    with pytest.raises(Exception, match=r"no expert serves: ar, bn, es, hi, ru, sw, te, th, vi"):
+        client.predict(model_dir, str(every), 2, 2, api_name="/dmoe_stages")
+
+    runs, route_dir, status = client.predict(model_dir, "corpus", 2, 2, api_name="/dmoe_stages")[:3]
     assert (
         [r["stage"] for r in runs] == [1, 2]
         and runs[1]["after"] == runs[0]["run_id"]
         and route_dir == runs[1]["output"]
     )
+    assert "stage 2" in status
+    from labkit import jobs
+
+    text = jobs.status(runs[0]["run_id"]).config["data"]["path"]
+    assert sorted({json.loads(l)["lang"] for l in Path(text).read_text().splitlines()}) == sorted(
+        ["en", "de", "fr", "zh", "ja", "ko"]
+    )  # `corpus`: the bundled text in exactly the model's languages
     for r in runs:
         assert wait_run(r["run_id"]).status == "succeeded"
+    status, log, route_dir = client.predict(runs, api_name="/dmoe_stages_follow")[:3]
+    assert status.count("**succeeded**") == 2 and "step 2/2" in status and route_dir == runs[1]["output"]
+    assert "[labkit]" in log
     plot, layer = client.predict(route_dir, "", api_name="/dmoe_routing")
     heat = figure(plot)["data"][0]
     assert heat["y"] == ["en", "de", "fr", "zh", "ja", "ko"] and heat["x"] == ["expert 0", "expert 1"]
@@ -75,7 +85,28 @@ def test_bad_input_is_an_error(client):
         client.predict("", "x.jsonl", 2, 2, api_name="/dmoe_stage1")
 
 
-def test_analyze_button_runs_a_job(client):
-    ref, status, dev, sim, groups = client.predict("tiny", "en,zh", "corpus", 1, 2, 0.6, api_name="/dmoe_analyze")
-    assert ref.startswith("dmoe-") and "done" in status
-    assert "expert 0" in groups and "expert 1" in groups
+def test_step_buttons_open_only_on_their_input(tmp_path, analysis):
+    """The handlers behind the buttons' state (the API leaves buttons out): a step opens on its input alone."""
+    from types import SimpleNamespace
+
+    from labkit.settings import get_settings
+    from labkit.ui.tabs.dmoe import DMoE
+
+    h = DMoE(SimpleNamespace(settings=get_settings(), shared_server=False))
+    s1, both = h.model_ready(str(tmp_path))  # a folder, but no DMoE model in it
+    assert s1["interactive"] is False and both["interactive"] is False
+    assert h.routing_ready(str(tmp_path / "nothing"))["interactive"] is False
+    *_, up_btn = h.load(str(analysis))
+    assert up_btn["interactive"] is True
+    up, model_dir, s1, both = h.upcycle("tiny", str(analysis), str(tmp_path / "up"))
+    assert s1["interactive"] is True and both["interactive"] is True
+    assert h.model_ready(model_dir)[0]["interactive"] is True and h.routing_ready(model_dir)["interactive"] is True
+
+
+def test_analyze_button_starts_a_job_that_the_tab_follows(client, wait_run):
+    ref, status = client.predict("tiny", "en,zh", "corpus", 1, 2, 0.6, api_name="/dmoe_analyze")[:2]
+    assert ref.startswith("dmoe-") and ("queued" in status or "running" in status)
+    assert wait_run(ref).status == "succeeded"
+    status, dev, sim, groups, log = client.predict(ref, api_name="/dmoe_analysis_follow")[:5]
+    assert "**succeeded**" in status and "expert 0" in groups and "expert 1" in groups
+    assert "[dmoe] 2/2 zh" in log
