@@ -70,5 +70,6 @@ def math_prompt(question: str, lang: str, cot: bool = True, instructions: dict |
     """A math question as the user message: the question, then the instruction in `lang` (English when there is
     none for it)."""
     instructions = instructions or MATH_INSTRUCTIONS
-    cot_text, direct = instructions.get(lang, instructions["en"])
+    base = lang.split("-")[0] if isinstance(lang, str) else lang  # a cipher language (en-x1) takes its source's
+    cot_text, direct = instructions.get(lang) or instructions.get(base) or instructions["en"]
     return f"{question}\n\n{cot_text if cot else direct}"

@@ -127,7 +127,7 @@ class EvalSpec:
 
         task = self.task_obj()
         for lang in self.languages:
-            if not isinstance(lang, str) or lang not in task.languages:
+            if not isinstance(lang, str) or not task.knows(lang):
                 bad(
                     "languages",
                     f"has {lang!r}, which {task.name} does not cover.",
@@ -182,7 +182,10 @@ class EvalSpec:
                 "top_p": self.top_p,
                 "seed": self.seed,
             },
-            "templates": {lang: task.template(lang, self.variant, self.cot) for lang in task.languages},
+            "templates": {
+                lang: task.template(lang, self.variant, self.cot)
+                for lang in dict.fromkeys([*task.languages, *self.languages])
+            },
             "data": self.data,
             "extractor": self.extractor,
             "judge": [self.judge_model, self.judge_backend]

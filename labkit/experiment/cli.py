@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config
+from labkit.experiment.parallel_scaling import BUDGETS, CIPHER_HELD_OUT, HELD_OUT, OVERLAP, PARALLEL, WORLDS, Config
 from labkit.experiment import parallel_scaling
 from labkit.jobs import MetricsWriter
 
@@ -21,20 +21,46 @@ def add_arguments(sp) -> None:
         "--languages", default=",".join(PARALLEL), help="parallel languages in the order they join training"
     )
     sp.add_argument(
-        "--held-out", default=",".join(HELD_OUT), help="languages never trained on (the cross-lingual score)"
+        "--held-out",
+        default=None,
+        help="languages never trained on (the cross-lingual score); default: the world's "
+        f"({','.join(CIPHER_HELD_OUT)} in the cipher world, {','.join(HELD_OUT)} in the natural one)",
     )
+    sp.add_argument(
+        "--world",
+        choices=list(WORLDS),
+        default="cipher",
+        help="cipher: held-out languages re-spell English keeping a share --overlap of its words; "
+        "natural: held-out natural languages",
+    )
+    sp.add_argument(
+        "--overlap",
+        type=float,
+        default=OVERLAP,
+        help="the cipher world's share s in [0, 1] of English words a held-out language keeps",
+    )
+    sp.add_argument("--seeds", type=int, default=None, help="training runs per point (default: the budget's, 3)")
     sp.add_argument("--model", default="tiny-math", help="the model every run starts from")
     sp.add_argument("--seed", type=int, default=0)
 
 
 def config_from_args(args) -> Config:
+    from labkit.errors import LabkitError
+
     split = lambda s: [l.strip() for l in (s or "").split(",") if l.strip()]
+    if args.held_out is not None and not split(args.held_out):
+        raise LabkitError(
+            "held-out: at least one language must stay out of training.", hint="e.g. --held-out en-x1,en-x2"
+        )
     return Config(
         budget=args.budget,
         languages=split(args.languages),
         held_out=split(args.held_out),
         model=args.model,
         seed=args.seed,
+        world=args.world,
+        overlap=args.overlap,
+        seeds=args.seeds,
     )
 
 
@@ -42,7 +68,8 @@ def describe(event: dict) -> str:
     stage = event.get("stage")
     if stage == "point":
         acc = " ".join(f"{l}={v:.2f}" for l, v in event["accuracy"].items())
-        return f"k={event['k']} ({event['run_id']}{', reused' if event.get('reused') else ''}): {acc}"
+        seed = f" seed={event['seed']}" if "seed" in event else ""
+        return f"k={event['k']}{seed} ({event['run_id']}{', reused' if event.get('reused') else ''}): {acc}"
     if "step" in event:
         return f"{stage} k={event.get('k')}: step {int(event['step'])}/{int(event['max_steps'])}" + (
             f" loss {event['loss']:.3f}" if "loss" in event else ""
@@ -75,6 +102,6 @@ def main(args, emit) -> int:
             + ", ".join(f"{k}={v:.3g}" for k, v in fit["params"].items())
             + f"\nleap {((fit.get('leap') or {}).get('value'))}  gap {((fit.get('gap') or {}).get('value'))}"
         )
-    human += f"\nreport: {result['report']}"
+    human += f"\n{result.get('finding') or ''}\nreport: {result['report']}"
     emit(args, result, human)
     return 0 if result["status"] == "succeeded" else 1

@@ -34,11 +34,16 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.languages import math_prompt
+from labkit.synth import cipher
 from labkit.synth.templates import ANSWERS, ITEMS, LANGUAGES, NAMES, OPS, SLOTS, TEMPLATES
 from labkit.jsonl import write_jsonl
 
 # Number ranges per operation (inclusive): small enough that a from-scratch model learns them on a CPU.
 RANGES = {"add": ((2, 12), (2, 12)), "sub": ((5, 20), (2, None)), "mul": ((2, 9), (2, 9))}
+# Arithmetic levels: `full` (337 facts, the default) and `small` (154 facts: sums of 2–9, differences of numbers up
+# to 14, products of 2–6), which a model learns in fewer steps, so that a short run's accuracy says more about
+# reading the question than about recalling facts.
+FACTS = {"full": RANGES, "small": {"add": ((2, 9), (2, 9)), "sub": ((5, 14), (2, None)), "mul": ((2, 6), (2, 6))}}
 SYMBOL = {"add": "+", "sub": "-", "mul": "×"}
 NATIVE_ZERO = {"bn": 0x09E6, "te": 0x0C66, "th": 0x0E50}  # languages with their own decimal digits
 TEST_SHARE = 5  # one problem (or fact) in TEST_SHARE goes to the test split
@@ -66,17 +71,23 @@ def split_of(key: tuple, by: str = "problem") -> str:
     return "test" if int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % TEST_SHARE == 0 else "train"
 
 
-def _draw(rng: random.Random) -> tuple[str, int, int]:
+def _ranges(facts: str) -> dict:
+    if facts not in FACTS:
+        raise LabkitError(f"facts: {facts!r} is not one of {', '.join(FACTS)}.")
+    return FACTS[facts]
+
+
+def _draw(rng: random.Random, facts: str = "full") -> tuple[str, int, int]:
     op = rng.choice(OPS)
-    (lo_a, hi_a), (lo_b, hi_b) = RANGES[op]
+    (lo_a, hi_a), (lo_b, hi_b) = _ranges(facts)[op]
     a = rng.randint(lo_a, hi_a)
     b = rng.randint(lo_b, hi_b if hi_b is not None else a - 2)
     return op, a, b
 
 
-def _facts() -> list[tuple[str, int, int]]:
+def _facts(facts: str = "full") -> list[tuple[str, int, int]]:
     out = []
-    for op, ((lo_a, hi_a), (lo_b, hi_b)) in RANGES.items():
+    for op, ((lo_a, hi_a), (lo_b, hi_b)) in _ranges(facts).items():
         out += [
             (op, a, b) for a in range(lo_a, hi_a + 1) for b in range(lo_b, (hi_b if hi_b is not None else a - 2) + 1)
         ]
@@ -87,8 +98,8 @@ def _uses_names(op: str, slot: int) -> bool:
     return any("{P" in TEMPLATES[l][op][slot] or "{Q" in TEMPLATES[l][op][slot] for l in LANGUAGES)
 
 
-def _keys():
-    for fact in _facts():
+def _keys(facts: str = "full"):
+    for fact in _facts(facts):
         for slot in range(SLOTS):
             for names in range(len(NAMES["en"]) if _uses_names(fact[0], slot) else 1):
                 for item in range(len(ITEMS["en"])):
@@ -96,19 +107,21 @@ def _keys():
 
 
 @functools.cache
-def capacity(by: str = "problem") -> dict[str, int]:
+def capacity(by: str = "problem", facts: str = "full") -> dict[str, int]:
     """Distinct problems the world holds per split."""
-    splits = [split_of(k, by) for k in _keys()]
+    splits = [split_of(k, by) for k in _keys(facts)]
     return {s: splits.count(s) for s in ("test", "train")}
 
 
-def sample(n_test: int, n_train: int, seed: int = 0, by: str = "problem") -> dict[str, list[Problem]]:
+def sample(
+    n_test: int, n_train: int, seed: int = 0, by: str = "problem", facts: str = "full"
+) -> dict[str, list[Problem]]:
     """Distinct problems for each split (distinct in numbers, slot, names and item)."""
     if by not in SPLITS:
         raise LabkitError(f"split: {by!r} is not one of {', '.join(SPLITS)}.")
     rng = random.Random(seed)
     want = {"test": n_test, "train": n_train}
-    cap = capacity(by)
+    cap = capacity(by, facts)
     if any(want[s] > cap[s] // 2 for s in want):  # beyond half, random draws take long to find the rest
         raise LabkitError(
             f"n: the world holds about {cap['test']} test and {cap['train']} train problems; "
@@ -122,7 +135,7 @@ def sample(n_test: int, n_train: int, seed: int = 0, by: str = "problem") -> dic
         tries += 1
         if tries > 50 * (n_test + n_train) + 10_000:  # cannot happen below half the capacity; a guard, not a limit
             raise LabkitError("n: could not draw enough distinct problems.", hint="Ask for fewer problems.")
-        op, a, b = _draw(rng)
+        op, a, b = _draw(rng, facts)
         slot, names, item = rng.randrange(SLOTS), rng.randrange(len(NAMES["en"])), rng.randrange(len(ITEMS["en"]))
         key = (
             op,
@@ -192,11 +205,25 @@ def render(p: Problem, lang: str, digits: str = "ascii") -> dict:
     return {"id": p.id, "question": question, "answer": answer, "answer_number": p.answer, "equation_solution": eq}
 
 
+def render_any(p: Problem, lang: str, digits: str = "ascii", overlap: float = 1.0) -> dict:
+    """`render`, and for a cipher language the source's row with the question re-spelled (labkit.synth.cipher):
+    numbers and the worked answer are the source's."""
+    parsed = cipher.parse(lang)
+    if parsed is None:
+        return render(p, lang, digits)
+    row = render(p, parsed[0], digits)
+    return {**row, "question": cipher.encipher(row["question"], lang, overlap)}
+
+
 # --- writing ---------------------------------------------------------------------------------------
 def check_languages(languages: list[str]) -> list[str]:
-    bad = [l for l in languages if l not in LANGUAGES]
+    """The languages, deduplicated; a cipher language (`en-x1`, labkit.synth.cipher) is a language too."""
+    bad = [l for l in languages if l not in LANGUAGES and not cipher.is_cipher(l)]
     if bad:
-        raise LabkitError(f"languages: no templates for {', '.join(bad)}.", hint=f"Languages: {', '.join(LANGUAGES)}.")
+        raise LabkitError(
+            f"languages: no templates for {', '.join(bad)}.",
+            hint=f"Languages: {', '.join(LANGUAGES)}; cipher languages: <source>-x<i>, e.g. en-x1.",
+        )
     if not languages:
         raise LabkitError("languages: none given.", hint=f"Languages: {', '.join(LANGUAGES)}.")
     return list(dict.fromkeys(languages))
@@ -215,8 +242,11 @@ def write(
     seed: int = 0,
     digits: str = "ascii",
     split: str = "problem",
+    overlap: float = 0.5,
+    facts: str = "full",
 ) -> dict:
-    """Write the synthetic set (layout in the module docstring); returns the manifest."""
+    """Write the synthetic set (layout in the module docstring); returns the manifest. A cipher language
+    (labkit.synth.cipher, re-spelled with `overlap`) gets a test split only: it is never in training data."""
 
     languages = check_languages(languages)
     if n < 1 or n_train < 0:
@@ -226,12 +256,17 @@ def write(
     if digits not in ("ascii", "native"):
         raise LabkitError(f"digits: {digits!r} is not ascii or native.")
     out = Path(out).expanduser()
-    problems = sample(n, n_train, seed, split)
+    problems = sample(n, n_train, seed, split, facts)
     train_rows, pairs = [], []
+    ciphers = [l for l in languages if cipher.is_cipher(l)]
+    if ciphers:
+        cipher.check_overlap(overlap)
     for lang in languages:
-        test = [render(p, lang, digits) for p in problems["test"]]
-        train = [render(p, lang, digits) for p in problems["train"]]
+        test = [render_any(p, lang, digits, overlap) for p in problems["test"]]
         write_jsonl(out / f"{lang}.jsonl", test)
+        if lang in ciphers:
+            continue
+        train = [render(p, lang, digits) for p in problems["train"]]
         write_jsonl(out / "train" / f"{lang}.jsonl", train)
         train_rows += [
             {**r, "lang": lang, "prompt": prompt_text(r["question"], lang), "completion": r["answer"]} for r in train
@@ -248,7 +283,7 @@ def write(
                 "reference": render(p, lang, digits)["question"],
             }
             for lang in languages
-            if lang != "en"
+            if lang != "en" and lang not in ciphers  # a cipher's text stays out of every file a recipe trains on
             for p in problems["test"]
         ]
         write_jsonl(out / "translation.jsonl", pairs)
@@ -262,8 +297,11 @@ def write(
         "split": split,
         "split_rule": f"sha256({'op:a:b:slot:names:item' if split == 'problem' else 'op:a:b'})"
         f" % {TEST_SHARE} == 0: test",
-        "ranges": RANGES,
+        "facts": facts,
+        "ranges": _ranges(facts),
         "ops": {op: sum(p.op == op for p in problems["train"]) for op in OPS},
+        "world": {"kind": "cipher", "overlap": overlap} if ciphers else {"kind": "natural"},
+        "ciphers": {l: cipher.describe(l, overlap) for l in ciphers},
         "dir": str(out),
         "files": {
             "test": "<lang>.jsonl",

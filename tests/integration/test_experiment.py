@@ -37,30 +37,50 @@ def test_sft_raises_held_out_accuracy_well_above_the_untrained_model(tmp_path, w
 
 @pytest.mark.slow
 def test_parallel_scaling_study_end_to_end_and_resume(monkeypatch):
+    """A micro budget (3 steps per run): the plumbing, seeds, intervals, NLL and resume — not the learning."""
     from labkit.experiment import parallel_scaling as ps
 
-    monkeypatch.setitem(ps.BUDGETS, "small", ps.Budget(ks=(0, 1, 2), n_train=40, n_test=4, max_steps=3, batch_size=4))
-    cfg = ps.Config(budget="small", languages=["zh", "de"], held_out=["fr"])
+    monkeypatch.setitem(
+        ps.BUDGETS, "small", ps.Budget(ks=(0, 1, 2), n_train=40, n_test=4, max_steps=3, batch_size=4, seeds=2)
+    )
+    cfg = ps.Config(budget="small", languages=["zh", "de"], held_out=["en-x1", "en-x2"])
     events = []
     first = ps.run(cfg, progress=events.append)
     assert first["status"] == "succeeded"
+    assert first["world"] == {"kind": "cipher", "overlap": ps.OVERLAP} and first["seeds"] == [0, 1]
     assert [p["k"] for p in first["points"]] == [0, 1, 2] and [p["n_languages"] for p in first["points"]] == [1, 2, 3]
-    assert set(first["before"]) == {"en", "zh", "de", "fr"}
+    assert set(first["before"]) == {"en", "zh", "de", "en-x1", "en-x2"}
     for p in first["points"]:
-        run = jobs.status(p["run_id"])
-        assert run.kind == "train" and f"sweep:{cfg.id}" in run.tags and f"n_languages={p['n_languages']}" in run.tags
-        assert set(p["accuracy"]) == {"en", "zh", "de", "fr"} and p["trained"] == ["en", *cfg.languages[: p["k"]]]
-        recipe = rmod.load(Path(run.run_dir) / "recipe.yaml")
-        assert recipe.data["parallel"]["languages"] == cfg.languages[: p["k"]]
-    assert {"form", "params", "gap", "leap"} <= set(first["fit"])
-    assert Path(first["report"]).exists() and "Parallel scaling" in Path(first["report"]).read_text()
-    assert {"synth", "before", "train k=0", "eval k=0", "fit"} <= set(first["timings"])
+        assert p["seeds"] == [0, 1] and len(p["run_ids"]) == 2 and p["run_id"] == p["run_ids"][0]
+        lo, hi = p["held_out_ci"]
+        assert 0 <= lo <= p["held_out_accuracy"] <= hi <= 1
+        assert p["held_out_nll"] > 0 and p["trained_nll"] > 0
+        assert {"mti", "mti_held_out"} <= set(p["mti"])
+        for seed, run_id in zip(p["seeds"], p["run_ids"]):
+            run = jobs.status(run_id)
+            assert run.kind == "train" and f"sweep:{cfg.id}" in run.tags and f"seed={seed}" in run.tags
+            assert f"n_languages={p['n_languages']}" in run.tags
+            recipe = rmod.load(Path(run.run_dir) / "recipe.yaml")
+            assert recipe.data["parallel"]["languages"] == cfg.languages[: p["k"]]
+            assert recipe.trainer["seed"] == seed
+            # what the run trained on: the data file filtered to its languages — never a cipher language
+            rows = [json.loads(x) for x in Path(recipe.data["path"]).read_text().splitlines()]
+            assert {r["lang"] for r in rows} == {"en", *cfg.languages}
+        assert set(p["accuracy"]) == {"en", "zh", "de", "en-x1", "en-x2"} and p["trained"] == [
+            "en",
+            *cfg.languages[: p["k"]],
+        ]
+    assert {"form", "params", "gap", "leap", "ci"} <= set(first["fit"])
+    assert first["finding"].startswith("In the cipher world")
+    report = Path(first["report"]).read_text()
+    assert "Parallel scaling" in report and first["finding"] in report and "built in by construction" in report
+    assert {"synth", "before", "train k=0 seed=0", "eval k=0 seed=1", "fit"} <= set(first["timings"])
     assert any(e.get("stage") == "point" for e in events)
     again = ps.run(cfg)  # resumes: every finished run is found in the store, none is retrained
-    assert [p["run_id"] for p in again["points"]] == [p["run_id"] for p in first["points"]]
+    assert [p["run_ids"] for p in again["points"]] == [p["run_ids"] for p in first["points"]]
     assert all(p["reused"] for p in again["points"])
     state = json.loads((Path(first["dir"]) / ps.STATE).read_text())
-    assert state["status"] == "succeeded" and len(state["points"]) == 3
+    assert state["status"] == "succeeded" and len(state["points"]) == 3 and len(state["runs"]) == 6
 
 
 @pytest.mark.slow

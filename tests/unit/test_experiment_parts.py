@@ -13,8 +13,9 @@ def test_config_defaults_are_valid_and_the_id_depends_only_on_the_settings():
     a, b = ps.Config(), ps.Config()
     assert a.check() and a.id == b.id and a.id.startswith("ps-small-")
     assert ps.Config(seed=1).id != a.id and ps.Config(budget="full").id != a.id
-    assert a.trained == list(ps.PARALLEL[:3]) and a.eval_languages == ["en", *ps.PARALLEL[:3], *ps.HELD_OUT]
-    assert len(ps.BUDGETS["small"].ks) >= 4
+    assert a.trained == list(ps.PARALLEL[:3]) and a.eval_languages == ["en", *ps.PARALLEL[:3], *ps.CIPHER_HELD_OUT]
+    assert ps.Config(world="natural").eval_languages == ["en", *ps.PARALLEL[:3], *ps.HELD_OUT]
+    assert len(ps.BUDGETS["small"].ks) >= 4 and ps.BUDGETS["small"].seeds >= 3 and len(a.seed_list) >= 3
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,9 @@ def test_config_defaults_are_valid_and_the_id_depends_only_on_the_settings():
         ({"budget": "huge"}, "budget"),
         ({"languages": ["zh", "xx", "de"]}, "languages"),
         ({"held_out": ["zh"]}, "held-out"),
-        ({"held_out": []}, "held-out"),
+        ({"world": "natural", "held_out": ["en-x1"]}, "held-out"),
+        ({"world": "flat"}, "world"),
+        ({"seeds": 0}, "seeds"),
         ({"languages": ["zh"]}, "languages"),
         ({"held_out": ["en"]}, "held-out"),
     ],
@@ -99,7 +102,10 @@ def test_tab_points_table_has_the_untrained_row_and_one_row_per_k():
     from labkit.ui.tabs.experiment import points_table
 
     rows = points_table(_state())
-    assert rows[0][:3] == ["k", "n_languages", "run"] and rows[0][-2:] == ["held-out mean", "MTI"]
+    assert rows[0][:3] == ["k", "n_languages", "run"]
+    assert {"seeds", "held-out accuracy", "95% CI", "held-out NLL", "trained NLL", "MTI", "MTI held-out"} <= set(
+        rows[0]
+    )
     assert rows[1][0] == "untrained" and [r[0] for r in rows[2:]] == [0, 1, 2, 3]
     assert rows[-1][rows[0].index("fr")] == 0.4
 

@@ -118,8 +118,12 @@ class Task(abc.ABC):
             ) from e
         return [dict(r) for r in ds]
 
+    def knows(self, lang: str) -> bool:
+        """Whether the task covers this language (its `languages`; MGSM also the synthetic world's ciphers)."""
+        return lang in self.languages
+
     def check_language(self, lang: str) -> None:
-        if lang not in self.languages:
+        if not self.knows(lang):
             raise LabkitError(f"{self.name} has no language {lang!r}.", hint=f"Languages: {', '.join(self.languages)}.")
 
     @abc.abstractmethod

@@ -12,6 +12,7 @@ from pathlib import Path
 from labkit.evaluate.extract import Extracted, extract_number, lm_eval_extract, lm_eval_match, numbers_equal
 from labkit.evaluate.tasks.base import SIGN_NOTE, Doc, Task
 from labkit.languages import MATH_INSTRUCTIONS as INSTRUCTIONS, math_prompt
+from labkit.synth.cipher import is_cipher
 from labkit.synth.mgsm import world_test_set
 
 
@@ -71,6 +72,11 @@ class MGSM(NumericTask):
 
     def to_doc(self, index: int, row: dict, lang: str) -> Doc:
         return Doc(str(row.get("id", index)), lang, row["question"], float(row["answer_number"]))
+
+    def knows(self, lang: str) -> bool:
+        """The 11 languages, and the synthetic world's cipher languages (`en-x1`: labkit.synth.cipher), which
+        exist only in a `labkit synth mgsm` folder."""
+        return lang in self.languages or is_cipher(lang)
 
     def world_dir(self) -> Path:
         return world_test_set()

@@ -18,7 +18,16 @@ import pandas as pd
 from labkit import jobs
 from labkit.errors import LabkitError
 from labkit.experiment.cli import describe
-from labkit.experiment.parallel_scaling import BUDGETS, HELD_OUT, PARALLEL, Config, load_state
+from labkit.experiment.parallel_scaling import (
+    BUDGETS,
+    CIPHER_HELD_OUT,
+    HELD_OUT,
+    OVERLAP,
+    PARALLEL,
+    WORLDS,
+    Config,
+    load_state,
+)
 from labkit.plotstyle import style
 from labkit.store import FINAL
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
@@ -30,14 +39,16 @@ TITLE = "Experiment"
 ID = "experiment"
 KIND = "experiment"
 NOTE = """**Parallel Scaling Law, end to end** (METHODS.md §1): English plus *k* parallel languages per training run,
-every run evaluated on its trained languages and on **held-out languages it never saw**; the held-out accuracy is fitted
-against the number of training languages, with the **First-Parallel Leap** and the **Monolingual Generalization Gap**,
-and **MTI** against the untrained model.
+each point trained with several seeds, every run evaluated on its trained languages and on **held-out languages it
+never saw**; held-out accuracy (95 % interval over seeds and problems) and the answer's NLL per point, the fit against
+the number of training languages with the **First-Parallel Leap** and the **Monolingual Generalization Gap** (with
+intervals), and **MTI** against the untrained model (over every non-English language, and over the held-out ones).
 
-> ⚠️ **This is a synthetic world.** Problems come from `labkit synth mgsm` (arithmetic word problems written per
-language) and the model is `tiny-math`, trained from scratch. It learns for real in minutes on a CPU, so the curves
-mean something *about this world*; the same command with a real model and MGSM is the real study. `small` = 4 points,
-about 1,300 CPU-seconds: some 11 minutes on 2 idle cores, where its runs go two at a time."""
+> ⚠️ **This is a synthetic world.** Problems come from `labkit synth mgsm` and the model is `tiny-math`, trained from
+scratch. World **cipher** (default): the held-out languages re-spell English, keeping a share *s* (overlap) of its
+words — transfer is partly built in by construction, and *s* sets how much. World **natural**: the held-out languages
+are natural languages with their own scripts, to which a from-scratch model transfers almost nothing. `small` = 4
+points × 3 seeds, under 15 minutes on 2 idle cores (docs/experiment.md)."""
 
 
 def command(cfg: Config) -> list[str]:
@@ -53,6 +64,10 @@ def command(cfg: Config) -> list[str]:
         ",".join(cfg.languages),
         "--held-out",
         ",".join(cfg.held_out),
+        "--world",
+        cfg.world,
+        *(["--overlap", str(cfg.overlap)] if cfg.world == "cipher" else []),
+        *(["--seeds", str(cfg.seeds)] if cfg.seeds else []),
         "--model",
         cfg.model,
         "--seed",
@@ -79,35 +94,36 @@ def start(cfg: Config, settings, tags: list[str] = ()) -> object:
 
 
 def points_table(state: dict) -> list[list]:
+    """Per point: seeds, held-out accuracy with its interval, the NLLs, MTI both ways, then accuracy per language."""
     cfg = state["config"]
     langs = ["en", *cfg["languages"][: max(state["budget"]["ks"])], *cfg["held_out"]]
+    head = ["k", "n_languages", "run", "seeds", "held-out accuracy", "95% CI", "held-out NLL", "trained NLL"]
+    head += ["MTI", "MTI held-out", *langs]
     before = state.get("before") or {}
-    rows = (
-        [
-            [
-                "untrained",
-                "—",
-                state.get("before_run", ""),
-                *[_r(before.get(l)) for l in langs],
-                _r(_mean(before, cfg["held_out"])),
-                "",
-            ]
-        ]
-        if before
-        else []
-    )
+    rows = []
+    if before:
+        rows.append(
+            ["untrained", "—", state.get("before_run", ""), "", _r(_mean(before, cfg["held_out"])), "", "", "", "", ""]
+            + [_r(before.get(l)) for l in langs]
+        )
     for p in sorted(state.get("points") or [], key=lambda p: p["k"]):
+        mti, ci = p.get("mti") or {}, p.get("held_out_ci")
         rows.append(
             [
                 p["k"],
                 p["n_languages"],
                 p["run_id"],
+                len(p.get("seeds") or [1]),
+                _r(p.get("held_out_accuracy", p["held_out"])),
+                f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else "",
+                _r(p.get("held_out_nll")),
+                _r(p.get("trained_nll")),
+                _r(mti.get("mti")),
+                _r(mti.get("mti_held_out")),
                 *[_r(p["accuracy"].get(l)) for l in langs],
-                _r(p["held_out"]),
-                _r((p.get("mti") or {}).get("mti")),
             ]
         )
-    return [["k", "n_languages", "run", *langs, "held-out mean", "MTI"], *rows]
+    return [head, *rows]
 
 
 def _r(v):
@@ -150,12 +166,19 @@ def figure(state: dict):
             )
         )
     x = [p["n_languages"] for p in pts]
+    cis = [p.get("held_out_ci") or [p["held_out"], p["held_out"]] for p in pts]
     fig.add_trace(
         go.Scatter(
             x=x,
             y=[p["held_out"] for p in pts],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[c[1] - p["held_out"] for c, p in zip(cis, pts)],
+                arrayminus=[p["held_out"] - c[0] for c, p in zip(cis, pts)],
+            ),
             mode="markers+lines",
-            name="held-out mean",
+            name="held-out mean (95% CI over seeds and problems)",
             marker=dict(size=10, color="#4C72B0"),
         )
     )
@@ -173,11 +196,23 @@ def figure(state: dict):
     )
 
 
+def finding_text(state: dict) -> str:
+    """The sentence the tab opens with: the finished study's finding, or what is known so far."""
+    from labkit.experiment.report import finding
+
+    if state.get("status") == "succeeded" and state.get("finding"):
+        return f"### {state['finding']}"
+    if state.get("points"):
+        return f"*So far (the fit and its intervals come at the end):* {finding(state)}"
+    return ""
+
+
 def status_text(run, state: dict | None, last_event: dict | None) -> str:
     text = f"**{run.status}** · `{run.id}`"
     if state:
-        n, total = len(state.get("points") or []), len(state["budget"]["ks"])
-        text += f" · experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} points"
+        n = len(state.get("runs") or state.get("points") or [])
+        total = len(state["budget"]["ks"]) * len(state.get("seeds") or [0])
+        text += f" · experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} runs"
     if last_event and run.status not in FINAL:
         text += f"<br>{describe(last_event)}"
     if run.status == "failed" and run.error:
@@ -188,20 +223,29 @@ def status_text(run, state: dict | None, last_event: dict | None) -> str:
 def _layout(ctx, shared) -> SimpleNamespace:
     """The tab's components, in page order (no events but the Jobs panel's own)."""
     ui = SimpleNamespace()
+    ui.finding = gr.Markdown(elem_id="lk-exp-finding")  # the tab opens with what the last study found
     gr.Markdown(NOTE)
     with gr.Row():
         ui.budget = gr.Radio(list(BUDGETS), value="small", label="Budget")
+        ui.world = gr.Radio(list(WORLDS), value="cipher", label="World")
+        ui.overlap = gr.Slider(0, 1, value=OVERLAP, step=0.05, label="Overlap s (cipher world: share of words kept)")
+        ui.seeds = gr.Number(BUDGETS["small"].seeds, precision=0, minimum=1, label="Seeds per point")
+    with gr.Row():
         ui.languages = gr.Textbox(",".join(PARALLEL), label="Parallel languages, in order of addition")
-        ui.held_out = gr.Textbox(",".join(HELD_OUT), label="Held-out languages (never trained)")
+        ui.held_out = gr.Textbox(
+            "",
+            label="Held-out languages (never trained)",
+            placeholder=f"the world's: {','.join(CIPHER_HELD_OUT)} (cipher) or {','.join(HELD_OUT)} (natural)",
+        )
         ui.model = gr.Textbox("tiny-math", label="Model")
-        ui.seed = gr.Number(0, precision=0, label="Seed")
+        ui.seed = gr.Number(0, precision=0, label="First seed")
     with guarded_buttons(ctx.settings) as button, gr.Row():
         ui.launch_btn = button("Run the study", "launch", variant="primary")
         ui.cancel_btn = button("Cancel", "cancel", variant="stop")
     ui.job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
     ui.status = gr.Markdown(elem_id="lk-exp-status")
     ui.table = gr.Dataframe(
-        headers=["k", "n_languages", "run", "accuracy per language …", "held-out mean", "MTI"],
+        headers=["k", "n_languages", "run", "seeds", "held-out accuracy", "95% CI", "held-out NLL", "trained NLL"],
         interactive=False,
         wrap=True,
         label="Points (accuracy per language; runs open in Train / Evaluate)",
@@ -212,6 +256,7 @@ def _layout(ctx, shared) -> SimpleNamespace:
     ui.report_file = gr.File(label="Report (Markdown)")
     ui.poll = gr.Timer(2.0, active=False)
     ui.form = [ui.budget, ui.languages, ui.held_out, ui.model, ui.seed]
+    ui.world_form = [ui.world, ui.overlap, ui.seeds]
     hfjobs_panel.attach(ctx, shared, "experiment", ui.form, hfjobs_panel.experiment_job)
     return ui
 
@@ -223,7 +268,7 @@ class Experiment:
         self.ctx, self.settings = ctx, ctx.settings
 
     @handler
-    def launch(self, budget, langs, held, model, seed, request: gr.Request):
+    def launch(self, budget, langs, held, model, seed, world, overlap, seeds, request: gr.Request):
         split = lambda t: [x.strip() for x in (t or "").split(",") if x.strip()]
         cfg = Config(
             budget=budget,
@@ -231,19 +276,23 @@ class Experiment:
             held_out=split(held),
             model=(model or "").strip() or "tiny-math",
             seed=int(seed or 0),
+            world=world or "cipher",
+            overlap=OVERLAP if overlap is None else float(overlap),
+            seeds=int(seeds) if seeds else None,
         )
         run = start(cfg, self.settings, owner_tags(self.ctx, request))
         return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", gr.Timer(active=True)
 
     def follow(self, rid):
-        """(status, points, figure, report, report file, timer): the outputs not known yet are left as they are."""
+        """(status, points, figure, report, report file, timer, finding): the outputs not known yet are left as
+        they are."""
         keep = (gr.update(),) * 4
         if not rid:
-            return (gr.update(), *keep, gr.Timer(active=False))
+            return (gr.update(), *keep, gr.Timer(active=False), gr.update())
         try:
             run = jobs.status(rid.strip(), self.settings)
         except LabkitError as e:
-            return (f"**{e.message}**", *keep, gr.Timer(active=False))
+            return (f"**{e.message}**", *keep, gr.Timer(active=False), gr.update())
         try:
             state = load_state(run.name, self.settings)
         except LabkitError:
@@ -251,7 +300,7 @@ class Experiment:
         events, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
         text, timer = status_text(run, state, events[-1] if events else None), gr.Timer(active=run.status not in FINAL)
         if not state:
-            return (text, *keep, timer)
+            return (text, *keep, timer, gr.update())
         rows = points_table(state)
         done = state.get("report") and Path(state["report"]).exists()
         return (
@@ -261,6 +310,7 @@ class Experiment:
             Path(state["report"]).read_text(encoding="utf-8") if done else gr.update(),
             state["report"] if done else gr.update(),
             timer,
+            finding_text(state),
         )
 
     @handler
@@ -271,15 +321,18 @@ class Experiment:
         return f"**{status}** — finished runs are kept; running the study again resumes it."
 
     def attach_latest(self):
+        """The running study, else the last finished one (so the tab opens on what it found)."""
         runs = jobs.list_runs(self.settings, kind=KIND, limit=20)
         running = [r for r in runs if r.status in ("running", "queued")]
-        return (running[0].id, gr.Timer(active=True)) if running else (gr.update(), gr.Timer(active=False))
+        done = [r for r in runs if r.status == "succeeded"]
+        pick = (running or done or [None])[0]
+        return (pick.id, gr.Timer(active=True)) if pick else (gr.update(), gr.Timer(active=False))
 
 
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx, shared), Experiment(ctx)
-    outputs = [ui.status, ui.table, ui.plot, ui.report, ui.report_file, ui.poll]
-    ui.launch_btn.click(h.launch, ui.form, [ui.job, ui.status, ui.poll], api_name="experiment_launch")
+    outputs = [ui.status, ui.table, ui.plot, ui.report, ui.report_file, ui.poll, ui.finding]
+    ui.launch_btn.click(h.launch, ui.form + ui.world_form, [ui.job, ui.status, ui.poll], api_name="experiment_launch")
     ui.poll.tick(h.follow, ui.job, outputs, api_name="experiment_follow", show_progress="hidden")
     ui.job.submit(h.follow, ui.job, outputs, api_name="experiment_attach")
     ui.cancel_btn.click(h.cancel, ui.job, ui.status, api_name="experiment_cancel")
