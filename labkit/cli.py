@@ -20,7 +20,7 @@ from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stag
 from labkit.errors import LabkitError, unknown
 from labkit.models.tiny import ensure_tiny, is_built
 from labkit.store import STATUSES
-from labkit import hub
+from labkit import guard, hub
 from labkit.evaluate.service import summary_metrics
 from labkit import spaces
 from labkit.evaluate.service import card_rows_for
@@ -32,15 +32,17 @@ from labkit.train import launch, recipe as rmod
 from labkit.train.launch import RECIPE
 from labkit.train.recipe import load
 from labkit.train.worker import FINAL, output_dir
-from labkit.jsonl import check_target, read_jsonl, write_jsonl
+from labkit.jsonl import check_out_dir, check_target, read_jsonl, write_jsonl
 from labkit.support import roleplay
-from labkit.support.agent import SupportAgent
+from labkit.support.agent import SupportAgent, check_message
 from labkit.doctrans import document
 from labkit.doctrans.translate import parse_glossary
 from labkit.doctrans import vlm
 from labkit.synth import mgsm
 from labkit.experiment import cli as ecli
 from labkit.backends import REGISTRY
+from labkit.backends.base import check_new_tokens
+from labkit.doctrans.translate import check_language
 from labkit.evaluate.shard import add_arguments as add_shard_arguments
 
 
@@ -106,6 +108,7 @@ def cmd_generate(args) -> int:
     ]
     opts = {"base_url": args.base_url} if args.backend == "openai" and args.base_url else {}
     backend = get_backend(args.backend, model, **opts)
+    check_new_tokens(backend, params.max_new_tokens)  # past the model's context: refused, not clamped
     outs = backend.generate(inputs, params)
     records = [
         {"model": model, "backend": args.backend, "prompt": p, "text": o[0], "samples": o, "params": params.to_dict()}
@@ -512,6 +515,7 @@ def cmd_chat(args) -> int:
         raise LabkitError(
             "--once is empty (only whitespace).", hint="Give the user's message, e.g. --once 'I failed my exam'."
         )
+    check_message(args.once)  # before a model loads
     if args.strategy:
         resolve(args.strategy)  # before a model loads: an unknown name must not be silently ignored
     if args.action == "roleplay" and not args.out:
@@ -528,6 +532,7 @@ def cmd_chat(args) -> int:
         roleplay.check_pairs(dialogues, args.rejected)
     model = args.model or get_settings().resolved_default_model()
     agent = SupportAgent(get_backend(args.backend, model), max_new_tokens=args.max_new_tokens)
+    check_new_tokens(agent.backend, args.max_new_tokens)
     if args.action == "roleplay":
         bar = _progress_bar(args)
         dialogues = roleplay.generate(agent, args.n, args.turns, langs, seed=args.seed, progress=bar)
@@ -576,15 +581,16 @@ def cmd_translate(args) -> int:
         return 0
     if not args.out:
         raise LabkitError("Give --out DIR for the translated pages.")
+    check_language(args.to, "--to")
+    if args.source_lang:
+        check_language(args.source_lang, "--from")
     from labkit.settings import get_settings
 
     model = args.model or get_settings().resolved_default_model()
     glossary = {}
     if args.glossary:
-        try:
-            glossary = parse_glossary(Path(args.glossary).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise LabkitError(f"Cannot read the glossary {args.glossary}: {e}") from e
+        glossary = parse_glossary(guard.readable_text(args.glossary, "The glossary", max_bytes=2_000_000))
+    check_out_dir(args.out)  # before a model loads or a page is read
     if args.engine == "vlm":
         res = vlm.translate_pages(model, args.input, args.to, args.out, glossary, args.pages, args.dpi)
         _print(args, res, res["markdown"])
@@ -673,6 +679,8 @@ def cmd_fit(args) -> int:
 def cmd_synth(args) -> int:
 
     langs = [l for l in args.languages.split(",") if l]
+    mgsm.check_languages(langs)
+    check_out_dir(args.out)
     m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
     _print(
         args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}"

@@ -37,7 +37,42 @@ def check_target(path: str | Path) -> Path:
             f"Cannot write {path}: a file is in the way of its folder.",
             hint="Choose an output folder that is not an existing file.",
         ) from e
+    except OSError as e:  # /proc/x, a read-only or missing mount, no permission
+        raise LabkitError(
+            f"Cannot write {path}: {e.strerror or e}.", hint="Choose a folder you can write to."
+        ) from None
+    _probe(path.parent, path)
     return path
+
+
+def check_out_dir(path: str | Path, what: str = "--out") -> Path:
+    """An output folder that can be made and written, refused before any work starts. Nothing is created: the
+    nearest folder that exists is probed, so a command refused later for another reason leaves no empty folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LabkitError(f"{what} {path} is a file, not a folder.", hint="Give a folder path (it is made if missing).")
+    base = path.absolute()
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise LabkitError(
+            f"Cannot make {what} {path}: {base} is a file in the way of its folder.",
+            hint="Choose an output folder that is not under an existing file.",
+        )
+    _probe(base, path)
+    return path
+
+
+def _probe(folder: Path, shown: Path) -> None:
+    """Refuses a folder that exists but takes no new file (permissions, a read-only mount, /proc)."""
+    probe = folder / f".labkit-write-check-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise LabkitError(
+            f"Cannot write {shown}: {e.strerror or e}.", hint="Choose a folder you can write to."
+        ) from None
 
 
 def write_jsonl(path: str | Path, rows: list[dict]) -> Path:

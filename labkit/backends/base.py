@@ -81,6 +81,19 @@ class Completion(str):
         return obj
 
 
+def check_new_tokens(backend, max_new_tokens: int) -> None:
+    """Refuses a request for more new tokens than the model reads at all (its context), before any generation:
+    a backend that tells its context (`context_length()`) is checked; others are left to their server."""
+    context = getattr(backend, "context_length", None)
+    n = context() if callable(context) else None
+    if isinstance(n, int) and max_new_tokens > n:
+        raise LabkitError(
+            f"{max_new_tokens:,} new tokens were asked for; {getattr(backend, 'model', 'the model')} reads at most "
+            f"{n:,} tokens, prompt included.",
+            hint=f"Ask for fewer, e.g. --max-new-tokens {min(256, n)}.",
+        )
+
+
 def made(backend):
     """`backend` itself, or the backend it makes when it is a function. A caller that reads and checks its input
     first passes `lambda: get_backend(...)`, so bad input is refused before a model loads (get_backend caches, so a

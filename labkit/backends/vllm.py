@@ -14,11 +14,20 @@ from labkit.errors import LabkitError
 from labkit.models import resolve_model
 
 
-def sampling_kwargs(p: GenParams) -> dict[str, Any]:
-    """GenParams → `vllm.SamplingParams(**kwargs)`."""
+def sampling_kwargs(p: GenParams, prompt_len: int = 0, context: int | None = None) -> dict[str, Any]:
+    """GenParams → `vllm.SamplingParams(**kwargs)` for a prompt of `prompt_len` tokens. With the model's `context`,
+    max_tokens never asks past it (what the prompt leaves), and a prompt that fills the context is refused."""
+    max_tokens = p.max_new_tokens
+    if context is not None:
+        if prompt_len >= context:
+            raise LabkitError(
+                f"The prompt has {prompt_len:,} tokens; the model reads at most {context:,}.",
+                hint="Shorten the prompt (or the conversation), or use a model with a longer context.",
+            )
+        max_tokens = max(1, min(max_tokens, context - prompt_len))
     kw: dict[str, Any] = dict(
         n=p.n,
-        max_tokens=p.max_new_tokens,
+        max_tokens=max_tokens,
         temperature=p.temperature,
         top_p=p.top_p if not p.greedy else 1.0,
         repetition_penalty=p.repetition_penalty,
@@ -97,9 +106,21 @@ class VLLMBackend:
         ids = self.tok(self.render(prompt), add_special_tokens=not is_chat(prompt))["input_ids"]
         return {"prompt_token_ids": ids}
 
+    def context_length(self) -> int:
+        """The most tokens (prompt + generated) the engine serves: its max_model_len."""
+        try:
+            n = self.llm.llm_engine.model_config.max_model_len
+        except AttributeError:
+            return 1_000_000
+        return int(n) if isinstance(n, int) and n > 0 else 1_000_000
+
     def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
-        sp = self._vllm.SamplingParams(**sampling_kwargs(p))
-        outs = self.llm.generate([self._token_prompt(x) for x in prompts], sp, use_tqdm=False)
+        tokens = [self._token_prompt(x) for x in prompts]
+        context = self.context_length()
+        sps = [  # one per prompt: each may take what its own prompt leaves of the context
+            self._vllm.SamplingParams(**sampling_kwargs(p, len(t["prompt_token_ids"]), context)) for t in tokens
+        ]
+        outs = self.llm.generate(tokens, sps, use_tqdm=False)
         return parse_outputs(outs, p)
 
     def stream(self, messages: Prompt, p: GenParams = GenParams()) -> Iterator[str]:

@@ -73,7 +73,20 @@ def _languages(args) -> list[str]:
     return [l.strip() for l in (args.languages or "").split(",") if l.strip()]
 
 
+MAX_STEPS = 100_000
+
+
+def _check_steps(args) -> None:
+    """--steps, when given, is a count of steps: 1 to MAX_STEPS (0 or a negative one must not run the default)."""
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
+        raise LabkitError(
+            f"--steps {args.steps} is not a number of steps: give 1 to {MAX_STEPS:,}.",
+            hint="The reference is 10 for analyze and 100 for add-language.",
+        )
+
+
 def run(args, emit) -> int:
+    _check_steps(args)
     if args.action == "analyze":
         _need(args, "model", "languages", "out")
         res = analyze(

@@ -64,6 +64,16 @@ def clean(output: str) -> str:
     return out.strip().strip("`").strip()
 
 
+def check_language(code: str, what: str = "--to") -> str:
+    """A language code the translation prompts name (labkit.languages): an unknown one is refused before work."""
+    if code not in LANG_NAMES:
+        raise LabkitError(
+            f"{what} {str(code)[:40]!r} is not a language code labkit knows.",
+            hint=f"One of: {', '.join(sorted(LANG_NAMES))}.",
+        )
+    return code
+
+
 def parse_glossary(text: str) -> dict[str, str]:
     """'term = translation' or 'term\ttranslation' or CSV 'term,translation' — one per line."""
     out = {}

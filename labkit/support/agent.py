@@ -25,6 +25,15 @@ from labkit.text import json_objects
 MAX_MESSAGE_CHARS = 4_000  # one turn of a conversation; longer text only costs the server (prompt and memory)
 
 
+def check_message(message: str) -> None:
+    """One user message within MAX_MESSAGE_CHARS, checked before a model loads or any prompt is built."""
+    if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
+        raise LabkitError(
+            f"The message has {len(message):,} characters; one message takes at most {MAX_MESSAGE_CHARS:,}.",
+            hint="Say it in a few sentences; the conversation can go on over several messages.",
+        )
+
+
 def dialogue_text(history: list[dict]) -> str:
     return (
         "\n".join(

@@ -31,6 +31,8 @@ from labkit.support.strategies import load_prompts
 from labkit import hub
 
 DIALOGUE_KEYS = {"dialogue_id", "language", "scenario", "persona", "turns"}
+MAX_DIALOGUES = 10_000
+MAX_TURNS = 50
 TURN_ROLES = {"seeker", "supporter"}
 
 
@@ -53,6 +55,13 @@ def check_roleplay(
         raise LabkitError(
             f"Role-play needs at least one dialogue and one turn (got n={n}, turns={turns}).",
             hint="Example: --n 10 --turns 6",
+        )
+    if n > MAX_DIALOGUES or turns > MAX_TURNS:  # each turn is three generations: 10^23 of them never end
+        shown = lambda v: str(v) if len(str(v)) <= 12 else f"{str(v)[:8]}… ({len(str(v))} digits)"  # noqa: E731
+        raise LabkitError(
+            f"Role-play takes at most {MAX_DIALOGUES:,} dialogues of at most {MAX_TURNS} turns "
+            f"(got n={shown(n)}, turns={shown(turns)}).",
+            hint="Generate in several runs; a dialogue of a few turns is the usual size (--turns 6).",
         )
     if not languages:
         raise LabkitError("Role-play needs at least one language.", hint="Example: --languages en,zh")

@@ -172,19 +172,34 @@ def sweep(
             hint="See configs/train/grpo-parallel-tiny.yaml.",
         )
     name = name or recipe.name
+    bad = [k for k in ks if not 0 <= k <= len(languages)]
+    if not ks or bad or len(set(ks)) != len(ks):
+        raise LabkitError(
+            f"--k {','.join(map(str, ks))[:60]} must name distinct numbers of parallel languages, each 0 to "
+            f"{len(languages)} (the languages listed).",
+            hint="Example: --languages zh,th,sw,bn --k 0,1,2,4",
+        )
     free = jobs.free_slots(settings)
     if len(ks) > free:  # all or none: a sweep cut off half-way would compare runs that were never made
         raise LabkitError(
             f"The sweep needs {len(ks)} jobs but only {free} may start now.",
             hint="Wait for running jobs to end, sweep fewer k, or raise LABKIT_MAX_JOBS.",
         )
-    runs = []
+    recipes = []
     for k in ks:
         r = copy.deepcopy(recipe)
         r.name = f"{name}-k{k}"
         r.data["parallel"] = {**r.data["parallel"], "languages": sweep_languages(languages, k)}
         r.tags = [*r.tags, f"sweep:{name}", f"n_languages={k + 1}"]
-        runs.append(launch(r, settings, after=[runs[-1].id] if queue and runs else None))
+        recipes.append(r)
+    from labkit.train.validate import check
+
+    for r in recipes:  # the whole sweep is checked before its first job starts
+        check_name(r.name)
+        check(r)
+    runs = []
+    for r in recipes:
+        runs.append(launch(r, settings, validate=False, after=[runs[-1].id] if queue and runs else None))
     return runs
 
 

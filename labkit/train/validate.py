@@ -131,6 +131,8 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
         elif value is not None and kinds[key] and not _fits(value, set(kinds[key])):
             want = " or ".join(kinds[key])
             out.append(f"trainer.{key} must be {want} (a {method.config} setting), not {str(value)[:40]!r}.")
+        elif (bad := _out_of_bounds(key, value)) is not None:
+            out.append(bad)
     if out:
         return out
     if recipe.method == "grpo":
@@ -143,6 +145,46 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
                 f" is not divisible by num_generations = {gens}."
             )
     return out
+
+
+# Sensible ranges of the trainer settings a recipe most often sets: a value past them is a typo or a hostile request
+# (max_steps: 1e30 trains forever); any other number must fit a 32-bit integer or be a finite float of modest size.
+BOUNDS = {
+    "max_steps": (-1, 10_000_000),  # -1: train by epochs
+    "num_train_epochs": (0, 10_000),
+    "per_device_train_batch_size": (1, 65_536),
+    "per_device_eval_batch_size": (1, 65_536),
+    "gradient_accumulation_steps": (1, 65_536),
+    "learning_rate": (0, 10),
+    "warmup_steps": (0, 10_000_000),
+    "warmup_ratio": (0, 1),
+    "save_steps": (0, 10_000_000),
+    "logging_steps": (0, 10_000_000),
+    "eval_steps": (0, 10_000_000),
+    "max_length": (1, 1_048_576),
+    "max_seq_length": (1, 1_048_576),
+    "max_prompt_length": (1, 1_048_576),
+    "max_completion_length": (1, 1_048_576),
+    "num_generations": (1, 4_096),
+    "seed": (0, 2**32 - 1),
+}
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e12
+
+
+def _out_of_bounds(key: str, value) -> str | None:
+    """Why a numeric trainer setting is out of range, or None (non-numbers are checked elsewhere)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    low, high = BOUNDS.get(key, (-INT_LIMIT, INT_LIMIT) if isinstance(value, int) else (-FLOAT_LIMIT, FLOAT_LIMIT))
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"trainer.{key} must be a finite number, not {value}."
+    if not low <= value <= high:
+        shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:12]}… ({len(str(int(value)))} digits)"
+        return f"trainer.{key} is {shown}: it must lie between {low:,} and {high:,}."
+    return None
 
 
 def _scalar_kinds(annotation) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cases import BINARY, BOMB, HUGE_PAGE_PDF  # noqa: E402  (tests/badinput is on sys.path)
+from cases import BINARY, BOMB, HUGE_PAGE_PDF, png  # noqa: E402  (tests/badinput is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 CURATE = (ROOT / "configs" / "curate" / "rules-only.yaml").read_text(encoding="utf-8")
@@ -104,6 +104,12 @@ def _cases() -> list[ApiCase]:
         c("train-validate-bomb", "/train_validate", form(text=BOMB + "name: x\nmethod: sft\n")),
         c("train-validate-base-passwd", "/train_validate", form(text="base: /etc/passwd\nname: x\n")),
         c("train-launch-warmup-word", "/train_launch", yaml_edit("trainer:", "trainer:\n  warmup_ratio: lots")),
+        c("train-validate-max-steps-1e30", "/train_validate", yaml_edit("trainer:", "trainer:\n  max_steps: 1.0e+30")),
+        c(
+            "train-launch-max-steps-23-digits",
+            "/train_launch",
+            yaml_edit("trainer:", "trainer:\n  max_steps: 12345678901234567890123"),
+        ),
         c("train-launch-unknown-key", "/train_launch", yaml_edit("trainer:", "trainer:\n  max_stepz: 3")),
         c("train-launch-eval-key", "/train_launch", yaml_edit("trainer:", "evaluate:\n  taskz: [mgsm]\ntrainer:")),
         c("train-validate-data-passwd", "/train_validate", form({DATA: "/etc/passwd"})),
@@ -161,6 +167,8 @@ def _cases() -> list[ApiCase]:
         c("doc-dpi-0", "/doc_translate", doc(Upload("huge.pdf", HUGE_PAGE_PDF), dpi=0)),
         c("doc-pages-reversed", "/doc_translate", doc(Upload("huge.pdf", HUGE_PAGE_PDF), pages="3-1")),
         c("doc-pages-words", "/doc_translate", doc(Upload("huge.pdf", HUGE_PAGE_PDF), pages="first")),
+        c("doc-target-klingon", "/doc_translate", doc(Upload("page.png", png()), tgt="klingon")),
+        c("doc-source-klingon", "/doc_translate", doc(Upload("page.png", png()), src="tlh")),
         c("doc-glossary-binary", "/doc_glossary_upload", (Upload("g.txt", BINARY),)),
         c("doc-glossary-malformed", "/doc_glossary_upload", (Upload("g.txt", "no arrow here\n"),)),
         c("doc-eval-empty", "/doc_eval", ("", "zh")),
@@ -191,6 +199,9 @@ def _cases() -> list[ApiCase]:
         c("support-pairs-none", "/support_pairs", (None,)),
         c("support-pairs-binary", "/support_pairs", (Upload("d.jsonl", BINARY),)),
         c("support-roleplay-0", "/support_roleplay", (0, 3, ["en"], "en: sad", "en: a student")),
+        c("support-roleplay-turns-10e23", "/support_roleplay", (1, 10**23, ["en"], "en: sad", "en: a student")),
+        c("support-roleplay-n-huge", "/support_roleplay", (10**12, 1, ["en"], "en: sad", "en: a student")),
+        c("support-send-100kb", "/support_send", ("I feel sad. " * 8_500, "(counselor decides)")),
     ]
 
 

@@ -9,7 +9,13 @@ to break something.
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PARALLEL = str(ROOT / "configs" / "train" / "grpo-parallel-tiny.yaml")  # a recipe with data.parallel, for sweeps
 
 GOOD_SFT = (
     "\n".join(
@@ -55,11 +61,24 @@ HUGE_PAGE_PDF = (
 )
 
 
+def png(width: int = 64, height: int = 32) -> bytes:
+    """A valid white RGB PNG (made by hand: no imaging library at import)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\xff" * (3 * width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 @dataclass
 class Case:
     id: str
     argv: list[str]
     files: dict[str, str | bytes] = field(default_factory=dict)
+    leaves_no_run: bool = False  # also checked: the store holds no run afterwards (not even a failed one)
+    expect: int = 2  # the exit code; 0 for an input that is bounded rather than refused
 
 
 def recipe(**changes) -> str:
@@ -130,6 +149,11 @@ def _train_cases() -> list[Case]:
         t("tags-too-many", RECIPE + "tags: [" + ",".join(f"t{i}" for i in range(500)) + "]\n"),
         t("name-newline", recipe(name='name: "a\\nrm -rf /"')),
         t("name-slash", recipe(name="name: ../../escape")),
+        t("max-steps-1e30", RECIPE, ["--set", "trainer.max_steps=1e30"]),
+        t("max-steps-23-digits", recipe(max_steps="  max_steps: 12345678901234567890123")),
+        t("lr-inf", RECIPE.replace("trainer:\n", "trainer:\n  learning_rate: .inf\n")),
+        t("epochs-huge", RECIPE.replace("trainer:\n", "trainer:\n  num_train_epochs: 1.0e+20\n")),
+        t("save-steps-23-digits", RECIPE.replace("trainer:\n", "trainer:\n  save_steps: 12345678901234567890123\n")),
         Case("train-recipe-missing", ["train", "nope.yaml"]),
         Case("train-recipe-is-dir", ["train", "."]),
         Case("train-no-recipe", ["train"]),
@@ -223,6 +247,12 @@ def _eval_cases() -> list[Case]:
                 "./no-such-judge",
             ],
         ),
+        Case(
+            "eval-data-binary",
+            ["eval", "--task", "mgsm", "--model", "tiny", "--languages", "en", "--data", "d"],
+            {"d/en.jsonl": BINARY},
+            leaves_no_run=True,
+        ),
         Case("compare-unknown", ["compare", "eval-nope1", "eval-nope2"]),
         Case("compare-folder-empty", ["compare", "a", "b"], {"a/x.txt": "", "b/x.txt": ""}),
     ]
@@ -244,6 +274,8 @@ def _generate_cases() -> list[Case]:
         g("openai-bad-url", "--backend", "openai", "--base-url", "not a url", "--model", "x", "hi"),
         g("openai-closed-port", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "x", "hi"),
         g("backend-unknown", "--backend", "vlm", "--model", "tiny", "hi"),
+        g("max-new-past-context", "--model", "tiny", "--max-new-tokens", "100000", "hi"),
+        g("max-new-23-digits", "--model", "tiny", "--max-new-tokens", "12345678901234567890123", "hi"),
     ]
 
 
@@ -344,6 +376,12 @@ def _translate_cases() -> list[Case]:
         tr("eval-empty-dir", "eval", "d", f={"d/readme.txt": "nothing"}),
         tr("glossary-missing", "run", "x.png", "--glossary", "nope.txt", "--out", "o", f={"x.png": PNG_HEADER_ONLY}),
         tr("unknown-language", "run", "x.png", "--to", "klingon", "--out", "o", f={"x.png": PNG_HEADER_ONLY}),
+        tr("to-klingon-real-page", "run", "x.png", "--to", "klingon", "--out", "o", f={"x.png": png()}),
+        tr("from-klingon-real-page", "run", "x.png", "--from", "tlh", "--out", "o", f={"x.png": png()}),
+        tr("glossary-binary", "run", "x.png", "--glossary", "g.txt", "--out", "o", f={"x.png": png(), "g.txt": BINARY}),
+        tr("glossary-is-dir", "run", "x.png", "--glossary", ".", "--out", "o", f={"x.png": png()}),
+        tr("out-under-proc", "run", "x.png", "--out", "/proc/labkit-x", f={"x.png": png()}),
+        tr("out-is-file", "run", "x.png", "--out", "cases.txt", f={"x.png": png()}),
     ]
 
 
@@ -356,6 +394,22 @@ def _chat_cases() -> list[Case]:
         c("model-missing", "--model", "./no-such-model", "--once", "hi"),
         c("roleplay-n-zero", "roleplay", "--model", "tiny", "--n", "0", "--out", "o.jsonl"),
         c("roleplay-turns-negative", "roleplay", "--model", "tiny", "--turns", "-1", "--out", "o.jsonl"),
+        c("roleplay-turns-10e23", "roleplay", "--model", "tiny", "--turns", str(10**23), "--out", "o.jsonl"),
+        c("roleplay-n-huge", "roleplay", "--model", "tiny", "--n", str(10**12), "--turns", "1", "--out", "o.jsonl"),
+        c(
+            "roleplay-out-under-proc",
+            "roleplay",
+            "--model",
+            "tiny",
+            "--n",
+            "1",
+            "--turns",
+            "1",
+            "--out",
+            "/proc/x/o.jsonl",
+        ),
+        c("once-100kb", "--model", "tiny", "--once", "I feel sad. " * 8_500),
+        c("once-max-new-past-context", "--model", "tiny", "--once", "hi", "--max-new-tokens", "100000"),
         c(
             "roleplay-unknown-language",
             "roleplay",
@@ -406,6 +460,7 @@ def _misc_cases() -> list[Case]:
         m("runs-show-no-id", "runs", "show"),
         m("runs-list-limit-negative", "runs", "list", "--limit", "-1"),
         m("runs-list-bad-status", "runs", "list", "--status", "exploded"),
+        Case("runs-list-limit-23-digits", ["runs", "list", "--limit", "12345678901234567890123"], expect=0),
         m("runs-show-traversal", "runs", "show", "../../etc/passwd"),
         m("hub-push-missing-folder", "hub", "push", "nope", "me/x", "--dry-run"),
         m("hub-push-no-namespace", "hub", "push", ".", "justname", "--dry-run", f={"a.txt": "x"}),
@@ -445,6 +500,14 @@ def _misc_cases() -> list[Case]:
         m("sweep-k-too-big", "sweep", "r.yaml", "--languages", "zh,th", "--k", "0,5", f=good),
         m("sweep-k-negative", "sweep", "r.yaml", "--languages", "zh,th", "--k", "-1", f=good),
         m("sweep-languages-empty", "sweep", "r.yaml", "--languages", ",", "--k", "0", f=good),
+        Case("sweep-parallel-k-negative", ["sweep", PARALLEL, "--languages", "zh,th", "--k", "-1"], leaves_no_run=True),
+        Case("sweep-parallel-k-beyond", ["sweep", PARALLEL, "--languages", "zh,th", "--k", "0,3"], leaves_no_run=True),
+        Case("sweep-parallel-k-twice", ["sweep", PARALLEL, "--languages", "zh,th", "--k", "1,1"], leaves_no_run=True),
+        Case(
+            "sweep-unknown-languages-whole-command",
+            ["sweep", PARALLEL, "--languages", "xx,yy", "--k", "0,1"],
+            leaves_no_run=True,
+        ),
         m("serve-port-huge", "serve", "--port", "99999"),
         m("serve-auth-no-colon", "serve", "--auth", "justuser", "--port", "0"),
         m("unknown-command", "frobnicate"),
@@ -472,6 +535,8 @@ def _new_command_cases() -> list[Case]:
         m("synth-unknown-language", "synth", "mgsm", "--languages", "xx,en", "--n", "2", "--out", "o"),
         m("synth-out-is-file", "synth", "mgsm", "--n", "2", "--out", "cases.txt"),
         m("synth-train-negative", "synth", "mgsm", "--n", "2", "--train", "-1", "--out", "o"),
+        m("synth-out-under-proc", "synth", "mgsm", "--n", "2", "--out", "/proc/x"),
+        m("synth-out-under-file", "synth", "mgsm", "--n", "2", "--out", "cases.txt/o"),
         m("experiment-unknown-language", "experiment", "parallel-scaling", "--languages", "xx,yy"),
         m("experiment-model-missing", "experiment", "parallel-scaling", "--model", "./no-such-model"),
         m("data-missing-input", "data", "curate", "nope.jsonl", "--out", "o"),
@@ -540,6 +605,19 @@ def _new_command_cases() -> list[Case]:
             "5",
             "--out",
             "a.json",
+        ),
+        m("dmoe-analyze-steps-negative", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--steps", "-1"),
+        m("dmoe-analyze-steps-zero", "dmoe", "analyze", "--model", "tiny", "--languages", "en,zh", "--steps", "0"),
+        m(
+            "dmoe-analyze-steps-huge",
+            "dmoe",
+            "analyze",
+            "--model",
+            "tiny",
+            "--languages",
+            "en,zh",
+            "--steps",
+            str(10**23),
         ),
         m(
             "dmoe-upcycle-missing-analysis",

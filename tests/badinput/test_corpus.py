@@ -60,7 +60,16 @@ def _run(case: Case, root: Path, tiny: Path, schemas: Path) -> dict:
     except subprocess.TimeoutExpired as e:
         out, code, hung = str(e.stdout or "") + str(e.stderr or ""), None, True
     seconds = round(time.perf_counter() - t0, 2)  # kept in results.json: where the fixture's time goes
-    return {"id": case.id, "code": code, "hung": hung, "output": out[-3000:], "home": str(home), "seconds": seconds}
+    return {
+        "id": case.id,
+        "code": code,
+        "hung": hung,
+        "output": out[-3000:],
+        "home": str(home),
+        "seconds": seconds,
+        "expect": case.expect,
+        "leaves_no_run": case.leaves_no_run,
+    }
 
 
 def _schemas(root: Path) -> Path:
@@ -111,15 +120,17 @@ def _clean(r: dict) -> str | None:
         return f"no answer within {TIMEOUT_S} s"
     if "Traceback (most recent call last)" in r["output"]:
         return "a traceback"
-    if r["code"] != 2:
+    if r["code"] != r.get("expect", 2):
         return f"exit code {r['code']}"
-    if "error" not in r["output"].lower():
+    if r.get("expect", 2) == 2 and "error" not in r["output"].lower():
         return "no message"
     home = Path(r["home"])
     from labkit.store import Store
 
     if (home / "labkit.sqlite").exists():
-        Store(home / "labkit.sqlite").list()  # readable afterwards
+        runs = Store(home / "labkit.sqlite").list()  # readable afterwards
+        if r.get("leaves_no_run") and runs:
+            return f"left runs behind: {[(x.id, x.status) for x in runs]}"
     for sub in ("runs", "cache"):
         empty = (
             [p for p in (home / sub).rglob("*") if p.is_dir() and not any(p.iterdir())] if (home / sub).exists() else []

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit.doctrans import examples
-from labkit.doctrans.translate import LANG_NAMES, Cancelled, parse_glossary
+from labkit.doctrans.translate import LANG_NAMES, Cancelled, check_language, parse_glossary
 from labkit.errors import LabkitError
 from labkit.ui.common import SessionFlags, handler, heavy
 from labkit.doctrans import document
@@ -82,6 +82,9 @@ class Translate:
     ):
         if not f:
             raise LabkitError("Upload a page image or a PDF first.")
+        check_language(tgt, "The target language")
+        if src and src != "(auto)":
+            check_language(src, "The source language")
         cancel_flag = self.cancel_flags(request)
         cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
