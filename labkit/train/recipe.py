@@ -28,7 +28,6 @@ from typing import Any
 import yaml
 
 from labkit.config import (
-    allowed_roots,  # noqa: F401 (read as rmod.allowed_roots by the Train tab)
     apply_overrides,
     check_tags,
     confined,

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from labkit import hfjobs, jobs
+from labkit import config, hfjobs, jobs
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
@@ -64,7 +64,7 @@ WORLD_NOTE = (
 
 # --- recipes: where they come from ----------------------------------------------------------------
 def recipe_choices(settings) -> list[str]:
-    return [rmod.shown(p, settings) for p in monitor.recipes_in(settings.configs_dir / "train")]
+    return [config.shown(p, settings) for p in monitor.recipes_in(settings.configs_dir / "train")]
 
 
 def resolve_choice(value: str, settings) -> Path:
@@ -75,7 +75,7 @@ def resolve_choice(value: str, settings) -> Path:
     head, _, rest = value.partition("/")
     roots = {"configs": settings.configs_dir, "runs": settings.runs_dir, "uploads": settings.uploads_dir}
     path = Path(roots[head]) / rest if head in roots and rest else Path(value)
-    return rmod.confined(path, rmod.allowed_roots(settings), "Recipe", value)
+    return config.confined(path, config.allowed_roots(settings), "Recipe", value)
 
 
 def editor_source(source: str | None, settings) -> str:
@@ -85,13 +85,13 @@ def editor_source(source: str | None, settings) -> str:
 
 def merged_data(text: str, source: str | None, settings) -> dict:
     """The editor's YAML with its `base:` merged in, unchecked: what the form shows."""
-    data = rmod.yaml_load(text or "") or {}
+    data = config.yaml_load(text or "") or {}
     if not isinstance(data, dict):
         raise LabkitError("The recipe must be a YAML mapping of sections (name, method, model, data, trainer, ...).")
     base = data.pop("base", None)
     if isinstance(base, str) and base:
         src = Path(editor_source(source, settings))
-        data = rmod.merge(rmod.load_dict(src.parent / base, roots=rmod.allowed_roots(settings), given=base), data)
+        data = config.merge(rmod.load_dict(src.parent / base, roots=config.allowed_roots(settings), given=base), data)
     return data
 
 
@@ -102,7 +102,7 @@ def form_sync(settings) -> FormSync:
 
     def read(text, source):
         data = merged_data(text, source, settings)
-        shown = rmod.merge(defaults, data)
+        shown = config.merge(defaults, data)
         if (data.get("model") or {}).get("lora") is None and isinstance(shown.get("model"), dict):
             shown["model"]["lora"] = {"r": 0}  # `lora: null` shows as rank 0
         return shown
@@ -169,12 +169,12 @@ class Train:
     def recipe(self, text, source):
         """The recipe that would run (the editor, which the click synced with the form), confined to the allowed
         folders."""
-        return rmod.loads(text, source=editor_source(source, self.settings), roots=rmod.allowed_roots(self.settings))
+        return rmod.loads(text, source=editor_source(source, self.settings), roots=config.allowed_roots(self.settings))
 
     @handler
     def load_recipe(self, choice):
         path = resolve_choice(choice, self.settings)
-        text = rmod.read_text(path, rmod.shown(path, self.settings))
+        text = config.read_text(path, config.shown(path, self.settings))
         values = form_values(text, str(path), self.settings)
         return [text, str(path), values, *values]
 
@@ -274,15 +274,15 @@ class Train:
         if (folder / EDITOR).exists() and (folder / EDITOR_SOURCE).exists():
             recipe, source = folder / EDITOR, Path((folder / EDITOR_SOURCE).read_text(encoding="utf-8").strip())
         try:
-            source = rmod.confined(
-                source, rmod.allowed_roots(self.settings), "Recipe", rmod.shown(source, self.settings)
+            source = config.confined(
+                source, config.allowed_roots(self.settings), "Recipe", config.shown(source, self.settings)
             )
-            text = rmod.read_text(recipe, rmod.shown(recipe, self.settings))
+            text = config.read_text(recipe, config.shown(recipe, self.settings))
             values = form_values(text, str(source), self.settings)
         except LabkitError:
             return [run.id, gr.Timer(active=run.status not in FINAL)] + [gr.update()] * (4 + len(FORM))
         choice = (
-            gr.update(value=rmod.shown(source, self.settings))
+            gr.update(value=config.shown(source, self.settings))
             if source.exists() and not self.settings.demo
             else gr.update()
         )
@@ -343,7 +343,7 @@ def _layout(ctx) -> SimpleNamespace:
     start = next((c for c in (WORLD_RECIPE if world else "", "configs/train/sft-tiny.yaml") if c in choices), None)
     start = start or (choices[0] if choices else None)
     start_path = resolve_choice(start, s) if start else None
-    text = rmod.read_text(start_path, start) if start_path else ""
+    text = config.read_text(start_path, start) if start_path else ""
     v = form_values(text, str(start_path), s) if text else [None] * len(FORM)
     ui = SimpleNamespace(
         source=gr.State(str(start_path) if start_path else None), synced=synced_component(v if text else None)
