@@ -18,8 +18,8 @@ from pathlib import Path
 
 from labkit.errors import LabkitError, did_you_mean
 from labkit.backends import REGISTRY
-from labkit.models.tiny import BUILD_VERSION
 from labkit.settings import TINY
+from labkit.models.tiny import BUILD_VERSION
 
 EXTRACTORS = ("labkit", "lm-eval-flexible", "lm-eval-strict")
 MAX_NAME = 300  # longer model names are typing accidents; a path component over 255 bytes fails with Errno 36
@@ -263,6 +263,34 @@ def from_args(args, default_model: str | None = None) -> EvalSpec:
     return EvalSpec.from_dict(d)
 
 
+def form_to_spec(values: dict) -> EvalSpec:
+    """A form's values by field name (the Evaluate tab and its Jobs panel): text is stripped and an empty text
+    means the field's default; an emptied number, no language or no model is refused naming the field; 0 items
+    means all. Checked, and every message worded for the form ("the Batch size field")."""
+    d = {}
+    for name, v in values.items():
+        meta = _META[name]
+        v = v.strip() if isinstance(v, str) else v
+        if meta["kind"] in ("int", "float"):
+            if v is None or v == "":
+                raise LabkitError(f"The {meta['label']} field is empty.", hint="Type a number.")
+            if meta["kind"] == "int" and isinstance(v, float) and v.is_integer():
+                v = int(v)
+        if meta["kind"] == "list":
+            v = list(v or [])
+            if not v:
+                what = "language" if name == "languages" else "entry"
+                raise LabkitError(f"Pick at least one {what} in the {meta['label']} field.")
+        if v is None or v == "":
+            continue
+        d[name] = v
+    if "model" in values and not d.get("model"):
+        raise LabkitError("The Model field is empty.", hint="Name a model: 'tiny', a Hub id or a local folder.")
+    if d.get("limit") == 0:
+        d["limit"] = None
+    return EvalSpec.from_dict(d, words="ui")
+
+
 def _option(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -280,6 +308,10 @@ def cli_args(spec: EvalSpec, tags: list[str] | None = None, name: str | None = N
         v, meta = getattr(spec, f.name), _META[f.name]
         default = f.default_factory() if f.default_factory is not MISSING else f.default
         if f.name != "task" and (v == default or v is None):
+            continue
+        if (f.name == "judge_backend" and not spec.judge_model) or (
+            f.name == "reference_backend" and not spec.reference
+        ):  # a backend for a judge or reference that is not there changes nothing
             continue
         if meta["kind"] == "bool":
             argv += [meta["flag"]] if not v else []

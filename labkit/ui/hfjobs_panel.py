@@ -31,7 +31,7 @@ from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
 from labkit.ui.common import handler, owner_tags, who
-from labkit.evaluate.spec import EvalSpec, cli_args
+from labkit.evaluate.spec import cli_args, form_to_spec
 
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
 LOG_LINES = 300
@@ -226,20 +226,8 @@ def eval_job(settings, task, model, backend, languages, limit, variant, cot, max
             "A Job cannot reach the OpenAI-compatible server this lab talks to.",
             hint="Pick the hf or vllm backend in the Backend field: the Job loads the model itself.",
         )
-    if not languages:
-        raise LabkitError("Pick at least one language in the Languages field.")
-    if not (model or "").strip():
-        raise LabkitError("The Model field is empty.", hint="Name a Hub model id, e.g. Qwen/Qwen2.5-1.5B-Instruct.")
-    spec = EvalSpec(
-        task=task,
-        languages=list(languages),
-        model=model.strip(),
-        backend=backend,
-        limit=int(limit or 0) or None,
-        variant=variant,
-        cot=bool(cot),
-        max_new_tokens=int(max_new_tokens or 512),
-    ).validate(words="ui")
+    form = dict(task=task, model=model, backend=backend, languages=languages, limit=limit, variant=variant)
+    spec = form_to_spec({**form, "cot": cot, "max_new_tokens": max_new_tokens})
     argv = cli_args(spec)[3:]  # without `python -m labkit.cli`
     return Job(argv=argv, name=f"{task} {spec.model}", config={"task": task, "model": spec.model})
 

@@ -17,11 +17,10 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import jobs
-from labkit.backends import REGISTRY
 from labkit.config import check_tags
 from labkit.errors import LabkitError
 from labkit.evaluate import report, service
-from labkit.evaluate.spec import EvalSpec, cli_args, in_ui_words
+from labkit.evaluate.spec import EvalSpec, cli_args, form_to_spec, in_ui_words
 from labkit.evaluate.tasks import TASKS, get_task
 from labkit.evaluate.tasks.base import SAMPLE, WORLD
 from labkit.evaluate.transfer import FORMULA, load_results, transferability
@@ -30,6 +29,7 @@ from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
 from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags, who
 from labkit.ui import hfjobs_panel
+from labkit.ui.specform import widget
 
 TITLE = "Evaluate"
 ID = "evaluate"
@@ -47,6 +47,9 @@ WORLD_NOTE = (
     "choose a real model and clear the Local data field."
 )
 WORLD_MAX_NEW = 64  # a worked answer of the world is at most ~22 tokens; the untrained model never stops
+# the form's EvalSpec fields, in the order the tab (and its API) sends them; tags come between the two
+FORM = ["task", "model", "backend", "languages", "limit", "variant", "cot", "max_new_tokens", "data"]
+JUDGING = ["judge_model", "judge_backend", "reference"]
 
 
 def languages_of(task: str, data: str | None = None) -> list[str]:
@@ -107,39 +110,46 @@ def _layout(ctx) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                ui.task = gr.Dropdown(list(TASKS), value="mgsm", label="Task")
-                ui.model = gr.Dropdown(
-                    model_choices(ctx.store),
+                ui.task = widget(EvalSpec, "task", as_=gr.Dropdown, choices=list(TASKS), value="mgsm", scale=1)
+                ui.model = widget(
+                    EvalSpec,
+                    "model",
+                    as_=gr.Dropdown,
+                    choices=model_choices(ctx.store),
                     value=TINY_MATH_SFT if world else ctx.model["model"],
                     allow_custom_value=True,
-                    label="Model",
+                    scale=3,  # Hub ids and folder paths are long: the widest field of the row
                     info="a trained synthetic-world checkpoint, 'tiny', a Hub id, a local folder, or the served name",
                 )
-                ui.backend = gr.Dropdown(list(REGISTRY), value="hf" if world else ctx.model["backend"], label="Backend")
-            ui.languages = gr.CheckboxGroup(
-                languages_of("mgsm", default_data), value=languages_of("mgsm", default_data), label="Languages"
+                ui.backend = widget(EvalSpec, "backend", value="hf" if world else ctx.model["backend"], scale=1)
+            ui.languages = widget(
+                EvalSpec,
+                "languages",
+                choices=languages_of("mgsm", default_data),
+                value=languages_of("mgsm", default_data),
             )
             with gr.Row():
-                ui.limit = gr.Number(value=20, precision=0, label="Items per language (0 = all)")
-                ui.variant = gr.Radio(["native", "english"], value="native", label="Instruction language")
-                ui.cot = gr.Checkbox(True, label="Chain of thought")
-                ui.max_new = gr.Number(value=WORLD_MAX_NEW if world else 512, precision=0, label="Max new tokens")
+                ui.limit = widget(EvalSpec, "limit", value=20, info="0 = all")
+                ui.variant = widget(EvalSpec, "variant", as_=gr.Radio, choices=["native", "english"], value="native")
+                ui.cot = widget(EvalSpec, "cot")
+                ui.max_new = widget(EvalSpec, "max_new_tokens", value=WORLD_MAX_NEW if world else None)
             with gr.Row():
-                ui.data = gr.Textbox(
-                    default_data,
-                    label="Local data (folder with <lang>.jsonl, optional)",
+                ui.data = widget(
+                    EvalSpec,
+                    "data",
+                    value=default_data,
                     visible=not ctx.settings.demo,
-                    info=f"Empty = load from the Hub; '{SAMPLE}' = the small sample data bundled with labkit; "
-                    f"'{WORLD}' = the synthetic world's test set (mgsm)",
+                    info=f"a folder with <lang>.jsonl; empty = load from the Hub; '{SAMPLE}' = the small sample data "
+                    f"bundled with labkit; '{WORLD}' = the synthetic world's test set (mgsm)",
                 )
                 ui.use_world = gr.Button("Use the synthetic world", scale=0)
                 ui.use_sample = gr.Button("Use sample data", scale=0, visible=not ctx.settings.demo)
                 ui.tags = gr.Textbox(label="Tags (comma-separated, e.g. sweep:par, n_languages=3)")
             gr.Markdown(SAMPLE_NOTE if default_data == SAMPLE else "", elem_id="lk-eval-offline-note")
             with gr.Accordion("Pairwise judging (xalpaca)", open=False), gr.Row():
-                ui.judge_model = gr.Textbox(label="Judge model")
-                ui.judge_backend = gr.Dropdown(list(REGISTRY), value="openai", label="Judge backend")
-                ui.reference = gr.Textbox(label="Reference outputs (JSONL path) or reference model")
+                ui.judge_model = widget(EvalSpec, "judge_model")
+                ui.judge_backend = widget(EvalSpec, "judge_backend")
+                ui.reference = widget(EvalSpec, "reference", info="a JSONL path (id, lang, output) or a model")
         with guarded_buttons(ctx.settings) as button, gr.Column(scale=1):
             ui.run_btn = button("Run evaluation", "launch", variant="primary")
             ui.cancel_btn = button("Cancel", "cancel", variant="stop")
@@ -207,54 +217,24 @@ class Evaluate:
         return [gr.update(choices=ids) for _ in range(4)]
 
     @ui_words
-    def start(
-        self,
-        task_,
-        model_,
-        backend_,
-        langs,
-        limit_,
-        variant_,
-        cot_,
-        max_new_,
-        data_,
-        tags_,
-        judge_,
-        judge_backend_,
-        reference_,
-        state,
-        request: gr.Request,
-    ):
-        if not langs:
-            raise LabkitError("Pick at least one language in the Languages field.")
-        if self.settings.demo and (data_ or "").strip() not in ("", WORLD):
+    def start(self, request: gr.Request, *args):
+        """The form (FORM's fields, then tags, JUDGING's fields) and the model state: a run of the spec."""
+        *values, state = args
+        form = dict(zip([*FORM, "tags", *JUDGING], values))
+        tags_ = form.pop("tags")
+        if self.settings.demo and (form["data"] or "").strip() not in ("", WORLD):
             raise LabkitError("Local data is not available in demo mode.", hint=f"'{WORLD}' (the synthetic world) is.")
-        for label, v in (("Items per language", limit_), ("Max new tokens", max_new_)):
-            if v is None:
-                raise LabkitError(f"The {label} field is empty.", hint="Type a whole number.")
-        get_task(task_)  # unknown task → a clear error before any process starts
-        spec = EvalSpec(
-            task=task_,
-            languages=list(langs),
-            model=(model_ or state["model"]).strip(),
-            backend=backend_,
-            limit=int(limit_) or None,
-            variant=variant_,
-            cot=bool(cot_),
-            max_new_tokens=int(max_new_),
-            data=(data_ or "").strip() or None,
-            base_url=state.get("base_url") if backend_ == "openai" else None,
-            judge_model=judge_ or None,
-            judge_backend=judge_backend_,
-            reference=reference_ or None,
-        ).validate(words="ui")
+        form["model"] = (form["model"] or "").strip() or state["model"]
+        if form["backend"] == "openai":
+            form["base_url"] = state.get("base_url")
+        spec = form_to_spec(form)
         if spec.data == SAMPLE:
-            missing = [lang for lang in spec.languages if lang not in get_task(task_).sample_languages()]
+            missing = [lang for lang in spec.languages if lang not in get_task(spec.task).sample_languages()]
             if missing:
                 raise LabkitError(
-                    f"The bundled {task_} sample data has no {', '.join(missing)}.",
+                    f"The bundled {spec.task} sample data has no {', '.join(missing)}.",
                     hint=f"Untick them in the Languages field; sample languages: "
-                    f"{', '.join(get_task(task_).sample_languages())}.",
+                    f"{', '.join(get_task(spec.task).sample_languages())}.",
                 )
         tag_list = check_tags(
             [t.strip() for t in (tags_ or "").split(",") if t.strip()], hint="Tags: a few comma-separated words."
@@ -262,8 +242,8 @@ class Evaluate:
         run = jobs.start(
             cli_args(spec, tag_list),
             kind="eval",
-            name=f"{task_} {spec.model}",
-            config={"task": task_, "model": spec.model},
+            name=f"{spec.task} {spec.model}",
+            config={"task": spec.task, "model": spec.model},
             tags=[*tag_list, *owner_tags(self.ctx, request)],
         )
         command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
@@ -382,8 +362,8 @@ def progress_text(run) -> str:
 
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx), Evaluate(ctx)
-    form = [ui.task, ui.model, ui.backend, ui.languages, ui.limit, ui.variant, ui.cot, ui.max_new]
-    hfjobs_panel.attach(ctx, shared, "eval", form, hfjobs_panel.eval_job)
+    form = [ui.task, ui.model, ui.backend, ui.languages, ui.limit, ui.variant, ui.cot, ui.max_new, ui.data]
+    hfjobs_panel.attach(ctx, shared, "eval", form[:8], hfjobs_panel.eval_job)
     heat = [ui.board, ui.picked, ui.heat]
     run_lists = [ui.s_run, ui.before, ui.after, ui.p_run]
     ui.task.change(h.langs_for, [ui.task, ui.data], ui.languages, api_name="eval_languages")
@@ -393,7 +373,7 @@ def build(ctx, shared) -> None:
     ui.use_sample.click(h.use_sample, ui.task, [ui.data, ui.languages], api_name="eval_use_sample")
     ui.run_btn.click(
         h.start,
-        [*form, ui.data, ui.tags, ui.judge_model, ui.judge_backend, ui.reference, shared.model_state],
+        [*form, ui.tags, ui.judge_model, ui.judge_backend, ui.reference, shared.model_state],
         [ui.run_id, ui.progress, ui.poll],
         api_name="eval_start",
     )
