@@ -4,6 +4,7 @@ streaming, and summed log-probabilities. Runs the tiny model on CPU and real mod
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,8 @@ from labkit.backends.base import Completion, GenParams, Prompt
 from labkit.backends.base import is_chat, stream_with_stop, truncate_at_stop, validate_messages
 from labkit.errors import LabkitError
 from labkit.models import resolve_model
+
+log = logging.getLogger(__name__)
 
 
 class HFBackend:
@@ -103,6 +106,17 @@ class HFBackend:
             self._encoded[key] = ids
         return list(ids)
 
+    def _fit(self, ids: list[int], p: GenParams) -> list[int]:
+        """A prompt longer than the model's context keeps its last tokens, leaving room for the reply (as
+        lm-evaluation-harness left-truncates a context): the instructions of a long chat or a tiny model's few
+        hundred positions still get an answer, never one past the positions the model has."""
+        window = self.context_length()
+        keep = window - min(p.max_new_tokens, window // 4)
+        if len(ids) <= keep:
+            return ids
+        log.warning("prompt of %d tokens cut to its last %d: %s reads %d", len(ids), keep, self.model, window)
+        return ids[-keep:]
+
     def prompt_length(self, prompt: Prompt) -> int:
         """Tokens in the prompt as generation sees it (chat template included); the encoding is cached for it."""
         return len(self._encode(prompt))
@@ -151,7 +165,7 @@ class HFBackend:
 
         if zerogpu.active():  # on a ZeroGPU Space: the same call, inside a GPU lease sized to the request
             return zerogpu.generate(self, prompts, p)
-        encoded = [self._encode(x) for x in prompts]
+        encoded = [self._fit(self._encode(x), p) for x in prompts]
         # Longest first: similar lengths share a batch (less padding), and OOM shows up at once.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         out: list[list[str]] = [[] for _ in encoded]
@@ -196,7 +210,7 @@ class HFBackend:
         if zerogpu.active():
             yield from zerogpu.stream(self, messages, p)
             return
-        batch = self._left_pad([self._encode(messages)])
+        batch = self._left_pad([self._fit(self._encode(messages), p)])
         streamer = _DeltaStreamer(self.tok)
         kwargs = {**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]), "streamer": streamer}
 

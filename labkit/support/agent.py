@@ -58,6 +58,24 @@ def parse_state(text: str) -> dict | None:
     return None
 
 
+def fit_prompt(backend, history: list, build, max_new_tokens: int):
+    """`build(turns)` for the most recent turns of `history` that the model's context holds beside the reply (older
+    turns are left out, as a chat window scrolls them away). A backend that does not tell its context length or
+    count prompt tokens (a server) gets the whole history; a single message too long for the model is then refused
+    by the backend with a message."""
+    length, context = getattr(backend, "prompt_length", None), getattr(backend, "context_length", None)
+    if not (callable(length) and callable(context)):
+        return build(history)
+    window = context()
+    room = window - min(max_new_tokens, window // 4)  # a long reply may be cut short; the prompt must fit
+    turns = list(history)
+    while True:
+        prompt = build(turns)
+        if len(turns) <= 1 or length(prompt) <= room:
+            return prompt
+        turns = turns[1:]
+
+
 @dataclass
 class SupportAgent:
     backend: object
@@ -65,25 +83,25 @@ class SupportAgent:
     max_new_tokens: int = 160
     counselor_fallbacks: int = 0
 
-    def _ask(self, content: str, max_new_tokens: int | None = None) -> str:
-        return self.backend.generate(
-            [[{"role": "user", "content": content}]], GenParams(max_new_tokens=max_new_tokens or self.max_new_tokens)
-        )[0][0]
+    def _ask(self, prompt: str, history: list[dict], max_new_tokens: int | None = None, **fields) -> str:
+        """One of the prompts (`prompt`) about the dialogue so far, as much of it as the model's context holds."""
+        max_new = max_new_tokens or self.max_new_tokens
+
+        def build(turns):
+            return [{"role": "user", "content": self.prompts[prompt].format(dialogue=dialogue_text(turns), **fields)}]
+
+        messages = fit_prompt(self.backend, history, build, max_new)
+        return self.backend.generate([messages], GenParams(max_new_tokens=max_new))[0][0]
 
     def reflect(self, history: list[dict]) -> dict:
         """The user's profile, emotion and situation as the model infers them; empty strings when unreadable."""
-        state = parse_state(self._ask(self.prompts["reflection"].format(dialogue=dialogue_text(history))))
+        state = parse_state(self._ask("reflection", history))
         return state or {"profile": "", "emotion": "", "situation": "", "unparsed": True}
 
     def choose(self, history: list[dict], user_state: dict) -> tuple[str, str, bool]:
         listing = "\n".join(f"- {k}: {v}" for k, v in strategies().items())
         out = self._ask(
-            self.prompts["counselor"].format(
-                strategies=listing,
-                user_state=json.dumps(user_state, ensure_ascii=False),
-                dialogue=dialogue_text(history),
-            ),
-            96,
+            "counselor", history, 96, strategies=listing, user_state=json.dumps(user_state, ensure_ascii=False)
         )
         strategy, rationale = parse_choice(out)
         if strategy is None:
@@ -99,7 +117,10 @@ class SupportAgent:
             strategy=strategy,
             strategy_description=strategies().get(strategy, ""),
         )
-        return [{"role": "system", "content": system}, *[m for m in history if m["role"] in ("user", "assistant")]]
+        turns = [m for m in history if m["role"] in ("user", "assistant")]
+        return fit_prompt(
+            self.backend, turns, lambda kept: [{"role": "system", "content": system}, *kept], self.max_new_tokens
+        )
 
     def plan(self, history: list[dict], message: str, override: str | None = None) -> dict:
         """Everything but the reply: crisis check, language, user state, strategy."""
@@ -158,11 +179,10 @@ class SupportAgent:
 
     def refine(self, history: list[dict], reply: str, user_state: dict, strategy: str, language: str) -> str:
         return self._ask(
-            self.prompts["refinement"].format(
-                language=LANG_NAMES.get(language, language),
-                strategy=strategy,
-                reply=reply,
-                user_state=json.dumps(user_state, ensure_ascii=False),
-                dialogue=dialogue_text(history),
-            )
+            "refinement",
+            history,
+            language=LANG_NAMES.get(language, language),
+            strategy=strategy,
+            reply=reply,
+            user_state=json.dumps(user_state, ensure_ascii=False),
         ).strip()

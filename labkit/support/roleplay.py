@@ -26,7 +26,7 @@ from pathlib import Path
 from labkit.backends.base import GenParams
 from labkit import guard
 from labkit.errors import LabkitError
-from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text
+from labkit.support.agent import LANG_NAMES, SupportAgent, dialogue_text, fit_prompt
 from labkit.support.strategies import load_prompts
 from labkit import hub
 
@@ -103,14 +103,18 @@ def generate(
         for _ in range(turns):
             if cancel is not None and cancel.is_set():
                 return out
-            ask = prompts["seeker"].format(
-                persona=persona,
-                scenario=scenario,
-                language=LANG_NAMES.get(lang, lang),
-                dialogue=dialogue_text(_history(dialogue)),
-            )
+
+            def ask(turns, persona=persona, scenario=scenario, lang=lang):
+                text = prompts["seeker"].format(
+                    persona=persona,
+                    scenario=scenario,
+                    language=LANG_NAMES.get(lang, lang),
+                    dialogue=dialogue_text(turns),
+                )
+                return [{"role": "user", "content": text}]
+
             said = seeker.generate(
-                [[{"role": "user", "content": ask}]],
+                [fit_prompt(seeker, _history(dialogue), ask, agent.max_new_tokens)],
                 GenParams(max_new_tokens=agent.max_new_tokens, temperature=0.9, seed=seed + d),
             )[0][0].strip()
             dialogue.append({"role": "seeker", "text": said or scenario, "strategy": None, "rationale": None})

@@ -103,3 +103,7 @@ def test_generation_never_asks_past_the_models_context(tiny_path, tmp_path):
         b._gen_kwargs(GenParams(max_new_tokens=8), prompt_len=context)
     with pytest.raises(LabkitError, match="characters"):
         b.generate(["x" * (40 * context)], GenParams(max_new_tokens=2))
+    long = " ".join(f"w{i}" for i in range(3 * context))  # more tokens than the model has positions
+    assert b.prompt_length(long) > context
+    assert b._fit(b._encode(long), GenParams(max_new_tokens=64)) == b._encode(long)[-(context - 64) :]
+    assert isinstance(b.generate([long], GenParams(max_new_tokens=4))[0][0], str)  # cut from the left, answered

@@ -81,3 +81,25 @@ def test_cli_once_contract(tiny_path, capsys):
 def test_an_override_alias_plans_that_strategy(agent):
     plan = agent.plan([], "I failed my exam.", override="question")
     assert plan["strategy"] == "Question" and plan["rationale"] == "Chosen by the researcher (override)."
+
+
+def test_a_long_conversation_is_cut_to_the_models_context_not_refused(tiny_backend):
+    """The tiny model reads 512 tokens: the dialogue in each prompt keeps its most recent turns that fit beside the
+    reply, and a turn of a long conversation is answered."""
+    from labkit.support.agent import SupportAgent, fit_prompt
+
+    history = []
+    for i in range(12):
+        history += [
+            {"role": "user", "content": f"Message {i}: I lost my job and I cannot sleep, everything feels heavy."},
+            {"role": "assistant", "content": f"Reply {i}: That sounds exhausting. What has been hardest today?"},
+        ]
+    agent = SupportAgent(tiny_backend)
+    whole = agent.supporter_messages(history, "Question", "en")
+    assert whole[0]["role"] == "system" and whole[-1] == history[-1] and len(whole) < len(history) + 1
+    window = tiny_backend.context_length()
+    assert tiny_backend.prompt_length(whole) <= window - min(agent.max_new_tokens, window // 4)
+    turn = agent.respond(history, "And today I could not get out of bed.")
+    assert isinstance(turn["reply"], str)
+    unbounded = type("Server", (), {})()  # a server that does not say its context: the whole history goes
+    assert len(fit_prompt(unbounded, history, lambda t: t, 100)) == len(history)
