@@ -285,3 +285,68 @@ def markdown(state: dict, figure: str) -> str:
         "to reuse these runs.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def figure_png(state: dict, path, scale: int = 2) -> None:
+    """The figure as a PNG (Pillow): held-out accuracy with its 95 % intervals, the fit and its band, English and the
+    trained mean, for pages that do not render SVG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pts = sorted(state.get("points") or [], key=lambda p: p["n_languages"])
+    fit = state.get("fit") or {}
+    x_max = max([p["n_languages"] for p in pts] + [2])
+    w, h, pad = W * scale, H * scale, PAD * scale
+    sx = lambda x: pad + (x - 1) / max(x_max - 1, 1) * (w - 2 * pad)  # noqa: E731
+    sy = lambda y: h - pad - max(0.0, min(1.0, y)) * (h - 2 * pad)  # noqa: E731
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img, "RGBA")
+    try:
+        font = ImageFont.load_default(size=12 * scale)
+    except TypeError:  # an old Pillow
+        font = ImageFont.load_default()
+    rgb = lambda c, a=255: (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16), a)  # noqa: E731
+    for t in range(0, 11, 2):
+        y = sy(t / 10)
+        d.line([(pad, y), (w - pad, y)], fill=(235, 235, 235), width=scale)
+        d.text((pad - 8 * scale, y), f"{t / 10:.1f}", fill="black", font=font, anchor="rm")
+    for n in range(1, x_max + 1):
+        d.text((sx(n), h - pad + 12 * scale), str(n), fill="black", font=font, anchor="mm")
+    d.text((w / 2, h - 12 * scale), "number of training languages (1 = English only)", fill="black", font=font,
+           anchor="mm")  # fmt: skip
+    preds = fit.get("predictions") or []
+    if len(preds) >= 2:
+        band = [(sx(p["x"]), sy(p["hi"])) for p in preds] + [(sx(p["x"]), sy(p["lo"])) for p in reversed(preds)]
+        d.polygon(band, fill=rgb(COLORS["held"], 38))
+    xs = [1 + i * (x_max - 1) / 60 for i in range(61)]
+    ys = fit_curve(fit, xs)
+    if ys:
+        line = [(sx(x), sy(y)) for x, y in zip(xs, ys) if math.isfinite(y)]
+        for i in range(0, len(line) - 1, 2):  # dashed
+            d.line(line[i : i + 2], fill=rgb(COLORS["held"]), width=2 * scale)
+    for p in pts:
+        ci = p.get("held_out_ci")
+        if ci and None not in ci:
+            x = sx(p["n_languages"])
+            d.line([(x, sy(ci[0])), (x, sy(ci[1]))], fill=rgb(COLORS["held"]), width=2 * scale)
+            for y in (sy(ci[0]), sy(ci[1])):
+                d.line([(x - 5 * scale, y), (x + 5 * scale, y)], fill=rgb(COLORS["held"]), width=2 * scale)
+    series = [
+        ("held", "held-out mean (95% CI over seeds and problems)", lambda p: p.get("held_out")),
+        ("en", "English", lambda p: p["accuracy"].get("en")),
+        ("trained", "trained non-English mean",
+         lambda p: _mean([p["accuracy"].get(l) for l in p.get("trained", []) if l != "en"])),
+    ]  # fmt: skip
+    r = 4 * scale
+    for i, (key, label, get) in enumerate(series):
+        xy = [(sx(p["n_languages"]), sy(get(p))) for p in pts if get(p) is not None]
+        if len(xy) > 1:
+            d.line(xy, fill=rgb(COLORS[key], 128), width=scale)
+        for a, b in xy:
+            d.ellipse([a - r, b - r, a + r, b + r], fill=rgb(COLORS[key]))
+        ly = pad - 30 * scale + 14 * scale * i
+        d.ellipse([pad + 10 * scale - r, ly - r, pad + 10 * scale + r, ly + r], fill=rgb(COLORS[key]))
+        d.text((pad + 20 * scale, ly), label, fill="black", font=font, anchor="lm")
+    if ys:
+        d.text((w - pad, pad - 30 * scale), f"fit ({fit.get('formula', '')}, x >= 2)", fill="black", font=font,
+               anchor="rm")  # fmt: skip
+    img.save(path)

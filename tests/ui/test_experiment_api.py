@@ -32,9 +32,10 @@ def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
     state.update(stage="fit", report=str(folder / "report.md"))
     (folder / "state.json").write_text(json.dumps(state))
     run = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="experiment", name=state["id"])
-    status, table, plot, report, report_file, _ = client.predict(run.id, api_name="/experiment_attach")
-    assert "stage **fit**" in status and "4/4 points" in status
-    assert table["headers"][:3] == ["k", "n_languages", "run"] and table["headers"][-2:] == ["held-out mean", "MTI"]
+    status, table, plot, report, report_file, _, finding = client.predict(run.id, api_name="/experiment_attach")
+    assert "stage **fit**" in status and "4/4 runs" in status
+    assert table["headers"][:3] == ["k", "n_languages", "run"] and "held-out accuracy" in table["headers"]
+    assert "held-out accuracy" in finding  # the tab opens with what the study found so far
     assert [str(r[0]) for r in table["data"]] == ["untrained", "0", "1", "2", "3"] and plot is not None
     assert "the report" in report and report_file
     assert "cancelled" in client.predict(run.id, api_name="/experiment_cancel")
