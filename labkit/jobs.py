@@ -22,6 +22,7 @@ Commands are argument lists, never shell strings.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import resource
@@ -29,14 +30,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from labkit import guard
+from labkit import guard, hfjobs
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import FINAL, Run, Store, new_run_id, open_store
 
+log = logging.getLogger(__name__)
 LOG = "log.txt"
 METRICS = "metrics.jsonl"
 COMMAND = "command.json"  # rewritten at every (re)start: its mtime marks the start of the current attempt
@@ -289,6 +292,25 @@ class MetricsWriter:
             f.write(json.dumps({"time": time.time(), **values}, default=float) + "\n")
 
 
+@dataclass(frozen=True)
+class Current:
+    """The run a job's process serves: its id, folder and attempt (the supervisor sets them for the command)."""
+
+    id: str
+    dir: Path | None
+    attempt: int | None
+
+
+def current() -> Current | None:
+    """The run this process serves, or None when it was started from a terminal (it then makes its own run row, or
+    none). The one place that reads the job environment `start` sets."""
+    run_id = os.environ.get("LABKIT_RUN_ID")
+    if not run_id:
+        return None
+    folder = os.environ.get("LABKIT_RUN_DIR")
+    return Current(run_id, Path(folder) if folder else None, current_attempt())
+
+
 def current_attempt() -> int | None:
     """Inside a job: the attempt of the run this process belongs to (its writes count only while it is the run's
     current attempt); None outside a job."""
@@ -320,10 +342,21 @@ class StoreMetrics:
 
 
 # --- status, cancel --------------------------------------------------------------------------
-def status(run_id: str, settings: Settings | None = None) -> Run:
-    """The run's row, after reconciling it with reality (a vanished process → failed)."""
+def status(run_id: str, settings: Settings | None = None, token: str | None = None) -> Run:
+    """The run's row as it is now, wherever it runs: a local job reconciled with its processes (a vanished process →
+    failed); a Hugging Face Jobs run with its Job's stage (inspect_job, with `token` or the login). When the Hub
+    cannot be asked, a remote run's last known row comes back, and the log says why."""
     store = open_store(settings)
-    return _reconcile(store, store.get(run_id))
+    run = store.get(run_id)
+    if hfjobs.job_id(run) is None:
+        return _reconcile(store, run)
+    if run.status in FINAL:
+        return run
+    try:
+        return hfjobs.sync(run_id, token=token, settings=settings)
+    except LabkitError as e:
+        log.warning("%s: the Job's stage could not be read (%s); showing the last known status", run_id, e.message)
+        return run
 
 
 def known(run_id: str, settings: Settings | None = None) -> bool:

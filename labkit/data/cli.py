@@ -1,4 +1,4 @@
-"""`labkit data ...`: the command-line face of labkit.data (registered in labkit/cli.py).
+"""`labkit data ...`: the command-line face of labkit.data (composed by labkit/cli.py).
 
 labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--sensitive-words FILE] [--executor ...] [--detach] --json
 labkit data curate --resume RUN_ID
@@ -9,16 +9,20 @@ labkit data show DIR [--rule length]             summary, or dropped examples of
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from labkit import jobs
+from labkit.clitools import command, emit
 from labkit.errors import LabkitError
 from labkit.store import new_run_id, open_store
 from labkit.data import classifier
 
 
-def add_arguments(sp) -> None:
+def add_arguments(subparsers) -> None:
+    sp = command(
+        subparsers, "data", run, "curate pretraining data (ChineseWebText 2.0 rules and annotators on datatrove)"
+    )
     sp.add_argument("action", choices=["curate", "train-classifier", "export", "show"])
     sp.add_argument(
         "input",
@@ -95,7 +99,7 @@ def _stopwords(value: str | None) -> str | None:
     return value if value in (None, "spacy") else _readable(value, "--stopwords")
 
 
-def run(args, emit) -> int:
+def run(args) -> int:
     return {"curate": curate, "train-classifier": train_classifier, "export": export, "show": show}[args.action](
         args, emit
     )
@@ -129,7 +133,8 @@ def curate(args, emit) -> int:
     if args.fresh and local:
         pipeline.reset(args.out)
     store = open_store(get_settings().ensure_dirs())
-    run_id = os.environ.get("LABKIT_RUN_ID")  # inside a job the supervisor owns the row; from a terminal we make one
+    job = jobs.current()  # inside a job the supervisor owns the row; from a terminal we make one
+    run_id = job.id if job else None
     if not run_id:
         run_id = new_run_id("data")
         store.create(
@@ -145,14 +150,14 @@ def curate(args, emit) -> int:
     try:
         result = pipeline.curate(args.input, args.out, recipe)
     except BaseException as e:
-        if not os.environ.get("LABKIT_RUN_ID"):
+        if not job:
             store.update(run_id, status="cancelled" if isinstance(e, KeyboardInterrupt) else "failed", error=str(e))
         raise
     finally:
         if stop:
             stop()
     metrics = {"kept": result.get("kept"), **{f"dropped/{k}": v for k, v in (result.get("dropped") or {}).items()}}
-    store.update(run_id, metrics=metrics, **({} if os.environ.get("LABKIT_RUN_ID") else {"status": "succeeded"}))
+    store.update(run_id, metrics=metrics, **({} if job else {"status": "succeeded"}))
     result = {**result, "run_id": run_id, "out": args.out}
     human = (
         f"read {result.get('read')}  kept {result.get('kept')}  dropped "

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from functools import partial
 from pathlib import Path
@@ -37,6 +36,7 @@ from labkit.languages import NAMES as LANG_NAMES
 from labkit.train.method_args import ICRArgs, LIDRArgs, RaDisArgs
 from labkit.train.recipe import Recipe
 from labkit.backends import GenParams
+from labkit import jobs
 from labkit.jobs import MetricsWriter
 from labkit.models import resolve_model
 from labkit.store import open_store
@@ -86,8 +86,8 @@ class Pipeline:
         self.rounds_file.write_text(json.dumps(sorted(rounds, key=lambda x: x["round"]), indent=1, default=str))
         scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
         self.writer.log(event="round", round=r, **scalars)
-        if os.environ.get("LABKIT_RUN_ID"):
-            open_store().update(os.environ["LABKIT_RUN_ID"], metrics={f"round{r}/{k}": v for k, v in scalars.items()})
+        if job := jobs.current():
+            open_store().update(job.id, attempt=job.attempt, metrics={f"round{r}/{k}": v for k, v in scalars.items()})
 
 
 def _numbers(stats: dict) -> dict:

@@ -9,14 +9,13 @@ of the model card, then optionally evaluates the result and pushes it to the Hub
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.train.methods import get_method
 from labkit.train.recipe import Recipe, load
-from labkit import hub
+from labkit import hub, jobs
 from labkit.evaluate.service import run_eval
 from labkit.evaluate.spec import EvalSpec
 from labkit.jobs import MetricsWriter, StoreMetrics
@@ -127,8 +126,8 @@ def make_callback(run_dir: Path, extra: dict | None = None):
 
         def __init__(self):
             self.writer = MetricsWriter(run_dir)
-            run_id = os.environ.get("LABKIT_RUN_ID")
-            self.store = StoreMetrics(run_id) if run_id else None
+            job = jobs.current()
+            self.store = StoreMetrics(job.id) if job else None
             self.prefix = f"round{extra['round']}/" if extra and "round" in extra else ""
             self.gpu = torch.cuda if torch.cuda.is_available() else None  # asked once, not at every step
 
@@ -276,7 +275,7 @@ def evaluate_after(
         eval_dir or run_dir / "eval",
         name=f"{spec.task} {recipe.name}",
         tags=[*recipe.tags, *extra_tags],
-        config_extra={"train_run": os.environ.get("LABKIT_RUN_ID")},
+        config_extra={"train_run": job.id if (job := jobs.current()) else None},
         replace=True,
     )
     print(f"[labkit] evaluation {res['run_id']}: average {res['results']['average']}", flush=True)

@@ -114,10 +114,9 @@ def form_values(text: str, source: str | None, settings) -> list:
     return form_sync(settings).values(text, source)
 
 
-def runs_table(store) -> list[list]:
+def runs_table(settings) -> list[list]:
     rows = []
-    for r in store.list(kind="train", limit=200):
-        r = jobs._reconcile(store, r)
+    for r in jobs.list_runs(settings, kind="train", limit=200):
         rows.append(
             [
                 r.id,
@@ -200,7 +199,7 @@ class Train:
         # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
         (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
         (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
-        return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.store)
+        return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.settings)
 
     def follow(self, rid, picked, log_y):
         if not rid:
@@ -221,7 +220,7 @@ class Train:
                 monitor.curves([run], chosen, log_y),
                 jobs.tail_log(run.run_dir, 6000),
                 gr.Timer(active=not ended),
-                runs_table(self.store) if ended else gr.update(),
+                runs_table(self.settings) if ended else gr.update(),
             )
         except (
             Exception
@@ -241,14 +240,19 @@ class Train:
         if not rid:
             raise LabkitError("No run selected.", hint="Type or pick a run id, then Cancel.")
         run = jobs.cancel(rid.strip(), self.settings, **who(self.ctx, request))
-        return f"`{run.id}`: **{run.status}**.", runs_table(self.store)
+        return f"`{run.id}`: **{run.status}**.", runs_table(self.settings)
 
     @handler
     def resume(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No run selected.", hint="Type or pick a run id, then Resume.")
         run = launch.resume(rid.strip(), self.settings, **who(self.ctx, request))
-        return run.id, f"Resuming `{run.id}` from its last checkpoint.", gr.Timer(active=True), runs_table(self.store)
+        return (
+            run.id,
+            f"Resuming `{run.id}` from its last checkpoint.",
+            gr.Timer(active=True),
+            runs_table(self.settings),
+        )
 
     def reattach(self, request: gr.Request | None = None):
         """After a reload: the run named in the page address (?run=ID, set when a run is launched, resumed or
@@ -262,9 +266,7 @@ class Train:
                 run = None
         if run is None:
             running = [
-                r
-                for r in self.store.list(kind="train", limit=50)
-                if jobs._reconcile(self.store, r).status in ("running", "queued")
+                r for r in jobs.list_runs(self.settings, kind="train", limit=50) if r.status in ("running", "queued")
             ]
             run = running[0] if running else None
         if run is None or run.kind != "train":
@@ -304,7 +306,7 @@ class Train:
         return hfjobs.export(job, "train", flavor=fl, timeout="6h", push_repo="YOU/labkit-results")[1]
 
     def refresh_runs(self):
-        rows = runs_table(self.store)
+        rows = runs_table(self.settings)
         return rows, gr.update(choices=[r[0] for r in rows])
 
     @handler
