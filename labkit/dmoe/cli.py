@@ -1,4 +1,4 @@
-"""`labkit dmoe analyze|upcycle|add-language|routing`: the CLI of the DMoE engine (cli.py only wires it in).
+"""`labkit dmoe analyze|upcycle|add-language|routing`: the command-line face of labkit.dmoe (composed by labkit/cli.py).
 
 labkit dmoe analyze --model tiny --languages en,zh,ja,de --steps 10 --groups 2 --out analysis.json --json
 labkit dmoe upcycle --model tiny --analysis analysis.json --out dmoe-tiny --json
@@ -14,6 +14,7 @@ import sys
 
 from labkit.errors import LabkitError
 from labkit import jobs
+from labkit.clitools import command, emit
 from labkit.dmoe import newlang
 from labkit.dmoe.analysis import analyze
 from labkit.dmoe.analysis import language_texts
@@ -25,7 +26,10 @@ from labkit.train import launch
 ACTIONS = ("analyze", "upcycle", "add-language", "routing", "text")
 
 
-def add_arguments(sp) -> None:
+def add_arguments(subparsers) -> None:
+    sp = command(
+        subparsers, "dmoe", run, "Group-then-Scale DMoE: deviation analysis, upcycling to MoE, new languages, routing"
+    )
     sp.add_argument("action", choices=ACTIONS)
     sp.add_argument(
         "--model",
@@ -85,7 +89,7 @@ def _check_steps(args) -> None:
         )
 
 
-def run(args, emit) -> int:
+def run(args) -> int:
     _check_steps(args)
     if args.action == "analyze":
         _need(args, "model", "languages", "out")

@@ -1,6 +1,6 @@
 """The Group-then-Scale steps as the app runs them: an analysis as a job, finding its result, launching the
 training stages (stage 2 queued behind stage 1), and the routing of a trained model. The CLI runs the same
-engine functions directly (labkit.dmoe.commands)."""
+engine functions directly (labkit.dmoe.cli)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`labkit experiment parallel-scaling ...`: arguments and the command (cli.py holds only the hook)."""
+"""`labkit experiment parallel-scaling ...`: the command-line face of labkit.experiment (composed by labkit/cli.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import sys
 
 from labkit.experiment.parallel_scaling import BUDGETS, CIPHER_HELD_OUT, HELD_OUT, OVERLAP, PARALLEL, WORLDS, Config
 from labkit.experiment import parallel_scaling
+from labkit.clitools import command, emit
 from labkit.jobs import MetricsWriter
 
 
-def add_arguments(sp) -> None:
+def add_arguments(subparsers) -> None:
+    sp = command(
+        subparsers, "experiment", run, "run a whole study: parallel-scaling (train per k, evaluate, fit, report)"
+    )
     sp.add_argument("study", choices=["parallel-scaling"])
     sp.add_argument(
         "--budget",
@@ -79,7 +83,7 @@ def describe(event: dict) -> str:
     return f"{stage}" + (f" k={event['k']}" if "k" in event else "")
 
 
-def main(args, emit) -> int:
+def run(args) -> int:
     import os
 
     writer = MetricsWriter() if os.environ.get("LABKIT_RUN_DIR") else None  # as a job: progress for the UI

@@ -37,12 +37,12 @@ def test_equal_deviations_make_no_moe_layer_and_say_so(tmp_path):
 
 
 def test_analyze_says_its_default_batch_is_a_demo():
-    from labkit.dmoe import commands
+    from labkit.dmoe import cli
     from labkit.dmoe.analysis import DEMO_BATCH, PAPER_BATCH, analysis_recipe, sequences_per_step
 
-    parser = argparse.ArgumentParser()
-    commands.add_arguments(parser)
-    help_text = " ".join(parser.format_help().split())
+    commands = argparse.ArgumentParser().add_subparsers()
+    cli.add_arguments(commands)
+    help_text = " ".join(commands.choices["dmoe"].format_help().split())
     assert "demo" in help_text and "2,048 sequences per step" in help_text
     assert sequences_per_step(analysis_recipe("tiny", 10).trainer) == 8 < PAPER_BATCH == 2048
     paper = analysis_recipe(None, 0, str(CONFIGS / "dmoe-analyze-qwen2.5-0.5b.yaml"))

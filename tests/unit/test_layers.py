@@ -28,6 +28,7 @@ ENGINES = {
 }
 CORE = {
     "backends",
+    "clitools",
     "config",
     "errors",
     "guard",
