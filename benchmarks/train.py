@@ -145,7 +145,7 @@ def main():
         capture_output=True,
         check=True,
     )
-    data = ROOT / "configs" / "data" / "sft-tiny.jsonl"
+    data = ROOT / "configs" / "train-data" / "sft-tiny.jsonl"
     cold = run_labkit(env, args.steps)
     pairs = []
     for i in range(args.pairs):  # alternate the order, so a drift in load favours neither

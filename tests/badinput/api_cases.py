@@ -119,7 +119,7 @@ def _cases() -> list[ApiCase]:
         c("train-validate-batch-0", "/train_validate", form({BATCH: 0})),
         c("train-launch-model-long", "/train_launch", form({MODEL: LONG})),
         c("train-launch-name-spaces", "/train_launch", form({NAME: "two words"})),
-        c("train-launch-data-missing", "/train_launch", form({DATA: "configs/data/no-such-file.jsonl"})),
+        c("train-launch-data-missing", "/train_launch", form({DATA: "configs/train-data/no-such-file.jsonl"})),
         c("train-preview-broken", "/train_preview", form(text="name: [broken")),
         c("train-slurm-nodes-0", "/train_export_slurm", form(prefix=(0, 8))),
         c("train-slurm-gpus-negative", "/train_export_slurm", form(prefix=(1, -1))),

@@ -113,14 +113,14 @@ def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path)
     page.get_by_role("tab", name="Train").first.click()
     followed = page.locator("#lk-train-run textarea, #lk-train-run input").first.input_value()
     data = page.get_by_label("Data (Hub id or local .jsonl/.json/.parquet/.csv)")
-    data.fill("../data/missing.jsonl")
+    data.fill("../train-data/missing.jsonl")
     data.press("Tab")
     page.get_by_role("button", name="Validate", exact=True).click()
     page.wait_for_function(
         "() => document.querySelector('#lk-train-notes').innerText.includes('No data file')", timeout=180_000
     )
     notes = page.locator("#lk-train-notes").inner_text()
-    assert "configs/data/missing.jsonl" in notes and "Ready to launch" not in notes
+    assert "configs/train-data/missing.jsonl" in notes and "Ready to launch" not in notes
     page.wait_for_function(
         "() => document.querySelector('#lk-train-yaml').innerText.includes('missing.jsonl')", timeout=30_000
     )
@@ -142,7 +142,7 @@ def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path)
         )
         editor = page.locator("#lk-train-yaml").inner_text()
         assert (
-            "# SFT of the from-scratch" in editor and "path: ../data/synth-mgsm/train.jsonl" in editor
+            "# SFT of the from-scratch" in editor and "path: ../train-data/synth-mgsm/train.jsonl" in editor
         )  # as launched: comments, relative
         # the status fills in after the recipe (its own event): wait for it rather than race it
         page.wait_for_function(

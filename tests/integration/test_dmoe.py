@@ -242,7 +242,7 @@ def test_stage_resumes_from_its_checkpoint(upcycled, tmp_path, capsys):
     # the upcycled model serves en/de/fr, zh/ja, ru/ar: keep those rows
     rows = [
         l
-        for l in (CONFIGS.parent / "data" / "dmoe-text-tiny.jsonl").read_text().splitlines()
+        for l in (CONFIGS.parent / "train-data" / "dmoe-text-tiny.jsonl").read_text().splitlines()
         if json.loads(l)["lang"] in {x for g in GROUPS for x in g}
     ]
     (tmp_path / "t.jsonl").write_text("\n".join(rows) + "\n")

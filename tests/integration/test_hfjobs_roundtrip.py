@@ -89,7 +89,7 @@ def test_an_eval_job_round_trip_feeds_the_leaderboard_and_samples(tmp_path, tiny
 
 
 def test_a_train_job_round_trip_brings_back_curves_and_the_checkpoint(tmp_path, tiny_path, settings):
-    data = ROOT / "configs" / "data" / "sft-tiny.jsonl"  # a Hub dataset id on a real Job; this machine's file here
+    data = ROOT / "configs" / "train-data" / "sft-tiny.jsonl"  # a Hub dataset id on a real Job; this machine's file here
     recipe = rmod.load(ROOT / "configs" / "train" / "sft-tiny.yaml", ["trainer.max_steps=2", f"data.path={data}"])
     body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
     run, _ = run_job(tmp_path, tiny_path, ["train", "recipe.yaml"], settings, files={"recipe.yaml": body})

@@ -30,7 +30,7 @@ def test_a_bad_setting_is_still_caught_from_the_cache(tiny_path, python, tmp_pat
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         f"base: {CONFIGS / '_base-tiny.yaml'}\nname: bad\nmethod: sft\ndata:\n  path: "
-        f"{CONFIGS.parent / 'data' / 'sft-tiny.jsonl'}\ntrainer:\n  lerning_rate: 0.1\n"
+        f"{CONFIGS.parent / 'train-data' / 'sft-tiny.jsonl'}\ntrainer:\n  lerning_rate: 0.1\n"
     )
     out = subprocess.run([python, "-c", CHECK, str(bad)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -49,7 +49,7 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
     assert up["num_experts"] == 2 and up["moe_layers"] == [1] and model_dir == str(tmp_path / "up")
 
     # the bundled 15-language file against a model whose experts serve 6: refused before any run starts
-    every = Path(__file__).resolve().parents[2] / "configs" / "data" / "dmoe-text-tiny.jsonl"
+    every = Path(__file__).resolve().parents[2] / "configs" / "train-data" / "dmoe-text-tiny.jsonl"
     with pytest.raises(Exception, match=r"no expert serves: ar, bn, es, hi, ru, sw, te, th, vi"):
         client.predict(model_dir, str(every), 2, 2, api_name="/dmoe_stages")
 

@@ -30,7 +30,7 @@ def typed(client, text, values, synced=None):
 def test_recipe_form_yaml_and_checks(client):
     text, values = load(client)
     assert (
-        values[:4] == ["dpo-tiny", "dpo", "tiny", "../data/dpo-tiny.jsonl"] and values[STEPS] == 6
+        values[:4] == ["dpo-tiny", "dpo", "tiny", "../train-data/dpo-tiny.jsonl"] and values[STEPS] == 6
     )  # max_steps from base:
     assert (
         text.startswith("# Direct preference optimisation") and "base: _base-tiny.yaml" in text
@@ -60,9 +60,9 @@ def test_recipe_form_yaml_and_checks(client):
 
 def test_a_typed_field_reaches_validate_through_the_click_sync(client):
     text, values = load(client)
-    typed_values = values[:DATA] + ["../data/nowhere.jsonl"] + values[DATA + 1 :]  # typed in the Data field
+    typed_values = values[:DATA] + ["../train-data/nowhere.jsonl"] + values[DATA + 1 :]  # typed in the Data field
     found = client.predict(typed(client, text, typed_values), api_name="/train_validate")
-    assert "No data file configs/data/nowhere.jsonl" in found  # and no absolute server path
+    assert "No data file configs/train-data/nowhere.jsonl" in found  # and no absolute server path
     assert str(CONFIGS.parent) not in found
     cleared = values[:STEPS] + [None] + values[STEPS + 1 :]
     with pytest.raises(Exception, match="Max steps is empty"):

@@ -30,7 +30,7 @@ def test_base_include_and_overrides():
     )
     assert r.model["name"] == "tiny" and r.trainer["beta"] == 0.1 and r.method_args == {"nll_weight": 1.0}
     assert r.trainer["learning_rate"] == 1e-5 and r.launch["num_processes"] == 2 and r.tags == ["a", "b"]
-    assert r.data_path().endswith("configs/data/dpo-tiny.jsonl") and Path(r.data_path()).exists()
+    assert r.data_path().endswith("configs/train-data/dpo-tiny.jsonl") and Path(r.data_path()).exists()
 
 
 @pytest.mark.parametrize(
@@ -250,11 +250,11 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
         with pytest.raises(LabkitError, match=f"{key} '/etc/passwd.jsonl' is not in a folder"):
             rmod.loads(text, source=editor, roots=roots)
     ok = rmod.loads(
-        "base: _base-tiny.yaml\nname: x\nmethod: sft\ndata: {path: ../data/sft-tiny.jsonl}\n",
+        "base: _base-tiny.yaml\nname: x\nmethod: sft\ndata: {path: ../train-data/sft-tiny.jsonl}\n",
         source=editor,
         roots=roots,
     )
-    assert config.shown(ok.data_path()) == "configs/data/sft-tiny.jsonl"
+    assert config.shown(ok.data_path()) == "configs/train-data/sft-tiny.jsonl"
     assert (
         rmod.loads("name: x\nmethod: sft\ndata: {path: trl-lib/Capybara}\n", source=editor, roots=roots).data["path"]
         == "trl-lib/Capybara"
