@@ -42,6 +42,7 @@ from labkit.experiment.report import figure_svg, markdown
 from labkit.models import check_local_path
 from labkit.store import FINAL
 from labkit.store import open_store
+from labkit.synth.cipher import OVERLAP as CIPHER_OVERLAP
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-tiny.yaml"
 STATE = "state.json"
@@ -49,7 +50,7 @@ REPORT = "report.md"
 FIGURE = "fit.svg"
 TARGET = "held-out mean accuracy"
 WORLDS = ("cipher", "natural")
-OVERLAP = 0.9  # the cipher world's default share of English words kept: docs/experiment.md shows why
+OVERLAP = CIPHER_OVERLAP  # the cipher world's default share of English words kept: docs/experiment.md shows why
 CIPHER_HELD_OUT = ("en-x1", "en-x2", "en-x3")  # three re-spellings of English, each keeping different words
 N_BOOT = 2000
 LEVEL = 0.95

@@ -242,7 +242,7 @@ def write(
     seed: int = 0,
     digits: str = "ascii",
     split: str = "problem",
-    overlap: float = 0.5,
+    overlap: float = cipher.OVERLAP,
     facts: str = "full",
 ) -> dict:
     """Write the synthetic set (layout in the module docstring); returns the manifest. A cipher language

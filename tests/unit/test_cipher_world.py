@@ -22,12 +22,14 @@ WORD = re.compile(r"[^\W\d_]+")
 def test_overlap_keeps_that_share_of_english_words_and_numbers_and_answers_stay(s):
     table = cipher.lexicon("en-x1", s)
     kept = [w for w, v in table.items() if w == v]
-    assert len(kept) == round(s * len(table))
-    p = mgsm.sample(3, 0, seed=1)["test"][0]
-    src, row = mgsm.render(p, "en"), mgsm.render_any(p, "en-x1", overlap=s)
-    assert re.findall(r"\d+", row["question"]) == re.findall(r"\d+", src["question"])
-    assert (row["answer"], row["answer_number"]) == (src["answer"], src["answer_number"])
-    assert (row["question"] == src["question"]) == (s == 1.0)
+    templates = len(cipher.template_words("en"))
+    assert round(s * len(table)) - templates <= len(kept) <= round(s * len(table))
+    for p in mgsm.sample(40, 0, seed=1)["test"]:
+        src, row = mgsm.render(p, "en"), mgsm.render_any(p, "en-x1", overlap=s)
+        assert re.findall(r"\d+", row["question"]) == re.findall(r"\d+", src["question"])
+        assert (row["answer"], row["answer_number"]) == (src["answer"], src["answer_number"])
+        # below s = 1 no question reads exactly as English: every template re-spells a word of its own
+        assert (row["question"] == src["question"]) == (s == 1.0)
 
 
 def test_a_cipher_is_deterministic_consistent_and_different_per_index():
