@@ -33,7 +33,7 @@ from collections.abc import Callable
 from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.languages import NAMES as LANG_NAMES
-from labkit.train.method_args import ICRArgs, LIDRArgs, RaDisArgs
+from labkit.train.methods.args import ICRArgs, LIDRArgs, RaDisArgs
 from labkit.train.recipe import Recipe
 from labkit.backends import GenParams
 from labkit import jobs

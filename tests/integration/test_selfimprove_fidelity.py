@@ -7,7 +7,7 @@ import pytest
 
 from labkit.train import recipe as rmod
 from labkit.train import selfimprove as si
-from labkit.train.method_args import RaDisArgs
+from labkit.train.methods.args import RaDisArgs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 ROWS = [

@@ -14,7 +14,7 @@ from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.train import recipe as rmod
 from labkit.train import selfimprove as si
-from labkit.train.method_args import ICR_REWARD_PREFIX, ICRArgs, LIDRArgs, RaDisArgs
+from labkit.train.methods.args import ICR_REWARD_PREFIX, ICRArgs, LIDRArgs, RaDisArgs
 
 
 def reference_alpha(scores, lengths):
@@ -322,7 +322,7 @@ def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_pat
     """answer_template "reasoning" is the reference's PROMPT_PREFIX (its GSM8K run, with_prefix=true), the language
     named as its LANGUAGES names it ("Chinese", not labkit's "Chinese (Simplified)"); answers, translation prompts
     and the DPO pairs all use it. The default asks the prompt as it is (the reference's instruction run)."""
-    from labkit.train.method_args import LIDR_REASONING_TEMPLATE
+    from labkit.train.methods.args import LIDR_REASONING_TEMPLATE
 
     calls = []
     monkeypatch.setattr(si, "open_backend", lambda backend, model: _Echo(model, None, calls))

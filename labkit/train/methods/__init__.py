@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from labkit.errors import LabkitError, unknown
-from labkit.train import method_args as margs
+from labkit.train.methods import args as margs
 from labkit.train.recipe import Recipe
 from labkit.evaluate.tasks import Doc, get_task
 from labkit.train import rewards
