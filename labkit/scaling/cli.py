@@ -10,7 +10,7 @@ from pathlib import Path
 
 from labkit.clitools import command, emit
 from labkit.errors import LabkitError
-from labkit.scaling.settings import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings
+from labkit.scaling.config import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings
 
 
 def add_arguments(subparsers) -> None:
@@ -55,9 +55,9 @@ def add_arguments(subparsers) -> None:
 
 
 def scaling(args) -> int:
-    from labkit.scaling import data as sdata  # pandas and scipy: not for `labkit --help`
+    from labkit.scaling import table  # pandas: not for `labkit --help`
     from labkit.scaling import export
-    from labkit.scaling.settings import run_fit
+    from labkit.scaling.config import run_fit
 
     settings = FitSettings(
         x=args.x,
@@ -73,7 +73,7 @@ def scaling(args) -> int:
         source=args.data or f"store:{args.sweep or '*'}",
     ).checked()
     if args.from_store:
-        df = sdata.rows_from_store(sweep=args.sweep)
+        df = table.rows_from_store(sweep=args.sweep)
         if df.empty:
             raise LabkitError(
                 "No evaluation runs tagged n_languages=... in the store"
@@ -82,7 +82,7 @@ def scaling(args) -> int:
                 hint="Run a parallel-language sweep and evaluate it, or pass a CSV/JSON file.",
             )
     elif args.data:
-        df = sdata.read_table(args.data)
+        df = table.read_table(args.data)
     else:
         raise LabkitError("No data given.", hint="Pass a CSV/JSON file, or --from-store.")
     reports = run_fit(df, settings)

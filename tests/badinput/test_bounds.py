@@ -79,7 +79,7 @@ def test_trove_sources_and_totals_are_bounded(tmp_path):
 
 def test_scaling_tables_are_cut_at_the_rows_a_fit_takes(tmp_path):
     (tmp_path / "big.csv").write_text("n_languages,score\n" + "1,0.5\n" * 1_000_000)
-    _refused(tmp_path, "from labkit.scaling.data import read_table\nread_table('big.csv')", "2,000 rows")
+    _refused(tmp_path, "from labkit.scaling.table import read_table\nread_table('big.csv')", "2,000 rows")
 
 
 def test_a_support_message_is_bounded_before_the_model(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from gradio_client.exceptions import AppError
 from gradio_client import handle_file
 
-from labkit.scaling.data import COLUMNS
+from labkit.scaling.table import COLUMNS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.scaling import data as sdata
+from labkit.scaling import table as points
 from labkit.scaling import export, fit_table
 from labkit.scaling.analysis import fit_series
 from labkit.scaling.fit import bootstrap, fit_curve
@@ -116,7 +116,7 @@ def test_predictions_have_intervals_and_extrapolation_flags():
 
 
 def _reports():
-    df = pd.read_csv(sdata.Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv")
+    df = pd.read_csv(points.Path(__file__).resolve().parents[2] / "configs" / "scaling" / "example.csv")
     return fit_table(df, series="language", fit_min_x=2, n_boot=200)
 
 
@@ -150,15 +150,15 @@ def test_rows_from_store(tmp_path):
         )
         store.update(run.id, metrics={"score/zh": zh, "score/th": th, "score": (zh + th) / 2})
     store.create("eval", "other", tags=["n_languages=9"], status="failed")
-    df = sdata.rows_from_store(store, sweep="par")
+    df = points.rows_from_store(store, sweep="par")
     assert len(df) == 6 and set(df["language"]) == {"zh", "th"} and sorted(df["n_languages"].unique()) == [1, 2, 3]
-    assert sdata.sweeps_in_store(store) == ["par"]
+    assert points.sweeps_in_store(store) == ["par"]
 
 
 def test_read_table_formats(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps([{"n_languages": 1, "score": 0.3}, {"n_languages": 2, "score": 0.4}]))
     (tmp_path / "a.jsonl").write_text('{"n_languages": 1, "score": 0.3}\n{"n_languages": 2, "score": 0.4}\n')
     (tmp_path / "bad.json").write_text("{not json")
-    assert len(sdata.read_table(tmp_path / "a.json")) == 2 and len(sdata.read_table(tmp_path / "a.jsonl")) == 2
+    assert len(points.read_table(tmp_path / "a.json")) == 2 and len(points.read_table(tmp_path / "a.jsonl")) == 2
     with pytest.raises(LabkitError):
-        sdata.read_table(tmp_path / "bad.json")
+        points.read_table(tmp_path / "bad.json")

@@ -9,9 +9,9 @@ import gradio as gr
 import pandas as pd
 
 from labkit.errors import LabkitError
-from labkit.scaling import data as sdata
+from labkit.scaling import table
 from labkit.scaling import export
-from labkit.scaling.settings import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings, run_fit
+from labkit.scaling.config import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings, run_fit
 from labkit.scaling.plots import fit_figure, residual_figure
 from labkit.ui.common import handler
 
@@ -44,11 +44,11 @@ widened by the small-sample factor t(n−k)/z. \
 
 def as_table(df: pd.DataFrame) -> pd.DataFrame:
     """Any data frame → the editable table's columns, blanks for missing values."""
-    return df.reindex(columns=sdata.COLUMNS).astype(object).where(lambda d: d.notna(), "")
+    return df.reindex(columns=table.COLUMNS).astype(object).where(lambda d: d.notna(), "")
 
 
 def example_table() -> pd.DataFrame:
-    return as_table(pd.read_csv(EXAMPLE) if EXAMPLE.exists() else pd.DataFrame(columns=sdata.COLUMNS))
+    return as_table(pd.read_csv(EXAMPLE) if EXAMPLE.exists() else pd.DataFrame(columns=table.COLUMNS))
 
 
 def clean_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -113,11 +113,11 @@ def _layout() -> SimpleNamespace:
         with gr.Column(scale=3):
             ui.table = gr.Dataframe(
                 value=example_table(),
-                headers=sdata.COLUMNS,
+                headers=table.COLUMNS,
                 interactive=True,
                 label="Data (editable)",
                 row_count=12,
-                column_count=(len(sdata.COLUMNS), "fixed"),
+                column_count=(len(table.COLUMNS), "fixed"),
                 elem_id="lk-scaling-table",
             )
             with gr.Row():
@@ -203,12 +203,12 @@ def redraw(reports, log_log):
 def load_file(f):
     if f is None:
         return gr.update()
-    return as_table(sdata.table_for_fit(f))
+    return as_table(table.table_for_fit(f))
 
 
 @handler
 def from_store(sweep_name):
-    df = sdata.rows_from_store(sweep=sweep_name or None)
+    df = table.rows_from_store(sweep=sweep_name or None)
     if df.empty:
         raise LabkitError(
             "No evaluation runs tagged n_languages=… in the store"
@@ -220,7 +220,7 @@ def from_store(sweep_name):
 
 
 def list_sweeps():
-    return gr.update(choices=["", *sdata.sweeps_in_store()])
+    return gr.update(choices=["", *table.sweeps_in_store()])
 
 
 def build(ctx, shared) -> None:

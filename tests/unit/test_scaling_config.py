@@ -11,8 +11,8 @@ import pytest
 from labkit.cli import build_parser, main
 from labkit.errors import LabkitError
 from labkit.scaling import fit as sfit
-from labkit.scaling.data import table_for_fit
-from labkit.scaling.settings import DEFAULTS, MAX_BOOTSTRAP, MAX_POINTS, FitSettings, run_fit
+from labkit.scaling.table import table_for_fit
+from labkit.scaling.config import DEFAULTS, MAX_BOOTSTRAP, MAX_POINTS, FitSettings, run_fit
 
 
 def sweep(n_seeds=2):

@@ -1,4 +1,4 @@
-"""The settings of one scaling-law fit: built once, checked once, used by the CLI (`labkit fit`) and the
+"""The settings of one scaling-law fit: built once, checked once, used by the CLI (`labkit scaling`) and the
 Scaling laws tab alike, and written into fit.json as the record of what was run.
 
 Defaults are the paper's: the headline power law is fitted on x ≥ 2, so the monolingual point does not

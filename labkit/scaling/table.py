@@ -16,7 +16,7 @@ from labkit.store import open_store
 
 COLUMNS = ["n_languages", "score", "language", "benchmark", "model", "seed"]
 REQUIRED = ["n_languages", "score"]
-MAX_ROWS = 2_000  # labkit.scaling.settings.MAX_POINTS: the most rows a fit takes
+MAX_ROWS = 2_000  # labkit.scaling.config.MAX_POINTS: the most rows a fit takes
 MAX_FILE_BYTES = 20 * 2**20  # far above any sweep (MAX_POINTS rows); refuses before parsing
 
 
