@@ -70,7 +70,7 @@ def add_arguments(subparsers) -> None:
 
 
 def _recipe(args) -> dict:
-    from labkit.data import recipe as rmod
+    from labkit.data import recipe as curation
 
     overrides = list(args.set or [])
     for key, value in (
@@ -82,7 +82,7 @@ def _recipe(args) -> dict:
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
-    return rmod.load(args.recipe, overrides)
+    return curation.load(args.recipe, overrides)
 
 
 def _readable(path: str | None, flag: str) -> str | None:

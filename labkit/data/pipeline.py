@@ -22,7 +22,7 @@ import re
 import shutil
 from pathlib import Path
 
-from labkit.data import recipe as rmod
+from labkit.data import recipe as curation
 from labkit.errors import LabkitError
 from labkit import guard
 from labkit import hub
@@ -309,7 +309,7 @@ def prepare(source: str, out: str, recipe: dict, settings=None) -> dict:
     tasks = recipe["executor"]["tasks"]
     if not remote:
         Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "recipe.yaml").write_text(rmod.dumps(recipe), encoding="utf-8")
+        (Path(out) / "recipe.yaml").write_text(curation.dumps(recipe), encoding="utf-8")
         if tasks > 1 and glob and "*" not in glob and fmt == "jsonl":
             folder, glob = (
                 shard_input(str(Path(folder) / glob), Path(out), tasks, recipe["input"]["text_key"]),

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from labkit.data.pipeline import DROPPED, KEPT, PLACEHOLDER, notes, summarize
 from labkit.errors import LabkitError
 from labkit import hub
-from labkit.data import recipe as rmod
+from labkit.data import recipe as curation
 
 
 def _records(folder: Path, limit: int | None = None) -> Iterator[dict]:
@@ -40,7 +40,7 @@ def load_summary(out: str | Path) -> dict:
         raise LabkitError(f"No curation output in {out}.", hint="Run `labkit data curate INPUT --out DIR` first.")
     if "notes" not in summary and (out / "recipe.yaml").exists():
         try:
-            summary["notes"] = notes(rmod.loads((out / "recipe.yaml").read_text(encoding="utf-8")))
+            summary["notes"] = notes(curation.loads((out / "recipe.yaml").read_text(encoding="utf-8")))
         except LabkitError:
             pass  # a recipe written by another labkit version: the counts still stand
     return summary

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from labkit import guard, jobs
-from labkit.data import recipe as rmod
+from labkit.data import recipe as curation
 from labkit.data.pipeline import LOGS
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
@@ -64,7 +64,7 @@ def launch(
     run_dir = settings.runs_dir / run_id
     run_dir.mkdir(parents=True)
     path = run_dir / RECIPE
-    path.write_text(rmod.dumps(recipe), encoding="utf-8")
+    path.write_text(curation.dumps(recipe), encoding="utf-8")
     out = str(Path(out).resolve()) if out else str(run_dir / OUT)
     config = {"input": source, "out": out, "recipe": recipe}
     return jobs.start(
@@ -118,7 +118,7 @@ def launch_script(source: str, out: str, recipe: dict, target: str, setup: str =
     if target not in ("slurm", "hf-jobs"):
         raise LabkitError(f"Unknown export target {target!r}.", hint="slurm or hf-jobs")
     recipe = {**recipe, "executor": {**recipe["executor"], "name": target}}
-    rmod.validate(recipe)
+    curation.validate(recipe)
     if target == "slurm" and not recipe["executor"].get("partition"):
         raise LabkitError("A Slurm export needs executor.partition.", hint="--set executor.partition=cpu")
     if target == "hf-jobs" and not out.startswith(("hf://", "s3://")):
@@ -139,7 +139,7 @@ def launch_script(source: str, out: str, recipe: dict, target: str, setup: str =
         setup,
         "",
         f"cat > curate-{recipe['name']}.yaml <<'YAML'",
-        rmod.dumps(recipe).rstrip(),
+        curation.dumps(recipe).rstrip(),
         "YAML",
         "",
         " ".join(shlex.quote(a) for a in command(source, out, f"curate-{recipe['name']}.yaml", python="python")),

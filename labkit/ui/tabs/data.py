@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import jobs
-from labkit.data import recipe as rmod
+from labkit.data import recipe as curation
 from labkit.data import preview, report
 from labkit.data import run as jobrun
 from labkit.data.annotate import KINDS
@@ -55,7 +55,7 @@ FORM = [
     Field("executor.workers", "workers", "int"),
 ]
 # what the form shows: the editor's YAML over the defaults (values are checked when a button uses the recipe)
-SYNC = FormSync(FORM, lambda text, source: merge(copy.deepcopy(rmod.DEFAULTS), mapping(text)))
+SYNC = FormSync(FORM, lambda text, source: merge(copy.deepcopy(curation.DEFAULTS), mapping(text)))
 
 
 def form_values(text: str) -> list:
@@ -97,7 +97,7 @@ def _out(rid: str) -> Path:
 
 @handler
 def load_recipe(choice):
-    text = rmod.dumps(rmod.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
+    text = curation.dumps(curation.load(CONFIGS / Path(choice or "").name))  # a bundled recipe, by its name alone
     values = form_values(text)
     return [text, values, *values]
 
@@ -117,11 +117,11 @@ def take_upload(f):
 
 @handler
 def do_preview(src, text):
-    return preview.preview(_source(src), rmod.loads(text))
+    return preview.preview(_source(src), curation.loads(text))
 
 
 def do_run(src, text, out, caller_tags: list[str]):
-    run = jobrun.launch(_source(src), rmod.loads(text), out=out or None, tags=caller_tags)
+    run = jobrun.launch(_source(src), curation.loads(text), out=out or None, tags=caller_tags)
     return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
 
 
@@ -163,7 +163,7 @@ def browse(rid, rule_):
 def do_export(src, text, tgt, out):
     if not (src or "").strip() or not (out or "").strip():
         raise LabkitError("Give the input and the output folder as the cluster sees them.")
-    return jobrun.launch_script(src.strip(), out.strip(), rmod.loads(text), tgt)
+    return jobrun.launch_script(src.strip(), out.strip(), curation.loads(text), tgt)
 
 
 @handler
