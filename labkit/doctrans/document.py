@@ -27,7 +27,7 @@ def memory() -> Memory:
 def analyse(
     path: str | Path, pages: str | None = None, dpi: int = 150, cancel: threading.Event | None = None
 ) -> list[dict]:
-    """Pages with their blocks (no translation): what `labkit translate ocr` shows."""
+    """Pages with their blocks (no translation): what `labkit doctrans ocr` shows."""
     out = []
     for page in ocr.load_pages(path, pages, dpi):
         if cancel is not None and cancel.is_set():
@@ -38,7 +38,7 @@ def analyse(
 
 
 def analysis_json(analysed: list[dict]) -> dict:
-    """`analyse`'s pages as JSON (`labkit translate ocr --json`): per page its lines and blocks with boxes and OCR
+    """`analyse`'s pages as JSON (`labkit doctrans ocr --json`): per page its lines and blocks with boxes and OCR
     confidences (a block's is its least confident line's), and every block of the document in reading order."""
 
     def box(b) -> list[float]:

@@ -166,7 +166,7 @@ def check_pairs(dialogues: list[dict], rejected: str = "generated") -> None:
         )
     if not dialogues:
         raise LabkitError(
-            "No dialogues to build pairs from.", hint="Generate some first: labkit chat roleplay --out FILE"
+            "No dialogues to build pairs from.", hint="Generate some first: labkit support roleplay --out FILE"
         )
     for rec in dialogues:
         validate_dialogue(rec)

@@ -114,7 +114,7 @@ def test_bundled_examples_read_as_image_scan_and_pdf_text(tmp_path):
 
 
 def test_ocr_json_lists_each_page_and_every_block_in_reading_order(rendered_page, tmp_path):
-    """What `labkit translate ocr --json` prints: per page its lines and blocks, then all blocks in order."""
+    """What `labkit doctrans ocr --json` prints: per page its lines and blocks, then all blocks in order."""
     path = tmp_path / "page.png"
     rendered_page.save(path)
     data = document.analysis_json(document.analyse(path))
