@@ -22,7 +22,6 @@ from stats import spread
 os.environ.setdefault("LABKIT_HOME", tempfile.mkdtemp(prefix="labkit-bench-"))
 
 
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7, help="interleaved (batched, one-at-a-time) timings")
@@ -33,7 +32,7 @@ def main():
 
     from labkit.backends.hf import HFBackend
     from labkit.models.tiny import corpus_lines
-    from labkit.train.selfimprove import implicit_rewards
+    from labkit.train.methods.icr import implicit_rewards
 
     if args.threads:
         torch.set_num_threads(args.threads)

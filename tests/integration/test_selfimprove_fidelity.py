@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from labkit.train import recipe as rmod
-from labkit.train import selfimprove as si
-from labkit.train.methods.args import RaDisArgs
+from labkit.train.methods import icr, radis
+from labkit.train.methods.radis import RaDisArgs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 ROWS = [
@@ -25,7 +25,9 @@ def test_radis_batches_from_trls_collator_learn_only_the_completion(tiny_path, t
 
     recipe = rmod.load(CONFIGS / "radis-tiny.yaml", [f"method_args.rationale_loss={str(rationale_loss).lower()}"])
     args = RaDisArgs(rationale_loss=rationale_loss)
-    trainer = build_trainer(si.radis_sft_recipe(recipe), tmp_path, tmp_path / "out", dataset=_dataset(tiny_path, args))
+    trainer = build_trainer(
+        radis.radis_sft_recipe(recipe), tmp_path, tmp_path / "out", dataset=_dataset(tiny_path, args)
+    )
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
     tok = trainer.processing_class
     for b, row in enumerate(ROWS):
@@ -54,7 +56,7 @@ def test_radis_batches_from_trls_collator_learn_only_the_completion(tiny_path, t
 def _dataset(tiny_path, args):
     from transformers import AutoTokenizer
 
-    return si.radis_dataset(
+    return radis.radis_dataset(
         AutoTokenizer.from_pretrained(tiny_path), [{**r, "src_lang": "en", "tgt_lang": "zh"} for r in ROWS], args
     )
 
@@ -64,8 +66,8 @@ def test_radis_example_labels(tiny_path):
 
     tok = AutoTokenizer.from_pretrained(tiny_path)
     rationale = "It is the usual way to thank someone."
-    with_loss = si.radis_example(tok, "Translate into Chinese: Thank you.", "谢谢。", rationale, True)
-    masked = si.radis_example(tok, "Translate into Chinese: Thank you.", "谢谢。", rationale, False)
+    with_loss = radis.radis_example(tok, "Translate into Chinese: Thank you.", "谢谢。", rationale, True)
+    masked = radis.radis_example(tok, "Translate into Chinese: Thank you.", "谢谢。", rationale, False)
     assert with_loss["input_ids"] == masked["input_ids"] and "completion_mask" not in with_loss
     text = tok.decode(with_loss["input_ids"])
     assert text.index("谢谢。") < text.index("usual way") and with_loss["input_ids"][-1] == tok.eos_token_id
@@ -90,7 +92,7 @@ def test_implicit_reward_by_hand_and_as_trl_logs_it(tiny_path, tmp_path):
     prompt = pol.render([{"role": "user", "content": "Give one tip for sleeping well."}])
     chosen, rejected = "Keep a regular bedtime.", "Sleep is overrated."
     beta = 0.1
-    ours = si.implicit_rewards(pol, ref, [(prompt, chosen)], beta)[0]
+    ours = icr.implicit_rewards(pol, ref, [(prompt, chosen)], beta)[0]
 
     def by_hand(backend):
         p_ids = backend.tok(prompt)["input_ids"]

@@ -1,5 +1,5 @@
 """Dataset ids, configs, splits and columns of every task and training recipe, pinned to the real dataset cards
-(issue 12.10; docs/evaluate.md names the source of each). The bundled sample files (labkit/evaluate/samples, also
+(docs/evaluate.md names the source of each). The bundled sample files (labkit/evaluate/samples, also
 the tests' fixtures) are in the real schema: if a task starts reading a column the dataset does not have, or a
 fixture drifts from the card, these fail before a user's first run on the Hub data does."""
 
@@ -108,7 +108,8 @@ def test_ultrafeedback_and_gsm8k_rows_train_as_the_methods_expect():
     """An UltraFeedback row (chosen/rejected are whole conversations) and a GSM8K row (gold after '####')."""
     import datasets
 
-    from labkit.train.methods import prep_dpo, prep_grpo
+    from labkit.train.methods.dpo import prep_dpo
+    from labkit.train.methods.grpo import prep_grpo
     from labkit.train.recipe import loads
     from labkit.train.rewards import Correctness
 

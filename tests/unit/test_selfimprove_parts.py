@@ -14,7 +14,10 @@ from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.train import recipe as rmod
 from labkit.train import selfimprove as si
-from labkit.train.methods.args import ICR_REWARD_PREFIX, ICRArgs, LIDRArgs, RaDisArgs
+from labkit.train.methods import icr, lidr
+from labkit.train.methods.icr import ICR_REWARD_PREFIX, ICRArgs
+from labkit.train.methods.lidr import LIDRArgs
+from labkit.train.methods.radis import RaDisArgs
 
 
 def reference_alpha(scores, lengths):
@@ -32,9 +35,9 @@ def test_alpha_search_is_the_reference_grid_on_character_lengths():
     rng = np.random.default_rng(0)
     lengths = [list(rng.integers(20, 400, size=5)) for _ in range(30)]
     scores = [[0.05 * n + rng.normal(0, 3) for n in ls] for ls in lengths]  # longer responses score higher
-    alpha, picks, gap = si.choose_alpha([list(zip(s, n)) for s, n in zip(scores, lengths)], (0.0, 1.0, 0.001))
+    alpha, picks, gap = icr.choose_alpha([list(zip(s, n)) for s, n in zip(scores, lengths)], (0.0, 1.0, 0.001))
     assert alpha == pytest.approx(reference_alpha(scores, lengths)) and alpha > 0
-    unbiased = si.choose_alpha([list(zip(s, n)) for s, n in zip(scores, lengths)], (0.0, 1.0, 1.0))
+    unbiased = icr.choose_alpha([list(zip(s, n)) for s, n in zip(scores, lengths)], (0.0, 1.0, 1.0))
     assert unbiased[0] == 0.0 and abs(gap) < abs(unbiased[2])  # length control shrinks the length gap
 
 
@@ -60,14 +63,14 @@ def test_icr_pairs_fit_alpha_per_language_on_characters(tmp_path):
         rows.append(scored_row(f"s{i}", "sw", ["a" * 50, "b" * 50, "c" * 50], [0.0, 1.0, 2.0 + i]))
     rows.append(scored_row("t", "sw", ["x", "y"], [1.0, None], truncated=[False, True]))  # one scored response: no pair
     write_jsonl(tmp_path / "scored.jsonl", rows)
-    stats = si.icr_pairs(tmp_path / "pairs.jsonl", tmp_path / "scored.jsonl", ICRArgs(reference="r"))
+    stats = icr.icr_pairs(tmp_path / "pairs.jsonl", tmp_path / "scored.jsonl", ICRArgs(reference="r"))
     assert stats["alpha/zh"] > 0 and stats["alpha/sw"] == 0.0 and stats["prompts_without_pair"] == 1
     pairs = read_jsonl(tmp_path / "pairs.jsonl")
     assert {p["lang"] for p in pairs} == {"zh", "sw"} and len(pairs) == 12
     zh = [p for p in pairs if p["lang"] == "zh"]
     assert all(p["chosen_len"] in (10, 40, 80) for p in zh)  # characters
     assert [p["margin"] for p in pairs] == sorted((p["margin"] for p in pairs), reverse=True)
-    off = si.icr_pairs(tmp_path / "off.jsonl", tmp_path / "scored.jsonl", ICRArgs(reference="r", length_control=False))
+    off = icr.icr_pairs(tmp_path / "off.jsonl", tmp_path / "scored.jsonl", ICRArgs(reference="r", length_control=False))
     assert off["alpha/zh"] == 0.0 and all(
         p["chosen_len"] == 80 for p in read_jsonl(tmp_path / "off.jsonl") if p["lang"] == "zh"
     )
@@ -95,14 +98,14 @@ def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, 
     monkeypatch.setattr(si, "open_backend", lambda backend, model: FakeBackend(model, outs, calls))
     prompts = {"p1": {"en": "Name a fruit.", "zh": "说出一种水果。"}}
     args = ICRArgs(reference="ref", languages=["zh"], samples=3)
-    stats = si.icr_sample(tmp_path / "samples.jsonl", prompts, args, "policy", seed=42)
+    stats = icr.icr_sample(tmp_path / "samples.jsonl", prompts, args, "policy", seed=42)
     assert stats == {"prompts": 2, "responses": 6, "truncated": 2}
     gen = next(c for c in calls if c[0] == "generate")[3]
     assert (gen.n, gen.temperature, gen.top_p, gen.max_new_tokens) == (3, 0.9, 1.0, 2400)  # the paper's defaults
     assert read_jsonl(tmp_path / "samples.jsonl")[0]["truncated"] == [False, True, False]
 
     calls.clear()
-    si.icr_score(tmp_path / "scored.jsonl", tmp_path / "samples.jsonl", prompts, args, "policy", "ref", "policy")
+    icr.icr_score(tmp_path / "scored.jsonl", tmp_path / "samples.jsonl", prompts, args, "policy", "ref", "policy")
     rows = read_jsonl(tmp_path / "scored.jsonl")
     assert [x["logratio"] for x in rows] == [[105.0, None, 104.0]] * 2  # EOS on the finished ones; the cut one unscored
     assert all(c[3] is True for c in calls if c[0] == "logprob" and c[2])
@@ -116,7 +119,7 @@ def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, 
     with_cut = ICRArgs(
         reference="ref", languages=["zh"], samples=3, include_truncated=True, reward_prefix="Only {language}: "
     )
-    si.icr_score(tmp_path / "scored2.jsonl", tmp_path / "samples.jsonl", prompts, with_cut, "policy", "ref", "policy")
+    icr.icr_score(tmp_path / "scored2.jsonl", tmp_path / "samples.jsonl", prompts, with_cut, "policy", "ref", "policy")
     assert read_jsonl(tmp_path / "scored2.jsonl")[0]["logratio"] == [105.0, 11.0, 104.0]  # cut one: no EOS term
     assert any(c[3] is False and {y for _, y in c[2]} == {"cut off mid"} for c in calls if c[0] == "logprob")
     assert any(m[0]["content"].startswith("Only Chinese") for c in calls if c[0] == "logprob" for m, _ in c[2])
@@ -124,14 +127,14 @@ def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, 
 
 def test_icr_round_two_models_are_a_setting():
     initial = ICRArgs(reference="sft")
-    assert si.icr_models(initial, 1, ["dpo"]) == ("dpo", "sft")
-    assert si.icr_models(initial, 2, ["dpo", "round1"]) == (
+    assert icr.icr_models(initial, 1, ["dpo"]) == ("dpo", "sft")
+    assert icr.icr_models(initial, 2, ["dpo", "round1"]) == (
         "round1",
         "sft",
     )  # the reference code: current π, initial π_ref
     previous = ICRArgs(reference="sft", later_reference="previous")
-    assert si.icr_models(previous, 2, ["dpo", "round1"]) == ("round1", "dpo")  # its t−1 reference ablation
-    assert si.icr_models(ICRArgs(reference="sft", reward_model="fixed"), 2, ["dpo", "round1"]) == ("fixed", "sft")
+    assert icr.icr_models(previous, 2, ["dpo", "round1"]) == ("round1", "dpo")  # its t−1 reference ablation
+    assert icr.icr_models(ICRArgs(reference="sft", reward_model="fixed"), 2, ["dpo", "round1"]) == ("fixed", "sft")
 
 
 @pytest.mark.parametrize(
@@ -181,7 +184,7 @@ def test_lidr_pairs_as_the_reference_builds_them():
         ("p3", "zh"): "Blue.",
         ("p3", "sw"): "Blue!",
     }
-    pairs, stats = si.lidr_pairs(prompts, answers, to_target, to_source, ["zh", "sw"], "en", requests={"p2"})
+    pairs, stats = lidr.lidr_pairs(prompts, answers, to_target, to_source, ["zh", "sw"], "en", requests={"p2"})
     by = {(p["id"], p["lang"]): p for p in pairs}
     assert by[("p1", "zh")]["chosen"] == "一个苹果。" and by[("p1", "zh")]["rejected"] == "香蕉。"
     assert (
@@ -207,7 +210,7 @@ def test_lidr_pairs_as_the_reference_builds_them():
     ],
 )
 def test_translation_requests_are_found(prompt):
-    assert si.is_translation_request(prompt)
+    assert lidr.is_translation_request(prompt)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +225,7 @@ def test_translation_requests_are_found(prompt):
     ],
 )
 def test_mentions_of_translation_are_not_requests(prompt):
-    assert not si.is_translation_request(prompt)
+    assert not lidr.is_translation_request(prompt)
 
 
 def test_translation_requests_from_a_curated_file(tmp_path):
@@ -231,14 +234,14 @@ def test_translation_requests_from_a_curated_file(tmp_path):
         "b": {"en": "What is the translation industry worth?"},
         "c": {"en": "Hi."},
     }
-    assert si.translation_request_ids("auto", prompts, "en") == {"a"}
-    assert si.translation_request_ids("none", prompts, "en") == set()
+    assert lidr.translation_request_ids("auto", prompts, "en") == {"a"}
+    assert lidr.translation_request_ids("none", prompts, "en") == set()
     (tmp_path / "ids.txt").write_text("# curated by hand\nb\n\nc\n")
-    assert si.translation_request_ids("ids.txt", prompts, "en", base=tmp_path) == {"b", "c"}
+    assert lidr.translation_request_ids("ids.txt", prompts, "en", base=tmp_path) == {"b", "c"}
     (tmp_path / "ids.jsonl").write_text(json.dumps({"prompt": "…", "id": "a"}) + "\n")  # the reference's file format
-    assert si.translation_request_ids(str(tmp_path / "ids.jsonl"), prompts, "en") == {"a"}
+    assert lidr.translation_request_ids(str(tmp_path / "ids.jsonl"), prompts, "en") == {"a"}
     with pytest.raises(LabkitError, match="translation_requests"):
-        si.translation_request_ids("missing.txt", prompts, "en", base=tmp_path)
+        lidr.translation_request_ids("missing.txt", prompts, "en", base=tmp_path)
 
 
 def test_paper_defaults():
@@ -322,14 +325,14 @@ def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_pat
     """answer_template "reasoning" is the reference's PROMPT_PREFIX (its GSM8K run, with_prefix=true), the language
     named as its LANGUAGES names it ("Chinese", not labkit's "Chinese (Simplified)"); answers, translation prompts
     and the DPO pairs all use it. The default asks the prompt as it is (the reference's instruction run)."""
-    from labkit.train.methods.args import LIDR_REASONING_TEMPLATE
+    from labkit.train.methods.lidr import LIDR_REASONING_TEMPLATE
 
     calls = []
     monkeypatch.setattr(si, "open_backend", lambda backend, model: _Echo(model, None, calls))
     prompts = {"g1": {"en": "Tom has 3 apples and buys 4. How many?", "zh": "汤姆有3个苹果，又买了4个。一共几个？"}}
     args = LIDRArgs(languages=["zh"], answer_template="reasoning", language_names={"sw": "Kiswahili"})
     assert args.answer_template == LIDR_REASONING_TEMPLATE and args.language("sw") == "Kiswahili"
-    si.lidr_answer(tmp_path / "answers.jsonl", prompts, args, "policy")
+    lidr.lidr_answer(tmp_path / "answers.jsonl", prompts, args, "policy")
     asked = {a["lang"]: a["prompt"] for a in read_jsonl(tmp_path / "answers.jsonl")}
     assert asked["zh"] == (
         "Below is an instruction that describes a task. Write a response that appropriately completes the request "
@@ -337,10 +340,10 @@ def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_pat
         "汤姆有3个苹果，又买了4个。一共几个？\n\n### Response:\n"
     )
     assert asked["en"].startswith("Below is") and "request in English. Please answer in English." in asked["en"]
-    si.lidr_translate(tmp_path / "trans.jsonl", tmp_path / "answers.jsonl", prompts, args, "policy")
+    lidr.lidr_translate(tmp_path / "trans.jsonl", tmp_path / "answers.jsonl", prompts, args, "policy")
     sent = [x for c in calls if c[0] == "generate" for x in c[2] if isinstance(x, str)]
     assert any("into Chinese." in x for x in sent) and not any("Simplified" in x for x in sent)
-    si.lidr_make_pairs(
+    lidr.lidr_make_pairs(
         tmp_path / "pairs.jsonl", tmp_path / "answers.jsonl", tmp_path / "trans.jsonl", prompts, args, set()
     )
     pairs = {p["lang"]: p for p in read_jsonl(tmp_path / "pairs.jsonl")}
