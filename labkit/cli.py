@@ -27,6 +27,7 @@ from labkit.data import cli as data_cli
 from labkit.dmoe import cli as dmoe_cli
 from labkit.doctrans import cli as doctrans_cli
 from labkit.errors import LabkitError, unknown
+from labkit.execution import HFJobsOptions
 from labkit.evaluate import cli as evaluate_cli
 from labkit.evaluate.service import card_rows_for, summary_metrics
 from labkit.experiment import cli as experiment_cli
@@ -284,9 +285,9 @@ def _add_hub(sub) -> None:
     )
     job = hub_sub.add_parser("run-job", help="run a labkit command on Hugging Face Jobs; results pushed to --push-repo")
     job.add_argument(
-        "--flavor", default="cpu-basic", help="Jobs hardware, e.g. cpu-basic, t4-small, a10g-small, a100-large"
+        "--flavor", default=HFJobsOptions.flavor, help="Jobs hardware, e.g. cpu-basic, t4-small, a10g-small, a100-large"
     )
-    job.add_argument("--timeout", default="2h", help="e.g. 30m, 2h")
+    job.add_argument("--timeout", default=HFJobsOptions.timeout, help="e.g. 30m, 6h, 1d")
     job.add_argument(
         "--push-repo", required=True, help="dataset repo that receives the run folder (Jobs keep no files)"
     )

@@ -1,7 +1,7 @@
 """Runs on Hugging Face Jobs, kept in the run store like local jobs.
 
-    run = hfjobs.submit(["eval", "--task", "mgsm", "--model", M], kind="eval", name="mgsm", flavor="a10g-small",
-                        timeout="2h", push_repo="me/labkit-results")
+    run = hfjobs.submit(["eval", "--task", "mgsm", "--model", M], kind="eval", name="mgsm", flavor="t4-small",
+                        timeout="1h", push_repo="me/labkit-results")
     hfjobs.sync(run.id)          # status mirrored from inspect_job
     hfjobs.logs(run.id)          # lines from fetch_job_logs
     hfjobs.cancel(run.id)        # cancel_job
@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 
 from labkit import guard
 from labkit.errors import LabkitError
+from labkit.execution import HFJobsOptions, package
 from labkit.settings import Settings, get_settings
 from labkit.store import FINAL, Run, new_run_id, open_store
 
@@ -142,39 +143,6 @@ def _script(
     )
 
 
-def package(settings: Settings, root: Path | None = None) -> tuple[list[str], str | None]:
-    """What a Job installs to run this labkit, and the Space whose sources it runs (or None):
-    1. LABKIT_PACKAGE, a pip requirement (`labkit @ git+https://github.com/you/labkit@v0.2`, a wheel URL);
-    2. on a Space (SPACE_ID set by the Hub): the Space's requirements.txt, with its labkit/ sources downloaded
-       by the Job (with the submitter's token, so a private Space works), so the Job runs the code the Space runs;
-    3. a labkit pip-installed from a URL (git, wheel: its PEP 610 direct_url.json), pinned to the same commit.
-    Else (an editable or local-folder install, like a clone) it says what to set: a Job cannot install a folder
-    on this machine."""
-    import importlib.metadata
-
-    if settings.env.get("LABKIT_PACKAGE"):
-        return [settings.env["LABKIT_PACKAGE"]], None
-    space = settings.env.get("SPACE_ID")
-    root = root or Path(__file__).resolve().parents[1]  # on a Space, its root: labkit/ and requirements.txt
-    reqs = root / "requirements.txt"
-    if space and reqs.is_file():
-        lines = [ln.split("#")[0].strip() for ln in reqs.read_text(encoding="utf-8").splitlines()]
-        return [ln for ln in lines if ln and not ln.startswith("-")], space
-    try:
-        url = json.loads(importlib.metadata.distribution("labkit").read_text("direct_url.json") or "null")
-    except (importlib.metadata.PackageNotFoundError, ValueError):
-        url = None
-    if url and not url["url"].startswith("file:"):
-        vcs = url.get("vcs_info")
-        return [f"labkit @ {vcs['vcs']}+{url['url']}@{vcs['commit_id']}" if vcs else f"labkit @ {url['url']}"], None
-    where = (url or {}).get("url", "a folder on this machine")
-    raise LabkitError(
-        f"This labkit is installed from {where}, which a Job cannot install.",
-        hint="Set LABKIT_PACKAGE to what the Job should pip-install: a git URL "
-        "(labkit @ git+https://github.com/you/labkit@main) or a wheel URL.",
-    )
-
-
 def _prepare(argv, kind, flavor, timeout, push_repo, files, settings, dependencies=None) -> tuple[str, str, list]:
     """(run id, uv script, dependencies) of a Job, after every check that can refuse it before the Hub is asked
     (a bad timeout or flavor is refused here, not by the Hub after the token was sent)."""
@@ -188,8 +156,8 @@ def _prepare(argv, kind, flavor, timeout, push_repo, files, settings, dependenci
 def export(
     job: Job,
     kind: str,
-    flavor: str = "cpu-basic",
-    timeout: str | int = "2h",
+    flavor: str = HFJobsOptions.flavor,
+    timeout: str | int = HFJobsOptions.timeout,
     push_repo: str | None = None,
     settings: Settings | None = None,
 ) -> tuple[dict, str]:
@@ -218,8 +186,8 @@ def submit(
     argv: list[str],
     kind: str,
     name: str,
-    flavor: str = "cpu-basic",
-    timeout: str | int = "2h",
+    flavor: str = HFJobsOptions.flavor,
+    timeout: str | int = HFJobsOptions.timeout,
     push_repo: str | None = None,
     token: str | None = None,
     dependencies: list[str] | None = None,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import resource
 import signal
 import subprocess
@@ -46,20 +45,6 @@ COMMAND = "command.json"  # rewritten at every (re)start: its mtime marks the st
 EVIDENCE = "final_metrics.json"  # a training worker writes it once training has succeeded
 EXIT = "exit.json"  # the supervisor writes it when the command exits (removed when the run is resumed)
 _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children don't linger as zombies
-
-
-SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
-
-
-def sbatch_word(value, what: str) -> str:
-    """`value` as one word of an #SBATCH line, refused when it holds anything a shell or Slurm could read as more."""
-    value = str(value)
-    if not SLURM_WORD.match(value):
-        raise LabkitError(
-            f"{what} {value[:40]!r} may use only letters, digits and . _ , : + -",
-            hint="For example --partition gpu, --time 24:00:00.",
-        )
-    return value
 
 
 # --- starting --------------------------------------------------------------------------------

@@ -22,8 +22,10 @@ import re
 import shutil
 from pathlib import Path
 
+from labkit import execution
 from labkit.data import recipe as curation
 from labkit.errors import LabkitError
+from labkit.execution import HFJobsOptions, RayOptions, SlurmOptions
 from labkit import guard
 from labkit import hub
 from labkit.data.annotate import AnnotatorSpec
@@ -245,59 +247,33 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
 
 
 # --- executors --------------------------------------------------------------------------------------------------
-def make_executor(pipeline: list, recipe: dict, logging_dir: str):
+def make_executor(pipeline: list, recipe: dict, logging_dir: str, settings=None):
+    """The recipe's executor (labkit.execution.make_executor, as for evaluation shards) with its settings."""
     ex = recipe["executor"]
-    name = ex["name"]
-    # What every datatrove executor takes; each branch adds its own. Schedulers read workers <= 0 as "no limit".
-    common = dict(pipeline=pipeline, tasks=ex["tasks"], logging_dir=logging_dir, skip_completed=True)
-    unlimited = ex["workers"] if ex["workers"] > 1 else -1
-    if name == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor(**common, workers=min(ex["workers"], ex["tasks"]), start_method="fork")
-    if name == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
-        if not ex.get("partition"):
-            raise LabkitError(
-                "executor.partition is required for Slurm.",
-                hint="--set executor.partition=cpu (your cluster's partition).",
-            )
-        return SlurmPipelineExecutor(
-            **common,
-            workers=unlimited,
-            time=ex["time"],
+    if ex["name"] == "slurm" and not ex.get("partition"):
+        raise LabkitError(
+            "executor.partition is required for Slurm.", hint="--set executor.partition=cpu (your cluster's partition)."
+        )
+    return execution.make_executor(
+        ex["name"],
+        pipeline,
+        tasks=ex["tasks"],
+        logging_dir=logging_dir,
+        job_name=f"labkit-{recipe['name']}",
+        workers=ex["workers"],
+        start_method="fork",  # curation steps hold no GPU, and a forked process starts at once
+        slurm=SlurmOptions(
             partition=ex["partition"],
+            time=ex["time"],
             cpus_per_task=ex["cpus_per_task"],
             mem_per_cpu_gb=ex["mem_per_cpu_gb"],
-            job_name=f"labkit-{recipe['name']}",
-            env_command=ex.get("env_command"),
-        )
-    if name == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError as e:
-            raise LabkitError(
-                "The Ray executor needs ray.", hint='pip install "ray[data]" (not part of labkit[data]).'
-            ) from e
-        from datatrove.executor import RayPipelineExecutor
-
-        return RayPipelineExecutor(
-            **common, workers=ex["workers"], cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"]
-        )
-    from datatrove.executor import JobsPipelineExecutor
-
-    if not logging_dir.startswith(("hf://", "s3://")):
-        raise LabkitError(
-            "The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
-            hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.",
-        )
-    return JobsPipelineExecutor(
-        **common,
-        workers=unlimited,
-        flavor=ex["flavor"],
-        dependencies=[ex["package"], "datatrove[io,processing]"],
-        job_name=f"labkit-{recipe['name']}",
+            setup=ex.get("env_command"),
+        ),
+        ray=RayOptions(cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"]),
+        hf_jobs=HFJobsOptions(flavor=ex["flavor"], timeout=ex["timeout"]),
+        requirement=ex.get("package"),
+        extras=("data",),
+        settings=settings,
     )
 
 
@@ -328,8 +304,8 @@ def curate(source: str, out: str, recipe: dict, settings=None) -> dict:
     if local and plan["total"] is not None:
         _write_json(Path(logging_dir) / "progress" / "total.json", {"total": plan["total"]})
     pipeline = build_pipeline(recipe, plan["format"], plan["folder"], plan["glob"], out, progress=not plan["remote"])
-    executor = make_executor(pipeline, recipe, logging_dir)
-    executor.run()
+    with execution.cluster(recipe["executor"]["name"]):  # Ray: joined, or started here and stopped after
+        execution.run(make_executor(pipeline, recipe, logging_dir, settings))
     if recipe["executor"]["name"] in ("slurm", "hf-jobs") and not Path(logging_dir, "stats.json").exists():
         return {"submitted": recipe["executor"]["name"], "logging_dir": logging_dir, "out": out}
     result = summarize(out, logging_dir)

@@ -31,8 +31,9 @@ from labkit.data.annotate import KINDS, TASKS
 from labkit.data.langs import FILTERS, iso639_3
 from labkit.data.rules import RULES
 from labkit.errors import LabkitError, did_you_mean
+from labkit.execution import CURATION_HF_JOBS, CURATION_SLURM, TARGETS
 
-EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
+EXECUTORS = TARGETS
 LEVELS = ("document", "paragraph", "line")
 _ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}
 
@@ -53,15 +54,18 @@ DEFAULTS: dict = {
         "name": "local",
         "tasks": 1,
         "workers": 1,
-        "partition": None,
-        "time": "04:00:00",
-        "cpus_per_task": 1,
-        "mem_per_cpu_gb": 2,
-        "env_command": None,
-        "flavor": "cpu-basic",
+        # slurm (cpus_per_task and mem_per_cpu_gb: ray too), hf-jobs: curation's defaults, from labkit.execution
+        "partition": CURATION_SLURM.partition,
+        "time": CURATION_SLURM.time,
+        "cpus_per_task": CURATION_SLURM.cpus_per_task,
+        "mem_per_cpu_gb": CURATION_SLURM.mem_per_cpu_gb,
+        "env_command": CURATION_SLURM.setup,
+        "flavor": CURATION_HF_JOBS.flavor,
+        "timeout": CURATION_HF_JOBS.timeout,
         "logging_dir": None,
-        # hf-jobs: what each Job installs to unpickle labkit's steps (a PEP 508 requirement)
-        "package": "labkit[data] @ git+https://github.com/labkit/labkit",
+        # hf-jobs: what each Job installs to unpickle labkit's steps, a PEP 508 requirement; null: what every HF Job
+        # of this labkit installs (labkit.execution.package: LABKIT_PACKAGE, else this install's own URL), with [data]
+        "package": None,
     },
     "output": {"compression": "gzip"},
 }

@@ -12,10 +12,11 @@ normal runner (`runner.run(..., shard=(rank, N))`) in its own folder, with its o
     DIR/shards/00001-of-00004/                   one shard's runner folder (spec.json, samples.jsonl, results.json)
     DIR/shards/logs/                             datatrove's logging dir (completions, stats, Slurm scripts)
 
-Where the shards run is someone else's scheduler: datatrove's Local, Slurm and Ray executors, or one HF Job per
-shard through labkit.hfjobs. labkit decides only which shards are finished (the shard's spec fingerprint and its
-items all in its samples file) and tells datatrove through its completion markers, so a finished shard is not run
-again and a partial one resumes from its own samples file.
+Where the shards run is someone else's scheduler: datatrove's Local, Slurm and Ray executors (built by
+labkit.execution, as for curation), or one HF Job per shard through labkit.hfjobs. labkit decides only which
+shards are finished (the shard's spec fingerprint and its items all in its samples file) and tells datatrove
+through its completion markers, so a finished shard is not run again and a partial one resumes from its own
+samples file.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit import execution
 from labkit.errors import LabkitError
-from labkit.jobs import sbatch_word
+from labkit.execution import HFJobsOptions, RayOptions, SlurmOptions
 from labkit.evaluate.spec import EvalSpec, cli_args
 from labkit.jsonl import write_jsonl
 from labkit.models import resolve_model
 from labkit import hfjobs
 
-EXECUTORS = ("local", "slurm", "ray", "hf-jobs")
+EXECUTORS = execution.TARGETS
 EXPORTS = ("slurm", "hf-jobs")
 SHARDS = "shards"
 HF_JOB = ".hf_job.json"  # beside a shard's folder: the HF Jobs run that computes it
@@ -153,20 +155,16 @@ def merge(spec: EvalSpec, out: Path, n: int, extra: dict | None = None, record: 
 
 @dataclass
 class Sharding:
-    """How to shard: N, the executor, and what that executor needs."""
+    """How to shard: N, the executor, and that executor's options (labkit.execution)."""
 
     n: int
     executor: str = "local"
-    partition: str | None = None  # slurm
-    time: str = "24:00:00"  # slurm
     gpus: int | None = None  # per shard: slurm (default 1), ray (default 1 where the cluster has GPUs)
-    setup: str | None = None  # slurm: the shell line that activates labkit's environment on a node
-    flavor: str = "a10g-small"  # hf-jobs
-    timeout: str = "6h"  # hf-jobs
-    push_repo: str | None = None  # hf-jobs
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
+    hf_jobs: HFJobsOptions = field(default_factory=HFJobsOptions)
+    ray: RayOptions = field(default_factory=RayOptions)
     api: Any = None  # hf-jobs: an HfApi (tests pass a fake)
     submitted: dict | None = field(default=None, init=False)
-    _started_ray: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self):
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -182,15 +180,13 @@ class Sharding:
         """What each executor needs, refused before a run row or folder exists; the run's item keys (not for an
         export, which reads no data)."""
         if self.executor == "slurm" or export == "slurm":
-            sbatch_word(self.time, "--time")
-            if self.partition:
-                sbatch_word(self.partition, "--partition")
-            elif not export:
+            self.slurm.checked()
+            if not self.slurm.partition and not export:
                 raise LabkitError(
                     "--executor slurm needs --partition.", hint="Your cluster's GPU partition, e.g. --partition gpu."
                 )
         if self.executor == "hf-jobs" and not export:
-            if not self.push_repo or "/" not in self.push_repo:
+            if not self.hf_jobs.push_repo or "/" not in self.hf_jobs.push_repo:
                 raise LabkitError(
                     "--executor hf-jobs needs --push-repo (Jobs keep no files).",
                     hint="Name a dataset repo such as your-name/labkit-results.",
@@ -221,21 +217,13 @@ class Sharding:
                 self.submitted = {**json.loads((out / SHARDS / SUBMITTED).read_text()), "still_in_queue": True}
                 return None
             else:
-                executor = self._executor(spec, out, todo, run_id)
-                stop = _follow(out, self.n, plan, progress)
-                try:
-                    executor.run()
-                except FileNotFoundError as e:  # datatrove's Slurm executor calls sbatch
-                    raise LabkitError(
-                        f"--executor slurm needs sbatch, which is not here ({e.filename}).",
-                        hint="Run it on the cluster's login node, or write the script with --export slurm.",
-                    ) from e
-                finally:
-                    stop()
-                    if self.executor == "ray" and self._started_ray:
-                        import ray
-
-                        ray.shutdown()  # the cluster labkit started for this run; a joined one stays
+                with execution.cluster(self.executor, self.ray):  # Ray: joined, or started here and stopped after
+                    executor = self._executor(spec, out, todo, run_id)
+                    stop = _follow(out, self.n, plan, progress)
+                    try:
+                        execution.run(executor)
+                    finally:
+                        stop()
                 if self.executor == "slurm":
                     self.submitted = {
                         "executor": "slurm",
@@ -261,10 +249,8 @@ class Sharding:
             else:
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.touch()
-        common = {"tasks": self.n, "logging_dir": str(logs), "skip_completed": True}
+        common = {"tasks": self.n, "logging_dir": str(logs), "job_name": f"labkit-eval-{spec.task}"}
         if self.executor == "local":
-            from datatrove.executor import LocalPipelineExecutor
-
             if spec.backend in ("hf", "vllm"):
                 # here, once: a bad name fails before any shard starts, and a Hub model downloads once
                 resolve_model(spec.model)
@@ -272,44 +258,23 @@ class Sharding:
             gpus = _local_gpus() if workers > 1 and spec.backend != "openai" else None
             # spawn: each shard a fresh process that sees only its own GPU
             step = ShardStep(spec, str(out), gpus)
-            return LocalPipelineExecutor([step], workers=workers, start_method="spawn", **common)
+            return execution.make_executor("local", [step], workers=workers, start_method="spawn", **common)
+        # a shard asks for a GPU unless it only calls a server (openai); on Ray only where the cluster has one
+        gpus = self.gpus if self.gpus is not None else (0 if spec.backend == "openai" else None)
+        options = {"slurm": self.slurm, "ray": self.ray}
+        shards = execution.make_executor(self.executor, [ShardStep(spec, str(out))], gpus=gpus, **options, **common)
         if self.executor == "ray":
-            try:
-                import ray
-            except ImportError as e:
-                raise LabkitError(
-                    "--executor ray needs Ray, which is not installed.",
-                    hint='pip install "labkit[ray]" (or "ray[data]").',
-                ) from e
-            from datatrove.executor import RayPipelineExecutor
-
-            self._started_ray = not ray.is_initialized()
-            if self._started_ray:
-                ray.init()  # RAY_ADDRESS joins a running cluster; without it Ray starts one on this machine
-            gpus = self.gpus
-            if gpus is None:
-                gpus = 1 if spec.backend != "openai" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-            return RayPipelineExecutor([ShardStep(spec, str(out))], gpus_per_task=gpus, **common)
-        from datatrove.executor import SlurmPipelineExecutor
-
-        slurm = {
-            "time": self.time,
-            "partition": self.partition,
-            "env_command": self.setup,
-            "cpus_per_task": 4,
-            "mem_per_cpu_gb": 8,
-            "job_name": f"labkit-eval-{spec.task}",
-        }
-        shards = SlurmPipelineExecutor(
-            [ShardStep(spec, str(out))], gpus_per_task=1 if self.gpus is None else self.gpus, **slurm, **common
-        )
-        return SlurmPipelineExecutor(
-            [MergeStep(spec, str(out), self.n, run_id)],
+            return shards
+        merge_step = MergeStep(spec, str(out), self.n, run_id)
+        return execution.make_executor(
+            "slurm",
+            [merge_step],
             tasks=1,
-            depends=shards,
             logging_dir=str(logs / "merge"),
+            job_name=common["job_name"],
+            depends=shards,
             skip_completed=False,
-            **slurm,
+            slurm=self.slurm,
         )
 
     def _hf_jobs(self, spec: EvalSpec, out: Path, plan, todo: list[int], run_id: str | None, name: str) -> bool:
@@ -334,17 +299,17 @@ class Sharding:
                 shard_argv(spec, self.n, r)[3:],
                 kind="eval-shard",
                 name=f"{name or spec.task} shard {r}/{self.n}",
-                flavor=self.flavor,
-                timeout=self.timeout,
-                push_repo=self.push_repo,
+                flavor=self.hf_jobs.flavor,
+                timeout=self.hf_jobs.timeout,
+                push_repo=self.hf_jobs.push_repo,
                 tags=[f"shard-of:{run_id}"] if run_id else [],
                 api=self.api,
             )
             state_file.parent.mkdir(parents=True, exist_ok=True)
-            state_file.write_text(json.dumps({"run_id": job.id, "push_repo": self.push_repo}), encoding="utf-8")
+            state_file.write_text(json.dumps({"run_id": job.id, "push_repo": self.hf_jobs.push_repo}), encoding="utf-8")
             waiting.append(r)
         if waiting:
-            self.submitted = {"executor": "hf-jobs", "waiting_shards": waiting, "push_repo": self.push_repo}
+            self.submitted = {"executor": "hf-jobs", "waiting_shards": waiting, "push_repo": self.hf_jobs.push_repo}
         return not waiting
 
     def _download(self, state: dict, folder: Path) -> None:
@@ -375,30 +340,26 @@ class Sharding:
                     "--export slurm needs --output: the folder the shards write to.",
                     hint="A path on the cluster's shared filesystem, e.g. --output /scratch/me/mgsm-run.",
                 )
-            text, merge_cmd = slurm_script(spec, out, self.n, self.partition, self.time, self.gpus, self.setup)
+            text, merge_cmd = slurm_script(spec, out, self.n, self.slurm, self.gpus)
             return {
                 "target": "slurm",
                 "script": text,
                 "merge": merge_cmd,
             }, f"{text}\n# when the array ends:\n# {merge_cmd}"
+        hf = self.hf_jobs
         jobs = [
             {
                 "argv": shard_argv(spec, self.n, r)[3:],
                 "command": shlex.join(
-                    ["labkit", "hub", "run-job", "--flavor", self.flavor, "--timeout", self.timeout]
-                    + ["--push-repo", self.push_repo or "YOU/labkit-results", "--"]
+                    ["labkit", "hub", "run-job", "--flavor", hf.flavor, "--timeout", hf.timeout]
+                    + ["--push-repo", hf.push_repo or "YOU/labkit-results", "--"]
                     + shard_argv(spec, self.n, r)[3:]
                 ),
             }
             for r in range(self.n)
         ]
-        data = {
-            "target": "hf-jobs",
-            "flavor": self.flavor,
-            "timeout": self.timeout,
-            "push_repo": self.push_repo,
-            "jobs": jobs,
-        }
+        data = {"target": "hf-jobs", "flavor": hf.flavor, "timeout": hf.timeout, "push_repo": hf.push_repo}
+        data["jobs"] = jobs
         return data, "\n".join(j["command"] for j in jobs)
 
 
@@ -494,33 +455,17 @@ def shard_argv(spec: EvalSpec, n: int, rank: int | None = None, out: str | None 
     return argv + (["--output", str(out)] if out else [])
 
 
-def slurm_script(
-    spec: EvalSpec, out: str, n: int, partition: str | None, time: str, gpus: int | None, setup: str | None
-) -> tuple[str, str]:
-    """An sbatch array script, one task per shard; each value reaches the shell quoted (shlex) or checked against a
-    plain-word pattern, as training's export does. Returns (script, the command that merges when it ends)."""
-    lines = [
-        "#!/bin/bash",
-        f"#SBATCH --job-name=labkit-eval-{sbatch_word(spec.task, 'Task')}",
-        f"#SBATCH --array=0-{n - 1}",
-        "#SBATCH --ntasks=1",
-        f"#SBATCH --gpus={1 if gpus is None else int(gpus)}",
-        f"#SBATCH --time={sbatch_word(time, '--time')}",
-        "#SBATCH --output=%x-%A_%a.log",
-    ]
-    if partition:
-        lines.append(f"#SBATCH --partition={sbatch_word(partition, '--partition')}")
+def slurm_script(spec: EvalSpec, out: str, n: int, slurm: SlurmOptions, gpus: int | None = None) -> tuple[str, str]:
+    """An sbatch array script, one task per shard (labkit.execution.sbatch_script); each value reaches the shell
+    quoted (shlex) or checked as one plain word. Returns (script, the command that merges when it ends)."""
     argv = ["python", *shard_argv(spec, n, out=out)[1:]]
-    lines += [
-        "",
-        "set -euo pipefail",
-        setup or "source .venv/bin/activate",
-        "",
+    body = [
         "# this array task's shard; rerunning the script resumes unfinished shards",
         f'{shlex.join(argv)} --shard-index "$SLURM_ARRAY_TASK_ID"',
-        "",
     ]
-    return "\n".join(lines), shlex.join(argv)
+    resources = {"ntasks": 1, "gpus": 1 if gpus is None else int(gpus)}
+    text = execution.sbatch_script(f"labkit-eval-{spec.task}", resources, body, slurm, array=n, labels={"name": "Task"})
+    return text, shlex.join(argv)
 
 
 # --- the command line ------------------------------------------------------------------------------------------
@@ -535,11 +480,11 @@ def add_arguments(parser) -> None:
         "--export", choices=EXPORTS, help="print a Slurm array script or the HF Jobs submissions; start nothing"
     )
     g.add_argument("--partition", help="slurm: partition")
-    g.add_argument("--time", default="24:00:00", help="slurm: time limit per shard")
+    g.add_argument("--time", default=SlurmOptions.time, help="slurm: time limit per shard")
     g.add_argument("--gpus-per-shard", type=int, help="slurm, ray: GPUs per shard (default 1; ray: 1 if it has GPUs)")
     g.add_argument("--setup", help="slurm: the shell line that activates labkit's environment on a node")
-    g.add_argument("--flavor", default="a10g-small", help="hf-jobs: hardware flavor")
-    g.add_argument("--timeout", default="6h", help="hf-jobs: time limit per shard")
+    g.add_argument("--flavor", default=HFJobsOptions.flavor, help="hf-jobs: hardware flavor")
+    g.add_argument("--timeout", default=HFJobsOptions.timeout, help="hf-jobs: time limit per shard")
     g.add_argument("--push-repo", help="hf-jobs: dataset repo the Jobs push their shards to")
 
 
@@ -557,13 +502,9 @@ def from_args(args) -> Sharding | None:
     return Sharding(
         n=args.shards,
         executor=args.executor,
-        partition=args.partition,
-        time=args.time,
         gpus=args.gpus_per_shard,
-        setup=args.setup,
-        flavor=args.flavor,
-        timeout=args.timeout,
-        push_repo=args.push_repo,
+        slurm=SlurmOptions(partition=args.partition, time=args.time, setup=args.setup),
+        hf_jobs=HFJobsOptions(flavor=args.flavor, timeout=args.timeout, push_repo=args.push_repo),
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from labkit import hfjobs, jobs
 from labkit.clitools import command, emit
 from labkit.errors import LabkitError
+from labkit.execution import HFJobsOptions, SlurmOptions
 from labkit.train import launch, recipe
 from labkit.train.launch import RECIPE
 from labkit.train.worker import FINAL, output_dir
@@ -47,9 +48,10 @@ def add_arguments(subparsers) -> None:
     sp.add_argument("--nodes", type=int)
     sp.add_argument("--gpus-per-node", type=int)
     sp.add_argument("--partition")
+    sp.add_argument("--time", default=SlurmOptions.time, help="slurm: time limit")
     sp.add_argument("--recipe-path", help="where the recipe will be on the cluster (default: its file name)")
-    sp.add_argument("--flavor", default="a10g-small", help="HF Jobs hardware flavor")
-    sp.add_argument("--timeout", default="6h", help="HF Jobs time limit, e.g. 30m, 6h")
+    sp.add_argument("--flavor", default=HFJobsOptions.flavor, help="HF Jobs hardware flavor")
+    sp.add_argument("--timeout", default=HFJobsOptions.timeout, help="HF Jobs time limit, e.g. 30m, 6h")
     sp.add_argument("--push-repo", help="HF Jobs: the dataset repo that receives the run folder (checkpoints, metrics)")
     sp.add_argument(
         "--submit", action="store_true", help="hf-jobs: submit now as a run in the store (needs a Hub login)"
@@ -118,6 +120,7 @@ def export(args) -> int:
             nodes=args.nodes,
             gpus_per_node=args.gpus_per_node,
             partition=args.partition,
+            time=args.time,
         )
         emit(args, {"target": "slurm", "script": text}, text)
         return 0

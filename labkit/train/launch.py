@@ -18,7 +18,7 @@ from labkit.hfjobs import Job
 from labkit.config import is_local
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
-from labkit.jobs import sbatch_word
+from labkit.execution import SETUP, SlurmOptions, sbatch_script
 from labkit.store import Run, new_run_id
 from labkit.train.methods import METHODS
 from labkit.train.recipe import Recipe, check_name, load
@@ -212,11 +212,12 @@ def slurm_script(
     nodes: int | None = None,
     gpus_per_node: int | None = None,
     partition: str | None = None,
-    time: str = "24:00:00",
-    setup: str = "source .venv/bin/activate",
+    time: str = SlurmOptions.time,
+    setup: str = SETUP,
 ) -> str:
-    """An sbatch script. Every value from the recipe or the caller reaches the shell quoted (shlex) or checked
-    against a plain-word pattern; `setup` is the one shell line the caller writes on purpose."""
+    """An sbatch script (written by labkit.execution.sbatch_script). Every value from the recipe or the caller
+    reaches the shell quoted (shlex) or checked against a plain-word pattern; `setup` is the one shell line the
+    caller writes on purpose."""
     name = check_name(recipe.name)
     for flag, value in (("--nodes", nodes), ("--gpus-per-node", gpus_per_node)):
         if value is not None and int(value) < 1:
@@ -229,17 +230,6 @@ def slurm_script(
     cfg = accelerate_config(recipe)
     cfg.update(num_machines=nodes, num_processes=nodes * gpn)
     cfg.pop("main_process_ip", None)
-    lines = [
-        "#!/bin/bash",
-        f"#SBATCH --job-name={name}",
-        f"#SBATCH --nodes={nodes}",
-        "#SBATCH --ntasks-per-node=1",
-        f"#SBATCH --gpus-per-node={gpn}",
-        f"#SBATCH --time={sbatch_word(time, 'Time limit')}",
-        "#SBATCH --output=%x-%j.log",
-    ]
-    if partition:
-        lines.append(f"#SBATCH --partition={sbatch_word(partition, 'Partition')}")
     # run on every node by `srun bash -c`: $SLURM_NODEID and $MAIN_IP expand there, on that node; the rest is
     # quoted once for the inner shell (shlex.join) and once more for the outer one (shlex.quote)
     inner = shlex.join(
@@ -257,20 +247,21 @@ def slurm_script(
     )
     inner += ' --machine_rank "$SLURM_NODEID" --main_process_ip "$MAIN_IP" '
     inner += shlex.join(["--main_process_port", str(port), "-m", worker_module(recipe), str(recipe_path)])
-    lines += [
-        "",
-        "set -euo pipefail",
-        setup,
-        "",
+    body = [
         "# the first node of the allocation coordinates the others",
         'MAIN_IP=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         "export MAIN_IP",
         f"printf '%s' {shlex.quote(yaml.safe_dump(cfg, sort_keys=False))} > accelerate.yaml",
         "",
         f"srun bash -c {shlex.quote(inner)}",
-        "",
     ]
-    return "\n".join(lines)
+    return sbatch_script(
+        name,
+        {"nodes": nodes, "ntasks-per-node": 1, "gpus-per-node": gpn},
+        body,
+        SlurmOptions(partition=partition, time=time, setup=setup),
+        labels={"time": "Time limit", "partition": "Partition"},
+    )
 
 
 def recipe_job(recipe) -> Job:

@@ -27,6 +27,7 @@ from labkit import guard, hfjobs
 from labkit.config import allowed_roots, is_local
 from labkit.hfjobs import Job
 from labkit.errors import LabkitError
+from labkit.execution import HFJobsOptions
 from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
@@ -178,7 +179,8 @@ class Panel:
         token = token if token and token != MOCK_TOKEN else (False if self.settings.demo else None)
         choices = hfjobs.flavors(token=token, settings=self.settings)
         names = [value for _, value in choices]
-        return gr.update(choices=choices, value="a10g-small" if "a10g-small" in names else names[0])
+        default = HFJobsOptions.flavor
+        return gr.update(choices=choices, value=default if default in names else names[0])
 
 
 def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> SimpleNamespace:
@@ -191,8 +193,8 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
         if oauth_enabled(ctx.settings):
             gr.LoginButton()
         with gr.Row():
-            ui.flavor = gr.Dropdown(hfjobs.static_flavors(), value="a10g-small", label="Flavor (hardware)")
-            ui.timeout = gr.Textbox("2h", label="Timeout", info="30m, 2h, 1d")
+            ui.flavor = gr.Dropdown(hfjobs.static_flavors(), value=HFJobsOptions.flavor, label="Flavor (hardware)")
+            ui.timeout = gr.Textbox(HFJobsOptions.timeout, label="Timeout", info="30m, 6h, 1d")
             ui.repo = gr.Textbox(label="Results repo (a dataset, you/name)", placeholder="you/labkit-results")
         with gr.Row():
             ui.submit = gr.Button("Submit to HF Jobs", variant="primary")

@@ -128,8 +128,9 @@ def test_llm_judge_prompts_and_parses_flat_json():
     assert "encyclopedia" in fake.prompts[0][0]["content"] and "新闻文本" in fake.prompts[0][0]["content"]
 
 
-def test_executors_by_name_and_their_errors():
+def test_executors_by_name_and_their_errors(monkeypatch):
     pytest.importorskip("datatrove")
+    monkeypatch.setenv("LABKIT_PACKAGE", "labkit @ git+https://example.invalid/labkit@abc")
     from labkit.data import pipeline
 
     steps = pipeline.build_pipeline(
@@ -148,11 +149,10 @@ def test_executors_by_name_and_their_errors():
     jobs_ex = pipeline.make_executor(
         steps, rmod.load(None, ["executor.name=hf-jobs", "executor.tasks=8"]), "hf://datasets/me/x/logs"
     )
-    assert (
-        type(jobs_ex).__name__ == "JobsPipelineExecutor"
-        and jobs_ex.tasks == 8
-        and jobs_ex.dependencies[0].startswith("labkit[data]")
-    )
+    assert type(jobs_ex).__name__ == "JobsPipelineExecutor" and jobs_ex.tasks == 8
+    # what every HF Job of this labkit installs (labkit.execution.package), with the [data] extra
+    assert jobs_ex.dependencies == ["labkit[data] @ git+https://example.invalid/labkit@abc"]
+    assert jobs_ex.flavor == "cpu-basic"  # curation's own default: no GPU
 
 
 def test_preview_names_the_first_rule_each_document_breaks(tmp_path):

@@ -31,6 +31,7 @@ CORE = {
     "clitools",
     "config",
     "errors",
+    "execution",
     "guard",
     "hfjobs",
     "hub",
