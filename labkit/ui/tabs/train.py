@@ -20,6 +20,7 @@ import gradio as gr
 
 from labkit import config, hfjobs, jobs
 from labkit.errors import LabkitError
+from labkit.execution import HFJobsOptions
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
 from labkit.train import launch, monitor
@@ -303,7 +304,7 @@ class Train:
     def hf_job(self, text, source, fl):
         """The Job the "Run on Hugging Face Jobs" panel below would send, written out to start elsewhere."""
         job = launch.recipe_job(self.recipe(text, source))
-        return hfjobs.export(job, "train", flavor=fl, timeout="6h", push_repo="YOU/labkit-results")[1]
+        return hfjobs.export(job, "train", flavor=fl, timeout=HFJobsOptions.timeout, push_repo="YOU/labkit-results")[1]
 
     def refresh_runs(self):
         rows = runs_table(self.settings)
@@ -413,7 +414,7 @@ def _layout(ctx) -> SimpleNamespace:
         with gr.Row():
             ui.nodes = gr.Number(1, precision=0, label="Nodes")
             ui.gpn = gr.Number(8, precision=0, label="GPUs per node")
-            ui.flavor = gr.Textbox("a10g-small", label="HF Jobs flavor")
+            ui.flavor = gr.Textbox(HFJobsOptions.flavor, label="HF Jobs flavor")
             ui.slurm_btn = gr.Button("Slurm sbatch")
             ui.hfjob_btn = gr.Button("HF Jobs script")
         ui.export = gr.Code(label="Export", lines=16, language="shell")
