@@ -51,7 +51,7 @@ _STRIP = re.compile(
 @lru_cache(maxsize=4)
 def _detector(candidates: tuple[str, ...] = LANGS):
     """A detector over `candidates` only: lingua loads one model per candidate language on first use, so a run
-    over MGSM's 11 languages does not pay for all 30 (time and memory, issue 20.3)."""
+    over MGSM's 11 languages does not pay for all 30 (time and memory)."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     codes = []

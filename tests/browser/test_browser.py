@@ -54,7 +54,7 @@ def test_scaling_tab_fits_and_plots(page, tmp_path):
     page.locator("#tab-scaling .js-plotly-plot").first.wait_for(state="visible", timeout=30_000)
     text = page.locator("#lk-scaling-summary").inner_text()
     assert "power" in text and "zh" in text
-    # every column of the Fits table is visible without scrolling sideways (issue 18.7)
+    # every column of the Fits table is visible without scrolling sideways
     hidden = page.evaluate("""() => {
         const root = document.querySelector('#lk-scaling-summary'), edge = root.getBoundingClientRect().right;
         return [...root.querySelectorAll('th')].filter(th => { const b = th.getBoundingClientRect();
@@ -65,7 +65,7 @@ def test_scaling_tab_fits_and_plots(page, tmp_path):
 
 
 def test_evaluate_tab_default_run_works_offline_with_real_different_accuracies(page, tmp_path):
-    """Issues 13.5 and 18.2: on a fresh install with no network the default run works as it is — the bundled
+    """On a fresh install with no network the default run works as it is — the bundled
     trained tiny-math-sft on the synthetic world's test set — and its accuracies are real and differ by language:
     high where it was trained (en, zh, de), low where it never saw a problem."""
     from labkit import jobs
@@ -108,7 +108,7 @@ def test_train_tab_launches_and_plots(page, fill, tmp_path):
 
 
 def test_train_form_edits_reach_validate_and_a_reload_reattaches(page, tmp_path):
-    """Issue 18: a data path typed then left with Tab is what Validate checks; a cleared number is an error;
+    """A data path typed then left with Tab is what Validate checks; a cleared number is an error;
     after a reload the page follows the run it followed before, with that run's recipe."""
     page.get_by_role("tab", name="Train").first.click()
     followed = page.locator("#lk-train-run textarea, #lk-train-run input").first.input_value()

@@ -1,4 +1,4 @@
-"""Playwright on the Support chat tab's role-play data generation (issue 18.6): the generated dialogues are shown
+"""Playwright on the Support chat tab's role-play data generation: the generated dialogues are shown
 on the page, turn by turn with their strategies, not only offered as a file; Cancel keeps what was finished."""
 
 import re

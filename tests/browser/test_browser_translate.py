@@ -1,5 +1,5 @@
 """Playwright on the Document translation tab: a one-click example, then Cancel, which must read
-"Cancelled" and raise no red error toast (issue 18.4)."""
+"Cancelled" and raise no red error toast."""
 
 import pytest
 
@@ -25,7 +25,7 @@ def _src(page, elem_id):
 
 
 def test_before_after_viewer_shows_each_page_side_by_side(page):
-    """Issue 18.7: the two-page example PDF translated; the viewer shows the original and the translation of one
+    """The two-page example PDF translated; the viewer shows the original and the translation of one
     page side by side, and stepping the Page number shows the other page."""
     page.get_by_role("tab", name="Document translation").click()
     page.get_by_text("PDF (born-digital text)").click()

@@ -1,5 +1,5 @@
 """`labkit train` checks a recipe without importing torch, TRL or transformers once the TRL settings are cached:
-the worker imports them anyway, and importing them twice was most of the launch overhead (issue #20)."""
+the worker imports them anyway, and importing them twice was most of the launch overhead."""
 
 import json
 import subprocess

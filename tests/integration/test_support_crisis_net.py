@@ -1,5 +1,5 @@
 """The crisis detector's second net (similarity to curated exemplars, with the packaged MiniLM): it catches
-the indirect statements of issue 12.9 in the 17 languages that the patterns miss, and its false-positive
+the indirect statements in the 17 languages that the patterns miss, and its false-positive
 rate on ordinary sad messages stays what docs/support.md reports."""
 
 from pathlib import Path

@@ -128,7 +128,7 @@ def test_demo_app_shows_a_banner(demo_env):
 
 
 def test_every_disabled_button_says_why(demo_env):
-    """Issue 18.8: a control the demo turns off is named in a note that says why; the buttons that start, cancel,
+    """A control the demo turns off is named in a note that says why; the buttons that start, cancel,
     resume or push are among them."""
     import gradio as gr
 

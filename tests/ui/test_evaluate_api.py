@@ -41,7 +41,7 @@ def test_default_run_on_the_bundled_sample_data(client):
 
 
 def test_the_synthetic_world_button_sets_the_trained_model_and_its_data_and_runs_offline(client):
-    """Issue 13.5: 'Use the synthetic world' = the bundled trained tiny-math-sft on the world's test set; offline,
+    """'Use the synthetic world' = the bundled trained tiny-math-sft on the world's test set; offline,
     its accuracy is real: high on a trained language, near zero on one it never saw."""
     from labkit import jobs
 

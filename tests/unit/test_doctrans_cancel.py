@@ -1,5 +1,5 @@
 """Cancel inside a page, glossary misses named, the vlm engine's one-sentence refusal of text-only models,
-and the bundled examples (issue 18.4/18.6)."""
+and the bundled examples."""
 
 import threading
 

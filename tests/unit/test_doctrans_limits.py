@@ -1,4 +1,4 @@
-"""Bounded work on documents and clean errors for translate/chat input (issue 14): huge pages are refused
+"""Bounded work on documents and clean errors for translate/chat input: huge pages are refused
 before rendering, dpi is capped, encrypted PDFs get their own message, backwards page ranges and empty chat
 messages exit 2 with a hint."""
 

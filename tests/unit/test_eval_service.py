@@ -248,7 +248,7 @@ def test_extractor_only_for_numeric_tasks():
         EvalSpec(task="mmlu_prox", languages=["en"], extractor="lm-eval-strict").validate()
 
 
-# --- bad input (issue 14.11) ----------------------------------------------------------------------------------------
+# --- bad input ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "content,match",
     [

@@ -1,5 +1,5 @@
 """What keeps `labkit train` cheap: store writes throttled inside the worker, and validation that reads cached
-TRL settings and the tokenizer's own files instead of importing TRL and transformers (issue #20)."""
+TRL settings and the tokenizer's own files instead of importing TRL and transformers."""
 
 import json
 
