@@ -1,4 +1,4 @@
-"""Backends by name: `get_backend("hf"|"vllm"|"openai", model, **options)`.
+"""Backends by name: `get_backend("hf"|"vllm"|"openai"|"scripted", model, **options)`.
 
 A string-keyed registry of import paths, so naming a backend imports only that backend. Loaded
 backends are cached per (name, model, options): the UI and evaluation reuse a loaded model.
@@ -16,6 +16,7 @@ REGISTRY = {
     "hf": "labkit.backends.hf:HFBackend",
     "vllm": "labkit.backends.vllm:VLLMBackend",
     "openai": "labkit.backends.openai:OpenAIBackend",
+    "scripted": "labkit.backends.scripted:ScriptedBackend",  # answers from a script, no model (lm-eval's `dummy`)
 }
 _cache: dict = {}
 _cache_lock = threading.Lock()

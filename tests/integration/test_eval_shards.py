@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import pytest
 from labkit.cli import main
 from labkit.evaluate import shard
 from labkit.store import open_store
+
+from fakes import FakeHfApi
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = ["eval", "--task", "mgsm", "--model", "tiny", "--max-new-tokens", "16", "--json"]
@@ -138,15 +139,18 @@ def test_slurm_executor_submits_shards_then_a_merge_job(tiny_path, tmp_path, cap
     assert json.loads((out / "results.json").read_text())["config"]["executor"] == "slurm"
 
 
-class FakeJobsApi:
-    """HfApi's Jobs calls and a dataset repo kept in a folder: each Job pushes its run folder under its run id."""
+class FakeJobsApi(FakeHfApi):
+    """The shared fake HfApi whose Jobs run when the test says: each Job pushes its run folder under its run id to
+    the results repo kept in `hub`; `stage` holds each Job's stage."""
 
     def __init__(self, hub: Path):
-        self.hub, self.jobs, self.stage = hub, [], {}
+        super().__init__(hub=hub, url=None)
+        self.jobs, self.stage = [], {}
 
     def run_uv_job(self, script, **kw):
+        super().run_uv_job(script, **kw)
         run_id = kw["labels"]["labkit-run"]
-        job = types.SimpleNamespace(id=f"job{len(self.jobs)}", run_id=run_id, kw=kw, script=Path(script).read_text())
+        job = types.SimpleNamespace(id=f"job{len(self.jobs)}", run_id=run_id, kw=kw, script=self.script)
         self.jobs.append(job)
         self.stage[job.id] = "SCHEDULING"
         return self._view(job.id)
@@ -162,16 +166,15 @@ class FakeJobsApi:
         line = next(ln for ln in job.script.splitlines() if ln.startswith("argv, repo, run_id = "))
         argv, repo, run_id = ast.literal_eval(line.split(" = ", 1)[1])
         assert repo == "me/results" and run_id == job.run_id
-        assert main([*argv, "--output", str(self.hub / job.run_id)]) == 0
+        assert main([*argv, "--output", str(self.hub / repo / job.run_id)]) == 0
         assert "shard" in capsys.readouterr().out
         self.stage[job.id] = "COMPLETED"
 
     def snapshot_download(self, *, repo_id, repo_type, allow_patterns, local_dir, **kw):
         assert repo_id == "me/results" and repo_type == "dataset"
-        prefix = allow_patterns[0].rstrip("*").rstrip("/")
-        if (self.hub / prefix).is_dir():
-            shutil.copytree(self.hub / prefix, Path(local_dir) / prefix)
-        return local_dir
+        return super().snapshot_download(
+            repo_id=repo_id, repo_type=repo_type, allow_patterns=allow_patterns, local_dir=local_dir
+        )
 
 
 @pytest.mark.slow
@@ -209,6 +212,7 @@ def test_hf_jobs_one_job_per_shard_collected_from_the_push_repo(tiny_path, tmp_p
 @pytest.mark.slow
 def test_ray_executor_runs_the_shards_on_a_local_ray_cluster(tiny_path, tmp_path, capsys):
     import ray  # the test extra installs it: this runs, never skips
+
     out = tmp_path / "run"
     argv = [*BASE, "--data", "sample", "--languages", "en,de", "--limit", "2", "--output", str(out), "--shards", "2"]
     res = _eval(capsys, [*argv, "--executor", "ray"])

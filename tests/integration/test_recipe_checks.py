@@ -10,6 +10,8 @@ from labkit.train import launch
 from labkit.train import recipe as rmod
 from labkit.train.validate import problems
 
+from fakes import FakeHfApi
+
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
@@ -88,22 +90,14 @@ def test_hf_job_script_carries_hostile_values_as_data(tmp_path, monkeypatch):
         CONFIGS / "sft-tiny.yaml",
         [
             'model.revision="x\\nYAML\\ntouch PWNED\\n"',
-            'tags=["$(touch PWNED2)", "it\'s", "\'\'\'); import os; os.system(\'touch PWNED3\') #"]',
+            "tags=[\"$(touch PWNED2)\", \"it's\", \"'''); import os; os.system('touch PWNED3') #\"]",
             "data.path=me/data",
         ],
     )
     data, _ = hfjobs.export(launch.recipe_job(r), "train", push_repo="me/ckpts")
-    called, uploaded = [], []
-
-    class FakeApi:
-        def create_repo(self, repo, **kw):
-            pass
-
-        def upload_folder(self, **kw):
-            uploaded.append(kw)
-
+    called, api = [], FakeHfApi()
     monkeypatch.setattr(subprocess, "call", lambda argv, env=None: called.append((argv, env)) or 0)
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda *a, **k: api)
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as done:
@@ -112,5 +106,6 @@ def test_hf_job_script_carries_hostile_values_as_data(tmp_path, monkeypatch):
     saved = yaml.safe_load((tmp_path / "recipe.yaml").read_text())
     assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n"
     assert saved["tags"] == ["$(touch PWNED2)", "it's", "'''); import os; os.system('touch PWNED3') #"]
+    uploaded = api.named("upload_folder")
     assert called[0][0][-2:] == ["train", "recipe.yaml"] and uploaded[0]["repo_id"] == "me/ckpts"
     assert called[0][1]["LABKIT_HOME"] == uploaded[0]["folder_path"]  # the run folder pushed is the one it wrote

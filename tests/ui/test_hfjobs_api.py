@@ -2,33 +2,13 @@
 Gradio injects the (absent) sign-in and the request in place, the payload carries the form, and status, logs and
 cancel reach the Job. The demo-Space side (an owner's OAuth token, refusals) is tests/unit/test_hfjobs_panel.py."""
 
-import types
-
 from labkit import hfjobs, jobs
 
+from fakes import FakeHfApi
 
-class FakeApi:
-    def __init__(self):
-        self.stage, self.calls = "SCHEDULING", []
 
-    def _job(self):
-        status = types.SimpleNamespace(stage=self.stage, message="boom" if self.stage == "ERROR" else None)
-        return types.SimpleNamespace(id="job-ui-1", url="https://huggingface.co/jobs/me/job-ui-1", status=status)
-
-    def run_uv_job(self, script, **kw):
-        with open(script, encoding="utf-8") as f:
-            self.calls.append(("run_uv_job", {**kw, "script": f.read()}))
-        return self._job()
-
-    def inspect_job(self, *, job_id, token=None):
-        self.calls.append(("inspect_job", {"job_id": job_id}))
-        return self._job()
-
-    def fetch_job_logs(self, *, job_id, follow=False, token=None):
-        return iter(["epoch 1\n", "done\n"])
-
-    def cancel_job(self, *, job_id, token=None):
-        self.calls.append(("cancel_job", {"job_id": job_id}))
+def FakeApi():
+    return FakeHfApi(job_id="job-ui-1", logs=("epoch 1\n", "done\n"))
 
 
 def test_eval_panel_submits_mirrors_streams_and_cancels(client, monkeypatch):
@@ -41,7 +21,7 @@ def test_eval_panel_submits_mirrors_streams_and_cancels(client, monkeypatch):
     assert kw["flavor"] == "l4x1" and kw["timeout"] == "90m" and kw["token"] == "hf_local_login"
     assert "'--languages', 'en,th'" in kw["script"] and "'me/eval-results'" in kw["script"]
     assert "queued" in status and jobs.status(run_id).config["hf_job"]["id"] == "job-ui-1"
-    api.stage = "ERROR"
+    api.stage, api.message = "ERROR", "boom"
     status, _ = client.predict(run_id, api_name="/eval_hf_job_status")
     assert status.startswith("**failed**") and "boom" in status and jobs.status(run_id).status == "failed"
     assert client.predict(run_id, api_name="/eval_hf_job_logs") == "epoch 1\ndone"
@@ -56,5 +36,5 @@ def test_cancel_through_the_experiment_panel(client, monkeypatch):
     run_id, *_ = client.predict("t4-small", "1h", "me/exp", *form, api_name="/experiment_hf_job")
     assert "'experiment', 'parallel-scaling', '--budget', 'small'" in api.calls[0][1]["script"]
     status, _ = client.predict(run_id, api_name="/experiment_hf_job_cancel")
-    assert status.startswith("**cancelled**") and ("cancel_job", {"job_id": "job-ui-1"}) in api.calls
+    assert status.startswith("**cancelled**") and [kw["job_id"] for kw in api.named("cancel_job")] == ["job-ui-1"]
     assert jobs.status(run_id).status == "cancelled"

@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import socket
 import time
-import types
 
 import httpx
 import pytest
 
+from fakes import FakeHfApi
+
 pytestmark = pytest.mark.slow
 FORM = ["mgsm", "Qwen/Qwen2.5-0.5B-Instruct", "hf", ["en"], 5, "native", True, 64]
-
-
-class FakeApi:
-    def __init__(self):
-        self.calls = []
-
-    def run_uv_job(self, script, **kw):
-        self.calls.append(kw)
-        status = types.SimpleNamespace(stage="SCHEDULING", message=None)
-        return types.SimpleNamespace(id="job-oauth", url=None, status=status)
-
-    def list_jobs_hardware(self, token=None):
-        raise OSError("offline")
 
 
 @pytest.fixture()
@@ -41,7 +29,7 @@ def oauth_space(tmp_path, monkeypatch):
         "SPACE_AUTHOR_NAME": "alice",
     }.items():
         monkeypatch.setenv(key, value)
-    api = FakeApi()
+    api = FakeHfApi(job_id="job-oauth", url=None)
     monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: api)
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_space_own_token")
     info = {
@@ -88,6 +76,6 @@ def test_signed_in_owner_submits_with_her_oauth_token_and_anonymous_is_refused(o
     assert api.calls == []
     owner = Client(url, verbose=False, analytics_enabled=False, headers={"Cookie": _signed_in_cookie(url)})
     run_id, status, _ = owner.predict("a10g-small", "1h", "alice/r", *FORM, api_name="/eval_hf_job")
-    (kw,) = api.calls
+    ((_, kw),) = api.calls
     assert kw["token"] == "hf_oauth_alice" and kw["secrets"] == {"HF_TOKEN": "hf_oauth_alice"}
     assert kw["flavor"] == "a10g-small" and kw["timeout"] == "1h" and "queued" in status and run_id

@@ -12,33 +12,11 @@ from labkit import hfjobs
 from labkit.errors import LabkitError
 from labkit.settings import Settings
 
+from fakes import FakeHfApi
 
-class FakeApi:
-    def __init__(self):
-        self.stage, self.message, self.calls = "SCHEDULING", None, []
 
-    def _job(self):
-        return types.SimpleNamespace(
-            id="job123",
-            url="https://huggingface.co/jobs/me/job123",
-            status=types.SimpleNamespace(stage=self.stage, message=self.message),
-        )
-
-    def run_uv_job(self, script, **kw):
-        self.calls.append(("run_uv_job", kw))
-        with open(script, encoding="utf-8") as f:
-            self.script = f.read()
-        return self._job()
-
-    def inspect_job(self, *, job_id, token=None):
-        self.calls.append(("inspect_job", {"job_id": job_id}))
-        return self._job()
-
-    def fetch_job_logs(self, *, job_id, follow=False, token=None):
-        return iter(["step 1", "step 2"])
-
-    def cancel_job(self, *, job_id, token=None):
-        self.calls.append(("cancel_job", {"job_id": job_id}))
+def FakeApi():
+    return FakeHfApi(job_id="job123", logs=("step 1", "step 2"))
 
 
 @pytest.fixture()
@@ -59,7 +37,7 @@ def test_what_a_job_installs(tmp_path, monkeypatch):
     on_space = Settings.from_env({**base, "SPACE_ID": "me/lab"})
     assert hfjobs.package(on_space, root=tmp_path) == (["torch==2.11.0", "gradio==6.31.0", "spaces"], "me/lab")
     script = hfjobs._script(["eval", "--task", "mgsm"], "me/r", {}, "eval-1", "me/lab")
-    assert "snapshot_download(space, repo_type=\"space\"" in script and "space = {}, 'me/lab'" in script
+    assert 'snapshot_download(space, repo_type="space"' in script and "space = {}, 'me/lab'" in script
     compile(script, "labkit_job.py", "exec")
 
     class Dist:
@@ -126,7 +104,7 @@ def test_cancel_calls_cancel_job(settings):
         ["fit", "d.csv"], kind="fit", name="f", push_repo="me/r", token="hf_x", settings=settings, api=api
     )
     assert hfjobs.cancel(run.id, settings=settings, api=api).status == "cancelled"
-    assert ("cancel_job", {"job_id": "job123"}) in api.calls
+    assert [kw["job_id"] for kw in api.named("cancel_job")] == ["job123"]
 
 
 def test_refusals(monkeypatch, settings):

@@ -21,6 +21,8 @@ from labkit.train import monitor
 from labkit.ui import hfjobs_panel
 from labkit.ui.hfjobs_panel import Panel
 
+from fakes import FakeHfApi
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hfjobs"
 EVAL_FORM = ["mgsm", "Qwen/Qwen2.5-0.5B-Instruct", "hf", ["en", "zh"], 20, "native", True, 256]
 RECIPE = """name: sft-job
@@ -31,34 +33,13 @@ trainer: {max_steps: 2}
 """
 
 
-class FakeApi:
+def FakeApi():
     """Records every call with the token it carried."""
-
-    def __init__(self):
-        self.stage, self.calls = "SCHEDULING", []
-
-    def _job(self):
-        status = types.SimpleNamespace(stage=self.stage, message=None)
-        return types.SimpleNamespace(id="job42", url="https://huggingface.co/jobs/alice/job42", status=status)
-
-    def run_uv_job(self, script, **kw):
-        self.script = Path(script).read_text(encoding="utf-8")
-        self.calls.append(("run_uv_job", kw))
-        return self._job()
-
-    def inspect_job(self, *, job_id, token=None):
-        self.calls.append(("inspect_job", {"job_id": job_id, "token": token}))
-        return self._job()
-
-    def fetch_job_logs(self, *, job_id, follow=False, token=None):
-        self.calls.append(("fetch_job_logs", {"job_id": job_id, "follow": follow, "token": token}))
-        return iter(["loading model\n", "step 1/2\n", "step 2/2\n"])
-
-    def cancel_job(self, *, job_id, token=None):
-        self.calls.append(("cancel_job", {"job_id": job_id, "token": token}))
-
-    def list_jobs_hardware(self, token=None):
-        raise OSError("offline")
+    return FakeHfApi(
+        job_id="job42",
+        url="https://huggingface.co/jobs/alice/{id}",
+        logs=("loading model\n", "step 1/2\n", "step 2/2\n"),
+    )
 
 
 PKG = "labkit @ git+https://example.invalid/labkit@test"

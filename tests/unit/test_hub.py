@@ -9,6 +9,8 @@ import yaml
 from labkit import hub
 from labkit.errors import LabkitError
 
+from fakes import FakeHfApi
+
 
 def _seed_cache(repo_id: str, kind: str, files: dict) -> Path:
     root = Path(os.environ["HF_HOME"]) / "hub" / f"{kind}s--{repo_id.replace('/', '--')}"
@@ -75,20 +77,6 @@ def test_dataset_card_requires_licence():
     assert meta["license"] == "cc-by-nc-4.0" and "ESConv" in body
 
 
-class FakeApi:
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, **kw):
-        self.calls.append(("create_repo", repo_id, kw))
-        return f"https://huggingface.co/{repo_id}"
-
-    def create_commit(self, repo_id, operations, commit_message, repo_type):
-        self.calls.append(
-            ("create_commit", repo_id, [(op.path_in_repo, op.path_or_fileobj) for op in operations], repo_type)
-        )
-
-
 def test_push_plan_and_commit(tmp_path):
     out = tmp_path / "out"
     (out / "checkpoint-10").mkdir(parents=True)
@@ -100,10 +88,12 @@ def test_push_plan_and_commit(tmp_path):
     card = hub.model_card("me/m", base_model="tiny")
     plan = hub.plan_push(out, "me/m", card=card)
     assert plan.summary()["files"] == ["config.json", "model.safetensors", "README.md"]
-    api = FakeApi()
+    api = FakeHfApi()
     url = hub.push(plan, api=api)
     assert url == "https://huggingface.co/me/m"
-    (_, _, kw), (_, _, files, repo_type) = api.calls
+    (repo,) = api.named("create_repo")
+    (commit,) = api.named("create_commit")
+    kw, files, repo_type = repo, commit["files"], commit["repo_type"]
     assert kw["private"] is True and kw["exist_ok"] is True and repo_type == "model"
     assert dict(files)["README.md"] == card.encode()
 

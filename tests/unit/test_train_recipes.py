@@ -12,6 +12,8 @@ from labkit.train import launch
 from labkit.train import recipe as rmod
 from labkit.train.validate import problems
 
+from fakes import FakeHfApi
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
 
@@ -128,17 +130,13 @@ def test_hf_jobs_export_is_the_job_that_submit_sends(monkeypatch, tmp_path):
     assert files["recipe.yaml"].startswith("name: sft-qwen2.5-0.5b") and "'me/ckpts'" in data["script"]
     assert space is None and "--with 'labkit @ git+https://x.invalid/l'" in data["command"]  # LABKIT_PACKAGE
 
-    class FakeApi:
-        def run_uv_job(self, script, **kw):
-            self.kw, self.script = kw, Path(script).read_text(encoding="utf-8")
-            return type("Job", (), {"id": "123", "url": "https://huggingface.co/jobs/me/123", "status": None})()
-
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_login_cache")
-    api = FakeApi()
+    api = FakeHfApi(job_id="123")
     run = hfjobs.submit(
         job.argv, "train", job.name, "a100-large", "6h", "me/ckpts", files=job.files, settings=settings, api=api
     )
-    assert api.kw["secrets"] == {"HF_TOKEN": "hf_from_login_cache"} and api.kw["flavor"] == "a100-large"
+    (kw,) = api.named("run_uv_job")
+    assert kw["secrets"] == {"HF_TOKEN": "hf_from_login_cache"} and kw["flavor"] == "a100-large"
     assert "hf_from_login_cache" not in api.script + data["script"]  # by secret name, never the value
     # the same script, up to the run id each one names
     assert api.script.replace(run.id, "ID") == data["script"].replace(data["run_id"], "ID")
@@ -172,7 +170,7 @@ def test_resume_skips_a_checkpoint_cut_by_a_kill(tmp_path):
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
 
 
-# --- bounded and confined (issue 14.2, 14.6, 14.11) ---------------------------------------------
+# --- bounded and confined ----------------------------------------------------------------------
 BOMB = (
     "\n".join(
         ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
@@ -308,7 +306,7 @@ def test_trl_settings_of_the_wrong_type_are_found():
     assert "trainer.weight_decay must be float" in found and "trainer.bf16 must be bool" in found
 
 
-# --- exports cannot inject shell (issue 14.3) ----------------------------------------------------
+# --- exports cannot inject shell ---------------------------------------------------------------
 
 
 def test_slurm_refuses_names_and_words_that_would_become_commands():
