@@ -170,18 +170,10 @@ def wait_run():
     return wait
 
 
-class _Scripted:
-    """A backend whose answers the test chooses from the last message's text; counts its calls."""
-
-    def __init__(self, answer):
-        self.answer, self.calls = answer, 0
-
-    def generate(self, prompts, params):
-        self.calls += 1
-        return [[self.answer(p[-1]["content"])] for p in prompts]
-
-
 @pytest.fixture
 def scripted():
-    """`scripted(lambda text: answer)`: a stand-in backend, for tests of what is built around a model's answers."""
-    return _Scripted
+    """`scripted(lambda text: answer)`: labkit's scripted backend (tests/fakes.py), for tests of what is built around
+    a model's answers; its `calls` list records every call."""
+    from fakes import scripted  # here: labkit is imported only after the environment above is set
+
+    return scripted

@@ -13,12 +13,12 @@ import resource
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from api_cases import API_CASES, DATA_UPLOADS, Upload  # noqa: E402  (tests/badinput is on sys.path)
+from fakes import wait_until
 
 CALL_TIMEOUT_S = 120
 MEMORY_CAP = 12 * 1024**3  # address space of the server: the app, torch and a model or two mapped
@@ -89,7 +89,15 @@ def _resolve(args, root: Path, loaded: dict, uploads: dict) -> list:
 
 
 def _new_log(log: Path, offset: int) -> tuple[str, int]:
-    time.sleep(0.3)  # the server writes a traceback before it answers; give the file a moment
+    """What the server logged since `offset`, read once the log has stopped growing (it writes a traceback before
+    it answers, so that is normally at once)."""
+    sizes: list[int] = []
+
+    def settled() -> bool:
+        sizes.append(log.stat().st_size)
+        return len(sizes) > 1 and sizes[-1] == sizes[-2]
+
+    wait_until(settled, timeout=10, interval=0.02, what="the server log to stop growing")
     data = log.read_bytes()
     return data[offset:].decode("utf-8", errors="replace"), len(data)
 

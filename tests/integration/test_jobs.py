@@ -5,12 +5,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from labkit import jobs
 from labkit.store import FINAL
+
+from fakes import wait_until as wait_for
 
 LOOP = textwrap.dedent("""
     import time
@@ -21,16 +22,6 @@ LOOP = textwrap.dedent("""
         print("step", i, flush=True)
         time.sleep({dt})
 """)
-
-
-def wait_for(pred, timeout=30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_short_job_succeeds_with_metrics_and_log(settings):
@@ -124,7 +115,7 @@ def test_a_queued_job_waits_for_its_dependency(settings):
         after=[first.id],
         env={"FIRST": first.id},
     )
-    time.sleep(0.5)
+    wait_for(lambda: jobs.status(first.id).status == "running")
     assert jobs.status(second.id).status == "queued"
     done = wait_for(lambda: (r := jobs.status(second.id)).status in FINAL and r)
     assert done.status == "succeeded" and "first finished before me: True" in jobs.tail_log(done.run_dir)
@@ -138,7 +129,8 @@ def test_a_job_behind_a_failed_one_does_not_run_and_a_queued_job_can_be_cancelle
     assert done.status == "failed" and bad.id in done.error and "ran" not in jobs.tail_log(done.run_dir)
     long = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="test", name="long")
     waiting = jobs.start([sys.executable, "-c", "print('ran')"], kind="test", name="waiting", after=[long.id])
-    time.sleep(0.5)
+    wait_for(lambda: jobs.status(long.id).status == "running")
+    assert jobs.status(waiting.id).status == "queued"
     assert jobs.cancel(waiting.id, grace=5).status == "cancelled"
     jobs.cancel(long.id, grace=1)
 

@@ -19,6 +19,8 @@ from labkit.train.methods.icr import ICR_REWARD_PREFIX, ICRArgs
 from labkit.train.methods.lidr import LIDRArgs
 from labkit.train.methods.radis import RaDisArgs
 
+from fakes import script
+
 
 def reference_alpha(scores, lengths):
     """The reference's optimize_alpha, written out plainly: signed mean length gap, |gap| strictly smaller wins."""
@@ -76,53 +78,54 @@ def test_icr_pairs_fit_alpha_per_language_on_characters(tmp_path):
     )
 
 
-class FakeBackend:
-    """Generates given Completions and scores Σlog p as a function of the text, recording every call."""
+def scripts(monkeypatch, samples=None):
+    """What get_backend("scripted", ...) answers in these tests: "policy" samples `samples` for every prompt and
+    scores Σlog p = 2·(characters + 100 for EOS), "ref" scores half that. Each Script records its calls."""
 
-    def __init__(self, name, outputs=None, calls=None):
-        self.name, self.outputs, self.calls = name, outputs, calls if calls is not None else []
+    def score(weight):
+        return lambda prompt, y, append_eos: weight * (len(y) + (100.0 if append_eos else 0.0))
 
-    def generate(self, prompts, p):
-        self.calls.append(("generate", self.name, prompts, p))
-        return self.outputs[: len(prompts)]
-
-    def logprob(self, pairs, append_eos=False):
-        self.calls.append(("logprob", self.name, list(pairs), append_eos))
-        weight = 2.0 if self.name == "policy" else 1.0
-        return [weight * (len(y) + (100.0 if append_eos else 0.0)) for _, y in pairs]
+    policy = script(monkeypatch, "policy", reply=lambda text: list(samples or ["x"]), logprob=score(2.0))
+    return policy, script(monkeypatch, "ref", logprob=score(1.0))
 
 
 def test_icr_marks_truncated_responses_and_never_scores_them_with_eos(tmp_path, monkeypatch):
-    calls = []
-    outs = [[Completion("done.", False), Completion("cut off mid", True), Completion("fine", False)]] * 2
-    monkeypatch.setattr(si, "open_backend", lambda backend, model: FakeBackend(model, outs, calls))
+    samples = [Completion("done.", False), Completion("cut off mid", True), Completion("fine", False)]
+    policy, ref = scripts(monkeypatch, samples)
     prompts = {"p1": {"en": "Name a fruit.", "zh": "说出一种水果。"}}
-    args = ICRArgs(reference="ref", languages=["zh"], samples=3)
+    args = ICRArgs(reference="ref", languages=["zh"], samples=3, backend="scripted")
     stats = icr.icr_sample(tmp_path / "samples.jsonl", prompts, args, "policy", seed=42)
     assert stats == {"prompts": 2, "responses": 6, "truncated": 2}
-    gen = next(c for c in calls if c[0] == "generate")[3]
+    gen = next(c for c in policy.calls if c[0] == "generate")[2]
     assert (gen.n, gen.temperature, gen.top_p, gen.max_new_tokens) == (3, 0.9, 1.0, 2400)  # the paper's defaults
     assert read_jsonl(tmp_path / "samples.jsonl")[0]["truncated"] == [False, True, False]
 
-    calls.clear()
+    policy.calls.clear()
     icr.icr_score(tmp_path / "scored.jsonl", tmp_path / "samples.jsonl", prompts, args, "policy", "ref", "policy")
     rows = read_jsonl(tmp_path / "scored.jsonl")
     assert [x["logratio"] for x in rows] == [[105.0, None, 104.0]] * 2  # EOS on the finished ones; the cut one unscored
-    assert all(c[3] is True for c in calls if c[0] == "logprob" and c[2])
-    scored_prompts = {m[0]["content"] for c in calls if c[0] == "logprob" for m, _ in c[2]}
-    assert scored_prompts == {
+    scored = [c for c in policy.calls + ref.calls if c[0] == "logprob"]
+    assert all(eos is True for _, pairs, eos in scored if pairs)
+    assert {m[0]["content"] for _, pairs, _ in scored for m, _ in pairs} == {
         "Name a fruit.",
         ICR_REWARD_PREFIX.format(language="Chinese (Simplified)") + "Name a fruit.",
     }
 
-    calls.clear()
+    policy.calls.clear()
+    ref.calls.clear()
     with_cut = ICRArgs(
-        reference="ref", languages=["zh"], samples=3, include_truncated=True, reward_prefix="Only {language}: "
+        reference="ref",
+        languages=["zh"],
+        samples=3,
+        include_truncated=True,
+        reward_prefix="Only {language}: ",
+        backend="scripted",
     )
     icr.icr_score(tmp_path / "scored2.jsonl", tmp_path / "samples.jsonl", prompts, with_cut, "policy", "ref", "policy")
     assert read_jsonl(tmp_path / "scored2.jsonl")[0]["logratio"] == [105.0, 11.0, 104.0]  # cut one: no EOS term
-    assert any(c[3] is False and {y for _, y in c[2]} == {"cut off mid"} for c in calls if c[0] == "logprob")
-    assert any(m[0]["content"].startswith("Only Chinese") for c in calls if c[0] == "logprob" for m, _ in c[2])
+    scored = [c for c in policy.calls + ref.calls if c[0] == "logprob"]
+    assert any(eos is False and {y for _, y in pairs} == {"cut off mid"} for _, pairs, eos in scored)
+    assert any(m[0]["content"].startswith("Only Chinese") for _, pairs, _ in scored for m, _ in pairs)
 
 
 def test_icr_round_two_models_are_a_setting():
@@ -310,27 +313,17 @@ def test_backends_report_truncation():
     assert got == ["x"] and got[0].truncated
 
 
-class _Echo(FakeBackend):
-    """Answers every prompt with its own text (so a test reads what was asked) and renders chat as plain text."""
-
-    def generate(self, prompts, p):
-        self.calls.append(("generate", self.name, prompts, p))
-        return [[Completion(f"{x}</translated>" if isinstance(x, str) else x[-1]["content"])] for x in prompts]
-
-    def render(self, messages):
-        return messages[-1]["content"]
-
-
 def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_path, monkeypatch):
     """answer_template "reasoning" is the reference's PROMPT_PREFIX (its GSM8K run, with_prefix=true), the language
     named as its LANGUAGES names it ("Chinese", not labkit's "Chinese (Simplified)"); answers, translation prompts
     and the DPO pairs all use it. The default asks the prompt as it is (the reference's instruction run)."""
     from labkit.train.methods.lidr import LIDR_REASONING_TEMPLATE
 
-    calls = []
-    monkeypatch.setattr(si, "open_backend", lambda backend, model: _Echo(model, None, calls))
+    echo = script(monkeypatch, "policy", reply=lambda text: text + "</translated>")  # reads back what was asked
     prompts = {"g1": {"en": "Tom has 3 apples and buys 4. How many?", "zh": "汤姆有3个苹果，又买了4个。一共几个？"}}
-    args = LIDRArgs(languages=["zh"], answer_template="reasoning", language_names={"sw": "Kiswahili"})
+    args = LIDRArgs(
+        languages=["zh"], answer_template="reasoning", language_names={"sw": "Kiswahili"}, backend="scripted"
+    )
     assert args.answer_template == LIDR_REASONING_TEMPLATE and args.language("sw") == "Kiswahili"
     lidr.lidr_answer(tmp_path / "answers.jsonl", prompts, args, "policy")
     asked = {a["lang"]: a["prompt"] for a in read_jsonl(tmp_path / "answers.jsonl")}
@@ -341,7 +334,7 @@ def test_lidr_answer_prompt_per_language_as_the_reference_asks_for_gsm8k(tmp_pat
     )
     assert asked["en"].startswith("Below is") and "request in English. Please answer in English." in asked["en"]
     lidr.lidr_translate(tmp_path / "trans.jsonl", tmp_path / "answers.jsonl", prompts, args, "policy")
-    sent = [x for c in calls if c[0] == "generate" for x in c[2] if isinstance(x, str)]
+    sent = [x for c in echo.calls if c[0] == "generate" for x in c[1] if isinstance(x, str)]
     assert any("into Chinese." in x for x in sent) and not any("Simplified" in x for x in sent)
     lidr.lidr_make_pairs(
         tmp_path / "pairs.jsonl", tmp_path / "answers.jsonl", tmp_path / "trans.jsonl", prompts, args, set()
