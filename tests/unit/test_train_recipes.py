@@ -395,3 +395,37 @@ def test_renamed_trainer_settings_reach_the_config_under_their_current_name():
         new = make_config(NewConfig, {"gradient_checkpointing": False, "activation_checkpointing": True})
         assert new.activation_checkpointing is True
         assert make_config(OldConfig, {"gradient_checkpointing": True}).gradient_checkpointing is True
+
+
+def test_hf_job_script_carries_hostile_values_as_data(tmp_path, monkeypatch):
+    """The Job script (what `labkit export --target hf-jobs` prints and the Jobs panel sends) run here with the Hub
+    and the labkit command faked: the recipe's hostile values arrive as data, nothing runs them."""
+    import subprocess
+
+    import huggingface_hub
+
+    from labkit import hfjobs
+
+    r = rmod.load(
+        CONFIGS / "sft-tiny.yaml",
+        [
+            'model.revision="x\\nYAML\\ntouch PWNED\\n"',
+            "tags=[\"$(touch PWNED2)\", \"it's\", \"'''); import os; os.system('touch PWNED3') #\"]",
+            "data.path=me/data",
+        ],
+    )
+    data, _ = hfjobs.export(launch.recipe_job(r), "train", push_repo="me/ckpts")
+    called, api = [], FakeHfApi()
+    monkeypatch.setattr(subprocess, "call", lambda argv, env=None: called.append((argv, env)) or 0)
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda *a, **k: api)
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        exec(compile(data["script"], "labkit_job.py", "exec"), {"__name__": "__main__"})
+    assert done.value.code == 0 and not any(tmp_path.rglob("PWNED*"))
+    saved = yaml.safe_load((tmp_path / "recipe.yaml").read_text())
+    assert saved["model"]["revision"] == "x\nYAML\ntouch PWNED\n"
+    assert saved["tags"] == ["$(touch PWNED2)", "it's", "'''); import os; os.system('touch PWNED3') #"]
+    uploaded = api.named("upload_folder")
+    assert called[0][0][-2:] == ["train", "recipe.yaml"] and uploaded[0]["repo_id"] == "me/ckpts"
+    assert called[0][1]["LABKIT_HOME"] == uploaded[0]["folder_path"]  # the run folder pushed is the one it wrote
