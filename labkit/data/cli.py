@@ -15,6 +15,7 @@ from pathlib import Path
 from labkit import jobs
 from labkit.clitools import command, emit
 from labkit.errors import LabkitError
+from labkit.execution import TARGETS
 from labkit.store import new_run_id, open_store
 from labkit.data import classifier
 
@@ -37,7 +38,7 @@ def add_arguments(subparsers) -> None:
     sp.add_argument(
         "--set", action="append", help="override a recipe key: --set rules.length.min_chars=100 (repeatable)"
     )
-    sp.add_argument("--executor", choices=["local", "slurm", "ray", "hf-jobs"], help="overrides executor.name")
+    sp.add_argument("--executor", choices=TARGETS, help="overrides executor.name")
     sp.add_argument("--tasks", type=int, help="overrides executor.tasks")
     sp.add_argument("--workers", type=int, help="overrides executor.workers")
     sp.add_argument(
