@@ -9,7 +9,6 @@ labkit transfer BEFORE AFTER [--source en]             MTI of a training run (ol
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from labkit import jobs
@@ -64,11 +63,10 @@ def evaluate(args) -> int:
     try:
         return _eval(args)
     except LabkitError as e:  # a job leaves its error for the Evaluate tab, which shows it whole and in its own words
-        if os.environ.get("LABKIT_RUN_ID") and os.environ.get("LABKIT_RUN_DIR"):
+        job = jobs.current()
+        if job and job.dir:
             err = {"message": e.message, "hint": e.hint}
-            (Path(os.environ["LABKIT_RUN_DIR"]) / "error.json").write_text(
-                json.dumps(err, ensure_ascii=False), encoding="utf-8"
-            )
+            (job.dir / "error.json").write_text(json.dumps(err, ensure_ascii=False), encoding="utf-8")
         raise
 
 
@@ -80,9 +78,9 @@ def _eval(args) -> int:
         emit(args, *done)
         return 0
     # Launched as a job, the supervisor owns the run row and folder; from a terminal the service makes its own.
-    job = os.environ.get("LABKIT_RUN_ID")
-    run_id = job or (sharding and args.output and shard.waiting_run(args.output)) or new_run_id("eval")
-    out = Path(args.output or (os.environ["LABKIT_RUN_DIR"] if job else settings.runs_dir / run_id))
+    job = jobs.current()
+    run_id = (job and job.id) or (sharding and args.output and shard.waiting_run(args.output)) or new_run_id("eval")
+    out = Path(args.output or (job and job.dir) or settings.runs_dir / run_id)
     bar, metrics = progress_bar(args), MetricsWriter(out)
 
     def progress(done, total):

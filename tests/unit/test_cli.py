@@ -143,3 +143,13 @@ def test_every_command_is_an_engines_and_the_face_only_composes_them():
         "dmoe",
     }
     assert len(Path(labkit.cli.__file__).read_text(encoding="utf-8").splitlines()) < 400
+
+
+def test_an_eval_job_leaves_its_error_for_the_tab(tmp_path, monkeypatch, capsys, settings):
+    """Inside a job (jobs.current()), a refused evaluation writes error.json into the run folder for the Evaluate
+    tab, which shows it in its own words."""
+    monkeypatch.setenv("LABKIT_RUN_ID", "eval-job")
+    monkeypatch.setenv("LABKIT_RUN_DIR", str(tmp_path))
+    assert main(["eval", "--task", "gsm9k", "--model", "tiny"]) == 2
+    error = json.loads((tmp_path / "error.json").read_text(encoding="utf-8"))
+    assert "gsm9k" in error["message"] and capsys.readouterr().err.startswith("error:")
