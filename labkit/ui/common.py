@@ -178,7 +178,8 @@ def guarded_buttons(settings):
         ok = guard.allowed(action, settings)
         if not ok:
             off.append((label, action))
-        return gr.Button(label, interactive=ok and kwargs.pop("interactive", True), **kwargs)
+        wanted = kwargs.pop("interactive", True)  # popped first: with `ok` False, `and` would skip the pop
+        return gr.Button(label, interactive=ok and wanted, **kwargs)
 
     yield button
     if off:

@@ -82,7 +82,7 @@ def test_sessions_act_only_on_their_own_runs_and_within_their_limit(shared_app, 
         ):
             _refused(call, "not started from this browser session")
         assert jobs.status(started[0], ctx.settings).status in ("queued", "running")
-        note, _table = a.predict(started[0], api_name="/train_cancel")
+        note = a.predict(started[0], api_name="/train_cancel")
         assert "cancelled" in note
         _refused(lambda: b.predict(started[0], api_name="/train_resume"), "not started from this browser session")
         assert jobs.status(started[0], ctx.settings).status == "cancelled"

@@ -96,7 +96,7 @@ def test_launch_and_follow(client, tiny_path):
     rid, note, _, table = client.predict(typed(client, text, values), api_name="/train_launch")
     assert rid.startswith("train-") and rid in [r[0] for r in table["data"]]  # the runs table shows it at once
     for _ in range(240):
-        status, picks, plot, log, _t, table = client.predict(rid, [], False, api_name="/train_follow")
+        status, log, _t, picks, plot, table = client.predict(rid, [], False, api_name="/train_follow")
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(0.5)
@@ -118,8 +118,10 @@ def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
             break
         time.sleep(0.5)
     assert "left" in status  # a running run has an ETA
-    note, table = client.predict(rid, api_name="/train_cancel")
-    assert "cancelled" in note and [r[2] for r in table["data"] if r[0] == rid] == ["cancelled"]
+    note = client.predict(rid, api_name="/train_cancel")
+    assert "cancelled" in note
+    table, _ = client.predict(api_name="/train_runs")
+    assert [r[2] for r in table["data"] if r[0] == rid] == ["cancelled"]
     status = client.predict(rid, [], False, api_name="/train_follow")[0]
     assert status.startswith("**cancelled**") and "left" not in status and "Error" not in status
 
@@ -129,6 +131,9 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
     from labkit import jobs
     from labkit.store import open_store
     from labkit.train import launch, recipe as rmod
+    import gradio as gr
+
+    from labkit.ui.runpanel import RunPanel
     from labkit.ui.tabs.train import FORM, Train
 
     store = open_store(settings)
@@ -140,9 +145,13 @@ def test_reattach_follows_the_run_asked_for(settings, tiny_path):
         settings=settings,
         validate=False,
     )
-    out = h.reattach(SimpleNamespace(query_params={"run": run.id}))
-    assert out[0] == run.id and "name: asked-for" in out[3] and out[6] == "asked-for" and len(out) == 6 + len(FORM)
-    assert h.reattach(SimpleNamespace(query_params={}))[0] == newer.id
+    with gr.Blocks():
+        panel = RunPanel(SimpleNamespace(settings=settings, store=store), "train")
+    rid, _timer = panel.reattach(SimpleNamespace(query_params={"run": run.id}))
+    out = h.restore(rid)
+    assert rid == run.id and "name: asked-for" in out[1] and out[4] == "asked-for" and len(out) == 4 + len(FORM)
+    assert panel.reattach(SimpleNamespace(query_params={}))[0] == newer.id
+    assert panel.reattach(SimpleNamespace(query_params={"run": "no-such-run"}))[0] == newer.id
     for r in (run, newer):
         jobs.cancel(r.id, settings)
 

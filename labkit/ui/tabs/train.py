@@ -12,7 +12,6 @@ the configs folder, run folders and uploads (`recipe.allowed_roots`), and are sh
 from __future__ import annotations
 
 import shlex
-import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,6 +28,7 @@ from labkit.train.methods import METHODS
 from labkit.train.validate import problems
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, synced_component
+from labkit.ui.runpanel import RunPanel
 from labkit.ui import hfjobs_panel
 
 TITLE = "Train"
@@ -48,9 +48,6 @@ FORM = [
     Field("output.push_to_hub", "Push to Hub repo", "optional"),
 ]
 EDITOR, EDITOR_SOURCE = "editor.yaml", "editor-source.txt"  # in a run folder launched from this tab
-# in the browser: the followed run goes into the page address (?run=ID), so a reload re-attaches to it
-REMEMBER = """(rid) => { if (rid) { const u = new URL(window.location.href); u.searchParams.set("run", rid.trim());
-  window.history.replaceState(null, "", u); } return []; }"""
 RUN_COLUMNS = ["id", "name", "status", "method", "model", "step", "loss", "tags"]
 WORLD_RECIPE = "configs/train/sft-math-tiny.yaml"
 WORLD_NOTE = (
@@ -133,16 +130,14 @@ def runs_table(settings) -> list[list]:
     return rows
 
 
-def status_text(run, p: dict) -> str:
-    """One line of state: a running run gets an ETA; an ended one says how it ended (a cancel is not an error)."""
+def progress_text(run, p: dict) -> str:
+    """A training run's progress for the run panel: steps, an ETA while it runs, the latest metrics."""
     steps = f"step {p['step']}/{p['max_steps'] or '?'} ({100 * p['fraction']:.0f}%)"
     eta = f" · about {p['eta_s']:.0f} s left" if run.status == "running" and p["eta_s"] else ""
     latest = ", ".join(f"{k} {v:.4g}" for k, v in list(p["latest"].items())[:5] if isinstance(v, float))
-    text = f"**{run.status}** · {steps}{eta}" + (f"<br>{latest}" if latest else "")
+    text = steps + eta + (f"<br>{latest}" if latest else "")
     if run.status == "cancelled":
-        text += "<br>Cancelled by request. *Resume* continues from the last checkpoint."
-    elif run.status == "failed" and run.error:
-        text += f"\n\n```\n{run.error[-1200:]}\n```"
+        text += "<br>*Resume* continues from the last checkpoint."
     return text
 
 
@@ -202,46 +197,17 @@ class Train:
         (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
         return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.settings)
 
-    def follow(self, rid, picked, log_y):
-        if not rid:
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
-        try:
-            run = jobs.status(rid.strip(), self.settings)
-        except LabkitError as e:
-            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False), gr.update()
-        ended = run.status in FINAL
-        try:
-            names = monitor.metric_names([run.run_dir])
-            method = METHODS.get(run.config.get("method", ""), None)
-            default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
-            chosen = [m for m in (picked or []) if m in names] or default
-            return (
-                status_text(run, monitor.progress(run)) + evaluation_text(run, self.store),
-                gr.update(choices=names, value=chosen),
-                monitor.curves([run], chosen, log_y),
-                jobs.tail_log(run.run_dir, 6000),
-                gr.Timer(active=not ended),
-                runs_table(self.settings) if ended else gr.update(),
-            )
-        except (
-            Exception
-        ) as e:  # a run folder half-written or removed: say so in the status, not as error badges on every panel
-            traceback.print_exc()
-            return (
-                f"**{run.status}** · (its files cannot be read right now: {type(e).__name__})",
-                gr.update(),
-                gr.update(),
-                gr.update(),
-                gr.Timer(active=not ended),
-                gr.update(),
-            )
+    def describe(self, run) -> str:
+        return progress_text(run, monitor.progress(run)) + evaluation_text(run, self.store)
 
-    @handler
-    def cancel(self, rid, request: gr.Request):
-        if not rid:
-            raise LabkitError("No run selected.", hint="Type or pick a run id, then Cancel.")
-        run = jobs.cancel(rid.strip(), self.settings, **who(self.ctx, request))
-        return f"`{run.id}`: **{run.status}**.", runs_table(self.settings)
+    def curves(self, run, picked, log_y):
+        """The tab's outputs at each look of the run panel: the curve choices, the curves, the runs table."""
+        names = monitor.metric_names([run.run_dir])
+        method = METHODS.get(run.config.get("method", ""), None)
+        default = [m for m in (method.plots if method else ("loss",)) if m in names][:4] or names[:1]
+        chosen = [m for m in (picked or []) if m in names] or default
+        table = runs_table(self.settings) if run.status in FINAL else gr.update()
+        return gr.update(choices=names, value=chosen), monitor.curves([run], chosen, log_y), table
 
     @handler
     def resume(self, rid, request: gr.Request):
@@ -255,23 +221,15 @@ class Train:
             runs_table(self.settings),
         )
 
-    def reattach(self, request: gr.Request | None = None):
-        """After a reload: the run named in the page address (?run=ID, set when a run is launched, resumed or
-        attached here), else the newest running one; the form and editor show that run's recipe."""
-        asked = request.query_params.get("run") if request is not None else None
-        run = None
-        for rid in [asked] if asked else []:
-            try:
-                run = jobs.status(str(rid).strip(), self.settings)
-            except LabkitError:
-                run = None
-        if run is None:
-            running = [
-                r for r in jobs.list_runs(self.settings, kind="train", limit=50) if r.status in ("running", "queued")
-            ]
-            run = running[0] if running else None
-        if run is None or run.kind != "train":
-            return [gr.update(), gr.Timer(active=False)] + [gr.update()] * (4 + len(FORM))
+    def restore(self, rid):
+        """After a reload re-attached the run panel: the form and editor show that run's recipe, as launched."""
+        keep = [gr.update()] * (4 + len(FORM))
+        if not (rid or "").strip():
+            return keep
+        try:
+            run = jobs.status(rid.strip(), self.settings)
+        except LabkitError:
+            return keep
         folder = Path(run.run_dir or "")
         recipe, source = folder / launch.RECIPE, folder / launch.RECIPE
         if (folder / EDITOR).exists() and (folder / EDITOR_SOURCE).exists():
@@ -283,13 +241,13 @@ class Train:
             text = config.read_text(recipe, config.shown(recipe, self.settings))
             values = form_values(text, str(source), self.settings)
         except LabkitError:
-            return [run.id, gr.Timer(active=run.status not in FINAL)] + [gr.update()] * (4 + len(FORM))
+            return keep
         choice = (
             gr.update(value=config.shown(source, self.settings))
             if source.exists() and not self.settings.demo
             else gr.update()
         )
-        return [run.id, gr.Timer(active=run.status not in FINAL), choice, text, str(source), values, *values]
+        return [choice, text, str(source), values, *values]
 
     @handler
     def slurm(self, text, source, n, g):
@@ -386,18 +344,13 @@ def _layout(ctx) -> SimpleNamespace:
         ui.validate_btn = gr.Button("Validate")
         ui.preview_btn = gr.Button("Preview command")
         ui.launch_btn = button("Launch", "launch", variant="primary")
-        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
         ui.resume_btn = button("Resume", "resume")
     ui.notes = gr.Markdown(elem_id="lk-train-notes")
-    with gr.Row():
-        ui.run_id = gr.Textbox(label="Run", elem_id="lk-train-run", scale=2)
-        ui.status = gr.Markdown(elem_id="lk-train-status")
+    ui.panel = RunPanel(ctx, "train")
     with gr.Row():
         ui.metrics_pick = gr.Dropdown([], multiselect=True, label="Curves", scale=3)
         ui.log_y = gr.Checkbox(False, label="log scale")
     ui.plot = gr.Plot(label="Training curves")
-    ui.log = gr.Code(label="Log (tail)", lines=12, language=None)
-    ui.poll = gr.Timer(2.0, active=False)
     with gr.Accordion("Pipeline stages and rounds (ICR, LIDR, RaDis)", open=False):
         with gr.Row():
             ui.stages_btn = gr.Button("Show stages", scale=0)
@@ -436,41 +389,38 @@ def _layout(ctx) -> SimpleNamespace:
 
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx), Train(ctx)
+    panel = ui.panel
     form = [ui.editor, ui.source]  # what every "what will run" handler reads, once the click synced the form
-    followed = [ui.status, ui.metrics_pick, ui.plot, ui.log, ui.poll, ui.table]
-    watch = [ui.run_id, ui.metrics_pick, ui.log_y]
+    panel.wire(
+        shared, describe=h.describe, extra=(h.curves, [ui.metrics_pick, ui.log_y], [ui.metrics_pick, ui.plot, ui.table])
+    )
     ui.load_btn.click(
         h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe"
     )
     sync = h.sync.wire(ui.fields, ui.editor, ui.synced, ui.source, ui.notes, "train")
     sync.before(ui.validate_btn.click).success(h.validate, form, ui.notes, api_name="train_validate")
     sync.before(ui.preview_btn.click).success(h.preview, form, ui.notes, api_name="train_preview")
-    sync.before(ui.launch_btn.click).success(
-        h.start, form, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_launch"
-    ).then(None, ui.run_id, None, js=REMEMBER)
-    ui.poll.tick(h.follow, watch, followed, api_name="train_follow", show_progress="hidden")
-    ui.run_id.submit(h.follow, watch, followed, api_name="train_attach").then(None, ui.run_id, None, js=REMEMBER)
-    ui.metrics_pick.input(h.follow, watch, followed, api_name="train_pick_curves")
-    ui.log_y.change(h.follow, watch, followed, api_name="train_log_scale")
-    ui.cancel_btn.click(h.cancel, ui.run_id, [ui.notes, ui.table], api_name="train_cancel").then(
-        h.follow, watch, followed, api_name="train_follow_after_cancel"
+    started = sync.before(ui.launch_btn.click).success(
+        h.start, form, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_launch"
     )
-    ui.resume_btn.click(h.resume, ui.run_id, [ui.run_id, ui.notes, ui.poll, ui.table], api_name="train_resume").then(
-        None, ui.run_id, None, js=REMEMBER
+    panel.follow_after(started, "train_launch")
+    ui.metrics_pick.input(panel.look, panel.inputs, panel.outputs, api_name="train_pick_curves")
+    ui.log_y.change(panel.look, panel.inputs, panel.outputs, api_name="train_log_scale")
+    resumed = ui.resume_btn.click(
+        h.resume, panel.run_id, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_resume"
     )
+    panel.follow_after(resumed, "train_resume")
     sync.before(ui.slurm_btn.click).success(
         h.slurm, [*form, ui.nodes, ui.gpn], ui.export, api_name="train_export_slurm"
     )
     sync.before(ui.hfjob_btn.click).success(h.hf_job, [*form, ui.flavor], ui.export, api_name="train_export_hf_jobs")
     ui.refresh.click(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs")
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
-    ui.stages_btn.click(h.stages, ui.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
-    ui.file_btn.click(h.stage_file, [ui.run_id, ui.stage_file], ui.stage_rows, api_name="train_stage_file")
-    shared.demo.load(
-        h.reattach,
-        None,
-        [ui.run_id, ui.poll, ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields],
-        api_name="train_reattach",
-    ).then(h.follow, watch, followed, api_name="train_follow_on_load")
+    ui.stages_btn.click(h.stages, panel.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")
+    ui.file_btn.click(h.stage_file, [panel.run_id, ui.stage_file], ui.stage_rows, api_name="train_stage_file")
+    panel.loaded.then(
+        h.restore, panel.run_id, [ui.recipe_file, ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_restore"
+    )
+    panel.open_from(ui.table, "train")
     shared.demo.load(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs_on_load")
     hfjobs_panel.attach(ctx, shared, "train", form, hfjobs_panel.train_job, before=sync.before)
