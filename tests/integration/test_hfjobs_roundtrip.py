@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
@@ -21,42 +20,29 @@ from labkit.evaluate.service import summary_metrics
 from labkit.train import monitor
 from labkit.train import recipe as rmod
 
+from fakes import FakeHfApi
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
-# HfApi on the "Job machine": uploads land in $FAKE_HUB/<repo>/<path_in_repo>, skipping the ignored patterns.
+# HfApi on the "Job machine": the shared fake, whose uploads land in $FAKE_HUB/<repo>/<path_in_repo>.
 FAKE_HUB = textwrap.dedent(
     """
-    import fnmatch, os, runpy, shutil, sys
+    import os, runpy, sys
+    from pathlib import Path
+
     import huggingface_hub
+    from fakes import FakeHfApi
 
-    class FakeHub:
-        def create_repo(self, repo_id, repo_type=None, private=None, exist_ok=False):
-            os.makedirs(os.path.join(os.environ["FAKE_HUB"], repo_id), exist_ok=True)
-
-        def upload_folder(self, folder_path, repo_id, repo_type, path_in_repo, ignore_patterns=(), commit_message=""):
-            dest = os.path.join(os.environ["FAKE_HUB"], repo_id, path_in_repo)
-            for base, _, names in os.walk(folder_path):
-                for name in names:
-                    rel = os.path.relpath(os.path.join(base, name), folder_path)
-                    if not any(fnmatch.fnmatch(rel, p) for p in ignore_patterns):
-                        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
-                        shutil.copyfile(os.path.join(base, name), os.path.join(dest, rel))
-
-    huggingface_hub.HfApi = FakeHub
+    api = FakeHfApi(hub=Path(os.environ["FAKE_HUB"]))
+    huggingface_hub.HfApi = lambda *a, **k: api
     runpy.run_path(sys.argv[1], run_name="__main__")
     """
 )
 
 
-class Submitter:
-    def run_uv_job(self, script, **kw):
-        self.script = Path(script).read_text(encoding="utf-8")
-        return types.SimpleNamespace(id="job-rt", url=None, status=types.SimpleNamespace(stage="COMPLETED"))
-
-
 def run_job(tmp_path: Path, tiny_path: Path, argv: list[str], settings, files=None):
-    api = Submitter()
+    api = FakeHfApi(job_id="job-rt", stage="COMPLETED", url=None)
     run = hfjobs.submit(
         argv, kind=argv[0], name="rt", push_repo="me/rt", token="t", settings=settings, api=api, files=files
     )
@@ -64,7 +50,12 @@ def run_job(tmp_path: Path, tiny_path: Path, argv: list[str], settings, files=No
     (machine / "home" / "models").mkdir(parents=True)
     os.symlink(tiny_path, machine / "home" / "models" / "tiny")  # the Job would build it; here it is shared
     (machine / "job.py").write_text(api.script, encoding="utf-8")
-    env = {**os.environ, "LABKIT_HOME": str(machine / "home"), "FAKE_HUB": str(hub), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "LABKIT_HOME": str(machine / "home"),
+        "FAKE_HUB": str(hub),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+    }
     done = subprocess.run(
         [sys.executable, "-c", FAKE_HUB, str(machine / "job.py")], cwd=machine, env=env, capture_output=True, text=True
     )
@@ -89,7 +80,9 @@ def test_an_eval_job_round_trip_feeds_the_leaderboard_and_samples(tmp_path, tiny
 
 
 def test_a_train_job_round_trip_brings_back_curves_and_the_checkpoint(tmp_path, tiny_path, settings):
-    data = ROOT / "configs" / "train-data" / "sft-tiny.jsonl"  # a Hub dataset id on a real Job; this machine's file here
+    data = (
+        ROOT / "configs" / "train-data" / "sft-tiny.jsonl"
+    )  # a Hub dataset id on a real Job; this machine's file here
     recipe = rmod.load(ROOT / "configs" / "train" / "sft-tiny.yaml", ["trainer.max_steps=2", f"data.path={data}"])
     body = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
     run, _ = run_job(tmp_path, tiny_path, ["train", "recipe.yaml"], settings, files={"recipe.yaml": body})
