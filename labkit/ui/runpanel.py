@@ -58,10 +58,18 @@ def ending(run) -> str:
 class RunPanel:
     """The components, laid out where the panel is made (in the tab's layout)."""
 
-    def __init__(self, ctx, kind: str, label: str = "Run", cancel: str | None = "Cancel", log_lines: int = 12):
+    def __init__(
+        self,
+        ctx,
+        kind: str,
+        label: str = "Run",
+        cancel: str | None = "Cancel",
+        log_lines: int = 12,
+        run_elem: str | None = None,
+    ):
         self.ctx, self.kind = ctx, kind
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            self.run_id = gr.Textbox(label=label, elem_id=f"lk-{kind}-run", scale=3)
+            self.run_id = gr.Textbox(label=label, elem_id=run_elem or f"lk-{kind}-run", scale=3)
             self.cancel = button(cancel, "cancel", variant="stop", scale=0) if cancel else None
         self.status = gr.Markdown(elem_id=f"lk-{kind}-status")
         self.log = gr.Code(label="Log (tail)", lines=log_lines, language=None, elem_id=f"lk-{kind}-log")

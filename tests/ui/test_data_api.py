@@ -37,7 +37,7 @@ def test_data_tab_end_to_end(client):
     assert run_id.startswith("data-")
     deadline = time.time() + 240
     while time.time() < deadline:
-        status, summary, *_ = client.predict(run_id, api_name="/data_attach")
+        status, _log, _timer, summary, *_ = client.predict(run_id, api_name="/data_attach")
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(1)
@@ -64,7 +64,9 @@ def test_the_example_fills_every_chart(client):
     run_id = client.predict(source, text, "", api_name="/data_curate")[0]
     deadline = time.time() + 240
     while time.time() < deadline:
-        status, summary, funnel, domain, quality, toxicity = client.predict(run_id, api_name="/data_attach")[:6]
+        status, _log, _timer, summary, funnel, domain, quality, toxicity = client.predict(
+            run_id, api_name="/data_attach"
+        )[:8]
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(1)

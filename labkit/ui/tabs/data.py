@@ -18,10 +18,10 @@ from labkit.data import run as jobrun
 from labkit.data.annotate import KINDS
 from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
-from labkit.store import FINAL
 from labkit.config import merge
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, mapping, synced_component
+from labkit.ui.runpanel import RunPanel
 from labkit.ui import hfjobs_panel
 from labkit import guard
 from labkit import hub
@@ -62,14 +62,13 @@ def form_values(text: str) -> list:
     return SYNC.values(text)
 
 
-def status_text(run, p: dict) -> str:
+def progress_text(run) -> str:
+    """A curation's progress for the run panel: documents read and tasks completed."""
+    p = jobrun.progress(jobrun.output_dir(run))
     frac = (
-        f" · {p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%)" if p["fraction"] is not None else ""
+        f"{p['read']}/{p['total']} documents read ({100 * p['fraction']:.0f}%) · " if p["fraction"] is not None else ""
     )
-    text = f"**{run.status}**{frac} · tasks completed: {p['tasks_completed']}"
-    if run.status == "failed":
-        text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
-    return text
+    return f"{frac}tasks completed: {p['tasks_completed']}"
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -133,19 +132,9 @@ def results(rid) -> tuple:
     return summary, figs["funnel"], figs["domain"], figs["quality"], figs["toxicity"]
 
 
-@handler
-def follow(rid):
-    if not (rid or "").strip():
-        return (*[gr.update()] * 6, gr.Timer(active=False))
-    run = jobs.status(rid.strip())
-    text = status_text(run, jobrun.progress(jobrun.output_dir(run)))
-    if run.status != "succeeded":
-        return (text, *[gr.update()] * 5, gr.Timer(active=run.status not in FINAL))
-    return (text, *results(rid), gr.Timer(active=False))
-
-
-def do_cancel(rid, caller: dict):
-    return f"**{jobs.cancel(rid.strip(), **caller).status}**" if (rid or "").strip() else "No run."
+def charts(run) -> tuple:
+    """The run panel's other outputs: the summary and figures once the run has succeeded."""
+    return results(run.id) if run.status == "succeeded" else (gr.update(),) * 5
 
 
 def do_resume(rid, caller: dict):
@@ -247,14 +236,12 @@ def _input_row(ui, settings) -> None:
             ui.preview = gr.Dataframe(headers=preview.COLUMNS, label="Preview (first 20)", wrap=True, max_height=300)
 
 
-def _run_column(ui, settings) -> None:
+def _run_column(ui, ctx) -> None:
     ui.out_dir = gr.Textbox(label="Output folder (empty: the run folder)")
-    with guarded_buttons(settings) as button, gr.Row():
+    with guarded_buttons(ctx.settings) as button, gr.Row():
         ui.run_btn = button("Curate", "launch", variant="primary", elem_id="lk-data-run")
-        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
         ui.resume_btn = button("Resume", "launch")
-    ui.run_id = gr.Textbox(label="Run id", elem_id="lk-data-run-id")
-    ui.status = gr.Markdown(elem_id="lk-data-status")
+    ui.panel = RunPanel(ctx, "data", label="Run id", run_elem="lk-data-run-id", log_lines=8)
     ui.summary = gr.JSON(label="Summary: kept, dropped per rule, stats")
     with gr.Row():
         ui.funnel, ui.domain = gr.Plot(label="Funnel"), gr.Plot(label="Domains")
@@ -284,9 +271,10 @@ def _after_run(ui, settings) -> None:
         ui.card = gr.Markdown()
 
 
-def _layout(recipes: list[str], settings) -> SimpleNamespace:
+def _layout(recipes: list[str], ctx) -> SimpleNamespace:
     ui = SimpleNamespace()
     gr.Markdown(NOTE, elem_classes="lk-note")
+    settings = ctx.settings
     _input_row(ui, settings)
     with gr.Row():
         with gr.Column(scale=2):
@@ -299,9 +287,8 @@ def _layout(recipes: list[str], settings) -> SimpleNamespace:
             ui.synced = synced_component(None)
             ui.form_note = gr.Markdown(elem_id="lk-data-form-note")
         with gr.Column(scale=3):
-            _run_column(ui, settings)
+            _run_column(ui, ctx)
     _after_run(ui, settings)
-    ui.poll = gr.Timer(1.0, active=False)
     return ui
 
 
@@ -309,7 +296,7 @@ def build(ctx, shared) -> None:
     # shown relative to the project, never as the server's absolute paths
     names = sorted((p.name for p in CONFIGS.glob("*.yaml")), key=lambda n: (n != "cwt2-zh.yaml", n))
     recipes = [f"configs/curate/{n}" for n in names]
-    ui = _layout(recipes, ctx.settings)
+    ui = _layout(recipes, ctx)
     loaded = [ui.editor, ui.synced, *ui.fields]
     ui.recipe_file.change(load_recipe, ui.recipe_file, loaded, api_name="data_load_recipe")
     sync = SYNC.wire(ui.fields, ui.editor, ui.synced, None, ui.form_note, "data")
@@ -321,32 +308,32 @@ def build(ctx, shared) -> None:
         return do_run(src, text, out, owner_tags(ctx, request))
 
     @handler
-    def cancel_(rid, request: gr.Request):
-        return do_cancel(rid, who(ctx, request))
-
-    @handler
     def resume_(rid, request: gr.Request):
         return do_resume(rid, who(ctx, request))
 
     ui.upload.upload(take_upload, ui.upload, ui.source, api_name="data_upload")
+    panel = ui.panel
+    panel.wire(
+        shared, describe=progress_text, extra=(charts, [], [ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity])
+    )
+    started = [panel.run_id, panel.status, panel.timer]
     example = ui.example_btn.click(fill_example, None, [ui.source, ui.recipe_file, *loaded], api_name="data_example")
-    sync.before(example.success).success(
-        run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_example_curate"
+    curated = sync.before(example.success).success(
+        run_, [ui.source, ui.editor, ui.out_dir], started, api_name="data_example_curate"
     )
+    panel.follow_after(curated, "data_example_curate")
     sync.before(ui.preview_btn.click).success(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
-    sync.before(ui.run_btn.click).success(
-        run_, [ui.source, ui.editor, ui.out_dir], [ui.run_id, ui.status, ui.poll], api_name="data_curate"
+    curated = sync.before(ui.run_btn.click).success(
+        run_, [ui.source, ui.editor, ui.out_dir], started, api_name="data_curate"
     )
-    outputs = [ui.status, ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity, ui.poll]
-    ui.poll.tick(follow, ui.run_id, outputs, api_name="data_follow", show_progress="hidden")
-    ui.run_id.submit(follow, ui.run_id, outputs, api_name="data_attach")
-    ui.cancel_btn.click(cancel_, ui.run_id, ui.status, api_name="data_cancel")
-    ui.resume_btn.click(resume_, ui.run_id, [ui.run_id, ui.status, ui.poll], api_name="data_resume")
-    ui.browse_btn.click(browse, [ui.run_id, ui.rule], ui.dropped, api_name="data_dropped")
+    panel.follow_after(curated, "data_curate")
+    resumed = ui.resume_btn.click(resume_, panel.run_id, started, api_name="data_resume")
+    panel.follow_after(resumed, "data_resume")
+    ui.browse_btn.click(browse, [panel.run_id, ui.rule], ui.dropped, api_name="data_dropped")
     sync.before(ui.export_btn.click).success(
         do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export"
     )
-    ui.card_btn.click(preview_card, [ui.run_id, ui.repo, ui.license], ui.card, api_name="data_card")
-    ui.push_btn.click(do_push, [ui.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push")
+    ui.card_btn.click(preview_card, [panel.run_id, ui.repo, ui.license], ui.card, api_name="data_card")
+    ui.push_btn.click(do_push, [panel.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push")
     if recipes:
         shared.demo.load(load_recipe, ui.recipe_file, loaded, api_name="data_init")
