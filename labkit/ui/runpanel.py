@@ -82,7 +82,7 @@ class RunPanel:
         guard.require_visible(run, caller["caller"], caller["authenticated"], self.ctx.settings)
         return run
 
-    def _look(self, describe, extra):
+    def _look(self, describe, extra, failure=None):
         n_extra = len(extra[2]) if extra else 0
 
         def look(request: gr.Request, rid, *inputs):
@@ -99,7 +99,8 @@ class RunPanel:
             except Exception as e:  # noqa: BLE001 — a run folder half-written or removed: said in the status line
                 log.warning("%s: its files cannot be read right now", run.id, exc_info=True)
                 more, rest = f"(its files cannot be read right now: {type(e).__name__})", (gr.update(),) * n_extra
-            text += (f" · {more}" if more else "") + ending(run)
+            said = f"\n\n{failure(run)}" if failure and run.status == "failed" else ending(run)
+            text += (f" · {more}" if more else "") + said
             tail = jobs.tail_log(run.run_dir, 6000) if run.run_dir else ""
             return (text, tail, gr.Timer(active=run.status not in FINAL), *rest)
 
@@ -135,14 +136,15 @@ class RunPanel:
         return f"**{run.status}** · `{run.id}`"
 
     # --- wiring -----------------------------------------------------------------------------------------------------
-    def wire(self, shared, describe=None, extra=None, api: str | None = None) -> None:
+    def wire(self, shared, describe=None, extra=None, api: str | None = None, failure=None) -> None:
         """`describe(run)`: the kind's progress text; `extra = (fn, inputs, outputs)`: `fn(run, *inputs)` gives
-        the tab's other outputs at each look (curves, charts, tables). `self.loaded` is the re-attach on page load,
-        for a tab to chain what else it restores."""
+        the tab's other outputs at each look (curves, charts, tables); `failure(run)`: a failed run's error in the
+        tab's own words (default: the stored error). `self.loaded` is the re-attach on page load, for a tab to
+        chain what else it restores."""
         api = api or self.kind
         inputs = [self.run_id, *(extra[1] if extra else [])]
         outputs = [self.status, self.log, self.timer, *(extra[2] if extra else [])]
-        look = handler(self._look(describe, extra))
+        look = handler(self._look(describe, extra, failure))
         self.timer.tick(look, inputs, outputs, api_name=f"{api}_follow", show_progress="hidden")
         self.run_id.submit(look, inputs, outputs, api_name=f"{api}_attach")
         self.run_id.change(None, self.run_id, None, js=REMEMBER)

@@ -75,9 +75,9 @@ def test_evaluate_tab_default_run_works_offline_with_real_different_accuracies(p
     assert "synthetic world" in page.locator("#lk-eval-world-note").inner_text()
     page.get_by_role("button", name="Run evaluation").click()
     page.wait_for_function(
-        "() => document.querySelector('#lk-eval-progress').innerText.includes('succeeded')", timeout=600_000
+        "() => document.querySelector('#lk-eval-status').innerText.includes('succeeded')", timeout=600_000
     )
-    assert "220/220 samples" in page.locator("#lk-eval-progress").inner_text()  # 11 languages × 20 items
+    assert "220/220 samples" in page.locator("#lk-eval-status").inner_text()  # 11 languages × 20 items
     rid = page.locator("#lk-eval-run textarea, #lk-eval-run input").first.input_value()
     acc = {k.split("/")[1]: v for k, v in jobs.status(rid).metrics.items() if k.startswith("score/")}
     assert len(acc) == 11

@@ -27,8 +27,9 @@ from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.models import TINY_MATH, TINY_MATH_SFT
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
-from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags, who
+from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags
 from labkit.ui import hfjobs_panel
+from labkit.ui.runpanel import RunPanel
 from labkit.ui.specform import widget
 
 TITLE = "Evaluate"
@@ -152,10 +153,7 @@ def _layout(ctx) -> SimpleNamespace:
                 ui.reference = widget(EvalSpec, "reference", info="a JSONL path (id, lang, output) or a model")
         with guarded_buttons(ctx.settings) as button, gr.Column(scale=1):
             ui.run_btn = button("Run evaluation", "launch", variant="primary")
-            ui.cancel_btn = button("Cancel", "cancel", variant="stop")
-            ui.run_id = gr.Textbox(label="Run", interactive=False, elem_id="lk-eval-run")
-            ui.progress = gr.Markdown("", elem_id="lk-eval-progress")
-    ui.poll = gr.Timer(2.0, active=False)
+            ui.panel = RunPanel(ctx, "eval", log_lines=8)
 
     with gr.Tab("Leaderboard and heatmap"):
         with gr.Row():
@@ -213,8 +211,11 @@ class Evaluate:
         self.ctx, self.store, self.settings = ctx, ctx.store, ctx.settings
 
     def run_choices(self):
-        ids = [r.id for r in report.eval_runs(self.store)]
-        return [gr.update(choices=ids) for _ in range(4)]
+        """The run lists of Samples, Transferability and Push; Samples starts at the newest finished run."""
+        runs = report.eval_runs(self.store)
+        ids = [r.id for r in runs]
+        newest = next((r.id for r in runs if r.status == "succeeded"), None)
+        return [gr.update(choices=ids, **({"value": newest} if i == 0 and newest else {})) for i in range(4)]
 
     @ui_words
     def start(self, request: gr.Request, *args):
@@ -249,23 +250,11 @@ class Evaluate:
         command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
         return run.id, f"Started `{run.id}` — `{command}`", gr.Timer(active=True)
 
-    @handler
-    def follow(self, rid, task_filter, chosen):
-        keep = [gr.update()] * 7  # the board, the heatmap and the run lists change only when a run ends
-        if not rid:
-            return gr.update(), gr.Timer(active=False), *keep
-        run = jobs.status(rid)
-        text = progress_text(run)
+    def refresh_on_end(self, run, task_filter, chosen):
+        """The run panel's other outputs: the board, the heatmap and the run lists change only when a run ends."""
         if run.status not in FINAL:
-            return text, gr.Timer(active=True), *keep
-        return text, gr.Timer(active=False), *self.board_and_heat(task_filter, chosen), *self.run_choices()
-
-    def attach_running(self):
-        """After a reload: follow the newest evaluation that is still running, as the Train tab does."""
-        for run in self.store.list(kind="eval", limit=50):
-            if run.status in ("running", "queued") and jobs.status(run.id).status in ("running", "queued"):
-                return run.id, gr.Timer(active=True)
-        return gr.update(), gr.Timer(active=False)
+            return (gr.update(),) * 7
+        return (*self.board_and_heat(task_filter, chosen), *self.run_choices())
 
     @handler
     def sample_detail(self, rid, lang, outcome, evt: gr.SelectData = None):
@@ -283,12 +272,6 @@ class Evaluate:
             f" · extracted `{cell['extracted']}` · gold `{cell['gold']}`"
             f"\n\n**Prompt**\n\n```\n{cell['prompt']}\n```\n\n**Output**\n\n```\n{cell['output']}\n```"
         )
-
-    @handler
-    def cancel(self, rid, request: gr.Request):
-        if not rid:
-            raise LabkitError("No run to cancel.")
-        return f"**{jobs.cancel(rid, **who(self.ctx, request)).status}**"
 
     def board_and_heat(self, task_, chosen):
         import pandas as pd
@@ -344,13 +327,10 @@ class Evaluate:
 
 
 def progress_text(run) -> str:
-    """The status line under Run: samples done / total while it runs, the scores (or the whole error) at the end."""
+    """An evaluation's progress for the run panel: samples done / total while it runs, the scores at the end."""
     records, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
     counts = [r for r in records if "total" in r]
-    done = f"{counts[-1]['done']}/{counts[-1]['total']} samples" if counts else "preparing (loading data and model)"
-    text = f"**{run.status}** · {done}"
-    if run.status == "failed":
-        text += "\n\n" + error_text(run)
+    text = f"{counts[-1]['done']}/{counts[-1]['total']} samples" if counts else "preparing (loading data and model)"
     if run.status == "succeeded":
         m = run.metrics
         text += f" · average accuracy **{100 * (m.get('score') or 0):.1f}%**"
@@ -371,25 +351,26 @@ def build(ctx, shared) -> None:
         h.the_world, ui.task, [ui.data, ui.languages, ui.model, ui.backend, ui.max_new], api_name="eval_use_world"
     )
     ui.use_sample.click(h.use_sample, ui.task, [ui.data, ui.languages], api_name="eval_use_sample")
-    ui.run_btn.click(
+    panel = ui.panel
+    panel.wire(
+        shared,
+        describe=progress_text,
+        extra=(h.refresh_on_end, [ui.lb_task, ui.picked], [*heat, *run_lists]),
+        failure=error_text,
+    )
+    started = ui.run_btn.click(
         h.start,
         [*form, ui.tags, ui.judge_model, ui.judge_backend, ui.reference, shared.model_state],
-        [ui.run_id, ui.progress, ui.poll],
+        [panel.run_id, panel.status, panel.timer],
         api_name="eval_start",
     )
-    ui.poll.tick(
-        h.follow,
-        [ui.run_id, ui.lb_task, ui.picked],
-        [ui.progress, ui.poll, *heat, *run_lists],
-        api_name="eval_progress",
-        show_progress="hidden",
-    )
-    shared.demo.load(h.attach_running, None, [ui.run_id, ui.poll], api_name="eval_reattach")
+    panel.follow_after(started, "eval_start")
     shared.demo.load(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_board_on_load")
+    shared.demo.load(h.run_choices, None, run_lists, api_name="eval_run_choices_on_load")
+    panel.open_from(ui.board, "eval")
     ui.samples.select(
         h.sample_detail, [ui.s_run, ui.s_lang, ui.s_outcome], ui.sample_detail, api_name="eval_sample_detail"
     )
-    ui.cancel_btn.click(h.cancel, ui.run_id, ui.progress, api_name="eval_cancel")
     ui.refresh.click(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_board")
     ui.picked.change(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_heatmap")
     ui.refresh.click(h.run_choices, None, run_lists, api_name="eval_run_choices")
