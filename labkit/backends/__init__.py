@@ -18,6 +18,8 @@ REGISTRY = {
     "openai": "labkit.backends.openai:OpenAIBackend",
     "scripted": "labkit.backends.scripted:ScriptedBackend",  # answers from a script, no model (lm-eval's `dummy`)
 }
+# what a person picks from in the app's lists; `scripted` stays reachable by name (tests, dry runs, --backend)
+CHOICES = tuple(name for name in REGISTRY if name != "scripted")
 _cache: dict = {}
 _cache_lock = threading.Lock()
 

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import jobs
+from labkit.backends import CHOICES
 from labkit.config import check_tags
 from labkit.errors import LabkitError
 from labkit.evaluate import report, service
@@ -122,7 +123,9 @@ def _layout(ctx) -> SimpleNamespace:
                     scale=3,  # Hub ids and folder paths are long: the widest field of the row
                     info="a trained synthetic-world checkpoint, 'tiny', a Hub id, a local folder, or the served name",
                 )
-                ui.backend = widget(EvalSpec, "backend", value="hf" if world else ctx.model["backend"], scale=1)
+                ui.backend = widget(
+                    EvalSpec, "backend", choices=list(CHOICES), value="hf" if world else ctx.model["backend"], scale=1
+                )
             ui.languages = widget(
                 EvalSpec,
                 "languages",
@@ -149,7 +152,7 @@ def _layout(ctx) -> SimpleNamespace:
             gr.Markdown(SAMPLE_NOTE if default_data == SAMPLE else "", elem_id="lk-eval-offline-note")
             with gr.Accordion("Pairwise judging (xalpaca)", open=False), gr.Row():
                 ui.judge_model = widget(EvalSpec, "judge_model")
-                ui.judge_backend = widget(EvalSpec, "judge_backend")
+                ui.judge_backend = widget(EvalSpec, "judge_backend", choices=list(CHOICES))
                 ui.reference = widget(EvalSpec, "reference", info="a JSONL path (id, lang, output) or a model")
         with guarded_buttons(ctx.settings) as button, gr.Column(scale=1):
             ui.run_btn = button("Run evaluation", "launch", variant="primary")

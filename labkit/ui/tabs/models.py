@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import jobs
-from labkit.backends import REGISTRY, GenParams, load_backend
+from labkit.backends import CHOICES, GenParams, load_backend
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF
 from labkit.ui.common import guarded_buttons, handler, header_markdown, heavy, who
@@ -74,7 +74,7 @@ def _layout(ctx) -> SimpleNamespace:
     ui = SimpleNamespace()
     with gr.Row():
         ui.backend = gr.Dropdown(
-            list(REGISTRY),
+            list(CHOICES),
             value=ctx.model["backend"],
             label="Backend",
             scale=1,
