@@ -160,7 +160,8 @@ class HFBackend:
         return kw
 
     # --- generation ------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
+    def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams(), progress=None) -> list[list[str]]:
+        """`progress(k)`: called with the number of prompts done after each batch."""
         import torch
 
         if zerogpu.active():  # on a ZeroGPU Space: the same call, inside a GPU lease sized to the request
@@ -189,6 +190,8 @@ class HFBackend:
                     at_max = new.shape[1] >= kw["max_new_tokens"]
                     cut_off = [at_max and not ended[k] and c == texts[k] for c, k in zip(cut, rows)]
                     out[i] = [Completion(c, truncated=t) for c, t in zip(cut, cut_off)]
+                if progress:
+                    progress(start + len(idx))
         return out
 
     def _left_pad(self, rows: list[list[int]]) -> dict:

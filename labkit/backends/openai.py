@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
@@ -202,9 +203,20 @@ class OpenAIBackend:
         path, body = request_body(self.model, prompt, p)
         return parse_response(self._post(path, body), p)
 
-    def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams()) -> list[list[str]]:
+    def generate(self, prompts: Sequence[Prompt], p: GenParams = GenParams(), progress=None) -> list[list[str]]:
+        """`progress(k)`: called with the number of requests answered so far, as each one is answered."""
+        done, lock = [0], threading.Lock()
+
+        def one(x):
+            out = self._one(x, p)
+            if progress:
+                with lock:
+                    done[0] += 1
+                    progress(done[0])
+            return out
+
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda x: self._one(x, p), prompts))
+            return list(pool.map(one, prompts))
 
     def generate_with_logprobs(
         self, prompts: Sequence[Prompt], p: GenParams = GenParams(), top_logprobs: int = 5

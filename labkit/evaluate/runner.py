@@ -8,6 +8,7 @@ The same scoring runs on predictions produced elsewhere (`score_predictions`).
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import asdict
@@ -21,6 +22,7 @@ from labkit import __version__
 from labkit.backends import GenParams
 from labkit.jsonl import read_jsonl
 
+FIRST_BATCH = 8  # with a progress callback, the first generate call's size
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
 SPEC = "spec.json"  # the fingerprint of the spec whose samples are in samples.jsonl: resume only into the same one
@@ -112,19 +114,34 @@ def run(
         length = getattr(backend, "prompt_length", None) or (lambda p: len(p[-1]["content"]))
         pending.sort(key=lambda d: -length(prompts[id(d)]))
         finished = len(docs) - len(pending)
+        reported = [finished]
+
+        def report(done: int) -> None:  # each count once (the backend's last batch and the save unit coincide)
+            if done != reported[0]:
+                reported[0] = done
+                progress(done, len(docs))
+
         with open(out / SAMPLES, "a", encoding="utf-8") as f:
             step = spec.save_every or spec.batch_size
-            for start in range(0, len(pending), step):
-                chunk = pending[start : start + step]
+            # With a progress callback the first FIRST_BATCH items go alone: the first step shows in seconds, not
+            # after a whole batch of the longest prompts.
+            first = FIRST_BATCH if progress else step
+            bounds = [0, *range(min(first, step), len(pending), step)]
+            for start, end in zip(bounds, [*bounds[1:], len(pending)]):
+                chunk = pending[start:end]
                 batch = [prompts[id(d)] for d in chunk]
-                outputs = backend.generate(batch, params)
+                if progress and "progress" in inspect.signature(backend.generate).parameters:  # per batch (hf) or
+                    # per answered request (openai) too, not only per save unit
+                    outputs = backend.generate(batch, params, progress=lambda k, base=finished: report(base + k))
+                else:
+                    outputs = backend.generate(batch, params)
                 for row, p in zip(task.score_batch(chunk, [o[0] for o in outputs], spec), batch):
                     row["prompt"] = p[-1]["content"]
                     f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 f.flush()
                 finished += len(chunk)
                 if progress:
-                    progress(finished, len(docs))
+                    report(finished)
     wanted = {doc_key(d) for d in docs}
     samples = [s for s in read_samples(out) if sample_key(s) in wanted]
     return write_results(spec, out, samples, fingerprint)

@@ -289,3 +289,20 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
     )
     words = [len(text.split()) for text in tok.texts]
     assert words == sorted(words, reverse=True) and tok.lengths != sorted(tok.lengths, reverse=True)
+
+
+def test_progress_comes_per_batch_and_the_first_within_a_small_batch(tiny_path, tmp_path):
+    """Progress comes after each batch (the first one FIRST_BATCH prompts), and the hf backend reports within a save
+    unit: the first step shows after a few prompts, not after a whole batch of the longest ones."""
+    from labkit.backends.hf import HFBackend
+    from labkit.evaluate.runner import FIRST_BATCH
+
+    steps = []
+    backend = HFBackend(str(tiny_path), batch_size=4)
+    spec = runner.EvalSpec(
+        task="mgsm", model=str(tiny_path), languages=MGSM_LANGS, data="sample", save_every=16, max_new_tokens=2
+    )
+    runner.run(spec, tmp_path / "p", progress=lambda done, total: steps.append((done, total)), backend=backend)
+    total = len(runner.read_samples(tmp_path / "p"))
+    assert steps[0] == (0, total) and steps[1] == (4, total) and steps[2] == (FIRST_BATCH, total)
+    assert [d for d, _ in steps] == [0, *range(4, total, 4), total]  # each hf batch of 4, save units of 16 apart
