@@ -163,15 +163,38 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def idle_cores() -> float:
+    """Cores other programs leave idle, labkit's or not: the larger of the 1-minute load average and the tasks
+    runnable right now (/proc/loadavg's 4th field, less this process; the average lags a load that just began)."""
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    try:
+        runnable = Path("/proc/loadavg").read_text().split()[3].split("/")[0]
+        busy = max(busy, int(runnable) - 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    return max(0.0, cores() - busy)
+
+
 def _thread_share(store: Store, env: dict | None) -> dict[str, str]:
-    """OMP_NUM_THREADS for a job started while other local jobs run: its share of the cores. torch's thread pool
-    takes every core by default, and two pools on the same cores slow each other down several-fold (two CPU trainings
-    side by side on 2 cores took 4x as long). A value set in the environment or by the caller is kept; a job started
-    alone gets every core, as before."""
+    """Threads for a job that shares the machine: other labkit jobs run, or other programs keep cores busy.
+    - OMP_NUM_THREADS: its share of the cores (cores over the labkit jobs running, this one included), and no more
+      than the cores left idle: torch's pool takes every core by default, and two pools on the same cores slow each
+      other several-fold (two CPU trainings side by side on 2 cores took 4x as long).
+    - OMP_WAIT_POLICY=PASSIVE: a waiting OpenMP thread sleeps instead of spinning; spinning threads of several
+      pools on too few cores burn the time slices the working ones need.
+    - TOKENIZERS_PARALLELISM=false: the tokenizers' own thread pool adds threads on cores that are taken.
+    A value set in the environment or by the caller is kept; a job alone on an idle machine gets every core."""
     if "OMP_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in (env or {}):
         return {}
     running = sum(1 for r in store.list(status="running") if r.pid)  # Hugging Face Jobs have no local pid
-    return {"OMP_NUM_THREADS": str(max(1, cores() // (running + 1)))} if running else {}
+    n, idle = cores(), idle_cores()
+    if not running and idle >= n - 0.5:
+        return {}
+    threads = max(1, min(n // (running + 1), round(idle) or 1))
+    return {"OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def ended_run(run_id: str, kind: str, what: str, settings: Settings | None = None) -> Run:

@@ -271,6 +271,7 @@ def _threads_of(run) -> str:
 def test_a_job_started_beside_running_ones_gets_its_share_of_the_cores(settings, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(jobs, "cores", lambda: 6)
+    monkeypatch.setattr(jobs, "idle_cores", lambda: 6.0)  # an idle machine but for the jobs started here
     alone = jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="alone")
     assert _threads_of(alone) == "None"  # alone: torch's default, every core
     busy = [jobs.start([sys.executable, "-c", LOOP.format(n=1000, dt=0.05)], kind="test", name=f"b{i}") for i in (1, 2)]
@@ -282,6 +283,8 @@ def test_a_job_started_beside_running_ones_gets_its_share_of_the_cores(settings,
             [sys.executable, "-c", SHOW_THREADS], kind="test", name="chosen", env={"OMP_NUM_THREADS": "5"}
         )
         assert _threads_of(chosen) == "5"  # the caller's choice is kept
+        monkeypatch.setattr(jobs, "idle_cores", lambda: 1.2)  # other programs keep the machine busy
+        assert _threads_of(jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="busy")) == "1"
         monkeypatch.setenv("OMP_NUM_THREADS", "3")
         inherited = jobs.start([sys.executable, "-c", SHOW_THREADS], kind="test", name="inherited")
         assert _threads_of(inherited) == "3"  # so is the environment's

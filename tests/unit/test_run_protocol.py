@@ -46,3 +46,15 @@ def test_status_asks_the_hub_for_a_remote_run_and_keeps_the_last_row_when_it_can
 
     monkeypatch.setattr(hfjobs, "sync", offline)
     assert jobs.status(remote.id, settings).status == "running"  # the last known row, not an error
+
+
+def test_a_job_on_a_busy_machine_gets_the_idle_cores_and_sleeping_waits(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    store = open_store(Settings.from_env({"LABKIT_HOME": str(tmp_path)}).ensure_dirs())
+    monkeypatch.setattr(jobs, "cores", lambda: 2)
+    monkeypatch.setattr(jobs, "idle_cores", lambda: 2.0)
+    assert jobs._thread_share(store, None) == {}  # alone on an idle machine: every core, torch's defaults
+    monkeypatch.setattr(jobs, "idle_cores", lambda: 0.0)  # load 8 on 2 cores, none of it labkit's
+    shared = jobs._thread_share(store, None)
+    assert shared == {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+    assert jobs._thread_share(store, {"OMP_NUM_THREADS": "2"}) == {}  # the caller's choice is kept
