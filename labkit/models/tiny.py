@@ -7,6 +7,7 @@ meaningless. It exists so that every code path — generation, training, evaluat
 offline on a laptop CPU in seconds.
 
     python -m labkit.models.tiny /tmp/tiny      # build into a folder
+    python -m labkit.models.tiny --bundle       # rebuild the copies shipped in labkit/models/bundled/
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ import tempfile
 from pathlib import Path
 
 CORPUS_DIR = Path(__file__).with_name("corpus")
+# tiny (seed 0) and tiny-ref (seed 1) ship built (python -m labkit.models.tiny --bundle writes them; a test checks
+# that they equal a fresh build): a first start copies them instead of training for minutes on a busy CPU
+BUNDLED = {
+    0: Path(__file__).resolve().parent / "bundled" / "tiny",
+    1: Path(__file__).resolve().parent / "bundled" / "tiny-ref",
+}
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 VOCAB_SIZE = 1024
 BUILD_VERSION = 1  # bump when the recipe below changes so cached copies are rebuilt
@@ -192,16 +199,43 @@ def is_built(path: str | os.PathLike, seed: int = 0) -> bool:
 
 
 def ensure_tiny(path: str | os.PathLike, seed: int = 0) -> Path:
-    """The cached tiny model at `path`, built on first use."""
+    """The cached tiny model at `path`: on first use a copy of the bundled build of this version and seed, else
+    built."""
     path = Path(path)
     if not is_built(path, seed):
-        build_tiny(path, seed=seed)
+        bundled = BUNDLED.get(seed)
+        if bundled is not None and is_built(bundled, seed):
+            copy_built(bundled, path)
+        else:
+            build_tiny(path, seed=seed)
     return path
+
+
+def copy_built(src: Path, out: Path) -> Path:
+    """Copy a built model folder to `out` atomically (a half-copied folder is never visible)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def write_bundled() -> list[Path]:
+    """Rebuild the bundled tiny and tiny-ref (after a BUILD_VERSION bump)."""
+    return [build_tiny(path, seed=seed) for seed, path in BUNDLED.items()]
 
 
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:] == ["--bundle"]:
+        print(*write_bundled(), sep="\n")
+        raise SystemExit(0)
     target = (
         sys.argv[1] if len(sys.argv) > 1 else str(__import__("labkit.settings").settings.get_settings().tiny_model_dir)
     )
