@@ -135,6 +135,12 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
             out.append(bad)
     if out:
         return out
+    warmup, steps = recipe.trainer.get("warmup_steps"), recipe.trainer.get("max_steps")
+    if isinstance(warmup, int) and isinstance(steps, int) and 0 < steps < warmup:
+        out.append(
+            f"trainer.warmup_steps is {warmup}, more than trainer.max_steps = {steps}: the learning rate would never "
+            "reach its set value. Lower warmup_steps (or use warmup_ratio)."
+        )
     if recipe.method == "grpo":
         args = trainer_args(recipe, Path("."), cuda=False)
         per_step = int(args.get("per_device_train_batch_size", 8)) * int(recipe.launch.get("num_processes") or 1)

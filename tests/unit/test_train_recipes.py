@@ -306,6 +306,14 @@ def test_trl_settings_of_the_wrong_type_are_found():
     assert "trainer.weight_decay must be float" in found and "trainer.bf16 must be bool" in found
 
 
+def test_warmup_longer_than_the_run_is_found():
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.max_steps=10", "trainer.warmup_steps=50"])
+    found = "\n".join(problems(r, gpus=0, load_data=False, load_tokenizer=False))
+    assert "trainer.warmup_steps is 50, more than trainer.max_steps = 10" in found
+    r = rmod.load(CONFIGS / "sft-tiny.yaml", ["trainer.max_steps=10", "trainer.warmup_steps=5"])
+    assert problems(r, gpus=0, load_data=False, load_tokenizer=False) == []
+
+
 # --- exports cannot inject shell ---------------------------------------------------------------
 
 
