@@ -22,6 +22,35 @@ DEMO_MODEL_NOTE = (
 )
 
 
+def demo_model_note(settings=None) -> str:
+    """DEMO_MODEL_NOTE, whose suggestion loads where the app runs: offline (no Hub), a model already in the Hub
+    cache, a local folder or the bundled trained `tiny-math-sft`, never a Hub id that cannot be downloaded."""
+    from labkit.settings import get_settings, hub_reachable
+
+    settings = settings or get_settings()
+    if not settings.hub_offline and hub_reachable(settings.env.get("HF_ENDPOINT", "https://huggingface.co")):
+        return DEMO_MODEL_NOTE
+    cached = cached_models()
+    choice = (
+        "one already on this machine (" + ", ".join(f"`{m}`" for m in cached[:3]) + ") or a local model folder"
+        if cached
+        else "a local model folder, or `tiny-math-sft` (bundled: trained on the synthetic arithmetic world)"
+    )
+    return DEMO_MODEL_NOTE.split("Choose a real model")[0] + (
+        f"The Hub cannot be reached, so choose {choice} in the **Models** tab."
+    )
+
+
+def cached_models() -> list[str]:
+    """Model repositories in the local Hugging Face cache (what loads offline), by name."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        return sorted(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model")
+    except Exception:  # no cache folder yet, or one being written: nothing to suggest from it
+        return []
+
+
 def _session() -> str | None:
     """The browser session of the event being handled (Gradio sets its request for each call and each step of a
     generator), for labkit.guard's per-session rules."""
@@ -127,7 +156,7 @@ def heavy(fn):
 def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
     text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
-    return text + ("\n\n" + DEMO_MODEL_NOTE if model["model"] == TINY else "")
+    return text + ("\n\n" + demo_model_note() if model["model"] == TINY else "")
 
 
 class SessionFlags:
