@@ -1,5 +1,6 @@
 """Scaling tab through gradio_client: fit the example table, redraw, and load a sweep from the store."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,11 @@ def test_fit_round_trip(client):
     assert "[" in rows[0][6]  # the gap comes with its interval
     assert sorted(Path(f).name for f in files) == ["fit.csv", "fit.json", "fit.tex"]
     assert r"\begin{tabular}" in latex and plot is not None
+    fitted = json.loads(Path(next(f for f in files if f.endswith("fit.json"))).read_text())
+    shown = [r for r in notes.splitlines() if r.startswith(("| th | 16 ", "| zh | 12 "))]
+    assert len(shown) == 2 and "extrapolated" in shown[0]  # "Predict at x" as numbers, not only in the plot
+    th16 = next(p for r in fitted["series"] for p in r["predictions"] if r["series"] == "th" and p["x"] == 16)
+    assert f"| {th16['y']:.4g} |" in shown[0]
 
 
 def test_upload_and_store(client, settings):

@@ -98,6 +98,23 @@ def warnings_markdown(reports) -> str:
     return out
 
 
+def predictions_markdown(reports, xs) -> str:
+    """The fitted values at the asked x ("Predict at x"), as numbers: value and interval per series."""
+    wanted = {float(x) for x in xs or ()}
+    rows = [
+        f"| {r.series} | {p['x']:g} | {p['y']:.4g} | [{p['lo']:.4g}, {p['hi']:.4g}] |"
+        + (" extrapolated |" if p.get("extrapolated") else " |")
+        for r in reports
+        for p in r.predictions
+        if float(p["x"]) in wanted
+    ]
+    if not rows:
+        return ""
+    level = reports[0].bootstrap.get("level", 0.95) if reports else 0.95
+    head = f"| series | x | predicted | {level:.0%} interval | |\n|---|---|---|---|---|\n"
+    return "### Predictions\n" + head + "\n".join(rows) + "\n\n"
+
+
 def parse_xs(text: str) -> list[float]:
     try:
         return [float(t) for t in (text or "").replace(";", ",").split(",") if t.strip()]
@@ -186,7 +203,7 @@ def fit(df, form, series, loss, min_x, max_x, n_boot, level, predict_text, log_l
     saved = export.save(reports, settings.to_dict(), name="fit (ui)")
     return (
         summary_rows(reports),
-        warnings_markdown(reports),
+        predictions_markdown(reports, settings.predict_at) + warnings_markdown(reports),
         fit_figure(reports, log_log=log_log),
         residual_figure(reports),
         [saved["json"], saved["csv"], saved["tex"]],
