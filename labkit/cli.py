@@ -22,7 +22,7 @@ from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stag
 from labkit import hfjobs, hub, jobs, spaces
 from labkit.backends import GenParams, get_backend
 from labkit.backends.base import check_new_tokens
-from labkit.clitools import add_backend, command, emit
+from labkit.clitools import add_backend, command, emit, json_stdout
 from labkit.data import cli as data_cli
 from labkit.dmoe import cli as dmoe_cli
 from labkit.doctrans import cli as doctrans_cli
@@ -331,10 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with json_stdout(args):  # under --json only emit() writes to stdout
+            return args.func(args)
     except LabkitError as e:
         if getattr(args, "json", False):
-            print(json.dumps({"error": e.message, "hint": e.hint}, ensure_ascii=False))
+            print(json.dumps({"error": e.message, "hint": e.hint}, ensure_ascii=False), flush=True)
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)

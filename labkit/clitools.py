@@ -12,15 +12,35 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from labkit.backends import REGISTRY
 
 
+_JSON_OUT: list = []  # the real stdout while a --json command runs (json_stdout): every other print goes to stderr
+
+
+@contextmanager
+def json_stdout(args):
+    """Under --json, stdout holds one JSON document: whatever else the command prints (TRL's log dictionaries,
+    a library's progress) goes to stderr while it runs, and emit() writes to the real stdout."""
+    if not getattr(args, "json", False):
+        yield
+        return
+    _JSON_OUT.append(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_OUT.pop()
+
+
 def emit(args, data: Any, human: str | None = None) -> None:
     """`data` as one JSON line under --json; otherwise `human` (or the data, indented)."""
     if getattr(args, "json", False):
-        print(json.dumps(data, ensure_ascii=False, indent=None, default=str))
+        out = _JSON_OUT[-1] if _JSON_OUT else sys.stdout
+        print(json.dumps(data, ensure_ascii=False, indent=None, default=str), file=out, flush=True)
     else:
         print(human if human is not None else json.dumps(data, ensure_ascii=False, indent=2, default=str))
 

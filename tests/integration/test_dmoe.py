@@ -114,7 +114,7 @@ def cli(*args, timeout=900):
     p = subprocess.run(
         [sys.executable, "-m", "labkit.cli", "dmoe", *args, "--json"], capture_output=True, text=True, timeout=timeout
     )
-    return p.returncode, (json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else None), p.stderr
+    return p.returncode, (json.loads(p.stdout) if p.stdout.strip() else None), p.stderr  # one document, whole
 
 
 def test_bad_input_exits_2(tiny_path, tmp_path):
