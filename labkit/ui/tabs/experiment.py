@@ -38,7 +38,7 @@ from labkit.experiment.report import fit_curve
 TITLE = "Experiment"
 ID = "experiment"
 KIND = "experiment"
-NOTE = """**Parallel Scaling Law, end to end** (docs/experiment.md): English plus *k* parallel languages per training run,
+NOTE = """**Parallel Scaling Law, end to end** (docs/experiment.md): English + *k* parallel languages per training run,
 each point trained with several seeds, every run evaluated on its trained languages and on **held-out languages it
 never saw**; held-out accuracy (95 % interval over seeds and problems) and the answer's NLL per point, the fit against
 the number of training languages with the **First-Parallel Leap** and the **Monolingual Generalization Gap** (with
