@@ -102,6 +102,21 @@ def handler(fn):
     return plain
 
 
+def clear_first(trigger, *components):
+    """`trigger` (a button's `.click`) first empties `components`, the messages of an earlier click (a "✅ Ready",
+    a status line): chain the button's handler with `.then(...)`. A message then belongs to its moment: when the
+    handler fails, the toast does not stand beside the last click's success text."""
+    blanks = ["" if isinstance(c, (gr.Markdown, gr.Textbox)) else None for c in components]
+    return trigger(
+        lambda: blanks if len(blanks) > 1 else blanks[0],
+        None,
+        list(components),
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
+    )
+
+
 _busy: set[str] = set()
 _busy_lock = threading.Lock()
 

@@ -200,11 +200,28 @@ class Bound:
             show_progress="hidden",
         )
 
-    def before(self, trigger):
+    def before(self, trigger, clear=()):
         """`trigger` (a button's `.click`) first writes the form into the editor from the click's own snapshot;
-        chain the button's handler with `.success(fn, [editor, ...])`: it then reads the editor as synced."""
+        chain the button's handler with `.success(fn, [editor, ...])`: it then reads the editor as synced.
+        `clear`: messages of an earlier click (a "✅ Ready", a status line), emptied in the same step, so that a
+        failing handler's toast does not stand beside them (see labkit.ui.common.clear_first)."""
+        import gradio as gr
+
+        if not clear:
+            return trigger(
+                self.to_yaml, self.inputs, [self.editor, self.synced], api_visibility="private", show_progress="hidden"
+            )
+        blanks = ["" if isinstance(c, (gr.Markdown, gr.Textbox)) else None for c in clear]
+
+        def to_yaml_clearing(*values):
+            return (*self.to_yaml(*values), *blanks)
+
         return trigger(
-            self.to_yaml, self.inputs, [self.editor, self.synced], api_visibility="private", show_progress="hidden"
+            to_yaml_clearing,
+            self.inputs,
+            [self.editor, self.synced, *clear],
+            api_visibility="private",
+            show_progress="hidden",
         )
 
 

@@ -31,7 +31,7 @@ from labkit.execution import HFJobsOptions
 from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
-from labkit.ui.common import handler, owner_tags, who
+from labkit.ui.common import clear_first, handler, owner_tags, who
 from labkit.evaluate.spec import cli_args, form_to_spec
 
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
@@ -206,7 +206,10 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
         ui.status = gr.Markdown(elem_id=f"lk-{kind}-hfjob-status")
         ui.log = gr.Code(label="Job log", lines=12, language=None)
         ui.poll = gr.Timer(15.0, active=False)
-    submit = ui.submit.click if before is None else before(ui.submit.click).success
+    # a submit first empties what an earlier click said, so a refusal's toast shows alone
+    submit = (
+        clear_first(ui.submit.click, ui.status).then if before is None else before(ui.submit.click, [ui.status]).success
+    )
     submit(
         p.submit, [ui.flavor, ui.timeout, ui.repo, *inputs], [ui.run_id, ui.status, ui.poll], api_name=f"{kind}_hf_job"
     )
@@ -214,7 +217,7 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
     ui.poll.tick(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_poll", show_progress="hidden")
     ui.logs_btn.click(p.logs, ui.run_id, ui.log, api_name=f"{kind}_hf_job_logs")
     ui.cancel.click(p.cancel, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_cancel")
-    ui.load.click(p.results, ui.run_id, ui.status, api_name=f"{kind}_hf_job_results")
+    clear_first(ui.load.click, ui.status).then(p.results, ui.run_id, ui.status, api_name=f"{kind}_hf_job_results")
     shared.demo.load(p.flavors, None, ui.flavor, api_name=f"{kind}_hf_job_flavors")
     return ui
 

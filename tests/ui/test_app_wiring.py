@@ -24,3 +24,42 @@ def test_the_apps_backend_lists_offer_real_backends_only():
     lists = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and "backend" in (b.label or "").lower()]
     offered = {c[1] if isinstance(c, tuple) else c for b in lists for c in b.choices}
     assert len(lists) >= 3 and "hf" in offered and "scripted" not in offered
+
+
+@pytest.mark.slow
+def test_a_click_first_empties_the_messages_of_the_click_before():
+    """Messages belong to their moment: every button whose handler writes a message (a Markdown: "✅ Ready to
+    launch", a run's status line, "✅ tiny is at …") empties it earlier in the click's own chain, so a handler that
+    fails leaves its toast alone, not beside the last click's success text."""
+    import gradio as gr
+
+    from labkit.ui.app import AppContext, build_app
+
+    demo = build_app(AppContext.create())
+    deps = demo.config["dependencies"]
+    by_id = {d["id"]: d for d in deps}
+    blocks = demo.blocks
+    messages = {i for i, b in blocks.items() if isinstance(b, gr.Markdown)}
+    buttons = {i for i, b in blocks.items() if isinstance(b, gr.Button)}
+    # Not a new message: a run's own status (cancel, an HF Job's status), the run panel's first look at a run just
+    # started (it writes that run's status), the chat's session badges; the Experiment tab's launch is its own.
+    exempt = ("_cancel", "_status", "_first_look", "support_send", "support_reset", "experiment_launch")
+    missing = []
+    for d in deps:
+        chain = []
+        root = d
+        while root.get("trigger_after") is not None:
+            root = by_id[root["trigger_after"]]
+            chain.append(root)
+        clicked = [t for t in root["targets"] if t[0] in buttons and t[1] == "click"]
+        said = set(d["outputs"]) & messages
+        name = d.get("api_name") or ""
+        if not clicked or not said or not name or d.get("api_visibility") == "private" or name.endswith(exempt):
+            continue
+        if not said & {o for c in chain for o in c["outputs"]}:
+            missing.append(name)
+    assert missing == []
+    # the clearing step gives blanks
+    fn = next(f for f in demo.fns.values() if f.api_name == "pull_model")
+    first = by_id[fn._id]["trigger_after"]
+    assert demo.fns[first].fn() == ""

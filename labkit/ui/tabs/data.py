@@ -19,7 +19,7 @@ from labkit.data.annotate import KINDS
 from labkit.data.rules import ORDER
 from labkit.errors import LabkitError
 from labkit.config import merge
-from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, mapping, synced_component
 from labkit.ui.runpanel import RunPanel
 from labkit.ui import hfjobs_panel
@@ -317,23 +317,31 @@ def build(ctx, shared) -> None:
         shared, describe=progress_text, extra=(charts, [], [ui.summary, ui.funnel, ui.domain, ui.quality, ui.toxicity])
     )
     started = [panel.run_id, panel.status, panel.timer]
+    said = (ui.form_note, panel.status)  # an earlier click's words ("succeeded · 55/55"): emptied at each launch,
+    # so a refused one's toast shows alone
     example = ui.example_btn.click(fill_example, None, [ui.source, ui.recipe_file, *loaded], api_name="data_example")
-    curated = sync.before(example.success).success(
+    curated = sync.before(example.success, said).success(
         run_, [ui.source, ui.editor, ui.out_dir], started, api_name="data_example_curate"
     )
     panel.follow_after(curated, "data_example_curate")
-    sync.before(ui.preview_btn.click).success(do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview")
-    curated = sync.before(ui.run_btn.click).success(
+    sync.before(ui.preview_btn.click, (ui.form_note,)).success(
+        do_preview, [ui.source, ui.editor], ui.preview, api_name="data_preview"
+    )
+    curated = sync.before(ui.run_btn.click, said).success(
         run_, [ui.source, ui.editor, ui.out_dir], started, api_name="data_curate"
     )
     panel.follow_after(curated, "data_curate")
-    resumed = ui.resume_btn.click(resume_, panel.run_id, started, api_name="data_resume")
+    resumed = clear_first(ui.resume_btn.click, *said).then(resume_, panel.run_id, started, api_name="data_resume")
     panel.follow_after(resumed, "data_resume")
     ui.browse_btn.click(browse, [panel.run_id, ui.rule], ui.dropped, api_name="data_dropped")
-    sync.before(ui.export_btn.click).success(
+    sync.before(ui.export_btn.click, (ui.form_note, ui.script)).success(
         do_export, [ui.source, ui.editor, ui.target, ui.remote_out], ui.script, api_name="data_export"
     )
-    ui.card_btn.click(preview_card, [panel.run_id, ui.repo, ui.license], ui.card, api_name="data_card")
-    ui.push_btn.click(do_push, [panel.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push")
+    clear_first(ui.card_btn.click, ui.card).then(
+        preview_card, [panel.run_id, ui.repo, ui.license], ui.card, api_name="data_card"
+    )
+    clear_first(ui.push_btn.click, ui.card).then(
+        do_push, [panel.run_id, ui.repo, ui.license, ui.private], ui.card, api_name="data_push"
+    )
     if recipes:
         shared.demo.load(load_recipe, ui.recipe_file, loaded, api_name="data_init")

@@ -16,7 +16,7 @@ import gradio as gr
 from labkit.dmoe import workflow
 from labkit.errors import LabkitError
 from labkit.store import FINAL
-from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit import guard
 from labkit import jobs
 from labkit.dmoe.analysis import load_analysis
@@ -354,7 +354,8 @@ def build(ctx, shared) -> None:
     hidden = {"show_progress": "hidden"}
     shown = [ui.status, ui.dev_plot, ui.sim_plot, ui.groups_md]
     settings = [ui.model, ui.languages, ui.data, ui.steps, ui.groups, ui.epsilon]
-    ui.analyze_btn.click(
+    # each launch first empties what the earlier one said, so a refused launch's toast shows alone
+    clear_first(ui.analyze_btn.click, ui.status).then(
         h.analyze,
         settings,
         [ui.analysis_ref, *shown, ui.analysis_log, ui.up_btn, ui.analysis_poll],
@@ -363,8 +364,8 @@ def build(ctx, shared) -> None:
     followed = [*shown, ui.analysis_log, ui.up_btn, ui.analysis_poll]
     ui.analysis_poll.tick(h.follow_analysis, ui.analysis_ref, followed, api_name="dmoe_analysis_follow", **hidden)
     ui.analysis_cancel.click(h.cancel_analysis, ui.analysis_ref, ui.status, api_name="dmoe_analysis_cancel")
-    ui.load_btn.click(h.load, ui.analysis_ref, [*shown, ui.up_btn], api_name="dmoe_show")
-    ui.up_btn.click(
+    clear_first(ui.load_btn.click, ui.status).then(h.load, ui.analysis_ref, [*shown, ui.up_btn], api_name="dmoe_show")
+    clear_first(ui.up_btn.click, ui.up_json).then(
         h.upcycle,
         [ui.model, ui.analysis_ref, ui.up_out],
         [ui.up_json, ui.moe_model, ui.s1_btn, ui.both_btn],
@@ -374,8 +375,8 @@ def build(ctx, shared) -> None:
         event(h.model_ready, ui.moe_model, [ui.s1_btn, ui.both_btn], api_name="dmoe_model_ready", **hidden)
     stage_inputs = [ui.moe_model, ui.train_data, ui.s1_steps, ui.s2_steps]
     launched = [ui.runs_json, ui.route_model, ui.stage_status, ui.stage_log, ui.route_btn, ui.stage_poll]
-    ui.s1_btn.click(h.stage1, stage_inputs, launched, api_name="dmoe_stage1")
-    ui.both_btn.click(h.stages, stage_inputs, launched, api_name="dmoe_stages")
+    clear_first(ui.s1_btn.click, ui.stage_status).then(h.stage1, stage_inputs, launched, api_name="dmoe_stage1")
+    clear_first(ui.both_btn.click, ui.stage_status).then(h.stages, stage_inputs, launched, api_name="dmoe_stages")
     ui.stage_poll.tick(
         h.follow_stages,
         ui.runs_json,

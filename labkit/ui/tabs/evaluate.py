@@ -28,7 +28,7 @@ from labkit.evaluate.transfer import FORMULA, load_results, transferability
 from labkit.models import TINY_MATH, TINY_MATH_SFT
 from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
-from labkit.ui.common import guarded_buttons, handler, hide_upload_dirs, owner_tags
+from labkit.ui.common import clear_first, guarded_buttons, handler, hide_upload_dirs, owner_tags
 from labkit.ui import hfjobs_panel
 from labkit.ui.runpanel import RunPanel
 from labkit.ui.specform import widget
@@ -361,7 +361,8 @@ def build(ctx, shared) -> None:
         extra=(h.refresh_on_end, [ui.lb_task, ui.picked], [*heat, *run_lists]),
         failure=error_text,
     )
-    started = ui.run_btn.click(
+    # each click first empties what the earlier one said ("succeeded · 55/55", "✅ Pushed"): a refusal shows alone
+    started = clear_first(ui.run_btn.click, panel.status).then(
         h.start,
         [*form, ui.tags, ui.judge_model, ui.judge_backend, ui.reference, shared.model_state],
         [panel.run_id, panel.status, panel.timer],
@@ -378,8 +379,10 @@ def build(ctx, shared) -> None:
     ui.picked.change(h.board_and_heat, [ui.lb_task, ui.picked], heat, api_name="eval_heatmap")
     ui.refresh.click(h.run_choices, None, run_lists, api_name="eval_run_choices")
     ui.s_btn.click(h.show_samples, [ui.s_run, ui.s_lang, ui.s_outcome], ui.samples, api_name="eval_samples")
-    ui.cmp_btn.click(h.compare, [ui.before, ui.after, ui.source], [ui.mti, ui.cmp_table], api_name="eval_compare")
-    ui.p_btn.click(h.push, [ui.p_run, ui.p_repo], ui.p_status, api_name="eval_push")
+    clear_first(ui.cmp_btn.click, ui.mti).then(
+        h.compare, [ui.before, ui.after, ui.source], [ui.mti, ui.cmp_table], api_name="eval_compare"
+    )
+    clear_first(ui.p_btn.click, ui.p_status).then(h.push, [ui.p_run, ui.p_repo], ui.p_status, api_name="eval_push")
 
 
 def _hub_reachable(settings) -> bool:

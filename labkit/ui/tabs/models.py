@@ -13,7 +13,7 @@ from labkit import jobs
 from labkit.backends import CHOICES, GenParams, load_backend
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF
-from labkit.ui.common import guarded_buttons, handler, header_markdown, heavy, who
+from labkit.ui.common import clear_first, guarded_buttons, handler, header_markdown, heavy, who
 
 TITLE = "Models"
 ID = "models"
@@ -200,13 +200,13 @@ def build(ctx, shared) -> None:
         return runs_table(kind, caller=who(ctx, request))
 
     ui.backend.change(lambda b: gr.update(visible=b == "openai"), ui.backend, ui.base_url, api_name="backend_changed")
-    ui.use_btn.click(
+    clear_first(ui.use_btn.click, ui.status).then(  # an earlier "✅ …" never stands beside a new error
         use_model,
         [ui.backend, ui.model, ui.base_url, state],
         [state, shared.header, ui.status, ui.max_new],
         api_name="set_model",
     )
-    ui.pull_btn.click(pull, ui.model, ui.status, api_name="pull_model")
+    clear_first(ui.pull_btn.click, ui.status).then(pull, ui.model, ui.status, api_name="pull_model")
     gen_inputs = [state, ui.system, ui.prompt, ui.max_new, ui.temperature, ui.top_p, ui.raw]
     clicked = ui.gen_btn.click(generate, gen_inputs, ui.output, api_name="generate")
     submitted = ui.prompt.submit(generate, gen_inputs, ui.output, api_name="generate_submit")

@@ -12,7 +12,7 @@ import gradio as gr
 
 from labkit.errors import LabkitError
 from labkit.provenance import trace as tr
-from labkit.ui.common import handler, heavy
+from labkit.ui.common import clear_first, handler, heavy
 from labkit.backends import load_backend
 from labkit.ui.scratch import export_dir
 
@@ -241,7 +241,7 @@ def build(ctx, shared) -> None:
         lambda: (EXAMPLE_SOURCES_ZH, EXAMPLE_TARGET_ZH), None, [ui.sources, ui.target], api_name="trace_example_zh"
     )
     ui.sample_btn.click(lambda: str(TROVE_SAMPLE), None, ui.eval_file, api_name="trace_eval_sample")
-    ui.trace_btn.click(
+    clear_first(ui.trace_btn.click, ui.stats).then(  # the last trace's numbers never stand beside a new error
         h.trace,
         [ui.sources, ui.files, ui.target, ui.engine, ui.retriever, ui.k, ui.dense_model, shared.model_state],
         [ui.result, ui.targets, ui.docs, ui.stats, ui.export, ui.pick],

@@ -13,7 +13,7 @@ from labkit.scaling import table
 from labkit.scaling import export
 from labkit.scaling.config import DEFAULTS, MAX_BOOTSTRAP, MIN_BOOTSTRAP, FitSettings, run_fit
 from labkit.scaling.plots import fit_figure, residual_figure
-from labkit.ui.common import handler
+from labkit.ui.common import clear_first, handler
 
 TITLE = "Scaling laws"
 ID = "scaling"
@@ -255,7 +255,7 @@ def build(ctx, shared) -> None:
         ui.log_log,
     ]
     outputs = [ui.summary, ui.notes, ui.plot, ui.resid, ui.files, ui.latex, ui.reports]
-    ui.fit_btn.click(fit, inputs, outputs, api_name="fit")
+    clear_first(ui.fit_btn.click, ui.notes).then(fit, inputs, outputs, api_name="fit")  # a refusal shows alone
     ui.log_log.change(redraw, [ui.reports, ui.log_log], ui.plot, api_name="fit_redraw")
     ui.upload.upload(load_file, ui.upload, ui.table, api_name="fit_upload")
     ui.load_store.click(from_store, ui.sweep, ui.table, api_name="fit_from_store")

@@ -15,7 +15,7 @@ from labkit.plotstyle import style
 from labkit.support import roleplay, safety, session
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import load_prompts, strategies
-from labkit.ui.common import SessionFlags, guarded_buttons, handler, heavy
+from labkit.ui.common import SessionFlags, clear_first, guarded_buttons, handler, heavy
 from labkit import guard
 from labkit.backends import load_backend
 from labkit.ui.scratch import export_dir
@@ -207,16 +207,17 @@ def build(ctx, shared) -> None:
     ui.msg.submit(h.respond, chat_in, [*side, ui.msg], api_name="support_submit")
     ui.reset.click(h.new_session, None, side, api_name="support_reset")
     ui.export_btn.click(h.export, ui.state, ui.export_file, api_name="support_export")
-    ui.gen_btn.click(
+    # each click first empties what the earlier one said, so a refusal's toast shows alone
+    clear_first(ui.gen_btn.click, ui.rp_status).then(
         h.generate,
         [ui.n, ui.turns, ui.langs, ui.scen, ui.pers, shared.model_state],
         [ui.rp_file, ui.rp_status, ui.rp_preview],
         api_name="support_roleplay",
     )
     ui.rp_stop.click(h.cancel, None, ui.rp_status, api_name="support_roleplay_cancel")
-    ui.pairs_btn.click(
+    clear_first(ui.pairs_btn.click, ui.rp_status).then(
         h.build_pairs, [ui.rp_file, shared.model_state], [ui.pairs_file, ui.rp_status], api_name="support_pairs"
     )
-    ui.push_btn.click(
+    clear_first(ui.push_btn.click, ui.rp_status).then(
         h.push, [ui.rp_file, ui.repo, ui.langs, shared.model_state], ui.rp_status, api_name="support_push"
     )

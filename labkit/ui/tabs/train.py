@@ -26,7 +26,7 @@ from labkit.train import launch, monitor
 from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
 from labkit.train.validate import problems
-from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, synced_component
 from labkit.ui.runpanel import RunPanel
 from labkit.ui import hfjobs_panel
@@ -398,22 +398,25 @@ def build(ctx, shared) -> None:
         h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe"
     )
     sync = h.sync.wire(ui.fields, ui.editor, ui.synced, ui.source, ui.notes, "train")
-    sync.before(ui.validate_btn.click).success(h.validate, form, ui.notes, api_name="train_validate")
-    sync.before(ui.preview_btn.click).success(h.preview, form, ui.notes, api_name="train_preview")
-    started = sync.before(ui.launch_btn.click).success(
+    said = (ui.notes,)  # what an earlier click said: emptied at each click, so a failure's toast shows alone
+    sync.before(ui.validate_btn.click, said).success(h.validate, form, ui.notes, api_name="train_validate")
+    sync.before(ui.preview_btn.click, said).success(h.preview, form, ui.notes, api_name="train_preview")
+    started = sync.before(ui.launch_btn.click, said).success(
         h.start, form, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_launch"
     )
     panel.follow_after(started, "train_launch")
     ui.metrics_pick.input(panel.look, panel.inputs, panel.outputs, api_name="train_pick_curves")
     ui.log_y.change(panel.look, panel.inputs, panel.outputs, api_name="train_log_scale")
-    resumed = ui.resume_btn.click(
+    resumed = clear_first(ui.resume_btn.click, *said).then(
         h.resume, panel.run_id, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_resume"
     )
     panel.follow_after(resumed, "train_resume")
-    sync.before(ui.slurm_btn.click).success(
+    sync.before(ui.slurm_btn.click, (*said, ui.export)).success(
         h.slurm, [*form, ui.nodes, ui.gpn], ui.export, api_name="train_export_slurm"
     )
-    sync.before(ui.hfjob_btn.click).success(h.hf_job, [*form, ui.flavor], ui.export, api_name="train_export_hf_jobs")
+    sync.before(ui.hfjob_btn.click, (*said, ui.export)).success(
+        h.hf_job, [*form, ui.flavor], ui.export, api_name="train_export_hf_jobs"
+    )
     ui.refresh.click(h.refresh_runs, None, [ui.table, ui.compare_runs], api_name="train_runs")
     ui.compare_btn.click(h.compare, [ui.compare_runs, ui.compare_metric], ui.compare_plot, api_name="train_compare")
     ui.stages_btn.click(h.stages, panel.run_id, [ui.stages, ui.stage_file, ui.rounds_plot], api_name="train_stages")

@@ -12,7 +12,7 @@ import gradio as gr
 from labkit.doctrans import examples
 from labkit.doctrans.translate import LANG_NAMES, Cancelled, check_language, parse_glossary
 from labkit.errors import LabkitError
-from labkit.ui.common import SessionFlags, handler, heavy
+from labkit.ui.common import SessionFlags, clear_first, handler, heavy
 from labkit.doctrans import document
 from labkit.doctrans import vlm
 from labkit.ui.tabs.models import load_backend
@@ -240,7 +240,7 @@ def _layout(ctx) -> SimpleNamespace:
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx), Translate(ctx)
     ui.glossary_file.upload(h.load_glossary, ui.glossary_file, ui.glossary, api_name="doc_glossary_upload")
-    ui.go.click(
+    clear_first(ui.go.click, ui.status).then(  # an earlier "done" never stands beside a new error
         h.translate,
         [ui.upload, ui.source, ui.target, ui.engine, ui.pages, ui.dpi, ui.domain, ui.glossary, shared.model_state],
         [ui.gallery, ui.downloads, ui.markdown, ui.status, ui.pairs, ui.page_no, ui.before, ui.after],
