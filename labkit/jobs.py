@@ -223,6 +223,14 @@ def restart(run: Run, argv: Sequence[str], settings: Settings | None = None) -> 
 
 
 # --- following -------------------------------------------------------------------------------
+def attempt_started(run_dir: str | Path) -> float:
+    """When the run's current attempt started (command.json is rewritten at every start and resume); 0 if unknown."""
+    try:
+        return (Path(run_dir) / COMMAND).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]:
     """Complete JSON lines of metrics.jsonl after byte `offset`, and the offset to pass next time.
     A line still being written is left for the next call; a corrupt line is skipped."""

@@ -240,8 +240,7 @@ class Study:
             self._report()
             self._save(status="succeeded", stage="done")
         except (Cancelled, KeyboardInterrupt):
-            for run_id in list(self.active):
-                jobs.cancel(run_id, self.settings)
+            stop_runs(self.cfg.id, self.settings)  # the ones followed now and any left by an earlier attempt
             self._save(status="cancelled")
             raise
         except Exception as e:
@@ -783,3 +782,22 @@ def load_state(experiment_id: str, settings: Settings | None = None) -> dict:
 
 def run(config: Config, settings: Settings | None = None, progress: Callable[[dict], None] | None = None) -> dict:
     return Study(config, settings, progress).run()
+
+
+def stop_runs(experiment_id: str, settings: Settings | None = None) -> list[str]:
+    """Cancel every live run of a study (its training and evaluation jobs carry `sweep:<id>`), whichever attempt of
+    the study started it."""
+    stopped = []
+    for r in jobs.list_runs(settings, tag=f"sweep:{experiment_id}", limit=1000):
+        if r.status in ("running", "queued"):
+            stopped.append(jobs.cancel(r.id, settings).id)
+    return stopped
+
+
+def cancel(study_run_id: str, settings: Settings | None = None, caller: str | None = None, authenticated=False):
+    """Stop a study's job and every run it started, resumed or not: the job cancels the runs it follows when it
+    stops, and the runs are also stopped here in case the job is gone or had not reached them yet. Who may cancel
+    the study (labkit.guard's owner rules) may cancel its runs."""
+    run = jobs.cancel(study_run_id, settings, caller=caller, authenticated=authenticated)
+    stop_runs(run.name, settings)
+    return run

@@ -28,6 +28,7 @@ from labkit.experiment.parallel_scaling import (
     Config,
     load_state,
 )
+from labkit.experiment.parallel_scaling import cancel as cancel_study
 from labkit.plotstyle import style
 from labkit.store import FINAL
 from labkit.ui.common import guarded_buttons, handler, owner_tags, who
@@ -298,6 +299,8 @@ class Experiment:
         except LabkitError:
             state = None
         events, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
+        since = jobs.attempt_started(run.run_dir) if run.run_dir else 0.0
+        events = [e for e in events if e.get("time", since) >= since]  # a resumed study: this attempt's events only
         text, timer = status_text(run, state, events[-1] if events else None), gr.Timer(active=run.status not in FINAL)
         if not state:
             return (text, *keep, timer, gr.update())
@@ -317,7 +320,7 @@ class Experiment:
     def cancel(self, rid, request: gr.Request):
         if not rid:
             raise LabkitError("No experiment job selected.", hint="Run the study first, or paste its job id.")
-        status = jobs.cancel(rid.strip(), self.settings, **who(self.ctx, request)).status
+        status = cancel_study(rid.strip(), self.settings, **who(self.ctx, request)).status
         return f"**{status}** — finished runs are kept; running the study again resumes it."
 
     def attach_latest(self):
