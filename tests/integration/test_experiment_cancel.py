@@ -43,3 +43,17 @@ def test_a_resumed_runs_status_reads_only_its_own_attempts_events(tmp_path):
     since = jobs.attempt_started(tmp_path)
     events = [e for e in jobs.read_metrics(tmp_path)[0] if e["time"] >= since]
     assert [e["stage"] for e in events] == ["this attempt"]
+
+
+def test_the_status_line_says_time_so_far_and_an_estimate_from_the_finished_runs():
+    from types import SimpleNamespace
+
+    from labkit.ui.tabs.experiment import status_text, time_left
+
+    state = {"id": "ps-x", "stage": "runs", "budget": {"ks": [0, 1, 2, 3]}, "seeds": [0, 1, 2], "runs": []}
+    assert time_left(state) is None  # nothing finished: no guess
+    state["runs"] = [{"seconds": 100.0}, {"seconds": 140.0}]
+    assert time_left(state) == 120.0 * 10 / 2  # 10 runs left, 2 at a time
+    run = SimpleNamespace(status="running", id="experiment-1", created=1000.0, updated=1000.0)
+    text = status_text(run, state, None)
+    assert "2/12 runs" in text and "10m 00s left" in text

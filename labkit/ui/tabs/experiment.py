@@ -8,6 +8,7 @@ Evaluate tabs). The points appear as each run's evaluation lands, and the tab en
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -208,12 +209,28 @@ def finding_text(state: dict) -> str:
     return ""
 
 
+def time_left(state: dict, workers: int = 2) -> float | None:
+    """Seconds the study's remaining training runs should take: the finished runs' mean time each, the runs left,
+    `workers` at a time (the study runs two jobs side by side on a CPU). None before a run has finished."""
+    done = [r["seconds"] for r in state.get("runs") or [] if isinstance(r.get("seconds"), (int, float))]
+    total = len(state["budget"]["ks"]) * len(state.get("seeds") or [0])
+    if not done or len(done) >= total:
+        return None
+    return sum(done) / len(done) * (total - len(done)) / max(1, workers)
+
+
 def status_text(run, state: dict | None, last_event: dict | None) -> str:
+    from labkit.ui.runpanel import elapsed
+
     text = f"**{run.status}** · `{run.id}`"
+    if run.created:
+        text += f" · {elapsed((run.updated if run.status in FINAL else time.time()) - run.created)}"
     if state:
         n = len(state.get("runs") or state.get("points") or [])
         total = len(state["budget"]["ks"]) * len(state.get("seeds") or [0])
         text += f" · experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} runs"
+        left = time_left(state) if run.status not in FINAL else None
+        text += f" · about {elapsed(left)} left (from the runs finished so far)" if left else ""
     if last_event and run.status not in FINAL:
         text += f"<br>{describe(last_event)}"
     if run.status == "failed" and run.error:
