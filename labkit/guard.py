@@ -181,7 +181,10 @@ def readable_text(path, what: str = "The file", settings: Settings | None = None
             raise LabkitError(
                 f"{what} {shown!r} is larger than {max_bytes // 1_000_000} MB.", hint="Give a smaller file."
             )
-        return p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8")
+        if "\x00" in text:  # valid UTF-8 can still be binary: no text file holds a NUL
+            raise UnicodeDecodeError("utf-8", b"", 0, 1, "NUL")
+        return text
     except UnicodeDecodeError:
         raise LabkitError(f"{what} {shown!r} is not UTF-8 text.", hint="Save it as UTF-8 text.") from None
     except OSError:

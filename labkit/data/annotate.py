@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from labkit.data import heuristics
+from labkit import guard
 from labkit.errors import LabkitError
 from labkit.backends import GenParams
 from labkit.text import json_objects
@@ -44,15 +45,10 @@ def stop_words(source: str = SPACY) -> frozenset[str]:
                 hint='pip install "labkit[data]", or set annotators.stopwords to a file.',
             ) from e
         return frozenset(STOP_WORDS)
-    from pathlib import Path
-
-    try:
-        lines = Path(source).expanduser().read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise LabkitError(
-            f"Cannot read the stop-word file {source}: {e}",
-            hint="annotators.stopwords: 'spacy' or a UTF-8 file with one word per line.",
-        ) from e
+    try:  # through the guard, as every file a person names
+        lines = guard.readable_text(source, "The stop-word file", max_bytes=20_000_000).splitlines()
+    except LabkitError as e:
+        raise LabkitError(e.message, hint="annotators.stopwords: 'spacy' or a UTF-8 file, one word per line.") from None
     return frozenset(w.strip() for w in lines if w.strip())
 
 

@@ -28,9 +28,9 @@ from labkit.errors import LabkitError
 from labkit.execution import HFJobsOptions, RayOptions, SlurmOptions
 from labkit import guard
 from labkit import hub
-from labkit.data.annotate import AnnotatorSpec
+from labkit.data.annotate import SPACY, AnnotatorSpec, stop_words
 from labkit.data.langs import filter_settings
-from labkit.data.rules import enabled_rules
+from labkit.data.rules import enabled_rules, load_words
 
 KEPT, DROPPED, LOGS = "kept", "dropped", "logs"
 LOCAL_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".zst": "jsonl", ".parquet": "parquet"}
@@ -278,8 +278,20 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str, settings=None)
 
 
 # --- running -----------------------------------------------------------------------------------------------------
+def check_word_lists(recipe: dict) -> None:
+    """The word lists a recipe names (sensitive words, stop words) are read before anything starts: a binary or
+    unreadable file is refused here, not inside a worker whose error a pipeline would log and go on past."""
+    sensitive = recipe["rules"].get("sensitive") or {}
+    if sensitive.get("enabled", True) and sensitive.get("words"):
+        load_words(sensitive["words"])
+    stop = recipe["annotators"].get("stopwords")
+    if stop and stop != SPACY:
+        stop_words(stop)
+
+
 def prepare(source: str, out: str, recipe: dict, settings=None) -> dict:
     """Resolve input, shard a single local file for several tasks, write recipe.yaml; returns the run plan."""
+    check_word_lists(recipe)
     remote = out.startswith(("hf://", "s3://"))
     fmt, folder, glob = resolve_input(source, settings)
     tasks = recipe["executor"]["tasks"]

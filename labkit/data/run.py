@@ -19,7 +19,7 @@ from labkit.data.pipeline import LOGS
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import Run, new_run_id
-from labkit.data.pipeline import require
+from labkit.data.pipeline import check_word_lists, require
 
 OUT = "curated"
 RECIPE = "recipe.yaml"
@@ -55,6 +55,7 @@ def launch(
     guard.require("launch", settings)
     settings = settings.ensure_dirs()
     require()
+    check_word_lists(recipe)  # refused at the click, before a job starts
     if recipe["executor"]["name"] != "local":
         raise LabkitError(
             "Jobs started from labkit run the local executor.",

@@ -566,6 +566,16 @@ def _new_command_cases() -> list[Case]:
             f={"d.jsonl": docs},
         ),
         m("data-workers-zero", "data", "curate", "d.jsonl", "--out", "o", "--workers", "0", f={"d.jsonl": docs}),
+        m(
+            "data-sensitive-words-binary",
+            "data", "curate", "d.jsonl", "--out", "o", "--sensitive-words", "w.txt",
+            f={"d.jsonl": docs, "w.txt": BINARY},
+        ),  # fmt: skip
+        m(
+            "data-stopwords-binary",
+            "data", "curate", "d.jsonl", "--out", "o", "--stopwords", "w.txt",
+            f={"d.jsonl": docs, "w.txt": b"stop\x00words\n"},
+        ),  # fmt: skip
         m("data-classifier-empty", "data", "train-classifier", "l.jsonl", "--out", "m.bin", f={"l.jsonl": ""}),
         m(
             "dmoe-analyze-one-language",
