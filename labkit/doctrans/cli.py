@@ -74,7 +74,8 @@ def doctrans(args) -> int:
     check_out_dir(args.out)  # before a model loads or a page is read
     if args.engine == "vlm":
         res = vlm.translate_pages(model, args.input, args.to, args.out, glossary, args.pages, args.dpi)
-        emit(args, res, res["markdown"])
+        res["language_warning"] = document.language_note(res["markdown"], args.to) or None
+        emit(args, res, res["markdown"] + (f"\n\n⚠️ {res['language_warning']}" if res["language_warning"] else ""))
         return 0
     res = document.translate_document(
         args.input,
@@ -90,7 +91,8 @@ def doctrans(args) -> int:
     )
     data = {k: res[k] for k in ("stats", "pdf", "images", "side_by_side", "out_dir")}
     data["markdown"] = res["markdown"]
-    note = document.glossary_note(res["stats"], glossary)
+    data["language_warning"] = document.language_note(res["markdown"], args.to) or None
+    note = "\n".join(n for n in (document.glossary_note(res["stats"], glossary), data["language_warning"]) if n)
     emit(
         args,
         data,

@@ -13,7 +13,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from labkit.doctrans import layout, ocr, render
-from labkit.doctrans.translate import Cancelled, Memory, translate_texts
+from labkit.doctrans.translate import LANG_NAMES, Cancelled, Memory, translate_texts
 from labkit.backends.base import made
 from labkit.errors import LabkitError
 
@@ -173,6 +173,20 @@ def translate_document(
         "originals": [str(out / f"page{p['page']}.original.png") for p in report],
         "out_dir": str(out),
     }
+
+
+def language_note(text: str, target: str) -> str:
+    """A warning when the translation does not read as the target language (a model that cannot translate into it
+    echoes the source or writes another language), else ''."""
+    from labkit.evaluate import langid
+
+    got = langid.wrong_language(text, target, min_letters=20)
+    if got is None:
+        return ""
+    return (
+        f"The translation does not read as {LANG_NAMES.get(target, target)} ({target}): it reads as "
+        f"{LANG_NAMES.get(got, got)} ({got}). This model may not translate into {target}; try a larger one."
+    )
 
 
 def glossary_note(stats: dict, glossary: dict | None = None) -> str:

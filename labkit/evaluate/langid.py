@@ -76,6 +76,15 @@ def detect(text: str, min_letters: int = 3, candidates: tuple[str, ...] = LANGS)
     return lang.iso_code_639_1.name.lower() if lang else None
 
 
+def wrong_language(text: str, expected: str, min_letters: int = 3) -> str | None:
+    """The language `text` reads as when that is not `expected`; None when it is, when the text is too short to
+    tell, or when `expected` is not a language the detector knows (a translation or a reply is then not judged)."""
+    if expected not in LANGS:
+        return None
+    got = detect(text, min_letters=min_letters)
+    return got if got is not None and got != expected else None
+
+
 def fidelity(detected: list[str | None], expected: str) -> tuple[float | None, int]:
     """(share of judged responses in `expected`, number judged). None when nothing could be judged."""
     judged = [d for d in detected if d is not None]

@@ -45,6 +45,17 @@ def dialogue_text(history: list[dict]) -> str:
     )
 
 
+def language_warning(reply: str, language: str) -> str:
+    """A visible warning when the reply does not read as the user's language, else ''."""
+    got = langid.wrong_language(reply, language, min_letters=12)
+    if got is None:
+        return ""
+    return (
+        f"⚠️ The reply is not in the user's language: it reads as {LANG_NAMES.get(got, got)}, not "
+        f"{LANG_NAMES.get(language, language)}. This model may not write {LANG_NAMES.get(language, language)}."
+    )
+
+
 def user_language(text: str, default: str = "en") -> str:
 
     return langid.detect(text) or default

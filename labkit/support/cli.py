@@ -16,7 +16,7 @@ from labkit.errors import LabkitError
 from labkit.jsonl import check_target, read_jsonl, write_jsonl
 from labkit.settings import get_settings
 from labkit.support import roleplay
-from labkit.support.agent import SupportAgent, check_message
+from labkit.support.agent import SupportAgent, check_message, language_warning
 from labkit.support.strategies import resolve
 
 
@@ -97,5 +97,7 @@ def support(args) -> int:
         )
     turn = agent.respond([], args.once, override=args.strategy)
     data = {k: turn[k] for k in ("reply", "strategy", "rationale", "user_state", "crisis", "stage", "language")}
-    emit(args, data, f"[{turn['strategy'] or 'crisis'}] {turn['reply']}")
+    data["language_warning"] = language_warning(turn["reply"], turn["language"]) or None
+    warning = f"\n{data['language_warning']}" if data["language_warning"] else ""
+    emit(args, data, f"[{turn['strategy'] or 'crisis'}] {turn['reply']}{warning}")
     return 0

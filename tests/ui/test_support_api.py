@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from labkit.evaluate import langid
 
 
 def test_multi_turn_conversation(client):
@@ -18,6 +19,10 @@ def test_multi_turn_conversation(client):
         and chat[2]["role"] == "assistant"
     )
     assert "Stage:" in stage and box == ""
+    reply = chat[2]["content"]
+    reply = reply if isinstance(reply, str) else " ".join(part.get("text", "") for part in reply)
+    if langid.wrong_language(reply, "en", min_letters=12):  # the tiny model's reply, named
+        assert "not in the user's language" in badge
     chat, stage, badge, state, dist, _ = client.predict(
         "Nobody here knows me.", "Information", api_name="/support_send"
     )

@@ -13,7 +13,7 @@ from labkit.errors import LabkitError
 from labkit.jsonl import read_jsonl, write_jsonl
 from labkit.plotstyle import style
 from labkit.support import roleplay, safety, session
-from labkit.support.agent import SupportAgent
+from labkit.support.agent import SupportAgent, language_warning
 from labkit.support.strategies import load_prompts, strategies
 from labkit.ui.common import SessionFlags, clear_first, guarded_buttons, handler, heavy
 from labkit import guard
@@ -137,6 +137,8 @@ class Support:
             reply += delta
             yield display + [{"role": "assistant", "content": reply}], sess, *side, gr.update(), ""
         sess = session.record(sess, plan, text, reply)
+        if wrong := language_warning(reply, plan["language"]):  # named beside the turn's strategy
+            side = (side[0], f"{side[1]}\n\n**{wrong}**", side[2])
         yield session.display(sess), sess, *side, distribution_figure(sess["log"]), ""
 
     @staticmethod

@@ -28,9 +28,9 @@ NOTE = (
 )
 
 
-def pipeline_outputs(res: dict, terms: dict) -> tuple:
-    """What the page shows of translate_document's result: the gallery, downloads, Markdown, a note, and the
-    before/after pairs with the first one shown."""
+def pipeline_outputs(res: dict, terms: dict, target: str = "") -> tuple:
+    """What the page shows of translate_document's result: the gallery, downloads, Markdown, a note (with a warning
+    when the translation does not read as the target language), and the before/after pairs, the first one shown."""
     s = res["stats"]
     note = (
         f"{s['pages']} page(s) · {s['blocks']} blocks · {s['cached_blocks']} from the translation memory"
@@ -39,6 +39,8 @@ def pipeline_outputs(res: dict, terms: dict) -> tuple:
 
     if gloss := document.glossary_note(s, terms):
         note += f"\n\n⚠️ {gloss}"
+    if wrong := document.language_note(res["markdown"], target):
+        note = f"⚠️ **{wrong}**\n\n" + note
     both = list(zip(res["originals"], res["images"]))
     downloads = [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")]
     return (
@@ -52,8 +54,10 @@ def pipeline_outputs(res: dict, terms: dict) -> tuple:
     )
 
 
-def vlm_outputs(res: dict) -> tuple:
+def vlm_outputs(res: dict, target: str = "") -> tuple:
     note = f"Translated {res['pages']} page(s) with the vision-language model."
+    if wrong := document.language_note(res["markdown"], target):
+        note = f"⚠️ **{wrong}**\n\n" + note
     return [], [res["markdown_file"]], res["markdown"], note, [], gr.update(maximum=1, value=1), None, None
 
 
@@ -93,7 +97,7 @@ class Translate:
         try:
             if engine_ == "vlm":
                 res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=cancel_flag, **common)
-                return vlm_outputs(res)
+                return vlm_outputs(res, tgt)
 
             res = document.translate_document(
                 f,
@@ -110,7 +114,7 @@ class Translate:
         except Cancelled:  # the user's own choice: said plainly, not as an error
             note = "**Cancelled.** Nothing was wrong; press Translate to start again."
             return (*[gr.update()] * 3, note, *[gr.update()] * 4)
-        return pipeline_outputs(res, terms)
+        return pipeline_outputs(res, terms, tgt)
 
     def cancel(self, request: gr.Request):
         self.cancel_flags(request).set()
