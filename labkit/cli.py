@@ -28,6 +28,7 @@ from labkit.dmoe import cli as dmoe_cli
 from labkit.doctrans import cli as doctrans_cli
 from labkit.errors import LabkitError, unknown
 from labkit.execution import HFJobsOptions
+from labkit.jsonl import check_out_path
 from labkit.evaluate import cli as evaluate_cli
 from labkit.evaluate.service import card_rows_for, summary_metrics
 from labkit.experiment import cli as experiment_cli
@@ -331,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for flag in ("out", "output"):  # an output nobody can write is refused before any work, in every command
+            value = getattr(args, flag, None)
+            if isinstance(value, str) and value and not value.startswith(("hf://", "s3://")):
+                check_out_path(value, f"--{flag}")
         with json_stdout(args):  # under --json only emit() writes to stdout
             return args.func(args)
     except LabkitError as e:

@@ -63,6 +63,23 @@ def check_out_dir(path: str | Path, what: str = "--out") -> Path:
     return path
 
 
+def check_out_path(path: str | Path, what: str = "--out") -> Path:
+    """An output path (a file or a folder, existing or not) whose nearest existing folder takes new files; nothing
+    is created. The check every command's --out / --output gets before it starts (remote hf:// and s3:// paths are
+    the executor's to check)."""
+    path = Path(path)
+    base = path.absolute()
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir() and base != path.absolute():
+        raise LabkitError(
+            f"Cannot write {what} {path}: {base} is a file in the way of its folder.",
+            hint="Choose an output path that is not under an existing file.",
+        )
+    _probe(base if base.is_dir() else base.parent, path)
+    return path
+
+
 def _probe(folder: Path, shown: Path) -> None:
     """Refuses a folder that exists but takes no new file (permissions, a read-only mount, /proc)."""
     probe = folder / f".labkit-write-check-{os.getpid()}"

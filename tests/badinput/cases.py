@@ -566,6 +566,15 @@ def _new_command_cases() -> list[Case]:
             f={"d.jsonl": docs},
         ),
         m("data-workers-zero", "data", "curate", "d.jsonl", "--out", "o", "--workers", "0", f={"d.jsonl": docs}),
+        *[
+            m(f"{cmd[0]}-out-proc", *cmd, flag, "/proc/labkit-out", f=files)
+            for cmd, flag, files in [
+                (("data", "curate", "d.jsonl"), "--out", {"d.jsonl": docs}),
+                (("dmoe", "analyze", "--model", "tiny", "--languages", "en,de"), "--out", {}),
+                (("scaling", "points.csv"), "--output", {"points.csv": "x,y\n1,0.1\n2,0.2\n3,0.3\n"}),
+                (("eval", "--task", "mgsm", "--model", "tiny", "--limit", "1", "--languages", "en"), "--output", {}),
+            ]
+        ],
         m(
             "data-sensitive-words-binary",
             "data", "curate", "d.jsonl", "--out", "o", "--sensitive-words", "w.txt",
