@@ -15,7 +15,7 @@ def test_translate_a_page(client, tmp_path):
     d.text((40, 40), "Introduction", fill="black", font=render.font(40))
     d.text((40, 120), "Transformers process whole sentences at once.", fill="black", font=render.font(26))
     img.save(tmp_path / "page.png")
-    gallery, files, md, note, page, before, after = client.predict(  # the page pairs are server-side state
+    gallery, files, md, note, page, before, after, after_text = client.predict(  # the page pairs are server-side state
         handle_file(str(tmp_path / "page.png")),
         "en",
         "zh",
@@ -34,6 +34,8 @@ def test_translate_a_page(client, tmp_path):
         and str(after).endswith(".png")
         and before != after
     )
+    # the After page as text at a readable size: the page's translated blocks (the image's can be drawn small)
+    assert after_text.strip() and all(part.strip() in md for part in after_text.split("\n\n") if part.strip())
     if langid.wrong_language(md, "zh", min_letters=20):  # the tiny model's "Chinese" is often not: then it is named
         assert "does not read as Chinese" in note
     if "missing a glossary term" in note:  # the tiny model rarely writes 引言: the note then names block and term

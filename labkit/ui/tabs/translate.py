@@ -41,7 +41,10 @@ def pipeline_outputs(res: dict, terms: dict, target: str = "") -> tuple:
         note += f"\n\n⚠️ {gloss}"
     if wrong := document.language_note(res["markdown"], target):
         note = f"⚠️ **{wrong}**\n\n" + note
-    both = list(zip(res["originals"], res["images"]))
+    # each page: the original, the translated image and its translation as text (the image's text can be small: a
+    # page is shrunk to the pane, and a longer translation is drawn smaller to fit its box)
+    texts = ["\n\n".join(b["translation"] for b in p["blocks"]) for p in res["pages"]]
+    both = list(zip(res["originals"], res["images"], texts))
     downloads = [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")]
     return (
         res["side_by_side"],
@@ -58,7 +61,7 @@ def vlm_outputs(res: dict, target: str = "") -> tuple:
     note = f"Translated {res['pages']} page(s) with the vision-language model."
     if wrong := document.language_note(res["markdown"], target):
         note = f"⚠️ **{wrong}**\n\n" + note
-    return [], [res["markdown_file"]], res["markdown"], note, [], gr.update(maximum=1, value=1), None, None
+    return [], [res["markdown_file"]], res["markdown"], note, [], gr.update(maximum=1, value=1), None, None, ""
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ class Translate:
             )
         except Cancelled:  # the user's own choice: said plainly, not as an error
             note = "**Cancelled.** Nothing was wrong; press Translate to start again."
-            return (*[gr.update()] * 3, note, *[gr.update()] * 4)
+            return (*[gr.update()] * 3, note, *[gr.update()] * 5)
         return pipeline_outputs(res, terms, tgt)
 
     def cancel(self, request: gr.Request):
@@ -122,7 +125,7 @@ class Translate:
 
     @staticmethod
     def show_page(both, n):
-        return tuple(both[int(n) - 1]) if both and 0 < int(n) <= len(both) else (None, None)
+        return tuple(both[int(n) - 1]) if both and 0 < int(n) <= len(both) else (None, None, "")
 
     @staticmethod
     def set_zoom(h):
@@ -209,6 +212,13 @@ def _results(ui, ctx) -> None:
             )
         with gr.Row():
             ui.before, ui.after = _page_image("Before", "lk-dt-before"), _page_image("After", "lk-dt-after")
+        ui.after_text = gr.Textbox(
+            label="After, as text (this page's translation at a readable size)",
+            lines=6,
+            max_lines=20,
+            interactive=False,
+            elem_id="lk-dt-after-text",
+        )
         ui.pairs = gr.State([])
     with gr.Row():
         ui.downloads = gr.File(label="Downloads (PDF, PNG, Markdown)", file_count="multiple")
@@ -247,10 +257,10 @@ def build(ctx, shared) -> None:
     clear_first(ui.go.click, ui.status).then(  # an earlier "done" never stands beside a new error
         h.translate,
         [ui.upload, ui.source, ui.target, ui.engine, ui.pages, ui.dpi, ui.domain, ui.glossary, shared.model_state],
-        [ui.gallery, ui.downloads, ui.markdown, ui.status, ui.pairs, ui.page_no, ui.before, ui.after],
+        [ui.gallery, ui.downloads, ui.markdown, ui.status, ui.pairs, ui.page_no, ui.before, ui.after, ui.after_text],
         api_name="doc_translate",
     )
-    ui.page_no.change(h.show_page, [ui.pairs, ui.page_no], [ui.before, ui.after], api_name="doc_page")
+    ui.page_no.change(h.show_page, [ui.pairs, ui.page_no], [ui.before, ui.after, ui.after_text], api_name="doc_page")
     ui.zoom.release(h.set_zoom, ui.zoom, [ui.before, ui.after], api_name="doc_zoom")
     ui.stop.click(h.cancel, None, ui.status, api_name="doc_cancel")
     ui.eval_btn.click(h.evaluate, [ui.folder, ui.eval_lang], ui.eval_out, api_name="doc_eval")
