@@ -183,6 +183,9 @@ def test_concurrency_limit(server):
     out = b.generate(prompts, GenParams())
     assert out == [[f"echo: {i}"] for i in range(12)]  # input order kept
     assert 1 < server.max_in_flight <= 3
+    done = []
+    assert b.generate(prompts, GenParams(), progress=done.append) == out
+    assert done == list(range(1, 13))  # one step per answered request, counted in order
 
 
 def test_unreachable_server_is_a_clear_error(monkeypatch):
