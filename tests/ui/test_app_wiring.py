@@ -59,6 +59,19 @@ def test_a_click_first_empties_the_messages_of_the_click_before():
         if not said & {o for c in chain for o in c["outputs"]}:
             missing.append(name)
     assert missing == []
+    # a launch also empties the run panel's status line of the run before ("succeeded · 55/55")
+    ids = {b.elem_id: i for i, b in blocks.items() if getattr(b, "elem_id", None)}
+    for api, status in (
+        ("train_launch", "lk-train-status"),
+        ("data_curate", "lk-data-status"),
+        ("eval_start", "lk-eval-status"),
+    ):
+        d = next(d for d in deps if d.get("api_name") == api)
+        chain = []
+        while d.get("trigger_after") is not None:
+            d = by_id[d["trigger_after"]]
+            chain.append(d)
+        assert ids[status] in {o for c in chain for o in c["outputs"]}, api
     # the clearing step gives blanks
     fn = next(f for f in demo.fns.values() if f.api_name == "pull_model")
     first = by_id[fn._id]["trigger_after"]

@@ -401,13 +401,13 @@ def build(ctx, shared) -> None:
     said = (ui.notes,)  # what an earlier click said: emptied at each click, so a failure's toast shows alone
     sync.before(ui.validate_btn.click, said).success(h.validate, form, ui.notes, api_name="train_validate")
     sync.before(ui.preview_btn.click, said).success(h.preview, form, ui.notes, api_name="train_preview")
-    started = sync.before(ui.launch_btn.click, said).success(
+    started = sync.before(ui.launch_btn.click, (*said, panel.status)).success(
         h.start, form, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_launch"
     )
     panel.follow_after(started, "train_launch")
     ui.metrics_pick.input(panel.look, panel.inputs, panel.outputs, api_name="train_pick_curves")
     ui.log_y.change(panel.look, panel.inputs, panel.outputs, api_name="train_log_scale")
-    resumed = clear_first(ui.resume_btn.click, *said).then(
+    resumed = clear_first(ui.resume_btn.click, *said, panel.status).then(
         h.resume, panel.run_id, [panel.run_id, ui.notes, panel.timer, ui.table], api_name="train_resume"
     )
     panel.follow_after(resumed, "train_resume")
