@@ -44,12 +44,13 @@ from labkit.train import cli as train_cli
 
 # --- the core's commands -----------------------------------------------------------------------
 def _ensure_tiny_built() -> None:
-    """Build the offline tiny models before the first page, so no first click waits on it without a word."""
+    """Copy (or, past a BUILD_VERSION bump, build) the offline tiny models before the first page, so no first click
+    waits on it without a word."""
     settings = get_settings().ensure_dirs()
     for name, seed in (("tiny", 0), (TINY_REF, 1)):
         path = settings.tiny_model_dir.with_name(name)
         if not is_built(path, seed):
-            print(f"Building the built-in {name} model (first start only, a few seconds)…", file=sys.stderr, flush=True)
+            print(f"Preparing the built-in {name} model (first start only)…", file=sys.stderr, flush=True)
             ensure_tiny(path, seed=seed)
 
 
