@@ -104,7 +104,7 @@ def _cases() -> list[ApiCase]:
         c("train-validate-bomb", "/train_validate", form(text=BOMB + "name: x\nmethod: sft\n")),
         c("train-validate-base-passwd", "/train_validate", form(text="base: /etc/passwd\nname: x\n")),
         c("train-launch-warmup-word", "/train_launch", yaml_edit("trainer:", "trainer:\n  warmup_ratio: lots")),
-        c("train-validate-max-steps-1e30", "/train_validate", yaml_edit("trainer:", "trainer:\n  max_steps: 1.0e+30")),
+        c("train-launch-max-steps-1e30", "/train_launch", yaml_edit("trainer:", "trainer:\n  max_steps: 1.0e+30")),
         c(
             "train-launch-max-steps-23-digits",
             "/train_launch",

@@ -228,7 +228,7 @@ class Evaluate:
         tags_ = form.pop("tags")
         if self.settings.demo and (form["data"] or "").strip() not in ("", WORLD):
             raise LabkitError("Local data is not available in demo mode.", hint=f"'{WORLD}' (the synthetic world) is.")
-        form["model"] = (form["model"] or "").strip() or state["model"]
+        form["model"] = (form["model"] or state["model"]).strip()  # empty: the app's model; blanks: refused
         if form["backend"] == "openai":
             form["base_url"] = state.get("base_url")
         spec = form_to_spec(form)
