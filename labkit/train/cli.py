@@ -18,6 +18,7 @@ from labkit.errors import LabkitError
 from labkit.execution import HFJobsOptions, SlurmOptions
 from labkit.train import launch, recipe
 from labkit.train.launch import RECIPE
+from labkit.train.validate import warnings
 from labkit.train.worker import FINAL, output_dir
 
 
@@ -66,6 +67,8 @@ def train(args) -> int:
         r = recipe.load(args.recipe, args.set)
         if args.name:
             r.name = args.name
+        for warning in warnings(r):
+            print(f"warning: {warning}", file=sys.stderr)
         run = launch.launch(r, validate=not args.no_validate)
     else:
         raise LabkitError("Give a recipe file or --resume RUN_ID.", hint="Recipes live in configs/train/.")

@@ -40,6 +40,19 @@ def problems(recipe: Recipe, gpus: int | None = None, load_data: bool = True, lo
     return out
 
 
+def warnings(recipe: Recipe) -> list[str]:
+    """Settings that run, but probably not as meant: shown beside Validate and Launch, never blocking (a quick
+    3-step try of a recipe warmed up over 50 steps is a fair thing to launch)."""
+    out = []
+    warmup, steps = recipe.trainer.get("warmup_steps"), recipe.trainer.get("max_steps")
+    if isinstance(warmup, int) and isinstance(steps, int) and 0 < steps < warmup:
+        out.append(
+            f"trainer.warmup_steps is {warmup}, more than trainer.max_steps = {steps}: the learning rate never "
+            "reaches its set value. Lower warmup_steps (or use warmup_ratio) if that is not meant."
+        )
+    return out
+
+
 def check(recipe: Recipe, **kw) -> None:
     found = problems(recipe, **kw)
     if found:
@@ -135,12 +148,6 @@ def _trainer_keys(recipe: Recipe, method) -> list[str]:
             out.append(bad)
     if out:
         return out
-    warmup, steps = recipe.trainer.get("warmup_steps"), recipe.trainer.get("max_steps")
-    if isinstance(warmup, int) and isinstance(steps, int) and 0 < steps < warmup:
-        out.append(
-            f"trainer.warmup_steps is {warmup}, more than trainer.max_steps = {steps}: the learning rate would never "
-            "reach its set value. Lower warmup_steps (or use warmup_ratio)."
-        )
     if recipe.method == "grpo":
         args = trainer_args(recipe, Path("."), cuda=False)
         per_step = int(args.get("per_device_train_batch_size", 8)) * int(recipe.launch.get("num_processes") or 1)

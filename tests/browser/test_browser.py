@@ -71,7 +71,7 @@ def test_evaluate_tab_default_run_works_offline_with_real_different_accuracies(p
     from labkit import jobs
 
     page.get_by_role("tab", name="Evaluate").first.click()
-    assert page.get_by_label("Local data (folder with <lang>.jsonl, optional)").input_value() == "synth"
+    assert page.locator("#lk-eval-data textarea, #lk-eval-data input").first.input_value() == "synth"
     assert "synthetic world" in page.locator("#lk-eval-world-note").inner_text()
     page.get_by_role("button", name="Run evaluation").click()
     page.wait_for_function(

@@ -141,6 +141,7 @@ def _layout(ctx) -> SimpleNamespace:
                 ui.data = widget(
                     EvalSpec,
                     "data",
+                    elem_id="lk-eval-data",
                     value=default_data,
                     visible=not ctx.settings.demo,
                     info=f"a folder with <lang>.jsonl; empty = load from the Hub; '{SAMPLE}' = the small sample data "

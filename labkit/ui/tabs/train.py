@@ -25,7 +25,7 @@ from labkit.store import FINAL
 from labkit.train import launch, monitor
 from labkit.train import recipe as rmod
 from labkit.train.methods import METHODS
-from labkit.train.validate import problems
+from labkit.train.validate import problems, warnings
 from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, synced_component
 from labkit.ui.runpanel import RunPanel
@@ -175,8 +175,11 @@ class Train:
 
     @handler
     def validate(self, text, source):
-        found = problems(self.recipe(text, source))
-        return "✅ Ready to launch." if not found else "### Problems\n" + "\n".join(f"- {p}" for p in found)
+        recipe = self.recipe(text, source)
+        found = problems(recipe)
+        if found:
+            return "### Problems\n" + "\n".join(f"- {p}" for p in found)
+        return "✅ Ready to launch." + "".join(f"\n\n⚠️ {w}" for w in warnings(recipe))
 
     @handler
     def preview(self, text, source):
@@ -191,11 +194,12 @@ class Train:
     def start(self, request: gr.Request, text, source):
         merged = text or ""
         recipe = self.recipe(merged, source)
+        warned = "".join(f"\n\n⚠️ {w}" for w in warnings(recipe))  # before launch, which fills in the recipe
         run = launch.launch(recipe, settings=self.settings, extra_tags=owner_tags(self.ctx, request))
         # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
         (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
         (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
-        return run.id, f"Launched `{run.id}`.", gr.Timer(active=True), runs_table(self.settings)
+        return run.id, f"Launched `{run.id}`.{warned}", gr.Timer(active=True), runs_table(self.settings)
 
     def describe(self, run) -> str:
         return progress_text(run, monitor.progress(run)) + evaluation_text(run, self.store)
