@@ -42,8 +42,8 @@ def test_a_click_first_empties_the_messages_of_the_click_before():
     messages = {i for i, b in blocks.items() if isinstance(b, gr.Markdown)}
     buttons = {i for i, b in blocks.items() if isinstance(b, gr.Button)}
     # Not a new message: a run's own status (cancel, an HF Job's status), the run panel's first look at a run just
-    # started (it writes that run's status), the chat's session badges; the Experiment tab's launch is its own.
-    exempt = ("_cancel", "_status", "_first_look", "support_send", "support_reset", "experiment_launch")
+    # started (it writes that run's status), the chat's session badges.
+    exempt = ("_cancel", "_status", "_first_look", "support_send", "support_reset")
     missing = []
     for d in deps:
         chain = []

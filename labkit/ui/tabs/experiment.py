@@ -32,7 +32,7 @@ from labkit.experiment.parallel_scaling import (
 from labkit.experiment.parallel_scaling import cancel as cancel_study
 from labkit.plotstyle import style
 from labkit.store import FINAL
-from labkit.ui.common import guarded_buttons, handler, owner_tags, who
+from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
 from labkit import guard
 from labkit.experiment.report import fit_curve
@@ -352,7 +352,9 @@ class Experiment:
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx, shared), Experiment(ctx)
     outputs = [ui.status, ui.table, ui.plot, ui.report, ui.report_file, ui.poll, ui.finding]
-    ui.launch_btn.click(h.launch, ui.form + ui.world_form, [ui.job, ui.status, ui.poll], api_name="experiment_launch")
+    clear_first(ui.launch_btn.click, ui.status).then(
+        h.launch, ui.form + ui.world_form, [ui.job, ui.status, ui.poll], api_name="experiment_launch"
+    )
     ui.poll.tick(h.follow, ui.job, outputs, api_name="experiment_follow", show_progress="hidden")
     ui.job.submit(h.follow, ui.job, outputs, api_name="experiment_attach")
     ui.cancel_btn.click(h.cancel, ui.job, ui.status, api_name="experiment_cancel")
