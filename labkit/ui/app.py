@@ -109,6 +109,7 @@ def launch(
 
     demo = (settings or get_settings()).demo  # a demo is public wherever it listens
     shared = share or demo or host not in ("127.0.0.1", "localhost", "::1")
+    marked_before = os.environ.get("LABKIT_SHARED")
     if shared:  # the engines (and the jobs this app starts) read it: visitors steer no outbound request
         os.environ["LABKIT_SHARED"] = "1"
     ctx = AppContext.create(settings=settings, model=model, backend=backend)
@@ -126,4 +127,15 @@ def launch(
         footer_links=["api"],
         max_file_size=f"{ctx.settings.max_upload_mb}mb",
     )  # Gradio refuses bigger uploads before they land
+    if shared and not block:  # an app served from inside another program (tests): closing it ends the marking
+        close = demo.close
+
+        def close_and_unmark(*args, **kwargs):
+            try:
+                return close(*args, **kwargs)
+            finally:
+                if marked_before is None:
+                    os.environ.pop("LABKIT_SHARED", None)
+
+        demo.close = close_and_unmark
     return demo
