@@ -62,7 +62,7 @@ def main():
     n_cores, load = cores(), os.getloadavg()[0]
     home = tempfile.mkdtemp()
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    base.update(LABKIT_HOME=home, HF_HUB_OFFLINE="1")
+    base.update(LABKIT_HOME=home, HF_HUB_OFFLINE="1", LABKIT_MAX_JOBS="16")  # 4 competitors + the measured one
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
     subprocess.run([sys.executable, "-m", "labkit.models.tiny", f"{home}/models/tiny"], env=base, check=True)
     alone = measured(base, args.steps)
