@@ -8,11 +8,15 @@ the newest live run of the tab's kind), and opening a run by clicking its row in
     launch_btn.click(start, ..., [panel.run_id, panel.timer, ...])      # a started run is followed at once
 
 Every look reads the store and the run folder only (`labkit.jobs`), so a reload or an app restart finds the run
-again, and no handler waits in a loop: the page's timer asks again.
+again, and no handler waits in a loop: the page's timer asks again. A tab whose runs need more says so in `wire`:
+how a typed value becomes a run (`find`: a file path is no run; an HF Jobs run is asked for as the signed-in
+user), how Cancel stops it (`cancel`: a study stops every run it started), what the log shows (`tail`), which
+run a reload re-attaches to (`owns`, `newest`), and the panel's timer polls every `every` seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -28,6 +32,11 @@ log = logging.getLogger(__name__)
 REMEMBER = """(rid) => { if (rid) { const u = new URL(window.location.href); u.searchParams.set("run", rid.trim());
   window.history.replaceState(null, "", u); } return []; }"""
 LIVE = ("running", "queued")
+
+
+def polling(active: bool) -> gr.Timer:
+    """The update that starts (True) or stops a panel's timer, for a handler that sets the run field."""
+    return gr.Timer(active=bool(active))
 
 
 def elapsed(seconds: float) -> str:
@@ -66,32 +75,74 @@ class RunPanel:
         cancel: str | None = "Cancel",
         log_lines: int = 12,
         run_elem: str | None = None,
+        *,
+        every: float = 2.0,
+        elem: str | None = None,
+        log_label: str = "Log (tail)",
+        log_fold: str | None = None,
+        log_open: bool = True,
+        guarded: bool = True,
+        beside=None,
     ):
+        """`every`: seconds between two looks while the run lives; `elem`: the prefix of the elements' ids
+        (`lk-<kind>`: `…-run`, `…-status`, `…-log`); `log_fold`: the title of an accordion that holds the log
+        (`log_open`: opened at first); `guarded`: Cancel is a guarded button (off on a demo); with False a plain one,
+        for a handler that guards itself (an owner signed in on a demo may cancel her Jobs); `beside()`: called
+        inside the run row after Cancel, to add the tab's own buttons there."""
         self.ctx, self.kind = ctx, kind
+        elem = elem or f"lk-{kind}"
         with guarded_buttons(ctx.settings) as button, gr.Row():
-            self.run_id = gr.Textbox(label=label, elem_id=run_elem or f"lk-{kind}-run", scale=3)
-            self.cancel = button(cancel, "cancel", variant="stop", scale=0) if cancel else None
-        self.status = gr.Markdown(elem_id=f"lk-{kind}-status")
-        self.log = gr.Code(label="Log (tail)", lines=log_lines, language=None, elem_id=f"lk-{kind}-log")
-        self.timer = gr.Timer(2.0, active=False)
+            self.run_id = gr.Textbox(label=label, elem_id=run_elem or f"{elem}-run", scale=3)
+            self.cancel = None
+            if cancel:
+                self.cancel = (
+                    button(cancel, "cancel", variant="stop", scale=0)
+                    if guarded
+                    else gr.Button(cancel, variant="stop", scale=0)
+                )
+            if beside is not None:
+                beside()
+        self.status = gr.Markdown(elem_id=f"{elem}-status")
+        with gr.Accordion(log_fold, open=log_open) if log_fold else contextlib.nullcontext():
+            self.log = gr.Code(label=log_label, lines=log_lines, language=None, elem_id=f"{elem}-log")
+        self.timer = gr.Timer(every, active=False)
+        self.find, self.owns, self.newest = self.visible, (lambda run: run.kind == kind), self.newest_live
 
     # --- handlers -------------------------------------------------------------------------------------------------
-    def _run(self, rid, request):
+    def visible(self, rid, request, profile=None, oauth=None):
+        """The run `rid` as it is now, when this visitor may see it (the default `find`; the sign-in is unused)."""
         caller = who(self.ctx, request)
         run = jobs.status(rid.strip(), self.ctx.settings)
         guard.require_visible(run, caller["caller"], caller["authenticated"], self.ctx.settings)
         return run
 
-    def _look(self, describe, extra, failure=None):
+    def runs(self, request, limit: int = 50) -> list:
+        """The runs of this panel's kind that this visitor may see, newest first."""
+        caller = who(self.ctx, request)
+        return [
+            r
+            for r in jobs.list_runs(self.ctx.settings, kind=self.kind, limit=limit)
+            if guard.may_see(r, caller["caller"], caller["authenticated"], self.ctx.settings)
+        ]
+
+    def newest_live(self, request):
+        """The default re-attach: the newest live run of this kind that this visitor may see."""
+        return next((r for r in self.runs(request) if r.status in LIVE), None)
+
+    def _look(self, describe, extra, failure=None, tail=None):
         n_extra = len(extra[2]) if extra else 0
 
-        def look(request: gr.Request, rid, *inputs):
+        # the sign-in (profile, oauth) is injected for a `find` that asks as the signed-in user (HF Jobs)
+        def look(request: gr.Request, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, rid, *inputs):
+            keep = (gr.update(), gr.Timer(active=False), *[gr.update()] * n_extra)
             if not (rid or "").strip():
-                return ("", gr.update(), gr.Timer(active=False), *[gr.update()] * n_extra)
+                return ("", *keep)
             try:
-                run = self._run(rid, request)
+                run = self.find(rid.strip(), request, profile, oauth)
             except LabkitError as e:
-                return (f"**{e.message}**", gr.update(), gr.Timer(active=False), *[gr.update()] * n_extra)
+                return (f"**{e.message}**", *keep)
+            if run is None:  # the field names no run (a file path): nothing to follow
+                return (gr.update(), *keep)
             text = headline(run)
             try:
                 more = describe(run) if describe else ""
@@ -100,31 +151,28 @@ class RunPanel:
                 log.warning("%s: its files cannot be read right now", run.id, exc_info=True)
                 more, rest = f"(its files cannot be read right now: {type(e).__name__})", (gr.update(),) * n_extra
             said = f"\n\n{failure(run)}" if failure and run.status == "failed" else ending(run)
-            text += (f" · {more}" if more else "") + said
-            tail = jobs.tail_log(run.run_dir, 6000) if run.run_dir else ""
-            return (text, tail, gr.Timer(active=run.status not in FINAL), *rest)
+            text += ("" if more.startswith("\n") else " · " if more else "") + more + said
+            if tail is not None:
+                shown = tail(run)
+            else:
+                shown = jobs.tail_log(run.run_dir, 6000) if run.run_dir else ""
+            return (text, shown, gr.Timer(active=run.status not in FINAL), *rest)
 
         return look
 
     def reattach(self, request: gr.Request | None = None):
-        """After a reload: the run in the page address when it is of this tab's kind, else the newest live one this
-        visitor may see; the timer starts when it lives."""
-        caller = who(self.ctx, request)
+        """After a reload: the run in the page address when it is one of this panel's (`owns`: of its kind), else
+        `newest(request)` (the newest live one this visitor may see); the timer starts when it lives."""
         asked = request.query_params.get("run") if request is not None else None
         run = None
         if asked:
             try:
-                run = self._run(str(asked), request)
+                run = self.visible(str(asked), request)
             except LabkitError:
                 run = None
-            run = run if run is not None and run.kind == self.kind else None
+            run = run if run is not None and self.owns(run) else None
         if run is None:
-            live = [
-                r
-                for r in jobs.list_runs(self.ctx.settings, kind=self.kind, limit=50)
-                if r.status in LIVE and guard.may_see(r, caller["caller"], caller["authenticated"], self.ctx.settings)
-            ]
-            run = live[0] if live else None
+            run = self.newest(request)
         if run is None:
             return gr.update(), gr.Timer(active=False)
         return run.id, gr.Timer(active=run.status not in FINAL)
@@ -136,24 +184,51 @@ class RunPanel:
         return f"**{run.status}** · `{run.id}`"
 
     # --- wiring -----------------------------------------------------------------------------------------------------
-    def wire(self, shared, describe=None, extra=None, api: str | None = None, failure=None) -> None:
-        """`describe(run)`: the kind's progress text; `extra = (fn, inputs, outputs)`: `fn(run, *inputs)` gives
-        the tab's other outputs at each look (curves, charts, tables); `failure(run)`: a failed run's error in the
-        tab's own words (default: the stored error). `self.loaded` is the re-attach on page load, for a tab to
-        chain what else it restores."""
+    def wire(
+        self,
+        shared,
+        describe=None,
+        extra=None,
+        api: str | None = None,
+        failure=None,
+        *,
+        find=None,
+        cancel=None,
+        tail=None,
+        owns=None,
+        newest=None,
+        reattach: bool = True,
+        remember: bool = True,
+    ) -> None:
+        """`describe(run)`: the kind's progress text (after the state and time; text that starts on a new line
+        stands on its own); `extra = (fn, inputs, outputs)`: `fn(run, *inputs)` gives the tab's other outputs at
+        each look (curves, charts, tables); `failure(run)`: a failed run's error in the tab's own words (default:
+        the stored error).
+        `find(rid, request, profile, oauth)`: the run a typed value names, or None when it names none to follow
+        (default: `visible`, the store's run if this visitor may see it); `cancel`: Cancel's handler, run field →
+        status line (default: `jobs.cancel` as this visitor); `tail(run)`: the log box (default: the tail of the
+        run folder's log); `owns(run)`: whether a run named in the page address is this panel's (default: of its
+        kind); `newest(request)`: the run to re-attach to when the address names none (default: `newest_live`);
+        `reattach`: re-attach on page load at all; `remember`: put the followed run in the page address.
+        `self.loaded` is the re-attach on page load, for a tab to chain what else it restores."""
         api = api or self.kind
+        self.find = find or self.find
+        self.owns, self.newest = owns or self.owns, newest or self.newest
         inputs = [self.run_id, *(extra[1] if extra else [])]
         outputs = [self.status, self.log, self.timer, *(extra[2] if extra else [])]
-        look = handler(self._look(describe, extra, failure))
+        look = handler(self._look(describe, extra, failure, tail))
         self.timer.tick(look, inputs, outputs, api_name=f"{api}_follow", show_progress="hidden")
         self.run_id.submit(look, inputs, outputs, api_name=f"{api}_attach")
-        self.run_id.change(None, self.run_id, None, js=REMEMBER)
+        if remember:
+            self.run_id.change(None, self.run_id, None, js=REMEMBER)
         if self.cancel is not None:
-            self.cancel.click(handler(self.cancel_run), self.run_id, self.status, api_name=f"{api}_cancel").then(
-                look, inputs, outputs, api_name=f"{api}_follow_after_cancel"
-            )
-        self.loaded = shared.demo.load(self.reattach, None, [self.run_id, self.timer], api_name=f"{api}_reattach")
-        self.loaded.then(look, inputs, outputs, api_name=f"{api}_follow_on_load")
+            self.cancel.click(
+                cancel or handler(self.cancel_run), self.run_id, self.status, api_name=f"{api}_cancel"
+            ).then(look, inputs, outputs, api_name=f"{api}_follow_after_cancel")
+        self.loaded = None
+        if reattach:
+            self.loaded = shared.demo.load(self.reattach, None, [self.run_id, self.timer], api_name=f"{api}_reattach")
+            self.loaded.then(look, inputs, outputs, api_name=f"{api}_follow_on_load")
         self.look, self.inputs, self.outputs = look, inputs, outputs
 
     def follow_after(self, event, api: str):
