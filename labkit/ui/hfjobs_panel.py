@@ -6,8 +6,10 @@ labkit command (`train_job`, `eval_job`, `data_job`, `experiment_job` below):
     hfjobs_panel.attach(ctx, shared, "eval", [task, model, ...], hfjobs_panel.eval_job)
 
 The Job runs `labkit <command>` on the chosen flavor, pushes what it wrote to the results repo named in the
-form, and the panel mirrors its status (inspect_job), streams its logs (fetch_job_logs), cancels it (cancel_job)
-and loads its results back into the local run folder, where the tab shows them like a local run.
+form, and the panel follows it as every tab follows a run (`labkit.ui.runpanel.RunPanel`, a look every 15 s): its
+status from `jobs.status` (the Job's stage, inspect_job), its logs streamed on request (fetch_job_logs), Cancel
+through the Jobs route (cancel_job), and its results loaded back into the local run folder, where the tab shows
+them like a local run.
 
 Who may: on a local app, its user (with their `hf auth login` token). On a demo Space, only an owner
 (LABKIT_OWNERS, default the Space's author) who signed in with the button here; the Job gets that person's
@@ -23,7 +25,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from labkit import guard, hfjobs
+from labkit import guard, hfjobs, jobs
 from labkit.config import allowed_roots, is_local
 from labkit.hfjobs import Job
 from labkit.errors import LabkitError
@@ -32,8 +34,10 @@ from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
 from labkit.ui.common import clear_first, handler, owner_tags, who
+from labkit.ui.runpanel import RunPanel, ending, headline, polling
 from labkit.evaluate.spec import cli_args, form_to_spec
 
+EVERY = 15.0  # seconds between two looks at a live Job: each asks the Hub
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what Gradio's local OAuth mock puts in the session: not a token
 LOG_LINES = 300
 NOTE = (
@@ -116,27 +120,39 @@ class Panel:
             tags=guard.owner_tag(login) if login else owner_tags(self.ctx, request),  # who: the Hub login
             settings=self.settings,
         )
-        return run.id, self._status(run), gr.Timer(active=run.status not in FINAL)
+        return run.id, self._status(run), polling(run.status not in FINAL)
 
-    def _status(self, run) -> str:
+    @staticmethod
+    def describe(run) -> str:
+        """The Job after the run panel's state and time: its id (a link), flavor, timeout and results repo."""
         info = (run.config or {}).get("hf_job", {})
         link = f"[{info.get('id')}]({info['url']})" if info.get("url") else f"`{info.get('id')}`"
         text = (
-            f"**{run.status}** · Job {link} · {info.get('flavor')} · timeout {info.get('timeout')}"
+            f"Job {link} · {info.get('flavor')} · timeout {info.get('timeout')}"
             f" · results → `{info.get('push_repo')}/{run.id}/`"
         )
-        if run.error:
-            text += f"\n\n```\n{run.error[-1200:]}\n```"
         if run.status == "succeeded":
             text += "\n\nFinished: **Load results** brings its results and checkpoints into this lab."
         return text
 
-    @handler
-    def refresh(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+    def _status(self, run) -> str:
+        """The status line, as the run panel's look writes it."""
+        return f"{headline(run)} · {self.describe(run)}{ending(run)}"
+
+    def find(self, rid, request, profile, oauth):
+        """The run panel's look: the Job run as the signed-in user may see it, its stage asked for with their token
+        (`jobs.status`). On a demo the stage is asked for as the owner who signed in (`hfjobs.sync` with her login),
+        which `jobs.status` cannot carry."""
         login, token = identity(profile, oauth, request)
         run = self._run(rid, login, request)
-        run = hfjobs.sync(run.id, token=token, settings=self.settings, login=login)
-        return self._status(run), gr.Timer(active=run.status not in FINAL)
+        if self.settings.demo:
+            return hfjobs.sync(run.id, token=token, settings=self.settings, login=login)
+        return jobs.status(run.id, self.settings, token=token)
+
+    @handler
+    def refresh(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
+        run = self.find(rid, request, profile, oauth)
+        return self._status(run), polling(run.status not in FINAL)
 
     @handler
     def logs(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
@@ -157,7 +173,13 @@ class Panel:
         login, token = identity(profile, oauth, request)
         run = self._run(rid, login, request, "cancel")
         run = hfjobs.cancel(run.id, token=token, settings=self.settings, login=login)
-        return self._status(run), gr.Timer(active=False)
+        return self._status(run), polling(False)
+
+    def cancel_line(
+        self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid
+    ):
+        """The run panel's Cancel: the status line only (the panel's next look stops its timer)."""
+        return self.cancel(profile, oauth, request, rid)[0]
 
     @handler
     def results(self, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, request: gr.Request | None, rid):
@@ -196,16 +218,39 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
             ui.flavor = gr.Dropdown(hfjobs.static_flavors(), value=HFJobsOptions.flavor, label="Flavor (hardware)")
             ui.timeout = gr.Textbox(HFJobsOptions.timeout, label="Timeout", info="30m, 6h, 1d")
             ui.repo = gr.Textbox(label="Results repo (a dataset, you/name)", placeholder="you/labkit-results")
-        with gr.Row():
             ui.submit = gr.Button("Submit to HF Jobs", variant="primary")
-            ui.run_id = gr.Textbox(label="Job run", elem_id=f"lk-{kind}-hfjob-run", scale=2)
+
+        def buttons():  # beside the run field and Cancel Job
             ui.refresh = gr.Button("Status", scale=0)
             ui.logs_btn = gr.Button("Logs", scale=0)
-            ui.cancel = gr.Button("Cancel Job", variant="stop", scale=0)
             ui.load = gr.Button("Load results", scale=0)
-        ui.status = gr.Markdown(elem_id=f"lk-{kind}-hfjob-status")
-        ui.log = gr.Code(label="Job log", lines=12, language=None)
-        ui.poll = gr.Timer(15.0, active=False)
+
+        # Cancel Job is a plain button: on a demo an owner who signed in may cancel her Jobs (the handler guards)
+        ui.panel = RunPanel(
+            ctx,
+            kind,
+            label="Job run",
+            cancel="Cancel Job",
+            every=EVERY,
+            elem=f"lk-{kind}-hfjob",
+            log_label="Job log",
+            guarded=False,
+            beside=buttons,
+        )
+    panel = ui.panel
+    ui.run_id, ui.status, ui.log, ui.poll, ui.cancel = panel.run_id, panel.status, panel.log, panel.timer, panel.cancel
+    # the panel's look: the status from the Hub every 15 s; the log box is the Logs button's (streamed from the Hub);
+    # no re-attach on load and no run in the page address (the tab's own panel follows the tab's runs)
+    panel.wire(
+        shared,
+        describe=p.describe,
+        api=f"{kind}_hf_job",
+        find=p.find,
+        cancel=p.cancel_line,
+        tail=lambda run: gr.update(),
+        reattach=False,
+        remember=False,
+    )
     # a submit first empties what an earlier click said, so a refusal's toast shows alone
     submit = (
         clear_first(ui.submit.click, ui.status).then if before is None else before(ui.submit.click, [ui.status]).success
@@ -214,9 +259,7 @@ def attach(ctx, shared, kind: str, inputs: list, build_job, before=None) -> Simp
         p.submit, [ui.flavor, ui.timeout, ui.repo, *inputs], [ui.run_id, ui.status, ui.poll], api_name=f"{kind}_hf_job"
     )
     ui.refresh.click(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_status")
-    ui.poll.tick(p.refresh, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_poll", show_progress="hidden")
     ui.logs_btn.click(p.logs, ui.run_id, ui.log, api_name=f"{kind}_hf_job_logs")
-    ui.cancel.click(p.cancel, ui.run_id, [ui.status, ui.poll], api_name=f"{kind}_hf_job_cancel")
     clear_first(ui.load.click, ui.status).then(p.results, ui.run_id, ui.status, api_name=f"{kind}_hf_job_results")
     shared.demo.load(p.flavors, None, ui.flavor, api_name=f"{kind}_hf_job_flavors")
     return ui
@@ -260,11 +303,22 @@ def data_job(settings, source, recipe_text) -> Job:
     return Job(argv, f"curate {source}", {"recipe.yaml": recipe_text}, {"input": source})
 
 
-def experiment_job(settings, budget, languages, held_out, model, seed) -> Job:
-    """Experiment: the parallel-scaling study with the tab's settings."""
+def experiment_job(settings, budget, languages, held_out, model, seed, world=None, overlap=None, seeds=None) -> Job:
+    """Experiment: the parallel-scaling study with the tab's settings: the budget, languages, model and first seed,
+    and the world (its overlap s in the cipher world) and the seeds per point when the form gives them."""
     model = (model or "").strip() or "tiny-math"
     argv = ["experiment", "parallel-scaling", "--budget", str(budget), "--model", model, "--seed", str(int(seed or 0))]
     for flag, value in (("--languages", languages), ("--held-out", held_out)):
         if (value or "").strip():
             argv += [flag, value.strip()]
-    return Job(argv, f"parallel-scaling {budget} {model}", config={"budget": budget, "model": model})
+    config = {"budget": budget, "model": model}
+    if world:
+        argv += ["--world", str(world)]
+        config["world"] = str(world)
+    if overlap is not None and world != "natural":  # the natural world keeps no English words: no overlap
+        argv += ["--overlap", str(float(overlap))]
+        config["overlap"] = float(overlap)
+    if seeds:
+        argv += ["--seeds", str(int(seeds))]
+        config["seeds"] = int(seeds)
+    return Job(argv, f"parallel-scaling {budget} {model}", config=config)

@@ -32,9 +32,26 @@ def test_cancel_through_the_experiment_panel(client, monkeypatch):
     api = FakeApi()
     monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: api)
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_local_login")
-    form = ["small", "zh", "sw", "tiny-math", 0]  # budget, languages, held-out, model, seed
+    # budget, languages, held-out, model, seed; world, overlap, seeds
+    form = ["small", "zh,de,sw", "en-x1", "tiny-math", 0, "cipher", 0.25, 2]
     run_id, *_ = client.predict("t4-small", "1h", "me/exp", *form, api_name="/experiment_hf_job")
-    assert "'experiment', 'parallel-scaling', '--budget', 'small'" in api.calls[0][1]["script"]
-    status, _ = client.predict(run_id, api_name="/experiment_hf_job_cancel")
+    script = api.calls[0][1]["script"]
+    assert "'experiment', 'parallel-scaling', '--budget', 'small'" in script
+    for flags in ("'--world', 'cipher'", "'--overlap', '0.25'", "'--seeds', '2'", "'--held-out', 'en-x1'"):
+        assert flags in script, flags  # the form's world, overlap and seeds reach the Job's command
+    status = client.predict(run_id, api_name="/experiment_hf_job_cancel")
     assert status.startswith("**cancelled**") and [kw["job_id"] for kw in api.named("cancel_job")] == ["job-ui-1"]
     assert jobs.status(run_id).status == "cancelled"
+    # the panel's look (its timer's): the status as jobs.status gives it, the timer stopped at the end
+    status, _log, timer = client.predict(run_id, api_name="/experiment_hf_job_follow")
+    assert status.startswith("**cancelled**") and "Job [job-ui-1](" in status and timer["active"] is False
+
+
+def test_the_experiment_job_carries_world_overlap_and_seeds(settings):
+    from labkit.ui.hfjobs_panel import experiment_job
+
+    job = experiment_job(settings, "small", "zh,de", "fr", "", 1, "natural", 0.5, 4)
+    assert job.argv[job.argv.index("--world") + 1] == "natural" and "--overlap" not in job.argv  # natural: no s
+    assert job.argv[job.argv.index("--seeds") + 1] == "4" and job.config["world"] == "natural"
+    job = experiment_job(settings, "small", "zh,de", "", "", 0, "cipher", 0.3, None)
+    assert job.argv[-4:] == ["--world", "cipher", "--overlap", "0.3"] and "--seeds" not in job.argv
