@@ -1,5 +1,6 @@
 """Experiment tab through gradio_client: bad settings are readable errors; a running study's points, plot and
-report show up; Cancel ends the job. (The study itself is tested in tests/integration/test_experiment.py.)"""
+report show up in the run panel, which a reload re-attaches to; Cancel ends the job. (The study itself is tested in
+tests/integration/test_experiment.py.)"""
 
 import json
 import sys
@@ -32,7 +33,12 @@ def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
     state.update(stage="fit", report=str(folder / "report.md"))
     (folder / "state.json").write_text(json.dumps(state))
     run = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="experiment", name=state["id"])
-    status, table, plot, report, report_file, _, finding = client.predict(run.id, api_name="/experiment_attach")
+    rid, timer = client.predict(api_name="/experiment_reattach")  # a reload follows the running study
+    assert rid == run.id and timer["active"] is True
+    status, log, timer, table, plot, report, report_file, finding = client.predict(
+        run.id, api_name="/experiment_attach"
+    )
+    assert "**running**" in status and "so far" in status and timer["active"] is True
     assert "stage **fit**" in status and "4/4 runs" in status
     assert table["headers"][:3] == ["k", "n_languages", "run"] and "held-out accuracy" in table["headers"]
     assert "held-out accuracy" in finding  # the tab opens with what the study found so far

@@ -2,13 +2,14 @@
 
 The study runs as an ordinary job (`labkit experiment parallel-scaling ... --json`), so it survives a page
 reload and can be cancelled; its training and evaluation runs are ordinary runs (they open in the Train and
-Evaluate tabs). The points appear as each run's evaluation lands, and the tab ends on the fit and the report.
+Evaluate tabs). The tab follows the study with the run panel (`labkit.ui.runpanel`): the status line says the
+stage, the runs done and the time left, the points appear as each run's evaluation lands, and the tab ends on the
+fit and the report; Cancel stops the study and every run it started.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +35,7 @@ from labkit.plotstyle import style
 from labkit.store import FINAL
 from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui import hfjobs_panel
+from labkit.ui.runpanel import LIVE, RunPanel, elapsed, ending, headline, polling
 from labkit import guard
 from labkit.experiment.report import fit_curve
 
@@ -219,23 +221,24 @@ def time_left(state: dict, workers: int = 2) -> float | None:
     return sum(done) / len(done) * (total - len(done)) / max(1, workers)
 
 
-def status_text(run, state: dict | None, last_event: dict | None) -> str:
-    from labkit.ui.runpanel import elapsed
-
-    text = f"**{run.status}** · `{run.id}`"
-    if run.created:
-        text += f" · {elapsed((run.updated if run.status in FINAL else time.time()) - run.created)}"
+def progress_text(run, state: dict | None, last_event: dict | None) -> str:
+    """The study after the run panel's state and time: its stage, runs done of all, the time left, the last event."""
+    text = ""
     if state:
         n = len(state.get("runs") or state.get("points") or [])
         total = len(state["budget"]["ks"]) * len(state.get("seeds") or [0])
-        text += f" · experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} runs"
+        text = f"experiment `{state['id']}` · stage **{state.get('stage')}** · {n}/{total} runs"
         left = time_left(state) if run.status not in FINAL else None
         text += f" · about {elapsed(left)} left (from the runs finished so far)" if left else ""
     if last_event and run.status not in FINAL:
         text += f"<br>{describe(last_event)}"
-    if run.status == "failed" and run.error:
-        text += f"\n\n```\n{run.error[-1200:]}\n```"
     return text
+
+
+def status_text(run, state: dict | None, last_event: dict | None) -> str:
+    """The whole status line, as the run panel writes it: state, time so far, the study's progress, an error."""
+    more = progress_text(run, state, last_event)
+    return headline(run) + (f" · {more}" if more else "") + ending(run)
 
 
 def _layout(ctx, shared) -> SimpleNamespace:
@@ -259,9 +262,7 @@ def _layout(ctx, shared) -> SimpleNamespace:
         ui.seed = gr.Number(0, precision=0, label="First seed")
     with guarded_buttons(ctx.settings) as button, gr.Row():
         ui.launch_btn = button("Run the study", "launch", variant="primary")
-        ui.cancel_btn = button("Cancel", "cancel", variant="stop")
-    ui.job = gr.Textbox(label="Experiment job", elem_id="lk-exp-job")
-    ui.status = gr.Markdown(elem_id="lk-exp-status")
+    ui.panel = RunPanel(ctx, KIND, label="Experiment job", run_elem="lk-exp-job", elem="lk-exp", log_lines=8)
     ui.table = gr.Dataframe(
         headers=["k", "n_languages", "run", "seeds", "held-out accuracy", "95% CI", "held-out NLL", "trained NLL"],
         interactive=False,
@@ -272,18 +273,17 @@ def _layout(ctx, shared) -> SimpleNamespace:
     ui.plot = gr.Plot(label="Held-out accuracy vs number of training languages")
     ui.report = gr.Markdown(elem_id="lk-exp-report")
     ui.report_file = gr.File(label="Report (Markdown)")
-    ui.poll = gr.Timer(2.0, active=False)
     ui.form = [ui.budget, ui.languages, ui.held_out, ui.model, ui.seed]
     ui.world_form = [ui.world, ui.overlap, ui.seeds]
-    hfjobs_panel.attach(ctx, shared, "experiment", ui.form, hfjobs_panel.experiment_job)
+    hfjobs_panel.attach(ctx, shared, "experiment", ui.form + ui.world_form, hfjobs_panel.experiment_job)
     return ui
 
 
 class Experiment:
     """The tab's handlers: thin, over labkit.experiment and labkit.jobs."""
 
-    def __init__(self, ctx):
-        self.ctx, self.settings = ctx, ctx.settings
+    def __init__(self, ctx, panel=None):
+        self.ctx, self.settings, self.panel = ctx, ctx.settings, panel  # panel: the tab's RunPanel
 
     @handler
     def launch(self, budget, langs, held, model, seed, world, overlap, seeds, request: gr.Request):
@@ -299,63 +299,62 @@ class Experiment:
             seeds=int(seeds) if seeds else None,
         )
         run = start(cfg, self.settings, owner_tags(self.ctx, request))
-        return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", gr.Timer(active=True)
+        return run.id, f"Started `{run.id}` (experiment `{cfg.id}`).", polling(True)
 
-    def follow(self, rid):
-        """(status, points, figure, report, report file, timer, finding): the outputs not known yet are left as
-        they are."""
-        keep = (gr.update(),) * 4
-        if not rid:
-            return (gr.update(), *keep, gr.Timer(active=False), gr.update())
-        try:
-            run = jobs.status(rid.strip(), self.settings)
-        except LabkitError as e:
-            return (f"**{e.message}**", *keep, gr.Timer(active=False), gr.update())
-        try:
-            state = load_state(run.name, self.settings)
-        except LabkitError:
-            state = None
+    def progress(self, run) -> str:
+        """The run panel's `describe`: the study's stage, runs done, time left and last event (this attempt's)."""
         events, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
         since = jobs.attempt_started(run.run_dir) if run.run_dir else 0.0
         events = [e for e in events if e.get("time", since) >= since]  # a resumed study: this attempt's events only
-        text, timer = status_text(run, state, events[-1] if events else None), gr.Timer(active=run.status not in FINAL)
+        return progress_text(run, self.state(run), events[-1] if events else None)
+
+    def state(self, run) -> dict | None:
+        try:
+            return load_state(run.name, self.settings)
+        except LabkitError:
+            return None  # not a study's job, or its state is not written yet
+
+    def shown(self, run):
+        """The run panel's `extra`: (points, figure, report, report file, finding), each as far as it is known."""
+        state = self.state(run)
         if not state:
-            return (text, *keep, timer, gr.update())
+            return (gr.update(),) * 5
         rows = points_table(state)
         done = state.get("report") and Path(state["report"]).exists()
         return (
-            text,
             pd.DataFrame(rows[1:], columns=rows[0]),
             figure(state),
             Path(state["report"]).read_text(encoding="utf-8") if done else gr.update(),
             state["report"] if done else gr.update(),
-            timer,
             finding_text(state),
         )
 
     @handler
     def cancel(self, rid, request: gr.Request):
-        if not rid:
+        """Cancel stops the study's job and every run it started (labkit.experiment.parallel_scaling.cancel)."""
+        if not (rid or "").strip():
             raise LabkitError("No experiment job selected.", hint="Run the study first, or paste its job id.")
         status = cancel_study(rid.strip(), self.settings, **who(self.ctx, request)).status
         return f"**{status}** — finished runs are kept; running the study again resumes it."
 
-    def attach_latest(self):
-        """The running study, else the last finished one (so the tab opens on what it found)."""
-        runs = jobs.list_runs(self.settings, kind=KIND, limit=20)
-        running = [r for r in runs if r.status in ("running", "queued")]
-        done = [r for r in runs if r.status == "succeeded"]
-        pick = (running or done or [None])[0]
-        return (pick.id, gr.Timer(active=True)) if pick else (gr.update(), gr.Timer(active=False))
+    def newest(self, request):
+        """After a reload: the running study, else the last finished one (so the tab opens on what it found)."""
+        runs = self.panel.runs(request, limit=20)
+        live = [r for r in runs if r.status in LIVE]
+        return (live or [r for r in runs if r.status == "succeeded"] or [None])[0]
 
 
 def build(ctx, shared) -> None:
-    ui, h = _layout(ctx, shared), Experiment(ctx)
-    outputs = [ui.status, ui.table, ui.plot, ui.report, ui.report_file, ui.poll, ui.finding]
-    clear_first(ui.launch_btn.click, ui.status).then(
-        h.launch, ui.form + ui.world_form, [ui.job, ui.status, ui.poll], api_name="experiment_launch"
+    ui = _layout(ctx, shared)
+    panel, h = ui.panel, Experiment(ctx, ui.panel)
+    panel.wire(
+        shared,
+        describe=h.progress,
+        extra=(h.shown, [], [ui.table, ui.plot, ui.report, ui.report_file, ui.finding]),
+        cancel=h.cancel,
+        newest=h.newest,
     )
-    ui.poll.tick(h.follow, ui.job, outputs, api_name="experiment_follow", show_progress="hidden")
-    ui.job.submit(h.follow, ui.job, outputs, api_name="experiment_attach")
-    ui.cancel_btn.click(h.cancel, ui.job, ui.status, api_name="experiment_cancel")
-    shared.demo.load(h.attach_latest, None, [ui.job, ui.poll], api_name="experiment_reattach")
+    started = clear_first(ui.launch_btn.click, panel.status).then(
+        h.launch, ui.form + ui.world_form, [panel.run_id, panel.status, panel.timer], api_name="experiment_launch"
+    )
+    panel.follow_after(started, "experiment_launch")
