@@ -5,6 +5,9 @@
     monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: api)
     backend = scripted(lambda text: "42")                   # a backend object
     script(monkeypatch, "policy", reply=..., logprob=...)   # what get_backend("scripted", "policy") answers
+    FakeBackend(replies("a", "b"), fail_after=2)            # replies in order; the third generate call raises
+    FakeBackend(lambda messages: ..., whole_prompt=True)    # a reply that sees the system message too
+    backend.prompts, backend.batches                        # what generate was sent
     wait_until(lambda: path.exists(), what="the run folder")
 """
 
@@ -17,12 +20,83 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 
+from labkit.backends.base import Completion
 from labkit.backends.scripted import SCRIPTS, Script, ScriptedBackend
 
 
 def scripted(reply: Callable | None = None, model: str = "scripted", logprob: Callable | None = None):
     """A scripted backend answering `reply(text[, params])`; its `calls` list records every call."""
     return ScriptedBackend(model, reply=reply, logprob=logprob)
+
+
+def replies(*texts: str) -> Callable:
+    """A reply function that answers `texts` in order, one per prompt across calls; one prompt more fails the test."""
+    left = iter(texts)
+
+    def reply(text):
+        try:
+            return next(left)
+        except StopIteration:
+            raise AssertionError(f"no scripted reply left for {str(text)[:60]!r}") from None
+
+    return reply
+
+
+class FakeBackend(ScriptedBackend):
+    """The scripted backend with what some tests need beyond one reply per text:
+
+    whole_prompt  `reply(prompt)` receives the whole prompt (a chat's messages, the system one included)
+    fail_after    generate calls after the first `fail_after` raise `error` (default KeyboardInterrupt: a kill)
+    tokens        an OpenAI-style judge: `generate_with_logprobs` answers each prompt's text with `tokens(text)`,
+                  its [(token, {token: logprob})] (the completion is the tokens joined); `logprob` then raises,
+                  as a chat API gives no prompt log-probabilities
+    `prompts` lists every prompt generate was sent, `batches` each call's prompts (a call that raised included)."""
+
+    def __init__(
+        self,
+        reply: Callable | None = None,
+        logprob: Callable | None = None,
+        *,
+        whole_prompt: bool = False,
+        fail_after: int | None = None,
+        error: BaseException | None = None,
+        tokens: Callable | None = None,
+        model: str = "scripted",
+    ):
+        super().__init__(model, reply=reply, logprob=logprob)
+        self.whole_prompt, self.fail_after, self.error, self.tokens = whole_prompt, fail_after, error, tokens
+        if tokens is not None:
+            self.generate_with_logprobs = self._generate_with_logprobs
+
+    @property
+    def batches(self) -> list[list]:
+        return [call[1] for call in self.calls if call[0] == "generate"]
+
+    @property
+    def prompts(self) -> list:
+        return [prompt for batch in self.batches for prompt in batch]
+
+    def generate(self, prompts, p):
+        if self.fail_after is not None and len(self.batches) >= self.fail_after:
+            self.calls.append(("generate", list(prompts), p))
+            raise self.error or KeyboardInterrupt("killed")
+        if not self.whole_prompt:
+            return super().generate(prompts, p)
+        self.calls.append(("generate", list(prompts), p))
+        return [[Completion(str(self.script.reply(prompt)))] * p.n for prompt in prompts]
+
+    def _generate_with_logprobs(self, prompts, p, top_logprobs=5):
+        self.calls.append(("generate", list(prompts), p))
+        out = []
+        for prompt in prompts:
+            toks = self.tokens(prompt[-1]["content"] if isinstance(prompt, list) else prompt)
+            out.append(("".join(token for token, _ in toks), toks))
+        return out
+
+    def logprob(self, pairs, append_eos=False):
+        if self.tokens is not None:
+            raise RuntimeError("chat API: no prompt log-probabilities")
+        return super().logprob(pairs, append_eos)
 
 
 def script(monkeypatch, model: str, reply: Callable | None = None, logprob: Callable | None = None, **kw) -> Script:

@@ -12,6 +12,8 @@ from labkit.evaluate import runner
 from labkit.evaluate.tasks import get_task
 from labkit.evaluate.transfer import transferability
 
+from fakes import FakeBackend
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 MGSM_LANGS = ["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"]
 
@@ -68,36 +70,29 @@ def test_full_mgsm_run_through_the_cli(tiny_path, tmp_path, capsys):
     assert run.status == "succeeded" and "score/zh" in run.metrics and "n_languages=1" in run.tags
 
 
-class Dies:
-    """A backend that answers correctly for a while, then dies like a killed process."""
+def _right_answer(q: str) -> str:
+    """The fixture questions' answers (Bengali digits too)."""
+    n = 9 if ("16" in q or "১৬" in q) else 180 if ("60" in q or "৬০" in q) else 48
+    return f"Let me think. The answer is {n}"
 
-    def __init__(self, calls_before_death=None):
-        self.calls, self.limit = 0, calls_before_death
 
-    def generate(self, prompts, params):
-        self.calls += 1
-        if self.limit is not None and self.calls > self.limit:
-            raise KeyboardInterrupt("killed")
-        out = []
-        for p in prompts:
-            q = p[-1]["content"]
-            n = 9 if ("16" in q or "১৬" in q) else 180 if ("60" in q or "৬০" in q) else 48
-            out.append([f"Let me think. The answer is {n}"])
-        return out
+def _dies(calls_before_death=None) -> FakeBackend:
+    """A backend that answers correctly for a while, then dies like a killed process (KeyboardInterrupt)."""
+    return FakeBackend(_right_answer, fail_after=calls_before_death)
 
 
 def test_resume_after_a_kill_gives_the_same_totals(tmp_path):
     spec = runner.EvalSpec(task="mgsm", languages=["en", "de", "bn"], data=str(FIX / "mgsm"), batch_size=2)
-    full = runner.run(spec, tmp_path / "full", backend=Dies())
+    full = runner.run(spec, tmp_path / "full", backend=_dies())
     with pytest.raises(KeyboardInterrupt):
-        runner.run(spec, tmp_path / "killed", backend=Dies(calls_before_death=2))
+        runner.run(spec, tmp_path / "killed", backend=_dies(calls_before_death=2))
     partial = (tmp_path / "killed" / "samples.jsonl").read_text().splitlines()
     assert len(partial) == 4
     with open(tmp_path / "killed" / "samples.jsonl", "a") as f:
         f.write('{"id": "2", "lang": "de", "outp')  # a line cut in half by the kill
-    resumed_backend = Dies()
+    resumed_backend = _dies()
     resumed = runner.run(spec, tmp_path / "killed", backend=resumed_backend)
-    assert resumed_backend.calls == 3  # only the 5 missing items, in batches of 2
+    assert len(resumed_backend.batches) == 3  # only the 5 missing items, in batches of 2
     assert resumed["results"] == full["results"]
     assert full["results"]["en"]["accuracy"] == 1.0 and full["results"]["bn"]["accuracy"] == 1.0
 
@@ -198,7 +193,7 @@ def test_transferability_on_two_synthetic_runs():
 
 def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tmp_path):
     spec = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), batch_size=2)
-    res = runner.run(spec, tmp_path / "r", backend=Dies())
+    res = runner.run(spec, tmp_path / "r", backend=_dies())
     saved = json.loads((tmp_path / "r" / "results.json").read_text())
     assert (
         saved["versions"] == {"mgsm": 1}
@@ -208,7 +203,7 @@ def test_results_record_version_and_extractor_and_resume_refuses_another_spec(tm
     assert res["results"]["en"]["agreement"] == 1.0
     other = runner.EvalSpec(task="mgsm", languages=["en"], data=str(FIX / "mgsm"), model="another-model")
     with pytest.raises(LabkitError, match="different evaluation"):
-        runner.run(other, tmp_path / "r", backend=Dies())
+        runner.run(other, tmp_path / "r", backend=_dies())
     assert len((tmp_path / "r" / "samples.jsonl").read_text().splitlines()) == 3  # nothing mixed in
 
 
@@ -253,42 +248,34 @@ def test_batches_are_the_requested_size_over_the_whole_length_sorted_set(tmp_pat
 
     got = {}
 
-    class Recorder(Dies):
-        def __init__(self):
-            super().__init__()
-            self.sizes, self.lengths = [], []
-
-        def generate(self, prompts, params):
-            self.sizes.append(len(prompts))
-            self.lengths += [len(p[-1]["content"]) for p in prompts]
-            self.texts = [*getattr(self, "texts", []), *(p[-1]["content"] for p in prompts)]
-            return super().generate(prompts, params)
-
-    rec = Recorder()
+    rec = _dies()
     monkeypatch.setattr(backends, "get_backend", lambda name, model, **opts: got.update(opts) or rec)
     spec = runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4)
     runner.run(spec, tmp_path / "b")
     assert got == {"batch_size": 4}  # the hf backend generates --batch-size sequences per call
-    assert rec.sizes == [4] * 8 + [1] and rec.lengths == sorted(rec.lengths, reverse=True)
-    rec.sizes.clear()
+    lengths = [len(p[-1]["content"]) for p in rec.prompts]
+    assert [len(b) for b in rec.batches] == [4] * 8 + [1] and lengths == sorted(lengths, reverse=True)
+    before = len(rec.batches)
     runner.run(
         runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4, save_every=10), tmp_path / "c"
     )
-    assert got == {"batch_size": 4} and rec.sizes == [10, 10, 10, 3]  # resume unit apart from the batch size
+    sizes = [len(b) for b in rec.batches[before:]]
+    assert got == {"batch_size": 4} and sizes == [10, 10, 10, 3]  # resume unit apart from the batch size
 
-    class Tokens(Recorder):
+    class Tokens(FakeBackend):
         """A backend that counts tokens (as hf does, chat template included): here the words of the question, an
         order that differs from the characters' (Thai and Chinese have few spaces, Bengali long words)."""
 
         def prompt_length(self, prompt):
             return len(prompt[-1]["content"].split())
 
-    tok = Tokens()
+    tok = Tokens(_right_answer)
     runner.run(
         runner.EvalSpec(task="mgsm", languages=MGSM_LANGS, data="sample", batch_size=4), tmp_path / "d", backend=tok
     )
-    words = [len(text.split()) for text in tok.texts]
-    assert words == sorted(words, reverse=True) and tok.lengths != sorted(tok.lengths, reverse=True)
+    texts = [p[-1]["content"] for p in tok.prompts]
+    words, lengths = [len(text.split()) for text in texts], [len(text) for text in texts]
+    assert words == sorted(words, reverse=True) and lengths != sorted(lengths, reverse=True)
 
 
 def test_progress_comes_per_batch_and_the_first_within_a_small_batch(tiny_path, tmp_path):

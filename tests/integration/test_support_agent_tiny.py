@@ -11,6 +11,8 @@ from labkit.support import roleplay
 from labkit.support.agent import SupportAgent
 from labkit.support.strategies import strategies
 
+from fakes import FakeBackend
+
 
 @pytest.fixture(scope="module")
 def agent(tiny_path):
@@ -33,13 +35,8 @@ def test_agent_turn_on_the_tiny_model(agent):
 
 
 def test_crisis_bypasses_the_model(agent):
-    class Exploding:
-        def generate(self, *a, **k):
-            raise AssertionError("the model must not be called")
-
-        stream = generate
-
-    turn = SupportAgent(Exploding()).respond([], "I want to kill myself")
+    exploding = FakeBackend(fail_after=0, error=AssertionError("the model must not be called"))
+    turn = SupportAgent(exploding).respond([], "I want to kill myself")
     assert turn["crisis"] is True and "findahelpline.com" in turn["reply"] and turn["strategy"] is None
 
 

@@ -9,27 +9,17 @@ from labkit.doctrans import document, translate
 from labkit.doctrans.translate import Cancelled, Memory, translate_texts
 from labkit.errors import LabkitError
 
-
-class CancelAfterFirstCall:
-    """A backend whose first call is interrupted by the user's Cancel."""
-
-    def __init__(self, flag):
-        self.flag, self.calls = flag, 0
-
-    def generate(self, prompts, params):
-        self.calls += 1
-        self.flag.set()
-        return [[f"译文 {k}"] for k in range(len(prompts))]
+from fakes import FakeBackend
 
 
 def test_cancel_stops_inside_a_page_and_keeps_what_was_done(tmp_path):
     flag = threading.Event()
-    backend = CancelAfterFirstCall(flag)
+    backend = FakeBackend(lambda text: flag.set() or f"译文 {text}")  # the user's Cancel comes during the first call
     texts = [f"Block number {k} of one long page." for k in range(3 * translate.CHUNK)]
     memory = Memory(tmp_path / "tm.sqlite")
     with pytest.raises(Cancelled) as err:
         translate_texts(texts, backend, "m", "zh", memory=memory, cancel=flag)
-    assert backend.calls == 1  # the page had three chunks; two were never sent
+    assert len(backend.batches) == 1  # the page had three chunks; two were never sent
     assert isinstance(err.value, LabkitError) and "cancelled" in err.value.message.lower()
     keys = [Memory.key(t, None, "zh", "m", {"glossary": {}, "domain": ""}) for t in texts]
     assert len(memory.get(keys)) == translate.CHUNK  # the finished chunk is in the translation memory

@@ -12,6 +12,8 @@ import pytest
 from labkit.cli import main
 from labkit.evaluate.winrate import GLMS, glm_winrate
 
+from fakes import FakeBackend
+
 
 def _alpaca_eval(monkeypatch, module):
     if "pkg_resources" not in sys.modules:  # alpaca_eval 0.6.6 imports it; setuptools ≥ 81 no longer ships it
@@ -140,18 +142,10 @@ def test_an_xalpaca_samples_file_is_read_as_annotations(tmp_path):
     assert res["n_total"] == 16 and res["win_rate"] == pytest.approx(100 * (1 + 0 + 0.5 + 0.75) / 4)
 
 
-class _LogprobJudge:
+def _logprob_judge(top) -> FakeBackend:
     """An OpenAI-style judge: says [[A]] and returns top log-probabilities at the verdict letter."""
-
-    def __init__(self, top):
-        self.top = top
-
-    def generate_with_logprobs(self, prompts, params, top_logprobs=5):
-        tokens = [("A wins.", {"A wins.": 0.0}), (" [[", {" [[": 0.0}), ("A", self.top), ("]]", {"]]": 0.0})]
-        return [("A wins. [[A]]", tokens) for _ in prompts]
-
-    def logprob(self, pairs, append_eos=False):
-        raise RuntimeError("chat API: no prompt log-probabilities")
+    tokens = [("A wins.", {"A wins.": 0.0}), (" [[", {" [[": 0.0}), ("A", top), ("]]", {"]]": 0.0})]
+    return FakeBackend(tokens=lambda text: tokens)
 
 
 @pytest.mark.parametrize("p_a", [0.9, 0.62, 0.3])
@@ -165,7 +159,9 @@ def test_weighted_judge_preference_equals_alpaca_evals_logprob_parser(monkeypatc
     parsers = _alpaca_eval(monkeypatch, "alpaca_eval.completion_parsers")
     top = {"A": math.log(p_a), "B": math.log(1 - p_a), "Also": -0.1}  # "Also" is no verdict letter
     items = [("q", "model", "ref", True), ("q", "model", "ref", False)]
-    res = judge_pairs(_LogprobJudge(top), "openai", "j", items, JudgeCache(tmp_path / "c.sqlite"))
+    judge = _logprob_judge(top)
+    res = judge_pairs(judge, "openai", "j", items, JudgeCache(tmp_path / "c.sqlite"))
+    assert len(judge.prompts) == 2  # both verdicts asked with their top log-probabilities
     completion = {"logprobs": {"content": [{"top_logprobs": [{"token": t, "logprob": v} for t, v in top.items()]}]}}
     shown_first_wins = parsers.logprob_parser(completion, "A", ["A", "B"], is_binarize=False)[0]
     # AlpacaEval: output_1 = baseline. Model shown first = outputs switched, so its preference is 3 − x.

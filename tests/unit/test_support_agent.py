@@ -11,6 +11,8 @@ from labkit.support import roleplay, safety
 from labkit.support.agent import SupportAgent, parse_state
 from labkit.support.strategies import fallback, parse_choice, resolve, stage_of, strategies
 
+from fakes import FakeBackend
+
 
 @pytest.fixture(autouse=True)
 def no_models(monkeypatch):
@@ -76,29 +78,21 @@ def test_dataset_card_states_licence_and_provenance():
     assert "license: cc-by-nc-4.0" in card and "ESConv" in card and "synthetic" in card.lower()
 
 
-class Scripted:
-    """A backend that answers each kind of agent prompt recognisably, so the tests can see who wrote what."""
+def _answer(msgs) -> str:
+    """Each kind of agent prompt answered recognisably, so the tests can see who wrote what."""
+    content = msgs[-1]["content"]
+    if msgs[0]["role"] == "system":  # the supporter
+        return "Fresh reply of the current model."
+    if content.startswith("Here is a reply"):  # refinement names the reply it was given
+        if "Fresh reply of the current model." in content:
+            return "Refined from the fresh reply."
+        return "Refined from the stored reply."
+    # reflection (and the seeker, whose text is then this JSON: fine for these tests)
+    return '{"profile": "student", "emotion": "sad", "situation": "failed an exam"}'
 
-    def generate(self, prompts, params):
-        out = []
-        for msgs in prompts:
-            content = msgs[-1]["content"]
-            if msgs[0]["role"] == "system":  # the supporter
-                out.append(["Fresh reply of the current model."])
-            elif content.startswith("Here is a reply"):  # refinement names the reply it was given
-                out.append(
-                    [
-                        "Refined from the fresh reply."
-                        if "Fresh reply of the current model." in content
-                        else "Refined from the stored reply."
-                    ]
-                )
-            else:  # reflection (and the seeker, whose text is then this JSON: fine for these tests)
-                out.append(['{"profile": "student", "emotion": "sad", "situation": "failed an exam"}'])
-        return out
 
-    def stream(self, msgs, params):
-        yield self.generate([msgs], params)[0][0]
+def _backend() -> FakeBackend:
+    return FakeBackend(_answer, whole_prompt=True)
 
 
 DIALOGUE = {
@@ -114,7 +108,7 @@ DIALOGUE = {
 
 
 def test_pairs_reject_the_current_models_own_reply():
-    rows = roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE])
+    rows = roleplay.pairs(SupportAgent(_backend()), [DIALOGUE])
     assert len(rows) == 1
     row = rows[0]
     assert row["rejected"] == [{"role": "assistant", "content": "Fresh reply of the current model."}]
@@ -123,15 +117,15 @@ def test_pairs_reject_the_current_models_own_reply():
 
 
 def test_pairs_use_the_stored_reply_only_when_asked():
-    row = roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE], rejected="stored")[0]
+    row = roleplay.pairs(SupportAgent(_backend()), [DIALOGUE], rejected="stored")[0]
     assert row["rejected"][0]["content"] == "Stored reply of an older model."
     assert row["chosen"][0]["content"] == "Refined from the stored reply." and row["rejected_source"] == "stored"
     with pytest.raises(LabkitError, match="rejected must be one of"):
-        roleplay.pairs(SupportAgent(Scripted()), [DIALOGUE], rejected="old")
+        roleplay.pairs(SupportAgent(_backend()), [DIALOGUE], rejected="old")
 
 
 def test_agent_refuses_empty_messages_and_unknown_overrides():
-    agent = SupportAgent(Scripted())
+    agent = SupportAgent(_backend())
     with pytest.raises(LabkitError, match="empty"):
         agent.respond([], "  \n ")
     with pytest.raises(LabkitError, match="Unknown strategy"):
@@ -167,7 +161,7 @@ def test_roleplay_cancel_keeps_finished_dialogues_and_previews_them():
 
     flag = threading.Event()
 
-    agent = SupportAgent(Scripted())
+    agent = SupportAgent(_backend())
     dialogues = roleplay.generate(
         agent, n=3, turns=1, languages=["en"], progress=lambda d, t: flag.set() if d == 1 else None, cancel=flag
     )

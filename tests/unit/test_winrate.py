@@ -6,6 +6,8 @@ import pytest
 
 from labkit.evaluate.winrate import winrate
 
+from fakes import FakeBackend
+
 
 # ---------------------------------------------------------------- raw win rate
 
@@ -63,32 +65,27 @@ def test_glm_on_a_handful_of_items_is_refused_not_invented():
 # ---------------------------------------------------------------- weighted vs discrete judge preferences
 
 
-class _Judge:
+def _judge(logprobs=True) -> FakeBackend:
     """Always says [[A]]; scores [[A]], [[B]], [[C]] with fixed log-probabilities when it can."""
 
-    def __init__(self, logprobs=True):
-        self.can = logprobs
-        self.scored = []
-
-    def generate(self, prompts, params):
-        return [["Response A is more complete. [[A]]"] for _ in prompts]
-
-    def logprob(self, pairs, append_eos=False):
-        if not self.can:
+    def score(prompt, completion):
+        if not logprobs:
             raise RuntimeError("no log-probabilities here")
-        self.scored += [c for _, c in pairs]
-        return [{"A": math.log(0.7), "B": math.log(0.2), "C": math.log(0.1)}[c[-3]] for _, c in pairs]
+        return {"A": math.log(0.7), "B": math.log(0.2), "C": math.log(0.1)}[completion[-3]]
+
+    return FakeBackend(lambda text: "Response A is more complete. [[A]]", score)
 
 
 def test_weighted_preference_from_judge_logprobs(tmp_path):
     from labkit.evaluate.judge import JudgeCache, judge_pairs
 
     items = [("q", "model answer", "ref answer", True), ("q2", "model answer", "ref answer", False)]
-    judge = _Judge()
+    judge = _judge()
     res = judge_pairs(judge, "hf", "j", items, JudgeCache(tmp_path / "c.sqlite"))
     # model shown first (A): P(A) + P(C)/2 = 0.75; model shown second (B): P(B) + P(C)/2 = 0.25
     assert [r["kind"] for r in res] == ["weighted", "weighted"]
     assert res[0]["preference"] == pytest.approx(0.75) and res[1]["preference"] == pytest.approx(0.25)
-    assert judge.scored[0].endswith("more complete. [[A]]") and judge.scored[1].endswith("[[B]]")
-    plain = judge_pairs(_Judge(logprobs=False), "openai", "j2", items, JudgeCache(tmp_path / "d.sqlite"))
+    scored = [c for name, pairs, _ in judge.calls if name == "logprob" for _, c in pairs]
+    assert scored[0].endswith("more complete. [[A]]") and scored[1].endswith("[[B]]")
+    plain = judge_pairs(_judge(logprobs=False), "openai", "j2", items, JudgeCache(tmp_path / "d.sqlite"))
     assert [(r["kind"], r["preference"]) for r in plain] == [("discrete", 1.0), ("discrete", 0.0)]
