@@ -3,13 +3,14 @@ datatrove separates steps from executors:
 
     SlurmOptions, HFJobsOptions, RayOptions   each target's options, every default declared once (here)
     sbatch_script(...)                        the one writer of `#SBATCH` lines (training's and eval's exports)
-    cluster(target, ray) / make_executor(...) datatrove's Local, Slurm, Ray and HF Jobs executors for sharded
-                                              work (evaluation shards, curation), built one way
+    cluster(target, ray) / make_executor(...) datatrove's Local, Slurm and Ray executors for sharded work
+                                              (evaluation shards, curation), built one way
     run(executor)                             executor.run(), a missing `sbatch` said plainly
     package(settings)                         what a remote run (an HF Job) installs to run this labkit
 
-A whole command on Hugging Face Jobs (train, eval, an eval shard, a curation, an experiment) goes through
-labkit.hfjobs, which takes its flavor and timeout from HFJobsOptions. This module is core: it imports no engine.
+Hugging Face Jobs have one route: a whole command (train, eval, an eval shard, a curation, an experiment) goes
+through labkit.hfjobs, which takes its flavor and timeout from HFJobsOptions; `hf-jobs` is a target of evaluation
+shards (one such Job per shard), never a datatrove executor. This module is core: it imports no engine.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.errors import LabkitError
-from labkit.settings import Settings, get_settings
+from labkit.settings import Settings
 
-TARGETS = ("local", "slurm", "ray", "hf-jobs")  # where sharded work runs (datatrove's executors)
+EXECUTORS = ("local", "slurm", "ray")  # datatrove's executors, built by make_executor (evaluation shards, curation)
+TARGETS = (*EXECUTORS, "hf-jobs")  # where evaluation shards run: hf-jobs is one labkit.hfjobs Job per shard
 SETUP = "source .venv/bin/activate"  # what a written sbatch script runs on a node when no setup line is given
 SLURM_WORD = re.compile(r"^[A-Za-z0-9._,:+-]{1,100}$")  # partition names, time limits: one #SBATCH word
 
@@ -74,9 +76,8 @@ class RayOptions:
 
 
 # Curation overrides, on purpose: its tasks are single-process text filters over one input shard, no model and no
-# GPU, so a short limit and little memory per task (short jobs also backfill sooner) and a CPU Job.
+# GPU, so a short limit and little memory per task (short jobs also backfill sooner).
 CURATION_SLURM = SlurmOptions(time="04:00:00", cpus_per_task=1, mem_per_cpu_gb=2)
-CURATION_HF_JOBS = HFJobsOptions(flavor="cpu-basic")
 
 
 def sbatch_word(value, what: str) -> str:
@@ -157,22 +158,23 @@ def make_executor(
     start_method: str = "spawn",
     slurm: SlurmOptions | None = None,
     ray: RayOptions | None = None,
-    hf_jobs: HFJobsOptions | None = None,
-    requirement: str | None = None,
-    extras: Sequence[str] = (),
     depends=None,
     skip_completed: bool = True,
-    settings: Settings | None = None,
 ):
     """datatrove's executor for `pipeline` (steps: any picklable callable(data, rank, world_size)) over `tasks` ranks.
 
-    workers: at most this many tasks at once (≤ 0: no limit). On a scheduler (Slurm, HF Jobs) 1 also means no
-    limit: a limit of one would run a cluster's tasks one by one. gpus: per task (Slurm, Ray); None: one, where
-    a Ray cluster has GPUs (build a Ray executor inside `cluster`). start_method: local processes, "spawn" (a
-    fresh process, e.g. one GPU each) or "fork". HF Jobs install `requirement` (a pip requirement for labkit), or by
-    default what `package` decides, with labkit's `extras` (e.g. "data")."""
-    if target not in TARGETS:
-        raise LabkitError(f"Unknown executor {target!r}.", hint=f"One of {', '.join(TARGETS)}.")
+    workers: at most this many tasks at once (≤ 0: no limit). On Slurm 1 also means no limit: a limit of one would
+    run a cluster's tasks one by one. gpus: per task (Slurm, Ray); None: one, where a Ray cluster has GPUs (build a
+    Ray executor inside `cluster`). start_method: local processes, "spawn" (a fresh process, e.g. one GPU each) or
+    "fork". Hugging Face Jobs are no executor here: they run whole commands through labkit.hfjobs."""
+    if target == "hf-jobs":
+        raise LabkitError(
+            "hf-jobs is not a datatrove executor here: Hugging Face Jobs run whole labkit commands.",
+            hint="Submit the command through labkit.hfjobs (`labkit hub run-job -- ...`), as train, eval and "
+            "curation do.",
+        )
+    if target not in EXECUTORS:
+        raise LabkitError(f"Unknown executor {target!r}.", hint=f"One of {', '.join(EXECUTORS)}.")
     common = {"tasks": tasks, "logging_dir": logging_dir, "skip_completed": skip_completed}
     scheduled = workers if workers > 1 else -1
     if target == "local":
@@ -199,41 +201,17 @@ def make_executor(
             depends=depends,
             **common,
         )
-    if target == "ray":
-        ray_options, ray_module = ray or RayOptions(), _ray()
-        from datatrove.executor import RayPipelineExecutor
+    ray_options, ray_module = ray or RayOptions(), _ray()
+    from datatrove.executor import RayPipelineExecutor
 
-        if gpus is None:
-            gpus = 1 if ray_module.cluster_resources().get("GPU", 0) >= 1 else 0
-        return RayPipelineExecutor(
-            pipeline,
-            workers=workers,
-            cpus_per_task=ray_options.cpus_per_task,
-            mem_per_cpu_gb=ray_options.mem_per_cpu_gb,
-            gpus_per_task=gpus,
-            **common,
-        )
-    from datatrove.executor import JobsPipelineExecutor
-
-    if not str(logging_dir).startswith(("hf://", "s3://")):
-        raise LabkitError(
-            "The hf-jobs executor needs a remote output (--out hf://datasets/you/name or s3://...).",
-            hint="Jobs are ephemeral: their logs, completions and output must live on the Hub or S3.",
-        )
-    hf_jobs = hf_jobs or HFJobsOptions()
-    deps, space = ([requirement], None) if requirement else package(settings or get_settings(), extras=extras)
-    if space:
-        raise LabkitError(
-            "datatrove's HF Jobs executor cannot run this Space's own sources.",
-            hint="Set LABKIT_PACKAGE to a pip requirement for labkit (a git or wheel URL).",
-        )
-    return JobsPipelineExecutor(
+    if gpus is None:
+        gpus = 1 if ray_module.cluster_resources().get("GPU", 0) >= 1 else 0
+    return RayPipelineExecutor(
         pipeline,
-        workers=scheduled,
-        flavor=hf_jobs.flavor,
-        timeout=hf_jobs.timeout,
-        dependencies=deps,
-        job_name=job_name,
+        workers=workers,
+        cpus_per_task=ray_options.cpus_per_task,
+        mem_per_cpu_gb=ray_options.mem_per_cpu_gb,
+        gpus_per_task=gpus,
         **common,
     )
 

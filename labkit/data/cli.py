@@ -3,7 +3,8 @@
 labkit data curate INPUT --out DIR [--recipe R] [--set k=v] [--sensitive-words FILE] [--executor ...] [--detach] --json
 labkit data curate --resume RUN_ID
 labkit data train-classifier LABELLED.jsonl --out model.bin [--task domain|toxicity|quality] [--test T.jsonl]
-labkit data export INPUT --out DIR --target slurm|hf-jobs [--recipe R]
+labkit data export INPUT --out DIR --target slurm [--recipe R]          a script for a Slurm login node
+labkit data export INPUT --target hf-jobs --push-repo you/results [--flavor F]   the whole curation as one HF Job
 labkit data show DIR [--rule length]             summary, or dropped examples of one rule
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from labkit import jobs
 from labkit.clitools import command, emit
 from labkit.errors import LabkitError
-from labkit.execution import TARGETS
+from labkit.execution import EXECUTORS, HFJobsOptions
 from labkit.store import new_run_id, open_store
 from labkit.data import classifier
 
@@ -38,7 +39,11 @@ def add_arguments(subparsers) -> None:
     sp.add_argument(
         "--set", action="append", help="override a recipe key: --set rules.length.min_chars=100 (repeatable)"
     )
-    sp.add_argument("--executor", choices=TARGETS, help="overrides executor.name")
+    sp.add_argument(
+        "--executor",
+        metavar="{" + ",".join(EXECUTORS) + "}",
+        help="overrides executor.name (on Hugging Face Jobs: export --target hf-jobs, the whole curation as one Job)",
+    )
     sp.add_argument("--tasks", type=int, help="overrides executor.tasks")
     sp.add_argument("--workers", type=int, help="overrides executor.workers")
     sp.add_argument(
@@ -47,7 +52,17 @@ def add_arguments(subparsers) -> None:
     sp.add_argument("--detach", action="store_true", help="curate: start as a background job and return its run id")
     sp.add_argument("--resume", metavar="RUN_ID", help="curate: continue a curation job (completed tasks are skipped)")
     sp.add_argument("--name", help="run name in the store")
-    sp.add_argument("--target", choices=["slurm", "hf-jobs"], default="slurm", help="export: where the script runs")
+    sp.add_argument(
+        "--target",
+        choices=["slurm", "hf-jobs"],
+        default="slurm",
+        help="export: a script for a Slurm login node, or the whole curation as one Hugging Face Job",
+    )
+    sp.add_argument("--flavor", default=HFJobsOptions.flavor, help="export --target hf-jobs: the Job's hardware")
+    sp.add_argument("--timeout", default=HFJobsOptions.timeout, help="export --target hf-jobs: its time limit")
+    sp.add_argument(
+        "--push-repo", help="export --target hf-jobs: the dataset repo that receives the run folder (its curated/)"
+    )
     sp.add_argument(
         "--task", choices=["domain", "toxicity", "quality"], default="domain", help="train-classifier: the label kind"
     )
@@ -219,10 +234,21 @@ def train_classifier(args, emit) -> int:
 
 
 def export(args, emit) -> int:
-    from labkit.data.run import launch_script
+    from labkit.data.run import hf_job_export, launch_script
 
+    if args.target == "hf-jobs":
+        if args.out:
+            raise LabkitError(
+                "A Job writes into its own run folder: --out is for --target slurm.",
+                hint="--push-repo you/results: the run folder, its curated/ included, is pushed there.",
+            )
+        if not args.input:
+            raise LabkitError("Give INPUT: a Hub dataset id the Job reads.")
+        data, text = hf_job_export(args.input, _recipe(args), args.flavor, args.timeout, args.push_repo)
+        emit(args, data, text)
+        return 0
     if not args.input or not args.out:
-        raise LabkitError("Give INPUT and --out (the output folder on the cluster, or hf://... for HF Jobs).")
+        raise LabkitError("Give INPUT and --out (the output folder on the cluster).")
     text = launch_script(args.input, args.out, _recipe(args), args.target)
     emit(args, {"target": args.target, "script": text}, text)
     return 0

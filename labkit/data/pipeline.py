@@ -1,4 +1,4 @@
-"""A curation recipe → one datatrove pipeline → an executor chosen by name (local, slurm, ray, hf-jobs).
+"""A curation recipe → one datatrove pipeline → an executor chosen by name (local, slurm, ray).
 
     reader → progress → malformed lines → rules (one filter each) → datatrove filters (per-language) → quality
     → domain → toxicity → writer
@@ -11,7 +11,8 @@ Output folder:
     DIR/recipe.yaml, DIR/summary.json
 
 A rerun with the same DIR skips the tasks datatrove marked complete (resume). The same pipeline object goes
-to Slurm, Ray or Hugging Face Jobs; nothing here schedules work itself.
+to Slurm or Ray; nothing here schedules work itself. On Hugging Face Jobs the whole curation is one Job
+(labkit.data.run.curation_job through labkit.hfjobs) that runs this pipeline on its local executor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from labkit import execution
 from labkit.data import recipe as curation
 from labkit.errors import LabkitError
-from labkit.execution import HFJobsOptions, RayOptions, SlurmOptions
+from labkit.execution import RayOptions, SlurmOptions
 from labkit import guard
 from labkit import hub
 from labkit.data.annotate import SPACY, AnnotatorSpec, stop_words
@@ -247,7 +248,7 @@ def build_pipeline(recipe: dict, fmt: str, folder: str, glob: str | None, out: s
 
 
 # --- executors --------------------------------------------------------------------------------------------------
-def make_executor(pipeline: list, recipe: dict, logging_dir: str, settings=None):
+def make_executor(pipeline: list, recipe: dict, logging_dir: str):
     """The recipe's executor (labkit.execution.make_executor, as for evaluation shards) with its settings."""
     ex = recipe["executor"]
     if ex["name"] == "slurm" and not ex.get("partition"):
@@ -270,10 +271,6 @@ def make_executor(pipeline: list, recipe: dict, logging_dir: str, settings=None)
             setup=ex.get("env_command"),
         ),
         ray=RayOptions(cpus_per_task=ex["cpus_per_task"], mem_per_cpu_gb=ex["mem_per_cpu_gb"]),
-        hf_jobs=HFJobsOptions(flavor=ex["flavor"], timeout=ex["timeout"]),
-        requirement=ex.get("package"),
-        extras=("data",),
-        settings=settings,
     )
 
 
@@ -317,8 +314,8 @@ def curate(source: str, out: str, recipe: dict, settings=None) -> dict:
         _write_json(Path(logging_dir) / "progress" / "total.json", {"total": plan["total"]})
     pipeline = build_pipeline(recipe, plan["format"], plan["folder"], plan["glob"], out, progress=not plan["remote"])
     with execution.cluster(recipe["executor"]["name"]):  # Ray: joined, or started here and stopped after
-        execution.run(make_executor(pipeline, recipe, logging_dir, settings))
-    if recipe["executor"]["name"] in ("slurm", "hf-jobs") and not Path(logging_dir, "stats.json").exists():
+        execution.run(make_executor(pipeline, recipe, logging_dir))
+    if recipe["executor"]["name"] == "slurm" and not Path(logging_dir, "stats.json").exists():
         return {"submitted": recipe["executor"]["name"], "logging_dir": logging_dir, "out": out}
     result = summarize(out, logging_dir)
     result["notes"] = notes(recipe)

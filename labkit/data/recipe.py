@@ -31,9 +31,8 @@ from labkit.data.annotate import KINDS, TASKS
 from labkit.data.langs import FILTERS, iso639_3
 from labkit.data.rules import RULES
 from labkit.errors import LabkitError, did_you_mean
-from labkit.execution import CURATION_HF_JOBS, CURATION_SLURM, TARGETS
+from labkit.execution import CURATION_SLURM, EXECUTORS
 
-EXECUTORS = TARGETS
 LEVELS = ("document", "paragraph", "line")
 _ANNOTATOR_KEYS = {"kind", "model", "backend", "base_url", "positive_label", "toxic_label", "batch_size"}
 
@@ -54,18 +53,13 @@ DEFAULTS: dict = {
         "name": "local",
         "tasks": 1,
         "workers": 1,
-        # slurm (cpus_per_task and mem_per_cpu_gb: ray too), hf-jobs: curation's defaults, from labkit.execution
+        # slurm (cpus_per_task and mem_per_cpu_gb: ray too): curation's defaults, from labkit.execution
         "partition": CURATION_SLURM.partition,
         "time": CURATION_SLURM.time,
         "cpus_per_task": CURATION_SLURM.cpus_per_task,
         "mem_per_cpu_gb": CURATION_SLURM.mem_per_cpu_gb,
         "env_command": CURATION_SLURM.setup,
-        "flavor": CURATION_HF_JOBS.flavor,
-        "timeout": CURATION_HF_JOBS.timeout,
         "logging_dir": None,
-        # hf-jobs: what each Job installs to unpickle labkit's steps, a PEP 508 requirement; null: what every HF Job
-        # of this labkit installs (labkit.execution.package: LABKIT_PACKAGE, else this install's own URL), with [data]
-        "package": None,
     },
     "output": {"compression": "gzip"},
 }
@@ -80,10 +74,37 @@ def _check(data: dict, defaults: dict, where: str, open_keys: set[str] = frozens
             raise LabkitError(f"{path} must be a mapping.")
 
 
+# Hugging Face Jobs run a curation as one whole Job (labkit.hfjobs), never as a recipe's executor: these keys
+# belonged to such an executor, and a recipe that names them is told where that route is.
+HF_JOBS_KEYS = ("flavor", "timeout", "package")
+HF_JOBS_REFUSAL = (
+    "A curation recipe has no hf-jobs executor: on Hugging Face Jobs the whole curation runs as one Job, whose "
+    "local executor uses the flavor's cores."
+)
+HF_JOBS_HINT = (
+    "Keep executor.name local (tasks and workers up to the flavor's CPUs) and send the curation as a Job: the Data "
+    "tab's 'Run on Hugging Face Jobs' panel, `labkit data export INPUT --target hf-jobs --push-repo you/results` "
+    "(the script, recipe inside), or `labkit hub run-job --flavor cpu-upgrade --push-repo you/results -- data curate "
+    "you/dataset`."
+)
+
+
+def _refuse_hf_jobs(executor) -> None:
+    """`executor.name: hf-jobs` (or its flavor, timeout, package keys) is refused before anything starts."""
+    if not isinstance(executor, dict):
+        return
+    named = executor.get("name") == "hf-jobs"
+    keys = [k for k in HF_JOBS_KEYS if k in executor]
+    if named or keys:
+        what = "executor.name: hf-jobs" if named else ", ".join(f"executor.{k}" for k in keys)
+        raise LabkitError(f"{what}: {HF_JOBS_REFUSAL}", hint=HF_JOBS_HINT)
+
+
 def validate(data: dict) -> dict:
     """Defaults merged in, unknown keys refused with a did-you-mean, values checked; returns the full recipe."""
     if not isinstance(data, dict):
         raise LabkitError("A curation recipe must be a YAML mapping.")
+    _refuse_hf_jobs(data.get("executor"))
     _check(data, DEFAULTS, "")
     for sec in ("input", "rules", "filters", "annotators", "executor", "output"):
         _check(data.get(sec) or {}, DEFAULTS[sec], sec)

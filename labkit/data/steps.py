@@ -8,7 +8,7 @@
   (paragraph level, segments.py) or lines.
 - `AnnotateStep`: domain or toxicity fields on every document.
 - `Progress`: documents read so far per task, in LOGS/progress/<rank>.json, for the job's progress bar.
-Models load lazily inside the worker that runs the step, so a pipeline pickles small (Slurm, Ray, Jobs).
+Models load lazily inside the worker that runs the step, so a pipeline pickles small (local processes, Slurm, Ray).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Curation end to end on datatrove: CLI output layout, per-rule drops, annotators (trained fastText, paragraphs),
 two workers, resume, a curation job, a Slurm smoke test with stand-in sbatch/scontrol, Train reading the result."""
 
+import ast
 import gzip
 import json
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from labkit.cli import main
+from labkit.errors import LabkitError
 
 FIX = Path(__file__).parents[1] / "fixtures" / "curate"
 RULES = FIX / "rules.jsonl"
@@ -238,8 +240,59 @@ def test_export_scripts(tmp_path, capsys):
     )
     script = json.loads(capsys.readouterr().out)["script"]
     assert "--executor" not in script and "name: slurm" in script and "tasks: 64" in script and "data curate" in script
-    assert main(["data", "export", str(RULES), "--out", "/local/dir", "--target", "hf-jobs", "--json"]) == 2
-    assert "remote" in capsys.readouterr().out
+
+
+def test_hf_jobs_export_is_the_whole_curation_as_one_job(tmp_path, capsys):
+    """`data export --target hf-jobs` writes what `labkit export --target hf-jobs` writes for training: the uv
+    script of one labkit.hfjobs Job running `data curate` on its local executor, the recipe and word list inside."""
+    from labkit.data import recipe as curation, run as jobrun
+
+    argv = ["data", "export", "me/corpus", "--target", "hf-jobs", "--push-repo", "me/results", "--tasks", "8"]
+    assert main([*argv, "--workers", "8", "--flavor", "cpu-upgrade", "--set", WORDS, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["target"] == "hf-jobs" and data["run_id"].startswith("data-")
+    assert data["command"].startswith("hf jobs uv run --flavor cpu-upgrade --timeout 6h --secrets HF_TOKEN")
+    script = data["script"]
+    assert "['data', 'curate', 'me/corpus', '--recipe', 'recipe.yaml']" in script and "'me/results'" in script
+    files = ast.literal_eval(script.split("files, space = ", 1)[1].splitlines()[0])[0]  # the script's literal
+    sent = curation.loads(files["recipe.yaml"])
+    assert sent["executor"]["name"] == "local" and (sent["executor"]["tasks"], sent["executor"]["workers"]) == (8, 8)
+    assert sent["rules"]["sensitive"]["words"] == "sensitive-words.txt"
+    assert files["sensitive-words.txt"] == (FIX / "sensitive.txt").read_text(encoding="utf-8")
+    # the Data tab's export: its one output field names the results repo, as hf://datasets/... or you/name
+    text = jobrun.launch_script("me/corpus", "hf://datasets/me/curated", curation.load(None), "hf-jobs")
+    assert "'me/curated'" in text and "hf jobs uv run" in text
+    for bad, said in (
+        ([str(RULES), "--target", "hf-jobs"], "not one a Job can read"),
+        (["me/corpus", "--target", "hf-jobs", "--out", "/scratch/cur"], "--out is for --target slurm"),
+        (["me/corpus", "--target", "hf-jobs", "--push-repo", "/scratch/cur"], "not a valid Hub repo id"),
+        (["me/corpus", "--target", "hf-jobs", "--executor", "ray"], "runs the local executor"),
+        (["me/corpus", "--target", "hf-jobs", "--executor", "hf-jobs"], "no hf-jobs executor"),
+    ):
+        assert main(["data", "export", *bad, "--json"]) == 2, bad
+        assert said in capsys.readouterr().out, bad
+    model = tmp_path / "domain.bin"
+    model.write_bytes(b"x")
+    fasttext = curation.load(None, ["annotators.domain.kind=fasttext", f"annotators.domain.model={model}"])
+    with pytest.raises(LabkitError, match="a Job cannot read"):
+        jobrun.curation_job("me/corpus", fasttext)
+
+
+def test_an_hf_jobs_executor_is_refused_before_anything_starts(tmp_path, capsys):
+    """A curation recipe naming `executor: hf-jobs` (or --executor hf-jobs) stops at the recipe, with the one route
+    to Hugging Face Jobs named: no output folder, no run row, no job."""
+    from labkit.jobs import list_runs
+
+    recipe = tmp_path / "jobs.yaml"
+    recipe.write_text("name: on-jobs\nexecutor:\n  name: hf-jobs\n  tasks: 4\n", encoding="utf-8")
+    out = tmp_path / "out"
+    before = len([r for r in list_runs() if r.kind == "data"])
+    for extra in (["--recipe", str(recipe)], ["--recipe", str(recipe), "--detach"], ["--executor", "hf-jobs"]):
+        assert main(["data", "curate", str(RULES), "--out", str(out), *extra, "--json"]) == 2, extra
+        said = capsys.readouterr().out
+        assert "no hf-jobs executor" in said and "Run on Hugging Face Jobs" in said and "hub run-job" in said, extra
+        assert not out.exists(), extra
+    assert len([r for r in list_runs() if r.kind == "data"]) == before
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ from labkit.data import annotate as A
 from labkit.data import heuristics, langs, recipe as rmod, rules as R
 from labkit.errors import LabkitError
 
+from fakes import FakeBackend, replies
+
 FIX = Path(__file__).parents[1] / "fixtures" / "curate"
 DOCS = [json.loads(l) for l in (FIX / "rules.jsonl").read_text(encoding="utf-8").splitlines()]
 
@@ -109,17 +111,8 @@ def test_heuristics_are_labelled_and_discriminate():
     assert a.scorer.name == "heuristic"
 
 
-class _FakeBackend:
-    def __init__(self, replies):
-        self.replies, self.prompts = replies, []
-
-    def generate(self, prompts, params):
-        self.prompts += prompts
-        return [[r] for r in self.replies[: len(prompts)]]
-
-
 def test_llm_judge_prompts_and_parses_flat_json():
-    fake = _FakeBackend(['<think>hmm</think> {"news": 0.9, "law": 0.4, "cats": 1}', "no json here"])
+    fake = FakeBackend(replies('<think>hmm</think> {"news": 0.9, "law": 0.4, "cats": 1}', "no json here"))
     scorer = A.LLMScorer("domain", "judge", backend_obj=fake)
     ann = A.Annotator(A.AnnotatorSpec("domain", kind="llm", model="judge"), scorer=scorer)
     out = ann.annotate(["新闻文本", "另一段"])
@@ -128,9 +121,8 @@ def test_llm_judge_prompts_and_parses_flat_json():
     assert "encyclopedia" in fake.prompts[0][0]["content"] and "新闻文本" in fake.prompts[0][0]["content"]
 
 
-def test_executors_by_name_and_their_errors(monkeypatch):
+def test_executors_by_name_and_their_errors():
     pytest.importorskip("datatrove")
-    monkeypatch.setenv("LABKIT_PACKAGE", "labkit @ git+https://example.invalid/labkit@abc")
     from labkit.data import pipeline
 
     steps = pipeline.build_pipeline(
@@ -144,15 +136,28 @@ def test_executors_by_name_and_their_errors(monkeypatch):
     assert type(local).__name__ == "LocalPipelineExecutor" and local.world_size == 4 and local.workers == 2
     with pytest.raises(LabkitError, match="partition"):
         pipeline.make_executor(steps, rmod.load(None, ["executor.name=slurm"]), "/tmp/unused-logs")
-    with pytest.raises(LabkitError, match="remote output"):
-        pipeline.make_executor(steps, rmod.load(None, ["executor.name=hf-jobs"]), "/tmp/unused-logs")
-    jobs_ex = pipeline.make_executor(
-        steps, rmod.load(None, ["executor.name=hf-jobs", "executor.tasks=8"]), "hf://datasets/me/x/logs"
-    )
-    assert type(jobs_ex).__name__ == "JobsPipelineExecutor" and jobs_ex.tasks == 8
-    # what every HF Job of this labkit installs (labkit.execution.package), with the [data] extra
-    assert jobs_ex.dependencies == ["labkit[data] @ git+https://example.invalid/labkit@abc"]
-    assert jobs_ex.flavor == "cpu-basic"  # curation's own default: no GPU
+    with pytest.raises(LabkitError, match="unknown executor 'moon'"):
+        rmod.load(None, ["executor.name=moon"])
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("executor.name=hf-jobs", "executor.name: hf-jobs"),
+        ("executor.flavor=cpu-upgrade", "executor.flavor"),
+        ("executor.package=labkit", "executor.package"),
+    ],
+)
+def test_a_recipe_with_an_hf_jobs_executor_is_told_the_one_route(override, named):
+    """HF Jobs run a curation as one whole Job (labkit.hfjobs): the old executor and its keys are refused with
+    where to go instead, not with an unknown-key did-you-mean."""
+    with pytest.raises(LabkitError) as e:
+        rmod.load(None, [override])
+    assert str(e.value).startswith(named) and "one Job" in str(e.value) and "local executor" in str(e.value)
+    assert "Run on Hugging Face Jobs" in e.value.hint and "--target hf-jobs" in e.value.hint
+    assert "hub run-job" in e.value.hint and "data curate" in e.value.hint
+    with pytest.raises(LabkitError, match="no hf-jobs executor"):
+        rmod.loads("executor: {name: hf-jobs, tasks: 4}\n")
 
 
 def test_preview_names_the_first_rule_each_document_breaks(tmp_path):

@@ -1,5 +1,6 @@
 """labkit.execution: each target's options declared once, the one sbatch writer, the one factory over datatrove's
-executors (shared by evaluation shards and curation), and what a remote run installs."""
+executors (shared by evaluation shards and curation; Hugging Face Jobs are not one of them), and what a remote run
+installs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from labkit import execution, hfjobs
+from labkit.data import cli as data_cli
 from labkit.errors import LabkitError
-from labkit.execution import CURATION_HF_JOBS, CURATION_SLURM, HFJobsOptions, RayOptions, SlurmOptions
+from labkit.execution import CURATION_SLURM, HFJobsOptions, RayOptions, SlurmOptions
 from labkit.settings import Settings
 
 LABKIT = Path(execution.__file__).parent
@@ -46,7 +48,6 @@ def test_each_execution_default_is_written_once():
         HFJobsOptions.flavor,
         HFJobsOptions.timeout,
         SlurmOptions.time,
-        CURATION_HF_JOBS.flavor,
         CURATION_SLURM.time,
         "2h",  # a timeout default some forms once had: no form has its own
     }
@@ -58,7 +59,7 @@ def test_each_execution_default_is_written_once():
         if value in defaults
     ]
     assert not found, "defaults written outside labkit/execution.py:\n" + "\n".join(found)
-    assert sum(value in defaults for _, value in _constants(LABKIT / "execution.py")) == 5
+    assert sum(value in defaults for _, value in _constants(LABKIT / "execution.py")) == 4
 
 
 def test_the_engines_read_the_dataclass_defaults():
@@ -78,7 +79,10 @@ def test_the_engines_read_the_dataclass_defaults():
         CURATION_SLURM.mem_per_cpu_gb,
         CURATION_SLURM.setup,
     )
-    assert (ex["flavor"], ex["timeout"], ex["package"]) == (CURATION_HF_JOBS.flavor, CURATION_HF_JOBS.timeout, None)
+    assert not {"flavor", "timeout", "package"} & set(ex)  # a curation on HF Jobs is one labkit.hfjobs Job
+    data_cli.add_arguments(sub)  # `data export --target hf-jobs`: the Job's flags read the same options
+    data_args = sub.choices["data"].parse_args(["export"])
+    assert (data_args.flavor, data_args.timeout) == (HFJobsOptions.flavor, HFJobsOptions.timeout)
     for fn in (hfjobs.submit, hfjobs.export):
         params = inspect.signature(fn).parameters
         assert params["flavor"].default == HFJobsOptions.flavor and params["timeout"].default == HFJobsOptions.timeout
@@ -141,26 +145,19 @@ def test_the_executor_factory_maps_each_targets_options(monkeypatch):
     ray = make("ray", [_step], workers=2, ray=RayOptions(cpus_per_task=3, mem_per_cpu_gb=1), **common)
     assert type(ray).__name__ == "RayPipelineExecutor" and ray.workers == 2 and ray.gpus_per_task == 0
     assert (ray.cpus_per_task, ray.mem_per_cpu_gb) == (3, 1)
-    with pytest.raises(LabkitError, match="remote output"):
-        make("hf-jobs", [_step], **common)
     with pytest.raises(LabkitError, match="Unknown executor"):
         make("moon", [_step], **common)
 
 
-def test_hf_jobs_executor_installs_what_every_job_installs(monkeypatch):
-    pytest.importorskip("datatrove")
-    monkeypatch.setenv("LABKIT_PACKAGE", PKG)
+def test_hugging_face_jobs_are_no_datatrove_executor():
+    """One route to HF Jobs: whole commands through labkit.hfjobs (an eval shard each, a whole curation); the
+    factory refuses the name and says where to go, before datatrove is imported."""
+    assert execution.EXECUTORS == ("local", "slurm", "ray") and execution.TARGETS == (*execution.EXECUTORS, "hf-jobs")
     common = {"tasks": 2, "logging_dir": "hf://datasets/me/x/logs", "job_name": "labkit-x"}
-    jobs = execution.make_executor("hf-jobs", [_step], extras=("data",), **common)
-    assert jobs.dependencies == ["labkit[data] @ git+https://example.invalid/labkit@abc"]
-    assert (jobs.flavor, jobs.timeout) == (HFJobsOptions.flavor, HFJobsOptions.timeout) and jobs.workers == -1
-    mine = execution.make_executor("hf-jobs", [_step], requirement="labkit==9", hf_jobs=CURATION_HF_JOBS, **common)
-    assert mine.dependencies == ["labkit==9"] and mine.flavor == CURATION_HF_JOBS.flavor
-    monkeypatch.delenv("LABKIT_PACKAGE")
-    monkeypatch.setenv("SPACE_ID", "me/lab")
-    monkeypatch.setattr(execution, "package", lambda settings, extras=(): (["gradio"], "me/lab"))
-    with pytest.raises(LabkitError, match="Space"):
+    with pytest.raises(LabkitError, match="not a datatrove executor") as e:
         execution.make_executor("hf-jobs", [_step], **common)
+    assert "labkit.hfjobs" in e.value.hint and "run-job" in e.value.hint
+    assert "JobsPipelineExecutor" not in (LABKIT / "execution.py").read_text(encoding="utf-8")
 
 
 def test_package_adds_extras_only_to_labkit(tmp_path):
