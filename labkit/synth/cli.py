@@ -1,13 +1,14 @@
 """`labkit synth mgsm`: the command-line face of labkit.synth (composed by labkit/cli.py).
 
 labkit synth mgsm --languages en,zh,th --n 250 --train 2000 --out DIR [--digits native] [--split arithmetic]
+labkit synth mgsm --languages en,zh,en-x1 --overlap 0.5 --facts small --out DIR   # the study's cipher world
 """
 
 from __future__ import annotations
 
 from labkit.clitools import command, emit
 from labkit.jsonl import check_out_dir
-from labkit.synth import mgsm
+from labkit.synth import cipher, mgsm
 
 
 def add_arguments(subparsers) -> None:
@@ -28,13 +29,24 @@ def add_arguments(subparsers) -> None:
         default="problem",
         help="what never crosses train/test: the whole problem, or its numbers (harder)",
     )
+    sp.add_argument(
+        "--overlap",
+        type=float,
+        default=cipher.OVERLAP,
+        help="cipher languages (<source>-x<i>, e.g. en-x1): the share of template tokens kept unchanged, 0 to 1",
+    )
+    sp.add_argument("--facts", choices=list(mgsm.FACTS), default="full", help="the arithmetic: small or full")
     sp.add_argument("--out", required=True, help="output folder")
 
 
 def synth(args) -> int:
     langs = [l for l in args.languages.split(",") if l]
     mgsm.check_languages(langs)
+    cipher.check_overlap(args.overlap)
     check_out_dir(args.out)
-    m = mgsm.write(args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split)
+    m = mgsm.write(
+        args.out, langs, args.n, args.train, seed=args.seed, digits=args.digits, split=args.split,
+        overlap=args.overlap, facts=args.facts,
+    )  # fmt: skip
     emit(args, m, f"{len(m['languages'])} languages × {m['n_test']} test + {m['n_train']} train problems → {m['dir']}")
     return 0

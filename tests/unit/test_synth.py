@@ -167,6 +167,23 @@ def test_cli_synth(tmp_path, capsys):
     assert main(["synth", "mgsm", "--languages", "en,klingon", "--out", str(tmp_path), "--json"]) == 2
 
 
+def test_cli_synth_writes_the_studys_cipher_world(tmp_path, capsys):
+    """`--overlap` and `--facts`: the world `labkit experiment parallel-scaling --world cipher` writes, by hand."""
+    from labkit.cli import main
+
+    argv = ["synth", "mgsm", "--languages", "en,en-x1", "--n", "6", "--train", "6", "--json"]
+    assert main([*argv, "--overlap", "0.5", "--facts", "small", "--out", str(tmp_path / "w")]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["world"] == {"kind": "cipher", "overlap": 0.5} and m["facts"] == "small"
+    assert m["ranges"]["add"] == [[2, 9], [2, 9]] and "en-x1" in m["ciphers"]
+    en, x1 = _rows(tmp_path / "w" / "en.jsonl"), _rows(tmp_path / "w" / "en-x1.jsonl")
+    assert [r["answer"] for r in en] == [r["answer"] for r in x1] and en[0]["question"] != x1[0]["question"]
+    assert not (tmp_path / "w" / "train" / "en-x1.jsonl").exists()  # a cipher language is never training data
+    for bad in ("1.5", "nan"):
+        assert main([*argv, "--overlap", bad, "--out", str(tmp_path / bad)]) == 2
+        assert not (tmp_path / bad).exists()
+
+
 def test_synth_data_keyword_is_the_world_test_set_written_once_and_only_for_mgsm(tmp_path, monkeypatch):
     """`--data synth` (the Evaluate tab's default): every language's test split, written under LABKIT_HOME on first
     use, parallel (same answers in every language), never a training problem, and refused for other tasks."""
