@@ -27,7 +27,7 @@ from labkit.dmoe.routing import Routing, load_balancing_loss, router_ce_loss
 from labkit.dmoe.routing import routing_stats
 from labkit.jobs import MetricsWriter
 from labkit.models import resolve_model
-from labkit.train.data import load_dataset
+from labkit.train.trainset import load_dataset
 from labkit.train.methods import get_method
 from labkit.train.worker import make_callback, make_config, train_to_end, trainer_args
 

@@ -20,7 +20,7 @@ from labkit.train.recipe import load
 from labkit.dmoe.analysis import language_texts
 from labkit.dmoe.upcycle import language_map
 from labkit.jsonl import write_jsonl
-from labkit.train.data import load_dataset
+from labkit.train.trainset import load_dataset
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ANALYSIS = "analysis.json"

@@ -1,4 +1,4 @@
-"""Post-training through TRL: recipes (recipe.py), data preparation (data.py), methods (methods.py),
+"""Post-training through TRL: recipes (recipe.py), the training set (trainset.py), methods (methods.py),
 rewards (rewards.py), checks before launch (validate.py), launching and exports (launch.py) and the
 process that trains (worker.py).
 

@@ -22,7 +22,7 @@ from labkit.execution import SETUP, SlurmOptions, sbatch_script
 from labkit.store import Run, new_run_id
 from labkit.train.methods import METHODS
 from labkit.train.recipe import Recipe, check_name, load
-from labkit.train.data import sweep_languages
+from labkit.train.trainset import sweep_languages
 from labkit.train.validate import check
 
 RECIPE = "recipe.yaml"

@@ -25,7 +25,7 @@ from labkit.jsonl import read_jsonl
 from labkit.languages import NAMES as LANG_NAMES
 from labkit.store import open_store
 from labkit.train import worker  # as a module: the worker imports the method table, whose methods import this one
-from labkit.train.data import load_dataset
+from labkit.train.trainset import load_dataset
 from labkit.train.methods.dpo import prep_dpo
 from labkit.train.recipe import Recipe
 

@@ -12,7 +12,7 @@ from labkit.errors import LabkitError
 from labkit.train.methods import METHODS, get_method, missing_columns
 from labkit.train.recipe import Recipe
 from labkit.models import resolve_model
-from labkit.train.data import chat_problem, load_dataset
+from labkit.train.trainset import chat_problem, load_dataset
 from labkit.train.worker import trainer_args
 
 

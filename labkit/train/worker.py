@@ -20,7 +20,7 @@ from labkit.evaluate.service import run_eval
 from labkit.evaluate.spec import EvalSpec
 from labkit.jobs import MetricsWriter, StoreMetrics
 from labkit.models import resolve_model
-from labkit.train.data import load_dataset
+from labkit.train.trainset import load_dataset
 
 FINAL = "final_metrics.json"
 

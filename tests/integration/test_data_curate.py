@@ -317,7 +317,7 @@ def test_curation_job_progress_and_train_reads_it(tmp_path, settings, tiny_path,
     assert "data/00000.jsonl.gz" in names and "recipe.yaml" in names and "README.md" in names
     assert "max_share: 0.5" in plan.card and "| traditional | 1 |" in plan.card
     # Connect: a Train recipe's data.path can be the curation folder
-    from labkit.train.data import load_dataset
+    from labkit.train.trainset import load_dataset
     from labkit.train.methods import METHODS, missing_columns
     from labkit.train.recipe import from_dict
 

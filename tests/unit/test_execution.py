@@ -152,7 +152,8 @@ def test_the_executor_factory_maps_each_targets_options(monkeypatch):
 def test_hugging_face_jobs_are_no_datatrove_executor():
     """One route to HF Jobs: whole commands through labkit.hfjobs (an eval shard each, a whole curation); the
     factory refuses the name and says where to go, before datatrove is imported."""
-    assert execution.EXECUTORS == ("local", "slurm", "ray") and execution.TARGETS == (*execution.EXECUTORS, "hf-jobs")
+    assert execution.EXECUTORS == ("local", "slurm", "ray")
+    assert execution.TARGETS == ("local", "slurm", "ray", "hf-jobs")  # eval shards: one labkit.hfjobs Job each
     common = {"tasks": 2, "logging_dir": "hf://datasets/me/x/logs", "job_name": "labkit-x"}
     with pytest.raises(LabkitError, match="not a datatrove executor") as e:
         execution.make_executor("hf-jobs", [_step], **common)

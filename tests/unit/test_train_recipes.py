@@ -268,7 +268,7 @@ def test_recipes_from_the_app_read_only_allowed_folders(tmp_path, monkeypatch):
 
 
 def test_data_errors_name_the_line_and_the_reason(tmp_path, monkeypatch):
-    from labkit.train.data import load_dataset
+    from labkit.train.trainset import load_dataset
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     cases = {

@@ -21,7 +21,7 @@ from labkit.languages import NAMES as LANG_NAMES
 from labkit.models import resolve_model
 from labkit.train import selfimprove
 from labkit.train import worker  # as a module: the worker imports the method table, which imports this module
-from labkit.train.data import load_dataset
+from labkit.train.trainset import load_dataset
 from labkit.train.methods.args import positive
 from labkit.train.methods.registry import Method, method_args, register
 from labkit.train.methods.sft import prep_sft

@@ -1,4 +1,4 @@
-"""Training data: a Hub dataset or a local JSONL/JSON/parquet/CSV file, columns renamed to what the
+"""The training set: a Hub dataset or a local JSONL/JSON/parquet/CSV file, columns renamed to what the
 method needs, and parallel-language mixing (English plus k chosen languages of the same problems)."""
 
 from __future__ import annotations
