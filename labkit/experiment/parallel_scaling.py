@@ -416,7 +416,8 @@ class Study:
         acc = _accuracies(ev)
         trained = ["en", *self.cfg.languages[:k]]
         t0 = time.time()
-        nll = self._nll(run, trained)
+        nll_items = self._nll(run, trained)
+        nll = {l: _mean(v) for l, v in nll_items.items()}
         self.state["timings"][f"nll k={k} seed={seed}"] = round(time.time() - t0, 1)
         record = {
             "k": k,
@@ -430,6 +431,7 @@ class Study:
             "nll": nll,
             "held_out_nll": _mean([nll.get(l) for l in self.cfg.held_out]),
             "trained_nll": _mean([nll.get(l) for l in trained]),
+            "nll_items": {l: [round(x, 4) for x in v] for l, v in nll_items.items() if l in self.cfg.held_out},
             "mti": self._mti(ev) if self.state.get("before_run") else None,
             "reused": task.get("reused", False),
             "seconds": round(time.time() - task["t0"], 1),
@@ -458,6 +460,7 @@ class Study:
                 "note": "; ".join(sorted({m["note"] for m in mtis if m.get("note")})),
             }
             cell = stats.held_out_matrix(self._samples(runs), self.cfg.held_out)
+            nll_cell = stats.nll_matrix([r.get("nll_items") for r in runs], self.cfg.held_out)
             points.append(
                 {
                     "k": k,
@@ -474,6 +477,7 @@ class Study:
                     "held_out_ci": stats.interval(cell, seed=self.cfg.seed) if cell is not None else None,
                     "held_out_by_seed": [r["held_out"] for r in runs],
                     "held_out_nll": _mean([r["held_out_nll"] for r in runs]),
+                    "held_out_nll_ci": stats.interval(nll_cell, seed=self.cfg.seed) if nll_cell is not None else None,
                     "trained_nll": _mean([r["trained_nll"] for r in runs]),
                     "nll": {l: _mean([r["nll"].get(l) for r in runs]) for l in langs},
                     "mti": mti,
@@ -498,11 +502,12 @@ class Study:
         return out
 
     def _nll(self, run, trained: list[str]) -> dict:
-        """The trained model's teacher-forced NLL of the answer tokens per language (labkit.experiment.stats)."""
+        """The trained model's teacher-forced NLL of the answer tokens per language and problem
+        (labkit.experiment.stats)."""
         from labkit.experiment import stats
 
         langs = [*trained, *self.cfg.held_out]
-        return stats.answer_nll(Path(run.run_dir) / "output", self.data_dir, langs, limit=self.cfg.b.n_test)
+        return stats.answer_nll_items(Path(run.run_dir) / "output", self.data_dir, langs, limit=self.cfg.b.n_test)
 
     def _eval_spec(self, model: str):
         from labkit.evaluate import runner

@@ -55,6 +55,12 @@ def finding(state: dict) -> str:
     else:
         parts.append(f"{where}, held-out accuracy was {acc(first)} with {first['n_languages']} training language(s)"
                      f" and {acc(last)} with {last['n_languages']}")  # fmt: skip
+    if first.get("held_out_nll_ci") and last.get("held_out_nll_ci") and last is not first:
+        parts.append(
+            f"held-out answer NLL went from {first['held_out_nll']:.2f} {_ci(first['held_out_nll_ci'])} to "
+            f"{last['held_out_nll']:.2f} {_ci(last['held_out_nll_ci'])} "
+            f"(trained NLL {_fmt(first.get('trained_nll'), 2)} and {_fmt(last.get('trained_nll'), 2)})"
+        )
     leap, gap = fit.get("leap") or {}, fit.get("gap") or {}
     if leap.get("ci"):
         parts.append(
@@ -207,10 +213,11 @@ def markdown(state: dict, figure: str) -> str:
         "",
         "Accuracy: mean over seeds (and, for held-out, over the held-out languages); 95 % interval from a bootstrap "
         "over seeds and test problems. NLL: teacher-forced NLL (nats per problem) of the worked answer's operator "
-        "and digits, mean over problems and seeds — compare held-out NLL only between runs whose trained NLL is alike.",
+        "and digits, mean over problems and seeds, with the same bootstrap's 95 % interval — compare held-out NLL only "
+        "between runs whose trained NLL is alike.",
         "",
-        "| k | n_languages | seeds | held-out accuracy [95% CI] | held-out NLL | trained NLL | MTI (non-English) "
-        "| MTI (held-out) |",
+        "| k | n_languages | seeds | held-out accuracy [95% CI] | held-out NLL [95% CI] | trained NLL "
+        "| MTI (non-English) | MTI (held-out) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for p in pts:
@@ -218,7 +225,8 @@ def markdown(state: dict, figure: str) -> str:
         lines.append(
             f"| {p['k']} | {p['n_languages']} | {len(p.get('seeds') or [1])} | "
             f"{_fmt(p.get('held_out_accuracy', p['held_out']))} {_ci(p.get('held_out_ci'), 3)} | "
-            f"{_fmt(p.get('held_out_nll'), 2)} | {_fmt(p.get('trained_nll'), 2)} | {_fmt(mti.get('mti'), 2)} | "
+            f"{_fmt(p.get('held_out_nll'), 2)} {_ci(p.get('held_out_nll_ci'), 2)} | {_fmt(p.get('trained_nll'), 2)} | "
+            f"{_fmt(mti.get('mti'), 2)} | "
             f"{_fmt(mti.get('mti_held_out'), 2)} |"
         )
     lines += [

@@ -81,6 +81,28 @@ def excludes_zero(ci) -> bool | None:
 # --- answer NLL -------------------------------------------------------------------------------------
 def answer_nll(model_dir: str | Path, data_dir: str | Path, langs: list[str], limit: int | None = None) -> dict:
     """{lang: mean over test problems of the summed NLL of the answer's operator and digit tokens}."""
+    items = answer_nll_items(model_dir, data_dir, langs, limit)
+    return {lang: float(np.mean(v)) if v else None for lang, v in items.items()}
+
+
+def nll_matrix(per_run: list[dict], langs: list[str]) -> np.ndarray | None:
+    """(seeds × problems) answer NLL averaged over `langs`, from each run's {lang: [NLL per problem]}; None when a
+    run lacks a language or the runs scored different numbers of problems."""
+    rows = []
+    for items in per_run:
+        cols = [items.get(l) for l in langs] if items else [None]
+        if any(not c for c in cols) or len({len(c) for c in cols}) != 1:
+            return None
+        rows.append(np.mean(np.asarray(cols, dtype=float), axis=0))
+    if not rows or len({len(r) for r in rows}) != 1:
+        return None
+    return np.stack(rows)
+
+
+def answer_nll_items(
+    model_dir: str | Path, data_dir: str | Path, langs: list[str], limit: int | None = None
+) -> dict[str, list[float]]:
+    """{lang: [summed NLL of the answer's operator and digit tokens, per test problem in file order]}."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -117,7 +139,7 @@ def answer_nll(model_dir: str | Path, data_dir: str | Path, langs: list[str], li
                 logp = torch.log_softmax(model(input_ids=ids, attention_mask=att).logits[:, :-1].float(), -1)
             nll = -logp.gather(-1, ids[:, 1:, None])[..., 0] * sel[:, 1:]
             totals += nll.sum(1).tolist()
-        out[lang] = float(np.mean(totals)) if totals else None
+        out[lang] = [float(t) for t in totals]
     return out
 
 

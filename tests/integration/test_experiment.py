@@ -1,16 +1,18 @@
-"""Learning, not plumbing: `tiny-math` trained briefly through the normal `labkit train` path gets held-out
-problems right far more often than before; the parallel-scaling study runs end to end and resumes."""
+"""Learning, not plumbing: `tiny-math` trained briefly through the normal `labkit train` path predicts held-out
+answers far better than before; the bundled trained checkpoint gets held-out problems right; the parallel-scaling
+study runs end to end and resumes."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from labkit import jobs
 from labkit.evaluate import runner
+from labkit.experiment.stats import answer_nll
+from labkit.models import tiny_math
 from labkit.synth import mgsm
 from labkit.train import launch, recipe as rmod
 
@@ -18,21 +20,31 @@ RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "sft-math-t
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3900)  # 700 CPU-bound steps: about 5 minutes on an idle core, far longer on a loaded one
-def test_sft_raises_held_out_accuracy_well_above_the_untrained_model(tmp_path, wait_run):
+@pytest.mark.timeout(1800)  # 150 CPU-bound steps: under a minute on an idle core, far longer on a loaded one
+def test_sft_cuts_the_held_out_answer_nll_of_the_untrained_model(tmp_path, wait_run):
+    """A short run of the shipped recipe (150 of its 700 steps) through `labkit train`: the training loss halves, and
+    on held-out problems (never trained on) the answer digits' NLL falls to a fraction of the untrained model's
+    (measured: 51 → 9 after 150 steps). Accuracy needs the whole schedule to move (0.0 at 150 steps, 0.75–0.87 at
+    700): the bundled checkpoint's test below checks it, and `benchmarks/learning_curve.py` runs the 700 steps."""
     data = tmp_path / "data"
     mgsm.write(data, ["en"], n=60, n_train=1200, seed=0)
-    spec = runner.EvalSpec(task="mgsm", languages=["en"], model="tiny-math", data=str(data), max_new_tokens=40)
-    before = runner.run(spec, tmp_path / "before")["results"]["en"]["accuracy"]
-    # the recipe as shipped (docs/experiment.md has its learning curve); the threshold is far below what it reaches
-    recipe = rmod.load(RECIPE, [f"data.path={data / 'train.jsonl'}", "trainer.save_steps=1000"])
-    run = wait_run(launch.launch(recipe).id, timeout=3600)
+    before = answer_nll(tiny_math.ensure(tmp_path / "untrained"), data, ["en"])["en"]
+    recipe = rmod.load(
+        RECIPE,
+        [
+            f"data.path={data / 'train.jsonl'}",
+            "trainer.max_steps=150",
+            "trainer.warmup_steps=10",
+            "trainer.save_steps=1000",
+            "evaluate=null",
+        ],
+    )
+    run = wait_run(launch.launch(recipe).id, timeout=1700)
     assert run.status == "succeeded", jobs.tail_log(run.run_dir)[-3000:]
     losses = [r["loss"] for r in jobs.read_metrics(run.run_dir)[0] if "loss" in r]
     assert losses[-1] < 0.5 * losses[0]
-    after = runner.run(replace(spec, model=str(Path(run.run_dir) / "output")), tmp_path / "after")
-    acc = after["results"]["en"]["accuracy"]
-    assert before <= 0.05 and acc >= before + 0.25, (before, acc)
+    after = answer_nll(Path(run.run_dir) / "output", data, ["en"])["en"]
+    assert before > 30 and after < 0.4 * before, (before, after)
 
 
 @pytest.mark.slow
@@ -55,6 +67,8 @@ def test_parallel_scaling_study_end_to_end_and_resume(monkeypatch):
         lo, hi = p["held_out_ci"]
         assert 0 <= lo <= p["held_out_accuracy"] <= hi <= 1
         assert p["held_out_nll"] > 0 and p["trained_nll"] > 0
+        lo, hi = p["held_out_nll_ci"]
+        assert 0 < lo <= p["held_out_nll"] <= hi
         assert {"mti", "mti_held_out"} <= set(p["mti"])
         for seed, run_id in zip(p["seeds"], p["run_ids"]):
             run = jobs.status(run_id)

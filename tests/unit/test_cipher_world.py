@@ -155,3 +155,20 @@ def test_the_sentence_states_the_result_with_intervals_and_says_so_when_there_is
     assert "did not change held-out accuracy distinguishably from zero" in no
     assert "Leap is +0.05 [-0.01, 0.09], not distinguishable from zero" in no
     assert yes.count(".") >= 1 and "\n" not in yes
+    assert "NLL" not in yes  # a state without NLL intervals (an older study) says nothing of them
+
+
+def test_held_out_nll_gets_the_same_bootstrap_interval_and_the_sentence_says_it():
+    per_run = [{"a": [4.0, 6.0, 5.0], "b": [2.0, 2.0, 3.0]}, {"a": [5.0, 5.0, 5.0], "b": [3.0, 3.0, 3.0]}]
+    m = stats.nll_matrix(per_run, ["a", "b"])
+    assert m.shape == (2, 3) and m[0].tolist() == [3.0, 4.0, 4.0]
+    lo, hi = stats.interval(m)
+    assert lo <= m.mean() <= hi and hi - lo > 0
+    assert stats.nll_matrix([per_run[0], {"a": [1.0]}], ["a", "b"]) is None  # a run lacks a language
+    assert stats.nll_matrix([per_run[0], {"a": [1.0], "b": [1.0]}], ["a", "b"]) is None  # fewer problems
+    state = _state([0.05, 0.25], [0.01, 0.09])
+    for p, (nll, ci) in zip(state["points"], [(9.0, [8.5, 9.6]), (8, [7, 9]), (7, [6, 8]), (6.1, [5.4, 6.9])]):
+        p.update(held_out_nll=nll, held_out_nll_ci=ci, trained_nll=1.0)
+    said = finding(state)
+    assert "held-out answer NLL went from 9.00 [8.50, 9.60] to 6.10 [5.40, 6.90]" in said
+    assert "(trained NLL 1.00 and 1.00)" in said
