@@ -68,9 +68,12 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
     )  # `corpus`: the bundled text in exactly the model's languages
     for r in runs:
         assert wait_run(r["run_id"]).status == "succeeded"
-    status, log, route_dir = client.predict(runs, api_name="/dmoe_stages_follow")[:3]
-    assert status.count("**succeeded**") == 2 and "step 2/2" in status and route_dir == runs[1]["output"]
-    assert "[labkit]" in log
+    # one panel follows the pair: its run is the last stage, its status line has a line per stage
+    status, log, timer, route_dir = client.predict(runs[1]["run_id"], api_name="/dmoe_stages_follow")[:4]
+    for r in runs:
+        assert f"**stage {r['stage']}** `{r['run_id']}`: **succeeded**" in status
+    assert "step 2/2" in status and "measured in step 4" in status and route_dir == runs[1]["output"]
+    assert "[labkit]" in log and timer["active"] is False
     plot, layer = client.predict(route_dir, "", api_name="/dmoe_routing")
     heat = figure(plot)["data"][0]
     assert heat["y"] == ["en", "de", "fr", "zh", "ja", "ko"] and heat["x"] == ["expert 0", "expert 1"]
@@ -107,6 +110,25 @@ def test_analyze_button_starts_a_job_that_the_tab_follows(client, wait_run):
     ref, status = client.predict("tiny", "en,zh", "corpus", 1, 2, 0.6, api_name="/dmoe_analyze")[:2]
     assert ref.startswith("dmoe-") and ("queued" in status or "running" in status)
     assert wait_run(ref).status == "succeeded"
-    status, dev, sim, groups, log = client.predict(ref, api_name="/dmoe_analysis_follow")[:5]
-    assert "**succeeded**" in status and "expert 0" in groups and "expert 1" in groups
+    status, log, _timer, dev, sim, groups = client.predict(ref, api_name="/dmoe_analysis_follow")[:6]
+    assert "**succeeded**" in status and "expert 0" in groups and "expert 1" in groups and "Upcycle" in status
     assert "[dmoe] 2/2 zh" in log
+    # a file path in the analysis field is no run to follow: the look leaves the panel as it is
+    status, *_ = client.predict("/no/such/analysis.json", api_name="/dmoe_analysis_follow")
+    assert "No run" not in str(status)
+
+
+def test_cancel_stages_stops_both_and_a_reload_finds_the_pair(client, tmp_path, analysis):
+    """Cancel stops stage 2 (queued behind stage 1) and stage 1; after a reload the stage panel follows the pair."""
+    from labkit import jobs
+
+    model_dir = client.predict("tiny", str(analysis), str(tmp_path / "up"), api_name="/dmoe_upcycle")[1]
+    runs = client.predict(model_dir, "corpus", 500, 500, api_name="/dmoe_stages")[0]
+    last = runs[1]["run_id"]
+    said = client.predict(last, api_name="/dmoe_stages_cancel")
+    assert f"stage 1 `{runs[0]['run_id']}`" in said and f"stage 2 `{last}`" in said
+    assert [jobs.status(r["run_id"]).status for r in runs] == ["cancelled", "cancelled"]
+    rid, _timer = client.predict(api_name="/dmoe_stages_reattach")
+    assert rid == last  # the newest launch's last stage
+    status = client.predict(last, api_name="/dmoe_stages_follow")[0]
+    assert status.count("**cancelled**") >= 2 and "Cancelled by request" in status

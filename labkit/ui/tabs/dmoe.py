@@ -1,9 +1,11 @@
 """DMoE tab (Group-then-Scale): deviation analysis, upcycling, stage-1/2 training launches, routing heatmap.
 
 Everything here is a CLI command or a training recipe underneath (docs/dmoe.md): the analysis runs as a job
-(`labkit dmoe analyze`), the stages as `dmoe-stage1|2` training jobs. The tab follows its jobs itself (status,
-progress, log tail, cancel) with a timer that polls `labkit.jobs`; no handler waits for a job. Each step's button
-is enabled once the step before it has produced what it needs, and a reload finds this session's latest outputs."""
+(`labkit dmoe analyze`), the stages as `dmoe-stage1|2` training jobs. Two run panels (`labkit.ui.runpanel`) follow
+them (status, progress, log tail, cancel): one the analysis, one the stage pair, whose run is the last stage
+launched (stage 2 waits for stage 1 and ends when it does) and whose status line has a line per stage; no handler
+waits for a job. Each step's button is enabled once the step before it has produced what it needs, and a reload
+finds this session's latest outputs."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from labkit.dmoe import workflow
 from labkit.errors import LabkitError
 from labkit.store import FINAL
 from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
+from labkit.ui.runpanel import RunPanel, polling
 from labkit import guard
 from labkit import jobs
 from labkit.dmoe.analysis import load_analysis
@@ -51,28 +54,39 @@ def show(path):
 
 
 def analysis_text(run, log: str) -> str:
-    """The analysis job in one line: which language it is fine-tuning, or how it ended (with the error)."""
+    """The analysis job after the run panel's state and time: which language it is fine-tuning, or what comes next."""
     steps = PROGRESS.findall(log)
-    where = f" · language {steps[-1][0]}/{steps[-1][1]} ({steps[-1][2]})" if steps and run.status == "running" else ""
-    text = f"Analysis `{run.id}`: **{run.status}**{where}"
+    if steps and run.status == "running":
+        return f"language {steps[-1][0]}/{steps[-1][1]} ({steps[-1][2]})"
     if run.status == "succeeded":
-        text += " · the figures and groups are below; next: **Upcycle**."
-    elif run.status == "failed":
-        text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
-    elif run.status == "cancelled":
-        text += " · cancelled by request; Analyze starts again."
-    return text
+        return "the figures and groups are below; next: **Upcycle**."
+    if run.status == "cancelled":
+        return "Analyze starts again."
+    return ""
 
 
-def stage_text(stage: dict, run) -> str:
+def stage_text(stage: dict, run, error: bool = True) -> str:
+    """One stage's line: state, step, time left, what it waits for; its error when `error` (the run panel shows its
+    own run's error after the lines)."""
     p = monitor.progress(run)
     steps = f" · step {p['step']}/{p['max_steps']} ({100 * p['fraction']:.0f}%)" if p["max_steps"] else ""
     eta = f" · about {p['eta_s']:.0f} s left" if run.status == "running" and p["eta_s"] else ""
     waits = " · waits for stage 1" if run.status == "queued" and stage.get("after") else ""
     text = f"- **stage {stage['stage']}** `{run.id}`: **{run.status}**{steps}{eta}{waits}"
-    if run.status == "failed":
+    if error and run.status == "failed":
         text += f"\n\n```\n{(run.error or '')[-1500:]}\n```"
     return text
+
+
+def stage_number(run) -> int:
+    return 1 + (run.config.get("method") == "dmoe-stage2")
+
+
+def first_stage_id(run) -> str | None:
+    """A stage 2's stage 1: stage 2 starts from stage 1's output, RUN_DIR/output, whose folder is named by its id."""
+    if run.config.get("method") != "dmoe-stage2":
+        return None
+    return Path(str(run.config.get("model", {}).get("name", ""))).parent.name or None
 
 
 def _has_model(path, settings) -> bool:
@@ -90,8 +104,9 @@ def _has_model(path, settings) -> bool:
 class DMoE:
     """The tab's event handlers: thin wrappers over labkit.dmoe.workflow and labkit.jobs."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, analysis_panel=None, stage_panel=None):
         self.ctx, self.settings = ctx, ctx.settings
+        self.analysis_panel, self.stage_panel = analysis_panel, stage_panel  # the tab's two RunPanels
 
     def _on(self, action: str, ready: bool):
         """A step's button: on once the step before has produced its input, where this deployment allows it."""
@@ -109,38 +124,35 @@ class DMoE:
             self.settings,
             owner_tags(self.ctx, request),
         )
-        started = f"Analysis `{run.id}`: **{run.status}**"
-        return run.id, started, None, None, "", "", self._on("write", False), gr.Timer(active=True)
+        started = f"**{run.status}** · `{run.id}`"
+        return run.id, started, None, None, "", "", self._on("write", False), polling(True)
 
-    def follow_analysis(self, ref):
-        """A timer tick: the analysis job's state and log; once it has succeeded, its figures and Upcycle."""
-        idle = [gr.update()] * 6
-        ref = (ref or "").strip()
+    # --- the analysis panel ---------------------------------------------------------------------
+    def analysis_run(self, ref, request, profile=None, oauth=None):
+        """The analysis panel's `find`: the run the field names, or None for a file path (Show reads that)."""
         try:
-            run = jobs.status(ref, self.settings) if ref else None
+            return self.analysis_panel.visible(ref, request)
         except LabkitError:
-            run = None  # a path typed in, not a run: nothing to follow
-        if run is None:
-            return (*idle, gr.Timer(active=False))
-        log = jobs.tail_log(run.run_dir, 4000) if run.run_dir else ""
-        text = analysis_text(run, log)
-        if run.status not in FINAL:
-            return text, gr.update(), gr.update(), gr.update(), log, gr.update(), gr.Timer(active=True)
-        if run.status != "succeeded":
-            return text, gr.update(), gr.update(), gr.update(), log, self._on("write", False), gr.Timer(active=False)
-        try:
-            figures = show(workflow.find_analysis(run.id, self.settings))
-        except LabkitError as e:
-            text += f"\n\n**{e.message}** {e.hint or ''}"
-            return text, gr.update(), gr.update(), gr.update(), log, self._on("write", False), gr.Timer(active=False)
-        return text, *figures, log, self._on("write", True), gr.Timer(active=False)
+            return None
 
-    @handler
-    def cancel_analysis(self, ref, request: gr.Request):
-        if not (ref or "").strip():
-            raise LabkitError("No analysis is running.", hint="Analyze starts one.")
-        run = jobs.cancel(ref.strip(), self.settings, **who(self.ctx, request))
-        return f"Analysis `{run.id}`: **{run.status}**"
+    @staticmethod
+    def analysis_progress(run) -> str:
+        return analysis_text(run, jobs.tail_log(run.run_dir, 4000) if run.run_dir else "")
+
+    def analysis_shown(self, run):
+        """The analysis panel's `extra`: once it has succeeded, its figures and groups, and Upcycle opens."""
+        if run.status not in FINAL:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        if run.status != "succeeded":
+            return gr.update(), gr.update(), gr.update(), self._on("write", False)
+        try:
+            return (*show(workflow.find_analysis(run.id, self.settings)), self._on("write", True))
+        except LabkitError as e:
+            return gr.update(), gr.update(), f"**{e.message}** {e.hint or ''}", self._on("write", False)
+
+    def newest_analysis(self, request):
+        """After a reload: this caller's newest analysis, finished or not (its figures show again)."""
+        return next((r for r in self._mine(request) if r.kind == "dmoe"), None)
 
     @handler
     def load(self, ref):
@@ -164,7 +176,8 @@ class DMoE:
         tags = owner_tags(self.ctx, request)
         runs = workflow.launch_stages(model_dir, data_path, st1, st2, both, self.settings, tags)
         started = "\n".join(f"- **stage {r['stage']}** `{r['run_id']}`: **queued**" for r in runs)
-        return runs, runs[-1]["output"], started, "", gr.update(interactive=False), gr.Timer(active=True)
+        last = runs[-1]  # the panel follows the last stage: it ends when every stage has
+        return runs, last["output"], started, "", gr.update(interactive=False), last["run_id"], polling(True)
 
     @handler
     def stage1(self, model_dir, data_path, st1, st2, request: gr.Request):
@@ -174,39 +187,67 @@ class DMoE:
     def stages(self, model_dir, data_path, st1, st2, request: gr.Request):
         return self._stages(model_dir, data_path, st1, st2, True, request)
 
-    def follow_stages(self, runs):
-        """A timer tick: each stage's state, step and error, the log of the one that matters now; once every stage
-        has ended, the newest trained model goes to step 4 and opens Measure routing."""
-        stages = [r for r in runs or [] if isinstance(r, dict) and r.get("run_id")]
-        if not stages:
-            return gr.update(), gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
-        try:
-            found = [(s, jobs.status(str(s["run_id"]), self.settings)) for s in stages]
-        except LabkitError as e:
-            return f"**{e.message}**", gr.update(), gr.update(), gr.update(), gr.Timer(active=False)
-        text = "\n".join(stage_text(s, run) for s, run in found)
-        started = [run for _, run in found if run.status != "queued" and run.run_dir]
-        shown = next((r for r in started if r.status in ("running", "failed")), started[-1] if started else None)
-        log = jobs.tail_log(shown.run_dir, 6000) if shown else ""
-        if any(run.status not in FINAL for _, run in found):
-            return text, log, gr.update(), gr.update(), gr.Timer(active=True)
-        trained = [
-            s["output"] for s, run in found if run.status == "succeeded" and _has_model(s["output"], self.settings)
-        ]
-        if trained:
+    # --- the stage panel: its run is the last stage; stage 1 is found from it -------------------
+    def pair(self, run) -> list[tuple[dict, object]]:
+        """(stage, run) for each stage of the pair whose last stage is `run`: stage 1, then stage 2 if launched."""
+        found = []
+        first = first_stage_id(run)
+        if first:
+            try:
+                found.append(({"stage": 1, "run_id": first}, jobs.status(first, self.settings)))
+            except LabkitError:
+                pass  # stage 1 removed from the store: stage 2 alone
+        found.append(({"stage": stage_number(run), "run_id": run.id, "after": first}, run))
+        for stage, r in found:
+            stage["output"] = f"{r.run_dir}/output"
+        return found
+
+    def _trained(self, found) -> list[str]:
+        return [s["output"] for s, r in found if r.status == "succeeded" and _has_model(s["output"], self.settings)]
+
+    def stages_progress(self, run) -> str:
+        """The stage panel's `describe`: a line per stage (state, step, time left, an earlier stage's error)."""
+        found = self.pair(run)
+        text = "\n\n" + "\n".join(stage_text(s, r, error=r is not run) for s, r in found)
+        if run.status in FINAL and self._trained(found):
             text += "\n\nTrained: the routing of the last stage can be measured in step 4."
-            return text, log, trained[-1], gr.update(interactive=True), gr.Timer(active=False)
-        return text, log, gr.update(), gr.update(interactive=False), gr.Timer(active=False)
+        return text
+
+    def stages_log(self, run) -> str:
+        """The stage panel's `tail`: the log of the stage that matters now (running or failed, else the last one
+        started)."""
+        started = [r for _, r in self.pair(run) if r.status != "queued" and r.run_dir]
+        shown = next((r for r in started if r.status in ("running", "failed")), started[-1] if started else None)
+        return jobs.tail_log(shown.run_dir, 6000) if shown else ""
+
+    def stages_shown(self, run):
+        """The stage panel's `extra`: once every stage has ended, the newest trained model goes to step 4 and opens
+        Measure routing."""
+        if run.status not in FINAL:
+            return gr.update(), gr.update()
+        trained = self._trained(self.pair(run))
+        return (trained[-1], gr.update(interactive=True)) if trained else (gr.update(), gr.update(interactive=False))
 
     @handler
-    def cancel_stages(self, runs, request: gr.Request):
-        stages = [r for r in runs or [] if isinstance(r, dict) and r.get("run_id")]
-        if not stages:
+    def cancel_stages(self, rid, request: gr.Request):
+        """Cancel stops every stage of the pair, stage 2 first: it must not start when stage 1 stops."""
+        if not (rid or "").strip():
             raise LabkitError("No stage is running.", hint="Launch stage 1 → stage 2 starts them.")
-        for s in reversed(stages):  # stage 2 first: it must not start when stage 1 stops
-            if jobs.status(str(s["run_id"]), self.settings).status not in FINAL:
-                jobs.cancel(str(s["run_id"]), self.settings, **who(self.ctx, request))
-        return gr.Timer(active=True)  # one more tick shows how each ended
+        run = self.stage_panel.visible(rid, request)
+        said = []
+        for stage, r in reversed(self.pair(run)):
+            if r.status not in FINAL:
+                r = jobs.cancel(r.id, self.settings, **who(self.ctx, request))
+            said.append(f"stage {stage['stage']} `{r.id}`: **{r.status}**")
+        return " · ".join(reversed(said))
+
+    @staticmethod
+    def is_stage(run) -> bool:
+        return run.config.get("method") in STAGE_METHODS
+
+    def newest_stages(self, request):
+        """After a reload: the last stage of this caller's newest stage launch, finished or not."""
+        return next((r for r in self._mine(request) if r.kind == "train"), None)
 
     @staticmethod
     @handler
@@ -231,75 +272,60 @@ class DMoE:
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def restore(self, request: gr.Request = None):
-        """After a reload: the newest analysis (followed if running), the model its stages trained, the newest
-        stages (followed if running) and their trained model, each step's button open where its input exists."""
-        mine = self._mine(request)
-        analysis = next((r for r in mine if r.kind == "dmoe"), None)
-        ref, a_poll, up_ok = gr.update(), gr.Timer(active=False), False
-        if analysis is not None:
-            ref, a_poll = analysis.id, gr.Timer(active=True)  # its first tick shows the state and the figures
-        newest = next((r for r in mine if r.kind == "train"), None)
-        runs, model, s_poll, model_ok = gr.update(), gr.update(), gr.Timer(active=False), False
+        """After a reload (the run panels re-attach to the newest analysis and stages themselves): the launched
+        stages, the model they trained from, and the stage buttons open where that model exists."""
+        newest = self.newest_stages(request)
+        runs, model, model_ok = gr.update(), gr.update(), False
         if newest is not None:
-            stages = [newest]
-            if newest.config.get("method") == "dmoe-stage2":  # launched behind stage 1: its model is RUN/output
-                first = Path(str(newest.config.get("model", {}).get("name", ""))).parent.name
-                stages = [r for r in mine if r.id == first] + stages
-            runs = [
-                {
-                    "stage": 1 + (r.config.get("method") == "dmoe-stage2"),
-                    "run_id": r.id,
-                    "output": f"{r.run_dir}/output",
-                }
-                for r in stages
-            ]
-            s_poll = gr.Timer(active=True)
-            name = str(stages[0].config.get("model", {}).get("name", ""))
+            found = self.pair(newest)
+            runs = [{k: v for k, v in stage.items() if v is not None} for stage, _ in found]
+            name = str(found[0][1].config.get("model", {}).get("name", ""))  # the upcycled model stage 1 started from
             model_ok = _has_model(name, self.settings)
             model = name if model_ok else gr.update()
         upcycled = self.settings.home / "dmoe" / "upcycled"  # Upcycle's default folder (not on a shared page)
         if newest is None and not self.ctx.shared_server and _has_model(str(upcycled), self.settings):
             model, model_ok = str(upcycled), True
-        up_ok = analysis is not None and analysis.status == "succeeded"
-        return (
-            ref,
-            a_poll,
-            self._on("write", up_ok),
-            runs,
-            model,
-            self._on("launch", model_ok),
-            self._on("launch", model_ok),
-            s_poll,
-        )
+        return runs, model, self._on("launch", model_ok), self._on("launch", model_ok)
 
 
 # --- layout and wiring --------------------------------------------------------------------------
-def _analysis(ui, settings) -> None:
+def _analysis(ui, ctx) -> None:
     with gr.Row():
         ui.model = gr.Textbox("tiny", label="Dense model (Qwen2 family)", scale=2)
         ui.languages = gr.Textbox("en,de,fr,zh,ja,ko", label="Languages", scale=3)
         ui.data = gr.Textbox(
             "corpus", label="Text source", info="corpus (bundled, offline) or a Hub dataset with config {lang}", scale=2
         )
-    with guarded_buttons(settings) as button, gr.Row():
+    with guarded_buttons(ctx.settings) as button, gr.Row():
         ui.steps = gr.Number(10, label="Steps per language", precision=0)
         ui.groups = gr.Number(3, label="Groups (experts)", precision=0)
         ui.epsilon = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="ε")
         ui.analyze_btn = button("Analyze", "launch", variant="primary", elem_id="lk-dmoe-analyze")
-        ui.analysis_cancel = button("Cancel analysis", "cancel", variant="stop")
-    with gr.Row():
-        ui.analysis_ref = gr.Textbox(label="Analysis (file or run id)", scale=4, elem_id="lk-dmoe-analysis")
+
+    def show_button():  # beside the analysis field: a file or a finished run's figures
         ui.load_btn = gr.Button("Show", scale=1)
-    ui.status = gr.Markdown(elem_id="lk-dmoe-analysis-status")
-    with gr.Accordion("Analysis log", open=False):
-        ui.analysis_log = gr.Code(language=None, label="Log tail", lines=8, elem_id="lk-dmoe-analysis-log")
+
+    ui.analysis = RunPanel(
+        ctx,
+        "dmoe",
+        label="Analysis (file or run id)",
+        cancel="Cancel analysis",
+        log_lines=8,
+        run_elem="lk-dmoe-analysis",
+        elem="lk-dmoe-analysis",
+        log_label="Log tail",
+        log_fold="Analysis log",
+        log_open=False,
+        beside=show_button,
+    )
+    ui.analysis_ref, ui.status = ui.analysis.run_id, ui.analysis.status
     with gr.Row():
         ui.dev_plot = gr.Plot(label="Deviation by layer", elem_id="lk-dmoe-deviation")
         ui.sim_plot = gr.Plot(label="Language similarity", elem_id="lk-dmoe-similarity")
     ui.groups_md = gr.Markdown(elem_id="lk-dmoe-groups")
 
 
-def _training(ui, settings) -> None:
+def _training(ui, ctx) -> None:
     with gr.Row():
         ui.moe_model = gr.Textbox(label="DMoE model (upcycled folder)", scale=3, elem_id="lk-dmoe-model")
         ui.train_data = gr.Textbox(
@@ -308,15 +334,21 @@ def _training(ui, settings) -> None:
             info="corpus: the bundled text in exactly the model's languages; or a JSONL file of {text, lang} rows",
             scale=3,
         )
-    with guarded_buttons(settings) as button, gr.Row():
+    with guarded_buttons(ctx.settings) as button, gr.Row():
         ui.s1_steps = gr.Number(6, label="Stage-1 steps", precision=0)
         ui.s2_steps = gr.Number(6, label="Stage-2 steps", precision=0)
         ui.s1_btn = button("Launch stage 1", "launch", interactive=False)
         ui.both_btn = button("Launch stage 1 → stage 2", "launch", variant="primary", interactive=False)
-        ui.stage_cancel = button("Cancel stages", "cancel", variant="stop")
-    ui.stage_status = gr.Markdown(elem_id="lk-dmoe-stage-status")
-    with gr.Accordion("Stage log", open=True):
-        ui.stage_log = gr.Code(language=None, label="Log tail", lines=10, elem_id="lk-dmoe-stage-log")
+    ui.stage = RunPanel(  # its run: the last stage launched, which ends when every stage has
+        ctx,
+        "train",
+        label="Stages (the last stage's run)",
+        cancel="Cancel stages",
+        log_lines=10,
+        elem="lk-dmoe-stage",
+        log_label="Log tail",
+        log_fold="Stage log",
+    )
     ui.runs_json = gr.JSON(label="Launched runs (also in the Train tab)")
 
 
@@ -324,7 +356,7 @@ def _layout(ctx) -> SimpleNamespace:
     ui = SimpleNamespace()
     gr.Markdown(HELP, elem_classes="lk-note")
     with gr.Accordion("1 · Deviation analysis", open=True):
-        _analysis(ui, ctx.settings)
+        _analysis(ui, ctx)
     with gr.Accordion("2 · Upcycle", open=True):
         with guarded_buttons(ctx.settings) as button, gr.Row():
             ui.up_out = gr.Textbox(  # a shared page carries no server path
@@ -335,7 +367,7 @@ def _layout(ctx) -> SimpleNamespace:
             ui.up_btn = button("Upcycle", "write", variant="primary", scale=1, interactive=False)
         ui.up_json = gr.JSON(label="Upcycled model")
     with gr.Accordion("3 · Train (stage 1 → stage 2)", open=True):
-        _training(ui, ctx.settings)
+        _training(ui, ctx)
     with gr.Accordion("4 · Routing of a trained MoE", open=True):
         with gr.Row():
             ui.route_model = gr.Textbox(label="DMoE model folder (a stage output)", scale=3, elem_id="lk-dmoe-route")
@@ -344,47 +376,61 @@ def _layout(ctx) -> SimpleNamespace:
             ui.route_btn = gr.Button("Measure routing", variant="primary", scale=1, interactive=False)
         ui.route_plot = gr.Plot(label="Routing heatmap", elem_id="lk-dmoe-routing")
     ui.route_state = gr.State({})
-    ui.analysis_poll = gr.Timer(2.0, active=False)
-    ui.stage_poll = gr.Timer(2.0, active=False)
     return ui
 
 
 def build(ctx, shared) -> None:
-    ui, h = _layout(ctx), DMoE(ctx)
+    ui = _layout(ctx)
+    analysis, stage, h = ui.analysis, ui.stage, DMoE(ctx, ui.analysis, ui.stage)
     hidden = {"show_progress": "hidden"}
-    shown = [ui.status, ui.dev_plot, ui.sim_plot, ui.groups_md]
+    shown = [ui.dev_plot, ui.sim_plot, ui.groups_md]
+    # the analysis panel: a file path in its field is no run (Show reads it); a reload shows the newest analysis
+    analysis.wire(
+        shared,
+        describe=h.analysis_progress,
+        extra=(h.analysis_shown, [], [*shown, ui.up_btn]),
+        api="dmoe_analysis",
+        find=h.analysis_run,
+        newest=h.newest_analysis,
+        remember=False,
+    )
+    # the stage panel: a run in the page address is its own when it is a stage; a reload shows the newest stages
+    stage.wire(
+        shared,
+        describe=h.stages_progress,
+        extra=(h.stages_shown, [], [ui.route_model, ui.route_btn]),
+        api="dmoe_stages",
+        cancel=h.cancel_stages,
+        tail=h.stages_log,
+        owns=h.is_stage,
+        newest=h.newest_stages,
+        remember=False,
+    )
     settings = [ui.model, ui.languages, ui.data, ui.steps, ui.groups, ui.epsilon]
     # each launch first empties what the earlier one said, so a refused launch's toast shows alone
-    clear_first(ui.analyze_btn.click, ui.status).then(
+    analyzed = clear_first(ui.analyze_btn.click, analysis.status).then(
         h.analyze,
         settings,
-        [ui.analysis_ref, *shown, ui.analysis_log, ui.up_btn, ui.analysis_poll],
+        [analysis.run_id, analysis.status, *shown, analysis.log, ui.up_btn, analysis.timer],
         api_name="dmoe_analyze",
     )
-    followed = [*shown, ui.analysis_log, ui.up_btn, ui.analysis_poll]
-    ui.analysis_poll.tick(h.follow_analysis, ui.analysis_ref, followed, api_name="dmoe_analysis_follow", **hidden)
-    ui.analysis_cancel.click(h.cancel_analysis, ui.analysis_ref, ui.status, api_name="dmoe_analysis_cancel")
-    clear_first(ui.load_btn.click, ui.status).then(h.load, ui.analysis_ref, [*shown, ui.up_btn], api_name="dmoe_show")
+    analysis.follow_after(analyzed, "dmoe_analyze")
+    clear_first(ui.load_btn.click, analysis.status).then(
+        h.load, analysis.run_id, [analysis.status, *shown, ui.up_btn], api_name="dmoe_show"
+    )
     clear_first(ui.up_btn.click, ui.up_json).then(
         h.upcycle,
-        [ui.model, ui.analysis_ref, ui.up_out],
+        [ui.model, analysis.run_id, ui.up_out],
         [ui.up_json, ui.moe_model, ui.s1_btn, ui.both_btn],
         api_name="dmoe_upcycle",
     )
     for event in (ui.moe_model.blur, ui.moe_model.submit):
         event(h.model_ready, ui.moe_model, [ui.s1_btn, ui.both_btn], api_name="dmoe_model_ready", **hidden)
     stage_inputs = [ui.moe_model, ui.train_data, ui.s1_steps, ui.s2_steps]
-    launched = [ui.runs_json, ui.route_model, ui.stage_status, ui.stage_log, ui.route_btn, ui.stage_poll]
-    clear_first(ui.s1_btn.click, ui.stage_status).then(h.stage1, stage_inputs, launched, api_name="dmoe_stage1")
-    clear_first(ui.both_btn.click, ui.stage_status).then(h.stages, stage_inputs, launched, api_name="dmoe_stages")
-    ui.stage_poll.tick(
-        h.follow_stages,
-        ui.runs_json,
-        [ui.stage_status, ui.stage_log, ui.route_model, ui.route_btn, ui.stage_poll],
-        api_name="dmoe_stages_follow",
-        **hidden,
-    )
-    ui.stage_cancel.click(h.cancel_stages, ui.runs_json, ui.stage_poll, api_name="dmoe_stages_cancel")
+    launched = [ui.runs_json, ui.route_model, stage.status, stage.log, ui.route_btn, stage.run_id, stage.timer]
+    for button, fn, api in ((ui.s1_btn, h.stage1, "dmoe_stage1"), (ui.both_btn, h.stages, "dmoe_stages")):
+        started = clear_first(button.click, stage.status).then(fn, stage_inputs, launched, api_name=api)
+        stage.follow_after(started, api)
     for event in (ui.route_model.blur, ui.route_model.submit):
         event(h.routing_ready, ui.route_model, ui.route_btn, api_name="dmoe_routing_ready", **hidden)
     ui.route_btn.click(
@@ -394,18 +440,4 @@ def build(ctx, shared) -> None:
         api_name="dmoe_routing",
     )
     ui.route_layer.change(h.redraw, [ui.route_state, ui.route_layer], ui.route_plot, api_name="dmoe_routing_layer")
-    shared.demo.load(
-        h.restore,
-        None,
-        [
-            ui.analysis_ref,
-            ui.analysis_poll,
-            ui.up_btn,
-            ui.runs_json,
-            ui.moe_model,
-            ui.s1_btn,
-            ui.both_btn,
-            ui.stage_poll,
-        ],
-        api_name="dmoe_restore",
-    )
+    shared.demo.load(h.restore, None, [ui.runs_json, ui.moe_model, ui.s1_btn, ui.both_btn], api_name="dmoe_restore")
