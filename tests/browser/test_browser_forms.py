@@ -89,3 +89,47 @@ def test_data_curates_what_was_typed_when_clicked_at_once(page, sync_delay, shot
     )
     if sync_delay:
         shot("data-typed")
+
+
+def test_evaluate_runs_what_was_typed_when_clicked_at_once(page, sync_delay, shot):
+    """Evaluate's form has no YAML editor: the click sends the fields themselves. Unticked languages, a typed
+    model, numbers and tags, the button clicked straight after the last key: the job's command, the run's
+    recorded spec and the command the page shows all hold what was typed."""
+    import json
+
+    from labkit import jobs
+    from labkit.ui.tabs.evaluate import languages_of
+
+    dismiss_toasts(page)
+    page.get_by_role("tab", name="Evaluate").first.click()
+    tab = page.locator("#tab-evaluate")
+    data = tab.locator("#lk-eval-data textarea, #lk-eval-data input").first
+    assert data.input_value() == "synth"  # the synthetic world: 11 languages, a small trained model
+    keep = [lang for lang in languages_of("mgsm", "synth") if lang in ("en", "de")]  # in the field's order
+    for lang in languages_of("mgsm", "synth"):
+        box = tab.get_by_role("checkbox", name=lang, exact=True)
+        if box.is_checked() != (lang in keep):
+            box.click()
+    tag = f"typed:{int(sync_delay * 10)}"
+    type_like_a_person(tab.get_by_label("Model", exact=True), "tiny-math-sft")
+    type_like_a_person(tab.get_by_label("Items per language"), "3")
+    type_like_a_person(tab.get_by_label("Tags", exact=False), tag)
+    before = tab.locator("#lk-eval-run textarea, #lk-eval-run input").first.input_value()
+    type_like_a_person(tab.get_by_label("Max new tokens"), "24")
+    tab.get_by_role("button", name="Run evaluation").click()  # straight after the last key
+    rid = _run_id(page, "#lk-eval-run", before)
+    run = jobs.status(rid)
+    argv = json.loads((Path(run.run_dir) / "command.json").read_text())["argv"]
+    flags = dict(zip(argv[4::2], argv[5::2]))
+    wanted = {"--languages": ",".join(keep), "--model": "tiny-math-sft", "--limit": "3", "--max-new-tokens": "24"}
+    assert {k: flags.get(k) for k in wanted} == wanted and tag in run.tags, argv
+    shown = page.locator("#lk-eval-status").inner_text()
+    assert f"Started {rid}" in shown and "--limit 3" in shown and "--max-new-tokens 24" in shown, shown
+    page.wait_for_function(
+        "() => document.querySelector('#lk-eval-status').innerText.includes('succeeded')", timeout=300_000
+    )
+    config = json.loads((Path(run.run_dir) / "results.json").read_text())["config"]
+    assert (config["languages"], config["limit"], config["max_new_tokens"]) == (keep, 3, 24)
+    assert "6/6 samples" in page.locator("#lk-eval-status").inner_text()
+    if sync_delay:
+        shot("evaluate-typed")
