@@ -149,7 +149,8 @@ def _prepare(argv, kind, flavor, timeout, push_repo, files, settings, dependenci
     seconds(timeout)
     flavor_name(flavor)
     run_id = new_run_id(kind)
-    deps, space = (dependencies, None) if dependencies else package(settings)
+    extras = ("data",) if argv and argv[0] == "data" else ()  # a curation needs datatrove and the annotators
+    deps, space = (dependencies, None) if dependencies else package(settings, extras=extras)
     return run_id, _script(argv, push_repo, files, run_id, space), deps
 
 

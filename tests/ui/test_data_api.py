@@ -46,10 +46,8 @@ def test_data_tab_end_to_end(client):
     assert "quality: heuristic placeholder" in summary["notes"]  # heuristic labels are named as such
     dropped = client.predict(run_id, "repetition", api_name="/data_dropped")
     assert [r[0] for r in dropped["data"]] == ["repetition"]
-    script = client.predict(
-        str(FIX / "rules.jsonl"), edited, "hf-jobs", "hf://datasets/me/curated", api_name="/data_export"
-    )
-    assert "name: hf-jobs" in script and "hf://datasets/me/curated" in script
+    script = client.predict("me/corpus", edited, "hf-jobs", "hf://datasets/me/curated", api_name="/data_export")
+    assert "hf jobs uv run" in script and "'me/curated'" in script  # the whole curation as one labkit Job
     card = client.predict(run_id, "me/curated", "cc-by-4.0", api_name="/data_card")
     assert "| sensitive | 1 |" in card and "min_chars: 150" in card
     with pytest.raises(Exception, match="input"):

@@ -83,6 +83,18 @@ def test_submit_sends_the_login_token_flavor_timeout_and_dependencies(monkeypatc
     )
 
 
+def test_a_curation_job_installs_labkit_with_its_data_extra(monkeypatch, settings):
+    """`labkit data curate` needs datatrove and the annotators (the `[data]` extra); other commands do not."""
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_tok")
+    api = FakeApi()
+    hfjobs.submit(["data", "curate", "me/corpus"], kind="data", name="c", push_repo="me/r", settings=settings, api=api)
+    hfjobs.submit(["eval", "--task", "mgsm"], kind="eval", name="e", push_repo="me/r", settings=settings, api=api)
+    assert [kw["dependencies"] for _, kw in api.calls if _ == "run_uv_job"] == [
+        ["labkit[data] @ git+https://example.invalid/labkit@test"],
+        [PKG],
+    ]
+
+
 def test_status_is_mirrored_from_inspect_job(monkeypatch, settings):
     api = FakeApi()
     run = hfjobs.submit(
