@@ -57,8 +57,9 @@ def _root() -> Path:
 
 def requirements(hardware: str) -> str:
     """requirements.txt: the package's dependencies, with the torch build the hardware needs."""
-    deps = tomllib.loads((_root() / "pyproject.toml").read_text())["project"]["dependencies"]
-    lines = ["# labkit's dependencies (from pyproject.toml); the package itself is uploaded beside app.py."]
+    project = tomllib.loads((_root() / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["data"]  # the Data tab curates on the Space
+    lines = ["# labkit's dependencies and its [data] extra (pyproject.toml); the package is uploaded beside app.py."]
     if hardware in CPU:
         lines.append("--extra-index-url https://download.pytorch.org/whl/cpu")
     for dep in deps:

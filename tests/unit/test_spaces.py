@@ -22,7 +22,9 @@ def test_cpu_space_files():
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and meta["suggested_hardware"] == "cpu-basic"
     assert meta["python_version"] == "3.11" and meta["models"] == ["Qwen/Qwen2.5-0.5B-Instruct"] and meta["sdk_version"]
     reqs = [ln for ln in files["requirements.txt"].splitlines() if ln and not ln.startswith(("#", "-"))]
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["data"]  # the Data tab curates on the Space
+    assert any(d.startswith("datatrove") for d in deps)
     assert reqs == deps + spaces.OAUTH_REQUIREMENTS and "download.pytorch.org/whl/cpu" in files["requirements.txt"]
     # the owner's sign-in: OAuth on, with the scopes a Job and its results repo need
     assert meta["hf_oauth"] is True and "jobs" in meta["hf_oauth_scopes"] and "manage-repos" in meta["hf_oauth_scopes"]
