@@ -26,10 +26,12 @@ from types import SimpleNamespace
 import gradio as gr
 
 from labkit import guard, hfjobs, jobs
-from labkit.config import allowed_roots, is_local
+from labkit.config import allowed_roots
 from labkit.hfjobs import Job
 from labkit.errors import LabkitError
 from labkit.execution import HFJobsOptions
+from labkit.data import recipe as curation
+from labkit.data.run import curation_job
 from labkit.evaluate.service import summary_metrics
 from labkit.store import FINAL
 from labkit.train import launch, recipe as rmod
@@ -288,19 +290,11 @@ def train_job(settings, text, source) -> Job:
 
 
 def data_job(settings, source, recipe_text) -> Job:
-    """Data: curate a Hub dataset with the recipe in the editor."""
-    source = (source or "").strip()
-    if not source:
-        raise LabkitError("The Input field is empty.", hint="Name a Hub dataset id (you/name) for a Job.")
-    if is_local(source) or Path(source).exists():
-        raise LabkitError(
-            f"Input {source!r} is a file on this machine, which a Job cannot read.",
-            hint="Push it to a Hub dataset and name that (you/name), or curate it here.",
-        )
+    """Data: curate a Hub dataset with the recipe in the editor, as one Job (labkit.data.run.curation_job: the
+    recipe and its word lists inside, the local executor on the flavor's cores)."""
     if not (recipe_text or "").strip():
         raise LabkitError("The Recipe YAML editor is empty.", hint="Pick a recipe first.")
-    argv = ["data", "curate", source, "--recipe", "recipe.yaml"]
-    return Job(argv, f"curate {source}", {"recipe.yaml": recipe_text}, {"input": source})
+    return curation_job(source, curation.loads(recipe_text))
 
 
 def experiment_job(settings, budget, languages, held_out, model, seed, world=None, overlap=None, seeds=None) -> Job:

@@ -191,13 +191,15 @@ def test_job_builders_refuse_what_a_job_cannot_reach(space):
 
     with pytest.raises(LabkitError, match="file on this machine"):
         hfjobs_panel.train_job(space.settings, RECIPE.replace("me/sft-data", "./local.jsonl"), None)
-    with pytest.raises(LabkitError, match="file on this machine"):
+    with pytest.raises(LabkitError, match="not one a Job can read"):
         hfjobs_panel.data_job(space.settings, "/data/web.jsonl", "rules: {}")
+    with pytest.raises(LabkitError, match="hf-jobs"):  # the one HF Jobs route: a fan-out executor is refused
+        hfjobs_panel.data_job(space.settings, "me/web-crawl", "executor: {name: hf-jobs}")
     with pytest.raises(LabkitError, match="Backend"):
         hfjobs_panel.eval_job(space.settings, "mgsm", "m", "openai", ["en"], 0, "native", True, 64)
     job = hfjobs_panel.data_job(space.settings, "me/web-crawl", "rules: {}")
     assert job.argv == ["data", "curate", "me/web-crawl", "--recipe", "recipe.yaml"]
-    assert job.files == {"recipe.yaml": "rules: {}"}
+    assert set(job.files) == {"recipe.yaml"} and "executor:" in job.files["recipe.yaml"]  # the recipe, validated
     job = hfjobs_panel.experiment_job(space.settings, "full", "zh,th", "sw", "", 3)
     assert job.argv == [
         "experiment",
