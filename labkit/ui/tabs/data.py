@@ -21,7 +21,7 @@ from labkit.errors import LabkitError
 from labkit.config import merge
 from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, mapping, synced_component
-from labkit.ui.runpanel import RunPanel
+from labkit.ui.runpanel import RunPanel, polling
 from labkit.ui import hfjobs_panel
 from labkit import guard
 from labkit import hub
@@ -121,7 +121,7 @@ def do_preview(src, text):
 
 def do_run(src, text, out, caller_tags: list[str]):
     run = jobrun.launch(_source(src), curation.loads(text), out=out or None, tags=caller_tags)
-    return run.id, f"Started `{run.id}`.", gr.Timer(active=True)
+    return run.id, f"Started `{run.id}`.", polling(True)
 
 
 def results(rid) -> tuple:
@@ -139,7 +139,7 @@ def charts(run) -> tuple:
 
 def do_resume(rid, caller: dict):
     run = jobrun.resume(rid.strip(), **caller)
-    return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", gr.Timer(active=True)
+    return run.id, f"Resuming `{run.id}`: completed tasks are skipped.", polling(True)
 
 
 @handler

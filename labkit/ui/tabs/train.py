@@ -28,7 +28,7 @@ from labkit.train.methods import METHODS
 from labkit.train.validate import problems, warnings
 from labkit.ui.common import clear_first, guarded_buttons, handler, owner_tags, who
 from labkit.ui.formsync import Field, FormSync, synced_component
-from labkit.ui.runpanel import RunPanel
+from labkit.ui.runpanel import RunPanel, polling
 from labkit.ui import hfjobs_panel
 
 TITLE = "Train"
@@ -199,7 +199,7 @@ class Train:
         # the editor's text as launched (comments, relative paths), shown again when a reload re-attaches
         (Path(run.run_dir) / EDITOR).write_text(merged, encoding="utf-8")
         (Path(run.run_dir) / EDITOR_SOURCE).write_text(editor_source(source, self.settings), encoding="utf-8")
-        return run.id, f"Launched `{run.id}`.{warned}", gr.Timer(active=True), runs_table(self.settings)
+        return run.id, f"Launched `{run.id}`.{warned}", polling(True), runs_table(self.settings)
 
     def describe(self, run) -> str:
         return progress_text(run, monitor.progress(run)) + evaluation_text(run, self.store)
@@ -221,7 +221,7 @@ class Train:
         return (
             run.id,
             f"Resuming `{run.id}` from its last checkpoint.",
-            gr.Timer(active=True),
+            polling(True),
             runs_table(self.settings),
         )
 
