@@ -41,8 +41,8 @@ def pipeline_outputs(res: dict, terms: dict, target: str = "") -> tuple:
         note += f"\n\n⚠️ {gloss}"
     if wrong := document.language_note(res["markdown"], target):
         note = f"⚠️ **{wrong}**\n\n" + note
-    # each page: the original, the translated image and its translation as text (the image's text can be small: a
-    # page is shrunk to the pane, and a longer translation is drawn smaller to fit its box)
+    # each page: the original, the translated image and its translation as text (a translation much longer than
+    # its original is drawn smaller to fit the box: the text view reads at any size)
     texts = ["\n\n".join(b["translation"] for b in p["blocks"]) for p in res["pages"]]
     both = list(zip(res["originals"], res["images"], texts))
     downloads = [res["pdf"], *res["images"], str(Path(res["out_dir"]) / "translation.md")]
@@ -128,8 +128,9 @@ class Translate:
         return tuple(both[int(n) - 1]) if both and 0 < int(n) <= len(both) else (None, None, "")
 
     @staticmethod
-    def set_zoom(h):
-        return gr.update(height=int(h)), gr.update(height=int(h))
+    def set_view(view):
+        height = WHOLE_PAGE_HEIGHT if view == WHOLE_PAGE else "auto"  # None would leave the height as it is
+        return gr.update(height=height), gr.update(height=height)
 
     @staticmethod
     @handler
@@ -154,14 +155,25 @@ class Translate:
 
 
 # --- layout and wiring --------------------------------------------------------------------------
-def _page_image(label: str, elem_id: str) -> gr.Image:
+# The before/after view: each page as wide as its pane, as tall as that makes it (the page scrolls), or the whole
+# page in WHOLE_PAGE_HEIGHT pixels to compare layouts. The After pane is the wider (4:3): a translation is drawn at
+# the size that fits its line's box, about 3/4 of the original's type size, so that both read at one size. In a
+# 1400 px window an A4 page's 11 pt text is then ~9.5 px tall in both panes (it was ~6 px in the translation at
+# 600 px high).
+FIT_WIDTH, WHOLE_PAGE = "Fit width (readable)", "Whole page"
+WHOLE_PAGE_HEIGHT = 600
+BEFORE_SCALE, AFTER_SCALE = 3, 4
+
+
+def _page_image(label: str, elem_id: str, scale: int) -> gr.Image:
     return gr.Image(
         label=label,
         type="filepath",
         interactive=False,
-        height=600,
+        height="auto",  # as wide as the pane, as tall as the page then is
         buttons=["fullscreen", "download"],
         elem_id=elem_id,
+        scale=scale,
     )
 
 
@@ -207,11 +219,15 @@ def _results(ui, ctx) -> None:
     with gr.Accordion("Before / after, page by page", open=True):
         with gr.Row():
             ui.page_no = gr.Number(1, precision=0, minimum=1, maximum=1, step=1, label="Page", elem_id="lk-dt-page")
-            ui.zoom = gr.Slider(
-                300, 1600, value=600, step=50, label="Zoom (height in pixels; ⛶ opens a page full screen)"
+            ui.view = gr.Radio(
+                [FIT_WIDTH, WHOLE_PAGE],
+                value=FIT_WIDTH,
+                label="View (⛶ opens a page full screen)",
+                elem_id="lk-dt-view",
             )
         with gr.Row():
-            ui.before, ui.after = _page_image("Before", "lk-dt-before"), _page_image("After", "lk-dt-after")
+            ui.before = _page_image("Before", "lk-dt-before", BEFORE_SCALE)
+            ui.after = _page_image("After", "lk-dt-after", AFTER_SCALE)
         ui.after_text = gr.Textbox(
             label="After, as text (this page's translation at a readable size)",
             lines=6,
@@ -261,6 +277,6 @@ def build(ctx, shared) -> None:
         api_name="doc_translate",
     )
     ui.page_no.change(h.show_page, [ui.pairs, ui.page_no], [ui.before, ui.after, ui.after_text], api_name="doc_page")
-    ui.zoom.release(h.set_zoom, ui.zoom, [ui.before, ui.after], api_name="doc_zoom")
+    ui.view.change(h.set_view, ui.view, [ui.before, ui.after], api_name="doc_view")
     ui.stop.click(h.cancel, None, ui.status, api_name="doc_cancel")
     ui.eval_btn.click(h.evaluate, [ui.folder, ui.eval_lang], ui.eval_out, api_name="doc_eval")
