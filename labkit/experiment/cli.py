@@ -19,7 +19,8 @@ def add_arguments(subparsers) -> None:
         "--budget",
         choices=list(BUDGETS),
         default="small",
-        help="small: ≥ 4 points in minutes on a CPU; full: for a GPU",
+        help="smoke: the pipeline in a minute, nothing learned; small: 4 points × 3 seeds in minutes on a CPU; "
+        "full: for a GPU",
     )
     sp.add_argument(
         "--languages", default=",".join(PARALLEL), help="parallel languages in the order they join training"

@@ -70,8 +70,10 @@ class Budget:
     facts: str = "full"  # the world's arithmetic (labkit.synth.mgsm.FACTS): small is learned in fewer steps
 
 
-# small: 4 points × 3 seeds in < 15 minutes on 2 CPU cores; full: the same study, bigger, for a GPU.
+# smoke: the whole pipeline in about a minute, nothing learned (a dry run before a real study); small: 4 points × 3
+# seeds in < 15 minutes on 2 CPU cores; full: the same study, bigger, for a GPU.
 BUDGETS = {
+    "smoke": Budget(ks=(0, 1), n_train=40, n_test=8, max_steps=10, batch_size=8, seeds=1, facts="small"),
     "small": Budget(ks=(0, 1, 2, 3), n_train=900, n_test=150, max_steps=450, batch_size=16, seeds=3, facts="small"),
     "full": Budget(ks=(0, 1, 2, 3, 4, 5, 6), n_train=2000, n_test=250, max_steps=4000, batch_size=64, seeds=5),
 }

@@ -52,6 +52,9 @@ def finding(state: dict) -> str:
         else:
             parts.append(f"{where}, adding parallel languages did not change held-out accuracy distinguishably "
                          f"from zero: {span}")  # fmt: skip
+    elif last is first:
+        parts.append(f"{where}, held-out accuracy was {acc(first)} with {first['n_languages']} training language(s)"
+                     " (one point so far)")  # fmt: skip
     else:
         parts.append(f"{where}, held-out accuracy was {acc(first)} with {first['n_languages']} training language(s)"
                      f" and {acc(last)} with {last['n_languages']}")  # fmt: skip

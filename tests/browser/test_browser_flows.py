@@ -1,7 +1,11 @@
 """Each tab's default flow run to its end in the browser, as a new user would: the DMoE steps analyze → upcycle →
 stage 1 → stage 2 → routing on the tiny model, and the Data tab's example. Fields are typed at a person's pace
 (150 ms a key) and the button is clicked at once; each step's button opens only when the step before has finished.
-Screenshots: docs/dmoe-flow.png and docs/data-example.png (LABKIT_SCREENSHOTS=dir copies them there)."""
+The Experiment tab's typed form runs to its first point. Screenshots: docs/dmoe-flow.png, docs/data-example.png and
+docs/experiment-first-point.png (LABKIT_SCREENSHOTS=dir copies them there)."""
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +120,47 @@ def test_data_example_fills_every_chart(page, shot):
         page.locator("#tab-data").get_by_text(title).first.wait_for(timeout=10_000)
     page.wait_for_timeout(500)
     shot("data-example")
+
+
+def test_experiment_runs_what_was_typed_and_shows_its_first_point(page, shot):
+    """The study's form typed at a person's pace and Run clicked at once: the study's job holds what was typed (its
+    config and its command), and its first point appears in the table while the study goes on. The `smoke` budget
+    (a dry run of the whole pipeline, 10 steps a run) keeps this to about a minute; the `small` default's first point
+    is the same code path at 450 steps (docs/experiment.md)."""
+    from labkit import jobs
+
+    dismiss_toasts(page)
+    page.get_by_role("tab", name="Experiment").first.click()
+    tab = page.locator("#tab-experiment")
+    tab.get_by_label("smoke").check()
+    type_like_a_person(tab.get_by_label("Parallel languages, in order of addition"), "de,zh")
+    type_like_a_person(tab.get_by_label("Held-out languages (never trained)"), "en-x2")
+    type_like_a_person(tab.get_by_label("Seeds per point"), "1")
+    before = _value(page, "#lk-exp-job")
+    type_like_a_person(tab.get_by_label("First seed"), "7")
+    page.get_by_role("button", name="Run the study", exact=True).click()  # straight after the last key
+    page.wait_for_function(
+        """(before) => { const e = document.querySelector('#lk-exp-job textarea, #lk-exp-job input');
+            return e && e.value && e.value.trim() != before; }""",
+        arg=before,
+        timeout=120_000,
+    )
+    run = jobs.status(_value(page, "#lk-exp-job"))
+    try:
+        cfg = run.config
+        assert (cfg["budget"], cfg["languages"], cfg["held_out"], cfg["seeds"], cfg["seed"]) == (
+            "smoke",
+            ["de", "zh"],
+            ["en-x2"],
+            1,
+            7,
+        )
+        argv = " ".join(json.loads((Path(run.run_dir) / jobs.COMMAND).read_text())["argv"])
+        for flag in ("--budget smoke", "--languages de,zh", "--held-out en-x2", "--seeds 1", "--seed 7"):
+            assert flag in argv, argv
+        _wait_text(page, "#lk-exp-points", "train-", 600)  # the first point's row, with its training run
+        status = page.locator("#lk-exp-status").inner_text()
+        assert "running" in status or "succeeded" in status, status
+        shot("experiment-first-point")
+    finally:
+        jobs.cancel(run.id)

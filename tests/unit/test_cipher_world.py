@@ -156,6 +156,9 @@ def test_the_sentence_states_the_result_with_intervals_and_says_so_when_there_is
     assert "Leap is +0.05 [-0.01, 0.09], not distinguishable from zero" in no
     assert yes.count(".") >= 1 and "\n" not in yes
     assert "NLL" not in yes  # a state without NLL intervals (an older study) says nothing of them
+    one = _state([0.05, 0.25], [0.01, 0.09])
+    one["points"], one["fit"] = one["points"][:1], {}
+    assert finding(one).endswith("0.20 [0.15, 0.25] with 1 training language(s) (one point so far).")
 
 
 def test_held_out_nll_gets_the_same_bootstrap_interval_and_the_sentence_says_it():
