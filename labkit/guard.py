@@ -191,6 +191,30 @@ def readable_text(path, what: str = "The file", settings: Settings | None = None
         raise LabkitError(f"{what} {shown!r} cannot be read.", hint="Check the path.") from None
 
 
+def exceeds(value, cap: int) -> bool:
+    """Whether `value` (a text, or the lists, mappings and tables a JSON request carries) holds more than `cap`
+    characters, each item of a list and each key of a mapping counting as one more: so a long list of empty strings or
+    numbers is bounded too. Measured without recursion (a deeply nested value cannot exhaust the stack), and stopped
+    as soon as the cap is passed, before a long list is walked."""
+    total, todo = 0, [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (str, bytes, bytearray)):
+            total += len(v)
+        elif isinstance(v, dict):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v.keys())
+                todo.extend(v.values())
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            total += len(v)
+            if total <= cap:
+                todo.extend(v)
+        if total > cap:
+            return True
+    return False
+
+
 def allowed(action: str, settings: Settings | None = None) -> bool:
     try:
         require(action, settings)

@@ -111,6 +111,13 @@ class Settings:
             return 50
 
     @property
+    def max_text_chars(self) -> int:
+        """The most a visitor may send in one field of the app (LABKIT_MAX_TEXT_CHARS; 1,000,000 characters, as much
+        as a recipe may hold): a text's characters, a list's or a table's items and characters together. A field that
+        declares its own bound (a Textbox's `max_length`) keeps it."""
+        return _positive_int(self.env.get("LABKIT_MAX_TEXT_CHARS"), 1_000_000)
+
+    @property
     def ui_sync_delay_s(self) -> float:
         """LABKIT_UI_SYNC_DELAY: seconds each form ⇄ YAML sync waits (a test hook that plays a busy server; 0)."""
         try:

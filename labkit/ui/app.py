@@ -18,7 +18,7 @@ import gradio as gr
 from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stage1/2) for the Train tab
 from labkit.settings import Settings, get_settings
 from labkit.store import Store
-from labkit.ui.common import header_markdown
+from labkit.ui.common import bound_inputs, header_markdown, login_throttle
 
 # Tab modules in display order.
 TABS = [
@@ -92,7 +92,7 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
                 with gr.Tab(tab.TITLE, id=tab.ID, elem_id=f"tab-{tab.ID}"):
                     tab.build(ctx, shared)
     demo.queue(default_concurrency_limit=4)
-    return demo
+    return bound_inputs(demo, ctx.settings)  # every value a visitor sends is size-checked before work
 
 
 def launch(
@@ -119,7 +119,7 @@ def launch(
         server_name=host,
         server_port=port,
         share=share,
-        auth=auth,
+        auth=login_throttle(auth),  # Gradio's /login does not throttle wrong passwords
         prevent_thread_lock=not block,
         theme=gr.themes.Soft(),
         css=CSS,

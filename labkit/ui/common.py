@@ -102,6 +102,60 @@ def handler(fn):
     return plain
 
 
+def field_cap(component, default: int) -> int:
+    """The most one field may carry: its own declared bound (a Textbox's `max_length`, which the browser enforces
+    too), else the app's (Settings.max_text_chars)."""
+    declared = getattr(component, "max_length", None)
+    return int(declared) if isinstance(declared, int) and declared > 0 else default
+
+
+def field_name(component, index: int) -> str:
+    return str(getattr(component, "label", None) or getattr(component, "elem_id", None) or "").strip()[:80] or (
+        f"input {index + 1} ({type(component).__name__})"
+    )
+
+
+def check_sizes(block_fn, inputs: list, default: int) -> None:
+    """Refuse an event whose values are missing or too large, before Gradio processes them (stores them in the
+    session, moves files, builds tables) and before the handler runs. Only what the visitor sends is measured: a
+    gr.State's value is the server's own."""
+    if len(inputs) < len(block_fn.inputs):
+        raise LabkitError(
+            f"This action takes {len(block_fn.inputs)} values; the request sent {len(inputs)}.",
+            hint="Send one value for each input the API page lists.",
+        )
+    for i, component in enumerate(block_fn.inputs):
+        if getattr(component, "stateful", False):
+            continue
+        cap = field_cap(component, default)
+        if guard.exceeds(inputs[i], cap):
+            raise LabkitError(
+                f"The field {field_name(component, i)!r} holds more than {cap:,} characters.",
+                hint=f"This app takes at most {cap:,} characters in that field (a list or a table: its items and "
+                "characters together). Send less, or upload a file where the tab takes one.",
+            )
+
+
+def bound_inputs(blocks: gr.Blocks, settings=None) -> gr.Blocks:
+    """Every event of the app, whatever calls it (the page, the named API, a private step by its index), has its
+    values' sizes checked first (`check_sizes`): a text over its field's cap is refused with a message that names
+    the field and the cap, and nothing runs. Call once on the built app."""
+    from labkit.settings import get_settings
+
+    default = (settings or get_settings()).max_text_chars
+    preprocess = blocks.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, *args, **kwargs):
+        try:
+            check_sizes(block_fn, inputs, default)
+        except LabkitError as e:
+            raise _as_gr_error(e) from None
+        return await preprocess(block_fn, inputs, *args, **kwargs)
+
+    blocks.preprocess_data = preprocess_data
+    return blocks
+
+
 def clear_first(trigger, *components):
     """`trigger` (a button's `.click`) first empties `components`, the messages of an earlier click (a "✅ Ready",
     a status line): chain the button's handler with `.then(...)`. A message then belongs to its moment: when the
@@ -166,6 +220,68 @@ def heavy(fn):
             release(key)
 
     return plain
+
+
+class LoginThrottle:
+    """Gradio's `auth` for `launch(auth=...)` with a bound on guessing, which Gradio's /login lacks: after `failures`
+    wrong passwords for one user name within `window_s` seconds, every login as that name is answered 429 (Too Many
+    Requests, with Retry-After) until the oldest of those failures is `window_s` old, right password or not, so
+    guessing goes no faster than `failures` per window. Names that are no user's share one count. `accounts`: what
+    Gradio takes (a (user, password) pair, a list of pairs, or a function of user and password); pairs are compared
+    in constant time."""
+
+    def __init__(self, accounts, failures: int = 10, window_s: float = 600.0, clock=None):
+        import time
+
+        if callable(accounts):
+            self._check = accounts
+        else:
+            pairs = [accounts] if isinstance(accounts, tuple) else list(accounts)
+            table = {str(u): str(p) for u, p in pairs}
+            self._check = lambda user, password: self._compare(table, user, password)
+        self.failures, self.window_s = failures, window_s
+        self._clock = clock or time.monotonic
+        self._failed: dict[str, list[float]] = {}
+        self._users = None if callable(accounts) else set(table)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _compare(table: dict, user: str, password: str) -> bool:
+        import hmac
+
+        expected = table.get(user)
+        same = hmac.compare_digest(str(password).encode(), (expected or "\0").encode())
+        return expected is not None and same
+
+    def _key(self, user: str) -> str:
+        return user if self._users is None or user in self._users else "\0unknown"
+
+    def __call__(self, username: str, password: str) -> bool:
+        from fastapi import HTTPException
+
+        key, now = self._key(username), self._clock()
+        with self._lock:
+            recent = [t for t in self._failed.get(key, []) if now - t < self.window_s]
+            self._failed[key] = recent
+            if len(recent) >= self.failures:
+                wait = max(1, int(self.window_s - (now - recent[0])) + 1)
+                raise HTTPException(
+                    status_code=429,
+                    detail=f"Too many wrong passwords for this name; try again in {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        ok = bool(self._check(username, password))
+        if not ok:
+            with self._lock:
+                self._failed.setdefault(key, []).append(now)
+                if len(self._failed) > 10_000:  # names tried once and never again are forgotten first
+                    self._failed.pop(next(iter(self._failed)))
+        return ok
+
+
+def login_throttle(auth):
+    """`auth` for Gradio's launch, throttled (LoginThrottle); None stays None (no login)."""
+    return None if auth is None else LoginThrottle(auth)
 
 
 def header_markdown(model: dict) -> str:

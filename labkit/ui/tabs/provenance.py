@@ -112,7 +112,13 @@ def _layout() -> SimpleNamespace:
     )
     with gr.Row():
         with gr.Column():
-            ui.sources = gr.Textbox(EXAMPLE_SOURCES, lines=10, label="Source documents", elem_id="lk-prov-sources")
+            ui.sources = gr.Textbox(
+                EXAMPLE_SOURCES,
+                lines=10,
+                label="Source documents",
+                elem_id="lk-prov-sources",
+                max_length=tr.MAX_SOURCE_CHARS,  # above the app's field cap: the engine's own bound
+            )
             ui.files = gr.File(
                 label="…or upload source documents (.txt)", file_count="multiple", file_types=[".txt", ".md"]
             )
