@@ -103,6 +103,9 @@ def test_train_tab_launches_and_plots(page, fill, tmp_path):
     status = page.locator("#lk-train-status").inner_text()
     assert "step 3/3" in status
     assert "Accuracy on held-out problems after training" in status and "en " in status  # its evaluate: section
+    # Launch's own warning stays in the notes (the recipe warms up for 50 steps of 3): nothing overwrites it
+    notes = page.locator("#lk-train-notes").inner_text()
+    assert "Launched" in notes and "warmup_steps is 50, more than trainer.max_steps = 3" in notes, notes
     page.wait_for_timeout(800)
     shoot(page, tmp_path, "train-run")
 

@@ -343,6 +343,7 @@ def _layout(ctx) -> SimpleNamespace:
                 lines=22,
                 elem_id="lk-train-yaml",
             )
+            ui.form_note = gr.Markdown(elem_id="lk-train-form-note")  # a half-typed YAML's error, under the editor
     ui.fields = [f_name, f_method, f_model, f_data, f_lr, f_steps, f_batch, f_lora, f_proc, f_strategy, f_push]
     with guarded_buttons(s) as button, gr.Row():
         ui.validate_btn = gr.Button("Validate")
@@ -401,8 +402,9 @@ def build(ctx, shared) -> None:
     ui.load_btn.click(
         h.load_recipe, ui.recipe_file, [ui.editor, ui.source, ui.synced, *ui.fields], api_name="train_load_recipe"
     )
-    sync = h.sync.wire(ui.fields, ui.editor, ui.synced, ui.source, ui.notes, "train")
-    said = (ui.notes,)  # what an earlier click said: emptied at each click, so a failure's toast shows alone
+    # the editor's own note: leaving the editor never overwrites what a button said in the notes (Launch's ⚠️)
+    sync = h.sync.wire(ui.fields, ui.editor, ui.synced, ui.source, ui.form_note, "train")
+    said = (ui.notes, ui.form_note)  # an earlier click's words: emptied at each click, so a failure shows alone
     sync.before(ui.validate_btn.click, said).success(h.validate, form, ui.notes, api_name="train_validate")
     sync.before(ui.preview_btn.click, said).success(h.preview, form, ui.notes, api_name="train_preview")
     started = sync.before(ui.launch_btn.click, (*said, panel.status)).success(
