@@ -149,6 +149,11 @@ def _cases() -> list[ApiCase]:
         c("fit-upload-empty", "/fit_upload", (Upload("empty.csv", ""),)),
         c("fit-upload-bad-json", "/fit_upload", (Upload("bad.jsonl", BAD_JSON_LINE_2),)),
         c("fit-from-store-unknown", "/fit_from_store", ("no-such-sweep",)),
+        c(
+            "fit-table-without-its-columns",
+            "/fit",
+            ({"headers": ["x", "y"], "data": [[1, 2], [2, 3]]}, "power", [], "squared", 2, None, 50, 0.95, "", False),
+        ),
         # --- Provenance tab -----------------------------------------------------------------
         c("trace-empty-target", "/trace", (TROVE_OK_SOURCES, None, "   ", "heuristic", "union", 10, "")),
         c("trace-empty-sources", "/trace", ("", None, "The cat sat.", "heuristic", "union", 10, "")),

@@ -55,6 +55,12 @@ def clean_table(df: pd.DataFrame) -> pd.DataFrame:
     """Editable-table values (strings, blanks) → typed rows; blank rows dropped."""
     if df is None or len(df) == 0:
         raise LabkitError("The table is empty.", hint="Type points, upload a CSV/JSON, or load a sweep from the store.")
+    missing = [c for c in ("n_languages", "score") if c not in df.columns]
+    if missing:
+        raise LabkitError(
+            f"The table has no {' or '.join(missing)} column.",
+            hint="Columns: " + ", ".join(table.COLUMNS) + " (n_languages and score are needed).",
+        )
     df = df.replace({"": None}).dropna(how="all")
     df = df[df["n_languages"].notna() | df["score"].notna()].copy()
     for col in ("n_languages", "score"):
