@@ -31,8 +31,13 @@ SUPPORTED = ("qwen2",)
 
 
 def read_meta(model_dir: str | Path) -> dict | None:
-    p = Path(model_dir) / META
-    return json.loads(p.read_text()) if p.exists() else None
+    """The folder's DMoE metadata; None for anything that is not a readable upcycled model (no file, a name too long,
+    a malformed file): every caller says "choose an upcycled model", whatever the reason."""
+    try:
+        meta = json.loads((Path(model_dir) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def write_meta(model_dir: str | Path, meta: dict) -> None:

@@ -24,7 +24,9 @@ def test_an_analysis_is_found_by_file_folder_or_run_id(tmp_path):
 
 
 def test_stages_refuse_a_folder_that_is_not_an_upcycled_model(tmp_path):
-    for folder in ("", str(tmp_path)):
+    (tmp_path / "torn").mkdir()
+    (tmp_path / "torn" / "dmoe.json").write_text('{"groups": [["en"')  # a malformed metadata file
+    for folder in ("", str(tmp_path), "d" * 300, str(tmp_path / "torn"), str(tmp_path / "nul\0")):
         with pytest.raises(LabkitError, match="upcycled DMoE model folder"):
             workflow.launch_stages(folder, "data.jsonl", 1, 1, True)
 
