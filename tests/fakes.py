@@ -47,6 +47,7 @@ class FakeBackend(ScriptedBackend):
 
     whole_prompt  `reply(prompt)` receives the whole prompt (a chat's messages, the system one included)
     fail_after    generate calls after the first `fail_after` raise `error` (default KeyboardInterrupt: a kill)
+    context       what `context_length()` tells (the model's context, for token caps)
     tokens        an OpenAI-style judge: `generate_with_logprobs` answers each prompt's text with `tokens(text)`,
                   its [(token, {token: logprob})] (the completion is the tokens joined); `logprob` then raises,
                   as a chat API gives no prompt log-probabilities
@@ -61,9 +62,12 @@ class FakeBackend(ScriptedBackend):
         fail_after: int | None = None,
         error: BaseException | None = None,
         tokens: Callable | None = None,
+        context: int | None = None,
         model: str = "scripted",
     ):
         super().__init__(model, reply=reply, logprob=logprob)
+        if context is not None:
+            self.script.context = context
         self.whole_prompt, self.fail_after, self.error, self.tokens = whole_prompt, fail_after, error, tokens
         if tokens is not None:
             self.generate_with_logprobs = self._generate_with_logprobs

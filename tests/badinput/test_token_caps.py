@@ -9,6 +9,8 @@ from labkit.backends.base import GenParams, check_new_tokens
 from labkit.backends.vllm import sampling_kwargs
 from labkit.errors import LabkitError
 
+from fakes import FakeBackend
+
 
 def test_vllm_max_tokens_never_pass_the_context():
     p = GenParams(max_new_tokens=100_000)
@@ -23,18 +25,8 @@ def test_vllm_refuses_a_prompt_that_fills_the_context():
         sampling_kwargs(GenParams(), prompt_len=512, context=512)
 
 
-class _Backend:
-    model = "m"
-
-    def __init__(self, context):
-        self._context = context
-
-    def context_length(self):
-        return self._context
-
-
 def test_a_request_past_the_context_is_refused_up_front():
     with pytest.raises(LabkitError, match="100,000 new tokens"):
-        check_new_tokens(_Backend(512), 100_000)
-    check_new_tokens(_Backend(512), 512)
+        check_new_tokens(FakeBackend(context=512), 100_000)
+    check_new_tokens(FakeBackend(context=512), 512)
     check_new_tokens(object(), 100_000)  # a backend that does not tell its context is left to its server

@@ -103,12 +103,13 @@ def test_zerogpu_wraps_generation_with_a_duration(monkeypatch):
     try:
         from labkit.backends.base import GenParams
 
-        class Backend:  # what the forked process calls: the backend's own generate, once inside the lease
-            def generate(self, prompts, p):
-                assert not zerogpu.active()
-                return [[f"out:{x}"] for x in prompts]
+        from fakes import FakeBackend
 
-        out = zerogpu.generate(Backend(), ["a", "b"], GenParams(max_new_tokens=400))
+        def reply(text):  # what the forked process calls: the backend's own generate, once inside the lease
+            assert not zerogpu.active()
+            return f"out:{text}"
+
+        out = zerogpu.generate(FakeBackend(reply), ["a", "b"], GenParams(max_new_tokens=400))
         assert out == [["out:a"], ["out:b"]] and calls[0][0] == "_generate"
         assert 10 < calls[0][1] <= zerogpu.MAX_DURATION_S
         assert zerogpu.duration(64, 2400) == zerogpu.MAX_DURATION_S and zerogpu.duration(1, 16) < 12
