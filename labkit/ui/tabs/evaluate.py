@@ -30,7 +30,7 @@ from labkit.settings import TINY, TINY_REF
 from labkit.store import FINAL
 from labkit.ui.common import clear_first, guarded_buttons, handler, hide_upload_dirs, owner_tags
 from labkit.ui import hfjobs_panel
-from labkit.ui.runpanel import RunPanel
+from labkit.ui.runpanel import RunPanel, polling
 from labkit.ui.specform import widget
 
 TITLE = "Evaluate"
@@ -252,7 +252,7 @@ class Evaluate:
             tags=[*tag_list, *owner_tags(self.ctx, request)],
         )
         command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
-        return run.id, f"Started `{run.id}` — `{command}`", gr.Timer(active=True)
+        return run.id, f"Started `{run.id}` — `{command}`", polling(True)
 
     def refresh_on_end(self, run, task_filter, chosen):
         """The run panel's other outputs: the board, the heatmap and the run lists change only when a run ends."""
