@@ -20,11 +20,11 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 
-import numpy as np
-
-from labkit.provenance.retrieve import Candidate, tokenize, words
+from labkit.provenance.retrieve import Candidate, _tokens, tokenize, words
 from labkit.provenance.segment import is_cjk
 from labkit.backends import GenParams
 from labkit.text import json_objects
@@ -180,24 +180,46 @@ def _stem(w: str) -> str:
     return w[:5]  # then cut to 5 letters: commuters ~ commuting, reduction ~ reduce
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _ascii_content(w: str) -> str:
+    """The content token of one ASCII word ("" for a stop word or a single character)."""
+    if w in STOPWORDS or len(w) < 2:
+        return ""
+    return _stem(w) if w.isalpha() else w
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def content_tokens(text: str) -> frozenset[str]:
     """Tokens that carry meaning: alphabetic words lightly stemmed, stop words dropped; CJK runs as their
     character bigrams (single characters match across unrelated sentences: 水稻 vs 水温), a one-character run
     as itself."""
+    if text.isascii():  # the common case: word by word through a cache (no CJK run, no one-character run kept)
+        return frozenset(filter(None, map(_ascii_content, words(text))))
     out = set()
-    for w in tokenize(text):
-        if w in STOPWORDS or (len(w) == 1 and w.isascii()):
+    for w in _tokens(text):
+        if w in STOPWORDS:
+            continue
+        if w.isascii():  # the common case, first: never CJK
+            if len(w) > 1:
+                out.add(_stem(w) if w.isalpha() else w)
             continue
         if is_cjk(w[0]):
             if len(w) == 2 and not (w[0] in STOPWORDS or w[1] in STOPWORDS):
                 out.add(w)
             continue
-        out.add(_stem(w) if w.isascii() and w.isalpha() else w)
+        out.add(w)
     for run in words(text):
         if len(run) == 1 and is_cjk(run) and run not in STOPWORDS:
             out.add(run)
     return frozenset(out)
+
+
+def _median(values) -> float:
+    """np.median's value (the middle one, or the mean of the two middle ones), without np.median: it imports
+    numpy.ma, which a cold trace otherwise never needs."""
+    v = sorted(values)
+    m = len(v) // 2
+    return float(v[m]) if len(v) % 2 else (v[m - 1] + v[m]) / 2
 
 
 class TokenIndex:
@@ -206,14 +228,11 @@ class TokenIndex:
 
     def __init__(self, texts: dict[str, str]):
         self.tokens = {sid: content_tokens(t) for sid, t in texts.items()}
-        df: dict[str, int] = {}
-        for toks in self.tokens.values():
-            for t in toks:
-                df[t] = df.get(t, 0) + 1
+        df = Counter(chain.from_iterable(self.tokens.values()))  # the same counts, in the same first-seen order
         n = max(len(texts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         # a target word no source has: new content, weighted like a typical word so it dilutes coverage moderately
-        self.unseen = float(np.median(list(self.idf.values()))) if self.idf else 1.0
+        self.unseen = _median(self.idf.values()) if self.idf else 1.0
 
     def weight(self, token: str) -> float:
         return self.idf.get(token, self.unseen)

@@ -27,23 +27,43 @@ DEFAULT_DENSE = STATIC
 _MINILM_ALIASES = {MINILM, "minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 from labkit.text import CJK_CLASS as _CJK  # noqa: E402
 
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
+_ASCII_WORD = re.compile(r"[a-z0-9]+")  # what _token() matches in lowercased ASCII text
 
 
-_CJK_CHAR = re.compile(rf"[{_CJK}]")
+@functools.cache
+def _token() -> re.Pattern:
+    """Word runs: a CJK run, or letters and digits. Compiled on first non-ASCII text: the CJK ranges make it cost
+    milliseconds to compile, which every `labkit` command paid at import."""
+    return re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
+
+
+# the code-point ranges of CJK_CLASS ("\u3040-\u30ff..."), for _is_cjk_run (a character class costs ms to compile)
+_CJK_RANGES = tuple(
+    (int(lo, 16), int(hi, 16)) for lo, hi in re.findall(r"\\u([0-9a-f]{4})-\\u([0-9a-f]{4})", _CJK, re.IGNORECASE)
+)
+
+
+def _is_cjk_run(run: str) -> bool:
+    """True when the run starts with a character of CJK_CLASS (the runs of _token() are all CJK or none)."""
+    o = ord(run[0])
+    return any(lo <= o <= hi for lo, hi in _CJK_RANGES)
 
 
 @functools.lru_cache(maxsize=1 << 17)
 def words(text: str) -> tuple[str, ...]:
     """Lowercased word runs; a CJK run is one item (cached: every retriever and the relater reuse it)."""
-    return tuple(m.group() for m in _TOKEN.finditer(text.lower()))
+    low = text.lower()
+    # the patterns have no groups: findall gives the whole matches
+    return tuple((_ASCII_WORD if low.isascii() else _token()).findall(low))
 
 
 @functools.lru_cache(maxsize=1 << 17)
 def _tokens(text: str) -> tuple[str, ...]:
+    if text.isascii():  # no CJK run: the words themselves
+        return words(text)
     out: list[str] = []
     for run in words(text):
-        if _CJK_CHAR.match(run):
+        if _is_cjk_run(run):
             out += list(run) + [run[i : i + 2] for i in range(len(run) - 1)]
         else:
             out.append(run)
@@ -55,39 +75,60 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25:
-    def __init__(self, docs: list[list[str]], k1: float = 1.5, b: float = 0.75):
-        from scipy.sparse import csr_matrix
+    """Okapi BM25 over token lists in numpy alone (no scipy: importing scipy.sparse cost a cold trace more than
+    the whole BM25 computation). Weights are kept per term (the documents holding it, ascending, and the term's
+    weight in each); a query's score adds its terms' weights in ascending term order, the same sums in the same
+    order as the sparse product this replaced, so the scores are the same to the last bit."""
 
+    CHUNK = 1 << 22  # postings expanded at a time while scoring (~100 MB of temporaries at most)
+
+    def __init__(self, docs: list[list[str]], k1: float = 1.5, b: float = 0.75):
         self.vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        lengths = np.array([len(d) for d in docs], dtype=float)
-        for i, doc in enumerate(docs):
-            counts: dict[int, int] = {}
+        vocab, ids = self.vocab, []
+        for doc in docs:
             for t in doc:
-                j = self.vocab.setdefault(t, len(self.vocab))
-                counts[j] = counts.get(j, 0) + 1
-            rows += [i] * len(counts)
-            cols += list(counts)
-            vals += list(counts.values())
-        tf = csr_matrix((vals, (rows, cols)), shape=(len(docs), max(len(self.vocab), 1)), dtype=float)
-        df = np.bincount(tf.indices, minlength=tf.shape[1])
+                j = vocab.get(t)
+                if j is None:
+                    j = vocab[t] = len(vocab)
+                ids.append(j)
+        self.n_docs = len(docs)
+        n_terms = max(len(vocab), 1)
+        lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        key = np.repeat(np.arange(len(docs), dtype=np.int64), lens) * n_terms + np.asarray(ids, dtype=np.int64)
+        key, tf = np.unique(key, return_counts=True)  # one entry per (document, term), sorted so
+        row, col, tf = key // n_terms, key % n_terms, tf.astype(float)
+        df = np.bincount(col, minlength=n_terms)
         idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        lengths = lens.astype(float)
         avgdl = lengths.mean() if len(docs) and lengths.mean() > 0 else 1.0
         norm = k1 * (1 - b + b * lengths / avgdl)
-        tf = tf.tocoo()
-        w = idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
-        self.weights = csr_matrix((w, (tf.row, tf.col)), shape=tf.shape)
+        w = idf[col] * tf * (k1 + 1) / (tf + norm[row])
+        order = np.argsort(col, kind="stable")  # by term; documents ascending within a term
+        self.post_doc, self.post_w = row[order], w[order]
+        self.indptr = np.concatenate(([0], np.cumsum(df)))
 
     def scores(self, queries: list[list[str]]) -> np.ndarray:
-        from scipy.sparse import csr_matrix
-
-        rows, cols = [], []
-        for i, q in enumerate(queries):
-            for j in {self.vocab[t] for t in q if t in self.vocab}:
-                rows.append(i)
-                cols.append(j)
-        Q = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(queries), self.weights.shape[1]))
-        return np.asarray((Q @ self.weights.T).todense())
+        vocab, n_docs = self.vocab, self.n_docs
+        terms = [sorted({vocab[t] for t in q if t in vocab}) for q in queries]
+        out = np.zeros((len(queries), n_docs))
+        if not n_docs or not queries:
+            return out
+        q = np.repeat(np.arange(len(queries)), [len(t) for t in terms])
+        j = np.fromiter((x for t in terms for x in t), dtype=np.int64, count=len(q))
+        n = self.indptr[j + 1] - self.indptr[j]  # postings of each (query, term) pair
+        ends = np.cumsum(np.bincount(q, weights=n, minlength=len(queries)))
+        start = 0
+        while start < len(queries):  # queries whose postings together stay within CHUNK (at least one)
+            base = ends[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, base + self.CHUNK, side="right")))
+            a, b = np.searchsorted(q, [start, stop])
+            qq, jj, nn = q[a:b] - start, j[a:b], n[a:b]
+            pos = np.repeat(self.indptr[jj] - (np.cumsum(nn) - nn), nn) + np.arange(nn.sum())
+            bins = np.repeat(qq, nn) * n_docs + self.post_doc[pos]
+            block = np.bincount(bins, weights=self.post_w[pos], minlength=(stop - start) * n_docs)
+            out[start:stop] = block.reshape(stop - start, n_docs)
+            start = stop
+        return out
 
 
 def lcs_coverage(targets: list[str], sources: list[str]) -> np.ndarray:
@@ -220,21 +261,31 @@ def retrieve(
     if "dense" in use:
         scores["dense"] = dense_scores(targets, texts, dense_model)
     k = min(k, len(sources))
+    # each retriever's top k of every target at once (the same per-row selection and stable order as row by row)
+    tops = {}
+    for name, S in scores.items():
+        top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(S, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        tops[name] = (top.tolist(), (~(np.take_along_axis(S, top, axis=1) <= 0)).tolist())
+    need = min_votes if method == "union" else 1
     out = []
     for i in range(len(targets)):
         cands: dict[int, Candidate] = {}
-        for name, S in scores.items():
-            top = np.argpartition(-S[i], k - 1)[:k]
-            top = top[np.argsort(-S[i][top], kind="stable")]
-            for rank, j in enumerate(top, start=1):
-                if S[i, j] <= 0:
+        for name, (top, positive) in tops.items():
+            for rank, (j, pos) in enumerate(zip(top[i], positive[i]), start=1):
+                if not pos:
                     continue
-                c = cands.setdefault(j, Candidate(sources[j][0]))
+                c = cands.get(j)
+                if c is None:
+                    c = cands[j] = Candidate(sources[j][0])
                 c.votes[name] = rank
-        for j, c in cands.items():
-            c.scores = {name: float(S[i, j]) for name, S in scores.items()}
-        need = min_votes if method == "union" else 1
         kept = [c for c in cands.values() if len(c.votes) >= need]
+        if kept:
+            cols = [j for j, c in cands.items() if len(c.votes) >= need]
+            rows = {name: S[i, cols].tolist() for name, S in scores.items()}
+            for n_, c in enumerate(kept):
+                c.scores = {name: v[n_] for name, v in rows.items()}
         kept.sort(key=lambda c: (-len(c.votes), sum(c.votes.values())))
         out.append(kept)
     return out

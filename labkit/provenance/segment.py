@@ -113,7 +113,7 @@ def _is_abbreviation(word: str) -> bool:
 
 def _ends_sentence(text: str, m: re.Match, line_start: int, line_end: int) -> bool:
     punct = m.group().rstrip(_CLOSERS)
-    if any(c in _HARD for c in punct):
+    if not _HARD.isdisjoint(punct):
         return True
     after = m.end()
     if after >= line_end:
