@@ -8,6 +8,7 @@ import sys
 import pytest
 from gradio_client import Client
 
+from fakes import wait_until
 from labkit import jobs
 
 
@@ -33,6 +34,7 @@ def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
     state.update(stage="fit", report=str(folder / "report.md"))
     (folder / "state.json").write_text(json.dumps(state))
     run = jobs.start([sys.executable, "-c", "import time; time.sleep(60)"], kind="experiment", name=state["id"])
+    wait_until(lambda: jobs.status(run.id).status == "running", what="the job's supervisor to start it")
     rid, timer = client.predict(api_name="/experiment_reattach")  # a reload follows the running study
     assert rid == run.id and timer["active"] is True
     status, log, timer, table, plot, report, report_file, finding = client.predict(
