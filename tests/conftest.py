@@ -46,10 +46,15 @@ os.environ.pop("HF_TOKEN", None)
 HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        # `make test` runs two pytest-xdist workers with --dist loadgroup: a file's tests stay together (its module
+        # fixtures are made once), and the browser files share one worker, in order (one Chromium at a time)
+        browser = item.path.parent.name == "browser"
+        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.stem))
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:  # torch is imported only when a GPU test was collected
         return

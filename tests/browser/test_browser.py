@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 
+from person import dismiss_toasts  # noqa: E402  (tests/browser is on sys.path)
+
 pytestmark = pytest.mark.browser
 
 
@@ -200,6 +202,7 @@ def test_document_translation_tab(page, tmp_path):
     d.text((60, 150), "We propose a new simple network architecture,", fill="black", font=render.font(26))
     d.text((60, 190), "based solely on attention mechanisms.", fill="black", font=render.font(26))
     img.save(tmp_path / "page.png")
+    dismiss_toasts(page)
     page.get_by_role("tab", name="Document translation").first.click()
     page.locator("#lk-dt-upload input[type=file]").set_input_files(str(tmp_path / "page.png"))
     page.wait_for_timeout(1000)

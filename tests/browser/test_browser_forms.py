@@ -6,23 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from person import dismiss_toasts, type_like_a_person  # noqa: E402  (tests/browser is on sys.path)
+
 pytestmark = pytest.mark.browser
-KEY_MS = 150
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "curate" / "rules.jsonl"
-
-
-def type_like_a_person(field, text: str) -> None:
-    field.click()
-    field.press("Control+A")
-    field.press("Backspace")
-    field.press_sequentially(text, delay=KEY_MS)
-
-
-def dismiss_toasts(page) -> None:
-    """Close the error toasts an earlier test left: they lie over the buttons."""
-    for close in page.locator(".toast-close").all():
-        if close.is_visible():
-            close.click()
 
 
 def _run_id(page, selector: str, before: str) -> str:
@@ -124,8 +111,13 @@ def test_evaluate_runs_what_was_typed_when_clicked_at_once(page, shot):
     args = build_parser().parse_args(argv[3:])
     ran = (args.languages, args.model, args.limit, args.max_new_tokens, args.tag)
     assert ran == (",".join(keep), "tiny-math-sft", 3, 24, [tag]), argv
-    shown = page.locator("#lk-eval-status").inner_text()
-    assert f"Started {rid}" in shown and " ".join(argv[3:]) in shown, (shown, argv)  # the command the page shows
+    # the status line shows the command the job runs, from the start (and on every look after)
+    page.wait_for_function(
+        "(cmd) => document.querySelector('#lk-eval-status').innerText.includes(cmd)",
+        arg=" ".join(argv[3:]),
+        timeout=60_000,
+    )
+    assert rid in page.locator("#lk-eval-status").inner_text()
     page.wait_for_function(
         "() => document.querySelector('#lk-eval-status').innerText.includes('succeeded')", timeout=300_000
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -251,8 +252,7 @@ class Evaluate:
             config={"task": spec.task, "model": spec.model},
             tags=[*tag_list, *owner_tags(self.ctx, request)],
         )
-        command = hide_upload_dirs(" ".join(cli_args(spec, tag_list)[2:]))
-        return run.id, f"Started `{run.id}` — `{command}`", polling(True)
+        return run.id, f"Started `{run.id}` — `{shown_command(cli_args(spec, tag_list))}`", polling(True)
 
     def refresh_on_end(self, run, task_filter, chosen):
         """The run panel's other outputs: the board, the heatmap and the run lists change only when a run ends."""
@@ -330,8 +330,25 @@ class Evaluate:
         return SAMPLE, self.langs_for(t, SAMPLE)
 
 
+def shown_command(argv: list[str]) -> str:
+    """A job's command as a person would type it: `labkit eval …` (the interpreter left out, upload folders hidden)."""
+    return hide_upload_dirs(shlex.join(["labkit", *argv[3:]]))
+
+
 def progress_text(run) -> str:
-    """An evaluation's progress for the run panel: samples done / total while it runs, the scores at the end."""
+    """An evaluation's progress for the run panel: samples done / total while it runs, the scores at the end, and
+    under it the command the job runs (what a terminal repeats)."""
+    return _progress(run) + (f"\n\n`{command}`" if (command := _command(run)) else "")
+
+
+def _command(run) -> str | None:
+    try:
+        return shown_command(json.loads((Path(run.run_dir) / jobs.COMMAND).read_text())["argv"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an HF Job (no local command) or a run folder being written
+
+
+def _progress(run) -> str:
     records, _ = jobs.read_metrics(run.run_dir) if run.run_dir else ([], 0)
     counts = [r for r in records if "total" in r]
     text = f"{counts[-1]['done']}/{counts[-1]['total']} samples" if counts else "preparing (loading data and model)"
