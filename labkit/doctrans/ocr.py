@@ -4,6 +4,9 @@ whose PP-OCR models ship inside the wheel (offline)."""
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -169,7 +172,8 @@ def _pdf_lines(page, scale: float) -> list[Line] | None:
 # rapidocr settings, measured by benchmarks/doctrans.py --configs (docs/performance.md). The recogniser is most of
 # the time. The direction classifier is off: it only turns upside-down lines, rare on document pages. The
 # detector sees the page with its long side at most 1280 px (rapidocr's default runs it at full size: 1.9x the
-# pixels of an A4 page at 150 dpi), and the recogniser takes lines 16 at a time.
+# pixels of an A4 page at 150 dpi). "Rec.rec_batch_num" only matters to rapidocr's own recogniser (lines_apart=False,
+# the benchmark's "before"); labkit recognises line by line (LineByLine).
 OCR_PARAMS = {
     "Global.log_level": "warning",
     "Global.use_cls": False,
@@ -179,11 +183,103 @@ OCR_PARAMS = {
 }
 
 
+# Each line goes to the recogniser at 90% of its width (height 48 px, as rapidocr scales it): the model's cost grows
+# with the width, so this is ~10% of the recogniser's time (~7% of an OCR page's). On the benchmark page and the
+# bundled example pages the text is the same as at full width; on a wider set of rendered and scanned lines
+# (benchmarks/doctrans.py --widths, docs/performance.md §4) ordinary lines read as well, a run of thin glyphs
+# (1, l, I, |) that full width also misreads loses a few more characters, and 0.85 or less starts to drop dots and
+# letters of ordinary words. 1.0: rapidocr's own widths.
+REC_WIDTH = 0.9
+
+
+def rec_workers() -> int:
+    """Lines recognised at once: one per core this process may run on (each run single-threaded, so a busy machine
+    costs no spinning threads)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def longest_first(images) -> list[int]:
+    """Indices of the line images, widest (relative to height) first: the longest lines start first, so the
+    workers finish together rather than one of them running the page's longest line alone at the end."""
+    return sorted(range(len(images)), key=lambda i: -images[i].shape[1] / max(images[i].shape[0], 1))
+
+
+def narrowed(image, width: float, height: int = 48, min_width: int = 320):
+    """The line image as the recogniser should see it at `width` times its width: scaled to `height` (rapidocr
+    scales it so too, then leaves it be) and narrowed, though not below `min_width` (rapidocr pads a line to that
+    width, so narrowing it further saves nothing). The image itself when there is nothing to narrow."""
+    h, w = image.shape[:2]
+    full = height * w / max(h, 1)
+    if width >= 1 or full <= min_width:
+        return image
+    import cv2
+
+    return cv2.resize(image, (max(min_width, int(full * width)), height))
+
+
+class LineByLine:
+    """Stands in for rapidocr's recogniser (engine.text_rec): the same model, resizing and decoding (rapidocr's own
+    TextRecognizer, handed one line at a time, narrowed to REC_WIDTH), with the lines spread over `workers`
+    threads, each running the model single-threaded. rapidocr runs 16 lines a batch (padded to the widest) and
+    sends 16 × 18,710 character scores per column through memory; one line at a time has no padding and its scores
+    stay in cache, and threads over lines scale better than onnxruntime's threads inside one line
+    (docs/performance.md §4: 20% less CPU for the same text, both cores busy)."""
+
+    def __init__(self, make_rec, workers: int, width: float = REC_WIDTH):
+        self._make_rec, self._rec, self.workers, self.width = make_rec, None, workers, width
+        self._lock = threading.Lock()
+
+    @property
+    def rec(self):
+        with self._lock:
+            if self._rec is None:
+                self._rec = self._make_rec()
+            return self._rec
+
+    def __call__(self, args):
+        import time
+
+        from rapidocr.ch_ppocr_rec import TextRecInput, TextRecOutput
+
+        images = [args.img] if not isinstance(args.img, list | tuple) else list(args.img)
+        rec = self.rec
+        if not images:
+            return rec(args)
+        start = time.perf_counter()
+        _, height, min_width = rec.rec_image_shape[:3]
+
+        def one(i):
+            line = narrowed(images[i], self.width, height, min_width)
+            return rec(TextRecInput(img=[line], return_word_box=args.return_word_box))
+
+        order = longest_first(images)
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(images))) as pool:
+            done = dict(zip(order, pool.map(one, order)))
+        out = [done[i] for i in range(len(images))]
+        return TextRecOutput(
+            images,
+            tuple(o.txts[0] for o in out),
+            tuple(o.scores[0] for o in out),
+            tuple(o.word_results[0] for o in out),
+            time.perf_counter() - start,
+            viser=out[0].viser,
+        )
+
+
 @lru_cache(maxsize=4)
-def _engine(params: tuple = tuple(OCR_PARAMS.items())):
+def _engine(params: tuple = tuple(OCR_PARAMS.items()), lines_apart: bool = True, width: float = REC_WIDTH):
+    """rapidocr with `params`; its recogniser replaced by LineByLine (lines at `width` times their width) unless
+    lines_apart is False."""
     from rapidocr import RapidOCR
 
-    return RapidOCR(params=dict(params))
+    engine = RapidOCR(params=dict(params))
+    if lines_apart:
+        single = {**dict(params), "EngineConfig.onnxruntime.intra_op_num_threads": 1}
+        engine.text_rec = LineByLine(lambda: RapidOCR(params=single)._load_rec_model(), rec_workers(), width)
+    return engine
 
 
 def ocr_image(image, params: dict | None = None) -> list[Line]:

@@ -76,20 +76,29 @@ def is_rtl(text: str) -> bool:
     return any(RTL_SCRIPTS[0] <= ch <= RTL_SCRIPTS[1] for ch in text)
 
 
-def wrap(text: str, fnt, width: float) -> list[str]:
-    """Lines no wider than `width`: word wrapping, and character wrapping for CJK runs. Line breaks in the
-    translation are treated as spaces: the block's box decides where lines break."""
-    text = " ".join(text.split())
+def _tokens(text: str) -> list[str]:
+    """Wrapping units: words (with their trailing space), and single characters inside CJK runs."""
     tokens: list[str] = []
-    for word in text.split(" "):
+    for word in " ".join(text.split()).split(" "):
         if any(_cjk(c) for c in word):
             tokens += list(word)
         else:
             tokens.append(word + " ")
+    return tokens
+
+
+def wrap(text: str, fnt, width: float, measure=None) -> list[str]:
+    """Lines no wider than `width`: word wrapping, and character wrapping for CJK runs. Line breaks in the
+    translation are treated as spaces: the block's box decides where lines break. `measure`: the font's getlength,
+    or a memo of it (fit measures each line again)."""
+    return _wrap(_tokens(text), width, measure or fnt.getlength)
+
+
+def _wrap(tokens: list[str], width: float, measure) -> list[str]:
     lines, line = [], ""
     for tok in tokens:
         trial = line + tok
-        if line and fnt.getlength(trial.rstrip()) > width and tok.strip() not in NO_LINE_START:
+        if line and measure(trial.rstrip()) > width and tok.strip() not in NO_LINE_START:
             lines.append(line.rstrip())
             line = tok.lstrip()
         else:
@@ -102,15 +111,24 @@ def wrap(text: str, fnt, width: float) -> list[str]:
 def fit(
     text: str, box: tuple[float, float, float, float], min_size: int = 6, max_size: int = 200
 ) -> tuple[int, list[str]]:
-    """The largest font size whose wrapped lines fit in the box, and those lines."""
+    """The largest font size whose wrapped lines fit in the box, and those lines (binary search over sizes; the
+    text is split into words once, and each size's measurements are reused when its lines are checked)."""
     w, h = box[2] - box[0], box[3] - box[1]
     lo, hi, best = min_size, max(min_size, min(max_size, int(h))), None
     script = script_font(text)
+    tokens = _tokens(text)
     while lo <= hi:
         size = (lo + hi) // 2
         fnt = font(size, script)
-        lines = wrap(text, fnt, w)
-        too_wide = any(fnt.getlength(l) > w for l in lines)
+        lengths: dict[str, float] = {}
+
+        def measure(s: str, fnt=fnt, lengths=lengths) -> float:
+            if s not in lengths:
+                lengths[s] = fnt.getlength(s)
+            return lengths[s]
+
+        lines = _wrap(tokens, w, measure)
+        too_wide = any(measure(l) > w for l in lines)
         if not too_wide and len(lines) * size * 1.2 <= h:
             best, lo = (size, lines), size + 1
         else:
@@ -119,29 +137,36 @@ def fit(
 
 
 def _background(img, box) -> tuple:
+    """The median colour (by channel sum; ties in ring order) of the rows just above and below the box: the page's
+    local background. `img` is a PIL image or its pixels as an (H, W, channels) array (render_page converts the
+    page once rather than per line)."""
+    import numpy as np
+
+    px = img if isinstance(img, np.ndarray) else np.asarray(img)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     pad = 3
-    ring = []
-    px = img.load()
-    W, H = img.size
-    for x in range(max(0, x0 - pad), min(W, x1 + pad)):
-        for y in (max(0, y0 - pad), min(H - 1, y1 + pad)):
-            ring.append(px[x, y])
-    if not ring:
+    H, W = px.shape[:2]
+    left, right = max(0, x0 - pad), min(W, x1 + pad)
+    if right <= left:
         return (255, 255, 255)
-    ring.sort(key=sum)
-    return ring[len(ring) // 2]
+    top, bottom = max(0, y0 - pad), min(H - 1, y1 + pad)
+    ring = np.stack([px[top, left:right], px[bottom, left:right]], axis=1).reshape(-1, *px.shape[2:])  # x by x
+    sums = ring.reshape(len(ring), -1).astype(np.int64).sum(axis=1)
+    pick = ring[np.argsort(sums, kind="stable")[len(ring) // 2]]
+    return tuple(int(v) for v in np.atleast_1d(pick))
 
 
 def render_page(image, blocks: list[Block], texts: list[str]):
+    import numpy as np
     from PIL import ImageDraw
 
     out = image.copy()
     draw = ImageDraw.Draw(out)
+    pixels = np.asarray(image)
     for b in blocks:
         for line in b.lines:
             x0, y0, x1, y1 = line.box
-            draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), fill=_background(image, line.box))
+            draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), fill=_background(pixels, line.box))
     for b, text in zip(blocks, texts):
         size, lines = fit(text, b.box)
         fnt = font(size, script_font(text))

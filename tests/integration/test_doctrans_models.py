@@ -80,6 +80,20 @@ def test_ocr_english_and_chinese(rendered_page):
     assert all(0 < l.confidence <= 1 and l.box[0] < l.box[2] and l.box[1] < l.box[3] for l in lines)
 
 
+def test_line_by_line_recognition_reads_as_rapidocrs_own(rendered_page):
+    """labkit's recogniser (one line per model run, narrowed to ocr.REC_WIDTH, lines over the cores) against
+    rapidocr's batches of 16 at full width: the same lines, boxes and text on the page (docs/performance.md §4
+    times the two, and measures the narrowing on a wider set of lines)."""
+    import numpy as np
+
+    params = tuple(ocr.OCR_PARAMS.items())
+    assert isinstance(ocr._engine(params).text_rec, ocr.LineByLine)
+    ours = ocr.lines_of(ocr._engine(params)(np.asarray(rendered_page)))
+    theirs = ocr.lines_of(ocr._engine(params, lines_apart=False)(np.asarray(rendered_page)))
+    assert [(l.text, l.box) for l in ours] == [(l.text, l.box) for l in theirs] and len(ours) == 3
+    assert all(abs(a.confidence - b.confidence) < 0.05 for a, b in zip(ours, theirs))
+
+
 def test_vlm_engine_refuses_a_text_only_model_in_one_sentence(tmp_path):
     from labkit.doctrans import vlm
 

@@ -127,3 +127,97 @@ def test_vlm_prompt_and_output_handling():
     )
     assert vlm.clean_markdown("<think>hmm</think>```markdown\n# 标题\n\n正文\n```") == "# 标题\n\n正文\n"
     assert vlm.clean_markdown("# Title") == "# Title\n"
+
+
+class _StubRecogniser:
+    """rapidocr's TextRecognizer as LineByLine uses it: called with a TextRecInput, answers a TextRecOutput. Each
+    line's text names its width, so a line that came back in another line's place shows."""
+
+    rec_image_shape = [3, 48, 320]
+
+    def __init__(self, barrier=None):
+        import threading
+
+        self.calls, self.barrier, self.lock = [], barrier, threading.Lock()
+
+    def __call__(self, args):
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+
+        images = args.img if isinstance(args.img, list) else [args.img]
+        with self.lock:
+            self.calls.append([im.shape[1] for im in images])
+        if self.barrier is not None:
+            self.barrier.wait()  # two lines in the model at once, or this times out
+        return TextRecOutput(
+            images,
+            tuple(f"w{im.shape[1]}" for im in images),
+            tuple(im.shape[1] / 1000 for im in images),
+            tuple(None for _ in images),
+            0.0,
+        )
+
+
+def _crops(widths):
+    import numpy as np
+
+    return [np.zeros((30, w, 3), np.uint8) for w in widths]
+
+
+def test_lines_are_recognised_one_at_a_time_longest_first_and_come_back_in_their_order():
+    pytest.importorskip("rapidocr")
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    widths = [300, 900, 120, 600, 450]
+    stub = _StubRecogniser()
+    out = ocr.LineByLine(lambda: stub, workers=1, width=1.0)(TextRecInput(img=_crops(widths)))
+    assert stub.calls == [[900], [600], [450], [300], [120]]  # one line per model run, the widest first
+    assert out.txts == tuple(f"w{w}" for w in widths) and out.scores == tuple(w / 1000 for w in widths)
+    assert len(out.imgs) == len(widths) and len(out.word_results) == len(widths)
+    assert ocr.longest_first(_crops([10, 30, 20])) == [1, 2, 0]
+
+
+def test_lines_run_on_several_workers_at_once():
+    import threading
+
+    pytest.importorskip("rapidocr")
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    widths = [100, 200, 300, 400]
+    stub = _StubRecogniser(threading.Barrier(2, timeout=30))
+    out = ocr.LineByLine(lambda: stub, workers=2, width=1.0)(TextRecInput(img=_crops(widths)))
+    assert out.txts == tuple(f"w{w}" for w in widths)
+    assert sorted(c for call in stub.calls for c in call) == widths and all(len(c) == 1 for c in stub.calls)
+
+
+def test_a_line_is_narrowed_once_to_the_recognisers_height_and_short_lines_are_left_alone():
+    pytest.importorskip("cv2")
+    long, short, just = _crops([300, 150, 210])  # 30 px high: 480, 240 and 336 px wide at the model's 48 px
+    assert ocr.narrowed(long, 0.9).shape == (48, 432, 3)
+    assert ocr.narrowed(short, 0.9) is short  # rapidocr pads it to 320 px anyway: nothing to save
+    assert ocr.narrowed(just, 0.9).shape == (48, 320, 3)  # not below the width it would be padded to
+    assert ocr.narrowed(long, 1.0) is long
+
+
+def test_the_recogniser_sees_each_line_narrowed_and_loads_on_first_use():
+    pytest.importorskip("rapidocr")
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    stub, made = _StubRecogniser(), []
+    rec = ocr.LineByLine(lambda: made.append(1) or stub, workers=2)
+    assert made == [] and rec.width == ocr.REC_WIDTH  # the model loads on first use
+    (crop,) = _crops([300])
+    seen = ocr.narrowed(crop, ocr.REC_WIDTH).shape[1]  # 432 px at 0.9
+    assert rec(TextRecInput(img=crop)).txts == (f"w{seen}",) and rec(TextRecInput(img=[crop])).txts == (f"w{seen}",)
+    assert made == [1] and stub.calls == [[seen], [seen]] and ocr.rec_workers() >= 1
+
+
+def test_erasing_takes_the_median_colour_of_the_rows_around_a_box():
+    import numpy as np
+    from PIL import Image
+
+    img = Image.new("RGB", (60, 40), (250, 240, 230))
+    img.paste((0, 0, 0), (20, 15, 40, 25))  # the "text"
+    img.paste((10, 10, 10), (18, 12, 24, 13))  # a speck in the row above the box: outvoted
+    for page in (img, np.asarray(img)):
+        assert render._background(page, (20, 15, 40, 25)) == (250, 240, 230)
+    assert render._background(img, (50, 10, 20, 20)) == (255, 255, 255)  # no pixels around: white
