@@ -97,7 +97,10 @@ def test_a_failed_run_shows_its_error_whole_in_the_tabs_words(client):
         api_name="/eval_start",
     )
     progress, _board, _ = follow(client, rid)
-    assert "failed" in progress and "No data at /nonexistent/folder" in progress and "--data" not in progress
+    # the status line shows the job's command (`labkit eval … --data …`); the error below it is in the tab's words
+    command, error = progress.rsplit("`", 1)
+    assert "failed" in progress and "labkit eval" in command and "--data /nonexistent/folder" in command
+    assert "No data at /nonexistent/folder" in error and "--data" not in error
 
 
 def test_evaluate_round_trip(client):
