@@ -27,11 +27,12 @@ serve: venv
 lint: venv
 	$(BIN)/ruff check .
 
-# Two workers (pytest-xdist): a file's tests stay on one worker, the browser files share one (tests/conftest.py).
+# Two workers (pytest-xdist): a file's tests stay on one worker, the browser files share one, longest first
+# (tests/conftest.py).
 # TEST_WORKERS=0 runs the suite in this process, serially.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # The quick tier: everything not marked slow (~800 tests: 114 s wall on 2 cores under a load average of 12;
 # the per-test durations sum to 75 s). A test that needs the tiny model, the app or a job is slow by fixture.

@@ -46,15 +46,35 @@ os.environ.pop("HF_TOKEN", None)
 HEAVY_FIXTURES = {"tiny_path", "tiny_backend", "app_url", "client", "wait_run"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+# `make test` runs two pytest-xdist workers (--dist loadfile) with the scheduler below: a file's tests stay on one
+# worker (its module fixtures are made once), the browser files share one worker, in order (one Chromium and one
+# app at a time), and the work is handed out longest tier first. (pytest-xdist's own --dist loadgroup does not group
+# under pytest 9, which keeps a node id where xdist 3.8 no longer writes it: every test became its own unit, and
+# session fixtures such as the bad-input corpus were made once per worker.)
+_TIER_ORDER = {name: rank for rank, name in enumerate(["browser", "integration", "ui", "badinput", "unit"])}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/browser" if path.startswith("tests/browser/") else path
+
+    config.option.loadscopereorder = False  # keep the tier order set in pytest_collection_modifyitems
+    return ByFile(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        # `make test` runs two pytest-xdist workers with --dist loadgroup: a file's tests stay together (its module
-        # fixtures are made once), and the browser files share one worker, in order (one Chromium at a time)
-        browser = item.path.parent.name == "browser"
-        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.stem))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # longest tiers first, so that no long file starts last (stable sort)
+        items.sort(key=lambda item: _TIER_ORDER.get(item.path.parent.name, len(_TIER_ORDER)))
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:  # torch is imported only when a GPU test was collected
         return
