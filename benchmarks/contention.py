@@ -7,9 +7,11 @@ cores / processes (1.0 = exactly a fair share; the goal is at least 0.7).
 - after:  what `labkit.jobs` sets today (`_thread_share`): that share capped by the idle cores, OMP_WAIT_POLICY=PASSIVE
   and TOKENIZERS_PARALLELISM=false whenever the machine is shared.
 
-    .venv/bin/python benchmarks/contention.py [--steps 60] [--competitors 2,4]
+    .venv/bin/python benchmarks/contention.py [--steps 60] [--competitors 2,4] [--rounds 3]
 
-Run it on an otherwise idle machine; the load average at the start is printed with the numbers.
+Run it on an otherwise idle machine; the load average at the start is printed with the numbers. Each round measures
+the job alone again (its fair share is that round's rate alone) and then every setting, both policies in turn; the
+summary gives min - median - max over rounds of the ratio to the fair share.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +59,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--competitors", default="2,4")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     from labkit.jobs import cores
 
@@ -65,33 +69,40 @@ def main():
     base.update(LABKIT_HOME=home, HF_HUB_OFFLINE="1", LABKIT_MAX_JOBS="16")  # 4 competitors + the measured one
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
     subprocess.run([sys.executable, "-m", "labkit.models.tiny", f"{home}/models/tiny"], env=base, check=True)
-    alone = measured(base, args.steps)
-    rows = [{"setting": "alone", "policy": "-", "processes": 1, "steps_per_s": alone, "vs_fair_share": 1.0}]
-    for kind in ("labkit", "synthetic"):
-        for n in (int(x) for x in args.competitors.split(",")):
-            for policy in ("before", "after"):
-                others = {**base, "OMP_NUM_THREADS": str(max(1, n_cores // (n + 1)))} if kind == "labkit" else base
-                procs = competitors(kind, n, others if policy == "before" else base)
-                time.sleep(8)  # the competitors are past their start-up
-                env = dict(base)
-                if policy == "before":  # the old rule: a share only beside labkit jobs, else every core; spinning waits
-                    env["OMP_NUM_THREADS"] = str(max(1, n_cores // (n + 1)) if kind == "labkit" else n_cores)
-                rate = measured(env, args.steps)
-                for p in procs:
-                    p.kill()
-                    p.wait()
-                fair = alone * min(1.0, n_cores / (n + 1))
-                rows.append(
-                    {
-                        "setting": f"beside {n} {kind}",
-                        "policy": policy,
-                        "processes": n + 1,
-                        "steps_per_s": rate,
-                        "vs_fair_share": rate / fair,
-                    }  # fmt: skip
-                )
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(json.dumps({"cores": n_cores, "load_at_start": load, "steps": args.steps, "rows": rows}, indent=1))
+    rows = []
+    for round_ in range(args.rounds):
+        alone = measured(base, args.steps)
+        rows.append({"round": round_, "setting": "alone", "policy": "-", "processes": 1, "steps_per_s": alone,
+                     "vs_fair_share": 1.0, "load": os.getloadavg()[0]})  # fmt: skip
+        for kind in ("labkit", "synthetic"):
+            for n in (int(x) for x in args.competitors.split(",")):
+                for policy in ("before", "after") if round_ % 2 == 0 else ("after", "before"):
+                    rows.append({"round": round_, **setting(kind, n, policy, base, n_cores, alone, args.steps)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    summary = {}
+    for r in rows:
+        summary.setdefault(f"{r['setting']} / {r['policy']}", []).append(round(r["vs_fair_share"], 3))
+    summary = {k: {"min": min(v), "median": statistics.median(v), "max": max(v), "all": v} for k, v in summary.items()}
+    print(json.dumps({"cores": n_cores, "load_at_start": load, "steps": args.steps, "rounds": args.rounds,
+                      "summary": summary, "rows": rows}, indent=1))  # fmt: skip
+
+
+def setting(kind: str, n: int, policy: str, base: dict, n_cores: int, alone: float, steps: int) -> dict:
+    """The measured job beside n competitors of `kind`, under the thread policy `policy`."""
+    others = {**base, "OMP_NUM_THREADS": str(max(1, n_cores // (n + 1)))} if kind == "labkit" else base
+    procs = competitors(kind, n, others if policy == "before" else base)
+    time.sleep(8)  # the competitors are past their start-up
+    env = dict(base)
+    if policy == "before":  # the old rule: a share only beside labkit jobs, else every core; spinning waits
+        env["OMP_NUM_THREADS"] = str(max(1, n_cores // (n + 1)) if kind == "labkit" else n_cores)
+    load = os.getloadavg()[0]
+    rate = measured(env, steps)
+    for p in procs:
+        p.kill()
+        p.wait()
+    fair = alone * min(1.0, n_cores / (n + 1))
+    return {"setting": f"beside {n} {kind}", "policy": policy, "processes": n + 1, "steps_per_s": rate,
+            "vs_fair_share": rate / fair, "load": load}  # fmt: skip
 
 
 if __name__ == "__main__":

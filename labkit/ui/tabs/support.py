@@ -92,7 +92,7 @@ def _layout(ctx) -> SimpleNamespace:
             )
         with guarded_buttons(ctx.settings) as button, gr.Row():
             ui.gen_btn = button("Generate dialogues", "batch", variant="primary")
-            ui.rp_stop = gr.Button("Cancel", variant="stop")
+            ui.rp_stop = gr.Button("Cancel", variant="stop", elem_id="lk-support-rp-stop")
             ui.pairs_btn = button("Build self-evolution pairs", "batch")
         ui.rp_status = gr.Markdown(elem_id="lk-support-rp-status")
         ui.rp_preview = gr.Markdown(label="Preview", elem_id="lk-support-rp-preview")
