@@ -156,13 +156,22 @@ def bound_inputs(blocks: gr.Blocks, settings=None) -> gr.Blocks:
     return blocks
 
 
-def clear_first(trigger, *components):
+def clear_first(trigger, *components, stop: SessionFlags | None = None):
     """`trigger` (a button's `.click`) first empties `components`, the messages of an earlier click (a "✅ Ready",
     a status line): chain the button's handler with `.then(...)`. A message then belongs to its moment: when the
-    handler fails, the toast does not stand beside the last click's success text."""
+    handler fails, the toast does not stand beside the last click's success text.
+    `stop`: the Cancel flags of the work the click starts. This session's flag is lowered here, at the click (this
+    step is not queued), and never by the handler: a Cancel pressed at once, while the work still waits in the queue
+    or loads its model, then stops it instead of being wiped when the work begins."""
     blanks = ["" if isinstance(c, (gr.Markdown, gr.Textbox)) else None for c in components]
+
+    def clear(request: gr.Request):
+        if stop is not None:
+            stop.arm(request)
+        return blanks if len(blanks) > 1 else blanks[0]
+
     return trigger(
-        lambda: blanks if len(blanks) > 1 else blanks[0],
+        clear,
         None,
         list(components),
         api_visibility="private",
@@ -291,17 +300,55 @@ def header_markdown(model: dict) -> str:
 
 
 class SessionFlags:
-    """A stop flag per browser session, for work that runs inside the app (not a job): a Stop button stops only
-    its own session's work, never a visitor's next door."""
+    """A Cancel flag per browser session, for work that runs inside the app (not a job): a Cancel button stops only
+    its own session's work, never a visitor's next door. The flag stands only while the session's work is coming
+    (`arm`, at the click) or running (`running`), so a Cancel pressed at once after the click is kept until the work
+    begins, and a Cancel pressed when nothing runs cannot stop the next run."""
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
+        self._pending: set[str] = set()
+        self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, request) -> threading.Event:
-        key = getattr(request, "session_hash", None) or ""
+    @staticmethod
+    def _key(request) -> str:
+        return getattr(request, "session_hash", None) or ""
+
+    def _flag(self, key: str) -> threading.Event:
+        return self._flags.setdefault(key, threading.Event())
+
+    def arm(self, request) -> None:
+        """The click that starts the work: an earlier Cancel is forgotten, and one pressed from now on counts."""
         with self._lock:
-            return self._flags.setdefault(key, threading.Event())
+            key = self._key(request)
+            self._flag(key).clear()
+            self._pending.add(key)
+
+    @contextlib.contextmanager
+    def running(self, request):
+        """Around the work: yields the flag it must watch; when the session's last work ends, the flag is lowered."""
+        key = self._key(request)
+        with self._lock:
+            self._pending.discard(key)
+            self._busy[key] = self._busy.get(key, 0) + 1
+            flag = self._flag(key)
+        try:
+            yield flag
+        finally:
+            with self._lock:
+                self._busy[key] -= 1
+                if not self._busy[key] and key not in self._pending:
+                    flag.clear()
+
+    def stop(self, request) -> bool:
+        """Raise the flag of this session's coming or running work; False when there is none."""
+        with self._lock:
+            key = self._key(request)
+            if key not in self._pending and not self._busy.get(key):
+                return False
+            self._flag(key).set()
+            return True
 
 
 def who(ctx, request) -> dict:

@@ -11,7 +11,8 @@ def test_cancel_a_translation_shows_cancelled(page):
     page.get_by_role("tab", name="Document translation").click()
     page.get_by_text("Scanned page (grey, skewed, noisy)").click()
     page.get_by_role("button", name="Translate", exact=True).click()
-    page.wait_for_timeout(500)
+    # at once, as a person who clicked the wrong button does: the translation may still wait in the queue or load
+    # its model, and the Cancel must not be wiped when it begins (it was, on a busy machine)
     page.get_by_role("button", name="Cancel", exact=True).first.click()
     status = page.locator("#lk-dt-status")
     status.get_by_text("Cancelled.").wait_for(timeout=240_000)

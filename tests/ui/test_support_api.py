@@ -44,7 +44,11 @@ def test_roleplay_from_the_tab(client):
     assert (
         rec["dialogue_id"] in preview and "I lost my job." in preview and "*Seeker*" in preview
     )  # a preview, not only a file
-    assert "Cancelling" in client.predict(api_name="/support_roleplay_cancel")
+    # nothing runs now: Cancel says so, and leaves no flag that would stop the next generation
+    assert "Nothing to cancel" in client.predict(api_name="/support_roleplay_cancel")
+    form = (1, 1, ["en"], "en: I lost my job.", "en: a nurse")
+    _path, note, _preview = client.predict(*form, api_name="/support_roleplay")
+    assert "Cancelled" not in note and note.startswith("1 dialogues"), note
 
 
 def test_whitespace_message_is_refused(client):

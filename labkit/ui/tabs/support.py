@@ -150,13 +150,15 @@ class Support:
 
     @handler
     def generate(self, n_, turns_, langs_, scen_, pers_, model_state, request: gr.Request, progress=gr.Progress()):
+        with self.cancels.running(request) as cancel:  # raised by Cancel, from the click on
+            return self._generate(n_, turns_, langs_, scen_, pers_, model_state, cancel, progress)
+
+    def _generate(self, n_, turns_, langs_, scen_, pers_, model_state, cancel, progress):
         if not langs_:
             raise LabkitError("Pick at least one language.")
         scenarios, personas = roleplay.parse_table(scen_), roleplay.parse_table(pers_)
         roleplay.check_roleplay(n_, turns_, list(langs_), scenarios, personas)  # before a model loads
         agent = self.agent_for(model_state)
-        cancel = self.cancels(request)
-        cancel.clear()
         dialogues = roleplay.generate(
             agent,
             int(n_),
@@ -179,8 +181,9 @@ class Support:
         return str(path), note, roleplay.preview(dialogues)
 
     def cancel(self, request: gr.Request):
-        self.cancels(request).set()
-        return "Cancelling … (the dialogue in progress is dropped)"
+        if self.cancels.stop(request):
+            return "Cancelling … (the dialogue in progress is dropped)"
+        return "Nothing to cancel: no role-play generation of yours is running."
 
     @handler
     def build_pairs(self, f, model_state, progress=gr.Progress()):
@@ -210,7 +213,7 @@ def build(ctx, shared) -> None:
     ui.reset.click(h.new_session, None, side, api_name="support_reset")
     ui.export_btn.click(h.export, ui.state, ui.export_file, api_name="support_export")
     # each click first empties what the earlier one said, so a refusal's toast shows alone
-    clear_first(ui.gen_btn.click, ui.rp_status).then(
+    clear_first(ui.gen_btn.click, ui.rp_status, stop=h.cancels).then(
         h.generate,
         [ui.n, ui.turns, ui.langs, ui.scen, ui.pers, shared.model_state],
         [ui.rp_file, ui.rp_status, ui.rp_preview],

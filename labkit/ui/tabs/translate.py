@@ -87,17 +87,22 @@ class Translate:
         request: gr.Request,
         progress=gr.Progress(),
     ):
+        with self.cancel_flags.running(request) as cancel_flag:  # raised by Cancel, from the click on
+            form = (f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state)
+            return self._translate(*form, cancel_flag, progress)
+
+    def _translate(self, f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, cancel_flag, progress):
         if not f:
             raise LabkitError("Upload a page image or a PDF first.")
         check_language(tgt, "The target language")
         if src and src != "(auto)":
             check_language(src, "The source language")
-        cancel_flag = self.cancel_flags(request)
-        cancel_flag.clear()
         terms = parse_glossary(glossary_ or "")
         out = export_dir(self.settings.cache_dir, "doctrans-")
         common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
         try:
+            if cancel_flag.is_set():  # pressed while this waited in the queue
+                raise Cancelled
             if engine_ == "vlm":
                 res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=cancel_flag, **common)
                 return vlm_outputs(res, tgt)
@@ -120,8 +125,9 @@ class Translate:
         return pipeline_outputs(res, terms, tgt)
 
     def cancel(self, request: gr.Request):
-        self.cancel_flags(request).set()
-        return "Cancelling … (stops after the blocks being translated now)"
+        if self.cancel_flags.stop(request):
+            return "Cancelling … (stops after the blocks being translated now)"
+        return "Nothing to cancel: no translation of yours is running."
 
     @staticmethod
     def show_page(both, n):
@@ -270,7 +276,7 @@ def _layout(ctx) -> SimpleNamespace:
 def build(ctx, shared) -> None:
     ui, h = _layout(ctx), Translate(ctx)
     ui.glossary_file.upload(h.load_glossary, ui.glossary_file, ui.glossary, api_name="doc_glossary_upload")
-    clear_first(ui.go.click, ui.status).then(  # an earlier "done" never stands beside a new error
+    clear_first(ui.go.click, ui.status, stop=h.cancel_flags).then(  # an earlier "done" never stands beside a new error
         h.translate,
         [ui.upload, ui.source, ui.target, ui.engine, ui.pages, ui.dpi, ui.domain, ui.glossary, shared.model_state],
         [ui.gallery, ui.downloads, ui.markdown, ui.status, ui.pairs, ui.page_no, ui.before, ui.after, ui.after_text],

@@ -1,0 +1,61 @@
+"""The Cancel flag of work that runs inside the app (role-play generation, document translation): it stands only
+while the session's work is coming or running, so an early Cancel counts and a stray one stops nothing later."""
+
+import threading
+from types import SimpleNamespace
+
+from labkit.ui.common import SessionFlags
+
+
+def _session(name: str):
+    return SimpleNamespace(session_hash=name)
+
+
+def test_cancel_pressed_between_the_click_and_the_start_stops_the_work():
+    flags, a = SessionFlags(), _session("a")
+    flags.arm(a)  # the click
+    assert flags.stop(a)  # Cancel at once, while the work waits in the queue
+    with flags.running(a) as flag:
+        assert flag.is_set()
+
+
+def test_cancel_with_nothing_running_does_not_stop_the_next_run():
+    flags, a = SessionFlags(), _session("a")
+    assert not flags.stop(a)
+    with flags.running(a) as flag:  # an API call, without the click's step
+        assert not flag.is_set()
+        assert flags.stop(a) and flag.is_set()  # Cancel while it runs
+    assert not flags.stop(a)  # it ended: the flag is down and stays down
+    with flags.running(a) as flag:
+        assert not flag.is_set()
+
+
+def test_the_click_forgets_an_earlier_cancel_and_sessions_are_apart():
+    flags, a, b = SessionFlags(), _session("a"), _session("b")
+    with flags.running(a):
+        flags.stop(a)
+        flags.arm(a)  # a second click while the first run still ends: its own, fresh start
+        with flags.running(b) as other:
+            assert not flags.stop(_session("c")) and not other.is_set()
+    with flags.running(a) as flag:
+        assert not flag.is_set()
+
+
+def test_the_flag_is_shared_by_the_sessions_runs_and_lowered_when_the_last_ends():
+    flags, a = SessionFlags(), _session("a")
+    started, release = threading.Event(), threading.Event()
+
+    def long_run():
+        with flags.running(a):
+            started.set()
+            release.wait(5)
+
+    t = threading.Thread(target=long_run)
+    t.start()
+    started.wait(5)
+    with flags.running(a) as flag:
+        flags.stop(a)
+    assert flag.is_set()  # the first run is still going and must see the Cancel
+    release.set()
+    t.join(5)
+    assert not flag.is_set()
