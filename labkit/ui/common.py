@@ -165,7 +165,7 @@ def clear_first(trigger, *components, stop: SessionFlags | None = None):
     or loads its model, then stops it instead of being wiped when the work begins."""
     blanks = ["" if isinstance(c, (gr.Markdown, gr.Textbox)) else None for c in components]
 
-    def clear(request: gr.Request):
+    def clear(request: gr.Request = None):
         if stop is not None:
             stop.arm(request)
         return blanks if len(blanks) > 1 else blanks[0]
