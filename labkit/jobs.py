@@ -21,6 +21,7 @@ Commands are argument lists, never shell strings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -281,6 +283,31 @@ def follow_log(run_id: str, settings: Settings | None = None, poll: float = 0.5)
                 yield rest.decode("utf-8", errors="replace")
             return
         _wait(run.pid, poll)
+
+
+@contextlib.contextmanager
+def attached(run_id: str, settings: Settings | None = None) -> Iterator[None]:
+    """Around a command that follows its own run in the foreground (`labkit train` without --detach): Ctrl-C or
+    SIGTERM to the command cancels the run (checkpoints stay, so it can be resumed) instead of leaving its worker
+    running unseen — the job runs in a session of its own, which a terminal's Ctrl-C does not reach."""
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    before = (signal.signal(signal.SIGTERM, on_term), signal.getsignal(signal.SIGINT)) if main else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the cancel short
+        run = cancel(run_id, settings)
+        print(f"\n[labkit] {run_id} {run.status}: the command was interrupted (--detach keeps a run going)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        raise
+    finally:
+        if before:
+            signal.signal(signal.SIGTERM, before[0])
+            signal.signal(signal.SIGINT, before[1])
 
 
 def _wait(pid: int | None, seconds: float) -> None:

@@ -179,9 +179,10 @@ def _add_language(args, emit) -> int:
     if args.detach:
         emit(args, summary, f"{run.id} started: labkit runs logs -f {run.id}")
         return 0
-    for chunk in jobs.follow_log(run.id):
-        if not args.json:
-            sys.stderr.write(chunk)
+    with jobs.attached(run.id):  # Ctrl-C cancels the run this command follows
+        for chunk in jobs.follow_log(run.id):
+            if not args.json:
+                sys.stderr.write(chunk)
     run = jobs.status(run.id)
     summary.update(status=run.status, error=run.error)
     if run.status == "succeeded":  # routing of every language the model serves, not only the new one it trained on

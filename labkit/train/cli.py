@@ -79,10 +79,11 @@ def train(args) -> int:
             f"{run.id} started: labkit runs logs -f {run.id}",
         )
         return 0
-    for chunk in jobs.follow_log(run.id):
-        if not args.json:
-            sys.stderr.write(chunk)
-            sys.stderr.flush()
+    with jobs.attached(run.id):  # Ctrl-C cancels the run this command follows
+        for chunk in jobs.follow_log(run.id):
+            if not args.json:
+                sys.stderr.write(chunk)
+                sys.stderr.flush()
     return _train_result(args, jobs.status(run.id))
 
 

@@ -2,6 +2,9 @@
 whose parameters changed; cancel and resume; a parallel-language sweep is tagged for the Scaling tab."""
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -100,3 +103,27 @@ def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings, wait_run):
     assert f"queued after {runs[0].id}" in jobs.tail_log(runs[1].run_dir)
     recipe = rmod.load(Path(runs[1].run_dir) / "recipe.yaml")
     assert recipe.data["parallel"]["languages"] == ["zh", "th"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_a_foreground_train_cancels_its_run(tiny_path, settings, sig):
+    """`labkit train` without --detach follows its run; its job runs in a session of its own (a terminal's Ctrl-C
+    does not reach it), so an interrupted command must cancel the run, not leave the worker training unseen."""
+    name = f"foreground-{sig.name.lower()}"
+    argv = [sys.executable, "-m", "labkit.cli", "train", str(CONFIGS / "sft-tiny.yaml"), "--set", f"name={name}",
+            "--set", "trainer.max_steps=100000", "--set", "trainer.save_strategy=no"]  # fmt: skip
+    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end, run = time.time() + 180, None
+    while time.time() < end and cli.poll() is None:
+        runs = [r for r in jobs.list_runs(settings) if r.name == name and r.status == "running" and r.worker_pid]
+        if runs and jobs.read_metrics(runs[0].run_dir)[0]:  # training under way
+            run = runs[0]
+            break
+        time.sleep(0.3)
+    assert run is not None, cli.communicate(timeout=30)
+    cli.send_signal(sig)
+    _out, err = cli.communicate(timeout=60)
+    assert cli.returncode == 130, err[-2000:]
+    after = jobs.status(run.id, settings)
+    assert after.status == "cancelled" and not jobs.alive_processes(after), err[-2000:]
+    assert f"{run.id} cancelled" in err
