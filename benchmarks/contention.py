@@ -68,7 +68,8 @@ def main():
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     base.update(LABKIT_HOME=home, HF_HUB_OFFLINE="1", LABKIT_MAX_JOBS="16")  # 4 competitors + the measured one
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
-    subprocess.run([sys.executable, "-m", "labkit.models.tiny", f"{home}/models/tiny"], env=base, check=True)
+    tiny = [sys.executable, "-m", "labkit.models.tiny", f"{home}/models/tiny"]
+    subprocess.run(tiny, env=base, check=True, stdout=subprocess.DEVNULL)  # stdout: the JSON below only
     rows = []
     for round_ in range(args.rounds):
         alone = measured(base, args.steps)
@@ -97,8 +98,9 @@ def setting(kind: str, n: int, policy: str, base: dict, n_cores: int, alone: flo
         env["OMP_NUM_THREADS"] = str(max(1, n_cores // (n + 1)) if kind == "labkit" else n_cores)
     load = os.getloadavg()[0]
     rate = measured(env, steps)
+    for p in procs:  # SIGTERM: an interrupted `labkit train` cancels its run (SIGKILL would leave the worker going)
+        p.terminate()
     for p in procs:
-        p.kill()
         p.wait()
     fair = alone * min(1.0, n_cores / (n + 1))
     return {"setting": f"beside {n} {kind}", "policy": policy, "processes": n + 1, "steps_per_s": rate,
