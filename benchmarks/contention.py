@@ -1,7 +1,7 @@
-"""One training job on a shared machine: alone, beside 2 and 4 labkit jobs (trainings), and beside synthetic CPU load
-(torch matrix products on default threads), with labkit's thread policy before and after it took idle cores and
-sleeping waits into account. Reports the measured job's steps/s against its fair share: its rate alone times
-cores / processes (1.0 = exactly a fair share; the goal is at least 0.7).
+"""One training job on a shared machine: alone, beside 2 and 4 labkit jobs (trainings and evaluations, alternately),
+and beside synthetic CPU load (torch matrix products on default threads), with labkit's thread policy before and
+after it took idle cores and sleeping waits into account. Reports the measured job's steps/s against its fair
+share: its rate alone times cores / processes (1.0 = exactly a fair share; the goal is at least 0.7).
 
 - before: OMP_NUM_THREADS = cores // (labkit jobs running + 1) when other labkit jobs run, else torch's default;
 - after:  what `labkit.jobs` sets today (`_thread_share`): that share capped by the idle cores, OMP_WAIT_POLICY=PASSIVE
@@ -44,13 +44,30 @@ def measured(env: dict, steps: int) -> float:
     return json.loads(out.stdout)["final_metrics"]["train_steps_per_second"]
 
 
+# Evaluation jobs back to back, started as the Evaluate tab starts them (jobs.start, so the thread policy applies);
+# SIGTERM cancels the one running (jobs.attached).
+EVAL_LOOP = """
+import sys
+from labkit import jobs
+argv = [sys.executable, "-m", "labkit.cli", "eval", "--task", "mgsm", "--model", "tiny", "--data", "sample",
+        "--languages", "en,zh,de", "--limit", "0", "--max-new-tokens", "64"]
+while True:
+    run = jobs.start(argv, kind="eval", name="beside-eval")
+    with jobs.attached(run.id):
+        for _ in jobs.follow_log(run.id):
+            pass
+"""
+
+
 def competitors(kind: str, n: int, env: dict) -> list[subprocess.Popen]:
+    """n programs beside the measured job: synthetic torch load, or labkit jobs (training, evaluation, alternately)."""
     if kind == "synthetic":
         return [subprocess.Popen([sys.executable, "-c", SPIN], env=env) for _ in range(n)]
+    quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return [
-        subprocess.Popen(
-            train_argv(100_000, f"beside-{i}"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        subprocess.Popen(train_argv(100_000, f"beside-{i}"), **quiet)
+        if i % 2 == 0
+        else subprocess.Popen([sys.executable, "-c", EVAL_LOOP], **quiet)
         for i in range(n)
     ]
 
