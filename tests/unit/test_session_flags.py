@@ -32,9 +32,10 @@ def test_cancel_with_nothing_running_does_not_stop_the_next_run():
 
 def test_the_click_forgets_an_earlier_cancel_and_sessions_are_apart():
     flags, a, b = SessionFlags(), _session("a"), _session("b")
-    with flags.running(a):
-        flags.stop(a)
+    with flags.running(a) as first:
+        assert flags.stop(a) and first.is_set()
         flags.arm(a)  # a second click while the first run still ends: its own, fresh start
+        assert not first.is_set()
         with flags.running(b) as other:
             assert not flags.stop(_session("c")) and not other.is_set()
     with flags.running(a) as flag:

@@ -101,8 +101,6 @@ class Translate:
         out = export_dir(self.settings.cache_dir, "doctrans-")
         common = dict(pages=pages_ or None, dpi=int(dpi_), progress=lambda x, d: progress(x, desc=d))
         try:
-            if cancel_flag.is_set():  # pressed while this waited in the queue
-                raise Cancelled
             if engine_ == "vlm":
                 res = vlm.translate_pages(model_state["model"], f, tgt, out, terms, cancel=cancel_flag, **common)
                 return vlm_outputs(res, tgt)
