@@ -90,9 +90,7 @@ def start(
     run_dir = Path(run_dir) if run_dir else settings.runs_dir / run_id
     limits = {"max_active": settings.max_jobs, "owner": guard.owner_of(tags), "max_owned": settings.max_jobs_per_caller}
     if existing:
-        deadline = time.time() + 3.0  # a supervisor that has just written the end exits a moment later
-        while alive_processes(existing) and existing.status in FINAL and time.time() < deadline:
-            time.sleep(0.05)
+        refuse_live_process(existing, grace=ENDED_EXIT_S)
         attempt = store.reopen(run_id, **limits, attempt=attempt, check=refuse_live_process).attempt
         (run_dir / EXIT).unlink(missing_ok=True)  # the previous attempt's exit is not this one's
     else:
@@ -146,10 +144,18 @@ def start(
     return store.update(run_id, attempt=attempt, pid=proc.pid, pid_start=_start_time(proc.pid))
 
 
-def refuse_live_process(run: Run) -> None:
+# A supervisor stops what its worker left, writes the run's end, and then exits; on a loaded machine that exit can lag
+# by seconds. A resume clicked on the "failed" just shown waits this long for it, rather than being refused.
+ENDED_EXIT_S = 15.0
+
+
+def refuse_live_process(run: Run, grace: float = 0.0) -> None:
     """Refuses to reopen a run while a process of it lives (a worker that outlived its supervisor, say): two
-    writers in one run folder would corrupt it."""
-    alive = alive_processes(run)
+    writers in one run folder would corrupt it. An ended run whose only process left is its supervisor gets
+    `grace` seconds for that to exit."""
+    deadline = time.time() + grace
+    while (alive := alive_processes(run)) == [run.pid] and run.status in FINAL and time.time() < deadline:
+        time.sleep(0.05)
     if alive:
         raise LabkitError(
             f"{run.id} still has a live process (pid {', '.join(map(str, alive))}).",
@@ -617,6 +623,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
             break
         except InterruptedError:
             continue
+    _stop_stragglers()
     final = "cancelled" if cancelled else ("succeeded" if rc == 0 else "failed")
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} exit code {rc}: {final}", flush=True)
     run_dir = Path.cwd()
@@ -627,6 +634,23 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     error = None if final != "failed" else f"Exit code {rc}.\n{tail_log(run_dir, 2000)}"
     store.update(run_id, status=final, error=error)
     return rc
+
+
+def _stop_stragglers(grace: float = 5.0) -> None:
+    """After the worker exits, stop what it left in the supervisor's process group (a data loader's or a pool's
+    children): a run reported ended has no process but its supervisor's last moments."""
+    me = os.getpid()
+    left = [p for p in _group_members(me, None) if p != me]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.time() + grace
+        while left and time.time() < deadline:
+            time.sleep(0.05)
+            left = [p for p in _group_members(me, None) if p != me]
+        if not left:
+            return
 
 
 class _AttemptStore:

@@ -291,3 +291,34 @@ def test_a_job_started_beside_running_ones_gets_its_share_of_the_cores(settings,
     finally:
         for r in busy:
             jobs.cancel(r.id, grace=5)
+
+
+def test_an_ended_run_leaves_no_process_its_worker_started(settings):
+    """A worker that exits leaving a child in its group (a pool's or loader's process): the supervisor stops it
+    before reporting the end, so nothing of an ended run keeps running."""
+    script = "import subprocess, sys; subprocess.Popen(['sleep', '300']); sys.exit(3)"
+    run = jobs.start([sys.executable, "-c", script], kind="test", name="straggler")
+    done = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    assert done.status == "failed"
+    wait_for(lambda: not jobs.alive_processes(jobs.status(run.id)))
+
+
+def test_resume_waits_for_the_last_moments_of_a_supervisor_that_reported_its_end(settings, monkeypatch):
+    """Resume clicked on a "failed" just shown: the supervisor may still be exiting. Its lone process is waited
+    for; a worker alive beside an ended status is still refused at once (the test above)."""
+    from labkit.store import open_store
+
+    run = jobs.start([sys.executable, "-c", "import sys; sys.exit(1)"], kind="test", name="slow-exit")
+    ended = wait_for(lambda: (r := jobs.status(run.id)).status in FINAL and r)
+    calls = []
+
+    def exiting(r):
+        calls.append(1)
+        return [r.pid] if len(calls) < 5 else []
+
+    monkeypatch.setattr(jobs, "alive_processes", exiting)
+    jobs.refuse_live_process(ended, grace=5)  # no error: the supervisor was gone on the 5th look
+    calls.clear()
+    monkeypatch.setattr(jobs, "alive_processes", lambda r: [r.pid])
+    with pytest.raises(Exception, match="live process"):
+        jobs.refuse_live_process(open_store().get(run.id), grace=0.3)
