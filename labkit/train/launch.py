@@ -146,7 +146,8 @@ def resume(
     guard.require("resume", settings)
     run = jobs.ended_run(run_id, "train", "a training run", settings)
     guard.require_owner(run, caller, authenticated)
-    jobs.refuse_live_process(run, grace=jobs.ENDED_EXIT_S)  # told before the recipe is read; checked again when the run is reopened
+    # told before the recipe is read; checked again when the run is reopened
+    jobs.refuse_live_process(run, grace=jobs.ENDED_EXIT_S)
     path = Path(run.run_dir) / RECIPE
     recipe = load(path)
     # jobs.restart reopens the run only if it is still ended, at the attempt read here, with no live process (one
