@@ -37,6 +37,11 @@ os.environ.update(
         "LABKIT_PACKAGE": "labkit @ git+https://example.invalid/labkit@test",
     }
 )
+# Two pytest-xdist workers share the cores, and each starts processes of its own (the CLI, the app, a faked HF Job)
+# that labkit's job runner does not size: a waiting OpenMP thread sleeps rather than spins on a core another process
+# needs, as in every labkit job (jobs._thread_share; docs/performance.md, sections 6 and 8).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.pop("LABKIT_MODEL", None)
 os.environ.pop("HF_TOKEN", None)
 

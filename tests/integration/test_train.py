@@ -2,6 +2,7 @@
 whose parameters changed; cancel and resume; a parallel-language sweep is tagged for the Scaling tab."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -106,13 +107,19 @@ def test_sweep_tags_runs_for_the_scaling_tab(tiny_path, settings, wait_run):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupting_a_foreground_train_cancels_its_run(tiny_path, settings, sig):
+def test_interrupting_a_foreground_train_cancels_its_run(tiny_path, settings, sig, tmp_path):
     """`labkit train` without --detach follows its run; its job runs in a session of its own (a terminal's Ctrl-C
     does not reach it), so an interrupted command must cancel the run, not leave the worker training unseen."""
     name = f"foreground-{sig.name.lower()}"
     argv = [sys.executable, "-m", "labkit.cli", "train", str(CONFIGS / "sft-tiny.yaml"), "--set", f"name={name}",
             "--set", "trainer.max_steps=100000", "--set", "trainer.save_strategy=no"]  # fmt: skip
-    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # its log goes to a file, as to a terminal (a pipe nobody reads would block the command's writes); a command
+    # that does not end is made to dump every thread's stack there (faulthandler, on SIGABRT)
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err_file:
+        cli = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=err_file, env={**os.environ, "PYTHONFAULTHANDLER": "1"}
+        )
     end, run = time.time() + 180, None
     while time.time() < end and cli.poll() is None:
         runs = [r for r in jobs.list_runs(settings) if r.name == name and r.status == "running" and r.worker_pid]
@@ -120,9 +127,16 @@ def test_interrupting_a_foreground_train_cancels_its_run(tiny_path, settings, si
             run = runs[0]
             break
         time.sleep(0.3)
-    assert run is not None, cli.communicate(timeout=30)
+    assert run is not None, err_path.read_text()[-3000:]
     cli.send_signal(sig)
-    _out, err = cli.communicate(timeout=60)
+    try:
+        cli.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        cli.send_signal(signal.SIGABRT)
+        cli.wait(timeout=30)
+        jobs.cancel(run.id, settings)
+        pytest.fail(f"labkit train did not end within 60 s of {sig.name}:\n{err_path.read_text()[-6000:]}")
+    err = err_path.read_text()
     assert cli.returncode == 130, err[-2000:]
     after = jobs.status(run.id, settings)
     assert after.status == "cancelled" and not jobs.alive_processes(after), err[-2000:]
