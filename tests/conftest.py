@@ -95,6 +95,40 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_job_outlives_the_session(tmp_path_factory):
+    """Jobs run in sessions of their own, so a job that a failed test left running (a training of 100,000 steps,
+    say) would go on after pytest exits and slow every later run on the machine. At the end, every process whose
+    LABKIT_HOME lies in this session's folders is stopped."""
+    yield
+    import signal
+    import time
+
+    roots = (str(_ROOT), str(tmp_path_factory.getbasetemp()))
+
+    def leftovers() -> list[int]:
+        found = []
+        for d in Path("/proc").glob("[0-9]*"):
+            try:
+                env = (d / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            home = next((e[12:].decode(errors="replace") for e in env if e.startswith(b"LABKIT_HOME=")), None)
+            if home and home.startswith(roots) and int(d.name) != os.getpid():
+                found.append(int(d.name))
+        return found
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in leftovers():
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        end = time.time() + 5
+        while leftovers() and time.time() < end:
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def wait_ready():
     """`wait_ready(url)`: for tests that serve an app of their own. A fixture, not an import: importing

@@ -113,12 +113,17 @@ def test_interrupting_a_foreground_train_cancels_its_run(tiny_path, settings, si
     name = f"foreground-{sig.name.lower()}"
     argv = [sys.executable, "-m", "labkit.cli", "train", str(CONFIGS / "sft-tiny.yaml"), "--set", f"name={name}",
             "--set", "trainer.max_steps=100000", "--set", "trainer.save_strategy=no"]  # fmt: skip
-    # its log goes to a file, as to a terminal (a pipe nobody reads would block the command's writes); a command
-    # that does not end is made to dump every thread's stack there (faulthandler, on SIGABRT)
+    # As a terminal's shell starts it: Ctrl-C's default action (a suite started in the background inherits SIGINT
+    # ignored, as a shell's background job has it, and the command rightly keeps that), its log to a file (a pipe
+    # nobody reads would block the command's writes). One that does not end dumps its threads' stacks there.
     err_path = tmp_path / "stderr.txt"
     with open(err_path, "w") as err_file:
         cli = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=err_file, env={**os.environ, "PYTHONFAULTHANDLER": "1"}
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     end, run = time.time() + 180, None
     while time.time() < end and cli.poll() is None:
