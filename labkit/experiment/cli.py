@@ -69,12 +69,22 @@ def config_from_args(args) -> Config:
     )
 
 
+def as_metrics(event: dict) -> dict:
+    """What of a progress event a job writes to its metrics.jsonl (numbers and text: a point's per-language
+    accuracies stay in the study's state.json), and so what the tab's status line reads back."""
+    return {k: v for k, v in event.items() if isinstance(v, (int, float, str))}
+
+
 def describe(event: dict) -> str:
+    """One line for a progress event, whole (the CLI's log) or as read back from metrics.jsonl (`as_metrics`)."""
     stage = event.get("stage")
     if stage == "point":
-        acc = " ".join(f"{l}={v:.2f}" for l, v in event["accuracy"].items())
+        acc = " ".join(f"{l}={v:.2f}" for l, v in (event.get("accuracy") or {}).items())
         seed = f" seed={event['seed']}" if "seed" in event else ""
-        return f"k={event['k']}{seed} ({event['run_id']}{', reused' if event.get('reused') else ''}): {acc}"
+        run = f" ({event['run_id']}{', reused' if event.get('reused') else ''})" if "run_id" in event else ""
+        if not acc and isinstance(event.get("held_out"), (int, float)):
+            acc = f"held-out accuracy {event['held_out']:.2f}"
+        return f"k={event.get('k')}{seed}{run}" + (f": {acc}" if acc else "")
     if "step" in event:
         return f"{stage} k={event.get('k')}: step {int(event['step'])}/{int(event['max_steps'])}" + (
             f" loss {event['loss']:.3f}" if "loss" in event else ""
@@ -92,7 +102,7 @@ def run(args) -> int:
     def progress(event: dict) -> None:
         print(f"[experiment] {describe(event)}", file=sys.stderr, flush=True)
         if writer:
-            writer.log(**{k: v for k, v in event.items() if isinstance(v, (int, float, str))})
+            writer.log(**as_metrics(event))
 
     try:
         result = parallel_scaling.run(config_from_args(args), progress=progress)

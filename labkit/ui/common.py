@@ -305,11 +305,16 @@ class SessionFlags:
     (`arm`, at the click) or running (`running`), so a Cancel pressed at once after the click is kept until the work
     begins, and a Cancel pressed when nothing runs cannot stop the next run."""
 
+    # The click's unqueued step (`arm`) and a Cancel pressed at once are separate requests, and a loaded server may
+    # handle the Cancel first: a Cancel that finds nothing waits this long for the click it followed.
+    ARM_WAIT_S = 3.0
+
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
         self._pending: set[str] = set()
         self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._armed = threading.Condition(self._lock)
 
     @staticmethod
     def _key(request) -> str:
@@ -324,6 +329,7 @@ class SessionFlags:
             key = self._key(request)
             self._flag(key).clear()
             self._pending.add(key)
+            self._armed.notify_all()
 
     @contextlib.contextmanager
     def running(self, request):
@@ -341,11 +347,13 @@ class SessionFlags:
                 if not self._busy[key] and key not in self._pending:
                     flag.clear()
 
-    def stop(self, request) -> bool:
-        """Raise the flag of this session's coming or running work; False when there is none."""
-        with self._lock:
-            key = self._key(request)
-            if key not in self._pending and not self._busy.get(key):
+    def stop(self, request, wait: float | None = None) -> bool:
+        """Raise the flag of this session's coming or running work; False when there is none, after `wait` seconds
+        (ARM_WAIT_S) in which the click that this Cancel followed may still arrive."""
+        key = self._key(request)
+        wait = self.ARM_WAIT_S if wait is None else wait
+        with self._armed:
+            if not self._armed.wait_for(lambda: key in self._pending or self._busy.get(key), timeout=wait):
                 return False
             self._flag(key).set()
             return True

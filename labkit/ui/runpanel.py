@@ -144,12 +144,19 @@ class RunPanel:
             if run is None:  # the field names no run (a file path): nothing to follow
                 return (gr.update(), *keep)
             text = headline(run)
+            # the progress text and the tab's other outputs are read apart: a file that one of them cannot read
+            # (half-written, removed) is said in the status line and leaves the other to show what it can
             try:
                 more = describe(run) if describe else ""
+            except Exception as e:  # noqa: BLE001
+                log.warning("%s: its progress cannot be read right now", run.id, exc_info=True)
+                more = f"(its files cannot be read right now: {type(e).__name__})"
+            try:
                 rest = tuple(extra[0](run, *inputs)) if extra else ()
-            except Exception as e:  # noqa: BLE001 — a run folder half-written or removed: said in the status line
+            except Exception as e:  # noqa: BLE001
                 log.warning("%s: its files cannot be read right now", run.id, exc_info=True)
-                more, rest = f"(its files cannot be read right now: {type(e).__name__})", (gr.update(),) * n_extra
+                more = more or f"(its files cannot be read right now: {type(e).__name__})"
+                rest = (gr.update(),) * n_extra
             said = f"\n\n{failure(run)}" if failure and run.status == "failed" else ending(run)
             text += ("" if more.startswith("\n") else " · " if more else "") + more + said
             if tail is not None:

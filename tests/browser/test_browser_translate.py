@@ -15,7 +15,10 @@ def test_cancel_a_translation_shows_cancelled(page):
     # its model, and the Cancel must not be wiped when it begins (it was, on a busy machine)
     page.get_by_role("button", name="Cancel", exact=True).first.click()
     status = page.locator("#lk-dt-status")
-    status.get_by_text("Cancelled.").wait_for(timeout=240_000)
+    try:
+        status.get_by_text("Cancelled.").wait_for(timeout=240_000)
+    except Exception as e:  # what the user saw instead
+        raise AssertionError(f"no 'Cancelled.' in 240 s; the status line: {status.inner_text()!r}") from e
     assert "Nothing was wrong" in status.inner_text()
     assert page.locator(".toast-body.error").count() == 0  # no red error toast for the user's own choice
 

@@ -46,4 +46,14 @@ def test_follow_shows_points_plot_and_report_then_cancel(client, settings):
     assert "held-out accuracy" in finding  # the tab opens with what the study found so far
     assert [str(r[0]) for r in table["data"]] == ["untrained", "0", "1", "2", "3"] and plot is not None
     assert "the report" in report and report_file
+    # the last event is a finished point, as the job writes it to metrics.jsonl (its per-language accuracies stay in
+    # state.json): the status line says the point, and the table still shows (a look used to fail on it whole, and
+    # under load the first point's row never appeared)
+    from labkit.experiment.cli import as_metrics
+
+    point = {"stage": "point", **state["points"][0], "seed": 0, "run_id": "train-x", "held_out": 0.25}
+    jobs.MetricsWriter(run.run_dir).log(**as_metrics(point))
+    status, log, timer, table, *_ = client.predict(run.id, api_name="/experiment_attach")
+    assert f"k={point['k']}" in status and "train-x" in status and "held-out accuracy 0.25" in status, status
+    assert "cannot be read" not in status and [str(r[0]) for r in table["data"]][:2] == ["untrained", "0"]
     assert "cancelled" in client.predict(run.id, api_name="/experiment_cancel")

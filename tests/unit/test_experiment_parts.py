@@ -119,3 +119,23 @@ def test_cli_bad_settings_exit_2_with_the_field(capsys):
     err = json.loads(capsys.readouterr().out)
     assert "languages" in err["error"]
     assert main(["experiment", "parallel-scaling", "--held-out", "", "--json"]) == 2
+
+
+def test_every_progress_event_reads_back_from_the_metrics_file():
+    """The tab describes the last event as the job wrote it to metrics.jsonl, where dicts (accuracies) are dropped:
+    every kind of event the study emits must still make a line."""
+    from labkit.experiment.cli import as_metrics, describe
+
+    point = {"stage": "point", **_state()["points"][1], "seed": 2, "reused": True}
+    events = [
+        {"stage": "start"},
+        {"stage": "before", "run_id": "eval-0", "accuracy": {"en": 0.1}},
+        {"stage": "train", "k": 1, "n_languages": 2, "seed": 0, "run_id": "train-1", "step": 3, "max_steps": 9},
+        {"stage": "eval", "k": 1, "run_id": "eval-1", "done": 4, "total": 8},
+        point,
+        {"stage": "fit"},
+    ]
+    lines = [describe(as_metrics(e)) for e in events]
+    assert lines[2] == "train k=1: step 3/9" and lines[3] == "eval: 4/8 evaluated"
+    assert lines[4] == "k=1 seed=2 (train-1, reused): held-out accuracy 0.15"
+    assert describe(point).endswith("en=0.80 zh=0.60 de=0.02 fr=0.20 bn=0.10")  # whole, as the CLI logs it

@@ -219,7 +219,8 @@ def build(ctx, shared) -> None:
         [ui.rp_file, ui.rp_status, ui.rp_preview],
         api_name="support_roleplay",
     )
-    ui.rp_stop.click(h.cancel, None, ui.rp_status, api_name="support_roleplay_cancel")
+    # a Cancel may wait a moment for the click it followed (SessionFlags.stop): never behind another's
+    ui.rp_stop.click(h.cancel, None, ui.rp_status, api_name="support_roleplay_cancel", concurrency_limit=None)
     clear_first(ui.pairs_btn.click, ui.rp_status).then(
         h.build_pairs, [ui.rp_file, shared.model_state], [ui.pairs_file, ui.rp_status], api_name="support_pairs"
     )
