@@ -88,7 +88,9 @@ class Config:
     held_out: list[str] = field(default_factory=list)  # empty: the world's (fr, bn, te; or en-x1, en-x2, en-x3)
     model: str = "tiny-math"
     seed: int = 0
-    recipe: str = str(RECIPE)
+    # None: the bundled RECIPE. Its absolute path is not part of the study's id: the app and the study's job compute
+    # the id apart, and a job whose labkit lies elsewhere (another checkout, an installed copy) named another study
+    recipe: str | None = None
     world: str = "cipher"
     overlap: float = OVERLAP  # the cipher world's share of kept words (ignored by the natural world)
     seeds: int | None = None  # training runs per point (None: the budget's)
@@ -98,6 +100,10 @@ class Config:
             self.held_out = list(CIPHER_HELD_OUT if self.world == "cipher" else HELD_OUT)
         if self.world == "natural":
             self.overlap = None
+
+    @property
+    def recipe_path(self) -> str:
+        return self.recipe or str(RECIPE)
 
     def check(self) -> Config:
         from labkit.synth import cipher
@@ -141,8 +147,8 @@ class Config:
             raise LabkitError(
                 "held-out: at least one language must stay out of training.", hint="e.g. --held-out fr,bn,te"
             )
-        if not Path(self.recipe).exists():
-            raise LabkitError(f"No recipe {self.recipe}.", hint="configs/train/sft-math-tiny.yaml")
+        if not Path(self.recipe_path).exists():
+            raise LabkitError(f"No recipe {self.recipe_path}.", hint="configs/train/sft-math-tiny.yaml")
         sources = {l: cipher.parse(l)[0] for l in self.held_out if cipher.is_cipher(l)}
         untrained = [l for l, src in sources.items() if src not in ["en", *self.trained]]
         if untrained:
@@ -531,7 +537,7 @@ class Study:
         seed = self.cfg.seed if seed is None else seed
         spec = self._eval_spec("")
         r = rmod.load(
-            self.cfg.recipe,
+            self.cfg.recipe_path,
             [
                 f"model.name={self.cfg.model}",
                 f"data.path={self.data_dir / 'train.jsonl'}",

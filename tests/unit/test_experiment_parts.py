@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labkit.errors import LabkitError
@@ -139,3 +141,19 @@ def test_every_progress_event_reads_back_from_the_metrics_file():
     assert lines[2] == "train k=1: step 3/9" and lines[3] == "eval: 4/8 evaluated"
     assert lines[4] == "k=1 seed=2 (train-1, reused): held-out accuracy 0.15"
     assert describe(point).endswith("en=0.80 zh=0.60 de=0.02 fr=0.20 bn=0.10")  # whole, as the CLI logs it
+
+
+def test_a_studys_id_does_not_depend_on_where_labkit_is_installed():
+    """The app names the study's job by the id it computes; the job computes it again and writes its state there.
+    With the bundled recipe's absolute path in the id, an app and a job that import labkit from different places
+    (another checkout, an installed copy) named two studies, and the tab never found the job's points."""
+    import json
+    from dataclasses import asdict
+
+    import labkit
+    from labkit.experiment import parallel_scaling as ps
+
+    cfg = ps.Config(budget="smoke", languages=["de"])
+    install = str(Path(labkit.__file__).resolve().parents[1])
+    assert install not in json.dumps(asdict(cfg)) and cfg.recipe_path == str(ps.RECIPE)  # what the id is made of
+    assert ps.Config(budget="smoke", languages=["de"], recipe="/mine/recipe.yaml").id != cfg.id  # a chosen one counts
