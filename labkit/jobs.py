@@ -636,21 +636,22 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     return rc
 
 
-def _stop_stragglers(grace: float = 5.0) -> None:
-    """After the worker exits, stop what it left in the supervisor's process group (a data loader's or a pool's
-    children): a run reported ended has no process but its supervisor's last moments."""
-    me = os.getpid()
-    left = [p for p in _group_members(me, None) if p != me]
+def stop_processes(find, grace: float = 5.0) -> None:
+    """SIGTERM to the pids `find()` names, then SIGKILL to those still there after `grace` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in left:
+        for pid in find():
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
         deadline = time.time() + grace
-        while left and time.time() < deadline:
+        while find() and time.time() < deadline:
             time.sleep(0.05)
-            left = [p for p in _group_members(me, None) if p != me]
-        if not left:
-            return
+
+
+def _stop_stragglers() -> None:
+    """After the worker exits, stop what it left in the supervisor's process group (a data loader's or a pool's
+    children): a run reported ended has no process but its supervisor's last moments."""
+    me = os.getpid()
+    stop_processes(lambda: [p for p in _group_members(me, None) if p != me])
 
 
 class _AttemptStore:

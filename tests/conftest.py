@@ -101,8 +101,7 @@ def no_job_outlives_the_session(tmp_path_factory):
     say) would go on after pytest exits and slow every later run on the machine. At the end, every process whose
     LABKIT_HOME lies in this session's folders is stopped."""
     yield
-    import signal
-    import time
+    from labkit import jobs
 
     roots = (str(_ROOT), str(tmp_path_factory.getbasetemp()))
 
@@ -118,15 +117,7 @@ def no_job_outlives_the_session(tmp_path_factory):
                 found.append(int(d.name))
         return found
 
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in leftovers():
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        end = time.time() + 5
-        while leftovers() and time.time() < end:
-            time.sleep(0.1)
+    jobs.stop_processes(leftovers)
 
 
 @pytest.fixture(scope="session")

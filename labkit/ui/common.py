@@ -347,6 +347,11 @@ class SessionFlags:
                 if not self._busy[key] and key not in self._pending:
                     flag.clear()
 
+    def wire_cancel(self, button, fn, status, api_name: str) -> None:
+        """`button.click(fn)`, where `fn` calls `stop`: without a concurrency limit, since `stop` may wait a moment
+        for its click, and one visitor's wait must never hold back another's Cancel."""
+        button.click(fn, None, status, api_name=api_name, concurrency_limit=None)
+
     def stop(self, request, wait: float | None = None) -> bool:
         """Raise the flag of this session's coming or running work; False when there is none, after `wait` seconds
         (ARM_WAIT_S) in which the click that this Cancel followed may still arrive."""

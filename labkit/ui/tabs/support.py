@@ -219,8 +219,7 @@ def build(ctx, shared) -> None:
         [ui.rp_file, ui.rp_status, ui.rp_preview],
         api_name="support_roleplay",
     )
-    # a Cancel may wait a moment for the click it followed (SessionFlags.stop): never behind another's
-    ui.rp_stop.click(h.cancel, None, ui.rp_status, api_name="support_roleplay_cancel", concurrency_limit=None)
+    h.cancels.wire_cancel(ui.rp_stop, h.cancel, ui.rp_status, "support_roleplay_cancel")
     clear_first(ui.pairs_btn.click, ui.rp_status).then(
         h.build_pairs, [ui.rp_file, shared.model_state], [ui.pairs_file, ui.rp_status], api_name="support_pairs"
     )
