@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import inspect
 import re
 import threading
+from collections import OrderedDict
 
 import gradio as gr
 
@@ -297,6 +299,88 @@ def header_markdown(model: dict) -> str:
     where = f" at `{model['base_url']}`" if model.get("backend") == "openai" and model.get("base_url") else ""
     text = f"### labkit &nbsp;·&nbsp; model **`{model['model']}`** on backend **`{model['backend']}`**{where}"
     return text + ("\n\n" + demo_model_note() if model["model"] == TINY else "")
+
+
+class _Opaque(Exception):
+    """A value whose content `fingerprint` cannot read (a component, a matplotlib figure)."""
+
+
+def _feed(h, v) -> None:
+    if v is None or isinstance(v, (str, int, float, bool)):
+        h.update(repr((type(v).__name__, v)).encode())
+    elif isinstance(v, dict):
+        h.update(b"{")
+        for k in sorted(v, key=str):
+            _feed(h, k)
+            _feed(h, v[k])
+        h.update(b"}")
+    elif isinstance(v, (list, tuple)):
+        h.update(b"[")
+        for x in v:
+            _feed(h, x)
+        h.update(b"]")
+    elif type(v).__name__ == "DataFrame":  # the whole frame: its repr would elide rows
+        h.update(v.to_json(orient="split", date_format="iso").encode())
+    elif type(v).__module__.startswith("plotly") and hasattr(v, "to_json"):
+        h.update(v.to_json().encode())
+    else:
+        raise _Opaque(type(v).__name__)
+
+
+def fingerprint(value) -> str | None:
+    """A digest of an output's whole content, or None for a value it cannot read (always sent)."""
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        _feed(h, value)
+    except _Opaque:
+        return None
+    return h.hexdigest()
+
+
+class LastSent:
+    """What a page's timer last sent to each output, per browser session: a tick whose value is the one the page
+    already has sends `gr.update()` instead. A Dataframe or a Plot given its own value again is rebuilt in the
+    page: the Models tab's runs table, sent every 5 s, kept a headless Chromium at 0.1 of a core while nothing
+    changed, and a followed run's charts are rebuilt at every look. An event other than the timer that sets the
+    outputs says so with `sent` (or `forget`), so a tick never leaves a value that something else replaced."""
+
+    SESSIONS = 4096  # entries kept, least recently used dropped
+
+    def __init__(self):
+        self._last: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(request, name: str) -> tuple:
+        return (getattr(request, "session_hash", None) or "", name)
+
+    def _store(self, key: tuple, prints: tuple) -> None:  # under the lock
+        self._last[key] = prints
+        self._last.move_to_end(key)
+        while len(self._last) > self.SESSIONS:
+            self._last.popitem(last=False)
+
+    def sent(self, request, name: str, values) -> None:
+        """`values` (one per output) are now what the page shows."""
+        prints = tuple(fingerprint(v) for v in values)
+        with self._lock:
+            self._store(self._key(request, name), prints)
+
+    def forget(self, request, name: str) -> None:
+        with self._lock:
+            self._last.pop(self._key(request, name), None)
+
+    def changed(self, request, name: str, values) -> tuple:
+        """`values` with each one the page already shows replaced by `gr.update()`; remembers what it sends."""
+        values = tuple(values)
+        prints = tuple(fingerprint(v) for v in values)
+        key = self._key(request, name)
+        with self._lock:
+            before = self._last.get(key)
+            self._store(key, prints)
+        if not key[0] or before is None or len(before) != len(values):  # no session: nothing to compare with
+            return values
+        return tuple(gr.update() if p is not None and p == b else v for v, p, b in zip(values, prints, before))
 
 
 class SessionFlags:

@@ -2,6 +2,9 @@
 Missing Chromium skips locally and fails under .ci/run (LABKIT_REQUIRE_BROWSER)."""
 
 import os
+import sys
+import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,26 @@ ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+def _app_threads() -> str:
+    """Where the app's threads are now (it serves from this process): the threads that run labkit code, as a
+    failed browser test leaves them. A wait that timed out then says what the server was doing meanwhile."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = []
+    for ident, frame in sys._current_frames().items():
+        stack = traceback.format_stack(frame)
+        if ident != threading.get_ident() and any("/labkit/" in line for line in stack):
+            out.append(f"--- thread {names.get(ident, ident)}\n" + "".join(stack[-12:]))
+    return "\n".join(out) or "(no thread of the app runs labkit code)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        report.sections.append(("the app's threads at the failure", _app_threads()))
+    return report
 
 
 @pytest.fixture(scope="module")

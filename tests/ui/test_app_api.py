@@ -83,3 +83,16 @@ def test_the_reply_streams_in_few_updates_and_the_slider_stops_at_the_context(ti
     assert models.known_context(state, get_settings()) == 512
     assert models.context_length(load_backend(state)) == 512
     assert models.context_length(SimpleNamespace()) == models.MAX_NEW  # a server that does not say
+
+
+def test_the_runs_timer_resends_the_table_only_when_it_changed(client):
+    """The Models tab's timer sends the runs table every 5 s: a page given its own table again rebuilds every row,
+    so a tick whose table is the one the page has sends no change. A kind nobody runs keeps the table still."""
+    first = client.predict("lastsent", api_name="/poll_runs")
+    assert first["data"] == [] or first["data"] == [[""] * len(first["headers"])]
+    assert client.predict("lastsent", api_name="/poll_runs") == {"__type__": "update"}
+    run = jobs.start([sys.executable, "-c", "pass"], kind="lastsent", name="a new row")
+    table = client.predict("lastsent", api_name="/poll_runs")
+    assert [row[0] for row in table["data"]] == [run.id]
+    client.predict("", api_name="/list_runs")  # Refresh shows another table: the next tick must bring this one back
+    assert [row[0] for row in client.predict("lastsent", api_name="/poll_runs")["data"]] == [run.id]

@@ -13,7 +13,7 @@ from labkit import jobs
 from labkit.backends import CHOICES, GenParams, load_backend
 from labkit.errors import LabkitError
 from labkit.settings import TINY, TINY_REF
-from labkit.ui.common import clear_first, guarded_buttons, handler, header_markdown, heavy, who
+from labkit.ui.common import LastSent, clear_first, guarded_buttons, handler, header_markdown, heavy, who
 
 TITLE = "Models"
 ID = "models"
@@ -129,7 +129,7 @@ def _layout(ctx) -> SimpleNamespace:
             wrap=True,
             elem_id="lk-runs",
         )
-        ui.poll = gr.Timer(5.0)  # statuses change while the page is open; a query every 5 s is cheap
+        ui.poll = gr.Timer(5.0)  # statuses change while the page is open; a tick sends the table only when it changed
         with guarded_buttons(ctx.settings) as button, gr.Row():
             ui.run_id = gr.Textbox(label="Run id", scale=3)
             ui.log_btn = gr.Button("Show log", scale=0)
@@ -192,12 +192,13 @@ def generate(current, system_msg, text, max_new_tokens, temp, top_p, raw_text):
 
 def build(ctx, shared) -> None:
     ui, state = _layout(ctx), shared.model_state
+    shown = LastSent()  # the timer resends the runs table only when it changed
 
     @handler
     def cancel(rid, kind, request: gr.Request):
         run = jobs.cancel((rid or "").strip(), **who(ctx, request))
         gr.Info(f"{run.id}: {run.status}")
-        return runs_table(kind, caller=who(ctx, request))
+        return table(kind, request)
 
     ui.backend.change(lambda b: gr.update(visible=b == "openai"), ui.backend, ui.base_url, api_name="backend_changed")
     clear_first(ui.use_btn.click, ui.status).then(  # an earlier "✅ …" never stands beside a new error
@@ -213,7 +214,12 @@ def build(ctx, shared) -> None:
     ui.stop_btn.click(None, cancels=[clicked, submitted], api_name="stop_generate")  # Enter starts one too
 
     def table(kind, request: gr.Request):
-        return runs_table(kind, caller=who(ctx, request))
+        rows = runs_table(kind, caller=who(ctx, request))
+        shown.sent(request, "runs", (rows,))
+        return rows
+
+    def poll(kind, request: gr.Request):
+        return shown.changed(request, "runs", (runs_table(kind, caller=who(ctx, request)),))[0]
 
     @handler
     def show_log(rid, request: gr.Request):
@@ -226,6 +232,6 @@ def build(ctx, shared) -> None:
 
     ui.refresh_btn.click(table, ui.kind_filter, ui.runs, api_name="list_runs")
     ui.kind_filter.change(table, ui.kind_filter, ui.runs, api_name="filter_runs")
-    ui.poll.tick(table, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
+    ui.poll.tick(poll, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
     ui.log_btn.click(show_log, ui.run_id, ui.run_log, api_name="run_log")
     ui.cancel_btn.click(cancel, [ui.run_id, ui.kind_filter], ui.runs, api_name="cancel_run")
