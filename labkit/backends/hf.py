@@ -216,6 +216,9 @@ class HFBackend:
         batch = self._left_pad([self._fit(self._encode(messages), p)])
         streamer = _DeltaStreamer(self.tok)
         kwargs = {**batch, **self._gen_kwargs(p, batch["input_ids"].shape[1]), "streamer": streamer}
+        # a reader that stops (Stop pressed, a stop string met, the page gone) stops the generation too: it would
+        # otherwise run to max_new_tokens holding the model, and every other request waits for it
+        kwargs["stopping_criteria"] = [*kwargs.get("stopping_criteria", []), _Abandoned(streamer)]
 
         def work():
             try:
@@ -229,7 +232,10 @@ class HFBackend:
                 streamer.end()
 
         threading.Thread(target=work, daemon=True).start()
-        yield from stream_with_stop(streamer, p.stop)
+        try:
+            yield from stream_with_stop(streamer, p.stop)
+        finally:
+            streamer.abandoned.set()
 
     # --- scoring ---------------------------------------------------------------------------
     def logprob(self, pairs: Sequence[tuple[Prompt, str]], append_eos: bool = False) -> list[float]:
@@ -291,6 +297,18 @@ class _StopOnText:
         return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
 
 
+class _Abandoned:
+    """Stops a streamed generation once its reader has gone."""
+
+    def __init__(self, streamer):
+        self.streamer = streamer
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.streamer.abandoned.is_set(), device=input_ids.device)
+
+
 class _DeltaStreamer:
     """A transformers streamer that yields decoded text deltas.
 
@@ -303,6 +321,7 @@ class _DeltaStreamer:
         self.tok = tok
         self.q: queue.Queue = queue.Queue()
         self._skip_prompt = True
+        self.abandoned = threading.Event()  # the reader stopped reading
 
     def put(self, value):
         if self._skip_prompt:  # generate() first sends the prompt ids

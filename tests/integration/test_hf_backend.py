@@ -137,3 +137,23 @@ def test_unloaded_backend_is_collected_and_get_backend_unloads_the_previous(tiny
     assert backend_ref() is None and model_ref() is None  # nothing (no lru_cache) keeps the old model alive
     unload_all()
     assert second.lm is None
+
+
+def test_a_stream_whose_reader_leaves_stops_generating(tiny_backend, monkeypatch):
+    """Stop pressed (or the page gone) closes the stream: the generation must end there, not run on to
+    max_new_tokens holding the model while every other request waits."""
+    from labkit.backends import hf
+
+    p = GenParams(max_new_tokens=300)  # greedy: the same tokens each time
+    full = tiny_backend.generate([chat(PROMPTS[6])], p)[0][0]
+    n = len(tiny_backend.tok(full, add_special_tokens=False)["input_ids"])
+    assert n >= 100, f"the tiny model stops after {n} tokens here: pick a prompt that runs long"
+    puts = []
+    put = hf._DeltaStreamer.put
+    monkeypatch.setattr(hf._DeltaStreamer, "put", lambda self, value: (puts.append(1), put(self, value))[1])
+    stream = tiny_backend.stream(chat(PROMPTS[6]), p)
+    next(stream)
+    stream.close()
+    assert tiny_backend._lock.acquire(timeout=120)  # the generation has ended
+    tiny_backend._lock.release()
+    assert len(puts) < n / 2, (len(puts), n)
