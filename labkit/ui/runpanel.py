@@ -25,7 +25,7 @@ import gradio as gr
 from labkit import guard, jobs
 from labkit.errors import LabkitError
 from labkit.store import FINAL
-from labkit.ui.common import guarded_buttons, handler, who
+from labkit.ui.common import LastSent, guarded_buttons, handler, who
 
 log = logging.getLogger(__name__)
 # in the browser: the followed run goes into the page address (?run=ID), so a reload re-attaches to it
@@ -107,6 +107,7 @@ class RunPanel:
             self.log = gr.Code(label=log_label, lines=log_lines, language=None, elem_id=f"{elem}-log")
         self.timer = gr.Timer(every, active=False)
         self.find, self.owns, self.newest = self.visible, (lambda run: run.kind == kind), self.newest_live
+        self.elem, self.shown = elem, LastSent()  # a tick resends the log and the tab's outputs only when they changed
 
     # --- handlers -------------------------------------------------------------------------------------------------
     def visible(self, rid, request, profile=None, oauth=None):
@@ -167,6 +168,21 @@ class RunPanel:
 
         return look
 
+    def _remembered(self, look, tick: bool):
+        """`look` as the timer's tick (`tick`: the log and the tab's outputs that the page already shows are sent as
+        no change: a chart given its own figure again is drawn anew) or as any other look (what it sends is what
+        the page now shows). The status line and the timer are always sent."""
+
+        def remembered(request: gr.Request, profile: gr.OAuthProfile | None, oauth: gr.OAuthToken | None, rid, *inputs):
+            text, shown, timer, *rest = look(request, profile, oauth, rid, *inputs)
+            if tick:
+                shown, *rest = self.shown.changed(request, self.elem, (shown, *rest))
+            else:
+                self.shown.sent(request, self.elem, (shown, *rest))
+            return (text, shown, timer, *rest)
+
+        return remembered
+
     def reattach(self, request: gr.Request | None = None):
         """After a reload: the run in the page address when it is one of this panel's (`owns`: of its kind), else
         `newest(request)` (the newest live one this visitor may see); the timer starts when it lives."""
@@ -223,8 +239,9 @@ class RunPanel:
         self.owns, self.newest = owns or self.owns, newest or self.newest
         inputs = [self.run_id, *(extra[1] if extra else [])]
         outputs = [self.status, self.log, self.timer, *(extra[2] if extra else [])]
-        look = handler(self._look(describe, extra, failure, tail))
-        self.timer.tick(look, inputs, outputs, api_name=f"{api}_follow", show_progress="hidden")
+        plain = self._look(describe, extra, failure, tail)
+        look, tick = handler(self._remembered(plain, tick=False)), handler(self._remembered(plain, tick=True))
+        self.timer.tick(tick, inputs, outputs, api_name=f"{api}_follow", show_progress="hidden")
         self.run_id.submit(look, inputs, outputs, api_name=f"{api}_attach")
         if remember:
             self.run_id.change(None, self.run_id, None, js=REMEMBER)

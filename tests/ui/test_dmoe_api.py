@@ -69,7 +69,7 @@ def test_show_and_upcycle_and_train_and_routing(client, analysis, tmp_path, wait
     for r in runs:
         assert wait_run(r["run_id"]).status == "succeeded"
     # one panel follows the pair: its run is the last stage, its status line has a line per stage
-    status, log, timer, route_dir = client.predict(runs[1]["run_id"], api_name="/dmoe_stages_follow")[:4]
+    status, log, timer, route_dir = client.predict(runs[1]["run_id"], api_name="/dmoe_stages_attach")[:4]
     for r in runs:
         assert f"**stage {r['stage']}** `{r['run_id']}`: **succeeded**" in status
     assert "step 2/2" in status and "measured in step 4" in status and route_dir == runs[1]["output"]
@@ -110,11 +110,11 @@ def test_analyze_button_starts_a_job_that_the_tab_follows(client, wait_run):
     ref, status = client.predict("tiny", "en,zh", "corpus", 1, 2, 0.6, api_name="/dmoe_analyze")[:2]
     assert ref.startswith("dmoe-") and ("queued" in status or "running" in status)
     assert wait_run(ref).status == "succeeded"
-    status, log, _timer, dev, sim, groups = client.predict(ref, api_name="/dmoe_analysis_follow")[:6]
+    status, log, _timer, dev, sim, groups = client.predict(ref, api_name="/dmoe_analysis_attach")[:6]
     assert "**succeeded**" in status and "expert 0" in groups and "expert 1" in groups and "Upcycle" in status
     assert "[dmoe] 2/2 zh" in log
     # a file path in the analysis field is no run to follow: the look leaves the panel as it is
-    status, *_ = client.predict("/no/such/analysis.json", api_name="/dmoe_analysis_follow")
+    status, *_ = client.predict("/no/such/analysis.json", api_name="/dmoe_analysis_attach")
     assert "No run" not in str(status)
 
 
@@ -130,5 +130,5 @@ def test_cancel_stages_stops_both_and_a_reload_finds_the_pair(client, tmp_path, 
     assert [jobs.status(r["run_id"]).status for r in runs] == ["cancelled", "cancelled"]
     rid, _timer = client.predict(api_name="/dmoe_stages_reattach")
     assert rid == last  # the newest launch's last stage
-    status = client.predict(last, api_name="/dmoe_stages_follow")[0]
+    status = client.predict(last, api_name="/dmoe_stages_attach")[0]
     assert status.count("**cancelled**") >= 2 and "Cancelled by request" in status

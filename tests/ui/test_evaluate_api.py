@@ -13,7 +13,7 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
 def follow(client, rid):
     seen = []
     for _ in range(480):
-        progress, _log, _timer, board, *_ = client.predict(rid, "", [], api_name="/eval_follow")
+        progress, _log, _timer, board, *_ = client.predict(rid, "", [], api_name="/eval_attach")
         seen.append(progress)
         if "succeeded" in progress or "failed" in progress:
             return progress, board, seen

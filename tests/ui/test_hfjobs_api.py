@@ -43,7 +43,7 @@ def test_cancel_through_the_experiment_panel(client, monkeypatch):
     assert status.startswith("**cancelled**") and [kw["job_id"] for kw in api.named("cancel_job")] == ["job-ui-1"]
     assert jobs.status(run_id).status == "cancelled"
     # the panel's look (its timer's): the status as jobs.status gives it, the timer stopped at the end
-    status, _log, timer = client.predict(run_id, api_name="/experiment_hf_job_follow")
+    status, _log, timer = client.predict(run_id, api_name="/experiment_hf_job_attach")
     assert status.startswith("**cancelled**") and "Job [job-ui-1](" in status and timer["active"] is False
 
 

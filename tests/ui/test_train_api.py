@@ -96,16 +96,26 @@ def test_launch_and_follow(client, tiny_path):
     rid, note, _, table = client.predict(typed(client, text, values), api_name="/train_launch")
     assert rid.startswith("train-") and rid in [r[0] for r in table["data"]]  # the runs table shows it at once
     for _ in range(240):
-        status, log, _t, picks, plot, table = client.predict(rid, [], False, api_name="/train_follow")
+        status, log, _t, picks, plot, table = client.predict(rid, [], False, api_name="/train_attach")
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(0.5)
     assert "succeeded" in status and "step 3/3" in status and "left" not in status, status + log
     assert "loss" in (picks["value"] if isinstance(picks, dict) else picks)
+    first_picks = picks
     assert plot is not None and "exit code 0" in log and rid in [r[0] for r in table["data"]]
     table, _ = client.predict(api_name="/train_runs")
     assert rid in [r[0] for r in table["data"]]
     assert client.predict([rid], "loss", api_name="/train_compare") is not None
+    # the page's timer (`/train_follow`) sends the log and the charts only when they changed since its last look:
+    # a Plot given its own figure again is drawn anew every 2 s; the status line always comes
+    status, log, _t, picks, plot, table = client.predict(rid, [], False, api_name="/train_follow")
+    assert "succeeded" in status and [log, picks, plot, table] == [{"__type__": "update"}] * 4
+    other = next(c[0] if isinstance(c, list) else c for c in first_picks["choices"] if "loss" not in str(c))
+    status, log, _t, picks, plot, table = client.predict(rid, [other], False, api_name="/train_follow")
+    assert log == {"__type__": "update"} and plot != {"__type__": "update"}  # another curve asked for is drawn
+    status, log, _t, picks, plot, table = client.predict(rid, [], False, api_name="/train_attach")  # all, always
+    assert "exit code 0" in log and rid in [r[0] for r in table["data"]]
 
 
 def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
@@ -113,7 +123,7 @@ def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
     values[STEPS] = 100000
     rid = client.predict(typed(client, text, values), api_name="/train_launch")[0]
     for _ in range(240):
-        status = client.predict(rid, [], False, api_name="/train_follow")[0]
+        status = client.predict(rid, [], False, api_name="/train_attach")[0]
         if "running" in status and "step 0/" not in status:
             break
         time.sleep(0.5)
@@ -122,7 +132,7 @@ def test_cancel_reads_cancelled_without_an_eta(client, tiny_path):
     assert "cancelled" in note
     table, _ = client.predict(api_name="/train_runs")
     assert [r[2] for r in table["data"] if r[0] == rid] == ["cancelled"]
-    status = client.predict(rid, [], False, api_name="/train_follow")[0]
+    status = client.predict(rid, [], False, api_name="/train_attach")[0]
     assert status.startswith("**cancelled**") and "left" not in status and "Error" not in status
 
 
@@ -160,7 +170,7 @@ def test_pipeline_stages_and_files(client, tiny_path):
     text, values = load(client, "configs/train/radis-tiny.yaml")
     rid = client.predict(text.replace("max_steps: 3", "max_steps: 1"), api_name="/train_launch")[0]
     for _ in range(240):
-        status = client.predict(rid, [], False, api_name="/train_follow")[0]
+        status = client.predict(rid, [], False, api_name="/train_attach")[0]
         if "succeeded" in status or "failed" in status:
             break
         time.sleep(0.5)
