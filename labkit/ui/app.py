@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from labkit import dmoe  # noqa: F401  registers its training methods (dmoe-stage1/2) for the Train tab
+from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import Store
 from labkit.ui.common import bound_inputs, header_markdown, login_throttle
@@ -120,13 +121,21 @@ def launch(
         server_port=port,
         share=share,
         auth=login_throttle(auth),  # Gradio's /login does not throttle wrong passwords
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         theme=gr.themes.Soft(),
         css=CSS,
         show_error=True,
         footer_links=["api"],
         max_file_size=f"{ctx.settings.max_upload_mb}mb",
+        # Gradio's own check gives the new server one 3-second request, then refuses to start: "localhost is not
+        # accessible, set share=True". On a loaded machine the page takes longer than that (seen at load 10).
+        _frontend=False,
     )  # Gradio refuses bigger uploads before they land
+    try:
+        wait_until_served(demo.local_url)
+    except LabkitError:
+        demo.close()
+        raise
     if shared and not block:  # an app served from inside another program (tests): closing it ends the marking
         close = demo.close
 
@@ -138,4 +147,28 @@ def launch(
                     os.environ.pop("LABKIT_SHARED", None)
 
         demo.close = close_and_unmark
+    if block:
+        demo.block_thread()
     return demo
+
+
+def wait_until_served(url: str, timeout: float = 180.0) -> None:
+    """Until the app at `url` answers a request (any HTTP status: a login page is an answer). A loaded machine can
+    take a minute to serve a page as large as this app's."""
+    import time
+
+    import httpx
+
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.head(url, timeout=10, verify=False)
+            return
+        except httpx.HTTPError as e:
+            if time.monotonic() > end:
+                raise LabkitError(
+                    f"The app started but did not answer at {url} within {timeout:.0f} s ({type(e).__name__}).",
+                    hint="The machine may be overloaded, or a proxy setting may catch requests to localhost"
+                    " (set NO_PROXY=localhost,127.0.0.1).",
+                ) from e
+        time.sleep(0.5)

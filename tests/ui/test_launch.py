@@ -1,0 +1,60 @@
+"""`labkit serve` on a loaded machine: Gradio's own start-up check gives the new server one 3-second request and
+then refuses to start ("localhost is not accessible, set share=True"); at load 10 a page as large as this app's
+took longer than that, and a test session lost its app (42 tests). labkit waits for its server itself."""
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from labkit.errors import LabkitError
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_app_starts_when_gradios_check_would_give_up(monkeypatch, tiny_path):
+    import gradio.networking
+
+    from labkit.ui.app import launch
+
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)  # what the loaded machine answered
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = launch(host="127.0.0.1", port=port, block=False)
+    try:
+        assert httpx.get(f"{demo.local_url.rstrip('/')}/config", timeout=60).status_code == 200
+    finally:
+        demo.close()
+
+
+def test_a_slow_first_answer_is_waited_for():
+    """A server that answers only after 4 s (Gradio's check would have given up after 3)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve():
+        conn, _ = srv.accept()
+        time.sleep(4)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    from labkit.ui.app import wait_until_served
+
+    wait_until_served(f"http://127.0.0.1:{srv.getsockname()[1]}/")
+    srv.close()
+
+
+def test_no_answer_at_all_is_a_clear_error():
+    from labkit.ui.app import wait_until_served
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
+    with pytest.raises(LabkitError) as e:
+        wait_until_served(f"http://127.0.0.1:{port}/", timeout=1)
+    assert "did not answer" in e.value.message and "overloaded" in e.value.hint
