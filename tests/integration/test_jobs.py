@@ -322,3 +322,17 @@ def test_resume_waits_for_the_last_moments_of_a_supervisor_that_reported_its_end
     monkeypatch.setattr(jobs, "alive_processes", lambda r: [r.pid])
     with pytest.raises(Exception, match="live process"):
         jobs.refuse_live_process(open_store().get(run.id), grace=0.3)
+
+
+def test_a_look_at_a_live_run_reads_no_other_process(settings, monkeypatch):
+    """Every look at a live run (a page's timer, a poll, the runs list) asks whether it lives: while its
+    supervisor answers, that costs one /proc entry, not a scan of every process on the machine."""
+    run = jobs.start([sys.executable, "-c", "import time; time.sleep(30)"], kind="test", name="look")
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(jobs, "_group_members", lambda *a: pytest.fail("every process was read"))
+            assert jobs.status(run.id).status in ("queued", "running")
+            assert [r.id for r in jobs.list_runs(kind="test") if r.id == run.id]
+    finally:
+        assert jobs.cancel(run.id, grace=2).status == "cancelled"
+    assert not jobs.any_alive(jobs.status(run.id)) and not jobs.alive_processes(jobs.status(run.id))
