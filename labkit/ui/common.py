@@ -431,10 +431,20 @@ class SessionFlags:
                 if not self._busy[key] and key not in self._pending:
                     flag.clear()
 
-    def wire_cancel(self, button, fn, status, api_name: str) -> None:
-        """`button.click(fn)`, where `fn` calls `stop`: without a concurrency limit, since `stop` may wait a moment
-        for its click, and one visitor's wait must never hold back another's Cancel."""
-        button.click(fn, None, status, api_name=api_name, concurrency_limit=None)
+    def wire_cancel(self, button, fn, api_name: str) -> None:
+        """`button.click(fn)`, where `fn(request)` calls `stop` and returns what to tell the person: a toast, and the
+        event's value for an API caller (a hidden field). Not the work's status line: the work writes its end there
+        ("Cancelled after 3 of 40"), and on a loaded server a Cancel's answer could arrive after that end and
+        overwrite it with "Cancelling …" for good. No concurrency limit: `stop` may wait a moment for its click, and
+        one visitor's wait must never hold back another's Cancel."""
+
+        def cancel(request: gr.Request):
+            text = fn(request)
+            gr.Info(text)
+            return text
+
+        said = gr.Textbox(visible=False)
+        button.click(cancel, None, said, api_name=api_name, concurrency_limit=None)
 
     def stop(self, request, wait: float | None = None) -> bool:
         """Raise the flag of this session's coming or running work; False when there is none, after `wait` seconds

@@ -78,7 +78,9 @@ def _send_all(url: str, demo, cases) -> dict:
 
     session = "field-caps-session"
     answers, events = {}, {}
-    with httpx.Client(timeout=120) as http:
+    # a new connection per request: at load 10 the server closed an idle kept-alive connection just as the next
+    # request went out on it ("connection reset by peer"), a race of the client's reuse, not of the app
+    with httpx.Client(timeout=120, limits=httpx.Limits(max_keepalive_connections=0)) as http:
         for case in cases:
             index, i, component = case
             block_fn = demo.fns[index]

@@ -219,7 +219,7 @@ def build(ctx, shared) -> None:
         [ui.rp_file, ui.rp_status, ui.rp_preview],
         api_name="support_roleplay",
     )
-    h.cancels.wire_cancel(ui.rp_stop, h.cancel, ui.rp_status, "support_roleplay_cancel")
+    h.cancels.wire_cancel(ui.rp_stop, h.cancel, "support_roleplay_cancel")
     clear_first(ui.pairs_btn.click, ui.rp_status).then(
         h.build_pairs, [ui.rp_file, shared.model_state], [ui.pairs_file, ui.rp_status], api_name="support_pairs"
     )

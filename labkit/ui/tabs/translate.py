@@ -282,5 +282,5 @@ def build(ctx, shared) -> None:
     )
     ui.page_no.change(h.show_page, [ui.pairs, ui.page_no], [ui.before, ui.after, ui.after_text], api_name="doc_page")
     ui.view.change(h.set_view, ui.view, [ui.before, ui.after], api_name="doc_view")
-    h.cancel_flags.wire_cancel(ui.stop, h.cancel, ui.status, "doc_cancel")
+    h.cancel_flags.wire_cancel(ui.stop, h.cancel, "doc_cancel")
     ui.eval_btn.click(h.evaluate, [ui.folder, ui.eval_lang], ui.eval_out, api_name="doc_eval")
