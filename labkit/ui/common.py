@@ -342,7 +342,7 @@ class LastSent:
     already has sends `gr.update()` instead. A Dataframe or a Plot given its own value again is rebuilt in the
     page: the Models tab's runs table, sent every 5 s, kept a headless Chromium at 0.1 of a core while nothing
     changed, and a followed run's charts are rebuilt at every look. An event other than the timer that sets the
-    outputs says so with `sent` (or `forget`), so a tick never leaves a value that something else replaced."""
+    outputs says so with `sent`, so a tick never leaves a value that something else replaced."""
 
     SESSIONS = 4096  # entries kept, least recently used dropped
 
@@ -365,10 +365,6 @@ class LastSent:
         prints = tuple(fingerprint(v) for v in values)
         with self._lock:
             self._store(self._key(request, name), prints)
-
-    def forget(self, request, name: str) -> None:
-        with self._lock:
-            self._last.pop(self._key(request, name), None)
 
     def changed(self, request, name: str, values) -> tuple:
         """`values` with each one the page already shows replaced by `gr.update()`; remembers what it sends."""

@@ -42,8 +42,6 @@ def test_another_event_that_sets_the_output_is_remembered():
     shown.changed(a, "runs", ([1],))
     shown.sent(a, "runs", ([2],))  # Refresh or a filter showed [2]
     assert shown.changed(a, "runs", ([1],)) == ([1],)  # the tick brings [1] back
-    shown.forget(a, "runs")
-    assert shown.changed(a, "runs", ([1],)) == ([1],)
 
 
 def test_a_frame_is_compared_whole_and_an_opaque_value_is_always_sent():
