@@ -186,15 +186,9 @@ def _wait_ready(url: str, timeout: float = 300) -> None:
 @pytest.fixture(scope="session")
 def client(app_url):
     """One gradio_client for the session, with generous timeouts: under load a first call can take a minute."""
-    from gradio_client import Client
+    from fakes import api_client
 
-    return Client(
-        app_url,
-        verbose=False,
-        analytics_enabled=False,
-        download_files=str(_ROOT / "downloads"),
-        httpx_kwargs={"timeout": 600},
-    )
+    return api_client(app_url, download_files=str(_ROOT / "downloads"))
 
 
 def _free_port() -> int:

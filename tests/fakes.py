@@ -9,19 +9,38 @@
     FakeBackend(lambda messages: ..., whole_prompt=True)    # a reply that sees the system message too
     backend.prompts, backend.batches                        # what generate was sent
     wait_until(lambda: path.exists(), what="the run folder")
+    api_client(app_url, timeout=120)                         # a gradio_client.Client for the tests' local apps
 """
 
 from __future__ import annotations
 
 import fnmatch
 import shutil
+import ssl
 import time
 import types
 from collections.abc import Callable
 from pathlib import Path
 
+import certifi
+
 from labkit.backends.base import Completion
 from labkit.backends.scripted import SCRIPTS, Script, ScriptedBackend
+
+
+# gradio_client opens a new httpx client for every call, and each one built its own TLS context (the CA bundle
+# parsed again: ~25 ms of CPU). Over the suite's ~1,200 API calls that was ~60 CPU-s; one context serves them all.
+_TLS = ssl.create_default_context(cafile=certifi.where())  # what httpx builds by default
+
+
+def api_client(url: str, timeout: float = 600, **kwargs):
+    """A gradio_client.Client for a test's local app: quiet, generous timeouts (a first call on a loaded machine can
+    take a minute), one shared TLS context."""
+    from gradio_client import Client
+
+    kwargs.setdefault("verbose", False)
+    kwargs.setdefault("analytics_enabled", False)
+    return Client(url, ssl_verify=_TLS, httpx_kwargs={"timeout": timeout}, **kwargs)  # passed on as `verify`
 
 
 def scripted(reply: Callable | None = None, model: str = "scripted", logprob: Callable | None = None):

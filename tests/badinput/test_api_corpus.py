@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from api_cases import API_CASES, DATA_UPLOADS, Upload  # noqa: E402  (tests/badinput is on sys.path)
-from fakes import wait_until
+from fakes import api_client, wait_until
 
 CALL_TIMEOUT_S = 120
 MEMORY_CAP = 12 * 1024**3  # address space of the server: the app, torch and a model or two mapped
@@ -104,10 +104,10 @@ def _new_log(log: Path, offset: int) -> tuple[str, int]:
 
 @pytest.fixture(scope="module")
 def results(server):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    client = Client(server["url"], verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 600})
+    client = api_client(server["url"])
     text, _synced, *values = client.predict("configs/train/sft-tiny.yaml", api_name="/train_load_recipe")
 
     def sync(typed: list) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import api_client
+
 from labkit.errors import LabkitError
 
 KEY = "sk-secret-of-the-space"
@@ -264,9 +266,7 @@ def demo_server(tmp_path_factory, tiny_path, wait_ready):
 
 
 def _client(url):
-    from gradio_client import Client
-
-    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 300})
+    return api_client(url, timeout=300)
 
 
 def _error(call) -> str:

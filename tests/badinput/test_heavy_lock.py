@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from fakes import script, wait_until
+from fakes import api_client, script, wait_until
 
 # the Models tab's backend list has no `scripted` (a test backend): Gradio warns that the initial value is not listed
 pytestmark = pytest.mark.filterwarnings("ignore:The value passed into gr.Dropdown")
@@ -56,7 +56,7 @@ def demo_app(monkeypatch, tmp_path, wait_ready):
 
 
 def _client(url: str) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120})
+    return api_client(url, timeout=120)
 
 
 def _generate(client: Client, prompt: str):

@@ -5,8 +5,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from fakes import api_client
 import yaml
-from gradio_client import Client
 
 FIX = Path(__file__).parents[1] / "fixtures" / "curate"
 RECIPE = "configs/curate/cwt2-zh.yaml"  # as the recipe list shows it
@@ -14,7 +15,7 @@ RECIPE = "configs/curate/cwt2-zh.yaml"  # as the recipe list shows it
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 def test_data_tab_end_to_end(client):

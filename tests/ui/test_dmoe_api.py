@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
+
+from fakes import api_client
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,7 @@ def figure(plot) -> dict:
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,14 @@ import json
 import sys
 
 import pytest
-from gradio_client import Client
 
-from fakes import wait_until
+from fakes import api_client, wait_until
 from labkit import jobs
 
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return api_client(app_url)
 
 
 def test_bad_settings_are_errors_naming_the_field(client):

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from fakes import FakeHfApi
+from fakes import FakeHfApi, api_client
 
 pytestmark = pytest.mark.slow
 FORM = ["mgsm", "Qwen/Qwen2.5-0.5B-Instruct", "hf", ["en"], 5, "native", True, 64]
@@ -67,14 +67,12 @@ def _signed_in_cookie(url: str) -> str:
 # Outside a Space, Gradio mocks the login with a local profile and says so: the mock is what this test uses.
 @pytest.mark.filterwarnings("ignore:Gradio does not support OAuth features outside of a Space:UserWarning")
 def test_signed_in_owner_submits_with_her_oauth_token_and_anonymous_is_refused(oauth_space):
-    from gradio_client import Client
-
     url, api = oauth_space
-    anonymous = Client(url, verbose=False, analytics_enabled=False)
+    anonymous = api_client(url)
     with pytest.raises(Exception, match="sign in"):
         anonymous.predict("a10g-small", "1h", "alice/r", *FORM, api_name="/eval_hf_job")
     assert api.calls == []
-    owner = Client(url, verbose=False, analytics_enabled=False, headers={"Cookie": _signed_in_cookie(url)})
+    owner = api_client(url, headers={"Cookie": _signed_in_cookie(url)})
     run_id, status, _ = owner.predict("a10g-small", "1h", "alice/r", *FORM, api_name="/eval_hf_job")
     ((_, kw),) = api.calls
     assert kw["token"] == "hf_oauth_alice" and kw["secrets"] == {"HF_TOKEN": "hf_oauth_alice"}

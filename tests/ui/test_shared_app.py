@@ -11,6 +11,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from fakes import api_client
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mgsm"
 STEPS = 5  # the form fields: name, method, model, data, lr, max_steps, ...
 
@@ -39,7 +41,7 @@ def shared_app(monkeypatch, tmp_path, tiny_path, wait_ready):
 
 
 def _client(url) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 600})
+    return api_client(url)
 
 
 def _refused(call, match: str) -> str:
