@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import guard, hfjobs
+from labkit import guard, hfjobs, warm
 from labkit.errors import LabkitError
 from labkit.settings import Settings, get_settings
 from labkit.store import FINAL, Run, Store, new_run_id, open_store
@@ -118,30 +118,42 @@ def start(
         "LABKIT_HOME": str(settings.home),
         "PYTHONUNBUFFERED": "1",
     }
+    command = [
+        sys.executable,
+        "-m",
+        "labkit.jobs",
+        "supervise",
+        str(settings.store_path),
+        run_id,
+        "--attempt",
+        str(attempt),
+        *(["--after", ",".join(after)] if after else []),
+        "--",
+        *argv,
+    ]
     with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "labkit.jobs",
-                "supervise",
-                str(settings.store_path),
-                run_id,
-                "--attempt",
-                str(attempt),
-                *(["--after", ",".join(after)] if after else []),
-                "--",
-                *argv,
-            ],
-            cwd=run_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=child_env,
-            start_new_session=True,  # its own process group: cancel reaches grandchildren
-        )
-    _children[proc.pid] = proc
-    return store.update(run_id, attempt=attempt, pid=proc.pid, pid_start=_start_time(proc.pid))
+        pid = warm.spawn(command, child_env, run_dir, log.fileno())  # forked from a warm server, when one is ready
+        if pid is None:
+            proc = subprocess.Popen(
+                command,
+                cwd=run_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_env,
+                start_new_session=True,  # its own process group: cancel reaches grandchildren
+            )
+            _children[proc.pid] = proc
+            pid = proc.pid
+            if _home_in_use(store, run_id):
+                warm.start_server(child_env)  # the next job of this home starts warm
+    return store.update(run_id, attempt=attempt, pid=pid, pid_start=_start_time(pid))
+
+
+def _home_in_use(store: Store, run_id: str) -> bool:
+    """Another run of this home was started in the last hour: more are likely, worth a warm server."""
+    hour_ago = time.time() - 3600
+    return any(r.id != run_id and (r.created or 0) >= hour_ago for r in store.list(limit=5))
 
 
 # A supervisor stops what its worker left, writes the run's end, and then exits; on a loaded machine that exit can lag
@@ -590,7 +602,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     again (a newer attempt), this one's writes change nothing."""
     store = _AttemptStore(Store(store_path), attempt)
     cancelled = False
-    child: subprocess.Popen | None = None
+    child: subprocess.Popen | warm.Forked | None = None
 
     def on_term(signum, frame):
         nonlocal cancelled
@@ -622,7 +634,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
     store.update(run_id, status="running", pid=os.getpid(), pid_start=_start_time(os.getpid()))
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}", flush=True)
     try:
-        child = subprocess.Popen(argv)
+        child = warm.popen(argv)  # forked when this supervisor was (labkit.warm), else a subprocess
     except OSError as e:
         print(f"[labkit] cannot start the command: {e}", flush=True)
         store.update(run_id, status="failed", error=f"Cannot start {argv[0]!r}: {e}")

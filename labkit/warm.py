@@ -1,0 +1,367 @@
+"""Warm starts: a job's processes forked from one that has already imported torch, transformers and TRL.
+
+A job's worker spent ~6.5 CPU-s importing its libraries before it did anything (on a 2-core machine; a tiny training
+run then trains in 2). A warm server imports them once; each job's supervisor is forked from it, and the supervisor
+forks the worker, so neither imports them again. Nothing else changes: the supervisor leads its own session and
+process group, the worker is its child (cancel, resume, the CPU accounting and the end status work as before), and
+each has the job's environment, folder, log and arguments.
+
+    python -m labkit.warm NAME      # the server; jobs.start starts it (see `spawn`)
+
+- The server forks only `python -m labkit.jobs supervise ...`; the supervisor forks only a worker
+  `python -m MODULE ...` run by this interpreter. Any other command (`accelerate launch`, ...) starts as before.
+- A server serves one labkit home, one interpreter and one environment, the job's own variables aside (its run id,
+  folder, attempt and thread share): a library that read the environment while it was imported read what a cold
+  start would have read. A new environment, an upgraded package or a changed labkit gets a new server.
+- A home's first job starts cold and, when the home has run a job in the last hour, starts a server beside it
+  (nothing waits for the imports). A server exits after LABKIT_WARM_IDLE_S (600) seconds without a job.
+- Linux only (an abstract unix socket; a connection from another user is refused). Elsewhere, or with LABKIT_WARM=0,
+  every job starts cold.
+- The server itself never runs torch: no OpenMP pool or CUDA context exists to be inherited, and a server whose
+  imports initialised CUDA stops rather than serve.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import runpy
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+# What a job's worker imports that takes the time ("module" or "module:attribute,..." for lazily loaded names).
+PRELOAD = (
+    "torch",
+    "transformers:AutoConfig,AutoModelForCausalLM,AutoTokenizer,Trainer,TrainerCallback",
+    "trl:SFTConfig,SFTTrainer,DPOConfig,DPOTrainer,GRPOConfig,GRPOTrainer",
+    "datasets",
+    "accelerate",
+    "peft:LoraConfig",
+)
+# The job's own variables: set in the forked process, and no part of which server serves it.
+PER_JOB = ("LABKIT_RUN_ID", "LABKIT_RUN_DIR", "LABKIT_RUN_ATTEMPT", "OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+IGNORED = ("PYTEST_CURRENT_TEST",)  # changes at every test, read by no library
+READY = b"ready"
+_forked = False  # True in a process forked from a server: it may fork its worker too
+_default_threads = 1  # torch's thread count in the server (set once torch is imported)
+
+
+# --- the client side (jobs.start) ------------------------------------------------------------
+def enabled(env: dict) -> bool:
+    return sys.platform.startswith("linux") and env.get("LABKIT_WARM", "1").strip().lower() not in {"0", "false", "no"}
+
+
+def name_for(env: dict) -> str:
+    """The server's socket name: one per interpreter, environment (less the job's own variables), set of installed
+    libraries and labkit source."""
+    stable = {k: v for k, v in env.items() if k not in PER_JOB and k not in IGNORED}
+    stamps = []
+    for entry in PRELOAD:
+        spec = _find_spec(entry.split(":")[0])
+        stamps.append(_mtime(spec))
+    here = Path(__file__).resolve().parent
+    stamps.append(max((_mtime(p) for p in here.rglob("*.py")), default=0.0))
+    key = json.dumps([sys.executable, sorted(stable.items()), stamps])
+    return "labkit-warm-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _connect(name: str) -> socket.socket | None:
+    """A connection to the server `name` once it says it is ready (within 2 s), else None."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.settimeout(2.0)  # a server still importing, or too busy to answer now: start cold
+        sock.connect("\0" + name)
+        if sock.recv(16) == READY:
+            return sock
+    except OSError:
+        pass
+    sock.close()
+    return None
+
+
+def ready(env: dict) -> bool:
+    """Whether a server for `env` answers now."""
+    sock = _connect(name_for(env)) if enabled(env) else None
+    if sock is not None:
+        sock.close()
+    return sock is not None
+
+
+def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int) -> int | None:
+    """Fork `argv` (a supervisor command) from a ready server; its pid, or None when no server is ready (the caller
+    starts it cold). The pid comes back once the process leads its own session."""
+    if not enabled(env) or list(argv[1:4]) != ["-m", "labkit.jobs", "supervise"] or argv[0] != sys.executable:
+        return None
+    name = name_for(env)
+    sock = _connect(name)
+    if sock is None:
+        return None
+    with sock:
+        message = json.dumps({"argv": list(argv), "env": env, "cwd": str(cwd)}).encode()
+        # Once the request is sent, the job is being started: wait for its pid rather than start it a second time.
+        sock.settimeout(120.0)
+        try:
+            socket.send_fds(sock, [message], [log_fd])
+            reply = sock.recv(4096)
+        except OSError as e:
+            raise OSError(f"the warm server {name} took the job but did not answer: {e}") from e
+        if not reply:
+            return None  # the server ended before it forked: nothing was started
+        return int(json.loads(reply)["pid"])
+
+
+def start_server(env: dict) -> subprocess.Popen | None:
+    """Start a server for `env` in the background (it exits at once when one is already there)."""
+    if not enabled(env):
+        return None
+    stable = {k: v for k, v in env.items() if k not in PER_JOB}
+    with open(os.devnull, "wb") as null:
+        return subprocess.Popen(
+            [sys.executable, "-m", "labkit.warm", name_for(env)],
+            env=stable,
+            cwd=stable.get("LABKIT_HOME") or None,
+            stdin=subprocess.DEVNULL,
+            stdout=null,
+            stderr=null,
+            start_new_session=True,
+        )
+
+
+# --- the supervisor's side -------------------------------------------------------------------
+class Forked:
+    """A forked worker, waited on like a `subprocess.Popen`."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+
+def popen(argv: Sequence[str]):
+    """Start the worker `argv`: forked, when this process came from a server and `argv` is `python -m MODULE ...`
+    of this interpreter; else a subprocess."""
+    if not (_forked and len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"):
+        return subprocess.Popen(argv)
+    _flush()
+    pid = os.fork()
+    if pid:
+        return Forked(pid)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the supervisor's handlers are not the worker's
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _fresh_process_state()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    _run_module(argv[2], argv[3:])  # never returns
+
+
+# --- the server ------------------------------------------------------------------------------
+def serve(name: str, idle_s: float) -> int:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        listener.bind("\0" + name)  # the name is the lock: a second server for it stops here
+    except OSError:
+        return 0
+    listener.listen(16)  # a job that connects while the imports run waits 2 s, then starts cold
+    for entry in PRELOAD:
+        module, _, names = entry.partition(":")
+        try:
+            imported = __import__(module, fromlist=["_"])
+            for attr in filter(None, names.split(",")):
+                getattr(imported, attr)
+        except Exception:  # a library not installed here (peft, say): its jobs import what they need
+            pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_initialized():
+            return 1  # a forked process could not use CUDA
+        global _default_threads
+        _default_threads = torch.get_num_threads()  # a cold job's, when it is given no OMP_NUM_THREADS
+    signal.signal(signal.SIGCHLD, _reap)
+    listener.settimeout(idle_s)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            return 0
+        except InterruptedError:
+            continue
+        with conn:
+            if _peer_uid(conn) != os.getuid():
+                continue
+            try:
+                conn.settimeout(10.0)
+                conn.sendall(READY)
+                message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
+            except OSError:
+                continue
+            if not message or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            request = json.loads(message)
+            argv = request["argv"]
+            if argv[:4] != [sys.executable, "-m", "labkit.jobs", "supervise"]:
+                os.close(fds[0])
+                continue
+            _flush()
+            if os.fork() == 0:
+                listener.close()
+                _child(conn, request, fds[0])  # never returns
+            os.close(fds[0])
+
+
+def _child(conn: socket.socket, request: dict, log_fd: int) -> None:
+    global _forked
+    _forked = True
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()  # its own session and process group, as start_new_session=True gives a cold one
+        os.chdir(request["cwd"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(null)
+        os.close(log_fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        _fresh_process_state()
+        conn.sendall(json.dumps({"pid": os.getpid()}).encode())
+        conn.close()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    _run_module(request["argv"][2], request["argv"][3:])
+
+
+def _fresh_process_state() -> None:
+    """What a cold start would have had: random seeds of its own, and the thread share the job was given (the
+    OpenMP pool reads OMP_NUM_THREADS when it is loaded, which was in the server)."""
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else _default_threads)
+
+
+def _run_module(module: str, args: Sequence[str]) -> None:
+    """`python -m module args...` in this process, then exit as that interpreter would have."""
+    sys.argv = [module, *args]
+    sys.path[0] = os.getcwd()  # what `python -m` puts first
+    code = 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = 130
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """The interpreter's own way out: wait for its non-daemon threads, run the exit handlers, flush."""
+    try:
+        threading._shutdown()
+    except Exception:
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except Exception:
+        pass
+    _flush()
+    os._exit(code & 0xFF)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _reap(signum, frame) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
+
+
+def _find_spec(module: str):
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+
+
+def _mtime(spec_or_path) -> float:
+    path = getattr(spec_or_path, "origin", spec_or_path)
+    try:
+        return os.stat(path).st_mtime if path else 0.0
+    except (OSError, TypeError):
+        return 0.0
+
+
+def main(argv: Sequence[str]) -> int | str:
+    if len(argv) != 1:
+        return "usage: python -m labkit.warm NAME"
+    try:
+        idle = float(os.environ.get("LABKIT_WARM_IDLE_S", "600"))
+    except ValueError:
+        idle = 600.0
+    return serve(argv[0], idle)
+
+
+if __name__ == "__main__":
+    from labkit import warm  # the module, not this __main__ copy: a forked supervisor must see its `_forked`
+
+    sys.exit(warm.main(sys.argv[1:]))

@@ -1,0 +1,111 @@
+"""Warm starts (labkit.warm): a job forked from a server that has imported torch behaves as a cold one — its
+arguments, folder, environment, thread share, log, exit code, process group and cancel — and only its start is
+cheaper."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fakes import wait_until
+from labkit import jobs, warm
+from labkit.settings import Settings
+from labkit.store import FINAL
+
+JOB = """
+import json, os, random, sys
+print(json.dumps({
+    "preloaded": "torch" in sys.modules,
+    "argv": sys.argv[1:],
+    "cwd": os.getcwd(),
+    "run_id": os.environ.get("LABKIT_RUN_ID"),
+    "marker": os.environ.get("WARM_TEST"),
+    "threads": __import__("torch").get_num_threads(),
+    "random": random.random(),
+    "pgid": os.getpgid(0),
+    "parent": os.getppid(),
+}), flush=True)
+if sys.argv[1:] == ["sleep"]:
+    import time
+    time.sleep(120)
+sys.exit(3 if "exit3" in sys.argv else 0)
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A home whose jobs run `python -m warmjob` (a module on PYTHONPATH), one environment for all of them."""
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "warmjob.py").write_text(JOB)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # no thread-share decision: every job has the same environment
+    monkeypatch.setenv("WARM_TEST", "yes")
+    settings = Settings.from_env().ensure_dirs()
+    env = {**os.environ, "LABKIT_HOME": str(settings.home), "PYTHONUNBUFFERED": "1"}
+    return settings, env
+
+
+def _served(env: dict):
+    server = warm.start_server(env)
+    wait_until(lambda: warm.ready(env), timeout=180, what="the warm server")
+    return server
+
+
+def _run(settings, *args) -> tuple:
+    run = jobs.start([sys.executable, "-m", "warmjob", *args], kind="test", name="warm", settings=settings)
+    done = wait_until(lambda: (r := jobs.status(run.id, settings)).status in FINAL and r, timeout=120, what="the end")
+    lines = [line for line in jobs.tail_log(done.run_dir).splitlines() if line.startswith("{")]
+    return done, (json.loads(lines[0]) if lines else None)
+
+
+def test_a_warm_job_is_a_cold_one_but_for_its_imports(home):
+    settings, env = home
+    cold, seen_cold = _run(settings, "a", "b")
+    assert not seen_cold["preloaded"]
+    _served(env)
+    done, seen = _run(settings, "a", "exit3")
+    assert seen["preloaded"], "the worker imported torch itself: it was not forked from the server"
+    assert done.status == "failed" and json.loads((Path(done.run_dir) / jobs.EXIT).read_text())["returncode"] == 3
+    assert seen["argv"] == ["a", "exit3"] and seen["cwd"] == done.run_dir and seen["run_id"] == done.id
+    assert seen["marker"] == "yes" and seen["threads"] == 1
+    assert seen["pgid"] == done.pid and seen["parent"] == done.pid  # the supervisor's child, in its group
+    assert "exit code 3: failed" in jobs.tail_log(done.run_dir)
+    again, seen_again = _run(settings)
+    assert again.status == "succeeded" and seen_again["preloaded"]
+    assert seen_again["random"] != seen["random"]  # each fork draws its own seeds
+
+
+def test_cancel_stops_a_warm_worker(home):
+    settings, env = home
+    _served(env)
+    run = jobs.start([sys.executable, "-m", "warmjob", "sleep"], kind="test", name="warm", settings=settings)
+    wait_until(lambda: "preloaded" in jobs.tail_log(run.run_dir), timeout=60, what="the worker's first line")
+    now = jobs.status(run.id, settings)
+    assert now.worker_pid and os.getpgid(now.worker_pid) == now.pid == os.getsid(now.pid)
+    done = jobs.cancel(run.id, settings, grace=5)
+    assert done.status == "cancelled"
+    wait_until(lambda: not jobs.alive_processes(jobs.status(run.id, settings)), timeout=30, what="no process left")
+
+
+def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home):
+    settings, env = home
+    assert not warm.ready(env)
+    _run(settings)  # a fresh home's first job: cold, and no server (a one-off home would waste its imports)
+    time.sleep(0.5)
+    assert not warm.ready(env)
+    _run(settings)  # the second: cold, and a server starts beside it for the next
+    wait_until(lambda: warm.ready(env), timeout=180, what="the server the second job started")
+    # the job's own variables do not change which server serves it; anything else does
+    assert warm.name_for({**env, "LABKIT_RUN_ID": "x", "OMP_NUM_THREADS": "2"}) == warm.name_for(env)
+    assert warm.name_for({**env, "HF_HUB_OFFLINE": "0"}) != warm.name_for(env)
+    assert warm.spawn(["x"], {**env, "LABKIT_WARM": "0"}, settings.home, 1) is None
+
+
+def test_an_idle_server_exits(home):
+    settings, env = home
+    server = _served({**env, "LABKIT_WARM_IDLE_S": "2"})
+    assert server.wait(timeout=60) == 0  # (asking whether it is ready would keep it busy)
