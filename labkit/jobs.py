@@ -46,6 +46,7 @@ METRICS = "metrics.jsonl"
 COMMAND = "command.json"  # rewritten at every (re)start: its mtime marks the start of the current attempt
 EVIDENCE = "final_metrics.json"  # a training worker writes it once training has succeeded
 EXIT = "exit.json"  # the supervisor writes it when the command exits (removed when the run is resumed)
+JOB_VARIABLES = ("LABKIT_RUN_ID", "LABKIT_RUN_DIR", "LABKIT_RUN_ATTEMPT")  # a job's own: jobs.current() reads them
 _children: dict[int, subprocess.Popen] = {}  # reaped here so finished children don't linger as zombies
 
 
@@ -132,7 +133,8 @@ def start(
         *argv,
     ]
     with open(run_dir / LOG, "ab") as log:
-        pid = warm.spawn(command, child_env, run_dir, log.fileno())  # forked from a warm server, when one is ready
+        # forked from a warm server, when one is ready
+        pid = warm.spawn(command, child_env, run_dir, log.fileno(), own=JOB_VARIABLES)
         if pid is None:
             proc = subprocess.Popen(
                 command,
@@ -146,7 +148,7 @@ def start(
             _children[proc.pid] = proc
             pid = proc.pid
             if _home_in_use(store, run_id):
-                warm.start_server(child_env)  # the next job of this home starts warm
+                warm.start_server(child_env, own=JOB_VARIABLES)  # the next job of this home starts warm
     return store.update(run_id, attempt=attempt, pid=pid, pid_start=_start_time(pid))
 
 

@@ -47,9 +47,12 @@ PRELOAD = (
     "accelerate",
     "peft:LoraConfig",
 )
-# The job's own variables: set in the forked process, and no part of which server serves it.
-PER_JOB = ("LABKIT_RUN_ID", "LABKIT_RUN_DIR", "LABKIT_RUN_ATTEMPT", "OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
-IGNORED = ("PYTEST_CURRENT_TEST",)  # changes at every test, read by no library
+# Set in the forked process, and no part of which server serves it: the thread share, and what the caller names as
+# the job's own (`own`: jobs.start's run id, folder and attempt).
+THREADS = ("OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+# Variables that change while a process runs and that no preloaded library reads: pytest's (per test), those
+# datatrove's local executor leaves in the process that ran it, ray's.
+VOLATILE = ("PYTEST_", "DATATROVE_", "RAY_")
 READY = b"ready"
 _forked = False  # True in a process forked from a server: it may fork its worker too
 _default_threads = 1  # torch's thread count in the server (set once torch is imported)
@@ -60,10 +63,15 @@ def enabled(env: dict) -> bool:
     return sys.platform.startswith("linux") and env.get("LABKIT_WARM", "1").strip().lower() not in {"0", "false", "no"}
 
 
-def name_for(env: dict) -> str:
+def shared(env: dict, own: Sequence[str] = ()) -> dict:
+    """The part of a job's environment that its server shares with other jobs."""
+    return {k: v for k, v in env.items() if k not in THREADS and k not in own and not k.startswith(VOLATILE)}
+
+
+def name_for(env: dict, own: Sequence[str] = ()) -> str:
     """The server's socket name: one per interpreter, environment (less the job's own variables), set of installed
     libraries and labkit source."""
-    stable = {k: v for k, v in env.items() if k not in PER_JOB and k not in IGNORED}
+    stable = shared(env, own)
     stamps = []
     for entry in PRELOAD:
         spec = _find_spec(entry.split(":")[0])
@@ -88,20 +96,20 @@ def _connect(name: str) -> socket.socket | None:
     return None
 
 
-def ready(env: dict) -> bool:
+def ready(env: dict, own: Sequence[str] = ()) -> bool:
     """Whether a server for `env` answers now."""
-    sock = _connect(name_for(env)) if enabled(env) else None
+    sock = _connect(name_for(env, own)) if enabled(env) else None
     if sock is not None:
         sock.close()
     return sock is not None
 
 
-def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int) -> int | None:
+def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int, own: Sequence[str] = ()) -> int | None:
     """Fork `argv` (a supervisor command) from a ready server; its pid, or None when no server is ready (the caller
     starts it cold). The pid comes back once the process leads its own session."""
     if not enabled(env) or list(argv[1:4]) != ["-m", "labkit.jobs", "supervise"] or argv[0] != sys.executable:
         return None
-    name = name_for(env)
+    name = name_for(env, own)
     sock = _connect(name)
     if sock is None:
         return None
@@ -119,14 +127,14 @@ def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int) -> int | None:
         return int(json.loads(reply)["pid"])
 
 
-def start_server(env: dict) -> subprocess.Popen | None:
+def start_server(env: dict, own: Sequence[str] = ()) -> subprocess.Popen | None:
     """Start a server for `env` in the background (it exits at once when one is already there)."""
     if not enabled(env):
         return None
-    stable = {k: v for k, v in env.items() if k not in PER_JOB}
+    stable = shared(env, own)
     with open(os.devnull, "wb") as null:
         return subprocess.Popen(
-            [sys.executable, "-m", "labkit.warm", name_for(env)],
+            [sys.executable, "-m", "labkit.warm", name_for(env, own)],
             env=stable,
             cwd=stable.get("LABKIT_HOME") or None,
             stdin=subprocess.DEVNULL,

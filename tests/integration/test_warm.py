@@ -84,8 +84,8 @@ def test_cancel_stops_a_warm_worker(home):
     _served(env)
     run = jobs.start([sys.executable, "-m", "warmjob", "sleep"], kind="test", name="warm", settings=settings)
     wait_until(lambda: "preloaded" in jobs.tail_log(run.run_dir), timeout=60, what="the worker's first line")
-    now = jobs.status(run.id, settings)
-    assert now.worker_pid and os.getpgid(now.worker_pid) == now.pid == os.getsid(now.pid)
+    now = wait_until(lambda: (r := jobs.status(run.id, settings)).worker_pid and r, what="the worker's pid")
+    assert os.getpgid(now.worker_pid) == now.pid == os.getsid(now.pid)
     done = jobs.cancel(run.id, settings, grace=5)
     assert done.status == "cancelled"
     wait_until(lambda: not jobs.alive_processes(jobs.status(run.id, settings)), timeout=30, what="no process left")
@@ -100,7 +100,8 @@ def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home):
     _run(settings)  # the second: cold, and a server starts beside it for the next
     wait_until(lambda: warm.ready(env), timeout=180, what="the server the second job started")
     # the job's own variables do not change which server serves it; anything else does
-    assert warm.name_for({**env, "LABKIT_RUN_ID": "x", "OMP_NUM_THREADS": "2"}) == warm.name_for(env)
+    own = {"LABKIT_RUN_ID": "x", "LABKIT_RUN_ATTEMPT": "1", "OMP_NUM_THREADS": "2", "PYTEST_CURRENT_TEST": "t"}
+    assert warm.name_for({**env, **own}, own=jobs.JOB_VARIABLES) == warm.name_for(env)
     assert warm.name_for({**env, "HF_HUB_OFFLINE": "0"}) != warm.name_for(env)
     assert warm.spawn(["x"], {**env, "LABKIT_WARM": "0"}, settings.home, 1) is None
 

@@ -45,6 +45,7 @@ CORE = {
     "spaces",
     "store",
     "text",
+    "warm",
     "zerogpu",
 }
 RANK = {**{n: 0 for n in CORE}, **{n: 1 for n in ENGINES}, **{n: 2 for n in FACE}}
