@@ -38,6 +38,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from labkit.errors import LabkitError
+
 # What a job's worker imports that takes the time ("module" or "module:attribute,..." for lazily loaded names).
 PRELOAD = (
     "torch",
@@ -72,12 +74,9 @@ def name_for(env: dict, own: Sequence[str] = ()) -> str:
     """The server's socket name: one per interpreter, environment (less the job's own variables), set of installed
     libraries and labkit source."""
     stable = shared(env, own)
-    stamps = []
-    for entry in PRELOAD:
-        spec = _find_spec(entry.split(":")[0])
-        stamps.append(_mtime(spec))
-    here = Path(__file__).resolve().parent
-    stamps.append(max((_mtime(p) for p in here.rglob("*.py")), default=0.0))
+    stamps = [_mtime(_find_spec(entry.split(":")[0])) for entry in PRELOAD]
+    here = Path(__file__).resolve()
+    stamps += [_mtime(here), _mtime(here.parent / "__init__.py")]  # the only labkit code a server runs
     key = json.dumps([sys.executable, sorted(stable.items()), stamps])
     return "labkit-warm-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
@@ -88,7 +87,8 @@ def _connect(name: str) -> socket.socket | None:
     try:
         sock.settimeout(2.0)  # a server still importing, or too busy to answer now: start cold
         sock.connect("\0" + name)
-        if sock.recv(16) == READY:
+        # another user's process holding the name would receive the job's environment (its tokens): never send it
+        if _peer_uid(sock) == os.getuid() and sock.recv(16) == READY:
             return sock
     except OSError:
         pass
@@ -115,13 +115,19 @@ def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int, own: Sequence[
         return None
     with sock:
         message = json.dumps({"argv": list(argv), "env": env, "cwd": str(cwd)}).encode()
+        try:
+            socket.send_fds(sock, [message], [log_fd])  # one packet: delivered whole or not at all
+        except OSError:
+            return None  # (too large an environment, say): nothing was started
         # Once the request is sent, the job is being started: wait for its pid rather than start it a second time.
         sock.settimeout(120.0)
         try:
-            socket.send_fds(sock, [message], [log_fd])
             reply = sock.recv(4096)
         except OSError as e:
-            raise OSError(f"the warm server {name} took the job but did not answer: {e}") from e
+            raise LabkitError(
+                f"The warm server {name} took the job but did not say whether it started ({e}).",
+                hint="Look for the run's processes before starting it again; LABKIT_WARM=0 starts every job cold.",
+            ) from e
         if not reply:
             return None  # the server ended before it forked: nothing was started
         return int(json.loads(reply)["pid"])

@@ -91,7 +91,7 @@ def test_cancel_stops_a_warm_worker(home):
     wait_until(lambda: not jobs.alive_processes(jobs.status(run.id, settings)), timeout=30, what="no process left")
 
 
-def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home):
+def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home, monkeypatch):
     settings, env = home
     assert not warm.ready(env)
     _run(settings)  # a fresh home's first job: cold, and no server (a one-off home would waste its imports)
@@ -104,6 +104,9 @@ def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home):
     assert warm.name_for({**env, **own}, own=jobs.JOB_VARIABLES) == warm.name_for(env)
     assert warm.name_for({**env, "HF_HUB_OFFLINE": "0"}) != warm.name_for(env)
     assert warm.spawn(["x"], {**env, "LABKIT_WARM": "0"}, settings.home, 1) is None
+    # a server of another user (one that took the name first) is never sent a job's environment
+    monkeypatch.setattr(warm, "_peer_uid", lambda sock: os.getuid() + 1)
+    assert not warm.ready(env)
 
 
 def test_an_idle_server_exits(home):
