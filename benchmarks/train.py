@@ -5,7 +5,10 @@ The machine may be shared, so the two are run as `--pairs` interleaved pairs (th
 ratio labkit/direct is reported per pair, with min–median–max over the pairs; CPU seconds (getrusage of the
 children: the CLI, its supervisor and worker, reaped) sit beside wall seconds, since other load inflates CPU
 seconds far less. The first launch in a fresh LABKIT_HOME fills labkit's caches (the TRL settings schema);
-it is reported on its own (`labkit_cold_*`) and left out of the pairs.
+it is reported on its own (`labkit_cold_*`) and left out of the pairs. The next launch starts the home's warm server
+(labkit.warm), and the later ones are forked from it once it is ready (`labkit_warm_starts`: which were; a warm
+job's CPU is its supervisor's count in exit.json, since it is not this benchmark's descendant). `LABKIT_WARM=0`
+measures cold launches only.
 
 Keys kept from earlier turns: steps, direct_trl_wall_s, direct_trl_steps_per_s, labkit_train_wall_s,
 labkit_steps_per_s, overhead_s (now medians over the pairs). New beside them: pairs, *_range [min, median,
@@ -97,9 +100,13 @@ def run_labkit(env: dict, steps: int) -> dict:
     worker_started = _worker_start(env, lab["run_id"])
     saved = (run_dir / "final_metrics.json").stat().st_mtime
     exited = (run_dir / "exit.json").stat().st_mtime  # the supervisor saw the worker exit
+    warm = "] start (warm):" in (run_dir / "log.txt").read_text()
+    if warm:  # forked from the warm server, not this benchmark's descendant: its CPU is the supervisor's count
+        cpu += json.loads((run_dir / "exit.json").read_text())["cpu_s"]
     return {
         "wall": wall,
         "cpu": cpu,
+        "warm": warm,
         "steps_per_s": lab["final_metrics"].get("train_steps_per_second"),
         "to_train_s": begin - t0,
         "breakdown": {
@@ -122,7 +129,6 @@ def _worker_start(env: dict, run_id: str) -> float:
         ticks = db.execute("SELECT worker_start FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)  # /proc/stat's btime is whole seconds only
     return boot + ticks / os.sysconf("SC_CLK_TCK")
-
 
 
 def main():
@@ -158,7 +164,7 @@ def main():
         pairs.append((direct, lab))
         print(
             f"pair {i + 1}: direct {direct['wall']:.2f} s {direct['steps_per_s']:.1f} steps/s, "
-            f"labkit {lab['wall']:.2f} s {lab['steps_per_s']:.1f} steps/s",
+            f"labkit {lab['wall']:.2f} s {lab['steps_per_s']:.1f} steps/s{' (warm)' if lab['warm'] else ''}",
             file=sys.stderr,
             flush=True,
         )
@@ -192,6 +198,7 @@ def main():
                     k: round(med([lab["breakdown"][k] for _, lab in pairs]), 2) for k in pairs[0][1]["breakdown"]
                 },
                 "labkit_cold_wall_s": round(cold["wall"], 2),
+                "labkit_warm_starts": [lab["warm"] for _, lab in pairs],  # forked from a warm server (labkit.warm)
                 "labkit_cold_breakdown_s": {k: round(v, 2) for k, v in cold["breakdown"].items()},
                 "load_avg_1min": round(os.getloadavg()[0], 1),
                 "cpus": os.cpu_count(),

@@ -175,6 +175,11 @@ class Forked:
             os.kill(self.pid, sig)
 
 
+def forked() -> bool:
+    """Whether this process was forked from a warm server."""
+    return _forked
+
+
 def popen(argv: Sequence[str]):
     """Start the worker `argv`: forked, when this process came from a server and `argv` is `python -m MODULE ...`
     of this interpreter; else a subprocess."""
