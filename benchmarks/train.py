@@ -100,7 +100,7 @@ def run_labkit(env: dict, steps: int) -> dict:
     worker_started = _worker_start(env, lab["run_id"])
     saved = (run_dir / "final_metrics.json").stat().st_mtime
     exited = (run_dir / "exit.json").stat().st_mtime  # the supervisor saw the worker exit
-    warm = "] start (warm):" in (run_dir / "log.txt").read_text()
+    warm = " start (warm): " in (run_dir / "log.txt").read_text()
     if warm:  # forked from the warm server, not this benchmark's descendant: its CPU is the supervisor's count
         cpu += json.loads((run_dir / "exit.json").read_text())["cpu_s"]
     return {

@@ -74,7 +74,7 @@ def test_a_warm_job_is_a_cold_one_but_for_its_imports(home):
     assert seen["marker"] == "yes" and seen["threads"] == 1
     assert seen["pgid"] == done.pid and seen["parent"] == done.pid  # the supervisor's child, in its group
     assert "exit code 3: failed" in jobs.tail_log(done.run_dir)
-    assert "] start (warm): " in jobs.tail_log(done.run_dir) and "] start: " in jobs.tail_log(cold.run_dir)
+    assert " start (warm): " in jobs.tail_log(done.run_dir) and " start: " in jobs.tail_log(cold.run_dir)
     again, seen_again = _run(settings)
     assert again.status == "succeeded" and seen_again["preloaded"]
     assert seen_again["random"] != seen["random"]  # each fork draws its own seeds
