@@ -93,6 +93,10 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
                 with gr.Tab(tab.TITLE, id=tab.ID, elem_id=f"tab-{tab.ID}"):
                     tab.build(ctx, shared)
     demo.queue(default_concurrency_limit=4)
+    # After every event Gradio rebuilt a pandas summary of its last 10,000 events (25–30 ms of CPU each, growing with
+    # the app's age) for its /monitoring page, which labkit does not offer: every timer tick and form sync paid it,
+    # ~90 CPU-s of a test suite. Refresh it once per 10**6 events instead (the attribute is Gradio's own spelling).
+    demo._queue.ANAYLTICS_CACHE_FREQUENCY = 10**6
     return bound_inputs(demo, ctx.settings)  # every value a visitor sends is size-checked before work
 
 

@@ -30,6 +30,23 @@ def test_the_app_starts_when_gradios_check_would_give_up(monkeypatch, tiny_path)
         demo.close()
 
 
+def test_an_event_does_not_rebuild_gradios_monitoring_summary(monkeypatch, tiny_path):
+    """Gradio summarised its last 10,000 events with pandas after every event (~25 ms of CPU each); labkit turns the
+    refresh down. Checked against this Gradio: an upgrade that renames the knob fails here, not silently."""
+    from gradio.queueing import Queue
+
+    from labkit.ui.app import build_app
+
+    queue = build_app()._queue
+    built = []
+    monkeypatch.setattr(Queue, "_get_df", staticmethod(lambda records: built.append(records)))
+    records = [{"function": "f", "status": "success", "process_time": 0.1}]
+    for _ in range(50):
+        queue.events_recorded += 1  # what Gradio counts before it asks for the summary
+        queue.compute_analytics_summary(records)
+    assert built == []
+
+
 def test_a_slow_first_answer_is_waited_for():
     """A server that answers only after 4 s (Gradio's check would have given up after 3)."""
     srv = socket.socket()
