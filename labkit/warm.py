@@ -138,16 +138,19 @@ def start_server(env: dict, own: Sequence[str] = ()) -> subprocess.Popen | None:
     if not enabled(env):
         return None
     stable = shared(env, own)
-    with open(os.devnull, "wb") as null:
-        return subprocess.Popen(
-            [sys.executable, "-m", "labkit.warm", name_for(env, own)],
-            env=stable,
-            cwd=stable.get("LABKIT_HOME") or None,
-            stdin=subprocess.DEVNULL,
-            stdout=null,
-            stderr=null,
-            start_new_session=True,
-        )
+    try:
+        with open(os.devnull, "wb") as null:
+            return subprocess.Popen(
+                [sys.executable, "-m", "labkit.warm", name_for(env, own)],
+                env=stable,
+                cwd=stable.get("LABKIT_HOME") or None,
+                stdin=subprocess.DEVNULL,
+                stdout=null,
+                stderr=null,
+                start_new_session=True,
+            )
+    except OSError:  # (a home that is gone, say): the job it was started beside has started; the next starts cold
+        return None
 
 
 # --- the supervisor's side -------------------------------------------------------------------
@@ -243,8 +246,11 @@ def serve(name: str, idle_s: float) -> int:
                 for fd in fds:
                     os.close(fd)
                 continue
-            request = json.loads(message)
-            argv = request["argv"]
+            try:
+                request = json.loads(message)
+                argv, _, _ = request["argv"], request["env"], request["cwd"]
+            except (ValueError, KeyError, TypeError):
+                request, argv = None, []
             if argv[:4] != [sys.executable, "-m", "labkit.jobs", "supervise"]:
                 os.close(fds[0])
                 continue

@@ -4,6 +4,7 @@ cheaper."""
 
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -105,6 +106,14 @@ def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home, monkeypa
     assert warm.name_for({**env, **own}, own=jobs.JOB_VARIABLES) == warm.name_for(env)
     assert warm.name_for({**env, "HF_HUB_OFFLINE": "0"}) != warm.name_for(env)
     assert warm.spawn(["x"], {**env, "LABKIT_WARM": "0"}, settings.home, 1) is None
+    # a request it cannot read (or one for another command) starts nothing and leaves the server serving
+    for junk in (b"not json", b'{"argv": ["/bin/sh", "-c", "true"], "env": {}, "cwd": "/"}'):
+        sock, null = warm._connect(warm.name_for(env)), os.open(os.devnull, os.O_WRONLY)
+        with sock:
+            socket.send_fds(sock, [junk], [null])
+            assert sock.recv(4096) == b""
+        os.close(null)
+    assert warm.ready(env)
     # a server of another user (one that took the name first) is never sent a job's environment
     monkeypatch.setattr(warm, "_peer_uid", lambda sock: os.getuid() + 1)
     assert not warm.ready(env)
