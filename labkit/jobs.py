@@ -634,7 +634,7 @@ def supervise(store_path: str, run_id: str, argv: list[str], after: Sequence[str
             )
             return 1
     store.update(run_id, status="running", pid=os.getpid(), pid_start=_start_time(os.getpid()))
-    how = " (warm)" if warm.forked() else ""  # forked from a warm server, the worker will be too
+    how = " (warm)" if warm.forks(argv) else ""  # the worker is forked from a warm server's imports
     print(f"[labkit] {time.strftime('%Y-%m-%d %H:%M:%S')} start{how}: {' '.join(argv)}", flush=True)
     try:
         child = warm.popen(argv)  # forked when this supervisor was (labkit.warm), else a subprocess

@@ -178,15 +178,15 @@ class Forked:
             os.kill(self.pid, sig)
 
 
-def forked() -> bool:
-    """Whether this process was forked from a warm server."""
-    return _forked
+def forks(argv: Sequence[str]) -> bool:
+    """Whether `popen(argv)` forks: this process came from a server, and `argv` is `python -m MODULE ...` of this
+    interpreter."""
+    return _forked and len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"
 
 
 def popen(argv: Sequence[str]):
-    """Start the worker `argv`: forked, when this process came from a server and `argv` is `python -m MODULE ...`
-    of this interpreter; else a subprocess."""
-    if not (_forked and len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"):
+    """Start the worker `argv`: forked when `forks(argv)`, else a subprocess."""
+    if not forks(argv):
         return subprocess.Popen(argv)
     _flush()
     pid = os.fork()

@@ -79,6 +79,10 @@ def test_a_warm_job_is_a_cold_one_but_for_its_imports(home):
     again, seen_again = _run(settings)
     assert again.status == "succeeded" and seen_again["preloaded"]
     assert seen_again["random"] != seen["random"]  # each fork draws its own seeds
+    # a worker that is not `python -m` of this interpreter starts as a subprocess, and its log does not say warm
+    other = jobs.start([sys.executable, "-c", "print('plain')"], kind="test", name="plain", settings=settings)
+    other = wait_until(lambda: (r := jobs.status(other.id, settings)).status in FINAL and r, what="the end")
+    assert other.status == "succeeded" and " start: " in jobs.tail_log(other.run_dir)
 
 
 def test_cancel_stops_a_warm_worker(home):
