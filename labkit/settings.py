@@ -118,6 +118,19 @@ class Settings:
         return _positive_int(self.env.get("LABKIT_MAX_TEXT_CHARS"), 1_000_000)
 
     @property
+    def warm_starts(self) -> bool:
+        """LABKIT_WARM: jobs forked from a warm server that has imported torch/TRL (labkit.warm; Linux; on unless 0)."""
+        return self.env.get("LABKIT_WARM", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+    @property
+    def warm_idle_s(self) -> float:
+        """LABKIT_WARM_IDLE_S: seconds a warm server waits for its next job before it exits (600)."""
+        try:
+            return max(1.0, float(self.env.get("LABKIT_WARM_IDLE_S", "600")))
+        except ValueError:
+            return 600.0
+
+    @property
     def ui_sync_delay_s(self) -> float:
         """LABKIT_UI_SYNC_DELAY: seconds each form ⇄ YAML sync waits (a test hook that plays a busy server; 0)."""
         try:

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.errors import LabkitError
+from labkit.settings import Settings
 
 # What a job's worker imports that takes the time ("module" or "module:attribute,..." for lazily loaded names).
 PRELOAD = (
@@ -56,13 +57,14 @@ THREADS = ("OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
 # datatrove's local executor leaves in the process that ran it, ray's.
 VOLATILE = ("PYTEST_", "DATATROVE_", "RAY_")
 READY = b"ready"
+SUPERVISOR = [sys.executable, "-m", "labkit.jobs", "supervise"]  # the only command a server forks
 _forked = False  # True in a process forked from a server: it may fork its worker too
 _default_threads = 1  # torch's thread count in the server (set once torch is imported)
 
 
 # --- the client side (jobs.start) ------------------------------------------------------------
 def enabled(env: dict) -> bool:
-    return sys.platform.startswith("linux") and env.get("LABKIT_WARM", "1").strip().lower() not in {"0", "false", "no"}
+    return sys.platform.startswith("linux") and Settings.from_env(env).warm_starts
 
 
 def shared(env: dict, own: Sequence[str] = ()) -> dict:
@@ -107,7 +109,7 @@ def ready(env: dict, own: Sequence[str] = ()) -> bool:
 def spawn(argv: Sequence[str], env: dict, cwd: Path, log_fd: int, own: Sequence[str] = ()) -> int | None:
     """Fork `argv` (a supervisor command) from a ready server; its pid, or None when no server is ready (the caller
     starts it cold). The pid comes back once the process leads its own session."""
-    if not enabled(env) or list(argv[1:4]) != ["-m", "labkit.jobs", "supervise"] or argv[0] != sys.executable:
+    if not enabled(env) or list(argv[:4]) != SUPERVISOR:
         return None
     name = name_for(env, own)
     sock = _connect(name)
@@ -242,23 +244,26 @@ def serve(name: str, idle_s: float) -> int:
                 message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
             except OSError:
                 continue
-            if not message or len(fds) != 1:
+            request = _request(message) if len(fds) == 1 else None
+            if request is None:  # unreadable, or not a supervisor: nothing starts
                 for fd in fds:
                     os.close(fd)
-                continue
-            try:
-                request = json.loads(message)
-                argv, _, _ = request["argv"], request["env"], request["cwd"]
-            except (ValueError, KeyError, TypeError):
-                request, argv = None, []
-            if argv[:4] != [sys.executable, "-m", "labkit.jobs", "supervise"]:
-                os.close(fds[0])
                 continue
             _flush()
             if os.fork() == 0:
                 listener.close()
                 _child(conn, request, fds[0])  # never returns
             os.close(fds[0])
+
+
+def _request(message: bytes) -> dict | None:
+    """The request in `message` when a server carries it out: a supervisor command, its environment, its folder."""
+    try:
+        request = json.loads(message)
+        ok = request["argv"][:4] == SUPERVISOR and isinstance(request["env"], dict) and isinstance(request["cwd"], str)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return request if ok else None
 
 
 def _child(conn: socket.socket, request: dict, log_fd: int) -> None:
@@ -379,11 +384,7 @@ def _mtime(spec_or_path) -> float:
 def main(argv: Sequence[str]) -> int | str:
     if len(argv) != 1:
         return "usage: python -m labkit.warm NAME"
-    try:
-        idle = float(os.environ.get("LABKIT_WARM_IDLE_S", "600"))
-    except ValueError:
-        idle = 600.0
-    return serve(argv[0], idle)
+    return serve(argv[0], Settings.from_env().warm_idle_s)
 
 
 if __name__ == "__main__":
