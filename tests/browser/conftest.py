@@ -42,6 +42,22 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+# How often a test's wait_for_function checks its condition. Playwright's default checks on every animation frame
+# (60 a second), and each check of `innerText` lays the page out: a test that waits 30 s for a run made Chromium
+# lay out ~1,800 times, and the longer the machine made it wait, the more CPU the waiting cost.
+POLL_MS = 200
+
+
+def _poll_every(pg, ms: int) -> None:
+    """Make `ms` the page's default polling for wait_for_function (a call may still pass its own)."""
+    wait = pg.wait_for_function
+
+    def wait_for_function(expression, *, arg=None, timeout=None, polling=ms):
+        return wait(expression, arg=arg, timeout=timeout, polling=polling)
+
+    pg.wait_for_function = wait_for_function
+
+
 @pytest.fixture(scope="module")
 def page(app_url):
     if not Path(CHROMIUM).exists():
@@ -53,6 +69,7 @@ def page(app_url):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _poll_every(pg, POLL_MS)
         pg.goto(app_url, wait_until="load")
         pg.wait_for_selector("#lk-header", timeout=60_000)
         yield pg
