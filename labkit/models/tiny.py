@@ -27,7 +27,7 @@ BUNDLED = {
 }
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 VOCAB_SIZE = 1024
-BUILD_VERSION = 1  # bump when the recipe below changes so cached copies are rebuilt
+BUILD_VERSION = 2  # bump when the recipe below changes so cached copies are rebuilt
 MARKER = "labkit_tiny.json"
 
 # ChatML; assistant turns are wrapped in {% generation %} so TRL's assistant_only_loss works.
@@ -129,8 +129,14 @@ def build_model(tokenizer, seed: int = 0, train_steps: int = 40):
 
 
 def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
-    """A few optimizer steps on the chat-formatted corpus: peaked, corpus-like (still meaningless) output."""
+    """A few optimizer steps on the chat-formatted corpus: peaked, corpus-like (still meaningless) output.
+
+    The steps run in float64 and the weights are kept as float32. At lr 1e-2 Adam turns float32 rounding into
+    different weights (a build on 1 thread and on 2 differed by 0.16, and the bundled copy failed to equal a
+    fresh build on another CPU); in float64 two thread counts agree to one float32 ulp."""
     import torch
+
+    model.double()
 
     texts = [
         tokenizer.apply_chat_template(
@@ -151,7 +157,7 @@ def _warm_up(model, tokenizer, steps: int, batch_size: int = 16) -> None:
         loss.backward()
         opt.step()
         opt.zero_grad()
-    model.eval()
+    model.float().eval()
 
 
 def save_built(out_dir: str | os.PathLike, build, marker: str, meta: dict) -> Path:

@@ -131,17 +131,24 @@ def test_implicit_reward_by_hand_and_as_trl_logs_it(tiny_path, tmp_path):
 
 
 def test_hf_backend_marks_replies_cut_at_max_new_tokens(tiny_backend):
-    """With one new token, a reply that ended is the end-of-turn token alone (empty text); one with text was cut."""
+    """The same seeded samples with a small budget and with a large one: a reply that ended within the budget is
+    the whole reply (not truncated); one that was cut is the start of the whole reply (truncated). A budget of one
+    token leaves an ended reply empty (the end-of-turn token alone)."""
     from labkit.backends import GenParams
 
-    outs = tiny_backend.generate(
-        [[{"role": "user", "content": p}] for p in ("Hi.", "给出一个建议。", "Habari?")],
-        GenParams(max_new_tokens=1, temperature=1.0, n=16, seed=3),
-    )
-    flat = [c for o in outs for c in o]
-    assert all(c.truncated for c in flat if c != "") and all(c == "" for c in flat if not c.truncated)
-    assert any(c.truncated for c in flat) and any(not c.truncated for c in flat)
-    long = tiny_backend.generate(
-        [[{"role": "user", "content": "Hi."}]], GenParams(max_new_tokens=400, temperature=1.0, n=4, seed=3)
-    )[0]
-    assert not any(c.truncated for c in long)  # the tiny model ends its replies well before 400 tokens
+    prompts = [[{"role": "user", "content": p}] for p in ("Hi.", "给出一个建议。", "Habari?")]
+    whole = [
+        c
+        for o in tiny_backend.generate(prompts, GenParams(max_new_tokens=500, temperature=1.0, n=16, seed=3))
+        for c in o
+    ]
+    kinds = set()
+    for budget in (1, 4, 16):
+        outs = tiny_backend.generate(prompts, GenParams(max_new_tokens=budget, temperature=1.0, n=16, seed=3))
+        for cut, full in zip([c for o in outs for c in o], whole, strict=True):
+            kinds.add(cut.truncated)
+            if cut.truncated:  # cut mid-character, the text ends in U+FFFD where the whole reply goes on
+                assert str(full).startswith(str(cut).rstrip("\ufffd")), (budget, cut, full)
+            else:
+                assert str(cut) == str(full) and not full.truncated and (budget > 1 or cut == ""), (budget, cut, full)
+    assert kinds == {True, False}  # replies of the tiny model run from a few tokens to hundreds
