@@ -10,11 +10,13 @@ each has the job's environment, folder, log and arguments.
 
 - The server forks only `python -m labkit.jobs supervise ...`; the supervisor forks only a worker
   `python -m MODULE ...` run by this interpreter. Any other command (`accelerate launch`, ...) starts as before.
-- A server serves one labkit home, one interpreter and one environment, the job's own variables aside (its run id,
-  folder, attempt and thread share): a library that read the environment while it was imported read what a cold
-  start would have read. A new environment, an upgraded package or a changed labkit gets a new server.
-- A home's first job starts cold and, when the home has run a job in the last hour, starts a server beside it
-  (nothing waits for the imports). A server exits after LABKIT_WARM_IDLE_S (600) seconds without a job.
+- A server serves one interpreter and one environment, the job's own variables aside (its run id, folder, attempt
+  and thread share) and labkit's own settings (LABKIT_*, the home among them, read only where used): a library that
+  read the environment while it was imported read what a cold start would have read. A new environment, an upgraded
+  package or a changed labkit gets a new server; every labkit home shares it.
+- A job that finds no server starts cold and, when its home has run a job in the last hour, starts a server beside
+  it (nothing waits for the imports). A server exits after LABKIT_WARM_IDLE_S (600) seconds without a job; the
+  server's own idle time is that of the job that started it.
 - Linux only (an abstract unix socket; a connection from another user is refused). Elsewhere, or with LABKIT_WARM=0,
   every job starts cold.
 - The server itself never runs torch: no OpenMP pool or CUDA context exists to be inherited, and a server whose
@@ -56,6 +58,7 @@ THREADS = ("OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM")
 # Variables that change while a process runs and that no preloaded library reads: pytest's (per test), those
 # datatrove's local executor leaves in the process that ran it, ray's.
 VOLATILE = ("PYTEST_", "DATATROVE_", "RAY_")
+LABKIT = "LABKIT_"  # labkit's own settings: passed to the server and its jobs, but no part of the server's name
 READY = b"ready"
 SUPERVISOR = [sys.executable, "-m", "labkit.jobs", "supervise"]  # the only command a server forks
 _forked = False  # True in a process forked from a server: it may fork its worker too
@@ -73,9 +76,11 @@ def shared(env: dict, own: Sequence[str] = ()) -> dict:
 
 
 def name_for(env: dict, own: Sequence[str] = ()) -> str:
-    """The server's socket name: one per interpreter, environment (less the job's own variables), set of installed
-    libraries and labkit source."""
-    stable = shared(env, own)
+    """The server's socket name: one per interpreter, environment (less the job's own variables and labkit's own
+    settings), set of installed libraries and labkit source. LABKIT_* variables (the home among them) are read where
+    they are used, never while a module is imported, and the server imports no labkit module that reads them: one
+    server serves every home, and a test or a launch that sets a labkit option does not start another."""
+    stable = {k: v for k, v in shared(env, own).items() if not k.startswith(LABKIT)}
     stamps = [_mtime(_find_spec(entry.split(":")[0])) for entry in PRELOAD]
     here = Path(__file__).resolve()
     stamps += [_mtime(here), _mtime(here.parent / "__init__.py")]  # the only labkit code a server runs

@@ -23,6 +23,7 @@ print(json.dumps({
     "argv": sys.argv[1:],
     "cwd": os.getcwd(),
     "run_id": os.environ.get("LABKIT_RUN_ID"),
+    "home": os.environ.get("LABKIT_HOME"),
     "marker": os.environ.get("WARM_TEST"),
     "threads": __import__("torch").get_num_threads(),
     "random": random.random(),
@@ -79,6 +80,13 @@ def test_a_warm_job_is_a_cold_one_but_for_its_imports(home):
     again, seen_again = _run(settings)
     assert again.status == "succeeded" and seen_again["preloaded"]
     assert seen_again["random"] != seen["random"]  # each fork draws its own seeds
+    # another home (a labkit option of its own set too) shares the server, and its job sees its own settings
+    elsewhere = Settings.from_env({**env, "LABKIT_HOME": str(settings.home.parent / "home2")}).ensure_dirs()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_MAX_JOBS", "7")
+        there, seen_there = _run(elsewhere)
+    assert seen_there["preloaded"] and seen_there["home"] == str(elsewhere.home) != seen["home"]
+    assert " start (warm): " in jobs.tail_log(there.run_dir)
     # a worker that is not `python -m` of this interpreter starts as a subprocess, and its log does not say warm
     other = jobs.start([sys.executable, "-c", "print('plain')"], kind="test", name="plain", settings=settings)
     other = wait_until(lambda: (r := jobs.status(other.id, settings)).status in FINAL and r, what="the end")
@@ -108,7 +116,9 @@ def test_a_home_in_use_gets_a_server_and_its_environment_names_it(home, monkeypa
     # the job's own variables do not change which server serves it; anything else does
     own = {"LABKIT_RUN_ID": "x", "LABKIT_RUN_ATTEMPT": "1", "OMP_NUM_THREADS": "2", "PYTEST_CURRENT_TEST": "t"}
     assert warm.name_for({**env, **own}, own=jobs.JOB_VARIABLES) == warm.name_for(env)
+    assert warm.name_for({**env, "LABKIT_HOME": "/elsewhere", "LABKIT_UI_SYNC_DELAY": "0"}) == warm.name_for(env)
     assert warm.name_for({**env, "HF_HUB_OFFLINE": "0"}) != warm.name_for(env)
+    assert warm.name_for({**env, "PYTHONFAULTHANDLER": "1"}) != warm.name_for(env)  # read as the interpreter starts
     assert warm.spawn(["x"], {**env, "LABKIT_WARM": "0"}, settings.home, 1) is None
     # a request it cannot read (or one for another command) starts nothing and leaves the server serving
     for junk in (b"not json", b'{"argv": ["/bin/sh", "-c", "true"], "env": {}, "cwd": "/"}'):
