@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import functools
 import hashlib
 import inspect
@@ -176,6 +177,7 @@ def clear_first(trigger, *components, stop: SessionFlags | None = None):
         clear,
         None,
         list(components),
+        js=stop.arm_js if stop is not None else None,  # the page counts the clicks its Cancel follows
         api_visibility="private",
         show_progress="hidden",
         queue=False,
@@ -383,18 +385,28 @@ class SessionFlags:
     """A Cancel flag per browser session, for work that runs inside the app (not a job): a Cancel button stops only
     its own session's work, never a visitor's next door. The flag stands only while the session's work is coming
     (`arm`, at the click) or running (`running`), so a Cancel pressed at once after the click is kept until the work
-    begins, and a Cancel pressed when nothing runs cannot stop the next run."""
+    begins, and a Cancel pressed when nothing runs cannot stop the next run.
 
-    # The click's unqueued step (`arm`) and a Cancel pressed at once are separate requests, and a loaded server may
-    # handle the Cancel first: a Cancel that finds nothing waits this long for the click it followed.
+    The click's unqueued step (`arm`) and a Cancel pressed at once are separate requests, and a loaded server (or a
+    loaded browser) may handle the Cancel first — by seconds. So the page counts its clicks (`arm_js`, run in the
+    browser at each click) and the Cancel says how many it follows (`count_js`): a Cancel that follows a click the
+    server has not seen yet waits for it (up to LATE_CLICK_S); one whose clicks have all arrived answers at once. An
+    API caller, which sends no count, waits ARM_WAIT_S for a click that may still come."""
+
     ARM_WAIT_S = 3.0
+    LATE_CLICK_S = 120.0
+    _made = itertools.count()
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
         self._pending: set[str] = set()
         self._busy: dict[str, int] = {}
+        self._clicks: dict[str, int] = {}  # the arms seen per session
         self._lock = threading.Lock()
         self._armed = threading.Condition(self._lock)
+        counter = f"window.__lkClicks{next(self._made)}"
+        self.arm_js = f"() => {{ {counter} = ({counter} || 0) + 1; return []; }}"
+        self.count_js = f"() => [{counter} || 0]"
 
     @staticmethod
     def _key(request) -> str:
@@ -409,6 +421,7 @@ class SessionFlags:
             key = self._key(request)
             self._flag(key).clear()
             self._pending.add(key)
+            self._clicks[key] = self._clicks.get(key, 0) + 1
             self._armed.notify_all()
 
     @contextlib.contextmanager
@@ -428,27 +441,38 @@ class SessionFlags:
                     flag.clear()
 
     def wire_cancel(self, button, fn, api_name: str) -> None:
-        """`button.click(fn)`, where `fn(request)` calls `stop` and returns what to tell the person: a toast, and the
-        event's value for an API caller (a hidden field). Not the work's status line: the work writes its end there
-        ("Cancelled after 3 of 40"), and on a loaded server a Cancel's answer could arrive after that end and
-        overwrite it with "Cancelling …" for good. No concurrency limit: `stop` may wait a moment for its click, and
-        one visitor's wait must never hold back another's Cancel."""
+        """`button.click(fn)`, where `fn(request, clicks)` calls `stop` and returns what to tell the person: a toast,
+        and the event's value for an API caller (a hidden field). Not the work's status line: the work writes its
+        end there ("Cancelled after 3 of 40"), and on a loaded server a Cancel's answer could arrive after that end
+        and overwrite it with "Cancelling …" for good. No concurrency limit: `stop` may wait for its click, and one
+        visitor's wait must never hold back another's Cancel."""
 
-        def cancel(request: gr.Request):
-            text = fn(request)
+        def cancel(clicks, request: gr.Request):
+            text = fn(request, clicks)
             gr.Info(text)
             return text
 
-        said = gr.Textbox(visible=False)
-        button.click(cancel, None, said, api_name=api_name, concurrency_limit=None)
+        clicks, said = gr.Number(0, visible=False), gr.Textbox(visible=False)  # 0: no count (an API caller)
+        button.click(cancel, clicks, said, js=self.count_js, api_name=api_name, concurrency_limit=None)
 
-    def stop(self, request, wait: float | None = None) -> bool:
-        """Raise the flag of this session's coming or running work; False when there is none, after `wait` seconds
-        (ARM_WAIT_S) in which the click that this Cancel followed may still arrive."""
+    def stop(self, request, clicks: float | None = None, wait: float | None = None) -> bool:
+        """Raise the flag of this session's coming or running work; False when there is none. `clicks`: how many
+        starting clicks the page had made when Cancel was pressed (None from an API caller); the Cancel waits until
+        the server has seen them all (at most LATE_CLICK_S), else `wait` seconds (ARM_WAIT_S) for a click that may
+        still arrive."""
         key = self._key(request)
-        wait = self.ARM_WAIT_S if wait is None else wait
+
+        def coming_or_running():
+            return key in self._pending or self._busy.get(key)
+
         with self._armed:
-            if not self._armed.wait_for(lambda: key in self._pending or self._busy.get(key), timeout=wait):
+            if isinstance(clicks, (int, float)) and clicks > 0:
+                self._armed.wait_for(lambda: self._clicks.get(key, 0) >= clicks, timeout=self.LATE_CLICK_S)
+                found = coming_or_running()
+            else:
+                wait = self.ARM_WAIT_S if wait is None else wait
+                found = self._armed.wait_for(coming_or_running, timeout=wait)
+            if not found:
                 return False
             self._flag(key).set()
             return True

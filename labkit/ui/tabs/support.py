@@ -180,8 +180,8 @@ class Support:
             note = f"**Cancelled** after {len(dialogues)} of {int(n_)} dialogues (kept below). " + note
         return str(path), note, roleplay.preview(dialogues)
 
-    def cancel(self, request: gr.Request):
-        if self.cancels.stop(request):
+    def cancel(self, request: gr.Request, clicks=None):
+        if self.cancels.stop(request, clicks):
             return "Cancelling … (the dialogue in progress is dropped)"
         return "Nothing to cancel: no role-play generation of yours is running."
 

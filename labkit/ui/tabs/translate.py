@@ -122,8 +122,8 @@ class Translate:
             return (*[gr.update()] * 3, note, *[gr.update()] * 5)
         return pipeline_outputs(res, terms, tgt)
 
-    def cancel(self, request: gr.Request):
-        if self.cancel_flags.stop(request):
+    def cancel(self, request: gr.Request, clicks=None):
+        if self.cancel_flags.stop(request, clicks):
             return "Cancelling … (stops after the blocks being translated now)"
         return "Nothing to cancel: no translation of yours is running."
 
