@@ -75,3 +75,27 @@ def test_no_answer_at_all_is_a_clear_error():
     with pytest.raises(LabkitError) as e:
         wait_until_served(f"http://127.0.0.1:{port}/", timeout=1)
     assert "did not answer" in e.value.message and "overloaded" in e.value.hint
+
+
+@pytest.mark.parametrize("loop", ["start_processing", "start_progress_updates"])
+def test_an_idle_queue_does_not_poll_every_millisecond(monkeypatch, loop, tiny_path):
+    """Gradio's idle queue slept 1 ms (events) and 10 ms (progress) between looks: ~900 wake-ups a second per app.
+    The loops are run against a recording sleep: an upgrade that renames the knobs fails here, not silently."""
+    import asyncio
+
+    import gradio.queueing
+
+    from labkit.ui.app import PROGRESS_IDLE_S, QUEUE_IDLE_S, build_app
+
+    queue = build_app()._queue
+    slept = []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+        queue.stopped = len(slept) >= 5
+
+    monkeypatch.setattr(gradio.queueing.asyncio, "sleep", sleep)
+    queue.active_jobs = [None] * 4
+    asyncio.run(getattr(queue, loop)())
+    assert slept == [QUEUE_IDLE_S if loop == "start_processing" else PROGRESS_IDLE_S] * 5
+    assert min(QUEUE_IDLE_S, PROGRESS_IDLE_S) >= 0.01
