@@ -76,6 +76,7 @@ class Shared:
     model_state: gr.State
     header: gr.Markdown
     demo: gr.Blocks  # for page-load events (re-attaching to running jobs)
+    tabs: gr.Tabs | None = None  # the top-level tabs: a tab whose timer only matters in view follows their select
 
 
 QUEUE_IDLE_S = 0.01  # how often an idle queue looks for a new event (Gradio: 0.001)
@@ -91,7 +92,7 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
         if ctx.settings.demo:
             gr.Markdown(DEMO_BANNER, elem_id="lk-demo-banner")
         shared = Shared(model_state=model_state, header=header, demo=demo)
-        with gr.Tabs():
+        with gr.Tabs() as shared.tabs:
             for name in TABS:
                 tab = importlib.import_module(name)
                 with gr.Tab(tab.TITLE, id=tab.ID, elem_id=f"tab-{tab.ID}"):

@@ -76,3 +76,29 @@ def test_a_click_first_empties_the_messages_of_the_click_before():
     fn = next(f for f in demo.fns.values() if f.api_name == "pull_model")
     first = by_id[fn._id]["trigger_after"]
     assert demo.fns[first].fn() == ""
+
+
+@pytest.mark.slow
+def test_the_runs_table_polls_only_while_the_models_tab_is_shown():
+    """The Models tab's 5 s poll stops when another tab is selected (a tick on a hidden tab cost the page a walk over
+    every component's status) and restarts, with the table brought up to date, when the Models tab is selected.
+    Gradio's SelectData for a tab carries its label (checked in a browser: no poll in 11 s on the Train tab)."""
+    import gradio as gr
+
+    from labkit.ui.app import AppContext, build_app
+    from labkit.ui.tabs import models
+
+    demo = build_app(AppContext.create())
+    tabs = next(i for i, b in demo.blocks.items() if isinstance(b, gr.Tabs))
+    poll = next(b for b in demo.blocks.values() if isinstance(b, gr.Timer) and b.value == 5.0)
+    (dep,) = [d for d in demo.config["dependencies"] if [tabs, "select"] in [list(t) for t in d["targets"]]]
+    assert poll._id in dep["outputs"] and poll.active
+    in_view = demo.fns[dep["id"]].fn
+
+    def select(label):
+        return gr.SelectData(None, {"value": label, "index": 0, "selected": True})
+
+    timer, table = in_view("", select("Train"), None)
+    assert timer.active is False and table == gr.update()
+    timer, table = in_view("", select(models.TITLE), None)
+    assert timer.active is True and isinstance(table, list)

@@ -233,5 +233,17 @@ def build(ctx, shared) -> None:
     ui.refresh_btn.click(table, ui.kind_filter, ui.runs, api_name="list_runs")
     ui.kind_filter.change(table, ui.kind_filter, ui.runs, api_name="filter_runs")
     ui.poll.tick(poll, ui.kind_filter, ui.runs, api_name="poll_runs", show_progress="hidden")
+
+    def in_view(kind, evt: gr.SelectData, request: gr.Request):
+        """The runs table follows statuses only while this tab is shown, and is brought up to date when it is shown
+        again. A tick on a hidden tab cost the page a walk over every component's status (~0.1 s of the browser's CPU
+        each, 5 s apart, for as long as the page stayed open) and the server a look at every run."""
+        shown_now = evt.value == TITLE
+        return gr.Timer(active=shown_now), table(kind, request) if shown_now else gr.update()
+
+    if shared.tabs is not None:
+        shared.tabs.select(
+            in_view, ui.kind_filter, [ui.poll, ui.runs], api_visibility="private", show_progress="hidden"
+        )
     ui.log_btn.click(show_log, ui.run_id, ui.run_log, api_name="run_log")
     ui.cancel_btn.click(cancel, [ui.run_id, ui.kind_filter], ui.runs, api_name="cancel_run")
