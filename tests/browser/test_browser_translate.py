@@ -7,9 +7,17 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def _pick_example(page, label: str, stem: str) -> None:
+    """Click an example and wait, as a person does, until its file shows in the upload field: Gradio loads an
+    example from the server, and a Translate clicked before the file arrived was rightly refused ("Upload a page
+    image or a PDF first.") when a busy machine answered the example late (two test suites at once)."""
+    page.locator("#tab-translate").get_by_text(label).click()
+    page.locator("#lk-dt-upload").get_by_text(stem, exact=True).first.wait_for(timeout=120_000)
+
+
 def test_cancel_a_translation_shows_cancelled(page):
     page.get_by_role("tab", name="Document translation").click()
-    page.get_by_text("Scanned page (grey, skewed, noisy)").click()
+    _pick_example(page, "Scanned page (grey, skewed, noisy)", "example-scan")
     page.get_by_role("button", name="Translate", exact=True).click()
     # at once, as a person who clicked the wrong button does: the translation may still wait in the queue or load
     # its model, and the Cancel must not be wiped when it begins (it was, on a busy machine)
@@ -18,7 +26,9 @@ def test_cancel_a_translation_shows_cancelled(page):
     try:
         status.get_by_text("Cancelled.").wait_for(timeout=240_000)
     except Exception as e:  # what the user saw instead
-        raise AssertionError(f"no 'Cancelled.' in 240 s; the status line: {status.inner_text()!r}") from e
+        toasts = page.locator(".toast-body").all_inner_texts()
+        said = f"the status line: {status.inner_text()!r}; toasts: {toasts}"
+        raise AssertionError(f"no 'Cancelled.' in 240 s; {said}") from e
     assert "Nothing was wrong" in status.inner_text()
     assert page.locator(".toast-body.error").count() == 0  # no red error toast for the user's own choice
 
@@ -32,7 +42,7 @@ def test_before_after_viewer_shows_each_page_side_by_side(page):
     """The two-page example PDF translated; the viewer shows the original and the translation of one
     page side by side, and stepping the Page number shows the other page."""
     page.get_by_role("tab", name="Document translation").click()
-    page.get_by_text("PDF (born-digital text)").click()
+    _pick_example(page, "PDF (born-digital text)", "example-paper-2pages")
     page.get_by_role("button", name="Translate", exact=True).click()
     status = page.locator("#lk-dt-status")
     status.get_by_text("2 page(s)").wait_for(timeout=240_000)
@@ -101,7 +111,7 @@ def test_after_page_is_shown_at_a_readable_size(page, monkeypatch, tmp_path):
     monkeypatch.setattr("labkit.ui.tabs.translate.load_backend", lambda state: scripted(_to_chinese))
     page.get_by_role("tab", name="Document translation").click()
     tab = page.locator("#tab-translate")
-    tab.get_by_text("PDF (born-digital text)").click()
+    _pick_example(page, "PDF (born-digital text)", "example-paper-2pages")
     tab.get_by_label("Domain hint").fill("a machine learning paper")  # its own translation-memory entries
     tab.get_by_role("button", name="Translate", exact=True).click()
     page.wait_for_function(  # this translation's page 1 (an earlier test's status also says "2 page(s)")

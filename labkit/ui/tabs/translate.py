@@ -93,7 +93,10 @@ class Translate:
 
     def _translate(self, f, src, tgt, engine_, pages_, dpi_, domain_, glossary_, model_state, cancel_flag, progress):
         if not f:
-            raise LabkitError("Upload a page image or a PDF first.")
+            raise LabkitError(
+                "Upload a page image or a PDF first.",
+                hint="Or click an example and wait until its file shows in the upload field.",
+            )
         check_language(tgt, "The target language")
         if src and src != "(auto)":
             check_language(src, "The source language")
