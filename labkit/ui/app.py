@@ -103,9 +103,9 @@ def build_app(ctx: AppContext | None = None) -> gr.Blocks:
     # ~90 CPU-s of a test suite. Refresh it once per 10**6 events instead (the attribute is Gradio's own spelling).
     demo._queue.ANAYLTICS_CACHE_FREQUENCY = 10**6
     # An idle Gradio queue looked for work every 1 ms and for progress every 10 ms: ~900 wake-ups a second and 4 % of
-    # a core per open app, doing nothing. On a busy machine each wake-up preempts real work (two test suites at once:
-    # the apps' polls were over half of all context switches). 10 ms and 50 ms cost ~1 % and ~120 wake-ups a second;
-    # an event waits at most 10 ms longer to start, and progress still reaches the page 20 times a second.
+    # a core per served app, doing nothing, for as long as it serves (a cost that doubles when a busy machine makes
+    # everything take twice as long). 10 ms and 50 ms cost ~1 % and ~120 wake-ups a second; an event waits at most
+    # 10 ms longer to start, and progress still reaches the page 20 times a second.
     demo._queue.sleep_when_free = QUEUE_IDLE_S
     demo._queue.progress_update_sleep_when_free = PROGRESS_IDLE_S
     return bound_inputs(demo, ctx.settings)  # every value a visitor sends is size-checked before work
