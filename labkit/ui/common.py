@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import functools
+import itertools
 import hashlib
 import inspect
 import re
